@@ -1,0 +1,1 @@
+#include "protocol/xccos/xccos_codec.h"

@@ -1,0 +1,63 @@
+// Value types stored in the Persistent Chat Store. Plain structs, no RocksDB types.
+// Their byte encoding lives in record_codec.h, their keys in keys.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pchat::storage {
+
+// A principal is "sip:user@domain", "group:name" or "domain:example.com".
+using principal = std::string;
+
+struct category_record {
+  std::string id;  // opaque, unique (GUID-like); the category URI is ma-cat://<domain>/<id>
+  std::string name;  // unique, <= 256 chars
+  std::string description;
+  std::vector<principal> allowed_members;
+  std::vector<principal> denied_members;  // deny wins over allow
+  std::vector<principal> creators;
+  bool file_upload = true;
+  bool invitations = true;
+  bool chat_history = true;  // false: relay but do not persist messages
+};
+
+enum class room_type : uint8_t { normal = 0, auditorium = 1 };          // DO NOT CHANGE values
+enum class room_privacy : uint8_t { open = 0, closed = 1, secret = 2 };  // DO NOT CHANGE values
+enum class room_invitations : uint8_t { inherit = 0, off = 1 };          // DO NOT CHANGE values
+
+struct room_record {
+  std::string id;  // opaque, unique; the room URI is ma-chan://<domain>/<id>
+  std::string name;  // unique, <= 256 chars
+  std::string description;
+  std::string category_id;
+  std::string topic;
+  room_type type = room_type::normal;
+  room_privacy privacy = room_privacy::open;
+  room_invitations invitations = room_invitations::inherit;
+  bool disabled = false;
+  std::string addin;
+  std::vector<principal> members;
+  std::vector<principal> managers;
+  std::vector<principal> presenters;
+};
+
+// One posted message. `seq` is assigned by the room, dense and increasing from 1.
+struct message_record {
+  uint64_t seq = 0;
+  std::string author;      // sip:user@domain
+  int64_t ts_micros = 0;   // server receive time, microseconds since the Unix epoch (UTC)
+  std::string text;
+  std::string extra_xml;   // client-specific children kept untouched (see xccos_codec.h)
+};
+
+// Server options (Set-CsPersistentChatConfiguration), with the reference's defaults.
+struct chat_config {
+  int default_chat_history = 30;         // 1..500
+  int max_file_size_kb = 20000;          // 1..2097152
+  int participant_update_limit = 75;     // 1..10000
+  std::string room_management_url;       // empty = built-in
+};
+
+}  // namespace pchat::storage

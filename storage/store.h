@@ -1,0 +1,127 @@
+// The Persistent Chat Store: one RocksDB database with a column family per kind of data.
+//
+//   directory  categories and rooms               (keys.h: category_key / room_key)
+//   messages   room id 0x00 big-endian seq        (keys.h: message_key)
+//   prefs      user 0x00 label                    (keys.h: pref_key)
+//   config     setting name                       (keys.h: config_key)
+//
+// Every write through this class is synced (WriteOptions::sync = true) unless it goes
+// through a write_batch, which is synced once when committed. Reads never block on writes.
+//
+// Thread safety: a store may be used from many threads at once (RocksDB is thread-safe);
+// callers are expected to serialise writes per room (the room actor owns its sequence).
+// Ownership: the store owns the DB; destroy every write_batch before the store.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/records.h"
+#include "storage/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace pchat::storage {
+
+struct store_options {
+  std::string path;  // directory; created (with parents) if missing
+  bool create_if_missing = true;
+};
+
+class write_batch;
+
+class store {
+ public:
+  // Opens (creating if allowed) the database at opts.path with all column families.
+  // On success *out owns the store. On failure returns the reason, *out untouched.
+  static status open(const store_options& opts, std::unique_ptr<store>* out);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // ---- directory (each call is one synced write)
+  status put_category(const category_record& c);
+  status get_category(const std::string& id, category_record* out) const;
+  status list_categories(std::vector<category_record>* out) const;
+  status delete_category(const std::string& id);
+  status put_room(const room_record& r);
+  status get_room(const std::string& id, room_record* out) const;
+  status list_rooms(std::vector<room_record>* out) const;
+  // Deletes the room record and all of its messages.
+  status delete_room(const std::string& id);
+
+  // ---- messages
+  // Highest sequence stored for the room; 0 if it has no messages.
+  status last_sequence(const std::string& room_id, uint64_t* out) const;
+  // The newest `n` messages of the room, returned oldest first.
+  status read_latest(const std::string& room_id, size_t n,
+                     std::vector<message_record>* out) const;
+  // Messages with seq >= from_seq, ascending, at most `limit`.
+  status read_from(const std::string& room_id, uint64_t from_seq, size_t limit,
+                   std::vector<message_record>* out) const;
+  // Synced single put (tests, admin tools). Posts go through write_batch.
+  status put_message(const std::string& room_id, const message_record& m);
+
+  // ---- per-user preferences (opaque values, e.g. the followed-rooms list)
+  status get_pref(const std::string& user, const std::string& label, std::string* out) const;
+  status put_pref(const std::string& user, const std::string& label, const std::string& value);
+
+  // ---- configuration: returns defaults for settings never written.
+  status get_config(chat_config* out) const;
+  // Validates ranges first: invalid_argument names the setting and its range.
+  status put_config(const chat_config& c);
+  static status validate_config(const chat_config& c);
+
+  // Group commit: accumulate puts, then commit() writes them in one synced WriteBatch.
+  std::unique_ptr<write_batch> new_batch();
+
+  // After a failed synced write the store refuses further writes (the log may be
+  // indeterminate): every later write returns the first error.
+  bool writable() const;
+
+  rocksdb::DB* db() const { return db_; }
+
+ private:
+  friend class write_batch;
+  store() = default;
+  status check_writable() const;
+  status write_synced(rocksdb::WriteBatch* b);
+
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyHandle* directory_ = nullptr;
+  rocksdb::ColumnFamilyHandle* messages_ = nullptr;
+  rocksdb::ColumnFamilyHandle* prefs_ = nullptr;
+  rocksdb::ColumnFamilyHandle* config_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  mutable std::string first_write_error_;  // guarded by write_mu_ (see store.cpp)
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+// A set of writes committed atomically with one fsync.
+// Not thread-safe: one owner (the commit actor) at a time.
+class write_batch {
+ public:
+  explicit write_batch(store* s);
+  ~write_batch();
+  void put_message(const std::string& room_id, const message_record& m);
+  void put_pref(const std::string& user, const std::string& label, const std::string& value);
+  size_t count() const { return count_; }
+  size_t bytes() const;
+  // One synced write of everything added since the last commit; clears the batch.
+  // On failure nothing was applied and the store stops accepting writes.
+  status commit();
+
+ private:
+  store* store_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  size_t count_ = 0;
+};
+
+}  // namespace pchat::storage
