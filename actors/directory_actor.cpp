@@ -1,0 +1,179 @@
+#include "actors/directory_actor.h"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <random>
+#include <unordered_map>
+
+#include "actors/messages.h"
+#include "actors/room_actor.h"
+#include "actors/server_context.h"
+#include "log/log.h"
+#include "storage/store.h"
+
+namespace pchat::actors {
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Room and category ids look like Lync's GUIDs.
+std::string new_guid(std::mt19937_64& rng) {
+  uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+struct directory_state {
+  std::shared_ptr<server_context> ctx;
+  std::unordered_map<std::string, storage::category_record> categories;
+  std::unordered_map<std::string, storage::room_record> rooms;  // by id
+  std::unordered_map<std::string, caf::actor> active;           // by room id
+  std::unordered_map<std::string, int> counts;                  // live members by room id
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "directory";
+
+  room_view view(const storage::room_record& r) const {
+    room_view v;
+    v.id = r.id;
+    v.uri = "ma-chan://" + ctx->domain + "/" + r.id;
+    v.name = r.name;
+    v.description = r.description;
+    v.category_id = r.category_id;
+    auto c = counts.find(r.id);
+    v.user_count = c == counts.end() ? 0 : c->second;
+    v.is_private = r.privacy != storage::room_privacy::open;
+    v.disabled = r.disabled;
+    auto cat = categories.find(r.category_id);
+    v.file_post = cat != categories.end() && cat->second.file_upload;
+    v.invite = cat != categories.end() && cat->second.invitations &&
+               r.invitations == storage::room_invitations::inherit;
+    v.logged = cat == categories.end() || cat->second.chat_history;
+    return v;
+  }
+
+  // "ma-chan://<domain>/<id>" -> id, or empty.
+  std::string room_id_of(const std::string& uri) const {
+    std::string prefix = "ma-chan://";
+    if (uri.compare(0, prefix.size(), prefix) != 0) return {};
+    auto slash = uri.find('/', prefix.size());
+    if (slash == std::string::npos) return {};
+    if (lower(uri.substr(prefix.size(), slash - prefix.size())) != lower(ctx->domain)) return {};
+    return uri.substr(slash + 1);
+  }
+};
+
+using dir_ptr = caf::stateful_actor<directory_state>*;
+
+caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  std::vector<storage::category_record> cats;
+  if (auto s = ctx->store->list_categories(&cats); !s.is_ok())
+    PCHAT_LOG(error, "directory", "cannot load categories", "error=" + log::quote(s.to_string()));
+  for (auto& c : cats) st.categories.emplace(c.id, std::move(c));
+  std::vector<storage::room_record> rooms;
+  if (auto s = ctx->store->list_rooms(&rooms); !s.is_ok())
+    PCHAT_LOG(error, "directory", "cannot load rooms", "error=" + log::quote(s.to_string()));
+  for (auto& r : rooms) st.rooms.emplace(r.id, std::move(r));
+
+  return {
+      [=](lookup_atom, const std::string& uri) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        std::string id = st.room_id_of(uri);
+        auto it = st.rooms.find(id);
+        if (id.empty() || it == st.rooms.end())
+          return make_error(errc::not_found, "no such room: " + uri);
+        if (it->second.disabled) return make_error(errc::forbidden, "room is disabled: " + uri);
+        auto a = st.active.find(id);
+        if (a != st.active.end()) return a->second;
+        auto room = spawn_room_actor(self->system(), st.ctx, it->second);
+        st.active.emplace(id, room);
+        return room;
+      },
+      [=](retire_atom, const std::string& id) {
+        auto& st = self->state;
+        auto a = st.active.find(id);
+        if (a != st.active.end() &&
+            a->second.address() == caf::actor_cast<caf::actor_addr>(self->current_sender()))
+          st.active.erase(a);
+        st.counts.erase(id);
+        return caf::make_message(caf::ok_atom::value);
+      },
+      [=](count_atom, const std::string& id, int n) { self->state.counts[id] = n; },
+      [=](search_atom, const std::string& criteria, const std::string&) {
+        auto& st = self->state;
+        std::string needle = lower(criteria);
+        std::vector<room_view> out;
+        for (auto& [id, r] : st.rooms) {
+          if (r.disabled) continue;
+          if (!needle.empty() && lower(r.name).find(needle) == std::string::npos &&
+              lower(r.description).find(needle) == std::string::npos)
+            continue;
+          out.push_back(st.view(r));
+        }
+        std::sort(out.begin(), out.end(),
+                  [](const room_view& a, const room_view& b) { return lower(a.name) < lower(b.name); });
+        return out;
+      },
+      [=](list_rooms_atom) {
+        auto& st = self->state;
+        std::vector<room_view> out;
+        for (auto& [id, r] : st.rooms) out.push_back(st.view(r));
+        std::sort(out.begin(), out.end(),
+                  [](const room_view& a, const room_view& b) { return lower(a.name) < lower(b.name); });
+        return out;
+      },
+      [=](list_categories_atom) {
+        std::vector<storage::category_record> out;
+        for (auto& [id, c] : self->state.categories) out.push_back(c);
+        std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return lower(a.name) < lower(b.name); });
+        return out;
+      },
+      [=](new_category_atom, storage::category_record c) -> caf::result<storage::category_record> {
+        auto& st = self->state;
+        if (c.id.empty()) c.id = new_guid(st.rng);
+        auto s = st.ctx->store->put_category(c);
+        if (s.is_already_exists()) return make_error(errc::bad_request, s.reason());
+        if (s.is_invalid_argument()) return make_error(errc::bad_request, s.reason());
+        if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
+        st.categories[c.id] = c;
+        return c;
+      },
+      [=](new_room_atom, storage::room_record r) -> caf::result<storage::room_record> {
+        auto& st = self->state;
+        if (st.categories.find(r.category_id) == st.categories.end()) {
+          // Accept a category name as well as an id.
+          for (auto& [id, c] : st.categories)
+            if (lower(c.name) == lower(r.category_id)) {
+              r.category_id = id;
+              break;
+            }
+          if (st.categories.find(r.category_id) == st.categories.end())
+            return make_error(errc::not_found, "no such category: " + r.category_id);
+        }
+        if (r.id.empty()) r.id = new_guid(st.rng);
+        auto s = st.ctx->store->put_room(r);
+        if (s.is_already_exists() || s.is_invalid_argument())
+          return make_error(errc::bad_request, s.reason());
+        if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
+        st.rooms[r.id] = r;
+        return r;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_directory_actor(caf::actor_system& sys, std::shared_ptr<server_context> ctx) {
+  return sys.spawn<caf::detached>(directory_actor, std::move(ctx));
+}
+
+}  // namespace pchat::actors

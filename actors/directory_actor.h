@@ -1,0 +1,19 @@
+// directory_actor: resolves room URIs to room actors, spawning them on demand, and owns
+// the in-memory copy of the room directory (categories, rooms) used for search. Every
+// room lookup goes through it, so that rooms can later live on other pool nodes.
+// It is the only writer of directory records; it runs detached because creating a room
+// is a synced store write.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+
+namespace pchat::actors {
+
+struct server_context;
+
+// REQUIRES: ctx->store is open. Loads every category and room at start.
+caf::actor spawn_directory_actor(caf::actor_system& sys, std::shared_ptr<server_context> ctx);
+
+}  // namespace pchat::actors

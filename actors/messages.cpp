@@ -1,0 +1,29 @@
+#include "actors/messages.h"
+
+#include <caf/all.hpp>
+
+namespace pchat::actors {
+
+caf::error make_error(errc code, std::string reason) {
+  return caf::error(static_cast<uint8_t>(code), caf::atom("pchat"),
+                    caf::make_message(std::move(reason)));
+}
+
+bool decode_error(const caf::error& e, errc* code, std::string* reason) {
+  if (e.category() != caf::atom("pchat")) return false;
+  *code = static_cast<errc>(e.code());
+  reason->clear();
+  if (e.context().match_elements<std::string>()) *reason = e.context().get_as<std::string>(0);
+  return true;
+}
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<room_view>("pchat.room_view");
+  cfg.add_message_type<member_view>("pchat.member_view");
+  cfg.add_message_type<join_result>("pchat.join_result");
+  cfg.add_message_type<storage::message_record>("pchat.message_record");
+  cfg.add_message_type<storage::category_record>("pchat.category_record");
+  cfg.add_message_type<storage::room_record>("pchat.room_record");
+}
+
+}  // namespace pchat::actors

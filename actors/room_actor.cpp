@@ -1,0 +1,250 @@
+#include "actors/room_actor.h"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <deque>
+#include <unordered_map>
+
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "compliance/event_sink.h"
+#include "log/log.h"
+#include "protocol/sip/sip_endpoint.h"
+#include "protocol/xccos/xccos_codec.h"
+#include "storage/store.h"
+
+namespace pchat::actors {
+namespace {
+
+int64_t now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct member {
+  caf::actor session;
+  uint64_t dialog = 0;
+  std::string user;
+  bool manager = false;
+};
+
+struct room_state {
+  std::shared_ptr<const server_context> ctx;
+  storage::room_record rec;
+  std::string uri;
+  uint64_t next_seq = 1;
+  std::deque<storage::message_record> cache;
+  size_t cache_cap = 30;
+  std::unordered_map<caf::actor_addr, member> roster;
+  std::vector<uint64_t> dialogs;  // fan-out targets, rebuilt when the roster changes
+  bool dialogs_stale = true;
+  bool roster_muted = false;      // above ParticipantUpdateLimit
+  size_t in_flight = 0;           // posts waiting for their commit
+  uint64_t idle_generation = 0;
+  uint64_t envid = 1;
+  static inline const char* name = "room";
+
+  const std::vector<uint64_t>& targets() {
+    if (dialogs_stale) {
+      dialogs.clear();
+      dialogs.reserve(roster.size());
+      for (auto& [addr, m] : roster) dialogs.push_back(m.dialog);
+      dialogs_stale = false;
+    }
+    return dialogs;
+  }
+
+  void update_mute() {
+    size_t limit = static_cast<size_t>(ctx->config.participant_update_limit);
+    if (!roster_muted && roster.size() > limit) roster_muted = true;
+    else if (roster_muted && roster.size() * 5 < limit * 4) roster_muted = false;
+  }
+
+  void emit(compliance::event_type type, const std::string& user, uint64_t id,
+            const std::string& text) {
+    compliance::event e;
+    e.type = type;
+    e.room_uri = uri;
+    e.room_name = rec.name;
+    e.user_uri = user;
+    e.message_id = id;
+    e.text = text;
+    e.ts_micros = now_micros();
+    ctx->sink->emit(e);
+  }
+
+  // Sends a notice to every member except `except` (a session address).
+  void notify_others(const caf::actor_addr& except, std::shared_ptr<const std::string> body) {
+    std::vector<uint64_t> to;
+    to.reserve(roster.size());
+    for (auto& [addr, m] : roster)
+      if (addr != except) to.push_back(m.dialog);
+    if (!to.empty()) ctx->edge->send_info_many(std::move(to), std::move(body));
+  }
+};
+
+using room_ptr = caf::stateful_actor<room_state>*;
+
+xccos::chat_message to_wire(const room_state& st, const storage::message_record& m) {
+  xccos::chat_message c;
+  c.chan_uri = st.uri;
+  c.author = m.author;
+  c.ts = xccos::utc_timestamp(m.ts_micros);
+  c.text = m.text;
+  c.extra_xml = m.extra_xml;
+  return c;
+}
+
+void schedule_idle_check(room_ptr self) {
+  auto& st = self->state;
+  if (!st.roster.empty() || st.in_flight > 0) return;
+  uint64_t gen = ++st.idle_generation;
+  self->delayed_send(self, std::chrono::seconds(st.ctx->room_idle_seconds), idle_atom::value, gen);
+}
+
+void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
+  auto& st = self->state;
+  auto it = st.roster.find(addr);
+  if (it == st.roster.end()) return;
+  member m = std::move(it->second);
+  st.roster.erase(it);
+  st.dialogs_stale = true;
+  self->demonitor(m.session);
+  bool muted = st.roster_muted;
+  st.update_mute();
+  st.emit(compliance::event_type::part, m.user, 0, {});
+  if (notify && !muted) {
+    auto body = std::make_shared<const std::string>(
+        xccos::encode_part_notice(st.uri, m.user, st.envid++));
+    st.notify_others(addr, body);
+  }
+  self->send(st.ctx->directory, count_atom::value, st.rec.id, static_cast<int>(st.roster.size()));
+  schedule_idle_check(self);
+}
+
+caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
+                         storage::room_record rec) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.rec = std::move(rec);
+  st.uri = "ma-chan://" + ctx->domain + "/" + st.rec.id;
+  st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);
+  uint64_t last = 0;
+  if (auto s = ctx->store->last_sequence(st.rec.id, &last); !s.is_ok())
+    PCHAT_LOG(error, "room", "cannot read last sequence", "room=" + st.uri + " error=" + log::quote(s.to_string()));
+  st.next_seq = last + 1;
+  std::vector<storage::message_record> latest;
+  if (auto s = ctx->store->read_latest(st.rec.id, st.cache_cap, &latest); s.is_ok())
+    st.cache.assign(latest.begin(), latest.end());
+  self->set_down_handler([=](caf::down_msg& dm) { remove_member(self, dm.source, true); });
+  schedule_idle_check(self);
+
+  return {
+      [=](join_atom, const std::string& user, uint64_t dialog, const caf::actor& session) {
+        auto& st = self->state;
+        auto addr = session.address();
+        bool fresh = st.roster.find(addr) == st.roster.end();
+        if (fresh) {
+          self->monitor(session);
+          st.roster.emplace(addr, member{session, dialog, user, false});
+          st.dialogs_stale = true;
+          st.update_mute();
+          st.emit(compliance::event_type::join, user, 0, {});
+          self->send(st.ctx->directory, count_atom::value, st.rec.id,
+                     static_cast<int>(st.roster.size()));
+        }
+        join_result r;
+        r.uri = st.uri;
+        r.name = st.rec.name;
+        r.topic = st.rec.topic.empty() ? st.rec.description : st.rec.topic;
+        if (st.roster_muted) {
+          r.members.push_back({user, false});
+        } else {
+          std::unordered_map<std::string, bool> seen;  // one entry per user, not per session
+          for (auto& [a, m] : st.roster)
+            if (seen.emplace(m.user, true).second) r.members.push_back({m.user, m.manager});
+          if (fresh) {
+            auto body = std::make_shared<const std::string>(
+                xccos::encode_join_notice(st.uri, user, false, st.envid++));
+            st.notify_others(addr, body);
+          }
+        }
+        return r;
+      },
+      [=](part_atom, const caf::actor& session) {
+        remove_member(self, session.address(), true);
+        return caf::make_message(caf::ok_atom::value);
+      },
+      [=](backchat_atom, const std::string& user,
+          int count) -> caf::result<std::vector<storage::message_record>> {
+        auto& st = self->state;
+        size_t n = static_cast<size_t>(std::clamp(count <= 0 ? st.ctx->config.default_chat_history : count,
+                                                  0, st.ctx->config.default_chat_history));
+        st.emit(compliance::event_type::backchat, user, 0, {});
+        if (n <= st.cache.size())
+          return std::vector<storage::message_record>(st.cache.end() - static_cast<long>(n),
+                                                      st.cache.end());
+        std::vector<storage::message_record> out;
+        auto s = st.ctx->store->read_latest(st.rec.id, n, &out);
+        if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
+        return out;
+      },
+      [=](post_atom, const std::string& user, std::string& text,
+          std::string& extra) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        auto sender = self->current_sender();
+        if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end())
+          return make_error(errc::not_joined, "join the room before posting");
+        storage::message_record m;
+        m.seq = st.next_seq++;
+        m.author = user;
+        m.ts_micros = now_micros();
+        m.text = std::move(text);
+        m.extra_xml = std::move(extra);
+        auto rp = self->make_response_promise();
+        st.in_flight++;
+        self->request(st.ctx->commit, caf::infinite, commit_atom::value, st.rec.id, m)
+            .then(
+                [=](uint64_t seq) mutable {
+                  auto& st = self->state;
+                  st.in_flight--;
+                  st.cache.push_back(m);
+                  while (st.cache.size() > st.cache_cap) st.cache.pop_front();
+                  auto body = std::make_shared<const std::string>(
+                      xccos::encode_grpchat(to_wire(st, m), st.envid++));
+                  const auto& to = st.targets();
+                  if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+                  st.emit(compliance::event_type::chat, m.author, m.seq, m.text);
+                  rp.deliver(seq);
+                  schedule_idle_check(self);
+                },
+                [=](caf::error& err) mutable {
+                  auto& st = self->state;
+                  st.in_flight--;
+                  rp.deliver(std::move(err));
+                  schedule_idle_check(self);
+                });
+        return rp;
+      },
+      [=](idle_atom, uint64_t generation) {
+        auto& st = self->state;
+        if (generation != st.idle_generation || !st.roster.empty() || st.in_flight > 0) return;
+        // Wait for the directory to forget us before quitting, so that no new lookup can
+        // return this actor after it stopped.
+        self->request(st.ctx->directory, std::chrono::seconds(10), retire_atom::value, st.rec.id)
+            .await([=](caf::ok_atom) { self->quit(); },
+                   [=](caf::error&) { schedule_idle_check(self); });
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_room_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx,
+                            storage::room_record rec) {
+  return sys.spawn(room_actor, std::move(ctx), std::move(rec));
+}
+
+}  // namespace pchat::actors

@@ -1,0 +1,38 @@
+// What every actor of one server node shares: pointers to the long-lived services and
+// the node's immutable settings. Built once at start-up (app/), then read-only.
+//
+// Ownership: the app owns the store, the endpoint and the sink and keeps them alive until
+// every actor has terminated. Actors hold a shared_ptr<const server_context>.
+#pragma once
+
+#include <caf/actor.hpp>
+
+#include <string>
+
+#include "storage/records.h"
+
+namespace pchat::storage {
+class store;
+}
+namespace pchat::sip {
+class endpoint;
+}
+namespace pchat::compliance {
+class event_sink;
+}
+
+namespace pchat::actors {
+
+struct server_context {
+  storage::store* store = nullptr;          // thread-safe reads; writes via commit actor
+  sip::endpoint* edge = nullptr;            // thread-safe send/respond
+  compliance::event_sink* sink = nullptr;   // thread-safe, non-blocking
+  caf::actor commit;                        // the commit_actor
+  caf::actor directory;                     // the directory_actor
+  std::string domain = "example.com";
+  std::string chat_uri = "sip:chat@example.com";  // lookup and channel URI
+  storage::chat_config config;
+  int room_idle_seconds = 60;               // an empty room actor stops after this
+};
+
+}  // namespace pchat::actors

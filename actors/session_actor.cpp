@@ -1,0 +1,304 @@
+#include "actors/session_actor.h"
+
+#include <caf/all.hpp>
+
+#include <map>
+
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "log/log.h"
+#include "protocol/xccos/xccos_codec.h"
+#include "storage/store.h"
+
+namespace pchat::actors {
+namespace {
+
+struct session_state {
+  std::shared_ptr<const server_context> ctx;
+  sip::dialog_info info;
+  std::string user;
+  std::map<std::string, caf::actor> joined;  // room uri -> room actor
+  uint64_t envid = 1;
+  static inline const char* name = "session";
+};
+
+using session_ptr = caf::stateful_actor<session_state>*;
+
+xccos::result_code to_code(errc e) {
+  switch (e) {
+    case errc::not_found: return xccos::result_code::not_found;
+    case errc::forbidden:
+    case errc::not_joined: return xccos::result_code::forbidden;
+    case errc::bad_request: return xccos::result_code::bad_request;
+    case errc::storage_failure: return xccos::result_code::unavailable;
+  }
+  return xccos::result_code::internal_error;
+}
+
+std::string reply_id_for(const xccos::command& cmd) {
+  std::string id = cmd.id;
+  if (id.rfind("cmd:", 0) == 0) return "rpl:" + id.substr(4);
+  if (id == "grpchat") return "rpl:grpchat";
+  return id.empty() ? "rpl:error" : "rpl:" + id;
+}
+
+xccos::reply_head head(session_ptr self, const xccos::command& cmd,
+                       xccos::result_code code = xccos::result_code::ok, std::string text = {}) {
+  xccos::reply_head h;
+  h.id = reply_id_for(cmd);
+  h.cmd_envid = cmd.envid;
+  h.cmd_seqid = cmd.seqid.empty() ? "1" : cmd.seqid;
+  h.code = code;
+  h.text = std::move(text);
+  h.envid = self->state.envid++;
+  return h;
+}
+
+void send(session_ptr self, std::string body) {
+  self->state.ctx->edge->send_info(self->state.info.id,
+                                   std::make_shared<const std::string>(std::move(body)));
+}
+
+void send_error(session_ptr self, const xccos::command& cmd, const caf::error& err) {
+  errc code;
+  std::string reason;
+  if (decode_error(err, &code, &reason)) {
+    send(self, xccos::encode_empty_reply(head(self, cmd, to_code(code), reason)));
+  } else {
+    send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::internal_error,
+                                              self->system().render(err))));
+  }
+}
+
+// Looks the room up and joins it; retries once if the room actor retired meanwhile.
+void join_room(session_ptr self, const std::string& uri, int attempt,
+               std::function<void(caf::expected<join_result>)> done) {
+  auto& st = self->state;
+  self->request(st.ctx->directory, std::chrono::seconds(10), lookup_atom::value, uri)
+      .then(
+          [=](caf::actor room) {
+            auto& st = self->state;
+            self->request(room, std::chrono::seconds(10), join_atom::value, st.user,
+                          st.info.id, caf::actor_cast<caf::actor>(self))
+                .then(
+                    [=](join_result& r) {
+                      self->state.joined[uri] = room;
+                      done(std::move(r));
+                    },
+                    [=](caf::error& err) {
+                      if (err == caf::sec::request_receiver_down && attempt == 0) {
+                        join_room(self, uri, 1, done);
+                        return;
+                      }
+                      done(std::move(err));
+                    });
+          },
+          [=](caf::error& err) { done(std::move(err)); });
+}
+
+void handle_join(session_ptr self, const xccos::command& cmd) {
+  struct gather {
+    std::vector<xccos::joined_room> joined;
+    std::vector<std::string> failed;
+    caf::error first_error;
+    size_t remaining;
+  };
+  auto g = std::make_shared<gather>();
+  g->remaining = cmd.rooms.size();
+  bool batch = cmd.kind == xccos::command_kind::bjoin;
+  for (auto& ref : cmd.rooms) {
+    std::string uri = ref.uri;
+    join_room(self, uri, 0, [=](caf::expected<join_result> r) {
+      if (r) {
+        xccos::joined_room j;
+        j.uri = r->uri;
+        j.name = r->name;
+        j.topic = r->topic;
+        for (auto& m : r->members) j.members.push_back({m.uri, m.manager});
+        g->joined.push_back(std::move(j));
+      } else {
+        g->failed.push_back(uri);
+        if (!g->first_error) g->first_error = r.error();
+      }
+      if (--g->remaining > 0) return;
+      if (!batch && g->joined.empty()) {
+        send_error(self, cmd, g->first_error);
+        return;
+      }
+      send(self, xccos::encode_join_reply(head(self, cmd), g->joined, g->failed));
+    });
+  }
+}
+
+void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd) {
+  auto& st = self->state;
+  auto* edge = st.ctx->edge;
+  using K = xccos::command_kind;
+  if (cmd.kind != K::grpchat && cmd.kind != K::setpref) edge->respond(txn, 200);
+  switch (cmd.kind) {
+    case K::requri:
+      send(self, xccos::encode_requri_reply(head(self, cmd), st.info.chat_uri));
+      return;
+    case K::getserverinfo: {
+      xccos::server_info si;
+      si.domain = st.ctx->domain;
+      si.info_type = cmd.info_type;
+      si.server_time = xccos::utc_timestamp_now();
+      si.message_size_limit = static_cast<int>(xccos::kMaxChatBytes);
+      si.root_uri = "ma-cat://" + st.ctx->domain + "/root";
+      si.db_version = "pchat-1";
+      send(self, xccos::encode_serverinfo_reply(head(self, cmd), si));
+      return;
+    }
+    case K::chansrch:
+      self->request(st.ctx->directory, std::chrono::seconds(10), search_atom::value, cmd.criteria,
+                    st.user)
+          .then(
+              [=](std::vector<room_view>& rooms) {
+                std::vector<xccos::room_summary> out;
+                out.reserve(rooms.size());
+                for (auto& r : rooms)
+                  out.push_back({r.uri, r.name, r.description, r.user_count, r.is_private,
+                                 r.file_post, r.invite, r.logged});
+                send(self, xccos::encode_chansrch_reply(head(self, cmd), out));
+              },
+              [=](caf::error& err) { send_error(self, cmd, err); });
+      return;
+    case K::join:
+    case K::bjoin:
+      handle_join(self, cmd);
+      return;
+    case K::part: {
+      const std::string& uri = cmd.rooms.front().uri;
+      auto it = st.joined.find(uri);
+      if (it == st.joined.end()) {
+        send(self, xccos::encode_empty_reply(
+                       head(self, cmd, xccos::result_code::not_found, "not in room " + uri)));
+        return;
+      }
+      auto room = it->second;
+      st.joined.erase(it);
+      self->request(room, std::chrono::seconds(10), part_atom::value, caf::actor_cast<caf::actor>(self))
+          .then([=](caf::ok_atom) { send(self, xccos::encode_part_reply(head(self, cmd), uri)); },
+                [=](caf::error&) { send(self, xccos::encode_part_reply(head(self, cmd), uri)); });
+      return;
+    }
+    case K::bccontext: {
+      const std::string& uri = cmd.rooms.front().uri;
+      auto it = st.joined.find(uri);
+      if (it == st.joined.end()) {
+        send(self, xccos::encode_empty_reply(
+                       head(self, cmd, xccos::result_code::forbidden, "join " + uri + " first")));
+        return;
+      }
+      self->request(it->second, std::chrono::seconds(10), backchat_atom::value, st.user,
+                    cmd.history_count)
+          .then(
+              [=](std::vector<storage::message_record>& msgs) {
+                std::vector<xccos::chat_message> out;
+                out.reserve(msgs.size());
+                for (auto& m : msgs)
+                  out.push_back({uri, m.author, xccos::utc_timestamp(m.ts_micros), m.text, m.extra_xml});
+                send(self, xccos::encode_backchat_reply(head(self, cmd), uri, out));
+              },
+              [=](caf::error& err) { send_error(self, cmd, err); });
+      return;
+    }
+    case K::grpchat: {
+      auto it = st.joined.find(cmd.chat.chan_uri);
+      if (it == st.joined.end()) {
+        edge->respond(txn, 200);
+        send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
+                                                  "join " + cmd.chat.chan_uri + " before posting")));
+        return;
+      }
+      // Identity comes from the dialog, never from the XML's author attribute.
+      self->request(it->second, caf::infinite, post_atom::value, st.user, cmd.chat.text,
+                    cmd.chat.extra_xml)
+          .then([=](uint64_t) { self->state.ctx->edge->respond(txn, 200); },
+                [=](caf::error& err) {
+                  errc code;
+                  std::string reason;
+                  if (decode_error(err, &code, &reason) && code == errc::storage_failure) {
+                    self->state.ctx->edge->respond(txn, 503);  // not accepted: the client retries
+                    return;
+                  }
+                  self->state.ctx->edge->respond(txn, 200);
+                  send_error(self, cmd, err);
+                });
+      return;
+    }
+    case K::getinv:
+      send(self, xccos::encode_empty_reply(head(self, cmd)));
+      return;
+    case K::getpref: {
+      xccos::pref_value p;
+      p.label = cmd.pref_label;
+      p.seqid = cmd.pref_seqid;
+      auto s = st.ctx->store->get_pref(st.user, cmd.pref_label, &p.content);
+      if (!s.is_ok() && !s.is_not_found()) {
+        send(self, xccos::encode_empty_reply(
+                       head(self, cmd, xccos::result_code::unavailable, s.to_string())));
+        return;
+      }
+      send(self, xccos::encode_getpref_reply(head(self, cmd), p));
+      return;
+    }
+    case K::setpref:
+      self->request(st.ctx->commit, caf::infinite, set_pref_atom::value, st.user, cmd.pref_label,
+                    cmd.pref_content)
+          .then(
+              [=](uint64_t) {
+                self->state.ctx->edge->respond(txn, 200);
+                xccos::pref_value p{cmd.pref_label, cmd.pref_seqid, {}};
+                send(self, xccos::encode_getpref_reply(head(self, cmd), p));
+              },
+              [=](caf::error& err) {
+                self->state.ctx->edge->respond(txn, 503);
+                (void)err;
+              });
+      return;
+    case K::unknown:
+      send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::bad_request,
+                                                "unsupported command " + cmd.id)));
+      return;
+  }
+}
+
+caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_context> ctx,
+                            sip::dialog_info info) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.info = std::move(info);
+  st.user = st.info.user_uri;
+  return {
+      [=](info_atom, uint64_t txn, const std::string& body) {
+        xccos::command cmd;
+        auto status = xccos::decode(body, cmd);
+        if (!status.ok) {
+          PCHAT_LOG(info, "session", "rejected XCCOS command",
+                    "user=" + self->state.user + " reason=" + log::quote(status.reason));
+          self->state.ctx->edge->respond(txn, 200);
+          send(self, xccos::encode_empty_reply(
+                         head(self, cmd, xccos::result_code::bad_request, status.reason)));
+          return;
+        }
+        handle_command(self, txn, cmd);
+      },
+      [=](closed_atom, const std::string&) {
+        for (auto& [uri, room] : self->state.joined)
+          self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
+        self->state.joined.clear();
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_session_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx,
+                               sip::dialog_info info) {
+  return sys.spawn(session_actor, std::move(ctx), std::move(info));
+}
+
+}  // namespace pchat::actors

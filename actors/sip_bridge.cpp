@@ -1,0 +1,39 @@
+#include "actors/sip_bridge.h"
+
+#include <caf/all.hpp>
+
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "actors/session_actor.h"
+#include "protocol/sip/provisioning.h"
+
+namespace pchat::actors {
+
+sip_bridge::sip_bridge(caf::actor_system& sys, std::shared_ptr<const server_context> ctx)
+    : sys_(sys), ctx_(std::move(ctx)) {}
+
+std::string sip_bridge::provisioning_body(const std::string&) {
+  return sip::encode_provisioning(true, ctx_->chat_uri);
+}
+
+void sip_bridge::on_dialog_open(const sip::dialog_info& d) {
+  sessions_[d.id] = spawn_session_actor(sys_, ctx_, d);
+}
+
+void sip_bridge::on_info(sip::dialog_id d, sip::txn_id txn, std::string body) {
+  auto it = sessions_.find(d);
+  if (it == sessions_.end()) {
+    ctx_->edge->respond(txn, 481);
+    return;
+  }
+  caf::anon_send(it->second, info_atom::value, static_cast<uint64_t>(txn), std::move(body));
+}
+
+void sip_bridge::on_dialog_closed(sip::dialog_id d, const std::string& reason) {
+  auto it = sessions_.find(d);
+  if (it == sessions_.end()) return;
+  caf::anon_send(it->second, closed_atom::value, reason);
+  sessions_.erase(it);
+}
+
+}  // namespace pchat::actors

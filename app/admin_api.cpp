@@ -1,0 +1,161 @@
+#include "app/admin_api.h"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "protocol/sip/sip_endpoint.h"
+
+namespace pchat::app {
+namespace {
+
+using json = nlohmann::json;
+constexpr auto kTimeout = std::chrono::seconds(10);
+
+web::http_response reply(int status, const json& j) {
+  return {status, "application/json", j.dump(2) + "\n"};
+}
+web::http_response error(int status, const std::string& what) {
+  return reply(status, json{{"error", what}});
+}
+
+web::http_response from_caf_error(caf::actor_system& sys, const caf::error& err) {
+  actors::errc code;
+  std::string reason;
+  if (actors::decode_error(err, &code, &reason)) {
+    switch (code) {
+      case actors::errc::not_found: return error(404, reason);
+      case actors::errc::bad_request: return error(409, reason);
+      case actors::errc::forbidden: return error(403, reason);
+      case actors::errc::storage_failure: return error(503, reason);
+      default: return error(400, reason);
+    }
+  }
+  return error(503, "server busy or shutting down: " + sys.render(err));
+}
+
+json to_json(const actors::room_view& r) {
+  return json{{"id", r.id},
+              {"uri", r.uri},
+              {"name", r.name},
+              {"description", r.description},
+              {"category_id", r.category_id},
+              {"users", r.user_count},
+              {"private", r.is_private},
+              {"disabled", r.disabled}};
+}
+
+json to_json(const storage::category_record& c, const std::string& domain) {
+  return json{{"id", c.id},
+              {"uri", "ma-cat://" + domain + "/" + c.id},
+              {"name", c.name},
+              {"description", c.description},
+              {"file_upload", c.file_upload},
+              {"invitations", c.invitations},
+              {"chat_history", c.chat_history}};
+}
+
+}  // namespace
+
+web::http_handler make_admin_api(caf::actor_system& sys,
+                                 std::shared_ptr<const actors::server_context> ctx) {
+  return [&sys, ctx](const web::http_request& req) -> web::http_response {
+    caf::scoped_actor self{sys};
+    const std::string& p = req.path;
+    if (p == "/api/v1/status" && req.method == "GET") {
+      auto s = ctx->edge->stats();
+      return reply(200, json{{"domain", ctx->domain},
+                             {"chat_uri", ctx->chat_uri},
+                             {"sip_port", ctx->edge->port()},
+                             {"connections", s.connections},
+                             {"dialogs", s.dialogs},
+                             {"inflight", s.inflight},
+                             {"requests_in", s.requests_in},
+                             {"requests_out", s.requests_out},
+                             {"responses_503", s.responses_503},
+                             {"bad_messages", s.bad_messages}});
+    }
+    if (p == "/api/v1/categories") {
+      if (req.method == "GET") {
+        web::http_response out;
+        self->request(ctx->directory, kTimeout, actors::list_categories_atom::value)
+            .receive(
+                [&](std::vector<storage::category_record>& cats) {
+                  json arr = json::array();
+                  for (auto& c : cats) arr.push_back(to_json(c, ctx->domain));
+                  out = reply(200, arr);
+                },
+                [&](caf::error& err) { out = from_caf_error(sys, err); });
+        return out;
+      }
+      if (req.method == "POST") {
+        json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("name") || !body["name"].is_string())
+          return error(400, "expected a JSON object with a string \"name\"");
+        storage::category_record c;
+        c.name = body["name"].get<std::string>();
+        c.description = body.value("description", "");
+        web::http_response out;
+        self->request(ctx->directory, kTimeout, actors::new_category_atom::value, c)
+            .receive([&](storage::category_record& made) { out = reply(201, to_json(made, ctx->domain)); },
+                     [&](caf::error& err) { out = from_caf_error(sys, err); });
+        return out;
+      }
+      return error(405, "use GET or POST");
+    }
+    if (p == "/api/v1/rooms" || p.rfind("/api/v1/rooms/", 0) == 0) {
+      if (req.method == "POST" && p == "/api/v1/rooms") {
+        json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+            !body.contains("category") || !body["category"].is_string())
+          return error(400, "expected a JSON object with string \"name\" and \"category\"");
+        storage::room_record r;
+        r.name = body["name"].get<std::string>();
+        r.category_id = body["category"].get<std::string>();
+        r.description = body.value("description", "");
+        web::http_response out;
+        self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
+            .receive(
+                [&](storage::room_record& made) {
+                  actors::room_view v;
+                  v.id = made.id;
+                  v.uri = "ma-chan://" + ctx->domain + "/" + made.id;
+                  v.name = made.name;
+                  v.description = made.description;
+                  v.category_id = made.category_id;
+                  out = reply(201, to_json(v));
+                },
+                [&](caf::error& err) { out = from_caf_error(sys, err); });
+        return out;
+      }
+      if (req.method != "GET") return error(405, "use GET, or POST on /api/v1/rooms");
+      std::vector<actors::room_view> rooms;
+      web::http_response out;
+      bool ok = false;
+      self->request(ctx->directory, kTimeout, actors::list_rooms_atom::value)
+          .receive(
+              [&](std::vector<actors::room_view>& r) {
+                rooms = std::move(r);
+                ok = true;
+              },
+              [&](caf::error& err) { out = from_caf_error(sys, err); });
+      if (!ok) return out;
+      if (p == "/api/v1/rooms") {
+        std::string filter;
+        if (auto it = req.query.find("name"); it != req.query.end()) filter = it->second;
+        json arr = json::array();
+        for (auto& r : rooms)
+          if (filter.empty() || r.name.find(filter) != std::string::npos) arr.push_back(to_json(r));
+        return reply(200, arr);
+      }
+      std::string key = p.substr(std::string("/api/v1/rooms/").size());
+      for (auto& r : rooms)
+        if (r.id == key || r.name == key || r.uri == key) return reply(200, to_json(r));
+      return error(404, "no room with id, name or uri '" + key + "'");
+    }
+    return error(404, "no such endpoint: " + req.method + " " + p);
+  };
+}
+
+}  // namespace pchat::app

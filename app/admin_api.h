@@ -1,0 +1,29 @@
+// The JSON admin API behind pchatctl (and later the room-management web page).
+//
+//   GET  /api/v1/status                       node status and counters
+//   GET  /api/v1/categories                   list categories
+//   POST /api/v1/categories   {name, description?}           -> 201 category
+//   GET  /api/v1/rooms[?name=SUBSTR]          list rooms
+//   GET  /api/v1/rooms/{id-or-name}           one room
+//   POST /api/v1/rooms        {name, category, description?} -> 201 room (with "uri")
+//
+// Errors: {"error": "<what failed and what to do>"} with 400/404/409/503.
+// Runs on the HTTP server's thread and talks to the directory synchronously.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+
+#include "web/http_server.h"
+
+namespace pchat::actors {
+struct server_context;
+}
+
+namespace pchat::app {
+
+web::http_handler make_admin_api(caf::actor_system& sys,
+                                 std::shared_ptr<const actors::server_context> ctx);
+
+}  // namespace pchat::app

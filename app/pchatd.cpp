@@ -1,0 +1,170 @@
+// pchatd: one pchat server node.
+//
+//   pchatd [--data-dir=DIR] [--domain=D] [--host=IP] [--sip-port=N] [--http-port=N]
+//          [--log-level=debug|info|warn|error] [--config-file=pchatd.ini]
+//
+// Port 0 picks a free port; the ports in use are printed on stdout as `sip-port=N` and
+// `http-port=N` once the node accepts connections. The same options can be set in an
+// INI file ([global] section, strings in double quotes), read with --config-file.
+// On first start (an empty store) a demo category and room are created.
+// SIGINT/SIGTERM stop the node cleanly.
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "actors/commit_actor.h"
+#include "actors/directory_actor.h"
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "actors/sip_bridge.h"
+#include "app/admin_api.h"
+#include "compliance/event_sink.h"
+#include "log/log.h"
+#include "protocol/sip/sip_endpoint.h"
+#include "storage/store.h"
+#include "web/http_server.h"
+
+namespace {
+
+struct pchatd_config : caf::actor_system_config {
+  std::string data_dir = "data";
+  std::string domain = "example.com";
+  std::string host = "127.0.0.1";
+  size_t sip_port = 5041;
+  size_t http_port = 8011;
+  std::string log_level = "warn";
+
+  pchatd_config() {
+    opt_group{custom_options_, "global"}
+        .add(data_dir, "data-dir", "folder of the Persistent Chat Store")
+        .add(domain, "domain", "SIP domain served (chat URI sip:chat@DOMAIN)")
+        .add(host, "host", "address to bind SIP and HTTP on (loopback by default)")
+        .add(sip_port, "sip-port", "SIP port, TCP and UDP (0 = pick a free one)")
+        .add(http_port, "http-port", "admin HTTP port (0 = pick a free one)")
+        .add(log_level, "log-level", "debug, info, warn or error");
+    set("scheduler.max-threads", 2);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+int fail(const std::string& what, const std::string& action) {
+  pchat::log::write(pchat::log::level::error, "pchatd", what, "action=" + pchat::log::quote(action));
+  return 1;
+}
+
+bool ensure_demo_content(caf::actor_system& sys, const caf::actor& directory) {
+  caf::scoped_actor self{sys};
+  bool empty = false, ok = true;
+  self->request(directory, std::chrono::seconds(10), pchat::actors::list_categories_atom::value)
+      .receive([&](std::vector<pchat::storage::category_record>& cats) { empty = cats.empty(); },
+               [&](caf::error&) { ok = false; });
+  if (!ok || !empty) return ok;
+  pchat::storage::category_record cat;
+  cat.name = "Demo";
+  cat.description = "Created on first start";
+  std::string cat_id;
+  self->request(directory, std::chrono::seconds(10), pchat::actors::new_category_atom::value, cat)
+      .receive([&](pchat::storage::category_record& c) { cat_id = c.id; },
+               [&](caf::error&) { ok = false; });
+  if (!ok) return false;
+  pchat::storage::room_record room;
+  room.name = "Demo Room";
+  room.description = "A room to try pchat";
+  room.category_id = cat_id;
+  self->request(directory, std::chrono::seconds(10), pchat::actors::new_room_atom::value, room)
+      .receive([&](pchat::storage::room_record&) {}, [&](caf::error&) { ok = false; });
+  return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals in every thread; main waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  pchatd_config cfg;
+  pchat::actors::add_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << "pchatd: bad command line or config file: " << to_string(err) << "\n";
+    return 2;
+  }
+  if (cfg.cli_helptext_printed) return 0;
+  if (!pchat::log::set_level(cfg.log_level)) {
+    std::cerr << "pchatd: --log-level must be debug, info, warn, error or off\n";
+    return 2;
+  }
+  if (cfg.sip_port > 65535 || cfg.http_port > 65535) {
+    std::cerr << "pchatd: ports must be 0..65535\n";
+    return 2;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  std::unique_ptr<pchat::storage::store> store;
+  if (auto s = pchat::storage::store::open({cfg.data_dir + "/store", true}, &store); !s.is_ok())
+    return fail("cannot open the store: " + s.to_string(),
+                "check that " + cfg.data_dir + " is writable and not used by another pchatd");
+
+  auto ctx = std::make_shared<pchat::actors::server_context>();
+  ctx->store = store.get();
+  ctx->domain = cfg.domain;
+  ctx->chat_uri = "sip:chat@" + cfg.domain;
+  if (auto s = store->get_config(&ctx->config); !s.is_ok())
+    return fail("cannot read configuration: " + s.to_string(), "check the store");
+  pchat::compliance::noop_sink sink;
+  ctx->sink = &sink;
+
+  pchat::sip::endpoint_config ecfg;
+  ecfg.host = cfg.host;
+  ecfg.port = static_cast<uint16_t>(cfg.sip_port);
+  ecfg.domain = cfg.domain;
+
+  int rc = 0;
+  {
+    caf::actor_system sys{cfg};
+    ctx->commit = pchat::actors::spawn_commit_actor(sys, ctx);
+    ctx->directory = pchat::actors::spawn_directory_actor(sys, ctx);
+    std::shared_ptr<const pchat::actors::server_context> cctx = ctx;
+    pchat::actors::sip_bridge bridge(sys, cctx);
+    pchat::sip::endpoint edge(ecfg, &bridge);
+    ctx->edge = &edge;
+    if (!ensure_demo_content(sys, ctx->directory)) {
+      rc = fail("cannot create the demo room", "check the store");
+    } else if (auto err = edge.start(); !err.empty()) {
+      rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");
+    } else {
+      pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
+                                   pchat::app::make_admin_api(sys, cctx));
+      if (auto herr = http.start(); !herr.empty()) {
+        rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
+      } else {
+        std::printf("sip-port=%u\nhttp-port=%u\n", edge.port(), http.port());
+        std::fflush(stdout);
+        pchat::log::write(pchat::log::level::info, "pchatd", "started",
+                          "domain=" + cfg.domain + " sip=" + cfg.host + ":" +
+                              std::to_string(edge.port()) + " http=" + cfg.host + ":" +
+                              std::to_string(http.port()) + " data=" + pchat::log::quote(cfg.data_dir));
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        http.stop();
+      }
+      edge.stop();  // closes every dialog: sessions part their rooms and quit
+    }
+    caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+    ctx->directory = caf::actor{};
+    ctx->commit = caf::actor{};
+    ctx->edge = nullptr;
+  }  // ~actor_system waits for every actor
+  return rc;
+}

@@ -1,0 +1,995 @@
+// The SIP edge. See sip_endpoint.h for the contract; this file is organised as:
+//   1. state (connections, dialogs, pending transactions, the cross-thread queue)
+//   2. the loop: su_root_step, then flush every connection written to in that turn
+//      (redis's beforeSleep: one write(2) per connection per turn, however many messages)
+//   3. socket I/O (accept, read, write, UDP)
+//   4. request handling per method
+//   5. the cross-thread queue (respond / send_info)
+#define SU_ROOT_MAGIC_T void
+#define SU_WAKEUP_ARG_T void
+#define SU_TIMER_ARG_T void
+
+#include "protocol/sip/sip_endpoint.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_wait.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "log/log.h"
+#include "protocol/sip/sip_framer.h"
+#include "protocol/sip/sip_message.h"
+
+namespace pchat::sip {
+namespace {
+
+constexpr size_t kMaxHeaderBytes = 16 * 1024;
+constexpr int kTimerMs = 250;
+constexpr int kT1Ms = 500;
+constexpr int kTimerFMs = 32000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+std::string addr_key(const sockaddr_storage& a) {
+  char host[INET6_ADDRSTRLEN] = {0};
+  uint16_t port = 0;
+  if (a.ss_family == AF_INET) {
+    auto* s = reinterpret_cast<const sockaddr_in*>(&a);
+    inet_ntop(AF_INET, &s->sin_addr, host, sizeof host);
+    port = ntohs(s->sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    auto* s = reinterpret_cast<const sockaddr_in6*>(&a);
+    inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof host);
+    port = ntohs(s->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+const char* kSdpAnswerTemplate =
+    "v=0\r\no=- 0 0 IN IP4 %s\r\ns=session\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+    "m=message %u sip null\r\na=accept-types:text/plain\r\n";
+
+}  // namespace
+
+struct endpoint::impl {
+  struct connection {
+    conn_id id = 0;
+    int fd = -1;
+    bool udp = false;
+    sockaddr_storage peer{};
+    socklen_t peer_len = 0;
+    std::string peer_text;
+    int wait_index = -1;
+    sip_framer framer{kMaxHeaderBytes, 0};
+    std::string out;
+    size_t out_pos = 0;
+    bool dirty = false;
+    bool want_write = false;
+    bool closing = false;
+    std::unordered_set<dialog_id> dialogs;
+    std::string registered_user;
+    int64_t last_rx_ms = 0;
+    // INVITEs without To tag seen on this connection: "Call-ID\nFrom-tag" -> dialog
+    // (absorbs UDP retransmissions of the initial INVITE).
+    std::unordered_map<std::string, dialog_id> initial_invites;
+  };
+
+  struct dialog {
+    dialog_id id = 0;
+    conn_id conn = 0;
+    std::string call_id;
+    std::string local_tag;
+    std::string remote_tag;
+    std::string local_uri;
+    std::string remote_uri;
+    std::string invite_key;
+    uint32_t invite_cseq = 0;
+    uint32_t next_cseq = 1;
+    uint32_t last_remote_cseq = 0;
+    bool response_pending = false;
+    std::string last_response;  // kept for UDP retransmissions only
+    std::string request_head;   // "INFO <contact> SIP/2.0\r\nVia: ...;branch=z9hG4bK<id>."
+    std::string request_mid;    // "\r\nMax-Forwards..From..To..Call-ID..CSeq: "
+    std::string request_tail;   // " INFO\r\nContact..Content-Type: text/plain\r\nContent-Length: "
+    std::string invite_response;
+  };
+
+  struct pending_txn {
+    conn_id conn = 0;
+    dialog_id dialog = 0;
+    sip_message request;  // echo headers only (body moved to the application)
+  };
+
+  struct retransmission {  // UDP only: our request (or our 200 to INVITE) until answered
+    conn_id conn;
+    dialog_id dialog;
+    uint32_t cseq;
+    bool is_invite_ok;
+    std::string bytes;
+    int64_t next_ms;
+    int interval_ms;
+    int64_t give_up_ms;
+  };
+
+  struct command {
+    enum class kind { respond, info, info_many } k;
+    txn_id txn = 0;
+    int code = 0;
+    dialog_id dialog = 0;
+    std::vector<dialog_id> targets;
+    std::shared_ptr<const std::string> body;
+  };
+
+  endpoint_config cfg;
+  endpoint_events* events;
+  uint16_t bound_port = 0;
+  int tcp_fd = -1;
+  int udp_fd = -1;
+  int wake_fd = -1;
+  su_root_t* root = nullptr;
+  su_timer_t* timer = nullptr;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+
+  std::unordered_map<conn_id, std::unique_ptr<connection>> conns;
+  std::unordered_map<std::string, conn_id> udp_peers;
+  std::unordered_map<dialog_id, std::unique_ptr<dialog>> dialogs;
+  std::unordered_map<std::string, dialog_id> by_local_tag;
+  std::unordered_map<txn_id, pending_txn> txns;
+  std::vector<retransmission> retrans;
+  std::vector<conn_id> dirty;
+  conn_id next_conn = 1;
+  dialog_id next_dialog = 1;
+  txn_id next_txn = 1;
+  std::mt19937_64 rng{std::random_device{}()};
+  int udp_wait_index = -1;
+  int64_t last_sweep = 0;
+  int tcp_wait_index = -1;
+  int wake_wait_index = -1;
+
+  std::mutex mu;
+  std::vector<command> queue;
+  bool wake_pending = false;
+
+  std::atomic<uint64_t> inflight{0};
+  std::atomic<uint64_t> n_requests_in{0}, n_responses_in{0}, n_requests_out{0}, n_503{0},
+      n_bad{0}, n_conns{0}, n_dialogs{0};
+
+  impl(endpoint_config c, endpoint_events* e) : cfg(std::move(c)), events(e) {}
+
+  // ------------------------------------------------------------------ setup
+  std::string bind_sockets() {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    if (inet_pton(AF_INET, cfg.host.c_str(), &addr.sin_addr) != 1)
+      return "invalid bind address '" + cfg.host + "' (IPv4 expected)";
+    // TCP and UDP share one port; with port 0, retry until both binds succeed.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      addr.sin_port = htons(cfg.port);
+      if (cfg.tcp) {
+        tcp_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(tcp_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+          int e = errno;
+          ::close(tcp_fd);
+          tcp_fd = -1;
+          return "bind " + cfg.host + ":" + std::to_string(cfg.port) + "/tcp: " + errno_text(e);
+        }
+        if (::listen(tcp_fd, 4096) != 0) return "listen: " + errno_text(errno);
+        socklen_t len = sizeof addr;
+        getsockname(tcp_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      }
+      if (cfg.udp) {
+        udp_fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int sz = 4 << 20;
+        setsockopt(udp_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+        setsockopt(udp_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+        if (::bind(udp_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+          int e = errno;
+          ::close(udp_fd);
+          udp_fd = -1;
+          if (cfg.port == 0 && cfg.tcp) {  // the TCP port is taken for UDP: try another
+            ::close(tcp_fd);
+            tcp_fd = -1;
+            addr.sin_port = 0;
+            continue;
+          }
+          return "bind " + cfg.host + ":" + std::to_string(ntohs(addr.sin_port)) +
+                 "/udp: " + errno_text(e);
+        }
+        socklen_t len = sizeof addr;
+        getsockname(udp_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      }
+      bound_port = ntohs(addr.sin_port);
+      return {};
+    }
+    return "could not find a port free for both TCP and UDP";
+  }
+
+  void run(std::promise<std::string>* ready) {
+    su_init();
+    root = su_root_create(nullptr);
+    if (!root) {
+      ready->set_value("su_root_create failed");
+      return;
+    }
+    su_wait_t w;
+    if (tcp_fd >= 0) {
+      su_wait_create(&w, tcp_fd, SU_WAIT_ACCEPT);
+      tcp_wait_index = su_root_register(root, &w, &impl::on_accept_cb, this, 0);
+    }
+    if (udp_fd >= 0) {
+      su_wait_create(&w, udp_fd, SU_WAIT_IN);
+      udp_wait_index = su_root_register(root, &w, &impl::on_udp_cb, this, 0);
+    }
+    su_wait_create(&w, wake_fd, SU_WAIT_IN);
+    wake_wait_index = su_root_register(root, &w, &impl::on_wake_cb, this, 0);
+    timer = su_timer_create(su_root_task(root), kTimerMs);
+    su_timer_set(timer, &impl::on_timer_cb, this);
+    ready->set_value({});
+
+    while (!stopping.load(std::memory_order_acquire)) {
+      su_root_step(root, 100);
+      flush_dirty();
+    }
+
+    // Teardown on the SIP thread, in reverse order of creation (stack-notes §4.4).
+    std::vector<conn_id> ids;
+    for (auto& [id, c] : conns) ids.push_back(id);
+    for (auto id : ids) close_connection(id, "server shutting down", /*notify=*/true);
+    su_timer_destroy(timer);
+    if (wake_wait_index > 0) su_root_deregister(root, wake_wait_index);
+    if (udp_wait_index > 0) su_root_deregister(root, udp_wait_index);
+    if (tcp_wait_index > 0) su_root_deregister(root, tcp_wait_index);
+    su_root_destroy(root);
+    root = nullptr;
+    su_deinit();
+  }
+
+  // ------------------------------------------------------------------ output
+  void queue_bytes(connection* c, std::string_view bytes) {
+    if (c->closing) return;
+    if (c->udp) {
+      ::sendto(udp_fd, bytes.data(), bytes.size(), MSG_DONTWAIT,
+               reinterpret_cast<const sockaddr*>(&c->peer), c->peer_len);
+      return;
+    }
+    if (c->out.size() - c->out_pos + bytes.size() > cfg.max_output_bytes) {
+      PCHAT_LOG(warn, "sip", "closing slow connection: output buffer limit reached",
+                "peer=" + c->peer_text + " limit=" + std::to_string(cfg.max_output_bytes));
+      c->closing = true;
+      mark_dirty(c);
+      return;
+    }
+    c->out.append(bytes);
+    mark_dirty(c);
+  }
+
+  void mark_dirty(connection* c) {
+    if (!c->dirty) {
+      c->dirty = true;
+      dirty.push_back(c->id);
+    }
+  }
+
+  void flush_dirty() {
+    if (dirty.empty()) return;
+    std::vector<conn_id> ids;
+    ids.swap(dirty);
+    for (auto id : ids) {
+      auto it = conns.find(id);
+      if (it == conns.end()) continue;
+      connection* c = it->second.get();
+      c->dirty = false;
+      if (c->closing) {
+        close_connection(id, "output buffer limit reached", true);
+        continue;
+      }
+      flush(c);
+    }
+  }
+
+  void flush(connection* c) {
+    while (c->out_pos < c->out.size()) {
+      ssize_t n = ::send(c->fd, c->out.data() + c->out_pos, c->out.size() - c->out_pos,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        c->out_pos += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!c->want_write) {
+          c->want_write = true;
+          su_root_eventmask(root, c->wait_index, c->fd, SU_WAIT_IN | SU_WAIT_OUT);
+        }
+        return;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      close_connection(c->id, "write failed: " + errno_text(errno), true);
+      return;
+    }
+    c->out.clear();
+    c->out_pos = 0;
+    if (c->out.capacity() > 64 * 1024) std::string().swap(c->out);
+    if (c->want_write) {
+      c->want_write = false;
+      su_root_eventmask(root, c->wait_index, c->fd, SU_WAIT_IN);
+    }
+  }
+
+  // ------------------------------------------------------------------ connections
+  static int on_accept_cb(void*, su_wait_t*, void* arg) {
+    static_cast<impl*>(arg)->accept_all();
+    return 0;
+  }
+  void accept_all() {
+    for (;;) {
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      int fd = ::accept4(tcp_fd, reinterpret_cast<sockaddr*>(&peer), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          PCHAT_LOG(error, "sip", "accept failed", "error=" + log::quote(errno_text(errno)));
+        return;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      auto c = std::make_unique<connection>();
+      c->id = next_conn++;
+      c->fd = fd;
+      c->peer = peer;
+      c->peer_len = len;
+      c->peer_text = addr_key(peer);
+      c->framer = sip_framer(kMaxHeaderBytes, cfg.max_body_bytes);
+      c->last_rx_ms = now_ms();
+      su_wait_t w;
+      su_wait_create(&w, fd, SU_WAIT_IN);
+      c->wait_index = su_root_register(root, &w, &impl::on_conn_cb, reinterpret_cast<void*>(c->id), 0);
+      if (c->wait_index <= 0) {
+        PCHAT_LOG(error, "sip", "cannot watch new connection", "peer=" + c->peer_text);
+        ::close(fd);
+        continue;
+      }
+      n_conns++;
+      conns.emplace(c->id, std::move(c));
+    }
+  }
+
+  static int on_conn_cb(void*, su_wait_t* w, void* arg) {
+    // The wakeup arg carries the connection id; the impl is reached through the root's
+    // thread-local owner set in run() (one endpoint per SIP thread).
+    impl* self = current();
+    self->on_conn_event(reinterpret_cast<conn_id>(arg), w);
+    return 0;
+  }
+  static impl*& current() {
+    static thread_local impl* p = nullptr;
+    return p;
+  }
+
+  void on_conn_event(conn_id id, su_wait_t* w) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    connection* c = it->second.get();
+    int ev = su_wait_events(w, c->fd);
+    if (ev & SU_WAIT_OUT) {
+      flush(c);
+      if (conns.find(id) == conns.end()) return;
+    }
+    if (!(ev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR))) return;
+    char buf[64 * 1024];
+    for (int rounds = 0; rounds < 16; ++rounds) {
+      ssize_t n = ::recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        c->last_rx_ms = now_ms();
+        // SIPE writes some messages in two parts without TCP_NODELAY; quick ACKs stop
+        // Nagle + delayed ACK from adding ~40 ms per exchange (sipe-client-notes §2).
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        c->framer.append(buf, static_cast<size_t>(n));
+        if (!process_stream(c)) return;  // connection closed
+        if (static_cast<size_t>(n) < sizeof buf) break;
+        continue;
+      }
+      if (n == 0) {
+        close_connection(id, "client closed the connection", true);
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      close_connection(id, "read failed: " + errno_text(errno), true);
+      return;
+    }
+  }
+
+  // Returns false if the connection was closed.
+  bool process_stream(connection* c) {
+    conn_id id = c->id;
+    frame f;
+    for (;;) {
+      auto r = c->framer.next(&f);
+      if (r == sip_framer::result::need_more) return true;
+      if (r == sip_framer::result::error) {
+        n_bad++;
+        PCHAT_LOG(warn, "sip", "closing connection: unframeable input",
+                  "peer=" + c->peer_text + " reason=" + log::quote(c->framer.error_reason()));
+        close_connection(id, "unframeable input: " + c->framer.error_reason(), true);
+        return false;
+      }
+      handle_frame(c, f.bytes, f.oversized, f.declared_body);
+      if (conns.find(id) == conns.end()) return false;
+    }
+  }
+
+  static int on_udp_cb(void*, su_wait_t*, void* arg) {
+    static_cast<impl*>(arg)->read_udp();
+    return 0;
+  }
+  void read_udp() {
+    static thread_local char buf[65536];
+    for (int i = 0; i < 256; ++i) {
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      ssize_t n = ::recvfrom(udp_fd, buf, sizeof buf, MSG_DONTWAIT,
+                             reinterpret_cast<sockaddr*>(&peer), &len);
+      if (n < 0) return;
+      std::string key = addr_key(peer);
+      auto it = udp_peers.find(key);
+      connection* c;
+      if (it == udp_peers.end()) {
+        auto conn = std::make_unique<connection>();
+        conn->id = next_conn++;
+        conn->udp = true;
+        conn->peer = peer;
+        conn->peer_len = len;
+        conn->peer_text = key;
+        c = conn.get();
+        udp_peers.emplace(key, c->id);
+        conns.emplace(c->id, std::move(conn));
+        n_conns++;
+      } else {
+        c = conns[it->second].get();
+      }
+      c->last_rx_ms = now_ms();
+      std::string_view dgram(buf, static_cast<size_t>(n));
+      while (!dgram.empty() && (dgram.front() == '\r' || dgram.front() == '\n')) dgram.remove_prefix(1);
+      if (dgram.empty()) continue;  // keep-alive
+      bool oversized = dgram.size() > cfg.max_body_bytes + kMaxHeaderBytes;
+      handle_frame(c, dgram, oversized, dgram.size());
+    }
+  }
+
+  void close_connection(conn_id id, const std::string& reason, bool notify) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    connection* c = it->second.get();
+    std::vector<dialog_id> ds(c->dialogs.begin(), c->dialogs.end());
+    for (auto d : ds) close_dialog(d, reason, notify);
+    if (!c->udp) {
+      if (c->wait_index > 0) su_root_deregister(root, c->wait_index);
+      ::close(c->fd);
+    } else {
+      udp_peers.erase(c->peer_text);
+    }
+    PCHAT_LOG(debug, "sip", "connection closed", "peer=" + c->peer_text + " reason=" + log::quote(reason));
+    conns.erase(it);
+    n_conns--;
+  }
+
+  void close_dialog(dialog_id id, const std::string& reason, bool notify) {
+    auto it = dialogs.find(id);
+    if (it == dialogs.end()) return;
+    dialog* d = it->second.get();
+    by_local_tag.erase(d->local_tag);
+    if (auto c = conns.find(d->conn); c != conns.end()) {
+      c->second->dialogs.erase(id);
+      if (!d->invite_key.empty()) c->second->initial_invites.erase(d->invite_key);
+    }
+    dialogs.erase(it);
+    n_dialogs--;
+    if (notify) events->on_dialog_closed(id, reason);
+  }
+
+  // ------------------------------------------------------------------ dispatch
+  void send_response(connection* c, const sip_message& req, int code, std::string_view reason,
+                     std::string_view to_tag, std::string_view extra = {},
+                     std::string_view ctype = {}, std::string_view body = {}) {
+    queue_bytes(c, build_response(req, code, reason, to_tag, extra, ctype, body));
+  }
+
+  void handle_frame(connection* c, std::string_view bytes, bool oversized, size_t declared) {
+    sip_message m;
+    if (oversized) {
+      n_bad++;
+      auto r = parse_headers_only(bytes, &m);
+      PCHAT_LOG(warn, "sip", "refused oversized message",
+                "peer=" + c->peer_text + " content_length=" + std::to_string(declared) +
+                    " limit=" + std::to_string(cfg.max_body_bytes));
+      if (m.is_request && r.can_respond && m.method != "ACK")
+        send_response(c, m, 413, "Request Entity Too Large",
+                      {}, "Warning: 399 pchat \"Body exceeds " + std::to_string(cfg.max_body_bytes) + " bytes\"\r\n");
+      return;
+    }
+    auto r = parse_message(bytes, &m);
+    if (!r.ok) {
+      n_bad++;
+      PCHAT_LOG(warn, "sip", "malformed SIP message",
+                "peer=" + c->peer_text + " reason=" + log::quote(r.reason));
+      if (m.is_request && r.can_respond && m.method != "ACK")
+        send_response(c, m, 400, "Bad Request", {},
+                      "Warning: 399 pchat " + log::quote(r.reason.empty() ? "malformed" : r.reason) + "\r\n");
+      else if (!c->udp && !r.can_respond)
+        close_connection(c->id, "unparseable SIP: " + r.reason, true);
+      return;
+    }
+    if (!m.is_request) {
+      n_responses_in++;
+      handle_response(c, m);
+      return;
+    }
+    n_requests_in++;
+    const std::string& meth = m.method;
+    if (meth == "INFO") handle_info(c, m);
+    else if (meth == "REGISTER") handle_register(c, m);
+    else if (meth == "SUBSCRIBE") handle_subscribe(c, m);
+    else if (meth == "INVITE") handle_invite(c, m);
+    else if (meth == "ACK") handle_ack(c, m);
+    else if (meth == "BYE") handle_bye(c, m);
+    else if (meth == "UPDATE") handle_in_dialog_ok(c, m);
+    else if (meth == "SERVICE" || meth == "OPTIONS" || meth == "PRACK" || meth == "NOTIFY" ||
+             meth == "MESSAGE" || meth == "PUBLISH" || meth == "CANCEL")
+      send_response(c, m, 200, "OK", {});
+    else
+      send_response(c, m, 501, "Not Implemented", {},
+                    "Allow: INVITE, ACK, BYE, CANCEL, INFO, OPTIONS, REGISTER, SUBSCRIBE, "
+                    "SERVICE, UPDATE, NOTIFY, MESSAGE, PRACK\r\n");
+  }
+
+  dialog* find_dialog(const sip_message& m) {
+    if (m.to_tag.empty()) return nullptr;
+    auto it = by_local_tag.find(m.to_tag);
+    if (it == by_local_tag.end()) return nullptr;
+    dialog* d = dialogs[it->second].get();
+    if (d->call_id != m.call_id || d->remote_tag != m.from_tag) return nullptr;
+    return d;
+  }
+
+  std::string new_tag() {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+    return buf;
+  }
+
+  std::string local_contact(const connection* c, std::string_view user) const {
+    return "<sip:" + std::string(user) + "@" + cfg.host + ":" + std::to_string(bound_port) +
+           ";transport=" + (c->udp ? "udp" : "tcp") + ">";
+  }
+
+  bool is_chat_uri(const std::string& uri, std::string* user_out) const {
+    // uri is "sip:user@host[:port]"
+    if (!uri.starts_with("sip:")) return false;
+    auto at = uri.find('@');
+    if (at == std::string::npos) return false;
+    std::string user = uri.substr(4, at - 4);
+    std::string host = uri.substr(at + 1);
+    if (auto colon = host.find(':'); colon != std::string::npos) host.resize(colon);
+    if (!iequals(host, cfg.domain) && host != cfg.host) return false;
+    for (auto& u : cfg.chat_users)
+      if (iequals(u, user)) {
+        *user_out = user;
+        return true;
+      }
+    return false;
+  }
+
+  void handle_register(connection* c, const sip_message& m) {
+    int64_t expires = m.expires >= 0 ? std::min<int64_t>(m.expires, cfg.register_expires_s)
+                                     : cfg.register_expires_s;
+    std::string extra;
+    if (!m.contact_uri.empty())
+      extra += "Contact: <" + m.contact_uri + ">;expires=" + std::to_string(expires) + "\r\n";
+    extra += "Expires: " + std::to_string(expires) + "\r\n";
+    // Each on its own line: SIPE compares whole header values (xccos-wire.md §3.2).
+    extra += "Supported: msrtc-event-categories\r\n";
+    extra += "Allow-Events: vnd-microsoft-provisioning-v2\r\n";
+    extra += "ms-keep-alive: UAS; tcp=no; hop-hop=yes; end-pt=no; timeout=" +
+             std::to_string(cfg.keepalive_timeout_s) + "\r\n";
+    if (expires > 0) c->registered_user = m.from_uri;
+    else c->registered_user.clear();
+    send_response(c, m, 200, "OK", new_tag(), extra);
+  }
+
+  void handle_subscribe(connection* c, const sip_message& m) {
+    if (!iequals(m.event, "vnd-microsoft-provisioning-v2")) {
+      send_response(c, m, 489, "Bad Event", {}, "Allow-Events: vnd-microsoft-provisioning-v2\r\n");
+      return;
+    }
+    std::string extra = "Expires: 0\r\nEvent: vnd-microsoft-provisioning-v2\r\n";
+    if (!m.to_tag.empty()) {  // un-SUBSCRIBE at sign-out: no provisioning (notes §4)
+      send_response(c, m, 200, "OK", {}, extra);
+      return;
+    }
+    // Delivered exactly once, piggy-backed in the 200, with Expires: 0 so that the
+    // client never re-subscribes (xccos-wire.md §3.4).
+    extra += "ms-piggyback-cseq: " + std::to_string(m.cseq) + "\r\n";
+    if (!m.contact_uri.empty()) extra += "Contact: <sip:" + cfg.domain + ">\r\n";
+    std::string body = events->provisioning_body(m.from_uri);
+    send_response(c, m, 200, "OK", new_tag(), extra,
+                  "application/vnd-microsoft-roaming-provisioning-v2+xml", body);
+  }
+
+  std::string sdp_answer() const {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, kSdpAnswerTemplate, cfg.host.c_str(), cfg.host.c_str(),
+                  static_cast<unsigned>(bound_port));
+    return buf;
+  }
+
+  void handle_invite(connection* c, const sip_message& m) {
+    if (!m.to_tag.empty()) {  // re-INVITE inside an existing dialog
+      dialog* d = find_dialog(m);
+      if (!d) {
+        send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
+        return;
+      }
+      send_response(c, m, 200, "OK", {}, "Contact: " + local_contact(c, "chat") + "\r\n",
+                    "application/sdp", sdp_answer());
+      return;
+    }
+    std::string key = m.call_id + "\n" + m.from_tag;
+    if (auto it = c->initial_invites.find(key); it != c->initial_invites.end()) {
+      auto d = dialogs.find(it->second);
+      if (d != dialogs.end() && d->second->invite_cseq == m.cseq) {  // retransmission
+        queue_bytes(c, d->second->invite_response);
+        return;
+      }
+    }
+    std::string chat_user;
+    if (!is_chat_uri(m.to_uri, &chat_user)) {
+      send_response(c, m, 404, "Not Found", new_tag(),
+                    "Warning: 399 pchat \"No chat service at " + m.to_uri + "\"\r\n");
+      return;
+    }
+    auto d = std::make_unique<dialog>();
+    d->id = next_dialog++;
+    d->conn = c->id;
+    d->call_id = m.call_id;
+    d->local_tag = new_tag();
+    while (by_local_tag.count(d->local_tag)) d->local_tag = new_tag();
+    d->remote_tag = m.from_tag;
+    d->local_uri = m.to_uri;
+    d->remote_uri = m.from_uri;
+    d->invite_key = key;
+    d->invite_cseq = m.cseq;
+    std::string target = m.contact_uri.empty() ? m.from_uri : m.contact_uri;
+    std::string transport = c->udp ? "UDP" : "TCP";
+    d->request_head = "INFO " + target + " SIP/2.0\r\nVia: SIP/2.0/" + transport + " " + cfg.host +
+                      ":" + std::to_string(bound_port) + ";branch=z9hG4bK" +
+                      std::to_string(d->id) + "x";
+    d->request_mid = "\r\nMax-Forwards: 70\r\nFrom: <" + d->local_uri + ">;tag=" + d->local_tag +
+                     "\r\nTo: <" + d->remote_uri + ">;tag=" + d->remote_tag +
+                     "\r\nCall-ID: " + d->call_id + "\r\nCSeq: ";
+    d->request_tail = " INFO\r\nContact: " + local_contact(c, chat_user) +
+                      "\r\nContent-Type: text/plain\r\nContent-Length: ";
+    d->invite_response = build_response(
+        m, 200, "OK", d->local_tag,
+        "Contact: " + local_contact(c, chat_user) + "\r\n" +
+            "Allow: INVITE, ACK, BYE, CANCEL, INFO, OPTIONS, UPDATE\r\n",
+        "application/sdp", sdp_answer());
+    dialog_info info;
+    info.id = d->id;
+    info.conn = c->id;
+    info.user_uri = m.from_uri;
+    info.registered_user = c->registered_user;
+    info.chat_uri = m.to_uri;
+    info.user_agent = m.user_agent;
+    info.transport = c->udp ? "udp" : "tcp";
+    queue_bytes(c, d->invite_response);
+    if (c->udp)
+      retrans.push_back({c->id, d->id, m.cseq, true, d->invite_response, now_ms() + kT1Ms, kT1Ms,
+                         now_ms() + kTimerFMs});
+    c->initial_invites[key] = d->id;
+    c->dialogs.insert(d->id);
+    by_local_tag[d->local_tag] = d->id;
+    dialogs.emplace(d->id, std::move(d));
+    n_dialogs++;
+    events->on_dialog_open(info);
+  }
+
+  void handle_ack(connection*, const sip_message& m) {
+    dialog* d = find_dialog(m);
+    if (!d) return;
+    std::erase_if(retrans, [&](const retransmission& r) { return r.dialog == d->id && r.is_invite_ok; });
+  }
+
+  void handle_bye(connection* c, const sip_message& m) {
+    dialog* d = find_dialog(m);
+    if (!d) {
+      send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
+      return;
+    }
+    send_response(c, m, 200, "OK", {});
+    close_dialog(d->id, "client sent BYE", true);
+  }
+
+  void handle_in_dialog_ok(connection* c, const sip_message& m) {
+    if (!m.to_tag.empty() && !find_dialog(m)) {
+      // 481 makes SIPE re-initialise group chat (xccos-wire.md §4.6).
+      send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
+      return;
+    }
+    send_response(c, m, 200, "OK", {});
+  }
+
+  void handle_info(connection* c, sip_message& m) {
+    dialog* d = find_dialog(m);
+    if (!d) {
+      send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
+      return;
+    }
+    if (d->last_remote_cseq != 0 && m.cseq <= d->last_remote_cseq) {
+      // A retransmission (UDP) or a replay: never hand the same post over twice.
+      if (m.cseq == d->last_remote_cseq && !d->response_pending && !d->last_response.empty())
+        queue_bytes(c, d->last_response);
+      return;
+    }
+    d->last_remote_cseq = m.cseq;
+    if (inflight.load(std::memory_order_relaxed) >= cfg.max_inflight) {
+      n_503++;
+      std::string resp = build_response(m, 503, "Service Unavailable", {},
+                                        "Retry-After: 1\r\nms-diagnostics: 20000;reason=\"Chat service busy\";source=\"pchat\"\r\n");
+      if (c->udp) d->last_response = resp;
+      queue_bytes(c, resp);
+      return;
+    }
+    txn_id t = next_txn++;
+    d->response_pending = true;
+    std::string body = std::move(m.body);
+    pending_txn p;
+    p.conn = c->id;
+    p.dialog = d->id;
+    p.request = std::move(m);
+    txns.emplace(t, std::move(p));
+    inflight++;
+    events->on_info(d->id, t, std::move(body));
+  }
+
+  void handle_response(connection* c, const sip_message& m) {
+    auto it = by_local_tag.find(m.from_tag);
+    if (it == by_local_tag.end()) return;  // dialog gone: nothing to do
+    dialog_id did = it->second;
+    if (c->udp)
+      std::erase_if(retrans, [&](const retransmission& r) {
+        return r.dialog == did && !r.is_invite_ok && r.cseq == m.cseq;
+      });
+    if (m.status == 487 || m.status == 481) {
+      // SIPE's way to say "this dialog is stale" (xccos-wire.md §4.4).
+      close_dialog(did, "client answered " + std::to_string(m.status) + " (stale dialog)", true);
+    } else if (m.status >= 300) {
+      PCHAT_LOG(info, "sip", "client refused an INFO",
+                "peer=" + c->peer_text + " status=" + std::to_string(m.status));
+    }
+  }
+
+  // ------------------------------------------------------------------ timers
+  static void on_timer_cb(void*, su_timer_t* t, void* arg) {
+    static_cast<impl*>(arg)->on_timer();
+    su_timer_set(t, &impl::on_timer_cb, arg);
+  }
+  void on_timer() {
+    int64_t now = now_ms();
+    for (auto& r : retrans) {
+      if (r.next_ms > now) continue;
+      if (now >= r.give_up_ms) continue;
+      auto c = conns.find(r.conn);
+      if (c != conns.end()) queue_bytes(c->second.get(), r.bytes);
+      r.interval_ms = std::min(r.interval_ms * 2, 4000);
+      r.next_ms = now + r.interval_ms;
+    }
+    std::erase_if(retrans, [&](const retransmission& r) { return now >= r.give_up_ms; });
+    // Idle connections: SIPE's first keep-alive comes after 60 s of silence, later ones
+    // every ms-keep-alive timeout; the limit is well above both.
+    if (now - last_sweep < 5000) return;
+    last_sweep = now;
+    std::vector<conn_id> idle;
+    for (auto& [id, c] : conns)
+      if (now - c->last_rx_ms > int64_t{cfg.idle_timeout_s} * 1000 && (c->udp || c->out_pos == c->out.size()))
+        idle.push_back(id);
+    for (auto id : idle) close_connection(id, "idle timeout", true);
+  }
+
+  // ------------------------------------------------------------------ cross-thread queue
+  static int on_wake_cb(void*, su_wait_t*, void* arg) {
+    static_cast<impl*>(arg)->drain();
+    return 0;
+  }
+
+  void push(command&& cmd) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      queue.push_back(std::move(cmd));
+      wake = !wake_pending;
+      wake_pending = true;
+    }
+    if (wake) {
+      uint64_t one = 1;
+      ssize_t rc = ::write(wake_fd, &one, sizeof one);
+      (void)rc;
+    }
+  }
+
+  void drain() {
+    uint64_t v;
+    ssize_t rc = ::read(wake_fd, &v, sizeof v);
+    (void)rc;
+    std::vector<command> work;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      work.swap(queue);
+      wake_pending = false;
+    }
+    for (auto& cmd : work) {
+      switch (cmd.k) {
+        case command::kind::respond:
+          do_respond(cmd.txn, cmd.code);
+          break;
+        case command::kind::info:
+          do_send_info(cmd.dialog, *cmd.body);
+          break;
+        case command::kind::info_many:
+          for (auto d : cmd.targets) do_send_info(d, *cmd.body);
+          break;
+      }
+    }
+  }
+
+  void do_respond(txn_id t, int code) {
+    auto it = txns.find(t);
+    if (it == txns.end()) return;
+    pending_txn p = std::move(it->second);
+    txns.erase(it);
+    inflight--;
+    if (code == 503) n_503++;
+    auto d = dialogs.find(p.dialog);
+    auto c = conns.find(p.conn);
+    if (d == dialogs.end() || c == conns.end()) return;
+    std::string extra = code == 503 ? "Retry-After: 1\r\n" : "";
+    std::string resp = build_response(p.request, code, {}, {}, extra);
+    d->second->response_pending = false;
+    if (c->second->udp) d->second->last_response = resp;
+    queue_bytes(c->second.get(), resp);
+  }
+
+  void do_send_info(dialog_id id, const std::string& body) {
+    auto it = dialogs.find(id);
+    if (it == dialogs.end()) return;
+    dialog* d = it->second.get();
+    auto c = conns.find(d->conn);
+    if (c == conns.end()) return;
+    uint32_t cseq = d->next_cseq++;
+    std::string cs = std::to_string(cseq);
+    std::string len = std::to_string(body.size());
+    std::string msg;
+    msg.reserve(d->request_head.size() + d->request_mid.size() + d->request_tail.size() +
+                body.size() + 32);
+    msg.append(d->request_head).append(cs).append(d->request_mid).append(cs);
+    msg.append(d->request_tail).append(len).append("\r\n\r\n").append(body);
+    n_requests_out++;
+    if (c->second->udp) {
+      retrans.push_back({d->conn, id, cseq, false, msg, now_ms() + kT1Ms, kT1Ms, now_ms() + kTimerFMs});
+    }
+    queue_bytes(c->second.get(), msg);
+  }
+};
+
+endpoint::endpoint(endpoint_config cfg, endpoint_events* events)
+    : impl_(std::make_unique<impl>(std::move(cfg), events)) {}
+
+endpoint::~endpoint() { stop(); }
+
+std::string endpoint::start() {
+  if (impl_->started) return "already started";
+  if (auto err = impl_->bind_sockets(); !err.empty()) return err;
+  impl_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (impl_->wake_fd < 0) return "eventfd: " + errno_text(errno);
+  std::promise<std::string> ready;
+  auto fut = ready.get_future();
+  impl* self = impl_.get();
+  impl_->thread = std::thread([self, &ready] {
+    impl::current() = self;
+    self->run(&ready);
+  });
+  std::string err = fut.get();
+  if (!err.empty()) {
+    impl_->thread.join();
+    return err;
+  }
+  impl_->started = true;
+  return {};
+}
+
+uint16_t endpoint::port() const { return impl_->bound_port; }
+
+void endpoint::stop() {
+  if (!impl_ || !impl_->started) return;
+  impl_->stopping.store(true, std::memory_order_release);
+  uint64_t one = 1;
+  ssize_t rc = ::write(impl_->wake_fd, &one, sizeof one);
+  (void)rc;
+  impl_->thread.join();
+  impl_->started = false;
+  if (impl_->tcp_fd >= 0) ::close(impl_->tcp_fd);
+  if (impl_->udp_fd >= 0) ::close(impl_->udp_fd);
+  ::close(impl_->wake_fd);
+  impl_->tcp_fd = impl_->udp_fd = impl_->wake_fd = -1;
+}
+
+void endpoint::respond(txn_id txn, int code) {
+  impl::command c{impl::command::kind::respond};
+  c.txn = txn;
+  c.code = code;
+  impl_->push(std::move(c));
+}
+
+void endpoint::send_info(dialog_id d, std::shared_ptr<const std::string> body) {
+  impl::command c{impl::command::kind::info};
+  c.dialog = d;
+  c.body = std::move(body);
+  impl_->push(std::move(c));
+}
+
+void endpoint::send_info_many(std::vector<dialog_id> targets, std::shared_ptr<const std::string> body) {
+  impl::command c{impl::command::kind::info_many};
+  c.targets = std::move(targets);
+  c.body = std::move(body);
+  impl_->push(std::move(c));
+}
+
+endpoint_stats endpoint::stats() const {
+  endpoint_stats s;
+  s.connections = impl_->n_conns.load();
+  s.dialogs = impl_->n_dialogs.load();
+  s.inflight = impl_->inflight.load();
+  s.requests_in = impl_->n_requests_in.load();
+  s.responses_in = impl_->n_responses_in.load();
+  s.requests_out = impl_->n_requests_out.load();
+  s.responses_503 = impl_->n_503.load();
+  s.bad_messages = impl_->n_bad.load();
+  return s;
+}
+
+}  // namespace pchat::sip

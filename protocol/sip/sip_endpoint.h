@@ -1,0 +1,116 @@
+// The SIP edge: one thread running a sofia-sip su_root that owns every socket, dialog and
+// transaction. It answers the SIP-level parts of the sign-in ladder itself (REGISTER,
+// provisioning SUBSCRIBE, INVITE/ACK/BYE, SERVICE/OPTIONS/UPDATE) and hands XCCOS INFO
+// bodies to the application, which answers them later from any thread.
+//
+// Wire rules honoured here (xccos-wire.md §2, §4; sipe-client-notes.md):
+//  - transactions are keyed on Call-ID + CSeq within a dialog, never on the Via branch
+//    (SIPE sends none in-dialog); dialogs are keyed on our own To tag, so clients that
+//    reuse Call-IDs and From tags (SIPE seeds rand() per second) never collide;
+//  - every request the server sends goes down the connection the dialog arrived on;
+//  - responses always carry a reason phrase and Content-Length, full header names;
+//  - CRLF keep-alives are skipped; TCP_QUICKACK is re-armed after every read;
+//  - a 487 or 481 from the client to one of our INFOs drops that (stale) dialog;
+//  - an INFO is answered 503 only when the application is overloaded (too many INFOs
+//    handed over and not yet answered); every other outcome is the application's.
+//
+// Threading: start()/stop() from one owning thread. respond(), send_info(),
+// send_info_many() and stats() may be called from any thread: they enqueue work and wake
+// the SIP thread through an eventfd registered with the su_root. endpoint_events methods
+// are called on the SIP thread only and must not block (post to actors and return).
+// Teardown order: stop() stops the thread, closes every socket, and then no more events.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pchat::sip {
+
+using conn_id = uint64_t;
+using dialog_id = uint64_t;
+using txn_id = uint64_t;
+
+struct endpoint_config {
+  std::string host = "127.0.0.1";  // bind address (loopback by default)
+  uint16_t port = 5041;            // 0 = pick a free port (TCP and UDP share it)
+  bool tcp = true;
+  bool udp = true;
+  std::string domain = "example.com";
+  // User parts of the URIs answered as the chat service (lookup and channel roles).
+  std::vector<std::string> chat_users = {"chat", "ocschat"};
+  size_t max_body_bytes = 256 * 1024;     // larger requests get 413
+  size_t max_inflight = 50000;            // INFOs awaiting respond(); beyond: 503
+  size_t max_output_bytes = 32u << 20;    // per connection; a slower reader is closed
+  int register_expires_s = 3600;
+  int keepalive_timeout_s = 300;          // advertised in ms-keep-alive
+  int idle_timeout_s = 660;               // no bytes for this long closes a TCP connection
+};
+
+struct dialog_info {
+  dialog_id id = 0;
+  conn_id conn = 0;
+  std::string user_uri;        // From URI of the INVITE (sip:alice@example.com)
+  std::string registered_user; // user that REGISTERed on this connection, if any
+  std::string chat_uri;        // the URI the client INVITEd (sip:chat@example.com)
+  std::string user_agent;
+  std::string transport;       // "tcp" or "udp"
+};
+
+struct endpoint_stats {
+  uint64_t connections = 0;
+  uint64_t dialogs = 0;
+  uint64_t inflight = 0;
+  uint64_t requests_in = 0;
+  uint64_t responses_in = 0;
+  uint64_t requests_out = 0;
+  uint64_t responses_503 = 0;
+  uint64_t bad_messages = 0;
+};
+
+class endpoint_events {
+ public:
+  virtual ~endpoint_events() = default;
+  // Provisioning document (provisionGroupList) for a user's in-band provisioning
+  // SUBSCRIBE. Must be fast: read precomputed state.
+  virtual std::string provisioning_body(const std::string& user_uri) = 0;
+  virtual void on_dialog_open(const dialog_info& d) = 0;
+  // One INFO in an open dialog. The application must eventually call respond(txn, code)
+  // exactly once (until then the INFO counts against max_inflight).
+  virtual void on_info(dialog_id d, txn_id txn, std::string body) = 0;
+  // The dialog ended (BYE, connection closed, stale). Called once per opened dialog.
+  virtual void on_dialog_closed(dialog_id d, const std::string& reason) = 0;
+};
+
+class endpoint {
+ public:
+  // REQUIRES: events outlives the endpoint.
+  endpoint(endpoint_config cfg, endpoint_events* events);
+  ~endpoint();  // calls stop()
+  endpoint(const endpoint&) = delete;
+  endpoint& operator=(const endpoint&) = delete;
+
+  // Binds the sockets and starts the SIP thread. Returns an empty string on success,
+  // else what failed (e.g. "bind 127.0.0.1:5041/tcp: Address already in use").
+  std::string start();
+  // The bound port (valid after a successful start()).
+  uint16_t port() const;
+  void stop();
+
+  // ---- any thread
+  // Answers a pending INFO (unknown or already answered txns are ignored).
+  void respond(txn_id txn, int code);
+  // Sends one INFO with a text/plain body into the dialog (dropped if the dialog ended).
+  void send_info(dialog_id d, std::shared_ptr<const std::string> body);
+  // The same body to many dialogs (fan-out): one queue entry, one wake-up.
+  void send_info_many(std::vector<dialog_id> targets, std::shared_ptr<const std::string> body);
+  endpoint_stats stats() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace pchat::sip

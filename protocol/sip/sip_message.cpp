@@ -1,0 +1,275 @@
+#include "protocol/sip/sip_message.h"
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/url.h>
+
+#include <cctype>
+#include <charconv>
+#include <memory>
+
+namespace pchat::sip {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// Canonical full name for the headers we echo; empty for the others.
+std::string_view echo_name(std::string_view name) {
+  if (iequals(name, "via") || iequals(name, "v")) return "Via";
+  if (iequals(name, "from") || iequals(name, "f")) return "From";
+  if (iequals(name, "to") || iequals(name, "t")) return "To";
+  if (iequals(name, "call-id") || iequals(name, "i")) return "Call-ID";
+  if (iequals(name, "cseq")) return "CSeq";
+  return {};
+}
+
+// Extracts ";tag=..." from a From/To value (after the URI's closing '>' if any).
+std::string tag_of(std::string_view v) {
+  size_t gt = v.find('>');
+  size_t from = gt == std::string_view::npos ? 0 : gt;
+  std::string lower(v.substr(from));
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t t = lower.find(";tag=");
+  if (t == std::string::npos) return {};
+  size_t start = from + t + 5;
+  size_t end = start;
+  while (end < v.size() && v[end] != ';' && v[end] != ' ' && v[end] != ',' && v[end] != '\r')
+    ++end;
+  return std::string(v.substr(start, end - start));
+}
+
+// Walks the header lines (unfolding continuation lines) and fills the raw fields.
+// Returns the number of the five echo headers seen.
+void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_line,
+              bool* has_via, bool* has_from, bool* has_to, bool* has_callid, bool* has_cseq) {
+  size_t eol = bytes.find('\n');
+  *start_line = trim(bytes.substr(0, eol));
+  size_t pos = eol;
+  std::string cur_name, cur_value;
+  auto flush = [&]() {
+    if (cur_name.empty()) return;
+    std::string_view full = echo_name(cur_name);
+    std::string_view value = trim(cur_value);
+    if (full == "Via") {
+      *has_via = true;
+      m->echo.append("Via: ").append(value).append("\r\n");
+    } else if (full == "From") {
+      *has_from = true;
+      m->echo.append("From: ").append(value).append("\r\n");
+      m->from_tag = tag_of(value);
+    } else if (full == "To") {
+      *has_to = true;
+      m->to_line = std::string(value);
+      m->to_tag = tag_of(value);
+    } else if (full == "Call-ID") {
+      *has_callid = true;
+      m->echo.append("Call-ID: ").append(value).append("\r\n");
+      m->call_id = std::string(value);
+    } else if (full == "CSeq") {
+      *has_cseq = true;
+      m->echo.append("CSeq: ").append(value).append("\r\n");
+      auto sp = value.find(' ');
+      uint32_t n = 0;
+      std::from_chars(value.data(), value.data() + (sp == std::string_view::npos ? value.size() : sp), n);
+      m->cseq = n;
+      if (sp != std::string_view::npos) m->cseq_method = std::string(trim(value.substr(sp + 1)));
+    }
+    cur_name.clear();
+    cur_value.clear();
+  };
+  while (pos != std::string_view::npos && pos + 1 < bytes.size()) {
+    size_t start = pos + 1;
+    size_t end = bytes.find('\n', start);
+    std::string_view line = bytes.substr(start, end == std::string_view::npos ? bytes.size() - start : end - start);
+    pos = end;
+    if (line.empty() || line == "\r") break;  // end of headers
+    if (line.front() == ' ' || line.front() == '\t') {  // folded continuation
+      cur_value.append(" ").append(trim(line));
+      continue;
+    }
+    flush();
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    cur_name = std::string(trim(line.substr(0, colon)));
+    cur_value = std::string(line.substr(colon + 1));
+  }
+  flush();
+}
+
+std::string url_string(const url_t* u) {
+  if (!u) return {};
+  char buf[512];
+  // Rebuild scheme:user@host[:port] without parameters: what SIPE compares.
+  std::string s = u->url_scheme ? u->url_scheme : "sip";
+  s += ":";
+  if (u->url_user) {
+    s += u->url_user;
+    s += "@";
+  }
+  if (u->url_host) s += u->url_host;
+  if (u->url_port) {
+    s += ":";
+    s += u->url_port;
+  }
+  (void)buf;
+  return s;
+}
+
+struct msg_deleter {
+  void operator()(msg_t* m) const { msg_destroy(m); }
+};
+
+}  // namespace
+
+parse_result parse_message(std::string_view bytes, sip_message* out) {
+  parse_result r;
+  std::string_view start_line;
+  bool has_via = false, has_from = false, has_to = false, has_callid = false, has_cseq = false;
+  scan_raw(bytes, out, &start_line, &has_via, &has_from, &has_to, &has_callid, &has_cseq);
+  r.can_respond = has_via && has_from && has_to && has_callid && has_cseq;
+
+  if (start_line.starts_with("SIP/2.0 ")) {
+    // Light path for responses (see header comment).
+    out->is_request = false;
+    std::string_view rest = start_line.substr(8);
+    int code = 0;
+    auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), code);
+    if (ec != std::errc() || code < 100 || code > 699) {
+      r.ok = false;
+      r.reason = "malformed status line";
+      return r;
+    }
+    out->status = code;
+    out->reason = std::string(trim(std::string_view(p, rest.data() + rest.size() - p)));
+    if (!has_callid || !has_cseq) {
+      r.ok = false;
+      r.reason = "response without Call-ID or CSeq";
+    }
+    return r;
+  }
+
+  out->is_request = true;
+  std::unique_ptr<msg_t, msg_deleter> msg(
+      msg_make(sip_default_mclass(), 0, bytes.data(), static_cast<ssize_t>(bytes.size())));
+  if (!msg) {
+    r.ok = false;
+    r.reason = "empty message";
+    return r;
+  }
+  sip_t* sip = sip_object(msg.get());
+  if (!sip || msg_has_error(msg.get()) || !sip->sip_request) {
+    r.ok = false;
+    r.reason = "malformed SIP request";
+    if (sip && sip->sip_error && sip->sip_error->er_name)
+      r.reason += std::string(" (bad header ") + sip->sip_error->er_name + ")";
+    return r;
+  }
+  if (!sip->sip_via || !sip->sip_from || !sip->sip_to || !sip->sip_call_id || !sip->sip_cseq) {
+    r.ok = false;
+    r.reason = "request lacks one of Via, From, To, Call-ID, CSeq";
+    return r;
+  }
+  const sip_request_t* rq = sip->sip_request;
+  out->method = rq->rq_method_name ? rq->rq_method_name : "";
+  out->request_uri = url_string(rq->rq_url);
+  out->cseq = sip->sip_cseq->cs_seq;
+  out->cseq_method = sip->sip_cseq->cs_method_name ? sip->sip_cseq->cs_method_name : "";
+  if (!iequals(out->cseq_method, out->method)) {
+    r.ok = false;
+    r.reason = "CSeq method does not match the request method";
+    return r;
+  }
+  out->from_uri = url_string(sip->sip_from->a_url);
+  out->from_tag = sip->sip_from->a_tag ? sip->sip_from->a_tag : "";
+  out->to_uri = url_string(sip->sip_to->a_url);
+  out->to_tag = sip->sip_to->a_tag ? sip->sip_to->a_tag : "";
+  out->call_id = sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
+  if (sip->sip_contact) out->contact_uri = url_string(sip->sip_contact->m_url);
+  if (sip->sip_contact) {
+    // Keep transport/maddr parameters: they say how to reach the client.
+    char buf[1024];
+    issize_t n = url_e(buf, sizeof buf, sip->sip_contact->m_url);
+    if (n > 0 && static_cast<size_t>(n) < sizeof buf) out->contact_uri.assign(buf, n);
+  }
+  out->via_branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
+  if (sip->sip_event && sip->sip_event->o_type) out->event = sip->sip_event->o_type;
+  if (sip->sip_expires) out->expires = sip->sip_expires->ex_delta;
+  if (sip->sip_content_type && sip->sip_content_type->c_type)
+    out->content_type = sip->sip_content_type->c_type;
+  if (sip->sip_user_agent && sip->sip_user_agent->g_string)
+    out->user_agent = sip->sip_user_agent->g_string;
+  if (sip->sip_payload && sip->sip_payload->pl_data)
+    out->body.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+  return r;
+}
+
+parse_result parse_headers_only(std::string_view bytes, sip_message* out) {
+  parse_result r;
+  std::string_view start_line;
+  bool has_via = false, has_from = false, has_to = false, has_callid = false, has_cseq = false;
+  scan_raw(bytes, out, &start_line, &has_via, &has_from, &has_to, &has_callid, &has_cseq);
+  r.can_respond = has_via && has_from && has_to && has_callid && has_cseq;
+  out->is_request = !start_line.starts_with("SIP/2.0 ");
+  if (out->is_request) out->method = std::string(start_line.substr(0, start_line.find(' ')));
+  return r;
+}
+
+std::string build_response(const sip_message& req, int code, std::string_view reason,
+                           std::string_view to_tag, std::string_view extra_headers,
+                           std::string_view content_type, std::string_view body) {
+  std::string out;
+  out.reserve(256 + req.echo.size() + extra_headers.size() + body.size());
+  out.append("SIP/2.0 ").append(std::to_string(code)).append(" ");
+  out.append(reason.empty() ? reason_phrase(code) : reason).append("\r\n");
+  out.append(req.echo);
+  out.append("To: ").append(req.to_line);
+  if (req.to_tag.empty() && !to_tag.empty()) out.append(";tag=").append(to_tag);
+  out.append("\r\n");
+  out.append(extra_headers);
+  if (!body.empty()) out.append("Content-Type: ").append(content_type).append("\r\n");
+  out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+  out.append(body);
+  return out;
+}
+
+const char* reason_phrase(int code) {
+  switch (code) {
+    case 100: return "Trying";
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 420: return "Bad Extension";
+    case 481: return "Call/Transaction Does Not Exist";
+    case 486: return "Busy Here";
+    case 487: return "Request Terminated";
+    case 489: return "Bad Event";
+    case 500: return "Server Internal Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return code < 300 ? "OK" : "Error";
+  }
+}
+
+}  // namespace pchat::sip

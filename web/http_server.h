@@ -1,0 +1,60 @@
+// A small HTTP/1.1 server for the admin API: one thread, sequential requests, bodies by
+// Content-Length only (no chunked uploads), keep-alive honoured. Bound to loopback by
+// default: it is an administration port, not a public web server.
+//
+// Limits: request head 16 KiB, body max_body bytes (413 beyond), 30 s per request.
+// Threading: start()/stop() from the owning thread; the handler runs on the server's
+// thread, one request at a time, and may block (it talks to actors synchronously).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+
+namespace pchat::web {
+
+struct http_request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without query string, percent-decoded
+  std::map<std::string, std::string> query;    // decoded
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+struct http_response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+using http_handler = std::function<http_response(const http_request&)>;
+
+class http_server {
+ public:
+  http_server(std::string host, uint16_t port, http_handler handler, size_t max_body = 1 << 20);
+  ~http_server();
+  // Binds and starts the thread. Returns empty on success, else what failed.
+  std::string start();
+  uint16_t port() const { return port_; }
+  void stop();
+
+ private:
+  void run();
+  void serve(int fd);
+
+  std::string host_;
+  uint16_t port_;
+  http_handler handler_;
+  size_t max_body_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// Percent-decoding for paths and query values ('+' is a space in query values).
+std::string url_decode(const std::string& s, bool plus_is_space);
+
+}  // namespace pchat::web
