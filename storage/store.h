@@ -40,15 +40,23 @@ class store {
  public:
   // Opens (creating if allowed) the database at opts.path with all column families.
   // On success *out owns the store. On failure returns the reason, *out untouched.
+  // With create_if_missing = false and no database at opts.path: not_found, and nothing is
+  // created on disk.
   static status open(const store_options& opts, std::unique_ptr<store>* out);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
   // ---- directory (each call is one synced write)
+  // put_category/put_room insert or replace by id. invalid_argument: an id that is empty or
+  // holds 0x00, an empty name, a name or description over 256 characters (UTF-8 code
+  // points). already_exists: another category (resp. room) has the same name, compared
+  // case-insensitively (ASCII letters only). Rooms do not have to name an existing category.
+  // delete_*: not_found if the id is absent.
   status put_category(const category_record& c);
   status get_category(const std::string& id, category_record* out) const;
   status list_categories(std::vector<category_record>* out) const;
+  // invalid_argument "category not empty" while any room's category_id is `id`.
   status delete_category(const std::string& id);
   status put_room(const room_record& r);
   status get_room(const std::string& id, room_record* out) const;
@@ -60,19 +68,21 @@ class store {
   // Highest sequence stored for the room; 0 if it has no messages.
   status last_sequence(const std::string& room_id, uint64_t* out) const;
   // The newest `n` messages of the room, returned oldest first.
-  status read_latest(const std::string& room_id, size_t n,
-                     std::vector<message_record>* out) const;
+  status read_latest(const std::string& room_id, size_t n, std::vector<message_record>* out) const;
   // Messages with seq >= from_seq, ascending, at most `limit`.
   status read_from(const std::string& room_id, uint64_t from_seq, size_t limit,
                    std::vector<message_record>* out) const;
   // Synced single put (tests, admin tools). Posts go through write_batch.
+  // invalid_argument if m.seq is 0 or room_id is empty or holds 0x00.
   status put_message(const std::string& room_id, const message_record& m);
 
   // ---- per-user preferences (opaque values, e.g. the followed-rooms list)
+  // get_pref: not_found if never written. Users must be non-empty and free of 0x00.
   status get_pref(const std::string& user, const std::string& label, std::string* out) const;
   status put_pref(const std::string& user, const std::string& label, const std::string& value);
 
-  // ---- configuration: returns defaults for settings never written.
+  // ---- configuration: returns defaults for settings never written; corruption if a stored
+  // value does not parse or is out of range.
   status get_config(chat_config* out) const;
   // Validates ranges first: invalid_argument names the setting and its range.
   status put_config(const chat_config& c);
@@ -84,6 +94,11 @@ class store {
   // After a failed synced write the store refuses further writes (the log may be
   // indeterminate): every later write returns the first error.
   bool writable() const;
+
+  // TEST ONLY. With true, the next synced write (single write or batch commit) fails with
+  // io_error before reaching RocksDB, so nothing is applied, and latches the store exactly
+  // like a real fsync failure. With false, cancels an injection not yet consumed.
+  void inject_write_failure_for_testing(bool fail_next);
 
   rocksdb::DB* db() const { return db_; }
 
@@ -98,9 +113,8 @@ class store {
   rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   rocksdb::ColumnFamilyHandle* prefs_ = nullptr;
   rocksdb::ColumnFamilyHandle* config_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  mutable std::string first_write_error_;  // guarded by write_mu_ (see store.cpp)
-  struct impl;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every open CF, ours and unknown ones
+  struct impl;  // locks and the write-failure latch (store.cpp)
   std::unique_ptr<impl> impl_;
 };
 
@@ -110,6 +124,9 @@ class write_batch {
  public:
   explicit write_batch(store* s);
   ~write_batch();
+  // An invalid put (room id or user empty or containing 0x00, message seq 0) is not added;
+  // the next commit() returns invalid_argument for it, writes nothing and clears the batch.
+  // That rejection does not latch the store.
   void put_message(const std::string& room_id, const message_record& m);
   void put_pref(const std::string& user, const std::string& label, const std::string& value);
   size_t count() const { return count_; }
@@ -122,6 +139,7 @@ class write_batch {
   store* store_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   size_t count_ = 0;
+  status rejected_;  // first invalid put since the last commit, reported by commit()
 };
 
 }  // namespace pchat::storage

@@ -1,0 +1,133 @@
+#include "storage/keys.h"
+
+namespace pchat::storage::keys {
+
+namespace {
+
+std::string tagged(char tag, std::string_view id) {
+  std::string k;
+  k.reserve(1 + id.size());
+  k.push_back(tag);
+  k.append(id);
+  return k;
+}
+
+bool get_tagged(char tag, std::string_view key, std::string* id) {
+  if (key.empty() || key.front() != tag) return false;
+  id->assign(key.substr(1));
+  return true;
+}
+
+}  // namespace
+
+bool valid_id(std::string_view id) {
+  return !id.empty() && id.find(kSeparator) == std::string_view::npos;
+}
+
+void put_fixed64_be(std::string* dst, uint64_t v) {
+  char buf[8];
+  for (int i = 7; i >= 0; --i) {
+    buf[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  dst->append(buf, sizeof buf);
+}
+
+bool get_fixed64_be(std::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  uint64_t r = 0;
+  for (int i = 0; i < 8; ++i) r = (r << 8) | static_cast<uint8_t>((*in)[i]);
+  *v = r;
+  in->remove_prefix(8);
+  return true;
+}
+
+std::string category_key(std::string_view id) {
+  return tagged(kCategoryTag, id);
+}
+bool get_category_key(std::string_view key, std::string* id) {
+  return get_tagged(kCategoryTag, key, id);
+}
+std::string room_key(std::string_view id) {
+  return tagged(kRoomTag, id);
+}
+bool get_room_key(std::string_view key, std::string* id) {
+  return get_tagged(kRoomTag, key, id);
+}
+
+// The tag byte alone sorts before every key carrying it; tag + 1 sorts after all of them.
+std::string category_range_begin() {
+  return std::string(1, kCategoryTag);
+}
+std::string category_range_end() {
+  return std::string(1, kCategoryTag + 1);
+}
+std::string room_range_begin() {
+  return std::string(1, kRoomTag);
+}
+std::string room_range_end() {
+  return std::string(1, kRoomTag + 1);
+}
+
+std::string message_key(std::string_view room_id, uint64_t seq) {
+  std::string k;
+  k.reserve(room_id.size() + 1 + 8);
+  k.append(room_id);
+  k.push_back(kSeparator);
+  put_fixed64_be(&k, seq);
+  return k;
+}
+
+bool get_message_key(std::string_view key, std::string* room_id, uint64_t* seq) {
+  // The separator sits exactly 9 bytes from the end; searching from the front would
+  // accept keys whose "room id" part contains 0x00, which the grammar forbids.
+  if (key.size() < 1 + 8) return false;
+  size_t sep = key.size() - 9;
+  if (key[sep] != kSeparator || key.substr(0, sep).find(kSeparator) != std::string_view::npos) {
+    return false;
+  }
+  std::string_view tail = key.substr(sep + 1);
+  if (!get_fixed64_be(&tail, seq)) return false;
+  room_id->assign(key.substr(0, sep));
+  return true;
+}
+
+std::string message_range_begin(std::string_view room_id) {
+  std::string k(room_id);
+  k.push_back(kSeparator);
+  return k;
+}
+
+std::string message_range_end(std::string_view room_id) {
+  std::string k(room_id);
+  k.push_back(static_cast<char>(kSeparator + 1));
+  return k;
+}
+
+std::string pref_key(std::string_view user, std::string_view label) {
+  std::string k;
+  k.reserve(user.size() + 1 + label.size());
+  k.append(user);
+  k.push_back(kSeparator);
+  k.append(label);
+  return k;
+}
+
+bool get_pref_key(std::string_view key, std::string* user, std::string* label) {
+  size_t sep = key.find(kSeparator);
+  if (sep == std::string_view::npos || sep == 0) return false;
+  user->assign(key.substr(0, sep));
+  label->assign(key.substr(sep + 1));
+  return true;
+}
+
+std::string config_key(std::string_view setting) {
+  return std::string(setting);
+}
+bool get_config_key(std::string_view key, std::string* setting) {
+  if (key.empty()) return false;
+  setting->assign(key);
+  return true;
+}
+
+}  // namespace pchat::storage::keys

@@ -1,0 +1,85 @@
+// Key grammar of the Persistent Chat Store. This file (with keys.cpp) is the only place that
+// builds or parses a key; every other file calls these functions.
+//
+//   directory CF
+//     category_key := 'C' category_id                     ('C' DO NOT CHANGE)
+//     room_key     := 'R' room_id                         ('R' DO NOT CHANGE)
+//   messages CF
+//     message_key  := room_id 0x00 seq                    (0x00 DO NOT CHANGE)
+//     seq          := uint64, 8 bytes, big-endian         (DO NOT CHANGE)
+//   prefs CF
+//     pref_key     := user 0x00 label                     (0x00 DO NOT CHANGE)
+//   config CF
+//     config_key   := setting name, e.g. "DefaultChatHistory" (names DO NOT CHANGE)
+//
+// Everything here is embedded in on-disk data: changing a tag, the separator or the byte
+// order makes existing databases unreadable.
+//
+// Why this shape:
+// - Big-endian seq makes bytewise key order equal numeric order, so a forward iterator
+//   yields a room's messages in sequence order.
+// - The 0x00 after the room id keeps "room1" from being a prefix of "room10": every key of
+//   room R lies in [R 0x00, R 0x01) and no other room's key does. This only holds because
+//   ids never contain 0x00; valid_id() enforces that, and the store rejects such ids.
+// - User names in pref keys follow the same rule, so the first 0x00 ends the user.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pchat::storage::keys {
+
+inline constexpr char kCategoryTag = 'C';  // DO NOT CHANGE: embedded in the on-disk data
+inline constexpr char kRoomTag = 'R';      // DO NOT CHANGE: embedded in the on-disk data
+inline constexpr char kSeparator = '\0';   // DO NOT CHANGE: embedded in the on-disk data
+
+// Config setting names, one key each (Set-CsPersistentChatConfiguration parameter names).
+// DO NOT CHANGE: embedded in the on-disk data.
+inline constexpr std::string_view kDefaultChatHistory = "DefaultChatHistory";
+inline constexpr std::string_view kMaxFileSizeKB = "MaxFileSizeKB";
+inline constexpr std::string_view kParticipantUpdateLimit = "ParticipantUpdateLimit";
+inline constexpr std::string_view kRoomManagementUrl = "RoomManagementUrl";
+
+// True if `id` can be part of a key: non-empty and free of 0x00 (see the grammar above).
+// Applies to category ids, room ids and pref users.
+bool valid_id(std::string_view id);
+
+// Appends `v` as 8 bytes, most significant first.
+void put_fixed64_be(std::string* dst, uint64_t v);
+// Parses 8 big-endian bytes from the front of *in and advances it. False if *in is shorter.
+bool get_fixed64_be(std::string_view* in, uint64_t* v);
+
+// ---- directory CF
+// REQUIRES: valid_id(id) (not checked here; the store checks before building keys).
+std::string category_key(std::string_view id);
+// False unless `key` is a category key; then *id is its category id.
+bool get_category_key(std::string_view key, std::string* id);
+std::string room_key(std::string_view id);
+bool get_room_key(std::string_view key, std::string* id);
+// [begin, end) covering every category key, resp. every room key, and nothing else.
+std::string category_range_begin();
+std::string category_range_end();
+std::string room_range_begin();
+std::string room_range_end();
+
+// ---- messages CF
+// REQUIRES: valid_id(room_id).
+std::string message_key(std::string_view room_id, uint64_t seq);
+// False unless `key` is room_id 0x00 followed by exactly 8 bytes.
+bool get_message_key(std::string_view key, std::string* room_id, uint64_t* seq);
+// [begin, end) holding exactly the message keys of `room_id` (iterator bounds, DeleteRange).
+std::string message_range_begin(std::string_view room_id);
+std::string message_range_end(std::string_view room_id);
+
+// ---- prefs CF
+// REQUIRES: valid_id(user). `label` may be any bytes.
+std::string pref_key(std::string_view user, std::string_view label);
+// False unless `key` contains the 0x00 separator after a non-empty user.
+bool get_pref_key(std::string_view key, std::string* user, std::string* label);
+
+// ---- config CF
+std::string config_key(std::string_view setting);
+bool get_config_key(std::string_view key, std::string* setting);
+
+}  // namespace pchat::storage::keys

@@ -1,0 +1,247 @@
+#include "storage/record_codec.h"
+
+#include <charconv>
+#include <vector>
+
+namespace pchat::storage {
+
+namespace {
+
+// ---- encoding helpers (grammar in record_codec.h)
+
+void put_varint64(std::string* dst, uint64_t v) {
+  while (v >= 0x80) {
+    dst->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  dst->push_back(static_cast<char>(v));
+}
+
+void put_zigzag64(std::string* dst, int64_t v) {
+  // Arithmetic on the unsigned value avoids undefined behaviour of left-shifting negatives.
+  uint64_t u = static_cast<uint64_t>(v);
+  put_varint64(dst, (u << 1) ^ (v < 0 ? ~uint64_t{0} : 0));
+}
+
+void put_string(std::string* dst, std::string_view s) {
+  put_varint64(dst, s.size());
+  dst->append(s);
+}
+
+void put_list(std::string* dst, const std::vector<std::string>& list) {
+  put_varint64(dst, list.size());
+  for (const auto& s : list) put_string(dst, s);
+}
+
+void put_bool(std::string* dst, bool b) {
+  dst->push_back(b ? '\x01' : '\x00');
+}
+void put_byte(std::string* dst, uint8_t b) {
+  dst->push_back(static_cast<char>(b));
+}
+
+// ---- decoding: reads fields from the front of `in_`; the first failure is kept in error()
+// and makes every later read fail, so a decoder is a chain of && without per-field checks.
+class field_reader {
+ public:
+  field_reader(std::string_view in, std::string_view record) : in_(in), record_(record) {}
+
+  bool read_version() {
+    uint8_t v = 0;
+    if (!read_byte("format version", &v)) return false;
+    if (v != kRecordFormatVersion) return fail("unsupported format version " + std::to_string(v));
+    return true;
+  }
+
+  bool read_varint(std::string_view field, uint64_t* out) {
+    if (!error_.is_ok()) return false;
+    uint64_t result = 0;
+    for (int shift = 0; shift <= 63; shift += 7) {
+      if (in_.empty()) return fail("truncated " + std::string(field));
+      uint8_t b = static_cast<uint8_t>(in_.front());
+      in_.remove_prefix(1);
+      // The 10th byte may only carry the single top bit of a uint64.
+      if (shift == 63 && b > 1) return fail("overlong varint in " + std::string(field));
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *out = result;
+        return true;
+      }
+    }
+    return fail("overlong varint in " + std::string(field));
+  }
+
+  bool read_zigzag(std::string_view field, int64_t* out) {
+    uint64_t u = 0;
+    if (!read_varint(field, &u)) return false;
+    *out = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+    return true;
+  }
+
+  bool read_string(std::string_view field, std::string* out) {
+    uint64_t n = 0;
+    if (!read_varint(field, &n)) return false;
+    if (n > in_.size()) return fail("truncated " + std::string(field));
+    out->assign(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return true;
+  }
+
+  bool read_list(std::string_view field, std::vector<std::string>* out) {
+    uint64_t n = 0;
+    if (!read_varint(field, &n)) return false;
+    // Each element takes at least one byte; checking first keeps a garbage count from
+    // reserving gigabytes.
+    if (n > in_.size()) return fail("truncated " + std::string(field));
+    out->clear();
+    out->resize(n);
+    for (auto& s : *out) {
+      if (!read_string(field, &s)) return false;
+    }
+    return true;
+  }
+
+  bool read_bool(std::string_view field, bool* out) {
+    uint8_t b = 0;
+    if (!read_byte(field, &b)) return false;
+    if (b > 1) return fail("bad " + std::string(field) + " flag " + std::to_string(b));
+    *out = b == 1;
+    return true;
+  }
+
+  // Reads one byte and accepts it only if it is <= max_value (the enum's largest value).
+  template <typename Enum>
+  bool read_enum(std::string_view field, Enum max_value, Enum* out) {
+    uint8_t b = 0;
+    if (!read_byte(field, &b)) return false;
+    if (b > static_cast<uint8_t>(max_value)) {
+      return fail("bad " + std::string(field) + " " + std::to_string(b));
+    }
+    *out = static_cast<Enum>(b);
+    return true;
+  }
+
+  // Call after the last field: the input must be used up.
+  status finish() {
+    if (error_.is_ok() && !in_.empty()) {
+      fail(std::to_string(in_.size()) + " trailing bytes");
+    }
+    return error_;
+  }
+
+  const status& error() const { return error_; }
+
+ private:
+  bool read_byte(std::string_view field, uint8_t* out) {
+    if (!error_.is_ok()) return false;
+    if (in_.empty()) return fail("truncated " + std::string(field));
+    *out = static_cast<uint8_t>(in_.front());
+    in_.remove_prefix(1);
+    return true;
+  }
+
+  bool fail(const std::string& why) {
+    error_ = status::corruption(std::string(record_) + ": " + why);
+    return false;
+  }
+
+  std::string_view in_;
+  std::string_view record_;
+  status error_;
+};
+
+}  // namespace
+
+void put_category_record(std::string* dst, const category_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_string(dst, in.id);
+  put_string(dst, in.name);
+  put_string(dst, in.description);
+  put_list(dst, in.allowed_members);
+  put_list(dst, in.denied_members);
+  put_list(dst, in.creators);
+  put_bool(dst, in.file_upload);
+  put_bool(dst, in.invitations);
+  put_bool(dst, in.chat_history);
+}
+
+status get_category_record(std::string_view in, category_record* out) {
+  field_reader r(in, "category record");
+  r.read_version() && r.read_string("id", &out->id) && r.read_string("name", &out->name) &&
+      r.read_string("description", &out->description) &&
+      r.read_list("allowed_members", &out->allowed_members) &&
+      r.read_list("denied_members", &out->denied_members) &&
+      r.read_list("creators", &out->creators) && r.read_bool("file_upload", &out->file_upload) &&
+      r.read_bool("invitations", &out->invitations) &&
+      r.read_bool("chat_history", &out->chat_history);
+  return r.finish();
+}
+
+void put_room_record(std::string* dst, const room_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_string(dst, in.id);
+  put_string(dst, in.name);
+  put_string(dst, in.description);
+  put_string(dst, in.category_id);
+  put_string(dst, in.topic);
+  put_byte(dst, static_cast<uint8_t>(in.type));
+  put_byte(dst, static_cast<uint8_t>(in.privacy));
+  put_byte(dst, static_cast<uint8_t>(in.invitations));
+  put_bool(dst, in.disabled);
+  put_string(dst, in.addin);
+  put_list(dst, in.members);
+  put_list(dst, in.managers);
+  put_list(dst, in.presenters);
+}
+
+status get_room_record(std::string_view in, room_record* out) {
+  field_reader r(in, "room record");
+  r.read_version() && r.read_string("id", &out->id) && r.read_string("name", &out->name) &&
+      r.read_string("description", &out->description) &&
+      r.read_string("category_id", &out->category_id) && r.read_string("topic", &out->topic) &&
+      r.read_enum("type", room_type::auditorium, &out->type) &&
+      r.read_enum("privacy", room_privacy::secret, &out->privacy) &&
+      r.read_enum("invitations", room_invitations::off, &out->invitations) &&
+      r.read_bool("disabled", &out->disabled) && r.read_string("addin", &out->addin) &&
+      r.read_list("members", &out->members) && r.read_list("managers", &out->managers) &&
+      r.read_list("presenters", &out->presenters);
+  return r.finish();
+}
+
+void put_message_record(std::string* dst, const message_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_varint64(dst, in.seq);
+  put_zigzag64(dst, in.ts_micros);
+  put_string(dst, in.author);
+  put_string(dst, in.text);
+  put_string(dst, in.extra_xml);
+}
+
+status get_message_record(std::string_view in, message_record* out) {
+  field_reader r(in, "message record");
+  r.read_version() && r.read_varint("seq", &out->seq) &&
+      r.read_zigzag("ts_micros", &out->ts_micros) && r.read_string("author", &out->author) &&
+      r.read_string("text", &out->text) && r.read_string("extra_xml", &out->extra_xml);
+  return r.finish();
+}
+
+void put_config_int(std::string* dst, int v) {
+  dst->append(std::to_string(v));
+}
+
+status get_config_int(std::string_view setting, std::string_view in, int* out) {
+  // from_chars accepts exactly "-"? digits, which is the grammar; it rejects "+5" and " 5".
+  int v = 0;
+  auto [end, ec] = std::from_chars(in.data(), in.data() + in.size(), v);
+  if (in.empty() || ec != std::errc() || end != in.data() + in.size()) {
+    // Quote at most a short sample: the bytes may be arbitrary garbage.
+    constexpr size_t kSample = 32;
+    return status::corruption("config " + std::string(setting) + ": not a decimal int '" +
+                              std::string(in.substr(0, kSample)) +
+                              (in.size() > kSample ? "...'" : "'"));
+  }
+  *out = v;
+  return status::ok();
+}
+
+}  // namespace pchat::storage

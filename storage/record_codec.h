@@ -1,0 +1,58 @@
+// Byte encoding of the values stored in the Persistent Chat Store. One codec per format:
+// nothing else in pchat encodes or decodes these bytes.
+//
+//   varint    := unsigned LEB128, 1..10 bytes, low 7 bits first, high bit = "more follows"
+//   zigzag64  := varint of (v << 1) ^ (v >> 63), so small negative numbers stay short
+//   string    := length:varint bytes[length]
+//   list      := count:varint string[count]
+//   bool      := 0x00 | 0x01                   (anything else is corruption)
+//   enum      := one byte, the value from records.h (anything undefined is corruption)
+//
+//   category_record := version id:string name:string description:string
+//                      allowed_members:list denied_members:list creators:list
+//                      file_upload:bool invitations:bool chat_history:bool
+//   room_record     := version id:string name:string description:string category_id:string
+//                      topic:string type:enum privacy:enum invitations:enum disabled:bool
+//                      addin:string members:list managers:list presenters:list
+//   message_record  := version seq:varint ts_micros:zigzag64 author:string text:string
+//                      extra_xml:string
+//   version         := 0x01 (kRecordFormatVersion)
+//
+// A decoder consumes the whole input; leftover bytes are corruption too. Field order and the
+// version byte are embedded in on-disk data: DO NOT CHANGE them. A new layout gets a new
+// version byte and the decoders keep reading the old ones.
+//
+// Config values (config CF, one key per setting, see keys.h): integers are decimal ASCII
+// text ("-"? digits, no spaces or '+'), strings are stored as their raw bytes.
+//
+// Decoding failures return status::corruption whose reason names the record and the field,
+// e.g. "room record: truncated name", "room record: bad privacy 7".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "storage/records.h"
+#include "storage/status.h"
+
+namespace pchat::storage {
+
+inline constexpr uint8_t kRecordFormatVersion = 1;  // DO NOT CHANGE: embedded in on-disk data
+
+// put_X appends the encoding of `in` to *dst. get_X decodes all of `in` into *out; on
+// failure it returns corruption and *out holds unspecified (but valid) values.
+void put_category_record(std::string* dst, const category_record& in);
+status get_category_record(std::string_view in, category_record* out);
+
+void put_room_record(std::string* dst, const room_record& in);
+status get_room_record(std::string_view in, room_record* out);
+
+void put_message_record(std::string* dst, const message_record& in);
+status get_message_record(std::string_view in, message_record* out);
+
+// Config integers. `setting` only names the value in the corruption reason.
+void put_config_int(std::string* dst, int v);
+status get_config_int(std::string_view setting, std::string_view in, int* out);
+
+}  // namespace pchat::storage

@@ -1,0 +1,677 @@
+#include "storage/store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "storage/keys.h"
+#include "storage/record_codec.h"
+
+namespace pchat::storage {
+
+namespace {
+
+// Column family names. DO NOT CHANGE: embedded in the on-disk data (MANIFEST).
+constexpr const char* kDirectoryCf = "directory";
+constexpr const char* kMessagesCf = "messages";
+constexpr const char* kPrefsCf = "prefs";
+constexpr const char* kConfigCf = "config";
+
+// Limits of the reference server (Lync Persistent Chat), checked before any write.
+constexpr size_t kMaxNameChars = 256;
+constexpr size_t kMaxDescriptionChars = 256;
+
+// Bits per key of the messages bloom filter: 10 gives about 1% false positives, the usual
+// trade-off. Whole-key filters let point lookups skip SST files; range reads use bounds.
+constexpr double kBloomBitsPerKey = 10;
+
+struct config_range {
+  std::string_view setting;
+  int chat_config::*field;
+  int min;
+  int max;
+};
+
+// Valid ranges of the integer settings (Set-CsPersistentChatConfiguration limits).
+constexpr config_range kConfigRanges[] = {
+    {keys::kDefaultChatHistory, &chat_config::default_chat_history, 1, 500},
+    {keys::kMaxFileSizeKB, &chat_config::max_file_size_kb, 1, 2097152},
+    {keys::kParticipantUpdateLimit, &chat_config::participant_update_limit, 1, 10000},
+};
+
+// RocksDB's state text without its kind prefix: our status adds its own in to_string().
+status from_rocksdb(const rocksdb::Status& s, std::string_view context) {
+  std::string why(context);
+  why += ": ";
+  why += s.getState() != nullptr ? s.getState() : s.ToString();
+  switch (s.code()) {
+    case rocksdb::Status::kOk:
+      return status::ok();
+    case rocksdb::Status::kNotFound:
+      return status::not_found(why);
+    case rocksdb::Status::kCorruption:
+      return status::corruption(why);
+    case rocksdb::Status::kInvalidArgument:
+    case rocksdb::Status::kNotSupported:
+      return status::invalid_argument(why);
+    default:
+      // IOError and the rest (Busy, TimedOut, Aborted, ...) mean the operation did not
+      // complete for reasons outside the caller's arguments.
+      return status::io_error(why);
+  }
+}
+
+// Names are limited in characters, not bytes: count UTF-8 code points by skipping
+// continuation bytes (10xxxxxx). Invalid UTF-8 still yields a bounded count.
+size_t utf8_length(std::string_view s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<uint8_t>(c) & 0xc0) != 0x80; }));
+}
+
+// Case-insensitive comparison for name uniqueness. ASCII letters only: folding the rest of
+// Unicode needs tables we do not carry, and the reference compares names the same way for
+// the common case.
+bool same_name(std::string_view a, std::string_view b) {
+  auto fold = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return fold(x) == fold(y); });
+}
+
+status check_id(std::string_view what, std::string_view id) {
+  if (keys::valid_id(id)) return status::ok();
+  return status::invalid_argument(std::string(what) +
+                                  (id.empty() ? " is empty" : " contains a NUL byte"));
+}
+
+status check_name_and_description(std::string_view what, std::string_view name,
+                                  std::string_view description) {
+  if (name.empty()) return status::invalid_argument(std::string(what) + " name is empty");
+  if (utf8_length(name) > kMaxNameChars) {
+    return status::invalid_argument(std::string(what) + " name is longer than " +
+                                    std::to_string(kMaxNameChars) + " characters");
+  }
+  if (utf8_length(description) > kMaxDescriptionChars) {
+    return status::invalid_argument(std::string(what) + " description is longer than " +
+                                    std::to_string(kMaxDescriptionChars) + " characters");
+  }
+  return status::ok();
+}
+
+status check_message(const std::string& room_id, const message_record& m) {
+  if (status s = check_id("room id", room_id); !s.is_ok()) return s;
+  if (m.seq == 0) return status::invalid_argument("message seq must be >= 1");
+  return status::ok();
+}
+
+// Decodes one entry of the messages CF and checks that key and value agree, so a value
+// written under the wrong key is reported instead of served.
+status decode_message_entry(const rocksdb::Slice& key, const rocksdb::Slice& value,
+                            message_record* out) {
+  std::string room;
+  uint64_t key_seq = 0;
+  if (!keys::get_message_key(std::string_view(key.data(), key.size()), &room, &key_seq)) {
+    return status::corruption("message key: malformed");
+  }
+  if (status s = get_message_record(std::string_view(value.data(), value.size()), out);
+      !s.is_ok()) {
+    return s;
+  }
+  if (out->seq != key_seq) {
+    return status::corruption("message record: seq " + std::to_string(out->seq) +
+                              " stored under key seq " + std::to_string(key_seq));
+  }
+  return status::ok();
+}
+
+std::string_view view(const rocksdb::Slice& s) {
+  return {s.data(), s.size()};
+}
+
+}  // namespace
+
+// Locks and the write-failure latch. Reads take none of these.
+struct store::impl {
+  // Held across check-then-write of the directory, so two writers cannot both pass the
+  // name-uniqueness check, and no room appears in a category while it is being deleted.
+  std::mutex directory_mu;
+
+  std::atomic<bool> fail_next_write{false};  // inject_write_failure_for_testing
+
+  // latched is set only after first_error is stored, so a reader that sees it true finds
+  // the error under latch_mu. The atomic keeps writable() and the happy path lock-free.
+  std::atomic<bool> latched{false};
+  std::mutex latch_mu;
+  status first_error;  // GUARDED_BY(latch_mu); set once
+
+  // Records `s` as the store's error unless one is already recorded. Returns `s`: the
+  // write that failed reports its own error, later writes report the first one.
+  status latch(status s) {
+    std::lock_guard<std::mutex> lock(latch_mu);
+    if (!latched.load(std::memory_order_relaxed)) {
+      first_error = s;
+      latched.store(true, std::memory_order_release);
+    }
+    return s;
+  }
+
+  status check() {
+    if (!latched.load(std::memory_order_acquire)) return status::ok();
+    std::lock_guard<std::mutex> lock(latch_mu);
+    return first_error;
+  }
+};
+
+status store::open(const store_options& opts, std::unique_ptr<store>* out) {
+  if (opts.path.empty()) return status::invalid_argument("store path is empty");
+  std::error_code ec;
+  if (opts.create_if_missing) {
+    // DB::Open creates only the last path component; missing parents fail with
+    // "While mkdir if missing".
+    std::filesystem::create_directories(opts.path, ec);
+    if (ec) return status::io_error("create directory " + opts.path + ": " + ec.message());
+  } else if (!std::filesystem::exists(std::filesystem::path(opts.path) / "CURRENT", ec)) {
+    // Checked here because DB::Open creates the directory and an info LOG before it notices
+    // that there is no database, and "do not create" should leave nothing behind.
+    if (ec) return status::io_error("check " + opts.path + ": " + ec.message());
+    return status::not_found("no database at " + opts.path);
+  }
+
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = opts.create_if_missing;
+  // Lets a database written before a column family existed open without a migration step.
+  dbo.create_missing_column_families = true;
+  dbo.IncreaseParallelism(2);  // the target box has two cores
+
+  rocksdb::ColumnFamilyOptions messages_opts;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+  messages_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kDirectoryCf, rocksdb::ColumnFamilyOptions()},
+      {kMessagesCf, messages_opts},
+      {kPrefsCf, rocksdb::ColumnFamilyOptions()},
+      {kConfigCf, rocksdb::ColumnFamilyOptions()},
+  };
+  // RocksDB refuses to open a database unless every column family on disk is listed, so
+  // families a newer version (or a tool) created are opened too, with default options.
+  // A failure here means there is no database yet (or it is unreadable, which DB::Open
+  // then reports with a better reason), so the error itself is not needed.
+  std::vector<std::string> on_disk;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(dbo, opts.path, &on_disk);
+  if (listed.ok()) {
+    for (const auto& name : on_disk) {
+      bool known =
+          std::any_of(cfds.begin(), cfds.end(), [&](const auto& d) { return d.name == name; });
+      if (!known) cfds.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(dbo, opts.path, cfds, &handles, &db);
+  if (!s.ok()) return from_rocksdb(s, "open " + opts.path);
+
+  std::unique_ptr<store> st(new store());
+  st->impl_ = std::make_unique<impl>();
+  st->db_ = db;
+  st->handles_ = std::move(handles);
+  for (size_t i = 0; i < cfds.size(); ++i) {
+    const std::string& name = cfds[i].name;
+    if (name == kDirectoryCf) st->directory_ = st->handles_[i];
+    if (name == kMessagesCf) st->messages_ = st->handles_[i];
+    if (name == kPrefsCf) st->prefs_ = st->handles_[i];
+    if (name == kConfigCf) st->config_ = st->handles_[i];
+  }
+  *out = std::move(st);
+  return status::ok();
+}
+
+store::~store() {
+  if (db_ == nullptr) return;
+  // Handles must go before the DB. Destroying a handle only fails for the handle returned by
+  // DefaultColumnFamily(), which we never hold; nothing is left to make durable on close
+  // because every write was synced before it returned.
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  delete db_;
+}
+
+// ---- writes
+
+bool store::writable() const {
+  return !impl_->latched.load(std::memory_order_acquire);
+}
+
+void store::inject_write_failure_for_testing(bool fail_next) {
+  impl_->fail_next_write.store(fail_next);
+}
+
+status store::check_writable() const {
+  return impl_->check();
+}
+
+status store::write_synced(rocksdb::WriteBatch* b) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (impl_->fail_next_write.exchange(false)) {
+    return impl_->latch(status::io_error("injected write failure (test only)"));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->Write(wo, b);
+  // After a failed sync the WAL may hold part of the batch: stop writing rather than build
+  // on a log whose state we do not know.
+  if (!s.ok()) return impl_->latch(from_rocksdb(s, "synced write"));
+  return status::ok();
+}
+
+// ---- directory
+
+status store::put_category(const category_record& c) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = check_id("category id", c.id); !s.is_ok()) return s;
+  if (status s = check_name_and_description("category", c.name, c.description); !s.is_ok()) {
+    return s;
+  }
+  std::lock_guard<std::mutex> lock(impl_->directory_mu);
+  std::vector<category_record> all;
+  if (status s = list_categories(&all); !s.is_ok()) return s;
+  for (const auto& other : all) {
+    if (other.id != c.id && same_name(other.name, c.name)) {
+      return status::already_exists("category name '" + c.name + "' is used by category " +
+                                    other.id);
+    }
+  }
+  std::string value;
+  put_category_record(&value, c);
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Put(directory_, keys::category_key(c.id), value); !s.ok()) {
+    return from_rocksdb(s, "put category");
+  }
+  return write_synced(&b);
+}
+
+status store::get_category(const std::string& id, category_record* out) const {
+  if (status s = check_id("category id", id); !s.is_ok()) return s;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), directory_, keys::category_key(id), &value);
+  if (s.IsNotFound()) return status::not_found("category " + id);
+  if (!s.ok()) return from_rocksdb(s, "get category " + id);
+  category_record rec;
+  if (status d = get_category_record(value, &rec); !d.is_ok()) return d;
+  if (rec.id != id) {
+    return status::corruption("category record: id '" + rec.id + "' stored under key of '" + id +
+                              "'");
+  }
+  *out = std::move(rec);
+  return status::ok();
+}
+
+status store::list_categories(std::vector<category_record>* out) const {
+  std::string lo = keys::category_range_begin(), hi = keys::category_range_end();
+  rocksdb::Slice lo_s(lo), hi_s(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_s;
+  ro.iterate_upper_bound = &hi_s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  std::vector<category_record> result;
+  for (it->Seek(lo_s); it->Valid(); it->Next()) {
+    std::string id;
+    if (!keys::get_category_key(view(it->key()), &id)) {
+      return status::corruption("category key: malformed");
+    }
+    category_record rec;
+    if (status d = get_category_record(view(it->value()), &rec); !d.is_ok()) return d;
+    if (rec.id != id) {
+      return status::corruption("category record: id '" + rec.id + "' stored under key of '" + id +
+                                "'");
+    }
+    result.push_back(std::move(rec));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "list categories");
+  *out = std::move(result);
+  return status::ok();
+}
+
+status store::delete_category(const std::string& id) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = check_id("category id", id); !s.is_ok()) return s;
+  std::lock_guard<std::mutex> lock(impl_->directory_mu);
+  category_record existing;
+  if (status s = get_category(id, &existing); !s.is_ok()) return s;
+  std::vector<room_record> rooms;
+  if (status s = list_rooms(&rooms); !s.is_ok()) return s;
+  for (const auto& r : rooms) {
+    if (r.category_id == id) {
+      return status::invalid_argument("category not empty: room " + r.id + " is in category " + id);
+    }
+  }
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Delete(directory_, keys::category_key(id)); !s.ok()) {
+    return from_rocksdb(s, "delete category");
+  }
+  return write_synced(&b);
+}
+
+status store::put_room(const room_record& r) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = check_id("room id", r.id); !s.is_ok()) return s;
+  if (status s = check_name_and_description("room", r.name, r.description); !s.is_ok()) {
+    return s;
+  }
+  std::lock_guard<std::mutex> lock(impl_->directory_mu);
+  std::vector<room_record> all;
+  if (status s = list_rooms(&all); !s.is_ok()) return s;
+  for (const auto& other : all) {
+    if (other.id != r.id && same_name(other.name, r.name)) {
+      return status::already_exists("room name '" + r.name + "' is used by room " + other.id);
+    }
+  }
+  std::string value;
+  put_room_record(&value, r);
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Put(directory_, keys::room_key(r.id), value); !s.ok()) {
+    return from_rocksdb(s, "put room");
+  }
+  return write_synced(&b);
+}
+
+status store::get_room(const std::string& id, room_record* out) const {
+  if (status s = check_id("room id", id); !s.is_ok()) return s;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), directory_, keys::room_key(id), &value);
+  if (s.IsNotFound()) return status::not_found("room " + id);
+  if (!s.ok()) return from_rocksdb(s, "get room " + id);
+  room_record rec;
+  if (status d = get_room_record(value, &rec); !d.is_ok()) return d;
+  if (rec.id != id) {
+    return status::corruption("room record: id '" + rec.id + "' stored under key of '" + id + "'");
+  }
+  *out = std::move(rec);
+  return status::ok();
+}
+
+status store::list_rooms(std::vector<room_record>* out) const {
+  std::string lo = keys::room_range_begin(), hi = keys::room_range_end();
+  rocksdb::Slice lo_s(lo), hi_s(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_s;
+  ro.iterate_upper_bound = &hi_s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  std::vector<room_record> result;
+  for (it->Seek(lo_s); it->Valid(); it->Next()) {
+    std::string id;
+    if (!keys::get_room_key(view(it->key()), &id)) return status::corruption("room key: malformed");
+    room_record rec;
+    if (status d = get_room_record(view(it->value()), &rec); !d.is_ok()) return d;
+    if (rec.id != id) {
+      return status::corruption("room record: id '" + rec.id + "' stored under key of '" + id +
+                                "'");
+    }
+    result.push_back(std::move(rec));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "list rooms");
+  *out = std::move(result);
+  return status::ok();
+}
+
+status store::delete_room(const std::string& id) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = check_id("room id", id); !s.is_ok()) return s;
+  std::lock_guard<std::mutex> lock(impl_->directory_mu);
+  room_record existing;
+  if (status s = get_room(id, &existing); !s.is_ok()) return s;
+  // Record and messages go in one synced batch, so a crash never leaves a deleted room's
+  // history behind (or a room without its history).
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Delete(directory_, keys::room_key(id)); !s.ok()) {
+    return from_rocksdb(s, "delete room");
+  }
+  if (rocksdb::Status s =
+          b.DeleteRange(messages_, keys::message_range_begin(id), keys::message_range_end(id));
+      !s.ok()) {
+    return from_rocksdb(s, "delete room messages");
+  }
+  return write_synced(&b);
+}
+
+// ---- messages
+
+status store::last_sequence(const std::string& room_id, uint64_t* out) const {
+  if (status s = check_id("room id", room_id); !s.is_ok()) return s;
+  std::string lo = keys::message_range_begin(room_id), hi = keys::message_range_end(room_id);
+  rocksdb::Slice lo_s(lo), hi_s(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_s;
+  ro.iterate_upper_bound = &hi_s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+  it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
+  if (!it->Valid()) {
+    if (!it->status().ok()) return from_rocksdb(it->status(), "last sequence of " + room_id);
+    *out = 0;
+    return status::ok();
+  }
+  std::string room;
+  uint64_t seq = 0;
+  if (!keys::get_message_key(view(it->key()), &room, &seq) || room != room_id) {
+    return status::corruption("message key: malformed");
+  }
+  *out = seq;
+  return status::ok();
+}
+
+status store::read_latest(const std::string& room_id, size_t n,
+                          std::vector<message_record>* out) const {
+  if (status s = check_id("room id", room_id); !s.is_ok()) return s;
+  std::vector<message_record> result;
+  if (n > 0) {
+    std::string lo = keys::message_range_begin(room_id), hi = keys::message_range_end(room_id);
+    rocksdb::Slice lo_s(lo), hi_s(hi);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lo_s;
+    ro.iterate_upper_bound = &hi_s;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+    for (it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
+         it->Valid() && result.size() < n; it->Prev()) {
+      message_record m;
+      if (status d = decode_message_entry(it->key(), it->value(), &m); !d.is_ok()) return d;
+      result.push_back(std::move(m));
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read latest of " + room_id);
+    std::reverse(result.begin(), result.end());  // collected newest first
+  }
+  *out = std::move(result);
+  return status::ok();
+}
+
+status store::read_from(const std::string& room_id, uint64_t from_seq, size_t limit,
+                        std::vector<message_record>* out) const {
+  if (status s = check_id("room id", room_id); !s.is_ok()) return s;
+  std::vector<message_record> result;
+  if (limit > 0) {
+    std::string lo = keys::message_range_begin(room_id), hi = keys::message_range_end(room_id);
+    rocksdb::Slice lo_s(lo), hi_s(hi);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lo_s;
+    ro.iterate_upper_bound = &hi_s;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+    for (it->Seek(keys::message_key(room_id, from_seq)); it->Valid() && result.size() < limit;
+         it->Next()) {
+      message_record m;
+      if (status d = decode_message_entry(it->key(), it->value(), &m); !d.is_ok()) return d;
+      result.push_back(std::move(m));
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read from " + room_id);
+  }
+  *out = std::move(result);
+  return status::ok();
+}
+
+status store::put_message(const std::string& room_id, const message_record& m) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = check_message(room_id, m); !s.is_ok()) return s;
+  std::string value;
+  put_message_record(&value, m);
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Put(messages_, keys::message_key(room_id, m.seq), value); !s.ok()) {
+    return from_rocksdb(s, "put message");
+  }
+  return write_synced(&b);
+}
+
+// ---- prefs
+
+status store::get_pref(const std::string& user, const std::string& label, std::string* out) const {
+  if (status s = check_id("pref user", user); !s.is_ok()) return s;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), prefs_, keys::pref_key(user, label), &value);
+  if (s.IsNotFound()) return status::not_found("pref " + label + " of " + user);
+  if (!s.ok()) return from_rocksdb(s, "get pref " + label + " of " + user);
+  *out = std::move(value);
+  return status::ok();
+}
+
+status store::put_pref(const std::string& user, const std::string& label,
+                       const std::string& value) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = check_id("pref user", user); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Put(prefs_, keys::pref_key(user, label), value); !s.ok()) {
+    return from_rocksdb(s, "put pref");
+  }
+  return write_synced(&b);
+}
+
+// ---- config
+
+status store::validate_config(const chat_config& c) {
+  for (const auto& r : kConfigRanges) {
+    int v = c.*r.field;
+    if (v < r.min || v > r.max) {
+      return status::invalid_argument(std::string(r.setting) + " " + std::to_string(v) +
+                                      " is out of range " + std::to_string(r.min) + ".." +
+                                      std::to_string(r.max));
+    }
+  }
+  return status::ok();
+}
+
+status store::get_config(chat_config* out) const {
+  chat_config c;  // defaults for every setting never written
+  for (const auto& r : kConfigRanges) {
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), config_, keys::config_key(r.setting), &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return from_rocksdb(s, "get config " + std::string(r.setting));
+    if (status d = get_config_int(r.setting, value, &(c.*r.field)); !d.is_ok()) return d;
+  }
+  std::string url;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), config_, keys::config_key(keys::kRoomManagementUrl), &url);
+  if (s.ok()) {
+    c.room_management_url = std::move(url);
+  } else if (!s.IsNotFound()) {
+    return from_rocksdb(s, "get config " + std::string(keys::kRoomManagementUrl));
+  }
+  // put_config never stores an out-of-range value, so one on disk was not written by us.
+  if (status v = validate_config(c); !v.is_ok()) return status::corruption("config: " + v.reason());
+  *out = std::move(c);
+  return status::ok();
+}
+
+status store::put_config(const chat_config& c) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = validate_config(c); !s.is_ok()) return s;
+  // All settings in one batch: a reader never sees half of a configuration change.
+  rocksdb::WriteBatch b;
+  for (const auto& r : kConfigRanges) {
+    std::string value;
+    put_config_int(&value, c.*r.field);
+    if (rocksdb::Status s = b.Put(config_, keys::config_key(r.setting), value); !s.ok()) {
+      return from_rocksdb(s, "put config");
+    }
+  }
+  if (rocksdb::Status s =
+          b.Put(config_, keys::config_key(keys::kRoomManagementUrl), c.room_management_url);
+      !s.ok()) {
+    return from_rocksdb(s, "put config");
+  }
+  return write_synced(&b);
+}
+
+std::unique_ptr<write_batch> store::new_batch() {
+  return std::make_unique<write_batch>(this);
+}
+
+// ---- write_batch
+
+write_batch::write_batch(store* s) : store_(s), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+
+write_batch::~write_batch() = default;
+
+void write_batch::put_message(const std::string& room_id, const message_record& m) {
+  // After a rejection the whole batch is dropped at commit, so adding more is wasted work.
+  if (!rejected_.is_ok()) return;
+  if (status s = check_message(room_id, m); !s.is_ok()) {
+    rejected_ = s;
+    return;
+  }
+  std::string value;
+  put_message_record(&value, m);
+  if (rocksdb::Status s = batch_->Put(store_->messages_, keys::message_key(room_id, m.seq), value);
+      !s.ok()) {
+    rejected_ = from_rocksdb(s, "batch put message");
+    return;
+  }
+  ++count_;
+}
+
+void write_batch::put_pref(const std::string& user, const std::string& label,
+                           const std::string& value) {
+  if (!rejected_.is_ok()) return;
+  if (status s = check_id("pref user", user); !s.is_ok()) {
+    rejected_ = s;
+    return;
+  }
+  if (rocksdb::Status s = batch_->Put(store_->prefs_, keys::pref_key(user, label), value);
+      !s.ok()) {
+    rejected_ = from_rocksdb(s, "batch put pref");
+    return;
+  }
+  ++count_;
+}
+
+size_t write_batch::bytes() const {
+  return batch_->GetDataSize();
+}
+
+status write_batch::commit() {
+  status result;
+  if (!rejected_.is_ok()) {
+    result = rejected_;
+  } else if (count_ == 0) {
+    // Nothing to write, but a latched store still reports its error: the caller is about
+    // to acknowledge on the strength of this commit.
+    result = store_->check_writable();
+  } else {
+    result = store_->write_synced(batch_.get());
+  }
+  // Cleared on failure too: nothing was applied, and a latched store would refuse a retry.
+  batch_->Clear();
+  count_ = 0;
+  rejected_ = status::ok();
+  return result;
+}
+
+}  // namespace pchat::storage

@@ -1,0 +1,206 @@
+// pchatctl: the administration CLI, modelled on the *-CsPersistentChat* cmdlets.
+//
+//   pchatctl [--server=127.0.0.1:8011] [--json] <noun> <verb> [--option=value | --option value]
+//
+//   status get                                          node status
+//   category new --name N [--description D]            New-CsPersistentChatCategory
+//   category get [--name N]                            Get-CsPersistentChatCategory
+//   room new --name N --category C [--description D]   New-CsPersistentChatRoom (prints the URI)
+//   room get [--name N | --identity ID-OR-URI]         Get-CsPersistentChatRoom
+//
+// Output is a readable table; --json prints the API's JSON. Exit status: 0 ok, 1 the
+// server refused (its reason is printed), 2 bad usage, 3 cannot reach the server.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+using json = nlohmann::json;
+
+namespace {
+
+struct http_result {
+  int status = 0;
+  std::string body;
+  std::string error;  // transport failure
+};
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  char buf[4];
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+http_result http(const std::string& server, const std::string& method, const std::string& path,
+                 const std::string& body = {}) {
+  http_result r;
+  auto colon = server.rfind(':');
+  std::string host = colon == std::string::npos ? server : server.substr(0, colon);
+  std::string port = colon == std::string::npos ? "8011" : server.substr(colon + 1);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) {
+    r.error = "cannot resolve " + server;
+    return r;
+  }
+  int fd = ::socket(res->ai_family, SOCK_STREAM, 0);
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    r.error = "cannot connect to " + server + ": " + std::strerror(errno) +
+              " (is pchatd running? set --server=HOST:HTTP-PORT)";
+    freeaddrinfo(res);
+    ::close(fd);
+    return r;
+  }
+  freeaddrinfo(res);
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + server +
+                    "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    r.error = "cannot send request to " + server;
+    ::close(fd);
+    return r;
+  }
+  std::string resp;
+  char buf[16384];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  auto head_end = resp.find("\r\n\r\n");
+  if (resp.compare(0, 9, "HTTP/1.1 ") != 0 || head_end == std::string::npos) {
+    r.error = "malformed HTTP response from " + server;
+    return r;
+  }
+  r.status = std::atoi(resp.c_str() + 9);
+  r.body = resp.substr(head_end + 4);
+  return r;
+}
+
+void print_table(const json& rows, const std::vector<std::pair<std::string, std::string>>& cols) {
+  std::vector<size_t> width;
+  for (auto& [key, title] : cols) width.push_back(title.size());
+  auto cell = [](const json& v) -> std::string {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return "";
+    return v.dump();
+  };
+  for (auto& row : rows)
+    for (size_t i = 0; i < cols.size(); ++i)
+      width[i] = std::max(width[i], cell(row.value(cols[i].first, json())).size());
+  for (size_t i = 0; i < cols.size(); ++i)
+    std::printf("%-*s%s", static_cast<int>(width[i]), cols[i].second.c_str(), i + 1 < cols.size() ? "  " : "\n");
+  for (auto& row : rows)
+    for (size_t i = 0; i < cols.size(); ++i)
+      std::printf("%-*s%s", static_cast<int>(width[i]), cell(row.value(cols[i].first, json())).c_str(),
+                  i + 1 < cols.size() ? "  " : "\n");
+}
+
+int usage(const std::string& why) {
+  std::cerr << "pchatctl: " << why << "\n"
+            << "usage: pchatctl [--server=HOST:PORT] [--json] <noun> <verb> [options]\n"
+               "  status get\n"
+               "  category new --name N [--description D]\n"
+               "  category get [--name N]\n"
+               "  room new --name N --category C [--description D]\n"
+               "  room get [--name N | --identity ID-OR-URI]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string server = "127.0.0.1:8011";
+  bool as_json = false;
+  std::vector<std::string> words;
+  std::map<std::string, std::string> opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) == 0) {
+      std::string key = a.substr(2), value;
+      auto eq = key.find('=');
+      if (eq != std::string::npos) {
+        value = key.substr(eq + 1);
+        key = key.substr(0, eq);
+      } else if (key != "json" && key != "help" && i + 1 < argc) {
+        value = argv[++i];
+      }
+      if (key == "server") server = value;
+      else if (key == "json") as_json = true;
+      else if (key == "help") return usage("help");
+      else opts[key] = value;
+    } else {
+      words.push_back(a);
+    }
+  }
+  if (words.size() != 2) return usage("expected <noun> <verb>");
+  const std::string noun = words[0], verb = words[1];
+  auto need = [&](const char* k) { return opts.count(k) && !opts[k].empty(); };
+
+  http_result r;
+  std::vector<std::pair<std::string, std::string>> cols;
+  if (noun == "status" && verb == "get") {
+    r = http(server, "GET", "/api/v1/status");
+  } else if (noun == "category" && verb == "new") {
+    if (!need("name")) return usage("category new needs --name");
+    json b{{"name", opts["name"]}, {"description", opts["description"]}};
+    r = http(server, "POST", "/api/v1/categories", b.dump());
+    cols = {{"name", "Name"}, {"uri", "Uri"}, {"description", "Description"}};
+  } else if (noun == "category" && verb == "get") {
+    r = http(server, "GET", "/api/v1/categories");
+    cols = {{"name", "Name"}, {"uri", "Uri"}, {"description", "Description"}};
+  } else if (noun == "room" && verb == "new") {
+    if (!need("name") || !need("category")) return usage("room new needs --name and --category");
+    json b{{"name", opts["name"]}, {"category", opts["category"]}, {"description", opts["description"]}};
+    r = http(server, "POST", "/api/v1/rooms", b.dump());
+  } else if (noun == "room" && verb == "get") {
+    if (need("identity")) r = http(server, "GET", "/api/v1/rooms/" + url_encode(opts["identity"]));
+    else r = http(server, "GET", "/api/v1/rooms" + (need("name") ? "?name=" + url_encode(opts["name"]) : std::string()));
+    cols = {{"name", "Name"}, {"uri", "Uri"}, {"users", "Users"}, {"private", "Private"},
+            {"description", "Description"}};
+  } else {
+    return usage("unknown command '" + noun + " " + verb + "'");
+  }
+  if (!r.error.empty()) {
+    std::cerr << "pchatctl: " << r.error << "\n";
+    return 3;
+  }
+  json j = json::parse(r.body, nullptr, false);
+  if (r.status >= 400) {
+    std::cerr << "pchatctl: server refused (" << r.status << "): "
+              << (j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r.body) << "\n";
+    return 1;
+  }
+  if (as_json) {
+    std::cout << r.body;
+    return 0;
+  }
+  if (noun == "room" && verb == "new") {
+    std::cout << j.value("uri", "") << "\n";  // scripts capture the room URI
+    return 0;
+  }
+  if (j.is_array()) {
+    print_table(j, cols);
+  } else if (!cols.empty()) {
+    print_table(json::array({j}), cols);
+  } else {
+    for (auto& [k, v] : j.items()) std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+  }
+  return 0;
+}
