@@ -15,7 +15,7 @@ namespace pchat::storage {
 class store;
 }
 namespace pchat::sip {
-class endpoint;
+class dialog_sender;
 }
 namespace pchat::compliance {
 class event_sink;
@@ -25,7 +25,7 @@ namespace pchat::actors {
 
 struct server_context {
   storage::store* store = nullptr;          // thread-safe reads; writes via commit actor
-  sip::endpoint* edge = nullptr;            // thread-safe send/respond
+  sip::dialog_sender* edge = nullptr;       // thread-safe send/respond (the SIP edge)
   compliance::event_sink* sink = nullptr;   // thread-safe, non-blocking
   caf::actor commit;                        // the commit_actor
   caf::actor directory;                     // the directory_actor

@@ -59,15 +59,16 @@ json to_json(const storage::category_record& c, const std::string& domain) {
 }  // namespace
 
 web::http_handler make_admin_api(caf::actor_system& sys,
-                                 std::shared_ptr<const actors::server_context> ctx) {
-  return [&sys, ctx](const web::http_request& req) -> web::http_response {
+                                 std::shared_ptr<const actors::server_context> ctx,
+                                 const sip::endpoint* edge) {
+  return [&sys, ctx, edge](const web::http_request& req) -> web::http_response {
     caf::scoped_actor self{sys};
     const std::string& p = req.path;
     if (p == "/api/v1/status" && req.method == "GET") {
-      auto s = ctx->edge->stats();
+      auto s = edge->stats();
       return reply(200, json{{"domain", ctx->domain},
                              {"chat_uri", ctx->chat_uri},
-                             {"sip_port", ctx->edge->port()},
+                             {"sip_port", edge->port()},
                              {"connections", s.connections},
                              {"dialogs", s.dialogs},
                              {"inflight", s.inflight},

@@ -20,10 +20,14 @@
 namespace pchat::actors {
 struct server_context;
 }
+namespace pchat::sip {
+class endpoint;
+}
 
 namespace pchat::app {
 
 web::http_handler make_admin_api(caf::actor_system& sys,
-                                 std::shared_ptr<const actors::server_context> ctx);
+                                 std::shared_ptr<const actors::server_context> ctx,
+                                 const sip::endpoint* edge);
 
 }  // namespace pchat::app

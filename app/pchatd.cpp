@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
       rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");
     } else {
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::app::make_admin_api(sys, cctx));
+                                   pchat::app::make_admin_api(sys, cctx, &edge));
       if (auto herr = http.start(); !herr.empty()) {
         rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
       } else {

@@ -84,7 +84,21 @@ class endpoint_events {
   virtual void on_dialog_closed(dialog_id d, const std::string& reason) = 0;
 };
 
-class endpoint {
+// What the application uses to answer and push: implemented by endpoint, and by
+// recording fakes in actor tests. All methods are thread-safe.
+class dialog_sender {
+ public:
+  virtual ~dialog_sender() = default;
+  // Answers a pending INFO (unknown or already answered txns are ignored).
+  virtual void respond(txn_id txn, int code) = 0;
+  // Sends one INFO with a text/plain body into the dialog (dropped if the dialog ended).
+  virtual void send_info(dialog_id d, std::shared_ptr<const std::string> body) = 0;
+  // The same body to many dialogs (fan-out): one queue entry, one wake-up.
+  virtual void send_info_many(std::vector<dialog_id> targets,
+                              std::shared_ptr<const std::string> body) = 0;
+};
+
+class endpoint final : public dialog_sender {
  public:
   // REQUIRES: events outlives the endpoint.
   endpoint(endpoint_config cfg, endpoint_events* events);
@@ -99,13 +113,11 @@ class endpoint {
   uint16_t port() const;
   void stop();
 
-  // ---- any thread
-  // Answers a pending INFO (unknown or already answered txns are ignored).
-  void respond(txn_id txn, int code);
-  // Sends one INFO with a text/plain body into the dialog (dropped if the dialog ended).
-  void send_info(dialog_id d, std::shared_ptr<const std::string> body);
-  // The same body to many dialogs (fan-out): one queue entry, one wake-up.
-  void send_info_many(std::vector<dialog_id> targets, std::shared_ptr<const std::string> body);
+  // ---- any thread (see dialog_sender)
+  void respond(txn_id txn, int code) override;
+  void send_info(dialog_id d, std::shared_ptr<const std::string> body) override;
+  void send_info_many(std::vector<dialog_id> targets,
+                      std::shared_ptr<const std::string> body) override;
   endpoint_stats stats() const;
 
  private:

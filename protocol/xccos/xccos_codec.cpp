@@ -1,1 +1,1025 @@
 #include "protocol/xccos/xccos_codec.h"
+
+#include <tinyxml2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <ctime>
+#include <initializer_list>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+namespace pchat::xccos {
+namespace {
+
+using tinyxml2::XMLAttribute;
+using tinyxml2::XMLDocument;
+using tinyxml2::XMLElement;
+using tinyxml2::XMLNode;
+
+constexpr std::string_view kXccosNs = "urn:parlano:xml:ns:xccos";
+constexpr std::string_view kRoomScheme = "ma-chan://";
+constexpr const char* kAibUser = "3984";
+constexpr const char* kAibManager = "12276";
+// When the DOM is unavailable (oversize or malformed body) the envelope head is
+// recovered lexically; the root and command start tags sit at the very beginning,
+// so there is no reason to scan megabytes for them.
+constexpr size_t kRecoveryScanBytes = 4096;
+
+// ---------------------------------------------------------------------------
+// Small string helpers.
+
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+// sipe strips everything up to the first ':' of an element name; a client may pick
+// any prefix, so qualified names are never compared directly.
+std::string_view local_name(std::string_view qname) {
+  size_t colon = qname.find(':');
+  return colon == std::string_view::npos ? qname : qname.substr(colon + 1);
+}
+
+std::string_view local_name(const XMLElement* e) {
+  return local_name(e->Name());
+}
+
+// ---------------------------------------------------------------------------
+// UTF-8 / XML character sanitising, shared by every byte we emit.
+//
+// tinyxml2 accepts (and we therefore may store) invalid UTF-8 and control
+// characters; libxml2 in sipe rejects the whole INFO for either, which would lose
+// the message for every member. So output replaces invalid sequences with U+FFFD
+// and drops code points XML 1.0 does not allow.
+
+// Decodes one UTF-8 sequence at s[i]. Returns its length, or 0 if invalid.
+size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) {
+    cp = b0;
+    return 1;
+  }
+  size_t len;
+  uint32_t min;
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2, min = 0x80, cp = b0 & 0x1F;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3, min = 0x800, cp = b0 & 0x0F;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000, cp = b0 & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+bool xml_char_allowed(uint32_t cp) {
+  if (cp < 0x20) return cp == 0x9 || cp == 0xA || cp == 0xD;
+  return cp != 0xFFFE && cp != 0xFFFF;
+}
+
+// The only escaping routine for emitted text and attribute values.
+// Attribute values also escape TAB/LF/CR as character references because a receiving
+// parser would otherwise normalise them to spaces; text keeps LF/TAB literal but
+// escapes CR, which a parser would otherwise fold into LF.
+void append_escaped(std::string& out, std::string_view s, bool attribute) {
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = 0;
+    size_t len = utf8_sequence(s, i, cp);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+      continue;
+    }
+    if (!xml_char_allowed(cp)) {
+      i += len;
+      continue;
+    }
+    switch (cp) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += attribute ? "&quot;" : "\"";
+        break;
+      case '\'':
+        out += attribute ? "&apos;" : "'";
+        break;
+      case '\t':
+        out += attribute ? "&#9;" : "\t";
+        break;
+      case '\n':
+        out += attribute ? "&#10;" : "\n";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        out.append(s.substr(i, len));
+    }
+    i += len;
+  }
+}
+
+// Names copied from a client document into our output (extra_xml) must be safe to
+// print unescaped. tinyxml2 already restricts the ASCII range; this adds UTF-8 validity.
+bool is_safe_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size();) {
+    uint32_t cp = 0;
+    size_t len = utf8_sequence(name, i, cp);
+    if (len == 0) return false;
+    if (cp < 0x80) {
+      const char c = static_cast<char>(cp);
+      const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      const bool ok = alpha || c == '_' || c == ':' ||
+                      (i > 0 && ((c >= '0' && c <= '9') || c == '-' || c == '.'));
+      if (!ok) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// Minimal streaming writer: produces compact XML (no declaration, no whitespace
+// between elements). Every value goes through append_escaped().
+class xml_writer {
+ public:
+  xml_writer& open(std::string_view name) {
+    end_start_tag();
+    out_ += '<';
+    out_ += name;
+    stack_.emplace_back(name);
+    start_tag_open_ = true;
+    return *this;
+  }
+  // Only meaningful directly after open(); ignored otherwise (programming error, and
+  // emitting it would corrupt the document).
+  xml_writer& attr(std::string_view name, std::string_view value) {
+    if (!start_tag_open_) return *this;
+    out_ += ' ';
+    out_ += name;
+    out_ += "=\"";
+    append_escaped(out_, value, /*attribute=*/true);
+    out_ += '"';
+    return *this;
+  }
+  xml_writer& text(std::string_view s) {
+    if (s.empty()) return *this;
+    end_start_tag();
+    append_escaped(out_, s, /*attribute=*/false);
+    return *this;
+  }
+  xml_writer& close() {
+    if (stack_.empty()) return *this;
+    if (start_tag_open_) {
+      out_ += "/>";
+      start_tag_open_ = false;
+    } else {
+      out_ += "</";
+      out_ += stack_.back();
+      out_ += '>';
+    }
+    stack_.pop_back();
+    return *this;
+  }
+  // Opens, adds attributes and closes in one go: leaf(name, {{"a","1"}}).
+  xml_writer& leaf(std::string_view name,
+                   std::initializer_list<std::pair<std::string_view, std::string_view>> attrs) {
+    open(name);
+    for (const auto& [k, v] : attrs) attr(k, v);
+    return close();
+  }
+  std::string finish() {
+    while (!stack_.empty()) close();
+    return std::move(out_);
+  }
+
+ private:
+  void end_start_tag() {
+    if (start_tag_open_) {
+      out_ += '>';
+      start_tag_open_ = false;
+    }
+  }
+
+  std::string out_;
+  std::vector<std::string> stack_;
+  bool start_tag_open_ = false;
+};
+
+// Writes a parsed subtree through the writer. `extra_attrs` are namespace
+// declarations to add on the top element. Elements with unprintable names are
+// dropped together with their subtree; comments and other nodes are dropped.
+void write_subtree(xml_writer& w, const XMLNode* node,
+                   const std::vector<std::pair<std::string, std::string>>& extra_attrs = {}) {
+  if (const XMLElement* e = node->ToElement()) {
+    if (!is_safe_name(e->Name())) return;
+    w.open(e->Name());
+    for (const auto& [k, v] : extra_attrs) w.attr(k, v);
+    for (const XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) {
+      if (is_safe_name(a->Name())) w.attr(a->Name(), a->Value());
+    }
+    for (const XMLNode* c = e->FirstChild(); c; c = c->NextSibling()) write_subtree(w, c);
+    w.close();
+  } else if (const tinyxml2::XMLText* t = node->ToText()) {
+    w.text(t->Value());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// DOM access helpers (prefix-stripped element names, case-insensitive attributes).
+
+// Attribute names are matched case-insensitively, as sipe does. An unprefixed match
+// wins; a prefixed one (other than xmlns:) is accepted as a fallback because some
+// serialisers qualify every attribute.
+const char* find_attr(const XMLElement* e, std::string_view name) {
+  const char* fallback = nullptr;
+  for (const XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) {
+    std::string_view n = a->Name();
+    if (iequals(n, name)) return a->Value();
+    size_t colon = n.find(':');
+    if (!fallback && colon != std::string_view::npos && !iequals(n.substr(0, colon), "xmlns") &&
+        iequals(n.substr(colon + 1), name)) {
+      fallback = a->Value();
+    }
+  }
+  return fallback;
+}
+
+std::string attr_or_empty(const XMLElement* e, std::string_view name) {
+  const char* v = find_attr(e, name);
+  return v ? std::string(v) : std::string();
+}
+
+const XMLElement* first_child(const XMLElement* e, std::string_view local) {
+  if (!e) return nullptr;
+  for (const XMLElement* c = e->FirstChildElement(); c; c = c->NextSiblingElement()) {
+    if (local_name(c) == local) return c;
+  }
+  return nullptr;
+}
+
+const XMLElement* next_sibling(const XMLElement* e, std::string_view local) {
+  for (const XMLElement* c = e->NextSiblingElement(); c; c = c->NextSiblingElement()) {
+    if (local_name(c) == local) return c;
+  }
+  return nullptr;
+}
+
+// All text and CDATA children concatenated (GetText() returns only the first one).
+std::string element_text(const XMLElement* e) {
+  std::string s;
+  for (const XMLNode* c = e->FirstChild(); c; c = c->NextSibling()) {
+    if (const tinyxml2::XMLText* t = c->ToText()) s += t->Value();
+  }
+  return s;
+}
+
+// Namespace declaration in scope at `e` for `prefix` ("" = default namespace).
+// Returns false if undeclared.
+bool resolve_ns(const XMLElement* e, std::string_view prefix, std::string& uri) {
+  const std::string attr = prefix.empty() ? "xmlns" : "xmlns:" + std::string(prefix);
+  for (const XMLNode* n = e; n; n = n->Parent()) {
+    const XMLElement* el = n->ToElement();
+    if (!el) break;
+    if (const char* v = el->Attribute(attr.c_str())) {
+      uri = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+void collect_prefixes(const XMLElement* e, std::vector<std::string>& prefixes, bool& uses_default) {
+  auto add = [&](std::string_view qname, bool is_element) {
+    size_t colon = qname.find(':');
+    if (colon == std::string_view::npos) {
+      if (is_element) uses_default = true;
+      return;
+    }
+    std::string p(qname.substr(0, colon));
+    if (p == "xmlns" || p == "xml") return;
+    if (std::find(prefixes.begin(), prefixes.end(), p) == prefixes.end()) prefixes.push_back(p);
+  };
+  add(e->Name(), true);
+  for (const XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) add(a->Name(), false);
+  for (const XMLElement* c = e->FirstChildElement(); c; c = c->NextSiblingElement()) {
+    collect_prefixes(c, prefixes, uses_default);
+  }
+}
+
+// Serialises one extra child of <grpchat> so that it means the same thing once it is
+// re-inserted under our own <grpchat> (default namespace = xccos): prefixes declared on
+// the client's ancestors are re-declared on the element itself.
+std::string serialise_extra(const XMLElement* e) {
+  std::vector<std::string> prefixes;
+  bool uses_default = false;
+  collect_prefixes(e, prefixes, uses_default);
+  std::vector<std::pair<std::string, std::string>> decls;
+  const XMLElement* parent = e->Parent() ? e->Parent()->ToElement() : nullptr;
+  for (const std::string& p : prefixes) {
+    const std::string attr = "xmlns:" + p;
+    std::string uri;
+    if (!e->Attribute(attr.c_str()) && parent && resolve_ns(parent, p, uri)) {
+      decls.emplace_back(attr, uri);
+    }
+  }
+  if (uses_default && !e->Attribute("xmlns")) {
+    std::string uri;
+    if (!parent || !resolve_ns(parent, "", uri)) uri.clear();
+    if (uri != kXccosNs) decls.emplace_back("xmlns", uri);
+  }
+  xml_writer w;
+  write_subtree(w, e, decls);
+  return w.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Decoding.
+
+command_kind kind_for_cmd_id(std::string_view id) {
+  static constexpr std::pair<std::string_view, command_kind> kTable[] = {
+      {"cmd:requri", command_kind::requri},
+      {"cmd:getserverinfo", command_kind::getserverinfo},
+      {"cmd:chansrch", command_kind::chansrch},
+      {"cmd:join", command_kind::join},
+      {"cmd:bjoin", command_kind::bjoin},
+      {"cmd:part", command_kind::part},
+      {"cmd:bccontext", command_kind::bccontext},
+      {"cmd:getinv", command_kind::getinv},
+      {"cmd:getpref", command_kind::getpref},
+      {"cmd:setpref", command_kind::setpref},
+  };
+  for (const auto& [name, kind] : kTable) {
+    if (iequals(id, name)) return kind;
+  }
+  return command_kind::unknown;
+}
+
+command_kind kind_for(std::string_view element_local, std::string_view id) {
+  if (element_local == "grpchat") return command_kind::grpchat;
+  return kind_for_cmd_id(id);
+}
+
+// Minimal entity decoding for lexically recovered attribute values.
+std::string unescape_basic(std::string_view v) {
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+  std::string out;
+  for (size_t i = 0; i < v.size();) {
+    bool replaced = false;
+    if (v[i] == '&') {
+      for (const auto& [ent, ch] : kEntities) {
+        if (v.substr(i, ent.size()) == ent) {
+          out += ch;
+          i += ent.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out += v[i++];
+  }
+  return out;
+}
+
+bool is_xml_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// One lexically complete start tag.
+struct raw_tag {
+  std::string_view name;
+  std::vector<std::pair<std::string_view, std::string_view>> attrs;
+};
+
+// Reads the start tag beginning at s[pos] == '<' (name already known not to start
+// with '/', '?' or '!'). Returns false if the tag is cut off or garbled.
+bool read_start_tag(std::string_view s, size_t& pos, raw_tag& tag) {
+  size_t i = pos + 1;
+  size_t name_start = i;
+  while (i < s.size() && !is_xml_space(s[i]) && s[i] != '>' && s[i] != '/') ++i;
+  if (i == name_start || i >= s.size()) return false;
+  tag.name = s.substr(name_start, i - name_start);
+  tag.attrs.clear();
+  while (true) {
+    while (i < s.size() && is_xml_space(s[i])) ++i;
+    if (i >= s.size()) return false;
+    if (s[i] == '>' || s[i] == '/') break;
+    size_t an = i;
+    while (i < s.size() && !is_xml_space(s[i]) && s[i] != '=' && s[i] != '>') ++i;
+    std::string_view aname = s.substr(an, i - an);
+    while (i < s.size() && is_xml_space(s[i])) ++i;
+    if (i >= s.size() || s[i] != '=') return false;
+    ++i;
+    while (i < s.size() && is_xml_space(s[i])) ++i;
+    if (i >= s.size() || (s[i] != '"' && s[i] != '\'')) return false;
+    const char quote = s[i++];
+    size_t vend = s.find(quote, i);
+    if (vend == std::string_view::npos) return false;
+    tag.attrs.emplace_back(aname, s.substr(i, vend - i));
+    i = vend + 1;
+  }
+  pos = i;
+  return true;
+}
+
+std::string raw_attr(const raw_tag& tag, std::string_view name) {
+  for (const auto& [k, v] : tag.attrs) {
+    if (iequals(k, name)) return unescape_basic(v);
+  }
+  return {};
+}
+
+// Recovers envid (first start tag) and id/seqid (first cmd/grpchat start tag) from a
+// body that could not be parsed, so the caller can still address an error reply.
+void recover_head_lexically(std::string_view body, command& out) {
+  std::string_view s = body.substr(0, std::min(body.size(), kRecoveryScanBytes));
+  bool seen_root = false;
+  size_t pos = 0;
+  raw_tag tag;
+  while ((pos = s.find('<', pos)) != std::string_view::npos) {
+    std::string_view rest = s.substr(pos);
+    if (rest.starts_with("<?")) {
+      pos = s.find("?>", pos);
+    } else if (rest.starts_with("<!--")) {
+      pos = s.find("-->", pos);
+    } else if (rest.starts_with("<!") || rest.starts_with("</")) {
+      pos = s.find('>', pos);
+    } else {
+      if (!read_start_tag(s, pos, tag)) return;
+      if (!seen_root) {
+        seen_root = true;
+        out.envid = raw_attr(tag, "envid");
+      } else {
+        std::string_view local = local_name(tag.name);
+        if (local == "cmd" || local == "grpchat") {
+          out.id = raw_attr(tag, "id");
+          out.seqid = raw_attr(tag, "seqid");
+          out.kind = kind_for(local, out.id);
+          return;
+        }
+      }
+    }
+    if (pos == std::string_view::npos) return;
+    ++pos;
+  }
+}
+
+decode_status fail(command& out, std::string why) {
+  // Keep only the addressing fields: a half-decoded payload must not be acted upon.
+  command kept;
+  kept.kind = out.kind;
+  kept.id = std::move(out.id);
+  kept.envid = std::move(out.envid);
+  kept.seqid = std::move(out.seqid);
+  out = std::move(kept);
+  return decode_status::error(std::move(why));
+}
+
+// chanid domain+value -> canonical room URI.
+decode_status read_chanid(const XMLElement* chanid, size_t index, room_ref& room) {
+  const char* domain = find_attr(chanid, "domain");
+  const char* value = find_attr(chanid, "value");
+  const std::string where = "chanid #" + std::to_string(index + 1);
+  if (!domain || !*domain) return decode_status::error(where + " has no domain");
+  if (!value || !*value) return decode_status::error(where + " has no value");
+  // A '/' in the domain would make the rebuilt URI split differently later on.
+  if (std::string_view(domain).find('/') != std::string_view::npos) {
+    return decode_status::error(where + " has a '/' in its domain");
+  }
+  room.uri = std::string(kRoomScheme) + domain + "/" + value;
+  room.key = attr_or_empty(chanid, "key");
+  return decode_status::success();
+}
+
+decode_status read_room_uri(const char* what, const char* uri, room_ref& room) {
+  if (!uri) return decode_status::error(std::string(what) + " is missing");
+  std::string domain;
+  std::string value;
+  if (!split_room_uri(uri, domain, value)) {
+    return decode_status::error(std::string(what) + " is not a ma-chan://domain/value URI");
+  }
+  room.uri = uri;
+  return decode_status::success();
+}
+
+decode_status decode_join(const XMLElement* data, command& out, bool batch) {
+  size_t n = 0;
+  for (const XMLElement* c = first_child(data, "chanid"); c; c = next_sibling(c, "chanid")) {
+    if (batch && n >= kMaxBjoinRooms) {
+      return decode_status::error("cmd:bjoin names more than " + std::to_string(kMaxBjoinRooms) +
+                                  " rooms");
+    }
+    if (!batch && n >= 1) return decode_status::error("cmd:join needs exactly one chanid");
+    room_ref room;
+    if (decode_status st = read_chanid(c, n, room); !st.ok) return st;
+    out.rooms.push_back(std::move(room));
+    ++n;
+  }
+  if (n == 0) {
+    return decode_status::error(batch ? "cmd:bjoin names no chanid"
+                                      : "cmd:join needs exactly one chanid");
+  }
+  return decode_status::success();
+}
+
+decode_status decode_bccontext(const XMLElement* data, command& out) {
+  room_ref room;
+  const XMLElement* chanib = first_child(data, "chanib");
+  decode_status st =
+      read_room_uri("chanib/@uri", chanib ? find_attr(chanib, "uri") : nullptr, room);
+  if (!st.ok) return st;
+  out.rooms.push_back(std::move(room));
+  const XMLElement* last = first_child(first_child(data, "bcq"), "last");
+  if (const char* cnt = last ? find_attr(last, "cnt") : nullptr) {
+    std::string_view v(cnt);
+    int n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size() || n < 0) {
+      return decode_status::error("bcq/last/@cnt is not a non-negative integer");
+    }
+    out.history_count = n;
+  }
+  return decode_status::success();
+}
+
+decode_status decode_pref(const XMLElement* data, command& out) {
+  const XMLElement* pref = first_child(data, "pref");
+  if (!pref) return decode_status::error(out.id + " has no pref element");
+  const char* label = find_attr(pref, "label");
+  if (!label || !*label) return decode_status::error(out.id + " pref has no label");
+  out.pref_label = label;
+  out.pref_seqid = attr_or_empty(pref, "seqid");
+  out.pref_content = attr_or_empty(pref, "content");
+  const char* create = find_attr(pref, "createdefault");
+  out.pref_create_default = create && iequals(create, "true");
+  return decode_status::success();
+}
+
+decode_status decode_cmd(const XMLElement* cmd, command& out) {
+  if (!find_attr(cmd, "id")) return decode_status::error("cmd has no id attribute");
+  const XMLElement* data = first_child(cmd, "data");
+  switch (out.kind) {
+    case command_kind::requri:
+    case command_kind::unknown:
+      return decode_status::success();
+    case command_kind::getserverinfo:
+      if (const XMLElement* sib = first_child(data, "sib")) {
+        out.info_type = attr_or_empty(sib, "infoType");
+      }
+      return decode_status::success();
+    case command_kind::chansrch:
+      if (const XMLElement* qib = first_child(data, "qib")) {
+        out.qtype = attr_or_empty(qib, "qtype");
+        out.criteria = attr_or_empty(qib, "criteria");
+      }
+      return decode_status::success();
+    case command_kind::join:
+    case command_kind::bjoin:
+      if (!data) return decode_status::error(out.id + " has no data element");
+      return decode_join(data, out, out.kind == command_kind::bjoin);
+    case command_kind::part: {
+      const XMLElement* chanib = first_child(data, "chanib");
+      room_ref room;
+      decode_status st =
+          read_room_uri("chanib/@uri", chanib ? find_attr(chanib, "uri") : nullptr, room);
+      if (st.ok) out.rooms.push_back(std::move(room));
+      return st;
+    }
+    case command_kind::bccontext:
+      return decode_bccontext(data, out);
+    case command_kind::getinv:
+      for (const XMLElement* inv = first_child(data, "inv"); inv; inv = next_sibling(inv, "inv")) {
+        out.invites.push_back({attr_or_empty(inv, "inviteId"), attr_or_empty(inv, "domain")});
+      }
+      return decode_status::success();
+    case command_kind::getpref:
+    case command_kind::setpref:
+      return decode_pref(data, out);
+    case command_kind::grpchat:
+      break;
+  }
+  return decode_status::error("internal: unexpected command kind");
+}
+
+decode_status decode_grpchat(const XMLElement* g, command& out) {
+  chat_message& m = out.chat;
+  room_ref room;
+  if (decode_status st = read_room_uri("grpchat chanUri", find_attr(g, "chanUri"), room); !st.ok) {
+    return st;
+  }
+  m.chan_uri = std::move(room.uri);
+  m.author = attr_or_empty(g, "author");
+  m.ts = attr_or_empty(g, "ts");
+  const XMLElement* chat = first_child(g, "chat");
+  if (!chat) return decode_status::error("grpchat has no chat element");
+  m.text = element_text(chat);
+  if (m.text.size() > kMaxChatBytes) {
+    return decode_status::error("chat text of " + std::to_string(m.text.size()) +
+                                " bytes exceeds the limit of " + std::to_string(kMaxChatBytes));
+  }
+  for (const XMLElement* c = g->FirstChildElement(); c; c = c->NextSiblingElement()) {
+    if (c != chat) m.extra_xml += serialise_extra(c);
+  }
+  return decode_status::success();
+}
+
+// ---------------------------------------------------------------------------
+// Encoding helpers.
+
+void open_envelope(xml_writer& w, uint64_t envid) {
+  w.open("xccos").attr("ver", "1").attr("envid", std::to_string(envid)).attr("xmlns", kXccosNs);
+}
+
+// Writes <xccos><rpl><commandid/><resp/> and leaves <data> open.
+void open_reply(xml_writer& w, const reply_head& h) {
+  open_envelope(w, h.envid);
+  w.open("rpl").attr("id", h.id).attr("seqid", "1");
+  w.leaf("commandid", {{"seqid", h.cmd_seqid.empty() ? "1" : h.cmd_seqid}, {"envid", h.cmd_envid}});
+  w.open("resp").attr("code", std::to_string(static_cast<int>(h.code)));
+  w.text(h.text.empty() ? result_text(h.code) : h.text);
+  w.close();
+  w.open("data");
+}
+
+// Non-canonical URIs (a caller bug) still produce a notice naming the room somehow
+// rather than being silently skipped.
+void split_or_whole(std::string_view uri, std::string& domain, std::string& value) {
+  if (!split_room_uri(uri, domain, value)) {
+    domain.clear();
+    value = uri;
+  }
+}
+
+void write_chat_children(xml_writer& w, const chat_message& m) {
+  w.open("chat").text(m.text).close();
+  if (m.extra_xml.empty()) return;
+  // extra_xml is our own decoder's output, but it lives in storage: parse it rather than
+  // pasting bytes, so a corrupted value can never break the envelope.
+  XMLDocument frag;
+  if (frag.Parse(m.extra_xml.data(), m.extra_xml.size()) != tinyxml2::XML_SUCCESS) return;
+  for (const XMLNode* n = frag.FirstChild(); n; n = n->NextSibling()) write_subtree(w, n);
+}
+
+void write_chat_element(xml_writer& w, std::string_view element, const chat_message& m) {
+  w.open(element).attr("id", "grpchat");
+  if (element == "grpchat") w.attr("seqid", "1");
+  w.attr("chanUri", m.chan_uri).attr("author", m.author).attr("ts", m.ts);
+  write_chat_children(w, m);
+  w.close();
+}
+
+std::string join_ids(const std::vector<size_t>& ids) {
+  std::string s;
+  for (size_t id : ids) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(id);
+  }
+  return s;
+}
+
+bool valid_date(int y, int mo, int d) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return d <= kDays[mo - 1] + ((mo == 2 && leap) ? 1 : 0);
+}
+
+// Formats whole seconds + 100 ns ticks (0..9999999).
+std::string format_timestamp(int64_t secs, int64_t ticks) {
+  // Clamp to years 0000..9999 so the result is always parseable by parse_utc_timestamp.
+  constexpr int64_t kMinSecs = -62167219200;  // 0000-01-01T00:00:00Z
+  constexpr int64_t kMaxSecs = 253402300799;  // 9999-12-31T23:59:59Z
+  if (secs < kMinSecs) secs = kMinSecs, ticks = 0;
+  if (secs > kMaxSecs) secs = kMaxSecs, ticks = 9999999;
+  const auto t = static_cast<time_t>(secs);
+  struct tm tm {};
+  if (!gmtime_r(&t, &tm)) return "1970-01-01T00:00:00.0000000Z";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%07lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(ticks));
+  return buf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Public API.
+
+const char* result_text(result_code c) {
+  switch (c) {
+    case result_code::ok:
+      return "SUCCESS_OK";
+    case result_code::bad_request:
+      return "ERR_BAD_REQUEST";
+    case result_code::forbidden:
+      return "ERR_FORBIDDEN";
+    case result_code::not_found:
+      return "ERR_NOT_FOUND";
+    case result_code::too_large:
+      return "ERR_TOO_LARGE";
+    case result_code::internal_error:
+      return "ERR_INTERNAL";
+    case result_code::unavailable:
+      return "ERR_UNAVAILABLE";
+  }
+  return "ERR_UNKNOWN";
+}
+
+decode_status decode(std::string_view body, command& out) {
+  out = command{};
+  if (body.size() > kMaxBodyBytes) {
+    recover_head_lexically(body, out);
+    return decode_status::error("body of " + std::to_string(body.size()) +
+                                " bytes exceeds the limit of " + std::to_string(kMaxBodyBytes));
+  }
+  XMLDocument doc(/*processEntities=*/true, tinyxml2::PRESERVE_WHITESPACE);
+  if (doc.Parse(body.data(), body.size()) != tinyxml2::XML_SUCCESS) {
+    std::string why =
+        "malformed XML at line " + std::to_string(doc.ErrorLineNum()) + ": " + doc.ErrorName();
+    recover_head_lexically(body, out);
+    return decode_status::error(std::move(why));
+  }
+  const XMLElement* root = doc.RootElement();
+  if (!root) return decode_status::error("document has no root element");
+
+  // Addressing fields first, so that every later error can still be answered.
+  out.envid = attr_or_empty(root, "envid");
+  const XMLElement* msg = nullptr;
+  for (const XMLElement* c = root->FirstChildElement(); c; c = c->NextSiblingElement()) {
+    std::string_view l = local_name(c);
+    if (l == "cmd" || l == "grpchat") {
+      msg = c;
+      break;
+    }
+  }
+  if (msg) {
+    out.id = attr_or_empty(msg, "id");
+    out.seqid = attr_or_empty(msg, "seqid");
+    out.kind = kind_for(local_name(msg), out.id);
+  }
+
+  if (local_name(root) != "xccos") {
+    return fail(out, "root element is <" + std::string(local_name(root)) + ">, not <xccos>");
+  }
+  if (!msg) return fail(out, "xccos has no cmd or grpchat child");
+  decode_status st =
+      out.kind == command_kind::grpchat ? decode_grpchat(msg, out) : decode_cmd(msg, out);
+  if (!st.ok) return fail(out, std::move(st.reason));
+  return st;
+}
+
+std::string encode_empty_reply(const reply_head& h) {
+  xml_writer w;
+  open_reply(w, h);
+  return w.finish();
+}
+
+std::string encode_requri_reply(const reply_head& h, std::string_view channel_uri) {
+  xml_writer w;
+  open_reply(w, h);
+  w.leaf("uib", {{"uri", channel_uri}});
+  return w.finish();
+}
+
+std::string encode_serverinfo_reply(const reply_head& h, const server_info& info) {
+  xml_writer w;
+  open_reply(w, h);
+  w.open("sib")
+      .attr("infoType", info.info_type)
+      .attr("serverTime", info.server_time)
+      .attr("searchLimit", std::to_string(info.search_limit))
+      .attr("messageSizeLimit", std::to_string(info.message_size_limit))
+      .attr("storySizeLimit", std::to_string(info.story_size_limit))
+      .attr("rootUri", info.root_uri)
+      .attr("dbVersion", info.db_version)
+      .close();
+  return w.finish();
+}
+
+std::string encode_chansrch_reply(const reply_head& h, const std::vector<room_summary>& rooms) {
+  auto tf = [](bool b) { return b ? "true" : "false"; };
+  xml_writer w;
+  open_reply(w, h);
+  for (const room_summary& r : rooms) {
+    w.open("chanib").attr("name", r.name).attr("description", r.description).attr("uri", r.uri);
+    w.open("info")
+        .attr("id", "urn:parlano:ma:info:ucnt")
+        .text(std::to_string(r.user_count))
+        .close();
+    // "visibilty" (sic): the spelling sipe matches.
+    w.open("info")
+        .attr("id", "urn:parlano:ma:info:visibilty")
+        .text(r.is_private ? "private" : "public")
+        .close();
+    w.open("prop").attr("id", "urn:parlano:ma:prop:filepost").text(tf(r.file_post)).close();
+    w.open("prop").attr("id", "urn:parlano:ma:prop:invite").text(tf(r.invite)).close();
+    w.open("prop").attr("id", "urn:parlano:ma:prop:logged").text(tf(r.logged)).close();
+    w.close();
+  }
+  return w.finish();
+}
+
+std::string encode_join_reply(const reply_head& h, const std::vector<joined_room>& joined,
+                              const std::vector<std::string>& failed_uris) {
+  // One user table for the whole reply: a user present in several rooms gets one id.
+  std::unordered_map<std::string_view, size_t> ids;
+  std::vector<std::string_view> table;
+  for (const joined_room& r : joined) {
+    for (const roster_member& m : r.members) {
+      if (ids.try_emplace(m.uri, table.size()).second) table.push_back(m.uri);
+    }
+  }
+
+  xml_writer w;
+  open_reply(w, h);
+  for (size_t i = 0; i < table.size(); ++i) {
+    w.leaf("uib", {{"id", std::to_string(i)}, {"uri", table[i]}});
+  }
+  for (const joined_room& r : joined) {
+    // Each user under exactly one key, as real servers do; a duplicate listing of the
+    // same user counts as manager if any listing says so.
+    std::vector<size_t> order;
+    std::unordered_map<size_t, bool> is_manager;
+    for (const roster_member& m : r.members) {
+      const size_t id = ids.at(m.uri);
+      auto [it, inserted] = is_manager.try_emplace(id, m.manager);
+      if (inserted) {
+        order.push_back(id);
+      } else {
+        it->second = it->second || m.manager;
+      }
+    }
+    std::vector<size_t> users;
+    std::vector<size_t> managers;
+    for (size_t id : order) (is_manager[id] ? managers : users).push_back(id);
+
+    w.open("chanib").attr("uri", r.uri).attr("name", r.name).attr("topic", r.topic);
+    if (!users.empty()) w.leaf("aib", {{"key", kAibUser}, {"value", join_ids(users)}});
+    if (!managers.empty()) w.leaf("aib", {{"key", kAibManager}, {"value", join_ids(managers)}});
+    w.close();
+  }
+  for (const std::string& uri : failed_uris) {
+    std::string domain;
+    std::string value;
+    split_or_whole(uri, domain, value);
+    w.leaf("fib", {{"key", "OPERATION_FAILED"}, {"value", value}, {"domain", domain}});
+  }
+  return w.finish();
+}
+
+std::string encode_part_reply(const reply_head& h, std::string_view room_uri) {
+  xml_writer w;
+  open_reply(w, h);
+  w.leaf("chanib", {{"uri", room_uri}});
+  return w.finish();
+}
+
+std::string encode_backchat_reply(const reply_head& h, std::string_view room_uri,
+                                  const std::vector<chat_message>& history) {
+  xml_writer w;
+  open_reply(w, h);
+  w.open("chanib").attr("uri", room_uri);
+  for (const chat_message& m : history) write_chat_element(w, "msg", m);
+  return w.finish();
+}
+
+std::string encode_getpref_reply(const reply_head& h, const pref_value& pref) {
+  xml_writer w;
+  open_reply(w, h);
+  w.open("pref").attr("label", pref.label).attr("seqid", pref.seqid);
+  if (!pref.content.empty()) w.attr("content", pref.content);
+  return w.finish();
+}
+
+std::string encode_grpchat(const chat_message& m, uint64_t envid) {
+  xml_writer w;
+  open_envelope(w, envid);
+  write_chat_element(w, "grpchat", m);
+  return w.finish();
+}
+
+std::string encode_join_notice(std::string_view room_uri, std::string_view user_uri, bool manager,
+                               uint64_t envid) {
+  std::string domain;
+  std::string value;
+  split_or_whole(room_uri, domain, value);
+  xml_writer w;
+  open_envelope(w, envid);
+  w.open("ntc").attr("id", "ntc:join").attr("seqid", "1").open("data");
+  w.open("uib").attr("uri", user_uri);
+  w.leaf("aib", {{"key", manager ? kAibManager : kAibUser}, {"domain", domain}, {"value", value}});
+  return w.finish();
+}
+
+std::string encode_part_notice(std::string_view room_uri, std::string_view user_uri,
+                               uint64_t envid) {
+  xml_writer w;
+  open_envelope(w, envid);
+  w.open("ntc").attr("id", "ntc:part").attr("seqid", "1").open("data");
+  w.open("chanib").attr("uri", room_uri);
+  w.leaf("uib", {{"uri", user_uri}});
+  return w.finish();
+}
+
+bool split_room_uri(std::string_view uri, std::string& domain, std::string& value) {
+  if (!uri.starts_with(kRoomScheme)) return false;
+  std::string_view rest = uri.substr(kRoomScheme.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) return false;
+  domain.assign(rest.substr(0, slash));
+  value.assign(rest.substr(slash + 1));
+  return true;
+}
+
+std::string utc_timestamp_now() {
+  using namespace std::chrono;
+  const int64_t ticks = duration_cast<duration<int64_t, std::ratio<1, 10'000'000>>>(
+                            system_clock::now().time_since_epoch())
+                            .count();
+  int64_t secs = ticks / 10'000'000;
+  int64_t frac = ticks % 10'000'000;
+  if (frac < 0) frac += 10'000'000, --secs;
+  return format_timestamp(secs, frac);
+}
+
+std::string utc_timestamp(int64_t unix_micros) {
+  int64_t secs = unix_micros / 1'000'000;
+  int64_t frac = unix_micros % 1'000'000;
+  if (frac < 0) frac += 1'000'000, --secs;  // floor, so pre-1970 times format correctly
+  return format_timestamp(secs, frac * 10);
+}
+
+bool parse_utc_timestamp(std::string_view ts, int64_t& unix_micros) {
+  // Fixed layout YYYY-MM-DDTHH:MM:SS, then optional .f+ and optional Z, nothing else.
+  static constexpr std::string_view kLayout = "dddd-dd-ddTdd:dd:dd";
+  if (ts.size() < kLayout.size()) return false;
+  for (size_t i = 0; i < kLayout.size(); ++i) {
+    const char c = ts[i];
+    if (kLayout[i] == 'd' ? (c < '0' || c > '9') : c != kLayout[i]) return false;
+  }
+  auto num = [&](size_t pos, size_t len) {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) v = v * 10 + (ts[i] - '0');
+    return v;
+  };
+  const int year = num(0, 4), month = num(5, 2), day = num(8, 2);
+  const int hour = num(11, 2), minute = num(14, 2), second = num(17, 2);
+  if (!valid_date(year, month, day) || hour > 23 || minute > 59 || second > 59) return false;
+
+  size_t i = kLayout.size();
+  int64_t micros = 0;
+  if (i < ts.size() && ts[i] == '.') {
+    ++i;
+    const size_t start = i;
+    int64_t scale = 100'000;
+    for (; i < ts.size() && ts[i] >= '0' && ts[i] <= '9'; ++i) {
+      micros += (ts[i] - '0') * scale;  // digits beyond microseconds are truncated
+      scale /= 10;
+    }
+    if (i == start) return false;
+  }
+  if (i < ts.size() && ts[i] == 'Z') ++i;
+  if (i != ts.size()) return false;
+
+  struct tm tm {};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const time_t secs = timegm(&tm);
+  unix_micros = static_cast<int64_t>(secs) * 1'000'000 + micros;
+  return true;
+}
+
+}  // namespace pchat::xccos
