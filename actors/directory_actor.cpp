@@ -95,6 +95,9 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         auto a = st.active.find(id);
         if (a != st.active.end()) return a->second;
         auto room = spawn_room_actor(self->system(), st.ctx, it->second);
+        // Linked: when the directory stops (shutdown), its rooms stop with it; a room
+        // retiring normally does not affect the directory.
+        self->link_to(room);
         st.active.emplace(id, room);
         return room;
       },
