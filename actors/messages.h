@@ -43,7 +43,8 @@ using list_categories_atom = caf::atom_constant<caf::atom("lscats")>;  // (lscat
 using join_atom = caf::atom_constant<caf::atom("rjoin")>;      // (rjoin, user_uri, dialog u64, session actor) | session -> room | join_result
 using part_atom = caf::atom_constant<caf::atom("rpart")>;      // (rpart, session actor)        | session -> room | ok_atom
 using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, user_uri, int cnt) | session -> room | std::vector<storage::message_record>
-using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml) | session -> room | u64 seq, after it is durable
+using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, txn u64) | session -> room | u64 seq, after it is durable
+                                                               //   (the room answers the INFO's SIP 200 itself, before the fan-out)
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
 
 // ---- commit_actor

@@ -191,8 +191,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
         return out;
       },
-      [=](post_atom, const std::string& user, std::string& text,
-          std::string& extra) -> caf::result<uint64_t> {
+      [=](post_atom, const std::string& user, std::string& text, std::string& extra,
+          uint64_t txn) -> caf::result<uint64_t> {
         auto& st = self->state;
         auto sender = self->current_sender();
         if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end())
@@ -210,6 +210,9 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
                 [=](uint64_t seq) mutable {
                   auto& st = self->state;
                   st.in_flight--;
+                  // The author's SIP 200 goes out before the fan-out (both through the
+                  // same queue), so clients see their acknowledgement first.
+                  st.ctx->edge->respond(txn, 200);
                   st.cache.push_back(m);
                   while (st.cache.size() > st.cache_cap) st.cache.pop_front();
                   auto body = std::make_shared<const std::string>(

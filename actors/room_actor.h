@@ -2,8 +2,8 @@
 // sessions, and the back-chat cache of the latest DefaultChatHistory messages.
 //
 //   post:  check the poster is joined -> assign seq -> commit_actor (durable)
-//          -> cache, fan-out to every joined dialog *including the author* (SIPE never
-//          echoes locally), compliance event -> reply seq to the session (its SIP 200)
+//          -> SIP 200 to the author's INFO -> cache, fan-out to every joined dialog *including the author* (SIPE never
+//          echoes locally), compliance event -> reply seq to the session
 //   join:  add to roster (monitoring the session), reply the roster; ntc:join to others
 //   part / session down: remove, ntc:part to others
 //   idle:  with no members and no post in flight for room_idle_seconds, ask the

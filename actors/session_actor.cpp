@@ -214,8 +214,8 @@ void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd
       }
       // Identity comes from the dialog, never from the XML's author attribute.
       self->request(it->second, caf::infinite, post_atom::value, st.user, cmd.chat.text,
-                    cmd.chat.extra_xml)
-          .then([=](uint64_t) { self->state.ctx->edge->respond(txn, 200); },
+                    cmd.chat.extra_xml, static_cast<uint64_t>(txn))
+          .then([=](uint64_t) { /* the room answered the SIP 200 before its fan-out */ },
                 [=](caf::error& err) {
                   errc code;
                   std::string reason;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# cli_test.sh PCHATD PCHATCTL: the admin CLI against a real pchatd: create a category and a
+# room, read them back (table and JSON), and check the errors a user sees.
+set -uo pipefail
+PCHATD="$1"; CTL="$2"
+WORK="$(mktemp -d /tmp/pchat-cli.XXXXXX)"
+trap 'kill -9 $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*"; cat "$WORK/err"; exit 1; }
+start() {
+  "$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 >"$WORK/out" 2>"$WORK/err" &
+  PID=$!
+  for _ in $(seq 1 200); do grep -q '^http-port=' "$WORK/out" && break; sleep 0.05; done
+  HP="$(sed -n 's/^http-port=//p' "$WORK/out")"
+  [ -n "$HP" ] || fail "pchatd did not start"
+}
+start
+C="$CTL --server=127.0.0.1:$HP"
+$C category new --name Ops --description "Operations team" >/dev/null || fail "category new"
+URI="$($C room new --name "Trading Floor" --category Ops --description "desk chat")" || fail "room new"
+[[ "$URI" =~ ^ma-chan://example.com/[0-9a-f-]+$ ]] || fail "room new printed '$URI', not a room URI"
+$C room get | grep -q "Trading Floor" || fail "room get table lacks the room"
+$C room get | grep -q "Demo Room" || fail "room get table lacks the demo room"
+$C --json room get --identity "Trading Floor" | grep -q "\"uri\": \"$URI\"" || fail "room get --json"
+$C category get | grep -q "Operations team" || fail "category get"
+ERR="$($C room new --name "Trading Floor" --category Ops 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"is used by room"* ]] || fail "duplicate name: rc=$RC '$ERR'"
+ERR="$($C room new --name X --category Nope 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"no such category"* ]] || fail "unknown category: rc=$RC '$ERR'"
+ERR="$($C room new --name X 2>&1)"; RC=$?
+[ $RC -eq 2 ] || fail "missing --category should be a usage error (rc=$RC)"
+ERR="$($CTL --server=127.0.0.1:1 room get 2>&1)"; RC=$?
+[ $RC -eq 3 ] && [[ "$ERR" == *"cannot connect"* ]] || fail "unreachable server: rc=$RC '$ERR'"
+# Everything survives a restart.
+kill -TERM $PID; wait $PID 2>/dev/null
+start
+C="$CTL --server=127.0.0.1:$HP"
+$C --json room get --identity "$URI" | grep -q '"name": "Trading Floor"' || fail "room lost across restart"
+[ "$($C --json room get | grep -c '"name": "Demo Room"')" -eq 1 ] || fail "demo room duplicated on restart"
+kill -TERM $PID
+echo "cli: all checks passed"
