@@ -6,6 +6,7 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "protocol/sip/sip_endpoint.h"
+#include "storage/store.h"
 
 namespace pchat::app {
 namespace {
@@ -154,6 +155,33 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       for (auto& r : rooms)
         if (r.id == key || r.name == key || r.uri == key) return reply(200, to_json(r));
       return error(404, "no room with id, name or uri '" + key + "'");
+    }
+    if (p == "/api/v1/config") {
+      // Server options (Set-CsPersistentChatConfiguration). Written to the store at once;
+      // a running node applies them at its next start.
+      storage::chat_config c;
+      if (auto s = ctx->store->get_config(&c); !s.is_ok()) return error(503, s.to_string());
+      if (req.method == "PUT" || req.method == "POST") {
+        json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object()) return error(400, "expected a JSON object of settings");
+        for (auto& [k, v] : body.items()) {
+          if (k == "default_chat_history" && v.is_number_integer()) c.default_chat_history = v.get<int>();
+          else if (k == "max_file_size_kb" && v.is_number_integer()) c.max_file_size_kb = v.get<int>();
+          else if (k == "participant_update_limit" && v.is_number_integer()) c.participant_update_limit = v.get<int>();
+          else if (k == "room_management_url" && v.is_string()) c.room_management_url = v.get<std::string>();
+          else return error(400, "unknown setting or wrong type: " + k);
+        }
+        auto s = ctx->store->put_config(c);
+        if (s.is_invalid_argument()) return error(400, s.reason());
+        if (!s.is_ok()) return error(503, s.to_string());
+      } else if (req.method != "GET") {
+        return error(405, "use GET or PUT");
+      }
+      return reply(200, json{{"default_chat_history", c.default_chat_history},
+                             {"max_file_size_kb", c.max_file_size_kb},
+                             {"participant_update_limit", c.participant_update_limit},
+                             {"room_management_url", c.room_management_url},
+                             {"applies", "at next start"}});
     }
     return error(404, "no such endpoint: " + req.method + " " + p);
   };

@@ -6,6 +6,11 @@
 //   GET  /api/v1/rooms[?name=SUBSTR]          list rooms
 //   GET  /api/v1/rooms/{id-or-name}           one room
 //   POST /api/v1/rooms        {name, category, description?} -> 201 room (with "uri")
+//   GET  /api/v1/config                       server options (defaults if never set)
+//   PUT  /api/v1/config       {default_chat_history?, max_file_size_kb?,
+//                              participant_update_limit?, room_management_url?}
+//                             validated (400 names the setting and its range); applied at
+//                             the node's next start
 //
 // Errors: {"error": "<what failed and what to do>"} with 400/404/409/503.
 // Runs on the HTTP server's thread and talks to the directory synchronously.

@@ -30,11 +30,16 @@ ERR="$($C room new --name X 2>&1)"; RC=$?
 [ $RC -eq 2 ] || fail "missing --category should be a usage error (rc=$RC)"
 ERR="$($CTL --server=127.0.0.1:1 room get 2>&1)"; RC=$?
 [ $RC -eq 3 ] && [[ "$ERR" == *"cannot connect"* ]] || fail "unreachable server: rc=$RC '$ERR'"
+$C config get | grep -q "default_chat_history: 30" || fail "config defaults"
+ERR="$($C config set --default-chat-history 501 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"DefaultChatHistory"* ]] || fail "out-of-range config: rc=$RC '$ERR'"
+$C config set --default-chat-history 120 >/dev/null || fail "config set"
 # Everything survives a restart.
 kill -TERM $PID; wait $PID 2>/dev/null
 start
 C="$CTL --server=127.0.0.1:$HP"
 $C --json room get --identity "$URI" | grep -q '"name": "Trading Floor"' || fail "room lost across restart"
 [ "$($C --json room get | grep -c '"name": "Demo Room"')" -eq 1 ] || fail "demo room duplicated on restart"
+$C config get | grep -q "default_chat_history: 120" || fail "config lost across restart"
 kill -TERM $PID
 echo "cli: all checks passed"

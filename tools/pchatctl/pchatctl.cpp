@@ -7,6 +7,10 @@
 //   category get [--name N]                            Get-CsPersistentChatCategory
 //   room new --name N --category C [--description D]   New-CsPersistentChatRoom (prints the URI)
 //   room get [--name N | --identity ID-OR-URI]         Get-CsPersistentChatRoom
+//   config get                                          Get-CsPersistentChatConfiguration
+//   config set [--default-chat-history N] [--max-file-size-kb N]
+//              [--participant-update-limit N] [--room-management-url U]
+//                                                       Set-CsPersistentChatConfiguration
 //
 // Output is a readable table; --json prints the API's JSON. Exit status: 0 ok, 1 the
 // server refused (its reason is printed), 2 bad usage, 3 cannot reach the server.
@@ -119,7 +123,10 @@ int usage(const std::string& why) {
                "  category new --name N [--description D]\n"
                "  category get [--name N]\n"
                "  room new --name N --category C [--description D]\n"
-               "  room get [--name N | --identity ID-OR-URI]\n";
+               "  room get [--name N | --identity ID-OR-URI]\n"
+               "  config get\n"
+               "  config set [--default-chat-history N] [--max-file-size-kb N]\n"
+               "             [--participant-update-limit N] [--room-management-url U]\n";
   return 2;
 }
 
@@ -174,6 +181,23 @@ int main(int argc, char** argv) {
     else r = http(server, "GET", "/api/v1/rooms" + (need("name") ? "?name=" + url_encode(opts["name"]) : std::string()));
     cols = {{"name", "Name"}, {"uri", "Uri"}, {"users", "Users"}, {"private", "Private"},
             {"description", "Description"}};
+  } else if (noun == "config" && verb == "get") {
+    r = http(server, "GET", "/api/v1/config");
+  } else if (noun == "config" && verb == "set") {
+    json b = json::object();
+    for (auto& [opt, key] : std::vector<std::pair<std::string, std::string>>{
+             {"default-chat-history", "default_chat_history"},
+             {"max-file-size-kb", "max_file_size_kb"},
+             {"participant-update-limit", "participant_update_limit"}}) {
+      if (!opts.count(opt)) continue;
+      char* end = nullptr;
+      long v = std::strtol(opts[opt].c_str(), &end, 10);
+      if (opts[opt].empty() || *end != '\0') return usage("--" + opt + " needs a whole number");
+      b[key] = v;
+    }
+    if (opts.count("room-management-url")) b["room_management_url"] = opts["room-management-url"];
+    if (b.empty()) return usage("config set needs at least one setting");
+    r = http(server, "PUT", "/api/v1/config", b.dump());
   } else {
     return usage("unknown command '" + noun + " " + verb + "'");
   }
