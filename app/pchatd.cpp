@@ -130,41 +130,46 @@ int main(int argc, char** argv) {
   ecfg.domain = cfg.domain;
 
   int rc = 0;
+  // Teardown order: the SIP thread stops first (no more events), then the bridge drops its
+  // session handles, then every actor finishes, and only then the endpoint is destroyed:
+  // actors may still call into it (respond/send_info are safe no-ops once stopped).
+  std::unique_ptr<pchat::sip::endpoint> edge;
   {
     caf::actor_system sys{cfg};
     ctx->commit = pchat::actors::spawn_commit_actor(sys, ctx);
     ctx->directory = pchat::actors::spawn_directory_actor(sys, ctx);
     std::shared_ptr<const pchat::actors::server_context> cctx = ctx;
-    pchat::actors::sip_bridge bridge(sys, cctx);
-    pchat::sip::endpoint edge(ecfg, &bridge);
-    ctx->edge = &edge;
+    auto bridge = std::make_unique<pchat::actors::sip_bridge>(sys, cctx);
+    edge = std::make_unique<pchat::sip::endpoint>(ecfg, bridge.get());
+    ctx->edge = edge.get();
     if (!ensure_demo_content(sys, ctx->directory)) {
       rc = fail("cannot create the demo room", "check the store");
-    } else if (auto err = edge.start(); !err.empty()) {
+    } else if (auto err = edge->start(); !err.empty()) {
       rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");
     } else {
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::app::make_admin_api(sys, cctx, &edge));
+                                   pchat::app::make_admin_api(sys, cctx, edge.get()));
       if (auto herr = http.start(); !herr.empty()) {
         rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
       } else {
-        std::printf("sip-port=%u\nhttp-port=%u\n", edge.port(), http.port());
+        std::printf("sip-port=%u\nhttp-port=%u\n", edge->port(), http.port());
         std::fflush(stdout);
         pchat::log::write(pchat::log::level::info, "pchatd", "started",
                           "domain=" + cfg.domain + " sip=" + cfg.host + ":" +
-                              std::to_string(edge.port()) + " http=" + cfg.host + ":" +
+                              std::to_string(edge->port()) + " http=" + cfg.host + ":" +
                               std::to_string(http.port()) + " data=" + pchat::log::quote(cfg.data_dir));
         int sig = 0;
         sigwait(&stop_signals, &sig);
         http.stop();
       }
-      edge.stop();  // closes every dialog: sessions part their rooms and quit
+      edge->stop();  // closes every dialog: sessions part their rooms and quit
     }
+    bridge.reset();
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
-    ctx->edge = nullptr;
   }  // ~actor_system waits for every actor
+  edge.reset();
   return rc;
 }
