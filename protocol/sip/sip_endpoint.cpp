@@ -33,6 +33,7 @@
 #include <unordered_set>
 
 #include "log/log.h"
+#include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_framer.h"
 #include "protocol/sip/sip_message.h"
 
@@ -101,6 +102,8 @@ struct endpoint::impl {
     // INVITEs without To tag seen on this connection: "Call-ID\nFrom-tag" -> dialog
     // (absorbs UDP retransmissions of the initial INVITE).
     std::unordered_map<std::string, dialog_id> initial_invites;
+    // Users (lower-case From URIs) that passed Digest on this connection.
+    std::unordered_set<std::string> authenticated;
   };
 
   struct dialog {
@@ -183,7 +186,9 @@ struct endpoint::impl {
 
   std::atomic<uint64_t> inflight{0};
   std::atomic<uint64_t> n_requests_in{0}, n_responses_in{0}, n_requests_out{0}, n_503{0},
-      n_bad{0}, n_conns{0}, n_dialogs{0};
+      n_bad{0}, n_conns{0}, n_dialogs{0}, n_auth_fail{0};
+  nonce_source nonces{std::to_string(std::random_device{}()) + std::to_string(std::random_device{}()) +
+                      std::to_string(now_ms())};
 
   impl(endpoint_config c, endpoint_events* e) : cfg(std::move(c)), events(e) {}
 
@@ -562,6 +567,8 @@ struct endpoint::impl {
     }
     n_requests_in++;
     const std::string& meth = m.method;
+    bool out_of_dialog = m.to_tag.empty() && meth != "ACK" && meth != "CANCEL";
+    if (out_of_dialog && !authorize(c, m)) return;
     if (meth == "INFO") handle_info(c, m);
     else if (meth == "REGISTER") handle_register(c, m);
     else if (meth == "SUBSCRIBE") handle_subscribe(c, m);
@@ -576,6 +583,62 @@ struct endpoint::impl {
       send_response(c, m, 501, "Not Implemented", {},
                     "Allow: INVITE, ACK, BYE, CANCEL, INFO, OPTIONS, REGISTER, SUBSCRIBE, "
                     "SERVICE, UPDATE, NOTIFY, MESSAGE, PRACK\r\n");
+  }
+
+  static std::string lower(std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  }
+
+  // Digest gate for out-of-dialog requests (see endpoint_config::require_auth). Returns
+  // true if the request may proceed; otherwise it has been answered (401/407/403).
+  bool authorize(connection* c, const sip_message& m) {
+    if (!cfg.require_auth) return true;
+    std::string from = lower(m.from_uri);
+    if (c->authenticated.count(from)) return true;
+    bool sipe = m.user_agent.find("Sipe") != std::string::npos;
+    bool proxy_style = sipe || !m.proxy_authorization.empty();
+    const std::string& cred = !m.proxy_authorization.empty() ? m.proxy_authorization : m.authorization;
+    int64_t now_s = now_ms() / 1000;
+    std::string scope = std::to_string(c->id);
+    bool stale = false;
+    digest_credentials dc;
+    if (!cred.empty() && parse_digest_credentials(cred, &dc)) {
+      auto v = nonces.check(dc.nonce, now_s, scope, cfg.nonce_max_age_s);
+      if (v == nonce_source::verdict::ok) {
+        std::string ha1 = iequals(dc.realm, cfg.domain) ? events->user_ha1(dc.username) : std::string();
+        if (!ha1.empty() && verify_digest(dc, ha1, m.method)) {
+          std::string aor = "sip:" + (dc.username.find('@') != std::string::npos
+                                          ? dc.username
+                                          : dc.username + "@" + cfg.domain);
+          if (lower(aor) != from) {
+            n_auth_fail++;
+            send_response(c, m, 403, "Forbidden", new_tag(),
+                          "Warning: 399 pchat \"credentials of " + aor + " cannot act as " +
+                              m.from_uri + "\"\r\n");
+            return false;
+          }
+          c->authenticated.insert(from);
+          PCHAT_LOG(info, "sip", "user authenticated", "user=" + m.from_uri + " peer=" + c->peer_text);
+          return true;
+        }
+        n_auth_fail++;
+        PCHAT_LOG(warn, "sip", "authentication failed",
+                  "user=" + log::quote(dc.username) + " peer=" + c->peer_text +
+                      " action=" + log::quote("check the user name and password"));
+        send_response(c, m, 403, "Forbidden", new_tag(),
+                      "Warning: 399 pchat \"wrong user name or password\"\r\n");
+        return false;
+      }
+      stale = v == nonce_source::verdict::stale;
+    }
+    std::string challenge = digest_challenge(cfg.domain, nonces.make(now_s, scope), stale);
+    if (proxy_style)
+      send_response(c, m, 407, "Proxy Authentication Required", new_tag(),
+                    "Proxy-Authenticate: " + challenge + "\r\n");
+    else
+      send_response(c, m, 401, "Unauthorized", new_tag(), "WWW-Authenticate: " + challenge + "\r\n");
+    return false;
   }
 
   dialog* find_dialog(const sip_message& m) {
@@ -989,6 +1052,7 @@ endpoint_stats endpoint::stats() const {
   s.requests_out = impl_->n_requests_out.load();
   s.responses_503 = impl_->n_503.load();
   s.bad_messages = impl_->n_bad.load();
+  s.auth_failures = impl_->n_auth_fail.load();
   return s;
 }
 

@@ -47,6 +47,13 @@ struct endpoint_config {
   int register_expires_s = 3600;
   int keepalive_timeout_s = 300;          // advertised in ms-keep-alive
   int idle_timeout_s = 660;               // no bytes for this long closes a TCP connection
+  // Digest authentication of out-of-dialog requests (REGISTER, SUBSCRIBE, INVITE, ...).
+  // Clients whose User-Agent contains "Sipe" are challenged with 407 Proxy-Authenticate
+  // (the only Digest form SIPE answers), others with 401. Once a user has authenticated
+  // on a connection, that user's later requests on it are trusted (SIPE answers only the
+  // challenged request). The realm is the domain.
+  bool require_auth = false;
+  int nonce_max_age_s = 300;
 };
 
 struct dialog_info {
@@ -68,6 +75,7 @@ struct endpoint_stats {
   uint64_t requests_out = 0;
   uint64_t responses_503 = 0;
   uint64_t bad_messages = 0;
+  uint64_t auth_failures = 0;
 };
 
 class endpoint_events {
@@ -82,6 +90,9 @@ class endpoint_events {
   virtual void on_info(dialog_id d, txn_id txn, std::string body) = 0;
   // The dialog ended (BYE, connection closed, stale). Called once per opened dialog.
   virtual void on_dialog_closed(dialog_id d, const std::string& reason) = 0;
+  // H(A1) = MD5(username:realm:password) of a user, lower-case hex; empty if the user is
+  // unknown or disabled. Called on the SIP thread when require_auth is set: must be fast.
+  virtual std::string user_ha1(const std::string& /*username*/) { return {}; }
 };
 
 // What the application uses to answer and push: implemented by endpoint, and by

@@ -66,7 +66,10 @@ void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_li
     if (cur_name.empty()) return;
     std::string_view full = echo_name(cur_name);
     std::string_view value = trim(cur_value);
-    if (full == "Via") {
+    if (full.empty()) {
+      if (iequals(cur_name, "proxy-authorization")) m->proxy_authorization = std::string(value);
+      else if (iequals(cur_name, "authorization")) m->authorization = std::string(value);
+    } else if (full == "Via") {
       *has_via = true;
       m->echo.append("Via: ").append(value).append("\r\n");
     } else if (full == "From") {
@@ -254,7 +257,9 @@ const char* reason_phrase(int code) {
     case 200: return "OK";
     case 202: return "Accepted";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
+    case 407: return "Proxy Authentication Required";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";

@@ -40,6 +40,8 @@ struct sip_message {
   int64_t expires = -1;     // Expires header, -1 if absent
   std::string content_type;
   std::string user_agent;
+  std::string authorization;        // Authorization header value, raw
+  std::string proxy_authorization;  // Proxy-Authorization header value, raw
   std::string body;
 
   // Echo block for responses: "Via: ...\r\n" (every Via, in order), "From: ...\r\n",
