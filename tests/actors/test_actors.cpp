@@ -371,3 +371,38 @@ TEST(Actors, PreferencesPersistPerUser) {
   ASSERT_TRUE(n.edge.wait_count(3, "rpl:getpref", 1));
   EXPECT_EQ(n.edge.count(3, "Zm9sbG93ZWQ="), 0u);
 }
+
+TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
+  temp_dir dir;
+  node n(dir.path);
+  n.ctx->room_idle_seconds = 1;
+  std::string uri = n.make_room("Sleepy");
+  caf::scoped_actor self{*n.sys};
+  caf::actor first;
+  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri)
+      .receive([&](caf::actor& a) { first = a; }, [&](caf::error&) {});
+  ASSERT_TRUE(first);
+  auto a = n.session(1, "sip:alice@example.com");
+  send_cmd(a, join_cmd(uri), next_txn++);
+  ASSERT_TRUE(n.edge.wait_count(1, "rpl:join", 1));
+  uint64_t t = next_txn++;
+  send_cmd(a, post_cmd(uri, "before the nap"), t);
+  ASSERT_TRUE(n.edge.wait_response(t));
+  caf::anon_send(a, actors::closed_atom::value, std::string("gone"));
+  // With nobody in it, the room actor stops after room_idle_seconds...
+  self->monitor(first);
+  bool down = false;
+  self->receive([&](caf::down_msg&) { down = true; }, caf::after(10s) >> [] {});
+  ASSERT_TRUE(down) << "idle room actor never retired";
+  // ...and the next lookup spawns a fresh one that still has the history.
+  caf::actor second;
+  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri)
+      .receive([&](caf::actor& x) { second = x; }, [&](caf::error&) {});
+  ASSERT_TRUE(second);
+  EXPECT_NE(first.address(), second.address());
+  auto b = n.session(2, "sip:bob@example.com");
+  send_cmd(b, join_cmd(uri), next_txn++);
+  ASSERT_TRUE(n.edge.wait_count(2, "rpl:join", 1));
+  send_cmd(b, backchat_cmd(uri, 10), next_txn++);
+  ASSERT_TRUE(n.edge.wait_count(2, ">before the nap<", 1));
+}
