@@ -91,7 +91,8 @@ TEST(SipWire, HeaderLookupIsCaseInsensitiveAndMapsCompactForms) {
 
 TEST(SipWire, ContinuationLinesFoldIntoOneValue) {
   sip_message m;
-  ASSERT_TRUE(parse_sip_head("SIP/2.0 200 OK\r\nSubject: first\r\n  second\r\n\tthird\r\n", m).ok());
+  ASSERT_TRUE(
+      parse_sip_head("SIP/2.0 200 OK\r\nSubject: first\r\n  second\r\n\tthird\r\n", m).ok());
   ASSERT_NE(m.header("Subject"), nullptr);
   EXPECT_EQ(*m.header("Subject"), "first second third");
 }
@@ -146,8 +147,8 @@ TEST(SipFramer, EverySplitPointYieldsTheSameMessages) {
 
 TEST(SipFramer, SkipsCrlfKeepalivesBetweenMessages) {
   sip_stream_framer f;
-  const std::string stream = "\r\n\r\n" + std::string(kInfo) + "\r\n\r\n\r\n" + std::string(kInfo) +
-                             "\r\n\r\n";
+  const std::string stream =
+      "\r\n\r\n" + std::string(kInfo) + "\r\n\r\n\r\n" + std::string(kInfo) + "\r\n\r\n";
   auto msgs = frame_all(stream, 3, f);
   ASSERT_EQ(msgs.size(), 2u);
   EXPECT_EQ(f.keepalive_bytes(), 14u);
@@ -181,9 +182,10 @@ TEST(SipFramer, MissingContentLengthWithContentTypeIsFatal) {
 
 TEST(SipFramer, CompactContentLengthFramesTheBody) {
   sip_stream_framer f;
-  auto msgs = frame_all("INFO sip:a SIP/2.0\r\nc: text/plain\r\nl: 3\r\n\r\nabcINFO sip:b SIP/2.0\r\n"
-                        "l: 0\r\n\r\n",
-                        5, f);
+  auto msgs = frame_all(
+      "INFO sip:a SIP/2.0\r\nc: text/plain\r\nl: 3\r\n\r\nabcINFO sip:b SIP/2.0\r\n"
+      "l: 0\r\n\r\n",
+      5, f);
   ASSERT_EQ(msgs.size(), 2u);
   EXPECT_EQ(msgs[0].body, "abc");
   EXPECT_EQ(msgs[1].request_uri, "sip:b");
@@ -431,7 +433,9 @@ xccos_reply decode_one_reply(const std::string& body) {
 }
 
 TEST(ClientCodec, DecodesServerJoinReplyWithMembersManagersAndFailures) {
-  xccos::joined_room room{"ma-chan://example.com/r1", "Room 1", "Topic & more",
+  xccos::joined_room room{"ma-chan://example.com/r1",
+                          "Room 1",
+                          "Topic & more",
                           {{"sip:alice@example.com", false}, {"sip:bob@example.com", true}}};
   auto r = decode_one_reply(
       xccos::encode_join_reply(head("rpl:bjoin"), {room}, {"ma-chan://example.com/gone"}));
@@ -484,7 +488,8 @@ TEST(ClientCodec, DecodesServerChansrchBackchatRequriPartPrefAndServerInfo) {
   auto part = decode_one_reply(xccos::encode_part_reply(head("rpl:part"), "ma-chan://d/r"));
   EXPECT_EQ(part.room_uri, "ma-chan://d/r");
 
-  auto pref = decode_one_reply(xccos::encode_getpref_reply(head("rpl:getpref"), {"L", "3", "aGk="}));
+  auto pref =
+      decode_one_reply(xccos::encode_getpref_reply(head("rpl:getpref"), {"L", "3", "aGk="}));
   EXPECT_TRUE(pref.has_pref);
   EXPECT_EQ(pref.pref_label, "L");
   EXPECT_EQ(pref.pref_content, "aGk=");
@@ -505,9 +510,9 @@ TEST(ClientCodec, DecodesServerChansrchBackchatRequriPartPrefAndServerInfo) {
 TEST(ClientCodec, DecodesNoticesAndLiveMessages) {
   push_batch b;
   std::string err;
-  ASSERT_TRUE(decode_push(xccos::encode_join_notice("ma-chan://example.com/r1",
-                                                    "sip:carol@example.com", true, 1),
-                          b, err))
+  ASSERT_TRUE(decode_push(
+      xccos::encode_join_notice("ma-chan://example.com/r1", "sip:carol@example.com", true, 1), b,
+      err))
       << err;
   ASSERT_EQ(b.roster.size(), 1u);
   EXPECT_EQ(b.roster[0].what, roster_event::kind::join);
@@ -515,9 +520,8 @@ TEST(ClientCodec, DecodesNoticesAndLiveMessages) {
   EXPECT_EQ(b.roster[0].user, "sip:carol@example.com");
   EXPECT_TRUE(b.roster[0].manager);
 
-  ASSERT_TRUE(decode_push(xccos::encode_part_notice("ma-chan://example.com/r1",
-                                                    "sip:carol@example.com", 2),
-                          b, err));
+  ASSERT_TRUE(decode_push(
+      xccos::encode_part_notice("ma-chan://example.com/r1", "sip:carol@example.com", 2), b, err));
   ASSERT_EQ(b.roster.size(), 1u);
   EXPECT_EQ(b.roster[0].what, roster_event::kind::part);
 

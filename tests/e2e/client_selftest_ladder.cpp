@@ -46,10 +46,10 @@ class fake_server {
  public:
   struct options {
     bool udp = false;
-    bool piggyback = true;              // provisioning in the SUBSCRIBE 200, else in a NOTIFY
-    bool drop_first_register = false;   // loses the first REGISTER (UDP retransmission test)
-    bool register_expires = true;       // false: REGISTER 200 without Expires
-    bool reason_phrases = true;         // false: "SIP/2.0 200" (SIPE stalls on it)
+    bool piggyback = true;             // provisioning in the SUBSCRIBE 200, else in a NOTIFY
+    bool drop_first_register = false;  // loses the first REGISTER (UDP retransmission test)
+    bool register_expires = true;      // false: REGISTER 200 without Expires
+    bool reason_phrases = true;        // false: "SIP/2.0 200" (SIPE stalls on it)
   };
 
   explicit fake_server(options o) : opt_(o) {
@@ -136,10 +136,9 @@ class fake_server {
         if (stale_requested_ && last_dialog_) {
           stale_requested_ = false;
           dialog stale = *last_dialog_;
-          send_info(stale, "stale-call-id", xccos::encode_grpchat(
-                                                {kDemoRoom, kChatUri, "2024-01-01T00:00:00Z",
-                                                 "stale", ""},
-                                                1));
+          send_info(
+              stale, "stale-call-id",
+              xccos::encode_grpchat({kDemoRoom, kChatUri, "2024-01-01T00:00:00Z", "stale", ""}, 1));
         }
       }
       if (fds[0].revents & POLLIN) {
@@ -211,10 +210,11 @@ class fake_server {
   void send_request(dialog& d, const std::string& method, const std::string& call_id,
                     const std::string& extra, const std::string& body) {
     std::string out = method + " " + d.target + " SIP/2.0\r\n";
-    out += "Via: SIP/2.0/" + std::string(opt_.udp ? "UDP" : "TCP") + " 127.0.0.1:" +
-           std::to_string(port_) + ";branch=z9hG4bKsrv" + std::to_string(++branch_) + "\r\n";
-    out += "From: <" + std::string(method == "NOTIFY" ? d.client_uri : kChatUri) + ">;tag=" +
-           d.server_tag + "\r\n";
+    out += "Via: SIP/2.0/" + std::string(opt_.udp ? "UDP" : "TCP") +
+           " 127.0.0.1:" + std::to_string(port_) + ";branch=z9hG4bKsrv" +
+           std::to_string(++branch_) + "\r\n";
+    out += "From: <" + std::string(method == "NOTIFY" ? d.client_uri : kChatUri) +
+           ">;tag=" + d.server_tag + "\r\n";
     out += "To: <" + d.client_uri + ">;tag=" + d.client_tag + "\r\n";
     out += "Call-ID: " + call_id + "\r\n";
     out += "CSeq: " + std::to_string(++d.cseq) + " " + method + "\r\n";
@@ -246,7 +246,8 @@ class fake_server {
       if (opt_.drop_first_register && registers_++ == 0) return;
       std::string extra;
       if (opt_.register_expires) extra += "Expires: 3600\r\n";
-      extra += "Supported: msrtc-event-categories\r\nAllow-Events: vnd-microsoft-provisioning-v2\r\n";
+      extra +=
+          "Supported: msrtc-event-categories\r\nAllow-Events: vnd-microsoft-provisioning-v2\r\n";
       reply(p, m, 200, "OK", "reg", extra);
     } else if (m.method == "SUBSCRIBE") {
       note("SUBSCRIBE");
@@ -254,23 +255,24 @@ class fake_server {
           "<provisionGroupList><provisionGroup name=\"persistentChatConfiguration\">"
           "<propertyEntryList><property name=\"EnablePersistentChat\">true</property>"
           "<property name=\"DefaultPersistentChatPoolUri\">" +
-          std::string(kChatUri) + "</property></propertyEntryList></provisionGroup>"
+          std::string(kChatUri) +
+          "</property></propertyEntryList></provisionGroup>"
           "</provisionGroupList>";
       const std::string type =
           "Content-Type: application/vnd-microsoft-roaming-provisioning-v2+xml\r\n";
       if (opt_.piggyback) {
-        reply(p, m, 200, "OK", "sub",
-              "Expires: 0\r\nms-piggyback-cseq: 1\r\nEvent: vnd-microsoft-provisioning-v2\r\n" +
-                  type,
-              body);
+        reply(
+            p, m, 200, "OK", "sub",
+            "Expires: 0\r\nms-piggyback-cseq: 1\r\nEvent: vnd-microsoft-provisioning-v2\r\n" + type,
+            body);
       } else {
         reply(p, m, 200, "OK", "sub", "Expires: 0\r\n");
-        dialog d{&p, std::string(m.from_uri()), std::string(m.from_tag()), "sub",
-                 std::string(m.from_uri()), 0};
-        send_request(d, "NOTIFY", call_id,
-                     "Event: vnd-microsoft-provisioning-v2\r\nSubscription-State: terminated\r\n" +
-                         type,
-                     body);
+        dialog d{&p,    std::string(m.from_uri()), std::string(m.from_tag()),
+                 "sub", std::string(m.from_uri()), 0};
+        send_request(
+            d, "NOTIFY", call_id,
+            "Event: vnd-microsoft-provisioning-v2\r\nSubscription-State: terminated\r\n" + type,
+            body);
       }
     } else if (m.method == "INVITE") {
       note("INVITE");
@@ -331,7 +333,9 @@ class fake_server {
         std::vector<std::string> failed;
         for (const auto& r : c.rooms) {
           if (r.uri == kDemoRoom) {
-            joined.push_back({kDemoRoom, "Demo Room", "topic",
+            joined.push_back({kDemoRoom,
+                              "Demo Room",
+                              "topic",
                               {{d.client_uri, false}, {"sip:boss@example.com", true}}});
           } else {
             failed.push_back(r.uri);
@@ -439,8 +443,8 @@ TEST(ClientLadder, SignsInOverTcpAndEveryCommandGetsItsTypedReply) {
 
   uint64_t from = alice.next_message_seq();
   ASSERT_TRUE(alice.post_and_wait_ack(kDemoRoom, "hello & <world>", kWait));
-  auto echo = alice.wait_for_message(
-      [](const chat_post& p) { return p.text == "hello & <world>"; }, kWait, from);
+  auto echo = alice.wait_for_message([](const chat_post& p) { return p.text == "hello & <world>"; },
+                                     kWait, from);
   ASSERT_TRUE(echo.has_value());
   EXPECT_EQ(echo->author, "sip:alice@example.com");
   EXPECT_EQ(echo->room, kDemoRoom);
@@ -549,9 +553,9 @@ TEST(ClientLadder, UdpRetransmitsALostRegister) {
   uint64_t from = alice.next_message_seq();
   ASSERT_TRUE(alice.join_and_wait(kDemoRoom, kWait).has_value());
   ASSERT_TRUE(alice.post_and_wait_ack(kDemoRoom, "over udp", kWait));
-  EXPECT_TRUE(alice.wait_for_message([](const chat_post& p) { return p.text == "over udp"; },
-                                     kWait, from)
-                  .has_value());
+  EXPECT_TRUE(
+      alice.wait_for_message([](const chat_post& p) { return p.text == "over udp"; }, kWait, from)
+          .has_value());
 }
 
 TEST(ClientLadder, ManyUsersShareOneConnectionAndGetTheirOwnTraffic) {
@@ -584,10 +588,10 @@ TEST(ClientLadder, ManyUsersShareOneConnectionAndGetTheirOwnTraffic) {
     EXPECT_EQ(j->room.members, std::vector<std::string>{u->self_uri()});
   }
   ASSERT_TRUE(users[2]->post_and_wait_ack(kDemoRoom, "from carol", kWait));
-  ASSERT_TRUE(users[2]
-                  ->wait_for_message([](const chat_post& p) { return p.text == "from carol"; },
-                                     kWait)
-                  .has_value());
+  ASSERT_TRUE(
+      users[2]
+          ->wait_for_message([](const chat_post& p) { return p.text == "from carol"; }, kWait)
+          .has_value());
   EXPECT_TRUE(users[0]->messages().empty());
 }
 

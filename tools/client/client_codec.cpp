@@ -169,8 +169,8 @@ void read_join(const XMLElement* data, xccos_reply& r) {
     r.joined.push_back(std::move(room));
   }
   for (const XMLElement* f = child(data, "fib"); f; f = twin(f)) {
-    r.failed.push_back({room_uri_from(attr_str(f, "domain"), attr_str(f, "value")),
-                        attr_str(f, "key")});
+    r.failed.push_back(
+        {room_uri_from(attr_str(f, "domain"), attr_str(f, "value")), attr_str(f, "key")});
   }
 }
 
@@ -266,12 +266,23 @@ void read_notice(const XMLElement* ntc, std::vector<roster_event>& out) {
 void append_escaped(std::string& out, std::string_view s) {
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -355,8 +366,7 @@ bool parse_provisioning(std::string_view body, provisioning_info& out, std::stri
       }
     } else if (std::string_view(name) == "persistentChatConfiguration") {
       out.has_chat_group = true;
-      for (const XMLElement* p = child(child(g, "propertyEntryList"), "property"); p;
-           p = twin(p)) {
+      for (const XMLElement* p = child(child(g, "propertyEntryList"), "property"); p; p = twin(p)) {
         const char* pname = attr(p, "name");
         if (!pname) continue;
         if (std::string_view(pname) == "EnablePersistentChat") {
@@ -394,7 +404,9 @@ std::string encode_envelope(uint32_t envid, std::string_view inner) {
   return out;
 }
 
-std::string encode_requri_cmd() { return cmd("cmd:requri", ""); }
+std::string encode_requri_cmd() {
+  return cmd("cmd:requri", "");
+}
 
 std::string encode_getserverinfo_cmd(std::string_view domain, std::string_view info_type) {
   std::string d = "<sib domain=\"";
@@ -405,8 +417,7 @@ std::string encode_getserverinfo_cmd(std::string_view domain, std::string_view i
   return cmd("cmd:getserverinfo", d);
 }
 
-std::string encode_chansrch_cmd(std::string_view qtype, std::string_view criteria,
-                                bool extended) {
+std::string encode_chansrch_cmd(std::string_view qtype, std::string_view criteria, bool extended) {
   std::string d = "<qib qtype=\"";
   append_escaped(d, qtype);
   d.append("\" criteria=\"");
@@ -472,8 +483,8 @@ std::string encode_setpref_cmd(std::string_view label, std::string_view seqid,
   return cmd("cmd:setpref", d);
 }
 
-std::string encode_grpchat(std::string_view room_uri, std::string_view author,
-                           std::string_view ts, std::string_view text) {
+std::string encode_grpchat(std::string_view room_uri, std::string_view author, std::string_view ts,
+                           std::string_view text) {
   std::string out;
   out.reserve(120 + room_uri.size() + author.size() + text.size());
   out.append("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"");

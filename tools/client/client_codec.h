@@ -39,7 +39,7 @@ struct room_info {
   std::string uri;
   std::string name;
   std::string description;
-  int user_count = -1;  // info urn:parlano:ma:info:ucnt; -1 if absent
+  int user_count = -1;      // info urn:parlano:ma:info:ucnt; -1 if absent
   bool is_private = false;  // info ...:visibilty == "private" (sic, SIPE's spelling)
   bool file_post = false;
   bool invite = false;
@@ -63,11 +63,11 @@ struct failed_room {
 
 // A room message: a live grpchat push or one msg of rpl:bccontext.
 struct chat_post {
-  std::string room;    // chanUri
-  std::string author;  // sip:user@domain
-  std::string ts;      // as sent
-  std::string text;    // unescaped <chat> text
-  int64_t ts_micros = 0;  // ts parsed (UTC microseconds); 0 if unparseable
+  std::string room;        // chanUri
+  std::string author;      // sip:user@domain
+  std::string ts;          // as sent
+  std::string text;        // unescaped <chat> text
+  int64_t ts_micros = 0;   // ts parsed (UTC microseconds); 0 if unparseable
   steady_time received{};  // set by the client on arrival
   uint64_t seq = 0;        // client-local arrival number (1, 2, ...); 0 for history items
 };
@@ -88,17 +88,17 @@ struct xccos_reply {
   std::string id;         // "rpl:join", ... as sent
   std::string cmd_envid;  // commandid/@envid ("" if absent)
   std::string cmd_seqid;
-  int code = 500;         // resp/@code; 500 when <resp> is missing, as SIPE
-  std::string text;       // resp text
+  int code = 500;    // resp/@code; 500 when <resp> is missing, as SIPE
+  std::string text;  // resp text
   bool has_resp = false;
 
-  std::string channel_uri;  // rpl:requri data/uib/@uri
+  std::string channel_uri;                                       // rpl:requri data/uib/@uri
   std::vector<std::pair<std::string, std::string>> server_info;  // rpl:getservinfo sib attrs
-  std::vector<room_info> rooms;           // rpl:chansrch
-  std::vector<joined_room_info> joined;   // rpl:join, rpl:bjoin
-  std::vector<failed_room> failed;        // rpl:join, rpl:bjoin
-  std::string room_uri;                   // rpl:part, rpl:bccontext (first chanib/@uri)
-  std::vector<chat_post> messages;        // rpl:bccontext, document order
+  std::vector<room_info> rooms;                                  // rpl:chansrch
+  std::vector<joined_room_info> joined;                          // rpl:join, rpl:bjoin
+  std::vector<failed_room> failed;                               // rpl:join, rpl:bjoin
+  std::string room_uri;                              // rpl:part, rpl:bccontext (first chanib/@uri)
+  std::vector<chat_post> messages;                   // rpl:bccontext, document order
   std::string pref_label, pref_seqid, pref_content;  // rpl:getpref
   bool has_pref = false;
   std::string data_xml;  // <data> subtree, serialised, for reply ids this file does not know
@@ -121,8 +121,8 @@ bool decode_push(std::string_view body, push_batch& out, std::string& error);
 struct provisioning_info {
   bool parsed = false;
   bool has_chat_group = false;
-  bool enabled = false;   // EnablePersistentChat is exactly "true"
-  std::string pool_uri;   // DefaultPersistentChatPoolUri as sent
+  bool enabled = false;  // EnablePersistentChat is exactly "true"
+  std::string pool_uri;  // DefaultPersistentChatPoolUri as sent
   // ServerConfiguration children that make SIPE start unrelated work (focusFactoryUri,
   // dlxInternalUrl, absInternalServerUrl, mrasUri): names found, for fault reports.
   std::vector<std::string> unwanted_server_config;
@@ -151,8 +151,8 @@ std::string encode_getinv_cmd(std::string_view domain);
 std::string encode_getpref_cmd(std::string_view label, std::string_view seqid);
 std::string encode_setpref_cmd(std::string_view label, std::string_view seqid,
                                std::string_view content_base64);
-std::string encode_grpchat(std::string_view room_uri, std::string_view author,
-                           std::string_view ts, std::string_view text);
+std::string encode_grpchat(std::string_view room_uri, std::string_view author, std::string_view ts,
+                           std::string_view text);
 
 // The reply id a command expects ("cmd:join" → "rpl:join"). getserverinfo accepts both
 // "rpl:getservinfo" (seen in real traffic) and "rpl:getserverinfo".

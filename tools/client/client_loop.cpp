@@ -49,14 +49,15 @@ void client_loop::remove_fd(uint64_t registration, int fd) {
   if (fd >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
-void client_loop::request_flush(uint64_t registration) { flush_queue_.push_back(registration); }
+void client_loop::request_flush(uint64_t registration) {
+  flush_queue_.push_back(registration);
+}
 
 client_loop::timer_id client_loop::add_timer(clock::duration delay, std::function<void()> fn) {
   return add_timer_at(clock::now() + delay, std::move(fn));
 }
 
-client_loop::timer_id client_loop::add_timer_at(clock::time_point when,
-                                                std::function<void()> fn) {
+client_loop::timer_id client_loop::add_timer_at(clock::time_point when, std::function<void()> fn) {
   timer_id id = next_timer_++;
   heap_.push({when, id});
   timers_.emplace(id, live_timer{when, std::move(fn)});

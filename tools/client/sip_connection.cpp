@@ -23,7 +23,9 @@ constexpr int kDatagramsPerEvent = 64;
 // A drained output buffer larger than this is released (idle connections stay small).
 constexpr size_t kKeepOutputCapacity = 16 * 1024;
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_text(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 bool fill_addr(const std::string& host, uint16_t port, sockaddr_in& sa) {
   std::memset(&sa, 0, sizeof sa);
@@ -111,7 +113,9 @@ void sip_connection::start() {
   schedule_keepalive();
 }
 
-void sip_connection::fail(const std::string& reason) { close(reason); }
+void sip_connection::fail(const std::string& reason) {
+  close(reason);
+}
 
 void sip_connection::close(const std::string& reason) {
   if (state_ == state::closed) return;
@@ -201,6 +205,7 @@ bool sip_connection::send(std::string_view bytes) {
   if (cfg_.transport == transport_kind::udp) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
+      if (errno == EMSGSIZE) return false;  // over 64 KiB: cannot be a datagram, not sent
       if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED) {
         // Lost like any datagram; request retransmission covers it. ECONNREFUSED reports an
         // ICMP error for an earlier datagram; the next one may well get through.
@@ -341,8 +346,8 @@ void sip_connection::read_datagrams() {
       return;
     }
     stats_.bytes_in += static_cast<uint64_t>(n);
-    wire_status st = parse_sip_datagram(std::string_view(buf, static_cast<size_t>(n)),
-                                        scratch_message_);
+    wire_status st =
+        parse_sip_datagram(std::string_view(buf, static_cast<size_t>(n)), scratch_message_);
     if (!st.ok()) {
       ++stats_.datagram_errors;
       continue;

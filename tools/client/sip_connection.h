@@ -86,13 +86,13 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
     uint64_t messages_in = 0;
-    uint64_t writes = 0;           // write/send system calls that moved bytes
+    uint64_t writes = 0;  // write/send system calls that moved bytes
     uint64_t keepalives_sent = 0;
-    uint64_t keepalive_bytes_in = 0;  // CR/LF skipped between incoming messages
-    uint64_t unroutable_requests = 0;   // answered 481 by the connection
-    uint64_t unroutable_responses = 0;  // dropped
-    uint64_t datagram_errors = 0;       // UDP datagrams that did not parse (dropped)
-    uint64_t datagrams_dropped_out = 0; // UDP sends that failed with EAGAIN/ENOBUFS
+    uint64_t keepalive_bytes_in = 0;     // CR/LF skipped between incoming messages
+    uint64_t unroutable_requests = 0;    // answered 481 by the connection
+    uint64_t unroutable_responses = 0;   // dropped
+    uint64_t datagram_errors = 0;        // UDP datagrams that did not parse (dropped)
+    uint64_t datagrams_dropped_out = 0;  // UDP sends that failed with EAGAIN/ENOBUFS
   };
 
   // Creates the socket and starts connecting. Never returns null; on a setup failure the
@@ -108,7 +108,9 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
   const std::string& close_reason() const { return close_reason_; }
   transport_kind transport() const { return cfg_.transport; }
   // Via / Contact transport token, lower-case as SIPE writes it: "tcp" or "udp".
-  std::string_view via_transport() const { return cfg_.transport == transport_kind::tcp ? "tcp" : "udp"; }
+  std::string_view via_transport() const {
+    return cfg_.transport == transport_kind::tcp ? "tcp" : "udp";
+  }
   // Local address and port (known right after open(), also while connecting).
   const std::string& local_ip() const { return local_ip_; }
   uint16_t local_port() const { return local_port_; }
@@ -116,7 +118,8 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
   client_loop& loop() { return loop_; }
 
   // Queues one message (TCP: bytes on the stream; UDP: one datagram). Returns false if the
-  // connection is closed or the output limit was hit (the connection is then closed).
+  // connection is closed, the output limit was hit (the connection is then closed) or a
+  // datagram is too large for UDP (nothing sent, the connection stays).
   // Bytes queued while connecting go out once connected.
   bool send(std::string_view bytes);
   // Writes CRLFCRLF now (TCP).

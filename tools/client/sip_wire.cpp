@@ -14,9 +14,13 @@ constexpr std::string_view kVersion = "SIP/2.0";
 // tens of thousands of idle connections must not each hold a large buffer.
 constexpr size_t kKeepBufferCapacity = 16 * 1024;
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
@@ -44,12 +48,24 @@ struct compact_pair {
 };
 // RFC 3261 §7.3.3 plus the registered extensions a SIP server may emit.
 constexpr compact_pair kCompactNames[] = {
-    {'a', "Accept-Contact"}, {'b', "Referred-By"},    {'c', "Content-Type"},
-    {'d', "Request-Disposition"}, {'e', "Content-Encoding"}, {'f', "From"},
-    {'i', "Call-ID"},        {'j', "Reject-Contact"}, {'k', "Supported"},
-    {'l', "Content-Length"}, {'m', "Contact"},        {'o', "Event"},
-    {'r', "Refer-To"},       {'s', "Subject"},        {'t', "To"},
-    {'u', "Allow-Events"},   {'v', "Via"},            {'x', "Session-Expires"},
+    {'a', "Accept-Contact"},
+    {'b', "Referred-By"},
+    {'c', "Content-Type"},
+    {'d', "Request-Disposition"},
+    {'e', "Content-Encoding"},
+    {'f', "From"},
+    {'i', "Call-ID"},
+    {'j', "Reject-Contact"},
+    {'k', "Supported"},
+    {'l', "Content-Length"},
+    {'m', "Contact"},
+    {'o', "Event"},
+    {'r', "Refer-To"},
+    {'s', "Subject"},
+    {'t', "To"},
+    {'u', "Allow-Events"},
+    {'v', "Via"},
+    {'x', "Session-Expires"},
 };
 
 // True if a header named `have` answers a lookup for `want` (full or compact either way).
@@ -286,8 +302,8 @@ wire_status parse_sip_head(std::string_view head, sip_message& out) {
       continue;
     }
     size_t colon = line.find(':');
-    std::string_view name = colon == std::string_view::npos ? std::string_view()
-                                                            : trim(line.substr(0, colon));
+    std::string_view name =
+        colon == std::string_view::npos ? std::string_view() : trim(line.substr(0, colon));
     if (!is_token(name)) {
       return wire_status::error(wire_status::code::bad_header,
                                 "bad header line: " + std::string(line.substr(0, 80)));
@@ -418,8 +434,8 @@ sip_stream_framer::result sip_stream_framer::next(sip_message& out) {
 
 std::string build_request(const sip_request_spec& s) {
   std::string out;
-  out.reserve(320 + s.request_uri.size() + s.from_uri.size() + s.to_uri.size() +
-               s.call_id.size() + s.user_agent.size() + s.extra_headers.size() + s.body.size());
+  out.reserve(320 + s.request_uri.size() + s.from_uri.size() + s.to_uri.size() + s.call_id.size() +
+              s.user_agent.size() + s.extra_headers.size() + s.body.size());
   out.append(s.method).append(" ").append(s.request_uri).append(" SIP/2.0\r\n");
   out.append("Via: SIP/2.0/").append(s.via_transport).append(" ").append(s.via_host);
   out.append(":").append(std::to_string(s.via_port));
@@ -440,8 +456,8 @@ std::string build_request(const sip_request_spec& s) {
 
 std::string build_response(const sip_message& request, int status, std::string_view reason,
                            std::string_view contact, std::string_view user_agent) {
-  static constexpr std::string_view kKeep[] = {"To", "From", "Call-ID", "CSeq", "Via",
-                                               "Record-Route"};
+  static constexpr std::string_view kKeep[] = {"To",   "From", "Call-ID",
+                                               "CSeq", "Via",  "Record-Route"};
   std::string out;
   out.reserve(512);
   out.append("SIP/2.0 ").append(std::to_string(status)).append(" ").append(reason).append("\r\n");

@@ -136,7 +136,7 @@ class sip_stream_framer {
 
  private:
   std::string buf_;
-  size_t pos_ = 0;        // start of unconsumed data
+  size_t pos_ = 0;            // start of unconsumed data
   size_t scan_from_ = 0;      // where the search for CRLFCRLF resumes (offset from pos_)
   size_t pending_total_ = 0;  // size of the message being waited for once its head is known
   size_t max_message_;
@@ -166,7 +166,7 @@ struct sip_request_spec {
   std::string_view via_transport;  // "tcp" or "udp" (lower-case, as SIPE writes it)
   std::string_view via_host;
   uint16_t via_port = 0;
-  std::string_view branch;  // empty on in-dialog requests: no ";branch=" at all
+  std::string_view branch;    // empty on in-dialog requests: no ";branch=" at all
   std::string_view from_uri;  // "sip:alice@example.com"
   std::string_view from_tag;  // empty: no ";tag="
   std::string_view epid;

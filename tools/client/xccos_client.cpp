@@ -91,16 +91,26 @@ std::chrono::microseconds since(steady_time t) {
 
 const char* to_string(client_state s) {
   switch (s) {
-    case client_state::idle: return "idle";
-    case client_state::connecting: return "connecting";
-    case client_state::registering: return "registering";
-    case client_state::subscribing: return "subscribing";
-    case client_state::lookup: return "lookup";
-    case client_state::channel: return "channel";
-    case client_state::ready: return "ready";
-    case client_state::signing_out: return "signing_out";
-    case client_state::signed_out: return "signed_out";
-    case client_state::failed: return "failed";
+    case client_state::idle:
+      return "idle";
+    case client_state::connecting:
+      return "connecting";
+    case client_state::registering:
+      return "registering";
+    case client_state::subscribing:
+      return "subscribing";
+    case client_state::lookup:
+      return "lookup";
+    case client_state::channel:
+      return "channel";
+    case client_state::ready:
+      return "ready";
+    case client_state::signing_out:
+      return "signing_out";
+    case client_state::signed_out:
+      return "signed_out";
+    case client_state::failed:
+      return "failed";
   }
   return "?";
 }
@@ -113,8 +123,7 @@ chat_client::chat_client(client_loop& loop, const connection_config& conn, clien
   owns_connection_ = true;
 }
 
-chat_client::chat_client(client_loop& loop, std::shared_ptr<sip_connection> conn,
-                         client_config cfg)
+chat_client::chat_client(client_loop& loop, std::shared_ptr<sip_connection> conn, client_config cfg)
     : loop_(loop), conn_(std::move(conn)), cfg_(std::move(cfg)) {
   std::string_view user = cfg_.user;
   if (starts_with_ci(user, "sip:")) user.remove_prefix(4);
@@ -151,9 +160,9 @@ void chat_client::init_identity() {
   char buf[64];
   // SIPE derives the epid from the user and host, so even clients whose random ids clash
   // have distinct epids (sipe-client-notes.md §3).
-  std::snprintf(buf, sizeof buf, "%010llx",
-                static_cast<unsigned long long>((fnv1a(self_uri_) ^ next_random()) &
-                                                0xFFFFFFFFFFull));
+  std::snprintf(
+      buf, sizeof buf, "%010llx",
+      static_cast<unsigned long long>((fnv1a(self_uri_) ^ next_random()) & 0xFFFFFFFFFFull));
   epid_ = buf;
   uint64_t a = next_random(), b = next_random();
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
@@ -165,7 +174,9 @@ void chat_client::init_identity() {
   next_envid_ = static_cast<uint32_t>(next_random());
 }
 
-uint64_t chat_client::next_random() { return splitmix64(rng_); }
+uint64_t chat_client::next_random() {
+  return splitmix64(rng_);
+}
 
 std::string chat_client::new_tag() {
   // gentag(): "%04d%04d" of two 16-bit randoms.
@@ -763,15 +774,15 @@ void chat_client::send_subscribe() {
 void chat_client::on_subscribe_response(const sip_message& m) {
   if (m.status < 200 || m.status >= 300) {
     if (!provisioned_ && state_ == client_state::subscribing) {
-      fail_sign_in("provisioning SUBSCRIBE answered " + std::to_string(m.status) + " " +
-                   m.reason);
+      fail_sign_in("provisioning SUBSCRIBE answered " + std::to_string(m.status) + " " + m.reason);
     }
     return;
   }
   bool present = false;
   if (header_long(m, "Expires", present) != 0) {
-    fault("SUBSCRIBE 200 has a non-zero Expires (SIPE would re-subscribe and restart group "
-          "chat each time)");
+    fault(
+        "SUBSCRIBE 200 has a non-zero Expires (SIPE would re-subscribe and restart group "
+        "chat each time)");
   }
   if (m.header("ms-piggyback-cseq")) {
     // process_subscribe_response → process_incoming_notify reads Event from the 200 itself.
@@ -779,8 +790,9 @@ void chat_client::on_subscribe_response(const sip_message& m) {
     if (event && iequals(trim_view(*event), kProvisioningEvent)) {
       on_provisioning(m, "piggy-backed 200");
     } else {
-      fault("piggy-backed provisioning 200 without 'Event: vnd-microsoft-provisioning-v2' "
-            "(SIPE ignores its body)");
+      fault(
+          "piggy-backed provisioning 200 without 'Event: vnd-microsoft-provisioning-v2' "
+          "(SIPE ignores its body)");
     }
   } else if (!m.body.empty()) {
     fault("SUBSCRIBE 200 carries a body but no ms-piggyback-cseq (SIPE ignores the body)");
@@ -799,8 +811,7 @@ void chat_client::on_provisioning(const sip_message& m, std::string_view via) {
   std::string error;
   if (!parse_provisioning(m.body, provisioning_, error)) fault(error);
   for (const auto& name : provisioning_.unwanted_server_config) {
-    fault("provisioning ServerConfiguration has " + name +
-          " (starts unrelated work in SIPE)");
+    fault("provisioning ServerConfiguration has " + name + " (starts unrelated work in SIPE)");
   }
   if (!cfg_.pool_uri_override.empty()) {
     pool_uri_ = cfg_.pool_uri_override;
@@ -827,14 +838,14 @@ void chat_client::start_lookup() {
   lookup_.remote_uri = pool_uri_;
   lookup_.active = true;
   conn_->bind_route(lookup_.call_id, lookup_.local_tag, self_uri_, this);
-  send_invite(lookup_, pool_uri_, tx_kind::invite_lookup);
+  send_invite(lookup_, tx_kind::invite_lookup);
 }
 
-void chat_client::send_invite(dialog& d, std::string_view uri, tx_kind kind) {
-  (void)uri;  // the dialog's remote_uri is the Request-URI and To of the initial INVITE
+void chat_client::send_invite(dialog& d, tx_kind kind) {
+  // The dialog's remote_uri is the Request-URI and To of the initial INVITE.
   const std::string& ip = conn_->local_ip();
-  std::string headers = "Supported: ms-sender\r\nContact: " + contact() +
-                        "\r\nContent-Type: application/sdp\r\n";
+  std::string headers =
+      "Supported: ms-sender\r\nContact: " + contact() + "\r\nContent-Type: application/sdp\r\n";
   // sipe_im_invite's SDP; "message" is the OCS2007 media name.
   std::string sdp;
   sdp.reserve(256);
@@ -858,8 +869,7 @@ void chat_client::on_invite_response(const sip_message& m, tx_kind kind) {
   const std::string stage = lookup ? "lookup INVITE to " : "channel INVITE to ";
   if (m.status >= 300) {
     if (current) {
-      fail_sign_in(stage + d.remote_uri + " answered " + std::to_string(m.status) + " " +
-                   m.reason);
+      fail_sign_in(stage + d.remote_uri + " answered " + std::to_string(m.status) + " " + m.reason);
     }
     return;
   }
@@ -898,7 +908,7 @@ void chat_client::on_invite_response(const sip_message& m, tx_kind kind) {
     bool present = false;
     long se = header_long(m, "Session-Expires", present);
     session_expires_ = present ? static_cast<int>(se) : 0;
-    requri_command_ = send_info_command("cmd:requri", encode_requri_cmd(), true, "");
+    requri_command_ = send_info_command("cmd:requri", encode_requri_cmd(), true, "", true);
     if (requri_command_ == 0) fail_sign_in("could not send cmd:requri");
   } else {
     on_channel_ready();
@@ -932,7 +942,7 @@ void chat_client::on_requri_reply(const xccos_reply& r) {
   channel_.remote_uri = channel_uri_;
   channel_.active = true;
   conn_->bind_route(channel_.call_id, channel_.local_tag, self_uri_, this);
-  send_invite(channel_, channel_uri_, tx_kind::invite_channel);
+  send_invite(channel_, tx_kind::invite_channel);
 }
 
 void chat_client::on_channel_ready() {
@@ -973,6 +983,7 @@ void chat_client::fail_sign_in(const std::string& reason) {
   refresh_timer_ = 0;
   loop_.cancel_timer(reregister_timer_);
   reregister_timer_ = 0;
+  abort_commands(reason);
   if (!signed_in_reported_) {
     signed_in_reported_ = true;
     if (callbacks_.on_signed_in) callbacks_.on_signed_in(*this, false);
@@ -1024,15 +1035,17 @@ void chat_client::finish_sign_out_step() {
   }
 }
 
-void chat_client::drop_connection(const std::string& reason) { conn_->close(reason); }
+void chat_client::drop_connection(const std::string& reason) {
+  conn_->close(reason);
+}
 
 // ---------------------------------------------------------------------------
 // Commands.
 
 uint64_t chat_client::send_info_command(std::string_view command, std::string_view inner,
-                                        bool expects_reply, std::string_view room) {
-  const bool requri = command == "cmd:requri";
-  if (requri ? state_ != client_state::lookup : state_ != client_state::ready) return 0;
+                                        bool expects_reply, std::string_view room, bool ladder) {
+  // The ladder's cmd:requri goes on the lookup dialog; everything else needs the channel.
+  if (ladder ? state_ != client_state::lookup : state_ != client_state::ready) return 0;
   dialog* d = session_dialog();
   if (!d || !d->confirmed || conn_->is_closed()) return 0;
   const uint32_t envid = next_envid_++;
@@ -1075,12 +1088,11 @@ uint64_t chat_client::send_info_command(std::string_view command, std::string_vi
 }
 
 uint64_t chat_client::get_server_info(std::string_view info_type) {
-  return send_info_command("cmd:getserverinfo", encode_getserverinfo_cmd(domain_, info_type),
-                           true, "");
+  return send_info_command("cmd:getserverinfo", encode_getserverinfo_cmd(domain_, info_type), true,
+                           "");
 }
 
-uint64_t chat_client::chansrch(std::string_view criteria, std::string_view qtype,
-                               bool extended) {
+uint64_t chat_client::chansrch(std::string_view criteria, std::string_view qtype, bool extended) {
   return send_info_command("cmd:chansrch", encode_chansrch_cmd(qtype, criteria, extended), true,
                            "");
 }
@@ -1100,12 +1112,10 @@ uint64_t chat_client::part(std::string_view room_uri) {
 }
 
 uint64_t chat_client::bccontext(std::string_view room_uri, int count) {
-  return send_info_command("cmd:bccontext", encode_bccontext_cmd(room_uri, count), true,
-                           room_uri);
+  return send_info_command("cmd:bccontext", encode_bccontext_cmd(room_uri, count), true, room_uri);
 }
 
-uint64_t chat_client::post(std::string_view room_uri, std::string_view text,
-                           std::string_view ts) {
+uint64_t chat_client::post(std::string_view room_uri, std::string_view text, std::string_view ts) {
   std::string stamp =
       ts.empty() ? utc_seconds_timestamp(std::chrono::system_clock::now()) : std::string(ts);
   return send_info_command("grpchat", encode_grpchat(room_uri, self_uri_, stamp, text), false,
@@ -1152,9 +1162,8 @@ uint64_t chat_client::send_raw_info(std::string_view body, std::string_view cont
   }
   const uint32_t envid = pc.result.envid;
   pending_.emplace(id, std::move(pc));
-  std::string headers = content_type.empty()
-                            ? std::string()
-                            : "Content-Type: " + std::string(content_type) + "\r\n";
+  std::string headers =
+      content_type.empty() ? std::string() : "Content-Type: " + std::string(content_type) + "\r\n";
   request_args a;
   a.d = d;
   a.method = "INFO";
@@ -1171,9 +1180,13 @@ uint64_t chat_client::send_raw_info(std::string_view body, std::string_view cont
   return id;
 }
 
-bool chat_client::send_raw_bytes(std::string_view bytes) { return conn_->send(bytes); }
+bool chat_client::send_raw_bytes(std::string_view bytes) {
+  return conn_->send(bytes);
+}
 
-void chat_client::send_keepalive() { conn_->send_keepalive(); }
+void chat_client::send_keepalive() {
+  conn_->send_keepalive();
+}
 
 void chat_client::on_info_response(uint64_t command, int status, std::string_view reason) {
   auto it = pending_.find(command);
@@ -1214,7 +1227,8 @@ void chat_client::on_reply(const xccos_reply& r) {
     auto [ptr, ec] =
         std::from_chars(r.cmd_envid.data(), r.cmd_envid.data() + r.cmd_envid.size(), envid);
     has_envid = ec == std::errc() && ptr == r.cmd_envid.data() + r.cmd_envid.size();
-    if (!has_envid) fault("rpl " + r.id + " has a non-numeric commandid envid '" + r.cmd_envid + "'");
+    if (!has_envid)
+      fault("rpl " + r.id + " has a non-numeric commandid envid '" + r.cmd_envid + "'");
   }
   if (has_envid) {
     auto it = pending_by_envid_.find(envid);
@@ -1251,8 +1265,7 @@ void chat_client::on_reply(const xccos_reply& r) {
   }
   pending_command& p = pending_[id];
   if (p.result.replied) {
-    fault("second rpl for " + p.result.command + " (envid " + std::to_string(p.result.envid) +
-          ")");
+    fault("second rpl for " + p.result.command + " (envid " + std::to_string(p.result.envid) + ")");
     return;
   }
   if (p.result.expects_reply && !reply_matches_command(r.id, p.result.command)) {
@@ -1363,7 +1376,7 @@ void chat_client::on_push_message(chat_post p) {
 void chat_client::on_roster_event(roster_event ev) {
   ev.received = clock::now();
   ev.seq = ++roster_seq_;
-  if (iequals(ev.user, self_uri_)) {
+  if (iequals(ev.user, self_uri_) && !cfg_.expect_other_sessions) {
     fault(std::string(ev.what == roster_event::kind::join ? "ntc:join" : "ntc:part") +
           " about the user itself (notices are for the other members)");
   }
@@ -1432,8 +1445,8 @@ std::optional<command_result> chat_client::wait_command(uint64_t id,
   return take_result(id);
 }
 
-std::optional<std::vector<room_info>> chat_client::search_rooms(
-    std::string_view criteria, std::chrono::milliseconds timeout) {
+std::optional<std::vector<room_info>> chat_client::search_rooms(std::string_view criteria,
+                                                                std::chrono::milliseconds timeout) {
   auto r = wait_command(chansrch(criteria), timeout);
   if (!r || !r->replied || r->reply.code != 200) return std::nullopt;
   return std::move(r->reply.rooms);

@@ -31,8 +31,8 @@
 //
 // Threading: everything here runs on the client_loop's thread (see client_loop.h); the
 // blocking helpers run the loop themselves, so they move every client on that loop.
-// Lifetime: a chat_client must outlive nothing but itself; destroy it outside its own
-// callbacks. It holds its connection by shared_ptr.
+// Lifetime: the client_loop must outlive every chat_client on it; destroy a chat_client
+// outside its own callbacks. It holds its connection by shared_ptr.
 // Errors are values: commands return 0 when they cannot be sent, helpers return
 // false/nullopt; nothing throws across this API except std::bad_alloc.
 #pragma once
@@ -90,6 +90,10 @@ struct client_config {
   size_t max_command_history = 1024;
   size_t max_unsolicited = 256;
   bool track_members = true;  // per-room member lists (memory grows with room sizes)
+  // A roster notice about this user itself is a fault (notices are for the other members),
+  // unless the user is signed in more than once: then the other session's joins and parts
+  // legitimately show up here.
+  bool expect_other_sessions = false;
   size_t max_faults = 100;
 };
 
@@ -109,18 +113,18 @@ const char* to_string(client_state s);
 
 // One command and what became of it.
 struct command_result {
-  uint64_t id = 0;          // local command id
-  std::string command;      // "cmd:join", "grpchat", "raw", ...
-  uint32_t envid = 0;       // envelope envid sent (raw: parsed from the body if possible)
+  uint64_t id = 0;      // local command id
+  std::string command;  // "cmd:join", "grpchat", "raw", ...
+  uint32_t envid = 0;   // envelope envid sent (raw: parsed from the body if possible)
   bool expects_reply = false;
-  std::string room;         // room the command names, if any
+  std::string room;  // room the command names, if any
 
-  int sip_status = 0;       // final SIP status of the INFO; 0 = none yet / never
-  std::string sip_reason;   // its reason phrase ("connection closed" etc. for local ends)
-  bool replied = false;     // an XCCOS rpl arrived
-  xccos_reply reply;        // valid if replied
+  int sip_status = 0;      // final SIP status of the INFO; 0 = none yet / never
+  std::string sip_reason;  // its reason phrase ("connection closed" etc. for local ends)
+  bool replied = false;    // an XCCOS rpl arrived
+  xccos_reply reply;       // valid if replied
   bool done = false;
-  bool timed_out = false;   // no reply within reply_timeout
+  bool timed_out = false;  // no reply within reply_timeout
 
   steady_time sent_at{};
   std::chrono::microseconds sip_latency{0};    // send → SIP final response
@@ -132,9 +136,9 @@ struct command_result {
 };
 
 struct join_result {
-  int code = 0;              // XCCOS resp code
-  std::string text;          // resp text
-  joined_room_info room;     // first chanib (empty uri if none)
+  int code = 0;           // XCCOS resp code
+  std::string text;       // resp text
+  joined_room_info room;  // first chanib (empty uri if none)
   std::vector<failed_room> failed;
   bool ok() const { return code == 200 && !room.uri.empty(); }
 };
@@ -151,7 +155,7 @@ struct room_state {
   std::string uri;
   std::string name;
   std::string topic;
-  std::set<std::string> members;   // from rpl:join plus ntc:join/ntc:part (track_members)
+  std::set<std::string> members;  // from rpl:join plus ntc:join/ntc:part (track_members)
   std::set<std::string> managers;
 };
 
@@ -159,8 +163,8 @@ struct client_stats {
   uint64_t requests_in = 0;
   uint64_t responses_in = 0;
   uint64_t infos_in = 0;
-  uint64_t stale_infos = 0;  // answered 487
-  uint64_t retransmissions = 0;  // UDP request retransmissions sent
+  uint64_t stale_infos = 0;         // answered 487
+  uint64_t retransmissions = 0;     // UDP request retransmissions sent
   uint64_t duplicate_requests = 0;  // UDP server retransmissions answered from cache
   uint64_t commands_sent = 0;
   uint64_t commands_failed = 0;
@@ -209,7 +213,8 @@ class chat_client : private sip_connection::endpoint {
   uint64_t bjoin(const std::vector<std::string>& room_uris);
   uint64_t part(std::string_view room_uri);
   uint64_t bccontext(std::string_view room_uri, int count);
-  // grpchat with ts = now ("YYYY-MM-DDTHH:MM:SSZ"), or the given ts verbatim.
+  // grpchat with ts = now ("YYYY-MM-DDTHH:MM:SSZ"), or the given ts verbatim. Text goes out
+  // as SIPE sends it (CR LF unescaped), so XML end-of-line handling makes it LF at the server.
   uint64_t post(std::string_view room_uri, std::string_view text, std::string_view ts = {});
   uint64_t get_pref(std::string_view label, std::string_view seqid = "1");
   uint64_t set_pref(std::string_view label, std::string_view content_base64,
@@ -248,9 +253,9 @@ class chat_client : private sip_connection::endpoint {
   std::optional<chat_post> wait_for_message(const std::function<bool(const chat_post&)>& pred,
                                             std::chrono::milliseconds timeout,
                                             uint64_t since_seq = 0);
-  std::optional<roster_event> wait_for_roster(
-      const std::function<bool(const roster_event&)>& pred, std::chrono::milliseconds timeout,
-      uint64_t since_seq = 0);
+  std::optional<roster_event> wait_for_roster(const std::function<bool(const roster_event&)>& pred,
+                                              std::chrono::milliseconds timeout,
+                                              uint64_t since_seq = 0);
 
   // ---- State and observations.
   client_state state() const { return state_; }
@@ -345,7 +350,7 @@ class chat_client : private sip_connection::endpoint {
   void on_subscribe_response(const sip_message& m);
   void on_provisioning(const sip_message& m, std::string_view via);
   void start_lookup();
-  void send_invite(dialog& d, std::string_view uri, tx_kind kind);
+  void send_invite(dialog& d, tx_kind kind);
   void on_invite_response(const sip_message& m, tx_kind kind);
   void on_requri_reply(const xccos_reply& r);
   void on_channel_ready();
@@ -367,8 +372,8 @@ class chat_client : private sip_connection::endpoint {
   dialog* session_dialog();
 
   // Commands.
-  uint64_t send_info_command(std::string_view command, std::string_view inner,
-                             bool expects_reply, std::string_view room);
+  uint64_t send_info_command(std::string_view command, std::string_view inner, bool expects_reply,
+                             std::string_view room, bool ladder = false);
   void on_info_response(uint64_t command, int status, std::string_view reason);
   void abort_transactions(const std::string& reason);
   void abort_commands(const std::string& reason);
