@@ -41,6 +41,7 @@ using list_categories_atom = caf::atom_constant<caf::atom("lscats")>;  // (lscat
 
 // ---- room_actor
 using join_atom = caf::atom_constant<caf::atom("rjoin")>;      // (rjoin, user_uri, dialog u64, session actor) | session -> room | join_result
+using ready_atom = caf::atom_constant<caf::atom("rready")>;    // (rready, session actor)       | session -> room | none: its rpl:join went out
 using part_atom = caf::atom_constant<caf::atom("rpart")>;      // (rpart, session actor)        | session -> room | ok_atom
 using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, user_uri, int cnt) | session -> room | std::vector<storage::message_record>
 using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, txn u64) | session -> room | u64 seq, after it is durable

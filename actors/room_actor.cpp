@@ -28,6 +28,12 @@ struct member {
   uint64_t dialog = 0;
   std::string user;
   bool manager = false;
+  // False until the session has sent its rpl:join/bjoin (ready_atom): until then the
+  // client does not know the room, so notices and posts for it would be dropped (SIPE
+  // ignores notices for rooms it has not opened). `snapshot` is the roster it was given,
+  // to send the difference when it becomes ready.
+  bool ready = false;
+  std::vector<std::string> snapshot;
 };
 
 struct room_state {
@@ -38,6 +44,7 @@ struct room_state {
   std::deque<storage::message_record> cache;
   size_t cache_cap = 30;
   std::unordered_map<caf::actor_addr, member> roster;
+  std::unordered_map<std::string, int> user_sessions;  // a user may be in via several sessions
   std::vector<uint64_t> dialogs;  // fan-out targets, rebuilt when the roster changes
   bool dialogs_stale = true;
   bool roster_muted = false;      // above ParticipantUpdateLimit
@@ -50,7 +57,8 @@ struct room_state {
     if (dialogs_stale) {
       dialogs.clear();
       dialogs.reserve(roster.size());
-      for (auto& [addr, m] : roster) dialogs.push_back(m.dialog);
+      for (auto& [addr, m] : roster)
+        if (m.ready) dialogs.push_back(m.dialog);
       dialogs_stale = false;
     }
     return dialogs;
@@ -80,7 +88,7 @@ struct room_state {
     std::vector<uint64_t> to;
     to.reserve(roster.size());
     for (auto& [addr, m] : roster)
-      if (addr != except) to.push_back(m.dialog);
+      if (addr != except && m.ready) to.push_back(m.dialog);
     if (!to.empty()) ctx->edge->send_info_many(std::move(to), std::move(body));
   }
 };
@@ -115,7 +123,10 @@ void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
   bool muted = st.roster_muted;
   st.update_mute();
   st.emit(compliance::event_type::part, m.user, 0, {});
-  if (notify && !muted) {
+  // The user leaves only when their last session does.
+  bool last_session = --st.user_sessions[m.user] <= 0;
+  if (last_session) st.user_sessions.erase(m.user);
+  if (notify && !muted && last_session) {
     auto body = std::make_shared<const std::string>(
         xccos::encode_part_notice(st.uri, m.user, st.envid++));
     st.notify_others(addr, body);
@@ -146,9 +157,11 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         auto& st = self->state;
         auto addr = session.address();
         bool fresh = st.roster.find(addr) == st.roster.end();
+        bool first_session = false;
         if (fresh) {
           self->monitor(session);
-          st.roster.emplace(addr, member{session, dialog, user, false});
+          st.roster.emplace(addr, member{session, dialog, user, false, false, {}});
+          first_session = st.user_sessions[user]++ == 0;
           st.dialogs_stale = true;
           st.update_mute();
           st.emit(compliance::event_type::join, user, 0, {});
@@ -166,12 +179,41 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
           for (auto& [a, m] : st.roster)
             if (seen.emplace(m.user, true).second) r.members.push_back({m.user, m.manager});
           if (fresh) {
+            auto& snap = st.roster[addr].snapshot;
+            for (auto& mv : r.members) snap.push_back(mv.uri);
+          }
+          if (first_session) {
             auto body = std::make_shared<const std::string>(
                 xccos::encode_join_notice(st.uri, user, false, st.envid++));
             st.notify_others(addr, body);
           }
         }
         return r;
+      },
+      [=](ready_atom, const caf::actor& session) {
+        // The session's client now knows the room: bring its roster up to date with
+        // whoever joined or left since its snapshot, then include it in notices and posts.
+        auto& st = self->state;
+        auto it = st.roster.find(session.address());
+        if (it == st.roster.end() || it->second.ready) return;
+        member& me = it->second;
+        me.ready = true;
+        st.dialogs_stale = true;
+        std::vector<std::string> snapshot = std::move(me.snapshot);
+        me.snapshot.clear();
+        if (st.roster_muted) return;
+        std::unordered_map<std::string, bool> now_in;
+        for (auto& [a, m] : st.roster) now_in[m.user] = true;
+        std::unordered_map<std::string, bool> was_in;
+        for (auto& u : snapshot) was_in[u] = true;
+        for (auto& [u, _] : now_in)
+          if (!was_in.count(u))
+            st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
+                                                   xccos::encode_join_notice(st.uri, u, false, st.envid++)));
+        for (auto& u : snapshot)
+          if (!now_in.count(u))
+            st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
+                                                   xccos::encode_part_notice(st.uri, u, st.envid++)));
       },
       [=](part_atom, const caf::actor& session) {
         remove_member(self, session.address(), true);

@@ -126,6 +126,10 @@ void handle_join(session_ptr self, const xccos::command& cmd) {
         return;
       }
       send(self, xccos::encode_join_reply(head(self, cmd), g->joined, g->failed));
+      // Only now may the rooms send this client notices and posts (see room_actor).
+      for (auto& j : g->joined)
+        if (auto it = self->state.joined.find(j.uri); it != self->state.joined.end())
+          self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self));
     });
   }
 }

@@ -223,3 +223,65 @@ TEST_F(ServerE2E, FollowedRoomsPreferenceSurvivesARestart) {
   ASSERT_TRUE(gr && gr->replied);
   EXPECT_EQ(gr->reply.pref_content, "cm9vbXM=");
 }
+
+TEST_F(ServerE2E, SimultaneousJoinersAllEndWithTheFullRoster) {
+  // Joins racing each other: no client may get a notice for a room before its own
+  // rpl:join, and every roster must end complete.
+  connection_config cc;
+  cc.server_port = server_->sip_port();
+  auto conn = pchat::client::sip_connection::open(loop_, cc);
+  ASSERT_TRUE(conn);
+  std::vector<std::unique_ptr<chat_client>> users;
+  const int n = 30;
+  for (int i = 0; i < n; ++i) {
+    client_config cfg;
+    cfg.user = "ord" + std::to_string(i) + "@example.com";
+    users.push_back(std::make_unique<chat_client>(loop_, conn, cfg));
+    ASSERT_TRUE(users.back()->start());
+  }
+  ASSERT_TRUE(loop_.run_until(
+      [&] {
+        for (auto& u : users)
+          if (!u->is_ready()) return false;
+        return true;
+      },
+      std::chrono::steady_clock::now() + 15s));
+  std::string room = demo_room(*users[0]);
+  std::vector<uint64_t> ids;
+  for (auto& u : users) ids.push_back(u->join(room));  // all at once
+  ASSERT_TRUE(loop_.run_until(
+      [&] {
+        for (auto& u : users)
+          if (!u->in_room(room) || u->rooms().at(room).members.size() < static_cast<size_t>(n))
+            return false;
+        return true;
+      },
+      std::chrono::steady_clock::now() + 15s))
+      << "some roster never became complete";
+  for (auto& u : users) expect_clean(*u);
+}
+
+TEST_F(ServerE2E, ASecondSessionOfTheSameUserDoesNotDuplicateRosterNotices) {
+  auto& alice = client("alice@example.com");
+  ASSERT_TRUE(alice.sign_in(10s));
+  std::string room = demo_room(alice);
+  ASSERT_TRUE(alice.join_and_wait(room, 5s));
+  auto& bob1 = client("bob@example.com");
+  auto& bob2 = client("bob@example.com");
+  ASSERT_TRUE(bob1.sign_in(10s));
+  ASSERT_TRUE(bob2.sign_in(10s));
+  uint64_t since = alice.next_roster_seq();
+  ASSERT_TRUE(bob1.join_and_wait(room, 5s));
+  ASSERT_TRUE(bob2.join_and_wait(room, 5s));
+  ASSERT_TRUE(bob2.part_and_wait(room, 5s));
+  // A marker post: once alice has it, every earlier notice has arrived too.
+  ASSERT_TRUE(bob1.post_and_wait_ack(room, "marker", 5s));
+  ASSERT_TRUE(alice.wait_for_message([](auto& m) { return m.text == "marker"; }, 5s));
+  int joins = 0, parts = 0;
+  for (auto& r : alice.roster_events()) {
+    if (r.seq < since || r.user != "sip:bob@example.com") continue;
+    (r.what == pchat::client::roster_event::kind::join ? joins : parts)++;
+  }
+  EXPECT_EQ(joins, 1);
+  EXPECT_EQ(parts, 0) << "bob is still in the room through his other session";
+}
