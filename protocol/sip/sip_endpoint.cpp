@@ -882,7 +882,13 @@ struct endpoint::impl {
       r.interval_ms = std::min(r.interval_ms * 2, 4000);
       r.next_ms = now + r.interval_ms;
     }
+    // A UDP client that never answered one of our INFOs within Timer F is gone (no FIN
+    // over UDP): end its dialog so its rooms stop sending to a dead port.
+    std::vector<dialog_id> silent;
+    for (auto& r : retrans)
+      if (now >= r.give_up_ms && !r.is_invite_ok) silent.push_back(r.dialog);
     std::erase_if(retrans, [&](const retransmission& r) { return now >= r.give_up_ms; });
+    for (auto d : silent) close_dialog(d, "client stopped answering (no response within 32 s)", true);
     // Idle connections: SIPE's first keep-alive comes after 60 s of silence, later ones
     // every ms-keep-alive timeout; the limit is well above both.
     if (now - last_sweep < 5000) return;
