@@ -4,6 +4,7 @@
 
 #include "actors/messages.h"
 #include "actors/server_context.h"
+#include "compliance/crash_point.h"
 #include "log/log.h"
 #include "storage/store.h"
 
@@ -14,17 +15,32 @@ struct commit_state {
   std::unique_ptr<storage::write_batch> batch;
   std::vector<std::pair<caf::response_promise, uint64_t>> waiters;  // promise, value to deliver
   bool flush_scheduled = false;
+  uint64_t next_event_seq = 1;      // global compliance event sequence (we are its only writer)
+  size_t staged_events = 0;         // compliance events in the open batch
+  bool staged_post_event = false;   // one of them is a post's (crash point "after_capture")
   static inline const char* name = "commit";
+
+  // Assigns the next event sequence and adds the event to the open batch.
+  void stage(storage::compliance_record e) {
+    e.seq = next_event_seq;
+    if (next_event_seq != 0) ++next_event_seq;
+    batch->put_compliance(e);
+    ++staged_events;
+  }
 };
 
 void flush(caf::stateful_actor<commit_state>* self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.waiters.empty()) return;
+  if (st.waiters.empty() && st.staged_events == 0) return;
   storage::status s = st.batch->commit();
   auto waiters = std::move(st.waiters);
   st.waiters.clear();
+  bool had_post_event = st.staged_post_event;
+  st.staged_events = 0;
+  st.staged_post_event = false;
   if (s.is_ok()) {
+    if (had_post_event) compliance::crash_point("after_capture");
     for (auto& [rp, value] : waiters) rp.deliver(value);
     return;
   }
@@ -33,6 +49,17 @@ void flush(caf::stateful_actor<commit_state>* self) {
                 " action=" + log::quote("free disk space or fix the data directory, then restart"));
   for (auto& [rp, value] : waiters)
     rp.deliver(make_error(errc::storage_failure, "store write failed: " + s.to_string()));
+}
+
+// Makes sure the open batch is flushed soon (behind every request already queued).
+void schedule_flush(caf::stateful_actor<commit_state>* self) {
+  auto& st = self->state;
+  if (st.waiters.size() + st.staged_events >= kMaxBatch) {
+    flush(self);
+  } else if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
 void enqueue(caf::stateful_actor<commit_state>* self, uint64_t value) {
@@ -49,10 +76,38 @@ void enqueue(caf::stateful_actor<commit_state>* self, uint64_t value) {
 caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
                            std::shared_ptr<const server_context> ctx) {
   self->state.batch = ctx->store->new_batch();
+  uint64_t last_event = 0;
+  if (auto s = ctx->store->last_compliance_sequence(&last_event); !s.is_ok()) {
+    // Numbering from 1 again could reuse a delivered range's output name. Sequence 0 is
+    // rejected by the store, so every batch with an event fails (posts get 503) instead.
+    PCHAT_LOG(error, "commit", "cannot read the compliance sequence; captured writes will fail",
+              "error=" + log::quote(s.to_string()));
+    self->state.next_event_seq = 0;
+  } else {
+    self->state.next_event_seq = last_event + 1;
+  }
   return {
       [=](commit_atom, const std::string& room_id, const storage::message_record& m) {
         self->state.batch->put_message(room_id, m);
         enqueue(self, m.seq);
+      },
+      [=](commit_atom, const std::string& room_id, const storage::message_record& m,
+          const storage::compliance_record& e) {
+        self->state.batch->put_message(room_id, m);
+        self->state.stage(e);
+        self->state.staged_post_event = true;
+        enqueue(self, m.seq);
+      },
+      [=](capture_atom, const storage::compliance_record& e) {
+        self->state.stage(e);
+        schedule_flush(self);
+      },
+      [=](rewrite_atom, const std::string& room_id,
+          const std::vector<storage::message_record>& msgs,
+          const std::vector<storage::compliance_record>& events) {
+        for (const auto& m : msgs) self->state.batch->put_message(room_id, m);
+        for (const auto& e : events) self->state.stage(e);
+        enqueue(self, msgs.size());
       },
       [=](set_pref_atom, const std::string& user, const std::string& label,
           const std::string& value) {

@@ -7,6 +7,12 @@
 // at kMaxBatch entries). Only after the sync succeeds are the promises delivered, so a
 // room acknowledges and fans out a post only once it is durable. If a sync fails, every
 // waiter of that batch gets errc::storage_failure and the store refuses further writes.
+//
+// Compliance: the commit actor is the single writer of staged compliance events and assigns
+// their global sequence (recovered at spawn from the store's high-water mark). A post's
+// event rides in the same WriteBatch as the post, so an acknowledged post always has its
+// event; (capture, ...) events (join, part, back-chat) have no waiter and are staged with
+// the next group commit. Crash point "after_capture" fires once a batch with a post's event has synced.
 #pragma once
 
 #include <caf/fwd.hpp>

@@ -101,6 +101,28 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         st.active.emplace(id, room);
         return room;
       },
+      [=](replace_atom, const message_filter& f) -> caf::result<caf::message> {
+        auto& st = self->state;
+        // The room by id, URI or name; its actor does the work (it owns the cache).
+        std::string id = st.room_id_of(f.room);
+        if (st.rooms.find(id) == st.rooms.end()) id = f.room;
+        if (st.rooms.find(id) == st.rooms.end()) {
+          id.clear();
+          for (auto& [rid, r] : st.rooms)
+            if (lower(r.name) == lower(f.room)) id = rid;
+        }
+        if (id.empty()) return make_error(errc::not_found, "no such room: " + f.room);
+        auto a = st.active.find(id);
+        caf::actor room;
+        if (a != st.active.end()) {
+          room = a->second;
+        } else {
+          room = spawn_room_actor(self->system(), st.ctx, st.rooms[id]);
+          self->link_to(room);
+          st.active.emplace(id, room);
+        }
+        return self->delegate(room, replace_atom::value, f);
+      },
       [=](retire_atom, const std::string& id) {
         auto& st = self->state;
         auto a = st.active.find(id);

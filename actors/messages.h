@@ -6,7 +6,10 @@
 //   directory_actor detached; room URI -> room actor, spawning on demand; room search;
 //                   category/room creation (the only writer of the directory)
 //   room_actor      one per active room: sequence, roster, back-chat cache, fan-out
-//   commit_actor    detached; group-commits posts and prefs with one fsync per batch
+//   commit_actor    detached; group-commits posts and prefs with one fsync per batch;
+//                   the single writer of compliance events (assigns their sequence)
+//   compliance runner (compliance/runner_actor.h) detached; staged events -> adapter ->
+//                   delete after success
 //
 // Each line: message shape  | sender -> receiver | reply.
 // Errors travel as caf::error in category "pchat" (see errc below) with a reason string.
@@ -47,11 +50,22 @@ using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, 
 using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, txn u64) | session -> room | u64 seq, after it is durable
                                                                //   (the room answers the INFO's SIP 200 itself, before the fan-out)
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
+using replace_atom = caf::atom_constant<caf::atom("msgrepl")>; // (msgrepl, message_filter)     | admin -> dir -> room | u64 messages replaced, once durable
+                                                               //   (the directory forwards to the room actor, spawning it if needed)
 
 // ---- commit_actor
 using commit_atom = caf::atom_constant<caf::atom("commit")>;   // (commit, room_id, message_record) | room -> commit | u64 seq once synced
 using set_pref_atom = caf::atom_constant<caf::atom("setpref")>;  // (setpref, user, label, value) | session -> commit | ok_atom once synced
 using flush_atom = caf::atom_constant<caf::atom("flush")>;     // (flush)                        | commit -> itself | none
+//   (commit, room_id, message_record, compliance_record)           | room -> commit | u64 seq once synced;
+//     the event (seq assigned here) is staged in the same synced write as the message
+using capture_atom = caf::atom_constant<caf::atom("capture")>; // (capture, compliance_record)    | sink -> commit | none (staged with the next group commit)
+using rewrite_atom = caf::atom_constant<caf::atom("rewrite")>; // (rewrite, room_id, vector<message_record>, vector<compliance_record>) | room -> commit | u64 count once synced
+
+// ---- compliance runner
+using crun_atom = caf::atom_constant<caf::atom("crun")>;       // (crun) | admin/tests -> runner | none: deliver every staged event now
+                                                               // (crun, u64 generation) | runner -> itself (timer) | none
+using cstatus_atom = caf::atom_constant<caf::atom("cstatus")>; // (cstatus) | admin/tests -> runner | compliance_status
 
 // Domain errors (category atom "pchat"). DO NOT renumber: values may cross pool nodes.
 enum class errc : uint8_t {
@@ -93,6 +107,41 @@ struct join_result {
   std::vector<member_view> members;  // empty above ParticipantUpdateLimit (except self)
 };
 
+// Which messages an admin replaces (Remove-CsPersistentChatMessage). Empty fields match all.
+struct message_filter {
+  std::string room;          // room id, URI or name (required)
+  std::string user;          // author SIP URI
+  int64_t before_micros = 0; // posted strictly before (0 = no bound)
+  int64_t after_micros = 0;  // posted strictly after (0 = no bound)
+  std::string contains;      // substring of the text
+  std::string replacement;   // new text
+};
+
+// The compliance runner as `pchatctl compliance status` shows it.
+struct compliance_status {
+  bool enabled = false;
+  std::string adapter;
+  uint64_t queue_depth = 0;           // staged events not yet delivered
+  uint64_t delivered_through = 0;     // highest event sequence delivered and deleted
+  uint64_t batches_delivered = 0;     // since start
+  uint64_t events_delivered = 0;      // since start
+  int64_t last_success_micros = 0;    // 0 = none since start
+  int64_t last_error_micros = 0;
+  std::string last_error;             // "" when the last attempt succeeded
+  uint64_t consecutive_failures = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_filter& x) {
+  return f(caf::meta::type_name("message_filter"), x.room, x.user, x.before_micros,
+           x.after_micros, x.contains, x.replacement);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, compliance_status& x) {
+  return f(caf::meta::type_name("compliance_status"), x.enabled, x.adapter, x.queue_depth,
+           x.delivered_through, x.batches_delivered, x.events_delivered, x.last_success_micros,
+           x.last_error_micros, x.last_error, x.consecutive_failures);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_view& x) {
   return f(caf::meta::type_name("room_view"), x.id, x.uri, x.name, x.description, x.category_id,
@@ -118,6 +167,16 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_record& x) {
   return f(caf::meta::type_name("message_record"), x.seq, x.author, x.ts_micros, x.text,
            x.extra_xml);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, compliance_record& x) {
+  auto kind = static_cast<uint8_t>(x.kind);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.kind = static_cast<compliance_kind>(kind);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("compliance_record"), x.seq, kind, x.ts_micros, x.room_uri,
+           x.room_name, x.user_uri, x.user_display, x.message_id, x.text, load);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, category_record& x) {

@@ -83,6 +83,21 @@ struct room_state {
     ctx->sink->emit(e);
   }
 
+  // The record of an event that must be staged in the same write as a store change (a post,
+  // an admin replacement) rather than go through the sink.
+  storage::compliance_record capture(storage::compliance_kind kind, const std::string& user,
+                                     uint64_t id, const std::string& text, int64_t ts) const {
+    storage::compliance_record e;
+    e.kind = kind;
+    e.ts_micros = ts;
+    e.room_uri = uri;
+    e.room_name = rec.name;
+    e.user_uri = user;
+    e.message_id = id;
+    e.text = text;
+    return e;
+  }
+
   // Sends a notice to every member except `except` (a session address).
   void notify_others(const caf::actor_addr& except, std::shared_ptr<const std::string> body) {
     std::vector<uint64_t> to;
@@ -133,6 +148,55 @@ void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
   }
   self->send(st.ctx->directory, count_atom::value, st.rec.id, static_cast<int>(st.roster.size()));
   schedule_idle_check(self);
+}
+
+// Remove-CsPersistentChatMessage: rewrites the stored messages matching `f` with the
+// replacement text (and their compliance events) in one synced write, then updates the
+// back-chat cache so later back-chat shows the replacement. Posts still in flight are not
+// matched (they were not stored when the admin asked).
+caf::result<uint64_t> replace_messages(room_ptr self, const message_filter& f) {
+  auto& st = self->state;
+  std::vector<storage::message_record> all;
+  if (auto s = st.ctx->store->read_from(st.rec.id, 1, SIZE_MAX, &all); !s.is_ok())
+    return make_error(errc::storage_failure, s.to_string());
+  std::vector<storage::message_record> changed;
+  std::vector<storage::compliance_record> events;
+  int64_t now = now_micros();
+  for (auto& m : all) {
+    if (!f.user.empty() && m.author != f.user) continue;
+    if (f.before_micros != 0 && m.ts_micros >= f.before_micros) continue;
+    if (f.after_micros != 0 && m.ts_micros <= f.after_micros) continue;
+    if (!f.contains.empty() && m.text.find(f.contains) == std::string::npos) continue;
+    if (m.text == f.replacement && m.extra_xml.empty()) continue;  // replaced already
+    m.text = f.replacement;
+    m.extra_xml.clear();  // client formatting of the old text no longer applies
+    if (st.ctx->compliance_enabled)
+      events.push_back(st.capture(storage::compliance_kind::message_replaced, m.author, m.seq,
+                                  m.text, now));
+    changed.push_back(std::move(m));
+  }
+  if (changed.empty()) return uint64_t{0};
+  auto rp = self->make_response_promise();
+  st.in_flight++;
+  self->request(st.ctx->commit, caf::infinite, rewrite_atom::value, st.rec.id, changed, events)
+      .then(
+          [=](uint64_t n) mutable {
+            auto& st = self->state;
+            st.in_flight--;
+            size_t i = 0;  // both ascending by seq
+            for (auto& c : st.cache) {
+              while (i < changed.size() && changed[i].seq < c.seq) ++i;
+              if (i < changed.size() && changed[i].seq == c.seq) c = changed[i];
+            }
+            rp.deliver(n);
+            schedule_idle_check(self);
+          },
+          [=](caf::error& err) mutable {
+            self->state.in_flight--;
+            rp.deliver(std::move(err));
+            schedule_idle_check(self);
+          });
+  return rp;
 }
 
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
@@ -247,8 +311,14 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         m.extra_xml = std::move(extra);
         auto rp = self->make_response_promise();
         st.in_flight++;
-        self->request(st.ctx->commit, caf::infinite, commit_atom::value, st.rec.id, m)
-            .then(
+        // With compliance on, the post's CHAT event is staged in the same synced write.
+        auto commit =
+            st.ctx->compliance_enabled
+                ? self->request(st.ctx->commit, caf::infinite, commit_atom::value, st.rec.id, m,
+                                st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text,
+                                           m.ts_micros))
+                : self->request(st.ctx->commit, caf::infinite, commit_atom::value, st.rec.id, m);
+        commit.then(
                 [=](uint64_t seq) mutable {
                   auto& st = self->state;
                   st.in_flight--;
@@ -261,7 +331,6 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
                       xccos::encode_grpchat(to_wire(st, m), st.envid++));
                   const auto& to = st.targets();
                   if (!to.empty()) st.ctx->edge->send_info_many(to, body);
-                  st.emit(compliance::event_type::chat, m.author, m.seq, m.text);
                   rp.deliver(seq);
                   schedule_idle_check(self);
                 },
@@ -272,6 +341,9 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
                   schedule_idle_check(self);
                 });
         return rp;
+      },
+      [=](replace_atom, const message_filter& f) -> caf::result<uint64_t> {
+        return replace_messages(self, f);
       },
       [=](idle_atom, uint64_t generation) {
         auto& st = self->state;

@@ -4,6 +4,9 @@
 //   post:  check the poster is joined -> assign seq -> commit_actor (durable)
 //          -> SIP 200 to the author's INFO -> cache, fan-out to every joined dialog *including the author* (SIPE never
 //          echoes locally), compliance event -> reply seq to the session
+//          (with compliance on, the post's CHAT event goes into the same commit)
+//   replace: admin rewrite of matching stored messages (one synced write with their
+//          compliance events), then the back-chat cache is updated
 //   join:  add to roster (monitoring the session), reply the roster; ntc:join to others
 //   part / session down: remove, ntc:part to others
 //   idle:  with no members and no post in flight for room_idle_seconds, ask the

@@ -33,6 +33,10 @@ struct server_context {
   std::string chat_uri = "sip:chat@example.com";  // lookup and channel URI
   storage::chat_config config;
   int room_idle_seconds = 60;               // an empty room actor stops after this
+  // Compliance on: posts carry their event into the commit, other events reach the commit
+  // actor through `sink`. Off: nothing is captured (zero cost). Fixed at start-up.
+  bool compliance_enabled = false;
+  caf::actor compliance_runner;             // the compliance runner; invalid when off
 };
 
 }  // namespace pchat::actors

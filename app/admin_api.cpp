@@ -8,11 +8,17 @@
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/store.h"
 
+#include <cstdio>
+#include <ctime>
+
 namespace pchat::app {
 namespace {
 
 using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
+// Remove-CsPersistentChatMessage's default replacement text.
+constexpr const char* kDefaultReplacement =
+    "This message was replaced by the Persistent Chat administrator.";
 
 web::http_response reply(int status, const json& j) {
   return {status, "application/json", j.dump(2) + "\n"};
@@ -34,6 +40,64 @@ web::http_response from_caf_error(caf::actor_system& sys, const caf::error& err)
     }
   }
   return error(503, "server busy or shutting down: " + sys.render(err));
+}
+
+// "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z]" (UTC) -> microseconds since the epoch; false if
+// the text is neither.
+bool parse_utc(const std::string& text, int64_t* micros) {
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) == 6) {
+    if (text.substr(static_cast<size_t>(consumed)) != "" &&
+        text.substr(static_cast<size_t>(consumed)) != "Z")
+      return false;
+  } else {
+    tm = std::tm{};
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &consumed) != 3 ||
+        static_cast<size_t>(consumed) != text.size())
+      return false;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  *micros = static_cast<int64_t>(timegm(&tm)) * 1000000;
+  return true;
+}
+
+json to_json(const storage::compliance_config& c) {
+  return json{{"enabled", c.enabled},
+              {"adapter_type", c.adapter_type},
+              {"output_directory", c.output_directory},
+              {"run_interval_seconds", c.run_interval_seconds},
+              {"one_chat_room_per_output_file", c.one_chat_room_per_output_file},
+              {"add_user_details", c.add_user_details},
+              {"add_chat_room_details", c.add_chat_room_details},
+              {"create_file_attachments_manifest", c.create_file_attachments_manifest},
+              {"applies", "at next start"}};
+}
+
+std::string iso_or_empty(int64_t micros) {
+  if (micros == 0) return "";
+  std::time_t t = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+json to_json(const actors::compliance_status& s) {
+  return json{{"enabled", s.enabled},
+              {"adapter", s.adapter},
+              {"queue_depth", s.queue_depth},
+              {"delivered_through", s.delivered_through},
+              {"batches_delivered", s.batches_delivered},
+              {"events_delivered", s.events_delivered},
+              {"last_success", iso_or_empty(s.last_success_micros)},
+              {"last_error", s.last_error},
+              {"last_error_time", iso_or_empty(s.last_error_micros)},
+              {"consecutive_failures", s.consecutive_failures}};
 }
 
 json to_json(const actors::room_view& r) {
@@ -182,6 +246,72 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                              {"participant_update_limit", c.participant_update_limit},
                              {"room_management_url", c.room_management_url},
                              {"applies", "at next start"}});
+    }
+    if (p == "/api/v1/compliance/config") {
+      // Set-CsPersistentChatComplianceConfiguration. Stored at once, applied at next start.
+      storage::compliance_config c;
+      if (auto s = ctx->store->get_compliance_config(&c); !s.is_ok()) return error(503, s.to_string());
+      if (req.method == "PUT" || req.method == "POST") {
+        json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object()) return error(400, "expected a JSON object of settings");
+        for (auto& [k, v] : body.items()) {
+          if (k == "enabled" && v.is_boolean()) c.enabled = v.get<bool>();
+          else if (k == "adapter_type" && v.is_string()) c.adapter_type = v.get<std::string>();
+          else if (k == "output_directory" && v.is_string()) c.output_directory = v.get<std::string>();
+          else if (k == "run_interval_seconds" && v.is_number_integer()) c.run_interval_seconds = v.get<int>();
+          else if (k == "one_chat_room_per_output_file" && v.is_boolean()) c.one_chat_room_per_output_file = v.get<bool>();
+          else if (k == "add_user_details" && v.is_boolean()) c.add_user_details = v.get<bool>();
+          else if (k == "add_chat_room_details" && v.is_boolean()) c.add_chat_room_details = v.get<bool>();
+          else if (k == "create_file_attachments_manifest" && v.is_boolean()) c.create_file_attachments_manifest = v.get<bool>();
+          else return error(400, "unknown setting or wrong type: " + k);
+        }
+        auto s = ctx->store->put_compliance_config(c);
+        if (s.is_invalid_argument()) return error(400, s.reason());
+        if (!s.is_ok()) return error(503, s.to_string());
+      } else if (req.method != "GET") {
+        return error(405, "use GET or PUT");
+      }
+      return reply(200, to_json(c));
+    }
+    if (p == "/api/v1/compliance/status" && req.method == "GET") {
+      if (!ctx->compliance_runner) {
+        actors::compliance_status st;  // off on this node: only the queue is known
+        if (auto s = ctx->store->count_compliance(&st.queue_depth); !s.is_ok()) return error(503, s.to_string());
+        if (auto s = ctx->store->compliance_delivered_through(&st.delivered_through); !s.is_ok())
+          return error(503, s.to_string());
+        return reply(200, to_json(st));
+      }
+      web::http_response out;
+      self->request(ctx->compliance_runner, kTimeout, actors::cstatus_atom::value)
+          .receive([&](actors::compliance_status& st) { out = reply(200, to_json(st)); },
+                   [&](caf::error& err) { out = from_caf_error(sys, err); });
+      return out;
+    }
+    if (p == "/api/v1/compliance/run" && req.method == "POST") {
+      if (!ctx->compliance_runner) return error(409, "compliance is off on this node");
+      self->send(ctx->compliance_runner, actors::crun_atom::value);
+      return reply(202, json{{"run", "started"}});
+    }
+    if (p == "/api/v1/messages/replace" && req.method == "POST") {
+      json body = json::parse(req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("room") || !body["room"].is_string())
+        return error(400, "expected a JSON object with a string \"room\"");
+      actors::message_filter f;
+      f.room = body["room"].get<std::string>();
+      f.user = body.value("user", "");
+      if (!f.user.empty() && f.user.rfind("sip:", 0) != 0) f.user = "sip:" + f.user;
+      f.contains = body.value("contains", "");
+      f.replacement = body.value("replacement", kDefaultReplacement);
+      for (auto [key, field] : {std::pair{"before", &f.before_micros}, std::pair{"after", &f.after_micros}}) {
+        std::string v = body.value(key, "");
+        if (!v.empty() && !parse_utc(v, field))
+          return error(400, std::string(key) + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+      }
+      web::http_response out;
+      self->request(ctx->directory, kTimeout, actors::replace_atom::value, f)
+          .receive([&](uint64_t n) { out = reply(200, json{{"replaced", n}}); },
+                   [&](caf::error& err) { out = from_caf_error(sys, err); });
+      return out;
     }
     return error(404, "no such endpoint: " + req.method + " " + p);
   };

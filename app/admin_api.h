@@ -11,6 +11,16 @@
 //                              participant_update_limit?, room_management_url?}
 //                             validated (400 names the setting and its range); applied at
 //                             the node's next start
+//   GET  /api/v1/compliance/config            compliance settings (defaults if never set)
+//   PUT  /api/v1/compliance/config {enabled?, adapter_type?, output_directory?,
+//                              run_interval_seconds?, one_chat_room_per_output_file?,
+//                              add_user_details?, add_chat_room_details?,
+//                              create_file_attachments_manifest?}   applied at next start
+//   GET  /api/v1/compliance/status            queue depth, last success, last error
+//   POST /api/v1/compliance/run               deliver staged events now (202)
+//   POST /api/v1/messages/replace {room, user?, before?, after?, contains?, replacement?}
+//                             Remove-CsPersistentChatMessage: replaces matching stored
+//                             messages (default text: the reference's) -> {replaced: n}
 //
 // Errors: {"error": "<what failed and what to do>"} with 400/404/409/503.
 // Runs on the HTTP server's thread and talks to the directory synchronously.

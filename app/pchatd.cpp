@@ -2,6 +2,14 @@
 //
 //   pchatd [--data-dir=DIR] [--domain=D] [--host=IP] [--sip-port=N] [--http-port=N]
 //          [--log-level=debug|info|warn|error] [--config-file=pchatd.ini]
+//          [--compliance-enabled=true|false] [--compliance-adapter=xml|csv]
+//          [--compliance-output-dir=DIR] [--compliance-run-interval=SECONDS]
+//          [--compliance-test-run-interval-ms=MS]
+//
+// Compliance settings come from the store (pchatctl compliance set, applied at the next
+// start); a --compliance-* option given here overrides the stored value for this run.
+// --compliance-run-interval keeps the reference range (60 s .. 30 days);
+// --compliance-test-run-interval-ms is for tests only: any interval, also below a minute.
 //
 // Port 0 picks a free port; the ports in use are printed on stdout as `sip-port=N` and
 // `http-port=N` once the node accepts connections. The same options can be set in an
@@ -22,7 +30,10 @@
 #include "actors/server_context.h"
 #include "actors/sip_bridge.h"
 #include "app/admin_api.h"
+#include "compliance/adapter.h"
+#include "compliance/commit_sink.h"
 #include "compliance/event_sink.h"
+#include "compliance/runner_actor.h"
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/store.h"
@@ -37,6 +48,11 @@ struct pchatd_config : caf::actor_system_config {
   size_t sip_port = 5041;
   size_t http_port = 8011;
   std::string log_level = "warn";
+  std::string compliance_enabled;     // "" = as stored
+  std::string compliance_adapter;     // "" = as stored
+  std::string compliance_output_dir;  // "" = as stored
+  size_t compliance_run_interval = 0;          // seconds; 0 = as stored
+  size_t compliance_test_run_interval_ms = 0;  // tests only; 0 = unused
 
   pchatd_config() {
     opt_group{custom_options_, "global"}
@@ -45,7 +61,13 @@ struct pchatd_config : caf::actor_system_config {
         .add(host, "host", "address to bind SIP and HTTP on (loopback by default)")
         .add(sip_port, "sip-port", "SIP port, TCP and UDP (0 = pick a free one)")
         .add(http_port, "http-port", "admin HTTP port (0 = pick a free one)")
-        .add(log_level, "log-level", "debug, info, warn or error");
+        .add(log_level, "log-level", "debug, info, warn or error")
+        .add(compliance_enabled, "compliance-enabled", "true or false (overrides the store)")
+        .add(compliance_adapter, "compliance-adapter", "xml or csv (overrides the store)")
+        .add(compliance_output_dir, "compliance-output-dir", "AdapterOutputDirectory")
+        .add(compliance_run_interval, "compliance-run-interval", "RunInterval, seconds (60..2592000)")
+        .add(compliance_test_run_interval_ms, "compliance-test-run-interval-ms",
+             "TESTS ONLY: RunInterval in ms, no minimum");
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
@@ -124,6 +146,42 @@ int main(int argc, char** argv) {
   pchat::compliance::noop_sink sink;
   ctx->sink = &sink;
 
+  pchat::storage::compliance_config ccfg;
+  if (auto s = store->get_compliance_config(&ccfg); !s.is_ok())
+    return fail("cannot read compliance configuration: " + s.to_string(), "check the store");
+  if (!cfg.compliance_enabled.empty()) {
+    if (cfg.compliance_enabled != "true" && cfg.compliance_enabled != "false") {
+      std::cerr << "pchatd: --compliance-enabled must be true or false\n";
+      return 2;
+    }
+    ccfg.enabled = cfg.compliance_enabled == "true";
+  }
+  if (!cfg.compliance_adapter.empty()) ccfg.adapter_type = cfg.compliance_adapter;
+  if (!cfg.compliance_output_dir.empty()) ccfg.output_directory = cfg.compliance_output_dir;
+  if (cfg.compliance_run_interval != 0)
+    ccfg.run_interval_seconds = static_cast<int>(std::min<size_t>(cfg.compliance_run_interval, INT32_MAX));
+  if (auto s = pchat::storage::store::validate_compliance_config(ccfg); !s.is_ok()) {
+    std::cerr << "pchatd: " << s.reason() << "\n";
+    return 2;
+  }
+  if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";
+  ctx->compliance_enabled = ccfg.enabled;
+  pchat::compliance::runner_options ropts;
+  ropts.run_interval = cfg.compliance_test_run_interval_ms != 0
+                           ? std::chrono::milliseconds(cfg.compliance_test_run_interval_ms)
+                           : std::chrono::milliseconds(int64_t{ccfg.run_interval_seconds} * 1000);
+  ropts.backoff_base = std::min<std::chrono::milliseconds>(ropts.backoff_base, ropts.run_interval);
+  {
+    pchat::compliance::adapter_options aopts;
+    aopts.output_directory = ccfg.output_directory;
+    aopts.one_chat_room_per_output_file = ccfg.one_chat_room_per_output_file;
+    aopts.add_user_details = ccfg.add_user_details;
+    aopts.add_chat_room_details = ccfg.add_chat_room_details;
+    aopts.create_file_attachments_manifest = ccfg.create_file_attachments_manifest;
+    aopts.domain = cfg.domain;
+    ropts.output = pchat::compliance::make_adapter(ccfg.adapter_type, aopts);
+  }
+
   pchat::sip::endpoint_config ecfg;
   ecfg.host = cfg.host;
   ecfg.port = static_cast<uint16_t>(cfg.sip_port);
@@ -138,6 +196,18 @@ int main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     ctx->commit = pchat::actors::spawn_commit_actor(sys, ctx);
     ctx->directory = pchat::actors::spawn_directory_actor(sys, ctx);
+    // Compliance: events flow into the commit actor (the staging queue's only writer) and
+    // the runner delivers them. Both exist before the first room, so none is missed.
+    std::unique_ptr<pchat::compliance::commit_sink> compliance_sink;
+    if (ccfg.enabled) {
+      compliance_sink = std::make_unique<pchat::compliance::commit_sink>(ctx->commit);
+      ctx->sink = compliance_sink.get();
+      ctx->compliance_runner = pchat::compliance::spawn_compliance_runner(sys, store.get(), ropts);
+      pchat::log::write(pchat::log::level::info, "pchatd", "compliance on",
+                        "adapter=" + ccfg.adapter_type + " output=" +
+                            pchat::log::quote(ccfg.output_directory) + " interval_ms=" +
+                            std::to_string(ropts.run_interval.count()));
+    }
     std::shared_ptr<const pchat::actors::server_context> cctx = ctx;
     auto bridge = std::make_unique<pchat::actors::sip_bridge>(sys, cctx);
     edge = std::make_unique<pchat::sip::endpoint>(ecfg, bridge.get());
@@ -167,8 +237,13 @@ int main(int argc, char** argv) {
     bridge.reset();
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+    if (ctx->compliance_runner)
+      caf::anon_send_exit(ctx->compliance_runner, caf::exit_reason::user_shutdown);
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
+    ctx->compliance_runner = caf::actor{};
+    ctx->sink = &sink;
+    compliance_sink.reset();
   }  // ~actor_system waits for every actor
   edge.reset();
   return rc;

@@ -130,4 +130,15 @@ bool get_config_key(std::string_view key, std::string* setting) {
   return true;
 }
 
+std::string compliance_key(uint64_t seq) {
+  std::string k;
+  put_fixed64_be(&k, seq);
+  return k;
+}
+
+bool get_compliance_key(std::string_view key, uint64_t* seq) {
+  if (key.size() != 8) return false;
+  return get_fixed64_be(&key, seq);
+}
+
 }  // namespace pchat::storage::keys

@@ -11,6 +11,8 @@
 //     pref_key     := user 0x00 label                     (0x00 DO NOT CHANGE)
 //   config CF
 //     config_key   := setting name, e.g. "DefaultChatHistory" (names DO NOT CHANGE)
+//   compliance CF (the staging queue, `mgccomp`)
+//     compliance_key := seq                               (8 bytes big-endian, DO NOT CHANGE)
 //
 // Everything here is embedded in on-disk data: changing a tag, the separator or the byte
 // order makes existing databases unreadable.
@@ -21,6 +23,8 @@
 // - The 0x00 after the room id keeps "room1" from being a prefix of "room10": every key of
 //   room R lies in [R 0x00, R 0x01) and no other room's key does. This only holds because
 //   ids never contain 0x00; valid_id() enforces that, and the store rejects such ids.
+// - The compliance key is the bare global event sequence, so the staging queue iterates in
+//   capture order and a batch [first, last] is one DeleteRange.
 // - User names in pref keys follow the same rule, so the first 0x00 ends the user.
 #pragma once
 
@@ -40,6 +44,18 @@ inline constexpr std::string_view kDefaultChatHistory = "DefaultChatHistory";
 inline constexpr std::string_view kMaxFileSizeKB = "MaxFileSizeKB";
 inline constexpr std::string_view kParticipantUpdateLimit = "ParticipantUpdateLimit";
 inline constexpr std::string_view kRoomManagementUrl = "RoomManagementUrl";
+// Compliance settings (Set-CsPersistentChatComplianceConfiguration parameter names, plus
+// the pool's "Enable compliance" switch). DO NOT CHANGE: embedded in the on-disk data.
+inline constexpr std::string_view kComplianceEnabled = "ComplianceEnabled";
+inline constexpr std::string_view kComplianceAdapterType = "ComplianceAdapterType";
+inline constexpr std::string_view kComplianceOutputDirectory = "AdapterOutputDirectory";
+inline constexpr std::string_view kComplianceRunInterval = "RunInterval";
+inline constexpr std::string_view kOneChatRoomPerOutputFile = "OneChatRoomPerOutputFile";
+inline constexpr std::string_view kAddUserDetails = "AddUserDetails";
+inline constexpr std::string_view kAddChatRoomDetails = "AddChatRoomDetails";
+inline constexpr std::string_view kCreateFileAttachmentsManifest = "CreateFileAttachmentsManifest";
+// Highest compliance sequence delivered and deleted (8 bytes big-endian).
+inline constexpr std::string_view kComplianceDeliveredThrough = "ComplianceDeliveredThrough";
 
 // True if `id` can be part of a key: non-empty and free of 0x00 (see the grammar above).
 // Applies to category ids, room ids and pref users.
@@ -77,6 +93,11 @@ std::string message_range_end(std::string_view room_id);
 std::string pref_key(std::string_view user, std::string_view label);
 // False unless `key` contains the 0x00 separator after a non-empty user.
 bool get_pref_key(std::string_view key, std::string* user, std::string* label);
+
+// ---- compliance CF
+std::string compliance_key(uint64_t seq);
+// False unless `key` is exactly 8 bytes.
+bool get_compliance_key(std::string_view key, uint64_t* seq);
 
 // ---- config CF
 std::string config_key(std::string_view setting);

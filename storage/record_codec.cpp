@@ -225,6 +225,31 @@ status get_message_record(std::string_view in, message_record* out) {
   return r.finish();
 }
 
+void put_compliance_record(std::string* dst, const compliance_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_varint64(dst, in.seq);
+  put_byte(dst, static_cast<uint8_t>(in.kind));
+  put_zigzag64(dst, in.ts_micros);
+  put_string(dst, in.room_uri);
+  put_string(dst, in.room_name);
+  put_string(dst, in.user_uri);
+  put_string(dst, in.user_display);
+  put_varint64(dst, in.message_id);
+  put_string(dst, in.text);
+}
+
+status get_compliance_record(std::string_view in, compliance_record* out) {
+  field_reader r(in, "compliance record");
+  r.read_version() && r.read_varint("seq", &out->seq) &&
+      r.read_enum("kind", compliance_kind::history_search, &out->kind) &&
+      r.read_zigzag("ts_micros", &out->ts_micros) &&
+      r.read_string("room_uri", &out->room_uri) && r.read_string("room_name", &out->room_name) &&
+      r.read_string("user_uri", &out->user_uri) &&
+      r.read_string("user_display", &out->user_display) &&
+      r.read_varint("message_id", &out->message_id) && r.read_string("text", &out->text);
+  return r.finish();
+}
+
 void put_config_int(std::string* dst, int v) {
   dst->append(std::to_string(v));
 }

@@ -16,6 +16,9 @@
 //                      addin:string members:list managers:list presenters:list
 //   message_record  := version seq:varint ts_micros:zigzag64 author:string text:string
 //                      extra_xml:string
+//   compliance_record := version seq:varint kind:enum ts_micros:zigzag64 room_uri:string
+//                      room_name:string user_uri:string user_display:string
+//                      message_id:varint text:string
 //   version         := 0x01 (kRecordFormatVersion)
 //
 // A decoder consumes the whole input; leftover bytes are corruption too. Field order and the
@@ -23,7 +26,8 @@
 // version byte and the decoders keep reading the old ones.
 //
 // Config values (config CF, one key per setting, see keys.h): integers are decimal ASCII
-// text ("-"? digits, no spaces or '+'), strings are stored as their raw bytes.
+// text ("-"? digits, no spaces or '+'), booleans are "0" or "1", strings are stored as
+// their raw bytes.
 //
 // Decoding failures return status::corruption whose reason names the record and the field,
 // e.g. "room record: truncated name", "room record: bad privacy 7".
@@ -50,6 +54,9 @@ status get_room_record(std::string_view in, room_record* out);
 
 void put_message_record(std::string* dst, const message_record& in);
 status get_message_record(std::string_view in, message_record* out);
+
+void put_compliance_record(std::string* dst, const compliance_record& in);
+status get_compliance_record(std::string_view in, compliance_record* out);
 
 // Config integers. `setting` only names the value in the corruption reason.
 void put_config_int(std::string* dst, int v);

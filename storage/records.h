@@ -52,6 +52,48 @@ struct message_record {
   std::string extra_xml;   // client-specific children kept untouched (see xccos_codec.h)
 };
 
+// Kinds of compliance events. Same values as compliance::event_type (compliance/event_sink.h).
+// DO NOT CHANGE values: embedded in the on-disk data of the compliance CF.
+enum class compliance_kind : uint8_t {
+  join = 0,
+  part = 1,
+  chat = 2,
+  backchat = 3,
+  file_upload = 4,
+  file_download = 5,
+  message_removed = 6,
+  message_replaced = 7,
+  history_search = 8,
+};
+
+// One staged compliance event (the `mgccomp` row). `seq` is the global event sequence
+// assigned by its single writer (the commit actor), dense and increasing from 1; it orders
+// the staging queue and names the adapter's output.
+struct compliance_record {
+  uint64_t seq = 0;
+  compliance_kind kind = compliance_kind::chat;
+  int64_t ts_micros = 0;     // UTC, microseconds since the Unix epoch
+  std::string room_uri;      // ma-chan://<domain>/<id>
+  std::string room_name;
+  std::string user_uri;      // sip:user@domain
+  std::string user_display;  // display name; may equal the SIP address
+  uint64_t message_id = 0;   // the room's message seq; 0 when not about one message
+  std::string text;          // message text, replacement text, search criteria, file name
+};
+
+// Set-CsPersistentChatComplianceConfiguration, with the reference's defaults. Enabling is a
+// pool switch in the reference (Topology Builder); here it is one more setting.
+struct compliance_config {
+  bool enabled = false;
+  std::string adapter_type = "xml";        // "xml" or "csv"
+  std::string output_directory;            // empty: <data-dir>/compliance
+  int run_interval_seconds = 900;          // 15 min; 60 .. 2592000 (1 min .. 30 days)
+  bool one_chat_room_per_output_file = false;
+  bool add_user_details = false;
+  bool add_chat_room_details = false;
+  bool create_file_attachments_manifest = false;
+};
+
 // Server options (Set-CsPersistentChatConfiguration), with the reference's defaults.
 struct chat_config {
   int default_chat_history = 30;         // 1..500

@@ -26,6 +26,11 @@ constexpr const char* kDirectoryCf = "directory";
 constexpr const char* kMessagesCf = "messages";
 constexpr const char* kPrefsCf = "prefs";
 constexpr const char* kConfigCf = "config";
+constexpr const char* kComplianceCf = "compliance";
+
+// RunInterval limits of Set-CsPersistentChatComplianceConfiguration: 1 minute .. 30 days.
+constexpr int kMinRunIntervalSeconds = 60;
+constexpr int kMaxRunIntervalSeconds = 30 * 24 * 3600;
 
 // Limits of the reference server (Lync Persistent Chat), checked before any write.
 constexpr size_t kMaxNameChars = 256;
@@ -203,6 +208,7 @@ status store::open(const store_options& opts, std::unique_ptr<store>* out) {
       {kMessagesCf, messages_opts},
       {kPrefsCf, rocksdb::ColumnFamilyOptions()},
       {kConfigCf, rocksdb::ColumnFamilyOptions()},
+      {kComplianceCf, rocksdb::ColumnFamilyOptions()},
   };
   // RocksDB refuses to open a database unless every column family on disk is listed, so
   // families a newer version (or a tool) created are opened too, with default options.
@@ -233,6 +239,7 @@ status store::open(const store_options& opts, std::unique_ptr<store>* out) {
     if (name == kMessagesCf) st->messages_ = st->handles_[i];
     if (name == kPrefsCf) st->prefs_ = st->handles_[i];
     if (name == kConfigCf) st->config_ = st->handles_[i];
+    if (name == kComplianceCf) st->compliance_ = st->handles_[i];
   }
   *out = std::move(st);
   return status::ok();
@@ -610,6 +617,179 @@ status store::put_config(const chat_config& c) {
   return write_synced(&b);
 }
 
+// ---- compliance
+
+status store::compliance_delivered_through(uint64_t* out) const {
+  std::string mark;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), config_,
+                               keys::config_key(keys::kComplianceDeliveredThrough), &mark);
+  if (s.IsNotFound()) {
+    *out = 0;
+    return status::ok();
+  }
+  if (!s.ok()) return from_rocksdb(s, "get compliance high-water mark");
+  std::string_view in(mark);
+  if (in.size() != 8 || !keys::get_fixed64_be(&in, out)) {
+    return status::corruption("config " + std::string(keys::kComplianceDeliveredThrough) +
+                              ": not 8 bytes");
+  }
+  return status::ok();
+}
+
+status store::last_compliance_sequence(uint64_t* out) const {
+  uint64_t delivered = 0;
+  if (status s = compliance_delivered_through(&delivered); !s.is_ok()) return s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), compliance_));
+  it->SeekToLast();
+  uint64_t seq = 0;
+  if (it->Valid()) {
+    if (!keys::get_compliance_key(view(it->key()), &seq)) {
+      return status::corruption("compliance key: malformed");
+    }
+  } else if (!it->status().ok()) {
+    return from_rocksdb(it->status(), "last compliance sequence");
+  }
+  *out = std::max(seq, delivered);
+  return status::ok();
+}
+
+status store::read_compliance(uint64_t from_seq, size_t limit,
+                              std::vector<compliance_record>* out) const {
+  std::vector<compliance_record> result;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), compliance_));
+  for (it->Seek(keys::compliance_key(from_seq)); it->Valid() && result.size() < limit;
+       it->Next()) {
+    uint64_t key_seq = 0;
+    if (!keys::get_compliance_key(view(it->key()), &key_seq)) {
+      return status::corruption("compliance key: malformed");
+    }
+    compliance_record e;
+    if (status d = get_compliance_record(view(it->value()), &e); !d.is_ok()) return d;
+    if (e.seq != key_seq) {
+      return status::corruption("compliance record: seq " + std::to_string(e.seq) +
+                                " stored under key seq " + std::to_string(key_seq));
+    }
+    result.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read compliance");
+  *out = std::move(result);
+  return status::ok();
+}
+
+status store::count_compliance(uint64_t* out) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), compliance_));
+  uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok()) return from_rocksdb(it->status(), "count compliance");
+  *out = n;
+  return status::ok();
+}
+
+status store::delete_compliance(uint64_t first, uint64_t last) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (first == 0 || last < first) {
+    return status::invalid_argument("compliance range " + std::to_string(first) + ".." +
+                                    std::to_string(last) + " is empty or starts at 0");
+  }
+  rocksdb::WriteBatch b;
+  // DeleteRange's end is exclusive, so the range is [first, last) plus `last` itself: one
+  // form for every `last`, including UINT64_MAX (last + 1 would wrap).
+  rocksdb::Status s =
+      b.DeleteRange(compliance_, keys::compliance_key(first), keys::compliance_key(last));
+  if (s.ok()) s = b.Delete(compliance_, keys::compliance_key(last));
+  // Same write: the high-water mark outlives the deleted events, so numbering never restarts
+  // at 1 on an empty queue (a reused range would match an old output file name and be
+  // mistaken for work already done).
+  std::string mark;
+  keys::put_fixed64_be(&mark, last);
+  if (s.ok()) s = b.Put(config_, keys::config_key(keys::kComplianceDeliveredThrough), mark);
+  if (!s.ok()) return from_rocksdb(s, "delete compliance");
+  return write_synced(&b);
+}
+
+status store::validate_compliance_config(const compliance_config& c) {
+  if (c.adapter_type != "xml" && c.adapter_type != "csv") {
+    return status::invalid_argument("ComplianceAdapterType '" + c.adapter_type +
+                                    "' is not one of xml, csv");
+  }
+  if (c.run_interval_seconds < kMinRunIntervalSeconds ||
+      c.run_interval_seconds > kMaxRunIntervalSeconds) {
+    return status::invalid_argument("RunInterval " + std::to_string(c.run_interval_seconds) +
+                                    " s is out of range " + std::to_string(kMinRunIntervalSeconds) +
+                                    ".." + std::to_string(kMaxRunIntervalSeconds) + " s");
+  }
+  return status::ok();
+}
+
+namespace {
+struct compliance_flag {
+  std::string_view setting;
+  bool compliance_config::*field;
+};
+constexpr compliance_flag kComplianceFlags[] = {
+    {keys::kComplianceEnabled, &compliance_config::enabled},
+    {keys::kOneChatRoomPerOutputFile, &compliance_config::one_chat_room_per_output_file},
+    {keys::kAddUserDetails, &compliance_config::add_user_details},
+    {keys::kAddChatRoomDetails, &compliance_config::add_chat_room_details},
+    {keys::kCreateFileAttachmentsManifest, &compliance_config::create_file_attachments_manifest},
+};
+}  // namespace
+
+status store::get_compliance_config(compliance_config* out) const {
+  compliance_config c;
+  auto get = [&](std::string_view setting, std::string* value, bool* found) -> status {
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), config_, keys::config_key(setting), value);
+    *found = s.ok();
+    if (s.ok() || s.IsNotFound()) return status::ok();
+    return from_rocksdb(s, "get config " + std::string(setting));
+  };
+  std::string value;
+  bool found = false;
+  for (const auto& f : kComplianceFlags) {
+    if (status s = get(f.setting, &value, &found); !s.is_ok()) return s;
+    if (!found) continue;
+    if (value != "0" && value != "1") {
+      return status::corruption("config " + std::string(f.setting) + ": not 0 or 1");
+    }
+    c.*f.field = value == "1";
+  }
+  if (status s = get(keys::kComplianceAdapterType, &value, &found); !s.is_ok()) return s;
+  if (found) c.adapter_type = value;
+  if (status s = get(keys::kComplianceOutputDirectory, &value, &found); !s.is_ok()) return s;
+  if (found) c.output_directory = value;
+  if (status s = get(keys::kComplianceRunInterval, &value, &found); !s.is_ok()) return s;
+  if (found) {
+    if (status d = get_config_int(keys::kComplianceRunInterval, value, &c.run_interval_seconds);
+        !d.is_ok()) {
+      return d;
+    }
+  }
+  if (status v = validate_compliance_config(c); !v.is_ok()) {
+    return status::corruption("config: " + v.reason());
+  }
+  *out = std::move(c);
+  return status::ok();
+}
+
+status store::put_compliance_config(const compliance_config& c) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = validate_compliance_config(c); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  rocksdb::Status s;
+  for (const auto& f : kComplianceFlags) {
+    if (s.ok()) s = b.Put(config_, keys::config_key(f.setting), (c.*f.field) ? "1" : "0");
+  }
+  std::string interval;
+  put_config_int(&interval, c.run_interval_seconds);
+  if (s.ok()) s = b.Put(config_, keys::config_key(keys::kComplianceRunInterval), interval);
+  if (s.ok()) s = b.Put(config_, keys::config_key(keys::kComplianceAdapterType), c.adapter_type);
+  if (s.ok()) {
+    s = b.Put(config_, keys::config_key(keys::kComplianceOutputDirectory), c.output_directory);
+  }
+  if (!s.ok()) return from_rocksdb(s, "put compliance config");
+  return write_synced(&b);
+}
+
 std::unique_ptr<write_batch> store::new_batch() {
   return std::make_unique<write_batch>(this);
 }
@@ -647,6 +827,22 @@ void write_batch::put_pref(const std::string& user, const std::string& label,
   if (rocksdb::Status s = batch_->Put(store_->prefs_, keys::pref_key(user, label), value);
       !s.ok()) {
     rejected_ = from_rocksdb(s, "batch put pref");
+    return;
+  }
+  ++count_;
+}
+
+void write_batch::put_compliance(const compliance_record& e) {
+  if (!rejected_.is_ok()) return;
+  if (e.seq == 0) {
+    rejected_ = status::invalid_argument("compliance event seq must be >= 1");
+    return;
+  }
+  std::string value;
+  put_compliance_record(&value, e);
+  if (rocksdb::Status s = batch_->Put(store_->compliance_, keys::compliance_key(e.seq), value);
+      !s.ok()) {
+    rejected_ = from_rocksdb(s, "batch put compliance");
     return;
   }
   ++count_;

@@ -4,6 +4,9 @@
 //   messages   room id 0x00 big-endian seq        (keys.h: message_key)
 //   prefs      user 0x00 label                    (keys.h: pref_key)
 //   config     setting name                       (keys.h: config_key)
+//   compliance big-endian global event seq        (keys.h: compliance_key) - the staging
+//              queue of compliance events; written by write_batch (with the posts they
+//              describe), deleted by delete_compliance once an adapter has delivered them
 //
 // Every write through this class is synced (WriteOptions::sync = true) unless it goes
 // through a write_batch, which is synced once when committed. Reads never block on writes.
@@ -88,6 +91,29 @@ class store {
   status put_config(const chat_config& c);
   static status validate_config(const chat_config& c);
 
+  // ---- compliance staging queue (ascending global event sequence)
+  // Highest event sequence ever staged: the newest staged event, or if the queue is empty
+  // the last one deleted (delete_compliance keeps a high-water mark). 0 if none ever was.
+  // The next event must get a larger sequence: output file names are built from them.
+  status last_compliance_sequence(uint64_t* out) const;
+  // Last sequence passed to delete_compliance (0 if never).
+  status compliance_delivered_through(uint64_t* out) const;
+  // Events with seq >= from_seq, ascending, at most `limit`.
+  status read_compliance(uint64_t from_seq, size_t limit,
+                         std::vector<compliance_record>* out) const;
+  // Number of staged events (walks the queue: for status pages, not hot paths).
+  status count_compliance(uint64_t* out) const;
+  // Deletes events first..last inclusive and records `last` as delivered, in one synced
+  // write. invalid_argument if first is 0
+  // or last < first. Deleting absent events is not an error (a re-run after a crash).
+  status delete_compliance(uint64_t first, uint64_t last);
+
+  // Compliance settings: defaults for settings never written; corruption if a stored value
+  // does not parse. put validates first (invalid_argument names the setting and its range).
+  status get_compliance_config(compliance_config* out) const;
+  status put_compliance_config(const compliance_config& c);
+  static status validate_compliance_config(const compliance_config& c);
+
   // Group commit: accumulate puts, then commit() writes them in one synced WriteBatch.
   std::unique_ptr<write_batch> new_batch();
 
@@ -113,6 +139,7 @@ class store {
   rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   rocksdb::ColumnFamilyHandle* prefs_ = nullptr;
   rocksdb::ColumnFamilyHandle* config_ = nullptr;
+  rocksdb::ColumnFamilyHandle* compliance_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every open CF, ours and unknown ones
   struct impl;  // locks and the write-failure latch (store.cpp)
   std::unique_ptr<impl> impl_;
@@ -129,6 +156,8 @@ class write_batch {
   // That rejection does not latch the store.
   void put_message(const std::string& room_id, const message_record& m);
   void put_pref(const std::string& user, const std::string& label, const std::string& value);
+  // Stages a compliance event under its e.seq (rejected if 0), atomically with the rest.
+  void put_compliance(const compliance_record& e);
   size_t count() const { return count_; }
   size_t bytes() const;
   // One synced write of everything added since the last commit; clears the batch.

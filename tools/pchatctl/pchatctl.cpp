@@ -11,6 +11,17 @@
 //   config set [--default-chat-history N] [--max-file-size-kb N]
 //              [--participant-update-limit N] [--room-management-url U]
 //                                                       Set-CsPersistentChatConfiguration
+//   compliance get                                      Get-CsPersistentChatComplianceConfiguration
+//   compliance set [--enabled true|false] [--adapter xml|csv] [--output-dir D]
+//                  [--run-interval SECONDS] [--one-chat-room-per-output-file true|false]
+//                  [--add-user-details true|false] [--add-chat-room-details true|false]
+//                  [--create-file-attachments-manifest true|false]
+//                                                       Set-CsPersistentChatComplianceConfiguration
+//                                                       (applied at the node's next start)
+//   compliance status                                   queue depth, last success, last error
+//   compliance run                                      deliver staged events now
+//   message remove --room R [--user U] [--before DATE] [--after DATE] [--contains WORDS]
+//                  [--replace TEXT]                     Remove-CsPersistentChatMessage
 //
 // Output is a readable table; --json prints the API's JSON. Exit status: 0 ok, 1 the
 // server refused (its reason is printed), 2 bad usage, 3 cannot reach the server.
@@ -126,7 +137,14 @@ int usage(const std::string& why) {
                "  room get [--name N | --identity ID-OR-URI]\n"
                "  config get\n"
                "  config set [--default-chat-history N] [--max-file-size-kb N]\n"
-               "             [--participant-update-limit N] [--room-management-url U]\n";
+               "             [--participant-update-limit N] [--room-management-url U]\n"
+               "  compliance get | status | run\n"
+               "  compliance set [--enabled true|false] [--adapter xml|csv] [--output-dir D]\n"
+               "                 [--run-interval SECONDS] [--one-chat-room-per-output-file B]\n"
+               "                 [--add-user-details B] [--add-chat-room-details B]\n"
+               "                 [--create-file-attachments-manifest B]\n"
+               "  message remove --room R [--user U] [--before DATE] [--after DATE]\n"
+               "                 [--contains WORDS] [--replace TEXT]\n";
   return 2;
 }
 
@@ -198,6 +216,42 @@ int main(int argc, char** argv) {
     if (opts.count("room-management-url")) b["room_management_url"] = opts["room-management-url"];
     if (b.empty()) return usage("config set needs at least one setting");
     r = http(server, "PUT", "/api/v1/config", b.dump());
+  } else if (noun == "compliance" && verb == "get") {
+    r = http(server, "GET", "/api/v1/compliance/config");
+  } else if (noun == "compliance" && verb == "status") {
+    r = http(server, "GET", "/api/v1/compliance/status");
+  } else if (noun == "compliance" && verb == "run") {
+    r = http(server, "POST", "/api/v1/compliance/run");
+  } else if (noun == "compliance" && verb == "set") {
+    json b = json::object();
+    for (auto& [opt, key] : std::vector<std::pair<std::string, std::string>>{
+             {"enabled", "enabled"},
+             {"one-chat-room-per-output-file", "one_chat_room_per_output_file"},
+             {"add-user-details", "add_user_details"},
+             {"add-chat-room-details", "add_chat_room_details"},
+             {"create-file-attachments-manifest", "create_file_attachments_manifest"}}) {
+      if (!opts.count(opt)) continue;
+      if (opts[opt] != "true" && opts[opt] != "false") return usage("--" + opt + " needs true or false");
+      b[key] = opts[opt] == "true";
+    }
+    if (opts.count("adapter")) b["adapter_type"] = opts["adapter"];
+    if (opts.count("output-dir")) b["output_directory"] = opts["output-dir"];
+    if (opts.count("run-interval")) {
+      char* end = nullptr;
+      long v = std::strtol(opts["run-interval"].c_str(), &end, 10);
+      if (opts["run-interval"].empty() || *end != '\0') return usage("--run-interval needs whole seconds");
+      b["run_interval_seconds"] = v;
+    }
+    if (b.empty()) return usage("compliance set needs at least one setting");
+    r = http(server, "PUT", "/api/v1/compliance/config", b.dump());
+  } else if (noun == "message" && verb == "remove") {
+    if (!need("room")) return usage("message remove needs --room");
+    json b{{"room", opts["room"]}};
+    for (auto& [opt, key] : std::vector<std::pair<std::string, std::string>>{
+             {"user", "user"}, {"before", "before"}, {"after", "after"},
+             {"contains", "contains"}, {"replace", "replacement"}})
+      if (opts.count(opt)) b[key] = opts[opt];
+    r = http(server, "POST", "/api/v1/messages/replace", b.dump());
   } else {
     return usage("unknown command '" + noun + " " + verb + "'");
   }

@@ -1,0 +1,64 @@
+// The compliance adapter interface (the reference's IComplianceAdapter): the runner hands it
+// one batch of staged events at a time, in sequence order, and deletes the batch from
+// staging only after deliver() reported success.
+//
+// Exactly-once contract every adapter keeps, so that a crash at any point produces neither
+// a loss nor a duplicate:
+//   - every output file of a batch is written under a temporary name, fsynced, then renamed
+//     to a final name derived from the batch's range [first_seq, last_seq] (output_file.h);
+//     a final name therefore always holds complete output;
+//   - deliver() leaves a final file that already exists alone, so delivering the same range
+//     again after a crash completes the batch without writing anything twice;
+//   - delivered_range_end(first) finds a batch started before a crash, so the runner re-runs
+//     exactly that range rather than a larger one whose name would differ.
+// Adapters are used by one thread (the runner) and may block on file I/O.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/records.h"
+
+namespace pchat::compliance {
+
+struct batch {
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::vector<storage::compliance_record> events;  // ascending seq, all within the range
+};
+
+// ok, or why the batch could not be delivered (logged and shown in `compliance status`).
+struct adapter_result {
+  std::string error;
+  bool ok() const { return error.empty(); }
+  static adapter_result success() { return {}; }
+  static adapter_result failure(std::string why) { return {std::move(why)}; }
+};
+
+class adapter {
+ public:
+  virtual ~adapter() = default;
+  virtual std::string type() const = 0;  // "xml", "csv", ...
+  virtual adapter_result deliver(const batch& b) = 0;
+  // last_seq of the batch starting at `first_seq` that has some final output already, or 0.
+  virtual uint64_t delivered_range_end(uint64_t first_seq) = 0;
+  // Removes temporary files a crash left behind (called once before the first batch).
+  virtual void remove_stale_temporaries() = 0;
+};
+
+// The switches of Set-CsPersistentChatComplianceConfiguration that shape the output.
+struct adapter_options {
+  std::string output_directory;
+  bool one_chat_room_per_output_file = false;
+  bool add_user_details = false;
+  bool add_chat_room_details = false;
+  bool create_file_attachments_manifest = false;
+  std::string domain = "example.com";  // users of this domain are internal (AddUserDetails)
+};
+
+// "xml" or "csv"; nullptr for an unknown type.
+std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_options& opts);
+
+}  // namespace pchat::compliance

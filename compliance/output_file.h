@@ -1,0 +1,41 @@
+// Every on-disk name of the compliance output, and the one way its files are written.
+//
+//   final     := "pchat-compliance-" first "-" last [ "-" room ] "." ext
+//   temporary := final ".tmp"
+//   first, last := the batch's event sequence range, 20 decimal digits, zero-padded, so that
+//                  names sort in delivery order
+//   room      := the room id (the last path segment of its ma-chan URI), only with
+//                OneChatRoomPerOutputFile; characters outside [A-Za-z0-9._-] become '_'
+//   ext       := "xml" | "csv" | "ATTACH"
+//
+// A final name only ever appears through rename(2) of a fully written and fsynced temporary
+// file (then the directory is fsynced), so a final file is always complete.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pchat::compliance {
+
+std::string output_name(uint64_t first, uint64_t last, const std::string& room_id,
+                        const std::string& ext);
+
+// The room id of "ma-chan://domain/<id>" (the whole URI if it has no '/').
+std::string room_id_of(const std::string& room_uri);
+
+// True if `dir`/`name` exists.
+bool output_exists(const std::string& dir, const std::string& name);
+
+// Writes `content` to dir/name.tmp, fsyncs it, renames it to dir/name and fsyncs dir.
+// Creates `dir` (with parents) if missing. Returns "" or the failure, naming the path.
+// Crash point "during_batch" fires after the temporary is synced, before the rename.
+std::string write_atomically(const std::string& dir, const std::string& name,
+                             const std::string& content);
+
+// last of the first final name in `dir` whose range starts at `first`, or 0.
+uint64_t find_range_end(const std::string& dir, uint64_t first);
+
+// Deletes every "pchat-compliance-*.tmp" in `dir`; returns how many.
+int remove_temporaries(const std::string& dir);
+
+}  // namespace pchat::compliance

@@ -1,0 +1,150 @@
+#include "compliance/runner_actor.h"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+#include "actors/messages.h"
+#include "compliance/adapter.h"
+#include "compliance/crash_point.h"
+#include "log/log.h"
+#include "storage/store.h"
+
+namespace pchat::compliance {
+namespace {
+
+using actors::compliance_status;
+
+// Caps one run so that a huge backlog cannot keep the runner from answering (cstatus).
+constexpr int kMaxBatchesPerRun = 100;
+
+int64_t now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct runner_state {
+  storage::store* store = nullptr;
+  runner_options opts;
+  compliance_status status;
+  uint64_t generation = 0;  // only the newest timer message runs
+  static inline const char* name = "compliance-runner";
+
+  void failed(const std::string& why) {
+    status.last_error = why;
+    status.last_error_micros = now_micros();
+    status.consecutive_failures++;
+    PCHAT_LOG(warn, "compliance", "batch not delivered; it stays staged and is retried",
+              "adapter=" + opts.output->type() + " error=" + log::quote(why) +
+                  " failures=" + std::to_string(status.consecutive_failures));
+  }
+
+  // Delivers one batch; false on failure (recorded), *empty when the queue was empty.
+  bool deliver_one(bool* empty) {
+    std::vector<storage::compliance_record> events;
+    if (auto s = store->read_compliance(0, opts.max_batch_events, &events); !s.is_ok()) {
+      failed("read staging: " + s.to_string());
+      return false;
+    }
+    *empty = events.empty();
+    if (events.empty()) return true;
+    uint64_t first = events.front().seq;
+    uint64_t last = events.back().seq;
+    if (uint64_t done = opts.output->delivered_range_end(first); done != 0) {
+      // Output of [first, done] exists from before a crash: re-deliver exactly that range.
+      std::vector<storage::compliance_record> range;
+      if (auto s = store->read_compliance(first, done - first + 1, &range); !s.is_ok()) {
+        failed("read staging: " + s.to_string());
+        return false;
+      }
+      range.erase(std::remove_if(range.begin(), range.end(),
+                                 [&](const auto& e) { return e.seq > done; }),
+                  range.end());
+      events = std::move(range);
+      last = done;
+      PCHAT_LOG(info, "compliance", "completing a batch interrupted after its output",
+                "first=" + std::to_string(first) + " last=" + std::to_string(last));
+    }
+    batch b{first, last, std::move(events)};
+    if (adapter_result r = opts.output->deliver(b); !r.ok()) {
+      failed(r.error);
+      return false;
+    }
+    crash_point("after_rename");
+    if (auto s = store->delete_compliance(first, last); !s.is_ok()) {
+      failed("delete delivered batch: " + s.to_string());
+      return false;
+    }
+    status.batches_delivered++;
+    status.events_delivered += b.events.size();
+    status.last_success_micros = now_micros();
+    status.last_error.clear();
+    status.consecutive_failures = 0;
+    PCHAT_LOG(info, "compliance", "batch delivered",
+              "first=" + std::to_string(first) + " last=" + std::to_string(last) +
+                  " events=" + std::to_string(b.events.size()));
+    return true;
+  }
+
+  // Runs batches until the queue is empty; returns false after a failure.
+  bool run() {
+    for (int i = 0; i < kMaxBatchesPerRun; ++i) {
+      bool empty = false;
+      if (!deliver_one(&empty)) return false;
+      if (empty) return true;
+    }
+    return true;
+  }
+
+  std::chrono::milliseconds next_delay(bool ok) const {
+    if (ok) return opts.run_interval;
+    int shift = static_cast<int>(std::min<uint64_t>(status.consecutive_failures - 1, 20));
+    auto backoff = opts.backoff_base * (int64_t{1} << shift);
+    return std::min<std::chrono::milliseconds>(backoff, opts.run_interval);
+  }
+};
+
+using runner_ptr = caf::stateful_actor<runner_state>*;
+
+void run_and_schedule(runner_ptr self) {
+  auto& st = self->state;
+  bool ok = st.run();
+  uint64_t gen = ++st.generation;
+  self->delayed_send(self, st.next_delay(ok), actors::crun_atom::value, gen);
+}
+
+caf::behavior runner_actor(runner_ptr self, storage::store* store, runner_options opts) {
+  auto& st = self->state;
+  st.store = store;
+  st.opts = std::move(opts);
+  st.status.enabled = st.opts.enabled;
+  st.status.adapter = st.opts.output->type();
+  st.opts.output->remove_stale_temporaries();
+  // First run at once: it finishes a batch a crash interrupted and drains any backlog.
+  self->send(self, actors::crun_atom::value, st.generation);
+  return {
+      [=](actors::crun_atom, uint64_t generation) {
+        if (generation == self->state.generation) run_and_schedule(self);
+      },
+      [=](actors::crun_atom) { run_and_schedule(self); },
+      [=](actors::cstatus_atom) -> caf::result<compliance_status> {
+        auto& st = self->state;
+        compliance_status s = st.status;
+        if (auto r = st.store->count_compliance(&s.queue_depth); !r.is_ok())
+          return actors::make_error(actors::errc::storage_failure, r.to_string());
+        if (auto r = st.store->compliance_delivered_through(&s.delivered_through); !r.is_ok())
+          return actors::make_error(actors::errc::storage_failure, r.to_string());
+        return s;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::store* store,
+                                   runner_options opts) {
+  return sys.spawn<caf::detached>(runner_actor, store, std::move(opts));
+}
+
+}  // namespace pchat::compliance

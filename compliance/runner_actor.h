@@ -1,0 +1,46 @@
+// The compliance runner: the `mgccomp` -> adapter stage (reference §4.2 steps 3-4).
+//
+// Consumes: the staging queue (store's compliance CF), oldest first.
+// Emits:    adapter output (files named after each batch's sequence range).
+// Deletes:  a batch's events, in one synced write, only after the adapter reported success.
+//
+//   start ──remove stale .tmp──> run ──ok──> wait RunInterval ──> run ...
+//                                    └─fail─> wait backoff (base·2^k, at most RunInterval) ──> run
+//
+// One run delivers batches (at most max_batch_events each) until the queue is empty or the
+// adapter fails; a failed batch stays staged, nothing is dropped, and the error is logged
+// and kept for `compliance status`. Before each batch the runner asks the adapter whether
+// output for a range starting at the queue's first event exists already (a crash after the
+// rename, before the delete): then it re-delivers exactly that range (the adapter skips the
+// files that exist) and deletes it, so the output never holds an event twice.
+// Crash point "after_rename" fires between a successful delivery and the delete.
+//
+// Runs detached (file I/O and fsync block). The store must outlive the actor.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace pchat::storage {
+class store;
+}
+
+namespace pchat::compliance {
+
+class adapter;
+
+struct runner_options {
+  std::shared_ptr<adapter> output;              // REQUIRES: non-null
+  std::chrono::milliseconds run_interval{15 * 60 * 1000};  // RunInterval
+  std::chrono::milliseconds backoff_base{1000}; // first retry after a failure
+  size_t max_batch_events = 10000;
+  bool enabled = true;                          // shown in status
+};
+
+// Handles (crun), (crun, generation) and (cstatus) -> compliance_status (actors/messages.h).
+caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::store* store,
+                                   runner_options opts);
+
+}  // namespace pchat::compliance

@@ -1,0 +1,230 @@
+#include "compliance/xml_adapter.h"
+
+#include <map>
+
+#include "compliance/output_file.h"
+#include "compliance/time_format.h"
+
+namespace pchat::compliance {
+namespace {
+
+using storage::compliance_kind;
+using storage::compliance_record;
+
+void append_escaped(std::string* out, const std::string& s) {
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '&': *out += "&amp;"; break;
+      case '<': *out += "&lt;"; break;
+      case '>': *out += "&gt;"; break;
+      case '"': *out += "&quot;"; break;
+      case '\t': *out += "&#x9;"; break;
+      case '\n': *out += "&#xA;"; break;
+      case '\r': *out += "&#xD;"; break;
+      default:
+        if (c >= 0x20) *out += ch;  // XML 1.0 cannot carry the other C0 controls
+    }
+  }
+}
+
+void attr(std::string* out, const char* name, const std::string& value) {
+  *out += ' ';
+  *out += name;
+  *out += "=\"";
+  append_escaped(out, value);
+  *out += '"';
+}
+
+std::string strip_sip(const std::string& uri) {
+  return uri.rfind("sip:", 0) == 0 ? uri.substr(4) : uri;
+}
+
+const char* type_name(compliance_kind k) {
+  switch (k) {
+    case compliance_kind::join: return "JOIN";
+    case compliance_kind::part: return "PART";
+    case compliance_kind::chat: return "CHAT";
+    case compliance_kind::backchat: return "BACKCHAT";
+    case compliance_kind::file_upload: return "FILEUPLOAD";
+    case compliance_kind::file_download: return "FILEDOWNLOAD";
+    case compliance_kind::message_removed:
+    case compliance_kind::message_replaced: return "CHAT";
+    case compliance_kind::history_search: return "BACKCHAT";
+  }
+  return "CHAT";
+}
+
+uint64_t content_id(const compliance_record& e) {
+  switch (e.kind) {
+    case compliance_kind::chat:
+    case compliance_kind::message_removed:
+    case compliance_kind::message_replaced: return e.message_id;
+    default: return 0;
+  }
+}
+
+std::string content_of(const compliance_record& e) {
+  switch (e.kind) {
+    case compliance_kind::join:
+    case compliance_kind::part:
+    case compliance_kind::message_removed: return {};
+    default: return e.text;
+  }
+}
+
+void time_element(std::string* out, const char* indent, const char* name, int64_t micros) {
+  utc_time t = encode_utc(micros);
+  *out += indent;
+  *out += '<';
+  *out += name;
+  attr(out, "since1970", std::to_string(t.since1970_ms));
+  attr(out, "string", t.iso);
+  attr(out, "long", std::to_string(t.ticks));
+  *out += " />\n";
+}
+
+std::string domain_of(const std::string& uri) {
+  auto at = uri.rfind('@');
+  return at == std::string::npos ? std::string() : uri.substr(at + 1);
+}
+
+void message_element(std::string* out, const char* indent, const char* name,
+                     const compliance_record& e, const adapter_options& opts) {
+  std::string inner = std::string(indent) + "  ";
+  *out += indent;
+  *out += '<';
+  *out += name;
+  attr(out, "type", type_name(e.kind));
+  attr(out, "content", content_of(e));
+  attr(out, "id", std::to_string(content_id(e)));
+  *out += ">\n";
+  std::string address = strip_sip(e.user_uri);
+  *out += inner + "<Sender";
+  attr(out, "UserName", e.user_display.empty() ? address : e.user_display);
+  attr(out, "id", std::to_string(principal_id(e.user_uri)));
+  if (opts.add_user_details) {
+    attr(out, "email", address);
+    attr(out, "internal", domain_of(address) == opts.domain ? "true" : "false");
+  }
+  attr(out, "uri", address);
+  *out += " />\n";
+  time_element(out, inner.c_str(), "DateTimeUTC", e.ts_micros);
+  *out += indent;
+  *out += "</";
+  *out += name;
+  *out += ">\n";
+}
+
+bool is_file_event(const compliance_record& e) {
+  return e.kind == compliance_kind::file_upload || e.kind == compliance_kind::file_download;
+}
+
+class xml_adapter final : public adapter {
+ public:
+  explicit xml_adapter(adapter_options opts) : opts_(std::move(opts)) {}
+  std::string type() const override { return "xml"; }
+
+  adapter_result deliver(const batch& b) override {
+    // file name -> content, written in name order; a file already there is complete.
+    std::map<std::string, std::string> files;
+    if (opts_.one_chat_room_per_output_file) {
+      std::map<std::string, std::vector<compliance_record>> by_room;
+      for (const auto& e : b.events) by_room[e.room_uri].push_back(e);
+      for (const auto& [uri, events] : by_room)
+        files[output_name(b.first_seq, b.last_seq, room_id_of(uri), "xml")] =
+            encode_xml_document(events, opts_);
+    } else {
+      files[output_name(b.first_seq, b.last_seq, "", "xml")] = encode_xml_document(b.events, opts_);
+    }
+    if (opts_.create_file_attachments_manifest) {
+      std::string manifest = encode_attachments_manifest(b.events);
+      if (!manifest.empty()) files[output_name(b.first_seq, b.last_seq, "", "ATTACH")] = manifest;
+    }
+    for (const auto& [name, content] : files) {
+      if (output_exists(opts_.output_directory, name)) continue;
+      if (std::string err = write_atomically(opts_.output_directory, name, content); !err.empty())
+        return adapter_result::failure(err);
+    }
+    return adapter_result::success();
+  }
+
+  uint64_t delivered_range_end(uint64_t first) override {
+    return find_range_end(opts_.output_directory, first);
+  }
+  void remove_stale_temporaries() override { remove_temporaries(opts_.output_directory); }
+
+ private:
+  adapter_options opts_;
+};
+
+}  // namespace
+
+int32_t principal_id(const std::string& user_uri) {
+  uint32_t h = 2166136261u;
+  for (char c : user_uri) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  return static_cast<int32_t>(h & 0x7fffffffu);
+}
+
+std::string encode_xml_document(const std::vector<compliance_record>& events,
+                                const adapter_options& opts) {
+  // Rooms in the order of their first event; each keeps its events in sequence order.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const compliance_record*>> by_room;
+  for (const auto& e : events) {
+    auto& list = by_room[e.room_uri];
+    if (list.empty()) order.push_back(e.room_uri);
+    list.push_back(&e);
+  }
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+      "<Conversations xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">\n";
+  for (const auto& uri : order) {
+    const auto& list = by_room[uri];
+    const compliance_record& first = *list.front();
+    out += "  <Conversation>\n    <Channel";
+    attr(&out, "uri", uri);
+    attr(&out, "name", opts.add_chat_room_details ? first.room_name : uri);
+    out += " />\n";
+    message_element(&out, "    ", "FirstMessage", first, opts);
+    out += "    <Messages>\n";
+    for (const auto* e : list) message_element(&out, "      ", "Message", *e, opts);
+    out += "    </Messages>\n";
+    time_element(&out, "    ", "StartTimeUTC", first.ts_micros);
+    time_element(&out, "    ", "EndTimeUTC", list.back()->ts_micros);
+    out += "  </Conversation>\n";
+  }
+  out += "</Conversations>\n";
+  return out;
+}
+
+std::string encode_attachments_manifest(const std::vector<compliance_record>& events) {
+  std::string out;
+  auto field = [&](const std::string& s) {
+    for (char c : s) out += (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
+  };
+  for (const auto& e : events) {
+    if (!is_file_event(e)) continue;
+    out += type_name(e.kind);
+    out += '\t';
+    field(encode_utc(e.ts_micros).iso);
+    out += '\t';
+    field(e.room_uri);
+    out += '\t';
+    field(e.user_uri);
+    out += '\t';
+    field(e.text);
+    out += '\n';
+  }
+  return out;
+}
+
+std::unique_ptr<adapter> make_xml_adapter(const adapter_options& opts) {
+  return std::make_unique<xml_adapter>(opts);
+}
+
+}  // namespace pchat::compliance
