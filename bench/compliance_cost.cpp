@@ -1,0 +1,203 @@
+// pchat-compliance-bench: the cost of compliance capture on durable post throughput
+// (issue 4 goal: under 10 %), compliance off and on in the same run.
+//
+//   pchat-compliance-bench [--sessions=N] [--posts=M] [--rounds=R] [--dir=/tmp]
+//
+// Measures the actor layer without SIP: N sessions join one room (the SIP edge replaced by
+// a counting dialog_sender, as in tests/actors) and each sends M posts at once; the clock
+// stops when every post has its SIP 200, i.e. is durable (synced group commit) and fanned
+// out. Rounds alternate off/on on fresh stores so disk state and warm-up hit both equally;
+// the report gives each round and the medians. With compliance on, every post also stages
+// its CHAT event in the same WriteBatch and the runner is *not* started (the bench measures
+// capture, the cost on the post path; delivery runs every RunInterval, off the post path).
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/commit_actor.h"
+#include "actors/directory_actor.h"
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "actors/session_actor.h"
+#include "compliance/commit_sink.h"
+#include "protocol/sip/sip_endpoint.h"
+#include "protocol/xccos/xccos_codec.h"
+#include "storage/store.h"
+
+using namespace pchat;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Counts responses and join replies; keeps nothing else (fan-out bodies are dropped).
+class counting_sender final : public sip::dialog_sender {
+ public:
+  void respond(sip::txn_id, int code) override {
+    (code == 200 ? ok : failed).fetch_add(1, std::memory_order_relaxed);
+  }
+  void send_info(sip::dialog_id, std::shared_ptr<const std::string> body) override {
+    if (body->find("rpl:join") != std::string::npos) joined.fetch_add(1);
+  }
+  void send_info_many(std::vector<sip::dialog_id>, std::shared_ptr<const std::string>) override {}
+  std::atomic<uint64_t> ok{0}, failed{0}, joined{0};
+};
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::seconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(200us);
+  }
+  return true;
+}
+
+std::string xccos(const std::string& inner) {
+  return "<xccos ver=\"1\" envid=\"7\" xmlns=\"urn:parlano:xml:ns:xccos\">" + inner + "</xccos>";
+}
+
+// One round: returns durable posts per second, or a negative value on failure.
+double run_round(const std::string& dir, bool compliance_on, int sessions, int posts) {
+  std::filesystem::remove_all(dir);
+  std::unique_ptr<storage::store> store;
+  if (auto s = storage::store::open({dir, true}, &store); !s.is_ok()) {
+    std::fprintf(stderr, "cannot open store: %s\n", s.to_string().c_str());
+    return -1;
+  }
+  counting_sender edge;
+  compliance::noop_sink noop;
+  auto ctx = std::make_shared<actors::server_context>();
+  ctx->store = store.get();
+  ctx->edge = &edge;
+  ctx->sink = &noop;
+  ctx->compliance_enabled = compliance_on;
+  ctx->config.default_chat_history = 30;
+  double rate = -1;
+  {
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-threads", 2);
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    caf::actor_system sys{cfg};
+    ctx->commit = actors::spawn_commit_actor(sys, ctx);
+    std::unique_ptr<compliance::commit_sink> sink;
+    if (compliance_on) {
+      sink = std::make_unique<compliance::commit_sink>(ctx->commit);
+      ctx->sink = sink.get();
+    }
+    ctx->directory = actors::spawn_directory_actor(sys, ctx);
+    std::string room_uri;
+    {
+      caf::scoped_actor self{sys};
+      storage::category_record c;
+      c.name = "bench";
+      std::string cat;
+      self->request(ctx->directory, 5s, actors::new_category_atom::value, c)
+          .receive([&](storage::category_record& r) { cat = r.id; }, [&](caf::error&) {});
+      storage::room_record r;
+      r.name = "Bench Room";
+      r.category_id = cat;
+      self->request(ctx->directory, 5s, actors::new_room_atom::value, r)
+          .receive([&](storage::room_record& x) { room_uri = "ma-chan://example.com/" + x.id; },
+                   [&](caf::error&) {});
+    }
+    std::string domain, value;
+    xccos::split_room_uri(room_uri, domain, value);
+    std::string join = xccos("<cmd id=\"cmd:join\" seqid=\"1\"><data><chanid key=\"0\" domain=\"" +
+                             domain + "\" value=\"" + value + "\"/></data></cmd>");
+    std::vector<caf::actor> s;
+    uint64_t txn = 1;
+    for (int i = 0; i < sessions; ++i) {
+      sip::dialog_info info;
+      info.id = static_cast<sip::dialog_id>(i + 1);
+      info.user_uri = "sip:user" + std::to_string(i) + "@example.com";
+      info.chat_uri = ctx->chat_uri;
+      s.push_back(actors::spawn_session_actor(sys, ctx, info));
+      caf::anon_send(s.back(), actors::info_atom::value, txn++, join);
+    }
+    bool ready = wait_until([&] { return edge.joined >= static_cast<uint64_t>(sessions); }, 30s);
+    uint64_t base = edge.ok.load();
+    std::string text(200, 'x');  // a 200-byte post, as in stack-notes §6.3
+    std::vector<std::string> bodies;
+    for (int p = 0; p < posts; ++p)
+      bodies.push_back(xccos("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"" + room_uri +
+                             "\" author=\"sip:x@example.com\" ts=\"2024-05-01T12:34:56Z\"><chat>" +
+                             std::to_string(p) + text + "</chat></grpchat>"));
+    auto t0 = std::chrono::steady_clock::now();
+    for (int p = 0; p < posts; ++p)
+      for (auto& a : s) caf::anon_send(a, actors::info_atom::value, txn++, bodies[p]);
+    uint64_t want = base + static_cast<uint64_t>(sessions) * static_cast<uint64_t>(posts);
+    bool done = ready && wait_until([&] { return edge.ok.load() + edge.failed.load() >= want; }, 120s);
+    auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (done && edge.failed == 0) rate = static_cast<double>(sessions) * posts / secs;
+    uint64_t staged = 0;
+    store->count_compliance(&staged);
+    if (compliance_on && staged < static_cast<uint64_t>(sessions) * posts) rate = -1;
+    if (!compliance_on && staged != 0) rate = -1;
+    for (auto& a : s) caf::anon_send(a, actors::closed_atom::value, std::string("bench end"));
+    s.clear();
+    caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+    ctx->directory = caf::actor{};
+    ctx->commit = caf::actor{};
+    ctx->sink = &noop;
+    sink.reset();
+  }
+  store.reset();
+  std::filesystem::remove_all(dir);
+  return rate;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int sessions = 20, posts = 500, rounds = 5;
+  std::string base = "/tmp";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&](const char* k) { return a.substr(std::strlen(k)); };
+    if (a.rfind("--sessions=", 0) == 0) sessions = std::stoi(val("--sessions="));
+    else if (a.rfind("--posts=", 0) == 0) posts = std::stoi(val("--posts="));
+    else if (a.rfind("--rounds=", 0) == 0) rounds = std::stoi(val("--rounds="));
+    else if (a.rfind("--dir=", 0) == 0) base = val("--dir=");
+    else {
+      std::fprintf(stderr, "usage: pchat-compliance-bench [--sessions=N] [--posts=M] "
+                           "[--rounds=R] [--dir=/tmp]\n");
+      return 2;
+    }
+  }
+  std::printf("# pchat-compliance-bench --sessions=%d --posts=%d --rounds=%d --dir=%s (build %s)\n",
+              sessions, posts, rounds, base.c_str(), PCHAT_BUILD_TYPE);
+  std::printf("# durable posts/s through the actor layer (1 room, %d members), compliance off vs on\n",
+              sessions);
+  std::string dir = base + "/pchat-compliance-bench-" + std::to_string(getpid());
+  std::vector<double> off, on;
+  for (int r = 0; r < rounds; ++r) {
+    double a = run_round(dir, false, sessions, posts);
+    double b = run_round(dir, true, sessions, posts);
+    if (a <= 0 || b <= 0) {
+      std::fprintf(stderr, "round %d failed (off %.0f, on %.0f)\n", r + 1, a, b);
+      return 1;
+    }
+    std::printf("round %d: off %8.0f posts/s   on %8.0f posts/s\n", r + 1, a, b);
+    std::fflush(stdout);
+    off.push_back(a);
+    on.push_back(b);
+  }
+  double mo = median(off), mn = median(on);
+  std::printf("median: off %8.0f posts/s   on %8.0f posts/s   cost %.1f %%\n", mo, mn,
+              100.0 * (mo - mn) / mo);
+  return 0;
+}
