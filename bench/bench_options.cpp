@@ -1,0 +1,194 @@
+#include "bench/bench_options.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+namespace pchat::bench {
+
+namespace {
+
+bool loopback_host_port(const std::string& hp) {
+  auto colon = hp.rfind(':');
+  if (colon == std::string::npos || colon + 1 == hp.size()) return false;
+  return hp.rfind("127.", 0) == 0 || hp.rfind("localhost:", 0) == 0;
+}
+
+bool to_double(const std::string& s, double& out) {
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return !s.empty() && end && *end == '\0';
+}
+
+}  // namespace
+
+std::string usage_text() {
+  return R"(pchat-bench: simulated SIP/XCCOS clients against pchatd (issue 5).
+
+  pchat-bench --profile=NAME (--spawn-server=PATH | --server=HOST:SIPPORT --admin=HOST:HTTPPORT)
+              [--users=N] [--duration=SECONDS] [--json]
+
+Profiles:
+  ceiling     rooms of 30 (--rooms=100, --users=3000); post rate raised by --rate-factor
+              every --step-seconds from --rate until delivery p99 > --p99-limit-ms or a loss;
+              reports the knee, the sofia-sip responder and RocksDB ceilings in the same run
+  idle        --users=10000 signed-in sessions doing nothing: server RSS per session
+  big-room    one room of --users=2000 members: join time, then --rate=5 posts/s
+  lync-model  Lync's performance user model scaled to --users=80000: rooms of 30/150/16,000,
+              12+2+2 rooms per user, 24 posts/s and 10 joins/s per 80,000 users
+  durable     --users=1000, one member per room, each posting closed-loop (--window
+              unacknowledged): durable acknowledged posts/s against the RocksDB ceiling
+
+Options:
+  --route=auto|direct|frontend|udp  direct: a TCP connection per user; frontend: --trunks=8
+                      shared connections (as Lync front ends); udp: a UDP socket per user.
+                      auto: direct up to 18,000 users, frontend beyond.
+  --source-addresses=8  bind clients to 127.0.0.2 .. 127.0.0.(1+N) (ephemeral port space)
+  --rooms=N --rate=POSTS_PER_S --rate-factor=1.5 --step-seconds=4 --p99-limit-ms=1000
+  --signin-rate=PER_S --signin-concurrency=N --no-signin-backchat
+  --post-bytes=100 --window=8 --seed=1
+  --no-ceilings       skip the responder and RocksDB ceiling measurements
+  --responder=PATH --rocksdb-ceiling=PATH   (default: next to pchat-bench)
+  --data-dir=DIR      data folder of a spawned pchatd (default: a temporary folder, removed)
+  --timeout=SECONDS   hard limit on the whole run (default: derived from the profile)
+  --keep-rooms        do not delete the rooms created on a running server
+)";
+}
+
+bool parse_options(int argc, char** argv, bench_options& out, std::string& error) {
+  for (int i = 0; i < argc; ++i) {
+    if (i) out.command_line += ' ';
+    out.command_line += argv[i];
+  }
+  std::string self_dir = std::filesystem::path(argv[0]).parent_path().string();
+  if (self_dir.empty()) self_dir = ".";
+  using setter = std::function<bool(const std::string&)>;
+  auto str = [](std::string& f) -> setter {
+    return [&f](const std::string& v) {
+      f = v;
+      return !v.empty();
+    };
+  };
+  auto num = [](double& f) -> setter {
+    return [&f](const std::string& v) { return to_double(v, f) && f >= 0; };
+  };
+  auto u32 = [](uint32_t& f) -> setter {
+    return [&f](const std::string& v) {
+      double d;
+      if (!to_double(v, d) || d < 0 || d > 4e9) return false;
+      f = static_cast<uint32_t>(d);
+      return true;
+    };
+  };
+  auto i32 = [](int& f) -> setter {
+    return [&f](const std::string& v) {
+      double d;
+      if (!to_double(v, d) || d < 1 || d > 1e6) return false;
+      f = static_cast<int>(d);
+      return true;
+    };
+  };
+  double post_bytes = static_cast<double>(out.post_bytes);
+  std::map<std::string, setter> with_value = {
+      {"profile", str(out.profile)},
+      {"server", str(out.server)},
+      {"admin", str(out.admin)},
+      {"spawn-server", str(out.spawn_server)},
+      {"data-dir", str(out.data_dir)},
+      {"route", str(out.route)},
+      {"trunks", i32(out.trunks)},
+      {"source-addresses", i32(out.source_addresses)},
+      {"users", u32(out.users)},
+      {"rooms", u32(out.rooms)},
+      {"duration", num(out.duration)},
+      {"rate", num(out.rate)},
+      {"rate-factor", num(out.rate_factor)},
+      {"step-seconds", num(out.step_seconds)},
+      {"p99-limit-ms", num(out.p99_limit_ms)},
+      {"signin-rate", num(out.signin_rate)},
+      {"signin-concurrency", u32(out.signin_concurrency)},
+      {"post-bytes", num(post_bytes)},
+      {"window", i32(out.window)},
+      {"responder", str(out.responder)},
+      {"rocksdb-ceiling", str(out.rocksdb_ceiling)},
+      {"timeout", num(out.timeout)},
+      {"seed", u32(out.seed)},
+  };
+  std::map<std::string, bool*> flags = {{"json", &out.json}, {"keep-rooms", &out.keep_rooms}};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      error = "help";
+      return false;
+    }
+    if (a.rfind("--", 0) != 0) {
+      error = "unexpected argument '" + a + "'";
+      return false;
+    }
+    a = a.substr(2);
+    auto eq = a.find('=');
+    std::string key = a.substr(0, eq);
+    if (eq == std::string::npos) {
+      if (key == "no-ceilings")
+        out.ceilings = false;
+      else if (key == "no-signin-backchat")
+        out.signin_backchat = false;
+      else if (flags.count(key))
+        *flags[key] = true;
+      else {
+        error = "unknown option --" + key + (with_value.count(key) ? " (needs =VALUE)" : "");
+        return false;
+      }
+      continue;
+    }
+    auto it = with_value.find(key);
+    if (it == with_value.end()) {
+      error = "unknown option --" + key;
+      return false;
+    }
+    if (!it->second(a.substr(eq + 1))) {
+      error = "bad value for --" + key + ": '" + a.substr(eq + 1) + "'";
+      return false;
+    }
+  }
+  out.post_bytes = static_cast<size_t>(post_bytes);
+  static const char* kProfiles[] = {"ceiling", "idle", "big-room", "lync-model", "durable"};
+  bool known = false;
+  for (auto* p : kProfiles) known = known || out.profile == p;
+  if (!known) {
+    error = out.profile.empty() ? "--profile is required"
+                                : "unknown profile '" + out.profile +
+                                      "' (ceiling, idle, big-room, lync-model, durable)";
+    return false;
+  }
+  if (out.route != "auto" && out.route != "direct" && out.route != "frontend" &&
+      out.route != "udp") {
+    error = "--route must be auto, direct, frontend or udp";
+    return false;
+  }
+  if (out.spawn_server.empty() && (out.server.empty() || out.admin.empty())) {
+    error = "give --spawn-server=PATH, or both --server=HOST:SIPPORT and --admin=HOST:HTTPPORT";
+    return false;
+  }
+  if (!out.server.empty() && !loopback_host_port(out.server)) {
+    error =
+        "--server must be a loopback address with a port (127.x.x.x:PORT): the bench only "
+        "loads this machine";
+    return false;
+  }
+  if (!out.admin.empty() && !loopback_host_port(out.admin)) {
+    error = "--admin must be a loopback address with a port (127.x.x.x:PORT)";
+    return false;
+  }
+  if (out.rate_factor <= 1.0) {
+    error = "--rate-factor must be above 1";
+    return false;
+  }
+  if (out.responder.empty()) out.responder = self_dir + "/pchat-sip-responder";
+  if (out.rocksdb_ceiling.empty()) out.rocksdb_ceiling = self_dir + "/pchat-rocksdb-ceiling";
+  return true;
+}
+
+}  // namespace pchat::bench

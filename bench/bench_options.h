@@ -1,0 +1,53 @@
+// pchat-bench's command line.
+//
+//   pchat-bench --profile=ceiling|idle|big-room|lync-model|durable
+//               (--server=HOST:SIPPORT --admin=HOST:HTTPPORT | --spawn-server=PATH/pchatd)
+//               [--users=N] [--duration=SECONDS] [--json] [options]
+//
+// Every option has a profile default (0 / empty below means "the profile decides"); see
+// usage_text() for the list. Hosts must be loopback addresses (127.0.0.0/8): the bench
+// never loads anything but this machine.
+//
+// Errors are values: parse_options returns false and says why.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pchat::bench {
+
+struct bench_options {
+  std::string command_line;  // as typed, for the report
+  std::string profile;
+  std::string server;          // HOST:SIPPORT of a running pchatd
+  std::string admin;           // HOST:HTTPPORT of its admin API
+  std::string spawn_server;    // path to pchatd: the bench starts it on free ports
+  std::string data_dir;        // with --spawn-server: where its data goes (default: a temp dir)
+  std::string route = "auto";  // auto|direct|frontend|udp
+  int trunks = 8;
+  int source_addresses = 8;
+  uint32_t users = 0;
+  uint32_t rooms = 0;
+  double duration = 0;         // seconds of the measured phase (profile default)
+  double rate = 0;             // posts/s (ceiling: the first step's)
+  double rate_factor = 1.5;    // ceiling: rate multiplier per step
+  double step_seconds = 4;     // ceiling: posting time per step
+  double p99_limit_ms = 1000;  // ceiling: a step with a higher delivery p99 is past the knee
+  double signin_rate = 0;      // sign-ins started per second (profile default)
+  uint32_t signin_concurrency = 0;
+  size_t post_bytes = 100;
+  int window = 8;  // unacknowledged posts per user
+  bool signin_backchat = true;
+  bool ceilings = true;         // ceiling/durable: measure the responder and RocksDB ceilings
+  std::string responder;        // pchat-sip-responder (default: next to pchat-bench)
+  std::string rocksdb_ceiling;  // pchat-rocksdb-ceiling (default: next to pchat-bench)
+  double timeout = 0;           // hard limit on the whole run, seconds (profile default)
+  bool json = false;
+  bool keep_rooms = false;  // do not delete the rooms created (running server only)
+  uint32_t seed = 1;
+};
+
+bool parse_options(int argc, char** argv, bench_options& out, std::string& error);
+std::string usage_text();
+
+}  // namespace pchat::bench

@@ -1,0 +1,614 @@
+#include "bench/profiles.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <random>
+
+#include "bench/load_driver.h"
+#include "bench/process_probe.h"
+#include "bench/sip_ceiling.h"
+#include "tools/client/client_loop.h"
+
+namespace pchat::bench {
+
+using steady = std::chrono::steady_clock;
+using std::chrono::duration;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+// Users per profile when --users is not given, and the measured phase's seconds.
+struct profile_defaults {
+  uint32_t users;
+  double duration;
+};
+profile_defaults defaults_for(const std::string& p) {
+  if (p == "ceiling") return {3000, 60};
+  if (p == "idle") return {10000, 5};
+  if (p == "big-room") return {2000, 20};
+  if (p == "lync-model") return {80000, 60};
+  return {1000, 10};  // durable
+}
+
+// Direct TCP needs a descriptor per user in both processes; 20,000 is the limit here.
+constexpr uint32_t kMaxDirectUsers = 18000;
+
+route_kind choose_route(const bench_options& opt, uint32_t users) {
+  if (opt.route == "direct") return route_kind::direct;
+  if (opt.route == "frontend") return route_kind::frontend;
+  if (opt.route == "udp") return route_kind::udp;
+  return users > kMaxDirectUsers ? route_kind::frontend : route_kind::direct;
+}
+
+__attribute__((format(printf, 1, 2))) void progress(const char* fmt, ...) {
+  std::va_list args;
+  va_start(args, fmt);
+  std::fprintf(stderr, "pchat-bench: ");
+  std::vfprintf(stderr, fmt, args);
+  std::fprintf(stderr, "\n");
+  va_end(args);
+}
+
+// CPU of the server and of the bench itself over one phase.
+struct cpu_window {
+  pid_t server;
+  process_sample s0, b0;
+  explicit cpu_window(pid_t server_pid)
+      : server(server_pid), s0(sample_process(server_pid)), b0(sample_process(getpid())) {}
+  double server_pct() const { return cpu_percent(s0, sample_process(server)); }
+  double bench_pct() const { return cpu_percent(b0, sample_process(getpid())); }
+};
+
+driver_config make_driver_config(const run_context& ctx, route_kind route) {
+  driver_config d;
+  d.route = route;
+  d.server_host = ctx.sip_host;
+  d.server_port = ctx.sip_port;
+  d.trunks = ctx.opt.trunks;
+  d.source_addresses = ctx.opt.source_addresses;
+  d.domain = ctx.domain;
+  d.user_prefix = ctx.run_tag + "u";
+  d.post_bytes = ctx.opt.post_bytes;
+  d.post_window = ctx.opt.window;
+  d.backchat_on_join = ctx.opt.signin_backchat;
+  d.seed = ctx.opt.seed;
+  return d;
+}
+
+std::string loadavg() {
+  std::string s = read_text_file("/proc/loadavg");
+  auto sp = s.find(' ');
+  sp = s.find(' ', sp + 1);
+  sp = s.find(' ', sp + 1);
+  return s.substr(0, sp);
+}
+
+// Rooms for the driver from what the admin API created.
+void register_rooms(load_driver& d, const std::vector<created_room>& made, int room_class,
+                    uint32_t presenters_every, uint32_t presenters) {
+  for (size_t i = 0; i < made.size(); ++i) {
+    bench_room r;
+    r.id = made[i].id;
+    r.uri = made[i].uri;
+    r.name = made[i].name;
+    r.room_class = room_class;
+    if (presenters_every && i % presenters_every == 0) r.presenters = presenters;
+    d.add_room(std::move(r));
+  }
+}
+
+bool sign_in_everyone(run_context& ctx, load_driver& d, bench_report& rep, double default_rate) {
+  double rate = ctx.opt.signin_rate > 0 ? ctx.opt.signin_rate : default_rate;
+  size_t pending = ctx.opt.signin_concurrency ? ctx.opt.signin_concurrency : 1000;
+  auto t0 = steady::now();
+  cpu_window cpu(ctx.server_pid);
+  progress("signing in %zu users", d.user_count());
+  bool ok = d.sign_in(0, static_cast<uint32_t>(d.user_count()), rate, pending, ctx.deadline);
+  double secs = duration<double>(steady::now() - t0).count();
+  rep.details["signin_seconds"] = std::round(secs * 100) / 100;
+  rep.details["signin_per_s"] = secs > 0 ? std::round(d.counters().signed_in / secs) : 0;
+  rep.details["signin_server_cpu_pct"] = std::round(cpu.server_pct());
+  progress("signed in %llu users in %.1f s",
+           static_cast<unsigned long long>(d.counters().signed_in), secs);
+  if (!ok) rep.notes.push_back("sign-in did not finish before the run's deadline");
+  return ok;
+}
+
+std::optional<double> rocksdb_ceiling(run_context& ctx, bench_report& rep) {
+  // A stored post: the text plus author, timestamps and framing (storage/records.h).
+  size_t value_bytes = ctx.opt.post_bytes + 64;
+  child_process p;
+  std::string dir = ctx.work_dir + "/rocksdb-ceiling";
+  if (!p.start({ctx.opt.rocksdb_ceiling, "--json", "--dir=" + dir, "--records=100000",
+                "--batch=100", "--value-bytes=" + std::to_string(value_bytes)},
+               ctx.work_dir + "/rocksdb.out", ctx.work_dir + "/rocksdb.err")) {
+    rep.notes.push_back("RocksDB ceiling not measured: " + p.error());
+    return std::nullopt;
+  }
+  int rc = -1;
+  std::string out = p.wait_output(seconds(120), &rc);
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (rc != 0 || !j.is_object() || !j.contains("records_per_s")) {
+    rep.notes.push_back("RocksDB ceiling failed (exit " + std::to_string(rc) +
+                        "): " + p.stderr_tail(300));
+    return std::nullopt;
+  }
+  rep.details["rocksdb_ceiling"] = j;
+  return j["records_per_s"].get<double>();
+}
+
+std::optional<double> responder_ceiling(run_context& ctx, bench_report& rep) {
+  sip_ceiling_options o;
+  o.responder_path = ctx.opt.responder;
+  o.work_dir = ctx.work_dir;
+  o.source_addresses = ctx.opt.source_addresses;
+  // The body of a delivery INFO: the grpchat envelope around the post text.
+  o.body_bytes = ctx.opt.post_bytes + 320;
+  // Short runs (the CI smoke test) get a short ceiling measurement.
+  double secs = std::clamp(ctx.opt.duration > 0 ? ctx.opt.duration : 4.0, 1.0, 4.0);
+  o.seconds = milliseconds(static_cast<int64_t>(secs * 1000));
+  auto r = measure_sip_ceiling(o);
+  if (!r.ok) {
+    rep.notes.push_back("sofia-sip responder ceiling not measured: " + r.error);
+    return std::nullopt;
+  }
+  rep.details["sip_ceiling"] = {{"info_per_s", std::round(r.info_per_s)},
+                                {"dialogs", o.dialogs},
+                                {"window", o.window},
+                                {"seconds", std::round(r.seconds * 100) / 100},
+                                {"failures", r.failures},
+                                {"responder_cpu_pct", std::round(r.responder_cpu_pct)},
+                                {"info_p99_ms", r.latency.quantile_ms(0.99)}};
+  return r.info_per_s;
+}
+
+// Everything the driver counted, into the report's failure columns and figures.
+void fill_common(bench_report& rep, load_driver& d, const step_totals& t, double seconds,
+                 pid_t server) {
+  const auto& c = d.counters();
+  rep.clients = c.signed_in;
+  rep.connections = d.connections();
+  rep.rooms = d.rooms().size();
+  if (seconds > 0) {
+    rep.posts_per_s = t.posts_acked / seconds;
+    rep.deliveries_per_s = t.deliveries / seconds;
+  }
+  rep.measured_seconds = seconds;
+  rep.latency = t.latency;
+  rep.ack = t.ack;
+  rep.posts = t.posts_sent;
+  rep.deliveries = t.deliveries;
+  rep.lost = t.lost;
+  rep.duplicated = t.duplicated;
+  rep.unexpected = t.unexpected;
+  rep.misrouted = d.ledger().misrouted();
+  rep.sip_503 = t.posts_503 + c.commands_503;
+  rep.errors = t.posts_failed + c.signin_failed + c.disconnected + c.commands_failed +
+               c.xccos_errors + c.joins_failed;
+  rep.client_faults = d.fault_count();
+  rep.error_samples = c.first_errors;
+  for (auto& f : d.fault_samples(3)) rep.error_samples.push_back("client fault: " + f);
+  rep.signin = d.signin_latency();
+  rep.join = d.churn_join().count() ? d.churn_join() : d.signin_join();
+  auto s = sample_process(server);
+  rep.server_rss_kb = s.rss_kb;
+  rep.server_hwm_kb = s.hwm_kb;
+  rep.details["posts_deferred"] = t.posts_deferred;
+  rep.details["posts_unanswered"] = t.posts_sent - t.posts_acked - t.posts_503 - t.posts_failed;
+  rep.details["foreign_messages"] = c.foreign_messages;
+  rep.details["joins_ok"] = c.joins_ok;
+  if (d.signin_join().count())
+    rep.details["signin_join_ms"] = {{"p50", d.signin_join().quantile_ms(0.5)},
+                                     {"p99", d.signin_join().quantile_ms(0.99)}};
+}
+
+uint32_t random_below(std::mt19937& rng, size_t n) {
+  return n == 0 ? 0 : std::uniform_int_distribution<uint32_t>(0, static_cast<uint32_t>(n - 1))(rng);
+}
+
+// ---------------------------------------------------------------------------------------
+// ceiling
+
+void run_ceiling(run_context& ctx, bench_report& rep, uint32_t users, double duration_s) {
+  const auto& opt = ctx.opt;
+  uint32_t rooms = opt.rooms ? opt.rooms : 100;
+  rooms = std::min(rooms, users);
+  if (opt.ceilings) {
+    progress("measuring the RocksDB synced-batch ceiling");
+    rep.rocksdb_ceiling_per_s = rocksdb_ceiling(ctx, rep);
+    progress("measuring the sofia-sip responder ceiling");
+    rep.sip_ceiling_per_s = responder_ceiling(ctx, rep);
+  }
+  std::vector<created_room> made;
+  std::string err;
+  progress("creating %u rooms", rooms);
+  if (!ctx.create_rooms(rooms, "ceil", made, err)) {
+    rep.notes.push_back("room creation failed: " + err);
+    return;
+  }
+  client::client_loop loop;
+  load_driver d(loop, make_driver_config(ctx, choose_route(opt, users)));
+  rep.route = to_string(choose_route(opt, users));
+  register_rooms(d, made, 0, 0, 0);
+  d.add_users(users);
+  for (uint32_t u = 0; u < users; ++u) d.add_member(u, u % rooms);
+  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
+  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+
+  std::mt19937 rng(opt.seed);
+  double rate = opt.rate > 0 ? opt.rate : 100;
+  auto budget_end = steady::now() + milliseconds(static_cast<int64_t>(duration_s * 1000));
+  int knee = -1;
+  std::vector<uint32_t> step_ids;
+  std::vector<double> step_secs;
+  while (steady::now() < budget_end && steady::now() < ctx.deadline) {
+    double left = duration<double>(budget_end - steady::now()).count();
+    double secs = std::min(opt.step_seconds, left);
+    if (secs < 1.0 && !step_ids.empty()) break;
+    char label[32];
+    std::snprintf(label, sizeof label, "%.0f/s", rate);
+    uint32_t st = d.ledger().begin_step(label, rate);
+    cpu_window cpu(ctx.server_pid);
+    std::vector<load_driver::stream> streams{
+        {rate, [&] { return d.post_random(random_below(rng, rooms)); }}};
+    d.run_streams(milliseconds(static_cast<int64_t>(secs * 1000)), streams);
+    double srv = cpu.server_pct(), bench = cpu.bench_pct();
+    auto drain_for = milliseconds(static_cast<int64_t>(std::max(2000.0, 2 * opt.p99_limit_ms)));
+    d.drain(std::min(ctx.deadline, steady::now() + drain_for));
+    auto& totals = d.ledger().step(st);
+    totals.seconds = secs;
+    step_row row = make_step_row(totals, secs);
+    row.server_cpu_pct = srv;
+    row.bench_cpu_pct = bench;
+    row.good = row.p99_ms <= opt.p99_limit_ms && row.late == 0 && row.sip_503 == 0 &&
+               row.failed == 0 && row.duplicated == 0 && totals.posts_acked >= 0.9 * rate * secs &&
+               totals.latency.count() > 0;
+    rep.steps.push_back(row);
+    step_ids.push_back(st);
+    step_secs.push_back(secs);
+    std::fprintf(
+        stderr,
+        "pchat-bench: step %-8s posts/s %.0f deliveries/s %.0f p99 %.1f ms late %llu 503 %llu "
+        "server %.0f%% bench %.0f%%%s\n",
+        label, row.posts_per_s, row.deliveries_per_s, row.p99_ms,
+        static_cast<unsigned long long>(row.late), static_cast<unsigned long long>(row.sip_503),
+        srv, bench, row.good ? "" : "  <- past the knee");
+    if (!row.good) break;
+    knee = static_cast<int>(rep.steps.size() - 1);
+    rate *= opt.rate_factor;
+  }
+  // Late deliveries of the last step may still come: only what never came is lost.
+  progress("draining");
+  d.drain(std::min(ctx.deadline, steady::now() + seconds(10)));
+  d.ledger().finalize();
+  auto all = d.ledger().total();
+  int shown = knee >= 0 ? knee : 0;
+  if (step_ids.empty()) {
+    fill_common(rep, d, all, 0, ctx.server_pid);
+    rep.notes.push_back("no step ran (duration too short?)");
+  } else {
+    auto k = d.ledger().step(step_ids[shown]);
+    fill_common(rep, d, k, step_secs[shown], ctx.server_pid);
+    rep.server_cpu_pct = rep.steps[shown].server_cpu_pct;
+    rep.bench_cpu_pct = rep.steps[shown].bench_cpu_pct;
+    // Loss and duplication are judged over the whole run, every step included.
+    rep.lost = all.lost;
+    rep.duplicated = all.duplicated;
+    rep.sip_503 = all.posts_503 + d.counters().commands_503;
+    if (knee < 0) rep.notes.push_back("no step met the limits; figures are the first step's");
+  }
+  if (rep.sip_ceiling_per_s && *rep.sip_ceiling_per_s > 0)
+    rep.ceiling_ratio = rep.deliveries_per_s / *rep.sip_ceiling_per_s;
+  double worst_p99_below = 0;
+  for (int i = 0; i <= knee; ++i) worst_p99_below = std::max(worst_p99_below, rep.steps[i].p99_ms);
+  rep.details["knee_step"] =
+      knee >= 0 ? nlohmann::json(rep.steps[knee].label) : nlohmann::json(nullptr);
+  rep.details["room_size"] = users / rooms;
+  rep.details["peer_reference"] = {{"ejabberd_23_01_knee_deliveries_per_s", 22400},
+                                   {"prosody_0_12_knee_deliveries_per_s", 4500}};
+  progress("closing %zu connections", d.connections());
+  d.close_all();
+  rep.targets.push_back({"knee deliveries/s", rep.deliveries_per_s, 25000, true, "/s"});
+  rep.targets.push_back({"p99 below the knee", worst_p99_below, 100, false, "ms"});
+  if (rep.ceiling_ratio)
+    rep.targets.push_back(
+        {"deliveries/s vs sofia-sip responder", *rep.ceiling_ratio, 0.8, true, "x"});
+  rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
+}
+
+// ---------------------------------------------------------------------------------------
+// idle
+
+void run_idle(run_context& ctx, bench_report& rep, uint32_t users, double duration_s) {
+  client::client_loop loop;
+  route_kind route = choose_route(ctx.opt, users);
+  auto cfg = make_driver_config(ctx, route);
+  cfg.join_on_signin = false;
+  load_driver d(loop, cfg);
+  rep.route = to_string(route);
+  d.add_users(users);
+  // Let the server settle, then take the baseline.
+  d.run_for(milliseconds(500));
+  auto before = sample_process(ctx.server_pid);
+  rep.server_rss_before_kb = before.rss_kb;
+  sign_in_everyone(ctx, d, rep, 1000);
+  d.run_for(seconds(1));
+  cpu_window cpu(ctx.server_pid);
+  auto t0 = steady::now();
+  d.run_for(milliseconds(static_cast<int64_t>(duration_s * 1000)));
+  double secs = duration<double>(steady::now() - t0).count();
+  rep.server_cpu_pct = cpu.server_pct();
+  rep.bench_cpu_pct = cpu.bench_pct();
+  d.ledger().finalize();
+  fill_common(rep, d, d.ledger().total(), secs, ctx.server_pid);
+  rep.posts_per_s = rep.deliveries_per_s = 0;
+  if (rep.clients > 0 && ctx.server_pid > 0) {
+    rep.rss_kb_per_session =
+        (static_cast<double>(rep.server_rss_kb) - static_cast<double>(before.rss_kb)) / rep.clients;
+    rep.targets.push_back(
+        {"server RSS per signed-in session", *rep.rss_kb_per_session, 10, false, "kB"});
+  }
+  auto st = ctx.admin.status();
+  if (st) rep.details["server_status"] = *st;
+}
+
+// ---------------------------------------------------------------------------------------
+// big-room
+
+void run_big_room(run_context& ctx, bench_report& rep, uint32_t users, double duration_s) {
+  std::vector<created_room> made;
+  std::string err;
+  if (!ctx.create_rooms(1, "big", made, err)) {
+    rep.notes.push_back("room creation failed: " + err);
+    return;
+  }
+  client::client_loop loop;
+  route_kind route = choose_route(ctx.opt, users);
+  auto cfg = make_driver_config(ctx, route);
+  cfg.join_on_signin = false;
+  load_driver d(loop, cfg);
+  rep.route = to_string(route);
+  register_rooms(d, made, 0, 0, 0);
+  d.add_users(users);
+  for (uint32_t u = 0; u < users; ++u) d.add_member(u, 0);
+  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
+  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+  progress("all %u members join the room at once", users);
+  auto t0 = steady::now();
+  cpu_window join_cpu(ctx.server_pid);
+  bool joined = d.join_all(std::min(ctx.deadline, steady::now() + seconds(60)));
+  double join_secs = duration<double>(steady::now() - t0).count();
+  rep.details["all_joined_seconds"] = std::round(join_secs * 1000) / 1000;
+  rep.details["join_server_cpu_pct"] = std::round(join_cpu.server_pct());
+  if (!joined) rep.notes.push_back("not every member joined within 60 s");
+  progress("joined in %.2f s", join_secs);
+  double rate = ctx.opt.rate > 0 ? ctx.opt.rate : 5;
+  uint32_t st = d.ledger().begin_step("posting", rate);
+  cpu_window cpu(ctx.server_pid);
+  std::vector<load_driver::stream> streams{{rate, [&] { return d.post_random(0); }}};
+  auto t1 = steady::now();
+  d.run_streams(milliseconds(static_cast<int64_t>(duration_s * 1000)), streams);
+  double secs = duration<double>(steady::now() - t1).count();
+  rep.server_cpu_pct = cpu.server_pct();
+  rep.bench_cpu_pct = cpu.bench_pct();
+  d.drain(std::min(ctx.deadline, steady::now() + seconds(10)));
+  d.ledger().finalize();
+  fill_common(rep, d, d.ledger().total(), secs, ctx.server_pid);
+  rep.join = d.signin_join();
+  (void)st;
+  rep.targets.push_back({"all members joined", join_secs, 5, false, "s"});
+  rep.targets.push_back({"post->delivery p99", rep.latency.quantile_ms(0.99), 50, false, "ms"});
+  rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
+}
+
+// ---------------------------------------------------------------------------------------
+// lync-model
+
+struct room_class_model {
+  const char* name;
+  uint32_t size;  // users connected per room
+  uint32_t rooms_per_user;
+  double posts_per_s;  // at 80,000 users
+  double auditorium;   // share of rooms
+};
+// lync-persistent-chat.md §5.2 (room-size model) and §5.3 (performance user model).
+constexpr room_class_model kLyncClasses[] = {
+    {"small", 30, 12, 22.22, 0.01},
+    {"medium", 150, 2, 1.67, 0.01},
+    {"large", 16000, 2, 0.15, 0.50},
+};
+constexpr double kLyncUsers = 80000;
+constexpr double kLyncJoinsPerSecond = 10;
+constexpr uint32_t kPresentersPerAuditorium = 2;
+
+void run_lync_model(run_context& ctx, bench_report& rep, uint32_t users, double duration_s) {
+  const double scale = users / kLyncUsers;
+  client::client_loop loop;
+  route_kind route = choose_route(ctx.opt, users);
+  load_driver d(loop, make_driver_config(ctx, route));
+  rep.route = to_string(route);
+  d.add_users(users);
+  nlohmann::json classes = nlohmann::json::array();
+  std::vector<std::vector<uint32_t>> class_rooms;
+  for (int c = 0; c < 3; ++c) {
+    const auto& m = kLyncClasses[c];
+    uint32_t size = std::min(m.size, users);
+    uint32_t count =
+        static_cast<uint32_t>(std::ceil(static_cast<double>(users) * m.rooms_per_user / size));
+    uint32_t per_user = std::min(m.rooms_per_user, count);
+    std::vector<created_room> made;
+    std::string err;
+    progress("creating %u %s rooms", count, m.name);
+    auto t0 = steady::now();
+    if (!ctx.create_rooms(count, m.name, made, err)) {
+      rep.notes.push_back("room creation failed: " + err);
+      return;
+    }
+    progress("created them in %.1f s", duration<double>(steady::now() - t0).count());
+    uint32_t first = static_cast<uint32_t>(d.rooms().size());
+    // Auditoriums spread evenly: every (1/share)-th room.
+    uint32_t every = static_cast<uint32_t>(std::lround(1.0 / m.auditorium));
+    register_rooms(d, made, c, every, kPresentersPerAuditorium);
+    std::vector<uint32_t> ids;
+    for (uint32_t i = 0; i < count; ++i) ids.push_back(first + i);
+    // User u joins rooms (u * R + r) mod count, r < R: distinct per user, sizes balanced.
+    for (uint32_t u = 0; u < users; ++u)
+      for (uint32_t r = 0; r < per_user; ++r)
+        d.add_member(
+            u, first + static_cast<uint32_t>((static_cast<uint64_t>(u) * per_user + r) % count));
+    class_rooms.push_back(ids);
+    classes.push_back({{"class", m.name},
+                       {"rooms", count},
+                       {"members_per_room", size},
+                       {"rooms_per_user", per_user},
+                       {"posts_per_s", m.posts_per_s * scale},
+                       {"auditorium_share", m.auditorium}});
+  }
+  rep.details["room_classes"] = classes;
+  rep.details["joins_per_s"] = kLyncJoinsPerSecond * scale;
+  auto st = ctx.admin.status();
+  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
+  if (!sign_in_everyone(ctx, d, rep, 500)) {
+    d.ledger().finalize();
+    fill_common(rep, d, d.ledger().total(), 0, ctx.server_pid);
+    return;
+  }
+  std::mt19937 rng(ctx.opt.seed);
+  std::vector<load_driver::stream> streams;
+  for (int c = 0; c < 3; ++c) {
+    double rate =
+        (ctx.opt.rate > 0 ? ctx.opt.rate / 24.04 : 1.0) * kLyncClasses[c].posts_per_s * scale;
+    auto* ids = &class_rooms[c];
+    streams.push_back(
+        {rate, [&d, &rng, ids] { return d.post_random((*ids)[random_below(rng, ids->size())]); }});
+  }
+  streams.push_back({kLyncJoinsPerSecond * scale, [&d] { return d.churn_random(); }});
+  uint32_t step = d.ledger().begin_step("model", 24.04 * scale);
+  cpu_window cpu(ctx.server_pid);
+  auto t0 = steady::now();
+  progress("running the model for %.0f s", duration_s);
+  d.run_streams(milliseconds(static_cast<int64_t>(duration_s * 1000)), streams);
+  double secs = duration<double>(steady::now() - t0).count();
+  rep.server_cpu_pct = cpu.server_pct();
+  rep.bench_cpu_pct = cpu.bench_pct();
+  d.drain(std::min(ctx.deadline, steady::now() + seconds(10)));
+  // Churn joins still under way finish too.
+  d.run_for(milliseconds(500));
+  d.ledger().finalize();
+  fill_common(rep, d, d.ledger().step(step), secs, ctx.server_pid);
+  rep.details["parts"] = d.counters().parts;
+  rep.targets.push_back({"post->delivery p99", rep.latency.quantile_ms(0.99), 100, false, "ms"});
+  rep.targets.push_back({"join+back-chat p99", d.churn_join().quantile_ms(0.99), 20, false, "ms"});
+  rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
+  if (rep.clients) {
+    rep.rss_kb_per_session =
+        (static_cast<double>(rep.server_rss_kb) - rep.server_rss_before_kb) / rep.clients;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// durable
+
+void run_durable(run_context& ctx, bench_report& rep, uint32_t users, double duration_s) {
+  if (ctx.opt.ceilings) rep.rocksdb_ceiling_per_s = rocksdb_ceiling(ctx, rep);
+  std::vector<created_room> made;
+  std::string err;
+  progress("creating %u rooms", users);
+  if (!ctx.create_rooms(users, "dur", made, err)) {
+    rep.notes.push_back("room creation failed: " + err);
+    return;
+  }
+  client::client_loop loop;
+  route_kind route = choose_route(ctx.opt, users);
+  load_driver d(loop, make_driver_config(ctx, route));
+  rep.route = to_string(route);
+  register_rooms(d, made, 0, 0, 0);
+  d.add_users(users);
+  for (uint32_t u = 0; u < users; ++u) d.add_member(u, u);
+  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
+  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+  uint32_t st = d.ledger().begin_step("closed-loop", 0);
+  cpu_window cpu(ctx.server_pid);
+  auto t0 = steady::now();
+  d.set_closed_loop(true);
+  for (int w = 0; w < ctx.opt.window; ++w)
+    for (uint32_t r = 0; r < users; ++r) d.post(r, 0);
+  d.run_for(milliseconds(static_cast<int64_t>(duration_s * 1000)));
+  d.set_closed_loop(false);
+  double secs = duration<double>(steady::now() - t0).count();
+  rep.server_cpu_pct = cpu.server_pct();
+  rep.bench_cpu_pct = cpu.bench_pct();
+  d.drain(std::min(ctx.deadline, steady::now() + seconds(10)));
+  d.ledger().finalize();
+  fill_common(rep, d, d.ledger().step(st), secs, ctx.server_pid);
+  if (rep.rocksdb_ceiling_per_s && *rep.rocksdb_ceiling_per_s > 0)
+    rep.details["durable_ratio"] =
+        std::round(rep.posts_per_s / *rep.rocksdb_ceiling_per_s * 1000) / 1000;
+  rep.targets.push_back({"durable acknowledged posts/s", rep.posts_per_s, 20000, true, "/s"});
+  rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
+}
+
+}  // namespace
+
+bool run_context::create_rooms(size_t n, const std::string& kind, std::vector<created_room>& out,
+                               std::string& error) {
+  if (category.empty()) {
+    auto c = admin.create_category(run_tag, "pchat-bench rooms (deleted after the run)");
+    if (!c) {
+      error = admin.last_error();
+      return false;
+    }
+    category = *c;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (steady::now() >= deadline) {
+      error = "deadline passed while creating rooms";
+      return false;
+    }
+    auto r = admin.create_room(run_tag + "-" + kind + "-" + std::to_string(i), category,
+                               "pchat-bench " + kind);
+    if (!r) {
+      error = admin.last_error();
+      return false;
+    }
+    created.push_back(*r);
+    out.push_back(*r);
+    if (n >= 5000 && (i + 1) % 5000 == 0) progress("  %zu rooms created", i + 1);
+  }
+  return true;
+}
+
+bench_report run_profile(run_context& ctx) {
+  bench_report rep;
+  rep.profile = ctx.opt.profile;
+  rep.load_before = loadavg();
+  auto def = defaults_for(ctx.opt.profile);
+  uint32_t users = ctx.opt.users ? ctx.opt.users : def.users;
+  double duration_s = ctx.opt.duration > 0 ? ctx.opt.duration : def.duration;
+  if (ctx.server_pid <= 0)
+    rep.notes.push_back("server process unknown: no server CPU or RSS figures");
+  if (ctx.opt.profile == "ceiling")
+    run_ceiling(ctx, rep, users, duration_s);
+  else if (ctx.opt.profile == "idle")
+    run_idle(ctx, rep, users, duration_s);
+  else if (ctx.opt.profile == "big-room")
+    run_big_room(ctx, rep, users, duration_s);
+  else if (ctx.opt.profile == "lync-model")
+    run_lync_model(ctx, rep, users, duration_s);
+  else
+    run_durable(ctx, rep, users, duration_s);
+  rep.load_after = loadavg();
+  return rep;
+}
+
+}  // namespace pchat::bench
