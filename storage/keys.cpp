@@ -141,4 +141,12 @@ bool get_compliance_key(std::string_view key, uint64_t* seq) {
   return get_fixed64_be(&key, seq);
 }
 
+std::string tagged_key(char tag, std::string_view name) {
+  std::string k(1, tag);
+  k.append(name);
+  return k;
+}
+std::string tag_range_begin(char tag) { return std::string(1, tag); }
+std::string tag_range_end(char tag) { return std::string(1, static_cast<char>(tag + 1)); }
+
 }  // namespace pchat::storage::keys

@@ -4,6 +4,9 @@
 //   directory CF
 //     category_key := 'C' category_id                     ('C' DO NOT CHANGE)
 //     room_key     := 'R' room_id                         ('R' DO NOT CHANGE)
+//     user_key     := 'U' lower(user uri)                 ('U' DO NOT CHANGE)
+//     group_key    := 'G' lower(group name)               ('G' DO NOT CHANGE)
+//     policy_key   := 'P' policy identity                 ('P' DO NOT CHANGE)
 //   messages CF
 //     message_key  := room_id 0x00 seq                    (0x00 DO NOT CHANGE)
 //     seq          := uint64, 8 bytes, big-endian         (DO NOT CHANGE)
@@ -36,6 +39,9 @@ namespace pchat::storage::keys {
 
 inline constexpr char kCategoryTag = 'C';  // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kRoomTag = 'R';      // DO NOT CHANGE: embedded in the on-disk data
+inline constexpr char kUserTag = 'U';      // DO NOT CHANGE: embedded in the on-disk data
+inline constexpr char kGroupTag = 'G';     // DO NOT CHANGE: embedded in the on-disk data
+inline constexpr char kPolicyTag = 'P';    // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kSeparator = '\0';   // DO NOT CHANGE: embedded in the on-disk data
 
 // Config setting names, one key each (Set-CsPersistentChatConfiguration parameter names).
@@ -78,6 +84,10 @@ std::string category_range_begin();
 std::string category_range_end();
 std::string room_range_begin();
 std::string room_range_end();
+// Users, groups and policies: tag + name; ranges cover one tag.
+std::string tagged_key(char tag, std::string_view name);
+std::string tag_range_begin(char tag);
+std::string tag_range_end(char tag);
 
 // ---- messages CF
 // REQUIRES: valid_id(room_id).

@@ -208,6 +208,54 @@ status get_room_record(std::string_view in, room_record* out) {
   return r.finish();
 }
 
+void put_user_record(std::string* dst, const user_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_string(dst, in.uri);
+  put_string(dst, in.display_name);
+  put_string(dst, in.ha1);
+  put_bool(dst, in.enabled);
+  put_string(dst, in.site);
+  put_string(dst, in.policy);
+}
+
+status get_user_record(std::string_view in, user_record* out) {
+  field_reader r(in, "user record");
+  r.read_version() && r.read_string("uri", &out->uri) &&
+      r.read_string("display_name", &out->display_name) && r.read_string("ha1", &out->ha1) &&
+      r.read_bool("enabled", &out->enabled) && r.read_string("site", &out->site) &&
+      r.read_string("policy", &out->policy);
+  return r.finish();
+}
+
+void put_group_record(std::string* dst, const group_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_string(dst, in.name);
+  put_string(dst, in.description);
+  put_list(dst, in.members);
+}
+
+status get_group_record(std::string_view in, group_record* out) {
+  field_reader r(in, "group record");
+  r.read_version() && r.read_string("name", &out->name) &&
+      r.read_string("description", &out->description) && r.read_list("members", &out->members);
+  return r.finish();
+}
+
+void put_policy_record(std::string* dst, const policy_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_string(dst, in.identity);
+  put_bool(dst, in.enable_persistent_chat);
+  put_string(dst, in.description);
+}
+
+status get_policy_record(std::string_view in, policy_record* out) {
+  field_reader r(in, "policy record");
+  r.read_version() && r.read_string("identity", &out->identity) &&
+      r.read_bool("enable_persistent_chat", &out->enable_persistent_chat) &&
+      r.read_string("description", &out->description);
+  return r.finish();
+}
+
 void put_message_record(std::string* dst, const message_record& in) {
   put_byte(dst, kRecordFormatVersion);
   put_varint64(dst, in.seq);

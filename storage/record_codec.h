@@ -19,6 +19,10 @@
 //   compliance_record := version seq:varint kind:enum ts_micros:zigzag64 room_uri:string
 //                      room_name:string user_uri:string user_display:string
 //                      message_id:varint text:string
+//   user_record     := version uri:string display_name:string ha1:string enabled:bool
+//                      site:string policy:string
+//   group_record    := version name:string description:string members:list
+//   policy_record   := version identity:string enable_persistent_chat:bool description:string
 //   version         := 0x01 (kRecordFormatVersion)
 //
 // A decoder consumes the whole input; leftover bytes are corruption too. Field order and the
@@ -51,6 +55,13 @@ status get_category_record(std::string_view in, category_record* out);
 
 void put_room_record(std::string* dst, const room_record& in);
 status get_room_record(std::string_view in, room_record* out);
+
+void put_user_record(std::string* dst, const user_record& in);
+status get_user_record(std::string_view in, user_record* out);
+void put_group_record(std::string* dst, const group_record& in);
+status get_group_record(std::string_view in, group_record* out);
+void put_policy_record(std::string* dst, const policy_record& in);
+status get_policy_record(std::string_view in, policy_record* out);
 
 void put_message_record(std::string* dst, const message_record& in);
 status get_message_record(std::string_view in, message_record* out);

@@ -94,6 +94,30 @@ struct compliance_config {
   bool create_file_attachments_manifest = false;
 };
 
+// A user of the directory (the identity behind a SIP address).
+struct user_record {
+  std::string uri;           // "sip:alice@example.com", lower-case; the key
+  std::string display_name;
+  std::string ha1;           // MD5(username:realm:password) hex; empty = cannot sign in
+  bool enabled = true;
+  std::string site;          // site name for policy scope; empty = none
+  std::string policy;        // per-user policy tag (Grant-CsPersistentChatPolicy); empty = inherit
+};
+
+// A named set of principals; usable as "group:<name>" in every member list.
+struct group_record {
+  std::string name;          // unique, case-insensitive; the key (lower-cased)
+  std::string description;
+  std::vector<principal> members;  // users, other groups, domains
+};
+
+// Persistent Chat policy at one scope: "global", "site:<name>" or "tag:<name>".
+struct policy_record {
+  std::string identity;
+  bool enable_persistent_chat = false;  // shipped default False, as in Lync
+  std::string description;
+};
+
 // Server options (Set-CsPersistentChatConfiguration), with the reference's defaults.
 struct chat_config {
   int default_chat_history = 30;         // 1..500

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <unordered_map>
 #include <string_view>
 #include <system_error>
 
@@ -83,6 +84,14 @@ size_t utf8_length(std::string_view s) {
       s.begin(), s.end(), [](char c) { return (static_cast<uint8_t>(c) & 0xc0) != 0x80; }));
 }
 
+// The same folding as same_name, as a key for the room name index.
+std::string fold_name(std::string_view a) {
+  std::string out(a);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 // Case-insensitive comparison for name uniqueness. ASCII letters only: folding the rest of
 // Unicode needs tables we do not carry, and the reference compares names the same way for
 // the common case.
@@ -149,6 +158,12 @@ struct store::impl {
   // Held across check-then-write of the directory, so two writers cannot both pass the
   // name-uniqueness check, and no room appears in a category while it is being deleted.
   std::mutex directory_mu;
+  // Room name index (folded name -> id, id -> name), GUARDED_BY(directory_mu), built on the
+  // first room write: keeps the uniqueness check O(1) when creating tens of thousands of
+  // rooms instead of re-reading the whole directory per room.
+  bool room_names_loaded = false;
+  std::unordered_map<std::string, std::string> room_by_name;
+  std::unordered_map<std::string, std::string> name_by_room;
 
   std::atomic<bool> fail_next_write{false};  // inject_write_failure_for_testing
 
@@ -377,20 +392,31 @@ status store::put_room(const room_record& r) {
     return s;
   }
   std::lock_guard<std::mutex> lock(impl_->directory_mu);
-  std::vector<room_record> all;
-  if (status s = list_rooms(&all); !s.is_ok()) return s;
-  for (const auto& other : all) {
-    if (other.id != r.id && same_name(other.name, r.name)) {
-      return status::already_exists("room name '" + r.name + "' is used by room " + other.id);
+  if (!impl_->room_names_loaded) {
+    std::vector<room_record> all;
+    if (status s = list_rooms(&all); !s.is_ok()) return s;
+    for (const auto& other : all) {
+      impl_->room_by_name[fold_name(other.name)] = other.id;
+      impl_->name_by_room[other.id] = fold_name(other.name);
     }
+    impl_->room_names_loaded = true;
   }
+  std::string folded = fold_name(r.name);
+  if (auto it = impl_->room_by_name.find(folded); it != impl_->room_by_name.end() && it->second != r.id)
+    return status::already_exists("room name '" + r.name + "' is used by room " + it->second);
   std::string value;
   put_room_record(&value, r);
   rocksdb::WriteBatch b;
   if (rocksdb::Status s = b.Put(directory_, keys::room_key(r.id), value); !s.ok()) {
     return from_rocksdb(s, "put room");
   }
-  return write_synced(&b);
+  status w = write_synced(&b);
+  if (!w.is_ok()) return w;
+  if (auto old = impl_->name_by_room.find(r.id); old != impl_->name_by_room.end())
+    impl_->room_by_name.erase(old->second);
+  impl_->room_by_name[folded] = r.id;
+  impl_->name_by_room[r.id] = folded;
+  return w;
 }
 
 status store::get_room(const std::string& id, room_record* out) const {
@@ -449,8 +475,148 @@ status store::delete_room(const std::string& id) {
       !s.ok()) {
     return from_rocksdb(s, "delete room messages");
   }
+  status w = write_synced(&b);
+  if (w.is_ok() && impl_->room_names_loaded) {
+    if (auto old = impl_->name_by_room.find(id); old != impl_->name_by_room.end()) {
+      impl_->room_by_name.erase(old->second);
+      impl_->name_by_room.erase(old);
+    }
+  }
+  return w;
+}
+
+// ---- users, groups and policies
+
+status store::put_tagged(char tag, const std::string& name, const std::string& value) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Put(directory_, keys::tagged_key(tag, name), value); !s.ok())
+    return from_rocksdb(s, "put directory entry");
   return write_synced(&b);
 }
+
+status store::get_tagged(char tag, const std::string& name, std::string* value) const {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), directory_, keys::tagged_key(tag, name), value);
+  if (s.IsNotFound()) return status::not_found(name);
+  if (!s.ok()) return from_rocksdb(s, "get " + name);
+  return status::ok();
+}
+
+status store::list_tagged(char tag, std::vector<std::string>* values) const {
+  std::string lo = keys::tag_range_begin(tag), hi = keys::tag_range_end(tag);
+  rocksdb::Slice lo_s(lo), hi_s(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_s;
+  ro.iterate_upper_bound = &hi_s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  values->clear();
+  for (it->Seek(lo_s); it->Valid(); it->Next()) values->emplace_back(it->value().data(), it->value().size());
+  if (!it->status().ok()) return from_rocksdb(it->status(), "list directory entries");
+  return status::ok();
+}
+
+status store::delete_tagged(char tag, const std::string& name) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  std::string existing;
+  if (status s = get_tagged(tag, name, &existing); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Delete(directory_, keys::tagged_key(tag, name)); !s.ok())
+    return from_rocksdb(s, "delete directory entry");
+  return write_synced(&b);
+}
+
+status store::put_user(const user_record& u) {
+  user_record rec = u;
+  rec.uri = fold_name(u.uri);
+  auto at = rec.uri.find('@');
+  if (rec.uri.rfind("sip:", 0) != 0 || at == std::string::npos || at == 4 || at + 1 == rec.uri.size() ||
+      rec.uri.find('\0') != std::string::npos)
+    return status::invalid_argument("user uri must look like sip:user@domain, got '" + u.uri + "'");
+  if (rec.display_name.size() > 256) return status::invalid_argument("display name longer than 256 characters");
+  std::string value;
+  put_user_record(&value, rec);
+  return put_tagged(keys::kUserTag, rec.uri, value);
+}
+
+status store::get_user(const std::string& uri, user_record* out) const {
+  std::string value;
+  if (status s = get_tagged(keys::kUserTag, fold_name(uri), &value); !s.is_ok()) return s;
+  return get_user_record(value, out);
+}
+
+status store::list_users(std::vector<user_record>* out) const {
+  std::vector<std::string> values;
+  if (status s = list_tagged(keys::kUserTag, &values); !s.is_ok()) return s;
+  out->clear();
+  for (auto& v : values) {
+    user_record r;
+    if (status d = get_user_record(v, &r); !d.is_ok()) return d;
+    out->push_back(std::move(r));
+  }
+  return status::ok();
+}
+
+status store::delete_user(const std::string& uri) { return delete_tagged(keys::kUserTag, fold_name(uri)); }
+
+status store::put_group(const group_record& g) {
+  if (g.name.empty() || g.name.size() > 256 || g.name.find('\0') != std::string::npos)
+    return status::invalid_argument("group name must be 1..256 characters");
+  group_record rec = g;
+  std::string value;
+  put_group_record(&value, rec);
+  return put_tagged(keys::kGroupTag, fold_name(g.name), value);
+}
+
+status store::get_group(const std::string& name, group_record* out) const {
+  std::string value;
+  if (status s = get_tagged(keys::kGroupTag, fold_name(name), &value); !s.is_ok()) return s;
+  return get_group_record(value, out);
+}
+
+status store::list_groups(std::vector<group_record>* out) const {
+  std::vector<std::string> values;
+  if (status s = list_tagged(keys::kGroupTag, &values); !s.is_ok()) return s;
+  out->clear();
+  for (auto& v : values) {
+    group_record r;
+    if (status d = get_group_record(v, &r); !d.is_ok()) return d;
+    out->push_back(std::move(r));
+  }
+  return status::ok();
+}
+
+status store::delete_group(const std::string& name) { return delete_tagged(keys::kGroupTag, fold_name(name)); }
+
+status store::put_policy(const policy_record& p) {
+  bool ok = p.identity == "global" || (p.identity.rfind("site:", 0) == 0 && p.identity.size() > 5) ||
+            (p.identity.rfind("tag:", 0) == 0 && p.identity.size() > 4);
+  if (!ok || p.identity.find('\0') != std::string::npos)
+    return status::invalid_argument("policy identity must be global, site:<name> or tag:<name>, got '" +
+                                    p.identity + "'");
+  std::string value;
+  put_policy_record(&value, p);
+  return put_tagged(keys::kPolicyTag, p.identity, value);
+}
+
+status store::get_policy(const std::string& identity, policy_record* out) const {
+  std::string value;
+  if (status s = get_tagged(keys::kPolicyTag, identity, &value); !s.is_ok()) return s;
+  return get_policy_record(value, out);
+}
+
+status store::list_policies(std::vector<policy_record>* out) const {
+  std::vector<std::string> values;
+  if (status s = list_tagged(keys::kPolicyTag, &values); !s.is_ok()) return s;
+  out->clear();
+  for (auto& v : values) {
+    policy_record r;
+    if (status d = get_policy_record(v, &r); !d.is_ok()) return d;
+    out->push_back(std::move(r));
+  }
+  return status::ok();
+}
+
+status store::delete_policy(const std::string& identity) { return delete_tagged(keys::kPolicyTag, identity); }
 
 // ---- messages
 

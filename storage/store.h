@@ -67,6 +67,22 @@ class store {
   // Deletes the room record and all of its messages.
   status delete_room(const std::string& id);
 
+  // ---- users, groups and policies (directory CF; each call is one synced write).
+  // Keys are case-insensitive: user URIs and group names are stored lower-cased.
+  status put_user(const user_record& u);   // invalid_argument unless uri is "sip:x@y"
+  status get_user(const std::string& uri, user_record* out) const;
+  status list_users(std::vector<user_record>* out) const;
+  status delete_user(const std::string& uri);
+  status put_group(const group_record& g);
+  status get_group(const std::string& name, group_record* out) const;
+  status list_groups(std::vector<group_record>* out) const;
+  status delete_group(const std::string& name);
+  // identity: "global", "site:<name>" or "tag:<name>".
+  status put_policy(const policy_record& p);
+  status get_policy(const std::string& identity, policy_record* out) const;
+  status list_policies(std::vector<policy_record>* out) const;
+  status delete_policy(const std::string& identity);
+
   // ---- messages
   // Highest sequence stored for the room; 0 if it has no messages.
   status last_sequence(const std::string& room_id, uint64_t* out) const;
@@ -130,6 +146,10 @@ class store {
 
  private:
   friend class write_batch;
+  status put_tagged(char tag, const std::string& name, const std::string& value);
+  status get_tagged(char tag, const std::string& name, std::string* value) const;
+  status list_tagged(char tag, std::vector<std::string>* values) const;
+  status delete_tagged(char tag, const std::string& name);
   store() = default;
   status check_writable() const;
   status write_synced(rocksdb::WriteBatch* b);
