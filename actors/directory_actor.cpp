@@ -6,6 +6,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/room_actor.h"
 #include "actors/server_context.h"
@@ -59,6 +60,13 @@ struct directory_state {
     return v;
   }
 
+  room_access access(const std::string& user, const storage::room_record& r) const {
+    if (!ctx->identities) return {false, false, false, "access control is not configured"};
+    static const storage::category_record kNoCategory;
+    auto c = categories.find(r.category_id);
+    return ctx->identities->access(user, r, c == categories.end() ? kNoCategory : c->second);
+  }
+
   // "ma-chan://<domain>/<id>" -> id, or empty.
   std::string room_id_of(const std::string& uri) const {
     std::string prefix = "ma-chan://";
@@ -85,13 +93,17 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
   for (auto& r : rooms) st.rooms.emplace(r.id, std::move(r));
 
   return {
-      [=](lookup_atom, const std::string& uri) -> caf::result<caf::actor> {
+      [=](lookup_atom, const std::string& uri, const std::string& user) -> caf::result<caf::actor> {
         auto& st = self->state;
         std::string id = st.room_id_of(uri);
         auto it = st.rooms.find(id);
         if (id.empty() || it == st.rooms.end())
           return make_error(errc::not_found, "no such room: " + uri);
-        if (it->second.disabled) return make_error(errc::forbidden, "room is disabled: " + uri);
+        // Default-deny: the room model decides who may join (reference §1.3). A room the
+        // user may not even see is reported as missing, so secret rooms do not leak.
+        room_access acc = st.access(user, it->second);
+        if (!acc.visible) return make_error(errc::not_found, "no such room: " + uri);
+        if (!acc.can_join) return make_error(errc::forbidden, acc.reason);
         auto a = st.active.find(id);
         if (a != st.active.end()) return a->second;
         auto room = spawn_room_actor(self->system(), st.ctx, it->second);
@@ -133,12 +145,12 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         return caf::make_message(caf::ok_atom::value);
       },
       [=](count_atom, const std::string& id, int n) { self->state.counts[id] = n; },
-      [=](search_atom, const std::string& criteria, const std::string&) {
+      [=](search_atom, const std::string& criteria, const std::string& user) {
         auto& st = self->state;
         std::string needle = lower(criteria);
         std::vector<room_view> out;
         for (auto& [id, r] : st.rooms) {
-          if (r.disabled) continue;
+          if (r.disabled || !st.access(user, r).visible) continue;
           if (!needle.empty() && lower(r.name).find(needle) == std::string::npos &&
               lower(r.description).find(needle) == std::string::npos)
             continue;

@@ -33,7 +33,7 @@ using info_atom = caf::atom_constant<caf::atom("info")>;      // (info, txn u64,
 using closed_atom = caf::atom_constant<caf::atom("closed")>;  // (closed, reason string)      | bridge -> session | none
 
 // ---- directory_actor
-using lookup_atom = caf::atom_constant<caf::atom("lookup")>;  // (lookup, room_uri)             | session -> dir | caf::actor (room) or errc::not_found
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;  // (lookup, room_uri, user_uri)   | session -> dir | caf::actor (room), errc::not_found or errc::forbidden
 using search_atom = caf::atom_constant<caf::atom("search")>;  // (search, criteria, user_uri)   | session -> dir | std::vector<room_view>
 using retire_atom = caf::atom_constant<caf::atom("retire")>;  // (retire, room_id)              | room -> dir    | ok (the room then quits)
 using count_atom = caf::atom_constant<caf::atom("count")>;    // (count, room_id, int members)  | room -> dir    | none

@@ -6,6 +6,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "compliance/event_sink.h"
@@ -303,6 +304,9 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         auto sender = self->current_sender();
         if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end())
           return make_error(errc::not_joined, "join the room before posting");
+        if (st.rec.type == storage::room_type::auditorium &&
+            (!st.ctx->identities || !st.ctx->identities->matches(st.rec.presenters, user)))
+          return make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
         storage::message_record m;
         m.seq = st.next_seq++;
         m.author = user;

@@ -7,6 +7,7 @@
 
 #include <caf/actor.hpp>
 
+#include <memory>
 #include <string>
 
 #include "storage/records.h"
@@ -23,12 +24,16 @@ class event_sink;
 
 namespace pchat::actors {
 
+class identity_registry;
+
 struct server_context {
   storage::store* store = nullptr;          // thread-safe reads; writes via commit actor
   sip::dialog_sender* edge = nullptr;       // thread-safe send/respond (the SIP edge)
   compliance::event_sink* sink = nullptr;   // thread-safe, non-blocking
   caf::actor commit;                        // the commit_actor
   caf::actor directory;                     // the directory_actor
+  // Users, groups, policies and the access rules; nullptr denies every room command.
+  std::shared_ptr<identity_registry> identities;
   std::string domain = "example.com";
   std::string chat_uri = "sip:chat@example.com";  // lookup and channel URI
   storage::chat_config config;

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "log/log.h"
@@ -74,7 +75,7 @@ void send_error(session_ptr self, const xccos::command& cmd, const caf::error& e
 void join_room(session_ptr self, const std::string& uri, int attempt,
                std::function<void(caf::expected<join_result>)> done) {
   auto& st = self->state;
-  self->request(st.ctx->directory, std::chrono::seconds(10), lookup_atom::value, uri)
+  self->request(st.ctx->directory, std::chrono::seconds(10), lookup_atom::value, uri, st.user)
       .then(
           [=](caf::actor room) {
             auto& st = self->state;
@@ -138,6 +139,13 @@ void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd
   auto& st = self->state;
   auto* edge = st.ctx->edge;
   using K = xccos::command_kind;
+  // EnablePersistentChat (user > site > global) gates every command.
+  if (!st.ctx->identities || !st.ctx->identities->chat_enabled(st.user)) {
+    edge->respond(txn, 200);
+    send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
+                                                "Persistent Chat is not enabled for " + st.user)));
+    return;
+  }
   if (cmd.kind != K::grpchat && cmd.kind != K::setpref) edge->respond(txn, 200);
   switch (cmd.kind) {
     case K::requri:

@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
@@ -12,8 +13,14 @@ namespace pchat::actors {
 sip_bridge::sip_bridge(caf::actor_system& sys, std::shared_ptr<const server_context> ctx)
     : sys_(sys), ctx_(std::move(ctx)) {}
 
-std::string sip_bridge::provisioning_body(const std::string&) {
-  return sip::encode_provisioning(true, ctx_->chat_uri);
+std::string sip_bridge::provisioning_body(const std::string& user_uri) {
+  // EnablePersistentChat as the user's effective policy says (user > site > global).
+  bool enabled = ctx_->identities && ctx_->identities->chat_enabled(user_uri);
+  return sip::encode_provisioning(enabled, ctx_->chat_uri);
+}
+
+std::string sip_bridge::user_ha1(const std::string& username) {
+  return ctx_->identities ? ctx_->identities->ha1(username) : std::string();
 }
 
 void sip_bridge::on_dialog_open(const sip::dialog_info& d) {

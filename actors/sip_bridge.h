@@ -24,6 +24,7 @@ class sip_bridge final : public sip::endpoint_events {
   void on_dialog_open(const sip::dialog_info& d) override;
   void on_info(sip::dialog_id d, sip::txn_id txn, std::string body) override;
   void on_dialog_closed(sip::dialog_id d, const std::string& reason) override;
+  std::string user_ha1(const std::string& username) override;
 
  private:
   caf::actor_system& sys_;

@@ -23,18 +23,22 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <random>
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/sip_bridge.h"
 #include "app/admin_api.h"
+#include "app/admin_identity.h"
 #include "compliance/adapter.h"
 #include "compliance/commit_sink.h"
 #include "compliance/event_sink.h"
 #include "compliance/runner_actor.h"
 #include "log/log.h"
+#include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/store.h"
 #include "web/http_server.h"
@@ -48,6 +52,7 @@ struct pchatd_config : caf::actor_system_config {
   size_t sip_port = 5041;
   size_t http_port = 8011;
   std::string log_level = "warn";
+  std::string auth = "digest";
   std::string compliance_enabled;     // "" = as stored
   std::string compliance_adapter;     // "" = as stored
   std::string compliance_output_dir;  // "" = as stored
@@ -62,6 +67,8 @@ struct pchatd_config : caf::actor_system_config {
         .add(sip_port, "sip-port", "SIP port, TCP and UDP (0 = pick a free one)")
         .add(http_port, "http-port", "admin HTTP port (0 = pick a free one)")
         .add(log_level, "log-level", "debug, info, warn or error")
+        .add(auth, "auth", "digest (default): SIP Digest against the user directory; none: trust "
+                           "the From header (tests only)")
         .add(compliance_enabled, "compliance-enabled", "true or false (overrides the store)")
         .add(compliance_adapter, "compliance-adapter", "xml or csv (overrides the store)")
         .add(compliance_output_dir, "compliance-output-dir", "AdapterOutputDirectory")
@@ -76,6 +83,32 @@ struct pchatd_config : caf::actor_system_config {
 int fail(const std::string& what, const std::string& action) {
   pchat::log::write(pchat::log::level::error, "pchatd", what, "action=" + pchat::log::quote(action));
   return 1;
+}
+
+// First start: the global policy enables Persistent Chat (Lync ships it off; the demo
+// config turns it on) and three demo users get random passwords, printed once.
+bool create_demo_users(pchat::storage::store& store, pchat::actors::identity_registry& ids,
+                       const std::string& domain) {
+  pchat::storage::policy_record global{"global", true, "demo configuration"};
+  if (!store.put_policy(global).is_ok()) return false;
+  ids.upsert_policy(global);
+  std::random_device rd;
+  const char* alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+  for (const char* name : {"alice", "bob", "carol"}) {
+    std::string password;
+    for (int i = 0; i < 10; ++i) password += alphabet[rd() % 32];
+    std::string user = std::string(name) + "@" + domain;
+    pchat::storage::user_record u;
+    u.uri = "sip:" + user;
+    u.display_name = name;
+    u.ha1 = pchat::sip::digest_ha1(user, domain, password);
+    if (!store.put_user(u).is_ok()) return false;
+    u.uri = pchat::actors::identity_registry::lower(u.uri);
+    ids.upsert_user(u);
+    std::printf("demo-user=%s password=%s\n", user.c_str(), password.c_str());
+  }
+  std::fflush(stdout);
+  return true;
 }
 
 bool ensure_demo_content(caf::actor_system& sys, const caf::actor& directory) {
@@ -125,6 +158,10 @@ int main(int argc, char** argv) {
     std::cerr << "pchatd: --log-level must be debug, info, warn, error or off\n";
     return 2;
   }
+  if (cfg.auth != "digest" && cfg.auth != "none") {
+    std::cerr << "pchatd: --auth must be digest or none\n";
+    return 2;
+  }
   if (cfg.sip_port > 65535 || cfg.http_port > 65535) {
     std::cerr << "pchatd: ports must be 0..65535\n";
     return 2;
@@ -143,6 +180,18 @@ int main(int argc, char** argv) {
   ctx->chat_uri = "sip:chat@" + cfg.domain;
   if (auto s = store->get_config(&ctx->config); !s.is_ok())
     return fail("cannot read configuration: " + s.to_string(), "check the store");
+  auto identities = std::make_shared<pchat::actors::identity_registry>(cfg.domain);
+  if (auto s = identities->load(*store); !s.is_ok())
+    return fail("cannot load users, groups and policies: " + s.to_string(), "check the store");
+  ctx->identities = identities;
+  std::vector<pchat::storage::category_record> existing_categories;
+  bool first_start = store->list_categories(&existing_categories).is_ok() && existing_categories.empty();
+  if (first_start && !create_demo_users(*store, *identities, cfg.domain))
+    return fail("cannot create the demo users", "check the store");
+  if (cfg.auth == "none")
+    pchat::log::write(pchat::log::level::warn, "pchatd",
+                      "authentication is off (--auth=none): identities come from the From header",
+                      "action=" + pchat::log::quote("use only for tests; the default is --auth=digest"));
   pchat::compliance::noop_sink sink;
   ctx->sink = &sink;
 
@@ -186,6 +235,7 @@ int main(int argc, char** argv) {
   ecfg.host = cfg.host;
   ecfg.port = static_cast<uint16_t>(cfg.sip_port);
   ecfg.domain = cfg.domain;
+  ecfg.require_auth = cfg.auth == "digest";
 
   int rc = 0;
   // Teardown order: the SIP thread stops first (no more events), then the bridge drops its
@@ -218,7 +268,7 @@ int main(int argc, char** argv) {
       rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");
     } else {
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::app::make_admin_api(sys, cctx, edge.get()));
+                                   pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())));
       if (auto herr = http.start(); !herr.empty()) {
         rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
       } else {

@@ -24,6 +24,7 @@
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
@@ -75,6 +76,8 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
   counting_sender edge;
   compliance::noop_sink noop;
   auto ctx = std::make_shared<actors::server_context>();
+  ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
+  ctx->identities->upsert_policy({"global", true, ""});
   ctx->store = store.get();
   ctx->edge = &edge;
   ctx->sink = &noop;

@@ -13,6 +13,7 @@
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
@@ -121,6 +122,8 @@ struct node {
     ctx->store = store.get();
     ctx->edge = &edge;
     ctx->sink = &sink;
+    ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
+    ctx->identities->upsert_policy({"global", true, ""});
     cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
     ctx->commit = actors::spawn_commit_actor(*sys, ctx);
@@ -379,7 +382,7 @@ TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
   std::string uri = n.make_room("Sleepy");
   caf::scoped_actor self{*n.sys};
   caf::actor first;
-  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri)
+  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri, std::string("sip:admin@example.com"))
       .receive([&](caf::actor& a) { first = a; }, [&](caf::error&) {});
   ASSERT_TRUE(first);
   auto a = n.session(1, "sip:alice@example.com");
@@ -396,7 +399,7 @@ TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
   ASSERT_TRUE(down) << "idle room actor never retired";
   // ...and the next lookup spawns a fresh one that still has the history.
   caf::actor second;
-  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri)
+  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri, std::string("sip:admin@example.com"))
       .receive([&](caf::actor& x) { second = x; }, [&](caf::error&) {});
   ASSERT_TRUE(second);
   EXPECT_NE(first.address(), second.address());

@@ -53,7 +53,7 @@ class pchatd_process {
       if (!crash_at.empty()) setenv("PCHAT_CRASH_AT", crash_at.c_str(), 1);
       std::string dd = "--data-dir=" + dir_ + "/data";
       std::string od = "--compliance-output-dir=" + output_dir();
-      execl(PCHATD_PATH, "pchatd", dd.c_str(), "--sip-port=0", "--http-port=0",
+      execl(PCHATD_PATH, "pchatd", dd.c_str(), "--sip-port=0", "--http-port=0", "--auth=none",
             "--compliance-enabled=true", "--compliance-adapter=xml", od.c_str(),
             "--compliance-test-run-interval-ms=300", "--log-level=info",
             static_cast<char*>(nullptr));

@@ -15,6 +15,7 @@
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
@@ -572,6 +573,12 @@ struct node {
   std::unique_ptr<compliance::commit_sink> sink;
   recording_sender edge;
   std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
+  // Everyone in the domain may chat: these tests are about capture, not access.
+  std::shared_ptr<actors::identity_registry> ids = [] {
+    auto r = std::make_shared<actors::identity_registry>("example.com");
+    r->upsert_policy({"global", true, ""});
+    return r;
+  }();
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::vector<caf::actor> sessions;
@@ -581,6 +588,7 @@ struct node {
     ctx->store = store.get();
     ctx->edge = &edge;
     ctx->sink = &noop;
+    ctx->identities = ids;
     ctx->compliance_enabled = compliance_on;
     cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
@@ -588,6 +596,7 @@ struct node {
     if (compliance_on) {
       sink = std::make_unique<compliance::commit_sink>(ctx->commit);
       ctx->sink = sink.get();
+      ctx->identities = ids;
     }
     ctx->directory = actors::spawn_directory_actor(*sys, ctx);
   }
@@ -599,6 +608,7 @@ struct node {
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
     ctx->sink = &noop;
+    ctx->identities = ids;
     sink.reset();
     sys.reset();
   }

@@ -34,7 +34,7 @@ class server_process {
       std::freopen(out_path_.c_str(), "w", stdout);
       std::freopen(err_path_.c_str(), "a", stderr);
       std::string dd = "--data-dir=" + data_dir_;
-      execl(PCHATD_PATH, "pchatd", dd.c_str(), "--sip-port=0", "--http-port=0",
+      execl(PCHATD_PATH, "pchatd", dd.c_str(), "--sip-port=0", "--http-port=0", "--auth=none",
             static_cast<char*>(nullptr));
       _exit(127);
     }

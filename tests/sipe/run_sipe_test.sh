@@ -94,13 +94,16 @@ if [[ -n $XMLFIX_LIB ]]; then
   fi
 fi
 
-# 2. Start the server on ephemeral ports and wait for it to say which.
+# 2. Start the server on ephemeral ports (Digest authentication, the default) and wait for
+#    it to say which; then create the harness's users with its password.
 "$PCHATD" --data-dir="$DATA" --sip-port=0 --http-port=0 >"$SERVER_OUT" 2>"$SERVER_ERR" &
 SERVER_PID=$!
 SIP_PORT=
+HTTP_PORT=
 for ((i = 0; i < STARTUP_DEADLINE_S * 10; i++)); do
   SIP_PORT=$(sed -n 's/^sip-port=\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$SERVER_OUT" | head -n 1)
-  [[ -n $SIP_PORT ]] && break
+  HTTP_PORT=$(sed -n 's/^http-port=\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$SERVER_OUT" | head -n 1)
+  [[ -n $SIP_PORT && -n $HTTP_PORT ]] && break
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     wait "$SERVER_PID"
     echo "FAIL: pchatd exited with status $? before printing sip-port=N"
@@ -114,6 +117,16 @@ if [[ -z $SIP_PORT || $SIP_PORT == 0 ]]; then
   exit 1
 fi
 echo "pchatd pid $SERVER_PID listening: sip-port=$SIP_PORT"
+# The harness signs in with Digest (SIPE answers the server's 407): give every account it
+# uses the harness's password, through the admin CLI.
+PCHATCTL="$(dirname "$PCHATD")/pchatctl"
+for u in alice bob carol dave erin frank; do
+  if ! "$PCHATCTL" --server="127.0.0.1:$HTTP_PORT" user new --uri "$u@example.com" \
+      --password pchat-test-password >/dev/null; then
+    echo "FAIL: cannot create user $u@example.com through pchatctl"
+    exit 1
+  fi
+done
 
 # 3. The real client: alice and bob in one process.
 echo "== phase 1: alice and bob in one SIPE process"

@@ -7,7 +7,7 @@ PCHATD="$1"; SCENARIO="$2"; TRANSPORT="$3"
 command -v sipp >/dev/null || { echo "sipp not installed (package sip-tester)"; exit 77; }
 WORK="$(mktemp -d /tmp/pchat-sipp.XXXXXX)"
 trap 'kill -9 $PID 2>/dev/null; rm -rf "$WORK"' EXIT
-"$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 >"$WORK/out" 2>"$WORK/err" &
+"$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 --auth=none >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 1 200); do grep -q '^sip-port=' "$WORK/out" && break; sleep 0.05; done
 PORT="$(sed -n 's/^sip-port=//p' "$WORK/out")"

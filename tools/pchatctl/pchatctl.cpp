@@ -7,6 +7,9 @@
 //   category get [--name N]                            Get-CsPersistentChatCategory
 //   room new --name N --category C [--description D]   New-CsPersistentChatRoom (prints the URI)
 //   room get [--name N | --identity ID-OR-URI]         Get-CsPersistentChatRoom
+//   user new|set|get|remove, group new|set|get|remove    the user directory (Get-CsAdPrincipal)
+//   policy new|set|get|remove|grant                     *-CsPersistentChatPolicy, Grant-...
+//   principal eligible --list P1,P2                     Get-CsPersistentChatEligiblePrincipal
 //   config get                                          Get-CsPersistentChatConfiguration
 //   config set [--default-chat-history N] [--max-file-size-kb N]
 //              [--participant-update-limit N] [--room-management-url U]
@@ -135,6 +138,12 @@ int usage(const std::string& why) {
                "  category get [--name N]\n"
                "  room new --name N --category C [--description D]\n"
                "  room get [--name N | --identity ID-OR-URI]\n"
+               "  user new|set --uri U [--password P] [--display-name N] [--site S] [--policy TAG] [--enabled true|false]\n"
+               "  user get [--uri U] | user remove --uri U\n"
+               "  group new|set --name N --members P1,P2 [--description D] | group get | group remove --name N\n"
+               "  policy new|set --identity global|site:S|tag:T --enable-persistent-chat true|false\n"
+               "  policy get | policy remove --identity I | policy grant --user U --policy TAG\n"
+               "  principal eligible --list P1,P2\n"
                "  config get\n"
                "  config set [--default-chat-history N] [--max-file-size-kb N]\n"
                "             [--participant-update-limit N] [--room-management-url U]\n"
@@ -252,6 +261,64 @@ int main(int argc, char** argv) {
              {"contains", "contains"}, {"replace", "replacement"}})
       if (opts.count(opt)) b[key] = opts[opt];
     r = http(server, "POST", "/api/v1/messages/replace", b.dump());
+  } else if (noun == "user" && (verb == "new" || verb == "set")) {
+    if (!need("uri")) return usage("user " + verb + " needs --uri sip:user@domain");
+    json b{{"uri", opts["uri"]}};
+    if (opts.count("password")) b["password"] = opts["password"];
+    if (opts.count("display-name")) b["display_name"] = opts["display-name"];
+    if (opts.count("site")) b["site"] = opts["site"];
+    if (opts.count("policy")) b["policy"] = opts["policy"];
+    if (opts.count("enabled")) b["enabled"] = opts["enabled"] != "false";
+    r = http(server, "POST", "/api/v1/users", b.dump());
+    cols = {{"uri", "Uri"}, {"display_name", "DisplayName"}, {"enabled", "Enabled"},
+            {"policy", "Policy"}, {"has_password", "HasPassword"}};
+  } else if (noun == "user" && verb == "get") {
+    r = need("uri") ? http(server, "GET", "/api/v1/users/" + url_encode(opts["uri"]))
+                    : http(server, "GET", "/api/v1/users");
+    cols = {{"uri", "Uri"}, {"display_name", "DisplayName"}, {"enabled", "Enabled"},
+            {"policy", "Policy"}, {"has_password", "HasPassword"}};
+  } else if (noun == "user" && verb == "remove") {
+    if (!need("uri")) return usage("user remove needs --uri");
+    r = http(server, "DELETE", "/api/v1/users/" + url_encode(opts["uri"]));
+  } else if (noun == "group" && (verb == "new" || verb == "set")) {
+    if (!need("name")) return usage("group " + verb + " needs --name");
+    json members = json::array();
+    std::string list = opts["members"];
+    for (size_t pos = 0; pos <= list.size();) {
+      size_t c = list.find(',', pos);
+      std::string item = list.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
+      if (!item.empty()) members.push_back(item);
+      if (c == std::string::npos) break;
+      pos = c + 1;
+    }
+    json b{{"name", opts["name"]}, {"description", opts["description"]}, {"members", members}};
+    r = http(server, "POST", "/api/v1/groups", b.dump());
+    cols = {{"name", "Name"}, {"members", "Members"}};
+  } else if (noun == "group" && verb == "get") {
+    r = http(server, "GET", "/api/v1/groups");
+    cols = {{"name", "Name"}, {"description", "Description"}, {"members", "Members"}};
+  } else if (noun == "group" && verb == "remove") {
+    if (!need("name")) return usage("group remove needs --name");
+    r = http(server, "DELETE", "/api/v1/groups/" + url_encode(opts["name"]));
+  } else if (noun == "policy" && (verb == "new" || verb == "set")) {
+    if (!need("identity") || !opts.count("enable-persistent-chat"))
+      return usage("policy " + verb + " needs --identity global|site:NAME|tag:NAME and --enable-persistent-chat true|false");
+    json b{{"enable_persistent_chat", opts["enable-persistent-chat"] == "true"}, {"description", opts["description"]}};
+    r = http(server, "PUT", "/api/v1/policies/" + url_encode(opts["identity"]), b.dump());
+  } else if (noun == "policy" && verb == "get") {
+    r = http(server, "GET", "/api/v1/policies");
+    cols = {{"identity", "Identity"}, {"enable_persistent_chat", "EnablePersistentChat"},
+            {"description", "Description"}};
+  } else if (noun == "policy" && verb == "remove") {
+    if (!need("identity")) return usage("policy remove needs --identity");
+    r = http(server, "DELETE", "/api/v1/policies/" + url_encode(opts["identity"]));
+  } else if (noun == "policy" && verb == "grant") {
+    if (!need("user") || !opts.count("policy")) return usage("policy grant needs --user and --policy TAG (\"\" unassigns)");
+    json b{{"user", opts["user"]}, {"policy", opts["policy"]}};
+    r = http(server, "POST", "/api/v1/policies/grant", b.dump());
+  } else if (noun == "principal" && verb == "eligible") {
+    if (!need("list")) return usage("principal eligible needs --list P1,P2,...");
+    r = http(server, "GET", "/api/v1/principals/eligible?list=" + url_encode(opts["list"]));
   } else {
     return usage("unknown command '" + noun + " " + verb + "'");
   }

@@ -1,0 +1,78 @@
+// identity_registry: the node's in-memory view of users, groups and Persistent Chat
+// policies, and the access rules of the room model (reference §1.3–1.5). Loaded from the
+// store at start; the admin API writes the store first, then updates the registry.
+//
+// Principals in member lists: "sip:user@domain" (case-insensitive), "group:<name>"
+// (recursive, cycles ignored) and "domain:<domain>".
+// Scope of a category: its AllowedMembers minus its DeniedMembers (deny wins); an empty
+// AllowedMembers means everyone in the server's domain (Lync's initial root scope).
+// Access (reference §1.3): Open rooms: anyone in scope finds, joins, reads and posts;
+// Closed: anyone in scope finds it, members join/read/post; Secret: only members find it
+// or join. Auditorium rooms: only presenters post. Disabled rooms: nobody. Managers and
+// presenters must also be members, as in Lync. A user whose effective policy has
+// EnablePersistentChat false may do nothing (user tag > site > global; no policy = false).
+//
+// Thread safety: every method may be called from any thread (a shared mutex); ha1() runs
+// on the SIP thread and must stay cheap.
+#pragma once
+
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/records.h"
+#include "storage/status.h"
+
+namespace pchat::storage {
+class store;
+}
+
+namespace pchat::actors {
+
+struct room_access {
+  bool visible = false;   // appears in room search
+  bool can_join = false;  // join, read history
+  bool can_post = false;
+  std::string reason;     // why not, for the XCCOS error text
+};
+
+class identity_registry {
+ public:
+  explicit identity_registry(std::string domain) : domain_(lower(std::move(domain))) {}
+  storage::status load(const storage::store& s);
+
+  void upsert_user(const storage::user_record& u);
+  void remove_user(const std::string& uri);
+  void upsert_group(const storage::group_record& g);
+  void remove_group(const std::string& name);
+  void upsert_policy(const storage::policy_record& p);
+  void remove_policy(const std::string& identity);
+
+  // H(A1) for a Digest username ("alice@example.com" or "alice"); empty if unknown/disabled.
+  std::string ha1(const std::string& username) const;
+  bool known_user(const std::string& uri) const;
+  std::string display_name(const std::string& uri) const;
+  // EnablePersistentChat for the user (user tag > site > global).
+  bool chat_enabled(const std::string& uri) const;
+  bool matches(const std::vector<storage::principal>& list, const std::string& uri) const;
+  bool in_scope(const std::string& uri, const storage::category_record& cat) const;
+  room_access access(const std::string& uri, const storage::room_record& room,
+                     const storage::category_record& cat) const;
+  // Members of a list expanded to user URIs (known users, groups, domains); for tests and
+  // Get-CsPersistentChatEligiblePrincipal.
+  std::vector<std::string> expand(const std::vector<storage::principal>& list) const;
+
+  static std::string lower(std::string s);
+
+ private:
+  bool matches_locked(const std::vector<storage::principal>& list, const std::string& uri,
+                      int depth) const;
+  std::string domain_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, storage::user_record> users_;    // by lower uri
+  std::unordered_map<std::string, storage::group_record> groups_;  // by lower name
+  std::unordered_map<std::string, storage::policy_record> policies_;
+};
+
+}  // namespace pchat::actors

@@ -1,0 +1,181 @@
+#include "app/admin_identity.h"
+
+#include <nlohmann/json.hpp>
+
+#include "actors/identity_registry.h"
+#include "actors/server_context.h"
+#include "protocol/sip/sip_digest.h"
+#include "storage/store.h"
+
+namespace pchat::app {
+namespace {
+
+using json = nlohmann::json;
+
+web::http_response reply(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
+web::http_response error(int status, const std::string& what) { return reply(status, json{{"error", what}}); }
+web::http_response from_status(const storage::status& s) {
+  if (s.is_not_found()) return error(404, "not found: " + s.reason());
+  if (s.is_invalid_argument()) return error(400, s.reason());
+  if (s.is_already_exists()) return error(409, s.reason());
+  return error(503, s.to_string());
+}
+
+json user_json(const storage::user_record& u) {
+  return json{{"uri", u.uri},           {"display_name", u.display_name}, {"enabled", u.enabled},
+              {"site", u.site},         {"policy", u.policy},             {"has_password", !u.ha1.empty()}};
+}
+
+std::string normalise_uri(std::string uri) {
+  if (uri.rfind("sip:", 0) != 0) uri = "sip:" + uri;
+  return actors::identity_registry::lower(uri);
+}
+
+std::vector<std::string> string_list(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (auto& v : j)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+web::http_handler make_identity_api(std::shared_ptr<const actors::server_context> ctx,
+                                    web::http_handler next) {
+  return [ctx, next](const web::http_request& req) -> web::http_response {
+    const std::string& p = req.path;
+    auto& store = *ctx->store;
+    auto& ids = *ctx->identities;
+    auto tail = [&](const std::string& prefix) { return p.substr(prefix.size()); };
+
+    if (p == "/api/v1/users" && req.method == "GET") {
+      std::vector<storage::user_record> users;
+      if (auto s = store.list_users(&users); !s.is_ok()) return from_status(s);
+      json arr = json::array();
+      for (auto& u : users) arr.push_back(user_json(u));
+      return reply(200, arr);
+    }
+    if (p == "/api/v1/users" && req.method == "POST") {
+      json b = json::parse(req.body, nullptr, false);
+      if (!b.is_object() || !b.contains("uri") || !b["uri"].is_string())
+        return error(400, "expected a JSON object with a string \"uri\" (sip:user@domain)");
+      std::string uri = normalise_uri(b["uri"].get<std::string>());
+      storage::user_record u;
+      bool exists = store.get_user(uri, &u).is_ok();
+      if (!exists) u.uri = uri;
+      if (b.contains("display_name")) u.display_name = b.value("display_name", "");
+      if (b.contains("enabled")) u.enabled = b.value("enabled", true);
+      if (b.contains("site")) u.site = b.value("site", "");
+      if (b.contains("policy")) u.policy = b.value("policy", "");
+      if (b.contains("password")) {
+        std::string pw = b.value("password", "");
+        if (pw.empty()) return error(400, "password must not be empty");
+        // The Digest username is the sign-in name (user@domain), the realm our domain.
+        u.ha1 = sip::digest_ha1(uri.substr(4), ctx->domain, pw);
+      }
+      if (auto s = store.put_user(u); !s.is_ok()) return from_status(s);
+      ids.upsert_user(u);
+      return reply(exists ? 200 : 201, user_json(u));
+    }
+    if (p.rfind("/api/v1/users/", 0) == 0) {
+      std::string uri = normalise_uri(tail("/api/v1/users/"));
+      if (req.method == "GET") {
+        storage::user_record u;
+        if (auto s = store.get_user(uri, &u); !s.is_ok()) return from_status(s);
+        json j = user_json(u);
+        j["chat_enabled"] = ids.chat_enabled(uri);
+        return reply(200, j);
+      }
+      if (req.method == "DELETE") {
+        if (auto s = store.delete_user(uri); !s.is_ok()) return from_status(s);
+        ids.remove_user(uri);
+        return reply(200, json{{"removed", uri}});
+      }
+      return error(405, "use GET or DELETE");
+    }
+    if (p == "/api/v1/groups" && req.method == "GET") {
+      std::vector<storage::group_record> groups;
+      if (auto s = store.list_groups(&groups); !s.is_ok()) return from_status(s);
+      json arr = json::array();
+      for (auto& g : groups) arr.push_back(json{{"name", g.name}, {"description", g.description}, {"members", g.members}});
+      return reply(200, arr);
+    }
+    if (p == "/api/v1/groups" && req.method == "POST") {
+      json b = json::parse(req.body, nullptr, false);
+      if (!b.is_object() || !b.contains("name") || !b["name"].is_string())
+        return error(400, "expected a JSON object with a string \"name\" and \"members\" array");
+      storage::group_record g{b["name"].get<std::string>(), b.value("description", ""), string_list(b.value("members", json::array()))};
+      if (auto s = store.put_group(g); !s.is_ok()) return from_status(s);
+      ids.upsert_group(g);
+      return reply(201, json{{"name", g.name}, {"members", g.members}});
+    }
+    if (p.rfind("/api/v1/groups/", 0) == 0 && req.method == "DELETE") {
+      std::string name = tail("/api/v1/groups/");
+      if (auto s = store.delete_group(name); !s.is_ok()) return from_status(s);
+      ids.remove_group(name);
+      return reply(200, json{{"removed", name}});
+    }
+    if (p == "/api/v1/policies" && req.method == "GET") {
+      std::vector<storage::policy_record> ps;
+      if (auto s = store.list_policies(&ps); !s.is_ok()) return from_status(s);
+      json arr = json::array();
+      for (auto& x : ps)
+        arr.push_back(json{{"identity", x.identity}, {"enable_persistent_chat", x.enable_persistent_chat}, {"description", x.description}});
+      return reply(200, arr);
+    }
+    if (p == "/api/v1/policies/grant" && req.method == "POST") {
+      json b = json::parse(req.body, nullptr, false);
+      if (!b.is_object() || !b.contains("user") || !b["user"].is_string() || !b.contains("policy") || !b["policy"].is_string())
+        return error(400, "expected {\"user\": URI, \"policy\": TAG or \"\"}");
+      std::string uri = normalise_uri(b["user"].get<std::string>());
+      std::string tag = b["policy"].get<std::string>();
+      if (tag.rfind("tag:", 0) == 0) tag = tag.substr(4);
+      storage::policy_record pol;
+      if (!tag.empty() && !store.get_policy("tag:" + tag, &pol).is_ok())
+        return error(404, "no policy tag:" + tag + " (create it with PUT /api/v1/policies/tag:" + tag + ")");
+      storage::user_record u;
+      if (auto s = store.get_user(uri, &u); !s.is_ok()) return from_status(s);
+      u.policy = tag;
+      if (auto s = store.put_user(u); !s.is_ok()) return from_status(s);
+      ids.upsert_user(u);
+      return reply(200, json{{"user", uri}, {"policy", tag}, {"chat_enabled", ids.chat_enabled(uri)}});
+    }
+    if (p.rfind("/api/v1/policies/", 0) == 0) {
+      std::string identity = tail("/api/v1/policies/");
+      if (req.method == "PUT") {
+        json b = json::parse(req.body, nullptr, false);
+        if (!b.is_object() || !b.contains("enable_persistent_chat") || !b["enable_persistent_chat"].is_boolean())
+          return error(400, "expected {\"enable_persistent_chat\": true|false, \"description\": ...}");
+        storage::policy_record pol{identity, b["enable_persistent_chat"].get<bool>(), b.value("description", "")};
+        if (auto s = store.put_policy(pol); !s.is_ok()) return from_status(s);
+        ids.upsert_policy(pol);
+        return reply(200, json{{"identity", identity}, {"enable_persistent_chat", pol.enable_persistent_chat}});
+      }
+      if (req.method == "DELETE") {
+        if (auto s = store.delete_policy(identity); !s.is_ok()) return from_status(s);
+        ids.remove_policy(identity);
+        return reply(200, json{{"removed", identity}});
+      }
+      return error(405, "use PUT or DELETE");
+    }
+    if (p == "/api/v1/principals/eligible" && req.method == "GET") {
+      std::vector<std::string> list;
+      if (auto it = req.query.find("list"); it != req.query.end()) {
+        size_t pos = 0;
+        const std::string& s = it->second;
+        while (pos <= s.size()) {
+          size_t c = s.find(',', pos);
+          std::string item = s.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
+          if (!item.empty()) list.push_back(item);
+          if (c == std::string::npos) break;
+          pos = c + 1;
+        }
+      }
+      return reply(200, ids.expand(list));
+    }
+    return next(req);
+  };
+}
+
+}  // namespace pchat::app

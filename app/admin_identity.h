@@ -1,0 +1,34 @@
+// Admin API for the user directory, groups and Persistent Chat policies
+// (Get-CsAdPrincipal / *-CsPersistentChatPolicy / Grant-CsPersistentChatPolicy). Each write
+// goes to the store first (synced), then to the node's identity registry.
+//
+//   GET    /api/v1/users                      list (never returns password hashes)
+//   GET    /api/v1/users/{uri}
+//   POST   /api/v1/users      {uri, password?, display_name?, enabled?, site?, policy?}
+//                             create or update; a password sets the Digest HA1
+//   DELETE /api/v1/users/{uri}
+//   GET    /api/v1/groups,  POST /api/v1/groups {name, description?, members[]},
+//   DELETE /api/v1/groups/{name}
+//   GET    /api/v1/policies, PUT /api/v1/policies/{identity} {enable_persistent_chat,
+//          description?}  (identity: global | site:NAME | tag:NAME), DELETE /api/v1/policies/{identity}
+//   POST   /api/v1/policies/grant {user, policy}   (policy "" unassigns)
+//   GET    /api/v1/principals/eligible?list=a,b   expands principals to user URIs
+// Requests for other paths go to `next`.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+
+#include "web/http_server.h"
+
+namespace pchat::actors {
+struct server_context;
+}
+
+namespace pchat::app {
+
+web::http_handler make_identity_api(std::shared_ptr<const actors::server_context> ctx,
+                                    web::http_handler next);
+
+}  // namespace pchat::app
