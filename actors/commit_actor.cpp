@@ -18,7 +18,17 @@ struct commit_state {
   uint64_t next_event_seq = 1;      // global compliance event sequence (we are its only writer)
   size_t staged_events = 0;         // compliance events in the open batch
   bool staged_post_event = false;   // one of them is a post's (crash point "after_capture")
+  caf::actor indexer;               // gets the batch's messages once synced (may be invalid)
+  std::vector<std::string> index_rooms;               // room of each message in the batch
+  std::vector<storage::message_record> index_msgs;    // for the indexer, if there is one
   static inline const char* name = "commit";
+
+  // Keeps a written message for the indexer (sent after the batch has synced).
+  void keep_for_index(const std::string& room_id, const storage::message_record& m) {
+    if (!indexer) return;
+    index_rooms.push_back(room_id);
+    index_msgs.push_back(m);
+  }
 
   // Assigns the next event sequence and adds the event to the open batch.
   void stage(storage::compliance_record e) {
@@ -39,8 +49,15 @@ void flush(caf::stateful_actor<commit_state>* self) {
   bool had_post_event = st.staged_post_event;
   st.staged_events = 0;
   st.staged_post_event = false;
+  auto index_rooms = std::move(st.index_rooms);
+  auto index_msgs = std::move(st.index_msgs);
+  st.index_rooms.clear();
+  st.index_msgs.clear();
   if (s.is_ok()) {
     if (had_post_event) compliance::crash_point("after_capture");
+    // Before the waiters: an acknowledged message is always queued at the indexer already.
+    if (st.indexer && !index_msgs.empty())
+      self->send(st.indexer, index_atom::value, std::move(index_rooms), std::move(index_msgs));
     for (auto& [rp, value] : waiters) rp.deliver(value);
     return;
   }
@@ -76,6 +93,7 @@ void enqueue(caf::stateful_actor<commit_state>* self, uint64_t value) {
 caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
                            std::shared_ptr<const server_context> ctx) {
   self->state.batch = ctx->store->new_batch();
+  self->state.indexer = ctx->indexer;
   uint64_t last_event = 0;
   if (auto s = ctx->store->last_compliance_sequence(&last_event); !s.is_ok()) {
     // Numbering from 1 again could reuse a delivered range's output name. Sequence 0 is
@@ -89,11 +107,13 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
   return {
       [=](commit_atom, const std::string& room_id, const storage::message_record& m) {
         self->state.batch->put_message(room_id, m);
+        self->state.keep_for_index(room_id, m);
         enqueue(self, m.seq);
       },
       [=](commit_atom, const std::string& room_id, const storage::message_record& m,
           const storage::compliance_record& e) {
         self->state.batch->put_message(room_id, m);
+        self->state.keep_for_index(room_id, m);
         self->state.stage(e);
         self->state.staged_post_event = true;
         enqueue(self, m.seq);
@@ -105,7 +125,10 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
       [=](rewrite_atom, const std::string& room_id,
           const std::vector<storage::message_record>& msgs,
           const std::vector<storage::compliance_record>& events) {
-        for (const auto& m : msgs) self->state.batch->put_message(room_id, m);
+        for (const auto& m : msgs) {
+          self->state.batch->put_message(room_id, m);
+          self->state.keep_for_index(room_id, m);
+        }
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, msgs.size());
       },

@@ -135,6 +135,23 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         }
         return self->delegate(room, replace_atom::value, f);
       },
+      [=](import_atom, const std::string& id,
+          std::vector<storage::message_record>& msgs) -> caf::result<caf::message> {
+        // Archive import of one room's messages (by room id); its actor writes them.
+        auto& st = self->state;
+        auto r = st.rooms.find(id);
+        if (r == st.rooms.end()) return make_error(errc::not_found, "no such room: " + id);
+        auto a = st.active.find(id);
+        caf::actor room;
+        if (a != st.active.end()) {
+          room = a->second;
+        } else {
+          room = spawn_room_actor(self->system(), st.ctx, r->second);
+          self->link_to(room);
+          st.active.emplace(id, room);
+        }
+        return self->delegate(room, import_atom::value, id, std::move(msgs));
+      },
       [=](retire_atom, const std::string& id) {
         auto& st = self->state;
         auto a = st.active.find(id);
@@ -202,6 +219,10 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
           return make_error(errc::bad_request, s.reason());
         if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
         st.rooms[r.id] = r;
+        // A live room applies new settings at once: disabling it or removing a member
+        // takes effect for people already in it.
+        if (auto a = st.active.find(r.id); a != st.active.end())
+          self->send(a->second, update_room_atom::value, r);
         return r;
       },
   };

@@ -30,6 +30,7 @@ namespace pchat::actors {
 
 // ---- session_actor
 using info_atom = caf::atom_constant<caf::atom("info")>;      // (info, txn u64, body string) | bridge -> session | none
+using kicked_atom = caf::atom_constant<caf::atom("kicked")>;  // (kicked, room_uri)             | room -> session | none: removed from the room
 using closed_atom = caf::atom_constant<caf::atom("closed")>;  // (closed, reason string)      | bridge -> session | none
 
 // ---- directory_actor
@@ -39,6 +40,7 @@ using retire_atom = caf::atom_constant<caf::atom("retire")>;  // (retire, room_i
 using count_atom = caf::atom_constant<caf::atom("count")>;    // (count, room_id, int members)  | room -> dir    | none
 using new_category_atom = caf::atom_constant<caf::atom("newcat")>;  // (newcat, category_record) | admin -> dir | category_record (id set)
 using new_room_atom = caf::atom_constant<caf::atom("newroom")>;     // (newroom, room_record)     | admin -> dir | room_record (id set)
+using update_room_atom = caf::atom_constant<caf::atom("roomupd")>;  // (roomupd, room_record) | dir -> room | none: settings changed (re-check the roster)
 using list_rooms_atom = caf::atom_constant<caf::atom("lsrooms")>;   // (lsrooms)                  | admin -> dir | std::vector<room_view>
 using list_categories_atom = caf::atom_constant<caf::atom("lscats")>;  // (lscats)                | admin -> dir | std::vector<storage::category_record>
 
@@ -61,6 +63,14 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;     // (flush)       
 //     the event (seq assigned here) is staged in the same synced write as the message
 using capture_atom = caf::atom_constant<caf::atom("capture")>; // (capture, compliance_record)    | sink -> commit | none (staged with the next group commit)
 using rewrite_atom = caf::atom_constant<caf::atom("rewrite")>; // (rewrite, room_id, vector<message_record>, vector<compliance_record>) | room -> commit | u64 count once synced
+
+// ---- indexer_actor (history search, actors/indexer_actor.h)
+using index_atom = caf::atom_constant<caf::atom("index")>;     // (index, vector<string> room_ids, vector<message_record>) | commit -> indexer | none
+                                                               //   room_ids[i] is the room of message i; sent after each synced batch
+using ixflush_atom = caf::atom_constant<caf::atom("ixflush")>; // (ixflush) | indexer -> itself (timer) | none: commit buffered documents
+using ixsync_atom = caf::atom_constant<caf::atom("ixsync")>;   // (ixsync) | admin/tests -> indexer | ok_atom once everything received is committed
+using import_atom = caf::atom_constant<caf::atom("msgimport")>; // (msgimport, room_id, vector<message_record>) | admin -> dir -> room | u64 messages written, once durable
+                                                               //   (archive import; the room keeps seqs and timestamps, skips ones it has)
 
 // ---- compliance runner
 using crun_atom = caf::atom_constant<caf::atom("crun")>;       // (crun) | admin/tests -> runner | none: deliver every staged event now

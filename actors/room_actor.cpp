@@ -200,6 +200,60 @@ caf::result<uint64_t> replace_messages(room_ptr self, const message_filter& f) {
   return rp;
 }
 
+// Archive import (app/admin_archive.h): writes the messages the room does not have yet,
+// keeping their seqs and timestamps, in one synced write. A seq already stored with the same
+// author, time and text is skipped, so importing twice adds nothing; a seq stored with other
+// content is a conflict (errc::bad_request, nothing written). REQUIRES: `msgs` ascending by
+// seq. The room's next seq moves past the highest imported one at once, so a post racing
+// the import cannot reuse it.
+caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::message_record> msgs) {
+  auto& st = self->state;
+  if (msgs.empty()) return uint64_t{0};
+  uint64_t first = msgs.front().seq, last = msgs.back().seq;
+  if (first == 0 || last < first) return make_error(errc::bad_request, "import: seqs must ascend from 1");
+  std::vector<storage::message_record> stored;
+  if (auto s = st.ctx->store->read_from(st.rec.id, first, last - first + 1, &stored); !s.is_ok())
+    return make_error(errc::storage_failure, s.to_string());
+  std::unordered_map<uint64_t, const storage::message_record*> have;
+  for (auto& m : stored) have.emplace(m.seq, &m);
+  std::vector<storage::message_record> fresh;
+  for (auto& m : msgs) {
+    auto it = have.find(m.seq);
+    if (it != have.end()) {
+      const auto& o = *it->second;
+      if (o.author != m.author || o.ts_micros != m.ts_micros || o.text != m.text)
+        return make_error(errc::bad_request, "import: room " + st.uri + " already has a different message " +
+                                                 std::to_string(m.seq));
+      continue;
+    }
+    if (m.seq < st.next_seq && st.in_flight > 0)
+      return make_error(errc::bad_request, "import: room " + st.uri + " is posting; retry");
+    fresh.push_back(std::move(m));
+  }
+  if (fresh.empty()) return uint64_t{0};
+  st.next_seq = std::max(st.next_seq, fresh.back().seq + 1);
+  auto rp = self->make_response_promise();
+  st.in_flight++;
+  self->request(st.ctx->commit, caf::infinite, rewrite_atom::value, st.rec.id, fresh,
+                std::vector<storage::compliance_record>{})
+      .then(
+          [=](uint64_t n) mutable {
+            auto& st = self->state;
+            st.in_flight--;
+            std::vector<storage::message_record> latest;  // imported seqs may be anywhere
+            if (auto s = st.ctx->store->read_latest(st.rec.id, st.cache_cap, &latest); s.is_ok())
+              st.cache.assign(latest.begin(), latest.end());
+            rp.deliver(n);
+            schedule_idle_check(self);
+          },
+          [=](caf::error& err) mutable {
+            self->state.in_flight--;
+            rp.deliver(std::move(err));
+            schedule_idle_check(self);
+          });
+  return rp;
+}
+
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
                          storage::room_record rec) {
   auto& st = self->state;
@@ -280,6 +334,26 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
             st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
                                                    xccos::encode_part_notice(st.uri, u, st.envid++)));
       },
+      [=](update_room_atom, storage::room_record& rec) {
+        auto& st = self->state;
+        st.rec = std::move(rec);
+        storage::category_record cat;
+        if (!st.ctx->store->get_category(st.rec.category_id, &cat).is_ok()) cat = {};
+        // Whoever may no longer be in the room is removed and told so (ntc:part about
+        // themselves, which closes the room in the client), the others see the part.
+        std::vector<caf::actor_addr> out;
+        for (auto& [addr, m] : st.roster)
+          if (!st.ctx->identities || !st.ctx->identities->access(m.user, st.rec, cat).can_join)
+            out.push_back(addr);
+        for (auto& addr : out) {
+          auto it = st.roster.find(addr);
+          if (it == st.roster.end()) continue;
+          st.ctx->edge->send_info(it->second.dialog, std::make_shared<const std::string>(
+                                                         xccos::encode_part_notice(st.uri, it->second.user, st.envid++)));
+          caf::anon_send(it->second.session, kicked_atom::value, st.uri);
+          remove_member(self, addr, true);
+        }
+      },
       [=](part_atom, const caf::actor& session) {
         remove_member(self, session.address(), true);
         return caf::make_message(caf::ok_atom::value);
@@ -349,6 +423,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       [=](replace_atom, const message_filter& f) -> caf::result<uint64_t> {
         return replace_messages(self, f);
       },
+      [=](import_atom, const std::string&, std::vector<storage::message_record>& msgs)
+          -> caf::result<uint64_t> { return import_messages(self, std::move(msgs)); },
       [=](idle_atom, uint64_t generation) {
         auto& st = self->state;
         if (generation != st.idle_generation || !st.roster.empty() || st.in_flight > 0) return;

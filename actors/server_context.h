@@ -42,6 +42,7 @@ struct server_context {
   // actor through `sink`. Off: nothing is captured (zero cost). Fixed at start-up.
   bool compliance_enabled = false;
   caf::actor compliance_runner;             // the compliance runner; invalid when off
+  caf::actor indexer;                       // the indexer_actor (history search); may be invalid
 };
 
 }  // namespace pchat::actors

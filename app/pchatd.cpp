@@ -14,7 +14,8 @@
 // Port 0 picks a free port; the ports in use are printed on stdout as `sip-port=N` and
 // `http-port=N` once the node accepts connections. The same options can be set in an
 // INI file ([global] section, strings in double quotes), read with --config-file.
-// On first start (an empty store) a demo category and room are created.
+// On first start (an empty store) a demo category and room are created, unless
+// --demo-content=false (a node about to receive an archive import).
 // SIGINT/SIGTERM stop the node cleanly.
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -27,12 +28,15 @@
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
+#include "actors/indexer_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/sip_bridge.h"
 #include "app/admin_api.h"
 #include "app/admin_identity.h"
+#include "app/admin_archive.h"
+#include "app/admin_search.h"
 #include "compliance/adapter.h"
 #include "compliance/commit_sink.h"
 #include "compliance/event_sink.h"
@@ -58,6 +62,7 @@ struct pchatd_config : caf::actor_system_config {
   std::string compliance_output_dir;  // "" = as stored
   size_t compliance_run_interval = 0;          // seconds; 0 = as stored
   size_t compliance_test_run_interval_ms = 0;  // tests only; 0 = unused
+  std::string demo_content = "true";  // "false": start empty (to import an archive, docs/ARCHIVE.md)
 
   pchatd_config() {
     opt_group{custom_options_, "global"}
@@ -74,7 +79,8 @@ struct pchatd_config : caf::actor_system_config {
         .add(compliance_output_dir, "compliance-output-dir", "AdapterOutputDirectory")
         .add(compliance_run_interval, "compliance-run-interval", "RunInterval, seconds (60..2592000)")
         .add(compliance_test_run_interval_ms, "compliance-test-run-interval-ms",
-             "TESTS ONLY: RunInterval in ms, no minimum");
+             "TESTS ONLY: RunInterval in ms, no minimum")
+        .add(demo_content, "demo-content", "true (default) or false: create a demo category and room on first start");
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
@@ -156,6 +162,10 @@ int main(int argc, char** argv) {
   if (cfg.cli_helptext_printed) return 0;
   if (!pchat::log::set_level(cfg.log_level)) {
     std::cerr << "pchatd: --log-level must be debug, info, warn, error or off\n";
+    return 2;
+  }
+  if (cfg.demo_content != "true" && cfg.demo_content != "false") {
+    std::cerr << "pchatd: --demo-content must be true or false\n";
     return 2;
   }
   if (cfg.auth != "digest" && cfg.auth != "none") {
@@ -244,6 +254,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<pchat::sip::endpoint> edge;
   {
     caf::actor_system sys{cfg};
+    // The indexer first: the commit actor sends it every synced batch's messages.
+    ctx->indexer = pchat::actors::spawn_indexer_actor(sys, store.get(), cfg.data_dir + "/search");
     ctx->commit = pchat::actors::spawn_commit_actor(sys, ctx);
     ctx->directory = pchat::actors::spawn_directory_actor(sys, ctx);
     // Compliance: events flow into the commit actor (the staging queue's only writer) and
@@ -262,13 +274,17 @@ int main(int argc, char** argv) {
     auto bridge = std::make_unique<pchat::actors::sip_bridge>(sys, cctx);
     edge = std::make_unique<pchat::sip::endpoint>(ecfg, bridge.get());
     ctx->edge = edge.get();
-    if (!ensure_demo_content(sys, ctx->directory)) {
+    if (cfg.demo_content == "true" && !ensure_demo_content(sys, ctx->directory)) {
       rc = fail("cannot create the demo room", "check the store");
     } else if (auto err = edge->start(); !err.empty()) {
       rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");
     } else {
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())));
+                                   pchat::app::make_archive_api(
+                                       sys, cctx,
+                                       pchat::app::make_search_api(
+                                           sys, cctx, cfg.data_dir + "/search",
+                                           pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())))));
       if (auto herr = http.start(); !herr.empty()) {
         rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
       } else {
@@ -287,6 +303,8 @@ int main(int argc, char** argv) {
     bridge.reset();
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->indexer, caf::exit_reason::user_shutdown);
+    ctx->indexer = caf::actor{};
     if (ctx->compliance_runner)
       caf::anon_send_exit(ctx->compliance_runner, caf::exit_reason::user_shutdown);
     ctx->directory = caf::actor{};

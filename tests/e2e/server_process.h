@@ -20,7 +20,8 @@ namespace pchat::testing {
 class server_process {
  public:
   // REQUIRES: PCHATD_PATH names the pchatd binary (set by CMake).
-  explicit server_process(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  explicit server_process(std::string data_dir, std::vector<std::string> extra_args = {})
+      : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
   ~server_process() { kill_now(); }
 
   // Starts pchatd and waits (deadline) for its port lines. Returns false on failure.
@@ -34,8 +35,12 @@ class server_process {
       std::freopen(out_path_.c_str(), "w", stdout);
       std::freopen(err_path_.c_str(), "a", stderr);
       std::string dd = "--data-dir=" + data_dir_;
-      execl(PCHATD_PATH, "pchatd", dd.c_str(), "--sip-port=0", "--http-port=0", "--auth=none",
-            static_cast<char*>(nullptr));
+      std::vector<std::string> args{"pchatd", dd, "--sip-port=0", "--http-port=0", "--auth=none"};
+      args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(PCHATD_PATH, argv.data());
       _exit(127);
     }
     auto until = std::chrono::steady_clock::now() + deadline;
@@ -105,6 +110,7 @@ class server_process {
 
  private:
   std::string data_dir_;
+  std::vector<std::string> extra_args_;  // appended to pchatd's command line
   std::string out_path_, err_path_;
   pid_t pid_ = -1;
   int sip_port_ = 0, http_port_ = 0;

@@ -25,6 +25,7 @@
 //   compliance run                                      deliver staged events now
 //   message remove --room R [--user U] [--before DATE] [--after DATE] [--contains WORDS]
 //                  [--replace TEXT]                     Remove-CsPersistentChatMessage
+//   search, export, import, test message               see history_commands.h
 //
 // Output is a readable table; --json prints the API's JSON. Exit status: 0 ok, 1 the
 // server refused (its reason is printed), 2 bad usage, 3 cannot reach the server.
@@ -40,6 +41,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "tools/pchatctl/history_commands.h"
 
 using json = nlohmann::json;
 
@@ -130,13 +133,44 @@ void print_table(const json& rows, const std::vector<std::pair<std::string, std:
                   i + 1 < cols.size() ? "  " : "\n");
 }
 
+json split_list(const std::string& list) {
+  json out = json::array();
+  for (size_t pos = 0; pos <= list.size();) {
+    size_t c = list.find(',', pos);
+    std::string item = list.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
+    if (!item.empty()) out.push_back(item);
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  return out;
+}
+
+// The room settings of New-/Set-CsPersistentChatRoom from command-line options.
+json room_settings(std::map<std::string, std::string>& opts) {
+  json b = json::object();
+  for (const char* k : {"name", "category", "description", "topic", "privacy", "type", "invitations", "addin"})
+    if (opts.count(k)) b[k] = opts[k];
+  if (opts.count("disabled")) b["disabled"] = opts["disabled"] == "true";
+  for (const char* list : {"members", "managers", "presenters"}) {
+    std::string l = list;
+    if (opts.count(l)) b[l] = split_list(opts[l]);
+    if (opts.count("add-" + l)) b["add_" + l] = split_list(opts["add-" + l]);
+    if (opts.count("remove-" + l)) b["remove_" + l] = split_list(opts["remove-" + l]);
+  }
+  return b;
+}
+
 int usage(const std::string& why) {
   std::cerr << "pchatctl: " << why << "\n"
             << "usage: pchatctl [--server=HOST:PORT] [--json] <noun> <verb> [options]\n"
                "  status get\n"
                "  category new --name N [--description D]\n"
                "  category get [--name N]\n"
-               "  room new --name N --category C [--description D]\n"
+               "  room new --name N --category C [--description D] [--privacy open|closed|secret]\n"
+               "           [--type normal|auditorium] [--members P,..] [--managers P,..] [--presenters P,..]\n"
+               "  room set --identity ID|NAME|URI [--privacy ..] [--type ..] [--disabled true|false]\n"
+               "           [--add-members P,..] [--remove-members P,..] (also managers, presenters)\n"
+               "  category new ... [--allowed-members P,..] [--denied-members P,..] [--chat-history false]\n"
                "  room get [--name N | --identity ID-OR-URI]\n"
                "  user new|set --uri U [--password P] [--display-name N] [--site S] [--policy TAG] [--enabled true|false]\n"
                "  user get [--uri U] | user remove --uri U\n"
@@ -153,7 +187,11 @@ int usage(const std::string& why) {
                "                 [--add-user-details B] [--add-chat-room-details B]\n"
                "                 [--create-file-attachments-manifest B]\n"
                "  message remove --room R [--user U] [--before DATE] [--after DATE]\n"
-               "                 [--contains WORDS] [--replace TEXT]\n";
+               "                 [--contains WORDS] [--replace TEXT]\n"
+               "  search --query TEXT [--room R] [--author U] [--from DATE] [--to DATE] [--limit N]\n"
+               "  export --file F [--category C] [--since DATE]\n"
+               "  import --file F [--what-if]\n"
+               "  test message [--room R]\n";
   return 2;
 }
 
@@ -183,6 +221,8 @@ int main(int argc, char** argv) {
       words.push_back(a);
     }
   }
+  if (!words.empty() && pchat::ctl::is_history_command(words[0]))
+    return pchat::ctl::run_history_command(server, as_json, words, opts);
   if (words.size() != 2) return usage("expected <noun> <verb>");
   const std::string noun = words[0], verb = words[1];
   auto need = [&](const char* k) { return opts.count(k) && !opts[k].empty(); };
@@ -194,6 +234,13 @@ int main(int argc, char** argv) {
   } else if (noun == "category" && verb == "new") {
     if (!need("name")) return usage("category new needs --name");
     json b{{"name", opts["name"]}, {"description", opts["description"]}};
+    for (auto [opt, key] : {std::pair{"allowed-members", "allowed_members"},
+                            std::pair{"denied-members", "denied_members"},
+                            std::pair{"creators", "creators"}})
+      if (opts.count(opt)) b[key] = split_list(opts[opt]);
+    for (auto [opt, key] : {std::pair{"file-upload", "file_upload"}, std::pair{"invitations", "invitations"},
+                            std::pair{"chat-history", "chat_history"}})
+      if (opts.count(opt)) b[key] = opts[opt] == "true";
     r = http(server, "POST", "/api/v1/categories", b.dump());
     cols = {{"name", "Name"}, {"uri", "Uri"}, {"description", "Description"}};
   } else if (noun == "category" && verb == "get") {
@@ -201,8 +248,13 @@ int main(int argc, char** argv) {
     cols = {{"name", "Name"}, {"uri", "Uri"}, {"description", "Description"}};
   } else if (noun == "room" && verb == "new") {
     if (!need("name") || !need("category")) return usage("room new needs --name and --category");
-    json b{{"name", opts["name"]}, {"category", opts["category"]}, {"description", opts["description"]}};
+    json b = room_settings(opts);
     r = http(server, "POST", "/api/v1/rooms", b.dump());
+  } else if (noun == "room" && verb == "set") {
+    if (!need("identity")) return usage("room set needs --identity ID|NAME|URI");
+    json b = room_settings(opts);
+    if (b.empty()) return usage("room set needs at least one setting");
+    r = http(server, "PATCH", "/api/v1/rooms/" + url_encode(opts["identity"]), b.dump());
   } else if (noun == "room" && verb == "get") {
     if (need("identity")) r = http(server, "GET", "/api/v1/rooms/" + url_encode(opts["identity"]));
     else r = http(server, "GET", "/api/v1/rooms" + (need("name") ? "?name=" + url_encode(opts["name"]) : std::string()));

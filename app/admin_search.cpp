@@ -1,0 +1,174 @@
+#include "app/admin_search.h"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "app/utc_time.h"
+#include "compliance/event_sink.h"
+
+namespace pchat::app {
+namespace {
+
+using json = nlohmann::json;
+constexpr auto kTimeout = std::chrono::seconds(10);
+
+web::http_response reply(int status, const json& j) {
+  return {status, "application/json", j.dump(2) + "\n"};
+}
+web::http_response error(int status, const std::string& what) {
+  return reply(status, json{{"error", what}});
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t from = 0;
+  while (from <= s.size()) {
+    size_t comma = s.find(',', from);
+    if (comma == std::string::npos) comma = s.size();
+    std::string item = s.substr(from, comma - from);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    from = comma + 1;
+  }
+  return out;
+}
+
+std::string param(const web::http_request& req, const char* key) {
+  auto it = req.query.find(key);
+  return it == req.query.end() ? std::string() : it->second;
+}
+
+struct search_api_state {
+  std::unique_ptr<search::search_reader> reader;  // opened on first use
+};
+
+web::http_response handle_search(caf::actor_system& sys,
+                                  const std::shared_ptr<const actors::server_context>& ctx,
+                                  const std::string& index_path, search_api_state& st,
+                                  const web::http_request& req) {
+  if (req.method != "GET") return error(405, "use GET");
+  search::search_query q;
+  q.text = param(req, "q");
+  q.authors = split_list(param(req, "author"));
+  for (auto [key, field, eod] : {std::tuple{"from", &q.from_micros, false},
+                                 std::tuple{"to", &q.to_micros, true}}) {
+    std::string v = param(req, key);
+    if (!v.empty() && !parse_utc(v, field, eod))
+      return error(400, std::string(key) + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+  }
+  if (std::string l = param(req, "limit"); !l.empty()) {
+    char* end = nullptr;
+    long n = std::strtol(l.c_str(), &end, 10);
+    if (*end != '\0' || n < 1 || n > static_cast<long>(search::kMaxLimit))
+      return error(400, "limit must be 1.." + std::to_string(search::kMaxLimit));
+    q.limit = static_cast<size_t>(n);
+  }
+  if (q.text.empty() && q.authors.empty() && q.from_micros == 0 && q.to_micros == 0)
+    return error(400, "give q (words or \"a phrase\"), author, from or to");
+
+  caf::scoped_actor self{sys};
+  std::vector<actors::room_view> rooms;
+  caf::error failed;
+  self->request(ctx->directory, kTimeout, actors::list_rooms_atom::value)
+      .receive([&](std::vector<actors::room_view>& r) { rooms = std::move(r); },
+               [&](caf::error& err) { failed = std::move(err); });
+  if (failed) return error(503, "directory unavailable: " + sys.render(failed));
+  std::unordered_map<std::string, const actors::room_view*> by_id;
+  for (auto& r : rooms) by_id.emplace(r.id, &r);
+  std::vector<std::string> readable;  // the admin may read every room
+  std::string wanted = param(req, "room");
+  if (wanted.empty()) {
+    for (auto& r : rooms)
+      if (!r.disabled) readable.push_back(r.id);
+  } else {
+    for (auto& w : split_list(wanted)) {
+      const actors::room_view* hit = nullptr;
+      for (auto& r : rooms)
+        if (r.id == w || r.uri == w || lower(r.name) == lower(w)) hit = &r;
+      if (!hit) return error(404, "no room with id, name or uri '" + w + "'");
+      readable.push_back(hit->id);
+    }
+  }
+
+  if (!ctx->indexer) return error(503, "history search is not running on this node");
+  self->request(ctx->indexer, kTimeout, actors::ixsync_atom::value)
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { failed = std::move(err); });
+  if (failed)
+    return error(503, "search index unavailable or still catching up (retry): " + sys.render(failed));
+  if (!st.reader) {
+    if (auto s = search::search_reader::open(index_path, &st.reader); !s.is_ok())
+      return error(503, "search index unavailable: " + s.to_string());
+  }
+  search::search_result res;
+  auto s = search_history(*st.reader, q, readable, &res);
+  if (s.is_invalid_argument()) return error(400, s.reason());
+  if (!s.is_ok()) {
+    st.reader.reset();  // reopen next time
+    return error(503, s.to_string());
+  }
+
+  compliance::event e;
+  e.type = compliance::event_type::history_search;
+  e.user_uri = "admin";
+  e.user_display = "admin API";
+  if (readable.size() == 1) {
+    e.room_uri = by_id[readable[0]]->uri;
+    e.room_name = by_id[readable[0]]->name;
+  }
+  e.text = "q=" + q.text + " room=" + wanted + " author=" + param(req, "author") +
+           " from=" + param(req, "from") + " to=" + param(req, "to");
+  e.ts_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  ctx->sink->emit(e);
+
+  json arr = json::array();
+  for (auto& h : res.hits) {
+    auto r = by_id.find(h.room_id);
+    arr.push_back(json{{"room", r == by_id.end() ? h.room_id : r->second->name},
+                       {"room_uri", "ma-chan://" + ctx->domain + "/" + h.room_id},
+                       {"room_id", h.room_id},
+                       {"seq", h.seq},
+                       {"author", h.author},
+                       {"ts", format_utc(h.ts_micros)},
+                       {"text", h.text}});
+  }
+  return reply(200, json{{"results", arr},
+                         {"total_estimate", res.total_estimate},
+                         {"limit", res.limit},
+                         {"truncated", res.truncated}});
+}
+
+}  // namespace
+
+storage::status search_history(search::search_reader& reader, search::search_query q,
+                               const std::vector<std::string>& readable_room_ids,
+                               search::search_result* out) {
+  q.rooms = readable_room_ids;
+  return reader.search(q, out);
+}
+
+web::http_handler make_search_api(caf::actor_system& sys,
+                                  std::shared_ptr<const actors::server_context> ctx,
+                                  std::string index_path, web::http_handler next) {
+  auto st = std::make_shared<search_api_state>();
+  return [&sys, ctx, index_path = std::move(index_path), next = std::move(next),
+          st](const web::http_request& req) -> web::http_response {
+    if (req.path == "/api/v1/search") return handle_search(sys, ctx, index_path, *st, req);
+    return next(req);
+  };
+}
+
+}  // namespace pchat::app

@@ -1,0 +1,176 @@
+// History search through a real pchatd: posts over SIP (the in-tree XCCOS client), search
+// through pchatctl and the admin API, admin replacement, restart with a lost index, and
+// `pchatctl test message`.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/server_process.h"
+#include "tools/client/xccos_client.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using pchat::client::chat_client;
+using pchat::client::client_config;
+using pchat::client::client_loop;
+using pchat::client::connection_config;
+
+class SearchE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pchat-search-e2e-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    ASSERT_TRUE(server_->start()) << server_->stderr_text();
+  }
+  void TearDown() override {
+    clients_.clear();
+    EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly on SIGTERM";
+    std::filesystem::remove_all(dir_);
+  }
+  chat_client& client(const std::string& user) {
+    connection_config cc;
+    cc.server_port = server_->sip_port();
+    client_config cfg;
+    cfg.user = user;
+    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
+    return *clients_.back();
+  }
+  // Signs in, joins the demo room; returns its URI ("" on failure).
+  std::string join_demo(chat_client& c) {
+    if (!c.sign_in(10s)) return {};
+    auto rooms = c.search_rooms("demo", 5s);
+    if (!rooms || rooms->empty()) return {};
+    auto j = c.join_and_wait(rooms->front().uri, 5s);
+    return j && j->ok() ? rooms->front().uri : std::string();
+  }
+  json ctl_json(const std::string& args, int expect_rc = 0) {
+    int rc = -1;
+    std::string out = server_->ctl("--json " + args, &rc);
+    EXPECT_EQ(rc, expect_rc) << args << "\n" << out;
+    return json::parse(out, nullptr, false);
+  }
+  // The texts of a search's results, newest first.
+  std::vector<std::string> texts(const std::string& args) {
+    json j = ctl_json("search " + args);
+    std::vector<std::string> out;
+    if (j.is_object() && j["results"].is_array())
+      for (auto& h : j["results"]) out.push_back(h.value("text", ""));
+    return out;
+  }
+
+  client_loop loop_;
+  std::string dir_;
+  std::unique_ptr<pchat::testing::server_process> server_;
+  std::vector<std::unique_ptr<chat_client>> clients_;
+};
+
+TEST_F(SearchE2E, AcknowledgedPostsAreFoundByWordPhraseAuthorAndDate) {
+  auto& alice = client("alice@example.com");
+  auto& bob = client("bob@example.com");
+  std::string room = join_demo(alice);
+  ASSERT_FALSE(room.empty());
+  ASSERT_FALSE(join_demo(bob).empty());
+  ASSERT_TRUE(alice.post_and_wait_ack(room, "The quarterly report is ready", 5s));
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "report quarterly numbers, please", 5s));
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "lunch at noon?", 5s));
+
+  // Search runs right after the acknowledgements: no waiting, the API syncs the indexer.
+  EXPECT_EQ(texts("--query quarterly").size(), 2u);
+  EXPECT_EQ(texts("--query '\"quarterly report\"'"),
+            (std::vector<std::string>{"The quarterly report is ready"}));
+  EXPECT_EQ(texts("--query report --author bob@example.com"),
+            (std::vector<std::string>{"report quarterly numbers, please"}));
+  EXPECT_EQ(texts("--query lunch --room 'Demo Room'"), (std::vector<std::string>{"lunch at noon?"}));
+  EXPECT_TRUE(texts("--query quarterly --to 2000-01-01").empty());
+  EXPECT_EQ(texts("--query quarterly --from 2000-01-01").size(), 2u);
+
+  json j = ctl_json("search --query quarterly --limit 1");
+  ASSERT_TRUE(j.is_object());
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_TRUE(j["truncated"].get<bool>());
+  EXPECT_EQ(j["limit"], 1);
+  auto& hit = j["results"][0];
+  EXPECT_EQ(hit["room"], "Demo Room");
+  EXPECT_EQ(hit["room_uri"], room);
+  EXPECT_EQ(hit["author"], "sip:bob@example.com");
+  EXPECT_EQ(hit["seq"], 2);
+
+  // Readable table by default.
+  int rc = -1;
+  std::string table = server_->ctl("search --query lunch", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(table.find("lunch at noon?"), std::string::npos) << table;
+  EXPECT_NE(table.find("1 result"), std::string::npos) << table;
+}
+
+TEST_F(SearchE2E, BadSearchesAreRefusedWithReasons) {
+  int rc = -1;
+  std::string out = server_->ctl("search --query x --room 'No Such Room'", &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("no room"), std::string::npos) << out;
+  out = server_->ctl("search --query x --from yesterday", &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("from must be"), std::string::npos) << out;
+  out = server_->ctl("search", &rc);
+  EXPECT_EQ(rc, 2);
+}
+
+TEST_F(SearchE2E, AdminReplacementShowsInBackchatAndSearchNotTheOriginal) {
+  auto& alice = client("alice@example.com");
+  std::string room = join_demo(alice);
+  ASSERT_FALSE(room.empty());
+  ASSERT_TRUE(alice.post_and_wait_ack(room, "the launch codes are zebra42", 5s));
+  ASSERT_EQ(texts("--query zebra42").size(), 1u);
+
+  int rc = -1;
+  std::string out = server_->ctl(
+      "message remove --room 'Demo Room' --contains zebra42 --replace 'removed by the moderator'", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(texts("--query zebra42").empty());
+  EXPECT_EQ(texts("--query moderator"), (std::vector<std::string>{"removed by the moderator"}));
+
+  auto& bob = client("bob@example.com");
+  ASSERT_FALSE(join_demo(bob).empty());
+  auto history = bob.backchat_and_wait(room, 10, 5s);
+  ASSERT_TRUE(history.has_value());
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ(history->front().text, "removed by the moderator");
+}
+
+TEST_F(SearchE2E, IndexIsRebuiltFromTheStoreAfterRestart) {
+  {
+    auto& alice = client("alice@example.com");
+    std::string room = join_demo(alice);
+    ASSERT_FALSE(room.empty());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE(alice.post_and_wait_ack(room, "persistent giraffe " + std::to_string(i), 5s));
+    clients_.clear();
+  }
+  ASSERT_TRUE(server_->stop());
+  std::filesystem::remove_all(dir_ + "/data/search");  // lose the whole index
+  ASSERT_TRUE(server_->start()) << server_->stderr_text();
+  // The index is rebuilt at start-up before the indexer answers: the first search waits.
+  EXPECT_EQ(texts("--query giraffe").size(), 5u);
+}
+
+TEST_F(SearchE2E, TestMessageExchangesAMessageBetweenTwoTestUsers) {
+  int rc = -1;
+  std::string out = server_->ctl("test message", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Success"), std::string::npos) << out;
+  json j = ctl_json("test message --room 'Demo Room'");
+  ASSERT_TRUE(j.is_object());
+  EXPECT_TRUE(j["success"].get<bool>());
+  EXPECT_EQ(j["steps"].size(), 7u);  // find room, 2 sign-ins, 2 joins, 2 exchanges
+  out = server_->ctl("test message --room 'No Such Room'", &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("Failure"), std::string::npos) << out;
+  // The test users' messages are searchable like any others.
+  EXPECT_FALSE(texts("--query 'pchat test message'").empty());
+}
+
+}  // namespace
