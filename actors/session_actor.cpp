@@ -297,6 +297,7 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         }
         handle_command(self, txn, cmd);
       },
+      [=](kicked_atom, const std::string& room_uri) { self->state.joined.erase(room_uri); },
       [=](closed_atom, const std::string&) {
         for (auto& [uri, room] : self->state.joined)
           self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));

@@ -1,5 +1,7 @@
 #include "app/admin_api.h"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
@@ -100,6 +102,81 @@ json to_json(const actors::compliance_status& s) {
               {"consecutive_failures", s.consecutive_failures}};
 }
 
+std::vector<std::string> strings(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (auto& v : j)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+void add_unique(std::vector<std::string>& list, const std::vector<std::string>& more) {
+  for (auto& m : more)
+    if (std::find(list.begin(), list.end(), m) == list.end()) list.push_back(m);
+}
+void remove_all(std::vector<std::string>& list, const std::vector<std::string>& gone) {
+  std::erase_if(list, [&](const std::string& x) { return std::find(gone.begin(), gone.end(), x) != gone.end(); });
+}
+
+// Applies the settings of a room request (New-/Set-CsPersistentChatRoom) to `r`.
+// Returns an error text, or empty.
+std::string apply_room_settings(const json& b, storage::room_record& r) {
+  if (b.contains("name")) r.name = b.value("name", r.name);
+  if (b.contains("description")) r.description = b.value("description", r.description);
+  if (b.contains("topic")) r.topic = b.value("topic", r.topic);
+  if (b.contains("category")) r.category_id = b.value("category", r.category_id);
+  if (b.contains("privacy")) {
+    std::string v = b.value("privacy", "");
+    if (v == "open") r.privacy = storage::room_privacy::open;
+    else if (v == "closed") r.privacy = storage::room_privacy::closed;
+    else if (v == "secret") r.privacy = storage::room_privacy::secret;
+    else return "privacy must be open, closed or secret";
+  }
+  if (b.contains("type")) {
+    std::string v = b.value("type", "");
+    if (v == "normal") r.type = storage::room_type::normal;
+    else if (v == "auditorium") r.type = storage::room_type::auditorium;
+    else return "type must be normal or auditorium";
+  }
+  if (b.contains("invitations")) {
+    std::string v = b.value("invitations", "");
+    if (v == "inherit") r.invitations = storage::room_invitations::inherit;
+    else if (v == "false" || v == "off") r.invitations = storage::room_invitations::off;
+    else return "invitations must be inherit or false";
+  }
+  if (b.contains("disabled")) {
+    if (!b["disabled"].is_boolean()) return "disabled must be true or false";
+    r.disabled = b["disabled"].get<bool>();
+  }
+  if (b.contains("addin")) r.addin = b.value("addin", r.addin);
+  for (auto [field, list] : {std::pair{"members", &r.members}, std::pair{"managers", &r.managers},
+                             std::pair{"presenters", &r.presenters}}) {
+    std::string f = field;
+    if (b.contains(f)) *list = strings(b[f]);
+    if (b.contains("add_" + f)) add_unique(*list, strings(b["add_" + f]));
+    if (b.contains("remove_" + f)) remove_all(*list, strings(b["remove_" + f]));
+  }
+  return {};
+}
+
+const char* privacy_name(storage::room_privacy p) {
+  return p == storage::room_privacy::open ? "open" : p == storage::room_privacy::closed ? "closed" : "secret";
+}
+
+json to_json(const storage::room_record& r, const std::string& domain) {
+  return json{{"id", r.id},
+              {"uri", "ma-chan://" + domain + "/" + r.id},
+              {"name", r.name},
+              {"description", r.description},
+              {"category_id", r.category_id},
+              {"privacy", privacy_name(r.privacy)},
+              {"type", r.type == storage::room_type::auditorium ? "auditorium" : "normal"},
+              {"disabled", r.disabled},
+              {"members", r.members},
+              {"managers", r.managers},
+              {"presenters", r.presenters}};
+}
+
 json to_json(const actors::room_view& r) {
   return json{{"id", r.id},
               {"uri", r.uri},
@@ -162,6 +239,12 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         storage::category_record c;
         c.name = body["name"].get<std::string>();
         c.description = body.value("description", "");
+        c.allowed_members = strings(body.value("allowed_members", json::array()));
+        c.denied_members = strings(body.value("denied_members", json::array()));
+        c.creators = strings(body.value("creators", json::array()));
+        c.file_upload = body.value("file_upload", true);
+        c.invitations = body.value("invitations", true);
+        c.chat_history = body.value("chat_history", true);
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_category_atom::value, c)
             .receive([&](storage::category_record& made) { out = reply(201, to_json(made, ctx->domain)); },
@@ -177,25 +260,39 @@ web::http_handler make_admin_api(caf::actor_system& sys,
             !body.contains("category") || !body["category"].is_string())
           return error(400, "expected a JSON object with string \"name\" and \"category\"");
         storage::room_record r;
-        r.name = body["name"].get<std::string>();
-        r.category_id = body["category"].get<std::string>();
-        r.description = body.value("description", "");
+        r.privacy = storage::room_privacy::closed;  // the reference's default
+        if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
-            .receive(
-                [&](storage::room_record& made) {
-                  actors::room_view v;
-                  v.id = made.id;
-                  v.uri = "ma-chan://" + ctx->domain + "/" + made.id;
-                  v.name = made.name;
-                  v.description = made.description;
-                  v.category_id = made.category_id;
-                  out = reply(201, to_json(v));
-                },
-                [&](caf::error& err) { out = from_caf_error(sys, err); });
+            .receive([&](storage::room_record& made) { out = reply(201, to_json(made, ctx->domain)); },
+                     [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
       }
-      if (req.method != "GET") return error(405, "use GET, or POST on /api/v1/rooms");
+      if ((req.method == "PATCH" || req.method == "PUT") && p.rfind("/api/v1/rooms/", 0) == 0) {
+        // Set-CsPersistentChatRoom: find the room by id, name or URI, apply, write through
+        // the directory (which tells the live room).
+        std::string key = p.substr(std::string("/api/v1/rooms/").size());
+        std::string id;
+        self->request(ctx->directory, kTimeout, actors::list_rooms_atom::value)
+            .receive(
+                [&](std::vector<actors::room_view>& rooms) {
+                  for (auto& v : rooms)
+                    if (v.id == key || v.name == key || v.uri == key) id = v.id;
+                },
+                [&](caf::error&) {});
+        storage::room_record r;
+        if (id.empty() || !ctx->store->get_room(id, &r).is_ok())
+          return error(404, "no room with id, name or uri '" + key + "'");
+        json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object()) return error(400, "expected a JSON object of room settings");
+        if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
+        web::http_response out;
+        self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
+            .receive([&](storage::room_record& made) { out = reply(200, to_json(made, ctx->domain)); },
+                     [&](caf::error& err) { out = from_caf_error(sys, err); });
+        return out;
+      }
+      if (req.method != "GET") return error(405, "use GET, POST on /api/v1/rooms, or PATCH on a room");
       std::vector<actors::room_view> rooms;
       web::http_response out;
       bool ok = false;
@@ -217,7 +314,15 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       }
       std::string key = p.substr(std::string("/api/v1/rooms/").size());
       for (auto& r : rooms)
-        if (r.id == key || r.name == key || r.uri == key) return reply(200, to_json(r));
+        if (r.id == key || r.name == key || r.uri == key) {
+          storage::room_record rec;
+          if (ctx->store->get_room(r.id, &rec).is_ok()) {
+            json j = to_json(rec, ctx->domain);
+            j["users"] = r.user_count;
+            return reply(200, j);
+          }
+          return reply(200, to_json(r));
+        }
       return error(404, "no room with id, name or uri '" + key + "'");
     }
     if (p == "/api/v1/config") {

@@ -1,0 +1,184 @@
+// Authorization matrix over real SIP (reference §1.3–1.5): every role × privacy × room type,
+// through room search, join, back-chat and post, checking what each user sees.
+// Authentication itself is covered by the SIP endpoint and real-SIPE tests; here identities
+// come from the From header (--auth=none) so that each role is one client.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "tests/e2e/server_process.h"
+#include "tools/client/xccos_client.h"
+
+using namespace std::chrono_literals;
+using pchat::client::chat_client;
+using pchat::client::client_config;
+using pchat::client::client_loop;
+using pchat::client::connection_config;
+
+namespace {
+
+const std::vector<std::string> kRoles = {"member", "manager", "presenter", "nonmember",
+                                         "outsider", "denied", "disabled"};
+const std::vector<std::string> kPrivacy = {"open", "closed", "secret"};
+const std::vector<std::string> kTypes = {"normal", "auditorium"};
+
+std::string user_of(const std::string& role) {
+  return role == "outsider" ? "outsider@other.example" : role + "@example.com";
+}
+
+// The reference's tables, as expectations.
+bool in_scope(const std::string& role) { return role != "outsider" && role != "denied"; }
+bool is_member(const std::string& role) {
+  return role == "member" || role == "manager" || role == "presenter";
+}
+bool expect_visible(const std::string& role, const std::string& privacy) {
+  if (role == "disabled" || !in_scope(role)) return false;
+  return privacy != "secret" || is_member(role);
+}
+bool expect_join(const std::string& role, const std::string& privacy) {
+  return expect_visible(role, privacy) && (privacy == "open" || is_member(role));
+}
+bool expect_post(const std::string& role, const std::string& privacy, const std::string& type) {
+  return expect_join(role, privacy) && (type == "normal" || role == "presenter");
+}
+
+class AccessMatrix : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pchat-matrix-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    ASSERT_TRUE(server_->start()) << server_->stderr_text();
+    ctl("category new --name Desk --allowed-members domain:example.com --denied-members sip:denied@example.com");
+    ctl("policy new --identity tag:off --enable-persistent-chat false");
+    ctl("user new --uri disabled@example.com --policy off");
+    for (auto& pv : kPrivacy)
+      for (auto& t : kTypes)
+        ctl("room new --name " + pv + "-" + t + " --category Desk --privacy " + pv + " --type " + t +
+            " --members sip:member@example.com,sip:manager@example.com,sip:presenter@example.com" +
+            " --managers sip:manager@example.com --presenters sip:presenter@example.com");
+  }
+  void TearDown() override {
+    clients_.clear();
+    server_->stop();
+    std::filesystem::remove_all(dir_);
+  }
+  void ctl(const std::string& args) {
+    int rc = 0;
+    std::string out = server_->ctl(args, &rc);
+    ASSERT_EQ(rc, 0) << "pchatctl " << args << ": " << out;
+  }
+  chat_client& client(const std::string& user) {
+    connection_config cc;
+    cc.server_port = server_->sip_port();
+    client_config cfg;
+    cfg.user = user;
+    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
+    return *clients_.back();
+  }
+  std::string uri_of(const std::string& name) {
+    int rc = 0;
+    std::string out = server_->ctl("--json room get --identity " + name, &rc);
+    auto at = out.find("ma-chan://");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('"', at) - at);
+  }
+
+  client_loop loop_;
+  std::string dir_;
+  std::unique_ptr<pchat::testing::server_process> server_;
+  std::vector<std::unique_ptr<chat_client>> clients_;
+};
+
+}  // namespace
+
+TEST_F(AccessMatrix, EveryRoleSeesJoinsAndPostsExactlyAsTheReferenceSays) {
+  std::map<std::string, std::string> uri;
+  for (auto& pv : kPrivacy)
+    for (auto& t : kTypes) uri[pv + "-" + t] = uri_of(pv + "-" + t);
+  int rows = 0;
+  for (auto& role : kRoles) {
+    auto& c = client(user_of(role));
+    if (role == "disabled") {
+      // EnablePersistentChat false: provisioning says so and the chat service refuses the
+      // very first command, so nothing below is reachable for this user.
+      EXPECT_FALSE(c.sign_in(10s));
+      EXPECT_TRUE(c.provisioning().parsed && !c.provisioning().enabled);
+      EXPECT_NE(c.failure_reason().find("not enabled"), std::string::npos) << c.failure_reason();
+      continue;
+    }
+    ASSERT_TRUE(c.sign_in(10s)) << role << ": " << c.failure_reason();
+    std::set<std::string> visible;
+    if (auto rooms = c.search_rooms("", 5s))
+      for (auto& r : *rooms) visible.insert(r.name);
+    for (auto& pv : kPrivacy)
+      for (auto& t : kTypes) {
+        std::string name = pv + "-" + t;
+        SCOPED_TRACE(role + " in " + name);
+        EXPECT_EQ(visible.count(name) == 1, expect_visible(role, pv)) << "room search";
+        auto j = c.join_and_wait(uri[name], 5s);
+        ASSERT_TRUE(j) << "no join reply";
+        EXPECT_EQ(j->ok(), expect_join(role, pv)) << "join answered " << j->code << " " << j->text;
+        if (!j->ok()) {
+          EXPECT_TRUE(j->code == 403 || j->code == 404) << j->code;
+          continue;
+        }
+        EXPECT_TRUE(c.backchat_and_wait(uri[name], 25, 5s)) << "back-chat";
+        std::string text = "by " + role;
+        uint64_t id = c.post(uri[name], text);
+        auto pr = c.wait_command(id, 5s);
+        ASSERT_TRUE(pr && pr->sip_ok());
+        ++rows;
+      }
+  }
+  // What each room's history shows decides who could post.
+  auto& auditor = client("manager@example.com");
+  ASSERT_TRUE(auditor.sign_in(10s));
+  for (auto& pv : kPrivacy)
+    for (auto& t : kTypes) {
+      std::string name = pv + "-" + t;
+      ASSERT_TRUE(auditor.join_and_wait(uri[name], 5s));
+      auto h = auditor.backchat_and_wait(uri[name], 50, 5s);
+      ASSERT_TRUE(h);
+      std::set<std::string> texts;
+      for (auto& m : *h) texts.insert(m.text);
+      for (auto& role : kRoles)
+        EXPECT_EQ(texts.count("by " + role) == 1, expect_post(role, pv, t))
+            << role << " posting in " << name;
+    }
+  std::printf("matrix: %zu roles x %zu privacies x %zu types, %d joined rows\n", kRoles.size(),
+              kPrivacy.size(), kTypes.size(), rows);
+}
+
+TEST_F(AccessMatrix, DisablingARoomOrRemovingAMemberRemovesThemAtOnce) {
+  std::string room = uri_of("closed-normal");
+  auto& member = client("member@example.com");
+  auto& manager = client("manager@example.com");
+  ASSERT_TRUE(member.sign_in(10s));
+  ASSERT_TRUE(manager.sign_in(10s));
+  ASSERT_TRUE(member.join_and_wait(room, 5s));
+  ASSERT_TRUE(manager.join_and_wait(room, 5s));
+  // Removed from the members while in the room: kicked, and can no longer join.
+  uint64_t since = member.next_roster_seq();
+  ctl("room set --identity closed-normal --remove-members sip:member@example.com");
+  ASSERT_TRUE(member.wait_for_roster(
+      [](auto& r) { return r.user == "sip:member@example.com" && r.what == pchat::client::roster_event::kind::part; },
+      5s, since));
+  auto again = member.join_and_wait(room, 5s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->code, 403);
+  // Disabling the room removes everyone and hides it.
+  since = manager.next_roster_seq();
+  ctl("room set --identity closed-normal --disabled true");
+  ASSERT_TRUE(manager.wait_for_roster(
+      [](auto& r) { return r.user == "sip:manager@example.com" && r.what == pchat::client::roster_event::kind::part; },
+      5s, since));
+  auto rooms = manager.search_rooms("closed-normal", 5s);
+  ASSERT_TRUE(rooms);
+  EXPECT_TRUE(rooms->empty());
+  auto j = manager.join_and_wait(room, 5s);
+  ASSERT_TRUE(j);
+  EXPECT_FALSE(j->ok());
+}
