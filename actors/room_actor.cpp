@@ -44,6 +44,7 @@ struct room_state {
   uint64_t next_seq = 1;
   std::deque<storage::message_record> cache;
   size_t cache_cap = 30;
+  bool persist = true;  // the category's ChatHistory
   std::unordered_map<caf::actor_addr, member> roster;
   std::unordered_map<std::string, int> user_sessions;  // a user may be in via several sessions
   std::vector<uint64_t> dialogs;  // fan-out targets, rebuilt when the roster changes
@@ -261,6 +262,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
   st.rec = std::move(rec);
   st.uri = "ma-chan://" + ctx->domain + "/" + st.rec.id;
   st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);
+  if (storage::category_record cat; ctx->store->get_category(st.rec.category_id, &cat).is_ok())
+    st.persist = cat.chat_history;
   uint64_t last = 0;
   if (auto s = ctx->store->last_sequence(st.rec.id, &last); !s.is_ok())
     PCHAT_LOG(error, "room", "cannot read last sequence", "room=" + st.uri + " error=" + log::quote(s.to_string()));
@@ -387,6 +390,17 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         m.ts_micros = now_micros();
         m.text = std::move(text);
         m.extra_xml = std::move(extra);
+        if (!st.persist) {
+          // Category with ChatHistory off: relayed live, never stored, not in back-chat;
+          // compliance still captures it (reference §1.4).
+          st.ctx->edge->respond(txn, 200);
+          auto body = std::make_shared<const std::string>(
+              xccos::encode_grpchat(to_wire(st, m), st.envid++));
+          const auto& to = st.targets();
+          if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+          st.emit(compliance::event_type::chat, m.author, m.seq, m.text);
+          return m.seq;
+        }
         auto rp = self->make_response_promise();
         st.in_flight++;
         // With compliance on, the post's CHAT event is staged in the same synced write.

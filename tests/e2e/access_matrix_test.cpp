@@ -182,3 +182,20 @@ TEST_F(AccessMatrix, DisablingARoomOrRemovingAMemberRemovesThemAtOnce) {
   ASSERT_TRUE(j);
   EXPECT_FALSE(j->ok());
 }
+
+TEST_F(AccessMatrix, ACategoryWithChatHistoryOffRelaysButDoesNotPersist) {
+  ctl("category new --name Ephemeral --chat-history false");
+  ctl("room new --name announcements --category Ephemeral --privacy open");
+  std::string room = uri_of("announcements");
+  auto& a = client("member@example.com");
+  auto& b = client("nonmember@example.com");
+  ASSERT_TRUE(a.sign_in(10s));
+  ASSERT_TRUE(b.sign_in(10s));
+  ASSERT_TRUE(a.join_and_wait(room, 5s));
+  ASSERT_TRUE(b.join_and_wait(room, 5s));
+  ASSERT_TRUE(a.post_and_wait_ack(room, "gone with the wind", 5s));
+  EXPECT_TRUE(b.wait_for_message([](auto& m) { return m.text == "gone with the wind"; }, 5s));
+  auto h = b.backchat_and_wait(room, 25, 5s);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(h->empty()) << "a ChatHistory-off room must not keep history";
+}
