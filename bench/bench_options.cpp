@@ -50,6 +50,7 @@ Options:
   --signin-rate=PER_S --signin-concurrency=N --no-signin-backchat
   --post-bytes=100 --window=8 --seed=1
   --no-ceilings       skip the responder and RocksDB ceiling measurements
+  --ceiling-dialogs=64 --ceiling-window=8   responder ceiling: dialogs and INFOs in flight each
   --responder=PATH --rocksdb-ceiling=PATH   (default: next to pchat-bench)
   --data-dir=DIR      data folder of a spawned pchatd (default: a temporary folder, removed)
   --timeout=SECONDS   hard limit on the whole run (default: derived from the profile)
@@ -115,6 +116,8 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
       {"rocksdb-ceiling", str(out.rocksdb_ceiling)},
       {"timeout", num(out.timeout)},
       {"seed", u32(out.seed)},
+      {"ceiling-dialogs", i32(out.ceiling_dialogs)},
+      {"ceiling-window", i32(out.ceiling_window)},
   };
   std::map<std::string, bool*> flags = {{"json", &out.json}, {"keep-rooms", &out.keep_rooms}};
   for (int i = 1; i < argc; ++i) {

@@ -39,6 +39,8 @@ struct bench_options {
   int window = 8;  // unacknowledged posts per user
   bool signin_backchat = true;
   bool ceilings = true;         // ceiling/durable: measure the responder and RocksDB ceilings
+  int ceiling_dialogs = 64;     // responder ceiling: dialogs (one TCP connection each)
+  int ceiling_window = 8;       // responder ceiling: INFOs in flight per dialog
   std::string responder;        // pchat-sip-responder (default: next to pchat-bench)
   std::string rocksdb_ceiling;  // pchat-rocksdb-ceiling (default: next to pchat-bench)
   double timeout = 0;           // hard limit on the whole run, seconds (profile default)

@@ -106,6 +106,7 @@ nlohmann::json to_json(const bench_report& r) {
                      {"duplicated", s.duplicated},
                      {"server_cpu_pct", round2(s.server_cpu_pct)},
                      {"bench_cpu_pct", round2(s.bench_cpu_pct)},
+                     {"server_requests_out_per_s", round2(s.server_requests_out_per_s)},
                      {"good", s.good}});
   j["steps"] = steps;
   nlohmann::json targets = nlohmann::json::array();

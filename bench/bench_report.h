@@ -42,6 +42,9 @@ struct step_row {
   double ack_p99_ms = 0;
   uint64_t deferred = 0, sip_503 = 0, failed = 0, late = 0, duplicated = 0;
   double server_cpu_pct = 0, bench_cpu_pct = 0;
+  // SIP requests the server sent per second during the step (its own counter, from
+  // GET /api/v1/status): checks that deliveries really are one INFO each.
+  double server_requests_out_per_s = 0;
   bool good = false;
 };
 // A step_row from a ledger step of `seconds` of posting; `late` is what was still pending.

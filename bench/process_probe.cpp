@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +105,8 @@ bool child_process::start(const std::vector<std::string>& argv, const std::strin
     return false;
   }
   if (pid_ == 0) {
+    // A bench killed mid-run must not leave its server behind.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (!std::freopen(out_path_.c_str(), "w", stdout) ||
         !std::freopen(err_path_.c_str(), "w", stderr))
       _exit(126);

@@ -152,6 +152,8 @@ std::optional<double> responder_ceiling(run_context& ctx, bench_report& rep) {
   o.responder_path = ctx.opt.responder;
   o.work_dir = ctx.work_dir;
   o.source_addresses = ctx.opt.source_addresses;
+  o.dialogs = ctx.opt.ceiling_dialogs;
+  o.window = ctx.opt.ceiling_window;
   // The body of a delivery INFO: the grpchat envelope around the post text.
   o.body_bytes = ctx.opt.post_bytes + 320;
   // Short runs (the CI smoke test) get a short ceiling measurement.
@@ -203,6 +205,7 @@ void fill_common(bench_report& rep, load_driver& d, const step_totals& t, double
   auto s = sample_process(server);
   rep.server_rss_kb = s.rss_kb;
   rep.server_hwm_kb = s.hwm_kb;
+  rep.details["bench_rss_kb"] = sample_process(getpid()).rss_kb;
   rep.details["posts_deferred"] = t.posts_deferred;
   rep.details["posts_unanswered"] = t.posts_sent - t.posts_acked - t.posts_503 - t.posts_failed;
   rep.details["foreign_messages"] = c.foreign_messages;
@@ -210,6 +213,12 @@ void fill_common(bench_report& rep, load_driver& d, const step_totals& t, double
   if (d.signin_join().count())
     rep.details["signin_join_ms"] = {{"p50", d.signin_join().quantile_ms(0.5)},
                                      {"p99", d.signin_join().quantile_ms(0.99)}};
+}
+
+// The server's count of SIP requests it sent (0 if the status call fails).
+double server_requests_out(run_context& ctx) {
+  auto st = ctx.admin.status();
+  return st ? st->value("requests_out", 0.0) : 0.0;
 }
 
 uint32_t random_below(std::mt19937& rng, size_t n) {
@@ -258,11 +267,15 @@ void run_ceiling(run_context& ctx, bench_report& rep, uint32_t users, double dur
     char label[32];
     std::snprintf(label, sizeof label, "%.0f/s", rate);
     uint32_t st = d.ledger().begin_step(label, rate);
+    auto out0 = server_requests_out(ctx);
     cpu_window cpu(ctx.server_pid);
+    auto t_step = steady::now();
     std::vector<load_driver::stream> streams{
         {rate, [&] { return d.post_random(random_below(rng, rooms)); }}};
     d.run_streams(milliseconds(static_cast<int64_t>(secs * 1000)), streams);
     double srv = cpu.server_pct(), bench = cpu.bench_pct();
+    double out_per_s =
+        (server_requests_out(ctx) - out0) / duration<double>(steady::now() - t_step).count();
     auto drain_for = milliseconds(static_cast<int64_t>(std::max(2000.0, 2 * opt.p99_limit_ms)));
     d.drain(std::min(ctx.deadline, steady::now() + drain_for));
     auto& totals = d.ledger().step(st);
@@ -270,6 +283,7 @@ void run_ceiling(run_context& ctx, bench_report& rep, uint32_t users, double dur
     step_row row = make_step_row(totals, secs);
     row.server_cpu_pct = srv;
     row.bench_cpu_pct = bench;
+    row.server_requests_out_per_s = out_per_s;
     row.good = row.p99_ms <= opt.p99_limit_ms && row.late == 0 && row.sip_503 == 0 &&
                row.failed == 0 && row.duplicated == 0 && totals.posts_acked >= 0.9 * rate * secs &&
                totals.latency.count() > 0;
@@ -311,18 +325,31 @@ void run_ceiling(run_context& ctx, bench_report& rep, uint32_t users, double dur
     rep.ceiling_ratio = rep.deliveries_per_s / *rep.sip_ceiling_per_s;
   double worst_p99_below = 0;
   for (int i = 0; i <= knee; ++i) worst_p99_below = std::max(worst_p99_below, rep.steps[i].p99_ms);
+  // The second reading of the knee: the busiest step whose p99 stayed under 100 ms.
+  double fast_deliveries = 0;
+  std::string fast_label;
+  for (int i = 0; i <= knee; ++i)
+    if (rep.steps[i].p99_ms < 100 && rep.steps[i].deliveries_per_s > fast_deliveries) {
+      fast_deliveries = rep.steps[i].deliveries_per_s;
+      fast_label = rep.steps[i].label;
+    }
   rep.details["knee_step"] =
       knee >= 0 ? nlohmann::json(rep.steps[knee].label) : nlohmann::json(nullptr);
+  rep.details["p99_under_100ms_step"] = fast_label;
+  rep.details["p99_under_100ms_deliveries_per_s"] = std::round(fast_deliveries);
   rep.details["room_size"] = users / rooms;
   rep.details["peer_reference"] = {{"ejabberd_23_01_knee_deliveries_per_s", 22400},
+                                   {"ejabberd_23_01_p99_16ms_deliveries_per_s", 18700},
                                    {"prosody_0_12_knee_deliveries_per_s", 4500}};
   progress("closing %zu connections", d.connections());
   d.close_all();
-  rep.targets.push_back({"knee deliveries/s", rep.deliveries_per_s, 25000, true, "/s"});
-  rep.targets.push_back({"p99 below the knee", worst_p99_below, 100, false, "ms"});
+  rep.targets.push_back(
+      {"knee deliveries/s (p99 <= 1 s, no loss)", rep.deliveries_per_s, 25000, true, "/s"});
+  rep.targets.push_back({"deliveries/s with p99 < 100 ms", fast_deliveries, 25000, true, "/s"});
+  rep.targets.push_back({"worst p99 at or below the knee", worst_p99_below, 100, false, "ms"});
   if (rep.ceiling_ratio)
     rep.targets.push_back(
-        {"deliveries/s vs sofia-sip responder", *rep.ceiling_ratio, 0.8, true, "x"});
+        {"knee deliveries/s / sofia-sip responder INFO/s", *rep.ceiling_ratio, 0.8, true, "x"});
   rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
 }
 
