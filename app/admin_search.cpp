@@ -90,8 +90,12 @@ web::http_response handle_search(caf::actor_system& sys,
   std::vector<std::string> readable;  // the admin may read every room
   std::string wanted = param(req, "room");
   if (wanted.empty()) {
-    for (auto& r : rooms)
+    // Every room but the disabled ones: no per-room filter (see search_query::every_room).
+    q.every_room = true;
+    for (auto& r : rooms) {
       if (!r.disabled) readable.push_back(r.id);
+      else q.excluded_rooms.push_back(r.id);
+    }
   } else {
     for (auto& w : split_list(wanted)) {
       const actors::room_view* hit = nullptr;

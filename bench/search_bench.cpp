@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
         k.make(rng, &q);
         if (scope == 0) {
           q.rooms = all_rooms;
+          q.every_room = true;  // as the admin API asks for "all rooms"
         } else {
           for (int r = 0; r < 20; ++r) q.rooms.push_back(room_id(static_cast<int>(rng() % static_cast<uint64_t>(o.rooms))));
         }

@@ -195,7 +195,7 @@ status search_reader::search(const search_query& q, search_result* out) {
   out->limit = std::clamp<size_t>(q.limit, 1, kMaxLimit);
   if (q.from_micros != 0 && q.to_micros != 0 && q.from_micros > q.to_micros)
     return status::invalid_argument("the start date is after the end date");
-  if (q.rooms.empty()) return status::ok();  // the caller may read no room
+  if (q.rooms.empty() && !q.every_room) return status::ok();  // the caller may read no room
   try {
     impl_->db.reopen();  // see the writer's newest commit
     Xapian::Query query = Xapian::Query::MatchAll;
@@ -214,7 +214,14 @@ status search_reader::search(const search_query& q, search_result* out) {
     }
     std::vector<Xapian::Query> rooms;
     for (auto& r : q.rooms) rooms.emplace_back(room_term(r));
-    Xapian::Query filter(Xapian::Query::OP_OR, rooms.begin(), rooms.end());
+    Xapian::Query filter = q.every_room ? Xapian::Query::MatchAll
+                                        : Xapian::Query(Xapian::Query::OP_OR, rooms.begin(), rooms.end());
+    if (q.every_room && !q.excluded_rooms.empty()) {
+      std::vector<Xapian::Query> out;
+      for (auto& r : q.excluded_rooms) out.emplace_back(room_term(r));
+      filter = Xapian::Query(Xapian::Query::OP_AND_NOT, filter,
+                             Xapian::Query(Xapian::Query::OP_OR, out.begin(), out.end()));
+    }
     if (!q.authors.empty()) {
       std::vector<Xapian::Query> authors;
       for (auto& a : q.authors) authors.emplace_back(author_term(a));
@@ -235,7 +242,9 @@ status search_reader::search(const search_query& q, search_result* out) {
       filter = Xapian::Query(Xapian::Query::OP_AND, filter, range);
     }
     Xapian::Enquire enquire(impl_->db);
-    enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query, filter));
+    enquire.set_query(filter.get_type() == Xapian::Query::LEAF_MATCH_ALL
+                          ? query
+                          : Xapian::Query(Xapian::Query::OP_FILTER, query, filter));
     enquire.set_weighting_scheme(Xapian::BoolWeight());  // order is by time, not relevance
     enquire.set_sort_by_value(kSlotTs, true);             // newest first
     Xapian::MSet mset = enquire.get_mset(0, out->limit, out->limit + 1);

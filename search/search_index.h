@@ -49,6 +49,11 @@ inline constexpr size_t kDefaultLimit = 50;
 struct search_query {
   std::string text;                  // words and "phrases"; empty matches any text
   std::vector<std::string> rooms;    // room ids the caller may read; empty = no results
+  // The caller may read every room except `excluded_rooms` (an administrator): no room
+  // filter is built, which keeps all-room queries cheap (a 300-term OR filter cost a
+  // cold query over 1 M messages about a second).
+  bool every_room = false;
+  std::vector<std::string> excluded_rooms;
   std::vector<std::string> authors;  // SIP URIs ("sip:" optional); empty = any author
   int64_t from_micros = 0;           // ts >= from (0 = unbounded)
   int64_t to_micros = 0;             // ts <= to (0 = unbounded)
