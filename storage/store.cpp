@@ -487,6 +487,21 @@ status store::delete_room(const std::string& id) {
 
 // ---- users, groups and policies
 
+// Decodes every value with `decode` into *out (all or nothing).
+template <class Rec>
+status decode_all(const std::vector<std::string>& values, status (*decode)(std::string_view, Rec*),
+                  std::vector<Rec>* out) {
+  std::vector<Rec> result;
+  result.reserve(values.size());
+  for (auto& v : values) {
+    Rec r;
+    if (status d = decode(v, &r); !d.is_ok()) return d;
+    result.push_back(std::move(r));
+  }
+  *out = std::move(result);
+  return status::ok();
+}
+
 status store::put_tagged(char tag, const std::string& name, const std::string& value) {
   if (status s = check_writable(); !s.is_ok()) return s;
   rocksdb::WriteBatch b;
@@ -547,13 +562,7 @@ status store::get_user(const std::string& uri, user_record* out) const {
 status store::list_users(std::vector<user_record>* out) const {
   std::vector<std::string> values;
   if (status s = list_tagged(keys::kUserTag, &values); !s.is_ok()) return s;
-  out->clear();
-  for (auto& v : values) {
-    user_record r;
-    if (status d = get_user_record(v, &r); !d.is_ok()) return d;
-    out->push_back(std::move(r));
-  }
-  return status::ok();
+  return decode_all(values, get_user_record, out);
 }
 
 status store::delete_user(const std::string& uri) { return delete_tagged(keys::kUserTag, fold_name(uri)); }
@@ -576,13 +585,7 @@ status store::get_group(const std::string& name, group_record* out) const {
 status store::list_groups(std::vector<group_record>* out) const {
   std::vector<std::string> values;
   if (status s = list_tagged(keys::kGroupTag, &values); !s.is_ok()) return s;
-  out->clear();
-  for (auto& v : values) {
-    group_record r;
-    if (status d = get_group_record(v, &r); !d.is_ok()) return d;
-    out->push_back(std::move(r));
-  }
-  return status::ok();
+  return decode_all(values, get_group_record, out);
 }
 
 status store::delete_group(const std::string& name) { return delete_tagged(keys::kGroupTag, fold_name(name)); }
@@ -607,13 +610,7 @@ status store::get_policy(const std::string& identity, policy_record* out) const 
 status store::list_policies(std::vector<policy_record>* out) const {
   std::vector<std::string> values;
   if (status s = list_tagged(keys::kPolicyTag, &values); !s.is_ok()) return s;
-  out->clear();
-  for (auto& v : values) {
-    policy_record r;
-    if (status d = get_policy_record(v, &r); !d.is_ok()) return d;
-    out->push_back(std::move(r));
-  }
-  return status::ok();
+  return decode_all(values, get_policy_record, out);
 }
 
 status store::delete_policy(const std::string& identity) { return delete_tagged(keys::kPolicyTag, identity); }

@@ -1,5 +1,7 @@
 #include "protocol/sip/sip_digest.h"
 
+#include "protocol/sip/sip_text.h"
+
 #include <sofia-sip/su_md5.h>
 
 #include <cctype>
@@ -7,14 +9,6 @@
 
 namespace pchat::sip {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 // Constant-time comparison of two hex digests (case-insensitive).
 bool digest_equal(std::string_view a, std::string_view b) {

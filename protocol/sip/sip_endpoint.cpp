@@ -9,6 +9,7 @@
 #define SU_WAKEUP_ARG_T void
 #define SU_TIMER_ARG_T void
 
+#include "protocol/sip/sip_text.h"
 #include "protocol/sip/sip_endpoint.h"
 
 #include <arpa/inet.h>
@@ -49,13 +50,6 @@ int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 std::string errno_text(int e) { return std::strerror(e); }

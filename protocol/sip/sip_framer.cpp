@@ -1,29 +1,11 @@
 #include "protocol/sip/sip_framer.h"
 
+#include "protocol/sip/sip_text.h"
+
 #include <cctype>
 #include <charconv>
 
 namespace pchat::sip {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 bool find_content_length(std::string_view headers, size_t* value, bool* bad) {
   *bad = false;

@@ -1,0 +1,23 @@
+// The admin API client used by pchatctl: one HTTP/1.1 request per connection
+// (Connection: close), body read to EOF.
+#pragma once
+
+#include <string>
+
+namespace pchat::ctl {
+
+struct http_result {
+  int status = 0;      // HTTP status; 0 when the request never completed
+  std::string body;
+  std::string error;   // transport failure, with what to do about it
+};
+
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string url_encode(const std::string& s);
+
+// `server` is HOST[:PORT] (default port 8011). Export and import may take long on big
+// stores, hence the generous receive timeout.
+http_result http(const std::string& server, const std::string& method, const std::string& path,
+                 const std::string& body = {}, int receive_timeout_s = 600);
+
+}  // namespace pchat::ctl
