@@ -240,9 +240,25 @@ void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd
                 });
       return;
     }
-    case K::getinv:
-      send(self, xccos::encode_empty_reply(head(self, cmd)));
+    case K::getinv: {
+      // "Everything after the newest invite id the client names", batched.
+      uint64_t after = 0;
+      for (auto& inv : cmd.invites) after = std::max<uint64_t>(after, std::strtoull(inv.invite_id.c_str(), nullptr, 10));
+      std::vector<storage::invitation_record> found;
+      if (auto s = st.ctx->store->list_invitations(st.user, after, 100, &found); !s.is_ok()) {
+        send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::unavailable, s.to_string())));
+        return;
+      }
+      std::vector<xccos::invitation> out;
+      for (auto& f : found) {
+        storage::room_record room;
+        if (!st.ctx->store->get_room(f.room_id, &room).is_ok()) continue;  // room removed since
+        out.push_back({std::to_string(f.id), st.ctx->domain, "ma-chan://" + st.ctx->domain + "/" + f.room_id,
+                       room.name, f.inviter, xccos::utc_timestamp(f.ts_micros)});
+      }
+      send(self, xccos::encode_getinv_reply(head(self, cmd), out));
       return;
+    }
     case K::getpref: {
       xccos::pref_value p;
       p.label = cmd.pref_label;

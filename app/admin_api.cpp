@@ -5,8 +5,10 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
+#include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/store.h"
 
@@ -159,6 +161,29 @@ std::string apply_room_settings(const json& b, storage::room_record& r) {
   return {};
 }
 
+// Rooms with invitations on (room Inherit and category Invitations) invite the users that a
+// change made members (reference §1.7); they find them with cmd:getinv.
+void invite_new_members(const actors::server_context& ctx, const storage::room_record& room,
+                        const std::vector<std::string>& before) {
+  if (room.invitations != storage::room_invitations::inherit || !ctx.identities) return;
+  storage::category_record cat;
+  if (!ctx.store->get_category(room.category_id, &cat).is_ok() || !cat.invitations) return;
+  std::vector<std::string> added;
+  for (auto& m : room.members)
+    if (std::find(before.begin(), before.end(), m) == before.end()) added.push_back(m);
+  if (added.empty()) return;
+  std::vector<std::string> users = ctx.identities->expand(added);
+  for (auto& a : added)  // a named user who has no directory entry yet is invited too
+    if (a.rfind("sip:", 0) == 0 && std::find(users.begin(), users.end(), actors::identity_registry::lower(a)) == users.end())
+      users.push_back(actors::identity_registry::lower(a));
+  std::vector<storage::invitation_record> invites;
+  int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  for (auto& u : users) invites.push_back({0, u, room.id, "admin", now});
+  if (auto s = ctx.store->put_invitations(&invites); !s.is_ok())
+    PCHAT_LOG(error, "admin", "cannot store invitations", "room=" + room.id + " error=" + log::quote(s.to_string()));
+}
+
 const char* privacy_name(storage::room_privacy p) {
   return p == storage::room_privacy::open ? "open" : p == storage::room_privacy::closed ? "closed" : "secret";
 }
@@ -264,7 +289,11 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
-            .receive([&](storage::room_record& made) { out = reply(201, to_json(made, ctx->domain)); },
+            .receive(
+                [&](storage::room_record& made) {
+                  invite_new_members(*ctx, made, {});
+                  out = reply(201, to_json(made, ctx->domain));
+                },
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
       }
@@ -285,11 +314,16 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           return error(404, "no room with id, name or uri '" + key + "'");
         json body = json::parse(req.body, nullptr, false);
         if (!body.is_object()) return error(400, "expected a JSON object of room settings");
+        std::vector<std::string> members_before = r.members;
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
-            .receive([&](storage::room_record& made) { out = reply(200, to_json(made, ctx->domain)); },
-                     [&](caf::error& err) { out = from_caf_error(sys, err); });
+            .receive(
+                [&](storage::room_record& made) {
+                  invite_new_members(*ctx, made, members_before);
+                  out = reply(200, to_json(made, ctx->domain));
+                },
+                [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
       }
       if (req.method != "GET") return error(405, "use GET, POST on /api/v1/rooms, or PATCH on a room");

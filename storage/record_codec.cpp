@@ -241,6 +241,23 @@ status get_group_record(std::string_view in, group_record* out) {
   return r.finish();
 }
 
+void put_invitation_record(std::string* dst, const invitation_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_varint64(dst, in.id);
+  put_string(dst, in.user);
+  put_string(dst, in.room_id);
+  put_string(dst, in.inviter);
+  put_zigzag64(dst, in.ts_micros);
+}
+
+status get_invitation_record(std::string_view in, invitation_record* out) {
+  field_reader r(in, "invitation record");
+  r.read_version() && r.read_varint("id", &out->id) && r.read_string("user", &out->user) &&
+      r.read_string("room_id", &out->room_id) && r.read_string("inviter", &out->inviter) &&
+      r.read_zigzag("ts_micros", &out->ts_micros);
+  return r.finish();
+}
+
 void put_policy_record(std::string* dst, const policy_record& in) {
   put_byte(dst, kRecordFormatVersion);
   put_string(dst, in.identity);

@@ -111,6 +111,16 @@ struct group_record {
   std::vector<principal> members;  // users, other groups, domains
 };
 
+// A user's invitation to a room (rooms with invitations on, when the user is added as a
+// member). `id` is unique and increasing, so a client asks for "everything after N".
+struct invitation_record {
+  uint64_t id = 0;
+  std::string user;      // sip:user@domain, lower-case
+  std::string room_id;
+  std::string inviter;   // who added the member ("admin" for the admin API)
+  int64_t ts_micros = 0;
+};
+
 // Persistent Chat policy at one scope: "global", "site:<name>" or "tag:<name>".
 struct policy_record {
   std::string identity;

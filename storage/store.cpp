@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <limits>
+#include <chrono>
 #include <mutex>
 #include <unordered_map>
 #include <string_view>
@@ -614,6 +615,60 @@ status store::list_policies(std::vector<policy_record>* out) const {
 }
 
 status store::delete_policy(const std::string& identity) { return delete_tagged(keys::kPolicyTag, identity); }
+
+// ---- invitations
+
+namespace {
+std::string invite_key(const std::string& user, uint64_t id) {
+  std::string k = keys::tagged_key(keys::kInviteTag, fold_name(user));
+  k.push_back(keys::kSeparator);
+  keys::put_fixed64_be(&k, id);
+  return k;
+}
+}  // namespace
+
+status store::put_invitations(std::vector<invitation_record>* invites) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  static std::mutex id_mu;
+  static uint64_t last_id = 0;
+  rocksdb::WriteBatch b;
+  {
+    std::lock_guard<std::mutex> l(id_mu);
+    uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    for (auto& inv : *invites) {
+      last_id = std::max(last_id + 1, now);
+      inv.id = last_id;
+      inv.user = fold_name(inv.user);
+      std::string value;
+      put_invitation_record(&value, inv);
+      if (rocksdb::Status s = b.Put(directory_, invite_key(inv.user, inv.id), value); !s.ok())
+        return from_rocksdb(s, "put invitation");
+    }
+  }
+  return write_synced(&b);
+}
+
+status store::list_invitations(const std::string& user, uint64_t after_id, size_t limit,
+                               std::vector<invitation_record>* out) const {
+  std::string lo = invite_key(user, after_id + 1);
+  std::string hi = keys::tagged_key(keys::kInviteTag, fold_name(user));
+  hi.push_back(static_cast<char>(keys::kSeparator + 1));
+  rocksdb::Slice lo_s(lo), hi_s(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_s;
+  ro.iterate_upper_bound = &hi_s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  out->clear();
+  for (it->Seek(lo_s); it->Valid() && out->size() < limit; it->Next()) {
+    invitation_record r;
+    if (status d = get_invitation_record(view(it->value()), &r); !d.is_ok()) return d;
+    out->push_back(std::move(r));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "list invitations");
+  return status::ok();
+}
 
 // ---- messages
 

@@ -83,6 +83,14 @@ class store {
   status list_policies(std::vector<policy_record>* out) const;
   status delete_policy(const std::string& identity);
 
+  // ---- invitations
+  // Stores the invitations in one synced write, assigning each a unique increasing id
+  // (microseconds of now, bumped past the last one handed out); fills the ids in.
+  status put_invitations(std::vector<invitation_record>* invites);
+  // The user's invitations with id > after_id, oldest first, at most `limit`.
+  status list_invitations(const std::string& user, uint64_t after_id, size_t limit,
+                          std::vector<invitation_record>* out) const;
+
   // ---- messages
   // Highest sequence stored for the room; 0 if it has no messages.
   status last_sequence(const std::string& room_id, uint64_t* out) const;

@@ -920,6 +920,15 @@ std::string encode_getpref_reply(const reply_head& h, const pref_value& pref) {
   return w.finish();
 }
 
+std::string encode_getinv_reply(const reply_head& h, const std::vector<invitation>& invites) {
+  xml_writer w;
+  open_reply(w, h);
+  for (auto& i : invites)
+    w.leaf("inv", {{"inviteId", i.invite_id}, {"domain", i.domain}, {"chanUri", i.chan_uri},
+                   {"name", i.room_name}, {"inviter", i.inviter}, {"ts", i.ts}});
+  return w.finish();
+}
+
 std::string encode_grpchat(const chat_message& m, uint64_t envid) {
   xml_writer w;
   open_envelope(w, envid);

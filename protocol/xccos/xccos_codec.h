@@ -191,6 +191,19 @@ struct pref_value {
 };
 std::string encode_getpref_reply(const reply_head& h, const pref_value& pref);
 
+// An invitation to a room (cmd:getinv). The reply form is not attested in real traffic
+// (SIPE ignores it): we answer <data><inv inviteId domain chanUri name inviter ts/>*</data>,
+// the request's own element with the room added, so a client can resume from the last id.
+struct invitation {
+  std::string invite_id;
+  std::string domain;
+  std::string chan_uri;
+  std::string room_name;
+  std::string inviter;
+  std::string ts;
+};
+std::string encode_getinv_reply(const reply_head& h, const std::vector<invitation>& invites);
+
 // Live message pushed to each member: <xccos ...><grpchat id="grpchat" seqid="1" chanUri
 // author ts><chat>text</chat>[extra_xml]</grpchat></xccos>
 std::string encode_grpchat(const chat_message& m, uint64_t envid);

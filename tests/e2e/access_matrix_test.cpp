@@ -199,3 +199,37 @@ TEST_F(AccessMatrix, ACategoryWithChatHistoryOffRelaysButDoesNotPersist) {
   ASSERT_TRUE(h);
   EXPECT_TRUE(h->empty()) << "a ChatHistory-off room must not keep history";
 }
+
+TEST_F(AccessMatrix, NewMembersOfARoomWithInvitationsGetThemThroughGetinv) {
+  ctl("category new --name Invites");
+  ctl("room new --name war-room --category Invites --privacy closed");
+  ctl("room set --identity war-room --add-members sip:member@example.com,group:nobody");
+  std::string room = uri_of("war-room");
+  auto& m = client("member@example.com");
+  ASSERT_TRUE(m.sign_in(10s));
+  auto ask = [&](const std::string& after) {
+    uint64_t id = m.send_command_xml(
+        "cmd:getinv", "<cmd id=\"cmd:getinv\" seqid=\"1\"><data><inv inviteId=\"" + after +
+                          "\" domain=\"example.com\"/></data></cmd>");
+    auto r = m.wait_command(id, 5s);
+    EXPECT_TRUE(r && r->replied && r->reply.code == 200);
+    return r ? r->reply.data_xml : std::string();
+  };
+  std::string first = ask("0");
+  ASSERT_NE(first.find("chanUri=\"" + room + "\""), std::string::npos) << first;
+  EXPECT_NE(first.find("name=\"war-room\""), std::string::npos) << first;
+  auto at = first.rfind("inviteId=\"");  // the newest one the client saw
+  ASSERT_NE(at, std::string::npos);
+  std::string id = first.substr(at + 10, first.find('"', at + 10) - at - 10);
+  // Asking again from the newest id the client saw returns nothing new.
+  std::string second = ask(id);
+  EXPECT_EQ(second.find("<inv"), std::string::npos) << "after " << id << ": " << second << " first: " << first;
+  // A user who was not added has no invitation.
+  auto& other = client("nonmember@example.com");
+  ASSERT_TRUE(other.sign_in(10s));
+  uint64_t oid = other.send_command_xml(
+      "cmd:getinv", "<cmd id=\"cmd:getinv\" seqid=\"1\"><data><inv inviteId=\"0\" domain=\"example.com\"/></data></cmd>");
+  auto r = other.wait_command(oid, 5s);
+  ASSERT_TRUE(r && r->replied);
+  EXPECT_EQ(r->reply.data_xml.find("<inv"), std::string::npos);
+}

@@ -226,7 +226,7 @@ xccos_reply read_reply(const XMLElement* rpl) {
       r.pref_seqid = attr_str(p, "seqid");
       r.pref_content = attr_str(p, "content");
     }
-  } else if (id != "rpl:getinv" && id != "rpl:setpref") {
+  } else if (id != "rpl:setpref") {  // rpl:getinv keeps its <inv> list here
     tinyxml2::XMLPrinter printer(nullptr, /*compact=*/true);
     data->Accept(&printer);
     r.data_xml.assign(printer.CStr(), printer.CStrSize() > 0 ? printer.CStrSize() - 1 : 0);
