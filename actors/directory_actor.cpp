@@ -191,6 +191,34 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return lower(a.name) < lower(b.name); });
         return out;
       },
+      [=](remove_room_atom, const std::string& id) -> caf::result<caf::message> {
+        auto& st = self->state;
+        auto it = st.rooms.find(id);
+        if (it == st.rooms.end()) return make_error(errc::not_found, "no such room: " + id);
+        if (auto s = st.ctx->store->delete_room(id); !s.is_ok())
+          return make_error(errc::storage_failure, s.to_string());
+        // A live room first removes its members (as when disabled), then stops.
+        if (auto a = st.active.find(id); a != st.active.end()) {
+          storage::room_record gone = it->second;
+          gone.disabled = true;
+          self->send(a->second, update_room_atom::value, gone);
+          // No exit: the empty room retires by itself, and no lookup finds it any more.
+          st.active.erase(a);
+        }
+        st.rooms.erase(it);
+        st.counts.erase(id);
+        return caf::make_message(caf::ok_atom::value);
+      },
+      [=](remove_category_atom, const std::string& id) -> caf::result<caf::message> {
+        auto& st = self->state;
+        if (st.categories.find(id) == st.categories.end())
+          return make_error(errc::not_found, "no such category: " + id);
+        auto s = st.ctx->store->delete_category(id);
+        if (s.is_invalid_argument()) return make_error(errc::bad_request, s.reason());
+        if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
+        st.categories.erase(id);
+        return caf::make_message(caf::ok_atom::value);
+      },
       [=](new_category_atom, storage::category_record c) -> caf::result<storage::category_record> {
         auto& st = self->state;
         if (c.id.empty()) c.id = new_guid(st.rng);
@@ -199,6 +227,10 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         if (s.is_invalid_argument()) return make_error(errc::bad_request, s.reason());
         if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
         st.categories[c.id] = c;
+        // A changed scope applies to people already in the category's live rooms.
+        for (auto& [rid, room] : st.active)
+          if (auto r = st.rooms.find(rid); r != st.rooms.end() && r->second.category_id == c.id)
+            self->send(room, update_room_atom::value, r->second);
         return c;
       },
       [=](new_room_atom, storage::room_record r) -> caf::result<storage::room_record> {

@@ -41,6 +41,8 @@ using count_atom = caf::atom_constant<caf::atom("count")>;    // (count, room_id
 using new_category_atom = caf::atom_constant<caf::atom("newcat")>;  // (newcat, category_record) | admin -> dir | category_record (id set)
 using new_room_atom = caf::atom_constant<caf::atom("newroom")>;     // (newroom, room_record)     | admin -> dir | room_record (id set)
 using update_room_atom = caf::atom_constant<caf::atom("roomupd")>;  // (roomupd, room_record) | dir -> room | none: settings changed (re-check the roster)
+using remove_room_atom = caf::atom_constant<caf::atom("rmroom")>;    // (rmroom, room_id)     | admin -> dir | ok_atom: gone with its history, members removed
+using remove_category_atom = caf::atom_constant<caf::atom("rmcat")>;  // (rmcat, category_id) | admin -> dir | ok_atom, or bad_request while it has rooms
 using list_rooms_atom = caf::atom_constant<caf::atom("lsrooms")>;   // (lsrooms)                  | admin -> dir | std::vector<room_view>
 using list_categories_atom = caf::atom_constant<caf::atom("lscats")>;  // (lscats)                | admin -> dir | std::vector<storage::category_record>
 

@@ -278,6 +278,45 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       }
       return error(405, "use GET or POST");
     }
+    if (p.rfind("/api/v1/categories/", 0) == 0) {
+      // Set-/Remove-CsPersistentChatCategory, by id or name.
+      std::string key = p.substr(std::string("/api/v1/categories/").size());
+      std::vector<storage::category_record> cats;
+      self->request(ctx->directory, kTimeout, actors::list_categories_atom::value)
+          .receive([&](std::vector<storage::category_record>& c) { cats = std::move(c); }, [&](caf::error&) {});
+      const storage::category_record* found = nullptr;
+      for (auto& c : cats)
+        if (c.id == key || c.name == key) found = &c;
+      if (!found) return error(404, "no category with id or name '" + key + "'");
+      web::http_response out;
+      if (req.method == "DELETE") {
+        self->request(ctx->directory, kTimeout, actors::remove_category_atom::value, found->id)
+            .receive([&](caf::ok_atom) { out = reply(200, json{{"removed", found->id}}); },
+                     [&](caf::error& err) { out = from_caf_error(sys, err); });
+        return out;
+      }
+      if (req.method != "PATCH" && req.method != "PUT") return error(405, "use PATCH or DELETE");
+      json body = json::parse(req.body, nullptr, false);
+      if (!body.is_object()) return error(400, "expected a JSON object of category settings");
+      storage::category_record c = *found;
+      if (body.contains("name")) c.name = body.value("name", c.name);
+      if (body.contains("description")) c.description = body.value("description", c.description);
+      for (auto [field, list] : {std::pair{"allowed_members", &c.allowed_members},
+                                 std::pair{"denied_members", &c.denied_members},
+                                 std::pair{"creators", &c.creators}}) {
+        std::string f = field;
+        if (body.contains(f)) *list = strings(body[f]);
+        if (body.contains("add_" + f)) add_unique(*list, strings(body["add_" + f]));
+        if (body.contains("remove_" + f)) remove_all(*list, strings(body["remove_" + f]));
+      }
+      for (auto [field, flag] : {std::pair{"file_upload", &c.file_upload}, std::pair{"invitations", &c.invitations},
+                                 std::pair{"chat_history", &c.chat_history}})
+        if (body.contains(field) && body[field].is_boolean()) *flag = body[field].get<bool>();
+      self->request(ctx->directory, kTimeout, actors::new_category_atom::value, c)
+          .receive([&](storage::category_record& made) { out = reply(200, to_json(made, ctx->domain)); },
+                   [&](caf::error& err) { out = from_caf_error(sys, err); });
+      return out;
+    }
     if (p == "/api/v1/rooms" || p.rfind("/api/v1/rooms/", 0) == 0) {
       if (req.method == "POST" && p == "/api/v1/rooms") {
         json body = json::parse(req.body, nullptr, false);
@@ -326,7 +365,25 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                 [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
       }
-      if (req.method != "GET") return error(405, "use GET, POST on /api/v1/rooms, or PATCH on a room");
+      if (req.method == "DELETE" && p.rfind("/api/v1/rooms/", 0) == 0) {
+        // Remove-CsPersistentChatRoom: the room and all its history.
+        std::string key = p.substr(std::string("/api/v1/rooms/").size());
+        std::string id;
+        self->request(ctx->directory, kTimeout, actors::list_rooms_atom::value)
+            .receive(
+                [&](std::vector<actors::room_view>& rooms) {
+                  for (auto& v : rooms)
+                    if (v.id == key || v.name == key || v.uri == key) id = v.id;
+                },
+                [&](caf::error&) {});
+        if (id.empty()) return error(404, "no room with id, name or uri '" + key + "'");
+        web::http_response out;
+        self->request(ctx->directory, kTimeout, actors::remove_room_atom::value, id)
+            .receive([&](caf::ok_atom) { out = reply(200, json{{"removed", id}}); },
+                     [&](caf::error& err) { out = from_caf_error(sys, err); });
+        return out;
+      }
+      if (req.method != "GET") return error(405, "use GET, POST on /api/v1/rooms, PATCH or DELETE on a room");
       std::vector<actors::room_view> rooms;
       web::http_response out;
       bool ok = false;

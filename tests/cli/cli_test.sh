@@ -30,6 +30,16 @@ ERR="$($C room new --name X 2>&1)"; RC=$?
 [ $RC -eq 2 ] || fail "missing --category should be a usage error (rc=$RC)"
 ERR="$($CTL --server=127.0.0.1:1 room get 2>&1)"; RC=$?
 [ $RC -eq 3 ] && [[ "$ERR" == *"cannot connect"* ]] || fail "unreachable server: rc=$RC '$ERR'"
+# Set-/Remove- cmdlets: a category with rooms cannot go; an emptied one can.
+$C category new --name Temp >/dev/null || fail "category new Temp"
+$C room new --name "Short lived" --category Temp >/dev/null || fail "room new in Temp"
+ERR="$($C category remove --identity Temp 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"not empty"* ]] || fail "removing a category with rooms: rc=$RC '$ERR'"
+$C category set --identity Temp --denied-members sip:mallory@example.com --chat-history false >/dev/null || fail "category set"
+$C room remove --identity "Short lived" >/dev/null || fail "room remove"
+$C room get | grep -q "Short lived" && fail "removed room still listed"
+$C category remove --identity Temp >/dev/null || fail "category remove"
+$C category get | grep -q "^Temp " && fail "removed category still listed"
 $C config get | grep -q "default_chat_history: 30" || fail "config defaults"
 ERR="$($C config set --default-chat-history 501 2>&1)"; RC=$?
 [ $RC -eq 1 ] && [[ "$ERR" == *"DefaultChatHistory"* ]] || fail "out-of-range config: rc=$RC '$ERR'"

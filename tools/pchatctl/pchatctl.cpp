@@ -111,6 +111,8 @@ int usage(const std::string& why) {
                "  room set --identity ID|NAME|URI [--privacy ..] [--type ..] [--disabled true|false]\n"
                "           [--add-members P,..] [--remove-members P,..] (also managers, presenters)\n"
                "  category new ... [--allowed-members P,..] [--denied-members P,..] [--chat-history false]\n"
+               "  category set --identity ID|NAME [--add-allowed-members P,..] [--denied-members P,..] ...\n"
+               "  category remove --identity ID|NAME | room remove --identity ID|NAME|URI\n"
                "  room get [--name N | --identity ID-OR-URI]\n"
                "  user new|set --uri U [--password P] [--display-name N] [--site S] [--policy TAG] [--enabled true|false]\n"
                "  user get [--uri U] | user remove --uri U\n"
@@ -190,6 +192,35 @@ int main(int argc, char** argv) {
     if (!need("name") || !need("category")) return usage("room new needs --name and --category");
     json b = room_settings(opts);
     r = http(server, "POST", "/api/v1/rooms", b.dump());
+  } else if (noun == "room" && verb == "remove") {
+    if (!need("identity")) return usage("room remove needs --identity ID|NAME|URI");
+    r = http(server, "DELETE", "/api/v1/rooms/" + url_encode(opts["identity"]));
+  } else if (noun == "category" && (verb == "set" || verb == "remove")) {
+    if (!need("identity")) return usage("category " + verb + " needs --identity ID|NAME");
+    if (verb == "remove") {
+      r = http(server, "DELETE", "/api/v1/categories/" + url_encode(opts["identity"]));
+    } else {
+      json b = json::object();
+      for (const char* k : {"name", "description"})
+        if (opts.count(k)) b[k] = opts[k];
+      for (std::string l : {"allowed-members", "denied-members", "creators"}) {
+        std::string key = l;
+        for (auto& ch : key)
+          if (ch == '-') ch = '_';
+        if (opts.count(l)) b[key] = split_list(opts[l]);
+        if (opts.count("add-" + l)) b["add_" + key] = split_list(opts["add-" + l]);
+        if (opts.count("remove-" + l)) b["remove_" + key] = split_list(opts["remove-" + l]);
+      }
+      for (std::string f : {"file-upload", "invitations", "chat-history"}) {
+        std::string key = f;
+        for (auto& ch : key)
+          if (ch == '-') ch = '_';
+        if (opts.count(f)) b[key] = opts[f] == "true";
+      }
+      if (b.empty()) return usage("category set needs at least one setting");
+      r = http(server, "PATCH", "/api/v1/categories/" + url_encode(opts["identity"]), b.dump());
+      cols = {{"name", "Name"}, {"uri", "Uri"}, {"description", "Description"}};
+    }
   } else if (noun == "room" && verb == "set") {
     if (!need("identity")) return usage("room set needs --identity ID|NAME|URI");
     json b = room_settings(opts);
