@@ -172,7 +172,10 @@ std::optional<std::string> admin_client::create_category(const std::string& name
 std::optional<created_room> admin_client::create_room(const std::string& name,
                                                       const std::string& category,
                                                       const std::string& description) {
-  nlohmann::json b{{"name", name}, {"category", category}, {"description", description}};
+  // Open rooms, as Lync's ChatStress created its stress rooms (lync-persistent-chat.md §5.3):
+  // every user may join without a membership list. Servers before the room model ignore it.
+  nlohmann::json b{
+      {"name", name}, {"category", category}, {"description", description}, {"privacy", "open"}};
   auto r = request("POST", "/api/v1/rooms", b.dump());
   if ((r.status != 201 && r.status != 200) || !r.body.is_object() || !r.body.contains("uri")) {
     if (r.status)

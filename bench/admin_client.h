@@ -47,7 +47,7 @@ class admin_client {
   // POST /api/v1/categories; returns the category id.
   std::optional<std::string> create_category(const std::string& name,
                                              const std::string& description);
-  // POST /api/v1/rooms.
+  // POST /api/v1/rooms, an open room (anyone in the category's scope joins).
   std::optional<created_room> create_room(const std::string& name, const std::string& category,
                                           const std::string& description);
   // DELETE /api/v1/rooms/{id}. Returns the HTTP status (0 on transport error); 404/405 mean

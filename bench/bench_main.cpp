@@ -101,8 +101,10 @@ int main(int argc, char** argv) {
   bool own_data_dir = opt.data_dir.empty();
   std::string data_dir = own_data_dir ? work_dir + "/data" : opt.data_dir;
   if (!opt.spawn_server.empty()) {
-    if (!server.start({opt.spawn_server, "--data-dir=" + data_dir, "--sip-port=0", "--http-port=0"},
-                      work_dir + "/pchatd.out", work_dir + "/pchatd.err")) {
+    std::vector<std::string> argv{opt.spawn_server, "--data-dir=" + data_dir, "--sip-port=0",
+                                  "--http-port=0"};
+    argv.insert(argv.end(), opt.spawn_args.begin(), opt.spawn_args.end());
+    if (!server.start(argv, work_dir + "/pchatd.out", work_dir + "/pchatd.err")) {
       std::fprintf(stderr, "pchat-bench: cannot start %s: %s\n", opt.spawn_server.c_str(),
                    server.error().c_str());
       return 3;

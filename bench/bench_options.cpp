@@ -52,6 +52,8 @@ Options:
   --no-ceilings       skip the responder and RocksDB ceiling measurements
   --ceiling-dialogs=64 --ceiling-window=8   responder ceiling: dialogs and INFOs in flight each
   --responder=PATH --rocksdb-ceiling=PATH   (default: next to pchat-bench)
+  --spawn-arg=ARG     extra argument for the spawned pchatd (repeatable), e.g.
+                      --spawn-arg=--auth=none while the bench does not provision users
   --data-dir=DIR      data folder of a spawned pchatd (default: a temporary folder, removed)
   --timeout=SECONDS   hard limit on the whole run (default: derived from the profile)
   --keep-rooms        do not delete the rooms created on a running server
@@ -144,6 +146,10 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
         error = "unknown option --" + key + (with_value.count(key) ? " (needs =VALUE)" : "");
         return false;
       }
+      continue;
+    }
+    if (key == "spawn-arg") {
+      out.spawn_args.push_back(a.substr(eq + 1));
       continue;
     }
     auto it = with_value.find(key);

@@ -13,15 +13,17 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pchat::bench {
 
 struct bench_options {
   std::string command_line;  // as typed, for the report
   std::string profile;
-  std::string server;          // HOST:SIPPORT of a running pchatd
-  std::string admin;           // HOST:HTTPPORT of its admin API
-  std::string spawn_server;    // path to pchatd: the bench starts it on free ports
+  std::string server;                   // HOST:SIPPORT of a running pchatd
+  std::string admin;                    // HOST:HTTPPORT of its admin API
+  std::string spawn_server;             // path to pchatd: the bench starts it on free ports
+  std::vector<std::string> spawn_args;  // extra pchatd arguments (--spawn-arg, repeatable)
   std::string data_dir;        // with --spawn-server: where its data goes (default: a temp dir)
   std::string route = "auto";  // auto|direct|frontend|udp
   int trunks = 8;

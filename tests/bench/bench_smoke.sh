@@ -8,8 +8,13 @@ OUT="$(mktemp /tmp/pchat-bench-smoke.XXXXXX)"
 trap 'rm -f "$OUT" "$OUT.err"' EXIT
 fail() { echo "FAIL: $*"; echo "--- stdout"; cat "$OUT"; echo "--- stderr"; tail -40 "$OUT.err"; exit 1; }
 
-"$BENCH" --spawn-server="$PCHATD" --profile=ceiling --users=60 --rooms=2 --duration=3 \
-  --timeout=90 --json >"$OUT" 2>"$OUT.err" || fail "pchat-bench exited with $?"
+# The bench does not provision users yet (admin_client::ensure_users is the seam): a pchatd
+# with Digest authentication runs with --auth=none here.
+EXTRA=()
+if "$PCHATD" --help 2>&1 | grep -q -- '--auth='; then EXTRA+=(--spawn-arg=--auth=none); fi
+
+"$BENCH" --spawn-server="$PCHATD" "${EXTRA[@]}" --profile=ceiling --users=60 --rooms=2 \
+  --duration=3 --timeout=90 --json >"$OUT" 2>"$OUT.err" || fail "pchat-bench exited with $?"
 
 python3 - "$OUT" <<'PY' || fail "report check"
 import json, sys
