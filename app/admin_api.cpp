@@ -326,6 +326,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         storage::room_record r;
         r.privacy = storage::room_privacy::closed;  // the reference's default
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
+        if (storage::addin_record a; !r.addin.empty() && !ctx->store->get_addin(r.addin, &a).is_ok())
+          return error(400, "no add-in named " + r.addin + " (register it with pchatctl addin new)");
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
             .receive(
@@ -355,6 +357,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         if (!body.is_object()) return error(400, "expected a JSON object of room settings");
         std::vector<std::string> members_before = r.members;
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
+        if (storage::addin_record a; !r.addin.empty() && !ctx->store->get_addin(r.addin, &a).is_ok())
+          return error(400, "no add-in named " + r.addin + " (register it with pchatctl addin new)");
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
             .receive(

@@ -159,6 +159,31 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       }
       return error(405, "use PUT or DELETE");
     }
+    if (p == "/api/v1/addins" && req.method == "GET") {
+      std::vector<storage::addin_record> as;
+      if (auto s = store.list_addins(&as); !s.is_ok()) return from_status(s);
+      json arr = json::array();
+      for (auto& a : as) arr.push_back(json{{"name", a.name}, {"url", a.url}});
+      return reply(200, arr);
+    }
+    if (p == "/api/v1/addins" && req.method == "POST") {
+      json b = json::parse(req.body, nullptr, false);
+      if (!b.is_object() || !b.contains("name") || !b["name"].is_string() || !b.contains("url") || !b["url"].is_string())
+        return error(400, "expected {\"name\": ..., \"url\": \"https://...\"}");
+      storage::addin_record a{b["name"].get<std::string>(), b["url"].get<std::string>()};
+      if (auto s = store.put_addin(a); !s.is_ok()) return from_status(s);
+      return reply(200, json{{"name", a.name}, {"url", a.url}});
+    }
+    if (p.rfind("/api/v1/addins/", 0) == 0 && req.method == "DELETE") {
+      std::string name = tail("/api/v1/addins/");
+      std::vector<storage::room_record> rooms;
+      if (auto s = store.list_rooms(&rooms); !s.is_ok()) return from_status(s);
+      for (auto& r : rooms)
+        if (actors::identity_registry::lower(r.addin) == actors::identity_registry::lower(name))
+          return error(409, "add-in " + name + " is used by room " + r.name + ": change the room first");
+      if (auto s = store.delete_addin(name); !s.is_ok()) return from_status(s);
+      return reply(200, json{{"removed", name}});
+    }
     if (p == "/api/v1/principals/eligible" && req.method == "GET") {
       std::vector<std::string> list;
       if (auto it = req.query.find("list"); it != req.query.end()) {

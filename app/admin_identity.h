@@ -13,6 +13,8 @@
 //          description?}  (identity: global | site:NAME | tag:NAME), DELETE /api/v1/policies/{identity}
 //   POST   /api/v1/policies/grant {user, policy}   (policy "" unassigns)
 //   GET    /api/v1/principals/eligible?list=a,b   expands principals to user URIs
+//   GET    /api/v1/addins, POST /api/v1/addins {name, url}, DELETE /api/v1/addins/{name}
+//          (refused while a room uses it)
 // Requests for other paths go to `next`.
 #pragma once
 

@@ -8,6 +8,7 @@
 //     group_key    := 'G' lower(group name)               ('G' DO NOT CHANGE)
 //     policy_key   := 'P' policy identity                 ('P' DO NOT CHANGE)
 //     invite_key   := 'V' lower(user uri) 0x00 id         (id 8 bytes big-endian; 'V' DO NOT CHANGE)
+//     addin_key    := 'A' lower(add-in name)              ('A' DO NOT CHANGE)
 //   messages CF
 //     message_key  := room_id 0x00 seq                    (0x00 DO NOT CHANGE)
 //     seq          := uint64, 8 bytes, big-endian         (DO NOT CHANGE)
@@ -44,6 +45,7 @@ inline constexpr char kUserTag = 'U';      // DO NOT CHANGE: embedded in the on-
 inline constexpr char kGroupTag = 'G';     // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kPolicyTag = 'P';    // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kInviteTag = 'V';    // DO NOT CHANGE: embedded in the on-disk data
+inline constexpr char kAddinTag = 'A';     // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kSeparator = '\0';   // DO NOT CHANGE: embedded in the on-disk data
 
 // Config setting names, one key each (Set-CsPersistentChatConfiguration parameter names).

@@ -241,6 +241,18 @@ status get_group_record(std::string_view in, group_record* out) {
   return r.finish();
 }
 
+void put_addin_record(std::string* dst, const addin_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_string(dst, in.name);
+  put_string(dst, in.url);
+}
+
+status get_addin_record(std::string_view in, addin_record* out) {
+  field_reader r(in, "addin record");
+  r.read_version() && r.read_string("name", &out->name) && r.read_string("url", &out->url);
+  return r.finish();
+}
+
 void put_invitation_record(std::string* dst, const invitation_record& in) {
   put_byte(dst, kRecordFormatVersion);
   put_varint64(dst, in.id);

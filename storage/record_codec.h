@@ -23,6 +23,7 @@
 //                      site:string policy:string
 //   group_record    := version name:string description:string members:list
 //   policy_record   := version identity:string enable_persistent_chat:bool description:string
+//   addin_record    := version name:string url:string
 //   invitation_record := version id:varint user:string room_id:string inviter:string
 //                      ts_micros:zigzag64
 //   version         := 0x01 (kRecordFormatVersion)
@@ -62,6 +63,8 @@ void put_user_record(std::string* dst, const user_record& in);
 status get_user_record(std::string_view in, user_record* out);
 void put_group_record(std::string* dst, const group_record& in);
 status get_group_record(std::string_view in, group_record* out);
+void put_addin_record(std::string* dst, const addin_record& in);
+status get_addin_record(std::string_view in, addin_record* out);
 void put_invitation_record(std::string* dst, const invitation_record& in);
 status get_invitation_record(std::string_view in, invitation_record* out);
 void put_policy_record(std::string* dst, const policy_record& in);

@@ -111,6 +111,12 @@ struct group_record {
   std::vector<principal> members;  // users, other groups, domains
 };
 
+// A registered add-in (New-CsPersistentChatAddin): rooms may name one.
+struct addin_record {
+  std::string name;  // unique (case-insensitive), <= 50 characters; the key
+  std::string url;   // http:// or https://, <= 255 characters
+};
+
 // A user's invitation to a room (rooms with invitations on, when the user is added as a
 // member). `id` is unique and increasing, so a client asks for "everything after N".
 struct invitation_record {

@@ -616,6 +616,32 @@ status store::list_policies(std::vector<policy_record>* out) const {
 
 status store::delete_policy(const std::string& identity) { return delete_tagged(keys::kPolicyTag, identity); }
 
+// ---- add-ins
+
+status store::put_addin(const addin_record& a) {
+  if (a.name.empty() || a.name.size() > 50 || a.name.find('\0') != std::string::npos)
+    return status::invalid_argument("add-in name must be 1..50 characters");
+  if (a.url.size() > 255 || (a.url.rfind("http://", 0) != 0 && a.url.rfind("https://", 0) != 0))
+    return status::invalid_argument("add-in url must be an http:// or https:// URL of at most 255 characters");
+  std::string value;
+  put_addin_record(&value, a);
+  return put_tagged(keys::kAddinTag, fold_name(a.name), value);
+}
+
+status store::get_addin(const std::string& name, addin_record* out) const {
+  std::string value;
+  if (status s = get_tagged(keys::kAddinTag, fold_name(name), &value); !s.is_ok()) return s;
+  return get_addin_record(value, out);
+}
+
+status store::list_addins(std::vector<addin_record>* out) const {
+  std::vector<std::string> values;
+  if (status s = list_tagged(keys::kAddinTag, &values); !s.is_ok()) return s;
+  return decode_all(values, get_addin_record, out);
+}
+
+status store::delete_addin(const std::string& name) { return delete_tagged(keys::kAddinTag, fold_name(name)); }
+
 // ---- invitations
 
 namespace {

@@ -83,6 +83,12 @@ class store {
   status list_policies(std::vector<policy_record>* out) const;
   status delete_policy(const std::string& identity);
 
+  // ---- add-ins: name 1..50 characters, url http(s):// up to 255 (reference §2.6)
+  status put_addin(const addin_record& a);
+  status get_addin(const std::string& name, addin_record* out) const;
+  status list_addins(std::vector<addin_record>* out) const;
+  status delete_addin(const std::string& name);
+
   // ---- invitations
   // Stores the invitations in one synced write, assigning each a unique increasing id
   // (microseconds of now, bumped past the last one handed out); fills the ids in.

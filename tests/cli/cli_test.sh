@@ -39,6 +39,15 @@ $C category set --identity Temp --denied-members sip:mallory@example.com --chat-
 $C room remove --identity "Short lived" >/dev/null || fail "room remove"
 $C room get | grep -q "Short lived" && fail "removed room still listed"
 $C category remove --identity Temp >/dev/null || fail "category remove"
+$C addin new --name Ticker --url https://addins.example.com/ticker >/dev/null || fail "addin new"
+ERR="$($C addin new --name Bad --url ftp://x 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"http"* ]] || fail "bad add-in url: rc=$RC '$ERR'"
+$C room set --identity "Trading Floor" --addin Ticker >/dev/null || fail "room uses the add-in"
+ERR="$($C addin remove --name Ticker 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"used by room"* ]] || fail "removing an add-in in use: rc=$RC '$ERR'"
+ERR="$($C room set --identity "Trading Floor" --addin Nope 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"no add-in"* ]] || fail "unknown add-in: rc=$RC '$ERR'"
+$C addin get | grep -q "Ticker" || fail "addin get"
 $C category get | grep -q "^Temp " && fail "removed category still listed"
 $C config get | grep -q "default_chat_history: 30" || fail "config defaults"
 ERR="$($C config set --default-chat-history 501 2>&1)"; RC=$?

@@ -113,6 +113,7 @@ int usage(const std::string& why) {
                "  category new ... [--allowed-members P,..] [--denied-members P,..] [--chat-history false]\n"
                "  category set --identity ID|NAME [--add-allowed-members P,..] [--denied-members P,..] ...\n"
                "  category remove --identity ID|NAME | room remove --identity ID|NAME|URI\n"
+               "  addin new|set --name N --url https://.. | addin get | addin remove --name N\n"
                "  room get [--name N | --identity ID-OR-URI]\n"
                "  user new|set --uri U [--password P] [--display-name N] [--site S] [--policy TAG] [--enabled true|false]\n"
                "  user get [--uri U] | user remove --uri U\n"
@@ -192,6 +193,16 @@ int main(int argc, char** argv) {
     if (!need("name") || !need("category")) return usage("room new needs --name and --category");
     json b = room_settings(opts);
     r = http(server, "POST", "/api/v1/rooms", b.dump());
+  } else if (noun == "addin" && (verb == "new" || verb == "set")) {
+    if (!need("name") || !need("url")) return usage("addin " + verb + " needs --name and --url");
+    json b{{"name", opts["name"]}, {"url", opts["url"]}};
+    r = http(server, "POST", "/api/v1/addins", b.dump());
+  } else if (noun == "addin" && verb == "get") {
+    r = http(server, "GET", "/api/v1/addins");
+    cols = {{"name", "Name"}, {"url", "Url"}};
+  } else if (noun == "addin" && verb == "remove") {
+    if (!need("name")) return usage("addin remove needs --name");
+    r = http(server, "DELETE", "/api/v1/addins/" + url_encode(opts["name"]));
   } else if (noun == "room" && verb == "remove") {
     if (!need("identity")) return usage("room remove needs --identity ID|NAME|URI");
     r = http(server, "DELETE", "/api/v1/rooms/" + url_encode(opts["identity"]));
