@@ -124,6 +124,14 @@ void http_server::run() {
   }
 }
 
+// Waits until `fd` is readable; false when the server is stopping or 30 s passed, so an
+// idle keep-alive client never holds up shutdown.
+static bool wait_readable(int fd, int wake_fd) {
+  pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  int n = ::poll(fds, 2, 30000);
+  return n > 0 && !fds[1].revents && (fds[0].revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 void http_server::serve(int fd) {
   std::string buf;
   char chunk[16 * 1024];
@@ -134,6 +142,7 @@ void http_server::serve(int fd) {
         send_all(fd, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
       }
+      if (!wait_readable(fd, wake_fd_)) return;
       ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
       if (n <= 0) return;
       buf.append(chunk, static_cast<size_t>(n));
@@ -189,6 +198,7 @@ void http_server::serve(int fd) {
     }
     buf.erase(0, head_end + 4);
     while (buf.size() < body_len) {
+      if (!wait_readable(fd, wake_fd_)) return;
       ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
       if (n <= 0) return;
       buf.append(chunk, static_cast<size_t>(n));
