@@ -285,3 +285,42 @@ TEST_F(ServerE2E, ASecondSessionOfTheSameUserDoesNotDuplicateRosterNotices) {
   EXPECT_EQ(joins, 1);
   EXPECT_EQ(parts, 0) << "bob is still in the room through his other session";
 }
+
+TEST(DigestE2E, UsersSignInWithTheirPasswordAndNobodyElseDoes) {
+  char tmpl[] = "/tmp/pchat-digest-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  pchat::testing::server_process server(dir + "/data", {"--auth=digest"});
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  int rc = 0;
+  std::string out = server.ctl("user new --uri zed@example.com --password c0rrect", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  client_loop loop;
+  connection_config cc;
+  cc.server_port = server.sip_port();
+  auto make = [&](const std::string& user, const std::string& pw) {
+    client_config cfg;
+    cfg.user = user;
+    cfg.password = pw;
+    return std::make_unique<chat_client>(loop, cc, cfg);
+  };
+  auto good = make("zed@example.com", "c0rrect");
+  ASSERT_TRUE(good->sign_in(10s)) << good->failure_reason();
+  auto rooms = good->search_rooms("demo", 5s);
+  ASSERT_TRUE(rooms && !rooms->empty());
+  ASSERT_TRUE(good->join_and_wait(rooms->front().uri, 5s));
+  ASSERT_TRUE(good->post_and_wait_ack(rooms->front().uri, "authenticated hello", 5s));
+  auto wrong = make("zed@example.com", "guess");
+  EXPECT_FALSE(wrong->sign_in(10s));
+  EXPECT_NE(wrong->failure_reason().find("403"), std::string::npos) << wrong->failure_reason();
+  auto none = make("zed@example.com", "");
+  EXPECT_FALSE(none->sign_in(10s));
+  EXPECT_NE(none->failure_reason().find("no password"), std::string::npos) << none->failure_reason();
+  auto stranger = make("nobody@example.com", "whatever");
+  EXPECT_FALSE(stranger->sign_in(10s));
+  good.reset();
+  wrong.reset();
+  none.reset();
+  stranger.reset();
+  EXPECT_TRUE(server.stop());
+  std::filesystem::remove_all(dir);
+}

@@ -1,5 +1,7 @@
 #include "tools/client/xccos_client.h"
 
+#include "protocol/sip/sip_digest.h"
+
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -637,6 +639,10 @@ void chat_client::send_register(bool deregister) {
       "Allow-Events: presence\r\n"
       "ms-keep-alive: UAC;hop-hop=yes\r\n");
   if (deregister) headers.append("Expires: 0\r\n");
+  if (!auth_header_.empty()) {
+    headers.append(auth_header_);
+    auth_header_.clear();
+  }
   conn_->bind_route(register_call_id_, tag, self_uri_, this);
   const std::string request_uri = "sip:" + domain_;
   request_args a;
@@ -651,15 +657,50 @@ void chat_client::send_register(bool deregister) {
   send_request(a);
 }
 
+std::string chat_client::digest_answer(const sip_message& m) {
+  bool proxy = m.status == 407;
+  const std::string* hv = m.header(proxy ? "Proxy-Authenticate" : "WWW-Authenticate");
+  std::string challenge = hv ? *hv : std::string();
+  auto param = [&](const std::string& name) {
+    auto at = challenge.find(name + "=\"");
+    if (at == std::string::npos) return std::string();
+    at += name.size() + 2;
+    return challenge.substr(at, challenge.find('"', at) - at);
+  };
+  std::string realm = param("realm"), nonce = param("nonce"), opaque = param("opaque");
+  if (realm.empty() || nonce.empty()) return {};
+  std::string username = self_uri_.substr(4);  // the sign-in name, user@domain
+  std::string uri = "sip:" + domain_;
+  char cnonce[17];
+  std::random_device rd;
+  std::snprintf(cnonce, sizeof cnonce, "%08x%08x", rd(), rd());
+  std::string ha1 = sip::digest_ha1(username, realm, cfg_.password);
+  std::string ha2 = sip::md5_hex("REGISTER:" + uri);
+  std::string response = sip::md5_hex(ha1 + ":" + nonce + ":00000001:" + cnonce + ":auth:" + ha2);
+  std::string v = "Digest username=\"" + username + "\", realm=\"" + realm + "\", nonce=\"" + nonce +
+                  "\", uri=\"" + uri + "\", qop=auth, nc=00000001, cnonce=\"" + cnonce + "\", " +
+                  (opaque.empty() ? std::string() : "opaque=\"" + opaque + "\", ") + "response=\"" + response + "\"";
+  return std::string(proxy ? "Proxy-Authorization: " : "Authorization: ") + v + "\r\n";
+}
+
 void chat_client::on_register_response(const sip_message& m, tx_kind kind) {
   if (kind == tx_kind::unreg) {
     if (state_ == client_state::signing_out) finish_sign_out_step();
     return;
   }
   const bool initial = state_ == client_state::registering;
+  if ((m.status == 401 || m.status == 407) && !cfg_.password.empty() && !auth_tried_) {
+    auth_header_ = digest_answer(m);
+    if (!auth_header_.empty()) {
+      auth_tried_ = true;
+      send_register(false);
+      return;
+    }
+  }
   if (m.status != 200) {
     std::string why = "REGISTER answered " + std::to_string(m.status) + " " + m.reason;
-    if (m.status == 401 || m.status == 407) why += " (this client does not authenticate)";
+    if (m.status == 401 || m.status == 407)
+      why += cfg_.password.empty() ? " (no password configured)" : " (credentials refused)";
     if (initial) {
       fail_sign_in(why);
     } else {

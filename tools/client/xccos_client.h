@@ -64,6 +64,10 @@ inline constexpr std::string_view kDefaultUserAgent = "pchat-client/0.1 (Sipe/1.
 
 struct client_config {
   std::string user;  // "alice@example.com" (a leading "sip:" is accepted)
+  // Digest password. A REGISTER challenged with 401/407 is re-sent once with credentials
+  // (Authorization / Proxy-Authorization, RFC 2617 qop=auth, as SIPE answers a 407);
+  // empty: no authentication (the sign-in fails on a challenge).
+  std::string password;
   std::string user_agent = std::string(kDefaultUserAgent);
   // Chat lookup URI to use instead of provisioning's (SIPE's "groupchat_user" setting).
   std::string pool_uri_override;
@@ -345,6 +349,10 @@ class chat_client : private sip_connection::endpoint {
 
   // Ladder steps.
   void send_register(bool deregister);
+  // Credentials answering the challenge in `m` (401/407) for a REGISTER; empty if none.
+  std::string digest_answer(const sip_message& m);
+  std::string auth_header_;   // added to the next REGISTER (once)
+  bool auth_tried_ = false;
   void on_register_response(const sip_message& m, tx_kind kind);
   void send_subscribe();
   void on_subscribe_response(const sip_message& m);

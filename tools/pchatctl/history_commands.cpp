@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "tools/client/xccos_client.h"
 #include "tools/pchatctl/admin_http.h"
@@ -182,6 +183,13 @@ int run_test_message(const std::string& server, bool as_json, const std::map<std
     cc.server_port = static_cast<uint16_t>(sip_port);
     client::client_config cfg;
     cfg.user = u;
+    // Like Test-CsPersistentChatMessage's test users: (re)provision each with a fresh random
+    // password through the admin API, so the check also proves Digest sign-in works.
+    std::random_device rd;
+    char pw[33];
+    std::snprintf(pw, sizeof pw, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    json body{{"uri", u}, {"password", std::string(pw)}, {"display_name", "pchat test user"}};
+    if (http(server, "POST", "/api/v1/users", body.dump()).status / 100 == 2) cfg.password = pw;
     users.push_back(std::make_unique<client::chat_client>(loop, cc, cfg));
   }
   for (size_t i = 0; i < 2; ++i)
