@@ -118,6 +118,10 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         self->state.staged_post_event = true;
         enqueue(self, m.seq);
       },
+      [=](capture_atom, const storage::compliance_record& e, caf::ok_atom) {
+        self->state.stage(e);
+        enqueue(self, 0);
+      },
       [=](capture_atom, const storage::compliance_record& e) {
         self->state.stage(e);
         schedule_flush(self);

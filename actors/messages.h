@@ -64,6 +64,8 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;     // (flush)       
 //   (commit, room_id, message_record, compliance_record)           | room -> commit | u64 seq once synced;
 //     the event (seq assigned here) is staged in the same synced write as the message
 using capture_atom = caf::atom_constant<caf::atom("capture")>; // (capture, compliance_record)    | sink -> commit | none (staged with the next group commit)
+                                                               // (capture, compliance_record, ok_atom) | room -> commit | u64 0 once synced
+                                                               //   (a ChatHistory-off post's event: durable before its 200)
 using rewrite_atom = caf::atom_constant<caf::atom("rewrite")>; // (rewrite, room_id, vector<message_record>, vector<compliance_record>) | room -> commit | u64 count once synced
 
 // ---- indexer_actor (history search, actors/indexer_actor.h)

@@ -392,14 +392,37 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         m.extra_xml = std::move(extra);
         if (!st.persist) {
           // Category with ChatHistory off: relayed live, never stored, not in back-chat;
-          // compliance still captures it (reference §1.4).
-          st.ctx->edge->respond(txn, 200);
-          auto body = std::make_shared<const std::string>(
-              xccos::encode_grpchat(to_wire(st, m), st.envid++));
-          const auto& to = st.targets();
-          if (!to.empty()) st.ctx->edge->send_info_many(to, body);
-          st.emit(compliance::event_type::chat, m.author, m.seq, m.text);
-          return m.seq;
+          // compliance still captures it (reference §1.4), durably before the 200.
+          auto relay = [self, m, txn]() {
+            auto& st = self->state;
+            st.ctx->edge->respond(txn, 200);
+            auto body = std::make_shared<const std::string>(
+                xccos::encode_grpchat(to_wire(st, m), st.envid++));
+            const auto& to = st.targets();
+            if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+          };
+          if (!st.ctx->compliance_enabled) {
+            relay();
+            return m.seq;
+          }
+          auto rp = self->make_response_promise();
+          st.in_flight++;
+          self->request(st.ctx->commit, caf::infinite, capture_atom::value,
+                        st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
+                        caf::ok_atom::value)
+              .then(
+                  [=](uint64_t) mutable {
+                    self->state.in_flight--;
+                    relay();
+                    rp.deliver(m.seq);
+                    schedule_idle_check(self);
+                  },
+                  [=](caf::error& err) mutable {
+                    self->state.in_flight--;
+                    rp.deliver(std::move(err));
+                    schedule_idle_check(self);
+                  });
+          return rp;
         }
         auto rp = self->make_response_promise();
         st.in_flight++;

@@ -17,6 +17,9 @@
 // On first start (an empty store) a demo category and room are created, unless
 // --demo-content=false (a node about to receive an archive import).
 // SIGINT/SIGTERM stop the node cleanly.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -89,6 +92,28 @@ struct pchatd_config : caf::actor_system_config {
 int fail(const std::string& what, const std::string& action) {
   pchat::log::write(pchat::log::level::error, "pchatd", what, "action=" + pchat::log::quote(action));
   return 1;
+}
+
+// The admin API's bearer token lives in the data folder, readable only by its owner: whoever
+// can read the store may administer it, nobody else. Created on first start.
+std::string load_or_create_admin_token(const std::string& path) {
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[128] = {0};
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    std::string t(buf, n);
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    return t;
+  }
+  std::random_device rd;
+  char token[65];
+  for (int i = 0; i < 8; ++i) std::snprintf(token + 8 * i, 9, "%08x", rd());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return {};
+  std::string line = std::string(token) + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  return ok ? std::string(token) : std::string();
 }
 
 // First start: the global policy enables Persistent Chat (Lync ships it off; the demo
@@ -279,13 +304,22 @@ int main(int argc, char** argv) {
     } else if (auto err = edge->start(); !err.empty()) {
       rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");
     } else {
+      std::string token_path = cfg.data_dir + "/admin.token";
+      std::string token = load_or_create_admin_token(token_path);
+      if (token.empty()) {
+        rc = fail("cannot read or create the admin token " + token_path,
+                  "check that the data folder is writable");
+      }
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
+                                   pchat::web::require_bearer_token(token, token_path,
                                    pchat::app::make_archive_api(
                                        sys, cctx,
                                        pchat::app::make_search_api(
                                            sys, cctx, cfg.data_dir + "/search",
-                                           pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())))));
-      if (auto herr = http.start(); !herr.empty()) {
+                                           pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get()))))));
+      if (rc != 0) {
+        // token failure already reported
+      } else if (auto herr = http.start(); !herr.empty()) {
         rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
       } else {
         std::printf("sip-port=%u\nhttp-port=%u\n", edge->port(), http.port());

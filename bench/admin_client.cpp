@@ -136,6 +136,7 @@ admin_client::response admin_client::request(const std::string& method, const st
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host_ + ":" +
                     std::to_string(port_) + "\r\nConnection: keep-alive\r\n";
   if (!body.empty()) req += "Content-Type: application/json\r\n";
+  if (!token_.empty()) req += "Authorization: Bearer " + token_ + "\r\n";
   req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   // A keep-alive connection the server closed in the meantime fails at once: retry on a
   // fresh one, once. Non-idempotent requests are only retried when nothing was read back.

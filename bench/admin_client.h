@@ -30,6 +30,8 @@ class admin_client {
  public:
   // `host_port` is "127.0.0.1:8011".
   explicit admin_client(std::string host_port);
+  // The admin API's bearer token (pchatd keeps it in <data-dir>/admin.token).
+  void set_token(std::string token) { token_ = std::move(token); }
   ~admin_client();
   admin_client(const admin_client&) = delete;
   admin_client& operator=(const admin_client&) = delete;
@@ -72,6 +74,7 @@ class admin_client {
   int fd_ = -1;
   std::string buf_;
   std::string error_;
+  std::string token_;
 };
 
 }  // namespace pchat::bench

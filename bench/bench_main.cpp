@@ -126,6 +126,17 @@ int main(int argc, char** argv) {
   }
 
   admin_client admin(admin_addr);
+  {
+    std::string path = !opt.admin_token_file.empty() ? opt.admin_token_file : data_dir + "/admin.token";
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+      char buf[128] = {0};
+      size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+      std::fclose(f);
+      std::string t(buf, n);
+      while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+      admin.set_token(t);
+    }
+  }
   auto status = admin.status();
   if (!status) {
     std::fprintf(stderr, "pchat-bench: admin API at %s: %s\n", admin_addr.c_str(),

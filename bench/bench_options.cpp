@@ -27,7 +27,8 @@ bool to_double(const std::string& s, double& out) {
 std::string usage_text() {
   return R"(pchat-bench: simulated SIP/XCCOS clients against pchatd (issue 5).
 
-  pchat-bench --profile=NAME (--spawn-server=PATH | --server=HOST:SIPPORT --admin=HOST:HTTPPORT)
+  pchat-bench --profile=NAME (--spawn-server=PATH | --server=HOST:SIPPORT --admin=HOST:HTTPPORT
+                             [--admin-token-file=DATA-DIR/admin.token])
               [--users=N] [--duration=SECONDS] [--json]
 
 Profiles:
@@ -98,6 +99,7 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
       {"profile", str(out.profile)},
       {"server", str(out.server)},
       {"admin", str(out.admin)},
+      {"admin-token-file", str(out.admin_token_file)},
       {"spawn-server", str(out.spawn_server)},
       {"data-dir", str(out.data_dir)},
       {"route", str(out.route)},

@@ -22,6 +22,7 @@ struct bench_options {
   std::string profile;
   std::string server;                   // HOST:SIPPORT of a running pchatd
   std::string admin;                    // HOST:HTTPPORT of its admin API
+  std::string admin_token_file;         // its admin token (default <data-dir>/admin.token)
   std::string spawn_server;             // path to pchatd: the bench starts it on free ports
   std::vector<std::string> spawn_args;  // extra pchatd arguments (--spawn-arg, repeatable)
   std::string data_dir;        // with --spawn-server: where its data goes (default: a temp dir)

@@ -57,6 +57,23 @@ int hexval(char c) {
 
 }  // namespace
 
+http_handler require_bearer_token(std::string token, std::string hint, http_handler next) {
+  return [token = std::move(token), hint = std::move(hint), next = std::move(next)](
+             const http_request& req) -> http_response {
+    std::string given;
+    if (auto it = req.headers.find("authorization"); it != req.headers.end() &&
+                                                      it->second.rfind("Bearer ", 0) == 0)
+      given = it->second.substr(7);
+    unsigned diff = given.size() == token.size() ? 0u : 1u;
+    for (size_t i = 0; i < token.size(); ++i) diff |= static_cast<unsigned>(token[i] ^ (i < given.size() ? given[i] : 0));
+    if (diff != 0 || token.empty())
+      return {401, "application/json",
+              "{\"error\": \"missing or wrong admin token: send 'Authorization: Bearer <token>' with the "
+              "token from " + hint + " (pchatctl: --data-dir, --token-file or PCHAT_ADMIN_TOKEN)\"}\n"};
+    return next(req);
+  };
+}
+
 std::string url_decode(const std::string& s, bool plus_is_space) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {

@@ -54,6 +54,10 @@ class http_server {
   std::thread thread_;
 };
 
+// Wraps `next` so that every request must carry `Authorization: Bearer <token>`;
+// others get 401 with `hint` (where to find the token). Compared in constant time.
+http_handler require_bearer_token(std::string token, std::string hint, http_handler next);
+
 // Percent-decoding for paths and query values ('+' is a space in query values).
 std::string url_decode(const std::string& s, bool plus_is_space);
 

@@ -14,7 +14,7 @@ start() {
   [ -n "$HP" ] || fail "pchatd did not start"
 }
 start
-C="$CTL --server=127.0.0.1:$HP"
+C="$CTL --server=127.0.0.1:$HP --data-dir=$WORK/data"
 $C category new --name Ops --description "Operations team" >/dev/null || fail "category new"
 URI="$($C room new --name "Trading Floor" --category Ops --description "desk chat")" || fail "room new"
 [[ "$URI" =~ ^ma-chan://example.com/[0-9a-f-]+$ ]] || fail "room new printed '$URI', not a room URI"
@@ -28,6 +28,10 @@ ERR="$($C room new --name X --category Nope 2>&1)"; RC=$?
 [ $RC -eq 1 ] && [[ "$ERR" == *"no such category"* ]] || fail "unknown category: rc=$RC '$ERR'"
 ERR="$($C room new --name X 2>&1)"; RC=$?
 [ $RC -eq 2 ] || fail "missing --category should be a usage error (rc=$RC)"
+# Without the admin token (or with a wrong one) the API refuses, saying where the token is.
+ERR="$($CTL --server=127.0.0.1:$HP --token=wrong room get 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"admin token"* ]] || fail "wrong admin token: rc=$RC '$ERR'"
+[ "$(stat -c %a "$WORK/data/admin.token")" = "600" ] || fail "admin.token must be readable by its owner only"
 ERR="$($CTL --server=127.0.0.1:1 room get 2>&1)"; RC=$?
 [ $RC -eq 3 ] && [[ "$ERR" == *"cannot connect"* ]] || fail "unreachable server: rc=$RC '$ERR'"
 # Set-/Remove- cmdlets: a category with rooms cannot go; an emptied one can.
@@ -56,7 +60,7 @@ $C config set --default-chat-history 120 >/dev/null || fail "config set"
 # Everything survives a restart.
 kill -TERM $PID; wait $PID 2>/dev/null
 start
-C="$CTL --server=127.0.0.1:$HP"
+C="$CTL --server=127.0.0.1:$HP --data-dir=$WORK/data"
 $C --json room get --identity "$URI" | grep -q '"name": "Trading Floor"' || fail "room lost across restart"
 [ "$($C --json room get | grep -c '"name": "Demo Room"')" -eq 1 ] || fail "demo room duplicated on restart"
 $C config get | grep -q "default_chat_history: 120" || fail "config lost across restart"

@@ -13,7 +13,7 @@ start() {
   for _ in $(seq 1 200); do grep -q '^http-port=' "$WORK/out" && break; sleep 0.05; done
   HP="$(sed -n 's/^http-port=//p' "$WORK/out")"
   [ -n "$HP" ] || fail "pchatd did not start"
-  C="$CTL --server=127.0.0.1:$HP"
+  C="$CTL --server=127.0.0.1:$HP --data-dir=$WORK/data"
 }
 start
 OUT="$($C compliance get)" || fail "compliance get"

@@ -612,11 +612,13 @@ struct node {
     sink.reset();
     sys.reset();
   }
-  std::string make_room(const std::string& name) {
+  // ChatHistory off by default: such posts are not stored but captured all the same
+  // (reference §4.1); rooms whose history is edited afterwards need it on.
+  std::string make_room(const std::string& name, bool chat_history = false) {
     caf::scoped_actor self{*sys};
     storage::category_record c;
     c.name = "cat-" + name;
-    c.chat_history = false;  // captured all the same (reference §4.1)
+    c.chat_history = chat_history;
     std::string cat_id, room_id;
     self->request(ctx->directory, 5s, actors::new_category_atom::value, c)
         .receive([&](storage::category_record& r) { cat_id = r.id; }, [&](caf::error&) {});
@@ -705,7 +707,7 @@ TEST(ComplianceCapture, ComplianceOffWritesNothing) {
 TEST(ComplianceCapture, ScenarioIsStagedInOrderAndReplacementShowsInBackchat) {
   temp_dir dir;
   node n(dir.path, true);
-  std::string uri = n.make_room("Scenario");
+  std::string uri = n.make_room("Scenario", true);
   auto alice = n.session(1, "sip:alice@example.com");
   auto bob = n.session(2, "sip:bob@example.com");
   ASSERT_TRUE(n.join(alice, 1, uri));

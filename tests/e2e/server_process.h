@@ -96,7 +96,7 @@ class server_process {
   }
   // Runs pchatctl against this server; returns its stdout, sets *rc.
   std::string ctl(const std::string& args, int* rc) const {
-    std::string cmd = std::string(PCHATCTL_PATH) + " --server=127.0.0.1:" +
+    std::string cmd = std::string(PCHATCTL_PATH) + " --data-dir=" + data_dir_ + " --server=127.0.0.1:" +
                       std::to_string(http_port_) + " " + args + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;

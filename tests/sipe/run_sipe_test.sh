@@ -121,7 +121,7 @@ echo "pchatd pid $SERVER_PID listening: sip-port=$SIP_PORT"
 # uses the harness's password, through the admin CLI.
 PCHATCTL="$(dirname "$PCHATD")/pchatctl"
 for u in alice bob carol dave erin frank; do
-  if ! "$PCHATCTL" --server="127.0.0.1:$HTTP_PORT" user new --uri "$u@example.com" \
+  if ! "$PCHATCTL" --server="127.0.0.1:$HTTP_PORT" --data-dir="$DATA" user new --uri "$u@example.com" \
       --password pchat-test-password >/dev/null; then
     echo "FAIL: cannot create user $u@example.com through pchatctl"
     exit 1

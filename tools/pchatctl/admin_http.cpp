@@ -12,6 +12,34 @@
 
 namespace pchat::ctl {
 
+namespace {
+std::string& admin_token() {
+  static std::string token;
+  return token;
+}
+std::string read_first_line(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return {};
+  char buf[256] = {0};
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  std::string s(buf, n);
+  auto nl = s.find_first_of("\r\n");
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+}  // namespace
+
+void set_admin_token(std::string token) { admin_token() = std::move(token); }
+
+std::string find_admin_token(const std::string& token, const std::string& token_file,
+                             const std::string& data_dir) {
+  if (!token.empty()) return token;
+  if (!token_file.empty()) return read_first_line(token_file);
+  if (const char* env = std::getenv("PCHAT_ADMIN_TOKEN"); env && *env) return env;
+  if (!data_dir.empty()) return read_first_line(data_dir + "/admin.token");
+  return read_first_line("data/admin.token");
+}
+
 std::string url_encode(const std::string& s) {
   std::string out;
   char buf[4];
@@ -50,7 +78,9 @@ http_result http(const std::string& server, const std::string& method, const std
   }
   freeaddrinfo(res);
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + server +
-                    "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
+                    "\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+                    (admin_token().empty() ? std::string() : "Authorization: Bearer " + admin_token() + "\r\n") +
+                    "Content-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n" + body;
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     r.error = "cannot send request to " + server;

@@ -12,6 +12,13 @@ struct http_result {
   std::string error;   // transport failure, with what to do about it
 };
 
+// The admin token sent as `Authorization: Bearer` with every request (empty: none).
+void set_admin_token(std::string token);
+// Finds the token: explicit value, else the file, else $PCHAT_ADMIN_TOKEN, else
+// <data_dir>/admin.token, else ./data/admin.token (the README's default data folder).
+std::string find_admin_token(const std::string& token, const std::string& token_file,
+                             const std::string& data_dir);
+
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string url_encode(const std::string& s);
 

@@ -102,7 +102,9 @@ json room_settings(std::map<std::string, std::string>& opts) {
 
 int usage(const std::string& why) {
   std::cerr << "pchatctl: " << why << "\n"
-            << "usage: pchatctl [--server=HOST:PORT] [--json] <noun> <verb> [options]\n"
+            << "usage: pchatctl [--server=HOST:PORT] [--json] [--data-dir=D | --token-file=F | --token=T]\n"
+               "                <noun> <verb> [options]\n"
+               "  (the admin token is read from D/admin.token, default ./data/admin.token, or $PCHAT_ADMIN_TOKEN)\n"
                "  status get\n"
                "  category new --name N [--description D]\n"
                "  category get [--name N]\n"
@@ -142,6 +144,7 @@ int usage(const std::string& why) {
 
 int main(int argc, char** argv) {
   std::string server = "127.0.0.1:8011";
+  std::string token, token_file, data_dir;
   bool as_json = false;
   std::vector<std::string> words;
   std::map<std::string, std::string> opts;
@@ -157,6 +160,9 @@ int main(int argc, char** argv) {
         value = argv[++i];
       }
       if (key == "server") server = value;
+      else if (key == "token") token = value;
+      else if (key == "token-file") token_file = value;
+      else if (key == "data-dir") data_dir = value;
       else if (key == "json") as_json = true;
       else if (key == "help") return usage("help");
       else opts[key] = value;
@@ -164,6 +170,7 @@ int main(int argc, char** argv) {
       words.push_back(a);
     }
   }
+  pchat::ctl::set_admin_token(pchat::ctl::find_admin_token(token, token_file, data_dir));
   if (!words.empty() && pchat::ctl::is_history_command(words[0]))
     return pchat::ctl::run_history_command(server, as_json, words, opts);
   if (words.size() != 2) return usage("expected <noun> <verb>");
