@@ -136,6 +136,12 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, msgs.size());
       },
+      [=](purge_atom, const std::string& room_id, const std::vector<uint64_t>& seqs,
+          const std::vector<storage::compliance_record>& events) {
+        for (auto seq : seqs) self->state.batch->delete_message(room_id, seq);
+        for (const auto& e : events) self->state.stage(e);
+        enqueue(self, seqs.size());
+      },
       [=](set_pref_atom, const std::string& user, const std::string& label,
           const std::string& value) {
         self->state.batch->put_pref(user, label, value);

@@ -113,6 +113,26 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         st.active.emplace(id, room);
         return room;
       },
+      [=](clear_atom, const std::string& key, int64_t before) -> caf::result<caf::message> {
+        auto& st = self->state;
+        std::string id = st.room_id_of(key);
+        if (st.rooms.find(id) == st.rooms.end()) id = key;
+        if (st.rooms.find(id) == st.rooms.end()) {
+          id.clear();
+          for (auto& [rid, r] : st.rooms)
+            if (lower(r.name) == lower(key)) id = rid;
+        }
+        if (id.empty()) return make_error(errc::not_found, "no such room: " + key);
+        caf::actor room;
+        if (auto a = st.active.find(id); a != st.active.end()) {
+          room = a->second;
+        } else {
+          room = spawn_room_actor(self->system(), st.ctx, st.rooms[id]);
+          self->link_to(room);
+          st.active.emplace(id, room);
+        }
+        return self->delegate(room, clear_atom::value, id, before);
+      },
       [=](replace_atom, const message_filter& f) -> caf::result<caf::message> {
         auto& st = self->state;
         // The room by id, URI or name; its actor does the work (it owns the cache).

@@ -96,6 +96,15 @@ caf::behavior indexer_actor(indexer_ptr self, storage::store* store, std::string
           self->delayed_send(self, kIndexCommitDelay, ixflush_atom::value);
         }
       },
+      [=](ixdel_atom, const std::string& room_id, const std::vector<uint64_t>& seqs) {
+        auto& st = self->state;
+        if (!st.index) return;
+        for (auto seq : seqs)
+          if (auto s = st.index->remove(room_id, seq); !s.is_ok())
+            PCHAT_LOG(warn, "search", "message not removed from the index",
+                      "room=" + room_id + " seq=" + std::to_string(seq) + " error=" + log::quote(s.to_string()));
+        st.commit();  // at once: a cleared message must not stay findable
+      },
       [=](ixflush_atom) {
         self->state.flush_scheduled = false;
         self->state.commit();

@@ -43,6 +43,9 @@ using new_room_atom = caf::atom_constant<caf::atom("newroom")>;     // (newroom,
 using update_room_atom = caf::atom_constant<caf::atom("roomupd")>;  // (roomupd, room_record) | dir -> room | none: settings changed (re-check the roster)
 using remove_room_atom = caf::atom_constant<caf::atom("rmroom")>;    // (rmroom, room_id)     | admin -> dir | ok_atom: gone with its history, members removed
 using remove_category_atom = caf::atom_constant<caf::atom("rmcat")>;  // (rmcat, category_id) | admin -> dir | ok_atom, or bad_request while it has rooms
+using clear_atom = caf::atom_constant<caf::atom("rclear")>;      // (rclear, room id|name|uri, i64 before_micros) | admin -> dir -> room | u64 messages removed, once durable
+using purge_atom = caf::atom_constant<caf::atom("purge")>;       // (purge, room_id, vector<u64> seqs, vector<compliance_record>) | room -> commit | u64 count once synced
+using ixdel_atom = caf::atom_constant<caf::atom("ixdel")>;       // (ixdel, room_id, vector<u64> seqs) | room -> indexer | none: drop them from search
 using list_rooms_atom = caf::atom_constant<caf::atom("lsrooms")>;   // (lsrooms)                  | admin -> dir | std::vector<room_view>
 using list_categories_atom = caf::atom_constant<caf::atom("lscats")>;  // (lscats)                | admin -> dir | std::vector<storage::category_record>
 

@@ -457,6 +457,42 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
                 });
         return rp;
       },
+      [=](clear_atom, const std::string&, int64_t before) -> caf::result<uint64_t> {
+        // Clear-CsPersistentChatRoom: everything posted on or before `before` goes, in one
+        // synced write (with a MESSAGE_REMOVED compliance event each when compliance is on).
+        auto& st = self->state;
+        std::vector<storage::message_record> all;
+        if (auto s = st.ctx->store->read_from(st.rec.id, 1, SIZE_MAX, &all); !s.is_ok())
+          return make_error(errc::storage_failure, s.to_string());
+        std::vector<uint64_t> seqs;
+        std::vector<storage::compliance_record> events;
+        int64_t now = now_micros();
+        for (auto& m : all) {
+          if (m.ts_micros > before) continue;
+          seqs.push_back(m.seq);
+          if (st.ctx->compliance_enabled)
+            events.push_back(st.capture(storage::compliance_kind::message_removed, m.author, m.seq, m.text, now));
+        }
+        if (seqs.empty()) return uint64_t{0};
+        auto rp = self->make_response_promise();
+        st.in_flight++;
+        self->request(st.ctx->commit, caf::infinite, purge_atom::value, st.rec.id, seqs, events)
+            .then(
+                [=](uint64_t n) mutable {
+                  auto& st = self->state;
+                  st.in_flight--;
+                  std::erase_if(st.cache, [&](const storage::message_record& m) { return m.ts_micros <= before; });
+                  if (st.ctx->indexer) self->send(st.ctx->indexer, ixdel_atom::value, st.rec.id, seqs);
+                  rp.deliver(n);
+                  schedule_idle_check(self);
+                },
+                [=](caf::error& err) mutable {
+                  self->state.in_flight--;
+                  rp.deliver(std::move(err));
+                  schedule_idle_check(self);
+                });
+        return rp;
+      },
       [=](replace_atom, const message_filter& f) -> caf::result<uint64_t> {
         return replace_messages(self, f);
       },

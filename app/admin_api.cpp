@@ -1,5 +1,7 @@
 #include "app/admin_api.h"
 
+#include "app/utc_time.h"
+
 #include <algorithm>
 
 #include <caf/all.hpp>
@@ -44,29 +46,6 @@ web::http_response from_caf_error(caf::actor_system& sys, const caf::error& err)
     }
   }
   return error(503, "server busy or shutting down: " + sys.render(err));
-}
-
-// "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z]" (UTC) -> microseconds since the epoch; false if
-// the text is neither.
-bool parse_utc(const std::string& text, int64_t* micros) {
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) == 6) {
-    if (text.substr(static_cast<size_t>(consumed)) != "" &&
-        text.substr(static_cast<size_t>(consumed)) != "Z")
-      return false;
-  } else {
-    tm = std::tm{};
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                    &consumed) != 3 ||
-        static_cast<size_t>(consumed) != text.size())
-      return false;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  *micros = static_cast<int64_t>(timegm(&tm)) * 1000000;
-  return true;
 }
 
 json to_json(const storage::compliance_config& c) {
@@ -367,6 +346,22 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                   out = reply(200, to_json(made, ctx->domain));
                 },
                 [&](caf::error& err) { out = from_caf_error(sys, err); });
+        return out;
+      }
+      if (req.method == "POST" && p.rfind("/api/v1/rooms/", 0) == 0 && p.size() > 6 &&
+          p.compare(p.size() - 6, 6, "/clear") == 0) {
+        // Clear-CsPersistentChatRoom -EndDate: {before: "YYYY-MM-DD" or "...THH:MM:SSZ"}.
+        std::string key = p.substr(std::string("/api/v1/rooms/").size());
+        key.resize(key.size() - 6);
+        json body = json::parse(req.body, nullptr, false);
+        int64_t before = 0;
+        if (!body.is_object() || !body.contains("before") || !body["before"].is_string() ||
+            !parse_utc(body["before"].get<std::string>(), &before, /*end_of_day=*/true))
+          return error(400, "expected {\"before\": \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM:SSZ\"}");
+        web::http_response out;
+        self->request(ctx->directory, std::chrono::seconds(120), actors::clear_atom::value, key, before)
+            .receive([&](uint64_t n) { out = reply(200, json{{"removed_messages", n}}); },
+                     [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
       }
       if (req.method == "DELETE" && p.rfind("/api/v1/rooms/", 0) == 0) {

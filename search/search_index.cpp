@@ -114,6 +114,16 @@ status search_index::open(const std::string& path, std::unique_ptr<search_index>
   return status::ok();
 }
 
+status search_index::remove(const std::string& room_id, uint64_t seq) {
+  try {
+    impl_->db.delete_document(unique_term(room_id, seq));
+  } catch (const Xapian::Error& e) {
+    return from_xapian("cannot remove message from the index", e);
+  }
+  ++pending_;
+  return status::ok();
+}
+
 status search_index::add(const std::string& room_id, const storage::message_record& m) {
   if (room_id.empty() || m.seq == 0)
     return status::invalid_argument("search index: empty room id or seq 0");

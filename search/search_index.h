@@ -89,6 +89,8 @@ class search_index {
   // Indexes (or re-indexes, replacing) one message of a room. invalid_argument for an empty
   // room id or seq 0; nothing is indexed then.
   status add(const std::string& room_id, const storage::message_record& m);
+  // Drops one message (Clear-CsPersistentChatRoom); unknown ones are ignored.
+  status remove(const std::string& room_id, uint64_t seq);
   // Documents added since the last commit.
   size_t pending() const { return pending_; }
   // Makes every add durable and visible to readers, with the rooms' high-water marks.

@@ -1044,6 +1044,19 @@ write_batch::write_batch(store* s) : store_(s), batch_(std::make_unique<rocksdb:
 
 write_batch::~write_batch() = default;
 
+void write_batch::delete_message(const std::string& room_id, uint64_t seq) {
+  if (!rejected_.is_ok()) return;
+  if (!keys::valid_id(room_id)) {
+    rejected_ = status::invalid_argument("room id must be non-empty and free of NUL bytes");
+    return;
+  }
+  if (rocksdb::Status s = batch_->Delete(store_->messages_, keys::message_key(room_id, seq)); !s.ok()) {
+    rejected_ = status::io_error("delete message: " + s.ToString());
+    return;
+  }
+  ++count_;
+}
+
 void write_batch::put_message(const std::string& room_id, const message_record& m) {
   // After a rejection the whole batch is dropped at commit, so adding more is wasted work.
   if (!rejected_.is_ok()) return;

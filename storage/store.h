@@ -190,6 +190,8 @@ class write_batch {
   // That rejection does not latch the store.
   void put_message(const std::string& room_id, const message_record& m);
   void put_pref(const std::string& user, const std::string& label, const std::string& value);
+  // Deletes one stored message (Clear-CsPersistentChatRoom).
+  void delete_message(const std::string& room_id, uint64_t seq);
   // Stages a compliance event under its e.seq (rejected if 0), atomically with the rest.
   void put_compliance(const compliance_record& e);
   size_t count() const { return count_; }

@@ -3,6 +3,7 @@
 // `pchatctl test message`.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -174,3 +175,35 @@ TEST_F(SearchE2E, TestMessageExchangesAMessageBetweenTwoTestUsers) {
 }
 
 }  // namespace
+
+TEST_F(SearchE2E, RoomClearRemovesOlderContentFromBackchatAndSearch) {
+  auto& alice = client("alice@example.com");
+  ASSERT_TRUE(alice.sign_in(10s));
+  std::string room = join_demo(alice);
+  ASSERT_FALSE(room.empty());
+  ASSERT_TRUE(alice.post_and_wait_ack(room, "ancient zebra memo", 5s));
+  ASSERT_TRUE(alice.post_and_wait_ack(room, "another zebra note", 5s));
+  ASSERT_EQ(texts("--query zebra").size(), 2u);
+  // Clear-CsPersistentChatRoom -EndDate today: everything so far goes.
+  std::time_t now = std::time(nullptr);
+  char today[16];
+  std::strftime(today, sizeof today, "%Y-%m-%d", std::gmtime(&now));
+  json cleared = ctl_json(std::string("room clear --identity 'Demo Room' --before ") + today);
+  EXPECT_EQ(cleared.value("removed_messages", 0), 2);
+  EXPECT_TRUE(texts("--query zebra").empty());
+  auto h = alice.backchat_and_wait(room, 25, 5s);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(h->empty());
+  // New posts are unaffected, and an unknown room or a bad date is refused.
+  std::time_t later = now - 86400 * 365;
+  char old_day[16];
+  std::strftime(old_day, sizeof old_day, "%Y-%m-%d", std::gmtime(&later));
+  ASSERT_TRUE(alice.post_and_wait_ack(room, "fresh zebra", 5s));
+  ctl_json(std::string("room clear --identity 'Demo Room' --before ") + old_day);
+  EXPECT_EQ(texts("--query zebra"), (std::vector<std::string>{"fresh zebra"}));
+  int rc = 0;
+  server_->ctl("room clear --identity 'Nowhere' --before 2020-01-01", &rc);
+  EXPECT_EQ(rc, 1);
+  server_->ctl("room clear --identity 'Demo Room' --before yesterday", &rc);
+  EXPECT_EQ(rc, 1);
+}

@@ -116,6 +116,7 @@ int usage(const std::string& why) {
                "  category set --identity ID|NAME [--add-allowed-members P,..] [--denied-members P,..] ...\n"
                "  category remove --identity ID|NAME | room remove --identity ID|NAME|URI\n"
                "  addin new|set --name N --url https://.. | addin get | addin remove --name N\n"
+               "  room clear --identity ID|NAME|URI --before YYYY-MM-DD[THH:MM:SSZ]\n"
                "  room get [--name N | --identity ID-OR-URI]\n"
                "  user new|set --uri U [--password P] [--display-name N] [--site S] [--policy TAG] [--enabled true|false]\n"
                "  user get [--uri U] | user remove --uri U\n"
@@ -210,6 +211,11 @@ int main(int argc, char** argv) {
   } else if (noun == "addin" && verb == "remove") {
     if (!need("name")) return usage("addin remove needs --name");
     r = http(server, "DELETE", "/api/v1/addins/" + url_encode(opts["name"]));
+  } else if (noun == "room" && verb == "clear") {
+    if (!need("identity") || !need("before"))
+      return usage("room clear needs --identity ID|NAME|URI and --before YYYY-MM-DD[THH:MM:SSZ]");
+    json b{{"before", opts["before"]}};
+    r = http(server, "POST", "/api/v1/rooms/" + url_encode(opts["identity"]) + "/clear", b.dump());
   } else if (noun == "room" && verb == "remove") {
     if (!need("identity")) return usage("room remove needs --identity ID|NAME|URI");
     r = http(server, "DELETE", "/api/v1/rooms/" + url_encode(opts["identity"]));
