@@ -1,7 +1,10 @@
 // pchat-compliance-bench: the cost of compliance capture on durable post throughput
 // (issue 4 goal: under 10 %), compliance off and on in the same run.
 //
-//   pchat-compliance-bench [--sessions=N] [--posts=M] [--rounds=R] [--dir=/tmp]
+//   pchat-compliance-bench [--sessions=N] [--posts=M] [--rounds=R] [--dir=/tmp] [--only=off|on]
+//
+// --only runs one mode, for instruction counts under valgrind --tool=callgrind, which are
+// exact where wall-clock throughput is swamped by fsync variance (docs/PERFORMANCE.md).
 //
 // Measures the actor layer without SIP: N sessions join one room (the SIP edge replaced by
 // a counting dialog_sender, as in tests/actors) and each sends M posts at once; the clock
@@ -168,6 +171,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int sessions = 20, posts = 500, rounds = 5;
   std::string base = "/tmp";
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&](const char* k) { return a.substr(std::strlen(k)); };
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
     else if (a.rfind("--posts=", 0) == 0) posts = std::stoi(val("--posts="));
     else if (a.rfind("--rounds=", 0) == 0) rounds = std::stoi(val("--rounds="));
     else if (a.rfind("--dir=", 0) == 0) base = val("--dir=");
+    else if (a.rfind("--only=", 0) == 0) only = val("--only=");
     else {
       std::fprintf(stderr, "usage: pchat-compliance-bench [--sessions=N] [--posts=M] "
                            "[--rounds=R] [--dir=/tmp]\n");
@@ -187,6 +192,12 @@ int main(int argc, char** argv) {
               sessions);
   std::string dir = base + "/pchat-compliance-bench-" + std::to_string(getpid());
   std::vector<double> off, on;
+  if (only == "off" || only == "on") {
+    std::vector<double> v;
+    for (int r = 0; r < rounds; ++r) v.push_back(run_round(dir, only == "on", sessions, posts));
+    std::printf("only %s: median %8.0f posts/s\n", only.c_str(), median(v));
+    return 0;
+  }
   for (int r = 0; r < rounds; ++r) {
     double a = run_round(dir, false, sessions, posts);
     double b = run_round(dir, true, sessions, posts);
