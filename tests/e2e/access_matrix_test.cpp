@@ -110,6 +110,13 @@ TEST_F(AccessMatrix, EveryRoleSeesJoinsAndPostsExactlyAsTheReferenceSays) {
       continue;
     }
     ASSERT_TRUE(c.sign_in(10s)) << role << ": " << c.failure_reason();
+    // Commands that name no room answer every signed-in role.
+    for (uint64_t id : {c.get_server_info(), c.get_invites(), c.get_pref("kedzie.GroupChannels"),
+                        c.set_pref("kedzie.GroupChannels", "eA==")}) {
+      auto r = c.wait_command(id, 5s);
+      ASSERT_TRUE(r && r->sip_ok()) << role;
+      EXPECT_TRUE(r->ok()) << role << ": " << r->command << " answered " << r->reply.code;
+    }
     std::set<std::string> visible;
     if (auto rooms = c.search_rooms("", 5s))
       for (auto& r : *rooms) visible.insert(r.name);
@@ -123,6 +130,16 @@ TEST_F(AccessMatrix, EveryRoleSeesJoinsAndPostsExactlyAsTheReferenceSays) {
         EXPECT_EQ(j->ok(), expect_join(role, pv)) << "join answered " << j->code << " " << j->text;
         if (!j->ok()) {
           EXPECT_TRUE(j->code == 403 || j->code == 404) << j->code;
+          // Every other room command is refused too; the history check below proves the
+          // post never landed.
+          auto bj = c.bjoin_and_wait({uri[name]}, 5s);
+          ASSERT_TRUE(bj);
+          EXPECT_TRUE(bj->joined.empty() && bj->failed.size() == 1) << "bjoin";
+          auto bc = c.wait_command(c.bccontext(uri[name], 25), 5s);
+          ASSERT_TRUE(bc && bc->replied);
+          EXPECT_NE(bc->reply.code, 200) << "back-chat without joining";
+          auto pr = c.wait_command(c.post(uri[name], "by " + role), 5s);
+          ASSERT_TRUE(pr && pr->sip_ok());
           continue;
         }
         EXPECT_TRUE(c.backchat_and_wait(uri[name], 25, 5s)) << "back-chat";
@@ -130,6 +147,11 @@ TEST_F(AccessMatrix, EveryRoleSeesJoinsAndPostsExactlyAsTheReferenceSays) {
         uint64_t id = c.post(uri[name], text);
         auto pr = c.wait_command(id, 5s);
         ASSERT_TRUE(pr && pr->sip_ok());
+        // The remaining commands behave the same for every role that may join.
+        EXPECT_TRUE(c.part_and_wait(uri[name], 5s)) << "part";
+        auto bj = c.bjoin_and_wait({uri[name]}, 5s);
+        ASSERT_TRUE(bj) << "bjoin";
+        EXPECT_EQ(bj->joined.size(), 1u) << "bjoin";
         ++rows;
       }
   }
@@ -232,4 +254,46 @@ TEST_F(AccessMatrix, NewMembersOfARoomWithInvitationsGetThemThroughGetinv) {
   auto r = other.wait_command(oid, 5s);
   ASSERT_TRUE(r && r->replied);
   EXPECT_EQ(r->reply.data_xml.find("<inv"), std::string::npos);
+}
+
+TEST_F(AccessMatrix, AnUnauthenticatedUserReachesNoRoomAndTheAdminReachesEveryRoom) {
+  // Unauthenticated: against a Digest server, a client without valid credentials never gets
+  // a chat session, so no command of any room is reachable.
+  char tmpl[] = "/tmp/pchat-matrix-digest-XXXXXX";
+  std::string ddir = mkdtemp(tmpl);
+  pchat::testing::server_process digest(ddir + "/data", {"--auth=digest"});
+  ASSERT_TRUE(digest.start()) << digest.stderr_text();
+  {
+    connection_config cc;
+    cc.server_port = digest.sip_port();
+    client_config cfg;
+    cfg.user = "member@example.com";
+    chat_client anon(loop_, cc, cfg);
+    EXPECT_FALSE(anon.sign_in(10s));
+    EXPECT_FALSE(anon.is_ready());
+    EXPECT_EQ(anon.join(uri_of("open-normal")), 0u) << "a command was sent without a session";
+  }
+  EXPECT_TRUE(digest.stop());
+  std::filesystem::remove_all(ddir);
+
+  // Admin (the admin API, guarded by its token): reads and edits history in every room,
+  // whatever its privacy or type.
+  auto& presenter = client("presenter@example.com");
+  ASSERT_TRUE(presenter.sign_in(10s));
+  for (auto& pv : kPrivacy)
+    for (auto& t : kTypes) {
+      std::string name = pv + "-" + t;
+      ASSERT_TRUE(presenter.join_and_wait(uri_of(name), 5s)) << name;
+      ASSERT_TRUE(presenter.post_and_wait_ack(uri_of(name), "admin sees " + name, 5s)) << name;
+    }
+  int rc = 0;
+  std::string found = server_->ctl("--json search --query admin", &rc);
+  ASSERT_EQ(rc, 0) << found;
+  for (auto& pv : kPrivacy)
+    for (auto& t : kTypes) {
+      std::string name = pv + "-" + t;
+      EXPECT_NE(found.find("admin sees " + name), std::string::npos) << "admin search misses " << name;
+      std::string out = server_->ctl("message remove --room " + name + " --contains admin --replace redacted", &rc);
+      EXPECT_EQ(rc, 0) << name << ": " << out;
+    }
 }
