@@ -221,7 +221,9 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                              {"requests_in", s.requests_in},
                              {"requests_out", s.requests_out},
                              {"responses_503", s.responses_503},
-                             {"bad_messages", s.bad_messages}});
+                             {"bad_messages", s.bad_messages},
+                             {"default_chat_history", ctx->config.default_chat_history},
+                             {"participant_update_limit", ctx->config.participant_update_limit}});
     }
     if (p == "/api/v1/categories") {
       if (req.method == "GET") {
@@ -416,10 +418,28 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       return error(404, "no room with id, name or uri '" + key + "'");
     }
     if (p == "/api/v1/config") {
-      // Server options (Set-CsPersistentChatConfiguration). Written to the store at once;
-      // a running node applies them at its next start.
+      // Server options (New-/Set-/Get-/Remove-CsPersistentChatConfiguration) at
+      // ?identity=global (default) or site:NAME. Written to the store at once; a node applies
+      // its site's configuration (or the global one) at its next start.
+      std::string identity = "global";
+      if (auto it = req.query.find("identity"); it != req.query.end() && !it->second.empty())
+        identity = it->second;
       storage::chat_config c;
-      if (auto s = ctx->store->get_config(&c); !s.is_ok()) return error(503, s.to_string());
+      bool exists = false;
+      auto got = ctx->store->get_config_at(identity, &c, &exists);
+      if (got.is_invalid_argument()) return error(400, got.reason());
+      if (!got.is_ok() && !got.is_not_found()) return error(503, got.to_string());
+      if (req.method == "DELETE") {
+        auto s = ctx->store->delete_config_at(identity);
+        if (s.is_not_found()) return error(404, "no configuration " + identity);
+        if (!s.is_ok()) return error(s.is_invalid_argument() ? 400 : 503, s.reason());
+        return reply(200, json{{"removed", identity}});
+      }
+      if (req.method == "POST" && exists && identity != "global")
+        return error(409, "configuration " + identity + " exists: use PUT (config set)");
+      if (req.method == "PUT" && !exists)
+        return error(404, "no configuration " + identity + ": create it with POST (config new)");
+      if (req.method == "GET" && !exists) return error(404, "no configuration " + identity);
       if (req.method == "PUT" || req.method == "POST") {
         json body = json::parse(req.body, nullptr, false);
         if (!body.is_object()) return error(400, "expected a JSON object of settings");
@@ -430,13 +450,14 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           else if (k == "room_management_url" && v.is_string()) c.room_management_url = v.get<std::string>();
           else return error(400, "unknown setting or wrong type: " + k);
         }
-        auto s = ctx->store->put_config(c);
+        auto s = ctx->store->put_config_at(identity, c);
         if (s.is_invalid_argument()) return error(400, s.reason());
         if (!s.is_ok()) return error(503, s.to_string());
       } else if (req.method != "GET") {
-        return error(405, "use GET or PUT");
+        return error(405, "use GET, POST (new), PUT (set) or DELETE");
       }
-      return reply(200, json{{"default_chat_history", c.default_chat_history},
+      return reply(200, json{{"identity", identity},
+                             {"default_chat_history", c.default_chat_history},
                              {"max_file_size_kb", c.max_file_size_kb},
                              {"participant_update_limit", c.participant_update_limit},
                              {"room_management_url", c.room_management_url},

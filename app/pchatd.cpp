@@ -60,6 +60,7 @@ struct pchatd_config : caf::actor_system_config {
   size_t http_port = 8011;
   std::string log_level = "warn";
   std::string auth = "digest";
+  std::string site;
   std::string compliance_enabled;     // "" = as stored
   std::string compliance_adapter;     // "" = as stored
   std::string compliance_output_dir;  // "" = as stored
@@ -75,6 +76,7 @@ struct pchatd_config : caf::actor_system_config {
         .add(sip_port, "sip-port", "SIP port, TCP and UDP (0 = pick a free one)")
         .add(http_port, "http-port", "admin HTTP port (0 = pick a free one)")
         .add(log_level, "log-level", "debug, info, warn or error")
+        .add(site, "site", "site of this node: its site:NAME configuration applies if it exists")
         .add(auth, "auth", "digest (default): SIP Digest against the user directory; none: trust "
                            "the From header (tests only)")
         .add(compliance_enabled, "compliance-enabled", "true or false (overrides the store)")
@@ -213,7 +215,10 @@ int main(int argc, char** argv) {
   ctx->store = store.get();
   ctx->domain = cfg.domain;
   ctx->chat_uri = "sip:chat@" + cfg.domain;
-  if (auto s = store->get_config(&ctx->config); !s.is_ok())
+  if (bool exists = false; !cfg.site.empty() &&
+      store->get_config_at("site:" + cfg.site, &ctx->config, &exists).is_ok() && exists) {
+    pchat::log::write(pchat::log::level::info, "pchatd", "using the site configuration", "site=" + cfg.site);
+  } else if (auto s = store->get_config(&ctx->config); !s.is_ok())
     return fail("cannot read configuration: " + s.to_string(), "check the store");
   auto identities = std::make_shared<pchat::actors::identity_registry>(cfg.domain);
   if (auto s = identities->load(*store); !s.is_ok())

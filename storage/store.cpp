@@ -817,19 +817,45 @@ status store::validate_config(const chat_config& c) {
   return status::ok();
 }
 
-status store::get_config(chat_config* out) const {
+status store::get_config(chat_config* out) const { return get_config_at("global", out, nullptr); }
+
+namespace {
+// Settings of a scope other than global live under "<identity>/<setting>", with the
+// marker "<identity>/" saying the scope exists (New-CsPersistentChatConfiguration).
+std::string scoped(const std::string& identity, std::string_view setting) {
+  return identity == "global" ? std::string(setting) : identity + "/" + std::string(setting);
+}
+bool valid_scope(const std::string& identity) {
+  return identity == "global" || (identity.rfind("site:", 0) == 0 && identity.size() > 5 &&
+                                  identity.find('/') == std::string::npos &&
+                                  identity.find('\0') == std::string::npos);
+}
+}  // namespace
+
+status store::get_config_at(const std::string& identity, chat_config* out, bool* exists) const {
+  if (!valid_scope(identity))
+    return status::invalid_argument("configuration identity must be global or site:<name>, got '" + identity + "'");
+  if (identity != "global") {
+    std::string marker;
+    rocksdb::Status m = db_->Get(rocksdb::ReadOptions(), config_, keys::config_key(scoped(identity, "")), &marker);
+    if (!m.ok() && !m.IsNotFound()) return from_rocksdb(m, "get config " + identity);
+    if (exists) *exists = m.ok();
+    if (m.IsNotFound()) return status::not_found("configuration " + identity);
+  } else if (exists) {
+    *exists = true;
+  }
   chat_config c;  // defaults for every setting never written
   for (const auto& r : kConfigRanges) {
     std::string value;
     rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), config_, keys::config_key(r.setting), &value);
+        db_->Get(rocksdb::ReadOptions(), config_, keys::config_key(scoped(identity, r.setting)), &value);
     if (s.IsNotFound()) continue;
     if (!s.ok()) return from_rocksdb(s, "get config " + std::string(r.setting));
     if (status d = get_config_int(r.setting, value, &(c.*r.field)); !d.is_ok()) return d;
   }
   std::string url;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), config_, keys::config_key(keys::kRoomManagementUrl), &url);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), config_,
+                               keys::config_key(scoped(identity, keys::kRoomManagementUrl)), &url);
   if (s.ok()) {
     c.room_management_url = std::move(url);
   } else if (!s.IsNotFound()) {
@@ -841,23 +867,44 @@ status store::get_config(chat_config* out) const {
   return status::ok();
 }
 
-status store::put_config(const chat_config& c) {
+status store::put_config(const chat_config& c) { return put_config_at("global", c); }
+
+status store::put_config_at(const std::string& identity, const chat_config& c) {
   if (status s = check_writable(); !s.is_ok()) return s;
+  if (!valid_scope(identity))
+    return status::invalid_argument("configuration identity must be global or site:<name>, got '" + identity + "'");
   if (status s = validate_config(c); !s.is_ok()) return s;
   // All settings in one batch: a reader never sees half of a configuration change.
   rocksdb::WriteBatch b;
   for (const auto& r : kConfigRanges) {
     std::string value;
     put_config_int(&value, c.*r.field);
-    if (rocksdb::Status s = b.Put(config_, keys::config_key(r.setting), value); !s.ok()) {
+    if (rocksdb::Status s = b.Put(config_, keys::config_key(scoped(identity, r.setting)), value); !s.ok()) {
       return from_rocksdb(s, "put config");
     }
   }
-  if (rocksdb::Status s =
-          b.Put(config_, keys::config_key(keys::kRoomManagementUrl), c.room_management_url);
+  if (rocksdb::Status s = b.Put(config_, keys::config_key(scoped(identity, keys::kRoomManagementUrl)),
+                                c.room_management_url);
       !s.ok()) {
     return from_rocksdb(s, "put config");
   }
+  if (identity != "global") {
+    if (rocksdb::Status s = b.Put(config_, keys::config_key(scoped(identity, "")), "1"); !s.ok())
+      return from_rocksdb(s, "put config");
+  }
+  return write_synced(&b);
+}
+
+status store::delete_config_at(const std::string& identity) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (identity == "global") return status::invalid_argument("the global configuration cannot be removed");
+  bool exists = false;
+  chat_config ignored;
+  if (status s = get_config_at(identity, &ignored, &exists); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  for (const auto& r : kConfigRanges) b.Delete(config_, keys::config_key(scoped(identity, r.setting)));
+  b.Delete(config_, keys::config_key(scoped(identity, keys::kRoomManagementUrl)));
+  b.Delete(config_, keys::config_key(scoped(identity, "")));
   return write_synced(&b);
 }
 

@@ -119,6 +119,12 @@ class store {
   status get_config(chat_config* out) const;
   // Validates ranges first: invalid_argument names the setting and its range.
   status put_config(const chat_config& c);
+  // The same at a scope: identity "global" or "site:<name>" (New-/Set-/Get-/
+  // Remove-CsPersistentChatConfiguration). A site scope exists once put; get_config_at on a
+  // missing one is not_found (*exists false). The global one cannot be removed.
+  status get_config_at(const std::string& identity, chat_config* out, bool* exists) const;
+  status put_config_at(const std::string& identity, const chat_config& c);
+  status delete_config_at(const std::string& identity);
   static status validate_config(const chat_config& c);
 
   // ---- compliance staging queue (ascending global event sequence)

@@ -7,7 +7,7 @@ WORK="$(mktemp -d /tmp/pchat-cli.XXXXXX)"
 trap 'kill -9 $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*"; cat "$WORK/err"; exit 1; }
 start() {
-  "$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 >"$WORK/out" 2>"$WORK/err" &
+  "$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 ${EXTRA:-} >"$WORK/out" 2>"$WORK/err" &
   PID=$!
   for _ in $(seq 1 200); do grep -q '^http-port=' "$WORK/out" && break; sleep 0.05; done
   HP="$(sed -n 's/^http-port=//p' "$WORK/out")"
@@ -64,5 +64,21 @@ C="$CTL --server=127.0.0.1:$HP --data-dir=$WORK/data"
 $C --json room get --identity "$URI" | grep -q '"name": "Trading Floor"' || fail "room lost across restart"
 [ "$($C --json room get | grep -c '"name": "Demo Room"')" -eq 1 ] || fail "demo room duplicated on restart"
 $C config get | grep -q "default_chat_history: 120" || fail "config lost across restart"
+# Configuration at site scope: new/set/get/remove, and a node of that site applies it.
+$C config new --identity site:London --default-chat-history 50 >/dev/null || fail "config new site"
+ERR="$($C config new --identity site:London 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"exists"* ]] || fail "config new twice: rc=$RC '$ERR'"
+$C config set --identity site:London --participant-update-limit 40 >/dev/null || fail "config set site"
+$C config get --identity site:London | grep -q "participant_update_limit: 40" || fail "config get site"
+ERR="$($C config set --identity site:Paris --default-chat-history 5 2>&1)"; RC=$?
+[ $RC -eq 1 ] && [[ "$ERR" == *"config new"* ]] || fail "config set on a missing site: rc=$RC '$ERR'"
+ERR="$($C config remove --identity global 2>&1)"; RC=$?
+[ $RC -eq 1 ] || fail "removing the global configuration must be refused"
+kill -TERM $PID; wait $PID 2>/dev/null
+EXTRA="--site=London" start
+C="$CTL --server=127.0.0.1:$HP --data-dir=$WORK/data"
+$C status get | grep -q "default_chat_history: 50" || fail "a London node must use the site configuration"
+$C config remove --identity site:London >/dev/null || fail "config remove site"
+$C config get --identity site:London >/dev/null 2>&1 && fail "removed site configuration still there"
 kill -TERM $PID
 echo "cli: all checks passed"

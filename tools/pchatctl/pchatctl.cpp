@@ -124,6 +124,7 @@ int usage(const std::string& why) {
                "  policy new|set --identity global|site:S|tag:T --enable-persistent-chat true|false\n"
                "  policy get | policy remove --identity I | policy grant --user U --policy TAG\n"
                "  principal eligible --list P1,P2\n"
+               "  config new|set|get|remove [--identity global|site:NAME] (settings as for config set)\n"
                "  config get\n"
                "  config set [--default-chat-history N] [--max-file-size-kb N]\n"
                "             [--participant-update-limit N] [--room-management-url U]\n"
@@ -256,8 +257,11 @@ int main(int argc, char** argv) {
     cols = {{"name", "Name"}, {"uri", "Uri"}, {"users", "Users"}, {"private", "Private"},
             {"description", "Description"}};
   } else if (noun == "config" && verb == "get") {
-    r = http(server, "GET", "/api/v1/config");
-  } else if (noun == "config" && verb == "set") {
+    r = http(server, "GET", "/api/v1/config?identity=" + url_encode(opts.count("identity") ? opts["identity"] : "global"));
+  } else if (noun == "config" && verb == "remove") {
+    if (!need("identity")) return usage("config remove needs --identity site:NAME");
+    r = http(server, "DELETE", "/api/v1/config?identity=" + url_encode(opts["identity"]));
+  } else if (noun == "config" && (verb == "set" || verb == "new")) {
     json b = json::object();
     for (auto& [opt, key] : std::vector<std::pair<std::string, std::string>>{
              {"default-chat-history", "default_chat_history"},
@@ -270,8 +274,9 @@ int main(int argc, char** argv) {
       b[key] = v;
     }
     if (opts.count("room-management-url")) b["room_management_url"] = opts["room-management-url"];
-    if (b.empty()) return usage("config set needs at least one setting");
-    r = http(server, "PUT", "/api/v1/config", b.dump());
+    if (b.empty() && verb == "set") return usage("config set needs at least one setting");
+    std::string identity = opts.count("identity") ? opts["identity"] : "global";
+    r = http(server, verb == "new" ? "POST" : "PUT", "/api/v1/config?identity=" + url_encode(identity), b.dump());
   } else if (noun == "compliance" && verb == "get") {
     r = http(server, "GET", "/api/v1/compliance/config");
   } else if (noun == "compliance" && verb == "status") {
