@@ -137,8 +137,8 @@ void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
   st.roster.erase(it);
   st.dialogs_stale = true;
   self->demonitor(m.session);
-  bool muted = st.roster_muted;
   st.update_mute();
+  bool muted = st.roster_muted;  // after this part: the one that ends the mute is announced
   st.emit(compliance::event_type::part, m.user, 0, {});
   // The user leaves only when their last session does.
   bool last_session = --st.user_sessions[m.user] <= 0;

@@ -297,3 +297,43 @@ TEST_F(AccessMatrix, AnUnauthenticatedUserReachesNoRoomAndTheAdminReachesEveryRo
       EXPECT_EQ(rc, 0) << name << ": " << out;
     }
 }
+
+TEST_F(AccessMatrix, RosterUpdatesStopAboveParticipantUpdateLimitAndResumeBelowEightyPercent) {
+  // ParticipantUpdateLimit 5 (applies at the next start): above 5 members no roster lists
+  // or join/part notices; they resume below 80 % (4).
+  ctl("config set --participant-update-limit 5");
+  clients_.clear();
+  ASSERT_TRUE(server_->stop());
+  ASSERT_TRUE(server_->start()) << server_->stderr_text();
+  std::string room = uri_of("open-normal");
+  std::vector<chat_client*> in;
+  for (int i = 0; i < 7; ++i) {
+    auto& c = client("crowd" + std::to_string(i) + "@example.com");
+    ASSERT_TRUE(c.sign_in(10s));
+    ASSERT_TRUE(c.join_and_wait(room, 5s));
+    in.push_back(&c);
+  }
+  // The 7th joiner (over the limit) sees only itself; nobody heard about the 6th and 7th.
+  EXPECT_EQ(in[6]->rooms().at(room).members.size(), 1u);
+  auto& watcher = *in[0];
+  ASSERT_TRUE(watcher.post_and_wait_ack(room, "sync 1", 5s));
+  ASSERT_TRUE(watcher.wait_for_message([](auto& m) { return m.text == "sync 1"; }, 5s));
+  auto heard = [&](const std::string& user, pchat::client::roster_event::kind k) {
+    for (auto& r : watcher.roster_events())
+      if (r.user == user && r.what == k) return true;
+    return false;
+  };
+  EXPECT_TRUE(heard("sip:crowd4@example.com", pchat::client::roster_event::kind::join));
+  EXPECT_FALSE(heard("sip:crowd5@example.com", pchat::client::roster_event::kind::join));
+  EXPECT_FALSE(heard("sip:crowd6@example.com", pchat::client::roster_event::kind::join));
+  // Down to 4 members: still muted (not below 80 % of 5); down to 3: notices resume.
+  for (int i = 6; i >= 4; --i) ASSERT_TRUE(in[static_cast<size_t>(i)]->part_and_wait(room, 5s));
+  ASSERT_TRUE(watcher.post_and_wait_ack(room, "sync 1b", 5s));
+  ASSERT_TRUE(watcher.wait_for_message([](auto& m) { return m.text == "sync 1b"; }, 5s));
+  EXPECT_FALSE(heard("sip:crowd4@example.com", pchat::client::roster_event::kind::part));
+  ASSERT_TRUE(in[1]->part_and_wait(room, 5s));
+  ASSERT_TRUE(watcher.post_and_wait_ack(room, "sync 2", 5s));
+  ASSERT_TRUE(watcher.wait_for_message([](auto& m) { return m.text == "sync 2"; }, 5s));
+  EXPECT_TRUE(heard("sip:crowd1@example.com", pchat::client::roster_event::kind::part))
+      << "below 80 % of the limit, part notices must resume";
+}
