@@ -181,6 +181,19 @@ json to_json(const storage::room_record& r, const std::string& domain) {
               {"presenters", r.presenters}};
 }
 
+// The id of the room named by `key` (id, name or URI); empty if there is none.
+std::string find_room_id(caf::scoped_actor& self, const caf::actor& directory, const std::string& key) {
+  std::string id;
+  self->request(directory, kTimeout, actors::list_rooms_atom::value)
+      .receive(
+          [&](std::vector<actors::room_view>& rooms) {
+            for (auto& v : rooms)
+              if (v.id == key || v.name == key || v.uri == key) id = v.id;
+          },
+          [&](caf::error&) {});
+  return id;
+}
+
 json to_json(const actors::room_view& r) {
   return json{{"id", r.id},
               {"uri", r.uri},
@@ -323,14 +336,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         // Set-CsPersistentChatRoom: find the room by id, name or URI, apply, write through
         // the directory (which tells the live room).
         std::string key = p.substr(std::string("/api/v1/rooms/").size());
-        std::string id;
-        self->request(ctx->directory, kTimeout, actors::list_rooms_atom::value)
-            .receive(
-                [&](std::vector<actors::room_view>& rooms) {
-                  for (auto& v : rooms)
-                    if (v.id == key || v.name == key || v.uri == key) id = v.id;
-                },
-                [&](caf::error&) {});
+        std::string id = find_room_id(self, ctx->directory, key);
         storage::room_record r;
         if (id.empty() || !ctx->store->get_room(id, &r).is_ok())
           return error(404, "no room with id, name or uri '" + key + "'");
@@ -369,14 +375,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       if (req.method == "DELETE" && p.rfind("/api/v1/rooms/", 0) == 0) {
         // Remove-CsPersistentChatRoom: the room and all its history.
         std::string key = p.substr(std::string("/api/v1/rooms/").size());
-        std::string id;
-        self->request(ctx->directory, kTimeout, actors::list_rooms_atom::value)
-            .receive(
-                [&](std::vector<actors::room_view>& rooms) {
-                  for (auto& v : rooms)
-                    if (v.id == key || v.name == key || v.uri == key) id = v.id;
-                },
-                [&](caf::error&) {});
+        std::string id = find_room_id(self, ctx->directory, key);
         if (id.empty()) return error(404, "no room with id, name or uri '" + key + "'");
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::remove_room_atom::value, id)

@@ -31,6 +31,7 @@
 #include "storage/keys.h"
 #include "storage/record_codec.h"
 #include "storage/store.h"
+#include "tests/support/recording_sender.h"
 
 using namespace pchat;
 using namespace std::chrono_literals;
@@ -503,45 +504,7 @@ TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated
 
 namespace {
 
-class recording_sender final : public sip::dialog_sender {
- public:
-  void respond(sip::txn_id txn, int code) override {
-    std::lock_guard<std::mutex> l(mu_);
-    responses_[txn] = code;
-    cv_.notify_all();
-  }
-  void send_info(sip::dialog_id d, std::shared_ptr<const std::string> body) override {
-    std::lock_guard<std::mutex> l(mu_);
-    infos_[d].push_back(*body);
-    cv_.notify_all();
-  }
-  void send_info_many(std::vector<sip::dialog_id> targets,
-                      std::shared_ptr<const std::string> body) override {
-    std::lock_guard<std::mutex> l(mu_);
-    for (auto d : targets) infos_[d].push_back(*body);
-    cv_.notify_all();
-  }
-  int wait_response(sip::txn_id t, std::chrono::milliseconds deadline = 10s) {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, deadline, [&] { return responses_.count(t) > 0; });
-    return responses_.count(t) ? responses_[t] : 0;
-  }
-  bool wait_info(sip::dialog_id d, const std::string& needle,
-                 std::chrono::milliseconds deadline = 10s) {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, deadline, [&] {
-      for (auto& s : infos_[d])
-        if (s.find(needle) != std::string::npos) return true;
-      return false;
-    });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<sip::txn_id, int> responses_;
-  std::map<sip::dialog_id, std::vector<std::string>> infos_;
-};
+using pchat::testing::recording_sender;
 
 std::string xccos_cmd(const std::string& inner) {
   return "<xccos ver=\"1\" envid=\"7\" xmlns=\"urn:parlano:xml:ns:xccos\">" + inner + "</xccos>";
@@ -642,7 +605,7 @@ struct node {
     static uint64_t txn = 1000;
     uint64_t t = ++txn;
     caf::anon_send(s, actors::info_atom::value, t, body);
-    return edge.wait_response(t);
+    return edge.wait_response(t) ? edge.response(t) : 0;
   }
   // A join is complete when its XCCOS reply arrived (the SIP 200 comes first).
   bool join(caf::actor& s, sip::dialog_id d, const std::string& uri) {

@@ -1,0 +1,82 @@
+// A dialog_sender that records what actors send to the SIP edge (responses and INFOs per
+// dialog), for actor-level tests; waits on conditions with deadlines, never bare sleeps.
+// Thread-safe: actors call it from CAF workers while the test thread waits.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "protocol/sip/sip_endpoint.h"
+
+namespace pchat::testing {
+
+// Records everything the actors send to the edge; waits on conditions with deadlines.
+class recording_sender final : public sip::dialog_sender {
+ public:
+  void respond(sip::txn_id txn, int code) override {
+    std::lock_guard<std::mutex> l(mu_);
+    responses_[txn] = code;
+    cv_.notify_all();
+  }
+  void send_info(sip::dialog_id d, std::shared_ptr<const std::string> body) override {
+    std::lock_guard<std::mutex> l(mu_);
+    infos_[d].push_back(*body);
+    cv_.notify_all();
+  }
+  void send_info_many(std::vector<sip::dialog_id> targets,
+                      std::shared_ptr<const std::string> body) override {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto d : targets) infos_[d].push_back(*body);
+    cv_.notify_all();
+  }
+  // Waits until pred(infos) holds; false on timeout.
+  template <class Pred>
+  bool wait(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, deadline, [&] { return pred(); });
+  }
+  int response(sip::txn_id t) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = responses_.find(t);
+    return it == responses_.end() ? 0 : it->second;
+  }
+  bool wait_response(sip::txn_id t, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+    return wait([&] { return responses_.count(t) > 0; }, deadline);
+  }
+  std::vector<std::string> infos(sip::dialog_id d) {
+    std::lock_guard<std::mutex> l(mu_);
+    return infos_[d];
+  }
+  size_t count(sip::dialog_id d, const std::string& needle) {
+    std::lock_guard<std::mutex> l(mu_);
+    return count_locked(d, needle);
+  }
+  bool wait_count(sip::dialog_id d, const std::string& needle, size_t n,
+                  std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+    return wait([&] { return count_locked(d, needle) >= n; }, deadline);
+  }
+  // True once some INFO to dialog `d` contains `needle`.
+  bool wait_info(sip::dialog_id d, const std::string& needle,
+                 std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+    return wait_count(d, needle, 1, deadline);
+  }
+
+ private:
+  size_t count_locked(sip::dialog_id d, const std::string& needle) {
+    size_t n = 0;
+    for (auto& s : infos_[d])
+      if (s.find(needle) != std::string::npos) ++n;
+    return n;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<sip::txn_id, int> responses_;
+  std::map<sip::dialog_id, std::vector<std::string>> infos_;
+};
+
+}  // namespace pchat::testing
