@@ -1,9 +1,42 @@
 #include "compliance/adapter.h"
 
+#include <map>
+
 #include "compliance/csv_adapter.h"
+#include "compliance/output_file.h"
 #include "compliance/xml_adapter.h"
 
 namespace pchat::compliance {
+
+adapter_result file_adapter::deliver(const batch& b) {
+  // file name -> content, written in name order; a file already there is complete.
+  std::map<std::string, std::string> files;
+  const std::string ext = type();
+  if (opts_.one_chat_room_per_output_file) {
+    std::map<std::string, std::vector<storage::compliance_record>> by_room;
+    for (const auto& e : b.events) by_room[e.room_uri].push_back(e);
+    for (const auto& [uri, events] : by_room)
+      files[output_name(b.first_seq, b.last_seq, room_id_of(uri), ext)] = encode(events);
+  } else {
+    files[output_name(b.first_seq, b.last_seq, "", ext)] = encode(b.events);
+  }
+  if (opts_.create_file_attachments_manifest) {
+    std::string manifest = encode_attachments_manifest(b.events);
+    if (!manifest.empty()) files[output_name(b.first_seq, b.last_seq, "", "ATTACH")] = manifest;
+  }
+  for (const auto& [name, content] : files) {
+    if (output_exists(opts_.output_directory, name)) continue;
+    if (std::string err = write_atomically(opts_.output_directory, name, content); !err.empty())
+      return adapter_result::failure(err);
+  }
+  return adapter_result::success();
+}
+
+uint64_t file_adapter::delivered_range_end(uint64_t first_seq) {
+  return find_range_end(opts_.output_directory, first_seq);
+}
+
+void file_adapter::remove_stale_temporaries() { remove_temporaries(opts_.output_directory); }
 
 std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_options& opts) {
   if (type == "xml") return make_xml_adapter(opts);

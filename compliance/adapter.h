@@ -58,6 +58,23 @@ struct adapter_options {
   std::string domain = "example.com";  // users of this domain are internal (AddUserDetails)
 };
 
+// What every adapter writing files in AdapterOutputDirectory shares: one document per batch
+// (or per room with OneChatRoomPerOutputFile), the .ATTACH manifest with
+// CreateFileAttachmentsManifest, final names from output_file.h written once each.
+// A format only says how a set of events becomes one document, and its file extension.
+class file_adapter : public adapter {
+ public:
+  explicit file_adapter(adapter_options opts) : opts_(std::move(opts)) {}
+  adapter_result deliver(const batch& b) final;
+  uint64_t delivered_range_end(uint64_t first_seq) final;
+  void remove_stale_temporaries() final;
+
+ protected:
+  // One output document holding `events` (ascending seq): a whole batch or one room's part.
+  virtual std::string encode(const std::vector<storage::compliance_record>& events) const = 0;
+  const adapter_options opts_;
+};
+
 // "xml" or "csv"; nullptr for an unknown type.
 std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_options& opts);
 

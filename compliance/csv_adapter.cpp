@@ -1,6 +1,5 @@
 #include "compliance/csv_adapter.h"
 
-#include <map>
 
 #include "compliance/output_file.h"
 #include "compliance/time_format.h"
@@ -41,39 +40,15 @@ void field(std::string* out, const std::string& v, bool last = false) {
   *out += last ? "\r\n" : ",";
 }
 
-class csv_adapter final : public adapter {
+class csv_adapter final : public file_adapter {
  public:
-  explicit csv_adapter(adapter_options opts) : opts_(std::move(opts)) {}
+  using file_adapter::file_adapter;
   std::string type() const override { return "csv"; }
 
-  adapter_result deliver(const batch& b) override {
-    std::map<std::string, std::string> files;
-    if (opts_.one_chat_room_per_output_file) {
-      std::map<std::string, std::vector<compliance_record>> by_room;
-      for (const auto& e : b.events) by_room[e.room_uri].push_back(e);
-      for (const auto& [uri, events] : by_room)
-        files[output_name(b.first_seq, b.last_seq, room_id_of(uri), "csv")] = encode_csv(events);
-    } else {
-      files[output_name(b.first_seq, b.last_seq, "", "csv")] = encode_csv(b.events);
-    }
-    if (opts_.create_file_attachments_manifest) {
-      std::string manifest = encode_attachments_manifest(b.events);
-      if (!manifest.empty()) files[output_name(b.first_seq, b.last_seq, "", "ATTACH")] = manifest;
-    }
-    for (const auto& [name, content] : files) {
-      if (output_exists(opts_.output_directory, name)) continue;
-      if (std::string err = write_atomically(opts_.output_directory, name, content); !err.empty())
-        return adapter_result::failure(err);
-    }
-    return adapter_result::success();
+ protected:
+  std::string encode(const std::vector<compliance_record>& events) const override {
+    return encode_csv(events);
   }
-  uint64_t delivered_range_end(uint64_t first) override {
-    return find_range_end(opts_.output_directory, first);
-  }
-  void remove_stale_temporaries() override { remove_temporaries(opts_.output_directory); }
-
- private:
-  adapter_options opts_;
 };
 
 }  // namespace

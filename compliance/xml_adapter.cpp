@@ -120,42 +120,15 @@ bool is_file_event(const compliance_record& e) {
   return e.kind == compliance_kind::file_upload || e.kind == compliance_kind::file_download;
 }
 
-class xml_adapter final : public adapter {
+class xml_adapter final : public file_adapter {
  public:
-  explicit xml_adapter(adapter_options opts) : opts_(std::move(opts)) {}
+  using file_adapter::file_adapter;
   std::string type() const override { return "xml"; }
 
-  adapter_result deliver(const batch& b) override {
-    // file name -> content, written in name order; a file already there is complete.
-    std::map<std::string, std::string> files;
-    if (opts_.one_chat_room_per_output_file) {
-      std::map<std::string, std::vector<compliance_record>> by_room;
-      for (const auto& e : b.events) by_room[e.room_uri].push_back(e);
-      for (const auto& [uri, events] : by_room)
-        files[output_name(b.first_seq, b.last_seq, room_id_of(uri), "xml")] =
-            encode_xml_document(events, opts_);
-    } else {
-      files[output_name(b.first_seq, b.last_seq, "", "xml")] = encode_xml_document(b.events, opts_);
-    }
-    if (opts_.create_file_attachments_manifest) {
-      std::string manifest = encode_attachments_manifest(b.events);
-      if (!manifest.empty()) files[output_name(b.first_seq, b.last_seq, "", "ATTACH")] = manifest;
-    }
-    for (const auto& [name, content] : files) {
-      if (output_exists(opts_.output_directory, name)) continue;
-      if (std::string err = write_atomically(opts_.output_directory, name, content); !err.empty())
-        return adapter_result::failure(err);
-    }
-    return adapter_result::success();
+ protected:
+  std::string encode(const std::vector<compliance_record>& events) const override {
+    return encode_xml_document(events, opts_);
   }
-
-  uint64_t delivered_range_end(uint64_t first) override {
-    return find_range_end(opts_.output_directory, first);
-  }
-  void remove_stale_temporaries() override { remove_temporaries(opts_.output_directory); }
-
- private:
-  adapter_options opts_;
 };
 
 }  // namespace
