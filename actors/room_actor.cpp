@@ -152,6 +152,39 @@ void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
   schedule_idle_check(self);
 }
 
+// A post the room accepted: the author's SIP 200 first, then the fan-out to every joined
+// member including the author (both through the edge's one queue, so clients see their
+// acknowledgement before their echo). One body for all members.
+void relay_post(room_ptr self, const storage::message_record& m, uint64_t txn) {
+  auto& st = self->state;
+  st.ctx->edge->respond(txn, 200);
+  auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, m), st.envid++));
+  const auto& to = st.targets();
+  if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+}
+
+// Sends `xs` to the commit actor with the room counted busy (it does not retire meanwhile).
+// Once the write is synced, `on_durable(n)` runs (n: the commit actor's answer) and its result
+// answers the current request; a failed write answers the error instead.
+template <class OnDurable, class... Ts>
+caf::result<uint64_t> when_durable(room_ptr self, OnDurable on_durable, Ts&&... xs) {
+  auto rp = self->make_response_promise();
+  self->state.in_flight++;
+  self->request(self->state.ctx->commit, caf::infinite, std::forward<Ts>(xs)...)
+      .then(
+          [=](uint64_t n) mutable {
+            self->state.in_flight--;
+            rp.deliver(on_durable(n));
+            schedule_idle_check(self);
+          },
+          [=](caf::error& err) mutable {
+            self->state.in_flight--;
+            rp.deliver(std::move(err));
+            schedule_idle_check(self);
+          });
+  return rp;
+}
+
 // Remove-CsPersistentChatMessage: rewrites the stored messages matching `f` with the
 // replacement text (and their compliance events) in one synced write, then updates the
 // back-chat cache so later back-chat shows the replacement. Posts still in flight are not
@@ -178,27 +211,17 @@ caf::result<uint64_t> replace_messages(room_ptr self, const message_filter& f) {
     changed.push_back(std::move(m));
   }
   if (changed.empty()) return uint64_t{0};
-  auto rp = self->make_response_promise();
-  st.in_flight++;
-  self->request(st.ctx->commit, caf::infinite, rewrite_atom::value, st.rec.id, changed, events)
-      .then(
-          [=](uint64_t n) mutable {
-            auto& st = self->state;
-            st.in_flight--;
-            size_t i = 0;  // both ascending by seq
-            for (auto& c : st.cache) {
-              while (i < changed.size() && changed[i].seq < c.seq) ++i;
-              if (i < changed.size() && changed[i].seq == c.seq) c = changed[i];
-            }
-            rp.deliver(n);
-            schedule_idle_check(self);
-          },
-          [=](caf::error& err) mutable {
-            self->state.in_flight--;
-            rp.deliver(std::move(err));
-            schedule_idle_check(self);
-          });
-  return rp;
+  return when_durable(
+      self,
+      [self, changed](uint64_t n) {
+        size_t i = 0;  // both ascending by seq
+        for (auto& c : self->state.cache) {
+          while (i < changed.size() && changed[i].seq < c.seq) ++i;
+          if (i < changed.size() && changed[i].seq == c.seq) c = changed[i];
+        }
+        return n;
+      },
+      rewrite_atom::value, st.rec.id, changed, std::move(events));
 }
 
 // Archive import (app/admin_archive.h): writes the messages the room does not have yet,
@@ -233,26 +256,16 @@ caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::messag
   }
   if (fresh.empty()) return uint64_t{0};
   st.next_seq = std::max(st.next_seq, fresh.back().seq + 1);
-  auto rp = self->make_response_promise();
-  st.in_flight++;
-  self->request(st.ctx->commit, caf::infinite, rewrite_atom::value, st.rec.id, fresh,
-                std::vector<storage::compliance_record>{})
-      .then(
-          [=](uint64_t n) mutable {
-            auto& st = self->state;
-            st.in_flight--;
-            std::vector<storage::message_record> latest;  // imported seqs may be anywhere
-            if (auto s = st.ctx->store->read_latest(st.rec.id, st.cache_cap, &latest); s.is_ok())
-              st.cache.assign(latest.begin(), latest.end());
-            rp.deliver(n);
-            schedule_idle_check(self);
-          },
-          [=](caf::error& err) mutable {
-            self->state.in_flight--;
-            rp.deliver(std::move(err));
-            schedule_idle_check(self);
-          });
-  return rp;
+  return when_durable(
+      self,
+      [self](uint64_t n) {
+        auto& st = self->state;
+        std::vector<storage::message_record> latest;  // imported seqs may be anywhere
+        if (auto s = st.ctx->store->read_latest(st.rec.id, st.cache_cap, &latest); s.is_ok())
+          st.cache.assign(latest.begin(), latest.end());
+        return n;
+      },
+      rewrite_atom::value, st.rec.id, std::move(fresh), std::vector<storage::compliance_record>{});
 }
 
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
@@ -390,72 +403,30 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         m.ts_micros = now_micros();
         m.text = std::move(text);
         m.extra_xml = std::move(extra);
-        if (!st.persist) {
-          // Category with ChatHistory off: relayed live, never stored, not in back-chat;
-          // compliance still captures it (reference §1.4), durably before the 200.
-          auto relay = [self, m, txn]() {
-            auto& st = self->state;
-            st.ctx->edge->respond(txn, 200);
-            auto body = std::make_shared<const std::string>(
-                xccos::encode_grpchat(to_wire(st, m), st.envid++));
-            const auto& to = st.targets();
-            if (!to.empty()) st.ctx->edge->send_info_many(to, body);
-          };
-          if (!st.ctx->compliance_enabled) {
-            relay();
-            return m.seq;
-          }
-          auto rp = self->make_response_promise();
-          st.in_flight++;
-          self->request(st.ctx->commit, caf::infinite, capture_atom::value,
-                        st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
-                        caf::ok_atom::value)
-              .then(
-                  [=](uint64_t) mutable {
-                    self->state.in_flight--;
-                    relay();
-                    rp.deliver(m.seq);
-                    schedule_idle_check(self);
-                  },
-                  [=](caf::error& err) mutable {
-                    self->state.in_flight--;
-                    rp.deliver(std::move(err));
-                    schedule_idle_check(self);
-                  });
-          return rp;
+        if (!st.persist && !st.ctx->compliance_enabled) {
+          // Category with ChatHistory off: relayed live, never stored, not in back-chat.
+          relay_post(self, m, txn);
+          return m.seq;
         }
-        auto rp = self->make_response_promise();
-        st.in_flight++;
+        if (!st.persist)  // compliance still captures it (reference §1.4), durably before the 200
+          return when_durable(
+              self, [self, m, txn](uint64_t) { relay_post(self, m, txn); return m.seq; },
+              capture_atom::value,
+              st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
+              caf::ok_atom::value);
+        auto stored = [self, m, txn](uint64_t seq) mutable {
+          relay_post(self, m, txn);
+          auto& st = self->state;
+          st.cache.push_back(std::move(m));
+          while (st.cache.size() > st.cache_cap) st.cache.pop_front();
+          return seq;
+        };
         // With compliance on, the post's CHAT event is staged in the same synced write.
-        auto commit =
-            st.ctx->compliance_enabled
-                ? self->request(st.ctx->commit, caf::infinite, commit_atom::value, st.rec.id, m,
-                                st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text,
-                                           m.ts_micros))
-                : self->request(st.ctx->commit, caf::infinite, commit_atom::value, st.rec.id, m);
-        commit.then(
-                [=](uint64_t seq) mutable {
-                  auto& st = self->state;
-                  st.in_flight--;
-                  // The author's SIP 200 goes out before the fan-out (both through the
-                  // same queue), so clients see their acknowledgement first.
-                  st.ctx->edge->respond(txn, 200);
-                  st.cache.push_back(m);
-                  while (st.cache.size() > st.cache_cap) st.cache.pop_front();
-                  auto body = std::make_shared<const std::string>(
-                      xccos::encode_grpchat(to_wire(st, m), st.envid++));
-                  const auto& to = st.targets();
-                  if (!to.empty()) st.ctx->edge->send_info_many(to, body);
-                  rp.deliver(seq);
-                  schedule_idle_check(self);
-                },
-                [=](caf::error& err) mutable {
-                  auto& st = self->state;
-                  st.in_flight--;
-                  rp.deliver(std::move(err));
-                  schedule_idle_check(self);
-                });
-        return rp;
+        if (st.ctx->compliance_enabled)
+          return when_durable(
+              self, std::move(stored), commit_atom::value, st.rec.id, m,
+              st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros));
+        return when_durable(self, std::move(stored), commit_atom::value, st.rec.id, m);
       },
       [=](clear_atom, const std::string&, int64_t before) -> caf::result<uint64_t> {
         // Clear-CsPersistentChatRoom: everything posted on or before `before` goes, in one
@@ -474,24 +445,15 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
             events.push_back(st.capture(storage::compliance_kind::message_removed, m.author, m.seq, m.text, now));
         }
         if (seqs.empty()) return uint64_t{0};
-        auto rp = self->make_response_promise();
-        st.in_flight++;
-        self->request(st.ctx->commit, caf::infinite, purge_atom::value, st.rec.id, seqs, events)
-            .then(
-                [=](uint64_t n) mutable {
-                  auto& st = self->state;
-                  st.in_flight--;
-                  std::erase_if(st.cache, [&](const storage::message_record& m) { return m.ts_micros <= before; });
-                  if (st.ctx->indexer) self->send(st.ctx->indexer, ixdel_atom::value, st.rec.id, seqs);
-                  rp.deliver(n);
-                  schedule_idle_check(self);
-                },
-                [=](caf::error& err) mutable {
-                  self->state.in_flight--;
-                  rp.deliver(std::move(err));
-                  schedule_idle_check(self);
-                });
-        return rp;
+        return when_durable(
+            self,
+            [self, seqs, before](uint64_t n) {
+              auto& st = self->state;
+              std::erase_if(st.cache, [&](const storage::message_record& m) { return m.ts_micros <= before; });
+              if (st.ctx->indexer) self->send(st.ctx->indexer, ixdel_atom::value, st.rec.id, seqs);
+              return n;
+            },
+            purge_atom::value, st.rec.id, seqs, std::move(events));
       },
       [=](replace_atom, const message_filter& f) -> caf::result<uint64_t> {
         return replace_messages(self, f);
