@@ -40,47 +40,55 @@ std::string tag_of(std::string_view v) {
   return std::string(v.substr(start, end - start));
 }
 
-// Walks the header lines (unfolding continuation lines) and fills the raw fields.
-// Returns the number of the five echo headers seen.
+// Which of the headers a response must echo were present.
+struct echo_seen {
+  bool via = false, from = false, to = false, call_id = false, cseq = false;
+  bool all() const { return via && from && to && call_id && cseq; }
+};
+
+// Walks the header lines (unfolding continuation lines) and fills the raw fields. With
+// `build_echo` false (a response to one of our requests: the bulk of the traffic) only
+// Call-ID, CSeq and the tags are taken and nothing is copied for an echo.
 void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_line,
-              bool* has_via, bool* has_from, bool* has_to, bool* has_callid, bool* has_cseq) {
+              echo_seen* seen, bool build_echo) {
   size_t eol = bytes.find('\n');
   *start_line = trim(bytes.substr(0, eol));
   size_t pos = eol;
-  std::string cur_name, cur_value;
+  std::string_view name, value;  // views into `bytes`...
+  std::string folded;            // ...unless a continuation line had to be joined
   auto flush = [&]() {
-    if (cur_name.empty()) return;
-    std::string_view full = echo_name(cur_name);
-    std::string_view value = trim(cur_value);
+    if (name.empty()) return;
+    std::string_view v = trim(folded.empty() ? value : std::string_view(folded));
+    std::string_view full = echo_name(name);
     if (full.empty()) {
-      if (iequals(cur_name, "proxy-authorization")) m->proxy_authorization = std::string(value);
-      else if (iequals(cur_name, "authorization")) m->authorization = std::string(value);
+      if (iequals(name, "proxy-authorization")) m->proxy_authorization = std::string(v);
+      else if (iequals(name, "authorization")) m->authorization = std::string(v);
     } else if (full == "Via") {
-      *has_via = true;
-      m->echo.append("Via: ").append(value).append("\r\n");
+      seen->via = true;
+      if (build_echo) m->echo.append("Via: ").append(v).append("\r\n");
     } else if (full == "From") {
-      *has_from = true;
-      m->echo.append("From: ").append(value).append("\r\n");
-      m->from_tag = tag_of(value);
+      seen->from = true;
+      if (build_echo) m->echo.append("From: ").append(v).append("\r\n");
+      m->from_tag = tag_of(v);
     } else if (full == "To") {
-      *has_to = true;
-      m->to_line = std::string(value);
-      m->to_tag = tag_of(value);
+      seen->to = true;
+      if (build_echo) m->to_line = std::string(v);
+      m->to_tag = tag_of(v);
     } else if (full == "Call-ID") {
-      *has_callid = true;
-      m->echo.append("Call-ID: ").append(value).append("\r\n");
-      m->call_id = std::string(value);
+      seen->call_id = true;
+      if (build_echo) m->echo.append("Call-ID: ").append(v).append("\r\n");
+      m->call_id = std::string(v);
     } else if (full == "CSeq") {
-      *has_cseq = true;
-      m->echo.append("CSeq: ").append(value).append("\r\n");
-      auto sp = value.find(' ');
+      seen->cseq = true;
+      if (build_echo) m->echo.append("CSeq: ").append(v).append("\r\n");
+      auto sp = v.find(' ');
       uint32_t n = 0;
-      std::from_chars(value.data(), value.data() + (sp == std::string_view::npos ? value.size() : sp), n);
+      std::from_chars(v.data(), v.data() + (sp == std::string_view::npos ? v.size() : sp), n);
       m->cseq = n;
-      if (sp != std::string_view::npos) m->cseq_method = std::string(trim(value.substr(sp + 1)));
+      if (sp != std::string_view::npos) m->cseq_method = std::string(trim(v.substr(sp + 1)));
     }
-    cur_name.clear();
-    cur_value.clear();
+    name = {};
+    folded.clear();
   };
   while (pos != std::string_view::npos && pos + 1 < bytes.size()) {
     size_t start = pos + 1;
@@ -89,21 +97,21 @@ void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_li
     pos = end;
     if (line.empty() || line == "\r") break;  // end of headers
     if (line.front() == ' ' || line.front() == '\t') {  // folded continuation
-      cur_value.append(" ").append(trim(line));
+      if (folded.empty()) folded = std::string(trim(value));
+      folded.append(" ").append(trim(line));
       continue;
     }
     flush();
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    cur_name = std::string(trim(line.substr(0, colon)));
-    cur_value = std::string(line.substr(colon + 1));
+    name = trim(line.substr(0, colon));
+    value = line.substr(colon + 1);
   }
   flush();
 }
 
 std::string url_string(const url_t* u) {
   if (!u) return {};
-  char buf[512];
   // Rebuild scheme:user@host[:port] without parameters: what SIPE compares.
   std::string s = u->url_scheme ? u->url_scheme : "sip";
   s += ":";
@@ -116,7 +124,6 @@ std::string url_string(const url_t* u) {
     s += ":";
     s += u->url_port;
   }
-  (void)buf;
   return s;
 }
 
@@ -129,11 +136,12 @@ struct msg_deleter {
 parse_result parse_message(std::string_view bytes, sip_message* out) {
   parse_result r;
   std::string_view start_line;
-  bool has_via = false, has_from = false, has_to = false, has_callid = false, has_cseq = false;
-  scan_raw(bytes, out, &start_line, &has_via, &has_from, &has_to, &has_callid, &has_cseq);
-  r.can_respond = has_via && has_from && has_to && has_callid && has_cseq;
+  echo_seen seen;
+  const bool response = bytes.starts_with("SIP/2.0 ");
+  scan_raw(bytes, out, &start_line, &seen, /*build_echo=*/!response);
+  r.can_respond = seen.all();
 
-  if (start_line.starts_with("SIP/2.0 ")) {
+  if (response) {
     // Light path for responses (see header comment).
     out->is_request = false;
     std::string_view rest = start_line.substr(8);
@@ -146,7 +154,7 @@ parse_result parse_message(std::string_view bytes, sip_message* out) {
     }
     out->status = code;
     out->reason = std::string(trim(std::string_view(p, rest.data() + rest.size() - p)));
-    if (!has_callid || !has_cseq) {
+    if (!seen.call_id || !seen.cseq) {
       r.ok = false;
       r.reason = "response without Call-ID or CSeq";
     }
@@ -211,9 +219,9 @@ parse_result parse_message(std::string_view bytes, sip_message* out) {
 parse_result parse_headers_only(std::string_view bytes, sip_message* out) {
   parse_result r;
   std::string_view start_line;
-  bool has_via = false, has_from = false, has_to = false, has_callid = false, has_cseq = false;
-  scan_raw(bytes, out, &start_line, &has_via, &has_from, &has_to, &has_callid, &has_cseq);
-  r.can_respond = has_via && has_from && has_to && has_callid && has_cseq;
+  echo_seen seen;
+  scan_raw(bytes, out, &start_line, &seen, /*build_echo=*/true);
+  r.can_respond = seen.all();
   out->is_request = !start_line.starts_with("SIP/2.0 ");
   if (out->is_request) out->method = std::string(start_line.substr(0, start_line.find(' ')));
   return r;

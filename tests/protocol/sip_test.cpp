@@ -135,6 +135,19 @@ TEST(SipMessage, CompactHeadersAreEchoedUnderTheirFullNames) {
   EXPECT_EQ(resp.find("\r\nv:"), std::string::npos);
 }
 
+TEST(SipMessage, FoldedHeaderLinesAreJoinedBeforeEchoAndTags) {
+  std::string req =
+      "OPTIONS sip:chat@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 1.2.3.4\r\n  ;rport\r\n"
+      "From: <sip:a@b>\r\n\t;tag=folded1\r\nTo: <sip:chat@example.com>\r\nCall-ID: cid\r\n"
+      "CSeq: 4 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  sip_message m;
+  ASSERT_TRUE(parse_message(req, &m).ok);
+  EXPECT_EQ(m.from_tag, "folded1");
+  std::string resp = build_response(m, 200, {}, "t", {});
+  EXPECT_NE(resp.find("\r\nVia: SIP/2.0/TCP 1.2.3.4 ;rport\r\n"), std::string::npos) << resp;
+  EXPECT_NE(resp.find("\r\nFrom: <sip:a@b> ;tag=folded1\r\n"), std::string::npos) << resp;
+}
+
 TEST(SipMessage, MalformedRequestsSayWhy) {
   sip_message m;
   auto r = parse_message("INVITE sip:chat@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n"
