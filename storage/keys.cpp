@@ -2,23 +2,6 @@
 
 namespace pchat::storage::keys {
 
-namespace {
-
-std::string tagged(char tag, std::string_view id) {
-  std::string k;
-  k.reserve(1 + id.size());
-  k.push_back(tag);
-  k.append(id);
-  return k;
-}
-
-bool get_tagged(char tag, std::string_view key, std::string* id) {
-  if (key.empty() || key.front() != tag) return false;
-  id->assign(key.substr(1));
-  return true;
-}
-
-}  // namespace
 
 bool valid_id(std::string_view id) {
   return !id.empty() && id.find(kSeparator) == std::string_view::npos;
@@ -42,32 +25,32 @@ bool get_fixed64_be(std::string_view* in, uint64_t* v) {
   return true;
 }
 
-std::string category_key(std::string_view id) {
-  return tagged(kCategoryTag, id);
+std::string tagged_key(char tag, std::string_view name) {
+  std::string k;
+  k.reserve(1 + name.size());
+  k.push_back(tag);
+  k.append(name);
+  return k;
 }
-bool get_category_key(std::string_view key, std::string* id) {
-  return get_tagged(kCategoryTag, key, id);
+bool get_tagged_key(char tag, std::string_view key, std::string* name) {
+  if (key.empty() || key.front() != tag) return false;
+  name->assign(key.substr(1));
+  return true;
 }
-std::string room_key(std::string_view id) {
-  return tagged(kRoomTag, id);
-}
-bool get_room_key(std::string_view key, std::string* id) {
-  return get_tagged(kRoomTag, key, id);
-}
-
 // The tag byte alone sorts before every key carrying it; tag + 1 sorts after all of them.
-std::string category_range_begin() {
-  return std::string(1, kCategoryTag);
+std::string tag_range_begin(char tag) { return std::string(1, tag); }
+std::string tag_range_end(char tag) { return std::string(1, static_cast<char>(tag + 1)); }
+
+std::string category_key(std::string_view id) { return tagged_key(kCategoryTag, id); }
+bool get_category_key(std::string_view key, std::string* id) {
+  return get_tagged_key(kCategoryTag, key, id);
 }
-std::string category_range_end() {
-  return std::string(1, kCategoryTag + 1);
-}
-std::string room_range_begin() {
-  return std::string(1, kRoomTag);
-}
-std::string room_range_end() {
-  return std::string(1, kRoomTag + 1);
-}
+std::string room_key(std::string_view id) { return tagged_key(kRoomTag, id); }
+bool get_room_key(std::string_view key, std::string* id) { return get_tagged_key(kRoomTag, key, id); }
+std::string category_range_begin() { return tag_range_begin(kCategoryTag); }
+std::string category_range_end() { return tag_range_end(kCategoryTag); }
+std::string room_range_begin() { return tag_range_begin(kRoomTag); }
+std::string room_range_end() { return tag_range_end(kRoomTag); }
 
 std::string message_key(std::string_view room_id, uint64_t seq) {
   std::string k;
@@ -141,12 +124,5 @@ bool get_compliance_key(std::string_view key, uint64_t* seq) {
   return get_fixed64_be(&key, seq);
 }
 
-std::string tagged_key(char tag, std::string_view name) {
-  std::string k(1, tag);
-  k.append(name);
-  return k;
-}
-std::string tag_range_begin(char tag) { return std::string(1, tag); }
-std::string tag_range_end(char tag) { return std::string(1, static_cast<char>(tag + 1)); }
 
 }  // namespace pchat::storage::keys

@@ -88,8 +88,10 @@ std::string category_range_begin();
 std::string category_range_end();
 std::string room_range_begin();
 std::string room_range_end();
-// Users, groups and policies: tag + name; ranges cover one tag.
+// Any directory entry: tag + name (categories and rooms above are two such tags); the
+// ranges cover one tag.
 std::string tagged_key(char tag, std::string_view name);
+bool get_tagged_key(char tag, std::string_view key, std::string* name);
 std::string tag_range_begin(char tag);
 std::string tag_range_end(char tag);
 

@@ -340,32 +340,25 @@ status store::get_category(const std::string& id, category_record* out) const {
   return status::ok();
 }
 
-status store::list_categories(std::vector<category_record>* out) const {
-  std::string lo = keys::category_range_begin(), hi = keys::category_range_end();
-  rocksdb::Slice lo_s(lo), hi_s(hi);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_s;
-  ro.iterate_upper_bound = &hi_s;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
-  std::vector<category_record> result;
-  for (it->Seek(lo_s); it->Valid(); it->Next()) {
-    std::string id;
-    if (!keys::get_category_key(view(it->key()), &id)) {
-      return status::corruption("category key: malformed");
-    }
-    category_record rec;
-    if (status d = get_category_record(view(it->value()), &rec); !d.is_ok()) return d;
-    if (rec.id != id) {
-      return status::corruption("category record: id '" + rec.id + "' stored under key of '" + id +
-                                "'");
-    }
-    result.push_back(std::move(rec));
+template <class Rec>
+status store::list_directory(char tag, status (*decode)(std::string_view, Rec*), const char* what,
+                             std::vector<Rec>* out) const {
+  std::vector<std::string> values, ids;
+  if (status s = list_tagged(tag, &values, &ids); !s.is_ok()) return s;
+  std::vector<Rec> result(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (status d = decode(values[i], &result[i]); !d.is_ok()) return d;
+    if (result[i].id != ids[i])
+      return status::corruption(std::string(what) + " record: id '" + result[i].id +
+                                "' stored under key of '" + ids[i] + "'");
   }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "list categories");
   *out = std::move(result);
   return status::ok();
 }
 
+status store::list_categories(std::vector<category_record>* out) const {
+  return list_directory(keys::kCategoryTag, get_category_record, "category", out);
+}
 status store::delete_category(const std::string& id) {
   if (status s = check_writable(); !s.is_ok()) return s;
   if (status s = check_id("category id", id); !s.is_ok()) return s;
@@ -436,29 +429,8 @@ status store::get_room(const std::string& id, room_record* out) const {
 }
 
 status store::list_rooms(std::vector<room_record>* out) const {
-  std::string lo = keys::room_range_begin(), hi = keys::room_range_end();
-  rocksdb::Slice lo_s(lo), hi_s(hi);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_s;
-  ro.iterate_upper_bound = &hi_s;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
-  std::vector<room_record> result;
-  for (it->Seek(lo_s); it->Valid(); it->Next()) {
-    std::string id;
-    if (!keys::get_room_key(view(it->key()), &id)) return status::corruption("room key: malformed");
-    room_record rec;
-    if (status d = get_room_record(view(it->value()), &rec); !d.is_ok()) return d;
-    if (rec.id != id) {
-      return status::corruption("room record: id '" + rec.id + "' stored under key of '" + id +
-                                "'");
-    }
-    result.push_back(std::move(rec));
-  }
-  if (!it->status().ok()) return from_rocksdb(it->status(), "list rooms");
-  *out = std::move(result);
-  return status::ok();
+  return list_directory(keys::kRoomTag, get_room_record, "room", out);
 }
-
 status store::delete_room(const std::string& id) {
   if (status s = check_writable(); !s.is_ok()) return s;
   if (status s = check_id("room id", id); !s.is_ok()) return s;
@@ -518,7 +490,8 @@ status store::get_tagged(char tag, const std::string& name, std::string* value) 
   return status::ok();
 }
 
-status store::list_tagged(char tag, std::vector<std::string>* values) const {
+status store::list_tagged(char tag, std::vector<std::string>* values,
+                          std::vector<std::string>* names) const {
   std::string lo = keys::tag_range_begin(tag), hi = keys::tag_range_end(tag);
   rocksdb::Slice lo_s(lo), hi_s(hi);
   rocksdb::ReadOptions ro;
@@ -526,7 +499,11 @@ status store::list_tagged(char tag, std::vector<std::string>* values) const {
   ro.iterate_upper_bound = &hi_s;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
   values->clear();
-  for (it->Seek(lo_s); it->Valid(); it->Next()) values->emplace_back(it->value().data(), it->value().size());
+  if (names) names->clear();
+  for (it->Seek(lo_s); it->Valid(); it->Next()) {
+    values->emplace_back(it->value().data(), it->value().size());
+    if (names) names->emplace_back(it->key().data() + 1, it->key().size() - 1);
+  }
   if (!it->status().ok()) return from_rocksdb(it->status(), "list directory entries");
   return status::ok();
 }

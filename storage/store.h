@@ -168,7 +168,13 @@ class store {
   friend class write_batch;
   status put_tagged(char tag, const std::string& name, const std::string& value);
   status get_tagged(char tag, const std::string& name, std::string* value) const;
-  status list_tagged(char tag, std::vector<std::string>* values) const;
+  // Values (and, if wanted, names) of every directory entry with `tag`, in key order.
+  status list_tagged(char tag, std::vector<std::string>* values,
+                     std::vector<std::string>* names = nullptr) const;
+  // Decodes every entry with `tag`; a record whose id differs from its key is corruption.
+  template <class Rec>
+  status list_directory(char tag, status (*decode)(std::string_view, Rec*), const char* what,
+                        std::vector<Rec>* out) const;
   status delete_tagged(char tag, const std::string& name);
   store() = default;
   status check_writable() const;
