@@ -337,3 +337,44 @@ TEST_F(AccessMatrix, RosterUpdatesStopAboveParticipantUpdateLimitAndResumeBelowE
   EXPECT_TRUE(heard("sip:crowd1@example.com", pchat::client::roster_event::kind::part))
       << "below 80 % of the limit, part notices must resume";
 }
+
+TEST_F(AccessMatrix, GroupsNestedGroupsAndPolicyScopesDecideAccessOverSip) {
+  for (auto u : {"gina", "jim", "sam"}) ctl(std::string("user new --uri ") + u + "@example.com");
+  ctl("group new --name juniors --members sip:jim@example.com");
+  ctl("group new --name traders --members sip:gina@example.com,group:juniors");
+  ctl("room new --name desk --category Desk --privacy closed --members group:traders");
+  int rc = 0;
+  std::string eligible = server_->ctl("principal eligible --list group:traders", &rc);
+  ASSERT_EQ(rc, 0) << eligible;
+  EXPECT_NE(eligible.find("sip:gina@example.com"), std::string::npos) << eligible;
+  EXPECT_NE(eligible.find("sip:jim@example.com"), std::string::npos) << "nested group: " << eligible;
+  std::string room = uri_of("desk");
+  auto& gina = client("gina@example.com");
+  auto& jim = client("jim@example.com");
+  auto& stranger = client("nonmember@example.com");
+  for (auto* c : {&gina, &jim, &stranger}) ASSERT_TRUE(c->sign_in(10s));
+  ASSERT_TRUE(gina.join_and_wait(room, 5s));
+  ASSERT_TRUE(jim.join_and_wait(room, 5s)) << "member through a nested group";
+  auto refused = stranger.join_and_wait(room, 5s);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, 403);
+  // Deny wins, by group too: denying the juniors removes jim at once, gina stays.
+  uint64_t since = jim.next_roster_seq();
+  ctl("category set --identity Desk --denied-members group:juniors");
+  EXPECT_TRUE(jim.wait_for_roster(
+      [](auto& r) { return r.user == "sip:jim@example.com" && r.what == pchat::client::roster_event::kind::part; },
+      5s, since));
+  auto again = jim.join_and_wait(room, 5s);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->ok());
+  ASSERT_TRUE(gina.post_and_wait_ack(room, "still here", 5s));
+  // Policies: a site policy turns chat off for its users, a user's own tag turns it back on.
+  ctl("policy new --identity site:Lab --enable-persistent-chat false");
+  ctl("user set --uri sam@example.com --site Lab");
+  auto& sam = client("sam@example.com");
+  EXPECT_FALSE(sam.sign_in(10s)) << "site policy off";
+  ctl("policy new --identity tag:on --enable-persistent-chat true");
+  ctl("policy grant --user sam@example.com --policy on");
+  auto& sam2 = client("sam@example.com");
+  EXPECT_TRUE(sam2.sign_in(10s)) << "a user's policy wins over the site's: " << sam2.failure_reason();
+}

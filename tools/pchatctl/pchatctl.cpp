@@ -392,7 +392,9 @@ int main(int argc, char** argv) {
     std::cout << j.value("uri", "") << "\n";  // scripts capture the room URI
     return 0;
   }
-  if (j.is_array()) {
+  if (j.is_array() && cols.empty()) {  // a plain list (e.g. eligible principals): one per line
+    for (auto& v : j) std::cout << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+  } else if (j.is_array()) {
     print_table(j, cols);
   } else if (!cols.empty()) {
     print_table(json::array({j}), cols);
