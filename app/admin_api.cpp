@@ -1,4 +1,5 @@
 #include "app/admin_api.h"
+#include "app/admin_json.h"
 
 #include "app/utc_time.h"
 
@@ -26,12 +27,6 @@ constexpr auto kTimeout = std::chrono::seconds(10);
 constexpr const char* kDefaultReplacement =
     "This message was replaced by the Persistent Chat administrator.";
 
-web::http_response reply(int status, const json& j) {
-  return {status, "application/json", j.dump(2) + "\n"};
-}
-web::http_response error(int status, const std::string& what) {
-  return reply(status, json{{"error", what}});
-}
 
 web::http_response from_caf_error(caf::actor_system& sys, const caf::error& err) {
   actors::errc code;

@@ -1,4 +1,5 @@
 #include "app/admin_archive.h"
+#include "app/admin_json.h"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -25,12 +26,6 @@ constexpr size_t kImportChunk = 1000;  // messages per import request to a room 
 constexpr const char* kFormat = "pchat-archive";  // docs/ARCHIVE.md
 constexpr int kVersion = 1;
 
-web::http_response reply(int status, const json& j) {
-  return {status, "application/json", j.dump(2) + "\n"};
-}
-web::http_response error(int status, const std::string& what) {
-  return reply(status, json{{"error", what}});
-}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -1,4 +1,5 @@
 #include "app/admin_identity.h"
+#include "app/admin_json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -12,8 +13,6 @@ namespace {
 
 using json = nlohmann::json;
 
-web::http_response reply(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
-web::http_response error(int status, const std::string& what) { return reply(status, json{{"error", what}}); }
 web::http_response from_status(const storage::status& s) {
   if (s.is_not_found()) return error(404, "not found: " + s.reason());
   if (s.is_invalid_argument()) return error(400, s.reason());

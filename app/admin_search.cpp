@@ -1,4 +1,5 @@
 #include "app/admin_search.h"
+#include "app/admin_json.h"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -18,12 +19,6 @@ namespace {
 using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
 
-web::http_response reply(int status, const json& j) {
-  return {status, "application/json", j.dump(2) + "\n"};
-}
-web::http_response error(int status, const std::string& what) {
-  return reply(status, json{{"error", what}});
-}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
