@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -277,22 +278,30 @@ struct endpoint::impl {
   }
 
   // ------------------------------------------------------------------ output
-  void queue_bytes(connection* c, std::string_view bytes) {
-    if (c->closing) return;
-    if (c->udp) {
-      ::sendto(udp_fd, bytes.data(), bytes.size(), MSG_DONTWAIT,
-               reinterpret_cast<const sockaddr*>(&c->peer), c->peer_len);
-      return;
-    }
-    if (c->out.size() - c->out_pos + bytes.size() > cfg.max_output_bytes) {
+  // The output buffer of TCP connection `c` with room for `n` more bytes (flushed at the end
+  // of this loop turn), or nullptr when it is closing or a slow reader hit the limit (it is
+  // then closed at the flush).
+  std::string* output_for(connection* c, size_t n) {
+    if (c->closing) return nullptr;
+    if (c->out.size() - c->out_pos + n > cfg.max_output_bytes) {
       PCHAT_LOG(warn, "sip", "closing slow connection: output buffer limit reached",
                 "peer=" + c->peer_text + " limit=" + std::to_string(cfg.max_output_bytes));
       c->closing = true;
       mark_dirty(c);
+      return nullptr;
+    }
+    mark_dirty(c);
+    return &c->out;
+  }
+
+  void queue_bytes(connection* c, std::string_view bytes) {
+    if (c->udp) {
+      if (!c->closing)
+        ::sendto(udp_fd, bytes.data(), bytes.size(), MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&c->peer), c->peer_len);
       return;
     }
-    c->out.append(bytes);
-    mark_dirty(c);
+    if (std::string* out = output_for(c, bytes.size())) out->append(bytes);
   }
 
   void mark_dirty(connection* c) {
@@ -931,11 +940,13 @@ struct endpoint::impl {
           do_respond(cmd.txn, cmd.code);
           break;
         case command::kind::info:
-          do_send_info(cmd.dialog, *cmd.body);
+          do_send_info(cmd.dialog, *cmd.body, std::to_string(cmd.body->size()));
           break;
-        case command::kind::info_many:
-          for (auto d : cmd.targets) do_send_info(d, *cmd.body);
+        case command::kind::info_many: {
+          const std::string len = std::to_string(cmd.body->size());
+          for (auto d : cmd.targets) do_send_info(d, *cmd.body, len);
           break;
+        }
       }
     }
   }
@@ -957,25 +968,36 @@ struct endpoint::impl {
     queue_bytes(c->second.get(), resp);
   }
 
-  void do_send_info(dialog_id id, const std::string& body) {
+  // One server INFO into dialog `id` (`len` is body.size() as text, formatted once per
+  // fan-out). Over TCP the request is written straight into the connection's buffer: the
+  // body is copied once per member, the hot path of every post.
+  void do_send_info(dialog_id id, const std::string& body, const std::string& len) {
     auto it = dialogs.find(id);
     if (it == dialogs.end()) return;
     dialog* d = it->second.get();
     auto c = conns.find(d->conn);
     if (c == conns.end()) return;
+    connection* conn = c->second.get();
     uint32_t cseq = d->next_cseq++;
-    std::string cs = std::to_string(cseq);
-    std::string len = std::to_string(body.size());
-    std::string msg;
-    msg.reserve(d->request_head.size() + d->request_mid.size() + d->request_tail.size() +
-                body.size() + 32);
-    msg.append(d->request_head).append(cs).append(d->request_mid).append(cs);
-    msg.append(d->request_tail).append(len).append("\r\n\r\n").append(body);
+    char cs[12];
+    auto cs_len = static_cast<size_t>(std::to_chars(cs, cs + sizeof cs, cseq).ptr - cs);
+    std::string_view cseq_text(cs, cs_len);
+    auto write = [&](std::string& out) {
+      out.append(d->request_head).append(cseq_text).append(d->request_mid).append(cseq_text);
+      out.append(d->request_tail).append(len).append("\r\n\r\n").append(body);
+    };
     n_requests_out++;
-    if (c->second->udp) {
-      retrans.push_back({d->conn, id, cseq, false, msg, now_ms() + kT1Ms, kT1Ms, now_ms() + kTimerFMs});
+    if (conn->udp) {  // the datagram is kept whole for retransmission
+      std::string msg;
+      write(msg);
+      queue_bytes(conn, msg);
+      retrans.push_back({d->conn, id, cseq, false, std::move(msg), now_ms() + kT1Ms, kT1Ms,
+                         now_ms() + kTimerFMs});
+      return;
     }
-    queue_bytes(c->second.get(), msg);
+    size_t size = d->request_head.size() + d->request_mid.size() + d->request_tail.size() +
+                  2 * cs_len + len.size() + 4 + body.size();
+    if (std::string* out = output_for(conn, size)) write(*out);
   }
 };
 
