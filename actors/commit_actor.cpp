@@ -31,10 +31,9 @@ struct commit_state {
   }
 
   // Assigns the next event sequence and adds the event to the open batch.
-  void stage(storage::compliance_record e) {
-    e.seq = next_event_seq;
+  void stage(const storage::compliance_record& e) {
+    batch->put_compliance(next_event_seq, e);
     if (next_event_seq != 0) ++next_event_seq;
-    batch->put_compliance(e);
     ++staged_events;
   }
 };

@@ -76,7 +76,7 @@ struct room_state {
             const std::string& text) {
     compliance::event e;
     e.type = type;
-    e.room_uri = uri;
+    e.room_id = rec.id;
     e.room_name = rec.name;
     e.user_uri = user;
     e.message_id = id;
@@ -92,7 +92,7 @@ struct room_state {
     storage::compliance_record e;
     e.kind = kind;
     e.ts_micros = ts;
-    e.room_uri = uri;
+    e.room_id = rec.id;
     e.room_name = rec.name;
     e.user_uri = user;
     e.message_id = id;

@@ -123,7 +123,7 @@ web::http_response handle_search(caf::actor_system& sys,
   e.user_uri = "admin";
   e.user_display = "admin API";
   if (readable.size() == 1) {
-    e.room_uri = by_id[readable[0]]->uri;
+    e.room_id = readable[0];
     e.room_name = by_id[readable[0]]->name;
   }
   e.text = "q=" + q.text + " room=" + wanted + " author=" + param(req, "author") +

@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
   if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";
   ctx->compliance_enabled = ccfg.enabled;
   pchat::compliance::runner_options ropts;
+  ropts.domain = cfg.domain;
   ropts.run_interval = cfg.compliance_test_run_interval_ms != 0
                            ? std::chrono::milliseconds(cfg.compliance_test_run_interval_ms)
                            : std::chrono::milliseconds(int64_t{ccfg.run_interval_seconds} * 1000);

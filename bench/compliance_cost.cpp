@@ -1,13 +1,15 @@
 // pchat-compliance-bench: the cost of compliance capture on durable post throughput
 // (issue 4 goal: under 10 %), compliance off and on in the same run.
 //
-//   pchat-compliance-bench [--sessions=N] [--posts=M] [--rounds=R] [--dir=/tmp] [--only=off|on]
+//   pchat-compliance-bench [--sessions=N] [--posts=M] [--window=W] [--rounds=R] [--dir=/tmp]
+//                          [--only=off|on]
 //
 // --only runs one mode, for instruction counts under valgrind --tool=callgrind, which are
 // exact where wall-clock throughput is swamped by fsync variance (docs/PERFORMANCE.md).
 //
 // Measures the actor layer without SIP: N sessions join one room (the SIP edge replaced by
-// a counting dialog_sender, as in tests/actors) and each sends M posts at once; the clock
+// a counting dialog_sender, as in tests/actors) and each sends M posts, keeping W in flight
+// as a client does (each 200 releases the next; W=0 sends all M at once); the clock
 // stops when every post has its SIP 200, i.e. is durable (synced group commit) and fanned
 // out. Rounds alternate off/on on fresh stores so disk state and warm-up hit both equally;
 // the report gives each round and the medians. With compliance on, every post also stages
@@ -21,6 +23,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,11 +46,15 @@ using namespace std::chrono_literals;
 namespace {
 
 // Counts responses and join replies; keeps nothing else (fan-out bodies are dropped).
+// `on_response`, when set, runs for every response (on the responding actor's thread).
 class counting_sender final : public sip::dialog_sender {
  public:
-  void respond(sip::txn_id, int code) override {
+  void respond(sip::txn_id txn, int code) override {
     (code == 200 ? ok : failed).fetch_add(1, std::memory_order_relaxed);
+    if (releasing.load()) on_response(txn);
   }
+  std::function<void(sip::txn_id)> on_response;  // set before `releasing`, never after
+  std::atomic<bool> releasing{false};
   void send_info(sip::dialog_id, std::shared_ptr<const std::string> body) override {
     if (body->find("rpl:join") != std::string::npos) joined.fetch_add(1);
   }
@@ -69,7 +77,7 @@ std::string xccos(const std::string& inner) {
 }
 
 // One round: returns durable posts per second, or a negative value on failure.
-double run_round(const std::string& dir, bool compliance_on, int sessions, int posts) {
+double run_round(const std::string& dir, bool compliance_on, int sessions, int posts, int window) {
   std::filesystem::remove_all(dir);
   std::unique_ptr<storage::store> store;
   if (auto s = storage::store::open({dir, true}, &store); !s.is_ok()) {
@@ -136,9 +144,27 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
       bodies.push_back(xccos("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"" + room_uri +
                              "\" author=\"sip:x@example.com\" ts=\"2024-05-01T12:34:56Z\"><chat>" +
                              std::to_string(p) + text + "</chat></grpchat>"));
+    // Post p of session i is transaction kPosts + p * sessions + i, so a response names
+    // the session whose next post it releases.
+    const uint64_t kPosts = txn;
+    auto post = [&, kPosts](int i, int p) {
+      caf::anon_send(s[i], actors::info_atom::value,
+                     kPosts + static_cast<uint64_t>(p) * sessions + i, bodies[p]);
+    };
+    int first = window > 0 ? std::min(window, posts) : posts;
+    auto next = std::make_unique<std::atomic<int>[]>(sessions);
+    for (int i = 0; i < sessions; ++i) next[i] = first;
+    if (window > 0)
+      edge.on_response = [&, kPosts](sip::txn_id t) {
+        if (t < kPosts) return;
+        int i = static_cast<int>((t - kPosts) % sessions);
+        int p = next[i].fetch_add(1);
+        if (p < posts) post(i, p);
+      };
+    edge.releasing = window > 0;
     auto t0 = std::chrono::steady_clock::now();
-    for (int p = 0; p < posts; ++p)
-      for (auto& a : s) caf::anon_send(a, actors::info_atom::value, txn++, bodies[p]);
+    for (int p = 0; p < first; ++p)
+      for (int i = 0; i < sessions; ++i) post(i, p);
     uint64_t want = base + static_cast<uint64_t>(sessions) * static_cast<uint64_t>(posts);
     bool done = ready && wait_until([&] { return edge.ok.load() + edge.failed.load() >= want; }, 120s);
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -147,6 +173,7 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     store->count_compliance(&staged);
     if (compliance_on && staged < static_cast<uint64_t>(sessions) * posts) rate = -1;
     if (!compliance_on && staged != 0) rate = -1;
+    edge.releasing = false;
     for (auto& a : s) caf::anon_send(a, actors::closed_atom::value, std::string("bench end"));
     s.clear();
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
@@ -169,7 +196,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int sessions = 20, posts = 500, rounds = 5;
+  int sessions = 20, posts = 500, rounds = 5, window = 8;
   std::string base = "/tmp";
   std::string only;
   for (int i = 1; i < argc; ++i) {
@@ -178,29 +205,31 @@ int main(int argc, char** argv) {
     if (a.rfind("--sessions=", 0) == 0) sessions = std::stoi(val("--sessions="));
     else if (a.rfind("--posts=", 0) == 0) posts = std::stoi(val("--posts="));
     else if (a.rfind("--rounds=", 0) == 0) rounds = std::stoi(val("--rounds="));
+    else if (a.rfind("--window=", 0) == 0) window = std::stoi(val("--window="));
     else if (a.rfind("--dir=", 0) == 0) base = val("--dir=");
     else if (a.rfind("--only=", 0) == 0) only = val("--only=");
     else {
       std::fprintf(stderr, "usage: pchat-compliance-bench [--sessions=N] [--posts=M] "
-                           "[--rounds=R] [--dir=/tmp]\n");
+                           "[--window=W] [--rounds=R] [--dir=/tmp] [--only=off|on]\n");
       return 2;
     }
   }
-  std::printf("# pchat-compliance-bench --sessions=%d --posts=%d --rounds=%d --dir=%s (build %s)\n",
-              sessions, posts, rounds, base.c_str(), PCHAT_BUILD_TYPE);
+  std::printf("# pchat-compliance-bench --sessions=%d --posts=%d --window=%d --rounds=%d --dir=%s "
+              "(build %s)\n",
+              sessions, posts, window, rounds, base.c_str(), PCHAT_BUILD_TYPE);
   std::printf("# durable posts/s through the actor layer (1 room, %d members), compliance off vs on\n",
               sessions);
   std::string dir = base + "/pchat-compliance-bench-" + std::to_string(getpid());
   std::vector<double> off, on;
   if (only == "off" || only == "on") {
     std::vector<double> v;
-    for (int r = 0; r < rounds; ++r) v.push_back(run_round(dir, only == "on", sessions, posts));
+    for (int r = 0; r < rounds; ++r) v.push_back(run_round(dir, only == "on", sessions, posts, window));
     std::printf("only %s: median %8.0f posts/s\n", only.c_str(), median(v));
     return 0;
   }
   for (int r = 0; r < rounds; ++r) {
-    double a = run_round(dir, false, sessions, posts);
-    double b = run_round(dir, true, sessions, posts);
+    double a = run_round(dir, false, sessions, posts, window);
+    double b = run_round(dir, true, sessions, posts, window);
     if (a <= 0 || b <= 0) {
       std::fprintf(stderr, "round %d failed (off %.0f, on %.0f)\n", r + 1, a, b);
       return 1;

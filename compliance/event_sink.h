@@ -24,7 +24,7 @@ enum class event_type : uint8_t {  // DO NOT CHANGE values: they may be persiste
 
 struct event {
   event_type type = event_type::chat;
-  std::string room_uri;
+  std::string room_id;       // the URI is derived at delivery (ma-chan://<domain>/<room_id>)
   std::string room_name;
   std::string user_uri;
   std::string user_display;

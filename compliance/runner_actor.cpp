@@ -66,6 +66,9 @@ struct runner_state {
       PCHAT_LOG(info, "compliance", "completing a batch interrupted after its output",
                 "first=" + std::to_string(first) + " last=" + std::to_string(last));
     }
+    for (auto& e : events)
+      if (e.room_uri.empty() && !e.room_id.empty())
+        e.room_uri = "ma-chan://" + opts.domain + "/" + e.room_id;
     batch b{first, last, std::move(events)};
     if (adapter_result r = opts.output->deliver(b); !r.ok()) {
       failed(r.error);

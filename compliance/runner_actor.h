@@ -15,6 +15,9 @@
 // files that exist) and deletes it, so the output never holds an event twice.
 // Crash point "after_rename" fires between a successful delivery and the delete.
 //
+// Events are staged with their room's id; the runner gives each its room URI before the
+// adapter sees it (events staged by older versions carry the URI already).
+//
 // Runs detached (file I/O and fsync block). The store must outlive the actor.
 #pragma once
 
@@ -22,6 +25,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 namespace pchat::storage {
 class store;
@@ -36,6 +40,7 @@ struct runner_options {
   std::chrono::milliseconds run_interval{15 * 60 * 1000};  // RunInterval
   std::chrono::milliseconds backoff_base{1000}; // first retry after a failure
   size_t max_batch_events = 10000;
+  std::string domain;                           // room URIs: ma-chan://<domain>/<room id>
   bool enabled = true;                          // shown in status
 };
 

@@ -48,8 +48,13 @@ class field_reader {
 
   bool read_version() {
     uint8_t v = 0;
-    if (!read_byte("format version", &v)) return false;
-    if (v != kRecordFormatVersion) return fail("unsupported format version " + std::to_string(v));
+    return read_version_in(kRecordFormatVersion, kRecordFormatVersion, &v);
+  }
+
+  // For records with more than one layout: accepts versions first..last, stores it in *v.
+  bool read_version_in(uint8_t first, uint8_t last, uint8_t* v) {
+    if (!read_byte("format version", v)) return false;
+    if (*v < first || *v > last) return fail("unsupported format version " + std::to_string(*v));
     return true;
   }
 
@@ -86,6 +91,18 @@ class field_reader {
     in_.remove_prefix(n);
     return true;
   }
+
+  // A string field as a view into the input (no copy).
+  bool read_view(std::string_view field, std::string_view* out) {
+    uint64_t n = 0;
+    if (!read_varint(field, &n)) return false;
+    if (n > in_.size()) return fail("truncated " + std::string(field));
+    *out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+
+  bool at_end() const { return in_.empty(); }
 
   bool read_list(std::string_view field, std::vector<std::string>* out) {
     uint64_t n = 0;
@@ -303,11 +320,15 @@ status get_message_record(std::string_view in, message_record* out) {
 }
 
 void put_compliance_record(std::string* dst, const compliance_record& in) {
-  put_byte(dst, kRecordFormatVersion);
-  put_varint64(dst, in.seq);
+  put_compliance_record(dst, in.seq, in);
+}
+
+void put_compliance_record(std::string* dst, uint64_t seq, const compliance_record& in) {
+  put_byte(dst, kComplianceFormatVersion);
+  put_varint64(dst, seq);
   put_byte(dst, static_cast<uint8_t>(in.kind));
   put_zigzag64(dst, in.ts_micros);
-  put_string(dst, in.room_uri);
+  put_string(dst, in.room_id);
   put_string(dst, in.room_name);
   put_string(dst, in.user_uri);
   put_string(dst, in.user_display);
@@ -317,13 +338,54 @@ void put_compliance_record(std::string* dst, const compliance_record& in) {
 
 status get_compliance_record(std::string_view in, compliance_record* out) {
   field_reader r(in, "compliance record");
-  r.read_version() && r.read_varint("seq", &out->seq) &&
+  uint8_t version = 0;
+  r.read_version_in(1, kComplianceFormatVersion, &version) && r.read_varint("seq", &out->seq) &&
       r.read_enum("kind", compliance_kind::history_search, &out->kind) &&
       r.read_zigzag("ts_micros", &out->ts_micros) &&
-      r.read_string("room_uri", &out->room_uri) && r.read_string("room_name", &out->room_name) &&
-      r.read_string("user_uri", &out->user_uri) &&
+      (version == 1 ? r.read_string("room_uri", &out->room_uri)
+                    : r.read_string("room_id", &out->room_id)) &&
+      r.read_string("room_name", &out->room_name) && r.read_string("user_uri", &out->user_uri) &&
       r.read_string("user_display", &out->user_display) &&
       r.read_varint("message_id", &out->message_id) && r.read_string("text", &out->text);
+  return r.finish();
+}
+
+void append_compliance_group(std::string* dst, std::string_view encoded) {
+  if (dst->empty()) put_byte(dst, kComplianceGroupVersion);
+  put_string(dst, encoded);
+}
+
+status get_compliance_value(std::string_view in, std::vector<compliance_record>* out) {
+  if (in.empty() || static_cast<uint8_t>(in.front()) != kComplianceGroupVersion) {
+    compliance_record e;
+    if (status s = get_compliance_record(in, &e); !s.is_ok()) return s;
+    out->push_back(std::move(e));
+    return status::ok();
+  }
+  field_reader r(in.substr(1), "compliance group");
+  std::string_view event;
+  do {
+    if (!r.read_view("event", &event)) return r.finish();
+    compliance_record e;
+    if (status s = get_compliance_record(event, &e); !s.is_ok()) return s;
+    out->push_back(std::move(e));
+  } while (!r.at_end());
+  return r.finish();
+}
+
+status count_compliance_value(std::string_view in, uint64_t* n) {
+  if (in.empty() || static_cast<uint8_t>(in.front()) != kComplianceGroupVersion) {
+    *n = 1;
+    return status::ok();
+  }
+  field_reader r(in.substr(1), "compliance group");
+  std::string_view event;
+  uint64_t count = 0;
+  do {
+    if (!r.read_view("event", &event)) return r.finish();
+    ++count;
+  } while (!r.at_end());
+  *n = count;
   return r.finish();
 }
 

@@ -16,9 +16,14 @@
 //                      addin:string members:list managers:list presenters:list
 //   message_record  := version seq:varint ts_micros:zigzag64 author:string text:string
 //                      extra_xml:string
-//   compliance_record := version seq:varint kind:enum ts_micros:zigzag64 room_uri:string
+//   compliance_record := 0x02 seq:varint kind:enum ts_micros:zigzag64 room_id:string
 //                      room_name:string user_uri:string user_display:string
 //                      message_id:varint text:string
+//                      (format 2: the room id, not its URI, keeps the staged copy of every
+//                      post short; format 1, still read, has room_uri:string in that place)
+//   compliance_group  := 0x03 event:string{1..}  each event a compliance_record; one group
+//                      commit's events, consecutive sequences, stored under the first one's
+//                      key: one RocksDB entry per synced batch instead of one per event
 //   user_record     := version uri:string display_name:string ha1:string enabled:bool
 //                      site:string policy:string
 //   group_record    := version name:string description:string members:list
@@ -43,6 +48,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/records.h"
 #include "storage/status.h"
@@ -50,6 +56,7 @@
 namespace pchat::storage {
 
 inline constexpr uint8_t kRecordFormatVersion = 1;  // DO NOT CHANGE: embedded in on-disk data
+inline constexpr uint8_t kComplianceFormatVersion = 2;  // written; 1 is still read
 
 // put_X appends the encoding of `in` to *dst. get_X decodes all of `in` into *out; on
 // failure it returns corruption and *out holds unspecified (but valid) values.
@@ -74,6 +81,18 @@ void put_message_record(std::string* dst, const message_record& in);
 status get_message_record(std::string_view in, message_record* out);
 
 void put_compliance_record(std::string* dst, const compliance_record& in);
+// The same, numbered `seq` instead of in.seq (the commit actor stages without copying).
+void put_compliance_record(std::string* dst, uint64_t seq, const compliance_record& in);
+
+// A compliance CF value: a group (format 3) or, as earlier versions wrote, one record.
+inline constexpr uint8_t kComplianceGroupVersion = 3;
+// Appends `encoded` (a put_compliance_record result) to the group in *dst, starting the
+// group if *dst is empty.
+void append_compliance_group(std::string* dst, std::string_view encoded);
+// Appends every event of one stored value (group or single record) to *out, in order.
+status get_compliance_value(std::string_view in, std::vector<compliance_record>* out);
+// Number of events in one stored value, without decoding them.
+status count_compliance_value(std::string_view in, uint64_t* n);
 status get_compliance_record(std::string_view in, compliance_record* out);
 
 // Config integers. `setting` only names the value in the corruption reason.

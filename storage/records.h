@@ -73,8 +73,10 @@ struct compliance_record {
   uint64_t seq = 0;
   compliance_kind kind = compliance_kind::chat;
   int64_t ts_micros = 0;     // UTC, microseconds since the Unix epoch
-  std::string room_uri;      // ma-chan://<domain>/<id>
-  std::string room_name;
+  std::string room_id;       // the room's id; its URI is ma-chan://<domain>/<room_id>
+  std::string room_uri;      // not stored (format 2): the runner derives it from room_id
+                             // before delivery; events staged in format 1 carry it instead
+  std::string room_name;     // the name when the event happened (rooms may be renamed)
   std::string user_uri;      // sip:user@domain
   std::string user_display;  // display name; may equal the SIP address
   uint64_t message_id = 0;   // the room's message seq; 0 when not about one message

@@ -904,6 +904,25 @@ status store::compliance_delivered_through(uint64_t* out) const {
   return status::ok();
 }
 
+// Decodes one compliance CF entry and checks its events against its key: the first carries
+// the key's sequence, the rest follow it one by one.
+static status decode_compliance_entry(const rocksdb::Iterator& it,
+                                      std::vector<compliance_record>* out) {
+  uint64_t key_seq = 0;
+  if (!keys::get_compliance_key(view(it.key()), &key_seq)) {
+    return status::corruption("compliance key: malformed");
+  }
+  size_t first = out->size();
+  if (status d = get_compliance_value(view(it.value()), out); !d.is_ok()) return d;
+  for (size_t i = first; i < out->size(); ++i) {
+    if ((*out)[i].seq != key_seq + (i - first)) {
+      return status::corruption("compliance record: seq " + std::to_string((*out)[i].seq) +
+                                " stored in the entry of seq " + std::to_string(key_seq));
+    }
+  }
+  return status::ok();
+}
+
 status store::last_compliance_sequence(uint64_t* out) const {
   uint64_t delivered = 0;
   if (status s = compliance_delivered_through(&delivered); !s.is_ok()) return s;
@@ -911,9 +930,9 @@ status store::last_compliance_sequence(uint64_t* out) const {
   it->SeekToLast();
   uint64_t seq = 0;
   if (it->Valid()) {
-    if (!keys::get_compliance_key(view(it->key()), &seq)) {
-      return status::corruption("compliance key: malformed");
-    }
+    std::vector<compliance_record> last;
+    if (status d = decode_compliance_entry(*it, &last); !d.is_ok()) return d;
+    seq = last.back().seq;
   } else if (!it->status().ok()) {
     return from_rocksdb(it->status(), "last compliance sequence");
   }
@@ -925,19 +944,15 @@ status store::read_compliance(uint64_t from_seq, size_t limit,
                               std::vector<compliance_record>* out) const {
   std::vector<compliance_record> result;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), compliance_));
-  for (it->Seek(keys::compliance_key(from_seq)); it->Valid() && result.size() < limit;
-       it->Next()) {
-    uint64_t key_seq = 0;
-    if (!keys::get_compliance_key(view(it->key()), &key_seq)) {
-      return status::corruption("compliance key: malformed");
-    }
-    compliance_record e;
-    if (status d = get_compliance_record(view(it->value()), &e); !d.is_ok()) return d;
-    if (e.seq != key_seq) {
-      return status::corruption("compliance record: seq " + std::to_string(e.seq) +
-                                " stored under key seq " + std::to_string(key_seq));
-    }
-    result.push_back(std::move(e));
+  // The entry holding from_seq may start before it (a group).
+  it->SeekForPrev(keys::compliance_key(from_seq));
+  if (!it->Valid()) it->Seek(keys::compliance_key(from_seq));
+  std::vector<compliance_record> entry;
+  for (; it->Valid() && result.size() < limit; it->Next()) {
+    entry.clear();
+    if (status d = decode_compliance_entry(*it, &entry); !d.is_ok()) return d;
+    for (auto& e : entry)
+      if (e.seq >= from_seq) result.push_back(std::move(e));
   }
   if (!it->status().ok()) return from_rocksdb(it->status(), "read compliance");
   *out = std::move(result);
@@ -947,7 +962,11 @@ status store::read_compliance(uint64_t from_seq, size_t limit,
 status store::count_compliance(uint64_t* out) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), compliance_));
   uint64_t n = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t in_entry = 0;
+    if (status d = count_compliance_value(view(it->value()), &in_entry); !d.is_ok()) return d;
+    n += in_entry;
+  }
   if (!it->status().ok()) return from_rocksdb(it->status(), "count compliance");
   *out = n;
   return status::ok();
@@ -958,6 +977,24 @@ status store::delete_compliance(uint64_t first, uint64_t last) {
   if (first == 0 || last < first) {
     return status::invalid_argument("compliance range " + std::to_string(first) + ".." +
                                     std::to_string(last) + " is empty or starts at 0");
+  }
+  // Groups are deleted whole: a range that starts or ends inside one would leave some of
+  // its events staged although marked delivered, or delete undelivered ones.
+  for (uint64_t edge : {first, last}) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), compliance_));
+    it->SeekForPrev(keys::compliance_key(edge));
+    if (!it->Valid()) {
+      if (!it->status().ok()) return from_rocksdb(it->status(), "delete compliance");
+      continue;
+    }
+    std::vector<compliance_record> entry;
+    if (status d = decode_compliance_entry(*it, &entry); !d.is_ok()) return d;
+    uint64_t lo = entry.front().seq, hi = entry.back().seq;
+    if ((edge == first && lo < first && hi >= first) || (edge == last && hi > last)) {
+      return status::invalid_argument("compliance range " + std::to_string(first) + ".." +
+                                      std::to_string(last) + " splits the stored group " +
+                                      std::to_string(lo) + ".." + std::to_string(hi));
+    }
   }
   rocksdb::WriteBatch b;
   // DeleteRange's end is exclusive, so the range is [first, last) plus `last` itself: one
@@ -1088,9 +1125,9 @@ void write_batch::put_message(const std::string& room_id, const message_record& 
     rejected_ = s;
     return;
   }
-  std::string value;
-  put_message_record(&value, m);
-  if (rocksdb::Status s = batch_->Put(store_->messages_, keys::message_key(room_id, m.seq), value);
+  value_.clear();
+  put_message_record(&value_, m);
+  if (rocksdb::Status s = batch_->Put(store_->messages_, keys::message_key(room_id, m.seq), value_);
       !s.ok()) {
     rejected_ = from_rocksdb(s, "batch put message");
     return;
@@ -1113,19 +1150,23 @@ void write_batch::put_pref(const std::string& user, const std::string& label,
   ++count_;
 }
 
-void write_batch::put_compliance(const compliance_record& e) {
+void write_batch::put_compliance(uint64_t seq, const compliance_record& e) {
   if (!rejected_.is_ok()) return;
-  if (e.seq == 0) {
+  if (seq == 0) {
     rejected_ = status::invalid_argument("compliance event seq must be >= 1");
     return;
   }
-  std::string value;
-  put_compliance_record(&value, e);
-  if (rocksdb::Status s = batch_->Put(store_->compliance_, keys::compliance_key(e.seq), value);
-      !s.ok()) {
-    rejected_ = from_rocksdb(s, "batch put compliance");
+  if (!group_.empty() && seq != group_next_) {
+    rejected_ = status::invalid_argument("compliance events of one batch must be consecutive: " +
+                                         std::to_string(seq) + " after " +
+                                         std::to_string(group_next_ - 1));
     return;
   }
+  value_.clear();
+  put_compliance_record(&value_, seq, e);
+  if (group_.empty()) group_first_ = seq;
+  append_compliance_group(&group_, value_);
+  group_next_ = seq + 1;
   ++count_;
 }
 
@@ -1142,10 +1183,14 @@ status write_batch::commit() {
     // to acknowledge on the strength of this commit.
     result = store_->check_writable();
   } else {
-    result = store_->write_synced(batch_.get());
+    rocksdb::Status s;
+    if (!group_.empty())
+      s = batch_->Put(store_->compliance_, keys::compliance_key(group_first_), group_);
+    result = s.ok() ? store_->write_synced(batch_.get()) : from_rocksdb(s, "batch put compliance");
   }
   // Cleared on failure too: nothing was applied, and a latched store would refuse a retry.
   batch_->Clear();
+  group_.clear();
   count_ = 0;
   rejected_ = status::ok();
   return result;

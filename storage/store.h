@@ -134,14 +134,17 @@ class store {
   status last_compliance_sequence(uint64_t* out) const;
   // Last sequence passed to delete_compliance (0 if never).
   status compliance_delivered_through(uint64_t* out) const;
-  // Events with seq >= from_seq, ascending, at most `limit`.
+  // Events with seq >= from_seq, ascending: whole stored groups (one per group commit)
+  // until there are at least `limit`, so a batch read here ends where a group ends and
+  // delete_compliance can remove exactly it.
   status read_compliance(uint64_t from_seq, size_t limit,
                          std::vector<compliance_record>* out) const;
   // Number of staged events (walks the queue: for status pages, not hot paths).
   status count_compliance(uint64_t* out) const;
   // Deletes events first..last inclusive and records `last` as delivered, in one synced
-  // write. invalid_argument if first is 0
-  // or last < first. Deleting absent events is not an error (a re-run after a crash).
+  // write. invalid_argument if first is 0, last < first, or `last` falls inside a stored
+  // group (that would delete undelivered events). Deleting absent events is not an error
+  // (a re-run after a crash).
   status delete_compliance(uint64_t first, uint64_t last);
 
   // Compliance settings: defaults for settings never written; corruption if a stored value
@@ -204,8 +207,11 @@ class write_batch {
   void put_pref(const std::string& user, const std::string& label, const std::string& value);
   // Deletes one stored message (Clear-CsPersistentChatRoom).
   void delete_message(const std::string& room_id, uint64_t seq);
-  // Stages a compliance event under its e.seq (rejected if 0), atomically with the rest.
-  void put_compliance(const compliance_record& e);
+  // Stages a compliance event under `seq` (rejected if 0; e.seq is ignored), atomically
+  // with the rest. REQUIRES: within one batch, sequences are consecutive (rejected
+  // otherwise): the batch's events are stored as one group under the first one's key.
+  void put_compliance(uint64_t seq, const compliance_record& e);
+  void put_compliance(const compliance_record& e) { put_compliance(e.seq, e); }
   size_t count() const { return count_; }
   size_t bytes() const;
   // One synced write of everything added since the last commit; clears the batch.
@@ -217,6 +223,10 @@ class write_batch {
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   size_t count_ = 0;
   status rejected_;  // first invalid put since the last commit, reported by commit()
+  std::string value_;  // encoding scratch, reused: WriteBatch::Put copies the bytes
+  std::string group_;  // this batch's compliance events (record_codec.h compliance_group)
+  uint64_t group_first_ = 0;  // seq of its first event
+  uint64_t group_next_ = 0;   // seq the next event must have
 };
 
 }  // namespace pchat::storage

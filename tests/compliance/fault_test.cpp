@@ -114,8 +114,11 @@ struct message_entry {
   }
 };
 
-// Every <Message> (not the FirstMessage copies) in every final output file.
-std::vector<message_entry> read_output(const std::string& dir, size_t* temporaries) {
+// Every <Message> (not the FirstMessage copies) in every final output file; the distinct
+// <Channel uri> values go to *channels when given.
+std::vector<message_entry> read_output(const std::string& dir, size_t* temporaries,
+                                       std::set<std::string>* channels = nullptr) {
+  static const std::regex channel_re("<Channel uri=\"([^\"]*)\"");
   static const std::regex re(
       "<Message type=\"([A-Z]+)\" content=\"([^\"]*)\" id=\"([0-9]+)\">\\s*"
       "<Sender [^>]*uri=\"([^\"]*)\" />\\s*<DateTimeUTC [^>]*long=\"([0-9]+)\" />");
@@ -132,6 +135,9 @@ std::vector<message_entry> read_output(const std::string& dir, size_t* temporari
     std::string doc = ss.str();
     for (std::sregex_iterator m(doc.begin(), doc.end(), re), end; m != end; ++m)
       out.push_back({(*m)[1], (*m)[2], (*m)[3], (*m)[4], (*m)[5]});
+    if (channels)
+      for (std::sregex_iterator m(doc.begin(), doc.end(), channel_re), end; m != end; ++m)
+        channels->insert((*m)[1]);
   }
   return out;
 }
@@ -146,7 +152,8 @@ size_t count_posts(const std::vector<message_entry>& all, const std::string& tex
 // returns the texts acknowledged (SIP 200).
 std::vector<std::string> post_until_gone(pchatd_process& server, const std::string& user,
                                          const std::vector<std::string>& texts,
-                                         bool stop_when_server_exits) {
+                                         bool stop_when_server_exits,
+                                         std::string* room_uri = nullptr) {
   std::vector<std::string> acked;
   client_loop loop;
   connection_config cc;
@@ -158,6 +165,7 @@ std::vector<std::string> post_until_gone(pchatd_process& server, const std::stri
   auto rooms = c.search_rooms("Demo Room", 5s);
   if (!rooms || rooms->empty()) return acked;
   std::string room = rooms->front().uri;
+  if (room_uri) *room_uri = room;
   if (!c.join_and_wait(room, 5s)) return acked;
   for (auto& t : texts) {
     if (c.post_and_wait_ack(room, t, 5s)) acked.push_back(t);
@@ -198,7 +206,8 @@ TEST_P(ComplianceCrash, RestartAfterAKillLeavesEveryEventInTheOutputExactlyOnce)
   ASSERT_TRUE(server.start("")) << server.stderr_text();
   std::vector<std::string> texts;
   for (int i = 0; i < 10; ++i) texts.push_back(point + "-second-" + std::to_string(i));
-  auto second = post_until_gone(server, "bob@example.com", texts, false);
+  std::string room;
+  auto second = post_until_gone(server, "bob@example.com", texts, false, &room);
   ASSERT_EQ(second.size(), texts.size()) << server.stderr_text();
   acked.insert(acked.end(), second.begin(), second.end());
 
@@ -218,7 +227,10 @@ TEST_P(ComplianceCrash, RestartAfterAKillLeavesEveryEventInTheOutputExactlyOnce)
     std::this_thread::sleep_for(50ms);
   ASSERT_TRUE(server.stop()) << server.stderr_text();
 
-  auto out = read_output(server.output_dir(), &temporaries);
+  std::set<std::string> channels;
+  auto out = read_output(server.output_dir(), &temporaries, &channels);
+  // Events are staged with the room id; the runner gives them back the room's URI.
+  EXPECT_EQ(channels, std::set<std::string>{room});
   std::cout << "[ info     ] " << point << ": " << first_run << " posts acknowledged before the crash, "
             << out.size() << " events in the output\n";
   EXPECT_EQ(temporaries, 0u) << "stale temporary output survived the restart";

@@ -89,7 +89,8 @@ compliance_record ev(uint64_t seq, compliance_kind k, const std::string& room,
   compliance_record e;
   e.seq = seq;
   e.kind = k;
-  e.room_uri = "ma-chan://example.com/" + room;
+  e.room_id = room;
+  e.room_uri = "ma-chan://example.com/" + room;  // as the runner gives it to adapters
   e.room_name = room == "r1" ? "Trading Floor" : "Ops";
   e.user_uri = user;
   e.message_id = id;
@@ -135,12 +136,43 @@ TEST(ComplianceRecord, RoundTripsEveryField) {
   EXPECT_EQ(out.seq, 42u);
   EXPECT_EQ(out.kind, compliance_kind::message_replaced);
   EXPECT_EQ(out.ts_micros, -5);
-  EXPECT_EQ(out.room_uri, in.room_uri);
+  EXPECT_EQ(out.room_id, "r1");
+  EXPECT_EQ(out.room_uri, "") << "format 2 stores the room id only; the runner derives the URI";
   EXPECT_EQ(out.room_name, in.room_name);
   EXPECT_EQ(out.user_uri, in.user_uri);
   EXPECT_EQ(out.user_display, "Alice");
   EXPECT_EQ(out.message_id, 7u);
   EXPECT_EQ(out.text, "new\ntext");
+}
+
+TEST(ComplianceRecord, FormatOneWithTheRoomUriIsStillRead) {
+  // Bytes as version 1 wrote them: version seq kind ts room_uri room_name user_uri
+  // user_display message_id text.
+  std::string uri = "ma-chan://example.com/r1";
+  compliance_record out;
+  std::string bytes;
+  bytes += '\x01';                      // format 1
+  bytes += '\x2a';                      // seq 42
+  bytes += '\x02';                      // chat
+  bytes += '\x0a';                      // ts 5 (zigzag)
+  bytes += char(uri.size()) + uri;      // room_uri
+  bytes += std::string("\x03Ops", 4);   // room_name
+  bytes += std::string("\x11sip:a@example.com", 18);
+  bytes += '\x00';                      // user_display ""
+  bytes += '\x07';                      // message_id 7
+  bytes += std::string("\x02hi", 3);
+  ASSERT_TRUE(storage::get_compliance_record(bytes, &out).is_ok());
+  EXPECT_EQ(out.seq, 42u);
+  EXPECT_EQ(out.kind, compliance_kind::chat);
+  EXPECT_EQ(out.ts_micros, 5);
+  EXPECT_EQ(out.room_uri, uri);
+  EXPECT_EQ(out.room_id, "");
+  EXPECT_EQ(out.room_name, "Ops");
+  EXPECT_EQ(out.user_uri, "sip:a@example.com");
+  EXPECT_EQ(out.message_id, 7u);
+  EXPECT_EQ(out.text, "hi");
+  bytes[0] = '\x03';
+  EXPECT_TRUE(storage::get_compliance_record(bytes, &out).is_corruption());
 }
 
 TEST(ComplianceRecord, UnknownKindIsCorruption) {
@@ -198,9 +230,10 @@ TEST(ComplianceStore, SequenceSurvivesRestartEvenWhenTheQueueIsEmpty) {
     std::unique_ptr<storage::store> st;
     ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
     auto b = st->new_batch();
-    for (uint64_t i = 1; i <= 5; ++i)
+    for (uint64_t i = 1; i <= 5; ++i) {  // one group commit each
       b->put_compliance(ev(i, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
-    ASSERT_TRUE(b->commit().is_ok());
+      ASSERT_TRUE(b->commit().is_ok());
+    }
     b.reset();
     ASSERT_TRUE(st->delete_compliance(1, 3).is_ok());
     uint64_t n = 0;
@@ -216,6 +249,53 @@ TEST(ComplianceStore, SequenceSurvivesRestartEvenWhenTheQueueIsEmpty) {
   EXPECT_EQ(n, 0u);
   ASSERT_TRUE(st->last_compliance_sequence(&last).is_ok());
   EXPECT_EQ(last, 5u) << "numbering must not restart at 1: output names would repeat";
+}
+
+TEST(ComplianceStore, OneBatchIsOneGroupReadAndDeletedWhole) {
+  temp_dir dir;
+  std::unique_ptr<storage::store> st;
+  ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+  auto b = st->new_batch();
+  b->put_compliance(ev(1, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+  ASSERT_TRUE(b->commit().is_ok());
+  for (uint64_t i = 2; i <= 4; ++i)  // one synced batch: one stored group 2..4
+    b->put_compliance(ev(i, compliance_kind::chat, "r1", "sip:a@example.com", i, "t" + std::to_string(i), 1));
+  ASSERT_TRUE(b->commit().is_ok());
+  b->put_compliance(ev(5, compliance_kind::part, "r1", "sip:a@example.com", 0, "", 1));
+  ASSERT_TRUE(b->commit().is_ok());
+  uint64_t n = 0, last = 0;
+  ASSERT_TRUE(st->count_compliance(&n).is_ok());
+  EXPECT_EQ(n, 5u);
+  ASSERT_TRUE(st->last_compliance_sequence(&last).is_ok());
+  EXPECT_EQ(last, 5u);
+  std::vector<compliance_record> got;
+  ASSERT_TRUE(st->read_compliance(0, 100, &got).is_ok());
+  ASSERT_EQ(got.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(got[i].seq, i + 1);
+  EXPECT_EQ(got[2].text, "t3");
+  EXPECT_EQ(got[2].room_id, "r1");
+  // A limit never ends a read inside a group; a start inside one begins there.
+  ASSERT_TRUE(st->read_compliance(0, 2, &got).is_ok());
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got.back().seq, 4u);
+  ASSERT_TRUE(st->read_compliance(3, 1, &got).is_ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got.front().seq, 3u);
+  // Deletes may not split a group.
+  EXPECT_TRUE(st->delete_compliance(1, 3).is_invalid_argument());
+  EXPECT_TRUE(st->delete_compliance(3, 5).is_invalid_argument());
+  ASSERT_TRUE(st->count_compliance(&n).is_ok());
+  EXPECT_EQ(n, 5u) << "a refused delete removes nothing";
+  ASSERT_TRUE(st->delete_compliance(1, 4).is_ok());
+  ASSERT_TRUE(st->read_compliance(0, 100, &got).is_ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.front().seq, 5u);
+  // Events of one batch must be consecutive (the commit actor numbers them so).
+  b->put_compliance(ev(6, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+  b->put_compliance(ev(8, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+  EXPECT_TRUE(b->commit().is_invalid_argument());
+  ASSERT_TRUE(st->last_compliance_sequence(&last).is_ok());
+  EXPECT_EQ(last, 5u);
 }
 
 TEST(ComplianceStore, SettingsHaveTheReferenceDefaultsAndRanges) {
@@ -400,7 +480,10 @@ class flaky_adapter final : public compliance::adapter {
 // Every CSV row's event id in `dir`, counted.
 std::map<uint64_t, int> delivered_ids(const std::string& dir) {
   std::map<uint64_t, int> ids;
-  for (auto& f : std::filesystem::directory_iterator(dir)) {
+  std::error_code ec;  // the adapter creates the directory with its first output
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const auto& f = *it;
     if (f.path().extension() != ".csv") continue;
     std::istringstream in(read_file(f.path().string()));
     std::string line;
@@ -419,11 +502,18 @@ actors::compliance_status runner_status(caf::actor_system& sys, const caf::actor
   return out;
 }
 
-void stage(storage::store& st, uint64_t first, uint64_t last) {
+// Stages events first..last, one group commit each (or all in one when `one_group`).
+void stage(storage::store& st, uint64_t first, uint64_t last, bool one_group = false) {
   auto b = st.new_batch();
-  for (uint64_t i = first; i <= last; ++i)
+  for (uint64_t i = first; i <= last; ++i) {
     b->put_compliance(ev(i, compliance_kind::chat, "r1", "sip:a@example.com", i, "m", kT0));
-  ASSERT_TRUE(b->commit().is_ok());
+    if (!one_group) {
+      ASSERT_TRUE(b->commit().is_ok());
+    }
+  }
+  if (one_group) {
+    ASSERT_TRUE(b->commit().is_ok());
+  }
 }
 
 }  // namespace
@@ -440,6 +530,7 @@ TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventE
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
   compliance::runner_options ro;
+  ro.domain = "example.com";
   ro.output = flaky;
   ro.run_interval = 200ms;
   ro.backoff_base = 5ms;
@@ -467,6 +558,35 @@ TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventE
   caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
 }
 
+TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
+  temp_dir dir;
+  std::unique_ptr<storage::store> st;
+  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  stage(*st, 1, 3);
+  stage(*st, 4, 30, true);  // one group commit of 27 events
+  stage(*st, 31, 32);
+  compliance::adapter_options opts;
+  opts.output_directory = dir.path + "/out";
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  compliance::runner_options ro;
+  ro.domain = "example.com";
+  ro.output = compliance::make_adapter("csv", opts);
+  ro.run_interval = 10s;
+  ro.max_batch_events = 5;
+  auto runner = compliance::spawn_compliance_runner(sys, st.get(), ro);
+  ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 32; }));
+  auto ids = delivered_ids(opts.output_directory);
+  for (uint64_t i = 1; i <= 32; ++i) EXPECT_EQ(ids[i], 1) << "event " << i;
+  // Batches: 1..3 and the group after it (limit 5 reached inside the group), then 31..32.
+  EXPECT_TRUE(compliance::output_exists(opts.output_directory, compliance::output_name(1, 30, "", "csv")));
+  EXPECT_TRUE(compliance::output_exists(opts.output_directory, compliance::output_name(31, 32, "", "csv")));
+  uint64_t n = 9;
+  ASSERT_TRUE(eventually([&] { return st->count_compliance(&n).is_ok() && n == 0; }));
+  caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
+}
+
 TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated) {
   temp_dir dir;
   std::unique_ptr<storage::store> st;
@@ -488,6 +608,7 @@ TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
   compliance::runner_options ro;
+  ro.domain = "example.com";
   ro.output = compliance::make_adapter("csv", opts);
   ro.run_interval = 10s;
   auto runner = compliance::spawn_compliance_runner(sys, st.get(), ro);
@@ -647,7 +768,8 @@ TEST(ComplianceCapture, AcknowledgedPostHasItsEventStagedInTheSameWrite) {
   ASSERT_NE(chat, staged.end());
   EXPECT_EQ(chat->text, "durable");
   EXPECT_EQ(chat->message_id, 1u);
-  EXPECT_EQ(chat->room_uri, uri);
+  EXPECT_EQ("ma-chan://example.com/" + chat->room_id, uri);
+  EXPECT_EQ(chat->room_uri, "") << "derived at delivery, not stored";
   EXPECT_EQ(chat->room_name, "Capture");
   EXPECT_EQ(chat->user_uri, "sip:alice@example.com");
   // A failed commit: the post is refused (503) and neither it nor its event is stored.
