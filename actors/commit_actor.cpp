@@ -141,6 +141,12 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, seqs.size());
       },
+      [=](file_put_atom, const storage::file_record& f,
+          const std::vector<storage::compliance_record>& events) {
+        self->state.batch->put_file(f);
+        for (const auto& e : events) self->state.stage(e);
+        enqueue(self, f.id);
+      },
       [=](set_pref_atom, const std::string& user, const std::string& label,
           const std::string& value) {
         self->state.batch->put_pref(user, label, value);

@@ -62,6 +62,7 @@ using replace_atom = caf::atom_constant<caf::atom("msgrepl")>; // (msgrepl, mess
 
 // ---- commit_actor
 using commit_atom = caf::atom_constant<caf::atom("commit")>;   // (commit, room_id, message_record) | room -> commit | u64 seq once synced
+using file_put_atom = caf::atom_constant<caf::atom("fileput")>; // (fileput, file_record, vector<compliance_record>) | file api -> commit | u64 file id once synced
 using set_pref_atom = caf::atom_constant<caf::atom("setpref")>;  // (setpref, user, label, value) | session -> commit | ok_atom once synced
 using flush_atom = caf::atom_constant<caf::atom("flush")>;     // (flush)                        | commit -> itself | none
 //   (commit, room_id, message_record, compliance_record)           | room -> commit | u64 seq once synced;
@@ -194,6 +195,11 @@ typename Inspector::result_type inspect(Inspector& f, compliance_record& x) {
   });
   return f(caf::meta::type_name("compliance_record"), x.seq, kind, x.ts_micros, x.room_id,
            x.room_uri, x.room_name, x.user_uri, x.user_display, x.message_id, x.text, load);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, file_record& x) {
+  return f(caf::meta::type_name("file_record"), x.id, x.room_id, x.name, x.size, x.uploader,
+           x.ts_micros, x.blob);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, category_record& x) {

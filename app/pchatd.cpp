@@ -23,6 +23,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -40,6 +41,7 @@
 #include "app/admin_identity.h"
 #include "app/admin_archive.h"
 #include "app/admin_search.h"
+#include "app/file_api.h"
 #include "compliance/adapter.h"
 #include "compliance/commit_sink.h"
 #include "compliance/event_sink.h"
@@ -316,13 +318,24 @@ int main(int argc, char** argv) {
         rc = fail("cannot read or create the admin token " + token_path,
                   "check that the data folder is writable");
       }
+      // Users reach /files/ with their own credentials; everything else is the admin API.
+      pchat::app::file_api_options fopts;
+      fopts.files_dir = cfg.data_dir + "/files";
+      fopts.trust_user_header = cfg.auth == "none";
+      auto admin_api = pchat::web::require_bearer_token(
+          token, token_path,
+          pchat::app::make_archive_api(
+              sys, cctx,
+              pchat::app::make_search_api(
+                  sys, cctx, cfg.data_dir + "/search",
+                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())))));
+      // Bodies up to MaxFileSizeKB (uploads), at least the admin API's 1 MiB, and at most
+      // 256 MiB: a request is held in memory whole.
+      size_t max_body = std::clamp<size_t>(static_cast<size_t>(ctx->config.max_file_size_kb) * 1024,
+                                           size_t{1} << 20, size_t{256} << 20);
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::web::require_bearer_token(token, token_path,
-                                   pchat::app::make_archive_api(
-                                       sys, cctx,
-                                       pchat::app::make_search_api(
-                                           sys, cctx, cfg.data_dir + "/search",
-                                           pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get()))))));
+                                   pchat::app::make_file_api(sys, cctx, fopts, std::move(admin_api)),
+                                   max_body);
       if (rc != 0) {
         // token failure already reported
       } else if (auto herr = http.start(); !herr.empty()) {

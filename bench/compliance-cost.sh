@@ -6,7 +6,7 @@
 # Alternates pchat-bench --profile=durable runs against a freshly spawned pchatd with
 # compliance off and on (same binary, same machine, same command otherwise), so drift in
 # disk latency and machine load hits both modes alike, and prints every round and the
-# medians. With compliance on, every acknowledged post also stages its CHAT event in the
+# medians (ack_p99_ms: the first "p99" of the report, its ack latency). With compliance on, every acknowledged post also stages its CHAT event in the
 # post's own synced write; the runner delivers every RunInterval (15 min), off the post path.
 # Loopback only; each pchat-bench run stops by itself (--timeout).
 set -euo pipefail
@@ -19,7 +19,7 @@ server=build/bin/pchatd
 [[ -x $bench && -x $server ]] || { echo "build first: scripts/build.sh pchat-bench pchatd" >&2; exit 2; }
 
 # One figure from pchat-bench's --json report (numbers only).
-field() { grep -o "\"$1\": *[-0-9.e+]*" "$2" | head -1 | sed 's/.*: *//'; }
+field() { grep -m1 -o "\"$1\": *[-0-9.e+]*" "$2" | sed 's/.*: *//' || true; }
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 
@@ -35,7 +35,7 @@ for r in $(seq 1 "$rounds"); do
     "$bench" "${args[@]}" >"$out/$r.$mode.json" 2>"$out/$r.$mode.err" ||
       { echo "pchat-bench failed (round $r, $mode):" >&2; tail -5 "$out/$r.$mode.err" >&2; exit 1; }
     rate=$(field posts_per_s "$out/$r.$mode.json")
-    p99=$(field p99_ms "$out/$r.$mode.json")
+    p99=$(field p99 "$out/$r.$mode.json")
     lost=$(field lost "$out/$r.$mode.json")
     printf '%-6s %-4s %14.0f %12s %6s\n' "$r" "$mode" "$rate" "${p99:-?}" "$lost"
     echo "$rate" >>"$out/$mode.rates"

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "actors/messages.h"
 #include "compliance/adapter.h"
@@ -40,6 +41,23 @@ struct runner_state {
                   " failures=" + std::to_string(status.consecutive_failures));
   }
 
+  // What the post path leaves out to stay cheap, filled in at delivery: the room URI (from
+  // the room id) and the user's display name (from the directory, as it is now).
+  void resolve(std::vector<storage::compliance_record>& events) const {
+    std::unordered_map<std::string, std::string> names;  // user uri -> display name
+    for (auto& e : events) {
+      if (e.room_uri.empty() && !e.room_id.empty())
+        e.room_uri = "ma-chan://" + opts.domain + "/" + e.room_id;
+      if (!e.user_display.empty() || e.user_uri.rfind("sip:", 0) != 0) continue;
+      auto [it, fresh] = names.try_emplace(e.user_uri);
+      if (fresh) {
+        storage::user_record u;
+        if (store->get_user(e.user_uri, &u).is_ok()) it->second = u.display_name;
+      }
+      e.user_display = it->second;
+    }
+  }
+
   // Delivers one batch; false on failure (recorded), *empty when the queue was empty.
   bool deliver_one(bool* empty) {
     std::vector<storage::compliance_record> events;
@@ -66,9 +84,7 @@ struct runner_state {
       PCHAT_LOG(info, "compliance", "completing a batch interrupted after its output",
                 "first=" + std::to_string(first) + " last=" + std::to_string(last));
     }
-    for (auto& e : events)
-      if (e.room_uri.empty() && !e.room_id.empty())
-        e.room_uri = "ma-chan://" + opts.domain + "/" + e.room_id;
+    resolve(events);
     batch b{first, last, std::move(events)};
     if (adapter_result r = opts.output->deliver(b); !r.ok()) {
       failed(r.error);

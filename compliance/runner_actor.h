@@ -15,8 +15,9 @@
 // files that exist) and deletes it, so the output never holds an event twice.
 // Crash point "after_rename" fires between a successful delivery and the delete.
 //
-// Events are staged with their room's id; the runner gives each its room URI before the
-// adapter sees it (events staged by older versions carry the URI already).
+// Events are staged with their room's id and without display names; the runner gives each
+// its room URI and the user's current display name before the adapter sees it (events
+// staged by older versions carry the URI already).
 //
 // Runs detached (file I/O and fsync block). The store must outlive the actor.
 #pragma once

@@ -41,6 +41,22 @@ bool get_tagged_key(char tag, std::string_view key, std::string* name) {
 std::string tag_range_begin(char tag) { return std::string(1, tag); }
 std::string tag_range_end(char tag) { return std::string(1, static_cast<char>(tag + 1)); }
 
+std::string file_range_begin(std::string_view room_id) {
+  std::string k = tagged_key(kFileTag, room_id);
+  k.push_back(kSeparator);
+  return k;
+}
+std::string file_range_end(std::string_view room_id) {
+  std::string k = tagged_key(kFileTag, room_id);
+  k.push_back(static_cast<char>(kSeparator + 1));
+  return k;
+}
+std::string file_key(std::string_view room_id, uint64_t id) {
+  std::string k = file_range_begin(room_id);
+  put_fixed64_be(&k, id);
+  return k;
+}
+
 std::string category_key(std::string_view id) { return tagged_key(kCategoryTag, id); }
 bool get_category_key(std::string_view key, std::string* id) {
   return get_tagged_key(kCategoryTag, key, id);

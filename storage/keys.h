@@ -9,6 +9,7 @@
 //     policy_key   := 'P' policy identity                 ('P' DO NOT CHANGE)
 //     invite_key   := 'V' lower(user uri) 0x00 id         (id 8 bytes big-endian; 'V' DO NOT CHANGE)
 //     addin_key    := 'A' lower(add-in name)              ('A' DO NOT CHANGE)
+//     file_key     := 'F' room_id 0x00 id                 (id 8 bytes big-endian; 'F' DO NOT CHANGE)
 //   messages CF
 //     message_key  := room_id 0x00 seq                    (0x00 DO NOT CHANGE)
 //     seq          := uint64, 8 bytes, big-endian         (DO NOT CHANGE)
@@ -46,6 +47,7 @@ inline constexpr char kGroupTag = 'G';     // DO NOT CHANGE: embedded in the on-
 inline constexpr char kPolicyTag = 'P';    // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kInviteTag = 'V';    // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kAddinTag = 'A';     // DO NOT CHANGE: embedded in the on-disk data
+inline constexpr char kFileTag = 'F';      // DO NOT CHANGE: embedded in the on-disk data
 inline constexpr char kSeparator = '\0';   // DO NOT CHANGE: embedded in the on-disk data
 
 // Config setting names, one key each (Set-CsPersistentChatConfiguration parameter names).
@@ -94,6 +96,12 @@ std::string tagged_key(char tag, std::string_view name);
 bool get_tagged_key(char tag, std::string_view key, std::string* name);
 std::string tag_range_begin(char tag);
 std::string tag_range_end(char tag);
+
+// A room's uploaded files, ascending by id; [begin, end) holds exactly that room's.
+// REQUIRES: valid_id(room_id).
+std::string file_key(std::string_view room_id, uint64_t id);
+std::string file_range_begin(std::string_view room_id);
+std::string file_range_end(std::string_view room_id);
 
 // ---- messages CF
 // REQUIRES: valid_id(room_id).

@@ -319,6 +319,26 @@ status get_message_record(std::string_view in, message_record* out) {
   return r.finish();
 }
 
+void put_file_record(std::string* dst, const file_record& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_varint64(dst, in.id);
+  put_string(dst, in.room_id);
+  put_string(dst, in.name);
+  put_varint64(dst, in.size);
+  put_string(dst, in.uploader);
+  put_zigzag64(dst, in.ts_micros);
+  put_string(dst, in.blob);
+}
+
+status get_file_record(std::string_view in, file_record* out) {
+  field_reader r(in, "file record");
+  r.read_version() && r.read_varint("id", &out->id) && r.read_string("room_id", &out->room_id) &&
+      r.read_string("name", &out->name) && r.read_varint("size", &out->size) &&
+      r.read_string("uploader", &out->uploader) && r.read_zigzag("ts_micros", &out->ts_micros) &&
+      r.read_string("blob", &out->blob);
+  return r.finish();
+}
+
 void put_compliance_record(std::string* dst, const compliance_record& in) {
   put_compliance_record(dst, in.seq, in);
 }

@@ -31,6 +31,8 @@
 //   addin_record    := version name:string url:string
 //   invitation_record := version id:varint user:string room_id:string inviter:string
 //                      ts_micros:zigzag64
+//   file_record     := version id:varint room_id:string name:string size:varint
+//                      uploader:string ts_micros:zigzag64 blob:string
 //   version         := 0x01 (kRecordFormatVersion)
 //
 // A decoder consumes the whole input; leftover bytes are corruption too. Field order and the
@@ -83,6 +85,9 @@ status get_message_record(std::string_view in, message_record* out);
 void put_compliance_record(std::string* dst, const compliance_record& in);
 // The same, numbered `seq` instead of in.seq (the commit actor stages without copying).
 void put_compliance_record(std::string* dst, uint64_t seq, const compliance_record& in);
+
+void put_file_record(std::string* dst, const file_record& in);
+status get_file_record(std::string_view in, file_record* out);
 
 // A compliance CF value: a group (format 3) or, as earlier versions wrote, one record.
 inline constexpr uint8_t kComplianceGroupVersion = 3;

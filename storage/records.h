@@ -96,6 +96,18 @@ struct compliance_config {
   bool create_file_attachments_manifest = false;
 };
 
+// A file uploaded to a room through the web file service. The bytes live in the file store
+// on disk under `blob`; this record is what the store knows of them.
+struct file_record {
+  uint64_t id = 0;         // unique and increasing (assigned by the store)
+  std::string room_id;
+  std::string name;        // as uploaded: 1..255 bytes, no '/', '\\' or control characters
+  uint64_t size = 0;       // bytes
+  std::string uploader;    // sip:user@domain
+  int64_t ts_micros = 0;   // upload time, UTC
+  std::string blob;        // the file's name in the file store (random, [0-9a-f]{32})
+};
+
 // A user of the directory (the identity behind a SIP address).
 struct user_record {
   std::string uri;           // "sip:alice@example.com", lower-case; the key

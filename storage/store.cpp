@@ -448,6 +448,11 @@ status store::delete_room(const std::string& id) {
       !s.ok()) {
     return from_rocksdb(s, "delete room messages");
   }
+  if (rocksdb::Status s =
+          b.DeleteRange(directory_, keys::file_range_begin(id), keys::file_range_end(id));
+      !s.ok()) {
+    return from_rocksdb(s, "delete room files");
+  }
   status w = write_synced(&b);
   if (w.is_ok() && impl_->room_names_loaded) {
     if (auto old = impl_->name_by_room.find(id); old != impl_->name_by_room.end()) {
@@ -630,6 +635,51 @@ std::string invite_key(const std::string& user, uint64_t id) {
 }
 }  // namespace
 
+// Ids are microseconds since the epoch, bumped past the last one: unique and increasing
+// across restarts without a counter in the store.
+static uint64_t next_time_id(uint64_t* last_id) {
+  uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  *last_id = std::max(*last_id + 1, now);
+  return *last_id;
+}
+
+uint64_t store::new_file_id() {
+  static std::mutex id_mu;
+  static uint64_t last_id = 0;
+  std::lock_guard<std::mutex> l(id_mu);
+  return next_time_id(&last_id);
+}
+
+status store::get_file(const std::string& room_id, uint64_t id, file_record* out) const {
+  if (status s = check_id("room id", room_id); !s.is_ok()) return s;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), directory_, keys::file_key(room_id, id), &value);
+  if (s.IsNotFound()) return status::not_found("no file " + std::to_string(id) + " in room " + room_id);
+  if (!s.ok()) return from_rocksdb(s, "get file");
+  return get_file_record(value, out);
+}
+
+status store::list_files(const std::string& room_id, std::vector<file_record>* out) const {
+  if (status s = check_id("room id", room_id); !s.is_ok()) return s;
+  std::string lo = keys::file_range_begin(room_id), hi = keys::file_range_end(room_id);
+  rocksdb::Slice lo_s(lo), hi_s(hi);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_s;
+  ro.iterate_upper_bound = &hi_s;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  std::vector<file_record> result;
+  for (it->Seek(lo_s); it->Valid(); it->Next()) {
+    file_record r;
+    if (status d = get_file_record(view(it->value()), &r); !d.is_ok()) return d;
+    result.push_back(std::move(r));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "list files");
+  *out = std::move(result);
+  return status::ok();
+}
+
 status store::put_invitations(std::vector<invitation_record>* invites) {
   if (status s = check_writable(); !s.is_ok()) return s;
   static std::mutex id_mu;
@@ -637,12 +687,8 @@ status store::put_invitations(std::vector<invitation_record>* invites) {
   rocksdb::WriteBatch b;
   {
     std::lock_guard<std::mutex> l(id_mu);
-    uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
     for (auto& inv : *invites) {
-      last_id = std::max(last_id + 1, now);
-      inv.id = last_id;
+      inv.id = next_time_id(&last_id);
       inv.user = fold_name(inv.user);
       std::string value;
       put_invitation_record(&value, inv);
@@ -1130,6 +1176,22 @@ void write_batch::put_message(const std::string& room_id, const message_record& 
   if (rocksdb::Status s = batch_->Put(store_->messages_, keys::message_key(room_id, m.seq), value_);
       !s.ok()) {
     rejected_ = from_rocksdb(s, "batch put message");
+    return;
+  }
+  ++count_;
+}
+
+void write_batch::put_file(const file_record& f) {
+  if (!rejected_.is_ok()) return;
+  if (status s = check_id("room id", f.room_id); !s.is_ok()) {
+    rejected_ = s;
+    return;
+  }
+  value_.clear();
+  put_file_record(&value_, f);
+  if (rocksdb::Status s = batch_->Put(store_->directory_, keys::file_key(f.room_id, f.id), value_);
+      !s.ok()) {
+    rejected_ = from_rocksdb(s, "batch put file");
     return;
   }
   ++count_;

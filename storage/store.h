@@ -89,6 +89,14 @@ class store {
   status list_addins(std::vector<addin_record>* out) const;
   status delete_addin(const std::string& name);
 
+  // ---- uploaded files (metadata; the bytes are in the file store, app/file_store.h)
+  // A new file id: unique and increasing (written with write_batch::put_file).
+  uint64_t new_file_id();
+  // not_found if the room has no such file.
+  status get_file(const std::string& room_id, uint64_t id, file_record* out) const;
+  // The room's files, oldest first.
+  status list_files(const std::string& room_id, std::vector<file_record>* out) const;
+
   // ---- invitations
   // Stores the invitations in one synced write, assigning each a unique increasing id
   // (microseconds of now, bumped past the last one handed out); fills the ids in.
@@ -205,6 +213,8 @@ class write_batch {
   // That rejection does not latch the store.
   void put_message(const std::string& room_id, const message_record& m);
   void put_pref(const std::string& user, const std::string& label, const std::string& value);
+  // An uploaded file's record (its bytes are already in the file store).
+  void put_file(const file_record& f);
   // Deletes one stored message (Clear-CsPersistentChatRoom).
   void delete_message(const std::string& room_id, uint64_t seq);
   // Stages a compliance event under `seq` (rejected if 0; e.seq is ignored), atomically

@@ -235,8 +235,12 @@ void http_server::serve(int fd) {
       close_after = true;
     std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + status_text(resp.status) +
                       "\r\nContent-Type: " + resp.content_type +
-                      "\r\nContent-Length: " + std::to_string(resp.body.size()) +
-                      (close_after ? "\r\nConnection: close" : "") + "\r\n\r\n" + resp.body;
+                      "\r\nContent-Length: " + std::to_string(resp.body.size());
+    for (const auto& h : resp.extra_headers) {
+      // A header with a line break would let a value inject headers: dropped.
+      if (h.find_first_of("\r\n") == std::string::npos) out += "\r\n" + h;
+    }
+    out += std::string(close_after ? "\r\nConnection: close" : "") + "\r\n\r\n" + resp.body;
     if (!send_all(fd, out) || close_after) return;
   }
 }

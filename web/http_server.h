@@ -12,6 +12,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace pchat::web {
 
@@ -27,6 +28,8 @@ struct http_response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Further header lines ("Name: value", no CR/LF), e.g. WWW-Authenticate.
+  std::vector<std::string> extra_headers;
 };
 
 using http_handler = std::function<http_response(const http_request&)>;

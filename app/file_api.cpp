@@ -1,0 +1,271 @@
+#include "app/file_api.h"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <variant>
+
+#include "actors/identity_registry.h"
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "app/admin_json.h"
+#include "app/utc_time.h"
+#include "compliance/event_record.h"
+#include "log/log.h"
+#include "protocol/sip/sip_digest.h"
+#include "storage/file_store.h"
+#include "storage/store.h"
+
+namespace pchat::app {
+namespace {
+
+using json = nlohmann::json;
+constexpr std::string_view kPrefix = "/files/v1/rooms/";
+constexpr size_t kMaxNameBytes = 255;
+
+int64_t now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// RFC 4648 base64 (padding optional); false on any other character.
+bool base64_decode(std::string_view in, std::string* out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  uint32_t acc = 0;
+  int bits = 0;
+  out->clear();
+  for (char c : in) {
+    int v = value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned>(a[i] ^ (i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+
+web::http_response challenge(const std::string& domain, const std::string& why) {
+  auto r = error(401, why);
+  r.extra_headers.push_back("WWW-Authenticate: Basic realm=\"" + domain + "\", charset=\"UTF-8\"");
+  return r;
+}
+
+// The SIP address of the requester, or a response refusing the request.
+std::variant<std::string, web::http_response> authenticate(const actors::server_context& ctx,
+                                                           const file_api_options& opts,
+                                                           const web::http_request& req) {
+  if (opts.trust_user_header) {
+    auto it = req.headers.find("x-pchat-user");
+    if (it == req.headers.end() || it->second.empty())
+      return challenge(ctx.domain, "name the user in X-PChat-User: sip:user@" + ctx.domain +
+                                       " (this node runs with --auth=none)");
+    std::string uri = it->second;
+    if (uri.rfind("sip:", 0) != 0) uri = "sip:" + uri;
+    return actors::identity_registry::lower(uri);
+  }
+  auto it = req.headers.find("authorization");
+  std::string decoded;
+  if (it == req.headers.end() || it->second.rfind("Basic ", 0) != 0 ||
+      !base64_decode(it->second.substr(6), &decoded) || decoded.find(':') == std::string::npos)
+    return challenge(ctx.domain, "sign in with your SIP address and password (HTTP Basic)");
+  std::string user = decoded.substr(0, decoded.find(':'));
+  std::string password = decoded.substr(decoded.find(':') + 1);
+  if (user.rfind("sip:", 0) == 0) user = user.substr(4);
+  if (user.find('@') == std::string::npos) user += "@" + ctx.domain;
+  std::string ha1 = ctx.identities ? ctx.identities->ha1(user) : std::string{};
+  // The directory keeps H(A1) = MD5(user:realm:password), the realm being the domain.
+  if (ha1.empty() || !same_secret(sip::digest_ha1(user, ctx.domain, password), ha1))
+    return challenge(ctx.domain, "wrong SIP address or password, or the user is disabled");
+  return actors::identity_registry::lower("sip:" + user);
+}
+
+// 1..255 bytes, no path separators or control characters: it is shown to other users and
+// written into compliance output, never used as a path (blobs have random names).
+bool valid_file_name(const std::string& n) {
+  if (n.empty() || n.size() > kMaxNameBytes || n == "." || n == "..") return false;
+  for (unsigned char c : n)
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\') return false;
+  return true;
+}
+
+json file_json(const storage::file_record& f) {
+  return {{"id", f.id},
+          {"name", f.name},
+          {"size", f.size},
+          {"uploader", f.uploader},
+          {"ts", format_utc(f.ts_micros)},
+          {"url", std::string(kPrefix) + f.room_id + "/" + std::to_string(f.id)}};
+}
+
+struct room_context {
+  storage::room_record room;
+  storage::category_record category;
+  actors::room_access access;
+};
+
+// Loads the room and decides what `user` may do there; a response when the answer is no
+// for everything (unknown, invisible, not allowed to read).
+std::variant<room_context, web::http_response> open_room(const actors::server_context& ctx,
+                                                         const std::string& room_id,
+                                                         const std::string& user) {
+  room_context rc;
+  storage::status s = ctx.store->get_room(room_id, &rc.room);
+  if (s.is_not_found() || s.is_invalid_argument()) return error(404, "no such room: " + room_id);
+  if (!s.is_ok()) return error(503, "store: " + s.to_string());
+  if (auto c = ctx.store->get_category(rc.room.category_id, &rc.category); !c.is_ok() && !c.is_not_found())
+    return error(503, "store: " + c.to_string());
+  if (!ctx.identities) return error(403, "access control is not configured");
+  if (!ctx.identities->chat_enabled(user))
+    return error(403, "Persistent Chat is not enabled for " + user + " (EnablePersistentChat policy)");
+  rc.access = ctx.identities->access(user, rc.room, rc.category);
+  if (!rc.access.visible) return error(404, "no such room: " + room_id);
+  if (!rc.access.can_join) return error(403, rc.access.reason);
+  return rc;
+}
+
+compliance::event file_event(compliance::event_type type, const room_context& rc,
+                             const std::string& user, const actors::server_context& ctx,
+                             const std::string& name) {
+  compliance::event e;
+  e.type = type;
+  e.room_id = rc.room.id;
+  e.room_name = rc.room.name;
+  e.user_uri = user;
+  e.user_display = ctx.identities ? ctx.identities->display_name(user) : std::string{};
+  e.text = name;
+  e.ts_micros = now_micros();
+  return e;
+}
+
+web::http_response upload(caf::actor_system& sys, const actors::server_context& ctx,
+                          const storage::file_store& files, const room_context& rc,
+                          const std::string& user, const web::http_request& req) {
+  if (!rc.access.can_post)
+    return error(403, rc.access.reason.empty() ? "you may not post in " + rc.room.name : rc.access.reason);
+  if (!rc.category.file_upload)
+    return error(403, "file upload is off for the rooms of category '" + rc.category.name +
+                          "' (pchatctl category set --file-upload true)");
+  auto name_it = req.query.find("name");
+  std::string name = name_it == req.query.end() ? std::string{} : name_it->second;
+  if (!valid_file_name(name))
+    return error(400, "give the file name as ?name=NAME (1..255 bytes, no '/', '\\' or control characters)");
+  uint64_t limit = static_cast<uint64_t>(ctx.config.max_file_size_kb) * 1024;
+  if (req.body.size() > limit)
+    return error(413, "the file has " + std::to_string(req.body.size()) + " bytes; MaxFileSizeKB allows " +
+                          std::to_string(limit));
+  storage::file_record f;
+  f.room_id = rc.room.id;
+  f.name = name;
+  f.size = req.body.size();
+  f.uploader = user;
+  f.ts_micros = now_micros();
+  // Bytes first (durable), then the record and its FILEUPLOAD event in one synced write,
+  // then the answer: an acknowledged upload is complete and in the compliance queue.
+  if (auto s = files.put(f.room_id, req.body, &f.blob); !s.is_ok()) {
+    PCHAT_LOG(error, "files", "cannot store an upload",
+              "room=" + f.room_id + " error=" + log::quote(s.to_string()) +
+                  " action=" + log::quote("free disk space or fix the files folder"));
+    return error(503, "cannot store the file: " + s.to_string());
+  }
+  f.id = ctx.store->new_file_id();
+  std::vector<storage::compliance_record> events;
+  if (ctx.compliance_enabled) {
+    auto e = file_event(compliance::event_type::file_upload, rc, user, ctx, name);
+    e.ts_micros = f.ts_micros;
+    events.push_back(compliance::to_record(e));
+  }
+  caf::scoped_actor self{sys};
+  web::http_response out;
+  self->request(ctx.commit, std::chrono::seconds(30), actors::file_put_atom::value, f, events)
+      .receive([&](uint64_t) { out = reply(201, file_json(f)); },
+               [&](caf::error& err) {
+                 out = error(503, "the file was not recorded: " + sys.render(err));
+               });
+  return out;
+}
+
+web::http_response download(const actors::server_context& ctx, const storage::file_store& files,
+                            const room_context& rc, const std::string& user,
+                            const std::string& id_text) {
+  uint64_t id = 0;
+  try {
+    size_t used = 0;
+    id = std::stoull(id_text, &used);
+    if (used != id_text.size()) throw std::invalid_argument("id");
+  } catch (const std::exception&) {
+    return error(404, "no such file: " + id_text);
+  }
+  storage::file_record f;
+  if (auto s = ctx.store->get_file(rc.room.id, id, &f); s.is_not_found()) {
+    return error(404, "no such file: " + id_text);
+  } else if (!s.is_ok()) {
+    return error(503, "store: " + s.to_string());
+  }
+  web::http_response out;
+  if (auto s = files.get(f.room_id, f.blob, &out.body); !s.is_ok()) {
+    PCHAT_LOG(error, "files", "a recorded file cannot be read",
+              "room=" + f.room_id + " id=" + id_text + " error=" + log::quote(s.to_string()));
+    return error(503, "cannot read the file: " + s.to_string());
+  }
+  ctx.sink->emit(file_event(compliance::event_type::file_download, rc, user, ctx, f.name));
+  out.status = 200;
+  out.content_type = "application/octet-stream";
+  // The name is free of control characters (checked at upload); quotes are escaped.
+  std::string quoted;
+  for (char c : f.name) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  out.extra_headers.push_back("Content-Disposition: attachment; filename=\"" + quoted + "\"");
+  return out;
+}
+
+}  // namespace
+
+web::http_handler make_file_api(caf::actor_system& sys,
+                                std::shared_ptr<const actors::server_context> ctx,
+                                file_api_options opts, web::http_handler next) {
+  auto files = std::make_shared<storage::file_store>(opts.files_dir);
+  return [&sys, ctx, opts, files, next](const web::http_request& req) -> web::http_response {
+    if (req.path.rfind(kPrefix, 0) != 0) return next(req);
+    auto who = authenticate(*ctx, opts, req);
+    if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
+    const std::string& user = std::get<std::string>(who);
+    std::string rest = req.path.substr(kPrefix.size());
+    std::string room_id = rest.substr(0, rest.find('/'));
+    std::string file_id = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+    auto opened = open_room(*ctx, room_id, user);
+    if (auto* refused = std::get_if<web::http_response>(&opened)) return *refused;
+    const auto& rc = std::get<room_context>(opened);
+    if (file_id.empty() && req.method == "POST") return upload(sys, *ctx, *files, rc, user, req);
+    if (file_id.empty() && req.method == "GET") {
+      std::vector<storage::file_record> all;
+      if (auto s = ctx->store->list_files(rc.room.id, &all); !s.is_ok())
+        return error(503, "store: " + s.to_string());
+      json list = json::array();
+      for (auto& f : all) list.push_back(file_json(f));
+      return reply(200, list);
+    }
+    if (!file_id.empty() && req.method == "GET") return download(*ctx, *files, rc, user, file_id);
+    return error(405, "use POST " + std::string(kPrefix) + "{room-id}?name=NAME, GET " +
+                          std::string(kPrefix) + "{room-id} or GET " + std::string(kPrefix) +
+                          "{room-id}/{file-id}");
+  };
+}
+
+}  // namespace pchat::app

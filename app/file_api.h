@@ -1,0 +1,46 @@
+// The web file service: users upload files to rooms and download them (the Lync role's
+// file upload web service; reference §1.4 FileUpload, §3 MaxFileSizeKB). Files are stored
+// durably (storage/file_store.h) and listed in the store; compliance sees every upload and
+// download (FILEUPLOAD, FILEDOWNLOAD; the text is the file name).
+//
+//   POST /files/v1/rooms/{room-id}?name=NAME   body: the file's bytes
+//        -> 201 {id, name, size, uploader, ts, url}    once the bytes, the record and (with
+//           compliance on) the FILEUPLOAD event are on disk
+//   GET  /files/v1/rooms/{room-id}             -> 200 [{id, name, size, uploader, ts, url}]
+//   GET  /files/v1/rooms/{room-id}/{file-id}   -> 200 the bytes (application/octet-stream)
+//
+// Who: `Authorization: Basic` with the user's SIP address and password (checked against
+// the Digest HA1 the directory keeps; 401 with a Basic challenge otherwise). A node started
+// with --auth=none trusts `X-PChat-User: sip:user@domain` instead, as its SIP edge trusts
+// the From header (tests and closed networks only).
+// What: the rules of joining the room (EnablePersistentChat policy, category scope,
+// privacy, membership; a room the user may not see is 404), and for uploads also the right
+// to post (auditorium: presenters), the category's FileUpload switch and MaxFileSizeKB
+// (413). Errors are JSON {"error": "..."} saying what to change.
+// Requests for other paths go to `next`.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <string>
+
+#include "web/http_server.h"
+
+namespace pchat::actors {
+struct server_context;
+}
+
+namespace pchat::app {
+
+struct file_api_options {
+  std::string files_dir;          // the file store's root, e.g. <data-dir>/files
+  bool trust_user_header = false; // --auth=none: X-PChat-User names the user
+};
+
+// REQUIRES: `sys` outlives the handler (uploads wait for the commit actor).
+web::http_handler make_file_api(caf::actor_system& sys,
+                                std::shared_ptr<const actors::server_context> ctx,
+                                file_api_options opts, web::http_handler next);
+
+}  // namespace pchat::app

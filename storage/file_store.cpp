@@ -1,0 +1,125 @@
+#include "storage/file_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+
+namespace pchat::storage {
+namespace {
+
+status sys_error(const std::string& what, const std::string& path) {
+  return status::io_error(what + " " + path + ": " + std::strerror(errno));
+}
+
+// Creates `path` (one level) if missing.
+status ensure_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST) return status::ok();
+  return sys_error("mkdir", path);
+}
+
+status fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return sys_error("open", path);
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return rc == 0 ? status::ok() : sys_error("fsync", path);
+}
+
+std::string random_name() {
+  std::random_device rd;
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t v = rd();
+    for (int j = 0; j < 8; ++j, v >>= 4) out.push_back(hex[v & 15]);
+  }
+  return out;
+}
+
+bool safe_component(const std::string& s) {
+  return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos &&
+         s.find('\0') == std::string::npos;
+}
+
+}  // namespace
+
+status file_store::put(const std::string& room_id, std::string_view bytes,
+                       std::string* blob) const {
+  if (!safe_component(room_id)) return status::invalid_argument("bad room id for the file store");
+  if (status s = ensure_dir(root_); !s.is_ok()) return s;
+  std::string dir = room_dir(room_id);
+  if (status s = ensure_dir(dir); !s.is_ok()) return s;
+  std::string name = random_name();
+  std::string tmp = dir + "/" + name + ".tmp", final_path = dir + "/" + name;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return sys_error("create", tmp);
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      status s = sys_error("write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    status s = sys_error("fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    status s = sys_error("rename", tmp);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  // The rename is durable only once the directory is (and the room folder's entry in root).
+  if (status s = fsync_path(dir, O_RDONLY | O_DIRECTORY); !s.is_ok()) return s;
+  if (status s = fsync_path(root_, O_RDONLY | O_DIRECTORY); !s.is_ok()) return s;
+  *blob = std::move(name);
+  return status::ok();
+}
+
+status file_store::get(const std::string& room_id, const std::string& blob,
+                       std::string* bytes) const {
+  if (!safe_component(room_id) || !safe_component(blob))
+    return status::invalid_argument("bad file name for the file store");
+  std::string path = room_dir(room_id) + "/" + blob;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return status::not_found("file " + path + " is missing");
+    return sys_error("open", path);
+  }
+  std::string out;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status s = sys_error("read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  *bytes = std::move(out);
+  return status::ok();
+}
+
+}  // namespace pchat::storage

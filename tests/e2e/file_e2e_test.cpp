@@ -1,0 +1,231 @@
+// The web file service end to end: a real pchatd, files uploaded and downloaded over HTTP
+// as users, the room rules (privacy, membership, category FileUpload, MaxFileSizeKB), a
+// restart, and the FILEUPLOAD / FILEDOWNLOAD events in the compliance output.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/server_process.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct http_reply {
+  int status = 0;
+  std::string head;  // status line and headers
+  std::string body;
+};
+
+// One HTTP/1.1 request on its own connection (Connection: close), read to EOF.
+http_reply http(int port, const std::string& method, const std::string& target,
+                const std::vector<std::string>& headers = {}, const std::string& body = {}) {
+  http_reply r;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return r;
+  }
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  for (auto& h : headers) req += h + "\r\n";
+  req += "\r\n" + body;
+  for (size_t off = 0; off < req.size();) {
+    ssize_t n = send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  std::string all;
+  char buf[65536];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) all.append(buf, static_cast<size_t>(n));
+  close(fd);
+  auto end = all.find("\r\n\r\n");
+  if (end == std::string::npos || all.size() < 12) return r;
+  r.status = std::atoi(all.c_str() + 9);
+  r.head = all.substr(0, end);
+  r.body = all.substr(end + 4);
+  return r;
+}
+
+std::string as(const std::string& user) { return "X-PChat-User: " + user; }
+
+// The value of `"key": "..."` or `"key": 123` in a JSON text (first occurrence).
+std::string json_field(const std::string& text, const std::string& key) {
+  std::smatch m;
+  std::regex re("\"" + key + "\": *(\"([^\"]*)\"|([0-9]+))");
+  if (!std::regex_search(text, m, re)) return {};
+  return m[2].matched ? m[2].str() : m[3].str();
+}
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Every "<Message type=T content=C ...><Sender ... uri=U" in the final XML outputs.
+std::vector<std::string> compliance_messages(const std::string& dir) {
+  static const std::regex re(
+      "<Message type=\"([A-Z]+)\" content=\"([^\"]*)\" id=\"[0-9]+\">\\s*<Sender UserName=\"([^\"]*)\"[^>]* uri=\"([^\"]*)\"");
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".xml") continue;
+    std::string doc = read_all(it->path());
+    for (std::sregex_iterator m(doc.begin(), doc.end(), re), e; m != e; ++m)
+      out.push_back((*m)[1].str() + " " + (*m)[2].str() + " " + (*m)[3].str() + " " + (*m)[4].str());
+  }
+  return out;
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds deadline = 15s) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+class FileE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pchat-files-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string room_id(pchat::testing::server_process& s, const std::string& name) {
+    int rc = 0;
+    return json_field(s.ctl("--json room get --identity " + name, &rc), "id");
+  }
+  void ctl(pchat::testing::server_process& s, const std::string& args) {
+    int rc = 0;
+    std::string out = s.ctl(args, &rc);
+    ASSERT_EQ(rc, 0) << args << "\n" << out;
+  }
+
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
+  pchat::testing::server_process server(
+      dir_ + "/data", {"--compliance-enabled=true", "--compliance-adapter=xml",
+                       "--compliance-test-run-interval-ms=200"});
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  ctl(server, "category new --name Shared");
+  ctl(server, "category new --name NoFiles --file-upload false");
+  ctl(server, "room new --name Desk --category Shared --privacy open");
+  ctl(server, "room new --name Board --category Shared --privacy closed --members sip:alice@example.com");
+  ctl(server, "room new --name Quiet --category NoFiles --privacy open");
+  std::string desk = room_id(server, "Desk"), board = room_id(server, "Board"),
+              quiet = room_id(server, "Quiet");
+  ASSERT_FALSE(desk.empty());
+  const int port = server.http_port();
+  const std::string files = "/files/v1/rooms/";
+  std::string bytes("line 1\r\n\0binary\xff tail", 21);
+
+  // Upload as alice; bob (anyone may read the open room) lists and downloads it intact.
+  auto up = http(port, "POST", files + desk + "?name=Q3%20report.txt", {as("sip:alice@example.com")}, bytes);
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string id = json_field(up.body, "id");
+  EXPECT_EQ(json_field(up.body, "name"), "Q3 report.txt");
+  EXPECT_EQ(json_field(up.body, "size"), std::to_string(bytes.size()));
+  EXPECT_EQ(json_field(up.body, "uploader"), "sip:alice@example.com");
+  auto list = http(port, "GET", files + desk, {as("sip:bob@example.com")});
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(json_field(list.body, "id"), id);
+  auto down = http(port, "GET", files + desk + "/" + id, {as("sip:bob@example.com")});
+  ASSERT_EQ(down.status, 200) << down.body;
+  EXPECT_EQ(down.body, bytes);
+  EXPECT_NE(down.head.find("Content-Disposition: attachment; filename=\"Q3 report.txt\""), std::string::npos)
+      << down.head;
+
+  // Default-deny: no user, a closed room's non-member, a category without file upload,
+  // unknown rooms and files, bad names.
+  auto anon = http(port, "POST", files + desk + "?name=x", {}, "x");
+  EXPECT_EQ(anon.status, 401);
+  EXPECT_NE(anon.head.find("WWW-Authenticate: Basic"), std::string::npos) << anon.head;
+  EXPECT_EQ(http(port, "POST", files + board + "?name=x", {as("sip:bob@example.com")}, "x").status, 403);
+  EXPECT_EQ(http(port, "GET", files + board, {as("sip:bob@example.com")}).status, 403);
+  EXPECT_EQ(http(port, "POST", files + board + "?name=x", {as("sip:alice@example.com")}, "x").status, 201);
+  auto off = http(port, "POST", files + quiet + "?name=x", {as("sip:alice@example.com")}, "x");
+  EXPECT_EQ(off.status, 403);
+  EXPECT_NE(off.body.find("file upload is off"), std::string::npos) << off.body;
+  EXPECT_EQ(http(port, "GET", files + "no-such-room", {as("sip:bob@example.com")}).status, 404);
+  EXPECT_EQ(http(port, "GET", files + desk + "/12345", {as("sip:bob@example.com")}).status, 404);
+  EXPECT_EQ(http(port, "GET", files + desk + "/../x", {as("sip:bob@example.com")}).status, 404);
+  EXPECT_EQ(http(port, "POST", files + desk + "?name=a%2Fb", {as("sip:bob@example.com")}, "x").status, 400);
+  EXPECT_EQ(http(port, "POST", files + desk, {as("sip:bob@example.com")}, "x").status, 400);
+  EXPECT_EQ(http(port, "DELETE", files + desk + "/" + id, {as("sip:bob@example.com")}).status, 405);
+
+  // Compliance: the upload and the download, each exactly once, with who and which file.
+  std::string out_dir = dir_ + "/data/compliance";
+  auto count = [&](const std::string& line) {
+    auto all = compliance_messages(out_dir);
+    return std::count(all.begin(), all.end(), line);
+  };
+  ASSERT_TRUE(eventually([&] {
+    return count("FILEUPLOAD Q3 report.txt alice alice@example.com") == 1 &&
+           count("FILEDOWNLOAD Q3 report.txt bob bob@example.com") == 1;
+  })) << ::testing::PrintToString(compliance_messages(out_dir));
+
+  // MaxFileSizeKB (applied at the next start); the stored file survives the restart.
+  ctl(server, "config set --max-file-size-kb 1");
+  ASSERT_TRUE(server.stop()) << server.stderr_text();
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  const int port2 = server.http_port();
+  auto big = http(port2, "POST", files + desk + "?name=big.bin", {as("sip:alice@example.com")},
+                  std::string(1025, 'b'));
+  EXPECT_EQ(big.status, 413) << big.body;
+  EXPECT_EQ(http(port2, "POST", files + desk + "?name=fits.bin", {as("sip:alice@example.com")},
+                 std::string(1024, 'b')).status, 201);
+  auto again = http(port2, "GET", files + desk + "/" + id, {as("sip:carol@example.com")});
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, bytes);
+  EXPECT_EQ(count("FILEUPLOAD Q3 report.txt alice alice@example.com"), 1);
+  ASSERT_TRUE(server.stop());
+}
+
+TEST_F(FileE2E, OnADigestServerUsersSignInWithTheirSipPassword) {
+  pchat::testing::server_process server(dir_ + "/data", {"--auth=digest"});
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  ctl(server, "user new --uri zed@example.com --password c0rrect");
+  ctl(server, "category new --name Shared");
+  ctl(server, "room new --name Desk --category Shared --privacy open");
+  std::string desk = room_id(server, "Desk");
+  const int port = server.http_port();
+  const std::string target = "/files/v1/rooms/" + desk + "?name=n.txt";
+  // base64("zed@example.com:c0rrect"), base64("zed@example.com:wrong")
+  auto ok = http(port, "POST", target, {"Authorization: Basic emVkQGV4YW1wbGUuY29tOmMwcnJlY3Q="}, "hi");
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(json_field(ok.body, "uploader"), "sip:zed@example.com");
+  EXPECT_EQ(http(port, "POST", target, {"Authorization: Basic emVkQGV4YW1wbGUuY29tOndyb25n"}, "hi").status, 401);
+  EXPECT_EQ(http(port, "POST", target, {as("sip:zed@example.com")}, "hi").status, 401)
+      << "the user header is trusted only with --auth=none";
+  EXPECT_EQ(http(port, "POST", target, {"Authorization: Basic !!!"}, "hi").status, 401);
+  ASSERT_TRUE(server.stop());
+}
