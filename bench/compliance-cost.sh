@@ -6,7 +6,8 @@
 # Alternates pchat-bench --profile=durable runs against a freshly spawned pchatd with
 # compliance off and on (same binary, same machine, same command otherwise), so drift in
 # disk latency and machine load hits both modes alike, and prints every round and the
-# medians (ack_p99_ms: the first "p99" of the report, its ack latency). With compliance on, every acknowledged post also stages its CHAT event in the
+# medians (ack_p99_ms: the first "p99" of the report, its ack latency). With compliance
+# on, every acknowledged post also stages its CHAT event in the
 # post's own synced write; the runner delivers every RunInterval (15 min), off the post path.
 # Loopback only; each pchat-bench run stops by itself (--timeout).
 set -euo pipefail

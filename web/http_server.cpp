@@ -214,6 +214,12 @@ void http_server::serve(int fd) {
       return;
     }
     buf.erase(0, head_end + 4);
+    // curl and other clients wait for this before sending a large body (file uploads).
+    if (auto it = req.headers.find("expect"); it != req.headers.end() && body_len > buf.size()) {
+      std::string v = it->second;
+      for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (v == "100-continue" && !send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
+    }
     while (buf.size() < body_len) {
       if (!wait_readable(fd, wake_fd_)) return;
       ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);

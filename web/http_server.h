@@ -1,6 +1,6 @@
-// A small HTTP/1.1 server for the admin API: one thread, sequential requests, bodies by
-// Content-Length only (no chunked uploads), keep-alive honoured. Bound to loopback by
-// default: it is an administration port, not a public web server.
+// A small HTTP/1.1 server for the admin API and the file service: one thread, sequential
+// requests, bodies by Content-Length only (no chunked uploads; `Expect: 100-continue` is
+// answered), keep-alive honoured. Bound to loopback by default.
 //
 // Limits: request head 16 KiB, body max_body bytes (413 beyond), 30 s per request.
 // Threading: start()/stop() from the owning thread; the handler runs on the server's

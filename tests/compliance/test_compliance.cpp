@@ -587,6 +587,43 @@ TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
   caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
 }
 
+TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
+  temp_dir dir;
+  std::unique_ptr<storage::store> st;
+  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  storage::user_record ann;
+  ann.uri = "sip:a@example.com";
+  ann.display_name = "Ann Analyst";
+  ASSERT_TRUE(st->put_user(ann).is_ok());
+  auto b = st->new_batch();
+  compliance_record known = ev(1, compliance_kind::chat, "r1", "sip:a@example.com", 1, "m", kT0);
+  known.room_uri.clear();  // as staged: the room id only
+  compliance_record stranger = ev(2, compliance_kind::chat, "r1", "sip:z@example.com", 2, "m", kT0);
+  stranger.room_uri.clear();
+  b->put_compliance(known);
+  b->put_compliance(stranger);
+  ASSERT_TRUE(b->commit().is_ok());
+  compliance::adapter_options opts;
+  opts.output_directory = dir.path + "/out";
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  compliance::runner_options ro;
+  ro.domain = "chat.example.org";
+  ro.output = compliance::make_adapter("csv", opts);
+  ro.run_interval = 10s;
+  auto runner = compliance::spawn_compliance_runner(sys, st.get(), ro);
+  std::string out_file = opts.output_directory + "/" + compliance::output_name(1, 2, "", "csv");
+  bool delivered = eventually([&] { return std::filesystem::exists(out_file); });
+  caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
+  ASSERT_TRUE(delivered);
+  std::string csv = read_file(out_file);
+  EXPECT_NE(csv.find("ma-chan://chat.example.org/r1"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("Ann Analyst"), std::string::npos) << csv;
+  // Not in the directory: the address stands in for the name.
+  EXPECT_NE(csv.find("sip:z@example.com,sip:z@example.com"), std::string::npos) << csv;
+}
+
 TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated) {
   temp_dir dir;
   std::unique_ptr<storage::store> st;

@@ -210,6 +210,37 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   ASSERT_TRUE(server.stop());
 }
 
+TEST_F(FileE2E, ClientsThatExpect100ContinueGetItBeforeSendingTheBody) {
+  pchat::testing::server_process server(dir_ + "/data");
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  ctl(server, "category new --name Shared");
+  ctl(server, "room new --name Desk --category Shared --privacy open");
+  std::string desk = room_id(server, "Desk");
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server.http_port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  std::string body(5000, 'z');
+  std::string head = "POST /files/v1/rooms/" + desk + "?name=z.bin HTTP/1.1\r\nHost: x\r\n" +
+                     "X-PChat-User: sip:alice@example.com\r\nExpect: 100-continue\r\n" +
+                     "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);  // the body is not sent yet: only 100 can come
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(send(fd, body.data(), body.size(), MSG_NOSIGNAL), static_cast<ssize_t>(body.size()));
+  std::string rest;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) rest.append(buf, static_cast<size_t>(n));
+  close(fd);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 201 Created", 0), 0u) << rest;
+  ASSERT_TRUE(server.stop());
+}
+
 TEST_F(FileE2E, OnADigestServerUsersSignInWithTheirSipPassword) {
   pchat::testing::server_process server(dir_ + "/data", {"--auth=digest"});
   ASSERT_TRUE(server.start()) << server.stderr_text();
