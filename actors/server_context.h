@@ -35,6 +35,7 @@ struct server_context {
   // Users, groups, policies and the access rules; nullptr denies every room command.
   std::shared_ptr<identity_registry> identities;
   std::string domain = "example.com";
+  std::string files_dir;                    // the file store's root (<data-dir>/files)
   std::string chat_uri = "sip:chat@example.com";  // lookup and channel URI
   storage::chat_config config;
   int room_idle_seconds = 60;               // an empty room actor stops after this

@@ -13,6 +13,7 @@
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
+#include "storage/file_store.h"
 #include "storage/store.h"
 
 #include <cstdio>
@@ -374,7 +375,16 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         if (id.empty()) return error(404, "no room with id, name or uri '" + key + "'");
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::remove_room_atom::value, id)
-            .receive([&](caf::ok_atom) { out = reply(200, json{{"removed", id}}); },
+            .receive(
+                [&](caf::ok_atom) {
+                  // The records went with the room; now the bytes of its uploaded files.
+                  if (!ctx->files_dir.empty())
+                    if (auto s = storage::file_store(ctx->files_dir).remove_room(id); !s.is_ok())
+                      PCHAT_LOG(warn, "files", "cannot delete a removed room's files",
+                                "room=" + id + " error=" + log::quote(s.to_string()) +
+                                    " action=" + log::quote("delete the folder by hand"));
+                  out = reply(200, json{{"removed", id}});
+                },
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
       }

@@ -240,7 +240,7 @@ web::http_response download(const actors::server_context& ctx, const storage::fi
 web::http_handler make_file_api(caf::actor_system& sys,
                                 std::shared_ptr<const actors::server_context> ctx,
                                 file_api_options opts, web::http_handler next) {
-  auto files = std::make_shared<storage::file_store>(opts.files_dir);
+  auto files = std::make_shared<storage::file_store>(ctx->files_dir);
   return [&sys, ctx, opts, files, next](const web::http_request& req) -> web::http_response {
     if (req.path.rfind(kPrefix, 0) != 0) return next(req);
     auto who = authenticate(*ctx, opts, req);

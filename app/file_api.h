@@ -1,6 +1,6 @@
 // The web file service: users upload files to rooms and download them (the Lync role's
 // file upload web service; reference §1.4 FileUpload, §3 MaxFileSizeKB). Files are stored
-// durably (storage/file_store.h) and listed in the store; compliance sees every upload and
+// durably (storage/file_store.h, under ctx->files_dir) and listed in the store; compliance sees every upload and
 // download (FILEUPLOAD, FILEDOWNLOAD; the text is the file name).
 //
 //   POST /files/v1/rooms/{room-id}?name=NAME   body: the file's bytes
@@ -34,8 +34,7 @@ struct server_context;
 namespace pchat::app {
 
 struct file_api_options {
-  std::string files_dir;          // the file store's root, e.g. <data-dir>/files
-  bool trust_user_header = false; // --auth=none: X-PChat-User names the user
+  bool trust_user_header = false;  // --auth=none: X-PChat-User names the user
 };
 
 // REQUIRES: `sys` outlives the handler (uploads wait for the commit actor).

@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";
+  ctx->files_dir = cfg.data_dir + "/files";
   ctx->compliance_enabled = ccfg.enabled;
   pchat::compliance::runner_options ropts;
   ropts.domain = cfg.domain;
@@ -320,7 +321,6 @@ int main(int argc, char** argv) {
       }
       // Users reach /files/ with their own credentials; everything else is the admin API.
       pchat::app::file_api_options fopts;
-      fopts.files_dir = cfg.data_dir + "/files";
       fopts.trust_user_header = cfg.auth == "none";
       auto admin_api = pchat::web::require_bearer_token(
           token, token_path,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 namespace pchat::storage {
@@ -119,6 +120,14 @@ status file_store::get(const std::string& room_id, const std::string& blob,
   }
   ::close(fd);
   *bytes = std::move(out);
+  return status::ok();
+}
+
+status file_store::remove_room(const std::string& room_id) const {
+  if (!safe_component(room_id)) return status::invalid_argument("bad room id for the file store");
+  std::error_code ec;
+  std::filesystem::remove_all(room_dir(room_id), ec);
+  if (ec) return status::io_error("remove " + room_dir(room_id) + ": " + ec.message());
   return status::ok();
 }
 

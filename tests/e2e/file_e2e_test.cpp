@@ -207,6 +207,12 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.body, bytes);
   EXPECT_EQ(count("FILEUPLOAD Q3 report.txt alice alice@example.com"), 1);
+
+  // Removing the room removes its files, records and bytes.
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/data/files/" + desk));
+  ctl(server, "room remove --identity Desk");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/files/" + desk));
+  EXPECT_EQ(http(port2, "GET", files + desk + "/" + id, {as("sip:alice@example.com")}).status, 404);
   ASSERT_TRUE(server.stop());
 }
 
