@@ -152,6 +152,28 @@ std::string_view view(const rocksdb::Slice& s) {
   return {s.data(), s.size()};
 }
 
+// An iterator confined to [lo, hi) of one column family. RocksDB keeps pointers to the
+// bounds, so they live here, as long as the iterator.
+class range_iterator {
+ public:
+  range_iterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lo, std::string hi)
+      : lo_(std::move(lo)), hi_(std::move(hi)), lo_s_(lo_), hi_s_(hi_) {
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lo_s_;
+    ro.iterate_upper_bound = &hi_s_;
+    it_.reset(db->NewIterator(ro, cf));
+  }
+  range_iterator(const range_iterator&) = delete;
+  range_iterator& operator=(const range_iterator&) = delete;
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+  const rocksdb::Slice& lower() const { return lo_s_; }
+
+ private:
+  std::string lo_, hi_;
+  rocksdb::Slice lo_s_, hi_s_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 }  // namespace
 
 // Locks and the write-failure latch. Reads take none of these.
@@ -497,15 +519,10 @@ status store::get_tagged(char tag, const std::string& name, std::string* value) 
 
 status store::list_tagged(char tag, std::vector<std::string>* values,
                           std::vector<std::string>* names) const {
-  std::string lo = keys::tag_range_begin(tag), hi = keys::tag_range_end(tag);
-  rocksdb::Slice lo_s(lo), hi_s(hi);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_s;
-  ro.iterate_upper_bound = &hi_s;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  range_iterator it(db_, directory_, keys::tag_range_begin(tag), keys::tag_range_end(tag));
   values->clear();
   if (names) names->clear();
-  for (it->Seek(lo_s); it->Valid(); it->Next()) {
+  for (it->Seek(it.lower()); it->Valid(); it->Next()) {
     values->emplace_back(it->value().data(), it->value().size());
     if (names) names->emplace_back(it->key().data() + 1, it->key().size() - 1);
   }
@@ -663,14 +680,9 @@ status store::get_file(const std::string& room_id, uint64_t id, file_record* out
 
 status store::list_files(const std::string& room_id, std::vector<file_record>* out) const {
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
-  std::string lo = keys::file_range_begin(room_id), hi = keys::file_range_end(room_id);
-  rocksdb::Slice lo_s(lo), hi_s(hi);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_s;
-  ro.iterate_upper_bound = &hi_s;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  range_iterator it(db_, directory_, keys::file_range_begin(room_id), keys::file_range_end(room_id));
   std::vector<file_record> result;
-  for (it->Seek(lo_s); it->Valid(); it->Next()) {
+  for (it->Seek(it.lower()); it->Valid(); it->Next()) {
     file_record r;
     if (status d = get_file_record(view(it->value()), &r); !d.is_ok()) return d;
     result.push_back(std::move(r));
@@ -701,16 +713,11 @@ status store::put_invitations(std::vector<invitation_record>* invites) {
 
 status store::list_invitations(const std::string& user, uint64_t after_id, size_t limit,
                                std::vector<invitation_record>* out) const {
-  std::string lo = invite_key(user, after_id + 1);
   std::string hi = keys::tagged_key(keys::kInviteTag, fold_name(user));
   hi.push_back(static_cast<char>(keys::kSeparator + 1));
-  rocksdb::Slice lo_s(lo), hi_s(hi);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_s;
-  ro.iterate_upper_bound = &hi_s;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, directory_));
+  range_iterator it(db_, directory_, invite_key(user, after_id + 1), std::move(hi));
   out->clear();
-  for (it->Seek(lo_s); it->Valid() && out->size() < limit; it->Next()) {
+  for (it->Seek(it.lower()); it->Valid() && out->size() < limit; it->Next()) {
     invitation_record r;
     if (status d = get_invitation_record(view(it->value()), &r); !d.is_ok()) return d;
     out->push_back(std::move(r));
@@ -723,12 +730,7 @@ status store::list_invitations(const std::string& user, uint64_t after_id, size_
 
 status store::last_sequence(const std::string& room_id, uint64_t* out) const {
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
-  std::string lo = keys::message_range_begin(room_id), hi = keys::message_range_end(room_id);
-  rocksdb::Slice lo_s(lo), hi_s(hi);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo_s;
-  ro.iterate_upper_bound = &hi_s;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+  range_iterator it(db_, messages_, keys::message_range_begin(room_id), keys::message_range_end(room_id));
   it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
   if (!it->Valid()) {
     if (!it->status().ok()) return from_rocksdb(it->status(), "last sequence of " + room_id);
@@ -749,12 +751,7 @@ status store::read_latest(const std::string& room_id, size_t n,
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
   std::vector<message_record> result;
   if (n > 0) {
-    std::string lo = keys::message_range_begin(room_id), hi = keys::message_range_end(room_id);
-    rocksdb::Slice lo_s(lo), hi_s(hi);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo_s;
-    ro.iterate_upper_bound = &hi_s;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+    range_iterator it(db_, messages_, keys::message_range_begin(room_id), keys::message_range_end(room_id));
     for (it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
          it->Valid() && result.size() < n; it->Prev()) {
       message_record m;
@@ -773,12 +770,7 @@ status store::read_from(const std::string& room_id, uint64_t from_seq, size_t li
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
   std::vector<message_record> result;
   if (limit > 0) {
-    std::string lo = keys::message_range_begin(room_id), hi = keys::message_range_end(room_id);
-    rocksdb::Slice lo_s(lo), hi_s(hi);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo_s;
-    ro.iterate_upper_bound = &hi_s;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+    range_iterator it(db_, messages_, keys::message_range_begin(room_id), keys::message_range_end(room_id));
     for (it->Seek(keys::message_key(room_id, from_seq)); it->Valid() && result.size() < limit;
          it->Next()) {
       message_record m;
