@@ -502,6 +502,21 @@ actors::compliance_status runner_status(caf::actor_system& sys, const caf::actor
   return out;
 }
 
+// A compliance runner on its own two-thread actor system, stopped when the test ends
+// (also when an ASSERT returns early: the system would otherwise wait for it forever).
+struct runner_rig {
+  runner_rig(storage::store* st, compliance::runner_options ro)
+      : sys(two_threads(cfg)), runner(compliance::spawn_compliance_runner(sys, st, std::move(ro))) {}
+  ~runner_rig() { caf::anon_send_exit(runner, caf::exit_reason::user_shutdown); }
+  static caf::actor_system_config& two_threads(caf::actor_system_config& c) {
+    c.set("scheduler.max-threads", 2);
+    return c;
+  }
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::actor runner;
+};
+
 // Stages events first..last, one group commit each (or all in one when `one_group`).
 void stage(storage::store& st, uint64_t first, uint64_t last, bool one_group = false) {
   auto b = st.new_batch();
@@ -526,19 +541,16 @@ TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventE
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
   auto flaky = std::make_shared<flaky_adapter>(compliance::make_adapter("csv", opts), 3);
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
   compliance::runner_options ro;
   ro.domain = "example.com";
   ro.output = flaky;
   ro.run_interval = 200ms;
   ro.backoff_base = 5ms;
   ro.max_batch_events = 20;
-  auto runner = compliance::spawn_compliance_runner(sys, st.get(), ro);
+  runner_rig rig(st.get(), ro);
   // While failing, the batch stays staged and status shows the error.
   ASSERT_TRUE(eventually([&] { return flaky->attempts >= 2; }));
-  auto s = runner_status(sys, runner);
+  auto s = runner_status(rig.sys, rig.runner);
   EXPECT_EQ(s.last_error, "injected failure");
   EXPECT_GE(s.consecutive_failures, 1u);
   ASSERT_TRUE(eventually([&] {
@@ -549,13 +561,12 @@ TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventE
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 60; }));
   auto ids = delivered_ids(opts.output_directory);
   for (uint64_t i = 1; i <= 60; ++i) EXPECT_EQ(ids[i], 1) << "event " << i;
-  s = runner_status(sys, runner);
+  s = runner_status(rig.sys, rig.runner);
   EXPECT_EQ(s.last_error, "");
   EXPECT_EQ(s.consecutive_failures, 0u);
   EXPECT_EQ(s.delivered_through, 60u);
   EXPECT_EQ(s.events_delivered, 60u);
   EXPECT_GE(flaky->attempts, 3 + 4);  // 3 failures, then batches of 20, 20, 10, 10
-  caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
 }
 
 TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
@@ -567,15 +578,12 @@ TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
   stage(*st, 31, 32);
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
   compliance::runner_options ro;
   ro.domain = "example.com";
   ro.output = compliance::make_adapter("csv", opts);
   ro.run_interval = 10s;
   ro.max_batch_events = 5;
-  auto runner = compliance::spawn_compliance_runner(sys, st.get(), ro);
+  runner_rig rig(st.get(), ro);
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 32; }));
   auto ids = delivered_ids(opts.output_directory);
   for (uint64_t i = 1; i <= 32; ++i) EXPECT_EQ(ids[i], 1) << "event " << i;
@@ -584,7 +592,6 @@ TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
   EXPECT_TRUE(compliance::output_exists(opts.output_directory, compliance::output_name(31, 32, "", "csv")));
   uint64_t n = 9;
   ASSERT_TRUE(eventually([&] { return st->count_compliance(&n).is_ok() && n == 0; }));
-  caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
 }
 
 TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
@@ -605,17 +612,13 @@ TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
   compliance::runner_options ro;
   ro.domain = "chat.example.org";
   ro.output = compliance::make_adapter("csv", opts);
   ro.run_interval = 10s;
-  auto runner = compliance::spawn_compliance_runner(sys, st.get(), ro);
+  runner_rig rig(st.get(), ro);
   std::string out_file = opts.output_directory + "/" + compliance::output_name(1, 2, "", "csv");
   bool delivered = eventually([&] { return std::filesystem::exists(out_file); });
-  caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
   ASSERT_TRUE(delivered);
   std::string csv = read_file(out_file);
   EXPECT_NE(csv.find("ma-chan://chat.example.org/r1"), std::string::npos) << csv;
@@ -641,21 +644,17 @@ TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated
     std::ofstream(opts.output_directory + "/" +
                   compliance::output_name(6, 7, "", "csv") + ".tmp") << "partial";
   }
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
   compliance::runner_options ro;
   ro.domain = "example.com";
   ro.output = compliance::make_adapter("csv", opts);
   ro.run_interval = 10s;
-  auto runner = compliance::spawn_compliance_runner(sys, st.get(), ro);
+  runner_rig rig(st.get(), ro);
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 8; }));
   auto ids = delivered_ids(opts.output_directory);
   for (uint64_t i = 1; i <= 8; ++i) EXPECT_EQ(ids[i], 1) << "event " << i;
   EXPECT_TRUE(compliance::output_exists(opts.output_directory, compliance::output_name(6, 8, "", "csv")));
   for (auto& f : std::filesystem::directory_iterator(opts.output_directory))
     EXPECT_NE(f.path().extension(), ".tmp") << f.path();
-  caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
 }
 
 // ---- capture through the actors
