@@ -11,7 +11,9 @@
 namespace pchat::app {
 
 inline web::http_response reply(int status, const nlohmann::json& j) {
-  return {status, "application/json", j.dump(2) + "\n"};
+  // Invalid UTF-8 (from a client's bytes) is replaced, not thrown on.
+  return {status, "application/json",
+          j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
 }
 inline web::http_response error(int status, const std::string& what) {
   return reply(status, nlohmann::json{{"error", what}});

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <optional>
 #include <variant>
 
 #include "actors/identity_registry.h"
@@ -97,10 +98,29 @@ std::variant<std::string, web::http_response> authenticate(const actors::server_
   return actors::identity_registry::lower("sip:" + user);
 }
 
-// 1..255 bytes, no path separators or control characters: it is shown to other users and
-// written into compliance output, never used as a path (blobs have random names).
+// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+// 1..255 bytes of UTF-8, no path separators or control characters: it is shown to other
+// users and written into compliance output, never used as a path (blobs have random names).
 bool valid_file_name(const std::string& n) {
-  if (n.empty() || n.size() > kMaxNameBytes || n == "." || n == "..") return false;
+  if (n.empty() || n.size() > kMaxNameBytes || n == "." || n == ".." || !valid_utf8(n)) return false;
   for (unsigned char c : n)
     if (c < 0x20 || c == 0x7f || c == '/' || c == '\\') return false;
   return true;
@@ -166,7 +186,7 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   auto name_it = req.query.find("name");
   std::string name = name_it == req.query.end() ? std::string{} : name_it->second;
   if (!valid_file_name(name))
-    return error(400, "give the file name as ?name=NAME (1..255 bytes, no '/', '\\' or control characters)");
+    return error(400, "give the file name as ?name=NAME (1..255 bytes of UTF-8, no '/', '\\' or control characters)");
   uint64_t limit = static_cast<uint64_t>(ctx.config.max_file_size_kb) * 1024;
   if (req.body.size() > limit)
     return error(413, "the file has " + std::to_string(req.body.size()) + " bytes; MaxFileSizeKB allows " +
@@ -185,7 +205,10 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
                   " action=" + log::quote("free disk space or fix the files folder"));
     return error(503, "cannot store the file: " + s.to_string());
   }
-  f.id = ctx.store->new_file_id();
+  // Time-based ids: only a clock stepping back could repeat one, and must not overwrite.
+  storage::file_record existing;
+  do f.id = ctx.store->new_file_id();
+  while (ctx.store->get_file(f.room_id, f.id, &existing).is_ok());
   std::vector<storage::compliance_record> events;
   if (ctx.compliance_enabled) {
     auto e = file_event(compliance::event_type::file_upload, rc, user, ctx, name);
@@ -194,10 +217,13 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   }
   caf::scoped_actor self{sys};
   web::http_response out;
-  self->request(ctx.commit, std::chrono::seconds(30), actors::file_put_atom::value, f, events)
+  self->request(ctx.commit, std::chrono::minutes(2), actors::file_put_atom::value, f, events)
       .receive([&](uint64_t) { out = reply(201, file_json(f)); },
                [&](caf::error& err) {
                  out = error(503, "the file was not recorded: " + sys.render(err));
+                 // A failed commit applied nothing: the bytes are garbage now. After a
+                 // timeout the record may still land, so they stay.
+                 if (err != caf::sec::request_timeout) files.remove(f.room_id, f.blob);
                });
   return out;
 }
@@ -236,6 +262,18 @@ web::http_response download(const actors::server_context& ctx, const storage::fi
 }
 
 }  // namespace
+
+web::http_head_check make_file_head_check(std::shared_ptr<const actors::server_context> ctx,
+                                          file_api_options opts, size_t max_upload) {
+  return [ctx, opts, max_upload](const web::http_request& head,
+                                 size_t* max_body) -> std::optional<web::http_response> {
+    if (head.path.rfind(kPrefix, 0) != 0) return std::nullopt;
+    auto who = authenticate(*ctx, opts, head);
+    if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
+    if (head.method == "POST") *max_body = max_upload;
+    return std::nullopt;
+  };
+}
 
 web::http_handler make_file_api(caf::actor_system& sys,
                                 std::shared_ptr<const actors::server_context> ctx,

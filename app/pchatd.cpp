@@ -329,13 +329,13 @@ int main(int argc, char** argv) {
               pchat::app::make_search_api(
                   sys, cctx, cfg.data_dir + "/search",
                   pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())))));
-      // Bodies up to MaxFileSizeKB (uploads), at least the admin API's 1 MiB, and at most
-      // 256 MiB: a request is held in memory whole.
-      size_t max_body = std::clamp<size_t>(static_cast<size_t>(ctx->config.max_file_size_kb) * 1024,
-                                           size_t{1} << 20, size_t{256} << 20);
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::app::make_file_api(sys, cctx, fopts, std::move(admin_api)),
-                                   max_body);
+                                   pchat::app::make_file_api(sys, cctx, fopts, std::move(admin_api)));
+      // Authenticated uploads may carry up to MaxFileSizeKB, at most 256 MiB (a request is
+      // held in memory whole); everything else keeps the server's 1 MiB.
+      size_t max_upload = std::clamp<size_t>(static_cast<size_t>(ctx->config.max_file_size_kb) * 1024 + 1,
+                                             size_t{1} << 20, size_t{256} << 20);
+      http.set_head_check(pchat::app::make_file_head_check(cctx, fopts, max_upload));
       if (rc != 0) {
         // token failure already reported
       } else if (auto herr = http.start(); !herr.empty()) {

@@ -16,9 +16,10 @@ status sys_error(const std::string& what, const std::string& path) {
   return status::io_error(what + " " + path + ": " + std::strerror(errno));
 }
 
-// Creates `path` (one level) if missing.
-status ensure_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST) return status::ok();
+// Creates `path` (one level) if missing; *created tells whether it did.
+status ensure_dir(const std::string& path, bool* created) {
+  *created = ::mkdir(path.c_str(), 0750) == 0;
+  if (*created || errno == EEXIST) return status::ok();
   return sys_error("mkdir", path);
 }
 
@@ -53,9 +54,14 @@ bool safe_component(const std::string& s) {
 status file_store::put(const std::string& room_id, std::string_view bytes,
                        std::string* blob) const {
   if (!safe_component(room_id)) return status::invalid_argument("bad room id for the file store");
-  if (status s = ensure_dir(root_); !s.is_ok()) return s;
+  bool new_root = false, new_dir = false;
+  if (status s = ensure_dir(root_, &new_root); !s.is_ok()) return s;
+  if (new_root) {  // its entry in the data folder must be durable too
+    std::string parent = std::filesystem::path(root_).parent_path().string();
+    if (status s = fsync_path(parent.empty() ? "." : parent, O_RDONLY | O_DIRECTORY); !s.is_ok()) return s;
+  }
   std::string dir = room_dir(room_id);
-  if (status s = ensure_dir(dir); !s.is_ok()) return s;
+  if (status s = ensure_dir(dir, &new_dir); !s.is_ok()) return s;
   std::string name = random_name();
   std::string tmp = dir + "/" + name + ".tmp", final_path = dir + "/" + name;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -86,9 +92,10 @@ status file_store::put(const std::string& room_id, std::string_view bytes,
     ::unlink(tmp.c_str());
     return s;
   }
-  // The rename is durable only once the directory is (and the room folder's entry in root).
+  // The rename is durable only once the directory is (and a new room folder's entry).
   if (status s = fsync_path(dir, O_RDONLY | O_DIRECTORY); !s.is_ok()) return s;
-  if (status s = fsync_path(root_, O_RDONLY | O_DIRECTORY); !s.is_ok()) return s;
+  if (new_dir)
+    if (status s = fsync_path(root_, O_RDONLY | O_DIRECTORY); !s.is_ok()) return s;
   *blob = std::move(name);
   return status::ok();
 }
@@ -120,6 +127,14 @@ status file_store::get(const std::string& room_id, const std::string& blob,
   }
   ::close(fd);
   *bytes = std::move(out);
+  return status::ok();
+}
+
+status file_store::remove(const std::string& room_id, const std::string& blob) const {
+  if (!safe_component(room_id) || !safe_component(blob))
+    return status::invalid_argument("bad file name for the file store");
+  std::string path = room_dir(room_id) + "/" + blob;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("unlink", path);
   return status::ok();
 }
 

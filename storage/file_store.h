@@ -25,6 +25,8 @@ class file_store {
   status put(const std::string& room_id, std::string_view bytes, std::string* blob) const;
   // Reads a stored blob whole. not_found if it does not exist.
   status get(const std::string& room_id, const std::string& blob, std::string* bytes) const;
+  // Deletes one blob (an upload whose record was never written). Absent is not an error.
+  status remove(const std::string& room_id, const std::string& blob) const;
   // Deletes every file of the room (Remove-CsPersistentChatRoom). Absent is not an error.
   status remove_room(const std::string& room_id) const;
 

@@ -1218,14 +1218,29 @@ void write_batch::put_compliance(uint64_t seq, const compliance_record& e) {
   }
   value_.clear();
   put_compliance_record(&value_, seq, e);
+  // A batch may carry thousands of events (clearing a big room): groups stay small enough
+  // for the runner to read a few at a time and for RocksDB values.
+  constexpr size_t kGroupEvents = 1000, kGroupBytes = 1 << 20;
+  if (group_events_ >= kGroupEvents || group_.size() + value_.size() > kGroupBytes) close_group();
+  if (!rejected_.is_ok()) return;
   if (group_.empty()) group_first_ = seq;
   append_compliance_group(&group_, value_);
+  ++group_events_;
   group_next_ = seq + 1;
   ++count_;
 }
 
+void write_batch::close_group() {
+  if (group_.empty()) return;
+  if (rocksdb::Status s = batch_->Put(store_->compliance_, keys::compliance_key(group_first_), group_);
+      !s.ok())
+    rejected_ = from_rocksdb(s, "batch put compliance");
+  group_.clear();
+  group_events_ = 0;
+}
+
 size_t write_batch::bytes() const {
-  return batch_->GetDataSize();
+  return batch_->GetDataSize() + group_.size();
 }
 
 status write_batch::commit() {
@@ -1237,14 +1252,13 @@ status write_batch::commit() {
     // to acknowledge on the strength of this commit.
     result = store_->check_writable();
   } else {
-    rocksdb::Status s;
-    if (!group_.empty())
-      s = batch_->Put(store_->compliance_, keys::compliance_key(group_first_), group_);
-    result = s.ok() ? store_->write_synced(batch_.get()) : from_rocksdb(s, "batch put compliance");
+    close_group();
+    result = rejected_.is_ok() ? store_->write_synced(batch_.get()) : rejected_;
   }
   // Cleared on failure too: nothing was applied, and a latched store would refuse a retry.
   batch_->Clear();
   group_.clear();
+  group_events_ = 0;
   count_ = 0;
   rejected_ = status::ok();
   return result;

@@ -219,7 +219,8 @@ class write_batch {
   void delete_message(const std::string& room_id, uint64_t seq);
   // Stages a compliance event under `seq` (rejected if 0; e.seq is ignored), atomically
   // with the rest. REQUIRES: within one batch, sequences are consecutive (rejected
-  // otherwise): the batch's events are stored as one group under the first one's key.
+  // otherwise): the batch's events are stored as groups (up to 1,000 events or 1 MiB each)
+  // under their first event's key.
   void put_compliance(uint64_t seq, const compliance_record& e);
   void put_compliance(const compliance_record& e) { put_compliance(e.seq, e); }
   size_t count() const { return count_; }
@@ -234,9 +235,12 @@ class write_batch {
   size_t count_ = 0;
   status rejected_;  // first invalid put since the last commit, reported by commit()
   std::string value_;  // encoding scratch, reused: WriteBatch::Put copies the bytes
-  std::string group_;  // this batch's compliance events (record_codec.h compliance_group)
+  // Moves the open compliance group into the batch (one entry under its first sequence).
+  void close_group();
+  std::string group_;  // open compliance group of this batch (record_codec.h compliance_group)
   uint64_t group_first_ = 0;  // seq of its first event
   uint64_t group_next_ = 0;   // seq the next event must have
+  size_t group_events_ = 0;
 };
 
 }  // namespace pchat::storage

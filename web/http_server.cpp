@@ -141,11 +141,26 @@ void http_server::run() {
   }
 }
 
-// Waits until `fd` is readable; false when the server is stopping or 30 s passed, so an
-// idle keep-alive client never holds up shutdown.
-static bool wait_readable(int fd, int wake_fd) {
+// The response's status line, headers and body.
+static std::string render(const http_response& resp) {
+  std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + status_text(resp.status) +
+                    "\r\nContent-Type: " + resp.content_type +
+                    "\r\nContent-Length: " + std::to_string(resp.body.size());
+  for (const auto& h : resp.extra_headers) {
+    // A header with a line break would let a value inject headers: dropped.
+    if (h.find_first_of("\r\n") == std::string::npos) out += "\r\n" + h;
+  }
+  return out + "\r\n\r\n" + resp.body;
+}
+
+// Waits until `fd` is readable; false when the server is stopping or `deadline` passed,
+// so neither an idle keep-alive client nor a slow one holds the thread or shutdown.
+static bool wait_readable(int fd, int wake_fd, std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0) return false;
   pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-  int n = ::poll(fds, 2, 30000);
+  int n = ::poll(fds, 2, static_cast<int>(left.count()));
   return n > 0 && !fds[1].revents && (fds[0].revents & (POLLIN | POLLHUP | POLLERR));
 }
 
@@ -153,13 +168,16 @@ void http_server::serve(int fd) {
   std::string buf;
   char chunk[16 * 1024];
   for (;;) {  // one request per iteration (keep-alive)
+    // One deadline for the whole request: a client trickling bytes cannot hold the
+    // (single) server thread longer than this.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     size_t head_end;
     while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
       if (buf.size() > kMaxHead) {
         send_all(fd, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
       }
-      if (!wait_readable(fd, wake_fd_)) return;
+      if (!wait_readable(fd, wake_fd_, deadline)) return;
       ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
       if (n <= 0) return;
       buf.append(chunk, static_cast<size_t>(n));
@@ -209,7 +227,22 @@ void http_server::serve(int fd) {
     size_t body_len = 0;
     if (auto it = req.headers.find("content-length"); it != req.headers.end())
       body_len = std::strtoull(it->second.c_str(), nullptr, 10);
-    if (body_len > max_body_) {
+    size_t max_body = max_body_;
+    if (head_check_) {
+      std::optional<http_response> refused;
+      try {
+        refused = head_check_(req, &max_body);
+      } catch (const std::exception& e) {
+        PCHAT_LOG(error, "http", "head check failed", "path=" + log::quote(req.path) + " error=" + log::quote(e.what()));
+        refused = http_response{500, "application/json", "{\"error\":\"internal error\"}\n"};
+      }
+      if (refused) {
+        refused->extra_headers.push_back("Connection: close");
+        send_all(fd, render(*refused));
+        return;
+      }
+    }
+    if (body_len > max_body) {
       send_all(fd, "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nContent-Length: 43\r\nConnection: close\r\n\r\n{\"error\":\"request body exceeds the limit\"}\n");
       return;
     }
@@ -221,7 +254,7 @@ void http_server::serve(int fd) {
       if (v == "100-continue" && !send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
     }
     while (buf.size() < body_len) {
-      if (!wait_readable(fd, wake_fd_)) return;
+      if (!wait_readable(fd, wake_fd_, deadline)) return;
       ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
       if (n <= 0) return;
       buf.append(chunk, static_cast<size_t>(n));
@@ -239,14 +272,8 @@ void http_server::serve(int fd) {
     bool close_after = false;
     if (auto it = req.headers.find("connection"); it != req.headers.end() && it->second == "close")
       close_after = true;
-    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + status_text(resp.status) +
-                      "\r\nContent-Type: " + resp.content_type +
-                      "\r\nContent-Length: " + std::to_string(resp.body.size());
-    for (const auto& h : resp.extra_headers) {
-      // A header with a line break would let a value inject headers: dropped.
-      if (h.find_first_of("\r\n") == std::string::npos) out += "\r\n" + h;
-    }
-    out += std::string(close_after ? "\r\nConnection: close" : "") + "\r\n\r\n" + resp.body;
+    if (close_after) resp.extra_headers.push_back("Connection: close");
+    std::string out = render(resp);
     if (!send_all(fd, out) || close_after) return;
   }
 }

@@ -2,7 +2,9 @@
 // requests, bodies by Content-Length only (no chunked uploads; `Expect: 100-continue` is
 // answered), keep-alive honoured. Bound to loopback by default.
 //
-// Limits: request head 16 KiB, body max_body bytes (413 beyond), 30 s per request.
+// Limits: request head 16 KiB, body max_body bytes (413 beyond; a head check may change it
+// per request), 30 s per request counted from when the server starts waiting for it (so an
+// idle keep-alive connection is closed after 30 s, and a trickling client cut off).
 // Threading: start()/stop() from the owning thread; the handler runs on the server's
 // thread, one request at a time, and may block (it talks to actors synchronously).
 #pragma once
@@ -10,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,12 +37,20 @@ struct http_response {
 
 using http_handler = std::function<http_response(const http_request&)>;
 
+// Runs once a request's head is read, before its body is (the request's `body` is empty):
+// may raise or lower *max_body for this request, or refuse it outright (the response is
+// sent, the body never read, the connection closed). Lets a file upload be authenticated
+// and sized before 100 Continue and before megabytes are read.
+using http_head_check = std::function<std::optional<http_response>(const http_request&, size_t* max_body)>;
+
 class http_server {
  public:
   http_server(std::string host, uint16_t port, http_handler handler, size_t max_body = 1 << 20);
   ~http_server();
   // Binds and starts the thread. Returns empty on success, else what failed.
   std::string start();
+  // REQUIRES: before start().
+  void set_head_check(http_head_check check) { head_check_ = std::move(check); }
   uint16_t port() const { return port_; }
   void stop();
 
@@ -50,6 +61,7 @@ class http_server {
   std::string host_;
   uint16_t port_;
   http_handler handler_;
+  http_head_check head_check_;
   size_t max_body_;
   int listen_fd_ = -1;
   int wake_fd_ = -1;

@@ -298,6 +298,28 @@ TEST(ComplianceStore, OneBatchIsOneGroupReadAndDeletedWhole) {
   EXPECT_EQ(last, 5u);
 }
 
+TEST(ComplianceStore, ABigBatchIsSplitIntoGroupsOfAThousand) {
+  temp_dir dir;
+  std::unique_ptr<storage::store> st;
+  ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+  auto b = st->new_batch();
+  for (uint64_t i = 1; i <= 2500; ++i)  // e.g. clearing a big room: one event per message
+    b->put_compliance(ev(i, compliance_kind::message_removed, "r1", "sip:a@example.com", i, "gone", 1));
+  ASSERT_TRUE(b->commit().is_ok());
+  uint64_t n = 0;
+  ASSERT_TRUE(st->count_compliance(&n).is_ok());
+  EXPECT_EQ(n, 2500u);
+  std::vector<compliance_record> got;
+  ASSERT_TRUE(st->read_compliance(0, 1, &got).is_ok());
+  ASSERT_EQ(got.size(), 1000u) << "one whole group, not the whole batch";
+  EXPECT_EQ(got.back().seq, 1000u);
+  EXPECT_TRUE(st->delete_compliance(1001, 1500).is_invalid_argument());
+  ASSERT_TRUE(st->delete_compliance(1, 2000).is_ok());
+  ASSERT_TRUE(st->read_compliance(0, 10000, &got).is_ok());
+  ASSERT_EQ(got.size(), 500u);
+  EXPECT_EQ(got.front().seq, 2001u);
+}
+
 TEST(ComplianceStore, SettingsHaveTheReferenceDefaultsAndRanges) {
   temp_dir dir;
   std::unique_ptr<storage::store> st;

@@ -180,6 +180,8 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   EXPECT_EQ(http(port, "GET", files + desk + "/../x", {as("sip:bob@example.com")}).status, 404);
   EXPECT_EQ(http(port, "POST", files + desk + "?name=a%2Fb", {as("sip:bob@example.com")}, "x").status, 400);
   EXPECT_EQ(http(port, "POST", files + desk, {as("sip:bob@example.com")}, "x").status, 400);
+  EXPECT_EQ(http(port, "POST", files + desk + "?name=%FF%FE.txt", {as("sip:bob@example.com")}, "x").status, 400)
+      << "names must be UTF-8: they go into JSON and the compliance XML";
   EXPECT_EQ(http(port, "DELETE", files + desk + "/" + id, {as("sip:bob@example.com")}).status, 405);
 
   // Compliance: the upload and the download, each exactly once, with who and which file.
@@ -244,6 +246,18 @@ TEST_F(FileE2E, ClientsThatExpect100ContinueGetItBeforeSendingTheBody) {
   while ((n = recv(fd, buf, sizeof buf, 0)) > 0) rest.append(buf, static_cast<size_t>(n));
   close(fd);
   EXPECT_EQ(rest.rfind("HTTP/1.1 201 Created", 0), 0u) << rest;
+
+  // Without a user the answer is 401 at once, before any of a large body is accepted.
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  head = "POST /files/v1/rooms/" + desk + "?name=big.bin HTTP/1.1\r\nHost: x\r\n" +
+         "Expect: 100-continue\r\nContent-Length: 100000000\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  rest.clear();
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) rest.append(buf, static_cast<size_t>(n));
+  close(fd);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 401 Unauthorized", 0), 0u) << rest;
   ASSERT_TRUE(server.stop());
 }
 
