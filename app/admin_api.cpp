@@ -1,5 +1,6 @@
 #include "app/admin_api.h"
 #include "app/admin_json.h"
+#include "app/room_settings.h"
 
 #include "app/utc_time.h"
 
@@ -28,21 +29,6 @@ constexpr auto kTimeout = std::chrono::seconds(10);
 constexpr const char* kDefaultReplacement =
     "This message was replaced by the Persistent Chat administrator.";
 
-
-web::http_response from_caf_error(caf::actor_system& sys, const caf::error& err) {
-  actors::errc code;
-  std::string reason;
-  if (actors::decode_error(err, &code, &reason)) {
-    switch (code) {
-      case actors::errc::not_found: return error(404, reason);
-      case actors::errc::bad_request: return error(409, reason);
-      case actors::errc::forbidden: return error(403, reason);
-      case actors::errc::storage_failure: return error(503, reason);
-      default: return error(400, reason);
-    }
-  }
-  return error(503, "server busy or shutting down: " + sys.render(err));
-}
 
 json to_json(const storage::compliance_config& c) {
   return json{{"enabled", c.enabled},
@@ -77,104 +63,6 @@ json to_json(const actors::compliance_status& s) {
               {"last_error", s.last_error},
               {"last_error_time", iso_or_empty(s.last_error_micros)},
               {"consecutive_failures", s.consecutive_failures}};
-}
-
-std::vector<std::string> strings(const json& j) {
-  std::vector<std::string> out;
-  if (j.is_array())
-    for (auto& v : j)
-      if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
-void add_unique(std::vector<std::string>& list, const std::vector<std::string>& more) {
-  for (auto& m : more)
-    if (std::find(list.begin(), list.end(), m) == list.end()) list.push_back(m);
-}
-void remove_all(std::vector<std::string>& list, const std::vector<std::string>& gone) {
-  std::erase_if(list, [&](const std::string& x) { return std::find(gone.begin(), gone.end(), x) != gone.end(); });
-}
-
-// Applies the settings of a room request (New-/Set-CsPersistentChatRoom) to `r`.
-// Returns an error text, or empty.
-std::string apply_room_settings(const json& b, storage::room_record& r) {
-  if (b.contains("name")) r.name = b.value("name", r.name);
-  if (b.contains("description")) r.description = b.value("description", r.description);
-  if (b.contains("topic")) r.topic = b.value("topic", r.topic);
-  if (b.contains("category")) r.category_id = b.value("category", r.category_id);
-  if (b.contains("privacy")) {
-    std::string v = b.value("privacy", "");
-    if (v == "open") r.privacy = storage::room_privacy::open;
-    else if (v == "closed") r.privacy = storage::room_privacy::closed;
-    else if (v == "secret") r.privacy = storage::room_privacy::secret;
-    else return "privacy must be open, closed or secret";
-  }
-  if (b.contains("type")) {
-    std::string v = b.value("type", "");
-    if (v == "normal") r.type = storage::room_type::normal;
-    else if (v == "auditorium") r.type = storage::room_type::auditorium;
-    else return "type must be normal or auditorium";
-  }
-  if (b.contains("invitations")) {
-    std::string v = b.value("invitations", "");
-    if (v == "inherit") r.invitations = storage::room_invitations::inherit;
-    else if (v == "false" || v == "off") r.invitations = storage::room_invitations::off;
-    else return "invitations must be inherit or false";
-  }
-  if (b.contains("disabled")) {
-    if (!b["disabled"].is_boolean()) return "disabled must be true or false";
-    r.disabled = b["disabled"].get<bool>();
-  }
-  if (b.contains("addin")) r.addin = b.value("addin", r.addin);
-  for (auto [field, list] : {std::pair{"members", &r.members}, std::pair{"managers", &r.managers},
-                             std::pair{"presenters", &r.presenters}}) {
-    std::string f = field;
-    if (b.contains(f)) *list = strings(b[f]);
-    if (b.contains("add_" + f)) add_unique(*list, strings(b["add_" + f]));
-    if (b.contains("remove_" + f)) remove_all(*list, strings(b["remove_" + f]));
-  }
-  return {};
-}
-
-// Rooms with invitations on (room Inherit and category Invitations) invite the users that a
-// change made members (reference §1.7); they find them with cmd:getinv.
-void invite_new_members(const actors::server_context& ctx, const storage::room_record& room,
-                        const std::vector<std::string>& before) {
-  if (room.invitations != storage::room_invitations::inherit || !ctx.identities) return;
-  storage::category_record cat;
-  if (!ctx.store->get_category(room.category_id, &cat).is_ok() || !cat.invitations) return;
-  std::vector<std::string> added;
-  for (auto& m : room.members)
-    if (std::find(before.begin(), before.end(), m) == before.end()) added.push_back(m);
-  if (added.empty()) return;
-  std::vector<std::string> users = ctx.identities->expand(added);
-  for (auto& a : added)  // a named user who has no directory entry yet is invited too
-    if (a.rfind("sip:", 0) == 0 && std::find(users.begin(), users.end(), actors::identity_registry::lower(a)) == users.end())
-      users.push_back(actors::identity_registry::lower(a));
-  std::vector<storage::invitation_record> invites;
-  int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
-  for (auto& u : users) invites.push_back({0, u, room.id, "admin", now});
-  if (auto s = ctx.store->put_invitations(&invites); !s.is_ok())
-    PCHAT_LOG(error, "admin", "cannot store invitations", "room=" + room.id + " error=" + log::quote(s.to_string()));
-}
-
-const char* privacy_name(storage::room_privacy p) {
-  return p == storage::room_privacy::open ? "open" : p == storage::room_privacy::closed ? "closed" : "secret";
-}
-
-json to_json(const storage::room_record& r, const std::string& domain) {
-  return json{{"id", r.id},
-              {"uri", "ma-chan://" + domain + "/" + r.id},
-              {"name", r.name},
-              {"description", r.description},
-              {"category_id", r.category_id},
-              {"privacy", privacy_name(r.privacy)},
-              {"type", r.type == storage::room_type::auditorium ? "auditorium" : "normal"},
-              {"disabled", r.disabled},
-              {"members", r.members},
-              {"managers", r.managers},
-              {"presenters", r.presenters}};
 }
 
 // The id of the room named by `key` (id, name or URI); empty if there is none.
@@ -254,9 +142,9 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         storage::category_record c;
         c.name = body["name"].get<std::string>();
         c.description = body.value("description", "");
-        c.allowed_members = strings(body.value("allowed_members", json::array()));
-        c.denied_members = strings(body.value("denied_members", json::array()));
-        c.creators = strings(body.value("creators", json::array()));
+        c.allowed_members = json_strings(body.value("allowed_members", json::array()));
+        c.denied_members = json_strings(body.value("denied_members", json::array()));
+        c.creators = json_strings(body.value("creators", json::array()));
         c.file_upload = body.value("file_upload", true);
         c.invitations = body.value("invitations", true);
         c.chat_history = body.value("chat_history", true);
@@ -295,9 +183,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                                  std::pair{"denied_members", &c.denied_members},
                                  std::pair{"creators", &c.creators}}) {
         std::string f = field;
-        if (body.contains(f)) *list = strings(body[f]);
-        if (body.contains("add_" + f)) add_unique(*list, strings(body["add_" + f]));
-        if (body.contains("remove_" + f)) remove_all(*list, strings(body["remove_" + f]));
+        apply_list_edits(body, f, *list);
       }
       for (auto [field, flag] : {std::pair{"file_upload", &c.file_upload}, std::pair{"invitations", &c.invitations},
                                  std::pair{"chat_history", &c.chat_history}})
@@ -322,8 +208,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
             .receive(
                 [&](storage::room_record& made) {
-                  invite_new_members(*ctx, made, {});
-                  out = reply(201, to_json(made, ctx->domain));
+                  invite_new_members(*ctx, made, {}, "admin");
+                  out = reply(201, room_json(made, ctx->domain));
                 },
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
@@ -346,8 +232,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
             .receive(
                 [&](storage::room_record& made) {
-                  invite_new_members(*ctx, made, members_before);
-                  out = reply(200, to_json(made, ctx->domain));
+                  invite_new_members(*ctx, made, members_before, "admin");
+                  out = reply(200, room_json(made, ctx->domain));
                 },
                 [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
@@ -413,7 +299,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         if (r.id == key || r.name == key || r.uri == key) {
           storage::room_record rec;
           if (ctx->store->get_room(r.id, &rec).is_ok()) {
-            json j = to_json(rec, ctx->domain);
+            json j = room_json(rec, ctx->domain);
             j["users"] = r.user_count;
             return reply(200, j);
           }

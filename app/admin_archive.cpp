@@ -1,5 +1,6 @@
 #include "app/admin_archive.h"
 #include "app/admin_json.h"
+#include "app/room_settings.h"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -42,13 +43,6 @@ int64_t now_micros() {
 
 const char* type_name(storage::room_type t) {
   return t == storage::room_type::auditorium ? "auditorium" : "normal";
-}
-const char* privacy_name(storage::room_privacy p) {
-  switch (p) {
-    case storage::room_privacy::open: return "open";
-    case storage::room_privacy::secret: return "secret";
-    default: return "closed";
-  }
 }
 
 json category_line(const storage::category_record& c) {

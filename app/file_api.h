@@ -37,12 +37,6 @@ struct file_api_options {
   bool trust_user_header = false;  // --auth=none: X-PChat-User names the user
 };
 
-// The HTTP server's head check (web/http_server.h): refuses unauthenticated /files/
-// requests before their body is read and lets uploads carry up to `max_upload` bytes
-// (other requests keep the server's limit).
-web::http_head_check make_file_head_check(std::shared_ptr<const actors::server_context> ctx,
-                                          file_api_options opts, size_t max_upload);
-
 // REQUIRES: `sys` outlives the handler (uploads wait for the commit actor).
 web::http_handler make_file_api(caf::actor_system& sys,
                                 std::shared_ptr<const actors::server_context> ctx,

@@ -42,6 +42,8 @@
 #include "app/admin_archive.h"
 #include "app/admin_search.h"
 #include "app/file_api.h"
+#include "app/room_management_api.h"
+#include "app/user_auth.h"
 #include "compliance/adapter.h"
 #include "compliance/commit_sink.h"
 #include "compliance/event_sink.h"
@@ -319,7 +321,7 @@ int main(int argc, char** argv) {
         rc = fail("cannot read or create the admin token " + token_path,
                   "check that the data folder is writable");
       }
-      // Users reach /files/ with their own credentials; everything else is the admin API.
+      // Users reach /files/ and /manage with their own credentials; the rest is the admin API.
       pchat::app::file_api_options fopts;
       fopts.trust_user_header = cfg.auth == "none";
       auto admin_api = pchat::web::require_bearer_token(
@@ -330,12 +332,15 @@ int main(int argc, char** argv) {
                   sys, cctx, cfg.data_dir + "/search",
                   pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())))));
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::app::make_file_api(sys, cctx, fopts, std::move(admin_api)));
+                                   pchat::app::make_file_api(
+                                       sys, cctx, fopts,
+                                       pchat::app::make_room_management_api(
+                                           sys, cctx, fopts.trust_user_header, std::move(admin_api))));
       // Authenticated uploads may carry up to MaxFileSizeKB, at most 256 MiB (a request is
       // held in memory whole); everything else keeps the server's 1 MiB.
       size_t max_upload = std::clamp<size_t>(static_cast<size_t>(ctx->config.max_file_size_kb) * 1024 + 1,
                                              size_t{1} << 20, size_t{256} << 20);
-      http.set_head_check(pchat::app::make_file_head_check(cctx, fopts, max_upload));
+      http.set_head_check(pchat::app::make_user_head_check(cctx, fopts.trust_user_header, max_upload));
       if (rc != 0) {
         // token failure already reported
       } else if (auto herr = http.start(); !herr.empty()) {

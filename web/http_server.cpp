@@ -64,14 +64,18 @@ http_handler require_bearer_token(std::string token, std::string hint, http_hand
     if (auto it = req.headers.find("authorization"); it != req.headers.end() &&
                                                       it->second.rfind("Bearer ", 0) == 0)
       given = it->second.substr(7);
-    unsigned diff = given.size() == token.size() ? 0u : 1u;
-    for (size_t i = 0; i < token.size(); ++i) diff |= static_cast<unsigned>(token[i] ^ (i < given.size() ? given[i] : 0));
-    if (diff != 0 || token.empty())
+    if (!constant_time_equal(given, token) || token.empty())
       return {401, "application/json",
               "{\"error\": \"missing or wrong admin token: send 'Authorization: Bearer <token>' with the "
               "token from " + hint + " (pchatctl: --data-dir, --token-file or PCHAT_ADMIN_TOKEN)\"}\n"};
     return next(req);
   };
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (size_t i = 0; i < b.size(); ++i) diff |= static_cast<unsigned>(b[i] ^ (i < a.size() ? a[i] : 0));
+  return diff == 0;
 }
 
 std::string url_decode(const std::string& s, bool plus_is_space) {

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -72,6 +73,9 @@ class http_server {
 // Wraps `next` so that every request must carry `Authorization: Bearer <token>`;
 // others get 401 with `hint` (where to find the token). Compared in constant time.
 http_handler require_bearer_token(std::string token, std::string hint, http_handler next);
+
+// Equal contents, in time that depends on the lengths only (for secrets).
+bool constant_time_equal(std::string_view a, std::string_view b);
 
 // Percent-decoding for paths and query values ('+' is a space in query values).
 std::string url_decode(const std::string& s, bool plus_is_space);

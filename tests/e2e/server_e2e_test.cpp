@@ -28,7 +28,8 @@ class ServerE2E : public ::testing::Test {
   }
   void TearDown() override {
     clients_.clear();
-    EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly on SIGTERM";
+    EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly on SIGTERM: "
+                                 << server_->exit_text() << "\n" << server_->stderr_text();
     std::filesystem::remove_all(dir_);
   }
   chat_client& client(const std::string& user, transport_kind t = transport_kind::tcp,

@@ -71,6 +71,9 @@ class server_process {
       int status;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        exit_text_ = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                     : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                           : "status " + std::to_string(status);
         return WIFEXITED(status) && WEXITSTATUS(status) == 0;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -86,6 +89,8 @@ class server_process {
     waitpid(pid_, &status, 0);
     pid_ = -1;
   }
+  // How the last stop() ended ("exit 0", "signal 11", ...).
+  const std::string& exit_text() const { return exit_text_; }
   uint16_t sip_port() const { return static_cast<uint16_t>(sip_port_); }
   uint16_t http_port() const { return static_cast<uint16_t>(http_port_); }
   std::string stderr_text() const {
@@ -114,6 +119,7 @@ class server_process {
   std::string out_path_, err_path_;
   pid_t pid_ = -1;
   int sip_port_ = 0, http_port_ = 0;
+  std::string exit_text_;
 };
 
 }  // namespace pchat::testing

@@ -1,0 +1,136 @@
+#include "app/room_settings.h"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "actors/identity_registry.h"
+#include "actors/messages.h"
+#include "actors/server_context.h"
+#include "app/admin_json.h"
+#include "log/log.h"
+#include "storage/store.h"
+
+namespace pchat::app {
+
+using json = nlohmann::json;
+
+std::vector<std::string> json_strings(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (auto& v : j)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+namespace {
+
+void add_unique(std::vector<std::string>& list, const std::vector<std::string>& more) {
+  for (auto& m : more)
+    if (std::find(list.begin(), list.end(), m) == list.end()) list.push_back(m);
+}
+void remove_all(std::vector<std::string>& list, const std::vector<std::string>& gone) {
+  std::erase_if(list, [&](const std::string& x) { return std::find(gone.begin(), gone.end(), x) != gone.end(); });
+}
+
+}  // namespace
+
+void apply_list_edits(const json& b, const std::string& field, std::vector<std::string>& list) {
+  if (b.contains(field)) list = json_strings(b[field]);
+  if (b.contains("add_" + field)) add_unique(list, json_strings(b["add_" + field]));
+  if (b.contains("remove_" + field)) remove_all(list, json_strings(b["remove_" + field]));
+}
+
+std::string apply_room_settings(const json& b, storage::room_record& r) {
+  if (b.contains("name")) r.name = b.value("name", r.name);
+  if (b.contains("description")) r.description = b.value("description", r.description);
+  if (b.contains("topic")) r.topic = b.value("topic", r.topic);
+  if (b.contains("category")) r.category_id = b.value("category", r.category_id);
+  if (b.contains("privacy")) {
+    std::string v = b.value("privacy", "");
+    if (v == "open") r.privacy = storage::room_privacy::open;
+    else if (v == "closed") r.privacy = storage::room_privacy::closed;
+    else if (v == "secret") r.privacy = storage::room_privacy::secret;
+    else return "privacy must be open, closed or secret";
+  }
+  if (b.contains("type")) {
+    std::string v = b.value("type", "");
+    if (v == "normal") r.type = storage::room_type::normal;
+    else if (v == "auditorium") r.type = storage::room_type::auditorium;
+    else return "type must be normal or auditorium";
+  }
+  if (b.contains("invitations")) {
+    std::string v = b.value("invitations", "");
+    if (v == "inherit") r.invitations = storage::room_invitations::inherit;
+    else if (v == "false" || v == "off") r.invitations = storage::room_invitations::off;
+    else return "invitations must be inherit or false";
+  }
+  if (b.contains("disabled")) {
+    if (!b["disabled"].is_boolean()) return "disabled must be true or false";
+    r.disabled = b["disabled"].get<bool>();
+  }
+  if (b.contains("addin")) r.addin = b.value("addin", r.addin);
+  for (auto [field, list] : {std::pair{"members", &r.members}, std::pair{"managers", &r.managers},
+                             std::pair{"presenters", &r.presenters}}) {
+    apply_list_edits(b, field, *list);
+  }
+  return {};
+}
+
+void invite_new_members(const actors::server_context& ctx, const storage::room_record& room,
+                        const std::vector<std::string>& before, const std::string& inviter) {
+  if (room.invitations != storage::room_invitations::inherit || !ctx.identities) return;
+  storage::category_record cat;
+  if (!ctx.store->get_category(room.category_id, &cat).is_ok() || !cat.invitations) return;
+  std::vector<std::string> added;
+  for (auto& m : room.members)
+    if (std::find(before.begin(), before.end(), m) == before.end()) added.push_back(m);
+  if (added.empty()) return;
+  std::vector<std::string> users = ctx.identities->expand(added);
+  for (auto& a : added)  // a named user who has no directory entry yet is invited too
+    if (a.rfind("sip:", 0) == 0 && std::find(users.begin(), users.end(), actors::identity_registry::lower(a)) == users.end())
+      users.push_back(actors::identity_registry::lower(a));
+  std::vector<storage::invitation_record> invites;
+  int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  for (auto& u : users) invites.push_back({0, u, room.id, inviter, now});
+  if (auto s = ctx.store->put_invitations(&invites); !s.is_ok())
+    PCHAT_LOG(error, "admin", "cannot store invitations", "room=" + room.id + " error=" + log::quote(s.to_string()));
+}
+
+const char* privacy_name(storage::room_privacy p) {
+  return p == storage::room_privacy::open ? "open" : p == storage::room_privacy::closed ? "closed" : "secret";
+}
+
+json room_json(const storage::room_record& r, const std::string& domain) {
+  return json{{"id", r.id},
+              {"uri", "ma-chan://" + domain + "/" + r.id},
+              {"name", r.name},
+              {"description", r.description},
+              {"category_id", r.category_id},
+              {"privacy", privacy_name(r.privacy)},
+              {"type", r.type == storage::room_type::auditorium ? "auditorium" : "normal"},
+              {"disabled", r.disabled},
+              {"members", r.members},
+              {"managers", r.managers},
+              {"presenters", r.presenters}};
+}
+
+
+web::http_response from_caf_error(caf::actor_system& sys, const caf::error& err) {
+  actors::errc code;
+  std::string reason;
+  if (actors::decode_error(err, &code, &reason)) {
+    switch (code) {
+      case actors::errc::not_found: return error(404, reason);
+      case actors::errc::bad_request: return error(409, reason);
+      case actors::errc::forbidden: return error(403, reason);
+      case actors::errc::storage_failure: return error(503, reason);
+      default: return error(400, reason);
+    }
+  }
+  return error(503, "server busy or shutting down: " + sys.render(err));
+}
+
+}  // namespace pchat::app

@@ -1,0 +1,89 @@
+#include "app/user_auth.h"
+
+#include <cstdint>
+
+#include "actors/identity_registry.h"
+#include "actors/server_context.h"
+#include "app/admin_json.h"
+#include "protocol/sip/sip_digest.h"
+
+namespace pchat::app {
+namespace {
+
+// RFC 4648 base64 (padding optional); false on any other character.
+bool base64_decode(std::string_view in, std::string* out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  uint32_t acc = 0;
+  int bits = 0;
+  out->clear();
+  for (char c : in) {
+    int v = value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+web::http_response challenge(const std::string& domain, const std::string& why) {
+  auto r = error(401, why);
+  r.extra_headers.push_back("WWW-Authenticate: Basic realm=\"" + domain + "\", charset=\"UTF-8\"");
+  return r;
+}
+
+}  // namespace
+
+std::variant<std::string, web::http_response> authenticate_user(const actors::server_context& ctx,
+                                                                bool trust_user_header,
+                                                                const web::http_request& req) {
+  if (trust_user_header) {
+    auto it = req.headers.find("x-pchat-user");
+    if (it == req.headers.end() || it->second.empty())
+      return challenge(ctx.domain, "name the user in X-PChat-User: sip:user@" + ctx.domain +
+                                       " (this node runs with --auth=none)");
+    std::string uri = it->second;
+    if (uri.rfind("sip:", 0) != 0) uri = "sip:" + uri;
+    return actors::identity_registry::lower(uri);
+  }
+  auto it = req.headers.find("authorization");
+  std::string decoded;
+  if (it == req.headers.end() || it->second.rfind("Basic ", 0) != 0 ||
+      !base64_decode(it->second.substr(6), &decoded) || decoded.find(':') == std::string::npos)
+    return challenge(ctx.domain, "sign in with your SIP address and password (HTTP Basic)");
+  std::string user = decoded.substr(0, decoded.find(':'));
+  std::string password = decoded.substr(decoded.find(':') + 1);
+  if (user.rfind("sip:", 0) == 0) user = user.substr(4);
+  if (user.find('@') == std::string::npos) user += "@" + ctx.domain;
+  std::string ha1 = ctx.identities ? ctx.identities->ha1(user) : std::string{};
+  // The directory keeps H(A1) = MD5(user:realm:password), the realm being the domain.
+  if (ha1.empty() || !web::constant_time_equal(sip::digest_ha1(user, ctx.domain, password), ha1))
+    return challenge(ctx.domain, "wrong SIP address or password, or the user is disabled");
+  return actors::identity_registry::lower("sip:" + user);
+}
+
+web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
+                                          bool trust_user_header, size_t max_upload) {
+  return [ctx, trust_user_header, max_upload](const web::http_request& head,
+                                             size_t* max_body) -> std::optional<web::http_response> {
+    bool files = head.path.rfind(kFilesPrefix, 0) == 0;
+    if (!files && head.path.rfind(kManagePrefix, 0) != 0) return std::nullopt;
+    auto who = authenticate_user(*ctx, trust_user_header, head);
+    if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
+    if (files && head.method == "POST") *max_body = max_upload;
+    return std::nullopt;
+  };
+}
+
+}  // namespace pchat::app

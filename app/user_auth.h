@@ -1,0 +1,36 @@
+// Who is asking, for the user-facing HTTP services (files, room management): HTTP Basic
+// with the user's SIP address and password, checked against the Digest HA1 the directory
+// keeps (realm = the domain), or, on a node started with --auth=none, the address in
+// `X-PChat-User` (as its SIP edge trusts the From header: tests and closed networks only).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "web/http_server.h"
+
+namespace pchat::actors {
+struct server_context;
+}
+
+namespace pchat::app {
+
+inline constexpr std::string_view kFilesPrefix = "/files/";    // app/file_api.h
+inline constexpr std::string_view kManagePrefix = "/manage/v1/";  // app/room_management_api.h
+
+// The requester's SIP address ("sip:user@domain", lower-case), or the response refusing
+// the request (401 with a Basic challenge and what to send).
+std::variant<std::string, web::http_response> authenticate_user(const actors::server_context& ctx,
+                                                                bool trust_user_header,
+                                                                const web::http_request& req);
+
+// The HTTP server's head check (web/http_server.h): refuses unauthenticated requests to
+// the user services before their body is read, and lets file uploads carry up to
+// `max_upload` bytes (other requests keep the server's limit).
+web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
+                                          bool trust_user_header, size_t max_upload);
+
+}  // namespace pchat::app

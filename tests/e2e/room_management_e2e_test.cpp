@@ -1,0 +1,140 @@
+// Room management for end users (app/room_management_api.h) end to end: Creators make rooms
+// in their categories over HTTP, managers change them, everybody else is refused, and the
+// result is what SIP clients see when they join.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+#include "tests/e2e/http_client.h"
+#include "tests/e2e/server_process.h"
+#include "tools/client/xccos_client.h"
+
+using namespace std::chrono_literals;
+using pchat::client::chat_client;
+using pchat::client::client_config;
+using pchat::client::client_loop;
+using pchat::client::connection_config;
+using pchat::testing::http;
+using pchat::testing::json_field;
+
+namespace {
+
+std::string as(const std::string& user) { return "X-PChat-User: " + user; }
+const std::string kJson = "Content-Type: application/json";
+
+class RoomManagementE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pchat-manage-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    ASSERT_TRUE(server_->start()) << server_->stderr_text();
+    ctl("category new --name Desks --creators sip:alice@example.com");
+    ctl("category new --name Locked");
+    ctl("category new --name Elsewhere --creators sip:alice@example.com "
+        "--allowed-members sip:alice@example.com,sip:bob@example.com");
+  }
+  void TearDown() override {
+    server_->stop();
+    std::filesystem::remove_all(dir_);
+  }
+  void ctl(const std::string& args) {
+    int rc = 0;
+    std::string out = server_->ctl(args, &rc);
+    ASSERT_EQ(rc, 0) << args << "\n" << out;
+  }
+  pchat::testing::http_reply call(const std::string& user, const std::string& method,
+                                  const std::string& path, const std::string& body = {}) {
+    return http(server_->http_port(), method, "/manage/v1/" + path, {as(user), kJson}, body);
+  }
+  // The XCCOS join answer for `user` (200 joined, 403/404 refused).
+  int join_code(const std::string& user, const std::string& room_uri) {
+    client_loop loop;
+    connection_config cc;
+    cc.server_port = server_->sip_port();
+    client_config cfg;
+    cfg.user = user;
+    chat_client c(loop, cc, cfg);
+    if (!c.sign_in(10s)) return -1;
+    auto j = c.join_and_wait(room_uri, 5s);
+    return j ? j->code : -2;
+  }
+
+  std::string dir_;
+  std::unique_ptr<pchat::testing::server_process> server_;
+};
+
+}  // namespace
+
+TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
+  const std::string alice = "sip:alice@example.com", bob = "sip:bob@example.com",
+                    carol = "sip:carol@example.com";
+  // Only the categories where alice is a Creator are offered to her; none to bob.
+  auto cats = call(alice, "GET", "categories");
+  ASSERT_EQ(cats.status, 200) << cats.body;
+  EXPECT_NE(cats.body.find("\"Desks\""), std::string::npos);
+  EXPECT_EQ(cats.body.find("\"Locked\""), std::string::npos) << cats.body;
+  EXPECT_EQ(call(bob, "GET", "categories").body.find("Desks"), std::string::npos);
+
+  // alice creates a closed room: she is its manager and a member; bob is added as member.
+  auto made = call(alice, "POST", "rooms",
+                   R"({"name": "FX desk", "category": "Desks", "description": "spot FX",
+                       "members": ["sip:bob@example.com"]})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string id = json_field(made.body, "id"), uri = json_field(made.body, "uri");
+  EXPECT_EQ(json_field(made.body, "privacy"), "closed");
+  EXPECT_NE(made.body.find(alice), std::string::npos);
+  EXPECT_EQ(join_code(alice, uri), 200);
+  EXPECT_EQ(join_code(bob, uri), 200);
+  int refused = join_code(carol, uri);
+  EXPECT_TRUE(refused == 403 || refused == 404) << "carol is not a member of the closed room: " << refused;
+
+  // Refusals: no Creator role, unknown category, no user, someone else's room.
+  EXPECT_EQ(call(bob, "POST", "rooms", R"({"name": "Bob's", "category": "Desks"})").status, 403);
+  EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "L", "category": "Locked"})").status, 403);
+  EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "N", "category": "Nowhere"})").status, 404);
+  EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "FX desk", "category": "Desks"})").status, 409)
+      << "room names are unique";
+  EXPECT_EQ(call(alice, "POST", "rooms", "not json").status, 400);
+  EXPECT_EQ(http(server_->http_port(), "GET", "/manage/v1/rooms").status, 401);
+  EXPECT_EQ(call(bob, "PATCH", "rooms/" + id, R"({"privacy": "open"})").status, 403)
+      << "bob is a member, not a manager";
+  EXPECT_EQ(call(carol, "GET", "rooms/" + id).status, 403);
+  EXPECT_EQ(call(alice, "DELETE", "rooms/" + id).status, 403) << "only administrators remove rooms";
+
+  // The manager changes the room: carol becomes a member, bob a manager; it takes effect
+  // for SIP at once.
+  auto changed = call(alice, "PATCH", "rooms/" + id,
+                      R"({"add_members": ["sip:carol@example.com"], "add_managers": ["sip:bob@example.com"],
+                          "topic": "G10 only"})");
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  EXPECT_EQ(join_code(carol, uri), 200);
+  auto mine = call(bob, "GET", "rooms");
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_EQ(json_field(mine.body, "id"), id) << "bob manages it now";
+  EXPECT_EQ(json_field(mine.body, "topic"), "G10 only");
+  // Moving needs Creator in the target; Elsewhere has alice as Creator, Locked nobody.
+  EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"category": "Locked"})").status, 403);
+  EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"category": "Elsewhere"})").status, 200);
+  EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"managers": []})").status, 400);
+  // Disabling is a manager's right too: nobody joins a disabled room.
+  ASSERT_EQ(call(bob, "PATCH", "rooms/" + id, R"({"disabled": true})").status, 200);
+  refused = join_code(alice, uri);
+  EXPECT_TRUE(refused == 403 || refused == 404) << "disabled: " << refused;
+
+  // The admin sees what the users did.
+  int rc = 0;
+  std::string admin_view = server_->ctl("--json room get --identity \"FX desk\"", &rc);
+  EXPECT_NE(admin_view.find("sip:carol@example.com"), std::string::npos) << admin_view;
+}
+
+TEST_F(RoomManagementE2E, ThePageIsServedAndUsesTheApi) {
+  auto page = http(server_->http_port(), "GET", "/manage");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_NE(page.head.find("Content-Type: text/html"), std::string::npos) << page.head;
+  EXPECT_NE(page.body.find("<form id=\"room-form\">"), std::string::npos);
+  EXPECT_NE(page.body.find("/manage/v1/"), std::string::npos);
+  EXPECT_EQ(http(server_->http_port(), "POST", "/manage").status, 405);
+}
