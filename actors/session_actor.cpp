@@ -286,6 +286,21 @@ void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd
                 (void)err;
               });
       return;
+    case K::nodespermcreatechild: {
+      // The client asks whether to offer "create a room": yes when the user is a Creator
+      // in a category whose scope includes them (rooms are made on the /manage page).
+      std::vector<storage::category_record> cats;
+      bool creator = false;
+      if (st.ctx->identities && st.ctx->store->list_categories(&cats).is_ok())
+        for (auto& c : cats)
+          creator = creator || (st.ctx->identities->in_scope(st.user, c) &&
+                                st.ctx->identities->matches(c.creators, st.user));
+      send(self, xccos::encode_empty_reply(
+                     creator ? head(self, cmd)
+                             : head(self, cmd, xccos::result_code::forbidden,
+                                    st.user + " is not a Creator in any category")));
+      return;
+    }
     case K::unknown:
       send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::bad_request,
                                                 "unsupported command " + cmd.id)));

@@ -375,6 +375,7 @@ command_kind kind_for_cmd_id(std::string_view id) {
       {"cmd:getinv", command_kind::getinv},
       {"cmd:getpref", command_kind::getpref},
       {"cmd:setpref", command_kind::setpref},
+      {"cmd:nodespermcreatechild", command_kind::nodespermcreatechild},
   };
   for (const auto& [name, kind] : kTable) {
     if (iequals(id, name)) return kind;
@@ -588,6 +589,7 @@ decode_status decode_cmd(const XMLElement* cmd, command& out) {
   const XMLElement* data = first_child(cmd, "data");
   switch (out.kind) {
     case command_kind::requri:
+    case command_kind::nodespermcreatechild:
     case command_kind::unknown:
       return decode_status::success();
     case command_kind::getserverinfo:

@@ -62,6 +62,7 @@ enum class command_kind {
   getinv,
   getpref,
   setpref,
+  nodespermcreatechild,  // may the user create rooms (in some category)? empty data
   grpchat,
   unknown,  // well-formed XCCOS with a cmd id we do not implement
 };

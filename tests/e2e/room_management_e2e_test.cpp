@@ -62,6 +62,21 @@ class RoomManagementE2E : public ::testing::Test {
     return j ? j->code : -2;
   }
 
+  // The XCCOS answer to cmd:nodespermcreatechild (may the user create rooms?).
+  int create_permission(const std::string& user) {
+    client_loop loop;
+    connection_config cc;
+    cc.server_port = server_->sip_port();
+    client_config cfg;
+    cfg.user = user;
+    chat_client c(loop, cc, cfg);
+    if (!c.sign_in(10s)) return -1;
+    uint64_t id = c.send_command_xml("cmd:nodespermcreatechild",
+                                     "<cmd id=\"cmd:nodespermcreatechild\" seqid=\"1\"><data/></cmd>");
+    auto r = c.wait_command(id, 5s);
+    return r && r->replied ? r->reply.code : -2;
+  }
+
   std::string dir_;
   std::unique_ptr<pchat::testing::server_process> server_;
 };
@@ -77,6 +92,9 @@ TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
   EXPECT_NE(cats.body.find("\"Desks\""), std::string::npos);
   EXPECT_EQ(cats.body.find("\"Locked\""), std::string::npos) << cats.body;
   EXPECT_EQ(call(bob, "GET", "categories").body.find("Desks"), std::string::npos);
+  // The same answer over XCCOS, where clients ask whether to offer "create a room".
+  EXPECT_EQ(create_permission("alice@example.com"), 200);
+  EXPECT_EQ(create_permission("bob@example.com"), 403);
 
   // alice creates a closed room: she is its manager and a member; bob is added as member.
   auto made = call(alice, "POST", "rooms",

@@ -253,10 +253,16 @@ TEST(XccosDecode, GrpchatKeepsOtherChildrenAsExtraXml) {
 }
 
 TEST(XccosDecode, UnknownCommandIdIsAcceptedAsUnknown) {
-  command c = decode_ok(cmd("cmd:nodespermcreatechild", ""));
+  command c = decode_ok(cmd("cmd:getassociations", ""));
   EXPECT_EQ(c.kind, command_kind::unknown);
-  EXPECT_EQ(c.id, "cmd:nodespermcreatechild");
+  EXPECT_EQ(c.id, "cmd:getassociations");
   EXPECT_EQ(c.envid, "123456789");
+}
+
+TEST(XccosDecode, NodesPermCreateChildHasNoData) {
+  command c = decode_ok(cmd("cmd:nodespermcreatechild", ""));
+  EXPECT_EQ(c.kind, command_kind::nodespermcreatechild);
+  EXPECT_EQ(c.id, "cmd:nodespermcreatechild");
 }
 
 TEST(XccosDecode, CommandIdsAreCaseInsensitive) {
