@@ -80,6 +80,32 @@ struct directory_state {
 
 using dir_ptr = caf::stateful_actor<directory_state>*;
 
+// Writes a new or changed room (category given by id or name) and tells its live actor.
+caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record r) {
+  auto& st = self->state;
+  if (st.categories.find(r.category_id) == st.categories.end()) {
+    // Accept a category name as well as an id.
+    for (auto& [id, c] : st.categories)
+      if (lower(c.name) == lower(r.category_id)) {
+        r.category_id = id;
+        break;
+      }
+    if (st.categories.find(r.category_id) == st.categories.end())
+      return make_error(errc::not_found, "no such category: " + r.category_id);
+  }
+  if (r.id.empty()) r.id = new_guid(st.rng);
+  auto s = st.ctx->store->put_room(r);
+  if (s.is_already_exists() || s.is_invalid_argument())
+    return make_error(errc::bad_request, s.reason());
+  if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
+  st.rooms[r.id] = r;
+  // A live room applies new settings at once: disabling it or removing a member
+  // takes effect for people already in it.
+  if (auto a = st.active.find(r.id); a != st.active.end())
+    self->send(a->second, update_room_atom::value, r);
+  return r;
+}
+
 caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx) {
   auto& st = self->state;
   st.ctx = ctx;
@@ -253,29 +279,21 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
             self->send(room, update_room_atom::value, r->second);
         return c;
       },
-      [=](new_room_atom, storage::room_record r) -> caf::result<storage::room_record> {
+      [=](replace_room_atom, const storage::room_record& before,
+          storage::room_record r) -> caf::result<storage::room_record> {
+        // Compare-and-replace: an edit computed from a copy read earlier must not undo what
+        // happened since (an administrator's change, another manager's edit, a removal).
         auto& st = self->state;
-        if (st.categories.find(r.category_id) == st.categories.end()) {
-          // Accept a category name as well as an id.
-          for (auto& [id, c] : st.categories)
-            if (lower(c.name) == lower(r.category_id)) {
-              r.category_id = id;
-              break;
-            }
-          if (st.categories.find(r.category_id) == st.categories.end())
-            return make_error(errc::not_found, "no such category: " + r.category_id);
-        }
-        if (r.id.empty()) r.id = new_guid(st.rng);
-        auto s = st.ctx->store->put_room(r);
-        if (s.is_already_exists() || s.is_invalid_argument())
-          return make_error(errc::bad_request, s.reason());
-        if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
-        st.rooms[r.id] = r;
-        // A live room applies new settings at once: disabling it or removing a member
-        // takes effect for people already in it.
-        if (auto a = st.active.find(r.id); a != st.active.end())
-          self->send(a->second, update_room_atom::value, r);
-        return r;
+        auto it = st.rooms.find(before.id);
+        if (it == st.rooms.end()) return make_error(errc::not_found, "no such room: " + before.id);
+        if (!(it->second == before))
+          return make_error(errc::bad_request,
+                            "room " + before.name + " changed meanwhile; load it again and retry");
+        if (r.id != before.id) return make_error(errc::bad_request, "a room's id cannot change");
+        return store_room(self, std::move(r));
+      },
+      [=](new_room_atom, storage::room_record r) -> caf::result<storage::room_record> {
+        return store_room(self, std::move(r));
       },
   };
 }

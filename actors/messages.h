@@ -40,6 +40,7 @@ using retire_atom = caf::atom_constant<caf::atom("retire")>;  // (retire, room_i
 using count_atom = caf::atom_constant<caf::atom("count")>;    // (count, room_id, int members)  | room -> dir    | none
 using new_category_atom = caf::atom_constant<caf::atom("newcat")>;  // (newcat, category_record) | admin -> dir | category_record (id set)
 using new_room_atom = caf::atom_constant<caf::atom("newroom")>;     // (newroom, room_record)     | admin -> dir | room_record (id set)
+using replace_room_atom = caf::atom_constant<caf::atom("roomrepl")>;  // (roomrepl, room_record before, room_record after) | admin/manage -> dir | room_record; not_found if gone, bad_request if it is no longer `before`
 using update_room_atom = caf::atom_constant<caf::atom("roomupd")>;  // (roomupd, room_record) | dir -> room | none: settings changed (re-check the roster)
 using remove_room_atom = caf::atom_constant<caf::atom("rmroom")>;    // (rmroom, room_id)     | admin -> dir | ok_atom: gone with its history, members removed
 using remove_category_atom = caf::atom_constant<caf::atom("rmcat")>;  // (rmcat, category_id) | admin -> dir | ok_atom, or bad_request while it has rooms

@@ -183,7 +183,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                                  std::pair{"denied_members", &c.denied_members},
                                  std::pair{"creators", &c.creators}}) {
         std::string f = field;
-        apply_list_edits(body, f, *list);
+        if (auto why = apply_list_edits(body, f, *list); !why.empty()) return error(400, why);
       }
       for (auto [field, flag] : {std::pair{"file_upload", &c.file_upload}, std::pair{"invitations", &c.invitations},
                                  std::pair{"chat_history", &c.chat_history}})
@@ -224,15 +224,15 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           return error(404, "no room with id, name or uri '" + key + "'");
         json body = json::parse(req.body, nullptr, false);
         if (!body.is_object()) return error(400, "expected a JSON object of room settings");
-        std::vector<std::string> members_before = r.members;
+        const storage::room_record before = r;
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
         if (storage::addin_record a; !r.addin.empty() && !ctx->store->get_addin(r.addin, &a).is_ok())
           return error(400, "no add-in named " + r.addin + " (register it with pchatctl addin new)");
         web::http_response out;
-        self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
+        self->request(ctx->directory, kTimeout, actors::replace_room_atom::value, before, r)
             .receive(
                 [&](storage::room_record& made) {
-                  invite_new_members(*ctx, made, members_before, "admin");
+                  invite_new_members(*ctx, made, before.members, "admin");
                   out = reply(200, room_json(made, ctx->domain));
                 },
                 [&](caf::error& err) { out = from_caf_error(sys, err); });

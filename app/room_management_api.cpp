@@ -121,6 +121,26 @@ bool is_creator(const actors::identity_registry& ids, const std::string& user,
   return ids.in_scope(user, c) && ids.matches(c.creators, user);
 }
 
+// The first principal of the room's lists that the category's scope does not allow and
+// that `before` did not already have (AllowedMembers minus DeniedMembers bounds members,
+// managers and presenters; a group or domain is allowed when every user it names is in
+// scope), or empty.
+std::string out_of_scope(const actors::identity_registry& ids, const storage::category_record& cat,
+                         const storage::room_record& r, const storage::room_record* before) {
+  for (auto [list, old] : {std::pair{&r.members, before ? &before->members : nullptr},
+                           std::pair{&r.managers, before ? &before->managers : nullptr},
+                           std::pair{&r.presenters, before ? &before->presenters : nullptr}}) {
+    for (const auto& p : *list) {
+      if (old && std::find(old->begin(), old->end(), p) != old->end()) continue;
+      bool ok = p.rfind("sip:", 0) == 0 ? ids.in_scope(actors::identity_registry::lower(p), cat) : true;
+      if (p.rfind("sip:", 0) != 0)
+        for (const auto& u : ids.expand({p})) ok = ok && ids.in_scope(u, cat);
+      if (!ok) return p;
+    }
+  }
+  return {};
+}
+
 // The category named by `key` (id or name, case-insensitive), or not found.
 bool find_category(const storage::store& store, const std::string& key, storage::category_record* out) {
   if (store.get_category(key, out).is_ok()) return true;
@@ -134,21 +154,24 @@ bool find_category(const storage::store& store, const std::string& key, storage:
   return false;
 }
 
-// Writes `r` through the directory (which tells a live room at once).
+// Writes `r` through the directory (which tells a live room at once): a new room, or a
+// change of `before` that is refused if the room changed meanwhile.
 web::http_response save(caf::actor_system& sys, const actors::server_context& ctx,
-                        const storage::room_record& r, const std::vector<std::string>& members_before,
+                        const storage::room_record* before, const storage::room_record& r,
                         const std::string& user, int status) {
   if (storage::addin_record a; !r.addin.empty() && !ctx.store->get_addin(r.addin, &a).is_ok())
     return error(400, "no add-in named " + r.addin + " (ask an administrator to register it)");
   caf::scoped_actor self{sys};
   web::http_response out;
-  self->request(ctx.directory, kTimeout, actors::new_room_atom::value, r)
-      .receive(
-          [&](storage::room_record& made) {
-            invite_new_members(ctx, made, members_before, user);
-            out = reply(status, room_view_json(made, ctx.domain));
-          },
-          [&](caf::error& err) { out = from_caf_error(sys, err); });
+  auto done = [&](storage::room_record& made) {
+    invite_new_members(ctx, made, before ? before->members : std::vector<std::string>{}, user);
+    out = reply(status, room_view_json(made, ctx.domain));
+  };
+  auto failed = [&](caf::error& err) { out = from_caf_error(sys, err); };
+  if (before)
+    self->request(ctx.directory, kTimeout, actors::replace_room_atom::value, *before, r).receive(done, failed);
+  else
+    self->request(ctx.directory, kTimeout, actors::new_room_atom::value, r).receive(done, failed);
   return out;
 }
 
@@ -171,27 +194,32 @@ web::http_response create(caf::actor_system& sys, const actors::server_context& 
   // The creator manages the room and is in it (a manager must also be a member to join).
   for (auto* list : {&r.managers, &r.members})
     if (!ctx.identities->matches(*list, user)) list->push_back(user);
-  return save(sys, ctx, r, {}, user, 201);
+  if (auto p = out_of_scope(*ctx.identities, cat, r, nullptr); !p.empty())
+    return error(400, p + " is outside the scope of category '" + cat.name + "'");
+  return save(sys, ctx, nullptr, r, user, 201);
 }
 
 web::http_response update(caf::actor_system& sys, const actors::server_context& ctx,
-                          const std::string& user, storage::room_record r,
-                          const web::http_request& req) {
+                          const std::string& user, const storage::room_record& before,
+                          const storage::category_record& cat, const web::http_request& req) {
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return error(400, "expected a JSON object of room settings");
-  std::string category_before = r.category_id;
-  std::vector<std::string> members_before = r.members;
+  storage::room_record r = before;
   if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
-  if (r.category_id != category_before) {
-    storage::category_record target;
+  storage::category_record target = cat;
+  if (r.category_id != before.category_id) {
     if (!find_category(*ctx.store, r.category_id, &target))
       return error(404, "no such category: " + r.category_id);
-    if (!is_creator(*ctx.identities, user, target))
-      return error(403, "moving a room needs Creator in the target category '" + target.name + "'");
     r.category_id = target.id;
+    if (target.id != before.category_id && !is_creator(*ctx.identities, user, target))
+      return error(403, "moving a room needs Creator in the target category '" + target.name + "'");
   }
   if (r.managers.empty()) return error(400, "a room needs at least one manager");
-  return save(sys, ctx, r, members_before, user, 200);
+  // A move checks every principal against the new scope; an edit only the added ones.
+  bool moved = target.id != before.category_id;
+  if (auto p = out_of_scope(*ctx.identities, target, r, moved ? nullptr : &before); !p.empty())
+    return error(400, p + " is outside the scope of category '" + target.name + "'");
+  return save(sys, ctx, &before, r, user, 200);
 }
 
 }  // namespace
@@ -202,7 +230,9 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
   return [&sys, ctx, trust_user_header, next](const web::http_request& req) -> web::http_response {
     if (req.path == "/manage" || req.path == "/manage/") {
       if (req.method != "GET") return error(405, "use GET");
-      return {200, "text/html; charset=utf-8", kPage, {"Cache-Control: no-store"}};
+      return {200, "text/html; charset=utf-8", kPage,
+              {"Cache-Control: no-store", "X-Frame-Options: DENY",
+               "Content-Security-Policy: frame-ancestors 'none'"}};
     }
     if (req.path.rfind(kApi, 0) != 0) return next(req);
     auto who = authenticate_user(*ctx, trust_user_header, req);
@@ -212,6 +242,13 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
     if (!ctx->identities->chat_enabled(user))
       return error(403, "Persistent Chat is not enabled for " + user + " (EnablePersistentChat policy)");
     std::string rest = req.path.substr(kApi.size());
+    // A cross-site form can post text/plain with the browser's cached credentials; a JSON
+    // content type cannot be sent cross-site without a CORS preflight, which we never allow.
+    if (req.method == "POST" || req.method == "PATCH" || req.method == "PUT") {
+      auto ct = req.headers.find("content-type");
+      if (ct == req.headers.end() || ct->second.rfind("application/json", 0) != 0)
+        return error(415, "send the settings as Content-Type: application/json");
+    }
 
     if (rest == "categories") {
       if (req.method != "GET") return error(405, "use GET");
@@ -230,7 +267,11 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       if (auto s = ctx->store->list_rooms(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
       json out = json::array();
       for (auto& r : all)
-        if (ctx->identities->matches(r.managers, user)) out.push_back(room_view_json(r, ctx->domain));
+        if (ctx->identities->matches(r.managers, user)) {
+          storage::category_record c;
+          ctx->store->get_category(r.category_id, &c);
+          if (ctx->identities->in_scope(user, c)) out.push_back(room_view_json(r, ctx->domain));
+        }
       return reply(200, out);
     }
     if (rest.rfind("rooms/", 0) == 0) {
@@ -238,13 +279,14 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       storage::room_record r;
       storage::category_record cat;
       if (!ctx->store->get_room(id, &r).is_ok()) return error(404, "no such room: " + id);
-      if (!ctx->identities->matches(r.managers, user)) {
-        ctx->store->get_category(r.category_id, &cat);
+      ctx->store->get_category(r.category_id, &cat);
+      // Managers act only while the category's scope still includes them.
+      if (!ctx->identities->matches(r.managers, user) || !ctx->identities->in_scope(user, cat)) {
         bool visible = ctx->identities->access(user, r, cat).visible;
         return visible ? error(403, user + " does not manage " + r.name) : error(404, "no such room: " + id);
       }
       if (req.method == "GET") return reply(200, room_view_json(r, ctx->domain));
-      if (req.method == "PATCH" || req.method == "PUT") return update(sys, *ctx, user, std::move(r), req);
+      if (req.method == "PATCH" || req.method == "PUT") return update(sys, *ctx, user, r, cat, req);
       if (req.method == "DELETE")
         return error(403, "managers cannot remove rooms; disable it, or ask a Persistent Chat administrator");
       return error(405, "use GET, PATCH or DELETE");

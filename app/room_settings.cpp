@@ -36,17 +36,26 @@ void remove_all(std::vector<std::string>& list, const std::vector<std::string>& 
 
 }  // namespace
 
-void apply_list_edits(const json& b, const std::string& field, std::vector<std::string>& list) {
+std::string apply_list_edits(const json& b, const std::string& field, std::vector<std::string>& list) {
+  for (const std::string& key : {field, "add_" + field, "remove_" + field})
+    if (b.contains(key) && !b[key].is_array()) return key + " must be an array of principals";
   if (b.contains(field)) list = json_strings(b[field]);
   if (b.contains("add_" + field)) add_unique(list, json_strings(b["add_" + field]));
   if (b.contains("remove_" + field)) remove_all(list, json_strings(b["remove_" + field]));
+  return {};
 }
 
 std::string apply_room_settings(const json& b, storage::room_record& r) {
-  if (b.contains("name")) r.name = b.value("name", r.name);
-  if (b.contains("description")) r.description = b.value("description", r.description);
-  if (b.contains("topic")) r.topic = b.value("topic", r.topic);
-  if (b.contains("category")) r.category_id = b.value("category", r.category_id);
+  // Strings first, checked: nlohmann's value() throws on a number where a string was meant.
+  for (auto [key, field] : {std::pair{"name", &r.name}, std::pair{"description", &r.description},
+                            std::pair{"topic", &r.topic}, std::pair{"category", &r.category_id},
+                            std::pair{"addin", &r.addin}}) {
+    if (!b.contains(key)) continue;
+    if (!b[key].is_string()) return std::string(key) + " must be a string";
+    *field = b[key].get<std::string>();
+  }
+  for (const char* key : {"privacy", "type", "invitations"})
+    if (b.contains(key) && !b[key].is_string()) return std::string(key) + " must be a string";
   if (b.contains("privacy")) {
     std::string v = b.value("privacy", "");
     if (v == "open") r.privacy = storage::room_privacy::open;
@@ -70,10 +79,9 @@ std::string apply_room_settings(const json& b, storage::room_record& r) {
     if (!b["disabled"].is_boolean()) return "disabled must be true or false";
     r.disabled = b["disabled"].get<bool>();
   }
-  if (b.contains("addin")) r.addin = b.value("addin", r.addin);
   for (auto [field, list] : {std::pair{"members", &r.members}, std::pair{"managers", &r.managers},
                              std::pair{"presenters", &r.presenters}}) {
-    apply_list_edits(b, field, *list);
+    if (auto why = apply_list_edits(b, field, *list); !why.empty()) return why;
   }
   return {};
 }
@@ -94,7 +102,10 @@ void invite_new_members(const actors::server_context& ctx, const storage::room_r
   std::vector<storage::invitation_record> invites;
   int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  for (auto& u : users) invites.push_back({0, u, room.id, inviter, now});
+  for (auto& u : users)  // only people who could accept: in the category's scope, chat on
+    if (ctx.identities->in_scope(u, cat) && ctx.identities->chat_enabled(u))
+      invites.push_back({0, u, room.id, inviter, now});
+  if (invites.empty()) return;
   if (auto s = ctx.store->put_invitations(&invites); !s.is_ok())
     PCHAT_LOG(error, "admin", "cannot store invitations", "room=" + room.id + " error=" + log::quote(s.to_string()));
 }

@@ -25,14 +25,17 @@ namespace pchat::app {
 std::string apply_room_settings(const nlohmann::json& b, storage::room_record& r);
 
 // Rooms with invitations on (room Inherit and category Invitations) invite the users that a
-// change made members (reference §1.7); they find them with cmd:getinv.
+// change made members (reference §1.7) and who could accept (in the category's scope,
+// Persistent Chat enabled); they find them with cmd:getinv.
 void invite_new_members(const actors::server_context& ctx, const storage::room_record& room,
                         const std::vector<std::string>& members_before, const std::string& inviter);
 
 // The strings of a JSON array (other elements and non-arrays: none).
 std::vector<std::string> json_strings(const nlohmann::json& j);
-// `field` replaces the list, `add_<field>` and `remove_<field>` edit it.
-void apply_list_edits(const nlohmann::json& b, const std::string& field, std::vector<std::string>& list);
+// `field` replaces the list, `add_<field>` and `remove_<field>` edit it. Returns what is
+// wrong (a value that is not an array), or empty.
+std::string apply_list_edits(const nlohmann::json& b, const std::string& field,
+                             std::vector<std::string>& list);
 
 const char* privacy_name(storage::room_privacy p);
 nlohmann::json room_json(const storage::room_record& r, const std::string& domain);

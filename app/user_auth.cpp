@@ -59,12 +59,18 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
   }
   auto it = req.headers.find("authorization");
   std::string decoded;
-  if (it == req.headers.end() || it->second.rfind("Basic ", 0) != 0 ||
+  // The scheme name is case-insensitive (RFC 7235).
+  if (it == req.headers.end() || it->second.size() < 6 ||
+      actors::identity_registry::lower(it->second.substr(0, 6)) != "basic " ||
       !base64_decode(it->second.substr(6), &decoded) || decoded.find(':') == std::string::npos)
     return challenge(ctx.domain, "sign in with your SIP address and password (HTTP Basic)");
-  std::string user = decoded.substr(0, decoded.find(':'));
+  // A "sip:" prefix would end the user-id at its own colon (RFC 7617): drop it first.
+  if (actors::identity_registry::lower(decoded.substr(0, 4)) == "sip:") decoded.erase(0, 4);
+  if (decoded.find(':') == std::string::npos)
+    return challenge(ctx.domain, "sign in with your SIP address and password (HTTP Basic)");
+  // Addresses are case-insensitive; the directory's HA1 was made from the lower-case one.
+  std::string user = actors::identity_registry::lower(decoded.substr(0, decoded.find(':')));
   std::string password = decoded.substr(decoded.find(':') + 1);
-  if (user.rfind("sip:", 0) == 0) user = user.substr(4);
   if (user.find('@') == std::string::npos) user += "@" + ctx.domain;
   std::string ha1 = ctx.identities ? ctx.identities->ha1(user) : std::string{};
   // The directory keeps H(A1) = MD5(user:realm:password), the realm being the domain.
@@ -79,6 +85,20 @@ web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_c
                                              size_t* max_body) -> std::optional<web::http_response> {
     bool files = head.path.rfind(kFilesPrefix, 0) == 0;
     if (!files && head.path.rfind(kManagePrefix, 0) != 0) return std::nullopt;
+    // Browsers resend Basic credentials to this origin from any page: requests another
+    // site started are refused (Origin names another host, or Fetch metadata says so).
+    auto origin = head.headers.find("origin");
+    auto host = head.headers.find("host");
+    if (origin != head.headers.end()) {  // "null" (sandboxed frames, files) is refused too
+      std::string o = origin->second.substr(origin->second.find("://") == std::string::npos
+                                                ? 0 : origin->second.find("://") + 3);
+      if (host == head.headers.end() || actors::identity_registry::lower(o) !=
+                                            actors::identity_registry::lower(host->second))
+        return error(403, "cross-site request refused (Origin " + origin->second + ")");
+    }
+    if (auto site = head.headers.find("sec-fetch-site");
+        site != head.headers.end() && site->second == "cross-site")
+      return error(403, "cross-site request refused (Sec-Fetch-Site: cross-site)");
     auto who = authenticate_user(*ctx, trust_user_header, head);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     if (files && head.method == "POST") *max_body = max_upload;

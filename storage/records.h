@@ -41,6 +41,7 @@ struct room_record {
   std::vector<principal> members;
   std::vector<principal> managers;
   std::vector<principal> presenters;
+  bool operator==(const room_record&) const = default;
 };
 
 // One posted message. `seq` is assigned by the room, dense and increasing from 1.

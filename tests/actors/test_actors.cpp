@@ -354,3 +354,45 @@ TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
   send_cmd(b, backchat_cmd(uri, 10), next_txn++);
   ASSERT_TRUE(n.edge.wait_count(2, ">before the nap<", 1));
 }
+
+TEST(Actors, ReplacingARoomFailsWhenItChangedSinceItWasRead) {
+  temp_dir dir;
+  node n(dir.path);
+  std::string uri = n.make_room("Desk");
+  std::string id = uri.substr(uri.rfind('/') + 1);
+  storage::room_record read;
+  ASSERT_TRUE(n.store->get_room(id, &read).is_ok());
+  caf::scoped_actor self{*n.sys};
+  auto replace = [&](const storage::room_record& before, const storage::room_record& after,
+                     actors::errc* code) {
+    bool ok = false;
+    self->request(n.ctx->directory, 5s, actors::replace_room_atom::value, before, after)
+        .receive([&](storage::room_record&) { ok = true; },
+                 [&](caf::error& e) {
+                   std::string reason;
+                   actors::decode_error(e, code, &reason);
+                 });
+    return ok;
+  };
+  // Two editors read the same version; the first write wins, the second is refused
+  // instead of silently undoing the first.
+  storage::room_record first = read, second = read;
+  first.members.push_back("sip:alice@example.com");
+  second.members.push_back("sip:bob@example.com");
+  actors::errc code{};
+  ASSERT_TRUE(replace(read, first, &code));
+  EXPECT_FALSE(replace(read, second, &code));
+  EXPECT_EQ(code, actors::errc::bad_request);
+  storage::room_record now;
+  ASSERT_TRUE(n.store->get_room(id, &now).is_ok());
+  EXPECT_EQ(now.members, std::vector<std::string>{"sip:alice@example.com"});
+  // Re-read, re-apply: accepted.
+  second = now;
+  second.members.push_back("sip:bob@example.com");
+  EXPECT_TRUE(replace(now, second, &code));
+  // A room that is gone is not brought back.
+  storage::room_record ghost = read;
+  ghost.id = "no-such-room";
+  EXPECT_FALSE(replace(ghost, ghost, &code));
+  EXPECT_EQ(code, actors::errc::not_found);
+}

@@ -228,6 +228,8 @@ TEST_F(FileE2E, OnADigestServerUsersSignInWithTheirSipPassword) {
   auto ok = http(port, "POST", target, {"Authorization: Basic emVkQGV4YW1wbGUuY29tOmMwcnJlY3Q="}, "hi");
   EXPECT_EQ(ok.status, 201) << ok.body;
   EXPECT_EQ(json_field(ok.body, "uploader"), "sip:zed@example.com");
+  // Scheme and address are case-insensitive: "basic", base64("SIP:Zed@Example.com:c0rrect").
+  EXPECT_EQ(http(port, "POST", target, {"Authorization: basic U0lQOlplZEBFeGFtcGxlLmNvbTpjMHJyZWN0"}, "hi").status, 201);
   EXPECT_EQ(http(port, "POST", target, {"Authorization: Basic emVkQGV4YW1wbGUuY29tOndyb25n"}, "hi").status, 401);
   EXPECT_EQ(http(port, "POST", target, {as("sip:zed@example.com")}, "hi").status, 401)
       << "the user header is trusted only with --auth=none";

@@ -116,6 +116,16 @@ TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
   EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "FX desk", "category": "Desks"})").status, 409)
       << "room names are unique";
   EXPECT_EQ(call(alice, "POST", "rooms", "not json").status, 400);
+  // Cross-site requests: a form's text/plain body, another site's Origin.
+  const std::string make = R"({"name": "Forged", "category": "Desks"})";
+  EXPECT_EQ(http(server_->http_port(), "POST", "/manage/v1/rooms",
+                 {as(alice), "Content-Type: text/plain"}, make).status, 415);
+  EXPECT_EQ(http(server_->http_port(), "POST", "/manage/v1/rooms",
+                 {as(alice), kJson, "Origin: http://evil.example"}, make).status, 403);
+  EXPECT_EQ(http(server_->http_port(), "POST", "/manage/v1/rooms",
+                 {as(alice), kJson, "Origin: null"}, make).status, 403);
+  EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "T", "category": "Desks", "topic": 5})").status, 400)
+      << "a wrongly typed field is the client's error, not a 500";
   EXPECT_EQ(http(server_->http_port(), "GET", "/manage/v1/rooms").status, 401);
   EXPECT_EQ(call(bob, "PATCH", "rooms/" + id, R"({"privacy": "open"})").status, 403)
       << "bob is a member, not a manager";
@@ -135,7 +145,16 @@ TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
   EXPECT_EQ(json_field(mine.body, "topic"), "G10 only");
   // Moving needs Creator in the target; Elsewhere has alice as Creator, Locked nobody.
   EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"category": "Locked"})").status, 403);
-  EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"category": "Elsewhere"})").status, 200);
+  // Elsewhere's scope is alice and bob: carol, a member now, would fall outside it.
+  auto out = call(alice, "PATCH", "rooms/" + id, R"({"category": "Elsewhere"})");
+  EXPECT_EQ(out.status, 400);
+  EXPECT_NE(out.body.find("sip:carol@example.com is outside the scope"), std::string::npos) << out.body;
+  EXPECT_EQ(call(alice, "PATCH", "rooms/" + id,
+                 R"({"category": "Elsewhere", "remove_members": ["sip:carol@example.com"]})").status, 200);
+  EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"add_presenters": ["sip:carol@example.com"]})").status, 400)
+      << "principals outside the scope cannot be added";
+  EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"members": "sip:bob@example.com"})").status, 400)
+      << "a list must be an array: a string must not wipe the members";
   EXPECT_EQ(call(alice, "PATCH", "rooms/" + id, R"({"managers": []})").status, 400);
   // Disabling is a manager's right too: nobody joins a disabled room.
   ASSERT_EQ(call(bob, "PATCH", "rooms/" + id, R"({"disabled": true})").status, 200);
@@ -145,13 +164,15 @@ TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
   // The admin sees what the users did.
   int rc = 0;
   std::string admin_view = server_->ctl("--json room get --identity \"FX desk\"", &rc);
-  EXPECT_NE(admin_view.find("sip:carol@example.com"), std::string::npos) << admin_view;
+  EXPECT_NE(admin_view.find("FX desk"), std::string::npos) << admin_view;
+  EXPECT_EQ(admin_view.find("sip:carol@example.com"), std::string::npos) << admin_view;
 }
 
 TEST_F(RoomManagementE2E, ThePageIsServedAndUsesTheApi) {
   auto page = http(server_->http_port(), "GET", "/manage");
   ASSERT_EQ(page.status, 200);
   EXPECT_NE(page.head.find("Content-Type: text/html"), std::string::npos) << page.head;
+  EXPECT_NE(page.head.find("X-Frame-Options: DENY"), std::string::npos) << page.head;
   EXPECT_NE(page.body.find("<form id=\"room-form\">"), std::string::npos);
   EXPECT_NE(page.body.find("/manage/v1/"), std::string::npos);
   EXPECT_EQ(http(server_->http_port(), "POST", "/manage").status, 405);
