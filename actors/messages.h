@@ -195,7 +195,8 @@ typename Inspector::result_type inspect(Inspector& f, compliance_record& x) {
     return caf::none;
   });
   return f(caf::meta::type_name("compliance_record"), x.seq, kind, x.ts_micros, x.room_id,
-           x.room_uri, x.room_name, x.user_uri, x.user_display, x.message_id, x.text, load);
+           x.room_uri, x.room_name, x.user_uri, x.user_display, x.message_id, x.text,
+           x.file_name, load);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_record& x) {

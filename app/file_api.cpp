@@ -93,16 +93,19 @@ std::variant<room_context, web::http_response> open_room(const actors::server_co
   return rc;
 }
 
+// As the reference's compliance output has it: the content is the stored file name, the
+// id 0 (the record keeps the file id so the runner can name the uploaded file).
 compliance::event file_event(compliance::event_type type, const room_context& rc,
                              const std::string& user, const actors::server_context& ctx,
-                             const std::string& name) {
+                             const storage::file_record& f) {
   compliance::event e;
   e.type = type;
   e.room_id = rc.room.id;
   e.room_name = rc.room.name;
   e.user_uri = user;
   e.user_display = ctx.identities ? ctx.identities->display_name(user) : std::string{};
-  e.text = name;
+  e.text = f.blob;
+  e.message_id = f.id;
   e.ts_micros = now_micros();
   return e;
 }
@@ -131,7 +134,10 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   f.ts_micros = now_micros();
   // Bytes first (durable), then the record and its FILEUPLOAD event in one synced write,
   // then the answer: an acknowledged upload is complete and in the compliance queue.
-  if (auto s = files.put(f.room_id, req.body, &f.blob); !s.is_ok()) {
+  std::string_view extension;
+  if (auto dot = name.rfind('.'); dot != std::string::npos && dot > 0)
+    extension = std::string_view(name).substr(dot);
+  if (auto s = files.put(f.room_id, req.body, extension, &f.blob); !s.is_ok()) {
     PCHAT_LOG(error, "files", "cannot store an upload",
               "room=" + f.room_id + " error=" + log::quote(s.to_string()) +
                   " action=" + log::quote("free disk space or fix the files folder"));
@@ -143,7 +149,7 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   while (ctx.store->get_file(f.room_id, f.id, &existing).is_ok());
   std::vector<storage::compliance_record> events;
   if (ctx.compliance_enabled) {
-    auto e = file_event(compliance::event_type::file_upload, rc, user, ctx, name);
+    auto e = file_event(compliance::event_type::file_upload, rc, user, ctx, f);
     e.ts_micros = f.ts_micros;
     events.push_back(compliance::to_record(e));
   }
@@ -183,7 +189,7 @@ web::http_response download(const actors::server_context& ctx, const storage::fi
               "room=" + f.room_id + " id=" + id_text + " error=" + log::quote(s.to_string()));
     return error(503, "cannot read the file: " + s.to_string());
   }
-  ctx.sink->emit(file_event(compliance::event_type::file_download, rc, user, ctx, f.name));
+  ctx.sink->emit(file_event(compliance::event_type::file_download, rc, user, ctx, f));
   out.status = 200;
   out.content_type = "application/octet-stream";
   // The name is free of control characters (checked at upload); quotes are escaped.

@@ -42,12 +42,18 @@ struct runner_state {
   }
 
   // What the post path leaves out to stay cheap, filled in at delivery: the room URI (from
-  // the room id) and the user's display name (from the directory, as it is now).
+  // the room id), the user's display name (from the directory, as it is now) and a file
+  // event's uploaded name (for the .ATTACH manifest).
   void resolve(std::vector<storage::compliance_record>& events) const {
     std::unordered_map<std::string, std::string> names;  // user uri -> display name
     for (auto& e : events) {
       if (e.room_uri.empty() && !e.room_id.empty())
         e.room_uri = "ma-chan://" + opts.domain + "/" + e.room_id;
+      if ((e.kind == storage::compliance_kind::file_upload ||
+           e.kind == storage::compliance_kind::file_download) && e.message_id != 0) {
+        storage::file_record f;  // gone with its room: the stored name still identifies it
+        if (store->get_file(e.room_id, e.message_id, &f).is_ok()) e.file_name = f.name;
+      }
       if (!e.user_display.empty() || e.user_uri.rfind("sip:", 0) != 0) continue;
       auto [it, fresh] = names.try_emplace(e.user_uri);
       if (fresh) {

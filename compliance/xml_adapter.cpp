@@ -191,6 +191,8 @@ std::string encode_attachments_manifest(const std::vector<compliance_record>& ev
     field(e.user_uri);
     out += '\t';
     field(e.text);
+    out += '\t';
+    field(e.file_name);
     out += '\n';
   }
   return out;

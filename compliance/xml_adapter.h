@@ -41,7 +41,7 @@
 // Files: one document per batch, or with OneChatRoomPerOutputFile one per room
 // (output_file.h names). With CreateFileAttachmentsManifest, a batch with file events also
 // gets NAME.ATTACH: one line per file event, tab-separated
-//   type  DateTimeUTC-string  room-uri  user-uri  file-name
+//   type  DateTimeUTC-string  room-uri  user-uri  stored-file-name  uploaded-file-name
 // Attribute values escape & < > " and encode TAB, LF, CR as character references so that
 // multi-line messages survive attribute normalisation; other control characters, which
 // XML 1.0 cannot carry, are dropped.

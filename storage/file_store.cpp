@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -33,14 +34,22 @@ status fsync_path(const std::string& path, int flags) {
   return rc == 0 ? status::ok() : sys_error("fsync", path);
 }
 
-std::string random_name() {
+// A random GUID in its usual 8-4-4-4-12 form, then `extension` if it is plain.
+std::string random_name(std::string_view extension) {
   std::random_device rd;
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (int i = 0; i < 4; ++i) {
     uint32_t v = rd();
-    for (int j = 0; j < 8; ++j, v >>= 4) out.push_back(hex[v & 15]);
+    for (int j = 0; j < 8; ++j, v >>= 4) {
+      if (out.size() == 8 || out.size() == 13 || out.size() == 18 || out.size() == 23) out.push_back('-');
+      out.push_back(hex[v & 15]);
+    }
   }
+  bool plain = extension.size() >= 2 && extension.size() <= 17 && extension[0] == '.';
+  for (size_t i = 1; plain && i < extension.size(); ++i)
+    plain = std::isalnum(static_cast<unsigned char>(extension[i])) != 0;
+  if (plain) out.append(extension);
   return out;
 }
 
@@ -52,7 +61,7 @@ bool safe_component(const std::string& s) {
 }  // namespace
 
 status file_store::put(const std::string& room_id, std::string_view bytes,
-                       std::string* blob) const {
+                       std::string_view extension, std::string* blob) const {
   if (!safe_component(room_id)) return status::invalid_argument("bad room id for the file store");
   bool new_root = false, new_dir = false;
   if (status s = ensure_dir(root_, &new_root); !s.is_ok()) return s;
@@ -62,7 +71,7 @@ status file_store::put(const std::string& room_id, std::string_view bytes,
   }
   std::string dir = room_dir(room_id);
   if (status s = ensure_dir(dir, &new_dir); !s.is_ok()) return s;
-  std::string name = random_name();
+  std::string name = random_name(extension);
   std::string tmp = dir + "/" + name + ".tmp", final_path = dir + "/" + name;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) return sys_error("create", tmp);

@@ -19,10 +19,13 @@ class file_store {
  public:
   explicit file_store(std::string root) : root_(std::move(root)) {}
 
-  // Stores `bytes` for the room; *blob receives the new file's name ([0-9a-f]{32}).
+  // Stores `bytes` for the room; *blob receives the new file's name: a random GUID plus
+  // `extension` (".txt", or "" for none) when it is 1..16 letters or digits, as Lync names
+  // stored files (compliance output shows this name).
   // REQUIRES: room_id is a valid store id without '/' (invalid_argument otherwise).
   // io_error names the path and the failing call (a full disk is ENOSPC here).
-  status put(const std::string& room_id, std::string_view bytes, std::string* blob) const;
+  status put(const std::string& room_id, std::string_view bytes, std::string_view extension,
+             std::string* blob) const;
   // Reads a stored blob whole. not_found if it does not exist.
   status get(const std::string& room_id, const std::string& blob, std::string* bytes) const;
   // Deletes one blob (an upload whose record was never written). Absent is not an error.

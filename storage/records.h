@@ -80,8 +80,9 @@ struct compliance_record {
   std::string room_name;     // the name when the event happened (rooms may be renamed)
   std::string user_uri;      // sip:user@domain
   std::string user_display;  // display name; may equal the SIP address
-  uint64_t message_id = 0;   // the room's message seq; 0 when not about one message
-  std::string text;          // message text, replacement text, search criteria, file name
+  uint64_t message_id = 0;   // the room's message seq, or the file id of a file event; 0 otherwise
+  std::string text;          // message text, replacement text, search criteria, stored file name
+  std::string file_name;     // not stored: a file event's uploaded name, filled in at delivery
 };
 
 // Set-CsPersistentChatComplianceConfiguration, with the reference's defaults. Enabling is a

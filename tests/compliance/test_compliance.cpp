@@ -445,7 +445,7 @@ TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
   EXPECT_EQ(names[2], "pchat-compliance-00000000000000000001-00000000000000000006.ATTACH");
   EXPECT_EQ(read_file(dir.path + "/" + names[2]),
             "FILEDOWNLOAD\t2008-06-04T20:15:40.9535480Z\tma-chan://example.com/r2\t"
-            "sip:c@example.com\tf00d.txt\n");
+            "sip:c@example.com\tf00d.txt\t\n");
   EXPECT_EQ(a->delivered_range_end(1), 6u);
   EXPECT_EQ(a->delivered_range_end(2), 0u);
 }
@@ -647,6 +647,39 @@ TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
   EXPECT_NE(csv.find("Ann Analyst"), std::string::npos) << csv;
   // Not in the directory: the address stands in for the name.
   EXPECT_NE(csv.find("sip:z@example.com,sip:z@example.com"), std::string::npos) << csv;
+}
+
+TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
+  temp_dir dir;
+  std::unique_ptr<storage::store> st;
+  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  storage::file_record f;
+  f.id = st->new_file_id();
+  f.room_id = "r1";
+  f.name = "Q3 report.txt";
+  f.blob = "0988a0b0-c0d0-e0f0-0000-00000000097c.txt";
+  f.uploader = "sip:a@example.com";
+  auto b = st->new_batch();
+  b->put_file(f);
+  compliance_record up = ev(1, compliance_kind::file_upload, "r1", "sip:a@example.com", f.id, f.blob, kT0);
+  up.room_uri.clear();
+  b->put_compliance(up);
+  ASSERT_TRUE(b->commit().is_ok());
+  compliance::adapter_options opts;
+  opts.output_directory = dir.path + "/out";
+  opts.create_file_attachments_manifest = true;
+  compliance::runner_options ro;
+  ro.domain = "example.com";
+  ro.output = compliance::make_adapter("xml", opts);
+  ro.run_interval = 10s;
+  runner_rig rig(st.get(), ro);
+  std::string manifest = opts.output_directory + "/" + compliance::output_name(1, 1, "", "ATTACH");
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(manifest); }));
+  EXPECT_EQ(read_file(manifest), "FILEUPLOAD\t2008-06-04T20:15:40.9535480Z\tma-chan://example.com/r1\t"
+                                 "sip:a@example.com\t0988a0b0-c0d0-e0f0-0000-00000000097c.txt\tQ3 report.txt\n");
+  std::string xml = read_file(opts.output_directory + "/" + compliance::output_name(1, 1, "", "xml"));
+  EXPECT_NE(xml.find("<Message type=\"FILEUPLOAD\" content=\"0988a0b0-c0d0-e0f0-0000-00000000097c.txt\" id=\"0\">"),
+            std::string::npos) << xml;
 }
 
 TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated) {

@@ -138,15 +138,20 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
       << "names must be UTF-8: they go into JSON and the compliance XML";
   EXPECT_EQ(http(port, "DELETE", files + desk + "/" + id, {as("sip:bob@example.com")}).status, 405);
 
-  // Compliance: the upload and the download, each exactly once, with who and which file.
+  // Compliance: the upload and the download, each exactly once, with who and which file:
+  // the content is the stored name (a GUID with the upload's extension), as in Lync.
+  std::string blob;
+  for (auto& e : std::filesystem::directory_iterator(dir_ + "/data/files/" + desk)) blob = e.path().filename();
+  EXPECT_TRUE(std::regex_match(blob, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.txt")))
+      << blob;
   std::string out_dir = dir_ + "/data/compliance";
   auto count = [&](const std::string& line) {
     auto all = compliance_messages(out_dir);
     return std::count(all.begin(), all.end(), line);
   };
   ASSERT_TRUE(eventually([&] {
-    return count("FILEUPLOAD Q3 report.txt alice alice@example.com") == 1 &&
-           count("FILEDOWNLOAD Q3 report.txt bob bob@example.com") == 1;
+    return count("FILEUPLOAD " + blob + " alice alice@example.com") == 1 &&
+           count("FILEDOWNLOAD " + blob + " bob bob@example.com") == 1;
   })) << ::testing::PrintToString(compliance_messages(out_dir));
 
   // MaxFileSizeKB (applied at the next start); the stored file survives the restart.
@@ -162,7 +167,7 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   auto again = http(port2, "GET", files + desk + "/" + id, {as("sip:carol@example.com")});
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.body, bytes);
-  EXPECT_EQ(count("FILEUPLOAD Q3 report.txt alice alice@example.com"), 1);
+  EXPECT_EQ(count("FILEUPLOAD " + blob + " alice alice@example.com"), 1);
 
   // Removing the room removes its files, records and bytes.
   ASSERT_TRUE(std::filesystem::exists(dir_ + "/data/files/" + desk));
