@@ -41,7 +41,7 @@ Lists take SIP addresses (sip:user@domain), groups (group:name) or domains (doma
 <h2 id="form-title">Create a room</h2>
 <form id="room-form">
 <input type="hidden" name="id">
-<label>Name <input name="name" required maxlength="256"></label>
+<label>Name <input name="name" required maxlength="256"> <span id="name-note" class="note"></span></label>
 <label>Category <select name="category" id="categories"></select></label>
 <label>Description <textarea name="description" rows="2"></textarea></label>
 <label>Privacy <select name="privacy"><option>closed</option><option>open</option><option>secret</option></select></label>
@@ -105,6 +105,15 @@ form.onsubmit = async ev => {
   } catch (e) { show(e.message); }
 };
 document.getElementById("new-room").onclick = () => edit(null);
+F("name").onchange = async () => {
+  const note = document.getElementById("name-note");
+  note.textContent = "";
+  if (F("id").value || !F("name").value) return;
+  try {
+    const r = await call("GET", "names?room=" + encodeURIComponent(F("name").value));
+    note.textContent = r.available ? "available" : "taken: choose another name";
+  } catch (e) { show(e.message); }
+};
 load();
 </script>
 </body></html>
@@ -250,6 +259,15 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
         return error(415, "send the settings as Content-Type: application/json");
     }
 
+    if (rest == "names") {  // the page's name-availability check
+      if (req.method != "GET") return error(405, "use GET");
+      auto q = req.query.find("room");
+      if (q == req.query.end() || q->second.empty()) return error(400, "give the name as ?room=NAME");
+      std::string id;
+      auto s = ctx->store->find_room_by_name(q->second, &id);
+      if (!s.is_ok() && !s.is_not_found()) return error(503, "store: " + s.to_string());
+      return reply(200, json{{"name", q->second}, {"available", s.is_not_found()}});
+    }
     if (rest == "categories") {
       if (req.method != "GET") return error(405, "use GET");
       std::vector<storage::category_record> all;

@@ -5,6 +5,8 @@
 //                                     holds no data, so it needs no sign-in itself)
 //   GET    /manage/v1/categories      categories the user may create rooms in (Creator, in
 //                                     the category's scope)
+//   GET    /manage/v1/names?room=N    {name, available}: is a room name still free (names are
+//                                     unique, case-insensitively)
 //   GET    /manage/v1/rooms           rooms the user manages
 //   POST   /manage/v1/rooms           {name, category (id or name), description?, topic?,
 //                                     privacy? (default closed), type?, invitations?, addin?,

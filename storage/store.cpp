@@ -401,6 +401,28 @@ status store::delete_category(const std::string& id) {
   return write_synced(&b);
 }
 
+// REQUIRES: impl_->directory_mu held.
+status store::load_room_names_locked() const {
+  if (impl_->room_names_loaded) return status::ok();
+  std::vector<room_record> all;
+  if (status s = list_rooms(&all); !s.is_ok()) return s;
+  for (const auto& other : all) {
+    impl_->room_by_name[fold_name(other.name)] = other.id;
+    impl_->name_by_room[other.id] = fold_name(other.name);
+  }
+  impl_->room_names_loaded = true;
+  return status::ok();
+}
+
+status store::find_room_by_name(const std::string& name, std::string* id) const {
+  std::lock_guard<std::mutex> lock(impl_->directory_mu);
+  if (status s = load_room_names_locked(); !s.is_ok()) return s;
+  auto it = impl_->room_by_name.find(fold_name(name));
+  if (it == impl_->room_by_name.end()) return status::not_found("no room named '" + name + "'");
+  *id = it->second;
+  return status::ok();
+}
+
 status store::put_room(const room_record& r) {
   if (status s = check_writable(); !s.is_ok()) return s;
   if (status s = check_id("room id", r.id); !s.is_ok()) return s;
@@ -408,15 +430,7 @@ status store::put_room(const room_record& r) {
     return s;
   }
   std::lock_guard<std::mutex> lock(impl_->directory_mu);
-  if (!impl_->room_names_loaded) {
-    std::vector<room_record> all;
-    if (status s = list_rooms(&all); !s.is_ok()) return s;
-    for (const auto& other : all) {
-      impl_->room_by_name[fold_name(other.name)] = other.id;
-      impl_->name_by_room[other.id] = fold_name(other.name);
-    }
-    impl_->room_names_loaded = true;
-  }
+  if (status s = load_room_names_locked(); !s.is_ok()) return s;
   std::string folded = fold_name(r.name);
   if (auto it = impl_->room_by_name.find(folded); it != impl_->room_by_name.end() && it->second != r.id)
     return status::already_exists("room name '" + r.name + "' is used by room " + it->second);

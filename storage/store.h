@@ -64,6 +64,8 @@ class store {
   status put_room(const room_record& r);
   status get_room(const std::string& id, room_record* out) const;
   status list_rooms(std::vector<room_record>* out) const;
+  // The id of the room with this name (names are unique, case-insensitively); not_found.
+  status find_room_by_name(const std::string& name, std::string* id) const;
   // Deletes the room record and all of its messages.
   status delete_room(const std::string& id);
 
@@ -176,6 +178,7 @@ class store {
   rocksdb::DB* db() const { return db_; }
 
  private:
+  status load_room_names_locked() const;  // the name index, built on first use
   friend class write_batch;
   status put_tagged(char tag, const std::string& name, const std::string& value);
   status get_tagged(char tag, const std::string& name, std::string* value) const;
