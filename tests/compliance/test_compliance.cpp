@@ -674,10 +674,12 @@ TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
   ro.run_interval = 10s;
   runner_rig rig(st.get(), ro);
   std::string manifest = opts.output_directory + "/" + compliance::output_name(1, 1, "", "ATTACH");
-  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(manifest); }));
+  std::string doc = opts.output_directory + "/" + compliance::output_name(1, 1, "", "xml");
+  // The batch is delivered when its last file is renamed into place; wait for both.
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(manifest) && std::filesystem::exists(doc); }));
   EXPECT_EQ(read_file(manifest), "FILEUPLOAD\t2008-06-04T20:15:40.9535480Z\tma-chan://example.com/r1\t"
                                  "sip:a@example.com\t0988a0b0-c0d0-e0f0-0000-00000000097c.txt\tQ3 report.txt\n");
-  std::string xml = read_file(opts.output_directory + "/" + compliance::output_name(1, 1, "", "xml"));
+  std::string xml = read_file(doc);
   EXPECT_NE(xml.find("<Message type=\"FILEUPLOAD\" content=\"0988a0b0-c0d0-e0f0-0000-00000000097c.txt\" id=\"0\">"),
             std::string::npos) << xml;
 }
