@@ -539,6 +539,17 @@ struct runner_rig {
   caf::actor runner;
 };
 
+// Runner options for tests: adapter `type` writing per `opts`, a RunInterval long enough
+// that only the first run (at start) delivers.
+compliance::runner_options runner_for(const std::string& type, const compliance::adapter_options& opts,
+                                      const std::string& domain = "example.com") {
+  compliance::runner_options ro;
+  ro.domain = domain;
+  ro.output = compliance::make_adapter(type, opts);
+  ro.run_interval = 10s;
+  return ro;
+}
+
 // Stages events first..last, one group commit each (or all in one when `one_group`).
 void stage(storage::store& st, uint64_t first, uint64_t last, bool one_group = false) {
   auto b = st.new_batch();
@@ -600,10 +611,7 @@ TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
   stage(*st, 31, 32);
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
-  compliance::runner_options ro;
-  ro.domain = "example.com";
-  ro.output = compliance::make_adapter("csv", opts);
-  ro.run_interval = 10s;
+  compliance::runner_options ro = runner_for("csv", opts);
   ro.max_batch_events = 5;
   runner_rig rig(st.get(), ro);
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 32; }));
@@ -634,10 +642,7 @@ TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
-  compliance::runner_options ro;
-  ro.domain = "chat.example.org";
-  ro.output = compliance::make_adapter("csv", opts);
-  ro.run_interval = 10s;
+  compliance::runner_options ro = runner_for("csv", opts, "chat.example.org");
   runner_rig rig(st.get(), ro);
   std::string out_file = opts.output_directory + "/" + compliance::output_name(1, 2, "", "csv");
   bool delivered = eventually([&] { return std::filesystem::exists(out_file); });
@@ -668,10 +673,7 @@ TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
   opts.create_file_attachments_manifest = true;
-  compliance::runner_options ro;
-  ro.domain = "example.com";
-  ro.output = compliance::make_adapter("xml", opts);
-  ro.run_interval = 10s;
+  compliance::runner_options ro = runner_for("xml", opts);
   runner_rig rig(st.get(), ro);
   std::string manifest = opts.output_directory + "/" + compliance::output_name(1, 1, "", "ATTACH");
   std::string doc = opts.output_directory + "/" + compliance::output_name(1, 1, "", "xml");
@@ -701,10 +703,7 @@ TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated
     std::ofstream(opts.output_directory + "/" +
                   compliance::output_name(6, 7, "", "csv") + ".tmp") << "partial";
   }
-  compliance::runner_options ro;
-  ro.domain = "example.com";
-  ro.output = compliance::make_adapter("csv", opts);
-  ro.run_interval = 10s;
+  compliance::runner_options ro = runner_for("csv", opts);
   runner_rig rig(st.get(), ro);
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 8; }));
   auto ids = delivered_ids(opts.output_directory);
