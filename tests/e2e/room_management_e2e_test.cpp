@@ -49,31 +49,34 @@ class RoomManagementE2E : public ::testing::Test {
                                   const std::string& path, const std::string& body = {}) {
     return http(server_->http_port(), method, "/manage/v1/" + path, {as(user), kJson}, body);
   }
+  // A SIP client signed in as `user` (its loop lives with it); nullptr if sign-in failed.
+  struct sip_user {
+    client_loop loop;
+    std::unique_ptr<chat_client> client;
+  };
+  std::unique_ptr<sip_user> sign_in(const std::string& user) {
+    auto u = std::make_unique<sip_user>();
+    connection_config cc;
+    cc.server_port = server_->sip_port();
+    client_config cfg;
+    cfg.user = user;
+    u->client = std::make_unique<chat_client>(u->loop, cc, cfg);
+    return u->client->sign_in(10s) ? std::move(u) : nullptr;
+  }
   // The XCCOS join answer for `user` (200 joined, 403/404 refused).
   int join_code(const std::string& user, const std::string& room_uri) {
-    client_loop loop;
-    connection_config cc;
-    cc.server_port = server_->sip_port();
-    client_config cfg;
-    cfg.user = user;
-    chat_client c(loop, cc, cfg);
-    if (!c.sign_in(10s)) return -1;
-    auto j = c.join_and_wait(room_uri, 5s);
+    auto u = sign_in(user);
+    if (!u) return -1;
+    auto j = u->client->join_and_wait(room_uri, 5s);
     return j ? j->code : -2;
   }
-
   // The XCCOS answer to cmd:nodespermcreatechild (may the user create rooms?).
   int create_permission(const std::string& user) {
-    client_loop loop;
-    connection_config cc;
-    cc.server_port = server_->sip_port();
-    client_config cfg;
-    cfg.user = user;
-    chat_client c(loop, cc, cfg);
-    if (!c.sign_in(10s)) return -1;
-    uint64_t id = c.send_command_xml("cmd:nodespermcreatechild",
-                                     "<cmd id=\"cmd:nodespermcreatechild\" seqid=\"1\"><data/></cmd>");
-    auto r = c.wait_command(id, 5s);
+    auto u = sign_in(user);
+    if (!u) return -1;
+    uint64_t id = u->client->send_command_xml(
+        "cmd:nodespermcreatechild", "<cmd id=\"cmd:nodespermcreatechild\" seqid=\"1\"><data/></cmd>");
+    auto r = u->client->wait_command(id, 5s);
     return r && r->replied ? r->reply.code : -2;
   }
 
