@@ -55,6 +55,7 @@ using join_atom = caf::atom_constant<caf::atom("rjoin")>;      // (rjoin, user_u
 using ready_atom = caf::atom_constant<caf::atom("rready")>;    // (rready, session actor)       | session -> room | none: its rpl:join went out
 using part_atom = caf::atom_constant<caf::atom("rpart")>;      // (rpart, session actor)        | session -> room | ok_atom
 using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, user_uri, int cnt) | session -> room | std::vector<storage::message_record>
+using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, user_uri, text) | file api -> room | u64 seq, after it is durable: a post by a user who is not joined (the caller checked posting rights), e.g. "shared a file"
 using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, txn u64) | session -> room | u64 seq, after it is durable
                                                                //   (the room answers the INFO's SIP 200 itself, before the fan-out)
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none

@@ -157,7 +157,7 @@ void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
 // acknowledgement before their echo). One body for all members.
 void relay_post(room_ptr self, const storage::message_record& m, uint64_t txn) {
   auto& st = self->state;
-  st.ctx->edge->respond(txn, 200);
+  if (txn != 0) st.ctx->edge->respond(txn, 200);  // 0: not from a SIP request (announce)
   auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, m), st.envid++));
   const auto& to = st.targets();
   if (!to.empty()) st.ctx->edge->send_info_many(to, body);
@@ -266,6 +266,46 @@ caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::messag
         return n;
       },
       rewrite_atom::value, st.rec.id, std::move(fresh), std::vector<storage::compliance_record>{});
+}
+
+// Accepts a post by `user` (sequence, persist with its compliance event, then the 200 for
+// `txn` and the fan-out). REQUIRES: the caller checked that `user` may post here.
+caf::result<uint64_t> accept_post(room_ptr self, const std::string& user, std::string text,
+                                  std::string extra, uint64_t txn) {
+  auto& st = self->state;
+  if (st.rec.type == storage::room_type::auditorium &&
+      (!st.ctx->identities || !st.ctx->identities->matches(st.rec.presenters, user)))
+    return make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
+  storage::message_record m;
+  m.seq = st.next_seq++;
+  m.author = user;
+  m.ts_micros = now_micros();
+  m.text = std::move(text);
+  m.extra_xml = std::move(extra);
+  if (!st.persist && !st.ctx->compliance_enabled) {
+    // Category with ChatHistory off: relayed live, never stored, not in back-chat.
+    relay_post(self, m, txn);
+    return m.seq;
+  }
+  if (!st.persist)  // compliance still captures it (reference §1.4), durably before the 200
+    return when_durable(
+        self, [self, m, txn](uint64_t) { relay_post(self, m, txn); return m.seq; },
+        capture_atom::value,
+        st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
+        caf::ok_atom::value);
+  auto stored = [self, m, txn](uint64_t seq) mutable {
+    relay_post(self, m, txn);
+    auto& st = self->state;
+    st.cache.push_back(std::move(m));
+    while (st.cache.size() > st.cache_cap) st.cache.pop_front();
+    return seq;
+  };
+  // With compliance on, the post's CHAT event is staged in the same synced write.
+  if (st.ctx->compliance_enabled)
+    return when_durable(
+        self, std::move(stored), commit_atom::value, st.rec.id, m,
+        st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros));
+  return when_durable(self, std::move(stored), commit_atom::value, st.rec.id, m);
 }
 
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
@@ -394,39 +434,10 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         auto sender = self->current_sender();
         if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end())
           return make_error(errc::not_joined, "join the room before posting");
-        if (st.rec.type == storage::room_type::auditorium &&
-            (!st.ctx->identities || !st.ctx->identities->matches(st.rec.presenters, user)))
-          return make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
-        storage::message_record m;
-        m.seq = st.next_seq++;
-        m.author = user;
-        m.ts_micros = now_micros();
-        m.text = std::move(text);
-        m.extra_xml = std::move(extra);
-        if (!st.persist && !st.ctx->compliance_enabled) {
-          // Category with ChatHistory off: relayed live, never stored, not in back-chat.
-          relay_post(self, m, txn);
-          return m.seq;
-        }
-        if (!st.persist)  // compliance still captures it (reference §1.4), durably before the 200
-          return when_durable(
-              self, [self, m, txn](uint64_t) { relay_post(self, m, txn); return m.seq; },
-              capture_atom::value,
-              st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
-              caf::ok_atom::value);
-        auto stored = [self, m, txn](uint64_t seq) mutable {
-          relay_post(self, m, txn);
-          auto& st = self->state;
-          st.cache.push_back(std::move(m));
-          while (st.cache.size() > st.cache_cap) st.cache.pop_front();
-          return seq;
-        };
-        // With compliance on, the post's CHAT event is staged in the same synced write.
-        if (st.ctx->compliance_enabled)
-          return when_durable(
-              self, std::move(stored), commit_atom::value, st.rec.id, m,
-              st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros));
-        return when_durable(self, std::move(stored), commit_atom::value, st.rec.id, m);
+        return accept_post(self, user, std::move(text), std::move(extra), txn);
+      },
+      [=](announce_atom, const std::string& user, std::string& text) -> caf::result<uint64_t> {
+        return accept_post(self, user, std::move(text), {}, 0);
       },
       [=](clear_atom, const std::string&, int64_t before) -> caf::result<uint64_t> {
         // Clear-CsPersistentChatRoom: everything posted on or before `before` goes, in one

@@ -110,6 +110,37 @@ compliance::event file_event(compliance::event_type type, const room_context& rc
   return e;
 }
 
+std::string size_text(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  if (bytes < 1024 * 1024) return std::to_string((bytes + 512) / 1024) + " KB";
+  return std::to_string((bytes + 512 * 1024) / (1024 * 1024)) + " MB";
+}
+
+// Tells the room, as Lync's client does by posting the file into the conversation: a
+// message from the uploader with the name, size and download address, so members on any
+// client (SIPE shows text only) see the file arrive. Best effort: the upload stands if the
+// room cannot take the message (logged).
+void announce(caf::scoped_actor& self, const actors::server_context& ctx,
+              const storage::file_record& f, const web::http_request& req) {
+  auto host = req.headers.find("host");
+  std::string url = std::string(kPrefix) + f.room_id + "/" + std::to_string(f.id);
+  if (host != req.headers.end() && host->second.find_first_of(" \"<>") == std::string::npos)
+    url = "http://" + host->second + url;
+  std::string text = "shared a file: " + f.name + " (" + size_text(f.size) + ") " + url;
+  std::string room_uri = "ma-chan://" + ctx.domain + "/" + f.room_id;
+  std::string failure;
+  self->request(ctx.directory, std::chrono::seconds(10), actors::lookup_atom::value, room_uri, f.uploader)
+      .receive(
+          [&](caf::actor& room) {
+            self->request(room, std::chrono::seconds(30), actors::announce_atom::value, f.uploader, text)
+                .receive([](uint64_t) {}, [&](caf::error& err) { failure = to_string(err); });
+          },
+          [&](caf::error& err) { failure = to_string(err); });
+  if (!failure.empty())
+    PCHAT_LOG(warn, "files", "upload stored but not announced in the room",
+              "room=" + f.room_id + " file=" + std::to_string(f.id) + " error=" + log::quote(failure));
+}
+
 web::http_response upload(caf::actor_system& sys, const actors::server_context& ctx,
                           const storage::file_store& files, const room_context& rc,
                           const std::string& user, const web::http_request& req) {
@@ -156,7 +187,10 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   caf::scoped_actor self{sys};
   web::http_response out;
   self->request(ctx.commit, std::chrono::minutes(2), actors::file_put_atom::value, f, events)
-      .receive([&](uint64_t) { out = reply(201, file_json(f)); },
+      .receive([&](uint64_t) {
+                 out = reply(201, file_json(f));
+                 announce(self, ctx, f, req);
+               },
                [&](caf::error& err) {
                  out = error(503, "the file was not recorded: " + sys.render(err));
                  // A failed commit applied nothing: the bytes are garbage now. After a

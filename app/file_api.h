@@ -5,7 +5,8 @@
 //
 //   POST /files/v1/rooms/{room-id}?name=NAME   body: the file's bytes
 //        -> 201 {id, name, size, uploader, ts, url}    once the bytes, the record and (with
-//           compliance on) the FILEUPLOAD event are on disk
+//           compliance on) the FILEUPLOAD event are on disk; the room also gets a message
+//           from the uploader, "shared a file: NAME (SIZE) URL" (best effort)
 //   GET  /files/v1/rooms/{room-id}             -> 200 [{id, name, size, uploader, ts, url}]
 //   GET  /files/v1/rooms/{room-id}/{file-id}   -> 200 the bytes (application/octet-stream)
 //

@@ -19,6 +19,7 @@
 
 #include "tests/e2e/http_client.h"
 #include "tests/e2e/server_process.h"
+#include "tools/client/xccos_client.h"
 
 namespace {
 
@@ -102,6 +103,17 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   const std::string files = "/files/v1/rooms/";
   std::string bytes("line 1\r\n\0binary\xff tail", 21);
 
+  // bob is in the room over SIP when alice uploads: the room hears of the file.
+  pchat::client::client_loop loop;
+  pchat::client::connection_config cc;
+  cc.server_port = server.sip_port();
+  pchat::client::client_config bob_cfg;
+  bob_cfg.user = "bob@example.com";
+  pchat::client::chat_client bob(loop, cc, bob_cfg);
+  ASSERT_TRUE(bob.sign_in(10s));
+  auto joined = bob.join_and_wait("ma-chan://example.com/" + desk, 5s);
+  ASSERT_TRUE(joined && joined->ok());
+
   // Upload as alice; bob (anyone may read the open room) lists and downloads it intact.
   auto up = http(port, "POST", files + desk + "?name=Q3%20report.txt", {as("sip:alice@example.com")}, bytes);
   ASSERT_EQ(up.status, 201) << up.body;
@@ -109,6 +121,12 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   EXPECT_EQ(json_field(up.body, "name"), "Q3 report.txt");
   EXPECT_EQ(json_field(up.body, "size"), std::to_string(bytes.size()));
   EXPECT_EQ(json_field(up.body, "uploader"), "sip:alice@example.com");
+  auto note = bob.wait_for_message(
+      [&](const pchat::client::chat_post& m) { return m.text.find("shared a file: Q3 report.txt") == 0; }, 5s);
+  ASSERT_TRUE(note) << "the room was not told of the upload";
+  EXPECT_EQ(note->author, "sip:alice@example.com");
+  EXPECT_NE(note->text.find("(21 bytes) http://127.0.0.1:" + std::to_string(port) + files + desk + "/" + id),
+            std::string::npos) << note->text;
   auto list = http(port, "GET", files + desk, {as("sip:bob@example.com")});
   ASSERT_EQ(list.status, 200) << list.body;
   EXPECT_EQ(json_field(list.body, "id"), id);

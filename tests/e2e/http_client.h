@@ -35,7 +35,8 @@ inline http_reply http(int port, const std::string& method, const std::string& t
     close(fd);
     return r;
   }
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                    "\r\nConnection: close\r\n" +
                     "Content-Length: " + std::to_string(body.size()) + "\r\n";
   for (auto& h : headers) req += h + "\r\n";
   req += "\r\n" + body;
