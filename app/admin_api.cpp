@@ -5,6 +5,7 @@
 #include "app/utc_time.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -192,6 +193,36 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           .receive([&](storage::category_record& made) { out = reply(200, to_json(made, ctx->domain)); },
                    [&](caf::error& err) { out = from_caf_error(sys, err); });
       return out;
+    }
+    if (p == "/api/v1/files" && req.method == "GET") {
+      auto q = req.query.find("room");
+      if (q == req.query.end()) return error(400, "give the room as ?room=ID|NAME|URI");
+      std::string id = find_room_id(self, ctx->directory, q->second);
+      if (id.empty()) return error(404, "no room with id, name or uri '" + q->second + "'");
+      std::vector<storage::file_record> files;
+      if (auto s = ctx->store->list_files(id, &files); !s.is_ok()) return error(503, s.to_string());
+      json arr = json::array();
+      for (auto& f : files)
+        arr.push_back({{"id", f.id}, {"name", f.name}, {"size", f.size}, {"uploader", f.uploader},
+                       {"ts", format_utc(f.ts_micros)}, {"stored_name", f.blob}, {"room_id", f.room_id}});
+      return reply(200, arr);
+    }
+    if (p.rfind("/api/v1/files/", 0) == 0 && req.method == "DELETE") {
+      std::string rest = p.substr(std::string("/api/v1/files/").size());
+      auto slash = rest.find('/');
+      storage::file_record f;
+      uint64_t fid = 0;
+      if (slash == std::string::npos ||
+          std::from_chars(rest.data() + slash + 1, rest.data() + rest.size(), fid).ec != std::errc() ||
+          !ctx->store->get_file(rest.substr(0, slash), fid, &f).is_ok())
+        return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
+      // Record first: once it is gone nobody can be handed the bytes, then the bytes.
+      if (auto s = ctx->store->delete_file(f.room_id, f.id); !s.is_ok()) return error(503, s.to_string());
+      if (auto s = storage::file_store(ctx->files_dir).remove(f.room_id, f.blob); !s.is_ok())
+        PCHAT_LOG(warn, "files", "file record removed but its bytes stay",
+                  "path=" + log::quote(ctx->files_dir + "/" + f.room_id + "/" + f.blob) +
+                      " error=" + log::quote(s.to_string()) + " action=" + log::quote("delete it by hand"));
+      return reply(200, json{{"removed", f.id}, {"name", f.name}});
     }
     if (p == "/api/v1/rooms" || p.rfind("/api/v1/rooms/", 0) == 0) {
       if (req.method == "POST" && p == "/api/v1/rooms") {

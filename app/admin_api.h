@@ -18,6 +18,9 @@
 //                              create_file_attachments_manifest?}   applied at next start
 //   GET  /api/v1/compliance/status            queue depth, last success, last error
 //   POST /api/v1/compliance/run               deliver staged events now (202)
+//   GET  /api/v1/files?room=ROOM               files uploaded to a room (id, name or uri)
+//   DELETE /api/v1/files/{room-id}/{file-id}  removes a file: record and bytes (a takedown;
+//                             compliance keeps its FILEUPLOAD/FILEDOWNLOAD events)
 //   POST /api/v1/messages/replace {room, user?, before?, after?, contains?, replacement?}
 //                             Remove-CsPersistentChatMessage: replaces matching stored
 //                             messages (default text: the reference's) -> {replaced: n}

@@ -692,6 +692,15 @@ status store::get_file(const std::string& room_id, uint64_t id, file_record* out
   return get_file_record(value, out);
 }
 
+status store::delete_file(const std::string& room_id, uint64_t id) {
+  if (status s = check_writable(); !s.is_ok()) return s;
+  if (status s = check_id("room id", room_id); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Delete(directory_, keys::file_key(room_id, id)); !s.ok())
+    return from_rocksdb(s, "delete file");
+  return write_synced(&b);
+}
+
 status store::list_files(const std::string& room_id, std::vector<file_record>* out) const {
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
   range_iterator it(db_, directory_, keys::file_range_begin(room_id), keys::file_range_end(room_id));

@@ -96,6 +96,8 @@ class store {
   uint64_t new_file_id();
   // not_found if the room has no such file.
   status get_file(const std::string& room_id, uint64_t id, file_record* out) const;
+  // Removes one file's record (synced). Absent is not an error.
+  status delete_file(const std::string& room_id, uint64_t id);
   // The room's files, oldest first.
   status list_files(const std::string& room_id, std::vector<file_record>* out) const;
 

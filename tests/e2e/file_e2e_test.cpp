@@ -187,11 +187,25 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   EXPECT_EQ(again.body, bytes);
   EXPECT_EQ(count("FILEUPLOAD " + blob + " alice alice@example.com"), 1);
 
+  // An administrator lists the room's files and takes one down: record and bytes go,
+  // compliance keeps what happened.
+  int rc = 0;
+  std::string listed = server.ctl("file get --room Desk", &rc);
+  ASSERT_EQ(rc, 0) << listed;
+  EXPECT_NE(listed.find("Q3 report.txt"), std::string::npos) << listed;
+  std::string removed = server.ctl("file remove --room-id " + desk + " --id " + id, &rc);
+  ASSERT_EQ(rc, 0) << removed;
+  EXPECT_EQ(http(port2, "GET", files + desk + "/" + id, {as("sip:alice@example.com")}).status, 404);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/files/" + desk + "/" + blob));
+  server.ctl("file remove --room-id " + desk + " --id " + id, &rc);
+  EXPECT_NE(rc, 0) << "removing it again: no such file";
+  EXPECT_EQ(count("FILEUPLOAD " + blob + " alice alice@example.com"), 1);
+
   // Removing the room removes its files, records and bytes.
   ASSERT_TRUE(std::filesystem::exists(dir_ + "/data/files/" + desk));
   ctl(server, "room remove --identity Desk");
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/files/" + desk));
-  EXPECT_EQ(http(port2, "GET", files + desk + "/" + id, {as("sip:alice@example.com")}).status, 404);
+  EXPECT_EQ(http(port2, "GET", files + desk, {as("sip:alice@example.com")}).status, 404);
   ASSERT_TRUE(server.stop());
 }
 

@@ -116,6 +116,7 @@ int usage(const std::string& why) {
                "  category set --identity ID|NAME [--add-allowed-members P,..] [--denied-members P,..] ...\n"
                "  category remove --identity ID|NAME | room remove --identity ID|NAME|URI\n"
                "  addin new|set --name N --url https://.. | addin get | addin remove --name N\n"
+               "  file get --room ID|NAME|URI | file remove --room-id ID --id FILE-ID\n"
                "  room clear --identity ID|NAME|URI --before YYYY-MM-DD[THH:MM:SSZ]\n"
                "  room get [--name N | --identity ID-OR-URI]\n"
                "  user new|set --uri U [--password P] [--display-name N] [--site S] [--policy TAG] [--enabled true|false]\n"
@@ -212,6 +213,13 @@ int main(int argc, char** argv) {
   } else if (noun == "addin" && verb == "remove") {
     if (!need("name")) return usage("addin remove needs --name");
     r = http(server, "DELETE", "/api/v1/addins/" + url_encode(opts["name"]));
+  } else if (noun == "file" && verb == "get") {
+    if (!need("room")) return usage("file get needs --room ID|NAME|URI");
+    r = http(server, "GET", "/api/v1/files?room=" + url_encode(opts["room"]));
+    cols = {{"id", "Id"}, {"name", "Name"}, {"size", "Size"}, {"uploader", "Uploader"}, {"ts", "Uploaded"}};
+  } else if (noun == "file" && verb == "remove") {
+    if (!need("room-id") || !need("id")) return usage("file remove needs --room-id ID and --id FILE-ID");
+    r = http(server, "DELETE", "/api/v1/files/" + url_encode(opts["room-id"]) + "/" + url_encode(opts["id"]));
   } else if (noun == "room" && verb == "clear") {
     if (!need("identity") || !need("before"))
       return usage("room clear needs --identity ID|NAME|URI and --before YYYY-MM-DD[THH:MM:SSZ]");
