@@ -212,10 +212,14 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       auto slash = rest.find('/');
       storage::file_record f;
       uint64_t fid = 0;
-      if (slash == std::string::npos ||
-          std::from_chars(rest.data() + slash + 1, rest.data() + rest.size(), fid).ec != std::errc() ||
-          !ctx->store->get_file(rest.substr(0, slash), fid, &f).is_ok())
+      const char* end = rest.data() + rest.size();
+      if (slash == std::string::npos || slash + 1 == rest.size() ||
+          std::from_chars(rest.data() + slash + 1, end, fid).ptr != end)
         return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
+      if (auto s = ctx->store->get_file(rest.substr(0, slash), fid, &f); s.is_not_found() || s.is_invalid_argument())
+        return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
+      else if (!s.is_ok())
+        return error(503, s.to_string());
       // Record first: once it is gone nobody can be handed the bytes, then the bytes.
       if (auto s = ctx->store->delete_file(f.room_id, f.id); !s.is_ok()) return error(503, s.to_string());
       if (auto s = storage::file_store(ctx->files_dir).remove(f.room_id, f.blob); !s.is_ok())

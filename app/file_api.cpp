@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <optional>
+#include <regex>
 #include <variant>
 
 #include "actors/identity_registry.h"
@@ -116,27 +117,32 @@ std::string size_text(uint64_t bytes) {
   return std::to_string((bytes + 512 * 1024) / (1024 * 1024)) + " MB";
 }
 
+// A Host header fit to name this server in a link: host name, IPv4 or [IPv6], optional
+// port. Anything else (user info, paths) would let a client forge where the link points.
+bool plain_host(const std::string& h) {
+  static const std::regex kHost(R"(^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$)");
+  return h.size() <= 255 && std::regex_match(h, kHost);
+}
+
 // Tells the room, as Lync's client does by posting the file into the conversation: a
 // message from the uploader with the name, size and download address, so members on any
-// client (SIPE shows text only) see the file arrive. Best effort: the upload stands if the
-// room cannot take the message (logged).
+// client (SIPE shows text only) see the file arrive. Fire and forget: the upload stands
+// whatever the room does with it, and its 201 does not wait for the room's write.
 void announce(caf::scoped_actor& self, const actors::server_context& ctx,
               const storage::file_record& f, const web::http_request& req) {
   auto host = req.headers.find("host");
   std::string url = std::string(kPrefix) + f.room_id + "/" + std::to_string(f.id);
-  if (host != req.headers.end() && host->second.find_first_of(" \"<>") == std::string::npos)
-    url = "http://" + host->second + url;
+  if (host != req.headers.end() && plain_host(host->second)) url = "http://" + host->second + url;
   std::string text = "shared a file: " + f.name + " (" + size_text(f.size) + ") " + url;
   std::string room_uri = "ma-chan://" + ctx.domain + "/" + f.room_id;
+  caf::actor room;
   std::string failure;
   self->request(ctx.directory, std::chrono::seconds(10), actors::lookup_atom::value, room_uri, f.uploader)
-      .receive(
-          [&](caf::actor& room) {
-            self->request(room, std::chrono::seconds(30), actors::announce_atom::value, f.uploader, text)
-                .receive([](uint64_t) {}, [&](caf::error& err) { failure = to_string(err); });
-          },
-          [&](caf::error& err) { failure = to_string(err); });
-  if (!failure.empty())
+      .receive([&](caf::actor& r) { room = std::move(r); },
+               [&](caf::error& err) { failure = to_string(err); });
+  if (room)
+    caf::anon_send(room, actors::announce_atom::value, f.uploader, std::move(text));
+  else
     PCHAT_LOG(warn, "files", "upload stored but not announced in the room",
               "room=" + f.room_id + " file=" + std::to_string(f.id) + " error=" + log::quote(failure));
 }
@@ -187,16 +193,14 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   caf::scoped_actor self{sys};
   web::http_response out;
   self->request(ctx.commit, std::chrono::minutes(2), actors::file_put_atom::value, f, events)
-      .receive([&](uint64_t) {
-                 out = reply(201, file_json(f));
-                 announce(self, ctx, f, req);
-               },
+      .receive([&](uint64_t) { out = reply(201, file_json(f)); },
                [&](caf::error& err) {
                  out = error(503, "the file was not recorded: " + sys.render(err));
                  // A failed commit applied nothing: the bytes are garbage now. After a
                  // timeout the record may still land, so they stay.
                  if (err != caf::sec::request_timeout) files.remove(f.room_id, f.blob);
                });
+  if (out.status == 201) announce(self, ctx, f, req);
   return out;
 }
 

@@ -125,6 +125,14 @@ json room_view_json(const storage::room_record& r, const std::string& domain) {
   return j;
 }
 
+// What the store accepts as a room name (store.cpp check_name_and_description): 1..256
+// characters (UTF-8 code points).
+bool valid_room_name(const std::string& n) {
+  size_t chars = 0;
+  for (unsigned char c : n) chars += (c & 0xc0) != 0x80;
+  return chars >= 1 && chars <= 256;
+}
+
 bool is_creator(const actors::identity_registry& ids, const std::string& user,
                 const storage::category_record& c) {
   return ids.in_scope(user, c) && ids.matches(c.creators, user);
@@ -263,6 +271,14 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       if (req.method != "GET") return error(405, "use GET");
       auto q = req.query.find("room");
       if (q == req.query.end() || q->second.empty()) return error(400, "give the name as ?room=NAME");
+      // Only those who may create rooms ask (it reveals that a name, secret rooms' too, is
+      // taken, as creating one would); names the store would refuse are not "available".
+      std::vector<storage::category_record> all;
+      if (auto s = ctx->store->list_categories(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
+      if (std::none_of(all.begin(), all.end(), [&](auto& c) { return is_creator(*ctx->identities, user, c); }))
+        return error(403, user + " is not a Creator in any category");
+      if (q->second.size() > 1024 || !valid_room_name(q->second))
+        return error(400, "a room name has 1..256 characters");
       std::string id;
       auto s = ctx->store->find_room_by_name(q->second, &id);
       if (!s.is_ok() && !s.is_not_found()) return error(503, "store: " + s.to_string());

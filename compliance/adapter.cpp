@@ -38,6 +38,15 @@ uint64_t file_adapter::delivered_range_end(uint64_t first_seq) {
 
 void file_adapter::remove_stale_temporaries() { remove_temporaries(opts_.output_directory); }
 
+uint64_t shown_message_id(const storage::compliance_record& e) {
+  switch (e.kind) {
+    case storage::compliance_kind::chat:
+    case storage::compliance_kind::message_removed:
+    case storage::compliance_kind::message_replaced: return e.message_id;
+    default: return 0;
+  }
+}
+
 std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_options& opts) {
   if (type == "xml") return make_xml_adapter(opts);
   if (type == "csv") return make_csv_adapter(opts);

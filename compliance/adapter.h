@@ -78,4 +78,9 @@ class file_adapter : public adapter {
 // "xml" or "csv"; nullptr for an unknown type.
 std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_options& opts);
 
+// The message id adapters show for an event: the message's for CHAT and admin removal or
+// replacement, 0 for the rest (the reference's rule; file events keep their file id in
+// message_id only for the runner).
+uint64_t shown_message_id(const storage::compliance_record& e);
+
 }  // namespace pchat::compliance

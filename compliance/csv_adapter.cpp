@@ -1,6 +1,7 @@
 #include "compliance/csv_adapter.h"
 
 
+#include "compliance/adapter.h"
 #include "compliance/output_file.h"
 #include "compliance/time_format.h"
 #include "compliance/xml_adapter.h"
@@ -67,7 +68,7 @@ std::string encode_csv(const std::vector<compliance_record>& events) {
     field(&out, e.room_name);
     field(&out, e.user_uri);
     field(&out, e.user_display.empty() ? e.user_uri : e.user_display);
-    field(&out, std::to_string(e.message_id));
+    field(&out, std::to_string(shown_message_id(e)));
     field(&out, e.text, true);
   }
   return out;

@@ -1,5 +1,7 @@
 #include "compliance/xml_adapter.h"
 
+#include "compliance/adapter.h"
+
 #include <map>
 
 #include "compliance/output_file.h"
@@ -55,15 +57,6 @@ const char* type_name(compliance_kind k) {
   return "CHAT";
 }
 
-uint64_t content_id(const compliance_record& e) {
-  switch (e.kind) {
-    case compliance_kind::chat:
-    case compliance_kind::message_removed:
-    case compliance_kind::message_replaced: return e.message_id;
-    default: return 0;
-  }
-}
-
 std::string content_of(const compliance_record& e) {
   switch (e.kind) {
     case compliance_kind::join:
@@ -97,7 +90,7 @@ void message_element(std::string* out, const char* indent, const char* name,
   *out += name;
   attr(out, "type", type_name(e.kind));
   attr(out, "content", content_of(e));
-  attr(out, "id", std::to_string(content_id(e)));
+  attr(out, "id", std::to_string(shown_message_id(e)));
   *out += ">\n";
   std::string address = strip_sip(e.user_uri);
   *out += inner + "<Sender";

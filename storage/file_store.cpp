@@ -49,6 +49,11 @@ std::string random_name(std::string_view extension) {
   bool plain = extension.size() >= 2 && extension.size() <= 17 && extension[0] == '.';
   for (size_t i = 1; plain && i < extension.size(); ++i)
     plain = std::isalnum(static_cast<unsigned char>(extension[i])) != 0;
+  // ".tmp" marks our own unfinished writes; an upload never gets it.
+  if (plain && extension.size() == 4 && std::tolower(static_cast<unsigned char>(extension[1])) == 't' &&
+      std::tolower(static_cast<unsigned char>(extension[2])) == 'm' &&
+      std::tolower(static_cast<unsigned char>(extension[3])) == 'p')
+    plain = false;
   if (plain) out.append(extension);
   return out;
 }

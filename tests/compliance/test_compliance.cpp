@@ -452,6 +452,14 @@ TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
 
 // ---- CSV adapter
 
+TEST(CsvAdapter, FileEventsShowMessageIdZeroAsInTheXml) {
+  auto e = ev(9, compliance_kind::file_upload, "r1", "sip:a@example.com", 1795499659166563,
+              "0988a0b0-c0d0-e0f0-0000-00000000097c.txt", kT0);
+  std::string csv = compliance::encode_csv({e});
+  EXPECT_EQ(csv.find("1795499659166563"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",0,0988a0b0-c0d0-e0f0-0000-00000000097c.txt"), std::string::npos) << csv;
+}
+
 TEST(CsvAdapter, WritesAHeaderAndQuotesFieldsPerRfc4180) {
   auto events = scenario();
   events[1].text = "a, \"b\"\nc";

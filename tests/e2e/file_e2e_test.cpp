@@ -193,6 +193,8 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   std::string listed = server.ctl("file get --room Desk", &rc);
   ASSERT_EQ(rc, 0) << listed;
   EXPECT_NE(listed.find("Q3 report.txt"), std::string::npos) << listed;
+  server.ctl("file remove --room-id " + desk + " --id " + id + "x", &rc);
+  EXPECT_NE(rc, 0) << "a file id with junk after it names no file";
   std::string removed = server.ctl("file remove --room-id " + desk + " --id " + id, &rc);
   ASSERT_EQ(rc, 0) << removed;
   EXPECT_EQ(http(port2, "GET", files + desk + "/" + id, {as("sip:alice@example.com")}).status, 404);

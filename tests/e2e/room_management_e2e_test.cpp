@@ -118,9 +118,11 @@ TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
   EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "N", "category": "Nowhere"})").status, 404);
   EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "FX desk", "category": "Desks"})").status, 409)
       << "room names are unique";
-  EXPECT_EQ(json_field(call(bob, "GET", "names?room=fx%20DESK").body, "name"), "fx DESK");
-  EXPECT_NE(call(bob, "GET", "names?room=fx%20DESK").body.find("\"available\": false"), std::string::npos);
-  EXPECT_NE(call(bob, "GET", "names?room=Rates").body.find("\"available\": true"), std::string::npos);
+  EXPECT_EQ(json_field(call(alice, "GET", "names?room=fx%20DESK").body, "name"), "fx DESK");
+  EXPECT_NE(call(alice, "GET", "names?room=fx%20DESK").body.find("\"available\": false"), std::string::npos);
+  EXPECT_NE(call(alice, "GET", "names?room=Rates").body.find("\"available\": true"), std::string::npos);
+  EXPECT_EQ(call(bob, "GET", "names?room=Rates").status, 403) << "only Creators ask: names can be secret";
+  EXPECT_EQ(call(alice, "GET", "names?room=" + std::string(300, 'n')).status, 400);
   EXPECT_EQ(call(alice, "POST", "rooms", "not json").status, 400);
   // Cross-site requests: a form's text/plain body, another site's Origin.
   const std::string make = R"({"name": "Forged", "category": "Desks"})";
