@@ -23,11 +23,12 @@ struct commit_state {
   std::vector<storage::message_record> index_msgs;    // for the indexer, if there is one
   static inline const char* name = "commit";
 
-  // Keeps a written message for the indexer (sent after the batch has synced).
-  void keep_for_index(const std::string& room_id, const storage::message_record& m) {
+  // Keeps a written message for the indexer (sent after the batch has synced). Takes it
+  // over: the handlers own their message (a request's content is not shared).
+  void keep_for_index(const std::string& room_id, storage::message_record&& m) {
     if (!indexer) return;
     index_rooms.push_back(room_id);
-    index_msgs.push_back(m);
+    index_msgs.push_back(std::move(m));
   }
 
   // Assigns the next event sequence and adds the event to the open batch.
@@ -104,18 +105,20 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
     self->state.next_event_seq = last_event + 1;
   }
   return {
-      [=](commit_atom, const std::string& room_id, const storage::message_record& m) {
+      [=](commit_atom, const std::string& room_id, storage::message_record& m) {
+        uint64_t seq = m.seq;
         self->state.batch->put_message(room_id, m);
-        self->state.keep_for_index(room_id, m);
-        enqueue(self, m.seq);
+        self->state.keep_for_index(room_id, std::move(m));
+        enqueue(self, seq);
       },
-      [=](commit_atom, const std::string& room_id, const storage::message_record& m,
+      [=](commit_atom, const std::string& room_id, storage::message_record& m,
           const storage::compliance_record& e) {
+        uint64_t seq = m.seq;
         self->state.batch->put_message(room_id, m);
-        self->state.keep_for_index(room_id, m);
+        self->state.keep_for_index(room_id, std::move(m));
         self->state.stage(e);
         self->state.staged_post_event = true;
-        enqueue(self, m.seq);
+        enqueue(self, seq);
       },
       [=](capture_atom, const storage::compliance_record& e, caf::ok_atom) {
         self->state.stage(e);
@@ -126,11 +129,11 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         schedule_flush(self);
       },
       [=](rewrite_atom, const std::string& room_id,
-          const std::vector<storage::message_record>& msgs,
+          std::vector<storage::message_record>& msgs,
           const std::vector<storage::compliance_record>& events) {
-        for (const auto& m : msgs) {
+        for (auto& m : msgs) {
           self->state.batch->put_message(room_id, m);
-          self->state.keep_for_index(room_id, m);
+          self->state.keep_for_index(room_id, std::move(m));
         }
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, msgs.size());

@@ -12,6 +12,7 @@
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "storage/store.h"
+#include "protocol/xccos/xccos_codec.h"
 
 namespace pchat::actors {
 namespace {
@@ -44,7 +45,7 @@ struct directory_state {
   room_view view(const storage::room_record& r) const {
     room_view v;
     v.id = r.id;
-    v.uri = "ma-chan://" + ctx->domain + "/" + r.id;
+    v.uri = xccos::room_uri(ctx->domain, r.id);
     v.name = r.name;
     v.description = r.description;
     v.category_id = r.category_id;

@@ -74,6 +74,7 @@ struct room_state {
 
   void emit(compliance::event_type type, const std::string& user, uint64_t id,
             const std::string& text) {
+    if (!ctx->compliance_enabled) return;  // off costs nothing (server_context.h)
     compliance::event e;
     e.type = type;
     e.room_id = rec.id;
@@ -172,7 +173,7 @@ caf::result<uint64_t> when_durable(room_ptr self, OnDurable on_durable, Ts&&... 
   self->state.in_flight++;
   self->request(self->state.ctx->commit, caf::infinite, std::forward<Ts>(xs)...)
       .then(
-          [=](uint64_t n) mutable {
+          [=, on_durable = std::move(on_durable)](uint64_t n) mutable {
             self->state.in_flight--;
             rp.deliver(on_durable(n));
             schedule_idle_check(self);
@@ -313,7 +314,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
   auto& st = self->state;
   st.ctx = ctx;
   st.rec = std::move(rec);
-  st.uri = "ma-chan://" + ctx->domain + "/" + st.rec.id;
+  st.uri = xccos::room_uri(ctx->domain, st.rec.id);
   st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);
   if (storage::category_record cat; ctx->store->get_category(st.rec.category_id, &cat).is_ok())
     st.persist = cat.chat_history;

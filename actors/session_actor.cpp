@@ -135,7 +135,7 @@ void handle_join(session_ptr self, const xccos::command& cmd) {
   }
 }
 
-void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd) {
+void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
   auto& st = self->state;
   auto* edge = st.ctx->edge;
   using K = xccos::command_kind;
@@ -224,9 +224,10 @@ void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd
                                                   "join " + cmd.chat.chan_uri + " before posting")));
         return;
       }
-      // Identity comes from the dialog, never from the XML's author attribute.
-      self->request(it->second, caf::infinite, post_atom::value, st.user, cmd.chat.text,
-                    cmd.chat.extra_xml, static_cast<uint64_t>(txn))
+      // Identity comes from the dialog, never from the XML's author attribute. The text
+      // moves into the request (the error path below needs only the command's head).
+      self->request(it->second, caf::infinite, post_atom::value, st.user, std::move(cmd.chat.text),
+                    std::move(cmd.chat.extra_xml), static_cast<uint64_t>(txn))
           .then([=](uint64_t) { /* the room answered the SIP 200 before its fan-out */ },
                 [=](caf::error& err) {
                   errc code;
@@ -253,7 +254,7 @@ void handle_command(session_ptr self, sip::txn_id txn, const xccos::command& cmd
       for (auto& f : found) {
         storage::room_record room;
         if (!st.ctx->store->get_room(f.room_id, &room).is_ok()) continue;  // room removed since
-        out.push_back({std::to_string(f.id), st.ctx->domain, "ma-chan://" + st.ctx->domain + "/" + f.room_id,
+        out.push_back({std::to_string(f.id), st.ctx->domain, xccos::room_uri(st.ctx->domain, f.room_id),
                        room.name, f.inviter, xccos::utc_timestamp(f.ts_micros)});
       }
       send(self, xccos::encode_getinv_reply(head(self, cmd), out));

@@ -53,9 +53,13 @@ sip_framer::result sip_framer::next(frame* out) {
   if (pos_ == buf_.size()) return result::need_more;
 
   std::string_view rest(buf_.data() + pos_, buf_.size() - pos_);
-  size_t hdr_end = rest.find("\r\n\r\n");
+  // Search only where a header block can end: not through a body being received or the
+  // messages queued behind this one (each read calls next() again).
+  std::string_view head = rest.substr(0, max_header_ + 4);
+  size_t hdr_end = head.find("\r\n\r\n");
   size_t sep = 4;
-  size_t lf = rest.find("\n\n");  // tolerate bare-LF peers
+  size_t lf = head.substr(0, hdr_end == std::string_view::npos ? head.size() : hdr_end + 2)
+                  .find("\n\n");  // tolerate bare-LF peers
   if (lf != std::string_view::npos && (hdr_end == std::string_view::npos || lf < hdr_end)) {
     hdr_end = lf;
     sep = 2;

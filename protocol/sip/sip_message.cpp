@@ -48,7 +48,8 @@ struct echo_seen {
 
 // Walks the header lines (unfolding continuation lines) and fills the raw fields. With
 // `build_echo` false (a response to one of our requests: the bulk of the traffic) only
-// Call-ID, CSeq and the tags are taken and nothing is copied for an echo.
+// the From tag and the CSeq number are taken (all a response is matched by) and nothing is
+// copied for an echo.
 void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_line,
               echo_seen* seen, bool build_echo) {
   size_t eol = bytes.find('\n');
@@ -72,12 +73,16 @@ void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_li
       m->from_tag = tag_of(v);
     } else if (full == "To") {
       seen->to = true;
-      if (build_echo) m->to_line = std::string(v);
-      m->to_tag = tag_of(v);
+      if (build_echo) {
+        m->to_line = std::string(v);
+        m->to_tag = tag_of(v);
+      }
     } else if (full == "Call-ID") {
       seen->call_id = true;
-      if (build_echo) m->echo.append("Call-ID: ").append(v).append("\r\n");
-      m->call_id = std::string(v);
+      if (build_echo) {
+        m->echo.append("Call-ID: ").append(v).append("\r\n");
+        m->call_id = std::string(v);
+      }
     } else if (full == "CSeq") {
       seen->cseq = true;
       if (build_echo) m->echo.append("CSeq: ").append(v).append("\r\n");
@@ -85,7 +90,8 @@ void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_li
       uint32_t n = 0;
       std::from_chars(v.data(), v.data() + (sp == std::string_view::npos ? v.size() : sp), n);
       m->cseq = n;
-      if (sp != std::string_view::npos) m->cseq_method = std::string(trim(v.substr(sp + 1)));
+      if (build_echo && sp != std::string_view::npos)
+        m->cseq_method = std::string(trim(v.substr(sp + 1)));
     }
     name = {};
     folded.clear();

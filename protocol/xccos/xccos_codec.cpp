@@ -961,6 +961,12 @@ std::string encode_part_notice(std::string_view room_uri, std::string_view user_
   return w.finish();
 }
 
+std::string room_uri(std::string_view domain, std::string_view room_id) {
+  std::string out = "ma-chan://";
+  out.append(domain).append("/").append(room_id);
+  return out;
+}
+
 bool split_room_uri(std::string_view uri, std::string& domain, std::string& value) {
   if (!uri.starts_with(kRoomScheme)) return false;
   std::string_view rest = uri.substr(kRoomScheme.size());

@@ -218,6 +218,9 @@ std::string encode_part_notice(std::string_view room_uri, std::string_view user_
 
 // ---- Helpers shared by codec users.
 
+// A room's URI: "ma-chan://<domain>/<room id>" (the inverse of split_room_uri).
+std::string room_uri(std::string_view domain, std::string_view room_id);
+
 // Splits "ma-chan://domain/value" into domain and value (value may contain '/').
 // Returns false for any other scheme or an empty part.
 bool split_room_uri(std::string_view uri, std::string& domain, std::string& value);
