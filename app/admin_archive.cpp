@@ -15,9 +15,13 @@
 #include "actors/server_context.h"
 #include "app/utc_time.h"
 #include "storage/store.h"
+#include "protocol/xccos/xccos_codec.h"
+#include "actors/identity_registry.h"
 
 namespace pchat::app {
 namespace {
+
+using actors::identity_registry;
 
 using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
@@ -27,11 +31,6 @@ constexpr size_t kImportChunk = 1000;  // messages per import request to a room 
 constexpr const char* kFormat = "pchat-archive";  // docs/ARCHIVE.md
 constexpr int kVersion = 1;
 
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 int64_t now_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -56,7 +55,7 @@ json category_line(const storage::category_record& c) {
 json room_line(const storage::room_record& r, const std::string& domain) {
   return json{{"type", "room"},
               {"id", r.id},
-              {"uri", "ma-chan://" + domain + "/" + r.id},
+              {"uri", xccos::room_uri(domain, r.id)},
               {"name", r.name},
               {"description", r.description},
               {"category_id", r.category_id},
@@ -167,7 +166,7 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
   if (!category.empty()) {
     std::vector<storage::category_record> keep;
     for (auto& c : cats)
-      if (c.id == category || lower(c.name) == lower(category)) keep.push_back(c);
+      if (c.id == category || identity_registry::lower(c.name) == identity_registry::lower(category)) keep.push_back(c);
     if (keep.empty()) return error(404, "no category with name or id '" + category + "'");
     cats = keep;
     std::vector<storage::room_record> in;
@@ -297,7 +296,7 @@ web::http_response handle_import(caf::actor_system& sys,
   for (auto& c : have_cats) cat_ids[c.id] = c.name;
   for (auto& c : a.categories) {
     for (auto& h : have_cats)
-      if (h.id != c.id && lower(h.name) == lower(c.name))
+      if (h.id != c.id && identity_registry::lower(h.name) == identity_registry::lower(c.name))
         return error(409, "conflict: category name '" + c.name + "' is used by category " + h.id +
                               " here, but by " + c.id + " in the archive; rename one, then import");
     cat_ids[c.id] = c.name;
@@ -306,7 +305,7 @@ web::http_response handle_import(caf::actor_system& sys,
   for (auto& r : have_rooms) room_ids[r.id] = true;
   for (auto& r : a.rooms) {
     for (auto& h : have_rooms)
-      if (h.id != r.id && lower(h.name) == lower(r.name))
+      if (h.id != r.id && identity_registry::lower(h.name) == identity_registry::lower(r.name))
         return error(409, "conflict: room name '" + r.name + "' is used by room " + h.id +
                               " here, but by " + r.id + " in the archive; rename one, then import");
     if (!cat_ids.count(r.category_id))

@@ -1,5 +1,6 @@
 #include "app/admin_identity.h"
 #include "app/admin_json.h"
+#include "app/room_settings.h"
 
 #include <nlohmann/json.hpp>
 
@@ -28,14 +29,6 @@ json user_json(const storage::user_record& u) {
 std::string normalise_uri(std::string uri) {
   if (uri.rfind("sip:", 0) != 0) uri = "sip:" + uri;
   return actors::identity_registry::lower(uri);
-}
-
-std::vector<std::string> string_list(const json& j) {
-  std::vector<std::string> out;
-  if (j.is_array())
-    for (auto& v : j)
-      if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
 }
 
 }  // namespace
@@ -104,7 +97,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       json b = json::parse(req.body, nullptr, false);
       if (!b.is_object() || !b.contains("name") || !b["name"].is_string())
         return error(400, "expected a JSON object with a string \"name\" and \"members\" array");
-      storage::group_record g{b["name"].get<std::string>(), b.value("description", ""), string_list(b.value("members", json::array()))};
+      storage::group_record g{b["name"].get<std::string>(), b.value("description", ""), json_strings(b.value("members", json::array()))};
       if (auto s = store.put_group(g); !s.is_ok()) return from_status(s);
       ids.upsert_group(g);
       return reply(201, json{{"name", g.name}, {"members", g.members}});

@@ -12,18 +12,17 @@
 #include "actors/server_context.h"
 #include "app/utc_time.h"
 #include "compliance/event_sink.h"
+#include "protocol/xccos/xccos_codec.h"
+#include "actors/identity_registry.h"
 
 namespace pchat::app {
 namespace {
 
+using actors::identity_registry;
+
 using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
 
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -95,7 +94,7 @@ web::http_response handle_search(caf::actor_system& sys,
     for (auto& w : split_list(wanted)) {
       const actors::room_view* hit = nullptr;
       for (auto& r : rooms)
-        if (r.id == w || r.uri == w || lower(r.name) == lower(w)) hit = &r;
+        if (r.id == w || r.uri == w || identity_registry::lower(r.name) == identity_registry::lower(w)) hit = &r;
       if (!hit) return error(404, "no room with id, name or uri '" + w + "'");
       readable.push_back(hit->id);
     }
@@ -137,7 +136,7 @@ web::http_response handle_search(caf::actor_system& sys,
   for (auto& h : res.hits) {
     auto r = by_id.find(h.room_id);
     arr.push_back(json{{"room", r == by_id.end() ? h.room_id : r->second->name},
-                       {"room_uri", "ma-chan://" + ctx->domain + "/" + h.room_id},
+                       {"room_uri", xccos::room_uri(ctx->domain, h.room_id)},
                        {"room_id", h.room_id},
                        {"seq", h.seq},
                        {"author", h.author},

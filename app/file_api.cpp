@@ -17,6 +17,7 @@
 #include "log/log.h"
 #include "storage/file_store.h"
 #include "storage/store.h"
+#include "protocol/xccos/xccos_codec.h"
 
 namespace pchat::app {
 namespace {
@@ -134,7 +135,7 @@ void announce(caf::scoped_actor& self, const actors::server_context& ctx,
   std::string url = std::string(kPrefix) + f.room_id + "/" + std::to_string(f.id);
   if (host != req.headers.end() && plain_host(host->second)) url = "http://" + host->second + url;
   std::string text = "shared a file: " + f.name + " (" + size_text(f.size) + ") " + url;
-  std::string room_uri = "ma-chan://" + ctx.domain + "/" + f.room_id;
+  std::string room_uri = xccos::room_uri(ctx.domain, f.room_id);
   caf::actor room;
   std::string failure;
   self->request(ctx.directory, std::chrono::seconds(10), actors::lookup_atom::value, room_uri, f.uploader)

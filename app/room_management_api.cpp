@@ -19,7 +19,6 @@ namespace {
 
 using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
-constexpr std::string_view kApi = "/manage/v1/";
 
 // The page: plain HTML and a script over the API, so it works from any browser on the
 // loopback (or behind a reverse proxy) without a build step. The browser asks for the
@@ -251,14 +250,14 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
               {"Cache-Control: no-store", "X-Frame-Options: DENY",
                "Content-Security-Policy: frame-ancestors 'none'"}};
     }
-    if (req.path.rfind(kApi, 0) != 0) return next(req);
+    if (req.path.rfind(kManagePrefix, 0) != 0) return next(req);
     auto who = authenticate_user(*ctx, trust_user_header, req);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     const std::string& user = std::get<std::string>(who);
     if (!ctx->identities) return error(403, "access control is not configured");
     if (!ctx->identities->chat_enabled(user))
       return error(403, "Persistent Chat is not enabled for " + user + " (EnablePersistentChat policy)");
-    std::string rest = req.path.substr(kApi.size());
+    std::string rest = req.path.substr(kManagePrefix.size());
     // A cross-site form can post text/plain with the browser's cached credentials; a JSON
     // content type cannot be sent cross-site without a CORS preflight, which we never allow.
     if (req.method == "POST" || req.method == "PATCH" || req.method == "PUT") {

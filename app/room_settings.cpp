@@ -11,6 +11,7 @@
 #include "app/admin_json.h"
 #include "log/log.h"
 #include "storage/store.h"
+#include "protocol/xccos/xccos_codec.h"
 
 namespace pchat::app {
 
@@ -116,7 +117,7 @@ const char* privacy_name(storage::room_privacy p) {
 
 json room_json(const storage::room_record& r, const std::string& domain) {
   return json{{"id", r.id},
-              {"uri", "ma-chan://" + domain + "/" + r.id},
+              {"uri", xccos::room_uri(domain, r.id)},
               {"name", r.name},
               {"description", r.description},
               {"category_id", r.category_id},

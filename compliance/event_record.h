@@ -10,7 +10,7 @@ namespace pchat::compliance {
 
 inline storage::compliance_record to_record(const event& e) {
   storage::compliance_record r;
-  r.kind = static_cast<storage::compliance_kind>(e.type);
+  r.kind = e.type;
   r.ts_micros = e.ts_micros;
   r.room_id = e.room_id;
   r.room_name = e.room_name;
@@ -20,11 +20,5 @@ inline storage::compliance_record to_record(const event& e) {
   r.text = e.text;
   return r;
 }
-
-// The enums must agree value for value (both are embedded in on-disk data).
-static_assert(static_cast<int>(event_type::history_search) ==
-              static_cast<int>(storage::compliance_kind::history_search));
-static_assert(static_cast<int>(event_type::message_replaced) ==
-              static_cast<int>(storage::compliance_kind::message_replaced));
 
 }  // namespace pchat::compliance

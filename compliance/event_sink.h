@@ -8,19 +8,12 @@
 #include <cstdint>
 #include <string>
 
+#include "storage/records.h"
+
 namespace pchat::compliance {
 
-enum class event_type : uint8_t {  // DO NOT CHANGE values: they may be persisted
-  join = 0,
-  part = 1,
-  chat = 2,
-  backchat = 3,
-  file_upload = 4,
-  file_download = 5,
-  message_removed = 6,
-  message_replaced = 7,
-  history_search = 8,
-};
+// The kinds of compliance events are the stored ones (storage/records.h).
+using event_type = storage::compliance_kind;
 
 struct event {
   event_type type = event_type::chat;

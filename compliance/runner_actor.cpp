@@ -10,6 +10,7 @@
 #include "compliance/crash_point.h"
 #include "log/log.h"
 #include "storage/store.h"
+#include "protocol/xccos/xccos_codec.h"
 
 namespace pchat::compliance {
 namespace {
@@ -48,7 +49,7 @@ struct runner_state {
     std::unordered_map<std::string, std::string> names;  // user uri -> display name
     for (auto& e : events) {
       if (e.room_uri.empty() && !e.room_id.empty())
-        e.room_uri = "ma-chan://" + opts.domain + "/" + e.room_id;
+        e.room_uri = xccos::room_uri(opts.domain, e.room_id);
       if ((e.kind == storage::compliance_kind::file_upload ||
            e.kind == storage::compliance_kind::file_download) && e.message_id != 0) {
         storage::file_record f;  // gone with its room: the stored name still identifies it
