@@ -196,6 +196,12 @@ TEST_F(ServerE2E, BadInputGetsClearErrorsAndTheSessionSurvives) {
   auto pr = alice.wait_command(p, 5s);
   ASSERT_TRUE(pr);
   EXPECT_EQ(pr->sip_status, 200);
+  // ...and not stored: after joining, back-chat does not have it.
+  auto joined = alice.join_and_wait(room, 5s);
+  ASSERT_TRUE(joined && joined->ok());
+  auto b = alice.backchat_and_wait(room, 50, 5s);
+  ASSERT_TRUE(b);
+  for (auto& m : *b) EXPECT_NE(m.text, "sneaky") << "the refused post was stored";
   // An oversized body: 413 at SIP level, and the connection stays usable.
   std::string big(300 * 1024, 'x');
   auto big_id = alice.send_raw_info("<xccos ver=\"1\" envid=\"78\"><cmd id=\"cmd:requri\"><data>" + big +
