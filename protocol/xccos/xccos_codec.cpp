@@ -2,6 +2,8 @@
 
 #include <tinyxml2.h>
 
+#include "text/valid_text.h"
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <initializer_list>
 #include <system_error>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace pchat::xccos {
@@ -57,45 +60,12 @@ std::string_view local_name(const XMLElement* e) {
 }
 
 // ---------------------------------------------------------------------------
-// UTF-8 / XML character sanitising, shared by every byte we emit.
+// Output escaping.
 //
-// tinyxml2 accepts (and we therefore may store) invalid UTF-8 and control
-// characters; libxml2 in sipe rejects the whole INFO for either, which would lose
-// the message for every member. So output replaces invalid sequences with U+FFFD
-// and drops code points XML 1.0 does not allow.
-
-// Decodes one UTF-8 sequence at s[i]. Returns its length, or 0 if invalid.
-size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  size_t len;
-  uint32_t min;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, min = 0x80, cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, min = 0x800, cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, min = 0x10000, cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-bool xml_char_allowed(uint32_t cp) {
-  if (cp < 0x20) return cp == 0x9 || cp == 0xA || cp == 0xD;
-  return cp != 0xFFFE && cp != 0xFFFF;
-}
+// Decoding refuses text that breaks text::check(), but stored records written by older
+// versions may still hold invalid UTF-8 or control characters; libxml2 in sipe rejects
+// the whole INFO for either, which would lose the message for every member. So output
+// applies the exit repair of text/valid_text.h (U+FFFD) to every byte it emits.
 
 // The only escaping routine for emitted text and attribute values.
 // Attribute values also escape TAB/LF/CR as character references because a receiving
@@ -104,14 +74,10 @@ bool xml_char_allowed(uint32_t cp) {
 void append_escaped(std::string& out, std::string_view s, bool attribute) {
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = 0;
-    size_t len = utf8_sequence(s, i, cp);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-      continue;
-    }
-    if (!xml_char_allowed(cp)) {
-      i += len;
+    size_t len = text::decode_utf8(s, i, cp);
+    if (len == 0 || !text::xml_char(cp)) {
+      out += "\xEF\xBF\xBD";  // U+FFFD: an invalid byte alone, or the forbidden code point
+      i += len == 0 ? 1 : len;
       continue;
     }
     switch (cp) {
@@ -152,7 +118,7 @@ bool is_safe_name(std::string_view name) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size();) {
     uint32_t cp = 0;
-    size_t len = utf8_sequence(name, i, cp);
+    size_t len = text::decode_utf8(name, i, cp);
     if (len == 0) return false;
     if (cp < 0x80) {
       const char c = static_cast<char>(cp);
@@ -301,59 +267,86 @@ std::string element_text(const XMLElement* e) {
   return s;
 }
 
-// Namespace declaration in scope at `e` for `prefix` ("" = default namespace).
-// Returns false if undeclared.
-bool resolve_ns(const XMLElement* e, std::string_view prefix, std::string& uri) {
-  const std::string attr = prefix.empty() ? "xmlns" : "xmlns:" + std::string(prefix);
-  for (const XMLNode* n = e; n; n = n->Parent()) {
-    const XMLElement* el = n->ToElement();
-    if (!el) break;
-    if (const char* v = el->Attribute(attr.c_str())) {
-      uri = v;
-      return true;
-    }
+// Namespace declarations in scope at an element: prefix ("" = default namespace) -> URI.
+// Views point into the parsed document, which outlives every use.
+using ns_scope = std::unordered_map<std::string_view, std::string_view>;
+
+// The prefix an attribute named `n` declares, or false if it declares none.
+bool declared_prefix(std::string_view n, std::string_view& prefix) {
+  if (n == "xmlns") {
+    prefix = {};
+    return true;
+  }
+  if (n.starts_with("xmlns:")) {
+    prefix = n.substr(6);
+    return true;
   }
   return false;
 }
 
-void collect_prefixes(const XMLElement* e, std::vector<std::string>& prefixes, bool& uses_default) {
+// One pass over the element and its ancestors' attributes; the nearest declaration wins.
+// (Looking each prefix up separately made a many-prefix post quadratic.)
+ns_scope scope_at(const XMLElement* e) {
+  ns_scope scope;
+  for (const XMLNode* n = e; n; n = n->Parent()) {
+    const XMLElement* el = n->ToElement();
+    if (!el) break;
+    for (const XMLAttribute* a = el->FirstAttribute(); a; a = a->Next()) {
+      std::string_view prefix;
+      if (declared_prefix(a->Name(), prefix)) scope.try_emplace(prefix, a->Value());
+    }
+  }
+  return scope;
+}
+
+// Prefixes used by element and attribute names in the subtree, in first-use order.
+struct used_prefixes {
+  std::vector<std::string_view> order;
+  std::unordered_set<std::string_view> seen;
+  bool uses_default = false;
+};
+
+void collect_prefixes(const XMLElement* e, used_prefixes& used) {
   auto add = [&](std::string_view qname, bool is_element) {
     size_t colon = qname.find(':');
     if (colon == std::string_view::npos) {
-      if (is_element) uses_default = true;
+      if (is_element) used.uses_default = true;
       return;
     }
-    std::string p(qname.substr(0, colon));
+    std::string_view p = qname.substr(0, colon);
     if (p == "xmlns" || p == "xml") return;
-    if (std::find(prefixes.begin(), prefixes.end(), p) == prefixes.end()) prefixes.push_back(p);
+    if (used.seen.insert(p).second) used.order.push_back(p);
   };
   add(e->Name(), true);
   for (const XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) add(a->Name(), false);
   for (const XMLElement* c = e->FirstChildElement(); c; c = c->NextSiblingElement()) {
-    collect_prefixes(c, prefixes, uses_default);
+    collect_prefixes(c, used);
   }
 }
 
 // Serialises one extra child of <grpchat> so that it means the same thing once it is
 // re-inserted under our own <grpchat> (default namespace = xccos): prefixes declared on
-// the client's ancestors are re-declared on the element itself.
-std::string serialise_extra(const XMLElement* e) {
-  std::vector<std::string> prefixes;
-  bool uses_default = false;
-  collect_prefixes(e, prefixes, uses_default);
+// the client's ancestors (`parent_scope`, the scope at <grpchat>) are re-declared on the
+// element itself. Linear in the size of the subtree.
+std::string serialise_extra(const XMLElement* e, const ns_scope& parent_scope) {
+  used_prefixes used;
+  collect_prefixes(e, used);
+  std::unordered_set<std::string_view> own;  // declared on e itself ("" = xmlns)
+  for (const XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) {
+    std::string_view prefix;
+    if (declared_prefix(a->Name(), prefix)) own.insert(prefix);
+  }
   std::vector<std::pair<std::string, std::string>> decls;
-  const XMLElement* parent = e->Parent() ? e->Parent()->ToElement() : nullptr;
-  for (const std::string& p : prefixes) {
-    const std::string attr = "xmlns:" + p;
-    std::string uri;
-    if (!e->Attribute(attr.c_str()) && parent && resolve_ns(parent, p, uri)) {
-      decls.emplace_back(attr, uri);
+  for (std::string_view p : used.order) {
+    if (own.contains(p)) continue;
+    if (auto it = parent_scope.find(p); it != parent_scope.end()) {
+      decls.emplace_back("xmlns:" + std::string(p), std::string(it->second));
     }
   }
-  if (uses_default && !e->Attribute("xmlns")) {
-    std::string uri;
-    if (!parent || !resolve_ns(parent, "", uri)) uri.clear();
-    if (uri != kXccosNs) decls.emplace_back("xmlns", uri);
+  if (used.uses_default && !own.contains(std::string_view{})) {
+    auto it = parent_scope.find(std::string_view{});
+    const std::string_view uri = it == parent_scope.end() ? std::string_view{} : it->second;
+    if (uri != kXccosNs) decls.emplace_back("xmlns", std::string(uri));
   }
   xml_writer w;
   write_subtree(w, e, decls);
@@ -491,6 +484,108 @@ void recover_head_lexically(std::string_view body, command& out) {
     if (pos == std::string_view::npos) return;
     ++pos;
   }
+}
+
+// One linear pass over the raw body before tinyxml2 sees it, for what the DOM hides or
+// makes expensive:
+//  - every byte must pass the entry rule of text/valid_text.h (tinyxml2 accepts invalid
+//    UTF-8 and control characters and would hand them on to storage);
+//  - every character reference must name a character that rule allows (tinyxml2 turns
+//    &#0; into a NUL that silently cuts the text short);
+//  - no start tag may carry more than kMaxAttributesPerElement attributes (tinyxml2
+//    checks each new attribute against all earlier ones: quadratic).
+// CDATA sections, comments and processing instructions are skipped for the last two
+// (their '&' and '=' are literal); their bytes are still checked by the first.
+decode_status check_lexically(std::string_view s) {
+  if (text::problem p = text::check(s); !p.ok()) {
+    return decode_status::error("text is not valid: " + p.reason + " of the XCCOS body");
+  }
+  // At s[i] == '&'. Advances i past the reference (or past the '&' of an entity reference,
+  // which tinyxml2 keeps literally unless it is one of the five predefined ones).
+  auto char_ref = [&](size_t& i) -> decode_status {
+    const size_t start = i;
+    if (i + 1 >= s.size() || s[i + 1] != '#') {
+      ++i;
+      return decode_status::success();
+    }
+    i += 2;
+    const bool hex = i < s.size() && s[i] == 'x';
+    if (hex) ++i;
+    uint32_t cp = 0;
+    size_t digits = 0;
+    for (; i < s.size() && s[i] != ';'; ++i, ++digits) {
+      const char c = s[i];
+      int d = -1;
+      if (c >= '0' && c <= '9') d = c - '0';
+      else if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+      else if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+      if (d < 0 || digits >= 10) break;
+      cp = std::min<uint32_t>(cp * (hex ? 16 : 10) + static_cast<uint32_t>(d), 0x110000);
+    }
+    const std::string_view ref = s.substr(start, std::min<size_t>(i + 1, s.size()) - start);
+    if (digits == 0 || i >= s.size() || s[i] != ';') {
+      return decode_status::error("malformed character reference at byte " +
+                                  std::to_string(start) + " of the XCCOS body");
+    }
+    ++i;
+    if (!text::allowed_on_entry(cp)) {
+      return decode_status::error("character reference " + std::string(ref) + " (" +
+                                  (cp > 0x10FFFF ? std::string("beyond U+10FFFF")
+                                                 : text::code_point_name(cp)) +
+                                  ") at byte " + std::to_string(start) +
+                                  " of the XCCOS body is not allowed in text");
+    }
+    return decode_status::success();
+  };
+  auto skip_to = [&](size_t& i, std::string_view end) {
+    const size_t j = s.find(end, i);
+    i = j == std::string_view::npos ? s.size() : j + end.size();
+  };
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (c == '&') {
+      if (decode_status st = char_ref(i); !st.ok) return st;
+      continue;
+    }
+    if (c != '<') {
+      ++i;
+      continue;
+    }
+    const std::string_view rest = s.substr(i);
+    if (rest.starts_with("<!--")) {
+      skip_to(i, "-->");
+    } else if (rest.starts_with("<![CDATA[")) {
+      skip_to(i, "]]>");
+    } else if (rest.starts_with("<?")) {
+      skip_to(i, "?>");
+    } else if (rest.starts_with("<!") || rest.starts_with("</")) {
+      skip_to(i, ">");
+    } else {
+      const size_t tag_start = i;
+      size_t attrs = 0;
+      for (++i; i < s.size() && s[i] != '>';) {
+        const char t = s[i];
+        if (t == '"' || t == '\'') {
+          for (++i; i < s.size() && s[i] != t;) {
+            if (s[i] == '&') {
+              if (decode_status st = char_ref(i); !st.ok) return st;
+            } else {
+              ++i;
+            }
+          }
+          ++i;  // the closing quote (or past the end: the parser reports it)
+          continue;
+        }
+        if (t == '=' && ++attrs > kMaxAttributesPerElement) {
+          return decode_status::error("an element at byte " + std::to_string(tag_start) +
+                                      " of the XCCOS body has more than " +
+                                      std::to_string(kMaxAttributesPerElement) + " attributes");
+        }
+        ++i;
+      }
+    }
+  }
+  return decode_status::success();
 }
 
 decode_status fail(command& out, std::string why) {
@@ -647,8 +742,9 @@ decode_status decode_grpchat(const XMLElement* g, command& out) {
     return decode_status::error("chat text of " + std::to_string(m.text.size()) +
                                 " bytes exceeds the limit of " + std::to_string(kMaxChatBytes));
   }
+  const ns_scope scope = scope_at(g);
   for (const XMLElement* c = g->FirstChildElement(); c; c = c->NextSiblingElement()) {
-    if (c != chat) m.extra_xml += serialise_extra(c);
+    if (c != chat) m.extra_xml += serialise_extra(c, scope);
   }
   return decode_status::success();
 }
@@ -762,6 +858,10 @@ decode_status decode(std::string_view body, command& out) {
     recover_head_lexically(body, out);
     return decode_status::error("body of " + std::to_string(body.size()) +
                                 " bytes exceeds the limit of " + std::to_string(kMaxBodyBytes));
+  }
+  if (decode_status st = check_lexically(body); !st.ok) {
+    recover_head_lexically(body, out);
+    return st;
   }
   XMLDocument doc(/*processEntities=*/true, tinyxml2::PRESERVE_WHITESPACE);
   if (doc.Parse(body.data(), body.size()) != tinyxml2::XML_SUCCESS) {

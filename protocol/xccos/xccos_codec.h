@@ -18,7 +18,15 @@
 //
 // Room ids on the wire: `chanid domain+value` is rebuilt as "ma-chan://domain/value".
 // Limits: bodies over kMaxBodyBytes are refused before parsing; a bjoin names at most
-// kMaxBjoinRooms rooms; chat text at most kMaxChatBytes.
+// kMaxBjoinRooms rooms; chat text at most kMaxChatBytes; an element carries at most
+// kMaxAttributesPerElement attributes (the parser's duplicate check is quadratic in them).
+// Text: the whole body, and every character reference in it, must pass the entry rule of
+// text/valid_text.h (valid UTF-8, XML 1.0 characters, no DEL/C1); a body that does not is
+// refused as a whole, with the reason, never stored truncated or with characters dropped.
+// Decoding is linear in the body's size.
+//
+// Encoding: every emitted string gets the exit repair of text/valid_text.h (invalid UTF-8
+// and XML-forbidden code points become U+FFFD), so a bad stored record cannot break a reply.
 //
 // Ownership: decoded values own their strings; nothing points into a tinyxml2 document.
 // Thread safety: all functions are pure and may be called from any thread.
@@ -35,6 +43,7 @@ namespace pchat::xccos {
 constexpr size_t kMaxBodyBytes = 256 * 1024;
 constexpr size_t kMaxBjoinRooms = 1000;
 constexpr size_t kMaxChatBytes = 64 * 1024;
+constexpr size_t kMaxAttributesPerElement = 128;
 
 // XCCOS result codes (resp/@code). Only 200/SUCCESS_OK is attested in real traffic;
 // the others are HTTP-like, as sipe shows the resp text to the user on any non-200.

@@ -7,6 +7,7 @@
 #include <tinyxml2.h>
 
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <regex>
 #include <set>
@@ -1013,7 +1014,7 @@ TEST(XccosEncode, InvalidUtf8AndControlCharactersNeverReachTheWire) {
   parsed p(xml);
   ASSERT_TRUE(p.ok());
   EXPECT_STREQ(p.root()->FirstChildElement("grpchat")->FirstChildElement("chat")->GetText(),
-               "ok \xC3\xA9 \xE2\x98\xBA bad\xEF\xBF\xBD\xEF\xBF\xBD ctl end");
+               "ok \xC3\xA9 \xE2\x98\xBA bad\xEF\xBF\xBD\xEF\xBF\xBD ctl\xEF\xBF\xBD\xEF\xBF\xBD end");
   EXPECT_EQ(xml.find('\x01'), std::string::npos);
 }
 
@@ -1022,6 +1023,180 @@ TEST(XccosEncode, EnvidIsTheFullUnsigned64BitValue) {
   parsed p(encode_grpchat(m, 18446744073709551615ull));
   ASSERT_TRUE(p.ok());
   EXPECT_STREQ(p.root()->Attribute("envid"), "18446744073709551615");
+}
+
+// ---------------------------------------------------------------------------
+// Text validity on entry: refused as a whole, with the reason, never truncated.
+
+std::string post_with_text(const std::string& chat_inner) {
+  return envelope("<grpchat id=\"grpchat\" seqid=\"7\" chanUri=\"ma-chan://d/r\"><chat>" +
+                  chat_inner + "</chat></grpchat>", "42");
+}
+
+TEST(XccosText, PostsWithInvalidTextAreRefusedWithTheReasonAndTheirAddress) {
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string("bad \xFF byte"), "invalid UTF-8"},
+      {std::string("truncated \xC3"), "invalid UTF-8"},
+      {std::string("overlong \xC0\xAF slash"), "invalid UTF-8"},
+      {std::string("surrogate \xED\xA0\x80"), "invalid UTF-8"},
+      {std::string("beyond \xF4\x90\x80\x80"), "invalid UTF-8"},
+      {std::string("ctl \x01 here"), "control character U+0001"},
+      {std::string("nul \0 here", 10), "control character U+0000"},
+      {std::string("esc \x1B[2J"), "control character U+001B"},
+      {std::string("del \x7F"), "control character U+007F"},
+      {std::string("c1 \xC2\x85 nel"), "control character U+0085"},
+      {std::string("nonchar \xEF\xBF\xBE"), "control character U+FFFE"},
+      {"nul &#0; ref", "&#0; (U+0000)"},
+      {"hex &#x1; ref", "&#x1; (U+0001)"},
+      {"esc &#27; ref", "&#27; (U+001B)"},
+      {"c1 &#x85; ref", "&#x85; (U+0085)"},
+      {"surrogate &#xD800; ref", "&#xD800; (U+D800)"},
+      {"fffe &#xFFFE; ref", "&#xFFFE; (U+FFFE)"},
+      {"big &#x110000; ref", "beyond U+10FFFF"},
+      {"huge &#99999999999999999999; ref", "malformed character reference"},
+      {"empty &#; ref", "malformed character reference"},
+      {"open &#65 ref", "malformed character reference"},
+  };
+  for (const auto& [inner, why] : cases) {
+    command c;
+    decode_status st = decode_err(post_with_text(inner), c);
+    EXPECT_NE(st.reason.find(why), std::string::npos) << "reason: " << st.reason << "\ninner: " << inner;
+    // Addressed so the client can be told; nothing of the payload survives.
+    EXPECT_EQ(c.kind, command_kind::grpchat);
+    EXPECT_EQ(c.envid, "42");
+    EXPECT_EQ(c.seqid, "7");
+    EXPECT_TRUE(c.chat.text.empty());
+  }
+}
+
+TEST(XccosText, InvalidTextInAnyFieldRefusesTheCommand) {
+  command c;
+  decode_status st = decode_err(
+      cmd("cmd:join", std::string("<chanid key=\"0\" domain=\"d\" value=\"r\x01\"/>")), c);
+  EXPECT_NE(st.reason.find("U+0001"), std::string::npos) << st.reason;
+  st = decode_err(cmd("cmd:chansrch", "<qib qtype=\"BYNAME\" criteria=\"a&#0;b\"/>"), c);
+  EXPECT_NE(st.reason.find("&#0;"), std::string::npos) << st.reason;
+  // Outside the command payload too: the whole body is one document.
+  st = decode_err(envelope("<cmd id=\"cmd:requri\" seqid=\"1\"><data/></cmd><!-- \xFF -->"), c);
+  EXPECT_NE(st.reason.find("invalid UTF-8"), std::string::npos) << st.reason;
+}
+
+TEST(XccosText, ValidTextKeepsEveryCharacter) {
+  command c = decode_ok(post_with_text(
+      "tab\tlf\ncr&#13;&#10;ref&#9;&#x263A;&#128512; \xC3\xA9\xE2\x98\xBA\xF0\x9F\x98\x80 "
+      "&amp;&lt; end<![CDATA[ &#0; stays literal ]]>"));
+  EXPECT_EQ(c.chat.text,
+            "tab\tlf\ncr\r\nref\t\xE2\x98\xBA\xF0\x9F\x98\x80 \xC3\xA9\xE2\x98\xBA\xF0\x9F\x98\x80 "
+            "&< end &#0; stays literal ");
+}
+
+TEST(XccosText, AnElementWithTooManyAttributesIsRefusedBeforeParsing) {
+  auto with_attrs = [](size_t n) {
+    std::string attrs;
+    for (size_t i = 0; i < n; ++i) attrs += " a" + std::to_string(i) + "='1'";
+    return envelope("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"ma-chan://d/r\"><chat>x</chat><x" +
+                    attrs + "/></grpchat>");
+  };
+  // The envelope's own grpchat has 3 attributes; <x> gets the rest of the budget.
+  decode_ok(with_attrs(kMaxAttributesPerElement));
+  command c;
+  decode_status st = decode_err(with_attrs(kMaxAttributesPerElement + 1), c);
+  EXPECT_NE(st.reason.find("more than " + std::to_string(kMaxAttributesPerElement) + " attributes"),
+            std::string::npos)
+      << st.reason;
+  EXPECT_EQ(c.kind, command_kind::grpchat);
+  // '=' inside a quoted value is not an attribute.
+  decode_ok(envelope("<grpchat id=\"grpchat\" chanUri=\"ma-chan://d/r\"><chat>x</chat><x a=\"" +
+                     std::string(kMaxAttributesPerElement * 2, '=') + "\"/></grpchat>"));
+}
+
+// ---------------------------------------------------------------------------
+// Decoding is linear in the body: the same shape at 8x the size costs about 8x, not 64x.
+// CPU time of this thread, best of several runs; the bound is loose (a quadratic step
+// shows as ~64x, linear as ~8x) so a loaded CI box cannot fail it.
+
+double decode_cpu_seconds(const std::string& body) {
+  double best = 1e9;
+  for (int run = 0; run < 5; ++run) {
+    timespec a{}, b{};
+    command c;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    decode(body, c);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    best = std::min(best, double(b.tv_sec - a.tv_sec) + double(b.tv_nsec - a.tv_nsec) / 1e9);
+  }
+  return best;
+}
+
+std::string grpchat_post(const std::string& grp_attrs, const std::string& extra) {
+  return envelope("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"ma-chan://d/r\"" + grp_attrs +
+                  "><chat>hi</chat>" + extra + "</grpchat>");
+}
+
+// Adversarial shapes for the extra-XML copy and the parser, filled up to `bytes`.
+std::string many_prefixed_children(size_t bytes) {  // one subtree, a new prefix per element
+  std::string kids;
+  for (int i = 0; kids.size() < bytes; ++i) kids += "<p" + std::to_string(i) + ":e/>";
+  return grpchat_post("", "<x>" + kids + "</x>");
+}
+std::string many_extra_children(size_t bytes) {  // many siblings, each re-declaring prefixes
+  std::string decls;
+  for (int i = 0; i < 100; ++i) decls += " xmlns:q" + std::to_string(i) + "=\"u\"";
+  std::string kids;
+  for (int i = 0; kids.size() < bytes; ++i) kids += "<q" + std::to_string(i % 100) + ":e q1:a=\"1\"/>";
+  return grpchat_post(decls, kids);
+}
+std::string many_attributes(size_t bytes) {  // refused at the attribute cap, after a linear scan
+  std::string decls;
+  std::string attrs;
+  for (int i = 0; decls.size() + attrs.size() < bytes; ++i) {
+    decls += " xmlns:p" + std::to_string(i) + "=\"u\"";
+    attrs += " p" + std::to_string(i) + ":a=\"1\"";
+  }
+  return grpchat_post(decls, "<x" + attrs + "/>");
+}
+std::string many_attributes_per_element(size_t bytes) {  // at the cap, on many elements
+  std::string one = "<e";
+  for (size_t i = 0; i < kMaxAttributesPerElement; ++i) one += " p" + std::to_string(i) + ":a='1'";
+  one += "/>";
+  std::string kids;
+  while (kids.size() < bytes) kids += one;
+  return grpchat_post("", "<x>" + kids + "</x>");
+}
+
+TEST(XccosDecodeCost, LinearInTheBodySize) {
+  const size_t big = kMaxBodyBytes - 2048;
+  const size_t small = big / 8;
+  const std::pair<const char*, std::string (*)(size_t)> shapes[] = {
+      {"many prefixed children", many_prefixed_children},
+      {"many extra children", many_extra_children},
+      {"many attributes", many_attributes},
+      {"many attributes per element", many_attributes_per_element},
+  };
+  for (const auto& [name, make] : shapes) {
+    const std::string s = make(small);
+    const std::string b = make(big);
+    ASSERT_LE(b.size(), kMaxBodyBytes) << name;
+    const double ts = decode_cpu_seconds(s);
+    const double tb = decode_cpu_seconds(b);
+    // Floor the small time at 50 us so timer granularity cannot inflate the ratio.
+    const double ratio = tb / std::max(ts, 50e-6);
+    EXPECT_LT(ratio, 24.0) << name << ": " << s.size() << " bytes took " << ts * 1e3 << " ms, "
+                           << b.size() << " bytes " << tb * 1e3 << " ms";
+    // And in absolute terms a full-size body stays cheap (it was ~1.7 s when quadratic).
+    EXPECT_LT(tb, 0.25) << name;
+    std::printf("decode %-28s %7zu bytes %8.3f ms, %7zu bytes %8.3f ms\n", name, s.size(),
+                ts * 1e3, b.size(), tb * 1e3);
+  }
+}
+
+TEST(XccosDecode, ExtraXmlKeepsNamespacesDeclaredOnAncestorsAfterTheLinearRewrite) {
+  command c = decode_ok(envelope(
+      "<grpchat id=\"grpchat\" chanUri=\"ma-chan://d/r\" xmlns:r=\"urn:rich\" xmlns:o=\"urn:other\">"
+      "<chat>x</chat><r:fmt o:k=\"v\"><r:b/></r:fmt><r:x xmlns:r=\"urn:own\"/><plain/></grpchat>"));
+  EXPECT_EQ(c.chat.extra_xml,
+            "<r:fmt xmlns:r=\"urn:rich\" xmlns:o=\"urn:other\" o:k=\"v\"><r:b/></r:fmt>"
+            "<r:x xmlns:r=\"urn:own\"/><plain/>");
 }
 
 // ---------------------------------------------------------------------------
