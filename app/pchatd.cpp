@@ -4,7 +4,7 @@
 //          [--log-level=debug|info|warn|error] [--config-file=pchatd.ini]
 //          [--compliance-enabled=true|false] [--compliance-adapter=xml|csv]
 //          [--compliance-output-dir=DIR] [--compliance-run-interval=SECONDS]
-//          [--compliance-test-run-interval-ms=MS]
+//          [--compliance-test-run-interval-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
 //
 // Compliance settings come from the store (pchatctl compliance set, applied at the next
 // start); a --compliance-* option given here overrides the stored value for this run.
@@ -18,6 +18,7 @@
 // --demo-content=false (a node about to receive an archive import).
 // SIGINT/SIGTERM stop the node cleanly.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -71,6 +72,7 @@ struct pchatd_config : caf::actor_system_config {
   size_t compliance_run_interval = 0;          // seconds; 0 = as stored
   size_t compliance_test_run_interval_ms = 0;  // tests only; 0 = unused
   std::string demo_content = "true";  // "false": start empty (to import an archive, docs/ARCHIVE.md)
+  pchat::sip::endpoint_limits sip;     // SIP edge limits (defaults in sip_endpoint.h, README)
 
   pchatd_config() {
     opt_group{custom_options_, "global"}
@@ -89,11 +91,67 @@ struct pchatd_config : caf::actor_system_config {
         .add(compliance_run_interval, "compliance-run-interval", "RunInterval, seconds (60..2592000)")
         .add(compliance_test_run_interval_ms, "compliance-test-run-interval-ms",
              "TESTS ONLY: RunInterval in ms, no minimum")
-        .add(demo_content, "demo-content", "true (default) or false: create a demo category and room on first start");
+        .add(demo_content, "demo-content", "true (default) or false: create a demo category and room on first start")
+        .add(sip.max_tcp_connections, "sip-max-connections", "TCP connections at once (default 10000)")
+        .add(sip.max_udp_peers, "sip-max-udp-peers", "UDP sources remembered at once (default 10000)")
+        .add(sip.udp_peer_idle_timeout_s, "sip-udp-peer-idle-timeout", "seconds a UDP source without dialog is remembered (60)")
+        .add(sip.max_dialogs_per_connection, "sip-max-dialogs-per-connection", "dialogs on one connection (20000: a trunk)")
+        .add(sip.max_dialogs_per_user, "sip-max-dialogs-per-user", "dialogs of one user over all connections (16)")
+        .add(sip.max_inflight, "sip-max-inflight", "INFOs awaiting an answer, whole server (50000)")
+        .add(sip.max_inflight_per_connection, "sip-max-inflight-per-connection", "INFOs awaiting an answer per connection (1024)")
+        .add(sip.max_inflight_per_user, "sip-max-inflight-per-user", "INFOs awaiting an answer per user (32)")
+        .add(sip.output_soft_bytes, "sip-output-soft-limit", "bytes queued for a client before the soft timer starts (4 MiB)")
+        .add(sip.output_soft_seconds, "sip-output-soft-seconds", "seconds a client may stay above the soft limit (10)")
+        .add(sip.output_hard_bytes, "sip-output-hard-limit", "bytes queued for a client that close it at once (16 MiB)")
+        .add(sip.trunk_output_soft_bytes, "sip-trunk-output-soft-limit", "soft limit of a trunk (several users; 64 MiB)")
+        .add(sip.trunk_output_soft_seconds, "sip-trunk-output-soft-seconds", "seconds a trunk may stay above its soft limit (60)")
+        .add(sip.trunk_output_hard_bytes, "sip-trunk-output-hard-limit", "hard limit of a trunk (256 MiB)")
+        .add(sip.message_timeout_s, "sip-message-timeout", "seconds to finish a SIP message once begun (30)")
+        .add(sip.idle_timeout_s, "sip-idle-timeout", "seconds without bytes that close a connection (660)");
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
 };
+
+// Every connection is a descriptor: take the whole hard limit (Debian's soft default of 1024
+// would stop pchatd at about a thousand clients), and say so when the SIP connection limit
+// cannot be reached with it. Returns the soft limit now in force (0 if unknown).
+rlim_t raise_open_files_limit(size_t sip_max_connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  // The store, the search index, HTTP and the files in flight need descriptors too.
+  constexpr rlim_t kReserve = 256;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < sip_max_connections + kReserve)
+    pchat::log::write(pchat::log::level::warn, "pchatd", "open files limit below the SIP connection limit",
+                      "nofile=" + std::to_string(rl.rlim_cur) + " sip_max_connections=" +
+                          std::to_string(sip_max_connections) + " action=" +
+                          pchat::log::quote("raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
+                                            "--sip-max-connections; accepting pauses when descriptors run out"));
+  return rl.rlim_cur;
+}
+
+// What is wrong with the SIP limits (named as the option without "--sip-"), or "".
+std::string check_sip_limits(const pchat::sip::endpoint_limits& l) {
+  for (auto [v, name] : {std::pair{l.max_tcp_connections, "max-connections"}, {l.max_udp_peers, "max-udp-peers"},
+                         {l.max_dialogs_per_connection, "max-dialogs-per-connection"},
+                         {l.max_dialogs_per_user, "max-dialogs-per-user"}, {l.max_inflight, "max-inflight"},
+                         {l.max_inflight_per_connection, "max-inflight-per-connection"},
+                         {l.max_inflight_per_user, "max-inflight-per-user"}, {l.output_soft_bytes, "output-soft-limit"},
+                         {l.output_hard_bytes, "output-hard-limit"}, {l.trunk_output_soft_bytes, "trunk-output-soft-limit"},
+                         {l.trunk_output_hard_bytes, "trunk-output-hard-limit"}})
+    if (v == 0) return std::string(name) + " must be at least 1";
+  for (auto [v, name] : {std::pair{l.udp_peer_idle_timeout_s, "udp-peer-idle-timeout"},
+                         {l.output_soft_seconds, "output-soft-seconds"},
+                         {l.trunk_output_soft_seconds, "trunk-output-soft-seconds"},
+                         {l.message_timeout_s, "message-timeout"}, {l.idle_timeout_s, "idle-timeout"}})
+    if (v < 1 || v > 86400) return std::string(name) + " must be 1..86400 seconds";
+  return {};
+}
 
 int fail(const std::string& what, const std::string& action) {
   pchat::log::write(pchat::log::level::error, "pchatd", what, "action=" + pchat::log::quote(action));
@@ -207,6 +265,11 @@ int main(int argc, char** argv) {
     std::cerr << "pchatd: ports must be 0..65535\n";
     return 2;
   }
+  if (auto bad = check_sip_limits(cfg.sip); !bad.empty()) {
+    std::cerr << "pchatd: --sip-" << bad << "\n";
+    return 2;
+  }
+  rlim_t nofile = raise_open_files_limit(cfg.sip.max_tcp_connections);
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -282,6 +345,7 @@ int main(int argc, char** argv) {
   ecfg.port = static_cast<uint16_t>(cfg.sip_port);
   ecfg.domain = cfg.domain;
   ecfg.require_auth = cfg.auth == "digest";
+  ecfg.limits = cfg.sip;
 
   int rc = 0;
   // Teardown order: the SIP thread stops first (no more events), then the bridge drops its
@@ -349,7 +413,7 @@ int main(int argc, char** argv) {
         std::printf("sip-port=%u\nhttp-port=%u\n", edge->port(), http.port());
         std::fflush(stdout);
         pchat::log::write(pchat::log::level::info, "pchatd", "started",
-                          "domain=" + cfg.domain + " sip=" + cfg.host + ":" +
+                          "nofile=" + std::to_string(nofile) + " domain=" + cfg.domain + " sip=" + cfg.host + ":" +
                               std::to_string(edge->port()) + " http=" + cfg.host + ":" +
                               std::to_string(http.port()) + " data=" + pchat::log::quote(cfg.data_dir));
         int sig = 0;

@@ -91,7 +91,17 @@ struct endpoint::impl {
     bool dirty = false;
     bool want_write = false;
     bool closing = false;
+    std::string close_reason;   // why `closing` was set
+    bool paused = false;        // not read now: over an in-flight cap (backpressure)
+    bool sipe = false;          // a request on it came from SIPE (never answer it 503)
+    bool dialog_cap_logged = false;
+    size_t inflight = 0;        // its INFOs handed over and not yet answered
+    int64_t soft_since_ms = 0;  // output above the soft limit since (0: not above)
+    int64_t partial_since_ms = 0;  // part of a message buffered since (0: none)
     std::unordered_set<dialog_id> dialogs;
+    // Users (lower-case From URIs) with dialogs here -> their dialog count; more than one
+    // user makes the connection a trunk.
+    std::unordered_map<std::string, size_t> users;
     std::string registered_user;
     int64_t last_rx_ms = 0;
     // INVITEs without To tag seen on this connection: "Call-ID\nFrom-tag" -> dialog
@@ -110,6 +120,7 @@ struct endpoint::impl {
     std::string local_uri;
     std::string remote_uri;
     std::string invite_key;
+    std::string user;  // lower-case From URI of the INVITE (per-user limits)
     uint32_t invite_cseq = 0;
     uint32_t next_cseq = 1;
     uint32_t last_remote_cseq = 0;
@@ -124,6 +135,7 @@ struct endpoint::impl {
   struct pending_txn {
     conn_id conn = 0;
     dialog_id dialog = 0;
+    std::string user;
     sip_message request;  // echo headers only (body moved to the application)
   };
 
@@ -159,7 +171,23 @@ struct endpoint::impl {
   std::atomic<bool> stopping{false};
   bool started = false;
 
+  struct user_state {
+    size_t inflight = 0;
+    size_t dialogs = 0;
+  };
+
   std::unordered_map<conn_id, std::unique_ptr<connection>> conns;
+  std::unordered_map<std::string, user_state> users;
+  std::unordered_set<conn_id> paused;    // connections not read (backpressure)
+  std::unordered_set<conn_id> over_soft;  // connections above their soft output limit
+  bool recheck_paused = false;           // an in-flight count fell: maybe resume some
+  size_t tcp_conns = 0;
+  bool accept_paused = false;   // accept() failed for lack of descriptors: retry later
+  int64_t accept_resume_ms = 0;
+  int accept_backoff_ms = 0;
+  bool accept_error_logged = false;
+  bool conn_cap_logged = false;
+  bool udp_cap_logged = false;
   std::unordered_map<std::string, conn_id> udp_peers;
   std::unordered_map<dialog_id, std::unique_ptr<dialog>> dialogs;
   std::unordered_map<std::string, dialog_id> by_local_tag;
@@ -181,7 +209,9 @@ struct endpoint::impl {
 
   std::atomic<uint64_t> inflight{0};
   std::atomic<uint64_t> n_requests_in{0}, n_responses_in{0}, n_requests_out{0}, n_503{0},
-      n_bad{0}, n_conns{0}, n_dialogs{0}, n_auth_fail{0};
+      n_bad{0}, n_conns{0}, n_dialogs{0}, n_auth_fail{0}, n_udp_peers{0}, n_paused{0},
+      n_pauses{0}, n_slow_closed{0}, n_conns_refused{0}, n_dialogs_refused{0}, n_stalled_closed{0},
+      n_accept_backoffs{0};
   nonce_source nonces{std::to_string(std::random_device{}()) + std::to_string(std::random_device{}()) +
                       std::to_string(now_ms())};
 
@@ -261,6 +291,7 @@ struct endpoint::impl {
 
     while (!stopping.load(std::memory_order_acquire)) {
       su_root_step(root, 100);
+      if (recheck_paused) resume_paused();
       flush_dirty();
     }
 
@@ -279,19 +310,38 @@ struct endpoint::impl {
 
   // ------------------------------------------------------------------ output
   // The output buffer of TCP connection `c` with room for `n` more bytes (flushed at the end
-  // of this loop turn), or nullptr when it is closing or a slow reader hit the limit (it is
-  // then closed at the flush).
+  // of this loop turn), or nullptr when it is closing or a slow reader hit its hard limit
+  // (it is then closed at the flush). The soft limit is checked by the timer.
   std::string* output_for(connection* c, size_t n) {
     if (c->closing) return nullptr;
-    if (c->out.size() - c->out_pos + n > cfg.max_output_bytes) {
-      PCHAT_LOG(warn, "sip", "closing slow connection: output buffer limit reached",
-                "peer=" + c->peer_text + " limit=" + std::to_string(cfg.max_output_bytes));
-      c->closing = true;
-      mark_dirty(c);
+    size_t pending = c->out.size() - c->out_pos + n;
+    bool trunk = c->users.size() > 1;
+    const endpoint_limits& L = cfg.limits;
+    size_t hard = trunk ? L.trunk_output_hard_bytes : L.output_hard_bytes;
+    if (pending > hard) {
+      close_slow_reader(c, "hard", hard, pending);
       return nullptr;
+    }
+    if (pending > (trunk ? L.trunk_output_soft_bytes : L.output_soft_bytes) && c->soft_since_ms == 0) {
+      c->soft_since_ms = now_ms();
+      over_soft.insert(c->id);
     }
     mark_dirty(c);
     return &c->out;
+  }
+
+  // A reader that does not keep up is dropped, never waited for: the room goes on.
+  void close_slow_reader(connection* c, const char* which, size_t limit, size_t pending) {
+    n_slow_closed++;
+    std::string user = c->users.size() == 1 ? c->users.begin()->first
+                                            : std::to_string(c->users.size()) + "-users";
+    PCHAT_LOG(warn, "sip", "closing slow reader: output limit reached",
+              "peer=" + c->peer_text + " user=" + user + " limit=" + which + " limit_bytes=" +
+                  std::to_string(limit) + " queued_bytes=" + std::to_string(pending) +
+                  " action=" + log::quote("none: the client reconnects; raise --sip-output-* if this is a trunk"));
+    c->closing = true;
+    c->close_reason = std::string("output ") + which + " limit reached (client not reading)";
+    mark_dirty(c);
   }
 
   void queue_bytes(connection* c, std::string_view bytes) {
@@ -321,7 +371,7 @@ struct endpoint::impl {
       connection* c = it->second.get();
       c->dirty = false;
       if (c->closing) {
-        close_connection(id, "output buffer limit reached", true);
+        close_connection(id, c->close_reason, true);
         continue;
       }
       flush(c);
@@ -337,9 +387,16 @@ struct endpoint::impl {
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // Drop what was sent once it is most of the buffer: a reader that drains slowly
+        // but steadily must not make the buffer grow by what it already took.
+        if (c->out_pos >= 64 * 1024 && c->out_pos * 2 >= c->out.size()) {
+          c->out.erase(0, c->out_pos);
+          c->out_pos = 0;
+        }
+        if (c->soft_since_ms != 0 && c->out.size() - c->out_pos <= soft_limit(c)) c->soft_since_ms = 0;
         if (!c->want_write) {
           c->want_write = true;
-          su_root_eventmask(root, c->wait_index, c->fd, SU_WAIT_IN | SU_WAIT_OUT);
+          update_mask(c);
         }
         return;
       }
@@ -349,11 +406,75 @@ struct endpoint::impl {
     }
     c->out.clear();
     c->out_pos = 0;
+    c->soft_since_ms = 0;
     if (c->out.capacity() > 64 * 1024) std::string().swap(c->out);
     if (c->want_write) {
       c->want_write = false;
-      su_root_eventmask(root, c->wait_index, c->fd, SU_WAIT_IN);
+      update_mask(c);
     }
+  }
+
+  size_t soft_limit(const connection* c) const {
+    return c->users.size() > 1 ? cfg.limits.trunk_output_soft_bytes : cfg.limits.output_soft_bytes;
+  }
+
+  // Reads while not paused, writes while output waits.
+  void update_mask(connection* c) {
+    int events = (c->paused ? 0 : SU_WAIT_IN) | (c->want_write ? SU_WAIT_OUT : 0);
+    su_root_eventmask(root, c->wait_index, c->fd, events);
+  }
+
+  // ------------------------------------------------------------------ in-flight caps
+  // The cap that stops reading TCP connection `c` now, or nullptr. A client connection (one
+  // user) stops at its user's cap; any connection at its own cap; a SIPE connection at the
+  // server's (SIPE answers a 503 to an INFO with UPDATEs, xccos-wire.md §4.5).
+  const char* pause_cause(const connection* c) const {
+    const endpoint_limits& L = cfg.limits;
+    if (c->inflight >= L.max_inflight_per_connection) return "connection";
+    if (c->users.size() == 1) {
+      auto u = users.find(c->users.begin()->first);
+      if (u != users.end() && u->second.inflight >= L.max_inflight_per_user) return "user";
+    }
+    if (c->sipe && inflight.load(std::memory_order_relaxed) >= L.max_inflight) return "server";
+    return nullptr;
+  }
+
+  void pause(connection* c, const char* cause) {
+    c->paused = true;
+    paused.insert(c->id);
+    n_paused = paused.size();
+    n_pauses++;
+    update_mask(c);
+    PCHAT_LOG(debug, "sip", "not reading a connection: in-flight cap reached",
+              "peer=" + c->peer_text + " cap=" + cause + " inflight=" + std::to_string(c->inflight));
+  }
+
+  // Paused connections under every cap again are read again, starting with the messages
+  // already framed.
+  void resume_paused() {
+    recheck_paused = false;
+    if (paused.empty()) return;
+    std::vector<conn_id> ids(paused.begin(), paused.end());
+    for (auto id : ids) {
+      auto it = conns.find(id);
+      if (it == conns.end()) {
+        paused.erase(id);
+        continue;
+      }
+      connection* c = it->second.get();
+      if (pause_cause(c)) continue;
+      c->paused = false;
+      paused.erase(id);
+      update_mask(c);
+      process_stream(c);
+    }
+    n_paused = paused.size();
+  }
+
+  user_state& user_of(const std::string& key) { return users[key]; }
+  void release_user(const std::string& key) {
+    auto it = users.find(key);
+    if (it != users.end() && it->second.inflight == 0 && it->second.dialogs == 0) users.erase(it);
   }
 
   // ------------------------------------------------------------------ connections
@@ -362,17 +483,38 @@ struct endpoint::impl {
     return 0;
   }
   void accept_all() {
-    for (;;) {
+    if (accept_paused) return;
+    for (int i = 0; i < 256; ++i) {  // bounded: other sockets get their turn
       sockaddr_storage peer{};
       socklen_t len = sizeof peer;
       int fd = ::accept4(tcp_fd, reinterpret_cast<sockaddr*>(&peer), &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-          PCHAT_LOG(error, "sip", "accept failed", "error=" + log::quote(errno_text(errno)));
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;  // that peer gave up
+        if (e == EAGAIN || e == EWOULDBLOCK) return;
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM...: the listening socket stays readable, so
+        // retrying now would spin. Stop watching it and retry after a growing pause.
+        pause_accepting(e);
         return;
       }
+      if (accept_error_logged) {
+        accept_error_logged = false;
+        PCHAT_LOG(warn, "sip", "accepting connections again", "tcp_connections=" + std::to_string(tcp_conns));
+      }
+      accept_backoff_ms = 0;
+      if (tcp_conns >= cfg.limits.max_tcp_connections) {
+        ::close(fd);
+        n_conns_refused++;
+        if (!conn_cap_logged) {
+          conn_cap_logged = true;
+          PCHAT_LOG(warn, "sip", "refusing connections: connection limit reached",
+                    "limit=" + std::to_string(cfg.limits.max_tcp_connections) +
+                        " action=" + log::quote("raise --sip-max-connections if these are real clients"));
+        }
+        continue;
+      }
+      conn_cap_logged = false;
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       auto c = std::make_unique<connection>();
@@ -392,7 +534,22 @@ struct endpoint::impl {
         continue;
       }
       n_conns++;
+      tcp_conns++;
       conns.emplace(c->id, std::move(c));
+    }
+  }
+
+  void pause_accepting(int e) {
+    accept_backoff_ms = accept_backoff_ms == 0 ? kTimerMs : std::min(accept_backoff_ms * 2, 4000);
+    accept_resume_ms = now_ms() + accept_backoff_ms;
+    accept_paused = true;
+    n_accept_backoffs++;
+    su_root_eventmask(root, tcp_wait_index, tcp_fd, 0);
+    if (!accept_error_logged) {  // once per episode; "accepting connections again" ends it
+      accept_error_logged = true;
+      PCHAT_LOG(error, "sip", "cannot accept connections",
+                "error=" + log::quote(errno_text(e)) + " tcp_connections=" + std::to_string(tcp_conns) +
+                    " action=" + log::quote("raise the open files limit (ulimit -n, LimitNOFILE=) or lower --sip-max-connections"));
     }
   }
 
@@ -418,6 +575,10 @@ struct endpoint::impl {
       if (conns.find(id) == conns.end()) return;
     }
     if (!(ev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR))) return;
+    if (c->paused) {  // not read now; a hang-up is still reported (and would repeat)
+      if (ev & (SU_WAIT_HUP | SU_WAIT_ERR)) close_connection(id, "client closed the connection", true);
+      return;
+    }
     char buf[64 * 1024];
     for (int rounds = 0; rounds < 16; ++rounds) {
       ssize_t n = ::recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -429,7 +590,7 @@ struct endpoint::impl {
         setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
         c->framer.append(buf, static_cast<size_t>(n));
         if (!process_stream(c)) return;  // connection closed
-        if (static_cast<size_t>(n) < sizeof buf) break;
+        if (c->paused || static_cast<size_t>(n) < sizeof buf) break;
         continue;
       }
       if (n == 0) {
@@ -448,8 +609,18 @@ struct endpoint::impl {
     conn_id id = c->id;
     frame f;
     for (;;) {
+      if (c->paused) return true;
+      if (const char* cause = pause_cause(c)) {
+        pause(c, cause);
+        return true;
+      }
       auto r = c->framer.next(&f);
-      if (r == sip_framer::result::need_more) return true;
+      if (r == sip_framer::result::need_more) {
+        if (c->framer.buffered() == 0) c->partial_since_ms = 0;
+        else if (c->partial_since_ms == 0) c->partial_since_ms = now_ms();
+        return true;
+      }
+      c->partial_since_ms = 0;
       if (r == sip_framer::result::error) {
         n_bad++;
         PCHAT_LOG(warn, "sip", "closing connection: unframeable input",
@@ -475,9 +646,20 @@ struct endpoint::impl {
                              reinterpret_cast<sockaddr*>(&peer), &len);
       if (n < 0) return;
       std::string key = addr_key(peer);
+      std::string_view dgram(buf, static_cast<size_t>(n));
+      while (!dgram.empty() && (dgram.front() == '\r' || dgram.front() == '\n')) dgram.remove_prefix(1);
       auto it = udp_peers.find(key);
+      if (dgram.empty()) {  // keep-alive: keeps a known peer, creates none
+        if (it != udp_peers.end()) conns[it->second]->last_rx_ms = now_ms();
+        continue;
+      }
       connection* c;
       if (it == udp_peers.end()) {
+        if (udp_peers.size() >= cfg.limits.max_udp_peers) {
+          refuse_udp_peer(peer, len, dgram);
+          continue;
+        }
+        udp_cap_logged = false;
         auto conn = std::make_unique<connection>();
         conn->id = next_conn++;
         conn->udp = true;
@@ -488,16 +670,33 @@ struct endpoint::impl {
         udp_peers.emplace(key, c->id);
         conns.emplace(c->id, std::move(conn));
         n_conns++;
+        n_udp_peers = udp_peers.size();
       } else {
         c = conns[it->second].get();
       }
       c->last_rx_ms = now_ms();
-      std::string_view dgram(buf, static_cast<size_t>(n));
-      while (!dgram.empty() && (dgram.front() == '\r' || dgram.front() == '\n')) dgram.remove_prefix(1);
-      if (dgram.empty()) continue;  // keep-alive
       bool oversized = dgram.size() > cfg.max_body_bytes + kMaxHeaderBytes;
       handle_frame(c, dgram, oversized, dgram.size());
     }
+  }
+
+  // A new UDP source while the peer table is full: answered 503 without keeping any state
+  // (a spoofed flood of sources cannot grow memory).
+  void refuse_udp_peer(const sockaddr_storage& peer, socklen_t len, std::string_view dgram) {
+    n_conns_refused++;
+    if (!udp_cap_logged) {
+      udp_cap_logged = true;
+      PCHAT_LOG(warn, "sip", "refusing new UDP peers: peer limit reached",
+                "limit=" + std::to_string(cfg.limits.max_udp_peers) +
+                    " action=" + log::quote("raise --sip-max-udp-peers if these are real clients"));
+    }
+    if (dgram.size() > cfg.max_body_bytes + kMaxHeaderBytes) return;
+    sip_message m;
+    auto r = parse_message(dgram, &m);
+    if (!r.ok || !m.is_request || m.method == "ACK") return;
+    std::string resp = build_response(m, 503, "Service Unavailable", new_tag(),
+                                      "Retry-After: 30\r\nWarning: 399 pchat \"too many UDP peers\"\r\n");
+    ::sendto(udp_fd, resp.data(), resp.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer), len);
   }
 
   void close_connection(conn_id id, const std::string& reason, bool notify) {
@@ -509,9 +708,16 @@ struct endpoint::impl {
     if (!c->udp) {
       if (c->wait_index > 0) su_root_deregister(root, c->wait_index);
       ::close(c->fd);
+      tcp_conns--;
     } else {
       udp_peers.erase(c->peer_text);
+      n_udp_peers = udp_peers.size();
     }
+    if (c->paused) {
+      paused.erase(id);
+      n_paused = paused.size();
+    }
+    over_soft.erase(id);
     PCHAT_LOG(debug, "sip", "connection closed", "peer=" + c->peer_text + " reason=" + log::quote(reason));
     conns.erase(it);
     n_conns--;
@@ -525,7 +731,14 @@ struct endpoint::impl {
     if (auto c = conns.find(d->conn); c != conns.end()) {
       c->second->dialogs.erase(id);
       if (!d->invite_key.empty()) c->second->initial_invites.erase(d->invite_key);
+      if (auto u = c->second->users.find(d->user); u != c->second->users.end() && --u->second == 0)
+        c->second->users.erase(u);
     }
+    if (auto u = users.find(d->user); u != users.end() && u->second.dialogs > 0) {
+      u->second.dialogs--;
+      release_user(d->user);
+    }
+    recheck_paused = true;  // a connection may have become a client connection again
     dialogs.erase(it);
     n_dialogs--;
     if (notify) events->on_dialog_closed(id, reason);
@@ -569,6 +782,7 @@ struct endpoint::impl {
       return;
     }
     n_requests_in++;
+    if (!c->sipe && m.user_agent.find("Sipe") != std::string::npos) c->sipe = true;
     const std::string& meth = m.method;
     bool out_of_dialog = m.to_tag.empty() && meth != "ACK" && meth != "CANCEL";
     if (out_of_dialog && !authorize(c, m)) return;
@@ -749,9 +963,28 @@ struct endpoint::impl {
                     "Warning: 399 pchat \"No chat service at " + m.to_uri + "\"\r\n");
       return;
     }
+    std::string user = lower(m.from_uri);
+    const endpoint_limits& L = cfg.limits;
+    auto known = users.find(user);
+    size_t user_dialogs = known == users.end() ? 0 : known->second.dialogs;
+    if (c->dialogs.size() >= L.max_dialogs_per_connection || user_dialogs >= L.max_dialogs_per_user) {
+      bool per_user = user_dialogs >= L.max_dialogs_per_user;
+      n_dialogs_refused++;
+      if (!c->dialog_cap_logged) {  // once per connection
+        c->dialog_cap_logged = true;
+        PCHAT_LOG(warn, "sip", "refusing a dialog: dialog limit reached",
+                  "peer=" + c->peer_text + " user=" + user + " limit=" + (per_user ? "user" : "connection") +
+                      " max=" + std::to_string(per_user ? L.max_dialogs_per_user : L.max_dialogs_per_connection));
+      }
+      send_response(c, m, 503, "Service Unavailable", new_tag(),
+                    "Retry-After: 60\r\nWarning: 399 pchat \"too many dialogs " +
+                        std::string(per_user ? "for this user" : "on this connection") + "\"\r\n");
+      return;
+    }
     auto d = std::make_unique<dialog>();
     d->id = next_dialog++;
     d->conn = c->id;
+    d->user = user;
     d->call_id = m.call_id;
     d->local_tag = new_tag();
     while (by_local_tag.count(d->local_tag)) d->local_tag = new_tag();
@@ -789,6 +1022,8 @@ struct endpoint::impl {
                          now_ms() + kTimerFMs});
     c->initial_invites[key] = d->id;
     c->dialogs.insert(d->id);
+    c->users[d->user]++;
+    user_of(d->user).dialogs++;
     by_local_tag[d->local_tag] = d->id;
     dialogs.emplace(d->id, std::move(d));
     n_dialogs++;
@@ -833,10 +1068,20 @@ struct endpoint::impl {
       return;
     }
     d->last_remote_cseq = m.cseq;
-    if (inflight.load(std::memory_order_relaxed) >= cfg.max_inflight) {
+    // Caps a TCP client connection cannot reach here (it is paused first, see
+    // pause_cause): what is left is a user on a trunk, UDP, and the server's own cap.
+    const endpoint_limits& L = cfg.limits;
+    user_state& u = user_of(d->user);
+    const char* cap = inflight.load(std::memory_order_relaxed) >= L.max_inflight ? "server"
+                      : u.inflight >= L.max_inflight_per_user                     ? "user"
+                      : c->inflight >= L.max_inflight_per_connection              ? "connection"
+                                                                                  : nullptr;
+    if (cap) {
       n_503++;
-      std::string resp = build_response(m, 503, "Service Unavailable", {},
-                                        "Retry-After: 1\r\nms-diagnostics: 20000;reason=\"Chat service busy\";source=\"pchat\"\r\n");
+      std::string resp = build_response(
+          m, 503, "Service Unavailable", {},
+          "Retry-After: 1\r\nms-diagnostics: 20000;reason=\"Chat service busy\";source=\"pchat\"\r\n"
+          "Warning: 399 pchat \"too many requests in flight for this " + std::string(cap) + "\"\r\n");
       if (c->udp) d->last_response = resp;
       queue_bytes(c, resp);
       return;
@@ -847,9 +1092,12 @@ struct endpoint::impl {
     pending_txn p;
     p.conn = c->id;
     p.dialog = d->id;
+    p.user = d->user;
     p.request = std::move(m);
     txns.emplace(t, std::move(p));
     inflight++;
+    u.inflight++;
+    c->inflight++;
     events->on_info(d->id, t, std::move(body));
   }
 
@@ -892,15 +1140,64 @@ struct endpoint::impl {
       if (now >= r.give_up_ms && !r.is_invite_ok) silent.push_back(r.dialog);
     std::erase_if(retrans, [&](const retransmission& r) { return now >= r.give_up_ms; });
     for (auto d : silent) close_dialog(d, "client stopped answering (no response within 32 s)", true);
+    check_soft_limits(now);
+    if (accept_paused && now >= accept_resume_ms) {
+      accept_paused = false;
+      su_root_eventmask(root, tcp_wait_index, tcp_fd, SU_WAIT_ACCEPT);
+    }
     // Idle connections: SIPE's first keep-alive comes after 60 s of silence, later ones
-    // every ms-keep-alive timeout; the limit is well above both.
-    if (now - last_sweep < 5000) return;
+    // every ms-keep-alive timeout; the limit is well above both. A UDP source without a
+    // dialog is forgotten sooner. A message begun and not finished in message_timeout_s
+    // (slowloris) closes its connection.
+    if (now - last_sweep < 1000) return;
     last_sweep = now;
-    std::vector<conn_id> idle;
-    for (auto& [id, c] : conns)
-      if (now - c->last_rx_ms > int64_t{cfg.idle_timeout_s} * 1000 && (c->udp || c->out_pos == c->out.size()))
+    const endpoint_limits& L = cfg.limits;
+    std::vector<conn_id> idle, stalled;
+    for (auto& [id, c] : conns) {
+      if (c->paused) continue;  // its silence is ours
+      int64_t limit_s = c->udp && c->dialogs.empty() ? L.udp_peer_idle_timeout_s : L.idle_timeout_s;
+      if (now - c->last_rx_ms > limit_s * 1000 && (c->udp || c->out_pos == c->out.size()))
         idle.push_back(id);
+      else if (c->partial_since_ms != 0 && now - c->partial_since_ms > int64_t{L.message_timeout_s} * 1000)
+        stalled.push_back(id);
+    }
     for (auto id : idle) close_connection(id, "idle timeout", true);
+    for (auto id : stalled) {
+      auto it = conns.find(id);
+      if (it == conns.end()) continue;
+      n_stalled_closed++;
+      PCHAT_LOG(warn, "sip", "closing connection: message not completed in time",
+                "peer=" + it->second->peer_text + " limit_s=" + std::to_string(L.message_timeout_s) +
+                    " buffered_bytes=" + std::to_string(it->second->framer.buffered()));
+      close_connection(id, "message not completed in time", true);
+    }
+  }
+
+  // Connections above their soft output limit for longer than its seconds are closed.
+  void check_soft_limits(int64_t now) {
+    if (over_soft.empty()) return;
+    std::vector<conn_id> ids(over_soft.begin(), over_soft.end());
+    for (auto id : ids) {
+      auto it = conns.find(id);
+      if (it == conns.end()) {
+        over_soft.erase(id);
+        continue;
+      }
+      connection* c = it->second.get();
+      size_t pending = c->out.size() - c->out_pos;
+      size_t soft = soft_limit(c);
+      if (c->soft_since_ms == 0 || pending <= soft) {
+        c->soft_since_ms = 0;
+        over_soft.erase(id);
+        continue;
+      }
+      bool trunk = c->users.size() > 1;
+      int64_t secs = trunk ? cfg.limits.trunk_output_soft_seconds : cfg.limits.output_soft_seconds;
+      if (!c->closing && now - c->soft_since_ms > secs * 1000) {
+        over_soft.erase(id);
+        close_slow_reader(c, "soft", soft, pending);
+      }
+    }
   }
 
   // ------------------------------------------------------------------ cross-thread queue
@@ -957,9 +1254,15 @@ struct endpoint::impl {
     pending_txn p = std::move(it->second);
     txns.erase(it);
     inflight--;
+    if (auto u = users.find(p.user); u != users.end()) {
+      u->second.inflight--;
+      release_user(p.user);
+    }
+    recheck_paused = true;
     if (code == 503) n_503++;
     auto d = dialogs.find(p.dialog);
     auto c = conns.find(p.conn);
+    if (c != conns.end()) c->second->inflight--;
     if (d == dialogs.end() || c == conns.end()) return;
     std::string extra = code == 503 ? "Retry-After: 1\r\n" : "";
     std::string resp = build_response(p.request, code, {}, {}, extra);
@@ -1075,6 +1378,14 @@ endpoint_stats endpoint::stats() const {
   s.responses_503 = impl_->n_503.load();
   s.bad_messages = impl_->n_bad.load();
   s.auth_failures = impl_->n_auth_fail.load();
+  s.udp_peers = impl_->n_udp_peers.load();
+  s.paused_connections = impl_->n_paused.load();
+  s.pauses = impl_->n_pauses.load();
+  s.slow_readers_closed = impl_->n_slow_closed.load();
+  s.connections_refused = impl_->n_conns_refused.load();
+  s.dialogs_refused = impl_->n_dialogs_refused.load();
+  s.stalled_messages_closed = impl_->n_stalled_closed.load();
+  s.accept_backoffs = impl_->n_accept_backoffs.load();
   return s;
 }
 

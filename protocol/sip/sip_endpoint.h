@@ -11,8 +11,8 @@
 //  - responses always carry a reason phrase and Content-Length, full header names;
 //  - CRLF keep-alives are skipped; TCP_QUICKACK is re-armed after every read;
 //  - a 487 or 481 from the client to one of our INFOs drops that (stale) dialog;
-//  - an INFO is answered 503 only when the application is overloaded (too many INFOs
-//    handed over and not yet answered); every other outcome is the application's.
+//  - an INFO is answered 503 only at an in-flight cap where backpressure cannot be used
+//    (see endpoint_limits); every other outcome is the application's.
 //
 // Threading: start()/stop() from one owning thread. respond(), send_info(),
 // send_info_many() and stats() may be called from any thread: they enqueue work and wake
@@ -33,6 +33,41 @@ using conn_id = uint64_t;
 using dialog_id = uint64_t;
 using txn_id = uint64_t;
 
+// Limits (docs/SECURITY.md lists them with what they protect). "Trunk": a TCP connection
+// carrying dialogs of more than one user (a Lync front end); every other connection is a
+// client. Limits are Redis-style: a client that cannot keep up is disconnected or slowed,
+// never the others.
+struct endpoint_limits {
+  // Connections and dialogs. At max_tcp_connections a new connection is accepted and closed
+  // at once; a new UDP source beyond max_udp_peers is answered 503 without keeping state.
+  size_t max_tcp_connections = 10000;
+  size_t max_udp_peers = 10000;
+  int udp_peer_idle_timeout_s = 60;  // a UDP source without dialogs is forgotten after this
+  size_t max_dialogs_per_connection = 20000;  // a trunk carries up to ~10,000 users
+  size_t max_dialogs_per_user = 16;           // over all connections; beyond: INVITE gets 503
+  // INFOs handed to the application and not yet answered (respond()). A TCP connection at
+  // its own cap, or a client connection whose user is at the user cap, or (SIPE) any
+  // connection while the global cap is reached, is not read until it is under again (TCP
+  // backpressure: SIPE turns a 503 into an UPDATE storm, xccos-wire.md §4.5). A user at
+  // the user cap on a trunk, a UDP peer, or a non-SIPE client at the global cap gets 503.
+  size_t max_inflight = 50000;  // whole endpoint: the last guard
+  size_t max_inflight_per_connection = 1024;
+  size_t max_inflight_per_user = 32;
+  // Output queued for a TCP connection and not yet taken by its socket. Past the hard limit,
+  // or above the soft limit for longer than soft_seconds, the connection is closed (its
+  // dialogs end as if the client had gone) and the closing is logged once.
+  size_t output_soft_bytes = 4u << 20;
+  int output_soft_seconds = 10;
+  size_t output_hard_bytes = 16u << 20;
+  size_t trunk_output_soft_bytes = 64u << 20;
+  int trunk_output_soft_seconds = 60;
+  size_t trunk_output_hard_bytes = 256u << 20;
+  // A SIP message started on a TCP connection must be complete within this time (a
+  // slowloris holding half-sent messages is closed).
+  int message_timeout_s = 30;
+  int idle_timeout_s = 660;  // no bytes for this long closes a TCP connection
+};
+
 struct endpoint_config {
   std::string host = "127.0.0.1";  // bind address (loopback by default)
   uint16_t port = 5041;            // 0 = pick a free port (TCP and UDP share it)
@@ -42,11 +77,9 @@ struct endpoint_config {
   // User parts of the URIs answered as the chat service (lookup and channel roles).
   std::vector<std::string> chat_users = {"chat", "ocschat"};
   size_t max_body_bytes = 256 * 1024;     // larger requests get 413
-  size_t max_inflight = 50000;            // INFOs awaiting respond(); beyond: 503
-  size_t max_output_bytes = 32u << 20;    // per connection; a slower reader is closed
+  endpoint_limits limits;
   int register_expires_s = 3600;
   int keepalive_timeout_s = 300;          // advertised in ms-keep-alive
-  int idle_timeout_s = 660;               // no bytes for this long closes a TCP connection
   // Digest authentication of out-of-dialog requests (REGISTER, SUBSCRIBE, INVITE, ...).
   // Clients whose User-Agent contains "Sipe" are challenged with 407 Proxy-Authenticate
   // (the only Digest form SIPE answers), others with 401. Once a user has authenticated
@@ -76,6 +109,15 @@ struct endpoint_stats {
   uint64_t responses_503 = 0;
   uint64_t bad_messages = 0;
   uint64_t auth_failures = 0;
+  // Limits at work (cumulative counts, except paused_connections).
+  uint64_t udp_peers = 0;
+  uint64_t paused_connections = 0;     // TCP connections not read now (over an in-flight cap)
+  uint64_t pauses = 0;                 // times a connection was paused
+  uint64_t slow_readers_closed = 0;    // closed at an output limit
+  uint64_t connections_refused = 0;    // TCP at max_tcp_connections, UDP at max_udp_peers
+  uint64_t dialogs_refused = 0;        // INVITEs refused at a dialog cap
+  uint64_t stalled_messages_closed = 0;  // closed at message_timeout_s
+  uint64_t accept_backoffs = 0;        // accept() hit EMFILE/ENFILE/ENOBUFS/ENOMEM
 };
 
 class endpoint_events {

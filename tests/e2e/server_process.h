@@ -3,6 +3,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +33,10 @@ class server_process {
     std::fflush(nullptr);            // the child must not repeat our buffered output
     pid_ = fork();
     if (pid_ == 0) {
+      if (open_files_limit_ > 0) {
+        rlimit rl{open_files_limit_, open_files_limit_};
+        setrlimit(RLIMIT_NOFILE, &rl);
+      }
       std::freopen(out_path_.c_str(), "w", stdout);
       std::freopen(err_path_.c_str(), "a", stderr);
       std::string dd = "--data-dir=" + data_dir_;
@@ -92,6 +97,16 @@ class server_process {
   // How the last stop() ended ("exit 0", "signal 11", ...).
   const std::string& exit_text() const { return exit_text_; }
   uint16_t sip_port() const { return static_cast<uint16_t>(sip_port_); }
+  pid_t pid() const { return pid_; }
+  // Soft and hard RLIMIT_NOFILE of the next start() (0: inherited): descriptor exhaustion tests.
+  void set_open_files_limit(rlim_t n) { open_files_limit_ = n; }
+  // The admin API bearer token pchatd created in its data folder.
+  std::string admin_token() const {
+    std::ifstream in(data_dir_ + "/admin.token");
+    std::string t;
+    std::getline(in, t);
+    return t;
+  }
   uint16_t http_port() const { return static_cast<uint16_t>(http_port_); }
   std::string stderr_text() const {
     std::ifstream in(err_path_);
@@ -118,6 +133,7 @@ class server_process {
   std::vector<std::string> extra_args_;  // appended to pchatd's command line
   std::string out_path_, err_path_;
   pid_t pid_ = -1;
+  rlim_t open_files_limit_ = 0;
   int sip_port_ = 0, http_port_ = 0;
   std::string exit_text_;
 };

@@ -68,6 +68,8 @@ void sip_connection::start() {
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
+  if (cfg_.receive_buffer_bytes > 0)
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &cfg_.receive_buffer_bytes, sizeof cfg_.receive_buffer_bytes);
   if (!cfg_.local_address.empty()) {
     sockaddr_in local{};
     if (!fill_addr(cfg_.local_address, 0, local)) {
@@ -390,7 +392,14 @@ void sip_connection::update_interest() {
   bool want = out_pos_ < out_.size();
   if (want == want_write_ || registration_ == 0) return;
   want_write_ = want;
-  loop_.modify_fd(registration_, fd_, EPOLLIN | (want ? EPOLLOUT : 0u));
+  loop_.modify_fd(registration_, fd_, (reading_ ? EPOLLIN : 0u) | (want ? EPOLLOUT : 0u));
+}
+
+void sip_connection::set_reading(bool on) {
+  if (on == reading_) return;
+  reading_ = on;
+  if (registration_ != 0)
+    loop_.modify_fd(registration_, fd_, (reading_ ? EPOLLIN : 0u) | (want_write_ ? EPOLLOUT : 0u));
 }
 
 void sip_connection::dispatch(const sip_message& m) {

@@ -56,6 +56,9 @@ struct connection_config {
   // SIPE does not set TCP_NODELAY (sipe-client-notes.md §2); the test client does by default
   // so that latency figures measure the server, not Nagle.
   bool tcp_nodelay = true;
+  // SO_RCVBUF before connecting (0: the kernel's autotuned default). A small one keeps what
+  // the kernel absorbs small when reading stops (set_reading), e.g. output-limit tests.
+  int receive_buffer_bytes = 0;
   // User-Agent of the 481s the connection sends for requests no endpoint claims.
   std::string user_agent = "pchat-client";
   // Wire trace for debugging (SIPE's debug log equivalent): every message handed to the
@@ -126,6 +129,9 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
   void send_keepalive();
   // Closes the socket and notifies every attached endpoint. Idempotent.
   void close(const std::string& reason);
+  // Stops (false) or resumes (true) reading the socket: a client that never reads, to test
+  // the server's output limits. A hang-up is still noticed.
+  void set_reading(bool on);
 
   void attach(endpoint* e);
   void detach(endpoint* e);  // also drops every route of `e`
@@ -165,6 +171,7 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
   size_t out_pos_ = 0;
   bool flush_requested_ = false;
   bool want_write_ = false;  // EPOLLOUT armed
+  bool reading_ = true;      // EPOLLIN armed
   client_loop::clock::time_point last_send_{};
   client_loop::timer_id keepalive_timer_ = 0;
   std::vector<endpoint*> endpoints_;
