@@ -1,6 +1,6 @@
 #include "app/admin_archive.h"
 #include "app/admin_json.h"
-#include "app/room_settings.h"
+#include "app/archive_lines.h"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -15,7 +15,6 @@
 #include "actors/server_context.h"
 #include "app/utc_time.h"
 #include "storage/store.h"
-#include "protocol/xccos/xccos_codec.h"
 #include "actors/identity_registry.h"
 
 namespace pchat::app {
@@ -28,122 +27,12 @@ constexpr auto kTimeout = std::chrono::seconds(10);
 constexpr auto kImportChunkTimeout = std::chrono::seconds(60);
 constexpr size_t kReadChunk = 10000;   // messages read from the store per step (export)
 constexpr size_t kImportChunk = 1000;  // messages per import request to a room (one write)
-constexpr const char* kFormat = "pchat-archive";  // docs/ARCHIVE.md
-constexpr int kVersion = 1;
 
 
 int64_t now_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// ---- records <-> archive lines (docs/ARCHIVE.md). Enum names DO NOT CHANGE: archived.
-
-const char* type_name(storage::room_type t) {
-  return t == storage::room_type::auditorium ? "auditorium" : "normal";
-}
-
-json category_line(const storage::category_record& c) {
-  return json{{"type", "category"},           {"id", c.id},
-              {"name", c.name},               {"description", c.description},
-              {"allowed_members", c.allowed_members}, {"denied_members", c.denied_members},
-              {"creators", c.creators},       {"file_upload", c.file_upload},
-              {"invitations", c.invitations}, {"chat_history", c.chat_history}};
-}
-
-json room_line(const storage::room_record& r, const std::string& domain) {
-  return json{{"type", "room"},
-              {"id", r.id},
-              {"uri", xccos::room_uri(domain, r.id)},
-              {"name", r.name},
-              {"description", r.description},
-              {"category_id", r.category_id},
-              {"topic", r.topic},
-              {"room_type", type_name(r.type)},
-              {"privacy", privacy_name(r.privacy)},
-              {"invitations", r.invitations == storage::room_invitations::off ? "off" : "inherit"},
-              {"disabled", r.disabled},
-              {"addin", r.addin},
-              {"members", r.members},
-              {"managers", r.managers},
-              {"presenters", r.presenters}};
-}
-
-json message_line(const std::string& room_id, const storage::message_record& m) {
-  return json{{"type", "message"},        {"room", room_id},     {"seq", m.seq},
-              {"author", m.author},       {"ts", format_utc(m.ts_micros)},
-              {"ts_micros", m.ts_micros}, {"text", m.text},      {"extra_xml", m.extra_xml}};
-}
-
-// Each parser returns "" or what is wrong with the line.
-std::string strings(const json& j, const char* key, std::vector<std::string>* out) {
-  if (!j.contains(key)) return "";
-  if (!j[key].is_array()) return std::string(key) + " must be an array of strings";
-  for (auto& v : j[key]) {
-    if (!v.is_string()) return std::string(key) + " must be an array of strings";
-    out->push_back(v.get<std::string>());
-  }
-  return "";
-}
-
-std::string parse_category(const json& j, storage::category_record* c) {
-  if (!j.value("id", json()).is_string() || !j.value("name", json()).is_string())
-    return "category needs string id and name";
-  c->id = j["id"].get<std::string>();
-  c->name = j["name"].get<std::string>();
-  c->description = j.value("description", "");
-  c->file_upload = j.value("file_upload", true);
-  c->invitations = j.value("invitations", true);
-  c->chat_history = j.value("chat_history", true);
-  for (auto [k, v] : {std::pair{"allowed_members", &c->allowed_members},
-                      std::pair{"denied_members", &c->denied_members}, std::pair{"creators", &c->creators}})
-    if (auto e = strings(j, k, v); !e.empty()) return e;
-  return "";
-}
-
-std::string parse_room(const json& j, storage::room_record* r) {
-  if (!j.value("id", json()).is_string() || !j.value("name", json()).is_string() ||
-      !j.value("category_id", json()).is_string())
-    return "room needs string id, name and category_id";
-  r->id = j["id"].get<std::string>();
-  r->name = j["name"].get<std::string>();
-  r->category_id = j["category_id"].get<std::string>();
-  r->description = j.value("description", "");
-  r->topic = j.value("topic", "");
-  r->addin = j.value("addin", "");
-  r->disabled = j.value("disabled", false);
-  std::string t = j.value("room_type", "normal"), p = j.value("privacy", "closed"),
-              inv = j.value("invitations", "inherit");
-  if (t == "normal") r->type = storage::room_type::normal;
-  else if (t == "auditorium") r->type = storage::room_type::auditorium;
-  else return "room_type must be normal or auditorium";
-  if (p == "open") r->privacy = storage::room_privacy::open;
-  else if (p == "closed") r->privacy = storage::room_privacy::closed;
-  else if (p == "secret") r->privacy = storage::room_privacy::secret;
-  else return "privacy must be open, closed or secret";
-  if (inv == "inherit") r->invitations = storage::room_invitations::inherit;
-  else if (inv == "off") r->invitations = storage::room_invitations::off;
-  else return "invitations must be inherit or off";
-  for (auto [k, v] : {std::pair{"members", &r->members}, std::pair{"managers", &r->managers},
-                      std::pair{"presenters", &r->presenters}})
-    if (auto e = strings(j, k, v); !e.empty()) return e;
-  return "";
-}
-
-std::string parse_message(const json& j, std::string* room, storage::message_record* m) {
-  if (!j.value("room", json()).is_string() || !j.value("seq", json()).is_number_unsigned() ||
-      !j.value("author", json()).is_string() || !j.value("ts_micros", json()).is_number_integer() ||
-      !j.value("text", json()).is_string())
-    return "message needs room, seq (>= 1), author, ts_micros and text";
-  *room = j["room"].get<std::string>();
-  m->seq = j["seq"].get<uint64_t>();
-  m->author = j["author"].get<std::string>();
-  m->ts_micros = j["ts_micros"].get<int64_t>();
-  m->text = j["text"].get<std::string>();
-  m->extra_xml = j.value("extra_xml", "");
-  if (m->seq == 0) return "message seq must be >= 1";
-  return "";
 }
 
 // ---- export
@@ -185,7 +74,7 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
   std::ostream& out = path.empty() ? static_cast<std::ostream&>(mem) : file;
   json scope{{"category", category.empty() ? json() : json(cats[0].name)},
              {"since", since_text.empty() ? json() : json(format_utc(since))}};
-  out << json{{"format", kFormat}, {"version", kVersion}, {"exported_at", format_utc(now_micros())},
+  out << json{{"format", kArchiveFormat}, {"version", kArchiveVersion}, {"exported_at", format_utc(now_micros())},
               {"domain", ctx->domain}, {"scope", scope}}.dump() << "\n";
   for (auto& c : cats) out << category_line(c).dump() << "\n";
   for (auto& r : rooms) out << room_line(r, ctx->domain).dump() << "\n";
@@ -214,65 +103,6 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
 }
 
 // ---- import
-
-struct archive {
-  std::vector<storage::category_record> categories;
-  std::vector<storage::room_record> rooms;
-  std::map<std::string, std::vector<storage::message_record>> messages;  // by room id
-};
-
-// "" or what is wrong (with the line number).
-std::string read_archive(std::istream& in, archive* a) {
-  std::string line;
-  size_t n = 0;
-  bool header = false, trailer = false;
-  uint64_t message_count = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    auto at = "line " + std::to_string(n) + ": ";
-    if (trailer) return at + "data after the end record";
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_object()) return at + "not a JSON object";
-    if (!header) {
-      if (j.value("format", "") != kFormat) return at + "not a pchat archive (format must be \"pchat-archive\")";
-      if (j.value("version", 0) != kVersion)
-        return at + "archive version " + j.value("version", json()).dump() + " is not supported (expected 1)";
-      header = true;
-      continue;
-    }
-    std::string type = j.value("type", "");
-    std::string e;
-    if (type == "category") {
-      a->categories.emplace_back();
-      e = parse_category(j, &a->categories.back());
-    } else if (type == "room") {
-      a->rooms.emplace_back();
-      e = parse_room(j, &a->rooms.back());
-    } else if (type == "message") {
-      std::string room;
-      storage::message_record m;
-      e = parse_message(j, &room, &m);
-      if (e.empty()) {
-        auto& list = a->messages[room];
-        if (!list.empty() && list.back().seq >= m.seq) e = "messages of a room must ascend by seq";
-        list.push_back(std::move(m));
-        ++message_count;
-      }
-    } else if (type == "end") {
-      if (j.value("categories", uint64_t{0}) != a->categories.size() ||
-          j.value("rooms", uint64_t{0}) != a->rooms.size() || j.value("messages", uint64_t{0}) != message_count)
-        return at + "end record counts do not match the archive (truncated or edited?)";
-      trailer = true;
-    } else {
-      e = "unknown record type '" + type + "'";
-    }
-    if (!e.empty()) return at + e;
-  }
-  if (!header) return "empty file: no archive header";
-  if (!trailer) return "no end record: the archive is truncated";
-  return "";
-}
 
 web::http_response handle_import(caf::actor_system& sys,
                                  const std::shared_ptr<const actors::server_context>& ctx,
