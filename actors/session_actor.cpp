@@ -10,6 +10,7 @@
 #include "log/log.h"
 #include "protocol/xccos/xccos_codec.h"
 #include "storage/store.h"
+#include "text/valid_text.h"
 
 namespace pchat::actors {
 namespace {
@@ -209,8 +210,13 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
               [=](std::vector<storage::message_record>& msgs) {
                 std::vector<xccos::chat_message> out;
                 out.reserve(msgs.size());
-                for (auto& m : msgs)
+                for (auto& m : msgs) {
+                  // The encoder repairs (U+FFFD) what an older version stored unchecked; say so.
+                  if (!text::valid(m.text) || !text::valid(m.author))
+                    PCHAT_LOG(warn, "session", "back-chat repaired a stored message that is not valid text",
+                              "room=" + log::quote(uri) + " seq=" + std::to_string(m.seq));
                   out.push_back({uri, m.author, xccos::utc_timestamp(m.ts_micros), m.text, m.extra_xml});
+                }
                 send(self, xccos::encode_backchat_reply(head(self, cmd), uri, out));
               },
               [=](caf::error& err) { send_error(self, cmd, err); });

@@ -5,7 +5,10 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -16,6 +19,8 @@
 #include "app/utc_time.h"
 #include "storage/store.h"
 #include "actors/identity_registry.h"
+#include "log/log.h"
+#include "text/valid_text.h"
 
 namespace pchat::app {
 namespace {
@@ -27,6 +32,7 @@ constexpr auto kTimeout = std::chrono::seconds(10);
 constexpr auto kImportChunkTimeout = std::chrono::seconds(60);
 constexpr size_t kReadChunk = 10000;   // messages read from the store per step (export)
 constexpr size_t kImportChunk = 1000;  // messages per import request to a room (one write)
+constexpr size_t kMaxRepairedListed = 100;  // repaired records named in the reply (all are logged)
 
 
 int64_t now_micros() {
@@ -36,6 +42,46 @@ int64_t now_micros() {
 }
 
 // ---- export
+
+// Replaces, in place, every string of an archive line that breaks the entry rule by its
+// repair (text/valid_text.h), so the archive is valid JSON that import accepts again.
+// Such strings can only come from records an older version stored. Returns what was
+// repaired ("field 'text': invalid UTF-8 at byte 4; ..."), or "".
+std::string repair_strings(json& j, const std::string& where = "") {
+  std::string found;
+  auto note = [&](const std::string& what) { found += (found.empty() ? "" : "; ") + what; };
+  if (j.is_string()) {
+    auto& s = j.get_ref<std::string&>();
+    if (text::problem p = text::check(s); !p.ok()) {
+      note("field '" + where + "': " + p.reason);
+      s = text::repair(s);
+    }
+  } else if (j.is_object()) {
+    for (auto& [k, v] : j.items())
+      if (std::string e = repair_strings(v, where.empty() ? k : where + "." + k); !e.empty()) note(e);
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i)
+      if (std::string e = repair_strings(j[i], where + "[" + std::to_string(i) + "]"); !e.empty())
+        note(e);
+  }
+  return found;
+}
+
+// Removes the .partial file unless the export reached its rename: an export that fails
+// leaves nothing behind.
+struct partial_file {
+  std::string path;
+  bool keep = false;
+  ~partial_file() {
+    if (!path.empty() && !keep) std::remove(path.c_str());
+  }
+};
+
+web::http_response export_failed(int status, const std::string& why, const std::string& path) {
+  PCHAT_LOG(error, "archive", "export failed",
+            "path=" + log::quote(path.empty() ? "(response body)" : path) + " reason=" + log::quote(why));
+  return error(status, "export failed, nothing written: " + why);
+}
 
 web::http_response handle_export(const std::shared_ptr<const actors::server_context>& ctx,
                                  const web::http_request& req) {
@@ -50,8 +96,8 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
 
   std::vector<storage::category_record> cats;
   std::vector<storage::room_record> rooms;
-  if (auto s = ctx->store->list_categories(&cats); !s.is_ok()) return error(503, s.to_string());
-  if (auto s = ctx->store->list_rooms(&rooms); !s.is_ok()) return error(503, s.to_string());
+  if (auto s = ctx->store->list_categories(&cats); !s.is_ok()) return export_failed(503, s.to_string(), path);
+  if (auto s = ctx->store->list_rooms(&rooms); !s.is_ok()) return export_failed(503, s.to_string(), path);
   if (!category.empty()) {
     std::vector<storage::category_record> keep;
     for (auto& c : cats)
@@ -66,40 +112,66 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
 
   std::ostringstream mem;
   std::ofstream file;
-  std::string tmp = path + ".partial";
+  partial_file tmp;
   if (!path.empty()) {
-    file.open(tmp, std::ios::binary | std::ios::trunc);
-    if (!file) return error(400, "cannot write " + tmp);
+    tmp.path = path + ".partial";
+    file.open(tmp.path, std::ios::binary | std::ios::trunc);
+    if (!file) return export_failed(400, "cannot write " + tmp.path, path);
   }
   std::ostream& out = path.empty() ? static_cast<std::ostream&>(mem) : file;
-  json scope{{"category", category.empty() ? json() : json(cats[0].name)},
-             {"since", since_text.empty() ? json() : json(format_utc(since))}};
-  out << json{{"format", kArchiveFormat}, {"version", kArchiveVersion}, {"exported_at", format_utc(now_micros())},
-              {"domain", ctx->domain}, {"scope", scope}}.dump() << "\n";
-  for (auto& c : cats) out << category_line(c).dump() << "\n";
-  for (auto& r : rooms) out << room_line(r, ctx->domain).dump() << "\n";
   uint64_t messages = 0;
-  for (auto& r : rooms) {
-    uint64_t from = 1;
-    for (;;) {
-      std::vector<storage::message_record> chunk;
-      if (auto s = ctx->store->read_from(r.id, from, kReadChunk, &chunk); !s.is_ok())
-        return error(503, "cannot read room " + r.id + ": " + s.to_string());
-      for (auto& m : chunk) {
-        if (m.ts_micros < since) continue;
-        out << message_line(r.id, m).dump() << "\n";
-        ++messages;
-      }
-      if (chunk.size() < kReadChunk) break;
-      from = chunk.back().seq + 1;
+  json repaired = json::array();  // what was repaired, first kMaxRepairedListed
+  uint64_t repaired_count = 0;
+  // Writes one line; a record that is not valid text is repaired, logged and counted.
+  auto line = [&](json j, const std::string& what) {
+    if (std::string e = repair_strings(j); !e.empty()) {
+      ++repaired_count;
+      PCHAT_LOG(warn, "archive", "export repaired a stored record that is not valid text",
+                "record=" + log::quote(what) + " problem=" + log::quote(e));
+      if (repaired.size() < kMaxRepairedListed) repaired.push_back(what + ": " + e);
     }
+    out << j.dump() << "\n";
+  };
+  try {
+    json scope{{"category", category.empty() ? json() : json(cats[0].name)},
+               {"since", since_text.empty() ? json() : json(format_utc(since))}};
+    line(json{{"format", kArchiveFormat}, {"version", kArchiveVersion}, {"exported_at", format_utc(now_micros())},
+              {"domain", ctx->domain}, {"scope", scope}},
+         "header");
+    for (auto& c : cats) line(category_line(c), "category " + c.id);
+    for (auto& r : rooms) line(room_line(r, ctx->domain), "room " + r.id);
+    for (auto& r : rooms) {
+      uint64_t from = 1;
+      for (;;) {
+        std::vector<storage::message_record> chunk;
+        if (auto s = ctx->store->read_from(r.id, from, kReadChunk, &chunk); !s.is_ok())
+          return export_failed(503, "cannot read room " + r.id + ": " + s.to_string(), path);
+        for (auto& m : chunk) {
+          if (m.ts_micros < since) continue;
+          line(message_line(r.id, m), "room " + r.id + " message " + std::to_string(m.seq));
+          ++messages;
+        }
+        if (chunk.size() < kReadChunk) break;
+        from = chunk.back().seq + 1;
+      }
+    }
+    out << json{{"type", "end"}, {"categories", cats.size()}, {"rooms", rooms.size()}, {"messages", messages}}.dump()
+        << "\n";
+  } catch (const std::exception& e) {  // json::type_error and the like: say what, not 500
+    return export_failed(500, e.what(), path);
   }
-  out << json{{"type", "end"}, {"categories", cats.size()}, {"rooms", rooms.size()}, {"messages", messages}}.dump()
-      << "\n";
   if (path.empty()) return {200, "application/x-ndjson", mem.str()};
   file.close();
-  if (!file || std::rename(tmp.c_str(), path.c_str()) != 0) return error(503, "cannot write " + path);
-  return reply(200, json{{"path", path}, {"categories", cats.size()}, {"rooms", rooms.size()}, {"messages", messages}});
+  if (!file) return export_failed(503, "cannot write " + tmp.path + " (disk full?)", path);
+  if (std::rename(tmp.path.c_str(), path.c_str()) != 0)
+    return export_failed(503, "cannot rename " + tmp.path + " to " + path + ": " + std::strerror(errno), path);
+  tmp.keep = true;
+  json result{{"path", path}, {"categories", cats.size()}, {"rooms", rooms.size()}, {"messages", messages}};
+  if (repaired_count > 0) {
+    result["repaired"] = repaired_count;
+    result["repaired_records"] = repaired;
+  }
+  return reply(200, result);
 }
 
 // ---- import
@@ -157,7 +229,8 @@ web::http_response handle_import(caf::actor_system& sys,
         continue;
       }
       const auto& o = *it->second;
-      if (o.author != m.author || o.ts_micros != m.ts_micros || o.text != m.text)
+      // An older version may have stored text that export repaired: compare repaired.
+      if (text::repair(o.author) != m.author || o.ts_micros != m.ts_micros || text::repair(o.text) != m.text)
         return error(409, "conflict: room " + room + " already has a different message " + std::to_string(m.seq));
       ++present;
     }

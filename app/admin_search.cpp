@@ -10,6 +10,7 @@
 
 #include "actors/messages.h"
 #include "actors/server_context.h"
+#include "app/text_guard.h"
 #include "app/utc_time.h"
 #include "compliance/event_sink.h"
 #include "protocol/xccos/xccos_codec.h"
@@ -135,13 +136,14 @@ web::http_response handle_search(caf::actor_system& sys,
   json arr = json::array();
   for (auto& h : res.hits) {
     auto r = by_id.find(h.room_id);
-    arr.push_back(json{{"room", r == by_id.end() ? h.room_id : r->second->name},
+    const std::string record = "room " + h.room_id + " message " + std::to_string(h.seq);
+    arr.push_back(json{{"room", stored_text(r == by_id.end() ? h.room_id : r->second->name, record)},
                        {"room_uri", xccos::room_uri(ctx->domain, h.room_id)},
                        {"room_id", h.room_id},
                        {"seq", h.seq},
-                       {"author", h.author},
+                       {"author", stored_text(h.author, record)},
                        {"ts", format_utc(h.ts_micros)},
-                       {"text", h.text}});
+                       {"text", stored_text(h.text, record)}});
   }
   return reply(200, json{{"results", arr},
                          {"total_estimate", res.total_estimate},

@@ -2,7 +2,9 @@
 
 #include "app/room_json.h"
 #include "app/utc_time.h"
+#include "app/json_text.h"
 #include "protocol/xccos/xccos_codec.h"
+#include "text/valid_text.h"
 
 #include <type_traits>
 
@@ -152,7 +154,12 @@ std::string read_archive(std::istream& in, archive* a) {
     auto at = "line " + std::to_string(n) + ": ";
     if (trailer) return at + "data after the end record";
     json j = json::parse(line, nullptr, false);
-    if (!j.is_object()) return at + "not a JSON object";
+    if (!j.is_object()) {
+      if (text::problem p = text::check(line); !p.ok()) return at + "not valid text: " + p.reason;
+      return at + "not a JSON object";
+    }
+    // Imported text meets the same rule as text posted or typed in (text/valid_text.h).
+    if (std::string bad = invalid_text_in(j); !bad.empty()) return at + bad;
     if (!header) {
       auto format = j.find("format");
       if (format == j.end() || *format != kArchiveFormat)

@@ -18,6 +18,7 @@
 #include "storage/file_store.h"
 #include "storage/store.h"
 #include "protocol/xccos/xccos_codec.h"
+#include "text/valid_text.h"
 
 namespace pchat::app {
 namespace {
@@ -32,31 +33,13 @@ int64_t now_micros() {
       .count();
 }
 
-// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
-}
-
-// 1..255 bytes of UTF-8, no path separators or control characters: it is shown to other
-// users and written into compliance output, never used as a path (blobs have random names).
+// 1..255 bytes of valid text (text/valid_text.h: UTF-8, no control characters), no path
+// separators: it is shown to other users and written into compliance output, never used as
+// a path (blobs have random names).
 bool valid_file_name(const std::string& n) {
-  if (n.empty() || n.size() > kMaxNameBytes || n == "." || n == ".." || !valid_utf8(n)) return false;
+  if (n.empty() || n.size() > kMaxNameBytes || n == "." || n == ".." || !text::valid(n)) return false;
   for (unsigned char c : n)
-    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\') return false;
+    if (c == '/' || c == '\\') return false;
   return true;
 }
 

@@ -43,6 +43,7 @@
 #include "app/admin_archive.h"
 #include "app/admin_search.h"
 #include "app/file_api.h"
+#include "app/text_guard.h"
 #include "app/room_management_api.h"
 #include "app/user_auth.h"
 #include "compliance/adapter.h"
@@ -390,11 +391,11 @@ int main(int argc, char** argv) {
       fopts.trust_user_header = cfg.auth == "none";
       auto admin_api = pchat::web::require_bearer_token(
           token, token_path,
-          pchat::app::make_archive_api(
+          pchat::app::make_text_guard(pchat::app::make_archive_api(
               sys, cctx,
               pchat::app::make_search_api(
                   sys, cctx, cfg.data_dir + "/search",
-                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get())))));
+                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get()))))));
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
                                    pchat::app::make_file_api(
                                        sys, cctx, fopts,

@@ -10,6 +10,7 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
+#include "app/json_text.h"
 #include "app/room_settings.h"
 #include "app/user_auth.h"
 #include "storage/store.h"
@@ -197,6 +198,7 @@ web::http_response create(caf::actor_system& sys, const actors::server_context& 
   if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
       !body.contains("category") || !body["category"].is_string())
     return error(400, "expected a JSON object with string \"name\" and \"category\"");
+  if (std::string bad = invalid_text_in(body); !bad.empty()) return error(400, bad);
   storage::category_record cat;
   if (!find_category(*ctx.store, body["category"].get<std::string>(), &cat))
     return error(404, "no such category: " + body["category"].get<std::string>());
@@ -220,6 +222,7 @@ web::http_response update(caf::actor_system& sys, const actors::server_context& 
                           const storage::category_record& cat, const web::http_request& req) {
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return error(400, "expected a JSON object of room settings");
+  if (std::string bad = invalid_text_in(body); !bad.empty()) return error(400, bad);
   storage::room_record r = before;
   if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
   storage::category_record target = cat;

@@ -5,6 +5,7 @@
 #include "compliance/csv_adapter.h"
 #include "compliance/output_file.h"
 #include "compliance/xml_adapter.h"
+#include "text/valid_text.h"
 
 namespace pchat::compliance {
 
@@ -23,6 +24,14 @@ adapter_result file_adapter::deliver(const batch& b) {
   if (opts_.create_file_attachments_manifest) {
     std::string manifest = encode_attachments_manifest(b.events);
     if (!manifest.empty()) files[output_name(b.first_seq, b.last_seq, "", "ATTACH")] = manifest;
+  }
+  // Encoders repair every value; this is the guard that keeps a batch staged (and
+  // `compliance status` truthful) should one ever let a bad byte through: a file an archive
+  // reader cannot open is not a delivery.
+  for (const auto& [name, content] : files) {
+    if (!text::valid(content))
+      return adapter_result::failure(name + " would hold invalid UTF-8 or a control character; "
+                                            "the batch stays staged");
   }
   for (const auto& [name, content] : files) {
     if (output_exists(opts_.output_directory, name)) continue;

@@ -1,10 +1,12 @@
 #include "compliance/csv_adapter.h"
 
+#include <string_view>
 
 #include "compliance/adapter.h"
 #include "compliance/output_file.h"
 #include "compliance/time_format.h"
 #include "compliance/xml_adapter.h"
+#include "text/valid_text.h"
 
 namespace pchat::compliance {
 namespace {
@@ -27,8 +29,22 @@ const char* kind_name(compliance_kind k) {
   return "UNKNOWN";
 }
 
-void field(std::string* out, const std::string& v, bool last = false) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) {
+// One cell, RFC 4180 quoted when needed. Text cells (anything a user or an administrator
+// typed: names, URIs, content) are also
+//  - repaired (text/valid_text.h): invalid UTF-8 and XML-forbidden characters become U+FFFD,
+//    so the file is valid UTF-8 whatever an older version stored;
+//  - neutralised against CSV injection (OWASP): a cell starting with = + - @ TAB or CR would
+//    run as a formula in a spreadsheet, so it gets a leading single quote and is quoted.
+enum class cell { number, text };
+
+void field(std::string* out, const std::string& raw, cell kind, bool last = false) {
+  std::string v = kind == cell::text ? text::repair(raw) : raw;
+  bool quote = v.find_first_of(",\"\r\n") != std::string::npos;
+  if (kind == cell::text && !v.empty() && std::string_view("=+-@\t\r").find(v[0]) != std::string_view::npos) {
+    v.insert(v.begin(), '\'');
+    quote = true;
+  }
+  if (!quote) {
     *out += v;
   } else {
     *out += '"';
@@ -60,16 +76,16 @@ std::string encode_csv(const std::vector<compliance_record>& events) {
       "User Display Name,Message Id,Content\r\n";
   for (const auto& e : events) {
     utc_time t = encode_utc(e.ts_micros);
-    field(&out, std::to_string(e.seq));
-    field(&out, kind_name(e.kind));
-    field(&out, t.iso);
-    field(&out, std::to_string(t.since1970_ms));
-    field(&out, e.room_uri);
-    field(&out, e.room_name);
-    field(&out, e.user_uri);
-    field(&out, e.user_display.empty() ? e.user_uri : e.user_display);
-    field(&out, std::to_string(shown_message_id(e)));
-    field(&out, e.text, true);
+    field(&out, std::to_string(e.seq), cell::number);
+    field(&out, kind_name(e.kind), cell::number);
+    field(&out, t.iso, cell::number);
+    field(&out, std::to_string(t.since1970_ms), cell::number);
+    field(&out, e.room_uri, cell::text);
+    field(&out, e.room_name, cell::text);
+    field(&out, e.user_uri, cell::text);
+    field(&out, e.user_display.empty() ? e.user_uri : e.user_display, cell::text);
+    field(&out, std::to_string(shown_message_id(e)), cell::number);
+    field(&out, e.text, cell::text, true);
   }
   return out;
 }

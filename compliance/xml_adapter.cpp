@@ -6,6 +6,7 @@
 
 #include "compliance/output_file.h"
 #include "compliance/time_format.h"
+#include "text/valid_text.h"
 
 namespace pchat::compliance {
 namespace {
@@ -13,10 +14,20 @@ namespace {
 using storage::compliance_kind;
 using storage::compliance_record;
 
+// Every value goes through here. A stored record written before text was checked on entry
+// may hold invalid UTF-8 or control characters: each becomes U+FFFD (the exit repair of
+// text/valid_text.h), so the file
+// always parses (an archive reader that cannot open it would hide everyone's messages).
 void append_escaped(std::string* out, const std::string& s) {
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = 0;
+    const size_t len = text::decode_utf8(s, i, cp);
+    if (len == 0 || !text::allowed_on_entry(cp)) {
+      *out += "\xEF\xBF\xBD";  // U+FFFD
+      i += len == 0 ? 1 : len;
+      continue;
+    }
+    switch (cp) {
       case '&': *out += "&amp;"; break;
       case '<': *out += "&lt;"; break;
       case '>': *out += "&gt;"; break;
@@ -24,9 +35,9 @@ void append_escaped(std::string* out, const std::string& s) {
       case '\t': *out += "&#x9;"; break;
       case '\n': *out += "&#xA;"; break;
       case '\r': *out += "&#xD;"; break;
-      default:
-        if (c >= 0x20) *out += ch;  // XML 1.0 cannot carry the other C0 controls
+      default: out->append(s, i, len);
     }
+    i += len;
   }
 }
 
@@ -171,7 +182,7 @@ std::string encode_xml_document(const std::vector<compliance_record>& events,
 std::string encode_attachments_manifest(const std::vector<compliance_record>& events) {
   std::string out;
   auto field = [&](const std::string& s) {
-    for (char c : s) out += (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
+    for (char c : text::repair(s)) out += (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
   };
   for (const auto& e : events) {
     if (!is_file_event(e)) continue;

@@ -75,22 +75,18 @@ size_t clean_run(std::string_view s, size_t i) {
   const size_t start = i;
   while (i < s.size()) {
     const auto b = static_cast<unsigned char>(s[i]);
-    if (b >= 0x20 && b < 0x80) {
+    if (b >= 0x20 && b < 0x7F) {
       ++i;
       continue;
     }
     uint32_t cp = 0;
     const size_t len = decode_utf8(s, i, cp);
-    if (len == 0 || !xml_char(cp)) break;
+    if (len == 0 || !allowed_on_entry(cp)) break;
     i += len;
   }
   return i - start;
 }
 }  // namespace
-
-bool needs_repair(std::string_view s) {
-  return clean_run(s, 0) != s.size();
-}
 
 std::string repair(std::string_view s) {
   std::string out;

@@ -9,9 +9,10 @@
 // in chat text they are always mojibake or an attempt to hide something, and refusing
 // them keeps stored text valid XML 1.1 as well.
 //
-// Exit repair (repair): each byte that is not part of a well-formed UTF-8 sequence and
-// each code point XML 1.0 forbids becomes U+FFFD. DEL and C1 (legal XML 1.0) are kept:
-// they can only come from a record written before the entry rule existed.
+// Exit repair (repair): whatever the entry rule refuses becomes U+FFFD: each byte that is
+// not part of a well-formed UTF-8 sequence, and each refused code point. Such text can only
+// come from a record written before the entry rule existed; repaired text passes check(),
+// so it can be written as XML 1.0 and imported again.
 //
 // Thread safety: pure functions. Cost: linear in the input.
 #pragma once
@@ -46,10 +47,8 @@ inline bool valid(std::string_view s) {
   return check(s).ok();
 }
 
-// The exit repair. Returns `s` unchanged when it has nothing to repair.
+// The exit repair; repair(s) == s exactly when valid(s).
 std::string repair(std::string_view s);
-// True when repair(s) would change s (cheaper: no copy).
-bool needs_repair(std::string_view s);
 
 // "U+0001" style name of a code point, for error messages.
 std::string code_point_name(uint32_t cp);

@@ -75,8 +75,8 @@ void append_escaped(std::string& out, std::string_view s, bool attribute) {
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = 0;
     size_t len = text::decode_utf8(s, i, cp);
-    if (len == 0 || !text::xml_char(cp)) {
-      out += "\xEF\xBF\xBD";  // U+FFFD: an invalid byte alone, or the forbidden code point
+    if (len == 0 || !text::allowed_on_entry(cp)) {
+      out += "\xEF\xBF\xBD";  // U+FFFD: an invalid byte alone, or the refused code point
       i += len == 0 ? 1 : len;
       continue;
     }

@@ -25,8 +25,9 @@
 // refused as a whole, with the reason, never stored truncated or with characters dropped.
 // Decoding is linear in the body's size.
 //
-// Encoding: every emitted string gets the exit repair of text/valid_text.h (invalid UTF-8
-// and XML-forbidden code points become U+FFFD), so a bad stored record cannot break a reply.
+// Encoding: every emitted string gets the exit repair of text/valid_text.h (what the entry
+// rule refuses becomes U+FFFD), so a bad record stored by an older version cannot break a
+// reply.
 //
 // Ownership: decoded values own their strings; nothing points into a tinyxml2 document.
 // Thread safety: all functions are pure and may be called from any thread.

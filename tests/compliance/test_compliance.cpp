@@ -421,7 +421,8 @@ TEST(XmlAdapter, MultiLineTextSurvivesAttributeNormalisation) {
   auto events = scenario();
   events[1].text = "line1\nline2\t\"q\"\x01";
   std::string doc = compliance::encode_xml_document(events, {});
-  EXPECT_NE(doc.find("content=\"line1&#xA;line2&#x9;&quot;q&quot;\""), std::string::npos) << doc;
+  EXPECT_NE(doc.find("content=\"line1&#xA;line2&#x9;&quot;q&quot;\xEF\xBF\xBD\""), std::string::npos)
+      << doc;
 }
 
 TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
@@ -450,7 +451,83 @@ TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
   EXPECT_EQ(a->delivered_range_end(2), 0u);
 }
 
+TEST(XmlAdapter, InvalidUtf8AndForbiddenCharactersBecomeReplacementCharactersAndTheFileValidates) {
+  temp_dir dir;
+  compliance::adapter_options opts;
+  opts.output_directory = dir.path;
+  opts.add_user_details = true;
+  opts.add_chat_room_details = true;
+  auto events = scenario();
+  events[1].text = std::string("raw \xFF byte, nul ") + '\0' + " esc \x1B trunc \xC3";
+  events[0].room_name = "room\x01";
+  events[0].user_display = "Al\xFEice";
+  compliance::batch b{1, 5, events};
+  ASSERT_TRUE(compliance::make_adapter("xml", opts)->deliver(b).ok());
+  const std::string path = dir.path + "/" + compliance::output_name(1, 5, "", "xml");
+  std::string out;
+  EXPECT_EQ(xmllint(path, &out), 0) << out;
+  const std::string doc = read_file(path);
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_NE(doc.find("content=\"raw " + r + " byte, nul " + r + " esc " + r + " trunc " + r + "\""),
+            std::string::npos)
+      << doc;
+  EXPECT_NE(doc.find("name=\"room" + r + "\""), std::string::npos) << doc;
+  EXPECT_NE(doc.find("UserName=\"Al" + r + "ice\""), std::string::npos) << doc;
+}
+
 // ---- CSV adapter
+
+TEST(CsvAdapter, CellsThatASpreadsheetWouldRunAsFormulasAreNeutralised) {
+  auto events = scenario();
+  events[1].text = "=HYPERLINK(\"http://x\",\"y\")";
+  events[0].room_name = "+cmd|' /C calc'!A0";
+  events[2].user_display = "@SUM(1+1)";
+  events[3].text = "-2+3";
+  events[4].text = "\tx";
+  events.push_back(events[4]);
+  events.back().seq = 6;
+  events.back().text = "\rx";
+  events.push_back(events[4]);
+  events.back().seq = 7;
+  events.back().text = "safe = 1 \xFF";
+  std::string csv = compliance::encode_csv(events);
+  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'+cmd|' /C calc'!A0\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'@SUM(1+1)\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'-2+3\"\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'\tx\"\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'\rx\"\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",safe = 1 \xEF\xBF\xBD\r\n"), std::string::npos) << csv;
+  // After unquoting, no cell of the file starts with a formula character.
+  std::istringstream in(csv);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cells.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ',' && !quoted) {
+        cells.emplace_back();
+      } else {
+        cells.back() += c;
+      }
+    }
+    for (const std::string& cell : cells) {
+      if (!cell.empty()) {
+        EXPECT_EQ(std::string_view("=+@\t").find(cell[0]), std::string_view::npos) << line;
+      }
+    }
+  }
+  // Numbers the adapter itself writes are left alone (a pre-1970 time is negative).
+  auto old = scenario();
+  old[0].ts_micros = -1000000;
+  EXPECT_NE(compliance::encode_csv(old).find(",-1000,"), std::string::npos);
+}
 
 TEST(CsvAdapter, FileEventsShowMessageIdZeroAsInTheXml) {
   auto e = ev(9, compliance_kind::file_upload, "r1", "sip:a@example.com", 1795499659166563,
@@ -608,6 +685,64 @@ TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventE
   EXPECT_EQ(s.delivered_through, 60u);
   EXPECT_EQ(s.events_delivered, 60u);
   EXPECT_GE(flaky->attempts, 3 + 4);  // 3 failures, then batches of 20, 20, 10, 10
+}
+
+namespace {
+// An encoder with a bug: its document would not parse.
+class broken_encoder final : public compliance::file_adapter {
+ public:
+  using file_adapter::file_adapter;
+  std::string type() const override { return "xml"; }
+
+ protected:
+  std::string encode(const std::vector<compliance_record>&) const override {
+    return "<Conversations>\xFF</Conversations>";
+  }
+};
+}  // namespace
+
+TEST(ComplianceRunner, ARecordWithByte0xFFFromAnOlderVersionIsDeliveredAsValidXml) {
+  temp_dir dir;
+  std::unique_ptr<storage::store> st;
+  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  // Staged as an older version did, before text was checked on entry.
+  auto b = st->new_batch();
+  b->put_compliance(ev(1, compliance_kind::chat, "r1", "sip:a@example.com", 1, "ok", kT0));
+  b->put_compliance(ev(2, compliance_kind::chat, "r1", "sip:a@example.com", 2,
+                       std::string("bad \xFF byte and \x01"), kT0));
+  ASSERT_TRUE(b->commit().is_ok());
+  compliance::adapter_options opts;
+  opts.output_directory = dir.path + "/out";
+  runner_rig rig(st.get(), runner_for("xml", opts));
+  const std::string path = opts.output_directory + "/" + compliance::output_name(1, 2, "", "xml");
+  ASSERT_TRUE(eventually([&] { return runner_status(rig.sys, rig.runner).delivered_through == 2; }));
+  std::string out;
+  EXPECT_EQ(xmllint(path, &out), 0) << out;
+  EXPECT_NE(read_file(path).find("content=\"bad \xEF\xBF\xBD byte and \xEF\xBF\xBD\""), std::string::npos);
+  auto s = runner_status(rig.sys, rig.runner);
+  EXPECT_EQ(s.last_error, "");
+  EXPECT_EQ(s.events_delivered, 2u);
+}
+
+TEST(ComplianceRunner, OutputThatWouldNotParseIsNotWrittenAndTheBatchIsNotReportedDelivered) {
+  temp_dir dir;
+  std::unique_ptr<storage::store> st;
+  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  stage(*st, 1, 3);
+  compliance::adapter_options opts;
+  opts.output_directory = dir.path + "/out";
+  compliance::runner_options ro = runner_for("xml", opts);
+  ro.output = std::make_shared<broken_encoder>(opts);
+  runner_rig rig(st.get(), ro);
+  ASSERT_TRUE(eventually([&] { return runner_status(rig.sys, rig.runner).consecutive_failures >= 1; }));
+  auto s = runner_status(rig.sys, rig.runner);
+  EXPECT_NE(s.last_error.find("would hold invalid UTF-8 or a control character"), std::string::npos) << s.last_error;
+  EXPECT_EQ(s.batches_delivered, 0u);
+  EXPECT_EQ(s.events_delivered, 0u);
+  EXPECT_EQ(s.delivered_through, 0u);
+  EXPECT_EQ(s.queue_depth, 3u);
+  EXPECT_FALSE(std::filesystem::exists(opts.output_directory + "/" +
+                                       compliance::output_name(1, 3, "", "xml")));
 }
 
 TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {

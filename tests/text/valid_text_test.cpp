@@ -36,7 +36,7 @@ TEST(ValidText, AcceptsEveryXmlCharacterExceptDelAndC1) {
   for (uint32_t cp : {0x9u, 0xAu, 0xDu, 0x20u, 0x7Eu, 0xA0u, 0xFFu, 0x7FFu, 0x800u, 0xD7FFu,
                       0xE000u, 0xFFFDu, 0x10000u, 0x1F600u, 0x10FFFFu}) {
     EXPECT_TRUE(valid("a" + enc(cp) + "b")) << code_point_name(cp);
-    EXPECT_FALSE(needs_repair(enc(cp))) << code_point_name(cp);
+    EXPECT_EQ(repair(enc(cp)), enc(cp)) << code_point_name(cp);
   }
   EXPECT_TRUE(valid(""));
 }
@@ -87,11 +87,10 @@ TEST(ValidText, RepairReplacesInvalidBytesAndForbiddenCodePointsOnly) {
             "nul" + kFffd + "x" + kFffd + kFffd);
   EXPECT_EQ(repair(enc(0xFFFE) + enc(0xFFFF)), kFffd + kFffd);
   EXPECT_EQ(repair(enc(0xD800)), kFffd + kFffd + kFffd);  // one per invalid byte
-  // Legal XML 1.0, kept on the way out (only the entry rule refuses DEL and C1).
-  EXPECT_EQ(repair("\x7F" + enc(0x85) + "\t\r\n"), "\x7F" + enc(0x85) + "\t\r\n");
-  EXPECT_TRUE(needs_repair("a\xFF"));
-  EXPECT_FALSE(needs_repair("\xC3\xA9\t"));
-  // The repaired output always passes the XML part of the rule.
+  // What the entry rule refuses, repair replaces: DEL and C1 too.
+  EXPECT_EQ(repair("\x7F" + enc(0x85) + "\t\r\n"), kFffd + kFffd + "\t\r\n");
+  EXPECT_EQ(repair("\xC3\xA9\t"), "\xC3\xA9\t");
+  // The repaired output always passes the entry rule, hence XML 1.0.
   std::string all;
   for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
   const std::string r = repair(all);
@@ -102,6 +101,7 @@ TEST(ValidText, RepairReplacesInvalidBytesAndForbiddenCodePointsOnly) {
     EXPECT_TRUE(xml_char(cp)) << code_point_name(cp);
     i += len;
   }
+  EXPECT_TRUE(valid(r)) << check(r).reason;
 }
 
 }  // namespace

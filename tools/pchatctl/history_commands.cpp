@@ -114,8 +114,17 @@ int run_export(const std::string& server, bool as_json, const std::map<std::stri
   if (!opt(opts, "since").empty()) b["since"] = opt(opts, "since");
   auto r = http(server, "POST", "/api/v1/export", b.dump());
   if (int rc = check(r); rc != 0) return rc;
-  if (as_json) std::cout << r.body;
-  else print_kv(json::parse(r.body, nullptr, false));
+  if (as_json) {
+    std::cout << r.body;
+    return 0;
+  }
+  // Records an older version stored with invalid text were exported repaired (U+FFFD): name them.
+  json j = json::parse(r.body, nullptr, false);
+  json repaired = j.is_object() && j.contains("repaired_records") ? j["repaired_records"] : json::array();
+  if (j.is_object()) j.erase("repaired_records");
+  print_kv(j);
+  for (auto& rec : repaired)
+    if (rec.is_string()) std::cout << "repaired record: " << rec.get<std::string>() << "\n";
   return 0;
 }
 
