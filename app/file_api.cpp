@@ -131,6 +131,31 @@ void announce(caf::scoped_actor& self, const actors::server_context& ctx,
               "room=" + f.room_id + " file=" + std::to_string(f.id) + " error=" + log::quote(failure));
 }
 
+// The room and file ids of a path under kPrefix ("" when absent).
+std::pair<std::string, std::string> split_files_path(const std::string& path) {
+  std::string rest = path.substr(kPrefix.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string::npos) return {rest, ""};
+  return {rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
+// An upload's bytes go to the file store as they arrive (web::body_sink, on an I/O
+// thread): the server never holds a file in memory.
+struct upload_sink : web::body_sink {
+  upload_sink(std::shared_ptr<const storage::file_store> f, std::unique_ptr<storage::file_store::writer> w)
+      : files(std::move(f)), writer(std::move(w)) {}
+  std::string write(std::string_view piece) override {
+    if (auto s = writer->append(piece); !s.is_ok()) {
+      PCHAT_LOG(error, "files", "cannot store an upload",
+                "error=" + log::quote(s.to_string()) + " action=" + log::quote("free disk space or fix the files folder"));
+      return "cannot store the file: " + s.to_string();
+    }
+    return {};
+  }
+  std::shared_ptr<const storage::file_store> files;  // outlives the writer (declared first)
+  std::unique_ptr<storage::file_store::writer> writer;
+};
+
 web::http_response upload(caf::actor_system& sys, const actors::server_context& ctx,
                           const storage::file_store& files, const room_context& rc,
                           const std::string& user, const web::http_request& req) {
@@ -143,14 +168,16 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   std::string name = name_it == req.query.end() ? std::string{} : name_it->second;
   if (!valid_file_name(name))
     return error(400, "give the file name as ?name=NAME (1..255 bytes of UTF-8, no '/', '\\' or control characters)");
+  auto* sink = dynamic_cast<upload_sink*>(req.sink.get());
+  if (!sink) return error(500, "the upload's bytes were not kept (no upload sink for this path)");
   uint64_t limit = static_cast<uint64_t>(ctx.config.max_file_size_kb) * 1024;
-  if (req.body.size() > limit)
-    return error(413, "the file has " + std::to_string(req.body.size()) + " bytes; MaxFileSizeKB allows " +
+  if (req.body_size > limit)
+    return error(413, "the file has " + std::to_string(req.body_size) + " bytes; MaxFileSizeKB allows " +
                           std::to_string(limit));
   storage::file_record f;
   f.room_id = rc.room.id;
   f.name = name;
-  f.size = req.body.size();
+  f.size = req.body_size;
   f.uploader = user;
   f.ts_micros = now_micros();
   // Bytes first (durable), then the record and its FILEUPLOAD event in one synced write,
@@ -158,7 +185,7 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   std::string_view extension;
   if (auto dot = name.rfind('.'); dot != std::string::npos && dot > 0)
     extension = std::string_view(name).substr(dot);
-  if (auto s = files.put(f.room_id, req.body, extension, &f.blob); !s.is_ok()) {
+  if (auto s = sink->writer->commit(f.room_id, extension, &f.blob); !s.is_ok()) {
     PCHAT_LOG(error, "files", "cannot store an upload",
               "room=" + f.room_id + " error=" + log::quote(s.to_string()) +
                   " action=" + log::quote("free disk space or fix the files folder"));
@@ -205,12 +232,15 @@ web::http_response download(const actors::server_context& ctx, const storage::fi
   } else if (!s.is_ok()) {
     return error(503, "store: " + s.to_string());
   }
-  web::http_response out;
-  if (auto s = files.get(f.room_id, f.blob, &out.body); !s.is_ok()) {
+  int fd = -1;
+  uint64_t size = 0;
+  if (auto s = files.open(f.room_id, f.blob, &fd, &size); !s.is_ok()) {
     PCHAT_LOG(error, "files", "a recorded file cannot be read",
               "room=" + f.room_id + " id=" + id_text + " error=" + log::quote(s.to_string()));
     return error(503, "cannot read the file: " + s.to_string());
   }
+  web::http_response out;
+  out.file = std::make_shared<web::file_source>(fd, size);  // streamed by the server, Range too
   ctx.sink->emit(file_event(compliance::event_type::file_download, rc, user, ctx, f));
   out.status = 200;
   out.content_type = "application/octet-stream";
@@ -232,9 +262,7 @@ web::http_handler make_file_api(caf::actor_system& sys,
     auto who = authenticate_user(*ctx, opts.trust_user_header, req);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     const std::string& user = std::get<std::string>(who);
-    std::string rest = req.path.substr(kPrefix.size());
-    std::string room_id = rest.substr(0, rest.find('/'));
-    std::string file_id = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+    auto [room_id, file_id] = split_files_path(req.path);
     auto opened = open_room(*ctx, room_id, user);
     if (auto* refused = std::get_if<web::http_response>(&opened)) return *refused;
     const auto& rc = std::get<room_context>(opened);
@@ -251,6 +279,28 @@ web::http_handler make_file_api(caf::actor_system& sys,
     return error(405, "use POST " + std::string(kPrefix) + "{room-id}?name=NAME, GET " +
                           std::string(kPrefix) + "{room-id} or GET " + std::string(kPrefix) +
                           "{room-id}/{file-id}");
+  };
+}
+
+web::http_head_check make_upload_head_check(std::shared_ptr<const actors::server_context> ctx,
+                                            web::http_head_check next) {
+  auto files = std::make_shared<const storage::file_store>(ctx->files_dir);
+  // Left by uploads that a crash or a stop interrupted; none is running yet.
+  if (auto s = files->discard_unfinished(); !s.is_ok())
+    PCHAT_LOG(warn, "files", "cannot remove unfinished uploads", "error=" + log::quote(s.to_string()));
+  return [files, next](const web::http_request& head, web::head_decision* d) -> std::optional<web::http_response> {
+    if (next)
+      if (auto refused = next(head, d)) return refused;
+    if (head.method != "POST" || head.path.rfind(kPrefix, 0) != 0 || !split_files_path(head.path).second.empty())
+      return std::nullopt;
+    std::unique_ptr<storage::file_store::writer> w;
+    if (auto s = files->begin(&w); !s.is_ok()) {
+      PCHAT_LOG(error, "files", "cannot start an upload",
+                "error=" + log::quote(s.to_string()) + " action=" + log::quote("free disk space or fix the files folder"));
+      return error(503, "cannot store the file: " + s.to_string());
+    }
+    d->sink = std::make_shared<upload_sink>(files, std::move(w));
+    return std::nullopt;
   };
 }
 

@@ -38,9 +38,18 @@ struct file_api_options {
   bool trust_user_header = false;  // --auth=none: X-PChat-User names the user
 };
 
-// REQUIRES: `sys` outlives the handler (uploads wait for the commit actor).
+// REQUIRES: `sys` outlives the handler (uploads wait for the commit actor); uploads reach
+// it through make_upload_head_check (their bytes are already on disk; others get 500).
 web::http_handler make_file_api(caf::actor_system& sys,
                                 std::shared_ptr<const actors::server_context> ctx,
                                 file_api_options opts, web::http_handler next);
+
+// The server's head check for uploads: once `next` (authentication and sizes,
+// app/user_auth.h) lets a POST /files/v1/rooms/{room-id} through, its body streams into a
+// temporary file of the file store as it arrives (server memory stays flat whatever the
+// size); the handler makes that file the blob, or it is removed. Removes the temporary
+// files of interrupted uploads when called (at start).
+web::http_head_check make_upload_head_check(std::shared_ptr<const actors::server_context> ctx,
+                                            web::http_head_check next);
 
 }  // namespace pchat::app

@@ -5,6 +5,12 @@
 //          [--compliance-enabled=true|false] [--compliance-adapter=xml|csv]
 //          [--compliance-output-dir=DIR] [--compliance-run-interval=SECONDS]
 //          [--compliance-test-run-interval-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
+//          [--http-max-connections=N] [--http-idle-timeout-ms=MS] [--http-head-timeout-ms=MS]
+//          [--http-body-timeout-ms=MS] [--http-body-min-rate=BYTES] [--http-write-timeout-ms=MS]
+//          [--http-handler-threads=N] [--http-handler-queue=N]
+//
+// The --http-* options are the HTTP server's limits (web/http_server.h http_limits has the
+// defaults and what each protects; docs/SECURITY.md lists them).
 //
 // Compliance settings come from the store (pchatctl compliance set, applied at the next
 // start); a --compliance-* option given here overrides the stored value for this run.
@@ -74,6 +80,8 @@ struct pchatd_config : caf::actor_system_config {
   size_t compliance_test_run_interval_ms = 0;  // tests only; 0 = unused
   std::string demo_content = "true";  // "false": start empty (to import an archive, docs/ARCHIVE.md)
   pchat::sip::endpoint_limits sip;     // SIP edge limits (defaults in sip_endpoint.h, README)
+  pchat::web::http_limits http;       // --http-*: the HTTP server's limits
+  size_t http_idle_ms = 0, http_head_ms = 0, http_body_ms = 0, http_write_ms = 0;  // 0 = default
 
   pchatd_config() {
     opt_group{custom_options_, "global"}
@@ -108,7 +116,15 @@ struct pchatd_config : caf::actor_system_config {
         .add(sip.trunk_output_soft_seconds, "sip-trunk-output-soft-seconds", "seconds a trunk may stay above its soft limit (60)")
         .add(sip.trunk_output_hard_bytes, "sip-trunk-output-hard-limit", "hard limit of a trunk (256 MiB)")
         .add(sip.message_timeout_s, "sip-message-timeout", "seconds to finish a SIP message once begun (30)")
-        .add(sip.idle_timeout_s, "sip-idle-timeout", "seconds without bytes that close a connection (660)");
+        .add(sip.idle_timeout_s, "sip-idle-timeout", "seconds without bytes that close a connection (660)")
+        .add(http.max_connections, "http-max-connections", "open HTTP connections; beyond, 503 and closed")
+        .add(http_idle_ms, "http-idle-timeout-ms", "HTTP: wait for a request's first byte (keep-alive)")
+        .add(http_head_ms, "http-head-timeout-ms", "HTTP: first byte to the end of the request head")
+        .add(http_body_ms, "http-body-timeout-ms", "HTTP: request body deadline, before the rate allowance")
+        .add(http.body_min_rate, "http-body-min-rate", "HTTP: bytes/s of body that extend its deadline by 1 s")
+        .add(http_write_ms, "http-write-timeout-ms", "HTTP: per 64 KiB of response taken by the client")
+        .add(http.handler_threads, "http-handler-threads", "HTTP: threads that run request handlers")
+        .add(http.handler_queue, "http-handler-queue", "HTTP: requests waiting for a handler thread (503 beyond)");
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
@@ -271,6 +287,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   rlim_t nofile = raise_open_files_limit(cfg.sip.max_tcp_connections);
+  if (cfg.http_idle_ms) cfg.http.idle_timeout = std::chrono::milliseconds(cfg.http_idle_ms);
+  if (cfg.http_head_ms) cfg.http.head_timeout = std::chrono::milliseconds(cfg.http_head_ms);
+  if (cfg.http_body_ms) cfg.http.body_timeout = std::chrono::milliseconds(cfg.http_body_ms);
+  if (cfg.http_write_ms) cfg.http.write_timeout = std::chrono::milliseconds(cfg.http_write_ms);
+  if (cfg.http.max_connections == 0 || cfg.http.handler_threads == 0 || cfg.http.handler_queue == 0 ||
+      cfg.http.body_min_rate == 0) {
+    std::cerr << "pchatd: --http-max-connections, --http-handler-threads, --http-handler-queue and "
+                 "--http-body-min-rate must be at least 1\n";
+    return 2;
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -400,12 +426,15 @@ int main(int argc, char** argv) {
                                    pchat::app::make_file_api(
                                        sys, cctx, fopts,
                                        pchat::app::make_room_management_api(
-                                           sys, cctx, fopts.trust_user_header, std::move(admin_api))));
-      // Authenticated uploads may carry up to MaxFileSizeKB, at most 256 MiB (a request is
-      // held in memory whole); everything else keeps the server's 1 MiB.
-      size_t max_upload = std::clamp<size_t>(static_cast<size_t>(ctx->config.max_file_size_kb) * 1024 + 1,
-                                             size_t{1} << 20, size_t{256} << 20);
-      http.set_head_check(pchat::app::make_user_head_check(cctx, fopts.trust_user_header, max_upload));
+                                           sys, cctx, fopts.trust_user_header, std::move(admin_api))),
+                                   cfg.http);
+      // Authenticated uploads may carry MaxFileSizeKB (and a byte more, so that the file
+      // service, not the server, says what the limit is); they stream to disk, so the size
+      // costs no memory. Everything else keeps the server's 1 MiB.
+      size_t max_upload = std::max<size_t>(static_cast<size_t>(ctx->config.max_file_size_kb) * 1024 + 1,
+                                           cfg.http.max_body);
+      http.set_head_check(pchat::app::make_upload_head_check(
+          cctx, pchat::app::make_user_head_check(cctx, fopts.trust_user_header, max_upload)));
       if (rc != 0) {
         // token failure already reported
       } else if (auto herr = http.start(); !herr.empty()) {

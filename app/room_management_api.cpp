@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <variant>
 
 #include "actors/identity_registry.h"
@@ -14,6 +15,7 @@
 #include "app/room_settings.h"
 #include "app/user_auth.h"
 #include "storage/store.h"
+#include "web/assets.h"
 
 namespace pchat::app {
 namespace {
@@ -21,103 +23,6 @@ namespace {
 using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
 
-// The page: plain HTML and a script over the API, so it works from any browser on the
-// loopback (or behind a reverse proxy) without a build step. The browser asks for the
-// SIP address and password when the API first answers 401.
-constexpr const char* kPage = R"html(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>My Rooms - pchat</title>
-<style>
-body{font-family:sans-serif;margin:2em;max-width:60em}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3em;text-align:left}
-label{display:block;margin:.3em 0}input,select,textarea{width:100%}
-.error{color:#a00}.note{color:#555}
-</style></head>
-<body>
-<h1>My Rooms</h1>
-<p class="note">Rooms you manage, and new rooms in the categories where you are a Creator.
-Lists take SIP addresses (sip:user@domain), groups (group:name) or domains (domain:example.com), comma-separated.</p>
-<p id="error" class="error"></p>
-<table id="rooms"><thead><tr><th>Name</th><th>Privacy</th><th>Type</th><th>Members</th><th>Disabled</th><th></th></tr></thead><tbody></tbody></table>
-<h2 id="form-title">Create a room</h2>
-<form id="room-form">
-<input type="hidden" name="id">
-<label>Name <input name="name" required maxlength="256"> <span id="name-note" class="note"></span></label>
-<label>Category <select name="category" id="categories"></select></label>
-<label>Description <textarea name="description" rows="2"></textarea></label>
-<label>Privacy <select name="privacy"><option>closed</option><option>open</option><option>secret</option></select></label>
-<label>Type <select name="type"><option>normal</option><option>auditorium</option></select></label>
-<label>Members <input name="members"></label>
-<label>Managers <input name="managers"></label>
-<label>Presenters <input name="presenters"></label>
-<label><input type="checkbox" name="disabled" style="width:auto"> Disabled</label>
-<button type="submit">Save</button> <button type="button" id="new-room">New room</button>
-</form>
-<script>
-const api = "/manage/v1/";
-const form = document.getElementById("room-form");
-const F = n => form.elements[n];  // not form[n]: inputs named "id" or "name" would clash
-const show = msg => { document.getElementById("error").textContent = msg || ""; };
-const list = s => s.split(",").map(x => x.trim()).filter(x => x);
-async function call(method, path, body) {
-  const r = await fetch(api + path, {method, credentials: "same-origin",
-    headers: body ? {"Content-Type": "application/json"} : {}, body: body ? JSON.stringify(body) : undefined});
-  const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(j.error || ("HTTP " + r.status));
-  return j;
-}
-function edit(room) {
-  document.getElementById("form-title").textContent = room ? "Edit " + room.name : "Create a room";
-  F("id").value = room ? room.id : "";
-  for (const f of ["name", "description", "privacy", "type"]) F(f).value = room ? room[f] : (f === "privacy" ? "closed" : f === "type" ? "normal" : "");
-  for (const f of ["members", "managers", "presenters"]) F(f).value = room ? room[f].join(", ") : "";
-  F("disabled").checked = room ? room.disabled : false;
-  F("category").disabled = !!room;
-}
-async function load() {
-  try {
-    const [cats, rooms] = await Promise.all([call("GET", "categories"), call("GET", "rooms")]);
-    const sel = document.getElementById("categories");
-    sel.innerHTML = "";
-    for (const c of cats) { const o = document.createElement("option"); o.value = c.id; o.textContent = c.name; sel.appendChild(o); }
-    const body = document.querySelector("#rooms tbody");
-    body.innerHTML = "";
-    for (const r of rooms) {
-      const tr = document.createElement("tr");
-      for (const v of [r.name, r.privacy, r.type, r.members.length, r.disabled ? "yes" : ""]) {
-        const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
-      }
-      const td = document.createElement("td"), b = document.createElement("button");
-      b.textContent = "Edit"; b.onclick = () => edit(r); td.appendChild(b); tr.appendChild(td);
-      body.appendChild(tr);
-    }
-    show("");
-  } catch (e) { show(e.message); }
-}
-form.onsubmit = async ev => {
-  ev.preventDefault();
-  const body = {name: F("name").value, description: F("description").value, privacy: F("privacy").value,
-    type: F("type").value, members: list(F("members").value), managers: list(F("managers").value),
-    presenters: list(F("presenters").value), disabled: F("disabled").checked};
-  try {
-    if (F("id").value) await call("PATCH", "rooms/" + encodeURIComponent(F("id").value), body);
-    else await call("POST", "rooms", Object.assign(body, {category: F("category").value}));
-    edit(null); load();
-  } catch (e) { show(e.message); }
-};
-document.getElementById("new-room").onclick = () => edit(null);
-F("name").onchange = async () => {
-  const note = document.getElementById("name-note");
-  note.textContent = "";
-  if (F("id").value || !F("name").value) return;
-  try {
-    const r = await call("GET", "names?room=" + encodeURIComponent(F("name").value));
-    note.textContent = r.available ? "available" : "taken: choose another name";
-  } catch (e) { show(e.message); }
-};
-load();
-</script>
-</body></html>
-)html";
 
 json room_view_json(const storage::room_record& r, const std::string& domain) {
   json j = room_json(r, domain);
@@ -241,15 +146,27 @@ web::http_response update(caf::actor_system& sys, const actors::server_context& 
   return save(sys, ctx, &before, r, user, 200);
 }
 
+// The page's file for a path under /manage, and its content type.
+std::optional<std::pair<std::string_view, std::string>> page_file(const std::string& path) {
+  if (path == "/manage" || path == "/manage/") return std::pair{std::string_view("manage.html"), "text/html; charset=utf-8"};
+  if (path == "/manage/manage.css") return std::pair{std::string_view("manage.css"), "text/css; charset=utf-8"};
+  if (path == "/manage/manage.js") return std::pair{std::string_view("manage.js"), "text/javascript; charset=utf-8"};
+  return std::nullopt;
+}
+
 }  // namespace
 
 web::http_handler make_room_management_api(caf::actor_system& sys,
                                            std::shared_ptr<const actors::server_context> ctx,
                                            bool trust_user_header, web::http_handler next) {
   return [&sys, ctx, trust_user_header, next](const web::http_request& req) -> web::http_response {
-    if (req.path == "/manage" || req.path == "/manage/") {
+    // The page (web/assets/manage.*, embedded): plain HTML, CSS and a script over the API,
+    // so it works from any browser on the loopback (or behind a reverse proxy) without a
+    // build step. The browser asks for the SIP address and password when the API first
+    // answers 401.
+    if (auto page = page_file(req.path)) {
       if (req.method != "GET") return error(405, "use GET");
-      return {200, "text/html; charset=utf-8", kPage,
+      return {200, page->second, std::string(web::asset(page->first)),
               {"Cache-Control: no-store", "X-Frame-Options: DENY",
                "Content-Security-Policy: frame-ancestors 'none'"}};
     }

@@ -1,7 +1,8 @@
 // Room management for end users: the reference's "My Rooms" web app (§1.3 roles, §4 room
 // management web service). Creators make rooms in their categories; managers change them.
 //
-//   GET    /manage                    the web page (HTML + script over the API below; it
+//   GET    /manage                    the web page (web/assets/manage.html, with manage.css
+//                                     and manage.js under /manage/; a script over the API below: it
 //                                     holds no data, so it needs no sign-in itself)
 //   GET    /manage/v1/categories      categories the user may create rooms in (Creator, in
 //                                     the category's scope)

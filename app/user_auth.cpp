@@ -82,7 +82,7 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
 web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
                                           bool trust_user_header, size_t max_upload) {
   return [ctx, trust_user_header, max_upload](const web::http_request& head,
-                                             size_t* max_body) -> std::optional<web::http_response> {
+                                             web::head_decision* d) -> std::optional<web::http_response> {
     bool files = head.path.rfind(kFilesPrefix, 0) == 0;
     if (!files && head.path.rfind(kManagePrefix, 0) != 0) return std::nullopt;
     // Browsers resend Basic credentials to this origin from any page: requests another
@@ -101,7 +101,7 @@ web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_c
       return error(403, "cross-site request refused (Sec-Fetch-Site: cross-site)");
     auto who = authenticate_user(*ctx, trust_user_header, head);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
-    if (files && head.method == "POST") *max_body = max_upload;
+    if (files && head.method == "POST") d->max_body = max_upload;
     return std::nullopt;
   };
 }

@@ -1,23 +1,32 @@
 #include "web/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
 #include <cerrno>
-#include <chrono>
 #include <cstring>
+#include <limits>
 
 #include "log/log.h"
+#include "web/handler_pool.h"
 
 namespace pchat::web {
 namespace {
 
-constexpr size_t kMaxHead = 16 * 1024;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+constexpr size_t kPiece = 64 * 1024;          // one body read, one file write
+constexpr auto kLinger = std::chrono::seconds(2);  // reading what a refused client still sends
+constexpr size_t kLingerBytes = 1 << 20;
 
 const char* status_text(int code) {
   switch (code) {
@@ -25,6 +34,7 @@ const char* status_text(int code) {
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 206: return "Partial Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -33,21 +43,28 @@ const char* status_text(int code) {
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Status";
   }
 }
 
-bool send_all(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
+// Status line and headers; the body (`length` bytes) follows.
+std::string render_head(const http_response& resp, uint64_t length) {
+  std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + status_text(resp.status) +
+                    "\r\nContent-Type: " + resp.content_type +
+                    "\r\nContent-Length: " + std::to_string(length);
+  for (const auto& h : resp.extra_headers) {
+    // A header with a line break would let a value inject headers: dropped.
+    if (h.find_first_of("\r\n") == std::string::npos) out += "\r\n" + h;
   }
-  return true;
+  return out + "\r\n\r\n";
+}
+
+http_response json_error(int status, std::string_view message) {
+  return {status, "application/json", "{\"error\":\"" + std::string(message) + "\"}\n", {}, nullptr};
 }
 
 int hexval(char c) {
@@ -57,7 +74,409 @@ int hexval(char c) {
   return -1;
 }
 
+void parse_target(std::string_view target, http_request* req) {
+  size_t q = target.find('?');
+  req->path = url_decode(std::string(target.substr(0, q)), false);
+  if (q == std::string_view::npos) return;
+  std::string qs(target.substr(q + 1));
+  size_t pos = 0;
+  while (pos <= qs.size()) {
+    size_t amp = qs.find('&', pos);
+    std::string kv = qs.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    size_t eq = kv.find('=');
+    if (!kv.empty())
+      req->query[url_decode(kv.substr(0, eq), true)] =
+          eq == std::string::npos ? "" : url_decode(kv.substr(eq + 1), true);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+}
+
+// Warnings that a flood would repeat: at most one per 10 s per kind.
+bool log_allowed(std::atomic<int64_t>& last) {
+  int64_t now = std::chrono::duration_cast<milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t prev = last.load();
+  return now - prev >= 10'000 && last.compare_exchange_strong(prev, now);
+}
+
 }  // namespace
+
+file_source::~file_source() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+struct http_server::impl {
+  http_handler handler;
+  http_head_check head_check;
+  http_limits limits;
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> last_cap_log{-100'000}, last_accept_log{-100'000};
+  std::unique_ptr<handler_pool> pool;
+  std::unique_ptr<asio::io_context> ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_backoff;
+  std::vector<std::thread> io_threads;
+
+  void accept();
+};
+
+namespace {
+
+// One connection: a chain of asynchronous steps on its own strand, so it never needs a
+// lock and never holds an I/O thread while it waits. Owned by its pending operation (or
+// its handler job); gone, with its socket, when neither is left.
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket socket, http_server::impl* srv)
+      : stream_(std::move(socket)), srv_(srv), piece_(kPiece) {
+    ++srv_->connections;
+  }
+  ~session() { --srv_->connections; }
+
+  void start() {
+    if (srv_->connections > srv_->limits.max_connections) {
+      if (log_allowed(srv_->last_cap_log))
+        PCHAT_LOG(warn, "http", "connection limit reached, refusing with 503",
+                  "max_connections=" + std::to_string(srv_->limits.max_connections) +
+                      " action=" + log::quote("raise --http-max-connections if these clients are legitimate"));
+      auto busy = json_error(503, "too many connections, try again later");
+      busy.extra_headers.push_back("Connection: close");
+      return send_then_close(render_head(busy, busy.body.size()) + busy.body);
+    }
+    read_idle();
+  }
+
+ private:
+  const http_limits& limits() const { return srv_->limits; }
+
+  // Keep-alive: wait for the first byte of the next request (idle_timeout).
+  void read_idle() {
+    if (buffer_.size() > 0) return read_head();  // pipelined bytes already here
+    stream_.expires_after(limits().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read_head();
+                            });
+  }
+
+  void read_head() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(limits().max_head));
+    // The head check sets the real limit. (Not boost::none: Beast 1.74 then refuses every
+    // Content-Length, its check compares the length with an empty optional.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    req_ = http_request{};
+    stream_.expires_after(limits().head_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) { self->on_head(ec); });
+  }
+
+  void on_head(beast::error_code ec) {
+    // The head is complete and body bytes came with it: the parser wants a body buffer.
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec == bhttp::error::header_limit)
+      return send_then_close("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    if (ec == beast::error::timeout) {
+      PCHAT_LOG(info, "http", "request head too slow, connection closed", "");
+      return close();
+    }
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) return close();
+    if (ec) {
+      PCHAT_LOG(debug, "http", "bad request head", "error=" + log::quote(ec.message()));
+      return send_then_close("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+    auto& head = parser_->get();
+    req_.method = std::string(head.method_string());
+    parse_target(std::string_view(head.target().data(), head.target().size()), &req_);
+    for (const auto& field : head) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req_.headers[name] = std::string(field.value());
+    }
+    // A WebSocket upgrade (beast::websocket::is_upgrade(head)) would be handed over here.
+    decision_ = head_decision{limits().max_body, nullptr};
+    if (srv_->head_check) {
+      std::optional<http_response> refused;
+      try {
+        refused = srv_->head_check(req_, &decision_);
+      } catch (const std::exception& e) {
+        PCHAT_LOG(error, "http", "head check failed", "path=" + log::quote(req_.path) + " error=" + log::quote(e.what()));
+        refused = json_error(500, "internal error");
+      }
+      if (refused) return refuse(std::move(*refused));
+    }
+    if (auto length = parser_->content_length(); length && *length > decision_.max_body)
+      return refuse(json_error(413, "request body exceeds the limit"));
+    parser_->body_limit(decision_.max_body);
+    body_start_ = std::chrono::steady_clock::now();
+    // curl and other clients wait for this before sending a large body (file uploads).
+    auto expect = req_.headers.find("expect");
+    if (!parser_->is_done() && expect != req_.headers.end() && beast::iequals(expect->second, "100-continue")) {
+      out_ = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(limits().write_timeout);
+      return asio::async_write(stream_, asio::buffer(out_),
+                               [self = shared_from_this()](beast::error_code ec, size_t) {
+                                 if (ec) return self->close();
+                                 self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  // The body arrives in pieces; its deadline grows with what has arrived (a minimum rate).
+  void read_body() {
+    if (parser_->is_done()) return dispatch();
+    auto& body = parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    body.more = true;
+    auto allowance = limits().body_timeout +
+                     milliseconds(req_.body_size * 1000 / std::max<size_t>(limits().body_min_rate, 1));
+    stream_.expires_at(body_start_ + allowance);
+    bhttp::async_read_some(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec == bhttp::error::need_buffer) ec = {};
+    size_t n = piece_.size() - parser_->get().body().size;
+    if (n > 0) {
+      req_.body_size += n;
+      if (req_.body_size > decision_.max_body) return refuse(json_error(413, "request body exceeds the limit"));
+      if (decision_.sink) {
+        if (std::string why = decision_.sink->write({piece_.data(), n}); !why.empty())
+          return refuse(json_error(503, why));
+      } else {
+        req_.body.append(piece_.data(), n);
+      }
+    }
+    if (ec == bhttp::error::body_limit) return refuse(json_error(413, "request body exceeds the limit"));
+    if (ec == beast::error::timeout) {
+      PCHAT_LOG(info, "http", "request body too slow, connection closed",
+                "path=" + log::quote(req_.path) + " received=" + std::to_string(req_.body_size));
+      return close();
+    }
+    if (ec) return close();
+    read_body();
+  }
+
+  // The handler runs on a handler thread; its response comes back to this strand.
+  void dispatch() {
+    keep_alive_ = parser_->get().keep_alive();
+    auto range = req_.headers.find("range");
+    range_ = req_.method == "GET" && range != req_.headers.end() && !req_.headers.count("if-range")
+                 ? range->second : std::string{};
+    req_.sink = std::move(decision_.sink);
+    auto job = [self = shared_from_this(), req = std::move(req_)]() {
+      http_response resp;
+      try {
+        resp = self->srv_->handler(req);
+      } catch (const std::exception& e) {
+        PCHAT_LOG(error, "http", "handler failed", "path=" + log::quote(req.path) + " error=" + log::quote(e.what()));
+        resp = json_error(500, "internal error");
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, resp = std::move(resp)]() mutable { self->respond(std::move(resp)); });
+    };
+    if (!srv_->pool->try_run(std::move(job))) {
+      keep_alive_ = false;
+      respond(json_error(503, "server busy, try again later"));
+    }
+  }
+
+  void respond(http_response resp) {
+    if (!keep_alive_ || srv_->stopping) {
+      keep_alive_ = false;
+      resp.extra_headers.push_back("Connection: close");
+    }
+    file_.reset();
+    if (resp.file && resp.status == 200) {
+      uint64_t size = resp.file->size();
+      file_pos_ = 0;
+      file_end_ = size;
+      resp.extra_headers.push_back("Accept-Ranges: bytes");
+      if (auto r = range_.empty() ? std::nullopt : parse_byte_range(range_, size)) {
+        if (r->first > r->second) {
+          resp.status = 416;
+          resp.content_type = "application/json";
+          resp.body = "{\"error\":\"the range is outside the file's " + std::to_string(size) + " bytes\"}\n";
+          resp.extra_headers.push_back("Content-Range: bytes */" + std::to_string(size));
+          resp.file.reset();
+        } else {
+          resp.status = 206;
+          file_pos_ = r->first;
+          file_end_ = r->second + 1;
+          resp.extra_headers.push_back("Content-Range: bytes " + std::to_string(r->first) + "-" +
+                                       std::to_string(r->second) + "/" + std::to_string(size));
+        }
+      }
+      if (resp.file) {
+        file_ = std::move(resp.file);
+        out_ = render_head(resp, file_end_ - file_pos_);
+        return write_out();
+      }
+    }
+    out_ = render_head(resp, resp.body.size()) + resp.body;
+    write_out();
+  }
+
+  // Writes out_, then the file's next piece if one is being sent.
+  void write_out() {
+    stream_.expires_after(limits().write_timeout);
+    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec == beast::error::timeout)
+        PCHAT_LOG(info, "http", "client does not read its response, connection closed", "");
+      if (ec) return self->close();
+      if (self->file_ && self->file_pos_ < self->file_end_) return self->next_file_piece();
+      self->file_.reset();
+      if (!self->keep_alive_) return self->close();
+      self->read_idle();
+    });
+  }
+
+  void next_file_piece() {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kPiece, file_end_ - file_pos_));
+    out_.resize(want);
+    ssize_t n;
+    do n = ::pread(file_->fd(), out_.data(), want, static_cast<off_t>(file_pos_));
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {  // the head promised more bytes: the only honest end is to close
+      PCHAT_LOG(error, "http", "cannot read a file being sent, connection closed",
+                "offset=" + std::to_string(file_pos_) + " error=" + log::quote(n < 0 ? std::strerror(errno) : "end of file"));
+      return close();
+    }
+    out_.resize(static_cast<size_t>(n));
+    file_pos_ += static_cast<uint64_t>(n);
+    write_out();
+  }
+
+  // Answers and closes without reading the request's body.
+  void refuse(http_response resp) {
+    resp.extra_headers.push_back("Connection: close");
+    send_then_close(render_head(resp, resp.body.size()) + resp.body);
+  }
+
+  // Closing with unread input makes the kernel send a reset, which can destroy the answer
+  // before the client reads it: shut our side, then read (and drop) a bounded amount.
+  void send_then_close(std::string bytes) {
+    out_ = std::move(bytes);
+    stream_.expires_after(limits().write_timeout);
+    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->lingered_ = 0;
+      self->stream_.expires_after(kLinger);
+      self->drain();
+    });
+  }
+
+  void drain() {
+    stream_.async_read_some(asio::buffer(piece_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ > kLingerBytes) return self->close();
+      self->drain();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  http_server::impl* srv_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
+  http_request req_;
+  head_decision decision_{0, nullptr};
+  std::chrono::steady_clock::time_point body_start_;
+  std::vector<char> piece_;
+  bool keep_alive_ = false;
+  std::string range_;
+  std::string out_;
+  std::shared_ptr<const file_source> file_;
+  uint64_t file_pos_ = 0, file_end_ = 0;
+  size_t lingered_ = 0;
+};
+
+}  // namespace
+
+void http_server::impl::accept() {
+  acceptor->async_accept(asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopping) return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      // Out of descriptors (EMFILE/ENFILE) or memory: accept would fail again at once, so
+      // wait instead of spinning; connections wait in the backlog meanwhile.
+      if (log_allowed(last_accept_log))
+        PCHAT_LOG(warn, "http", "accept failed, pausing 100 ms",
+                  "error=" + log::quote(ec.message()) +
+                      " action=" + log::quote("raise the open-files limit (ulimit -n) or lower --http-max-connections"));
+      accept_backoff->expires_after(milliseconds(100));
+      accept_backoff->async_wait([this](beast::error_code wec) {
+        if (!wec && !stopping) accept();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<session>(std::move(socket), this)->start();
+    accept();
+  });
+}
+
+http_server::http_server(std::string host, uint16_t port, http_handler handler, http_limits limits)
+    : host_(std::move(host)), port_(port), impl_(std::make_unique<impl>()) {
+  impl_->handler = std::move(handler);
+  impl_->limits = limits;
+}
+
+http_server::~http_server() { stop(); }
+
+void http_server::set_head_check(http_head_check check) { impl_->head_check = std::move(check); }
+
+std::string http_server::start() {
+  auto& s = *impl_;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host_, ec);
+  if (ec) return "invalid HTTP bind address " + host_;
+  s.ioc = std::make_unique<asio::io_context>(static_cast<int>(std::max<size_t>(s.limits.io_threads, 1)));
+  s.acceptor.emplace(*s.ioc);
+  s.accept_backoff.emplace(*s.ioc);
+  tcp::endpoint endpoint(address, port_);
+  std::string where = host_ + ":" + std::to_string(port_) + "/http: ";
+  if (s.acceptor->open(endpoint.protocol(), ec); ec) return "socket " + where + ec.message();
+  if (s.acceptor->set_option(asio::socket_base::reuse_address(true), ec); ec) return "setsockopt " + where + ec.message();
+  if (s.acceptor->bind(endpoint, ec); ec) return "bind " + where + ec.message();
+  if (s.acceptor->listen(1024, ec); ec) return "listen " + where + ec.message();
+  port_ = s.acceptor->local_endpoint().port();
+  s.pool = std::make_unique<handler_pool>(s.limits.handler_threads, s.limits.handler_queue);
+  s.accept();
+  for (size_t i = 0; i < std::max<size_t>(s.limits.io_threads, 1); ++i)
+    s.io_threads.emplace_back([&s] { s.ioc->run(); });
+  return {};
+}
+
+void http_server::stop() {
+  auto& s = *impl_;
+  if (!s.ioc || s.stopping.exchange(true)) return;
+  // Order: no I/O thread runs any more, then no handler thread; only then are the sessions
+  // (owned by pending operations and queued jobs) destroyed, closing their sockets.
+  s.ioc->stop();
+  for (auto& t : s.io_threads) t.join();
+  s.io_threads.clear();
+  s.pool->stop();
+  s.accept_backoff.reset();
+  s.acceptor.reset();
+  s.ioc.reset();
+  s.pool.reset();
+}
 
 http_handler require_bearer_token(std::string token, std::string hint, http_handler next) {
   return [token = std::move(token), hint = std::move(hint), next = std::move(next)](
@@ -69,7 +488,8 @@ http_handler require_bearer_token(std::string token, std::string hint, http_hand
     if (!constant_time_equal(given, token) || token.empty())
       return {401, "application/json",
               "{\"error\": \"missing or wrong admin token: send 'Authorization: Bearer <token>' with the "
-              "token from " + hint + " (pchatctl: --data-dir, --token-file or PCHAT_ADMIN_TOKEN)\"}\n"};
+              "token from " + hint + " (pchatctl: --data-dir, --token-file or PCHAT_ADMIN_TOKEN)\"}\n",
+              {}, nullptr};
     return next(req);
   };
 }
@@ -95,193 +515,37 @@ std::string url_decode(const std::string& s, bool plus_is_space) {
   return out;
 }
 
-http_server::http_server(std::string host, uint16_t port, http_handler handler, size_t max_body)
-    : host_(std::move(host)), port_(port), handler_(std::move(handler)), max_body_(max_body) {}
-
-http_server::~http_server() { stop(); }
-
-std::string http_server::start() {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port_);
-  if (inet_pton(AF_INET, host_.c_str(), &addr.sin_addr) != 1) return "invalid HTTP bind address " + host_;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return "bind " + host_ + ":" + std::to_string(port_) + "/http: " + std::strerror(errno);
-  if (::listen(listen_fd_, 128) != 0) return std::string("listen: ") + std::strerror(errno);
-  socklen_t len = sizeof addr;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  thread_ = std::thread([this] { run(); });
-  return {};
-}
-
-void http_server::stop() {
-  if (!thread_.joinable()) return;
-  stopping_ = true;
-  uint64_t one = 1;
-  ssize_t rc = ::write(wake_fd_, &one, sizeof one);
-  (void)rc;
-  thread_.join();
-  ::close(listen_fd_);
-  ::close(wake_fd_);
-}
-
-void http_server::run() {
-  while (!stopping_) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, 1000) <= 0) continue;
-    if (fds[1].revents) break;
-    if (!(fds[0].revents & POLLIN)) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    timeval tv{30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    serve(fd);
-    ::close(fd);
+std::optional<std::pair<uint64_t, uint64_t>> parse_byte_range(std::string_view value, uint64_t size) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.substr(0, 6) != "bytes=" || value.find(',') != std::string_view::npos) return std::nullopt;
+  value.remove_prefix(6);
+  size_t dash = value.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view digits, uint64_t* out) {
+    if (digits.empty() || digits.size() > 19) return false;
+    *out = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      *out = *out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return true;
+  };
+  const std::pair<uint64_t, uint64_t> unsatisfiable{1, 0};
+  uint64_t first = 0, last = 0;
+  if (dash == 0) {  // "-N": the last N bytes
+    if (!number(value.substr(1), &last)) return std::nullopt;
+    if (last == 0 || size == 0) return unsatisfiable;
+    return std::pair<uint64_t, uint64_t>{size - std::min(last, size), size - 1};
   }
-}
-
-// The response's status line, headers and body.
-static std::string render(const http_response& resp) {
-  std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + status_text(resp.status) +
-                    "\r\nContent-Type: " + resp.content_type +
-                    "\r\nContent-Length: " + std::to_string(resp.body.size());
-  for (const auto& h : resp.extra_headers) {
-    // A header with a line break would let a value inject headers: dropped.
-    if (h.find_first_of("\r\n") == std::string::npos) out += "\r\n" + h;
+  if (!number(value.substr(0, dash), &first)) return std::nullopt;
+  if (dash + 1 == value.size()) {
+    last = UINT64_MAX;
+  } else if (!number(value.substr(dash + 1), &last) || last < first) {
+    return std::nullopt;  // syntactically invalid: ignored, as RFC 9110 says
   }
-  return out + "\r\n\r\n" + resp.body;
-}
-
-// Waits until `fd` is readable; false when the server is stopping or `deadline` passed,
-// so neither an idle keep-alive client nor a slow one holds the thread or shutdown.
-static bool wait_readable(int fd, int wake_fd, std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  if (left.count() <= 0) return false;
-  pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-  int n = ::poll(fds, 2, static_cast<int>(left.count()));
-  return n > 0 && !fds[1].revents && (fds[0].revents & (POLLIN | POLLHUP | POLLERR));
-}
-
-void http_server::serve(int fd) {
-  std::string buf;
-  char chunk[16 * 1024];
-  for (;;) {  // one request per iteration (keep-alive)
-    // One deadline for the whole request: a client trickling bytes cannot hold the
-    // (single) server thread longer than this.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    size_t head_end;
-    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
-      if (buf.size() > kMaxHead) {
-        send_all(fd, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        return;
-      }
-      if (!wait_readable(fd, wake_fd_, deadline)) return;
-      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n <= 0) return;
-      buf.append(chunk, static_cast<size_t>(n));
-      if (stopping_) return;
-    }
-    http_request req;
-    std::string head = buf.substr(0, head_end);
-    size_t line_end = head.find("\r\n");
-    std::string request_line = head.substr(0, line_end);
-    size_t sp1 = request_line.find(' ');
-    size_t sp2 = request_line.rfind(' ');
-    if (sp1 == std::string::npos || sp2 == sp1) {
-      send_all(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-      return;
-    }
-    req.method = request_line.substr(0, sp1);
-    std::string target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-    size_t q = target.find('?');
-    req.path = url_decode(target.substr(0, q), false);
-    if (q != std::string::npos) {
-      std::string qs = target.substr(q + 1);
-      size_t pos = 0;
-      while (pos <= qs.size()) {
-        size_t amp = qs.find('&', pos);
-        std::string kv = qs.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-        size_t eq = kv.find('=');
-        if (!kv.empty())
-          req.query[url_decode(kv.substr(0, eq), true)] =
-              eq == std::string::npos ? "" : url_decode(kv.substr(eq + 1), true);
-        if (amp == std::string::npos) break;
-        pos = amp + 1;
-      }
-    }
-    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-    while (pos < head.size()) {
-      size_t e = head.find("\r\n", pos);
-      std::string line = head.substr(pos, e == std::string::npos ? std::string::npos : e - pos);
-      pos = e == std::string::npos ? head.size() : e + 2;
-      size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string name = line.substr(0, colon);
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      req.headers[name] = value;
-    }
-    size_t body_len = 0;
-    if (auto it = req.headers.find("content-length"); it != req.headers.end())
-      body_len = std::strtoull(it->second.c_str(), nullptr, 10);
-    size_t max_body = max_body_;
-    if (head_check_) {
-      std::optional<http_response> refused;
-      try {
-        refused = head_check_(req, &max_body);
-      } catch (const std::exception& e) {
-        PCHAT_LOG(error, "http", "head check failed", "path=" + log::quote(req.path) + " error=" + log::quote(e.what()));
-        refused = http_response{500, "application/json", "{\"error\":\"internal error\"}\n"};
-      }
-      if (refused) {
-        refused->extra_headers.push_back("Connection: close");
-        send_all(fd, render(*refused));
-        return;
-      }
-    }
-    if (body_len > max_body) {
-      send_all(fd, "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nContent-Length: 43\r\nConnection: close\r\n\r\n{\"error\":\"request body exceeds the limit\"}\n");
-      return;
-    }
-    buf.erase(0, head_end + 4);
-    // curl and other clients wait for this before sending a large body (file uploads).
-    if (auto it = req.headers.find("expect"); it != req.headers.end() && body_len > buf.size()) {
-      std::string v = it->second;
-      for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (v == "100-continue" && !send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
-    }
-    while (buf.size() < body_len) {
-      if (!wait_readable(fd, wake_fd_, deadline)) return;
-      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n <= 0) return;
-      buf.append(chunk, static_cast<size_t>(n));
-    }
-    req.body = buf.substr(0, body_len);
-    buf.erase(0, body_len);
-
-    http_response resp;
-    try {
-      resp = handler_(req);
-    } catch (const std::exception& e) {
-      PCHAT_LOG(error, "http", "handler failed", "path=" + log::quote(req.path) + " error=" + log::quote(e.what()));
-      resp = {500, "application/json", std::string("{\"error\":\"internal error\"}\n")};
-    }
-    bool close_after = false;
-    if (auto it = req.headers.find("connection"); it != req.headers.end() && it->second == "close")
-      close_after = true;
-    if (close_after) resp.extra_headers.push_back("Connection: close");
-    std::string out = render(resp);
-    if (!send_all(fd, out) || close_after) return;
-  }
+  if (first >= size) return unsatisfiable;
+  return std::pair<uint64_t, uint64_t>{first, std::min(last, size - 1)};
 }
 
 }  // namespace pchat::web

@@ -186,6 +186,16 @@ TEST_F(RoomManagementE2E, ThePageIsServedAndUsesTheApi) {
   EXPECT_NE(page.head.find("Content-Type: text/html"), std::string::npos) << page.head;
   EXPECT_NE(page.head.find("X-Frame-Options: DENY"), std::string::npos) << page.head;
   EXPECT_NE(page.body.find("<form id=\"room-form\">"), std::string::npos);
-  EXPECT_NE(page.body.find("/manage/v1/"), std::string::npos);
+  // Its script and style sheet (web/assets/, embedded in pchatd).
+  EXPECT_NE(page.body.find("<script src=\"/manage/manage.js\">"), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("href=\"/manage/manage.css\""), std::string::npos) << page.body;
+  auto script = http(server_->http_port(), "GET", "/manage/manage.js");
+  ASSERT_EQ(script.status, 200);
+  EXPECT_NE(script.head.find("Content-Type: text/javascript"), std::string::npos) << script.head;
+  EXPECT_NE(script.body.find("const api = \"/manage/v1/\";"), std::string::npos);
+  auto style = http(server_->http_port(), "GET", "/manage/manage.css");
+  ASSERT_EQ(style.status, 200);
+  EXPECT_NE(style.head.find("Content-Type: text/css"), std::string::npos) << style.head;
+  EXPECT_NE(style.body.find("font-family"), std::string::npos);
   EXPECT_EQ(http(server_->http_port(), "POST", "/manage").status, 405);
 }
