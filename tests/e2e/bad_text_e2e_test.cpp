@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "storage/store.h"
 #include "tests/e2e/http_client.h"
@@ -93,6 +94,74 @@ class BadTextE2E : public ::testing::Test {
     std::getline(in, t);
     return t;
   }
+  // Stops pchatd, writes what an older version could have stored (no text check on entry):
+  // a message with byte 0xFF in the demo room plus its staged compliance event, and a second
+  // staged event whose text is a spreadsheet formula; starts pchatd with `args`. Returns the
+  // last staged event's sequence (0 on failure).
+  uint64_t stage_old_records(const std::string& room_id, std::vector<std::string> args) {
+    clients_.clear();
+    if (!server_->stop()) return 0;
+    uint64_t last_event = 0;
+    {
+      std::unique_ptr<pchat::storage::store> st;
+      if (!pchat::storage::store::open({dir_ + "/data/store", false}, &st).is_ok()) return 0;
+      uint64_t last = 0;
+      if (!st->last_sequence(room_id, &last).is_ok()) return 0;
+      if (!st->last_compliance_sequence(&last_event).is_ok()) return 0;
+      pchat::storage::message_record m;
+      m.seq = last + 1;
+      m.author = "sip:alice@example.com";
+      m.ts_micros = 1767225600000000;  // 2026-01-01
+      m.text = "bad \xFF byte";
+      auto b = st->new_batch();
+      b->put_message(room_id, m);
+      pchat::storage::compliance_record e;
+      e.kind = pchat::storage::compliance_kind::chat;
+      e.ts_micros = m.ts_micros;
+      e.room_id = room_id;
+      e.room_name = "Demo Room";
+      e.user_uri = m.author;
+      e.message_id = m.seq;
+      e.text = m.text;
+      b->put_compliance(++last_event, e);
+      e.text = "=HYPERLINK(\"http://evil.example\",\"click\")";
+      e.user_display = "@SUM(1+1)";
+      b->put_compliance(++last_event, e);
+      if (!b->commit().is_ok()) return 0;
+    }
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data", std::move(args));
+    if (!server_->start()) return 0;
+    return last_event;
+  }
+  json ctl_json(const std::string& args) {
+    int rc = -1;
+    std::string out = server_->ctl("--json " + args, &rc);
+    return rc == 0 ? json::parse(out, nullptr, false) : json();
+  }
+  // The only file with extension `ext` in `dir`, read whole ("" if none).
+  static std::string only_output(const std::string& dir, const std::string& ext,
+                                 std::string* path) {
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(dir, ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      if (it->path().extension() != ext) continue;
+      *path = it->path().string();
+      std::ifstream in(*path, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      return ss.str();
+    }
+    return "";
+  }
+  bool delivered_through(uint64_t seq) {
+    auto until = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < until) {
+      json s = ctl_json("compliance status");
+      if (s.is_object() && s.value("delivered_through", uint64_t{0}) >= seq) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
   pchat::testing::http_reply admin(const std::string& method, const std::string& target,
                                    const std::string& body) {
     return pchat::testing::http(
@@ -105,6 +174,19 @@ class BadTextE2E : public ::testing::Test {
   std::unique_ptr<pchat::testing::server_process> server_;
   std::vector<std::unique_ptr<chat_client>> clients_;
 };
+
+// xmllint --schema against the adapter's XSD; exit code (0 = valid), output in *out.
+int xmllint(const std::string& path, std::string* out) {
+  std::string cmd = "xmllint --noout --schema " PCHAT_SOURCE_DIR "/compliance/xml_adapter.xsd '" +
+                    path + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  out->clear();
+  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  int status = p ? pclose(p) : -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 std::string error_of(const pchat::testing::http_reply& r) {
   json j = json::parse(r.body, nullptr, false);
@@ -273,4 +355,48 @@ TEST_F(BadTextE2E, ARecordAnOlderVersionStoredWithByte0xFFIsRepairedLoggedAndRep
   EXPECT_EQ(texts.back(), "bad " + kFffd + " byte");
   ASSERT_TRUE(bob.post_and_wait_ack(room, "still fine", 5s));
   EXPECT_TRUE(bob.wait_for_message([](auto& m) { return m.text == "still fine"; }, 5s));
+}
+
+TEST_F(BadTextE2E, ComplianceOutputOfAStoredByte0xFFPostParsesAndNoCsvCellRunsAsAFormula) {
+  std::string room;
+  {
+    auto& alice = client("alice@example.com");
+    room = join_demo(alice);
+    ASSERT_FALSE(room.empty());
+  }
+  const std::string room_id = room.substr(room.rfind('/') + 1);
+  const std::vector<std::string> common{"--compliance-enabled=true",
+                                        "--compliance-test-run-interval-ms=200"};
+
+  // XML: the file validates against the XSD, the bad byte shows as U+FFFD, status is truthful.
+  auto xml_args = common;
+  xml_args.push_back("--compliance-adapter=xml");
+  xml_args.push_back("--compliance-output-dir=" + dir_ + "/out-xml");
+  const uint64_t xml_last = stage_old_records(room_id, xml_args);
+  ASSERT_NE(xml_last, 0u) << server_->stderr_text();
+  ASSERT_TRUE(delivered_through(xml_last)) << ctl_json("compliance status").dump();
+  std::string path;
+  const std::string xml = only_output(dir_ + "/out-xml", ".xml", &path);
+  ASSERT_FALSE(xml.empty());
+  std::string lint;
+  EXPECT_EQ(xmllint(path, &lint), 0) << lint;
+  EXPECT_NE(xml.find("content=\"bad " + kFffd + " byte\""), std::string::npos) << xml;
+  json status = ctl_json("compliance status");
+  EXPECT_EQ(status.value("last_error", "?"), "") << status.dump();
+  EXPECT_EQ(status.value("queue_depth", uint64_t{9}), 0u) << status.dump();
+
+  // CSV: the same kind of records; the formula cells are quoted behind a single quote.
+  auto csv_args = common;
+  csv_args.push_back("--compliance-adapter=csv");
+  csv_args.push_back("--compliance-output-dir=" + dir_ + "/out-csv");
+  const uint64_t csv_last = stage_old_records(room_id, csv_args);
+  ASSERT_NE(csv_last, 0u) << server_->stderr_text();
+  ASSERT_TRUE(delivered_through(csv_last)) << ctl_json("compliance status").dump();
+  const std::string csv = only_output(dir_ + "/out-csv", ".csv", &path);
+  EXPECT_NE(csv.find(",bad " + kFffd + " byte\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'@SUM(1+1)\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\"\r\n"),
+            std::string::npos)
+      << csv;
+  EXPECT_EQ(csv.find(",=HYPERLINK"), std::string::npos) << csv;
 }
