@@ -68,6 +68,12 @@ struct directory_state {
     return ctx->identities->access(user, r, c == categories.end() ? kNoCategory : c->second);
   }
 
+  // The room's category (an empty record if it has none), for the room's access checks.
+  storage::category_record category_of(const storage::room_record& r) const {
+    auto c = categories.find(r.category_id);
+    return c == categories.end() ? storage::category_record{} : c->second;
+  }
+
   // "ma-chan://<domain>/<id>" -> id, or empty.
   std::string room_id_of(const std::string& uri) const {
     std::string prefix = "ma-chan://";
@@ -103,7 +109,7 @@ caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record 
   // A live room applies new settings at once: disabling it or removing a member
   // takes effect for people already in it.
   if (auto a = st.active.find(r.id); a != st.active.end())
-    self->send(a->second, update_room_atom::value, r);
+    self->send(a->second, update_room_atom::value, r, st.category_of(r));
   return r;
 }
 
@@ -210,14 +216,22 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
       },
       [=](count_atom, const std::string& id, int n) { self->state.counts[id] = n; },
       [=](search_atom, const std::string& criteria, const std::string& user) {
+        // Bounded: at most kMaxSearchResults rooms and kSearchBudget of this thread per
+        // search (the directory serves every lookup), so a flood of searches over many rooms
+        // cannot starve joins. A search cut short answers what it found.
         auto& st = self->state;
         std::string needle = lower(criteria);
         std::vector<room_view> out;
+        auto deadline = std::chrono::steady_clock::now() + kSearchBudget;
+        size_t scanned = 0;
         for (auto& [id, r] : st.rooms) {
-          if (r.disabled || !st.access(user, r).visible) continue;
+          if (out.size() >= kMaxSearchResults) break;
+          if (++scanned % 256 == 0 && std::chrono::steady_clock::now() > deadline) break;
+          if (r.disabled) continue;
           if (!needle.empty() && lower(r.name).find(needle) == std::string::npos &&
               lower(r.description).find(needle) == std::string::npos)
             continue;
+          if (!st.access(user, r).visible) continue;
           out.push_back(st.view(r));
         }
         std::sort(out.begin(), out.end(),
@@ -248,7 +262,7 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         if (auto a = st.active.find(id); a != st.active.end()) {
           storage::room_record gone = it->second;
           gone.disabled = true;
-          self->send(a->second, update_room_atom::value, gone);
+          self->send(a->second, update_room_atom::value, gone, st.category_of(gone));
           // No exit: the empty room retires by itself, and no lookup finds it any more.
           st.active.erase(a);
         }
@@ -277,7 +291,7 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         // A changed scope applies to people already in the category's live rooms.
         for (auto& [rid, room] : st.active)
           if (auto r = st.rooms.find(rid); r != st.rooms.end() && r->second.category_id == c.id)
-            self->send(room, update_room_atom::value, r->second);
+            self->send(room, update_room_atom::value, r->second, c);
         return c;
       },
       [=](replace_room_atom, const storage::room_record& before,

@@ -7,9 +7,15 @@
 
 #include <caf/fwd.hpp>
 
+#include <chrono>
 #include <memory>
 
 namespace pchat::actors {
+
+// Room search (cmd:chansrch) answers at most this many rooms (the searchLimit we advertise
+// in cmd:getserverinfo) and stops scanning after this much of the directory's thread.
+inline constexpr size_t kMaxSearchResults = 999;
+inline constexpr std::chrono::milliseconds kSearchBudget{50};
 
 struct server_context;
 

@@ -6,6 +6,7 @@
 //   directory_actor detached; room URI -> room actor, spawning on demand; room search;
 //                   category/room creation (the only writer of the directory)
 //   room_actor      one per active room: sequence, roster, back-chat cache, fan-out
+//   reader_actor    a pool of detached readers: the blocking store reads of rooms and sessions
 //   commit_actor    detached; group-commits posts and prefs with one fsync per batch;
 //                   the single writer of compliance events (assigns their sequence)
 //   compliance runner (compliance/runner_actor.h) detached; staged events -> adapter ->
@@ -41,7 +42,7 @@ using count_atom = caf::atom_constant<caf::atom("count")>;    // (count, room_id
 using new_category_atom = caf::atom_constant<caf::atom("newcat")>;  // (newcat, category_record) | admin -> dir | category_record (id set)
 using new_room_atom = caf::atom_constant<caf::atom("newroom")>;     // (newroom, room_record)     | admin -> dir | room_record (id set)
 using replace_room_atom = caf::atom_constant<caf::atom("roomrepl")>;  // (roomrepl, room_record before, room_record after) | admin/manage -> dir | room_record; not_found if gone, bad_request if it is no longer `before`
-using update_room_atom = caf::atom_constant<caf::atom("roomupd")>;  // (roomupd, room_record) | dir -> room | none: settings changed (re-check the roster)
+using update_room_atom = caf::atom_constant<caf::atom("roomupd")>;  // (roomupd, room_record, category_record) | dir -> room | none: settings changed (re-check the roster)
 using remove_room_atom = caf::atom_constant<caf::atom("rmroom")>;    // (rmroom, room_id)     | admin -> dir | ok_atom: gone with its history, members removed
 using remove_category_atom = caf::atom_constant<caf::atom("rmcat")>;  // (rmcat, category_id) | admin -> dir | ok_atom, or bad_request while it has rooms
 using clear_atom = caf::atom_constant<caf::atom("rclear")>;      // (rclear, room id|name|uri, i64 before_micros) | admin -> dir -> room | u64 messages removed, once durable
@@ -58,9 +59,17 @@ using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, 
 using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, user_uri, text) | file api -> room | u64 seq, after it is durable: a post by a user who is not joined (the caller checked posting rights), e.g. "shared a file"
 using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, txn u64) | session -> room | u64 seq, after it is durable
                                                                //   (the room answers the INFO's SIP 200 itself, before the fan-out)
+using reload_atom = caf::atom_constant<caf::atom("rreload")>;  // (rreload) | room -> itself (timer) | none: read the history again after a failed load
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
 using replace_atom = caf::atom_constant<caf::atom("msgrepl")>; // (msgrepl, message_filter)     | admin -> dir -> room | u64 messages replaced, once durable
                                                                //   (the directory forwards to the room actor, spawning it if needed)
+
+// ---- reader_actor (actors/reader_actor.h); failures answer errc::storage_failure
+using rdload_atom = caf::atom_constant<caf::atom("rdload")>;     // (rdload, room_id, category_id, u64 n) | room -> reader | (u64 last seq, vector<message_record> newest n oldest first, bool ChatHistory)
+using rdlatest_atom = caf::atom_constant<caf::atom("rdlatest")>; // (rdlatest, room_id, u64 n)           | room -> reader | vector<message_record>, newest n oldest first
+using rdfrom_atom = caf::atom_constant<caf::atom("rdfrom")>;     // (rdfrom, room_id, u64 from, u64 max) | room -> reader | vector<message_record>, seq >= from ascending
+using rdinv_atom = caf::atom_constant<caf::atom("rdinv")>;       // (rdinv, user_uri, u64 after_id)      | session -> reader | (vector<invitation_record>, vector<string> room names, "" = room gone)
+using rdpref_atom = caf::atom_constant<caf::atom("rdpref")>;     // (rdpref, user_uri, label)            | session -> reader | string ("" if never set)
 
 // ---- commit_actor
 using commit_atom = caf::atom_constant<caf::atom("commit")>;   // (commit, room_id, message_record) | room -> commit | u64 seq once synced
@@ -94,6 +103,7 @@ enum class errc : uint8_t {
   not_joined = 3,      // command needs the session to be in the room
   storage_failure = 4, // the store refused the write (disk full, I/O error)
   bad_request = 5,
+  busy = 6,            // not done in time, or the room cannot read its history: nothing changed, retry
 };
 caf::error make_error(errc code, std::string reason);
 // Returns true (and fills code/reason) if `e` is one of ours.
@@ -198,6 +208,11 @@ typename Inspector::result_type inspect(Inspector& f, compliance_record& x) {
   return f(caf::meta::type_name("compliance_record"), x.seq, kind, x.ts_micros, x.room_id,
            x.room_uri, x.room_name, x.user_uri, x.user_display, x.message_id, x.text,
            x.file_name, load);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, invitation_record& x) {
+  return f(caf::meta::type_name("invitation_record"), x.id, x.user, x.room_id, x.inviter,
+           x.ts_micros);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_record& x) {

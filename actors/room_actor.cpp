@@ -2,8 +2,10 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <unordered_map>
 
 #include "actors/identity_registry.h"
@@ -13,7 +15,6 @@
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/xccos_codec.h"
-#include "storage/store.h"
 
 namespace pchat::actors {
 namespace {
@@ -50,7 +51,12 @@ struct room_state {
   std::vector<uint64_t> dialogs;  // fan-out targets, rebuilt when the roster changes
   bool dialogs_stale = true;
   bool roster_muted = false;      // above ParticipantUpdateLimit
-  size_t in_flight = 0;           // posts waiting for their commit
+  size_t in_flight = 0;           // posts (and admin chunks) waiting for their commit
+  // The history was read (next_seq is the stored last + 1). Until then, and after a failed
+  // read, posts and imports are refused: numbering from 1 would overwrite history.
+  bool loaded = false;
+  std::chrono::seconds reload_delay{1};  // doubles per failed read, up to kMaxReloadDelay
+  std::string load_error;                // why the last read failed
   uint64_t idle_generation = 0;
   uint64_t envid = 1;
   static inline const char* name = "room";
@@ -113,6 +119,8 @@ struct room_state {
 
 using room_ptr = caf::stateful_actor<room_state>*;
 
+constexpr std::chrono::seconds kMaxReloadDelay{30};
+
 xccos::chat_message to_wire(const room_state& st, const storage::message_record& m) {
   xccos::chat_message c;
   c.chan_uri = st.uri;
@@ -164,109 +172,286 @@ void relay_post(room_ptr self, const storage::message_record& m, uint64_t txn) {
   if (!to.empty()) st.ctx->edge->send_info_many(to, body);
 }
 
-// Sends `xs` to the commit actor with the room counted busy (it does not retire meanwhile).
-// Once the write is synced, `on_durable(n)` runs (n: the commit actor's answer) and its result
-// answers the current request; a failed write answers the error instead.
-template <class OnDurable, class... Ts>
-caf::result<uint64_t> when_durable(room_ptr self, OnDurable on_durable, Ts&&... xs) {
-  auto rp = self->make_response_promise();
+// A commit that was not confirmed within commit_timeout: refused (never acknowledged). The
+// write may still land later; then it shows in back-chat after the room reloads, which is
+// the client's "not delivered" post appearing, never an acknowledged post going missing.
+caf::error commit_error(room_ptr self, caf::error err) {
+  if (err != caf::sec::request_timeout) return err;
+  auto& st = self->state;
+  auto ms = std::to_string(st.ctx->commit_timeout.count());
+  PCHAT_LOG(warn, "room", "write not confirmed in time; refused",
+            "room=" + st.uri + " timeout_ms=" + ms + " action=" + log::quote("check the disk (fsync latency)"));
+  return make_error(errc::busy, "the store did not confirm the write within " + ms +
+                                    " ms; it was not acknowledged, send it again");
+}
+
+// Sends `xs` to the commit actor (timeout: commit_timeout) with the room counted busy (it
+// does not retire meanwhile); then `on_ok(n)` (n: the commit actor's answer) or
+// `on_fail(error)` runs.
+template <class OnOk, class OnFail, class... Ts>
+void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
   self->state.in_flight++;
-  self->request(self->state.ctx->commit, caf::infinite, std::forward<Ts>(xs)...)
+  self->request(self->state.ctx->commit, self->state.ctx->commit_timeout, std::forward<Ts>(xs)...)
       .then(
-          [=, on_durable = std::move(on_durable)](uint64_t n) mutable {
+          [=, on_ok = std::move(on_ok)](uint64_t n) mutable {
             self->state.in_flight--;
-            rp.deliver(on_durable(n));
+            on_ok(n);
             schedule_idle_check(self);
           },
           [=](caf::error& err) mutable {
             self->state.in_flight--;
-            rp.deliver(std::move(err));
+            on_fail(commit_error(self, std::move(err)));
             schedule_idle_check(self);
           });
+}
+
+// commit_request answering the current request: once the write is synced, `on_durable(n)`
+// runs and its result is the answer; a failed or unconfirmed write answers the error.
+template <class OnDurable, class... Ts>
+caf::result<uint64_t> when_durable(room_ptr self, OnDurable on_durable, Ts&&... xs) {
+  auto rp = self->make_response_promise();
+  commit_request(
+      self, [rp, on_durable = std::move(on_durable)](uint64_t n) mutable { rp.deliver(on_durable(n)); },
+      [rp](caf::error err) mutable { rp.deliver(std::move(err)); }, std::forward<Ts>(xs)...);
   return rp;
 }
 
-// Remove-CsPersistentChatMessage: rewrites the stored messages matching `f` with the
-// replacement text (and their compliance events) in one synced write, then updates the
-// back-chat cache so later back-chat shows the replacement. Posts still in flight are not
-// matched (they were not stored when the admin asked).
-caf::result<uint64_t> replace_messages(room_ptr self, const message_filter& f) {
+// A walk over the room's whole stored history in chunks (admin clear and replace): reads
+// kScanChunk messages through the reader, lets `plan` write what it wants of them through
+// the commit actor, and only then reads on. Each chunk is its own synced write, so posts to
+// every room interleave with the admin work instead of queueing behind one huge read and
+// one huge write; a failure stops the walk (what was written stays written, a re-run
+// finishes it). Answers the sum of the chunks' counts.
+struct scan_job {
+  caf::response_promise rp;
+  uint64_t from = 1;
+  uint64_t done = 0;
+  // (chunk, done(count or error)): must call done exactly once.
+  std::function<void(std::vector<storage::message_record>&,
+                     std::function<void(caf::expected<uint64_t>)>)> plan;
+};
+
+void scan_step(room_ptr self, std::shared_ptr<scan_job> job) {
   auto& st = self->state;
-  std::vector<storage::message_record> all;
-  if (auto s = st.ctx->store->read_from(st.rec.id, 1, SIZE_MAX, &all); !s.is_ok())
-    return make_error(errc::storage_failure, s.to_string());
-  std::vector<storage::message_record> changed;
-  std::vector<storage::compliance_record> events;
-  int64_t now = now_micros();
-  for (auto& m : all) {
-    if (!f.user.empty() && m.author != f.user) continue;
-    if (f.before_micros != 0 && m.ts_micros >= f.before_micros) continue;
-    if (f.after_micros != 0 && m.ts_micros <= f.after_micros) continue;
-    if (!f.contains.empty() && m.text.find(f.contains) == std::string::npos) continue;
-    if (m.text == f.replacement && m.extra_xml.empty()) continue;  // replaced already
-    m.text = f.replacement;
-    m.extra_xml.clear();  // client formatting of the old text no longer applies
-    if (st.ctx->compliance_enabled)
-      events.push_back(st.capture(storage::compliance_kind::message_replaced, m.author, m.seq,
-                                  m.text, now));
-    changed.push_back(std::move(m));
+  st.in_flight++;  // the room stays up until the walk ends
+  self->request(st.ctx->reader, st.ctx->request_timeout, rdfrom_atom::value, st.rec.id, job->from,
+                static_cast<uint64_t>(kScanChunk))
+      .then(
+          [=](std::vector<storage::message_record>& chunk) {
+            self->state.in_flight--;
+            if (chunk.empty()) {
+              job->rp.deliver(job->done);
+              schedule_idle_check(self);
+              return;
+            }
+            job->from = chunk.back().seq + 1;
+            bool last = chunk.size() < kScanChunk;
+            job->plan(chunk, [=](caf::expected<uint64_t> n) {
+              if (!n) {
+                job->rp.deliver(n.error());
+                return;
+              }
+              job->done += *n;
+              if (last) {
+                job->rp.deliver(job->done);
+                return;
+              }
+              scan_step(self, job);
+            });
+          },
+          [=](caf::error& err) {
+            self->state.in_flight--;
+            job->rp.deliver(std::move(err));
+            schedule_idle_check(self);
+          });
+}
+
+caf::result<uint64_t> scan(room_ptr self, decltype(scan_job::plan) plan) {
+  auto job = std::make_shared<scan_job>();
+  job->rp = self->make_response_promise();
+  job->plan = std::move(plan);
+  scan_step(self, job);
+  return job->rp;
+}
+
+// Remove-CsPersistentChatMessage: rewrites the stored messages matching `f` with the
+// replacement text (and their compliance events), one synced write per chunk of history
+// (scan), updating the back-chat cache so later back-chat shows the replacement. Posts
+// still in flight are not matched (they were not stored when the admin asked).
+caf::result<uint64_t> replace_messages(room_ptr self, message_filter f) {
+  return scan(self, [self, f](std::vector<storage::message_record>& chunk,
+                              std::function<void(caf::expected<uint64_t>)> done) {
+    auto& st = self->state;
+    std::vector<storage::message_record> changed;
+    std::vector<storage::compliance_record> events;
+    int64_t now = now_micros();
+    for (auto& m : chunk) {
+      if (!f.user.empty() && m.author != f.user) continue;
+      if (f.before_micros != 0 && m.ts_micros >= f.before_micros) continue;
+      if (f.after_micros != 0 && m.ts_micros <= f.after_micros) continue;
+      if (!f.contains.empty() && m.text.find(f.contains) == std::string::npos) continue;
+      if (m.text == f.replacement && m.extra_xml.empty()) continue;  // replaced already
+      m.text = f.replacement;
+      m.extra_xml.clear();  // client formatting of the old text no longer applies
+      if (st.ctx->compliance_enabled)
+        events.push_back(st.capture(storage::compliance_kind::message_replaced, m.author, m.seq,
+                                    m.text, now));
+      changed.push_back(std::move(m));
+    }
+    if (changed.empty()) return done(uint64_t{0});
+    commit_request(
+        self,
+        [self, changed, done](uint64_t n) {
+          size_t i = 0;  // both ascending by seq
+          for (auto& c : self->state.cache) {
+            while (i < changed.size() && changed[i].seq < c.seq) ++i;
+            if (i < changed.size() && changed[i].seq == c.seq) c = changed[i];
+          }
+          done(n);
+        },
+        [done](caf::error err) { done(std::move(err)); }, rewrite_atom::value, st.rec.id, changed,
+        std::move(events));
+  });
+}
+
+// Clear-CsPersistentChatRoom: everything posted on or before `before` goes, one synced write
+// per chunk of history (with a MESSAGE_REMOVED compliance event each when compliance is on).
+caf::result<uint64_t> clear_messages(room_ptr self, int64_t before) {
+  return scan(self, [self, before](std::vector<storage::message_record>& chunk,
+                                   std::function<void(caf::expected<uint64_t>)> done) {
+    auto& st = self->state;
+    std::vector<uint64_t> seqs;
+    std::vector<storage::compliance_record> events;
+    int64_t now = now_micros();
+    for (auto& m : chunk) {
+      if (m.ts_micros > before) continue;
+      seqs.push_back(m.seq);
+      if (st.ctx->compliance_enabled)
+        events.push_back(st.capture(storage::compliance_kind::message_removed, m.author, m.seq, m.text, now));
+    }
+    if (seqs.empty()) return done(uint64_t{0});
+    commit_request(
+        self,
+        [self, seqs, before, done](uint64_t n) {
+          auto& st = self->state;
+          std::erase_if(st.cache, [&](const storage::message_record& m) {
+            return m.ts_micros <= before && std::binary_search(seqs.begin(), seqs.end(), m.seq);
+          });
+          if (st.ctx->indexer) self->send(st.ctx->indexer, ixdel_atom::value, st.rec.id, seqs);
+          done(n);
+        },
+        [done](caf::error err) { done(std::move(err)); }, purge_atom::value, st.rec.id, seqs,
+        std::move(events));
+  });
+}
+
+// Reloads the back-chat cache from the store (through the reader), keeping what the room
+// cached meanwhile above what the read saw.
+void reload_cache(room_ptr self) {
+  auto& st = self->state;
+  self->request(st.ctx->reader, st.ctx->request_timeout, rdlatest_atom::value, st.rec.id,
+                static_cast<uint64_t>(st.cache_cap))
+      .then(
+          [=](std::vector<storage::message_record>& latest) {
+            auto& st = self->state;
+            uint64_t seen = latest.empty() ? 0 : latest.back().seq;
+            for (auto& m : st.cache)
+              if (m.seq > seen) latest.push_back(std::move(m));
+            st.cache.assign(std::make_move_iterator(latest.begin()), std::make_move_iterator(latest.end()));
+            while (st.cache.size() > st.cache_cap) st.cache.pop_front();
+          },
+          [=](caf::error& err) {
+            PCHAT_LOG(warn, "room", "cannot reload back-chat after an import",
+                      "room=" + self->state.uri + " error=" + log::quote(self->system().render(err)));
+          });
+}
+
+struct import_job {
+  caf::response_promise rp;
+  std::vector<storage::message_record> msgs;  // ascending by seq
+  std::unordered_map<uint64_t, storage::message_record> have;  // stored, by seq, within range
+  uint64_t from = 0;
+};
+
+// Second half of an import, once the stored messages in its range are known.
+void import_write(room_ptr self, std::shared_ptr<import_job> job) {
+  auto& st = self->state;
+  std::vector<storage::message_record> fresh;
+  for (auto& m : job->msgs) {
+    auto it = job->have.find(m.seq);
+    if (it != job->have.end()) {
+      const auto& o = it->second;
+      if (o.author != m.author || o.ts_micros != m.ts_micros || o.text != m.text)
+        return job->rp.deliver(make_error(errc::bad_request, "import: room " + st.uri +
+                                                                 " already has a different message " +
+                                                                 std::to_string(m.seq)));
+      continue;
+    }
+    if (m.seq < st.next_seq && st.in_flight > 0)
+      return job->rp.deliver(make_error(errc::bad_request, "import: room " + st.uri + " is posting; retry"));
+    fresh.push_back(std::move(m));
   }
-  if (changed.empty()) return uint64_t{0};
-  return when_durable(
+  if (fresh.empty()) return job->rp.deliver(uint64_t{0});
+  st.next_seq = std::max(st.next_seq, fresh.back().seq + 1);
+  commit_request(
       self,
-      [self, changed](uint64_t n) {
-        size_t i = 0;  // both ascending by seq
-        for (auto& c : self->state.cache) {
-          while (i < changed.size() && changed[i].seq < c.seq) ++i;
-          if (i < changed.size() && changed[i].seq == c.seq) c = changed[i];
-        }
-        return n;
+      [self, job](uint64_t n) {
+        reload_cache(self);  // imported seqs may be anywhere
+        job->rp.deliver(n);
       },
-      rewrite_atom::value, st.rec.id, changed, std::move(events));
+      [job](caf::error err) { job->rp.deliver(std::move(err)); }, rewrite_atom::value, st.rec.id,
+      std::move(fresh), std::vector<storage::compliance_record>{});
+}
+
+// Reads the stored messages in the import's seq range, chunk by chunk, then writes.
+void import_read(room_ptr self, std::shared_ptr<import_job> job) {
+  auto& st = self->state;
+  uint64_t last = job->msgs.back().seq;
+  st.in_flight++;  // the room stays up meanwhile
+  self->request(st.ctx->reader, st.ctx->request_timeout, rdfrom_atom::value, st.rec.id, job->from,
+                static_cast<uint64_t>(kScanChunk))
+      .then(
+          [=](std::vector<storage::message_record>& chunk) {
+            self->state.in_flight--;
+            bool more = chunk.size() >= kScanChunk;
+            for (auto& m : chunk) {
+              if (m.seq > last) {
+                more = false;
+                break;
+              }
+              job->from = m.seq + 1;
+              job->have.emplace(m.seq, std::move(m));
+            }
+            if (more) return import_read(self, job);
+            import_write(self, job);
+            schedule_idle_check(self);
+          },
+          [=](caf::error& err) {
+            self->state.in_flight--;
+            job->rp.deliver(std::move(err));
+            schedule_idle_check(self);
+          });
 }
 
 // Archive import (app/admin_archive.h): writes the messages the room does not have yet,
 // keeping their seqs and timestamps, in one synced write. A seq already stored with the same
 // author, time and text is skipped, so importing twice adds nothing; a seq stored with other
 // content is a conflict (errc::bad_request, nothing written). REQUIRES: `msgs` ascending by
-// seq. The room's next seq moves past the highest imported one at once, so a post racing
-// the import cannot reuse it.
+// seq. The room's next seq moves past the highest imported one, so a post racing the
+// import cannot reuse it.
 caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::message_record> msgs) {
   auto& st = self->state;
   if (msgs.empty()) return uint64_t{0};
+  if (!st.loaded)
+    return make_error(errc::busy, "import: room " + st.uri + " cannot read its history yet; retry");
   uint64_t first = msgs.front().seq, last = msgs.back().seq;
   if (first == 0 || last < first) return make_error(errc::bad_request, "import: seqs must ascend from 1");
-  std::vector<storage::message_record> stored;
-  if (auto s = st.ctx->store->read_from(st.rec.id, first, last - first + 1, &stored); !s.is_ok())
-    return make_error(errc::storage_failure, s.to_string());
-  std::unordered_map<uint64_t, const storage::message_record*> have;
-  for (auto& m : stored) have.emplace(m.seq, &m);
-  std::vector<storage::message_record> fresh;
-  for (auto& m : msgs) {
-    auto it = have.find(m.seq);
-    if (it != have.end()) {
-      const auto& o = *it->second;
-      if (o.author != m.author || o.ts_micros != m.ts_micros || o.text != m.text)
-        return make_error(errc::bad_request, "import: room " + st.uri + " already has a different message " +
-                                                 std::to_string(m.seq));
-      continue;
-    }
-    if (m.seq < st.next_seq && st.in_flight > 0)
-      return make_error(errc::bad_request, "import: room " + st.uri + " is posting; retry");
-    fresh.push_back(std::move(m));
-  }
-  if (fresh.empty()) return uint64_t{0};
-  st.next_seq = std::max(st.next_seq, fresh.back().seq + 1);
-  return when_durable(
-      self,
-      [self](uint64_t n) {
-        auto& st = self->state;
-        std::vector<storage::message_record> latest;  // imported seqs may be anywhere
-        if (auto s = st.ctx->store->read_latest(st.rec.id, st.cache_cap, &latest); s.is_ok())
-          st.cache.assign(latest.begin(), latest.end());
-        return n;
-      },
-      rewrite_atom::value, st.rec.id, std::move(fresh), std::vector<storage::compliance_record>{});
+  auto job = std::make_shared<import_job>();
+  job->rp = self->make_response_promise();
+  job->msgs = std::move(msgs);
+  job->from = first;
+  import_read(self, job);
+  return job->rp;
 }
 
 // Accepts a post by `user` (sequence, persist with its compliance event, then the 200 for
@@ -274,6 +459,9 @@ caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::messag
 caf::result<uint64_t> accept_post(room_ptr self, const std::string& user, std::string text,
                                   std::string extra, uint64_t txn) {
   auto& st = self->state;
+  if (!st.loaded)
+    return make_error(errc::busy, "room " + st.rec.name + " cannot read its history (" + st.load_error +
+                                      "); posting is off until it can, retry later");
   if (st.rec.type == storage::room_type::auditorium &&
       (!st.ctx->identities || !st.ctx->identities->matches(st.rec.presenters, user)))
     return make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
@@ -309,6 +497,45 @@ caf::result<uint64_t> accept_post(room_ptr self, const std::string& user, std::s
   return when_durable(self, std::move(stored), commit_atom::value, st.rec.id, m);
 }
 
+// Reads the room's last sequence, newest messages and ChatHistory (through the reader).
+// The first read, at spawn, is awaited: the room takes no other message until it is
+// answered. After a failure the room stays up but refuses posts and imports (numbering
+// from 1 would overwrite history) and reads again after reload_delay (doubling, at most
+// kMaxReloadDelay).
+void load_history(room_ptr self, bool first) {
+  auto& st = self->state;
+  auto h = self->request(st.ctx->reader, st.ctx->request_timeout, rdload_atom::value, st.rec.id,
+                         st.rec.category_id, static_cast<uint64_t>(st.cache_cap));
+  auto ok = [=](uint64_t last, std::vector<storage::message_record>& latest, bool chat_history) {
+    auto& st = self->state;
+    if (!st.loaded && !st.load_error.empty())
+      PCHAT_LOG(info, "room", "history readable again; posting resumes",
+                "room=" + st.uri + " next_seq=" + std::to_string(last + 1));
+    st.next_seq = last + 1;
+    st.persist = chat_history;
+    st.cache.assign(std::make_move_iterator(latest.begin()), std::make_move_iterator(latest.end()));
+    st.loaded = true;
+    st.load_error.clear();
+    st.reload_delay = std::chrono::seconds(1);
+  };
+  auto fail = [=](caf::error& err) {
+    auto& st = self->state;
+    errc code;
+    std::string reason;
+    st.load_error = decode_error(err, &code, &reason) ? reason : self->system().render(err);
+    PCHAT_LOG(error, "room", "cannot read the room's history; posts refused until it can",
+              "room=" + st.uri + " error=" + log::quote(st.load_error) +
+                  " retry_s=" + std::to_string(st.reload_delay.count()) +
+                  " action=" + log::quote("check the data directory and the store's log"));
+    self->delayed_send(self, st.reload_delay, reload_atom::value);
+    st.reload_delay = std::min(st.reload_delay * 2, kMaxReloadDelay);
+  };
+  if (first)
+    h.await(ok, fail);
+  else
+    h.then(ok, fail);
+}
+
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
                          storage::room_record rec) {
   auto& st = self->state;
@@ -316,15 +543,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
   st.rec = std::move(rec);
   st.uri = xccos::room_uri(ctx->domain, st.rec.id);
   st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);
-  if (storage::category_record cat; ctx->store->get_category(st.rec.category_id, &cat).is_ok())
-    st.persist = cat.chat_history;
-  uint64_t last = 0;
-  if (auto s = ctx->store->last_sequence(st.rec.id, &last); !s.is_ok())
-    PCHAT_LOG(error, "room", "cannot read last sequence", "room=" + st.uri + " error=" + log::quote(s.to_string()));
-  st.next_seq = last + 1;
-  std::vector<storage::message_record> latest;
-  if (auto s = ctx->store->read_latest(st.rec.id, st.cache_cap, &latest); s.is_ok())
-    st.cache.assign(latest.begin(), latest.end());
+  load_history(self, true);
   self->set_down_handler([=](caf::down_msg& dm) { remove_member(self, dm.source, true); });
   schedule_idle_check(self);
 
@@ -391,11 +610,9 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
             st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
                                                    xccos::encode_part_notice(st.uri, u, st.envid++)));
       },
-      [=](update_room_atom, storage::room_record& rec) {
+      [=](update_room_atom, storage::room_record& rec, const storage::category_record& cat) {
         auto& st = self->state;
         st.rec = std::move(rec);
-        storage::category_record cat;
-        if (!st.ctx->store->get_category(st.rec.category_id, &cat).is_ok()) cat = {};
         // Whoever may no longer be in the room is removed and told so (ntc:part about
         // themselves, which closes the room in the client), the others see the part.
         std::vector<caf::actor_addr> out;
@@ -416,18 +633,16 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         return caf::make_message(caf::ok_atom::value);
       },
       [=](backchat_atom, const std::string& user,
-          int count) -> caf::result<std::vector<storage::message_record>> {
+          int count) -> caf::result<caf::message> {
         auto& st = self->state;
         size_t n = static_cast<size_t>(std::clamp(count <= 0 ? st.ctx->config.default_chat_history : count,
                                                   0, st.ctx->config.default_chat_history));
         st.emit(compliance::event_type::backchat, user, 0, {});
         if (n <= st.cache.size())
-          return std::vector<storage::message_record>(st.cache.end() - static_cast<long>(n),
-                                                      st.cache.end());
-        std::vector<storage::message_record> out;
-        auto s = st.ctx->store->read_latest(st.rec.id, n, &out);
-        if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
-        return out;
+          return caf::make_message(std::vector<storage::message_record>(
+              st.cache.end() - static_cast<long>(n), st.cache.end()));
+        // Beyond the cache: the reader answers the session directly.
+        return self->delegate(st.ctx->reader, rdlatest_atom::value, st.rec.id, static_cast<uint64_t>(n));
       },
       [=](post_atom, const std::string& user, std::string& text, std::string& extra,
           uint64_t txn) -> caf::result<uint64_t> {
@@ -441,37 +656,14 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         return accept_post(self, user, std::move(text), {}, 0);
       },
       [=](clear_atom, const std::string&, int64_t before) -> caf::result<uint64_t> {
-        // Clear-CsPersistentChatRoom: everything posted on or before `before` goes, in one
-        // synced write (with a MESSAGE_REMOVED compliance event each when compliance is on).
-        auto& st = self->state;
-        std::vector<storage::message_record> all;
-        if (auto s = st.ctx->store->read_from(st.rec.id, 1, SIZE_MAX, &all); !s.is_ok())
-          return make_error(errc::storage_failure, s.to_string());
-        std::vector<uint64_t> seqs;
-        std::vector<storage::compliance_record> events;
-        int64_t now = now_micros();
-        for (auto& m : all) {
-          if (m.ts_micros > before) continue;
-          seqs.push_back(m.seq);
-          if (st.ctx->compliance_enabled)
-            events.push_back(st.capture(storage::compliance_kind::message_removed, m.author, m.seq, m.text, now));
-        }
-        if (seqs.empty()) return uint64_t{0};
-        return when_durable(
-            self,
-            [self, seqs, before](uint64_t n) {
-              auto& st = self->state;
-              std::erase_if(st.cache, [&](const storage::message_record& m) { return m.ts_micros <= before; });
-              if (st.ctx->indexer) self->send(st.ctx->indexer, ixdel_atom::value, st.rec.id, seqs);
-              return n;
-            },
-            purge_atom::value, st.rec.id, seqs, std::move(events));
+        return clear_messages(self, before);
       },
       [=](replace_atom, const message_filter& f) -> caf::result<uint64_t> {
         return replace_messages(self, f);
       },
       [=](import_atom, const std::string&, std::vector<storage::message_record>& msgs)
           -> caf::result<uint64_t> { return import_messages(self, std::move(msgs)); },
+      [=](reload_atom) { load_history(self, false); },
       [=](idle_atom, uint64_t generation) {
         auto& st = self->state;
         if (generation != st.idle_generation || !st.roster.empty() || st.in_flight > 0) return;

@@ -7,6 +7,7 @@
 
 #include <caf/actor.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -27,11 +28,13 @@ namespace pchat::actors {
 class identity_registry;
 
 struct server_context {
-  storage::store* store = nullptr;          // thread-safe reads; writes via commit actor
+  storage::store* store = nullptr;          // thread-safe; writes via the commit actor, reads
+                                            // that may block via `reader` (not on CAF workers)
   sip::dialog_sender* edge = nullptr;       // thread-safe send/respond (the SIP edge)
   compliance::event_sink* sink = nullptr;   // thread-safe, non-blocking
   caf::actor commit;                        // the commit_actor
   caf::actor directory;                     // the directory_actor
+  caf::actor reader;                        // the reader pool (reader_actor.h): blocking reads
   // Users, groups, policies and the access rules; nullptr denies every room command.
   std::shared_ptr<identity_registry> identities;
   std::string domain = "example.com";
@@ -44,6 +47,16 @@ struct server_context {
   bool compliance_enabled = false;
   caf::actor compliance_runner;             // the compliance runner; invalid when off
   caf::actor indexer;                       // the indexer_actor (history search); may be invalid
+  // Every actor request has a timeout; its expiry answers the client (SIP 200 with an XCCOS
+  // 503 inside, xccos-wire.md §4.5) and nothing is acknowledged.
+  //   request_timeout: lookups, joins, parts, back-chat, searches and reads (the client's
+  //     INFO is held, and counts against the edge's in-flight limits, until answered);
+  //   commit_timeout:  a room's wait for the commit actor to sync a post (or an admin
+  //     rewrite); a post not confirmed by then is refused, never acknowledged.
+  // A session waits commit_timeout + request_timeout for a post, so the room's own timeout
+  // answers first.
+  std::chrono::milliseconds request_timeout{10000};
+  std::chrono::milliseconds commit_timeout{10000};
 };
 
 }  // namespace pchat::actors

@@ -3,13 +3,14 @@
 #include <caf/all.hpp>
 
 #include <map>
+#include <unordered_set>
 
+#include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "protocol/xccos/xccos_codec.h"
-#include "storage/store.h"
 #include "text/valid_text.h"
 
 namespace pchat::actors {
@@ -20,6 +21,9 @@ struct session_state {
   sip::dialog_info info;
   std::string user;
   std::map<std::string, caf::actor> joined;  // room uri -> room actor
+  // INFOs handed to us and not answered yet: answered (481) when the dialog closes, so
+  // the edge's in-flight count never keeps an INFO whose session is gone.
+  std::unordered_set<uint64_t> pending;
   uint64_t envid = 1;
   static inline const char* name = "session";
 };
@@ -32,7 +36,8 @@ xccos::result_code to_code(errc e) {
     case errc::forbidden:
     case errc::not_joined: return xccos::result_code::forbidden;
     case errc::bad_request: return xccos::result_code::bad_request;
-    case errc::storage_failure: return xccos::result_code::unavailable;
+    case errc::storage_failure:
+    case errc::busy: return xccos::result_code::unavailable;
   }
   return xccos::result_code::internal_error;
 }
@@ -61,26 +66,47 @@ void send(session_ptr self, std::string body) {
                                    std::make_shared<const std::string>(std::move(body)));
 }
 
-void send_error(session_ptr self, const xccos::command& cmd, const caf::error& err) {
+// Answers the client's INFO (SIP 200) and sends the command's reply INFO after it. Every
+// command holds its INFO until its work is done, so it counts against the edge's in-flight
+// limits for as long as it costs the server something.
+void respond(session_ptr self, sip::txn_id txn, int code) {
+  self->state.pending.erase(txn);
+  self->state.ctx->edge->respond(txn, code);
+}
+
+void answer(session_ptr self, sip::txn_id txn, std::string body) {
+  respond(self, txn, 200);
+  send(self, std::move(body));
+}
+
+// An error as the client sees it: our own errors by their code, an actor that did not
+// answer in time (or stopped) as 503 "busy, retry", anything else as 500.
+xccos::reply_head error_head(session_ptr self, const xccos::command& cmd, const caf::error& err) {
   errc code;
   std::string reason;
-  if (decode_error(err, &code, &reason)) {
-    send(self, xccos::encode_empty_reply(head(self, cmd, to_code(code), reason)));
-  } else {
-    send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::internal_error,
-                                              self->system().render(err))));
-  }
+  if (decode_error(err, &code, &reason)) return head(self, cmd, to_code(code), reason);
+  if (err == caf::sec::request_timeout)
+    return head(self, cmd, xccos::result_code::unavailable,
+                "the server did not finish " + cmd.id + " in time; retry");
+  if (err == caf::sec::request_receiver_down)
+    return head(self, cmd, xccos::result_code::unavailable, "the server is restarting the room; retry");
+  return head(self, cmd, xccos::result_code::internal_error, self->system().render(err));
+}
+
+void answer_error(session_ptr self, sip::txn_id txn, const xccos::command& cmd,
+                  const caf::error& err) {
+  answer(self, txn, xccos::encode_empty_reply(error_head(self, cmd, err)));
 }
 
 // Looks the room up and joins it; retries once if the room actor retired meanwhile.
 void join_room(session_ptr self, const std::string& uri, int attempt,
                std::function<void(caf::expected<join_result>)> done) {
   auto& st = self->state;
-  self->request(st.ctx->directory, std::chrono::seconds(10), lookup_atom::value, uri, st.user)
+  self->request(st.ctx->directory, st.ctx->request_timeout, lookup_atom::value, uri, st.user)
       .then(
           [=](caf::actor room) {
             auto& st = self->state;
-            self->request(room, std::chrono::seconds(10), join_atom::value, st.user,
+            self->request(room, st.ctx->request_timeout, join_atom::value, st.user,
                           st.info.id, caf::actor_cast<caf::actor>(self))
                 .then(
                     [=](join_result& r) {
@@ -98,7 +124,7 @@ void join_room(session_ptr self, const std::string& uri, int attempt,
           [=](caf::error& err) { done(std::move(err)); });
 }
 
-void handle_join(session_ptr self, const xccos::command& cmd) {
+void handle_join(session_ptr self, sip::txn_id txn, const xccos::command& cmd) {
   struct gather {
     std::vector<xccos::joined_room> joined;
     std::vector<std::string> failed;
@@ -124,10 +150,10 @@ void handle_join(session_ptr self, const xccos::command& cmd) {
       }
       if (--g->remaining > 0) return;
       if (!batch && g->joined.empty()) {
-        send_error(self, cmd, g->first_error);
+        answer_error(self, txn, cmd, g->first_error);
         return;
       }
-      send(self, xccos::encode_join_reply(head(self, cmd), g->joined, g->failed));
+      answer(self, txn, xccos::encode_join_reply(head(self, cmd), g->joined, g->failed));
       // Only now may the rooms send this client notices and posts (see room_actor).
       for (auto& j : g->joined)
         if (auto it = self->state.joined.find(j.uri); it != self->state.joined.end())
@@ -138,19 +164,19 @@ void handle_join(session_ptr self, const xccos::command& cmd) {
 
 void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
   auto& st = self->state;
-  auto* edge = st.ctx->edge;
   using K = xccos::command_kind;
+  const auto timeout = st.ctx->request_timeout;
   // EnablePersistentChat (user > site > global) gates every command.
   if (!st.ctx->identities || !st.ctx->identities->chat_enabled(st.user)) {
-    edge->respond(txn, 200);
-    send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
-                                                "Persistent Chat is not enabled for " + st.user)));
+    answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
+                                                      "Persistent Chat is not enabled for " + st.user)));
     return;
   }
-  if (cmd.kind != K::grpchat && cmd.kind != K::setpref) edge->respond(txn, 200);
+  // From here every path answers the INFO exactly once, when the command's work is done
+  // (answer / answer_error), including when an actor it asked does not answer in time.
   switch (cmd.kind) {
     case K::requri:
-      send(self, xccos::encode_requri_reply(head(self, cmd), st.info.chat_uri));
+      answer(self, txn, xccos::encode_requri_reply(head(self, cmd), st.info.chat_uri));
       return;
     case K::getserverinfo: {
       xccos::server_info si;
@@ -158,14 +184,14 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       si.info_type = cmd.info_type;
       si.server_time = xccos::utc_timestamp_now();
       si.message_size_limit = static_cast<int>(xccos::kMaxChatBytes);
+      si.search_limit = static_cast<int>(kMaxSearchResults);
       si.root_uri = "ma-cat://" + st.ctx->domain + "/root";
       si.db_version = "pchat-1";
-      send(self, xccos::encode_serverinfo_reply(head(self, cmd), si));
+      answer(self, txn, xccos::encode_serverinfo_reply(head(self, cmd), si));
       return;
     }
     case K::chansrch:
-      self->request(st.ctx->directory, std::chrono::seconds(10), search_atom::value, cmd.criteria,
-                    st.user)
+      self->request(st.ctx->directory, timeout, search_atom::value, cmd.criteria, st.user)
           .then(
               [=](std::vector<room_view>& rooms) {
                 std::vector<xccos::room_summary> out;
@@ -173,39 +199,40 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                 for (auto& r : rooms)
                   out.push_back({r.uri, r.name, r.description, r.user_count, r.is_private,
                                  r.file_post, r.invite, r.logged});
-                send(self, xccos::encode_chansrch_reply(head(self, cmd), out));
+                answer(self, txn, xccos::encode_chansrch_reply(head(self, cmd), out));
               },
-              [=](caf::error& err) { send_error(self, cmd, err); });
+              [=](caf::error& err) { answer_error(self, txn, cmd, err); });
       return;
     case K::join:
     case K::bjoin:
-      handle_join(self, cmd);
+      handle_join(self, txn, cmd);
       return;
     case K::part: {
       const std::string& uri = cmd.rooms.front().uri;
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) {
-        send(self, xccos::encode_empty_reply(
-                       head(self, cmd, xccos::result_code::not_found, "not in room " + uri)));
+        answer(self, txn, xccos::encode_empty_reply(
+                              head(self, cmd, xccos::result_code::not_found, "not in room " + uri)));
         return;
       }
       auto room = it->second;
       st.joined.erase(it);
-      self->request(room, std::chrono::seconds(10), part_atom::value, caf::actor_cast<caf::actor>(self))
-          .then([=](caf::ok_atom) { send(self, xccos::encode_part_reply(head(self, cmd), uri)); },
-                [=](caf::error&) { send(self, xccos::encode_part_reply(head(self, cmd), uri)); });
+      // Parted either way: the session no longer sends to the room (a room that did not
+      // answer removes the session when it sees it down, or at its next post).
+      self->request(room, timeout, part_atom::value, caf::actor_cast<caf::actor>(self))
+          .then([=](caf::ok_atom) { answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri)); },
+                [=](caf::error&) { answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri)); });
       return;
     }
     case K::bccontext: {
       const std::string& uri = cmd.rooms.front().uri;
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) {
-        send(self, xccos::encode_empty_reply(
-                       head(self, cmd, xccos::result_code::forbidden, "join " + uri + " first")));
+        answer(self, txn, xccos::encode_empty_reply(
+                              head(self, cmd, xccos::result_code::forbidden, "join " + uri + " first")));
         return;
       }
-      self->request(it->second, std::chrono::seconds(10), backchat_atom::value, st.user,
-                    cmd.history_count)
+      self->request(it->second, timeout, backchat_atom::value, st.user, cmd.history_count)
           .then(
               [=](std::vector<storage::message_record>& msgs) {
                 std::vector<xccos::chat_message> out;
@@ -217,33 +244,36 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                               "room=" + log::quote(uri) + " seq=" + std::to_string(m.seq));
                   out.push_back({uri, m.author, xccos::utc_timestamp(m.ts_micros), m.text, m.extra_xml});
                 }
-                send(self, xccos::encode_backchat_reply(head(self, cmd), uri, out));
+                answer(self, txn, xccos::encode_backchat_reply(head(self, cmd), uri, out));
               },
-              [=](caf::error& err) { send_error(self, cmd, err); });
+              [=](caf::error& err) { answer_error(self, txn, cmd, err); });
       return;
     }
     case K::grpchat: {
       auto it = st.joined.find(cmd.chat.chan_uri);
       if (it == st.joined.end()) {
-        edge->respond(txn, 200);
-        send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
-                                                  "join " + cmd.chat.chan_uri + " before posting")));
+        answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
+                                                          "join " + cmd.chat.chan_uri + " before posting")));
         return;
       }
       // Identity comes from the dialog, never from the XML's author attribute. The text
       // moves into the request (the error path below needs only the command's head).
-      self->request(it->second, caf::infinite, post_atom::value, st.user, std::move(cmd.chat.text),
-                    std::move(cmd.chat.extra_xml), static_cast<uint64_t>(txn))
-          .then([=](uint64_t) { /* the room answered the SIP 200 before its fan-out */ },
+      // The room answers the SIP 200 itself once the post is durable, before its fan-out;
+      // its own commit timeout (shorter than this one) answers a stalled write.
+      self->request(it->second, st.ctx->commit_timeout + timeout, post_atom::value, st.user,
+                    std::move(cmd.chat.text), std::move(cmd.chat.extra_xml), static_cast<uint64_t>(txn))
+          .then([=](uint64_t) { self->state.pending.erase(txn); /* the room answered the SIP 200 */ },
                 [=](caf::error& err) {
                   errc code;
                   std::string reason;
                   if (decode_error(err, &code, &reason) && code == errc::storage_failure) {
-                    self->state.ctx->edge->respond(txn, 503);  // not accepted: the client retries
+                    respond(self, txn, 503);  // not accepted: the client retries
                     return;
                   }
-                  self->state.ctx->edge->respond(txn, 200);
-                  send_error(self, cmd, err);
+                  // Not acknowledged (a post not confirmed in time, a room that cannot read
+                  // its history, ...): SIP 200 with the error inside XCCOS (§4.5: a non-200
+                  // makes SIPE schedule UPDATEs).
+                  answer_error(self, txn, cmd, err);
                 });
       return;
     }
@@ -251,68 +281,79 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       // "Everything after the newest invite id the client names", batched.
       uint64_t after = 0;
       for (auto& inv : cmd.invites) after = std::max<uint64_t>(after, std::strtoull(inv.invite_id.c_str(), nullptr, 10));
-      std::vector<storage::invitation_record> found;
-      if (auto s = st.ctx->store->list_invitations(st.user, after, 100, &found); !s.is_ok()) {
-        send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::unavailable, s.to_string())));
-        return;
-      }
-      std::vector<xccos::invitation> out;
-      for (auto& f : found) {
-        storage::room_record room;
-        if (!st.ctx->store->get_room(f.room_id, &room).is_ok()) continue;  // room removed since
-        out.push_back({std::to_string(f.id), st.ctx->domain, xccos::room_uri(st.ctx->domain, f.room_id),
-                       room.name, f.inviter, xccos::utc_timestamp(f.ts_micros)});
-      }
-      send(self, xccos::encode_getinv_reply(head(self, cmd), out));
+      self->request(st.ctx->reader, timeout, rdinv_atom::value, st.user, after)
+          .then(
+              [=](std::vector<storage::invitation_record>& found, std::vector<std::string>& names) {
+                auto& st = self->state;
+                std::vector<xccos::invitation> out;
+                for (size_t i = 0; i < found.size() && i < names.size(); ++i) {
+                  if (names[i].empty()) continue;  // room removed since
+                  auto& f = found[i];
+                  out.push_back({std::to_string(f.id), st.ctx->domain, xccos::room_uri(st.ctx->domain, f.room_id),
+                                 names[i], f.inviter, xccos::utc_timestamp(f.ts_micros)});
+                }
+                answer(self, txn, xccos::encode_getinv_reply(head(self, cmd), out));
+              },
+              [=](caf::error& err) { answer_error(self, txn, cmd, err); });
       return;
     }
-    case K::getpref: {
-      xccos::pref_value p;
-      p.label = cmd.pref_label;
-      p.seqid = cmd.pref_seqid;
-      auto s = st.ctx->store->get_pref(st.user, cmd.pref_label, &p.content);
-      if (!s.is_ok() && !s.is_not_found()) {
-        send(self, xccos::encode_empty_reply(
-                       head(self, cmd, xccos::result_code::unavailable, s.to_string())));
-        return;
-      }
-      send(self, xccos::encode_getpref_reply(head(self, cmd), p));
+    case K::getpref:
+      self->request(st.ctx->reader, timeout, rdpref_atom::value, st.user, cmd.pref_label)
+          .then(
+              [=](std::string& content) {
+                xccos::pref_value p;
+                p.label = cmd.pref_label;
+                p.seqid = cmd.pref_seqid;
+                p.content = std::move(content);
+                answer(self, txn, xccos::encode_getpref_reply(head(self, cmd), p));
+              },
+              [=](caf::error& err) { answer_error(self, txn, cmd, err); });
       return;
-    }
     case K::setpref:
-      self->request(st.ctx->commit, caf::infinite, set_pref_atom::value, st.user, cmd.pref_label,
-                    cmd.pref_content)
+      self->request(st.ctx->commit, st.ctx->commit_timeout, set_pref_atom::value, st.user,
+                    cmd.pref_label, cmd.pref_content)
           .then(
               [=](uint64_t) {
-                self->state.ctx->edge->respond(txn, 200);
                 xccos::pref_value p{cmd.pref_label, cmd.pref_seqid, {}};
-                send(self, xccos::encode_getpref_reply(head(self, cmd), p));
+                answer(self, txn, xccos::encode_getpref_reply(head(self, cmd), p));
               },
               [=](caf::error& err) {
-                self->state.ctx->edge->respond(txn, 503);
-                (void)err;
+                errc code;
+                std::string reason;
+                if (decode_error(err, &code, &reason) && code == errc::storage_failure) {
+                  respond(self, txn, 503);  // not stored: the client retries
+                  return;
+                }
+                answer_error(self, txn, cmd, err);  // e.g. not confirmed in time
               });
       return;
-    case K::nodespermcreatechild: {
+    case K::nodespermcreatechild:
       // The client asks whether to offer "create a room": yes when the user is a Creator
       // in a category whose scope includes them (rooms are made on the /manage page).
-      std::vector<storage::category_record> cats;
-      bool creator = false;
-      if (st.ctx->identities && st.ctx->store->list_categories(&cats).is_ok())
-        for (auto& c : cats)
-          creator = creator || (st.ctx->identities->in_scope(st.user, c) &&
-                                st.ctx->identities->matches(c.creators, st.user));
-      send(self, xccos::encode_empty_reply(
-                     creator ? head(self, cmd)
-                             : head(self, cmd, xccos::result_code::forbidden,
-                                    st.user + " is not a Creator in any category")));
+      self->request(st.ctx->directory, timeout, list_categories_atom::value)
+          .then(
+              [=](std::vector<storage::category_record>& cats) {
+                auto& st = self->state;
+                bool creator = false;
+                if (st.ctx->identities)
+                  for (auto& c : cats)
+                    creator = creator || (st.ctx->identities->in_scope(st.user, c) &&
+                                          st.ctx->identities->matches(c.creators, st.user));
+                answer(self, txn, xccos::encode_empty_reply(
+                                      creator ? head(self, cmd)
+                                              : head(self, cmd, xccos::result_code::forbidden,
+                                                     st.user + " is not a Creator in any category")));
+              },
+              [=](caf::error& err) { answer_error(self, txn, cmd, err); });
       return;
-    }
     case K::unknown:
-      send(self, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::bad_request,
-                                                "unsupported command " + cmd.id)));
+      answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::bad_request,
+                                                        "unsupported command " + cmd.id)));
       return;
   }
+  // A command kind added to the codec but not here: answer rather than hold the INFO.
+  answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::bad_request,
+                                                    "unsupported command " + cmd.id)));
 }
 
 caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_context> ctx,
@@ -323,14 +364,14 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
   st.user = st.info.user_uri;
   return {
       [=](info_atom, uint64_t txn, const std::string& body) {
+        self->state.pending.insert(txn);
         xccos::command cmd;
         auto status = xccos::decode(body, cmd);
         if (!status.ok) {
           PCHAT_LOG(info, "session", "rejected XCCOS command",
                     "user=" + self->state.user + " reason=" + log::quote(status.reason));
-          self->state.ctx->edge->respond(txn, 200);
-          send(self, xccos::encode_empty_reply(
-                         head(self, cmd, xccos::result_code::bad_request, status.reason)));
+          answer(self, txn, xccos::encode_empty_reply(
+                                head(self, cmd, xccos::result_code::bad_request, status.reason)));
           return;
         }
         handle_command(self, txn, cmd);
@@ -340,6 +381,8 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         for (auto& [uri, room] : self->state.joined)
           self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
         self->state.joined.clear();
+        for (auto txn : self->state.pending) self->state.ctx->edge->respond(txn, 481);
+        self->state.pending.clear();
         self->quit();
       },
   };

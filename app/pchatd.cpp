@@ -42,6 +42,7 @@
 #include "actors/indexer_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/sip_bridge.h"
 #include "app/admin_api.h"
@@ -384,6 +385,7 @@ int main(int argc, char** argv) {
     // The indexer first: the commit actor sends it every synced batch's messages.
     ctx->indexer = pchat::actors::spawn_indexer_actor(sys, store.get(), cfg.data_dir + "/search");
     ctx->commit = pchat::actors::spawn_commit_actor(sys, ctx);
+    ctx->reader = pchat::actors::spawn_reader_pool(sys, store.get());
     ctx->directory = pchat::actors::spawn_directory_actor(sys, ctx);
     // Compliance: events flow into the commit actor (the staging queue's only writer) and
     // the runner delivers them. Both exist before the first room, so none is missed.
@@ -456,7 +458,9 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->indexer, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
     ctx->indexer = caf::actor{};
+    ctx->reader = caf::actor{};
     if (ctx->compliance_runner)
       caf::anon_send_exit(ctx->compliance_runner, caf::exit_reason::user_shutdown);
     ctx->directory = caf::actor{};

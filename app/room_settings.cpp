@@ -47,6 +47,7 @@ web::http_response from_caf_error(caf::actor_system& sys, const caf::error& err)
       case actors::errc::bad_request: return error(409, reason);
       case actors::errc::forbidden: return error(403, reason);
       case actors::errc::storage_failure: return error(503, reason);
+      case actors::errc::busy: return error(503, reason);
       default: return error(400, reason);
     }
   }

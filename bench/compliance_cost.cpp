@@ -33,6 +33,7 @@
 #include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "compliance/commit_sink.h"
@@ -101,6 +102,7 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     cfg.set("logger.verbosity", caf::atom("quiet"));
     caf::actor_system sys{cfg};
     ctx->commit = actors::spawn_commit_actor(sys, ctx);
+    ctx->reader = actors::spawn_reader_pool(sys, ctx->store);
     std::unique_ptr<compliance::commit_sink> sink;
     if (compliance_on) {
       sink = std::make_unique<compliance::commit_sink>(ctx->commit);
@@ -178,6 +180,7 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     s.clear();
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
     ctx->sink = &noop;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <future>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 #include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "compliance/event_sink.h"
@@ -72,12 +74,15 @@ struct node {
     cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
     ctx->commit = actors::spawn_commit_actor(*sys, ctx);
+    ctx->reader = actors::spawn_reader_pool(*sys, store.get());
     ctx->directory = actors::spawn_directory_actor(*sys, ctx);
   }
   ~node() {
     for (auto& s : sessions) caf::anon_send(s, actors::closed_atom::value, std::string("test end"));
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
+    ctx->reader = caf::actor{};
     sessions.clear();
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
@@ -395,4 +400,205 @@ TEST(Actors, ReplacingARoomFailsWhenItChangedSinceItWasRead) {
   ghost.id = "no-such-room";
   EXPECT_FALSE(replace(ghost, ghost, &code));
   EXPECT_EQ(code, actors::errc::not_found);
+}
+
+// ---- timeouts and faults: actors that stall or fail, standing in for a stuck disk
+
+namespace {
+
+std::string chansrch_cmd(const std::string& criteria) {
+  return xccos_cmd("<cmd id=\"cmd:chansrch\" seqid=\"1\"><data><qib qtype=\"BYNAME\" criteria=\"" +
+                   criteria + "\" extended=\"false\"/></data></cmd>");
+}
+
+// A commit actor whose writes never finish until it gets ok_atom (a hung fsync); it then
+// answers the held ones and every later one at once. Records the seqs it was given.
+struct stalled_commit_state {
+  bool stalled = true;
+  std::vector<std::pair<caf::response_promise, uint64_t>> held;
+  std::vector<uint64_t> seqs;
+};
+caf::behavior stalled_commit(caf::stateful_actor<stalled_commit_state>* self) {
+  return {
+      [=](actors::commit_atom, const std::string&, storage::message_record& m) -> caf::result<uint64_t> {
+        self->state.seqs.push_back(m.seq);
+        if (!self->state.stalled) return m.seq;
+        auto rp = self->make_response_promise();
+        self->state.held.emplace_back(rp, m.seq);
+        return rp;
+      },
+      [=](caf::ok_atom) {
+        self->state.stalled = false;
+        for (auto& [rp, seq] : self->state.held) rp.deliver(seq);
+        self->state.held.clear();
+      },
+      [=](caf::get_atom) { return self->state.seqs; },
+  };
+}
+
+// A reader whose first `failures` room loads fail (a store that cannot read the last
+// sequence); everything else goes to the real reader pool. Fulfils `retried` at its
+// second load.
+struct flaky_reader_state {
+  int failures = 0;
+  int loads = 0;
+};
+caf::behavior flaky_reader(caf::stateful_actor<flaky_reader_state>* self, int failures, caf::actor real,
+                           std::shared_ptr<std::promise<void>> retried) {
+  self->state.failures = failures;
+  return {
+      [=](actors::rdload_atom a, const std::string& room, const std::string& cat,
+          uint64_t n) -> caf::result<caf::message> {
+        if (++self->state.loads == 2) retried->set_value();
+        if (self->state.failures > 0) {
+          --self->state.failures;
+          return actors::make_error(actors::errc::storage_failure, "injected: cannot read the last sequence");
+        }
+        return self->delegate(real, a, room, cat, n);
+      },
+      [=](actors::rdlatest_atom a, const std::string& room, uint64_t n) -> caf::result<caf::message> {
+        return self->delegate(real, a, room, n);
+      },
+  };
+}
+
+// A directory that takes requests and never answers them (a directory stuck behind a
+// long store write).
+caf::behavior silent_directory(caf::event_based_actor* self) {
+  return {[=](actors::search_atom, const std::string&, const std::string&) -> caf::result<caf::message> {
+    return self->make_response_promise();  // never delivered
+  }};
+}
+
+}  // namespace
+
+TEST(Actors, StalledCommitAnswersThePostInTimeAndNeverAcknowledgesIt) {
+  temp_dir dir;
+  node n(dir.path);
+  n.ctx->commit_timeout = 300ms;
+  std::string uri = n.make_room("Stuck disk");
+  caf::actor real = n.ctx->commit;
+  auto stalled = n.sys->spawn(stalled_commit);
+  n.ctx->commit = stalled;  // before any room exists: rooms read it when they write
+  caf::anon_send_exit(real, caf::exit_reason::user_shutdown);
+  auto a = n.session(1, "sip:alice@example.com");
+  auto b = n.session(2, "sip:bob@example.com");
+  send_cmd(a, join_cmd(uri), next_txn++);
+  send_cmd(b, join_cmd(uri), next_txn++);
+  ASSERT_TRUE(n.edge.wait_count(1, "rpl:join", 1));
+  ASSERT_TRUE(n.edge.wait_count(2, "rpl:join", 1));
+
+  uint64_t t1 = next_txn++;
+  auto sent = std::chrono::steady_clock::now();
+  send_cmd(a, post_cmd(uri, "stuck post"), t1);
+  // Answered within the commit timeout (plus a generous margin for a loaded box): SIP 200
+  // with the refusal inside XCCOS (a SIP 503 would make SIPE schedule UPDATEs, §4.5).
+  ASSERT_TRUE(n.edge.wait_response(t1, 5s));
+  auto waited = std::chrono::steady_clock::now() - sent;
+  EXPECT_EQ(n.edge.response(t1), 200);
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 3s);
+  ASSERT_TRUE(n.edge.wait_count(1, "code=\"503\"", 1));
+  auto refusal = n.edge.infos(1).back();
+  EXPECT_NE(refusal.find("rpl:grpchat"), std::string::npos) << refusal;
+  EXPECT_NE(refusal.find("not acknowledged"), std::string::npos) << refusal;
+
+  // The write finishes late: nobody is told it was acknowledged, nothing is fanned out.
+  caf::anon_send(stalled, caf::ok_atom::value);
+  uint64_t t2 = next_txn++;
+  send_cmd(a, post_cmd(uri, "after the stall"), t2);
+  ASSERT_TRUE(n.edge.wait_response(t2));
+  EXPECT_EQ(n.edge.response(t2), 200);
+  ASSERT_TRUE(n.edge.wait_info(2, ">after the stall<"));
+  EXPECT_EQ(n.edge.count(1, ">stuck post<"), 0u);
+  EXPECT_EQ(n.edge.count(2, ">stuck post<"), 0u);
+  // The late post kept its seq: the next one did not reuse it (no overwrite of a write
+  // that may still land).
+  caf::scoped_actor self{*n.sys};
+  std::vector<uint64_t> seqs;
+  self->request(stalled, 5s, caf::get_atom::value)
+      .receive([&](std::vector<uint64_t>& v) { seqs = v; }, [&](caf::error&) {});
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2}));
+  caf::anon_send_exit(stalled, caf::exit_reason::user_shutdown);
+}
+
+TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
+  temp_dir dir;
+  node n(dir.path);
+  std::string uri = n.make_room("Unreadable");
+  std::string domain, id;
+  xccos::split_room_uri(uri, domain, id);
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    storage::message_record m;
+    m.seq = seq;
+    m.author = "sip:old@example.com";
+    m.ts_micros = 1000 + static_cast<int64_t>(seq);
+    m.text = "history " + std::to_string(seq);
+    ASSERT_TRUE(n.store->put_message(id, m).is_ok());
+  }
+  auto retried = std::make_shared<std::promise<void>>();
+  auto second_load = retried->get_future();
+  caf::actor real = n.ctx->reader;
+  n.ctx->reader = n.sys->spawn(flaky_reader, 1, real, retried);
+  auto a = n.session(1, "sip:alice@example.com");
+  send_cmd(a, join_cmd(uri), next_txn++);
+  ASSERT_TRUE(n.edge.wait_count(1, "rpl:join", 1));
+
+  // The room could not read its history: a post is refused, not numbered from 1.
+  uint64_t t = next_txn++;
+  send_cmd(a, post_cmd(uri, "would overwrite"), t);
+  ASSERT_TRUE(n.edge.wait_response(t));
+  EXPECT_EQ(n.edge.response(t), 200);
+  ASSERT_TRUE(n.edge.wait_count(1, "code=\"503\"", 1));
+  EXPECT_NE(n.edge.infos(1).back().find("cannot read its history"), std::string::npos)
+      << n.edge.infos(1).back();
+  EXPECT_EQ(n.edge.count(1, ">would overwrite<"), 0u);
+
+  // It reads again by itself (after 1 s) and then accepts posts after the stored ones.
+  ASSERT_EQ(second_load.wait_for(10s), std::future_status::ready);
+  bool accepted = false;
+  for (int attempt = 0; attempt < 50 && !accepted; ++attempt) {
+    uint64_t ta = next_txn++;
+    size_t seen = n.edge.infos(1).size();
+    send_cmd(a, post_cmd(uri, "after recovery"), ta);
+    ASSERT_TRUE(n.edge.wait_response(ta));
+    // Either way one INFO follows: the refusal or the post's fan-out.
+    ASSERT_TRUE(n.edge.wait_count(1, "<xccos", seen + 1));
+    accepted = n.edge.infos(1).back().find(">after recovery<") != std::string::npos;
+  }
+  ASSERT_TRUE(accepted);
+  std::vector<storage::message_record> stored;
+  ASSERT_TRUE(n.store->read_from(id, 1, 100, &stored).is_ok());
+  ASSERT_EQ(stored.size(), 4u);
+  for (uint64_t seq = 1; seq <= 3; ++seq) EXPECT_EQ(stored[seq - 1].text, "history " + std::to_string(seq));
+  EXPECT_EQ(stored[3].seq, 4u);
+  EXPECT_EQ(stored[3].text, "after recovery");
+  caf::anon_send_exit(n.ctx->reader, caf::exit_reason::user_shutdown);
+  n.ctx->reader = real;
+}
+
+TEST(Actors, EveryCommandHoldsItsInfoUntilItsWorkIsDoneOrTimesOut) {
+  temp_dir dir;
+  node n(dir.path);
+  n.ctx->request_timeout = 300ms;
+  caf::actor real = n.ctx->directory;
+  n.ctx->directory = n.sys->spawn(silent_directory);
+  auto a = n.session(1, "sip:alice@example.com");
+  uint64_t t = next_txn++;
+  send_cmd(a, chansrch_cmd("demo"), t);
+  // Not answered while the search is not done: the INFO counts against the edge's limits.
+  EXPECT_FALSE(n.edge.wait_response(t, 150ms));
+  // The timeout answers it: SIP 200, the error inside XCCOS.
+  ASSERT_TRUE(n.edge.wait_response(t, 5s));
+  EXPECT_EQ(n.edge.response(t), 200);
+  ASSERT_TRUE(n.edge.wait_count(1, "rpl:chansrch", 1));
+  EXPECT_NE(n.edge.infos(1).back().find("code=\"503\""), std::string::npos) << n.edge.infos(1).back();
+  // An INFO still pending when the dialog closes is answered (the edge forgets it).
+  uint64_t t2 = next_txn++;
+  send_cmd(a, chansrch_cmd("demo"), t2);
+  caf::anon_send(a, actors::closed_atom::value, std::string("bye"));
+  ASSERT_TRUE(n.edge.wait_response(t2, 5s));
+  EXPECT_EQ(n.edge.response(t2), 481);
+  caf::anon_send_exit(n.ctx->directory, caf::exit_reason::user_shutdown);
+  n.ctx->directory = real;
 }

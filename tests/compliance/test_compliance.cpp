@@ -17,6 +17,7 @@
 #include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "compliance/adapter.h"
@@ -912,6 +913,7 @@ struct node {
     cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
     ctx->commit = actors::spawn_commit_actor(*sys, ctx);
+    ctx->reader = actors::spawn_reader_pool(*sys, store.get());
     if (compliance_on) {
       sink = std::make_unique<compliance::commit_sink>(ctx->commit);
       ctx->sink = sink.get();
@@ -923,6 +925,8 @@ struct node {
     for (auto& s : sessions) caf::anon_send(s, actors::closed_atom::value, std::string("end"));
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
+    ctx->reader = caf::actor{};
     sessions.clear();
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};

@@ -1,0 +1,81 @@
+#include "actors/reader_actor.h"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+#include "actors/messages.h"
+#include "storage/store.h"
+
+namespace pchat::actors {
+namespace {
+
+caf::error failed(const storage::status& s) {
+  return make_error(errc::storage_failure, "store read failed: " + s.to_string());
+}
+
+caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store) {
+  return {
+      [=](rdload_atom, const std::string& room_id, const std::string& category_id,
+          uint64_t n) -> caf::result<uint64_t, std::vector<storage::message_record>, bool> {
+        bool chat_history = true;  // a category that cannot be read keeps history (safe side)
+        if (storage::category_record cat; store->get_category(category_id, &cat).is_ok())
+          chat_history = cat.chat_history;
+        uint64_t last = 0;
+        if (auto s = store->last_sequence(room_id, &last); !s.is_ok()) return failed(s);
+        std::vector<storage::message_record> latest;
+        if (auto s = store->read_latest(room_id, std::min<uint64_t>(n, kMaxReadMessages), &latest);
+            !s.is_ok())
+          return failed(s);
+        return {last, std::move(latest), chat_history};
+      },
+      [=](rdlatest_atom, const std::string& room_id,
+          uint64_t n) -> caf::result<std::vector<storage::message_record>> {
+        std::vector<storage::message_record> out;
+        if (auto s = store->read_latest(room_id, std::min<uint64_t>(n, kMaxReadMessages), &out);
+            !s.is_ok())
+          return failed(s);
+        return out;
+      },
+      [=](rdfrom_atom, const std::string& room_id, uint64_t from,
+          uint64_t limit) -> caf::result<std::vector<storage::message_record>> {
+        std::vector<storage::message_record> out;
+        if (auto s =
+                store->read_from(room_id, from, std::min<uint64_t>(limit, kMaxReadMessages), &out);
+            !s.is_ok())
+          return failed(s);
+        return out;
+      },
+      [=](rdinv_atom, const std::string& user, uint64_t after)
+          -> caf::result<std::vector<storage::invitation_record>, std::vector<std::string>> {
+        std::vector<storage::invitation_record> found;
+        if (auto s = store->list_invitations(user, after, kMaxReadInvitations, &found); !s.is_ok())
+          return failed(s);
+        std::vector<std::string> names;
+        names.reserve(found.size());
+        for (auto& f : found) {
+          storage::room_record room;
+          names.push_back(store->get_room(f.room_id, &room).is_ok() ? room.name : std::string());
+        }
+        return {std::move(found), std::move(names)};
+      },
+      [=](rdpref_atom, const std::string& user,
+          const std::string& label) -> caf::result<std::string> {
+        std::string value;
+        auto s = store->get_pref(user, label, &value);
+        if (!s.is_ok() && !s.is_not_found()) return failed(s);
+        return value;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_reader_pool(caf::actor_system& sys, const storage::store* store) {
+  return caf::actor_pool::make(
+      sys.dummy_execution_unit(), kReaderThreads,
+      [&sys, store] { return sys.spawn<caf::detached>(reader_actor, store); },
+      caf::actor_pool::round_robin());
+}
+
+}  // namespace pchat::actors
