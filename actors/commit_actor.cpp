@@ -61,9 +61,9 @@ void flush(caf::stateful_actor<commit_state>* self) {
     for (auto& [rp, value] : waiters) rp.deliver(value);
     return;
   }
-  PCHAT_LOG(error, "store", "group commit failed; refusing further writes",
-            "error=" + log::quote(s.to_string()) + " waiters=" + std::to_string(waiters.size()) +
-                " action=" + log::quote("free disk space or fix the data directory, then restart"));
+  // The store logs when writes stop and when they resume; this is per batch.
+  PCHAT_LOG(debug, "commit", "group commit failed",
+            "error=" + log::quote(s.to_string()) + " waiters=" + std::to_string(waiters.size()));
   for (auto& [rp, value] : waiters)
     rp.deliver(make_error(errc::storage_failure, "store write failed: " + s.to_string()));
 }

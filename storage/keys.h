@@ -68,6 +68,10 @@ inline constexpr std::string_view kAddChatRoomDetails = "AddChatRoomDetails";
 inline constexpr std::string_view kCreateFileAttachmentsManifest = "CreateFileAttachmentsManifest";
 // Highest compliance sequence delivered and deleted (8 bytes big-endian).
 inline constexpr std::string_view kComplianceDeliveredThrough = "ComplianceDeliveredThrough";
+// Written at open and by each resume after a write failure (microseconds, 8 bytes
+// big-endian): keeps a memtable non-empty, so RocksDB's Resume() switches to a new
+// write-ahead log instead of keeping the one that failed.
+inline constexpr std::string_view kWriteProbe = "StoreWriteProbe";
 
 // True if `id` can be part of a key: non-empty and free of 0x00 (see the grammar above).
 // Applies to category ids, room ids and pref users.

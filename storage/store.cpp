@@ -5,19 +5,24 @@
 #include <filesystem>
 #include <limits>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <string_view>
 #include <system_error>
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "log/log.h"
 #include "storage/keys.h"
 #include "storage/record_codec.h"
+#include "storage/rocksdb_log.h"
 
 namespace pchat::storage {
 
@@ -176,7 +181,39 @@ class range_iterator {
 
 }  // namespace
 
-// Locks and the write-failure latch. Reads take none of these.
+namespace {
+
+// Turns off RocksDB's own recovery from background errors, which would make our
+// DB::Resume() calls answer Busy (its no-space recovery polls every 5 s, not configurable);
+// the store's resume thread does it instead, with our backoff and our log lines. Notes
+// whether the error came from the write path (the write-ahead log may have failed), and
+// when a flush may have left every memtable empty (see store::keep_memtable_filled).
+class recovery_listener final : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason, rocksdb::Status*) override {
+    if (reason == rocksdb::BackgroundErrorReason::kWriteCallback) wal_failed.store(true);
+  }
+  void OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo&) override { flushed.store(true); }
+  std::atomic<bool> flushed{true};
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+  std::atomic<bool> wal_failed{false};
+};
+
+// The kWriteProbe value: now, in microseconds, 8 bytes big-endian.
+std::string probe_value() {
+  std::string v;
+  keys::put_fixed64_be(&v, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                     std::chrono::system_clock::now().time_since_epoch())
+                                                     .count()));
+  return v;
+}
+
+}  // namespace
+
+// Locks, the write-failure latch and the resume thread. Reads take none of these.
 struct store::impl {
   // Held across check-then-write of the directory, so two writers cannot both pass the
   // name-uniqueness check, and no room appears in a category while it is being deleted.
@@ -189,27 +226,29 @@ struct store::impl {
   std::unordered_map<std::string, std::string> name_by_room;
 
   std::atomic<bool> fail_next_write{false};  // inject_write_failure_for_testing
+  std::shared_ptr<recovery_listener> listener = std::make_shared<recovery_listener>();
+  std::string path;
+  std::chrono::milliseconds resume_first_delay{250}, resume_max_delay{5000};
 
   // latched is set only after first_error is stored, so a reader that sees it true finds
   // the error under latch_mu. The atomic keeps writable() and the happy path lock-free.
   std::atomic<bool> latched{false};
+  std::atomic<uint64_t> resumes{0};
   std::mutex latch_mu;
-  status first_error;  // GUARDED_BY(latch_mu); set once
-
-  // Records `s` as the store's error unless one is already recorded. Returns `s`: the
-  // write that failed reports its own error, later writes report the first one.
-  status latch(status s) {
-    std::lock_guard<std::mutex> lock(latch_mu);
-    if (!latched.load(std::memory_order_relaxed)) {
-      first_error = s;
-      latched.store(true, std::memory_order_release);
-    }
-    return s;
-  }
+  status first_error;                                // GUARDED_BY(latch_mu)
+  std::chrono::steady_clock::time_point failed_at;   // GUARDED_BY(latch_mu)
+  uint64_t refused = 0;                              // GUARDED_BY(latch_mu) writes failed meanwhile
+  uint64_t failed_wal = 0;                           // GUARDED_BY(latch_mu) WAL number at failure
+  bool resuming = false;                             // GUARDED_BY(latch_mu) resume thread running
+  bool stopping = false;                             // GUARDED_BY(latch_mu) destructor waits for it
+  std::condition_variable resume_cv;
+  std::thread resumer;
 
   status check() {
     if (!latched.load(std::memory_order_acquire)) return status::ok();
     std::lock_guard<std::mutex> lock(latch_mu);
+    if (!latched.load(std::memory_order_relaxed)) return status::ok();  // resumed meanwhile
+    ++refused;
     return first_error;
   }
 };
@@ -229,8 +268,17 @@ status store::open(const store_options& opts, std::unique_ptr<store>* out) {
     return status::not_found("no database at " + opts.path);
   }
 
+  auto state = std::make_unique<impl>();
+  state->path = opts.path;
+  state->resume_first_delay = std::max(opts.resume_first_delay, std::chrono::milliseconds(1));
+  state->resume_max_delay = std::max(opts.resume_max_delay, state->resume_first_delay);
   rocksdb::DBOptions dbo;
   dbo.create_if_missing = opts.create_if_missing;
+  // No LOG file in the data folder (rocksdb_log.h: on a full disk it aborts the process).
+  dbo.info_log = make_rocksdb_logger();
+  // Recovery from write errors is ours (resume_loop); RocksDB's own would race it.
+  dbo.listeners.push_back(state->listener);
+  dbo.max_bgerror_resume_count = 0;
   // Lets a database written before a column family existed open without a migration step.
   dbo.create_missing_column_families = true;
   dbo.IncreaseParallelism(2);  // the target box has two cores
@@ -268,7 +316,7 @@ status store::open(const store_options& opts, std::unique_ptr<store>* out) {
   if (!s.ok()) return from_rocksdb(s, "open " + opts.path);
 
   std::unique_ptr<store> st(new store());
-  st->impl_ = std::make_unique<impl>();
+  st->impl_ = std::move(state);
   st->db_ = db;
   st->handles_ = std::move(handles);
   for (size_t i = 0; i < cfds.size(); ++i) {
@@ -284,6 +332,14 @@ status store::open(const store_options& opts, std::unique_ptr<store>* out) {
 }
 
 store::~store() {
+  if (impl_) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->latch_mu);
+      impl_->stopping = true;
+    }
+    impl_->resume_cv.notify_all();
+    if (impl_->resumer.joinable()) impl_->resumer.join();
+  }
   if (db_ == nullptr) return;
   // Handles must go before the DB. Destroying a handle only fails for the handle returned by
   // DefaultColumnFamily(), which we never hold; nothing is left to make durable on close
@@ -298,25 +354,151 @@ bool store::writable() const {
   return !impl_->latched.load(std::memory_order_acquire);
 }
 
+uint64_t store::resume_count() const { return impl_->resumes.load(); }
+
 void store::inject_write_failure_for_testing(bool fail_next) {
   impl_->fail_next_write.store(fail_next);
+}
+
+status store::flush_for_testing() {
+  rocksdb::FlushOptions fo;
+  return from_rocksdb(db_->Flush(fo, handles_), "flush");
 }
 
 status store::check_writable() const {
   return impl_->check();
 }
 
+// RocksDB's Resume() starts a new write-ahead log only if some memtable holds data; with
+// all of them empty it keeps the log that failed, and the next write to that log aborts the
+// process (librocksdb asserts on a log writer that has seen an error). So before a synced
+// write may fail, a memtable holds at least the probe key: written without the log (nothing
+// to fail on a full disk; it is a timestamp, losing it in a crash is harmless), again after
+// every flush (the listener says when).
+void store::keep_memtable_filled() {
+  if (!impl_->listener->flushed.exchange(false)) return;
+  std::string now = probe_value();
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  // A failure means the database is already stopped: the write that follows reports it.
+  if (!db_->Put(wo, config_, keys::config_key(keys::kWriteProbe), now).ok())
+    impl_->listener->flushed.store(true);
+}
+
 status store::write_synced(rocksdb::WriteBatch* b) {
   if (status s = check_writable(); !s.is_ok()) return s;
+  keep_memtable_filled();
   if (impl_->fail_next_write.exchange(false)) {
-    return impl_->latch(status::io_error("injected write failure (test only)"));
+    return write_failed(status::io_error("injected write failure (test only)"));
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status s = db_->Write(wo, b);
-  // After a failed sync the WAL may hold part of the batch: stop writing rather than build
-  // on a log whose state we do not know.
-  if (!s.ok()) return impl_->latch(from_rocksdb(s, "synced write"));
+  // Nothing of a failed write is acknowledged. Writes stay off until a resume has put the
+  // database back on a fresh write-ahead log (the failed one may hold part of this batch).
+  if (!s.ok()) return write_failed(from_rocksdb(s, "synced write"));
+  return status::ok();
+}
+
+status store::write_failed(status s) {
+  std::lock_guard<std::mutex> lock(impl_->latch_mu);
+  if (impl_->latched.load(std::memory_order_relaxed)) {
+    ++impl_->refused;
+    return s;  // a write that raced the first failure: already being resumed
+  }
+  impl_->first_error = s;
+  impl_->failed_at = std::chrono::steady_clock::now();
+  impl_->refused = 0;
+  std::unique_ptr<rocksdb::LogFile> wal;
+  impl_->failed_wal = db_->GetCurrentWalFile(&wal).ok() && wal ? wal->LogNumber() : 0;
+  impl_->latched.store(true, std::memory_order_release);
+  PCHAT_LOG(warn, "store", "writes failing; posts and other changes are refused (SIP 503) until they resume",
+            "path=" + log::quote(impl_->path) + " error=" + log::quote(s.to_string()) +
+                " action=" + log::quote("free disk space in the data folder (or fix the I/O error); writes resume by themselves"));
+  if (!impl_->resuming && !impl_->stopping) {
+    if (impl_->resumer.joinable()) impl_->resumer.join();  // finished: it cleared `resuming`
+    impl_->resuming = true;
+    impl_->resumer = std::thread([this] { resume_loop(); });
+  }
+  return s;
+}
+
+void store::resume_loop() {
+  auto delay = impl_->resume_first_delay;
+  uint64_t attempts = 0;
+  status last;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(impl_->latch_mu);
+      if (impl_->resume_cv.wait_for(lock, delay, [&] { return impl_->stopping; })) {
+        impl_->resuming = false;
+        return;
+      }
+    }
+    ++attempts;
+    last = try_resume();
+    std::lock_guard<std::mutex> lock(impl_->latch_mu);
+    if (last.is_ok()) {
+      auto down = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                        impl_->failed_at);
+      impl_->first_error = status::ok();
+      impl_->latched.store(false, std::memory_order_release);
+      impl_->resumes.fetch_add(1);
+      impl_->resuming = false;
+      PCHAT_LOG(warn, "store", "writes resumed",
+                "path=" + log::quote(impl_->path) + " down_ms=" + std::to_string(down.count()) +
+                    " attempts=" + std::to_string(attempts) + " refused_writes=" + std::to_string(impl_->refused));
+      return;
+    }
+    if (last.is_corruption()) {
+      // Resuming cannot help; a restart (and RocksDB's recovery at open) may.
+      impl_->resuming = false;
+      PCHAT_LOG(error, "store", "writes cannot resume without a restart",
+                "path=" + log::quote(impl_->path) + " error=" + log::quote(last.to_string()) +
+                    " action=" + log::quote("free disk space, then restart pchatd"));
+      return;
+    }
+    PCHAT_LOG(debug, "store", "resume attempt failed",
+              "attempt=" + std::to_string(attempts) + " error=" + log::quote(last.to_string()));
+    delay = std::min(delay * 2, impl_->resume_max_delay);
+  }
+}
+
+status store::try_resume() {
+  rocksdb::Status r = db_->Resume();
+  // A fatal background error (an I/O error other than a full disk, say) is not resumable.
+  if (!r.ok() && r.severity() >= rocksdb::Status::Severity::kFatalError)
+    return status::corruption("resume: " + r.ToString());
+  if (!r.ok()) return from_rocksdb(r, "resume");
+  // Resume() starts a new write-ahead log only when some memtable has data. Were the failed
+  // log still current, writing to it would abort the process (keep_memtable_filled): never.
+  uint64_t failed_wal = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->latch_mu);
+    failed_wal = impl_->failed_wal;
+  }
+  std::unique_ptr<rocksdb::LogFile> wal;
+  if (impl_->listener->wal_failed.load() &&
+      (!db_->GetCurrentWalFile(&wal).ok() || !wal || wal->LogNumber() == failed_wal))
+    return status::corruption("RocksDB kept the write-ahead log that failed (log " + std::to_string(failed_wal) + ")");
+  impl_->listener->wal_failed.store(false);
+  // Resume() flushed every memtable: fill one before the probe, which may fail again.
+  impl_->listener->flushed.store(true);
+  keep_memtable_filled();
+  // The probe is a synced write of its own: Resume() succeeding says the flush found room,
+  // this says the log takes synced writes again.
+  std::string now = probe_value();
+  rocksdb::WriteBatch probe;
+  rocksdb::Status s = probe.Put(config_, keys::config_key(keys::kWriteProbe), now);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (s.ok()) s = db_->Write(wo, &probe);
+  if (!s.ok()) {
+    std::unique_ptr<rocksdb::LogFile> now_wal;
+    std::lock_guard<std::mutex> lock(impl_->latch_mu);
+    impl_->failed_wal = db_->GetCurrentWalFile(&now_wal).ok() && now_wal ? now_wal->LogNumber() : 0;
+    return from_rocksdb(s, "probe write");
+  }
   return status::ok();
 }
 
@@ -1271,14 +1453,14 @@ status write_batch::commit() {
   if (!rejected_.is_ok()) {
     result = rejected_;
   } else if (count_ == 0) {
-    // Nothing to write, but a latched store still reports its error: the caller is about
-    // to acknowledge on the strength of this commit.
+    // Nothing to write, but a store whose writes are failing still reports its error: the
+    // caller is about to acknowledge on the strength of this commit.
     result = store_->check_writable();
   } else {
     close_group();
     result = rejected_.is_ok() ? store_->write_synced(batch_.get()) : rejected_;
   }
-  // Cleared on failure too: nothing was applied, and a latched store would refuse a retry.
+  // Cleared on failure too: nothing was applied, and the callers answer for its entries.
   batch_->Clear();
   group_.clear();
   group_events_ = 0;

@@ -11,11 +11,19 @@
 // Every write through this class is synced (WriteOptions::sync = true) unless it goes
 // through a write_batch, which is synced once when committed. Reads never block on writes.
 //
+// Write failures (a full disk): a synced write that fails applied nothing, and from then on
+// every write is refused (io_error, the first failure's reason) until the store has resumed:
+// a background thread of the store retries RocksDB's DB::Resume() (which flushes the
+// memtables and starts a new write-ahead log) and then a synced probe write, with backoff
+// (store_options), and reopens writes once both succeed. Reads keep working meanwhile. One
+// log line (warn) when writes start failing, saying what to do, one (warn) when they resume.
+//
 // Thread safety: a store may be used from many threads at once (RocksDB is thread-safe);
 // callers are expected to serialise writes per room (the room actor owns its sequence).
 // Ownership: the store owns the DB; destroy every write_batch before the store.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +43,11 @@ namespace pchat::storage {
 struct store_options {
   std::string path;  // directory; created (with parents) if missing
   bool create_if_missing = true;
+  // After a failed synced write, the first resume attempt waits resume_first_delay; each
+  // failed attempt doubles the wait up to resume_max_delay (how soon writes resume after
+  // space is freed, against how often a still-full disk is probed).
+  std::chrono::milliseconds resume_first_delay{250};
+  std::chrono::milliseconds resume_max_delay{5000};
 };
 
 class write_batch;
@@ -168,14 +181,19 @@ class store {
   // Group commit: accumulate puts, then commit() writes them in one synced WriteBatch.
   std::unique_ptr<write_batch> new_batch();
 
-  // After a failed synced write the store refuses further writes (the log may be
-  // indeterminate): every later write returns the first error.
+  // False from a failed synced write until the store has resumed (see the top of this
+  // file): meanwhile every write returns the failure that stopped writes.
   bool writable() const;
+  // Times writes have resumed after a failure since open (for status pages and tests).
+  uint64_t resume_count() const;
 
   // TEST ONLY. With true, the next synced write (single write or batch commit) fails with
-  // io_error before reaching RocksDB, so nothing is applied, and latches the store exactly
-  // like a real fsync failure. With false, cancels an injection not yet consumed.
+  // io_error before reaching RocksDB, so nothing is applied, and stops writes exactly like
+  // a real fsync failure (they resume by themselves). With false, cancels an injection not
+  // yet consumed.
   void inject_write_failure_for_testing(bool fail_next);
+  // TEST ONLY. Flushes every column family's memtable (all of them are empty afterwards).
+  status flush_for_testing();
 
   rocksdb::DB* db() const { return db_; }
 
@@ -195,6 +213,11 @@ class store {
   store() = default;
   status check_writable() const;
   status write_synced(rocksdb::WriteBatch* b);
+  // Records a failed write (the first one stops writes and starts the resume thread).
+  status write_failed(status s);
+  void resume_loop();   // the resume thread's body
+  status try_resume();  // one attempt: Resume(), then a synced probe write
+  void keep_memtable_filled();
 
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* directory_ = nullptr;
@@ -231,7 +254,7 @@ class write_batch {
   size_t count() const { return count_; }
   size_t bytes() const;
   // One synced write of everything added since the last commit; clears the batch.
-  // On failure nothing was applied and the store stops accepting writes.
+  // On failure nothing was applied and the store stops accepting writes until it resumes.
   status commit();
 
  private:

@@ -68,11 +68,14 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override { reopen(); }
 
-  // Closes the store (if open) and opens it again on the same directory.
-  void reopen() {
+  // Closes the store (if open) and opens it again on the same directory. Writes stopped by
+  // a failure resume after `resume_after` (an hour: tests that look at the stopped state).
+  void reopen(std::chrono::milliseconds resume_after = std::chrono::hours(1)) {
     st_.reset();
     store_options opts;
     opts.path = dir_.path() + "/db";
+    opts.resume_first_delay = resume_after;
+    opts.resume_max_delay = resume_after;
     status s = store::open(opts, &st_);
     ASSERT_TRUE(s.is_ok()) << s.to_string();
   }
@@ -719,12 +722,12 @@ TEST_F(StoreTest, BatchWithAnInvalidPutCommitsNothingAndDoesNotLatch) {
   EXPECT_TRUE(b->commit().is_invalid_argument());
 }
 
-// ---- write-failure latch
+// ---- write failures
 
 // Check that a failed synced write makes the store refuse every later write with the first
-// error, while reads keep working: (a) a failed single write, (b) later writes of every
-// kind, (c) reads, (d) a reopen starts writable again.
-TEST_F(StoreTest, WriteFailureLatchesTheFirstErrorAndRefusesLaterWrites) {
+// error until it resumes, while reads keep working: (a) a failed single write, (b) later
+// writes of every kind, (c) reads, (d) a reopen starts writable again.
+TEST_F(StoreTest, WriteFailureRefusesLaterWritesWithTheFirstError) {
   ASSERT_TRUE(st_->put_room(make_room("r1", "Room", "c1")).is_ok());
   fill("r1", 10);
 
@@ -763,7 +766,36 @@ TEST_F(StoreTest, WriteFailureLatchesTheFirstErrorAndRefusesLaterWrites) {
   EXPECT_TRUE(st_->put_pref("sip:a@b", "l", "v").is_ok());
 }
 
-TEST_F(StoreTest, FailedBatchCommitAppliesNothingAndLatches) {
+// Waits (bounded) until the store takes writes again.
+bool wait_writable(const store& st, std::chrono::seconds deadline = std::chrono::seconds(10)) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!st.writable() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return st.writable();
+}
+
+// Check that writes resume by themselves after a failure, without a reopen, and that the
+// failed write stays absent.
+TEST_F(StoreTest, WritesResumeByThemselvesAfterAFailure) {
+  reopen(std::chrono::milliseconds(20));
+  fill("room", 3);
+  st_->inject_write_failure_for_testing(true);
+  EXPECT_TRUE(st_->put_message("room", make_message(4)).is_io_error());
+  ASSERT_TRUE(wait_writable(*st_));
+  EXPECT_EQ(st_->resume_count(), 1u);
+  EXPECT_TRUE(st_->put_message("room", make_message(5)).is_ok());
+  std::vector<message_record> ms;
+  ASSERT_TRUE(st_->read_latest("room", 100, &ms).is_ok());
+  EXPECT_EQ(seqs_of(ms), (std::vector<uint64_t>{1, 2, 3, 5}));
+  // And again: a second failure is resumed as well.
+  st_->inject_write_failure_for_testing(true);
+  EXPECT_TRUE(st_->put_pref("sip:a@b", "l", "v").is_io_error());
+  ASSERT_TRUE(wait_writable(*st_));
+  EXPECT_EQ(st_->resume_count(), 2u);
+  EXPECT_TRUE(st_->put_pref("sip:a@b", "l", "v").is_ok());
+}
+
+TEST_F(StoreTest, FailedBatchCommitAppliesNothingAndStopsWrites) {
   auto b = st_->new_batch();
   for (uint64_t seq = 1; seq <= 100; ++seq) b->put_message("room", make_message(seq));
   b->put_pref("sip:a@b", "followed", "room");
@@ -786,7 +818,7 @@ TEST_F(StoreTest, CancelledInjectionLeavesTheStoreWritable) {
   EXPECT_TRUE(st_->writable());
 }
 
-TEST_F(StoreTest, RejectedArgumentsDoNotLatchTheStore) {
+TEST_F(StoreTest, RejectedArgumentsDoNotStopWrites) {
   EXPECT_TRUE(st_->put_room(make_room("r1", "", "c")).is_invalid_argument());
   EXPECT_TRUE(st_->put_config(chat_config{0, 1, 1, ""}).is_invalid_argument());
   EXPECT_TRUE(st_->delete_room("missing").is_not_found());
@@ -794,7 +826,7 @@ TEST_F(StoreTest, RejectedArgumentsDoNotLatchTheStore) {
   EXPECT_TRUE(st_->put_message("room", make_message(1)).is_ok());
 }
 
-TEST_F(StoreTest, ConcurrentWritersAllFailOnceTheLatchIsSet) {
+TEST_F(StoreTest, ConcurrentWritersAllFailOnceWritesStop) {
   constexpr int kThreads = 4;
   constexpr uint64_t kPerThread = 25;
   st_->inject_write_failure_for_testing(true);
