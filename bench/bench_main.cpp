@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
   ctx.domain = status->value("domain", "example.com");
   ctx.sip_host = sip_host;
   ctx.sip_port = sip_port;
+  ctx.http_port = static_cast<uint16_t>(std::atoi(admin_addr.c_str() + admin_addr.rfind(':') + 1));
   ctx.server_pid = server_pid;
   ctx.work_dir = work_dir;
   ctx.run_tag = "pb" + std::to_string(getpid()) + "x" + std::to_string(std::time(nullptr) % 100000);

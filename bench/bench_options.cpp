@@ -41,6 +41,10 @@ Profiles:
               12+2+2 rooms per user, 24 posts/s and 10 joins/s per 80,000 users
   durable     --users=1000, one member per room, each posting closed-loop (--window
               unacknowledged): durable acknowledged posts/s against the RocksDB ceiling
+  overload    --users=200 in rooms of 20 posting --rate=100/s for --duration=20 s, then
+              again with a flooding client (200 posts of 16 kB in flight), a member that
+              stops reading, 100 SIP and 20 HTTP slowloris connections, then again without
+              them: post->delivery p99 with vs without (target: within 2x), server RSS
 
 Options:
   --route=auto|direct|frontend|udp  direct: a TCP connection per user; frontend: --trunks=8
@@ -165,13 +169,13 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
     }
   }
   out.post_bytes = static_cast<size_t>(post_bytes);
-  static const char* kProfiles[] = {"ceiling", "idle", "big-room", "lync-model", "durable"};
+  static const char* kProfiles[] = {"ceiling", "idle", "big-room", "lync-model", "durable", "overload"};
   bool known = false;
   for (auto* p : kProfiles) known = known || out.profile == p;
   if (!known) {
     error = out.profile.empty() ? "--profile is required"
                                 : "unknown profile '" + out.profile +
-                                      "' (ceiling, idle, big-room, lync-model, durable)";
+                                      "' (ceiling, idle, big-room, lync-model, durable, overload)";
     return false;
   }
   if (out.route != "auto" && out.route != "direct" && out.route != "frontend" &&

@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 
+#include "bench/bad_clients.h"
 #include "bench/load_driver.h"
 #include "bench/process_probe.h"
 #include "bench/sip_ceiling.h"
@@ -35,6 +36,7 @@ profile_defaults defaults_for(const std::string& p) {
   if (p == "idle") return {10000, 5};
   if (p == "big-room") return {2000, 20};
   if (p == "lync-model") return {80000, 60};
+  if (p == "overload") return {200, 20};
   return {1000, 10};  // durable
 }
 
@@ -585,6 +587,136 @@ void run_durable(run_context& ctx, bench_report& rep, uint32_t users, double dur
   rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
 }
 
+// ---------------------------------------------------------------------------------------
+// overload
+
+// One measured posting phase of the overload profile: `secs` of posting at `rate` in random
+// rooms, then the drain; the server's RSS is sampled every second (peak in *rss_peak_kb).
+step_row overload_phase(run_context& ctx, load_driver& d, const char* label, double rate, double secs,
+                        uint32_t rooms, std::mt19937& rng, uint64_t* rss_peak_kb, uint32_t* step_id) {
+  uint32_t st = d.ledger().begin_step(label, rate);
+  *step_id = st;
+  cpu_window cpu(ctx.server_pid);
+  std::vector<load_driver::stream> streams{{rate, [&] { return d.post_random(random_below(rng, rooms)); }}};
+  auto t0 = steady::now();
+  for (double done = 0; done < secs && steady::now() < ctx.deadline; done += 1) {
+    d.run_streams(milliseconds(static_cast<int64_t>(std::min(1.0, secs - done) * 1000)), streams);
+    *rss_peak_kb = std::max<uint64_t>(*rss_peak_kb, sample_process(ctx.server_pid).rss_kb);
+  }
+  double took = duration<double>(steady::now() - t0).count();
+  double srv = cpu.server_pct(), bench = cpu.bench_pct();
+  d.drain(std::min(ctx.deadline, steady::now() + seconds(10)));
+  auto& totals = d.ledger().step(st);
+  totals.seconds = took;
+  step_row row = make_step_row(totals, took);
+  row.server_cpu_pct = srv;
+  row.bench_cpu_pct = bench;
+  row.good = row.late == 0 && row.sip_503 == 0 && row.failed == 0 && row.duplicated == 0;
+  progress("phase %-9s posts/s %.0f deliveries/s %.0f p50 %.1f ms p99 %.1f ms 503 %llu server %.0f%% bench %.0f%%",
+           label, row.posts_per_s, row.deliveries_per_s, row.p50_ms, row.p99_ms,
+           static_cast<unsigned long long>(row.sip_503), srv, bench);
+  return row;
+}
+
+void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double duration_s) {
+  const auto& opt = ctx.opt;
+  uint32_t rooms = opt.rooms ? opt.rooms : std::max<uint32_t>(1, users / 20);
+  rooms = std::min(rooms, users);
+  std::vector<created_room> made, bad_room;
+  std::string err;
+  if (!ctx.create_rooms(rooms, "ovl", made, err) || !ctx.create_rooms(1, "ovl-bad", bad_room, err)) {
+    rep.notes.push_back("room creation failed: " + err);
+    return;
+  }
+  client::client_loop loop;
+  route_kind route = choose_route(opt, users);
+  load_driver d(loop, make_driver_config(ctx, route));
+  rep.route = to_string(route);
+  register_rooms(d, made, 0, 0, 0);
+  d.add_users(users);
+  for (uint32_t u = 0; u < users; ++u) d.add_member(u, u % rooms);
+  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
+  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+  std::mt19937 rng(opt.seed);
+  double rate = opt.rate > 0 ? opt.rate : 100;
+  uint64_t rss_base = 0, rss_bad = 0;
+  uint32_t base_step = 0, over_step = 0;
+  step_row base = overload_phase(ctx, d, "baseline", rate, duration_s, rooms, rng, &rss_base, &base_step);
+  rep.steps.push_back(base);
+
+  bad_clients_config bc;
+  bc.host = ctx.sip_host;
+  bc.sip_port = ctx.sip_port;
+  bc.http_port = ctx.http_port;
+  bc.domain = ctx.domain;
+  bc.user_prefix = ctx.run_tag + "bad";
+  bc.room_uri = bad_room[0].uri;
+  bad_clients bad(loop, bc);
+  if (!bad.start(std::min(ctx.deadline, steady::now() + seconds(30)))) {
+    rep.notes.push_back("bad clients did not start: " + bad.error());
+    d.close_all();
+    return;
+  }
+  auto status0 = ctx.admin.status().value_or(nlohmann::json::object());
+  progress("bad clients on: flooder (%d in flight), a member not reading, %d SIP and %d HTTP slowloris",
+           bc.flood_inflight, bc.slowloris, bc.http_port ? bc.http_slowloris : 0);
+  bad.begin();
+  step_row over = overload_phase(ctx, d, "overload", rate, duration_s, rooms, rng, &rss_bad, &over_step);
+  rep.steps.push_back(over);
+  // The admin API while HTTP slowloris connections are held (after the phase: this call
+  // blocks the bench's loop).
+  auto h0 = steady::now();
+  auto hs = ctx.admin.status();
+  double http_ms = duration<double, std::milli>(steady::now() - h0).count();
+  auto counts = bad.stop(ctx.deadline);
+  // The same load again without them: how much of the difference is this machine's noise
+  // (fsync latency varies run to run).
+  uint64_t rss_after = 0;
+  uint32_t after_step = 0;
+  step_row after = overload_phase(ctx, d, "after", rate, duration_s, rooms, rng, &rss_after, &after_step);
+  rep.steps.push_back(after);
+  auto status1 = ctx.admin.status().value_or(nlohmann::json::object());
+  auto delta = [&](const char* k) { return status1.value(k, 0.0) - status0.value(k, 0.0); };
+
+  d.ledger().finalize();
+  auto k = d.ledger().step(over_step);
+  fill_common(rep, d, d.ledger().total(), base.posts_per_s > 0 ? duration_s * 3 : 0, ctx.server_pid);
+  rep.latency = k.latency;  // the headline latency is the overload phase's
+  rep.server_cpu_pct = over.server_cpu_pct;
+  rep.bench_cpu_pct = over.bench_cpu_pct;
+  double ratio = base.p99_ms > 0 ? over.p99_ms / base.p99_ms : 0;
+  rep.details["baseline_p99_ms"] = base.p99_ms;
+  rep.details["overload_p99_ms"] = over.p99_ms;
+  rep.details["after_p99_ms"] = after.p99_ms;
+  rep.details["p99_ratio"] = std::round(ratio * 100) / 100;
+  rep.details["server_rss_peak_kb"] = {{"baseline", rss_base}, {"overload", rss_bad}, {"after", rss_after}};
+  rep.details["flood"] = {{"sent", counts.flood_sent}, {"ok", counts.flood_ok}, {"503", counts.flood_503},
+                          {"failed", counts.flood_failed},
+                          {"ok_per_s", std::round(static_cast<double>(counts.flood_ok) / duration_s)}};
+  rep.details["slow_reader_closed"] = counts.slow_reader_closed;
+  rep.details["slowloris"] = {{"sip_open", counts.slowloris_open}, {"sip_closed", counts.slowloris_closed},
+                              {"http_open", counts.http_slowloris_open},
+                              {"http_closed", counts.http_slowloris_closed}};
+  rep.details["admin_status_during_overload"] = {{"ms", std::round(http_ms * 10) / 10}, {"ok", hs.has_value()}};
+  rep.details["server_limits"] = {{"pauses", delta("pauses")},
+                                  {"slow_readers_closed", delta("slow_readers_closed")},
+                                  {"stalled_messages_closed", delta("stalled_messages_closed")},
+                                  {"connections_refused", delta("connections_refused")},
+                                  {"responses_503", delta("responses_503")}};
+  progress("p99 %.1f ms without, %.1f ms with the bad clients (x%.2f), %.1f ms after; flood %llu ok %llu 503; "
+           "slow reader %s; admin status %.0f ms",
+           base.p99_ms, over.p99_ms, ratio, after.p99_ms, static_cast<unsigned long long>(counts.flood_ok),
+           static_cast<unsigned long long>(counts.flood_503), counts.slow_reader_closed ? "closed" : "still open",
+           http_ms);
+  d.close_all();
+  rep.targets.push_back({"post->delivery p99 with / without bad clients", ratio, 2, false, "x"});
+  // One slow reader may cost at most its hard output limit (16 MiB) plus what the flood and
+  // the held connections take.
+  rep.targets.push_back({"server RSS peak growth with bad clients",
+                         (static_cast<double>(rss_bad) - static_cast<double>(rss_base)) / 1024, 64, false, "MB"});
+  rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
+}
+
 }  // namespace
 
 bool run_context::create_rooms(size_t n, const std::string& kind, std::vector<created_room>& out,
@@ -632,6 +764,8 @@ bench_report run_profile(run_context& ctx) {
     run_big_room(ctx, rep, users, duration_s);
   else if (ctx.opt.profile == "lync-model")
     run_lync_model(ctx, rep, users, duration_s);
+  else if (ctx.opt.profile == "overload")
+    run_overload(ctx, rep, users, duration_s);
   else
     run_durable(ctx, rep, users, duration_s);
   rep.load_after = loadavg();

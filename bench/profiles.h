@@ -14,6 +14,9 @@
 //               auditoriums, where 2 presenters post), 12 + 2 + 2 rooms per user; 22.22 +
 //               1.67 + 0.15 posts/s and 10 part-and-rejoin joins/s per 80,000 users.
 //   durable     one member per room, closed-loop posting: acknowledged (synced) posts/s.
+//   overload    rooms of 20 posting at --rate, measured without, with and again without bad clients
+//               (bench/bad_clients.h: a flooder, a member that stops reading, SIP and HTTP
+//               slowloris connections): post->delivery p99 with vs without, server RSS.
 //
 // Threading: one thread; everything is bounded by run_context::deadline.
 #pragma once
@@ -36,6 +39,7 @@ struct run_context {
   std::string domain;
   std::string sip_host;
   uint16_t sip_port = 0;
+  uint16_t http_port = 0;  // the admin API's port (overload: HTTP slowloris)
   pid_t server_pid = 0;  // 0 if unknown: no CPU/RSS figures
   std::string work_dir;  // scratch files (responder output, RocksDB probe)
   std::string run_tag;   // unique per run, used in room and user names

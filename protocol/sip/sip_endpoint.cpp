@@ -174,6 +174,8 @@ struct endpoint::impl {
   struct user_state {
     size_t inflight = 0;
     size_t dialogs = 0;
+    double tokens = -1;  // rate limit bucket; < 0: not started (full)
+    int64_t refill_ms = 0;
   };
 
   std::unordered_map<conn_id, std::unique_ptr<connection>> conns;
@@ -434,6 +436,7 @@ struct endpoint::impl {
     if (c->users.size() == 1) {
       auto u = users.find(c->users.begin()->first);
       if (u != users.end() && u->second.inflight >= L.max_inflight_per_user) return "user";
+      if (u != users.end() && tokens_now(u->second, now_ms()) < 1) return "rate";
     }
     if (c->sipe && inflight.load(std::memory_order_relaxed) >= L.max_inflight) return "server";
     return nullptr;
@@ -469,6 +472,20 @@ struct endpoint::impl {
       process_stream(c);
     }
     n_paused = paused.size();
+  }
+
+  // The user's rate-limit tokens at `now` (the bucket refills continuously up to the burst).
+  double tokens_now(const user_state& u, int64_t now) const {
+    const endpoint_limits& L = cfg.limits;
+    if (L.user_requests_per_second <= 0) return 1;
+    if (u.tokens < 0) return L.user_request_burst;
+    return std::min(L.user_request_burst,
+                    u.tokens + static_cast<double>(now - u.refill_ms) * L.user_requests_per_second / 1000.0);
+  }
+  void take_token(user_state& u, int64_t now) {
+    if (cfg.limits.user_requests_per_second <= 0) return;
+    u.tokens = tokens_now(u, now) - 1;
+    u.refill_ms = now;
   }
 
   user_state& user_of(const std::string& key) { return users[key]; }
@@ -1072,9 +1089,11 @@ struct endpoint::impl {
     // pause_cause): what is left is a user on a trunk, UDP, and the server's own cap.
     const endpoint_limits& L = cfg.limits;
     user_state& u = user_of(d->user);
+    int64_t now = now_ms();
     const char* cap = inflight.load(std::memory_order_relaxed) >= L.max_inflight ? "server"
                       : u.inflight >= L.max_inflight_per_user                     ? "user"
                       : c->inflight >= L.max_inflight_per_connection              ? "connection"
+                      : tokens_now(u, now) < 1                                    ? "user (rate)"
                                                                                   : nullptr;
     if (cap) {
       n_503++;
@@ -1098,6 +1117,7 @@ struct endpoint::impl {
     inflight++;
     u.inflight++;
     c->inflight++;
+    take_token(u, now);
     events->on_info(d->id, t, std::move(body));
   }
 
@@ -1141,6 +1161,7 @@ struct endpoint::impl {
     std::erase_if(retrans, [&](const retransmission& r) { return now >= r.give_up_ms; });
     for (auto d : silent) close_dialog(d, "client stopped answering (no response within 32 s)", true);
     check_soft_limits(now);
+    if (!paused.empty()) recheck_paused = true;  // rate-limited users' buckets refill
     if (accept_paused && now >= accept_resume_ms) {
       accept_paused = false;
       su_root_eventmask(root, tcp_wait_index, tcp_fd, SU_WAIT_ACCEPT);

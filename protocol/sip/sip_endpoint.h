@@ -53,6 +53,13 @@ struct endpoint_limits {
   size_t max_inflight = 50000;  // whole endpoint: the last guard
   size_t max_inflight_per_connection = 1024;
   size_t max_inflight_per_user = 32;
+  // INFOs a user may send per second, sustained (token bucket of `user_request_burst`),
+  // treated like the user cap above: a client connection is not read until the bucket
+  // refills, a user on a trunk or UDP gets 503. In-flight caps alone do not stop one
+  // client taking the whole server: with answers in ~1 ms, 32 in flight is ~20,000
+  // posts/s. 0 = no rate limit.
+  double user_requests_per_second = 50;
+  double user_request_burst = 200;
   // Output queued for a TCP connection and not yet taken by its socket. Past the hard limit,
   // or above the soft limit for longer than soft_seconds, the connection is closed (its
   // dialogs end as if the client had gone) and the closing is logged once.

@@ -222,9 +222,10 @@ TEST_F(SlowReaderE2E, MemberStayingAboveTheSoftLimitIsClosedAfterItsSeconds) {
 
 // A client posting without waiting, on its own connection, is slowed by TCP backpressure
 // (its socket is not read while it has max_inflight_per_user posts in flight): every post
-// of it is accepted in the end, none refused, and another user's posts stay fast.
+// of it is accepted in the end, none refused, and another user's posts stay fast. (The
+// rate limit, tested below, is off here: it alone would stretch this test to 40 s.)
 TEST_F(LimitsE2E, FloodingClientIsSlowedWhileAnotherKeepsItsLatency) {
-  start({});
+  start({"--sip-user-requests-per-second=0"});
   auto& flooder = client("mallory@example.com");
   auto& bob = client("bob@example.com");
   auto& carol = client("carol@example.com");
@@ -305,6 +306,55 @@ TEST_F(LimitsE2E, FloodingUserOnATrunkGets503sWhileItsNeighboursAreServed) {
   EXPECT_LT(p99, 1000.0) << "bob's post->delivery p99 (bound: 1 s on a loaded 2-core box)";
   expect_clean(bob);
   expect_clean(carol);
+}
+
+// A user over its request rate: on its own connection it is slowed until its bucket refills
+// (every post accepted, later); on a trunk its extra posts get 503. Others are not slowed.
+TEST_F(LimitsE2E, UserOverItsRequestRateIsSlowedAloneOrRefusedOnATrunk) {
+  start({"--sip-user-requests-per-second=20", "--sip-user-request-burst=20"});
+  auto& direct = client("mallory@example.com");
+  connection_config cc;
+  cc.server_port = server_->sip_port();
+  auto trunk = pchat::client::sip_connection::open(loop_, cc);
+  auto& on_trunk = trunk_client(trunk, "trudy@example.com");
+  auto& neighbour = trunk_client(trunk, "bob@example.com");
+  ASSERT_TRUE(direct.sign_in(10s));
+  ASSERT_TRUE(on_trunk.sign_in(10s));
+  ASSERT_TRUE(neighbour.sign_in(10s));
+  std::string room = demo_room(neighbour);
+  for (auto* c : {&direct, &on_trunk, &neighbour}) ASSERT_TRUE(c->join_and_wait(room, 5s));
+  size_t direct_ok = 0, direct_done = 0, trunk_ok = 0, trunk_503 = 0, trunk_done = 0;
+  direct.callbacks().on_command_complete = [&](chat_client&, const pchat::client::command_result& r) {
+    if (r.command != "grpchat") return;
+    ++direct_done;
+    direct_ok += r.sip_status == 200;
+  };
+  on_trunk.callbacks().on_command_complete = [&](chat_client&, const pchat::client::command_result& r) {
+    if (r.command != "grpchat") return;
+    ++trunk_done;
+    trunk_ok += r.sip_status == 200;
+    trunk_503 += r.sip_status == 503;
+  };
+  auto t0 = steady::now();
+  for (int k = 0; k < 60; ++k) {
+    ASSERT_NE(direct.post(room, "fast " + std::to_string(k)), 0u);
+    ASSERT_NE(on_trunk.post(room, "trunk " + std::to_string(k)), 0u);
+  }
+  std::vector<std::chrono::microseconds> lat;
+  for (int i = 0; i < 10; ++i) {
+    auto t = steady::now();
+    ASSERT_TRUE(neighbour.post_and_wait_ack(room, "calm " + std::to_string(i), 5s));
+    lat.push_back(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t));
+  }
+  ASSERT_TRUE(loop_.run_until([&] { return direct_done == 60 && trunk_done == 60; }, steady::now() + 30s));
+  double took = std::chrono::duration<double>(steady::now() - t0).count();
+  EXPECT_EQ(direct_ok, 60u) << "a client on its own connection is slowed, not refused";
+  // 60 posts with a burst of 20 (less what sign-in and join used) at 20/s: about 2 s.
+  EXPECT_GT(took, 1.5) << "the direct client was not slowed to its rate";
+  EXPECT_GT(trunk_503, 0u);
+  EXPECT_EQ(trunk_ok + trunk_503, 60u);
+  EXPECT_LT(percentile_ms(lat, 99), 1000.0);
+  expect_clean(neighbour);
 }
 
 // At the server-wide cap a SIPE connection is slowed (SIPE answers a 503 to an INFO with an
