@@ -7,7 +7,7 @@
 //          [--compliance-test-run-interval-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
 //          [--http-max-connections=N] [--http-idle-timeout-ms=MS] [--http-head-timeout-ms=MS]
 //          [--http-body-timeout-ms=MS] [--http-body-min-rate=BYTES] [--http-write-timeout-ms=MS]
-//          [--http-handler-threads=N] [--http-handler-queue=N]
+//          [--http-handler-threads=N] [--http-handler-queue=N] [--http-queue-timeout-ms=MS]
 //
 // The --http-* options are the HTTP server's limits (web/http_server.h http_limits has the
 // defaults and what each protects; docs/SECURITY.md lists them).
@@ -82,7 +82,7 @@ struct pchatd_config : caf::actor_system_config {
   std::string demo_content = "true";  // "false": start empty (to import an archive, docs/ARCHIVE.md)
   pchat::sip::endpoint_limits sip;     // SIP edge limits (defaults in sip_endpoint.h, README)
   pchat::web::http_limits http;       // --http-*: the HTTP server's limits
-  size_t http_idle_ms = 0, http_head_ms = 0, http_body_ms = 0, http_write_ms = 0;  // 0 = default
+  size_t http_idle_ms = 0, http_head_ms = 0, http_body_ms = 0, http_write_ms = 0, http_queue_ms = 0;  // 0 = default
 
   pchatd_config() {
     opt_group{custom_options_, "global"}
@@ -127,7 +127,8 @@ struct pchatd_config : caf::actor_system_config {
         .add(http.body_min_rate, "http-body-min-rate", "HTTP: bytes/s of body that extend its deadline by 1 s")
         .add(http_write_ms, "http-write-timeout-ms", "HTTP: per 64 KiB of response taken by the client")
         .add(http.handler_threads, "http-handler-threads", "HTTP: threads that run request handlers")
-        .add(http.handler_queue, "http-handler-queue", "HTTP: requests waiting for a handler thread (503 beyond)");
+        .add(http.handler_queue, "http-handler-queue", "HTTP: requests waiting for a handler thread (503 beyond)")
+        .add(http_queue_ms, "http-queue-timeout-ms", "HTTP: a request waiting longer for a handler thread gets 503");
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
@@ -296,6 +297,7 @@ int main(int argc, char** argv) {
   if (cfg.http_head_ms) cfg.http.head_timeout = std::chrono::milliseconds(cfg.http_head_ms);
   if (cfg.http_body_ms) cfg.http.body_timeout = std::chrono::milliseconds(cfg.http_body_ms);
   if (cfg.http_write_ms) cfg.http.write_timeout = std::chrono::milliseconds(cfg.http_write_ms);
+  if (cfg.http_queue_ms) cfg.http.queue_timeout = std::chrono::milliseconds(cfg.http_queue_ms);
   if (cfg.http.max_connections == 0 || cfg.http.handler_threads == 0 || cfg.http.handler_queue == 0 ||
       cfg.http.body_min_rate == 0) {
     std::cerr << "pchatd: --http-max-connections, --http-handler-threads, --http-handler-queue and "

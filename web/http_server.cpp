@@ -271,10 +271,14 @@ class session : public std::enable_shared_from_this<session> {
     range_ = req_.method == "GET" && range != req_.headers.end() && !req_.headers.count("if-range")
                  ? range->second : std::string{};
     req_.sink = std::move(decision_.sink);
-    auto job = [self = shared_from_this(), req = std::move(req_)]() {
+    auto job = [self = shared_from_this(), req = std::move(req_), queued = std::chrono::steady_clock::now()]() {
       http_response resp;
       try {
-        resp = self->srv_->handler(req);
+        // Its client has waited long enough: answering now beats an answer it gave up on.
+        if (std::chrono::steady_clock::now() - queued > self->srv_->limits.queue_timeout)
+          resp = json_error(503, "server busy, try again later");
+        else
+          resp = self->srv_->handler(req);
       } catch (const std::exception& e) {
         PCHAT_LOG(error, "http", "handler failed", "path=" + log::quote(req.path) + " error=" + log::quote(e.what()));
         resp = json_error(500, "internal error");

@@ -10,7 +10,8 @@
 //             or hand the body to a sink that takes it as it arrives (uploads)
 //   body      at most max_body bytes (413); deadline body_timeout plus 1 s per body_min_rate
 //             bytes received, so a trickling client is cut off, a slow honest one is not
-//   handler   on a handler thread (at most handler_queue waiting; 503 beyond)
+//   handler   on a handler thread (at most handler_queue waiting, 503 beyond; one that
+//             waited queue_timeout for a thread is answered 503 without running)
 //   response  each piece (64 KiB at most) within write_timeout; file bodies are streamed
 //             from disk with Range support (206/416)
 // Beyond max_connections a new connection is answered 503 and closed. stop() closes every
@@ -113,6 +114,7 @@ struct http_limits {
   size_t io_threads = 2;
   size_t handler_threads = 4;
   size_t handler_queue = 256;  // requests waiting for a handler thread (503 beyond)
+  std::chrono::milliseconds queue_timeout{10'000};  // waited longer for a thread: 503
 };
 
 class http_server {

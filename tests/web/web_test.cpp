@@ -1,9 +1,16 @@
-// Range parsing (RFC 9110 §14.1.2) and the handler pool's bounded queue.
+// Range parsing (RFC 9110 §14.1.2), the handler pool's bounded queue, and an http_server
+// of its own (no pchatd) whose handler threads are all busy.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <thread>
 
 #include "web/assets.h"
 #include "web/handler_pool.h"
@@ -56,4 +63,67 @@ TEST(Assets, ThePageFilesAreEmbedded) {
   EXPECT_NE(pchat::web::asset("manage.js").find("/manage/v1/"), std::string_view::npos);
   EXPECT_FALSE(pchat::web::asset("manage.css").empty());
   EXPECT_TRUE(pchat::web::asset("nope.txt").empty());
+}
+
+namespace {
+
+// Sends one request (Connection: close) and returns the response's status, 0 on failure.
+int status_of(uint16_t port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return 0;
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string all;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) all.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return all.size() > 12 ? std::atoi(all.c_str() + 9) : 0;
+}
+
+}  // namespace
+
+TEST(HttpServer, BusyHandlerThreadsAnswer503InsteadOfQueueingForever) {
+  std::promise<void> entered, release;
+  std::shared_future<void> go = release.get_future().share();
+  std::atomic<bool> entered_once{false};
+  pchat::web::http_limits limits;
+  limits.handler_threads = 1;
+  limits.handler_queue = 1;
+  limits.queue_timeout = std::chrono::milliseconds(200);
+  pchat::web::http_server server("127.0.0.1", 0, [&](const pchat::web::http_request& req) {
+    if (req.path == "/slow" && !entered_once.exchange(true)) {
+      entered.set_value();
+      go.wait();
+    }
+    return pchat::web::http_response{200, "text/plain", "ok\n"};
+  }, limits);
+  ASSERT_EQ(server.start(), "");
+  auto slow = std::async(std::launch::async, [&] { return status_of(server.port(), "/slow"); });
+  entered.get_future().wait();  // the only handler thread is taken
+  auto sent = std::chrono::steady_clock::now();
+  std::future<int> probes[2] = {std::async(std::launch::async, [&] { return status_of(server.port(), "/a"); }),
+                                std::async(std::launch::async, [&] { return status_of(server.port(), "/b"); })};
+  // The queue holds one: the other probe is refused at once, before any thread is free.
+  int first = -1;
+  for (int i = 0; i < 500 && first < 0; ++i)
+    for (int k = 0; k < 2 && first < 0; ++k)
+      if (probes[k].wait_for(std::chrono::milliseconds(5)) == std::future_status::ready) first = k;
+  ASSERT_GE(first, 0) << "neither request was refused while the queue was full";
+  EXPECT_EQ(probes[first].get(), 503) << "a full queue refuses";
+  // The queued one has now waited past queue_timeout: when the thread frees, it gets 503.
+  while (std::chrono::steady_clock::now() - sent < std::chrono::milliseconds(300)) std::this_thread::yield();
+  release.set_value();
+  EXPECT_EQ(slow.get(), 200);
+  EXPECT_EQ(probes[1 - first].get(), 503) << "waited longer than queue_timeout for a thread";
+  EXPECT_EQ(status_of(server.port(), "/after"), 200) << "served normally once the thread is free";
+  server.stop();
 }
