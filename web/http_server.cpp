@@ -129,11 +129,14 @@ namespace {
 // its handler job); gone, with its socket, when neither is left.
 class session : public std::enable_shared_from_this<session> {
  public:
+  using tcp_executor = beast::tcp_stream::executor_type;
   session(tcp::socket socket, http_server::impl* srv)
       : stream_(std::move(socket)), srv_(srv), piece_(kPiece) {
     ++srv_->connections;
   }
   ~session() { --srv_->connections; }
+
+  tcp_executor executor() { return stream_.get_executor(); }
 
   void start() {
     if (srv_->connections > srv_->limits.max_connections) {
@@ -430,7 +433,9 @@ void http_server::impl::accept() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<session>(std::move(socket), this)->start();
+    // Onto the session's strand: from there on, all its steps run there, one at a time.
+    auto s = std::make_shared<session>(std::move(socket), this);
+    asio::dispatch(s->executor(), [s] { s->start(); });
     accept();
   });
 }
