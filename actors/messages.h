@@ -33,6 +33,7 @@ namespace pchat::actors {
 using info_atom = caf::atom_constant<caf::atom("info")>;      // (info, txn u64, body string) | bridge -> session | none
 using kicked_atom = caf::atom_constant<caf::atom("kicked")>;  // (kicked, room_uri)             | room -> session | none: removed from the room
 using closed_atom = caf::atom_constant<caf::atom("closed")>;  // (closed, reason string)      | bridge -> session | none
+using post_watch_atom = caf::atom_constant<caf::atom("pwatch")>;  // (pwatch)               | session -> itself (timer) | none: answer posts the room did not answer in time
 
 // ---- directory_actor
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;  // (lookup, room_uri, user_uri)   | session -> dir | caf::actor (room), errc::not_found or errc::forbidden
@@ -60,6 +61,7 @@ using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, 
 using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, txn u64) | session -> room | u64 seq, after it is durable
                                                                //   (the room answers the INFO's SIP 200 itself, before the fan-out)
 using reload_atom = caf::atom_constant<caf::atom("rreload")>;  // (rreload) | room -> itself (timer) | none: read the history again after a failed load
+using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;  // (cwatch) | room -> itself (timer) | none: refuse writes older than commit_timeout
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
 using replace_atom = caf::atom_constant<caf::atom("msgrepl")>; // (msgrepl, message_filter)     | admin -> dir -> room | u64 messages replaced, once durable
                                                                //   (the directory forwards to the room actor, spawning it if needed)

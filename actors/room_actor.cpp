@@ -57,6 +57,18 @@ struct room_state {
   bool loaded = false;
   std::chrono::seconds reload_delay{1};  // doubles per failed read, up to kMaxReloadDelay
   std::string load_error;                // why the last read failed
+  // Writes sent to the commit actor and not answered yet, oldest first. One timer per room
+  // (not one per request: CAF's per-request timeouts cost a clock entry each, a quarter of
+  // the durable throughput) fails those older than commit_timeout; their late answers are
+  // then ignored.
+  struct pending_commit {
+    uint64_t id;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(caf::error)> fail;
+  };
+  std::deque<pending_commit> commits;
+  uint64_t commit_ids = 0;
+  bool commit_watch_armed = false;
   uint64_t idle_generation = 0;
   uint64_t envid = 1;
   static inline const char* name = "room";
@@ -172,35 +184,75 @@ void relay_post(room_ptr self, const storage::message_record& m, uint64_t txn) {
   if (!to.empty()) st.ctx->edge->send_info_many(to, body);
 }
 
-// A commit that was not confirmed within commit_timeout: refused (never acknowledged). The
-// write may still land later; then it shows in back-chat after the room reloads, which is
-// the client's "not delivered" post appearing, never an acknowledged post going missing.
-caf::error commit_error(room_ptr self, caf::error err) {
-  if (err != caf::sec::request_timeout) return err;
+// Arms the room's commit watchdog (commit_watch_atom) to fire `after`, unless it is armed.
+void arm_commit_watch(room_ptr self, std::chrono::steady_clock::duration after) {
   auto& st = self->state;
-  auto ms = std::to_string(st.ctx->commit_timeout.count());
-  PCHAT_LOG(warn, "room", "write not confirmed in time; refused",
-            "room=" + st.uri + " timeout_ms=" + ms + " action=" + log::quote("check the disk (fsync latency)"));
-  return make_error(errc::busy, "the store did not confirm the write within " + ms +
-                                    " ms; it was not acknowledged, send it again");
+  if (st.commit_watch_armed) return;
+  st.commit_watch_armed = true;
+  self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(after) + std::chrono::milliseconds(1),
+                     commit_watch_atom::value);
 }
 
-// Sends `xs` to the commit actor (timeout: commit_timeout) with the room counted busy (it
-// does not retire meanwhile); then `on_ok(n)` (n: the commit actor's answer) or
-// `on_fail(error)` runs.
+// The write `id` was answered: false if the watchdog had already given up on it (its
+// answer must then be ignored: the client was told it was not acknowledged).
+bool settle_commit(room_ptr self, uint64_t id) {
+  auto& st = self->state;
+  for (auto it = st.commits.begin(); it != st.commits.end(); ++it)  // almost always the front
+    if (it->id == id) {
+      st.commits.erase(it);
+      st.in_flight--;
+      return true;
+    }
+  return false;
+}
+
+// A write not confirmed within commit_timeout is refused (never acknowledged). It may still
+// land later; then it shows in back-chat after the room reloads: the client's "not
+// delivered" post appearing, never an acknowledged post going missing. Its seq is not
+// reused, so a late write cannot overwrite a later post.
+void on_commit_watch(room_ptr self) {
+  auto& st = self->state;
+  st.commit_watch_armed = false;
+  auto now = std::chrono::steady_clock::now();
+  size_t expired = 0;
+  auto ms = std::to_string(st.ctx->commit_timeout.count());
+  while (!st.commits.empty() && st.commits.front().deadline <= now) {
+    auto fail = std::move(st.commits.front().fail);
+    st.commits.pop_front();
+    st.in_flight--;
+    ++expired;
+    fail(make_error(errc::busy, "the store did not confirm the write within " + ms +
+                                    " ms; it was not acknowledged, send it again"));
+  }
+  if (expired > 0)
+    PCHAT_LOG(warn, "room", "writes not confirmed in time; refused",
+              "room=" + st.uri + " count=" + std::to_string(expired) + " timeout_ms=" + ms +
+                  " action=" + log::quote("check the disk (fsync latency) and the commit actor"));
+  if (!st.commits.empty()) arm_commit_watch(self, st.commits.front().deadline - now);
+  schedule_idle_check(self);
+}
+
+// Sends `xs` to the commit actor with the room counted busy (it does not retire meanwhile);
+// then `on_ok(n)` (n: the commit actor's answer) or `on_fail(error)` runs, the latter also
+// when the write is not confirmed within commit_timeout (errc::busy).
 template <class OnOk, class OnFail, class... Ts>
 void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
-  self->state.in_flight++;
-  self->request(self->state.ctx->commit, self->state.ctx->commit_timeout, std::forward<Ts>(xs)...)
+  auto& st = self->state;
+  uint64_t id = ++st.commit_ids;
+  st.in_flight++;
+  st.commits.push_back({id, std::chrono::steady_clock::now() + st.ctx->commit_timeout, on_fail});
+  arm_commit_watch(self, st.ctx->commit_timeout);
+  // No CAF timeout here: the watchdog above bounds the wait (see room_state::commits).
+  self->request(st.ctx->commit, caf::infinite, std::forward<Ts>(xs)...)
       .then(
           [=, on_ok = std::move(on_ok)](uint64_t n) mutable {
-            self->state.in_flight--;
+            if (!settle_commit(self, id)) return;
             on_ok(n);
             schedule_idle_check(self);
           },
           [=](caf::error& err) mutable {
-            self->state.in_flight--;
-            on_fail(commit_error(self, std::move(err)));
+            if (!settle_commit(self, id)) return;
+            on_fail(std::move(err));
             schedule_idle_check(self);
           });
 }
@@ -664,6 +716,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       [=](import_atom, const std::string&, std::vector<storage::message_record>& msgs)
           -> caf::result<uint64_t> { return import_messages(self, std::move(msgs)); },
       [=](reload_atom) { load_history(self, false); },
+      [=](commit_watch_atom) { on_commit_watch(self); },
       [=](idle_atom, uint64_t generation) {
         auto& st = self->state;
         if (generation != st.idle_generation || !st.roster.empty() || st.in_flight > 0) return;

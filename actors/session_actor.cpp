@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
+#include <deque>
 #include <map>
 #include <unordered_set>
 
@@ -24,6 +26,24 @@ struct session_state {
   // INFOs handed to us and not answered yet: answered (481) when the dialog closes, so
   // the edge's in-flight count never keeps an INFO whose session is gone.
   std::unordered_set<uint64_t> pending;
+  // Posts handed to a room, oldest first, with what their refusal needs. One timer per
+  // session (not a CAF timeout per post: each costs a clock entry) answers those the room
+  // did not answer within commit_timeout + request_timeout; the room's own commit watchdog
+  // normally answers first.
+  struct post_wait {
+    uint64_t txn;
+    std::chrono::steady_clock::time_point deadline;
+    std::string envid;
+    std::string seqid;
+  };
+  std::deque<post_wait> posts;
+  bool post_watch_armed = false;
+
+  // Drops answered posts from the front (answers come mostly in order: the deque stays
+  // about as long as the posts in flight).
+  void trim_posts() {
+    while (!posts.empty() && !pending.count(posts.front().txn)) posts.pop_front();
+  }
   uint64_t envid = 1;
   static inline const char* name = "session";
 };
@@ -71,6 +91,7 @@ void send(session_ptr self, std::string body) {
 // limits for as long as it costs the server something.
 void respond(session_ptr self, sip::txn_id txn, int code) {
   self->state.pending.erase(txn);
+  self->state.trim_posts();
   self->state.ctx->edge->respond(txn, code);
 }
 
@@ -96,6 +117,36 @@ xccos::reply_head error_head(session_ptr self, const xccos::command& cmd, const 
 void answer_error(session_ptr self, sip::txn_id txn, const xccos::command& cmd,
                   const caf::error& err) {
   answer(self, txn, xccos::encode_empty_reply(error_head(self, cmd, err)));
+}
+
+void arm_post_watch(session_ptr self, std::chrono::steady_clock::duration after) {
+  auto& st = self->state;
+  if (st.post_watch_armed) return;
+  st.post_watch_armed = true;
+  self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(after) + std::chrono::milliseconds(1),
+                     post_watch_atom::value);
+}
+
+// Answers the posts whose room has not answered by their deadline (200 with an XCCOS 503:
+// not acknowledged); a later answer from the room is then ignored.
+void on_post_watch(session_ptr self) {
+  auto& st = self->state;
+  st.post_watch_armed = false;
+  auto now = std::chrono::steady_clock::now();
+  while (!st.posts.empty() && (st.posts.front().deadline <= now || !st.pending.count(st.posts.front().txn))) {
+    auto p = std::move(st.posts.front());
+    st.posts.pop_front();
+    if (!st.pending.count(p.txn)) continue;  // answered meanwhile
+    xccos::command cmd;
+    cmd.id = "grpchat";
+    cmd.envid = p.envid;
+    cmd.seqid = p.seqid;
+    PCHAT_LOG(warn, "session", "post not answered in time; refused", "user=" + st.user);
+    answer(self, p.txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::unavailable,
+                                                        "the post was not confirmed in time; it was not "
+                                                        "acknowledged, send it again")));
+  }
+  if (!st.posts.empty()) arm_post_watch(self, st.posts.front().deadline - now);
 }
 
 // Looks the room up and joins it; retries once if the room actor retired meanwhile.
@@ -260,10 +311,18 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       // moves into the request (the error path below needs only the command's head).
       // The room answers the SIP 200 itself once the post is durable, before its fan-out;
       // its own commit timeout (shorter than this one) answers a stalled write.
-      self->request(it->second, st.ctx->commit_timeout + timeout, post_atom::value, st.user,
-                    std::move(cmd.chat.text), std::move(cmd.chat.extra_xml), static_cast<uint64_t>(txn))
-          .then([=](uint64_t) { self->state.pending.erase(txn); /* the room answered the SIP 200 */ },
+      st.posts.push_back({txn, std::chrono::steady_clock::now() + st.ctx->commit_timeout + timeout,
+                          cmd.envid, cmd.seqid});
+      arm_post_watch(self, st.ctx->commit_timeout + timeout);
+      self->request(it->second, caf::infinite, post_atom::value, st.user, std::move(cmd.chat.text),
+                    std::move(cmd.chat.extra_xml), static_cast<uint64_t>(txn))
+          .then(
+                [=](uint64_t) {  // the room answered the SIP 200 itself
+                  self->state.pending.erase(txn);
+                  self->state.trim_posts();
+                },
                 [=](caf::error& err) {
+                  if (!self->state.pending.count(txn)) return;  // the watchdog answered it
                   errc code;
                   std::string reason;
                   if (decode_error(err, &code, &reason) && code == errc::storage_failure) {
@@ -377,6 +436,7 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         handle_command(self, txn, cmd);
       },
       [=](kicked_atom, const std::string& room_uri) { self->state.joined.erase(room_uri); },
+      [=](post_watch_atom) { on_post_watch(self); },
       [=](closed_atom, const std::string&) {
         for (auto& [uri, room] : self->state.joined)
           self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
