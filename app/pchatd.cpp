@@ -109,9 +109,11 @@ struct pchatd_config : caf::actor_system_config {
         .add(sip.max_dialogs_per_user, "sip-max-dialogs-per-user", "dialogs of one user over all connections (16)")
         .add(sip.max_inflight, "sip-max-inflight", "INFOs awaiting an answer, whole server (50000)")
         .add(sip.max_inflight_per_connection, "sip-max-inflight-per-connection", "INFOs awaiting an answer per connection (1024)")
-        .add(sip.max_inflight_per_user, "sip-max-inflight-per-user", "INFOs awaiting an answer per user (32)")
+        .add(sip.max_inflight_per_user, "sip-max-inflight-per-user", "INFOs awaiting an answer per user (64)")
         .add(sip.user_requests_per_second, "sip-user-requests-per-second", "INFOs per second per user, sustained (50; 0 = no limit)")
         .add(sip.user_request_burst, "sip-user-request-burst", "INFOs a user may send at once before the rate applies (200)")
+        .add(sip.user_bytes_per_second, "sip-user-bytes-per-second", "INFO body bytes per second per user, sustained (65536; 0 = no limit)")
+        .add(sip.user_bytes_burst, "sip-user-bytes-burst", "INFO body bytes a user may send at once (1048576)")
         .add(sip.output_soft_bytes, "sip-output-soft-limit", "bytes queued for a client before the soft timer starts (4 MiB)")
         .add(sip.output_soft_seconds, "sip-output-soft-seconds", "seconds a client may stay above the soft limit (10)")
         .add(sip.output_hard_bytes, "sip-output-hard-limit", "bytes queued for a client that close it at once (16 MiB)")
@@ -173,6 +175,8 @@ std::string check_sip_limits(const pchat::sip::endpoint_limits& l) {
     if (v < 1 || v > 86400) return std::string(name) + " must be 1..86400 seconds";
   if (l.user_requests_per_second < 0) return "user-requests-per-second must be 0 (no limit) or more";
   if (l.user_request_burst < 1) return "user-request-burst must be at least 1";
+  if (l.user_bytes_per_second < 0) return "user-bytes-per-second must be 0 (no limit) or more";
+  if (l.user_bytes_burst < 1) return "user-bytes-burst must be at least 1";
   return {};
 }
 

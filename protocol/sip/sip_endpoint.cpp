@@ -174,8 +174,10 @@ struct endpoint::impl {
   struct user_state {
     size_t inflight = 0;
     size_t dialogs = 0;
-    double tokens = -1;  // rate limit bucket; < 0: not started (full)
+    double tokens = -1;  // request rate bucket; < 0: not started (full)
     int64_t refill_ms = 0;
+    double byte_tokens = 0;  // byte rate bucket (may be overdrawn)
+    int64_t byte_refill_ms = -1;  // < 0: not started (full)
   };
 
   std::unordered_map<conn_id, std::unique_ptr<connection>> conns;
@@ -436,7 +438,8 @@ struct endpoint::impl {
     if (c->users.size() == 1) {
       auto u = users.find(c->users.begin()->first);
       if (u != users.end() && u->second.inflight >= L.max_inflight_per_user) return "user";
-      if (u != users.end() && tokens_now(u->second, now_ms()) < 1) return "rate";
+      if (u != users.end() && (tokens_now(u->second, now_ms()) < 1 || bytes_now(u->second, now_ms()) <= 0))
+        return "rate";
     }
     if (c->sipe && inflight.load(std::memory_order_relaxed) >= L.max_inflight) return "server";
     return nullptr;
@@ -482,10 +485,22 @@ struct endpoint::impl {
     return std::min(L.user_request_burst,
                     u.tokens + static_cast<double>(now - u.refill_ms) * L.user_requests_per_second / 1000.0);
   }
-  void take_token(user_state& u, int64_t now) {
-    if (cfg.limits.user_requests_per_second <= 0) return;
-    u.tokens = tokens_now(u, now) - 1;
-    u.refill_ms = now;
+  double bytes_now(const user_state& u, int64_t now) const {
+    const endpoint_limits& L = cfg.limits;
+    if (L.user_bytes_per_second <= 0) return 1;
+    if (u.byte_refill_ms < 0) return L.user_bytes_burst;
+    return std::min(L.user_bytes_burst,
+                    u.byte_tokens + static_cast<double>(now - u.byte_refill_ms) * L.user_bytes_per_second / 1000.0);
+  }
+  void take_token(user_state& u, int64_t now, size_t bytes) {
+    if (cfg.limits.user_requests_per_second > 0) {
+      u.tokens = tokens_now(u, now) - 1;
+      u.refill_ms = now;
+    }
+    if (cfg.limits.user_bytes_per_second > 0) {
+      u.byte_tokens = bytes_now(u, now) - static_cast<double>(bytes);
+      u.byte_refill_ms = now;
+    }
   }
 
   user_state& user_of(const std::string& key) { return users[key]; }
@@ -1094,6 +1109,7 @@ struct endpoint::impl {
                       : u.inflight >= L.max_inflight_per_user                     ? "user"
                       : c->inflight >= L.max_inflight_per_connection              ? "connection"
                       : tokens_now(u, now) < 1                                    ? "user (rate)"
+                      : bytes_now(u, now) <= 0                                    ? "user (bytes)"
                                                                                   : nullptr;
     if (cap) {
       n_503++;
@@ -1117,7 +1133,7 @@ struct endpoint::impl {
     inflight++;
     u.inflight++;
     c->inflight++;
-    take_token(u, now);
+    take_token(u, now, body.size());
     events->on_info(d->id, t, std::move(body));
   }
 

@@ -52,7 +52,7 @@ struct endpoint_limits {
   // the user cap on a trunk, a UDP peer, or a non-SIPE client at the global cap gets 503.
   size_t max_inflight = 50000;  // whole endpoint: the last guard
   size_t max_inflight_per_connection = 1024;
-  size_t max_inflight_per_user = 32;
+  size_t max_inflight_per_user = 64;  // SIPE sends a bccontext per followed room at once
   // INFOs a user may send per second, sustained (token bucket of `user_request_burst`),
   // treated like the user cap above: a client connection is not read until the bucket
   // refills, a user on a trunk or UDP gets 503. In-flight caps alone do not stop one
@@ -60,6 +60,12 @@ struct endpoint_limits {
   // posts/s. 0 = no rate limit.
   double user_requests_per_second = 50;
   double user_request_burst = 200;
+  // INFO body bytes a user may send per second, sustained, after a burst; the same
+  // treatment (a request may overdraw it; the user then waits, or gets 503 on a trunk).
+  // Every post is a synced write: 50 posts/s of 16 kB is enough to lengthen everyone's
+  // fsync. 0 = no byte limit.
+  double user_bytes_per_second = 64 * 1024;
+  double user_bytes_burst = 1024 * 1024;
   // Output queued for a TCP connection and not yet taken by its socket. Past the hard limit,
   // or above the soft limit for longer than soft_seconds, the connection is closed (its
   // dialogs end as if the client had gone) and the closing is logged once.

@@ -186,7 +186,8 @@ class SlowReaderE2E : public LimitsE2E {
 };
 
 TEST_F(SlowReaderE2E, NonReadingMemberIsClosedAtTheHardLimitAndTheRoomGetsEveryPost) {
-  start({"--sip-output-hard-limit=1048576", "--sip-output-soft-limit=1048576", "--sip-output-soft-seconds=600"});
+  start({"--sip-output-hard-limit=1048576", "--sip-output-soft-limit=1048576", "--sip-output-soft-seconds=600",
+         "--sip-user-bytes-per-second=0"});
   auto r = sign_in_three();
   ASSERT_FALSE(r.room.empty());
   post_and_check_delivery(r, 120);  // 7.7 MB for a member who reads nothing
@@ -206,7 +207,7 @@ TEST_F(SlowReaderE2E, NonReadingMemberIsClosedAtTheHardLimitAndTheRoomGetsEveryP
 }
 
 TEST_F(SlowReaderE2E, MemberStayingAboveTheSoftLimitIsClosedAfterItsSeconds) {
-  start({"--sip-output-soft-limit=131072", "--sip-output-soft-seconds=1"});
+  start({"--sip-output-soft-limit=131072", "--sip-output-soft-seconds=1", "--sip-user-bytes-per-second=0"});
   auto r = sign_in_three();
   ASSERT_FALSE(r.room.empty());
   post_and_check_delivery(r, 80);  // 5 MB: above the soft limit, below the hard one
@@ -225,7 +226,7 @@ TEST_F(SlowReaderE2E, MemberStayingAboveTheSoftLimitIsClosedAfterItsSeconds) {
 // of it is accepted in the end, none refused, and another user's posts stay fast. (The
 // rate limit, tested below, is off here: it alone would stretch this test to 40 s.)
 TEST_F(LimitsE2E, FloodingClientIsSlowedWhileAnotherKeepsItsLatency) {
-  start({"--sip-user-requests-per-second=0"});
+  start({"--sip-user-requests-per-second=0", "--sip-max-inflight-per-user=16"});
   auto& flooder = client("mallory@example.com");
   auto& bob = client("bob@example.com");
   auto& carol = client("carol@example.com");
@@ -355,6 +356,31 @@ TEST_F(LimitsE2E, UserOverItsRequestRateIsSlowedAloneOrRefusedOnATrunk) {
   EXPECT_EQ(trunk_ok + trunk_503, 60u);
   EXPECT_LT(percentile_ms(lat, 99), 1000.0);
   expect_clean(neighbour);
+}
+
+// Bytes count too: a client posting big messages is slowed to its byte rate (every post
+// still accepted), so its synced writes do not lengthen everyone's.
+TEST_F(LimitsE2E, UserOverItsByteRateIsSlowed) {
+  start({"--sip-user-bytes-per-second=131072", "--sip-user-bytes-burst=131072"});
+  auto& alice = client("alice@example.com");
+  ASSERT_TRUE(alice.sign_in(10s));
+  std::string room = demo_room(alice);
+  ASSERT_TRUE(alice.join_and_wait(room, 5s));
+  std::string filler(64000, 'b');
+  size_t ok = 0, done = 0;
+  alice.callbacks().on_command_complete = [&](chat_client&, const pchat::client::command_result& r) {
+    if (r.command != "grpchat") return;
+    ++done;
+    ok += r.sip_status == 200;
+  };
+  auto t0 = steady::now();
+  for (int k = 0; k < 8; ++k) ASSERT_NE(alice.post(room, std::to_string(k) + filler), 0u);
+  ASSERT_TRUE(loop_.run_until([&] { return done == 8; }, steady::now() + 30s));
+  double took = std::chrono::duration<double>(steady::now() - t0).count();
+  EXPECT_EQ(ok, 8u);
+  // 512 kB with 128 kB of burst at 128 kB/s: the last post waits about 3 s.
+  EXPECT_GT(took, 2.0) << "the byte rate was not applied";
+  EXPECT_GE(status("pauses"), 1);
 }
 
 // At the server-wide cap a SIPE connection is slowed (SIPE answers a 503 to an INFO with an
