@@ -61,6 +61,14 @@ bool bad_clients::start(steady::time_point deadline) {
       return false;
     }
   }
+  for (auto& uri : cfg_.slow_reader_rooms) {
+    left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    auto j = slow_->join_and_wait(uri, left);
+    if (!j || !j->ok()) {
+      error_ = "the slow reader could not join " + uri;
+      return false;
+    }
+  }
   return true;
 }
 

@@ -4,8 +4,9 @@
 //   flooder     one user on its own TCP connection keeping `flood_inflight` posts of
 //               `flood_post_bytes` unanswered at all times in its room (posts again as
 //               each completes);
-//   slow reader one member of the flooder's room whose socket stops being read (small
-//               SO_RCVBUF) once it has joined: the server must drop it at its output limit;
+//   slow reader a member of the flooder's room and of `slow_reader_rooms` whose socket
+//               stops being read (small SO_RCVBUF) once it has joined: the server must
+//               drop it at its output limit;
 //   slowloris   `slowloris` TCP connections to the SIP port, each holding a half-sent
 //               request and adding one byte a second so it never looks idle, and
 //               `http_slowloris` doing the same to the HTTP port with a request head.
@@ -32,6 +33,7 @@ struct bad_clients_config {
   std::string domain = "example.com";
   std::string user_prefix = "bad";  // users <prefix>flood@, <prefix>slow@
   std::string room_uri;             // the flooder's and the slow reader's room
+  std::vector<std::string> slow_reader_rooms;  // more rooms the slow reader is a member of
   int flood_inflight = 200;
   size_t flood_post_bytes = 16000;  // the 16 kB posts: the slow reader falls behind fast
   int slowloris = 100;

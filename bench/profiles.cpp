@@ -651,6 +651,7 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   bc.domain = ctx.domain;
   bc.user_prefix = ctx.run_tag + "bad";
   bc.room_uri = bad_room[0].uri;
+  for (auto& r : made) bc.slow_reader_rooms.push_back(r.uri);  // all the normal traffic too
   bad_clients bad(loop, bc);
   if (!bad.start(std::min(ctx.deadline, steady::now() + seconds(30)))) {
     rep.notes.push_back("bad clients did not start: " + bad.error());

@@ -11,8 +11,8 @@
 //  - responses always carry a reason phrase and Content-Length, full header names;
 //  - CRLF keep-alives are skipped; TCP_QUICKACK is re-armed after every read;
 //  - a 487 or 481 from the client to one of our INFOs drops that (stale) dialog;
-//  - an INFO is answered 503 only at an in-flight cap where backpressure cannot be used
-//    (see endpoint_limits); every other outcome is the application's.
+//  - an INFO is answered 503 only at an in-flight cap or a rate where backpressure cannot
+//    be used (see endpoint_limits); every other outcome is the application's.
 //
 // Threading: start()/stop() from one owning thread. respond(), send_info(),
 // send_info_many() and stats() may be called from any thread: they enqueue work and wake
@@ -33,7 +33,7 @@ using conn_id = uint64_t;
 using dialog_id = uint64_t;
 using txn_id = uint64_t;
 
-// Limits (docs/SECURITY.md lists them with what they protect). "Trunk": a TCP connection
+// Limits (README "SIP limits" lists them with what they protect). "Trunk": a TCP connection
 // carrying dialogs of more than one user (a Lync front end); every other connection is a
 // client. Limits are Redis-style: a client that cannot keep up is disconnected or slowed,
 // never the others.
@@ -56,8 +56,8 @@ struct endpoint_limits {
   // INFOs a user may send per second, sustained (token bucket of `user_request_burst`),
   // treated like the user cap above: a client connection is not read until the bucket
   // refills, a user on a trunk or UDP gets 503. In-flight caps alone do not stop one
-  // client taking the whole server: with answers in ~1 ms, 32 in flight is ~20,000
-  // posts/s. 0 = no rate limit.
+  // client taking the whole server: with answers in ~1 ms, 32 in flight was 18,700
+  // posts/s (docs/PERFORMANCE.md, overload). 0 = no rate limit.
   double user_requests_per_second = 50;
   double user_request_burst = 200;
   // INFO body bytes a user may send per second, sustained, after a burst; the same
