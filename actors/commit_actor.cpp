@@ -2,6 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <map>
+#include <optional>
+
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "compliance/crash_point.h"
@@ -21,6 +24,8 @@ struct commit_state {
   caf::actor indexer;               // gets the batch's messages once synced (may be invalid)
   std::vector<std::string> index_rooms;               // room of each message in the batch
   std::vector<storage::message_record> index_msgs;    // for the indexer, if there is one
+  // Preferences in the open batch (user -> label -> bytes): the quota counts them too.
+  std::map<std::string, std::map<std::string, uint64_t>> pending_prefs;
   static inline const char* name = "commit";
 
   // Keeps a written message for the indexer (sent after the batch has synced). Takes it
@@ -53,6 +58,7 @@ void flush(caf::stateful_actor<commit_state>* self) {
   auto index_msgs = std::move(st.index_msgs);
   st.index_rooms.clear();
   st.index_msgs.clear();
+  st.pending_prefs.clear();
   if (s.is_ok()) {
     if (had_post_event) compliance::crash_point("after_capture");
     // Before the waiters: an acknowledged message is always queued at the indexer already.
@@ -88,6 +94,30 @@ void enqueue(caf::stateful_actor<commit_state>* self, uint64_t value) {
     st.flush_scheduled = true;
     self->send(self, flush_atom::value);
   }
+}
+
+// The per-user preference quota (server_context): the user's stored preferences with those
+// of the open batch over them and `label` set to `value`. The error to answer, if refused.
+// We are the only writer of preferences, so what we read cannot change before the commit.
+std::optional<caf::error> check_pref_quota(caf::stateful_actor<commit_state>* self, const server_context& ctx,
+                                           const std::string& user, const std::string& label,
+                                           const std::string& value) {
+  std::map<std::string, uint64_t> sizes;
+  if (auto s = ctx.store->pref_sizes(user, &sizes); !s.is_ok())
+    return make_error(errc::storage_failure, "preferences of " + user + ": " + s.to_string());
+  if (auto p = self->state.pending_prefs.find(user); p != self->state.pending_prefs.end())
+    for (auto& [l, n] : p->second) sizes[l] = n;
+  sizes[label] = label.size() + value.size();
+  uint64_t bytes = 0;
+  for (auto& [l, n] : sizes) bytes += n;
+  if (sizes.size() > ctx.max_prefs_per_user)
+    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(ctx.max_prefs_per_user) +
+                                                " preferences per user; replace or clear one");
+  if (bytes > ctx.max_pref_bytes_per_user)
+    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(ctx.max_pref_bytes_per_user) +
+                                                " bytes of preferences per user (this would make " +
+                                                std::to_string(bytes) + ")");
+  return std::nullopt;
 }
 
 caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
@@ -152,7 +182,12 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
       },
       [=](set_pref_atom, const std::string& user, const std::string& label,
           const std::string& value) {
+        if (auto refused = check_pref_quota(self, *ctx, user, label, value)) {
+          self->make_response_promise().deliver(std::move(*refused));
+          return;
+        }
         self->state.batch->put_pref(user, label, value);
+        self->state.pending_prefs[user][label] = label.size() + value.size();
         enqueue(self, 0);
       },
       [=](flush_atom) { flush(self); },

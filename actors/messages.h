@@ -76,7 +76,7 @@ using rdpref_atom = caf::atom_constant<caf::atom("rdpref")>;     // (rdpref, use
 // ---- commit_actor
 using commit_atom = caf::atom_constant<caf::atom("commit")>;   // (commit, room_id, message_record) | room -> commit | u64 seq once synced
 using file_put_atom = caf::atom_constant<caf::atom("fileput")>; // (fileput, file_record, vector<compliance_record>) | file api -> commit | u64 file id once synced
-using set_pref_atom = caf::atom_constant<caf::atom("setpref")>;  // (setpref, user, label, value) | session -> commit | ok_atom once synced
+using set_pref_atom = caf::atom_constant<caf::atom("setpref")>;  // (setpref, user, label, value) | session -> commit | ok_atom once synced, errc::quota_exceeded
 using flush_atom = caf::atom_constant<caf::atom("flush")>;     // (flush)                        | commit -> itself | none
 //   (commit, room_id, message_record, compliance_record)           | room -> commit | u64 seq once synced;
 //     the event (seq assigned here) is staged in the same synced write as the message
@@ -106,6 +106,7 @@ enum class errc : uint8_t {
   storage_failure = 4, // the store refused the write (disk full, I/O error)
   bad_request = 5,
   busy = 6,            // not done in time, or the room cannot read its history: nothing changed, retry
+  quota_exceeded = 7,  // a per-user quota (server_context) would be exceeded: nothing stored
 };
 caf::error make_error(errc code, std::string reason);
 // Returns true (and fills code/reason) if `e` is one of ours.

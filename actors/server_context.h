@@ -57,6 +57,13 @@ struct server_context {
   // answers first.
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds commit_timeout{10000};
+  // Per-user quotas on what a user can make the server store (a full disk stops writes for
+  // everyone). Preferences (cmd:setpref): labels and bytes (label + value) per user, beyond
+  // which a setpref is refused (XCCOS 413). Uploads: bytes of files a user has in the file
+  // service (every room), beyond which an upload is refused (HTTP 507).
+  uint64_t max_prefs_per_user = 100;
+  uint64_t max_pref_bytes_per_user = 1 << 20;
+  uint64_t max_upload_bytes_per_user = uint64_t{1} << 30;
 };
 
 }  // namespace pchat::actors

@@ -56,6 +56,7 @@ xccos::result_code to_code(errc e) {
     case errc::forbidden:
     case errc::not_joined: return xccos::result_code::forbidden;
     case errc::bad_request: return xccos::result_code::bad_request;
+    case errc::quota_exceeded: return xccos::result_code::too_large;
     case errc::storage_failure:
     case errc::busy: return xccos::result_code::unavailable;
   }

@@ -8,6 +8,7 @@
 //          [--http-max-connections=N] [--http-idle-timeout-ms=MS] [--http-head-timeout-ms=MS]
 //          [--http-body-timeout-ms=MS] [--http-body-min-rate=BYTES] [--http-write-timeout-ms=MS]
 //          [--http-handler-threads=N] [--http-handler-queue=N] [--http-queue-timeout-ms=MS]
+//          [--max-prefs-per-user=N] [--max-pref-bytes-per-user=BYTES] [--max-upload-bytes-per-user=BYTES]
 //
 // The --http-* options are the HTTP server's limits (web/http_server.h http_limits has the
 // defaults and what each protects; docs/SECURITY.md lists them).
@@ -83,6 +84,9 @@ struct pchatd_config : caf::actor_system_config {
   pchat::sip::endpoint_limits sip;     // SIP edge limits (defaults in sip_endpoint.h, README)
   pchat::web::http_limits http;       // --http-*: the HTTP server's limits
   size_t http_idle_ms = 0, http_head_ms = 0, http_body_ms = 0, http_write_ms = 0, http_queue_ms = 0;  // 0 = default
+  // Per-user quotas (actors/server_context.h has the defaults and what they protect).
+  size_t max_prefs_per_user = 100, max_pref_bytes_per_user = 1 << 20;
+  size_t max_upload_bytes_per_user = size_t{1} << 30;
 
   pchatd_config() {
     opt_group{custom_options_, "global"}
@@ -130,7 +134,10 @@ struct pchatd_config : caf::actor_system_config {
         .add(http_write_ms, "http-write-timeout-ms", "HTTP: per 64 KiB of response taken by the client")
         .add(http.handler_threads, "http-handler-threads", "HTTP: threads that run request handlers")
         .add(http.handler_queue, "http-handler-queue", "HTTP: requests waiting for a handler thread (503 beyond)")
-        .add(http_queue_ms, "http-queue-timeout-ms", "HTTP: a request waiting longer for a handler thread gets 503");
+        .add(http_queue_ms, "http-queue-timeout-ms", "HTTP: a request waiting longer for a handler thread gets 503")
+        .add(max_prefs_per_user, "max-prefs-per-user", "preferences (cmd:setpref labels) one user may store (100)")
+        .add(max_pref_bytes_per_user, "max-pref-bytes-per-user", "bytes of preferences one user may store (1 MiB)")
+        .add(max_upload_bytes_per_user, "max-upload-bytes-per-user", "bytes of uploaded files one user may have (1 GiB)");
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
@@ -360,6 +367,9 @@ int main(int argc, char** argv) {
   }
   if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";
   ctx->files_dir = cfg.data_dir + "/files";
+  ctx->max_prefs_per_user = cfg.max_prefs_per_user;
+  ctx->max_pref_bytes_per_user = cfg.max_pref_bytes_per_user;
+  ctx->max_upload_bytes_per_user = cfg.max_upload_bytes_per_user;
   ctx->compliance_enabled = ccfg.enabled;
   pchat::compliance::runner_options ropts;
   ropts.domain = cfg.domain;

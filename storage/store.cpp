@@ -1023,6 +1023,22 @@ status store::put_pref(const std::string& user, const std::string& label,
   return write_synced(&b);
 }
 
+status store::pref_sizes(const std::string& user, std::map<std::string, uint64_t>* out) const {
+  if (status s = check_id("pref user", user); !s.is_ok()) return s;
+  std::string hi = user;
+  hi.push_back(static_cast<char>(keys::kSeparator + 1));
+  range_iterator it(db_, prefs_, keys::pref_key(user, ""), std::move(hi));
+  std::map<std::string, uint64_t> result;
+  for (it->Seek(it.lower()); it->Valid(); it->Next()) {
+    std::string u, label;
+    if (!keys::get_pref_key(view(it->key()), &u, &label) || u != user) return status::corruption("pref key: malformed");
+    result[label] = label.size() + it->value().size();
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "list prefs of " + user);
+  *out = std::move(result);
+  return status::ok();
+}
+
 // ---- config
 
 status store::validate_config(const chat_config& c) {

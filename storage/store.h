@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -138,6 +139,9 @@ class store {
   // get_pref: not_found if never written. Users must be non-empty and free of 0x00.
   status get_pref(const std::string& user, const std::string& label, std::string* out) const;
   status put_pref(const std::string& user, const std::string& label, const std::string& value);
+  // Bytes each of the user's preferences takes (label + value), by label: what the
+  // per-user preference quota counts. Walks the user's preferences.
+  status pref_sizes(const std::string& user, std::map<std::string, uint64_t>* out) const;
 
   // ---- configuration: returns defaults for settings never written; corruption if a stored
   // value does not parse or is out of range.

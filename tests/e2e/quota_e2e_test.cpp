@@ -1,0 +1,75 @@
+// Per-user quotas through the real interfaces: preferences over SIP (cmd:setpref refused
+// with XCCOS 413 beyond --max-prefs-per-user / --max-pref-bytes-per-user, counted from the
+// store so a restart changes nothing, other users unaffected).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "tests/e2e/server_process.h"
+#include "tools/client/xccos_client.h"
+
+using namespace std::chrono_literals;
+using pchat::client::chat_client;
+using pchat::client::client_config;
+using pchat::client::client_loop;
+using pchat::client::connection_config;
+
+namespace {
+
+// The XCCOS code of a setpref (0 if no reply), SIP status in *sip.
+int set_pref(chat_client& c, const std::string& label, const std::string& base64,
+             int* sip = nullptr) {
+  auto r = c.wait_command(c.set_pref(label, base64), 10s);
+  if (sip) *sip = r ? r->sip_status : 0;
+  return r && r->replied ? r->reply.code : 0;
+}
+
+std::unique_ptr<chat_client> signed_in(client_loop& loop, uint16_t port, const std::string& user) {
+  connection_config cc;
+  cc.server_port = port;
+  client_config cfg;
+  cfg.user = user;
+  auto c = std::make_unique<chat_client>(loop, cc, cfg);
+  EXPECT_TRUE(c->sign_in(10s)) << c->failure_reason();
+  return c;
+}
+
+}  // namespace
+
+TEST(Quota, PreferencesBeyondTheUsersQuotaAreRefusedWith413AndTheCountSurvivesRestart) {
+  char tmpl[] = "/tmp/pchat-quota-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  // 3 labels, 200 bytes (label + value) per user.
+  pchat::testing::server_process server(
+      dir + "/data", {"--max-prefs-per-user=3", "--max-pref-bytes-per-user=200"});
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  client_loop loop;
+  {
+    auto alice = signed_in(loop, server.sip_port(), "alice@example.com");
+    EXPECT_EQ(set_pref(*alice, "a", "eA=="), 200);
+    EXPECT_EQ(set_pref(*alice, "b", "eA=="), 200);
+    EXPECT_EQ(set_pref(*alice, "c", "eA=="), 200);
+    int sip = 0;
+    EXPECT_EQ(set_pref(*alice, "d", "eA==", &sip), 413) << "a fourth label";
+    EXPECT_EQ(sip, 200) << "refused inside XCCOS, not by SIP";
+    EXPECT_EQ(set_pref(*alice, "b", "eHh4"), 200) << "replacing a label is within the quota";
+    std::string big(240, 'Q');  // label + this > 200 bytes
+    EXPECT_EQ(set_pref(*alice, "a", big), 413) << "over the byte quota";
+    auto got = alice->wait_command(alice->get_pref("a"), 10s);
+    ASSERT_TRUE(got && got->replied);
+    EXPECT_EQ(got->reply.code, 200);
+    // Another user has a quota of their own.
+    auto bob = signed_in(loop, server.sip_port(), "bob@example.com");
+    EXPECT_EQ(set_pref(*bob, "a", "eA=="), 200);
+  }
+  ASSERT_TRUE(server.stop());
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  {
+    auto alice = signed_in(loop, server.sip_port(), "alice@example.com");
+    EXPECT_EQ(set_pref(*alice, "e", "eA=="), 413) << "the count survives a restart";
+    EXPECT_EQ(set_pref(*alice, "c", "eHk="), 200);
+  }
+  ASSERT_TRUE(server.stop());
+  std::filesystem::remove_all(dir);
+}
