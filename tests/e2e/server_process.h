@@ -94,6 +94,27 @@ class server_process {
     waitpid(pid_, &status, 0);
     pid_ = -1;
   }
+  // True while the child runs; if it has ended, reaps it and exit_text() says how
+  // ("signal 11": the crash a hostile input test looks for).
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    pid_ = -1;
+    exit_text_ = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                 : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                       : "status " + std::to_string(status);
+    return false;
+  }
+  // Resident set size of the running child in KiB (VmRSS), 0 if unknown.
+  long rss_kib() const {
+    if (pid_ <= 0) return 0;
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    return 0;
+  }
   // How the last stop() ended ("exit 0", "signal 11", ...).
   const std::string& exit_text() const { return exit_text_; }
   uint16_t sip_port() const { return static_cast<uint16_t>(sip_port_); }
