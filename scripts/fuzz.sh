@@ -15,7 +15,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/build-fuzz"
-TARGETS=(sip_stream sip_datagram xccos record_codec room_json archive_lines)
+TARGETS=(sip_stream sip_datagram xccos record_codec room_json archive_lines http_request)
 
 # Longest input tried per target: well above every real message in the seeds, small enough
 # that each run stays fast (the parsers' own limits are tested by the unit tests).
@@ -23,7 +23,7 @@ max_len() {
   case "$1" in
     sip_stream|sip_datagram) echo 8192 ;;
     xccos) echo 16384 ;;
-    archive_lines) echo 8192 ;;
+    archive_lines|http_request) echo 8192 ;;
     *) echo 4096 ;;
   esac
 }

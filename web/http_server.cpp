@@ -67,31 +67,6 @@ http_response json_error(int status, std::string_view message) {
   return {status, "application/json", "{\"error\":\"" + std::string(message) + "\"}\n", {}, nullptr};
 }
 
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void parse_target(std::string_view target, http_request* req) {
-  size_t q = target.find('?');
-  req->path = url_decode(std::string(target.substr(0, q)), false);
-  if (q == std::string_view::npos) return;
-  std::string qs(target.substr(q + 1));
-  size_t pos = 0;
-  while (pos <= qs.size()) {
-    size_t amp = qs.find('&', pos);
-    std::string kv = qs.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-    size_t eq = kv.find('=');
-    if (!kv.empty())
-      req->query[url_decode(kv.substr(0, eq), true)] =
-          eq == std::string::npos ? "" : url_decode(kv.substr(eq + 1), true);
-    if (amp == std::string::npos) break;
-    pos = amp + 1;
-  }
-}
-
 // Warnings that a flood would repeat: at most one per 10 s per kind.
 bool log_allowed(std::atomic<int64_t>& last) {
   int64_t now = std::chrono::duration_cast<milliseconds>(
@@ -194,7 +169,7 @@ class session : public std::enable_shared_from_this<session> {
     }
     auto& head = parser_->get();
     req_.method = std::string(head.method_string());
-    parse_target(std::string_view(head.target().data(), head.target().size()), &req_);
+    parse_target(std::string_view(head.target().data(), head.target().size()), &req_.path, &req_.query);
     for (const auto& field : head) {
       std::string name(field.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -507,54 +482,6 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   unsigned diff = a.size() == b.size() ? 0u : 1u;
   for (size_t i = 0; i < b.size(); ++i) diff |= static_cast<unsigned>(b[i] ^ (i < a.size() ? a[i] : 0));
   return diff == 0;
-}
-
-std::string url_decode(const std::string& s, bool plus_is_space) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      out += static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-      i += 2;
-    } else if (s[i] == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::optional<std::pair<uint64_t, uint64_t>> parse_byte_range(std::string_view value, uint64_t size) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  if (value.substr(0, 6) != "bytes=" || value.find(',') != std::string_view::npos) return std::nullopt;
-  value.remove_prefix(6);
-  size_t dash = value.find('-');
-  if (dash == std::string_view::npos) return std::nullopt;
-  auto number = [](std::string_view digits, uint64_t* out) {
-    if (digits.empty() || digits.size() > 19) return false;
-    *out = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return false;
-      *out = *out * 10 + static_cast<uint64_t>(c - '0');
-    }
-    return true;
-  };
-  const std::pair<uint64_t, uint64_t> unsatisfiable{1, 0};
-  uint64_t first = 0, last = 0;
-  if (dash == 0) {  // "-N": the last N bytes
-    if (!number(value.substr(1), &last)) return std::nullopt;
-    if (last == 0 || size == 0) return unsatisfiable;
-    return std::pair<uint64_t, uint64_t>{size - std::min(last, size), size - 1};
-  }
-  if (!number(value.substr(0, dash), &first)) return std::nullopt;
-  if (dash + 1 == value.size()) {
-    last = UINT64_MAX;
-  } else if (!number(value.substr(dash + 1), &last) || last < first) {
-    return std::nullopt;  // syntactically invalid: ignored, as RFC 9110 says
-  }
-  if (first >= size) return unsatisfiable;
-  return std::pair<uint64_t, uint64_t>{first, std::min(last, size - 1)};
 }
 
 }  // namespace pchat::web

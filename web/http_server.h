@@ -39,6 +39,8 @@
 #include <thread>
 #include <vector>
 
+#include "web/http_target.h"
+
 namespace pchat::web {
 
 // Takes a request body piece by piece as it arrives (uploads too big to hold in memory).
@@ -146,13 +148,5 @@ http_handler require_bearer_token(std::string token, std::string hint, http_hand
 
 // Equal contents, in time that depends on the lengths only (for secrets).
 bool constant_time_equal(std::string_view a, std::string_view b);
-
-// Percent-decoding for paths and query values ('+' is a space in query values).
-std::string url_decode(const std::string& s, bool plus_is_space);
-
-// The single range of a `Range` header value against a body of `size` bytes:
-// nullopt = no usable range (serve the whole body: absent, not bytes, or several ranges);
-// {first, last} inclusive; first > last = unsatisfiable (416).
-std::optional<std::pair<uint64_t, uint64_t>> parse_byte_range(std::string_view value, uint64_t size);
 
 }  // namespace pchat::web
