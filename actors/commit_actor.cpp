@@ -26,6 +26,7 @@ struct commit_state {
   std::vector<storage::message_record> index_msgs;    // for the indexer, if there is one
   // Preferences in the open batch (user -> label -> bytes): the quota counts them too.
   std::map<std::string, std::map<std::string, uint64_t>> pending_prefs;
+  std::map<std::string, uint64_t> pending_uploads;  // uploader -> bytes in the open batch
   static inline const char* name = "commit";
 
   // Keeps a written message for the indexer (sent after the batch has synced). Takes it
@@ -59,6 +60,7 @@ void flush(caf::stateful_actor<commit_state>* self) {
   st.index_rooms.clear();
   st.index_msgs.clear();
   st.pending_prefs.clear();
+  st.pending_uploads.clear();
   if (s.is_ok()) {
     if (had_post_event) compliance::crash_point("after_capture");
     // Before the waiters: an acknowledged message is always queued at the indexer already.
@@ -176,6 +178,22 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
       },
       [=](file_put_atom, const storage::file_record& f,
           const std::vector<storage::compliance_record>& events) {
+        // Upload quota (server_context): checked here, by the only writer of file records,
+        // so concurrent uploads of one user cannot pass it together.
+        uint64_t used = 0;
+        if (auto s = ctx->store->uploaded_bytes(f.uploader, &used); !s.is_ok()) {
+          self->make_response_promise().deliver(make_error(errc::storage_failure, s.to_string()));
+          return;
+        }
+        used += self->state.pending_uploads[f.uploader];
+        if (used + f.size > ctx->max_upload_bytes_per_user) {
+          self->make_response_promise().deliver(make_error(
+              errc::quota_exceeded, "upload quota: " + f.uploader + " has " + std::to_string(used) +
+                                        " bytes of files; at most " + std::to_string(ctx->max_upload_bytes_per_user) +
+                                        " per user (remove files to make room)"));
+          return;
+        }
+        self->state.pending_uploads[f.uploader] += f.size;
         self->state.batch->put_file(f);
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, f.id);

@@ -75,7 +75,7 @@ using rdpref_atom = caf::atom_constant<caf::atom("rdpref")>;     // (rdpref, use
 
 // ---- commit_actor
 using commit_atom = caf::atom_constant<caf::atom("commit")>;   // (commit, room_id, message_record) | room -> commit | u64 seq once synced
-using file_put_atom = caf::atom_constant<caf::atom("fileput")>; // (fileput, file_record, vector<compliance_record>) | file api -> commit | u64 file id once synced
+using file_put_atom = caf::atom_constant<caf::atom("fileput")>; // (fileput, file_record, vector<compliance_record>) | file api -> commit | u64 file id once synced, errc::quota_exceeded
 using set_pref_atom = caf::atom_constant<caf::atom("setpref")>;  // (setpref, user, label, value) | session -> commit | ok_atom once synced, errc::quota_exceeded
 using flush_atom = caf::atom_constant<caf::atom("flush")>;     // (flush)                        | commit -> itself | none
 //   (commit, room_id, message_record, compliance_record)           | room -> commit | u64 seq once synced;

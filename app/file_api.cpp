@@ -206,7 +206,12 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   self->request(ctx.commit, std::chrono::minutes(2), actors::file_put_atom::value, f, events)
       .receive([&](uint64_t) { out = reply(201, file_json(f)); },
                [&](caf::error& err) {
-                 out = error(503, "the file was not recorded: " + sys.render(err));
+                 actors::errc code;
+                 std::string reason;
+                 if (actors::decode_error(err, &code, &reason) && code == actors::errc::quota_exceeded)
+                   out = error(507, reason);  // Insufficient Storage: this user's share is used up
+                 else
+                   out = error(503, "the file was not recorded: " + sys.render(err));
                  // A failed commit applied nothing: the bytes are garbage now. After a
                  // timeout the record may still land, so they stay.
                  if (err != caf::sec::request_timeout) files.remove(f.room_id, f.blob);

@@ -897,6 +897,19 @@ status store::list_files(const std::string& room_id, std::vector<file_record>* o
   return status::ok();
 }
 
+status store::uploaded_bytes(const std::string& uploader, uint64_t* out) const {
+  range_iterator it(db_, directory_, keys::tag_range_begin(keys::kFileTag), keys::tag_range_end(keys::kFileTag));
+  uint64_t total = 0;
+  for (it->Seek(it.lower()); it->Valid(); it->Next()) {
+    file_record r;
+    if (status d = get_file_record(view(it->value()), &r); !d.is_ok()) return d;
+    if (r.uploader == uploader) total += r.size;
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "uploaded bytes");
+  *out = total;
+  return status::ok();
+}
+
 status store::put_invitations(std::vector<invitation_record>* invites) {
   if (status s = check_writable(); !s.is_ok()) return s;
   static std::mutex id_mu;

@@ -112,6 +112,10 @@ class store {
   status get_file(const std::string& room_id, uint64_t id, file_record* out) const;
   // Removes one file's record (synced). Absent is not an error.
   status delete_file(const std::string& room_id, uint64_t id);
+  // Bytes of the files `uploader` has in the store, every room (the per-user upload
+  // quota). Derived from the file records, so it survives restarts and follows removals;
+  // walks every file record (O(files)).
+  status uploaded_bytes(const std::string& uploader, uint64_t* out) const;
   // The room's files, oldest first.
   status list_files(const std::string& room_id, std::vector<file_record>* out) const;
 

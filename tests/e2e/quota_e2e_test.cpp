@@ -1,11 +1,13 @@
 // Per-user quotas through the real interfaces: preferences over SIP (cmd:setpref refused
 // with XCCOS 413 beyond --max-prefs-per-user / --max-pref-bytes-per-user, counted from the
-// store so a restart changes nothing, other users unaffected).
+// store so a restart changes nothing, other users unaffected) and uploaded bytes over HTTP
+// (507 beyond --max-upload-bytes-per-user, freed by removing a file, surviving a restart).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 
+#include "tests/e2e/http_client.h"
 #include "tests/e2e/server_process.h"
 #include "tools/client/xccos_client.h"
 
@@ -70,6 +72,40 @@ TEST(Quota, PreferencesBeyondTheUsersQuotaAreRefusedWith413AndTheCountSurvivesRe
     EXPECT_EQ(set_pref(*alice, "e", "eA=="), 413) << "the count survives a restart";
     EXPECT_EQ(set_pref(*alice, "c", "eHk="), 200);
   }
+  ASSERT_TRUE(server.stop());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Quota, UploadsBeyondTheUsersQuotaGet507UntilAFileIsRemovedAndTheCountSurvivesRestart) {
+  char tmpl[] = "/tmp/pchat-quota-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  pchat::testing::server_process server(dir + "/data", {"--max-upload-bytes-per-user=1000"});
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  int rc = 0;
+  std::string room =
+      pchat::testing::json_field(server.ctl("--json room get --identity \"Demo Room\"", &rc), "id");
+  ASSERT_FALSE(room.empty());
+  const std::string target = "/files/v1/rooms/" + room + "?name=f.bin";
+  auto upload = [&](const std::string& user, size_t n) {
+    return pchat::testing::http(server.http_port(), "POST", target, {"X-PChat-User: " + user},
+                                std::string(n, 'b'));
+  };
+  auto first = upload("sip:alice@example.com", 600);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto second = upload("sip:alice@example.com", 600);
+  EXPECT_EQ(second.status, 507) << second.body;
+  EXPECT_NE(second.body.find("upload quota"), std::string::npos) << second.body;
+  EXPECT_EQ(upload("sip:alice@example.com", 400).status, 201) << "exactly the quota fits";
+  EXPECT_EQ(upload("sip:bob@example.com", 600).status, 201) << "bob has a quota of his own";
+
+  ASSERT_TRUE(server.stop());
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  EXPECT_EQ(upload("sip:alice@example.com", 1).status, 507) << "the count survives a restart";
+  // Removing alice's first file frees its bytes.
+  std::string id = pchat::testing::json_field(first.body, "id");
+  std::string out = server.ctl("file remove --room-id " + room + " --id " + id, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(upload("sip:alice@example.com", 600).status, 201);
   ASSERT_TRUE(server.stop());
   std::filesystem::remove_all(dir);
 }
