@@ -33,6 +33,8 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "log/log.h"
 #include "protocol/sip/sip_digest.h"
@@ -46,6 +48,10 @@ constexpr size_t kMaxHeaderBytes = 16 * 1024;
 constexpr int kTimerMs = 250;
 constexpr int kT1Ms = 500;
 constexpr int kTimerFMs = 32000;
+// INFO CSeqs remembered per dialog (dialog::recent_cseqs): more than a user may have in
+// flight (endpoint_limits::max_inflight_per_user, 64), so an overtaken INFO is still known
+// to be new; 8 bytes each.
+constexpr size_t kRecentCseqs = 128;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -123,9 +129,13 @@ struct endpoint::impl {
     std::string user;  // lower-case From URI of the INVITE (per-user limits)
     uint32_t invite_cseq = 0;
     uint32_t next_cseq = 1;
-    uint32_t last_remote_cseq = 0;
-    bool response_pending = false;
-    std::string last_response;  // kept for UDP retransmissions only
+    // The client's INFO CSeqs seen lately, ascending, with their final status (0: not
+    // answered yet): a retransmission is absorbed or answered again, and an INFO that was
+    // overtaken (its first copy lost over UDP, then retransmitted after later ones) is still
+    // handled. Not "every CSeq up to the highest is a replay": that left such an INFO with
+    // no answer at all. At most kRecentCseqs; `cseq_floor` is the highest one forgotten.
+    std::vector<std::pair<uint32_t, int>> recent_cseqs;
+    int64_t cseq_floor = -1;
     std::string request_head;   // "INFO <contact> SIP/2.0\r\nVia: ...;branch=z9hG4bK<id>."
     std::string request_mid;    // "\r\nMax-Forwards..From..To..Call-ID..CSeq: "
     std::string request_tail;   // " INFO\r\nContact..Content-Type: text/plain\r\nContent-Length: "
@@ -1093,13 +1103,29 @@ struct endpoint::impl {
       send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
       return;
     }
-    if (d->last_remote_cseq != 0 && m.cseq <= d->last_remote_cseq) {
-      // A retransmission (UDP) or a replay: never hand the same post over twice.
-      if (m.cseq == d->last_remote_cseq && !d->response_pending && !d->last_response.empty())
-        queue_bytes(c, d->last_response);
+    auto& seen = d->recent_cseqs;
+    auto at =
+        std::lower_bound(seen.begin(), seen.end(), m.cseq,
+                         [](const std::pair<uint32_t, int>& e, uint32_t v) { return e.first < v; });
+    if (at != seen.end() && at->first == m.cseq) {
+      // A retransmission (UDP) or a replay: never hand the same post over twice. Answered:
+      // the same answer again (its request is byte-identical); pending: it is on its way.
+      if (at->second != 0) send_final(c, m, at->second);
       return;
     }
-    d->last_remote_cseq = m.cseq;
+    if (static_cast<int64_t>(m.cseq) <= d->cseq_floor) {
+      // Older than every CSeq remembered: it cannot be told from a replay. RFC 3261
+      // §12.2.2: a request out of order is refused with 500, never left unanswered.
+      send_response(
+          c, m, 500, "Server Internal Error", {},
+          "Warning: 399 pchat \"CSeq " + std::to_string(m.cseq) + " is out of order\"\r\n");
+      return;
+    }
+    seen.insert(at, {m.cseq, 0});
+    if (seen.size() > kRecentCseqs) {
+      d->cseq_floor = seen.front().first;
+      seen.erase(seen.begin());
+    }
     // Caps a TCP client connection cannot reach here (it is paused first, see
     // pause_cause): what is left is a user on a trunk, UDP, and the server's own cap.
     const endpoint_limits& L = cfg.limits;
@@ -1117,12 +1143,11 @@ struct endpoint::impl {
           m, 503, "Service Unavailable", {},
           "Retry-After: 1\r\nms-diagnostics: 20000;reason=\"Chat service busy\";source=\"pchat\"\r\n"
           "Warning: 399 pchat \"too many requests in flight for this " + std::string(cap) + "\"\r\n");
-      if (c->udp) d->last_response = resp;
+      settle_cseq(d, m.cseq, 503);
       queue_bytes(c, resp);
       return;
     }
     txn_id t = next_txn++;
-    d->response_pending = true;
     std::string body = std::move(m.body);
     pending_txn p;
     p.conn = c->id;
@@ -1301,11 +1326,22 @@ struct endpoint::impl {
     auto c = conns.find(p.conn);
     if (c != conns.end()) c->second->inflight--;
     if (d == dialogs.end() || c == conns.end()) return;
-    std::string extra = code == 503 ? "Retry-After: 1\r\n" : "";
-    std::string resp = build_response(p.request, code, {}, {}, extra);
-    d->second->response_pending = false;
-    if (c->second->udp) d->second->last_response = resp;
-    queue_bytes(c->second.get(), resp);
+    settle_cseq(d->second.get(), p.request.cseq, code);
+    send_final(c->second.get(), p.request, code);
+  }
+
+  // Records the final status of the client's INFO `cseq` (for its retransmissions).
+  static void settle_cseq(dialog* d, uint32_t cseq, int code) {
+    auto& seen = d->recent_cseqs;
+    auto at =
+        std::lower_bound(seen.begin(), seen.end(), cseq,
+                         [](const std::pair<uint32_t, int>& e, uint32_t v) { return e.first < v; });
+    if (at != seen.end() && at->first == cseq) at->second = code;
+  }
+
+  // The final response `code` to INFO `req` (also what a retransmission of it gets).
+  void send_final(connection* c, const sip_message& req, int code) {
+    queue_bytes(c, build_response(req, code, {}, {}, code == 503 ? "Retry-After: 1\r\n" : ""));
   }
 
   // One server INFO into dialog `id` (`len` is body.size() as text, formatted once per

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <regex>
+#include <vector>
 
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -360,4 +362,93 @@ TEST(SipEndpoint, UnauthenticatedInviteNeverOpensADialog) {
   EXPECT_NE(header(r, "WWW-Authenticate").find("Digest realm=\"example.com\""), std::string::npos);
   ep.stop();
   EXPECT_TRUE(ev.opened.empty());
+}
+
+namespace {
+
+// Records the INFOs the endpoint hands over (SIP thread) for the test to answer.
+class info_events final : public endpoint_events {
+ public:
+  std::string provisioning_body(const std::string&) override { return "<provisionGroupList/>"; }
+  void on_dialog_open(const dialog_info&) override {}
+  void on_info(dialog_id, txn_id txn, std::string body) override {
+    std::lock_guard<std::mutex> l(mu);
+    infos.emplace_back(txn, std::move(body));
+    cv.notify_all();
+  }
+  void on_dialog_closed(dialog_id, const std::string&) override {}
+  std::string user_ha1(const std::string&) override { return {}; }
+  // The txn of the n-th INFO handed over (0-based), waiting up to 5 s; 0 if none.
+  txn_id nth(size_t n) {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait_for(l, std::chrono::seconds(5), [&] { return infos.size() > n; });
+    return infos.size() > n ? infos[n].first : 0;
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> l(mu);
+    return infos.size();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<txn_id, std::string>> infos;
+};
+
+std::string in_dialog_info(const std::string& to_tag, int cseq, const std::string& body) {
+  return "INFO sip:chat@example.com SIP/2.0\r\nVia: SIP/2.0/tcp 127.0.0.1:1;branch=z9hG4bKi" +
+         std::to_string(cseq) +
+         "\r\nFrom: <sip:alice@example.com>;tag=t1;epid=e\r\nTo: <sip:chat@example.com>;tag=" +
+         to_tag + "\r\nCall-ID: c-INVITE\r\nCSeq: " + std::to_string(cseq) +
+         " INFO\r\nContent-Type: application/cccp+xml\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+// Regression (hostile_input_test): a client pipelining INFOs whose first copy of one is lost
+// (UDP) retransmits it after later CSeqs arrived. The edge took every CSeq up to the highest
+// seen for a replay and dropped it without an answer, so the INFO was held until the client
+// gave up (32 s) and the user's in-flight slot with it. Now an INFO not seen before is
+// handed over whatever its order; a repeated one is never handed over twice, and gets its
+// final answer again once it has one.
+TEST(SipEndpoint, AnOvertakenInfoIsHandedOverAndARepeatedOneIsAnsweredAgain) {
+  info_events ev;
+  endpoint_config cfg;
+  cfg.port = 0;
+  cfg.udp = false;
+  endpoint ep(cfg, &ev);
+  ASSERT_EQ(ep.start(), "");
+  raw_client c(ep.port());
+  ASSERT_TRUE(c.ok());
+  c.send(request("INVITE", "sip:chat@example.com", 1));
+  std::string ok = c.recv_message();
+  ASSERT_TRUE(ok.starts_with("SIP/2.0 200 ")) << ok;
+  std::smatch tm;
+  std::string to = header(ok, "To");
+  ASSERT_TRUE(std::regex_search(to, tm, std::regex("tag=([^;>]+)"))) << to;
+  const std::string tag = tm[1];
+
+  c.send(in_dialog_info(tag, 10, "<a/>"));
+  c.send(in_dialog_info(tag, 12, "<c/>"));
+  c.send(in_dialog_info(tag, 11, "<b/>"));  // overtaken by 12: still a new request
+  const txn_id t10 = ev.nth(0), t12 = ev.nth(1), t11 = ev.nth(2);
+  ASSERT_NE(t11, 0u) << "an INFO that arrived after a higher CSeq was dropped";
+  c.send(in_dialog_info(tag, 10, "<a/>"));  // a retransmission while pending: absorbed
+  ep.respond(t10, 200);
+  ep.respond(t12, 200);
+  ep.respond(t11, 200);
+  EXPECT_EQ(header(c.recv_message(), "CSeq"), "10 INFO");
+  EXPECT_EQ(header(c.recv_message(), "CSeq"), "12 INFO");
+  EXPECT_EQ(header(c.recv_message(), "CSeq"), "11 INFO");
+  c.send(in_dialog_info(tag, 11, "<b/>"));  // a retransmission once answered: answered again
+  std::string again = c.recv_message();
+  EXPECT_TRUE(again.starts_with("SIP/2.0 200 ")) << again;
+  EXPECT_EQ(header(again, "CSeq"), "11 INFO");
+  // Nothing else was sent meanwhile: the next response is the next INFO's.
+  c.send(in_dialog_info(tag, 13, "<d/>"));
+  const txn_id t13 = ev.nth(3);
+  ASSERT_NE(t13, 0u);
+  ep.respond(t13, 200);
+  EXPECT_EQ(header(c.recv_message(), "CSeq"), "13 INFO");
+  EXPECT_EQ(ev.count(), 4u) << "a repeated CSeq was handed over twice";
+  ep.stop();
 }
