@@ -479,10 +479,13 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->indexer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
-    ctx->indexer = caf::actor{};
-    ctx->reader = caf::actor{};
     if (ctx->compliance_runner)
       caf::anon_send_exit(ctx->compliance_runner, caf::exit_reason::user_shutdown);
+    // Rooms still handle parts and emit compliance events through ctx until they are gone:
+    // resetting its handles and the sink before then raced with them (a crash at stop).
+    sys.await_all_actors_done();
+    ctx->indexer = caf::actor{};
+    ctx->reader = caf::actor{};
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
     ctx->compliance_runner = caf::actor{};

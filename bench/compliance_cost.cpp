@@ -181,6 +181,8 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
+    // Rooms still handle parts and read ctx until they are gone: only then are its handles reset.
+    sys.await_all_actors_done();
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
     ctx->sink = &noop;

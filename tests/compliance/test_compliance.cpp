@@ -926,6 +926,8 @@ struct node {
     caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
+    // Rooms still handle parts and read ctx until they are gone: only then are its handles reset.
+    sys->await_all_actors_done();
     ctx->reader = caf::actor{};
     sessions.clear();
     ctx->directory = caf::actor{};
