@@ -61,11 +61,15 @@ struct directory_state {
     return v;
   }
 
-  room_access access(const std::string& user, const storage::room_record& r) const {
-    if (!ctx->identities) return {false, false, false, "access control is not configured"};
+  // `ids`: the command's one view of users and groups (null: access control is off).
+  room_access access(const identity_snapshot* ids, const std::string& user, const storage::room_record& r) const {
+    if (!ids) return {false, false, false, "access control is not configured"};
     static const storage::category_record kNoCategory;
     auto c = categories.find(r.category_id);
-    return ctx->identities->access(user, r, c == categories.end() ? kNoCategory : c->second);
+    return ids->access(user, r, c == categories.end() ? kNoCategory : c->second);
+  }
+  std::shared_ptr<const identity_snapshot> identities() const {
+    return ctx->identities ? ctx->identities->current() : nullptr;
   }
 
   // The room's category (an empty record if it has none), for the room's access checks.
@@ -134,7 +138,7 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
           return make_error(errc::not_found, "no such room: " + uri);
         // Default-deny: the room model decides who may join (reference §1.3). A room the
         // user may not even see is reported as missing, so secret rooms do not leak.
-        room_access acc = st.access(user, it->second);
+        room_access acc = st.access(st.identities().get(), user, it->second);
         if (!acc.visible) return make_error(errc::not_found, "no such room: " + uri);
         if (!acc.can_join) return make_error(errc::forbidden, acc.reason);
         auto a = st.active.find(id);
@@ -224,6 +228,7 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
         std::vector<room_view> out;
         auto deadline = std::chrono::steady_clock::now() + kSearchBudget;
         size_t scanned = 0;
+        auto ids = st.identities();
         for (auto& [id, r] : st.rooms) {
           if (out.size() >= kMaxSearchResults) break;
           if (++scanned % 256 == 0 && std::chrono::steady_clock::now() > deadline) break;
@@ -231,7 +236,7 @@ caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx)
           if (!needle.empty() && lower(r.name).find(needle) == std::string::npos &&
               lower(r.description).find(needle) == std::string::npos)
             continue;
-          if (!st.access(user, r).visible) continue;
+          if (!st.access(ids.get(), user, r).visible) continue;
           out.push_back(st.view(r));
         }
         std::sort(out.begin(), out.end(),

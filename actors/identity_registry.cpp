@@ -1,7 +1,5 @@
 #include "actors/identity_registry.h"
 
-#include <mutex>
-
 #include "storage/store.h"
 
 namespace pchat::actors {
@@ -11,6 +9,19 @@ std::string identity_registry::lower(std::string s) {
   return s;
 }
 
+identity_snapshot::identity_snapshot(std::string domain) : domain_(identity_registry::lower(std::move(domain))) {}
+
+identity_registry::identity_registry(std::string domain)
+    : current_(std::make_shared<const identity_snapshot>(std::move(domain))) {}
+
+template <typename Change>
+void identity_registry::publish(Change&& change) {
+  std::lock_guard<std::mutex> l(writer_);
+  auto next = std::make_shared<identity_snapshot>(*current_.load());
+  change(*next);
+  current_.store(std::move(next));
+}
+
 storage::status identity_registry::load(const storage::store& s) {
   std::vector<storage::user_record> users;
   std::vector<storage::group_record> groups;
@@ -18,63 +29,55 @@ storage::status identity_registry::load(const storage::store& s) {
   if (auto st = s.list_users(&users); !st.is_ok()) return st;
   if (auto st = s.list_groups(&groups); !st.is_ok()) return st;
   if (auto st = s.list_policies(&policies); !st.is_ok()) return st;
-  std::unique_lock<std::shared_mutex> l(mu_);
-  users_.clear();
-  groups_.clear();
-  policies_.clear();
-  for (auto& u : users) users_[lower(u.uri)] = u;
-  for (auto& g : groups) groups_[lower(g.name)] = g;
-  for (auto& p : policies) policies_[p.identity] = p;
+  publish([&](identity_snapshot& n) {
+    n.users_.clear();
+    n.groups_.clear();
+    n.policies_.clear();
+    for (auto& u : users) n.users_[lower(u.uri)] = u;
+    for (auto& g : groups) n.groups_[lower(g.name)] = g;
+    for (auto& p : policies) n.policies_[p.identity] = p;
+  });
   return storage::status::ok();
 }
 
 void identity_registry::upsert_user(const storage::user_record& u) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  users_[lower(u.uri)] = u;
+  publish([&](identity_snapshot& n) { n.users_[lower(u.uri)] = u; });
 }
 void identity_registry::remove_user(const std::string& uri) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  users_.erase(lower(uri));
+  publish([&](identity_snapshot& n) { n.users_.erase(lower(uri)); });
 }
 void identity_registry::upsert_group(const storage::group_record& g) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  groups_[lower(g.name)] = g;
+  publish([&](identity_snapshot& n) { n.groups_[lower(g.name)] = g; });
 }
 void identity_registry::remove_group(const std::string& name) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  groups_.erase(lower(name));
+  publish([&](identity_snapshot& n) { n.groups_.erase(lower(name)); });
 }
 void identity_registry::upsert_policy(const storage::policy_record& p) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  policies_[p.identity] = p;
+  publish([&](identity_snapshot& n) { n.policies_[p.identity] = p; });
 }
 void identity_registry::remove_policy(const std::string& identity) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  policies_.erase(identity);
+  publish([&](identity_snapshot& n) { n.policies_.erase(identity); });
 }
 
-std::string identity_registry::ha1(const std::string& username) const {
-  std::string uri = "sip:" + lower(username.find('@') == std::string::npos ? username + "@" + domain_ : username);
-  std::shared_lock<std::shared_mutex> l(mu_);
+std::string identity_snapshot::ha1(const std::string& username) const {
+  using L = identity_registry;
+  std::string uri = "sip:" + L::lower(username.find('@') == std::string::npos ? username + "@" + domain_ : username);
   auto it = users_.find(uri);
   if (it == users_.end() || !it->second.enabled) return {};
   return it->second.ha1;
 }
 
-bool identity_registry::known_user(const std::string& uri) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  return users_.count(lower(uri)) > 0;
+bool identity_snapshot::known_user(const std::string& uri) const {
+  return users_.count(identity_registry::lower(uri)) > 0;
 }
 
-std::string identity_registry::display_name(const std::string& uri) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  auto it = users_.find(lower(uri));
+std::string identity_snapshot::display_name(const std::string& uri) const {
+  auto it = users_.find(identity_registry::lower(uri));
   return it == users_.end() ? std::string() : it->second.display_name;
 }
 
-bool identity_registry::chat_enabled(const std::string& uri) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  auto u = users_.find(lower(uri));
+bool identity_snapshot::chat_enabled(const std::string& uri) const {
+  auto u = users_.find(identity_registry::lower(uri));
   if (u != users_.end()) {
     if (!u->second.enabled) return false;
     if (!u->second.policy.empty())
@@ -88,20 +91,20 @@ bool identity_registry::chat_enabled(const std::string& uri) const {
   return g != policies_.end() && g->second.enable_persistent_chat;
 }
 
-bool identity_registry::matches_locked(const std::vector<storage::principal>& list,
-                                       const std::string& uri, int depth) const {
+bool identity_snapshot::matches(const std::vector<storage::principal>& list, const std::string& uri,
+                                int depth) const {
   if (depth > 16) return false;  // group cycles
-  std::string u = lower(uri);
+  std::string u = identity_registry::lower(uri);
   std::string user_domain = u.substr(u.find('@') == std::string::npos ? u.size() : u.find('@') + 1);
   for (const auto& raw : list) {
-    std::string p = lower(raw);
+    std::string p = identity_registry::lower(raw);
     if (p.rfind("sip:", 0) == 0) {
       if (p == u) return true;
     } else if (p.rfind("domain:", 0) == 0) {
       if (p.substr(7) == user_domain) return true;
     } else if (p.rfind("group:", 0) == 0) {
       auto g = groups_.find(p.substr(6));
-      if (g != groups_.end() && matches_locked(g->second.members, uri, depth + 1)) return true;
+      if (g != groups_.end() && matches(g->second.members, uri, depth + 1)) return true;
     } else if (p.find('@') != std::string::npos && "sip:" + p == u) {
       return true;  // a bare user@domain
     }
@@ -109,24 +112,21 @@ bool identity_registry::matches_locked(const std::vector<storage::principal>& li
   return false;
 }
 
-bool identity_registry::matches(const std::vector<storage::principal>& list,
-                                const std::string& uri) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  return matches_locked(list, uri, 0);
+bool identity_snapshot::matches(const std::vector<storage::principal>& list, const std::string& uri) const {
+  return matches(list, uri, 0);
 }
 
-bool identity_registry::in_scope(const std::string& uri, const storage::category_record& cat) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  if (matches_locked(cat.denied_members, uri, 0)) return false;  // deny wins
+bool identity_snapshot::in_scope(const std::string& uri, const storage::category_record& cat) const {
+  if (matches(cat.denied_members, uri, 0)) return false;  // deny wins
   if (cat.allowed_members.empty()) {
-    std::string u = lower(uri);
+    std::string u = identity_registry::lower(uri);
     auto at = u.find('@');
     return at != std::string::npos && u.substr(at + 1) == domain_;
   }
-  return matches_locked(cat.allowed_members, uri, 0);
+  return matches(cat.allowed_members, uri, 0);
 }
 
-room_access identity_registry::access(const std::string& uri, const storage::room_record& room,
+room_access identity_snapshot::access(const std::string& uri, const storage::room_record& room,
                                       const storage::category_record& cat) const {
   room_access a;
   if (!chat_enabled(uri)) {
@@ -152,11 +152,10 @@ room_access identity_registry::access(const std::string& uri, const storage::roo
   return a;
 }
 
-std::vector<std::string> identity_registry::expand(const std::vector<storage::principal>& list) const {
+std::vector<std::string> identity_snapshot::expand(const std::vector<storage::principal>& list) const {
   std::vector<std::string> out;
-  std::shared_lock<std::shared_mutex> l(mu_);
   for (auto& [uri, u] : users_)
-    if (matches_locked(list, uri, 0)) out.push_back(uri);
+    if (matches(list, uri, 0)) out.push_back(uri);
   return out;
 }
 

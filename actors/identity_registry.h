@@ -12,11 +12,19 @@
 // presenters must also be members, as in Lync. A user whose effective policy has
 // EnablePersistentChat false may do nothing (user tag > site > global; no policy = false).
 //
-// Thread safety: every method may be called from any thread (a shared mutex); ha1() runs
-// on the SIP thread and must stay cheap.
+// Threads: the registry publishes immutable snapshots. A reader takes current() once per
+// command (an actor's message, an HTTP request, a SIP challenge) and asks every question
+// of that one snapshot, so a command never sees half of an admin change (a user without
+// the group that came with it). A writer (the HTTP handler threads, start-up) builds a new
+// snapshot from the current one and swaps it in atomically; writers are serialised among
+// themselves, never against readers. A write copies the snapshot (O(users + groups +
+// policies)): admin changes are rare, reads are on every command. current() is cheap
+// enough for the SIP thread (ha1 on every challenge).
 #pragma once
 
-#include <shared_mutex>
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,17 +45,11 @@ struct room_access {
   std::string reason;     // why not, for the XCCOS error text
 };
 
-class identity_registry {
+// One consistent, immutable view of users, groups and policies. Every method is const and
+// may be called from any thread without locking.
+class identity_snapshot {
  public:
-  explicit identity_registry(std::string domain) : domain_(lower(std::move(domain))) {}
-  storage::status load(const storage::store& s);
-
-  void upsert_user(const storage::user_record& u);
-  void remove_user(const std::string& uri);
-  void upsert_group(const storage::group_record& g);
-  void remove_group(const std::string& name);
-  void upsert_policy(const storage::policy_record& p);
-  void remove_policy(const std::string& identity);
+  explicit identity_snapshot(std::string domain);
 
   // H(A1) for a Digest username ("alice@example.com" or "alice"); empty if unknown/disabled.
   std::string ha1(const std::string& username) const;
@@ -63,16 +65,45 @@ class identity_registry {
   // Get-CsPersistentChatEligiblePrincipal.
   std::vector<std::string> expand(const std::vector<storage::principal>& list) const;
 
-  static std::string lower(std::string s);
-
  private:
-  bool matches_locked(const std::vector<storage::principal>& list, const std::string& uri,
-                      int depth) const;
+  friend class identity_registry;
+  bool matches(const std::vector<storage::principal>& list, const std::string& uri, int depth) const;
   std::string domain_;
-  mutable std::shared_mutex mu_;
   std::unordered_map<std::string, storage::user_record> users_;    // by lower uri
   std::unordered_map<std::string, storage::group_record> groups_;  // by lower name
   std::unordered_map<std::string, storage::policy_record> policies_;
+};
+
+class identity_registry {
+ public:
+  // Starts empty (everything denied: no policy enables chat) until load() or a write.
+  explicit identity_registry(std::string domain);
+  identity_registry(const identity_registry&) = delete;
+  identity_registry& operator=(const identity_registry&) = delete;
+
+  // Replaces the whole view with the store's users, groups and policies. On error the
+  // current view stays.
+  storage::status load(const storage::store& s);
+
+  void upsert_user(const storage::user_record& u);
+  void remove_user(const std::string& uri);
+  void upsert_group(const storage::group_record& g);
+  void remove_group(const std::string& name);
+  void upsert_policy(const storage::policy_record& p);
+  void remove_policy(const std::string& identity);
+
+  // The view now in force; never null. Hold it for one command, not longer (it is not
+  // updated: a later admin change is seen by the next current()).
+  std::shared_ptr<const identity_snapshot> current() const { return current_.load(); }
+
+  static std::string lower(std::string s);
+
+ private:
+  // Builds the next snapshot from the current one with `change` applied, then publishes it.
+  template <typename Change>
+  void publish(Change&& change);
+  std::mutex writer_;  // one writer at a time: no lost update between two admin requests
+  std::atomic<std::shared_ptr<const identity_snapshot>> current_;
 };
 
 }  // namespace pchat::actors

@@ -515,7 +515,7 @@ caf::result<uint64_t> accept_post(room_ptr self, const std::string& user, std::s
     return make_error(errc::busy, "room " + st.rec.name + " cannot read its history (" + st.load_error +
                                       "); posting is off until it can, retry later");
   if (st.rec.type == storage::room_type::auditorium &&
-      (!st.ctx->identities || !st.ctx->identities->matches(st.rec.presenters, user)))
+      (!st.ctx->identities || !st.ctx->identities->current()->matches(st.rec.presenters, user)))
     return make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
   storage::message_record m;
   m.seq = st.next_seq++;
@@ -668,8 +668,9 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         // Whoever may no longer be in the room is removed and told so (ntc:part about
         // themselves, which closes the room in the client), the others see the part.
         std::vector<caf::actor_addr> out;
+        auto ids = st.ctx->identities ? st.ctx->identities->current() : nullptr;
         for (auto& [addr, m] : st.roster)
-          if (!st.ctx->identities || !st.ctx->identities->access(m.user, st.rec, cat).can_join)
+          if (!ids || !ids->access(m.user, st.rec, cat).can_join)
             out.push_back(addr);
         for (auto& addr : out) {
           auto it = st.roster.find(addr);

@@ -219,7 +219,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
   using K = xccos::command_kind;
   const auto timeout = st.ctx->request_timeout;
   // EnablePersistentChat (user > site > global) gates every command.
-  if (!st.ctx->identities || !st.ctx->identities->chat_enabled(st.user)) {
+  if (!st.ctx->identities || !st.ctx->identities->current()->chat_enabled(st.user)) {
     answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
                                                       "Persistent Chat is not enabled for " + st.user)));
     return;
@@ -395,10 +395,9 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
               [=](std::vector<storage::category_record>& cats) {
                 auto& st = self->state;
                 bool creator = false;
-                if (st.ctx->identities)
+                if (auto ids = st.ctx->identities ? st.ctx->identities->current() : nullptr)
                   for (auto& c : cats)
-                    creator = creator || (st.ctx->identities->in_scope(st.user, c) &&
-                                          st.ctx->identities->matches(c.creators, st.user));
+                    creator = creator || (ids->in_scope(st.user, c) && ids->matches(c.creators, st.user));
                 answer(self, txn, xccos::encode_empty_reply(
                                       creator ? head(self, cmd)
                                               : head(self, cmd, xccos::result_code::forbidden,

@@ -15,12 +15,12 @@ sip_bridge::sip_bridge(caf::actor_system& sys, std::shared_ptr<const server_cont
 
 std::string sip_bridge::provisioning_body(const std::string& user_uri) {
   // EnablePersistentChat as the user's effective policy says (user > site > global).
-  bool enabled = ctx_->identities && ctx_->identities->chat_enabled(user_uri);
+  bool enabled = ctx_->identities && ctx_->identities->current()->chat_enabled(user_uri);
   return sip::encode_provisioning(enabled, ctx_->chat_uri);
 }
 
 std::string sip_bridge::user_ha1(const std::string& username) {
-  return ctx_->identities ? ctx_->identities->ha1(username) : std::string();
+  return ctx_->identities ? ctx_->identities->current()->ha1(username) : std::string();
 }
 
 void sip_bridge::on_dialog_open(const sip::dialog_info& d) {

@@ -76,7 +76,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
         storage::user_record u;
         if (auto s = store.get_user(uri, &u); !s.is_ok()) return from_status(s);
         json j = user_json(u);
-        j["chat_enabled"] = ids.chat_enabled(uri);
+        j["chat_enabled"] = ids.current()->chat_enabled(uri);
         return reply(200, j);
       }
       if (req.method == "DELETE") {
@@ -131,7 +131,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       u.policy = tag;
       if (auto s = store.put_user(u); !s.is_ok()) return from_status(s);
       ids.upsert_user(u);
-      return reply(200, json{{"user", uri}, {"policy", tag}, {"chat_enabled", ids.chat_enabled(uri)}});
+      return reply(200, json{{"user", uri}, {"policy", tag}, {"chat_enabled", ids.current()->chat_enabled(uri)}});
     }
     if (p.rfind("/api/v1/policies/", 0) == 0) {
       std::string identity = tail("/api/v1/policies/");
@@ -189,7 +189,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
           pos = c + 1;
         }
       }
-      return reply(200, ids.expand(list));
+      return reply(200, ids.current()->expand(list));
     }
     return next(req);
   };

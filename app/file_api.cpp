@@ -70,9 +70,10 @@ std::variant<room_context, web::http_response> open_room(const actors::server_co
   if (auto c = ctx.store->get_category(rc.room.category_id, &rc.category); !c.is_ok() && !c.is_not_found())
     return error(503, "store: " + c.to_string());
   if (!ctx.identities) return error(403, "access control is not configured");
-  if (!ctx.identities->chat_enabled(user))
+  auto ids = ctx.identities->current();
+  if (!ids->chat_enabled(user))
     return error(403, "Persistent Chat is not enabled for " + user + " (EnablePersistentChat policy)");
-  rc.access = ctx.identities->access(user, rc.room, rc.category);
+  rc.access = ids->access(user, rc.room, rc.category);
   if (!rc.access.visible) return error(404, "no such room: " + room_id);
   if (!rc.access.can_join) return error(403, rc.access.reason);
   return rc;
@@ -88,7 +89,7 @@ compliance::event file_event(compliance::event_type type, const room_context& rc
   e.room_id = rc.room.id;
   e.room_name = rc.room.name;
   e.user_uri = user;
-  e.user_display = ctx.identities ? ctx.identities->display_name(user) : std::string{};
+  e.user_display = ctx.identities ? ctx.identities->current()->display_name(user) : std::string{};
   e.text = f.blob;
   e.message_id = f.id;
   e.ts_micros = now_micros();

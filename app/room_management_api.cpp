@@ -38,7 +38,7 @@ bool valid_room_name(const std::string& n) {
   return chars >= 1 && chars <= 256;
 }
 
-bool is_creator(const actors::identity_registry& ids, const std::string& user,
+bool is_creator(const actors::identity_snapshot& ids, const std::string& user,
                 const storage::category_record& c) {
   return ids.in_scope(user, c) && ids.matches(c.creators, user);
 }
@@ -47,7 +47,7 @@ bool is_creator(const actors::identity_registry& ids, const std::string& user,
 // that `before` did not already have (AllowedMembers minus DeniedMembers bounds members,
 // managers and presenters; a group or domain is allowed when every user it names is in
 // scope), or empty.
-std::string out_of_scope(const actors::identity_registry& ids, const storage::category_record& cat,
+std::string out_of_scope(const actors::identity_snapshot& ids, const storage::category_record& cat,
                          const storage::room_record& r, const storage::room_record* before) {
   for (auto [list, old] : {std::pair{&r.members, before ? &before->members : nullptr},
                            std::pair{&r.managers, before ? &before->managers : nullptr},
@@ -98,7 +98,8 @@ web::http_response save(caf::actor_system& sys, const actors::server_context& ct
 }
 
 web::http_response create(caf::actor_system& sys, const actors::server_context& ctx,
-                          const std::string& user, const web::http_request& req) {
+                          const actors::identity_snapshot& ids, const std::string& user,
+                          const web::http_request& req) {
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
       !body.contains("category") || !body["category"].is_string())
@@ -107,7 +108,7 @@ web::http_response create(caf::actor_system& sys, const actors::server_context& 
   storage::category_record cat;
   if (!find_category(*ctx.store, body["category"].get<std::string>(), &cat))
     return error(404, "no such category: " + body["category"].get<std::string>());
-  if (!is_creator(*ctx.identities, user, cat))
+  if (!is_creator(ids, user, cat))
     return error(403, user + " is not a Creator in category '" + cat.name +
                           "' (an administrator adds Creators: pchatctl category set --creators)");
   storage::room_record r;
@@ -116,14 +117,15 @@ web::http_response create(caf::actor_system& sys, const actors::server_context& 
   r.category_id = cat.id;
   // The creator manages the room and is in it (a manager must also be a member to join).
   for (auto* list : {&r.managers, &r.members})
-    if (!ctx.identities->matches(*list, user)) list->push_back(user);
-  if (auto p = out_of_scope(*ctx.identities, cat, r, nullptr); !p.empty())
+    if (!ids.matches(*list, user)) list->push_back(user);
+  if (auto p = out_of_scope(ids, cat, r, nullptr); !p.empty())
     return error(400, p + " is outside the scope of category '" + cat.name + "'");
   return save(sys, ctx, nullptr, r, user, 201);
 }
 
 web::http_response update(caf::actor_system& sys, const actors::server_context& ctx,
-                          const std::string& user, const storage::room_record& before,
+                          const actors::identity_snapshot& ids, const std::string& user,
+                          const storage::room_record& before,
                           const storage::category_record& cat, const web::http_request& req) {
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return error(400, "expected a JSON object of room settings");
@@ -135,13 +137,13 @@ web::http_response update(caf::actor_system& sys, const actors::server_context& 
     if (!find_category(*ctx.store, r.category_id, &target))
       return error(404, "no such category: " + r.category_id);
     r.category_id = target.id;
-    if (target.id != before.category_id && !is_creator(*ctx.identities, user, target))
+    if (target.id != before.category_id && !is_creator(ids, user, target))
       return error(403, "moving a room needs Creator in the target category '" + target.name + "'");
   }
   if (r.managers.empty()) return error(400, "a room needs at least one manager");
   // A move checks every principal against the new scope; an edit only the added ones.
   bool moved = target.id != before.category_id;
-  if (auto p = out_of_scope(*ctx.identities, target, r, moved ? nullptr : &before); !p.empty())
+  if (auto p = out_of_scope(ids, target, r, moved ? nullptr : &before); !p.empty())
     return error(400, p + " is outside the scope of category '" + target.name + "'");
   return save(sys, ctx, &before, r, user, 200);
 }
@@ -175,7 +177,10 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     const std::string& user = std::get<std::string>(who);
     if (!ctx->identities) return error(403, "access control is not configured");
-    if (!ctx->identities->chat_enabled(user))
+    // One view of users and groups for the whole request (identity_registry.h).
+    auto ids_now = ctx->identities->current();
+    const actors::identity_snapshot& ids = *ids_now;
+    if (!ids.chat_enabled(user))
       return error(403, "Persistent Chat is not enabled for " + user + " (EnablePersistentChat policy)");
     std::string rest = req.path.substr(kManagePrefix.size());
     // A cross-site form can post text/plain with the browser's cached credentials; a JSON
@@ -194,7 +199,7 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       // taken, as creating one would); names the store would refuse are not "available".
       std::vector<storage::category_record> all;
       if (auto s = ctx->store->list_categories(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
-      if (std::none_of(all.begin(), all.end(), [&](auto& c) { return is_creator(*ctx->identities, user, c); }))
+      if (std::none_of(all.begin(), all.end(), [&](auto& c) { return is_creator(ids, user, c); }))
         return error(403, user + " is not a Creator in any category");
       if (q->second.size() > 1024 || !valid_room_name(q->second))
         return error(400, "a room name has 1..256 characters");
@@ -209,21 +214,21 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       if (auto s = ctx->store->list_categories(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
       json out = json::array();
       for (auto& c : all)
-        if (is_creator(*ctx->identities, user, c))
+        if (is_creator(ids, user, c))
           out.push_back({{"id", c.id}, {"name", c.name}, {"description", c.description}});
       return reply(200, out);
     }
     if (rest == "rooms") {
-      if (req.method == "POST") return create(sys, *ctx, user, req);
+      if (req.method == "POST") return create(sys, *ctx, ids, user, req);
       if (req.method != "GET") return error(405, "use GET or POST");
       std::vector<storage::room_record> all;
       if (auto s = ctx->store->list_rooms(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
       json out = json::array();
       for (auto& r : all)
-        if (ctx->identities->matches(r.managers, user)) {
+        if (ids.matches(r.managers, user)) {
           storage::category_record c;
           ctx->store->get_category(r.category_id, &c);
-          if (ctx->identities->in_scope(user, c)) out.push_back(room_view_json(r, ctx->domain));
+          if (ids.in_scope(user, c)) out.push_back(room_view_json(r, ctx->domain));
         }
       return reply(200, out);
     }
@@ -234,12 +239,12 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       if (!ctx->store->get_room(id, &r).is_ok()) return error(404, "no such room: " + id);
       ctx->store->get_category(r.category_id, &cat);
       // Managers act only while the category's scope still includes them.
-      if (!ctx->identities->matches(r.managers, user) || !ctx->identities->in_scope(user, cat)) {
-        bool visible = ctx->identities->access(user, r, cat).visible;
+      if (!ids.matches(r.managers, user) || !ids.in_scope(user, cat)) {
+        bool visible = ids.access(user, r, cat).visible;
         return visible ? error(403, user + " does not manage " + r.name) : error(404, "no such room: " + id);
       }
       if (req.method == "GET") return reply(200, room_view_json(r, ctx->domain));
-      if (req.method == "PATCH" || req.method == "PUT") return update(sys, *ctx, user, r, cat, req);
+      if (req.method == "PATCH" || req.method == "PUT") return update(sys, *ctx, ids, user, r, cat, req);
       if (req.method == "DELETE")
         return error(403, "managers cannot remove rooms; disable it, or ask a Persistent Chat administrator");
       return error(405, "use GET, PATCH or DELETE");

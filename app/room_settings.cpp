@@ -23,7 +23,8 @@ void invite_new_members(const actors::server_context& ctx, const storage::room_r
   for (auto& m : room.members)
     if (std::find(before.begin(), before.end(), m) == before.end()) added.push_back(m);
   if (added.empty()) return;
-  std::vector<std::string> users = ctx.identities->expand(added);
+  auto ids = ctx.identities->current();  // one view for the whole invitation round
+  std::vector<std::string> users = ids->expand(added);
   for (auto& a : added)  // a named user who has no directory entry yet is invited too
     if (a.rfind("sip:", 0) == 0 && std::find(users.begin(), users.end(), actors::identity_registry::lower(a)) == users.end())
       users.push_back(actors::identity_registry::lower(a));
@@ -31,7 +32,7 @@ void invite_new_members(const actors::server_context& ctx, const storage::room_r
   int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
   for (auto& u : users)  // only people who could accept: in the category's scope, chat on
-    if (ctx.identities->in_scope(u, cat) && ctx.identities->chat_enabled(u))
+    if (ids->in_scope(u, cat) && ids->chat_enabled(u))
       invites.push_back({0, u, room.id, inviter, now});
   if (invites.empty()) return;
   if (auto s = ctx.store->put_invitations(&invites); !s.is_ok())

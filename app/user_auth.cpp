@@ -72,7 +72,7 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
   std::string user = actors::identity_registry::lower(decoded.substr(0, decoded.find(':')));
   std::string password = decoded.substr(decoded.find(':') + 1);
   if (user.find('@') == std::string::npos) user += "@" + ctx.domain;
-  std::string ha1 = ctx.identities ? ctx.identities->ha1(user) : std::string{};
+  std::string ha1 = ctx.identities ? ctx.identities->current()->ha1(user) : std::string{};
   // The directory keeps H(A1) = MD5(user:realm:password), the realm being the domain.
   if (ha1.empty() || !web::constant_time_equal(sip::digest_ha1(user, ctx.domain, password), ha1))
     return challenge(ctx.domain, "wrong SIP address or password, or the user is disabled");
