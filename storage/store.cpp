@@ -22,18 +22,10 @@
 #include "log/log.h"
 #include "storage/keys.h"
 #include "storage/record_codec.h"
-#include "storage/rocksdb_log.h"
 
 namespace pchat::storage {
 
 namespace {
-
-// Column family names. DO NOT CHANGE: embedded in the on-disk data (MANIFEST).
-constexpr const char* kDirectoryCf = "directory";
-constexpr const char* kMessagesCf = "messages";
-constexpr const char* kPrefsCf = "prefs";
-constexpr const char* kConfigCf = "config";
-constexpr const char* kComplianceCf = "compliance";
 
 // RunInterval limits of Set-CsPersistentChatComplianceConfiguration: 1 minute .. 30 days.
 constexpr int kMinRunIntervalSeconds = 60;
@@ -42,10 +34,6 @@ constexpr int kMaxRunIntervalSeconds = 30 * 24 * 3600;
 // Limits of the reference server (Lync Persistent Chat), checked before any write.
 constexpr size_t kMaxNameChars = 256;
 constexpr size_t kMaxDescriptionChars = 256;
-
-// Bits per key of the messages bloom filter: 10 gives about 1% false positives, the usual
-// trade-off. Whole-key filters let point lookups skip SST files; range reads use bounds.
-constexpr double kBloomBitsPerKey = 10;
 
 struct config_range {
   std::string_view setting;
@@ -60,28 +48,6 @@ constexpr config_range kConfigRanges[] = {
     {keys::kMaxFileSizeKB, &chat_config::max_file_size_kb, 1, 2097152},
     {keys::kParticipantUpdateLimit, &chat_config::participant_update_limit, 1, 10000},
 };
-
-// RocksDB's state text without its kind prefix: our status adds its own in to_string().
-status from_rocksdb(const rocksdb::Status& s, std::string_view context) {
-  std::string why(context);
-  why += ": ";
-  why += s.getState() != nullptr ? s.getState() : s.ToString();
-  switch (s.code()) {
-    case rocksdb::Status::kOk:
-      return status::ok();
-    case rocksdb::Status::kNotFound:
-      return status::not_found(why);
-    case rocksdb::Status::kCorruption:
-      return status::corruption(why);
-    case rocksdb::Status::kInvalidArgument:
-    case rocksdb::Status::kNotSupported:
-      return status::invalid_argument(why);
-    default:
-      // IOError and the rest (Busy, TimedOut, Aborted, ...) mean the operation did not
-      // complete for reasons outside the caller's arguments.
-      return status::io_error(why);
-  }
-}
 
 // Names are limited in characters, not bytes: count UTF-8 code points by skipping
 // continuation bytes (10xxxxxx). Invalid UTF-8 still yields a bounded count.
@@ -153,67 +119,9 @@ status decode_message_entry(const rocksdb::Slice& key, const rocksdb::Slice& val
   return status::ok();
 }
 
-std::string_view view(const rocksdb::Slice& s) {
-  return {s.data(), s.size()};
-}
-
-// An iterator confined to [lo, hi) of one column family. RocksDB keeps pointers to the
-// bounds, so they live here, as long as the iterator.
-class range_iterator {
- public:
-  range_iterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lo, std::string hi)
-      : lo_(std::move(lo)), hi_(std::move(hi)), lo_s_(lo_), hi_s_(hi_) {
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo_s_;
-    ro.iterate_upper_bound = &hi_s_;
-    it_.reset(db->NewIterator(ro, cf));
-  }
-  range_iterator(const range_iterator&) = delete;
-  range_iterator& operator=(const range_iterator&) = delete;
-  rocksdb::Iterator* operator->() const { return it_.get(); }
-  const rocksdb::Slice& lower() const { return lo_s_; }
-
- private:
-  std::string lo_, hi_;
-  rocksdb::Slice lo_s_, hi_s_;
-  std::unique_ptr<rocksdb::Iterator> it_;
-};
-
 }  // namespace
 
-namespace {
-
-// Turns off RocksDB's own recovery from background errors, which would make our
-// DB::Resume() calls answer Busy (its no-space recovery polls every 5 s, not configurable);
-// the store's resume thread does it instead, with our backoff and our log lines. Notes
-// whether the error came from the write path (the write-ahead log may have failed), and
-// when a flush may have left every memtable empty (see store::keep_memtable_filled).
-class recovery_listener final : public rocksdb::EventListener {
- public:
-  void OnBackgroundError(rocksdb::BackgroundErrorReason reason, rocksdb::Status*) override {
-    if (reason == rocksdb::BackgroundErrorReason::kWriteCallback) wal_failed.store(true);
-  }
-  void OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo&) override { flushed.store(true); }
-  std::atomic<bool> flushed{true};
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
-                            bool* auto_recovery) override {
-    *auto_recovery = false;
-  }
-  std::atomic<bool> wal_failed{false};
-};
-
-// The kWriteProbe value: now, in microseconds, 8 bytes big-endian.
-std::string probe_value() {
-  std::string v;
-  keys::put_fixed64_be(&v, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                     std::chrono::system_clock::now().time_since_epoch())
-                                                     .count()));
-  return v;
-}
-
-}  // namespace
-
-// Locks, the write-failure latch and the resume thread. Reads take none of these.
+// Directory locks. Reads take none of these.
 struct store::impl {
   // Held across check-then-write of the directory, so two writers cannot both pass the
   // name-uniqueness check, and no room appears in a category while it is being deleted.
@@ -224,283 +132,40 @@ struct store::impl {
   bool room_names_loaded = false;
   std::unordered_map<std::string, std::string> room_by_name;
   std::unordered_map<std::string, std::string> name_by_room;
-
-  std::atomic<bool> fail_next_write{false};  // inject_write_failure_for_testing
-  std::shared_ptr<recovery_listener> listener = std::make_shared<recovery_listener>();
-  std::string path;
-  std::chrono::milliseconds resume_first_delay{250}, resume_max_delay{5000};
-
-  // latched is set only after first_error is stored, so a reader that sees it true finds
-  // the error under latch_mu. The atomic keeps writable() and the happy path lock-free.
-  std::atomic<bool> latched{false};
-  std::atomic<uint64_t> resumes{0};
-  std::mutex latch_mu;
-  status first_error;                                // GUARDED_BY(latch_mu)
-  std::chrono::steady_clock::time_point failed_at;   // GUARDED_BY(latch_mu)
-  uint64_t refused = 0;                              // GUARDED_BY(latch_mu) writes failed meanwhile
-  uint64_t failed_wal = 0;                           // GUARDED_BY(latch_mu) WAL number at failure
-  bool resuming = false;                             // GUARDED_BY(latch_mu) resume thread running
-  bool stopping = false;                             // GUARDED_BY(latch_mu) destructor waits for it
-  std::condition_variable resume_cv;
-  std::thread resumer;
-
-  status check() {
-    if (!latched.load(std::memory_order_acquire)) return status::ok();
-    std::lock_guard<std::mutex> lock(latch_mu);
-    if (!latched.load(std::memory_order_relaxed)) return status::ok();  // resumed meanwhile
-    ++refused;
-    return first_error;
-  }
 };
 
 status store::open(const store_options& opts, std::unique_ptr<store>* out) {
-  if (opts.path.empty()) return status::invalid_argument("store path is empty");
-  std::error_code ec;
-  if (opts.create_if_missing) {
-    // DB::Open creates only the last path component; missing parents fail with
-    // "While mkdir if missing".
-    std::filesystem::create_directories(opts.path, ec);
-    if (ec) return status::io_error("create directory " + opts.path + ": " + ec.message());
-  } else if (!std::filesystem::exists(std::filesystem::path(opts.path) / "CURRENT", ec)) {
-    // Checked here because DB::Open creates the directory and an info LOG before it notices
-    // that there is no database, and "do not create" should leave nothing behind.
-    if (ec) return status::io_error("check " + opts.path + ": " + ec.message());
-    return status::not_found("no database at " + opts.path);
-  }
-
-  auto state = std::make_unique<impl>();
-  state->path = opts.path;
-  state->resume_first_delay = std::max(opts.resume_first_delay, std::chrono::milliseconds(1));
-  state->resume_max_delay = std::max(opts.resume_max_delay, state->resume_first_delay);
-  rocksdb::DBOptions dbo;
-  dbo.create_if_missing = opts.create_if_missing;
-  // No LOG file in the data folder (rocksdb_log.h: on a full disk it aborts the process).
-  dbo.info_log = make_rocksdb_logger();
-  // Recovery from write errors is ours (resume_loop); RocksDB's own would race it.
-  dbo.listeners.push_back(state->listener);
-  dbo.max_bgerror_resume_count = 0;
-  // Lets a database written before a column family existed open without a migration step.
-  dbo.create_missing_column_families = true;
-  dbo.IncreaseParallelism(2);  // the target box has two cores
-
-  rocksdb::ColumnFamilyOptions messages_opts;
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
-  messages_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfds = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {kDirectoryCf, rocksdb::ColumnFamilyOptions()},
-      {kMessagesCf, messages_opts},
-      {kPrefsCf, rocksdb::ColumnFamilyOptions()},
-      {kConfigCf, rocksdb::ColumnFamilyOptions()},
-      {kComplianceCf, rocksdb::ColumnFamilyOptions()},
-  };
-  // RocksDB refuses to open a database unless every column family on disk is listed, so
-  // families a newer version (or a tool) created are opened too, with default options.
-  // A failure here means there is no database yet (or it is unreadable, which DB::Open
-  // then reports with a better reason), so the error itself is not needed.
-  std::vector<std::string> on_disk;
-  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(dbo, opts.path, &on_disk);
-  if (listed.ok()) {
-    for (const auto& name : on_disk) {
-      bool known =
-          std::any_of(cfds.begin(), cfds.end(), [&](const auto& d) { return d.name == name; });
-      if (!known) cfds.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-  }
-
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(dbo, opts.path, cfds, &handles, &db);
-  if (!s.ok()) return from_rocksdb(s, "open " + opts.path);
-
+  std::unique_ptr<storage::db> base;
+  if (status s = storage::db::open(opts, &base); !s.is_ok()) return s;
   std::unique_ptr<store> st(new store());
-  st->impl_ = std::move(state);
-  st->db_ = db;
-  st->handles_ = std::move(handles);
-  for (size_t i = 0; i < cfds.size(); ++i) {
-    const std::string& name = cfds[i].name;
-    if (name == kDirectoryCf) st->directory_ = st->handles_[i];
-    if (name == kMessagesCf) st->messages_ = st->handles_[i];
-    if (name == kPrefsCf) st->prefs_ = st->handles_[i];
-    if (name == kConfigCf) st->config_ = st->handles_[i];
-    if (name == kComplianceCf) st->compliance_ = st->handles_[i];
-  }
+  st->impl_ = std::make_unique<impl>();
+  st->db_ = base->raw();
+  st->directory_ = base->cf(column::directory);
+  st->messages_ = base->cf(column::messages);
+  st->prefs_ = base->cf(column::prefs);
+  st->config_ = base->cf(column::config);
+  st->compliance_ = base->cf(column::compliance);
+  st->writer_ = std::make_unique<writer>(*base);
+  st->base_ = std::move(base);
   *out = std::move(st);
   return status::ok();
 }
 
-store::~store() {
-  if (impl_) {
-    {
-      std::lock_guard<std::mutex> lock(impl_->latch_mu);
-      impl_->stopping = true;
-    }
-    impl_->resume_cv.notify_all();
-    if (impl_->resumer.joinable()) impl_->resumer.join();
-  }
-  if (db_ == nullptr) return;
-  // Handles must go before the DB. Destroying a handle only fails for the handle returned by
-  // DefaultColumnFamily(), which we never hold; nothing is left to make durable on close
-  // because every write was synced before it returned.
-  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  delete db_;
-}
+store::~store() = default;
 
-// ---- writes
+bool store::writable() const { return base_->writable(); }
 
-bool store::writable() const {
-  return !impl_->latched.load(std::memory_order_acquire);
-}
-
-uint64_t store::resume_count() const { return impl_->resumes.load(); }
+uint64_t store::resume_count() const { return base_->resume_count(); }
 
 void store::inject_write_failure_for_testing(bool fail_next) {
-  impl_->fail_next_write.store(fail_next);
+  base_->inject_write_failure_for_testing(fail_next);
 }
 
-status store::flush_for_testing() {
-  rocksdb::FlushOptions fo;
-  return from_rocksdb(db_->Flush(fo, handles_), "flush");
-}
+status store::flush_for_testing() { return base_->flush_for_testing(); }
 
-status store::check_writable() const {
-  return impl_->check();
-}
+status store::check_writable() const { return base_->check_writable(); }
 
-// RocksDB's Resume() starts a new write-ahead log only if some memtable holds data; with
-// all of them empty it keeps the log that failed, and the next write to that log aborts the
-// process (librocksdb asserts on a log writer that has seen an error). So before a synced
-// write may fail, a memtable holds at least the probe key: written without the log (nothing
-// to fail on a full disk; it is a timestamp, losing it in a crash is harmless), again after
-// every flush (the listener says when).
-void store::keep_memtable_filled() {
-  if (!impl_->listener->flushed.exchange(false)) return;
-  std::string now = probe_value();
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = true;
-  // A failure means the database is already stopped: the write that follows reports it.
-  if (!db_->Put(wo, config_, keys::config_key(keys::kWriteProbe), now).ok())
-    impl_->listener->flushed.store(true);
-}
-
-status store::write_synced(rocksdb::WriteBatch* b) {
-  if (status s = check_writable(); !s.is_ok()) return s;
-  keep_memtable_filled();
-  if (impl_->fail_next_write.exchange(false)) {
-    return write_failed(status::io_error("injected write failure (test only)"));
-  }
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = db_->Write(wo, b);
-  // Nothing of a failed write is acknowledged. Writes stay off until a resume has put the
-  // database back on a fresh write-ahead log (the failed one may hold part of this batch).
-  if (!s.ok()) return write_failed(from_rocksdb(s, "synced write"));
-  return status::ok();
-}
-
-status store::write_failed(status s) {
-  std::lock_guard<std::mutex> lock(impl_->latch_mu);
-  if (impl_->latched.load(std::memory_order_relaxed)) {
-    ++impl_->refused;
-    return s;  // a write that raced the first failure: already being resumed
-  }
-  impl_->first_error = s;
-  impl_->failed_at = std::chrono::steady_clock::now();
-  impl_->refused = 0;
-  std::unique_ptr<rocksdb::LogFile> wal;
-  impl_->failed_wal = db_->GetCurrentWalFile(&wal).ok() && wal ? wal->LogNumber() : 0;
-  impl_->latched.store(true, std::memory_order_release);
-  PCHAT_LOG(warn, "store", "writes failing; posts and other changes are refused (SIP 503) until they resume",
-            "path=" + log::quote(impl_->path) + " error=" + log::quote(s.to_string()) +
-                " action=" + log::quote("free disk space in the data folder (or fix the I/O error); writes resume by themselves"));
-  if (!impl_->resuming && !impl_->stopping) {
-    if (impl_->resumer.joinable()) impl_->resumer.join();  // finished: it cleared `resuming`
-    impl_->resuming = true;
-    impl_->resumer = std::thread([this] { resume_loop(); });
-  }
-  return s;
-}
-
-void store::resume_loop() {
-  auto delay = impl_->resume_first_delay;
-  uint64_t attempts = 0;
-  status last;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(impl_->latch_mu);
-      if (impl_->resume_cv.wait_for(lock, delay, [&] { return impl_->stopping; })) {
-        impl_->resuming = false;
-        return;
-      }
-    }
-    ++attempts;
-    last = try_resume();
-    std::lock_guard<std::mutex> lock(impl_->latch_mu);
-    if (last.is_ok()) {
-      auto down = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                        impl_->failed_at);
-      impl_->first_error = status::ok();
-      impl_->latched.store(false, std::memory_order_release);
-      impl_->resumes.fetch_add(1);
-      impl_->resuming = false;
-      PCHAT_LOG(warn, "store", "writes resumed",
-                "path=" + log::quote(impl_->path) + " down_ms=" + std::to_string(down.count()) +
-                    " attempts=" + std::to_string(attempts) + " refused_writes=" + std::to_string(impl_->refused));
-      return;
-    }
-    if (last.is_corruption()) {
-      // Resuming cannot help; a restart (and RocksDB's recovery at open) may.
-      impl_->resuming = false;
-      PCHAT_LOG(error, "store", "writes cannot resume without a restart",
-                "path=" + log::quote(impl_->path) + " error=" + log::quote(last.to_string()) +
-                    " action=" + log::quote("free disk space, then restart pchatd"));
-      return;
-    }
-    PCHAT_LOG(debug, "store", "resume attempt failed",
-              "attempt=" + std::to_string(attempts) + " error=" + log::quote(last.to_string()));
-    delay = std::min(delay * 2, impl_->resume_max_delay);
-  }
-}
-
-status store::try_resume() {
-  rocksdb::Status r = db_->Resume();
-  // A fatal background error (an I/O error other than a full disk, say) is not resumable.
-  if (!r.ok() && r.severity() >= rocksdb::Status::Severity::kFatalError)
-    return status::corruption("resume: " + r.ToString());
-  if (!r.ok()) return from_rocksdb(r, "resume");
-  // Resume() starts a new write-ahead log only when some memtable has data. Were the failed
-  // log still current, writing to it would abort the process (keep_memtable_filled): never.
-  uint64_t failed_wal = 0;
-  {
-    std::lock_guard<std::mutex> lock(impl_->latch_mu);
-    failed_wal = impl_->failed_wal;
-  }
-  std::unique_ptr<rocksdb::LogFile> wal;
-  if (impl_->listener->wal_failed.load() &&
-      (!db_->GetCurrentWalFile(&wal).ok() || !wal || wal->LogNumber() == failed_wal))
-    return status::corruption("RocksDB kept the write-ahead log that failed (log " + std::to_string(failed_wal) + ")");
-  impl_->listener->wal_failed.store(false);
-  // Resume() flushed every memtable: fill one before the probe, which may fail again.
-  impl_->listener->flushed.store(true);
-  keep_memtable_filled();
-  // The probe is a synced write of its own: Resume() succeeding says the flush found room,
-  // this says the log takes synced writes again.
-  std::string now = probe_value();
-  rocksdb::WriteBatch probe;
-  rocksdb::Status s = probe.Put(config_, keys::config_key(keys::kWriteProbe), now);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  if (s.ok()) s = db_->Write(wo, &probe);
-  if (!s.ok()) {
-    std::unique_ptr<rocksdb::LogFile> now_wal;
-    std::lock_guard<std::mutex> lock(impl_->latch_mu);
-    impl_->failed_wal = db_->GetCurrentWalFile(&now_wal).ok() && now_wal ? now_wal->LogNumber() : 0;
-    return from_rocksdb(s, "probe write");
-  }
-  return status::ok();
-}
+status store::write_synced(rocksdb::WriteBatch* b) { return writer_->write(b); }
 
 // ---- directory
 
@@ -715,7 +380,7 @@ status store::get_tagged(char tag, const std::string& name, std::string* value) 
 
 status store::list_tagged(char tag, std::vector<std::string>* values,
                           std::vector<std::string>* names) const {
-  range_iterator it(db_, directory_, keys::tag_range_begin(tag), keys::tag_range_end(tag));
+  range_iterator it(*base_, column::directory, keys::tag_range_begin(tag), keys::tag_range_end(tag));
   values->clear();
   if (names) names->clear();
   for (it->Seek(it.lower()); it->Valid(); it->Next()) {
@@ -885,7 +550,7 @@ status store::delete_file(const std::string& room_id, uint64_t id) {
 
 status store::list_files(const std::string& room_id, std::vector<file_record>* out) const {
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
-  range_iterator it(db_, directory_, keys::file_range_begin(room_id), keys::file_range_end(room_id));
+  range_iterator it(*base_, column::directory, keys::file_range_begin(room_id), keys::file_range_end(room_id));
   std::vector<file_record> result;
   for (it->Seek(it.lower()); it->Valid(); it->Next()) {
     file_record r;
@@ -898,7 +563,7 @@ status store::list_files(const std::string& room_id, std::vector<file_record>* o
 }
 
 status store::uploaded_bytes(const std::string& uploader, uint64_t* out) const {
-  range_iterator it(db_, directory_, keys::tag_range_begin(keys::kFileTag), keys::tag_range_end(keys::kFileTag));
+  range_iterator it(*base_, column::directory, keys::tag_range_begin(keys::kFileTag), keys::tag_range_end(keys::kFileTag));
   uint64_t total = 0;
   for (it->Seek(it.lower()); it->Valid(); it->Next()) {
     file_record r;
@@ -933,7 +598,7 @@ status store::list_invitations(const std::string& user, uint64_t after_id, size_
                                std::vector<invitation_record>* out) const {
   std::string hi = keys::tagged_key(keys::kInviteTag, fold_name(user));
   hi.push_back(static_cast<char>(keys::kSeparator + 1));
-  range_iterator it(db_, directory_, invite_key(user, after_id + 1), std::move(hi));
+  range_iterator it(*base_, column::directory, invite_key(user, after_id + 1), std::move(hi));
   out->clear();
   for (it->Seek(it.lower()); it->Valid() && out->size() < limit; it->Next()) {
     invitation_record r;
@@ -948,7 +613,7 @@ status store::list_invitations(const std::string& user, uint64_t after_id, size_
 
 status store::last_sequence(const std::string& room_id, uint64_t* out) const {
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
-  range_iterator it(db_, messages_, keys::message_range_begin(room_id), keys::message_range_end(room_id));
+  range_iterator it(*base_, column::messages, keys::message_range_begin(room_id), keys::message_range_end(room_id));
   it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
   if (!it->Valid()) {
     if (!it->status().ok()) return from_rocksdb(it->status(), "last sequence of " + room_id);
@@ -969,7 +634,7 @@ status store::read_latest(const std::string& room_id, size_t n,
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
   std::vector<message_record> result;
   if (n > 0) {
-    range_iterator it(db_, messages_, keys::message_range_begin(room_id), keys::message_range_end(room_id));
+    range_iterator it(*base_, column::messages, keys::message_range_begin(room_id), keys::message_range_end(room_id));
     for (it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
          it->Valid() && result.size() < n; it->Prev()) {
       message_record m;
@@ -988,7 +653,7 @@ status store::read_from(const std::string& room_id, uint64_t from_seq, size_t li
   if (status s = check_id("room id", room_id); !s.is_ok()) return s;
   std::vector<message_record> result;
   if (limit > 0) {
-    range_iterator it(db_, messages_, keys::message_range_begin(room_id), keys::message_range_end(room_id));
+    range_iterator it(*base_, column::messages, keys::message_range_begin(room_id), keys::message_range_end(room_id));
     for (it->Seek(keys::message_key(room_id, from_seq)); it->Valid() && result.size() < limit;
          it->Next()) {
       message_record m;
@@ -1040,7 +705,7 @@ status store::pref_sizes(const std::string& user, std::map<std::string, uint64_t
   if (status s = check_id("pref user", user); !s.is_ok()) return s;
   std::string hi = user;
   hi.push_back(static_cast<char>(keys::kSeparator + 1));
-  range_iterator it(db_, prefs_, keys::pref_key(user, ""), std::move(hi));
+  range_iterator it(*base_, column::prefs, keys::pref_key(user, ""), std::move(hi));
   std::map<std::string, uint64_t> result;
   for (it->Seek(it.lower()); it->Valid(); it->Next()) {
     std::string u, label;

@@ -11,12 +11,8 @@
 // Every write through this class is synced (WriteOptions::sync = true) unless it goes
 // through a write_batch, which is synced once when committed. Reads never block on writes.
 //
-// Write failures (a full disk): a synced write that fails applied nothing, and from then on
-// every write is refused (io_error, the first failure's reason) until the store has resumed:
-// a background thread of the store retries RocksDB's DB::Resume() (which flushes the
-// memtables and starts a new write-ahead log) and then a synced probe write, with backoff
-// (store_options), and reopens writes once both succeed. Reads keep working meanwhile. One
-// log line (warn) when writes start failing, saying what to do, one (warn) when they resume.
+// Write failures (a full disk): see db.h; every synced write goes through the one writer
+// (writer.h), which merges overlapping callers into one synced RocksDB write.
 //
 // Thread safety: a store may be used from many threads at once (RocksDB is thread-safe);
 // callers are expected to serialise writes per room (the room actor owns its sequence).
@@ -30,26 +26,15 @@
 #include <string>
 #include <vector>
 
+#include "storage/db.h"
 #include "storage/records.h"
 #include "storage/status.h"
-
-namespace rocksdb {
-class DB;
-class ColumnFamilyHandle;
-class WriteBatch;
-}  // namespace rocksdb
+#include "storage/writer.h"
 
 namespace pchat::storage {
 
-struct store_options {
-  std::string path;  // directory; created (with parents) if missing
-  bool create_if_missing = true;
-  // After a failed synced write, the first resume attempt waits resume_first_delay; each
-  // failed attempt doubles the wait up to resume_max_delay (how soon writes resume after
-  // space is freed, against how often a still-full disk is probed).
-  std::chrono::milliseconds resume_first_delay{250};
-  std::chrono::milliseconds resume_max_delay{5000};
-};
+// The options of the database (db.h); the store opens one.
+using store_options = db_options;
 
 class write_batch;
 
@@ -203,7 +188,10 @@ class store {
   // TEST ONLY. Flushes every column family's memtable (all of them are empty afterwards).
   status flush_for_testing();
 
-  rocksdb::DB* db() const { return db_; }
+  rocksdb::DB* db() const { return base_->raw(); }
+  // The database and its one synced writer, for the record families split out of here.
+  storage::db& database() const { return *base_; }
+  storage::writer& synced_writer() const { return *writer_; }
 
  private:
   status load_room_names_locked() const;  // the name index, built on first use
@@ -220,21 +208,17 @@ class store {
   status delete_tagged(char tag, const std::string& name);
   store() = default;
   status check_writable() const;
-  status write_synced(rocksdb::WriteBatch* b);
-  // Records a failed write (the first one stops writes and starts the resume thread).
-  status write_failed(status s);
-  void resume_loop();   // the resume thread's body
-  status try_resume();  // one attempt: Resume(), then a synced probe write
-  void keep_memtable_filled();
+  status write_synced(rocksdb::WriteBatch* b);  // through the writer
 
+  std::unique_ptr<storage::db> base_;
+  std::unique_ptr<storage::writer> writer_;
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* directory_ = nullptr;
   rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   rocksdb::ColumnFamilyHandle* prefs_ = nullptr;
   rocksdb::ColumnFamilyHandle* config_ = nullptr;
   rocksdb::ColumnFamilyHandle* compliance_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every open CF, ours and unknown ones
-  struct impl;  // locks and the write-failure latch (store.cpp)
+  struct impl;  // directory locks (store.cpp)
   std::unique_ptr<impl> impl_;
 };
 
