@@ -1,7 +1,7 @@
 // pchatd: one pchat server node.
 //
 //   pchatd [--data-dir=DIR] [--domain=D] [--host=IP] [--sip-port=N] [--http-port=N]
-//          [--log-level=debug|info|warn|error] [--config-file=pchatd.ini]
+info|info|warn|error] [--config-file=pchatd.ini]
 //          [--compliance-enabled=true|false] [--compliance-adapter=xml|csv]
 //          [--compliance-output-dir=DIR] [--compliance-run-interval=SECONDS]
 //          [--compliance-test-run-interval-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
@@ -23,6 +23,9 @@
 // INI file ([global] section, strings in double quotes), read with --config-file.
 // On first start (an empty store) a demo category and room are created, unless
 // --demo-content=false (a node about to receive an archive import).
+// Every option is checked before anything is printed, created or started (exit 2 names it);
+// --check-config checks the options and that the folders can be written, then exits 0 or 2
+// without opening the store (safe while the node runs: the service's ExecStartPre).
 // SIGINT/SIGTERM stop the node cleanly.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -80,6 +83,7 @@ struct pchatd_config : caf::actor_system_config {
   std::string compliance_output_dir;  // "" = as stored
   size_t compliance_run_interval = 0;          // seconds; 0 = as stored
   size_t compliance_test_run_interval_ms = 0;  // tests only; 0 = unused
+  bool check_config = false;          // --check-config: check the options and folders, then exit
   std::string demo_content = "true";  // "false": start empty (to import an archive, docs/ARCHIVE.md)
   pchat::sip::endpoint_limits sip;     // SIP edge limits (defaults in sip_endpoint.h, README)
   pchat::web::http_limits http;       // --http-*: the HTTP server's limits
@@ -105,6 +109,7 @@ struct pchatd_config : caf::actor_system_config {
         .add(compliance_run_interval, "compliance-run-interval", "RunInterval, seconds (60..2592000)")
         .add(compliance_test_run_interval_ms, "compliance-test-run-interval-ms",
              "TESTS ONLY: RunInterval in ms, no minimum")
+        .add(check_config, "check-config", "check the options, config file and folders, print the result and exit")
         .add(demo_content, "demo-content", "true (default) or false: create a demo category and room on first start")
         .add(sip.max_tcp_connections, "sip-max-connections", "TCP connections at once (default 10000)")
         .add(sip.max_udp_peers, "sip-max-udp-peers", "UDP sources remembered at once (default 10000)")
@@ -184,6 +189,56 @@ std::string check_sip_limits(const pchat::sip::endpoint_limits& l) {
   if (l.user_request_burst < 1) return "user-request-burst must be at least 1";
   if (l.user_bytes_per_second < 0) return "user-bytes-per-second must be 0 (no limit) or more";
   if (l.user_bytes_burst < 1) return "user-bytes-burst must be at least 1";
+  return {};
+}
+
+// The --compliance-* options over `c` (the stored settings, or defaults when checking).
+void apply_compliance_options(const pchatd_config& cfg, pchat::storage::compliance_config& c) {
+  if (!cfg.compliance_enabled.empty()) c.enabled = cfg.compliance_enabled == "true";
+  if (!cfg.compliance_adapter.empty()) c.adapter_type = cfg.compliance_adapter;
+  if (!cfg.compliance_output_dir.empty()) c.output_directory = cfg.compliance_output_dir;
+  if (cfg.compliance_run_interval != 0)
+    c.run_interval_seconds = static_cast<int>(std::min<size_t>(cfg.compliance_run_interval, INT32_MAX));
+}
+
+// What is wrong with the command line and config file, or "". Needs nothing but `cfg`:
+// it runs before the store is opened or anything is printed.
+std::string check_options(pchatd_config& cfg) {
+  if (!pchat::log::set_level(cfg.log_level)) return "--log-level must be debug, info, warn, error or off";
+  if (cfg.demo_content != "true" && cfg.demo_content != "false") return "--demo-content must be true or false";
+  if (cfg.auth != "digest" && cfg.auth != "none") return "--auth must be digest or none";
+  if (cfg.sip_port > 65535 || cfg.http_port > 65535) return "ports must be 0..65535";
+  if (cfg.data_dir.empty()) return "--data-dir must not be empty";
+  if (cfg.domain.empty()) return "--domain must not be empty";
+  if (auto bad = check_sip_limits(cfg.sip); !bad.empty()) return "--sip-" + bad;
+  if (cfg.http.max_connections == 0 || cfg.http.handler_threads == 0 || cfg.http.handler_queue == 0 ||
+      cfg.http.body_min_rate == 0)
+    return "--http-max-connections, --http-handler-threads, --http-handler-queue and "
+           "--http-body-min-rate must be at least 1";
+  if (!cfg.compliance_enabled.empty() && cfg.compliance_enabled != "true" && cfg.compliance_enabled != "false")
+    return "--compliance-enabled must be true or false";
+  // The overrides alone, over the defaults: the stored settings are checked when written.
+  pchat::storage::compliance_config c;
+  apply_compliance_options(cfg, c);
+  if (auto s = pchat::storage::store::validate_compliance_config(c); !s.is_ok())
+    return s.reason() + " (from the --compliance-* options)";
+  return {};
+}
+
+// --check-config: can this node use its folders? (Run before a restart, while the node may
+// be running, so the store itself is not opened: its lock is held.)
+std::string check_folders(const pchatd_config& cfg) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> dirs{cfg.data_dir};
+  if (!cfg.compliance_output_dir.empty()) dirs.push_back(cfg.compliance_output_dir);
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    fs::path p = fs::absolute(d, ec);
+    while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
+    if (!fs::is_directory(p, ec)) return d + " is not a folder (nor can it be created under one)";
+    if (::access(p.c_str(), W_OK | X_OK) != 0)
+      return d + ": " + p.string() + " is not writable by this user (uid " + std::to_string(::getuid()) + ")";
+  }
   return {};
 }
 
@@ -283,25 +338,20 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (cfg.cli_helptext_printed) return 0;
-  if (!pchat::log::set_level(cfg.log_level)) {
-    std::cerr << "pchatd: --log-level must be debug, info, warn, error or off\n";
+  // Every option is checked before anything is printed, created or started: a bad value
+  // must not leave a half-initialised data folder or print the demo passwords first.
+  if (auto bad = check_options(cfg); !bad.empty()) {
+    std::cerr << "pchatd: " << bad << "\n";
     return 2;
   }
-  if (cfg.demo_content != "true" && cfg.demo_content != "false") {
-    std::cerr << "pchatd: --demo-content must be true or false\n";
-    return 2;
-  }
-  if (cfg.auth != "digest" && cfg.auth != "none") {
-    std::cerr << "pchatd: --auth must be digest or none\n";
-    return 2;
-  }
-  if (cfg.sip_port > 65535 || cfg.http_port > 65535) {
-    std::cerr << "pchatd: ports must be 0..65535\n";
-    return 2;
-  }
-  if (auto bad = check_sip_limits(cfg.sip); !bad.empty()) {
-    std::cerr << "pchatd: --sip-" << bad << "\n";
-    return 2;
+  if (cfg.check_config) {
+    if (auto bad = check_folders(cfg); !bad.empty()) {
+      std::cerr << "pchatd: " << bad << "\n";
+      return 2;
+    }
+    std::printf("pchatd: configuration ok: data-dir=%s sip=%s:%zu http=%s:%zu\n", cfg.data_dir.c_str(),
+                cfg.host.c_str(), cfg.sip_port, cfg.host.c_str(), cfg.http_port);
+    return 0;
   }
   rlim_t nofile = raise_open_files_limit(cfg.sip.max_tcp_connections);
   if (cfg.http_idle_ms) cfg.http.idle_timeout = std::chrono::milliseconds(cfg.http_idle_ms);
@@ -309,12 +359,6 @@ int main(int argc, char** argv) {
   if (cfg.http_body_ms) cfg.http.body_timeout = std::chrono::milliseconds(cfg.http_body_ms);
   if (cfg.http_write_ms) cfg.http.write_timeout = std::chrono::milliseconds(cfg.http_write_ms);
   if (cfg.http_queue_ms) cfg.http.queue_timeout = std::chrono::milliseconds(cfg.http_queue_ms);
-  if (cfg.http.max_connections == 0 || cfg.http.handler_threads == 0 || cfg.http.handler_queue == 0 ||
-      cfg.http.body_min_rate == 0) {
-    std::cerr << "pchatd: --http-max-connections, --http-handler-threads, --http-handler-queue and "
-                 "--http-body-min-rate must be at least 1\n";
-    return 2;
-  }
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -350,21 +394,10 @@ int main(int argc, char** argv) {
   pchat::storage::compliance_config ccfg;
   if (auto s = store->get_compliance_config(&ccfg); !s.is_ok())
     return fail("cannot read compliance configuration: " + s.to_string(), "check the store");
-  if (!cfg.compliance_enabled.empty()) {
-    if (cfg.compliance_enabled != "true" && cfg.compliance_enabled != "false") {
-      std::cerr << "pchatd: --compliance-enabled must be true or false\n";
-      return 2;
-    }
-    ccfg.enabled = cfg.compliance_enabled == "true";
-  }
-  if (!cfg.compliance_adapter.empty()) ccfg.adapter_type = cfg.compliance_adapter;
-  if (!cfg.compliance_output_dir.empty()) ccfg.output_directory = cfg.compliance_output_dir;
-  if (cfg.compliance_run_interval != 0)
-    ccfg.run_interval_seconds = static_cast<int>(std::min<size_t>(cfg.compliance_run_interval, INT32_MAX));
-  if (auto s = pchat::storage::store::validate_compliance_config(ccfg); !s.is_ok()) {
-    std::cerr << "pchatd: " << s.reason() << "\n";
-    return 2;
-  }
+  apply_compliance_options(cfg, ccfg);
+  if (auto s = pchat::storage::store::validate_compliance_config(ccfg); !s.is_ok())
+    return fail("stored compliance configuration is invalid: " + s.reason(),
+                "correct it with pchatctl compliance set or override it with --compliance-* options");
   if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";
   ctx->files_dir = cfg.data_dir + "/files";
   ctx->max_prefs_per_user = cfg.max_prefs_per_user;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# pchatd_options_test.sh PCHATD: every option is checked before pchatd prints, creates or
+# starts anything (a refused value leaves no data folder and no demo passwords behind), and
+# --check-config reports on the options and folders without starting or creating anything.
+set -uo pipefail
+PCHATD="$1"
+WORK="$(mktemp -d /tmp/pchat-opts.XXXXXX)"
+PID=""
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*"; echo "--- stdout"; cat "$WORK/out"; echo "--- stderr"; cat "$WORK/err"; exit 1; }
+
+# refused WHY ARGS...: exit 2, WHY on stderr, nothing on stdout, no data folder.
+refused() {
+  local why="$1"; shift
+  rm -rf "$WORK/data"
+  "$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
+  local rc=$?
+  [ $rc -eq 2 ] || fail "pchatd $* exited $rc, not 2"
+  grep -q -- "$why" "$WORK/err" || fail "pchatd $*: stderr does not say '$why'"
+  [ -s "$WORK/out" ] && fail "pchatd $* printed on stdout before refusing"
+  [ -e "$WORK/data" ] && fail "pchatd $* created the data folder before refusing"
+  return 0
+}
+refused "RunInterval 2 s is out of range" --compliance-run-interval=2
+refused "compliance-enabled must be true or false" --compliance-enabled=yes
+refused "ComplianceAdapterType" --compliance-adapter=pdf
+refused "log-level must be" --log-level=loud
+refused "auth must be digest or none" --auth=kerberos
+refused "ports must be 0..65535" --sip-port=70000
+refused "sip-max-inflight must be at least 1" --sip-max-inflight=0
+refused "http-max-connections" --http-max-connections=0
+refused "demo-content must be true or false" --demo-content=maybe
+refused "not_an_option" --no-such-option=1
+printf '[global]\ncompliance-run-interval=5\n' >"$WORK/bad.ini"
+refused "RunInterval 5 s is out of range" --config-file="$WORK/bad.ini"
+
+# --check-config: a verdict, exit 0, and nothing created or started.
+"$PCHATD" --check-config --data-dir="$WORK/data" --sip-port=0 --http-port=0 >"$WORK/out" 2>"$WORK/err" \
+  || fail "--check-config refused a good configuration"
+grep -q "configuration ok: data-dir=$WORK/data" "$WORK/out" || fail "--check-config printed no verdict"
+[ -e "$WORK/data" ] && fail "--check-config created the data folder"
+touch "$WORK/plain-file"
+"$PCHATD" --check-config --data-dir="$WORK/plain-file/data" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 2 ] && grep -q "is not a folder" "$WORK/err" || fail "--check-config accepted a data folder under a file"
+"$PCHATD" --check-config --data-dir="$WORK/data" --compliance-run-interval=2 >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 2 ] && grep -q "RunInterval" "$WORK/err" || fail "--check-config accepted a bad run interval"
+
+# The same good options start the node (and only then are the demo passwords printed).
+"$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 --compliance-run-interval=60 \
+  >"$WORK/out" 2>"$WORK/err" &
+PID=$!
+for _ in $(seq 1 300); do grep -q '^http-port=' "$WORK/out" && break; kill -0 $PID 2>/dev/null || break; sleep 0.05; done
+grep -q '^http-port=' "$WORK/out" || fail "pchatd did not start with good options"
+grep -q '^demo-user=' "$WORK/out" || fail "first start printed no demo users"
+kill -TERM $PID; wait $PID; PID=""
+echo "pchatd options: all checks passed"
