@@ -2,13 +2,14 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <map>
 #include <optional>
 
 #include "actors/messages.h"
 #include "actors/server_context.h"
-#include "compliance/crash_point.h"
 #include "log/log.h"
+#include "storage/crash_point.h"
 #include "storage/store.h"
 
 namespace pchat::actors {
@@ -62,7 +63,7 @@ void flush(caf::stateful_actor<commit_state>* self) {
   st.pending_prefs.clear();
   st.pending_uploads.clear();
   if (s.is_ok()) {
-    if (had_post_event) compliance::crash_point("after_capture");
+    if (had_post_event) storage::crash_point("after_capture");
     // Before the waiters: an acknowledged message is always queued at the indexer already.
     if (st.indexer && !index_msgs.empty())
       self->send(st.indexer, index_atom::value, std::move(index_rooms), std::move(index_msgs));
@@ -216,6 +217,15 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
 
 caf::actor spawn_commit_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx) {
   return sys.spawn<caf::detached>(commit_actor, std::move(ctx));
+}
+
+void capture(const server_context& ctx, storage::compliance_record e) {
+  if (!ctx.compliance_enabled) return;
+  if (e.ts_micros == 0)
+    e.ts_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  caf::anon_send(ctx.commit, capture_atom::value, std::move(e));
 }
 
 }  // namespace pchat::actors

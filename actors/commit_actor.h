@@ -12,13 +12,16 @@
 // Compliance: the commit actor is the single writer of staged compliance events and assigns
 // their global sequence (recovered at spawn from the store's high-water mark). A post's
 // event rides in the same WriteBatch as the post, so an acknowledged post always has its
-// event; (capture, ...) events (join, part, back-chat) have no waiter and are staged with
-// the next group commit. Crash point "after_capture" fires once a batch with a post's event has synced.
+// event; (capture, ...) events (join, part, back-chat, file download, history search) have
+// no waiter and are staged with the next group commit. Every emitter builds a
+// storage::compliance_record (the one event type) and sends it here through capture(). Crash point "after_capture" fires once a batch with a post's event has synced.
 #pragma once
 
 #include <caf/fwd.hpp>
 
 #include <memory>
+
+#include "storage/records.h"
 
 namespace pchat::actors {
 
@@ -28,5 +31,10 @@ constexpr size_t kMaxBatch = 1024;
 
 // Spawns the detached commit actor. REQUIRES: ctx->store is open.
 caf::actor spawn_commit_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx);
+
+// Stages `e` (no waiter) with the commit actor's next group commit; nothing when compliance
+// is off (ctx.compliance_enabled: off costs nothing). Any thread (actors, HTTP handlers);
+// never blocks (one mailbox enqueue). A zero e.ts_micros becomes now.
+void capture(const server_context& ctx, storage::compliance_record e);
 
 }  // namespace pchat::actors

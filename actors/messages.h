@@ -9,8 +9,8 @@
 //   reader_actor    a pool of detached readers: the blocking store reads of rooms and sessions
 //   commit_actor    detached; group-commits posts and prefs with one fsync per batch;
 //                   the single writer of compliance events (assigns their sequence)
-//   compliance runner (compliance/runner_actor.h) detached; staged events -> adapter ->
-//                   delete after success
+//   compliance runner (compliance_runner_actor.h) detached; staged events -> adapter
+//                   (compliance/) -> delete after success
 //
 // Each line: message shape  | sender -> receiver | reply.
 // Errors travel as caf::error in category "pchat" (see errc below) with a reason string.
@@ -80,7 +80,7 @@ using set_pref_atom = caf::atom_constant<caf::atom("setpref")>;  // (setpref, us
 using flush_atom = caf::atom_constant<caf::atom("flush")>;     // (flush)                        | commit -> itself | none
 //   (commit, room_id, message_record, compliance_record)           | room -> commit | u64 seq once synced;
 //     the event (seq assigned here) is staged in the same synced write as the message
-using capture_atom = caf::atom_constant<caf::atom("capture")>; // (capture, compliance_record)    | sink -> commit | none (staged with the next group commit)
+using capture_atom = caf::atom_constant<caf::atom("capture")>; // (capture, compliance_record)    | any, via capture() (commit_actor.h) -> commit | none (staged with the next group commit)
                                                                // (capture, compliance_record, ok_atom) | room -> commit | u64 0 once synced
                                                                //   (a ChatHistory-off post's event: durable before its 200)
 using rewrite_atom = caf::atom_constant<caf::atom("rewrite")>; // (rewrite, room_id, vector<message_record>, vector<compliance_record>) | room -> commit | u64 count once synced

@@ -8,10 +8,10 @@
 #include <functional>
 #include <unordered_map>
 
+#include "actors/commit_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
-#include "compliance/event_sink.h"
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/xccos_codec.h"
@@ -90,24 +90,17 @@ struct room_state {
     else if (roster_muted && roster.size() * 5 < limit * 4) roster_muted = false;
   }
 
-  void emit(compliance::event_type type, const std::string& user, uint64_t id,
-            const std::string& text) {
+  // A room event with no store change of its own (join, part, back-chat): staged with the
+  // commit actor's next group commit.
+  void emit(storage::compliance_kind kind, const std::string& user) {
     if (!ctx->compliance_enabled) return;  // off costs nothing (server_context.h)
-    compliance::event e;
-    e.type = type;
-    e.room_id = rec.id;
-    e.room_name = rec.name;
-    e.user_uri = user;
-    e.message_id = id;
-    e.text = text;
-    e.ts_micros = now_micros();
-    ctx->sink->emit(e);
+    actors::capture(*ctx, event(kind, user, 0, {}, 0));
   }
 
-  // The record of an event that must be staged in the same write as a store change (a post,
-  // an admin replacement) rather than go through the sink.
-  storage::compliance_record capture(storage::compliance_kind kind, const std::string& user,
-                                     uint64_t id, const std::string& text, int64_t ts) const {
+  // This room's compliance record (ts 0: stamped when captured). Events that go with a
+  // store change (a post, an admin rewrite) ride in that change's own synced write.
+  storage::compliance_record event(storage::compliance_kind kind, const std::string& user,
+                                   uint64_t id, const std::string& text, int64_t ts) const {
     storage::compliance_record e;
     e.kind = kind;
     e.ts_micros = ts;
@@ -160,7 +153,7 @@ void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
   self->demonitor(m.session);
   st.update_mute();
   bool muted = st.roster_muted;  // after this part: the one that ends the mute is announced
-  st.emit(compliance::event_type::part, m.user, 0, {});
+  st.emit(storage::compliance_kind::part, m.user);
   // The user leaves only when their last session does.
   bool last_session = --st.user_sessions[m.user] <= 0;
   if (last_session) st.user_sessions.erase(m.user);
@@ -346,7 +339,7 @@ caf::result<uint64_t> replace_messages(room_ptr self, message_filter f) {
       m.text = f.replacement;
       m.extra_xml.clear();  // client formatting of the old text no longer applies
       if (st.ctx->compliance_enabled)
-        events.push_back(st.capture(storage::compliance_kind::message_replaced, m.author, m.seq,
+        events.push_back(st.event(storage::compliance_kind::message_replaced, m.author, m.seq,
                                     m.text, now));
       changed.push_back(std::move(m));
     }
@@ -379,7 +372,7 @@ caf::result<uint64_t> clear_messages(room_ptr self, int64_t before) {
       if (m.ts_micros > before) continue;
       seqs.push_back(m.seq);
       if (st.ctx->compliance_enabled)
-        events.push_back(st.capture(storage::compliance_kind::message_removed, m.author, m.seq, m.text, now));
+        events.push_back(st.event(storage::compliance_kind::message_removed, m.author, m.seq, m.text, now));
     }
     if (seqs.empty()) return done(uint64_t{0});
     commit_request(
@@ -532,7 +525,7 @@ caf::result<uint64_t> accept_post(room_ptr self, const std::string& user, std::s
     return when_durable(
         self, [self, m, txn](uint64_t) { relay_post(self, m, txn); return m.seq; },
         capture_atom::value,
-        st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
+        st.event(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
         caf::ok_atom::value);
   auto stored = [self, m, txn](uint64_t seq) mutable {
     relay_post(self, m, txn);
@@ -545,7 +538,7 @@ caf::result<uint64_t> accept_post(room_ptr self, const std::string& user, std::s
   if (st.ctx->compliance_enabled)
     return when_durable(
         self, std::move(stored), commit_atom::value, st.rec.id, m,
-        st.capture(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros));
+        st.event(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros));
   return when_durable(self, std::move(stored), commit_atom::value, st.rec.id, m);
 }
 
@@ -611,7 +604,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
           first_session = st.user_sessions[user]++ == 0;
           st.dialogs_stale = true;
           st.update_mute();
-          st.emit(compliance::event_type::join, user, 0, {});
+          st.emit(storage::compliance_kind::join, user);
           self->send(st.ctx->directory, count_atom::value, st.rec.id,
                      static_cast<int>(st.roster.size()));
         }
@@ -690,7 +683,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         auto& st = self->state;
         size_t n = static_cast<size_t>(std::clamp(count <= 0 ? st.ctx->config.default_chat_history : count,
                                                   0, st.ctx->config.default_chat_history));
-        st.emit(compliance::event_type::backchat, user, 0, {});
+        st.emit(storage::compliance_kind::backchat, user);
         if (n <= st.cache.size())
           return caf::make_message(std::vector<storage::message_record>(
               st.cache.end() - static_cast<long>(n), st.cache.end()));

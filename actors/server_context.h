@@ -1,7 +1,7 @@
 // What every actor of one server node shares: pointers to the long-lived services and
 // the node's immutable settings. Built once at start-up (app/), then read-only.
 //
-// Ownership: the app owns the store, the endpoint and the sink and keeps them alive until
+// Ownership: the app owns the store and the endpoint and keeps them alive until
 // every actor has terminated. Actors hold a shared_ptr<const server_context>.
 #pragma once
 
@@ -19,9 +19,6 @@ class store;
 namespace pchat::sip {
 class dialog_sender;
 }
-namespace pchat::compliance {
-class event_sink;
-}
 
 namespace pchat::actors {
 
@@ -31,7 +28,6 @@ struct server_context {
   storage::store* store = nullptr;          // thread-safe; writes via the commit actor, reads
                                             // that may block via `reader` (not on CAF workers)
   sip::dialog_sender* edge = nullptr;       // thread-safe send/respond (the SIP edge)
-  compliance::event_sink* sink = nullptr;   // thread-safe, non-blocking
   caf::actor commit;                        // the commit_actor
   caf::actor directory;                     // the directory_actor
   caf::actor reader;                        // the reader pool (reader_actor.h): blocking reads
@@ -43,7 +39,8 @@ struct server_context {
   storage::chat_config config;
   int room_idle_seconds = 60;               // an empty room actor stops after this
   // Compliance on: posts carry their event into the commit, other events reach the commit
-  // actor through `sink`. Off: nothing is captured (zero cost). Fixed at start-up.
+  // actor through actors::capture() (commit_actor.h). Off: nothing is captured (zero cost).
+  // Fixed at start-up.
   bool compliance_enabled = false;
   caf::actor compliance_runner;             // the compliance runner; invalid when off
   caf::actor indexer;                       // the indexer_actor (history search); may be invalid

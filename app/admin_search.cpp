@@ -8,11 +8,11 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "actors/commit_actor.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "app/text_guard.h"
 #include "app/utc_time.h"
-#include "compliance/event_sink.h"
 #include "protocol/xccos/xccos_codec.h"
 #include "actors/identity_registry.h"
 
@@ -118,8 +118,8 @@ web::http_response handle_search(caf::actor_system& sys,
     return error(503, s.to_string());
   }
 
-  compliance::event e;
-  e.type = compliance::event_type::history_search;
+  storage::compliance_record e;
+  e.kind = storage::compliance_kind::history_search;
   e.user_uri = "admin";
   e.user_display = "admin API";
   if (readable.size() == 1) {
@@ -128,10 +128,7 @@ web::http_response handle_search(caf::actor_system& sys,
   }
   e.text = "q=" + q.text + " room=" + wanted + " author=" + param(req, "author") +
            " from=" + param(req, "from") + " to=" + param(req, "to");
-  e.ts_micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  ctx->sink->emit(e);
+  actors::capture(*ctx, std::move(e));  // stamped now
 
   json arr = json::array();
   for (auto& h : res.hits) {

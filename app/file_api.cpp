@@ -7,13 +7,13 @@
 #include <regex>
 #include <variant>
 
+#include "actors/commit_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
 #include "app/user_auth.h"
 #include "app/utc_time.h"
-#include "compliance/event_record.h"
 #include "log/log.h"
 #include "storage/file_store.h"
 #include "storage/store.h"
@@ -81,11 +81,11 @@ std::variant<room_context, web::http_response> open_room(const actors::server_co
 
 // As the reference's compliance output has it: the content is the stored file name, the
 // id 0 (the record keeps the file id so the runner can name the uploaded file).
-compliance::event file_event(compliance::event_type type, const room_context& rc,
-                             const std::string& user, const actors::server_context& ctx,
-                             const storage::file_record& f) {
-  compliance::event e;
-  e.type = type;
+storage::compliance_record file_event(storage::compliance_kind kind, const room_context& rc,
+                                     const std::string& user, const actors::server_context& ctx,
+                                     const storage::file_record& f) {
+  storage::compliance_record e;
+  e.kind = kind;
   e.room_id = rc.room.id;
   e.room_name = rc.room.name;
   e.user_uri = user;
@@ -198,9 +198,8 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   while (ctx.store->get_file(f.room_id, f.id, &existing).is_ok());
   std::vector<storage::compliance_record> events;
   if (ctx.compliance_enabled) {
-    auto e = file_event(compliance::event_type::file_upload, rc, user, ctx, f);
-    e.ts_micros = f.ts_micros;
-    events.push_back(compliance::to_record(e));
+    events.push_back(file_event(storage::compliance_kind::file_upload, rc, user, ctx, f));
+    events.back().ts_micros = f.ts_micros;
   }
   caf::scoped_actor self{sys};
   web::http_response out;
@@ -247,7 +246,7 @@ web::http_response download(const actors::server_context& ctx, const storage::fi
   }
   web::http_response out;
   out.file = std::make_shared<web::file_source>(fd, size);  // streamed by the server, Range too
-  ctx.sink->emit(file_event(compliance::event_type::file_download, rc, user, ctx, f));
+  actors::capture(ctx, file_event(storage::compliance_kind::file_download, rc, user, ctx, f));
   out.status = 200;
   out.content_type = "application/octet-stream";
   // The name is free of control characters (checked at upload); quotes are escaped.

@@ -41,6 +41,7 @@ info|info|warn|error] [--config-file=pchatd.ini]
 #include <iostream>
 #include <random>
 
+#include "actors/compliance_runner_actor.h"
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
 #include "actors/indexer_actor.h"
@@ -58,9 +59,6 @@ info|info|warn|error] [--config-file=pchatd.ini]
 #include "app/room_management_api.h"
 #include "app/user_auth.h"
 #include "compliance/adapter.h"
-#include "compliance/commit_sink.h"
-#include "compliance/event_sink.h"
-#include "compliance/runner_actor.h"
 #include "log/log.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -388,9 +386,6 @@ int main(int argc, char** argv) {
     pchat::log::write(pchat::log::level::warn, "pchatd",
                       "authentication is off (--auth=none): identities come from the From header",
                       "action=" + pchat::log::quote("use only for tests; the default is --auth=digest"));
-  pchat::compliance::noop_sink sink;
-  ctx->sink = &sink;
-
   pchat::storage::compliance_config ccfg;
   if (auto s = store->get_compliance_config(&ccfg); !s.is_ok())
     return fail("cannot read compliance configuration: " + s.to_string(), "check the store");
@@ -404,7 +399,7 @@ int main(int argc, char** argv) {
   ctx->max_pref_bytes_per_user = cfg.max_pref_bytes_per_user;
   ctx->max_upload_bytes_per_user = cfg.max_upload_bytes_per_user;
   ctx->compliance_enabled = ccfg.enabled;
-  pchat::compliance::runner_options ropts;
+  pchat::actors::runner_options ropts;
   ropts.domain = cfg.domain;
   ropts.run_interval = cfg.compliance_test_run_interval_ms != 0
                            ? std::chrono::milliseconds(cfg.compliance_test_run_interval_ms)
@@ -440,13 +435,11 @@ int main(int argc, char** argv) {
     ctx->commit = pchat::actors::spawn_commit_actor(sys, ctx);
     ctx->reader = pchat::actors::spawn_reader_pool(sys, store.get());
     ctx->directory = pchat::actors::spawn_directory_actor(sys, ctx);
-    // Compliance: events flow into the commit actor (the staging queue's only writer) and
-    // the runner delivers them. Both exist before the first room, so none is missed.
-    std::unique_ptr<pchat::compliance::commit_sink> compliance_sink;
+    // Compliance: events flow into the commit actor (the staging queue's only writer,
+    // actors::capture) and the runner delivers them. Both exist before the first room, so
+    // none is missed.
     if (ccfg.enabled) {
-      compliance_sink = std::make_unique<pchat::compliance::commit_sink>(ctx->commit);
-      ctx->sink = compliance_sink.get();
-      ctx->compliance_runner = pchat::compliance::spawn_compliance_runner(sys, store.get(), ropts);
+      ctx->compliance_runner = pchat::actors::spawn_compliance_runner(sys, store.get(), ropts);
       pchat::log::write(pchat::log::level::info, "pchatd", "compliance on",
                         "adapter=" + ccfg.adapter_type + " output=" +
                             pchat::log::quote(ccfg.output_directory) + " interval_ms=" +
@@ -515,15 +508,13 @@ int main(int argc, char** argv) {
     if (ctx->compliance_runner)
       caf::anon_send_exit(ctx->compliance_runner, caf::exit_reason::user_shutdown);
     // Rooms still handle parts and emit compliance events through ctx until they are gone:
-    // resetting its handles and the sink before then raced with them (a crash at stop).
+    // resetting its handles before then raced with them (a crash at stop).
     sys.await_all_actors_done();
     ctx->indexer = caf::actor{};
     ctx->reader = caf::actor{};
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
     ctx->compliance_runner = caf::actor{};
-    ctx->sink = &sink;
-    compliance_sink.reset();
   }  // ~actor_system waits for every actor
   edge.reset();
   return rc;

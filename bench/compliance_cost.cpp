@@ -36,7 +36,6 @@
 #include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
-#include "compliance/commit_sink.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/xccos_codec.h"
 #include "storage/store.h"
@@ -86,13 +85,11 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     return -1;
   }
   counting_sender edge;
-  compliance::noop_sink noop;
   auto ctx = std::make_shared<actors::server_context>();
   ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
   ctx->identities->upsert_policy({"global", true, ""});
   ctx->store = store.get();
   ctx->edge = &edge;
-  ctx->sink = &noop;
   ctx->compliance_enabled = compliance_on;
   ctx->config.default_chat_history = 30;
   double rate = -1;
@@ -103,11 +100,6 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     caf::actor_system sys{cfg};
     ctx->commit = actors::spawn_commit_actor(sys, ctx);
     ctx->reader = actors::spawn_reader_pool(sys, ctx->store);
-    std::unique_ptr<compliance::commit_sink> sink;
-    if (compliance_on) {
-      sink = std::make_unique<compliance::commit_sink>(ctx->commit);
-      ctx->sink = sink.get();
-    }
     ctx->directory = actors::spawn_directory_actor(sys, ctx);
     std::string room_uri;
     {
@@ -185,8 +177,6 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     sys.await_all_actors_done();
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
-    ctx->sink = &noop;
-    sink.reset();
   }
   store.reset();
   std::filesystem::remove_all(dir);

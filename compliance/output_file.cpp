@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "compliance/crash_point.h"
+#include "storage/crash_point.h"
 
 namespace pchat::compliance {
 namespace {
@@ -81,7 +81,7 @@ std::string write_atomically(const std::string& dir, const std::string& name,
     ::unlink(tmp_path.c_str());
     return err;
   }
-  crash_point("during_batch");
+  storage::crash_point("during_batch");
   if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
     err = errno_text("rename", tmp_path);
     ::unlink(tmp_path.c_str());

@@ -53,7 +53,7 @@ struct message_record {
   std::string extra_xml;   // client-specific children kept untouched (see xccos_codec.h)
 };
 
-// Kinds of compliance events (compliance::event_type is this type, compliance/event_sink.h).
+// Kinds of compliance events: every emitter builds a compliance_record (the one event type).
 // DO NOT CHANGE values: embedded in the on-disk data of the compliance CF.
 enum class compliance_kind : uint8_t {
   join = 0,

@@ -19,7 +19,6 @@
 #include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
-#include "compliance/event_sink.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/xccos_codec.h"
 #include "storage/store.h"
@@ -56,7 +55,6 @@ std::string backchat_cmd(const std::string& uri, int cnt) {
 // One server node without SIP: store + commit + directory + sessions.
 struct node {
   std::unique_ptr<storage::store> store;
-  compliance::noop_sink sink;
   recording_sender edge;
   std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
   caf::actor_system_config cfg;
@@ -68,7 +66,6 @@ struct node {
     EXPECT_TRUE(s.is_ok()) << s.to_string();
     ctx->store = store.get();
     ctx->edge = &edge;
-    ctx->sink = &sink;
     ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
     ctx->identities->upsert_policy({"global", true, ""});
     cfg.set("scheduler.max-threads", 2);

@@ -1,5 +1,5 @@
 // Compliance fault tests: pchatd is made to die like kill -9 at each stage boundary of the
-// pipeline (PCHAT_CRASH_AT, compliance/crash_point.h), restarted, and the adapter's output
+// pipeline (PCHAT_CRASH_AT, storage/crash_point.h), restarted, and the adapter's output
 // is checked against a model of what the users did:
 //   - every post the server acknowledged appears exactly once;
 //   - no event (type, user, message id, content, time) appears twice anywhere;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "actors/compliance_runner_actor.h"
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
@@ -21,10 +22,8 @@
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "compliance/adapter.h"
-#include "compliance/commit_sink.h"
 #include "compliance/csv_adapter.h"
 #include "compliance/output_file.h"
-#include "compliance/runner_actor.h"
 #include "compliance/time_format.h"
 #include "compliance/xml_adapter.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -613,8 +612,8 @@ actors::compliance_status runner_status(caf::actor_system& sys, const caf::actor
 // A compliance runner on its own two-thread actor system, stopped when the test ends
 // (also when an ASSERT returns early: the system would otherwise wait for it forever).
 struct runner_rig {
-  runner_rig(storage::store* st, compliance::runner_options ro)
-      : sys(two_threads(cfg)), runner(compliance::spawn_compliance_runner(sys, st, std::move(ro))) {}
+  runner_rig(storage::store* st, actors::runner_options ro)
+      : sys(two_threads(cfg)), runner(actors::spawn_compliance_runner(sys, st, std::move(ro))) {}
   ~runner_rig() { caf::anon_send_exit(runner, caf::exit_reason::user_shutdown); }
   static caf::actor_system_config& two_threads(caf::actor_system_config& c) {
     c.set("scheduler.max-threads", 2);
@@ -627,9 +626,9 @@ struct runner_rig {
 
 // Runner options for tests: adapter `type` writing per `opts`, a RunInterval long enough
 // that only the first run (at start) delivers.
-compliance::runner_options runner_for(const std::string& type, const compliance::adapter_options& opts,
+actors::runner_options runner_for(const std::string& type, const compliance::adapter_options& opts,
                                       const std::string& domain = "example.com") {
-  compliance::runner_options ro;
+  actors::runner_options ro;
   ro.domain = domain;
   ro.output = compliance::make_adapter(type, opts);
   ro.run_interval = 10s;
@@ -660,7 +659,7 @@ TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventE
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
   auto flaky = std::make_shared<flaky_adapter>(compliance::make_adapter("csv", opts), 3);
-  compliance::runner_options ro;
+  actors::runner_options ro;
   ro.domain = "example.com";
   ro.output = flaky;
   ro.run_interval = 200ms;
@@ -732,7 +731,7 @@ TEST(ComplianceRunner, OutputThatWouldNotParseIsNotWrittenAndTheBatchIsNotReport
   stage(*st, 1, 3);
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
-  compliance::runner_options ro = runner_for("xml", opts);
+  actors::runner_options ro = runner_for("xml", opts);
   ro.output = std::make_shared<broken_encoder>(opts);
   runner_rig rig(st.get(), ro);
   ASSERT_TRUE(eventually([&] { return runner_status(rig.sys, rig.runner).consecutive_failures >= 1; }));
@@ -755,7 +754,7 @@ TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
   stage(*st, 31, 32);
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
-  compliance::runner_options ro = runner_for("csv", opts);
+  actors::runner_options ro = runner_for("csv", opts);
   ro.max_batch_events = 5;
   runner_rig rig(st.get(), ro);
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 32; }));
@@ -786,7 +785,7 @@ TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
-  compliance::runner_options ro = runner_for("csv", opts, "chat.example.org");
+  actors::runner_options ro = runner_for("csv", opts, "chat.example.org");
   runner_rig rig(st.get(), ro);
   std::string out_file = opts.output_directory + "/" + compliance::output_name(1, 2, "", "csv");
   bool delivered = eventually([&] { return std::filesystem::exists(out_file); });
@@ -817,7 +816,7 @@ TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
   compliance::adapter_options opts;
   opts.output_directory = dir.path + "/out";
   opts.create_file_attachments_manifest = true;
-  compliance::runner_options ro = runner_for("xml", opts);
+  actors::runner_options ro = runner_for("xml", opts);
   runner_rig rig(st.get(), ro);
   std::string manifest = opts.output_directory + "/" + compliance::output_name(1, 1, "", "ATTACH");
   std::string doc = opts.output_directory + "/" + compliance::output_name(1, 1, "", "xml");
@@ -847,7 +846,7 @@ TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated
     std::ofstream(opts.output_directory + "/" +
                   compliance::output_name(6, 7, "", "csv") + ".tmp") << "partial";
   }
-  compliance::runner_options ro = runner_for("csv", opts);
+  actors::runner_options ro = runner_for("csv", opts);
   runner_rig rig(st.get(), ro);
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 8; }));
   auto ids = delivered_ids(opts.output_directory);
@@ -889,8 +888,6 @@ std::string backchat_cmd(const std::string& uri, int cnt) {
 // A node without SIP, compliance on or off.
 struct node {
   std::unique_ptr<storage::store> store;
-  compliance::noop_sink noop;
-  std::unique_ptr<compliance::commit_sink> sink;
   recording_sender edge;
   std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
   // Everyone in the domain may chat: these tests are about capture, not access.
@@ -907,18 +904,12 @@ struct node {
     EXPECT_TRUE(storage::store::open({dir, true}, &store).is_ok());
     ctx->store = store.get();
     ctx->edge = &edge;
-    ctx->sink = &noop;
     ctx->identities = ids;
     ctx->compliance_enabled = compliance_on;
     cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
     ctx->commit = actors::spawn_commit_actor(*sys, ctx);
     ctx->reader = actors::spawn_reader_pool(*sys, store.get());
-    if (compliance_on) {
-      sink = std::make_unique<compliance::commit_sink>(ctx->commit);
-      ctx->sink = sink.get();
-      ctx->identities = ids;
-    }
     ctx->directory = actors::spawn_directory_actor(*sys, ctx);
   }
   ~node() {
@@ -932,9 +923,7 @@ struct node {
     sessions.clear();
     ctx->directory = caf::actor{};
     ctx->commit = caf::actor{};
-    ctx->sink = &noop;
     ctx->identities = ids;
-    sink.reset();
     sys.reset();
   }
   // ChatHistory off by default: such posts are not stored but captured all the same

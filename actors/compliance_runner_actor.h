@@ -33,11 +33,13 @@ class store;
 }
 
 namespace pchat::compliance {
-
 class adapter;
+}
+
+namespace pchat::actors {
 
 struct runner_options {
-  std::shared_ptr<adapter> output;              // REQUIRES: non-null
+  std::shared_ptr<compliance::adapter> output;              // REQUIRES: non-null
   std::chrono::milliseconds run_interval{15 * 60 * 1000};  // RunInterval
   std::chrono::milliseconds backoff_base{1000}; // first retry after a failure
   size_t max_batch_events = 10000;
@@ -45,8 +47,8 @@ struct runner_options {
   bool enabled = true;                          // shown in status
 };
 
-// Handles (crun), (crun, generation) and (cstatus) -> compliance_status (actors/messages.h).
+// Handles (crun), (crun, generation) and (cstatus) -> compliance_status (messages.h).
 caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::store* store,
                                    runner_options opts);
 
-}  // namespace pchat::compliance
+}  // namespace pchat::actors

@@ -1,4 +1,6 @@
-// Named crash points for the kill -9 fault tests (tests/compliance/fault_test.sh).
+// Named crash points for the kill -9 fault tests (tests/compliance/fault_test.cpp).
+// They mark instants where durable state is half-way (synced, renamed, not yet deleted),
+// so they live here, below both layers that have them (actors/ and compliance/).
 //
 // Compiled in always, inert unless the environment variable PCHAT_CRASH_AT names the point:
 // then the process ends at once with _exit(137), the status of a SIGKILL, skipping every
@@ -7,7 +9,7 @@
 //   after_capture  commit actor: a group commit holding a post and its compliance event
 //                  has synced, before any waiter is answered (the post is not acknowledged)
 //   during_batch   adapter output: a temporary file is written and fsynced, not renamed
-//   after_rename   runner: the adapter reported success (outputs renamed), before the
+//   after_rename   compliance runner: the adapter reported success (outputs renamed), before the
 //                  batch's events are deleted from staging
 #pragma once
 
@@ -16,7 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace pchat::compliance {
+namespace pchat::storage {
 
 inline void crash_point(const char* name) {
   // Read once: the environment does not change while the server runs.
@@ -24,4 +26,4 @@ inline void crash_point(const char* name) {
   if (armed != nullptr && std::strcmp(armed, name) == 0) _exit(137);
 }
 
-}  // namespace pchat::compliance
+}  // namespace pchat::storage

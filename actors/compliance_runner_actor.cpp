@@ -1,4 +1,4 @@
-#include "compliance/runner_actor.h"
+#include "actors/compliance_runner_actor.h"
 
 #include <caf/all.hpp>
 
@@ -7,15 +7,16 @@
 
 #include "actors/messages.h"
 #include "compliance/adapter.h"
-#include "compliance/crash_point.h"
 #include "log/log.h"
-#include "storage/store.h"
 #include "protocol/xccos/xccos_codec.h"
+#include "storage/crash_point.h"
+#include "storage/store.h"
 
-namespace pchat::compliance {
+namespace pchat::actors {
 namespace {
 
-using actors::compliance_status;
+using compliance::adapter_result;
+using compliance::batch;
 
 // Caps one run so that a huge backlog cannot keep the runner from answering (cstatus).
 constexpr int kMaxBatchesPerRun = 100;
@@ -97,7 +98,7 @@ struct runner_state {
       failed(r.error);
       return false;
     }
-    crash_point("after_rename");
+    storage::crash_point("after_rename");
     if (auto s = store->delete_compliance(first, last); !s.is_ok()) {
       failed("delete delivered batch: " + s.to_string());
       return false;
@@ -137,7 +138,7 @@ void run_and_schedule(runner_ptr self) {
   auto& st = self->state;
   bool ok = st.run();
   uint64_t gen = ++st.generation;
-  self->delayed_send(self, st.next_delay(ok), actors::crun_atom::value, gen);
+  self->delayed_send(self, st.next_delay(ok), crun_atom::value, gen);
 }
 
 caf::behavior runner_actor(runner_ptr self, storage::store* store, runner_options opts) {
@@ -148,19 +149,19 @@ caf::behavior runner_actor(runner_ptr self, storage::store* store, runner_option
   st.status.adapter = st.opts.output->type();
   st.opts.output->remove_stale_temporaries();
   // First run at once: it finishes a batch a crash interrupted and drains any backlog.
-  self->send(self, actors::crun_atom::value, st.generation);
+  self->send(self, crun_atom::value, st.generation);
   return {
-      [=](actors::crun_atom, uint64_t generation) {
+      [=](crun_atom, uint64_t generation) {
         if (generation == self->state.generation) run_and_schedule(self);
       },
-      [=](actors::crun_atom) { run_and_schedule(self); },
-      [=](actors::cstatus_atom) -> caf::result<compliance_status> {
+      [=](crun_atom) { run_and_schedule(self); },
+      [=](cstatus_atom) -> caf::result<compliance_status> {
         auto& st = self->state;
         compliance_status s = st.status;
         if (auto r = st.store->count_compliance(&s.queue_depth); !r.is_ok())
-          return actors::make_error(actors::errc::storage_failure, r.to_string());
+          return make_error(errc::storage_failure, r.to_string());
         if (auto r = st.store->compliance_delivered_through(&s.delivered_through); !r.is_ok())
-          return actors::make_error(actors::errc::storage_failure, r.to_string());
+          return make_error(errc::storage_failure, r.to_string());
         return s;
       },
   };
@@ -173,4 +174,4 @@ caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::store* store
   return sys.spawn<caf::detached>(runner_actor, store, std::move(opts));
 }
 
-}  // namespace pchat::compliance
+}  // namespace pchat::actors
