@@ -1,7 +1,7 @@
 // pchatd: one pchat server node.
 //
 //   pchatd [--data-dir=DIR] [--domain=D] [--host=IP] [--sip-port=N] [--http-port=N]
-info|info|warn|error] [--config-file=pchatd.ini]
+//          [--log-level=debug|info|warn|error] [--config-file=pchatd.ini] [--check-config]
 //          [--compliance-enabled=true|false] [--compliance-adapter=xml|csv]
 //          [--compliance-output-dir=DIR] [--compliance-run-interval=SECONDS]
 //          [--compliance-test-run-interval-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
