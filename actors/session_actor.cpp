@@ -426,11 +426,11 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         self->state.pending.insert(txn);
         xccos::command cmd;
         auto status = xccos::decode(body, cmd);
-        if (!status.ok) {
+        if (!status.is_ok()) {
           PCHAT_LOG(info, "session", "rejected XCCOS command",
-                    "user=" + self->state.user + " reason=" + log::quote(status.reason));
+                    "user=" + self->state.user + " reason=" + log::quote(status.reason()));
           answer(self, txn, xccos::encode_empty_reply(
-                                head(self, cmd, xccos::result_code::bad_request, status.reason)));
+                                head(self, cmd, xccos::result_code::bad_request, status.reason())));
           return;
         }
         handle_command(self, txn, cmd);

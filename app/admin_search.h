@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "search/search_index.h"
+#include "status/status.h"
 #include "web/http_server.h"
 
 namespace pchat::actors {
@@ -42,7 +43,7 @@ web::http_handler make_search_api(caf::actor_system& sys,
 // The query behind the endpoint, for callers that already know which rooms the user may
 // read (per-user authorization): searches only `readable_room_ids`. REQUIRES: `reader` is
 // used by one thread at a time.
-storage::status search_history(search::search_reader& reader, search::search_query q,
+status search_history(search::search_reader& reader, search::search_query q,
                                const std::vector<std::string>& readable_room_ids,
                                search::search_result* out);
 

@@ -33,11 +33,11 @@
 #include <vector>
 
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::search {
 
-using storage::status;
+using ::pchat::status;
 
 // Bumped when the document layout above changes. DO NOT CHANGE existing values.
 inline constexpr int kIndexFormat = 1;

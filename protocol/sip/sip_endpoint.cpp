@@ -735,7 +735,7 @@ struct endpoint::impl {
     if (dgram.size() > cfg.max_body_bytes + kMaxHeaderBytes) return;
     sip_message m;
     auto r = parse_message(dgram, &m);
-    if (!r.ok || !m.is_request || m.method == "ACK") return;
+    if (!r.ok() || !m.is_request || m.method == "ACK") return;
     std::string resp = build_response(m, 503, "Service Unavailable", new_tag(),
                                       "Retry-After: 30\r\nWarning: 399 pchat \"too many UDP peers\"\r\n");
     ::sendto(udp_fd, resp.data(), resp.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer), len);
@@ -807,15 +807,15 @@ struct endpoint::impl {
       return;
     }
     auto r = parse_message(bytes, &m);
-    if (!r.ok) {
+    if (!r.ok()) {
       n_bad++;
       PCHAT_LOG(warn, "sip", "malformed SIP message",
-                "peer=" + c->peer_text + " reason=" + log::quote(r.reason));
+                "peer=" + c->peer_text + " reason=" + log::quote(r.result.reason()));
       if (m.is_request && r.can_respond && m.method != "ACK")
         send_response(c, m, 400, "Bad Request", {},
-                      "Warning: 399 pchat " + log::quote(r.reason.empty() ? "malformed" : r.reason) + "\r\n");
+                      "Warning: 399 pchat " + log::quote(r.result.reason().empty() ? "malformed" : r.result.reason()) + "\r\n");
       else if (!c->udp && !r.can_respond)
-        close_connection(c->id, "unparseable SIP: " + r.reason, true);
+        close_connection(c->id, "unparseable SIP: " + r.result.reason(), true);
       return;
     }
     if (!m.is_request) {

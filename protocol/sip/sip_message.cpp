@@ -157,15 +157,13 @@ parse_result parse_message(std::string_view bytes, sip_message* out) {
     int code = 0;
     auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), code);
     if (ec != std::errc() || code < 100 || code > 699) {
-      r.ok = false;
-      r.reason = "malformed status line";
+      r.result = status::invalid_argument("malformed status line");
       return r;
     }
     out->status = code;
     out->reason = std::string(trim(std::string_view(p, rest.data() + rest.size() - p)));
     if (!seen.call_id || !seen.cseq) {
-      r.ok = false;
-      r.reason = "response without Call-ID or CSeq";
+      r.result = status::invalid_argument("response without Call-ID or CSeq");
     }
     return r;
   }
@@ -174,21 +172,18 @@ parse_result parse_message(std::string_view bytes, sip_message* out) {
   std::unique_ptr<msg_t, msg_deleter> msg(
       msg_make(sip_default_mclass(), 0, bytes.data(), static_cast<ssize_t>(bytes.size())));
   if (!msg) {
-    r.ok = false;
-    r.reason = "empty message";
+    r.result = status::invalid_argument("empty message");
     return r;
   }
   sip_t* sip = sip_object(msg.get());
   if (!sip || msg_has_error(msg.get()) || !sip->sip_request) {
-    r.ok = false;
     // sofia leaves sip_error->er_name unset or dangling for some bad headers (a fuzzed
     // packet crashed the server on it), so the reason does not name the header.
-    r.reason = "malformed SIP request";
+    r.result = status::invalid_argument("malformed SIP request");
     return r;
   }
   if (!sip->sip_via || !sip->sip_from || !sip->sip_to || !sip->sip_call_id || !sip->sip_cseq) {
-    r.ok = false;
-    r.reason = "request lacks one of Via, From, To, Call-ID, CSeq";
+    r.result = status::invalid_argument("request lacks one of Via, From, To, Call-ID, CSeq");
     return r;
   }
   const sip_request_t* rq = sip->sip_request;
@@ -197,8 +192,7 @@ parse_result parse_message(std::string_view bytes, sip_message* out) {
   out->cseq = sip->sip_cseq->cs_seq;
   out->cseq_method = sip->sip_cseq->cs_method_name ? sip->sip_cseq->cs_method_name : "";
   if (!iequals(out->cseq_method, out->method)) {
-    r.ok = false;
-    r.reason = "CSeq method does not match the request method";
+    r.result = status::invalid_argument("CSeq method does not match the request method");
     return r;
   }
   out->from_uri = url_string(sip->sip_from->a_url);

@@ -11,6 +11,8 @@
 // Thread safety: plain values; parse functions are reentrant.
 #pragma once
 
+#include "status/status.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,8 +54,8 @@ struct sip_message {
 };
 
 struct parse_result {
-  bool ok = true;
-  std::string reason;
+  status result;  // ok, or invalid_argument with the reason
+  bool ok() const { return result.is_ok(); }
   // True when enough was recovered (Via, From, To, Call-ID, CSeq) to address a 400.
   bool can_respond = false;
 };

@@ -496,24 +496,24 @@ void recover_head_lexically(std::string_view body, command& out) {
 //    checks each new attribute against all earlier ones: quadratic).
 // CDATA sections, comments and processing instructions are skipped for the last two
 // (their '&' and '=' are literal); their bytes are still checked by the first.
-decode_status check_lexically(std::string_view s) {
+status check_lexically(std::string_view s) {
   if (text::problem p = text::check(s); !p.ok()) {
-    return decode_status::error("text is not valid: " + p.reason + " of the XCCOS body");
+    return status::invalid_argument("text is not valid: " + p.reason + " of the XCCOS body");
   }
   // At s[i] == '&'. Advances i past the reference. Only the five predefined entities and
   // character references are XML here: for any other '&' tinyxml2 (9.0) skips a byte without
   // copying it once an earlier reference has shortened the text, leaving stale bytes (invalid
   // UTF-8 from a valid body: found by fuzzing), so it is refused before tinyxml2 sees it.
-  auto char_ref = [&](size_t& i) -> decode_status {
+  auto char_ref = [&](size_t& i) -> status {
     const size_t start = i;
     if (i + 1 >= s.size() || s[i + 1] != '#') {
       for (std::string_view entity : {"&lt;", "&gt;", "&amp;", "&quot;", "&apos;"}) {
         if (s.substr(i, entity.size()) == entity) {
           i += entity.size();
-          return decode_status::success();
+          return status::ok();
         }
       }
-      return decode_status::error("'&' at byte " + std::to_string(start) +
+      return status::invalid_argument("'&' at byte " + std::to_string(start) +
                                   " of the XCCOS body starts no entity or character reference"
                                   " (write &amp;)");
     }
@@ -533,18 +533,18 @@ decode_status check_lexically(std::string_view s) {
     }
     const std::string_view ref = s.substr(start, std::min<size_t>(i + 1, s.size()) - start);
     if (digits == 0 || i >= s.size() || s[i] != ';') {
-      return decode_status::error("malformed character reference at byte " +
+      return status::invalid_argument("malformed character reference at byte " +
                                   std::to_string(start) + " of the XCCOS body");
     }
     ++i;
     if (!text::allowed_on_entry(cp)) {
-      return decode_status::error("character reference " + std::string(ref) + " (" +
+      return status::invalid_argument("character reference " + std::string(ref) + " (" +
                                   (cp > 0x10FFFF ? std::string("beyond U+10FFFF")
                                                  : text::code_point_name(cp)) +
                                   ") at byte " + std::to_string(start) +
                                   " of the XCCOS body is not allowed in text");
     }
-    return decode_status::success();
+    return status::ok();
   };
   auto skip_to = [&](size_t& i, std::string_view end) {
     const size_t j = s.find(end, i);
@@ -553,7 +553,7 @@ decode_status check_lexically(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const char c = s[i];
     if (c == '&') {
-      if (decode_status st = char_ref(i); !st.ok) return st;
+      if (status st = char_ref(i); !st.is_ok()) return st;
       continue;
     }
     if (c != '<') {
@@ -577,7 +577,7 @@ decode_status check_lexically(std::string_view s) {
         if (t == '"' || t == '\'') {
           for (++i; i < s.size() && s[i] != t;) {
             if (s[i] == '&') {
-              if (decode_status st = char_ref(i); !st.ok) return st;
+              if (status st = char_ref(i); !st.is_ok()) return st;
             } else {
               ++i;
             }
@@ -586,7 +586,7 @@ decode_status check_lexically(std::string_view s) {
           continue;
         }
         if (t == '=' && ++attrs > kMaxAttributesPerElement) {
-          return decode_status::error("an element at byte " + std::to_string(tag_start) +
+          return status::invalid_argument("an element at byte " + std::to_string(tag_start) +
                                       " of the XCCOS body has more than " +
                                       std::to_string(kMaxAttributesPerElement) + " attributes");
         }
@@ -594,10 +594,10 @@ decode_status check_lexically(std::string_view s) {
       }
     }
   }
-  return decode_status::success();
+  return status::ok();
 }
 
-decode_status fail(command& out, std::string why) {
+status fail(command& out, std::string why) {
   // Keep only the addressing fields: a half-decoded payload must not be acted upon.
   command kept;
   kept.kind = out.kind;
@@ -605,62 +605,62 @@ decode_status fail(command& out, std::string why) {
   kept.envid = std::move(out.envid);
   kept.seqid = std::move(out.seqid);
   out = std::move(kept);
-  return decode_status::error(std::move(why));
+  return status::invalid_argument(std::move(why));
 }
 
 // chanid domain+value -> canonical room URI.
-decode_status read_chanid(const XMLElement* chanid, size_t index, room_ref& room) {
+status read_chanid(const XMLElement* chanid, size_t index, room_ref& room) {
   const char* domain = find_attr(chanid, "domain");
   const char* value = find_attr(chanid, "value");
   const std::string where = "chanid #" + std::to_string(index + 1);
-  if (!domain || !*domain) return decode_status::error(where + " has no domain");
-  if (!value || !*value) return decode_status::error(where + " has no value");
+  if (!domain || !*domain) return status::invalid_argument(where + " has no domain");
+  if (!value || !*value) return status::invalid_argument(where + " has no value");
   // A '/' in the domain would make the rebuilt URI split differently later on.
   if (std::string_view(domain).find('/') != std::string_view::npos) {
-    return decode_status::error(where + " has a '/' in its domain");
+    return status::invalid_argument(where + " has a '/' in its domain");
   }
   room.uri = std::string(kRoomScheme) + domain + "/" + value;
   room.key = attr_or_empty(chanid, "key");
-  return decode_status::success();
+  return status::ok();
 }
 
-decode_status read_room_uri(const char* what, const char* uri, room_ref& room) {
-  if (!uri) return decode_status::error(std::string(what) + " is missing");
+status read_room_uri(const char* what, const char* uri, room_ref& room) {
+  if (!uri) return status::invalid_argument(std::string(what) + " is missing");
   std::string domain;
   std::string value;
   if (!split_room_uri(uri, domain, value)) {
-    return decode_status::error(std::string(what) + " is not a ma-chan://domain/value URI");
+    return status::invalid_argument(std::string(what) + " is not a ma-chan://domain/value URI");
   }
   room.uri = uri;
-  return decode_status::success();
+  return status::ok();
 }
 
-decode_status decode_join(const XMLElement* data, command& out, bool batch) {
+status decode_join(const XMLElement* data, command& out, bool batch) {
   size_t n = 0;
   for (const XMLElement* c = first_child(data, "chanid"); c; c = next_sibling(c, "chanid")) {
     if (batch && n >= kMaxBjoinRooms) {
-      return decode_status::error("cmd:bjoin names more than " + std::to_string(kMaxBjoinRooms) +
+      return status::invalid_argument("cmd:bjoin names more than " + std::to_string(kMaxBjoinRooms) +
                                   " rooms");
     }
-    if (!batch && n >= 1) return decode_status::error("cmd:join needs exactly one chanid");
+    if (!batch && n >= 1) return status::invalid_argument("cmd:join needs exactly one chanid");
     room_ref room;
-    if (decode_status st = read_chanid(c, n, room); !st.ok) return st;
+    if (status st = read_chanid(c, n, room); !st.is_ok()) return st;
     out.rooms.push_back(std::move(room));
     ++n;
   }
   if (n == 0) {
-    return decode_status::error(batch ? "cmd:bjoin names no chanid"
+    return status::invalid_argument(batch ? "cmd:bjoin names no chanid"
                                       : "cmd:join needs exactly one chanid");
   }
-  return decode_status::success();
+  return status::ok();
 }
 
-decode_status decode_bccontext(const XMLElement* data, command& out) {
+status decode_bccontext(const XMLElement* data, command& out) {
   room_ref room;
   const XMLElement* chanib = first_child(data, "chanib");
-  decode_status st =
+  status st =
       read_room_uri("chanib/@uri", chanib ? find_attr(chanib, "uri") : nullptr, room);
-  if (!st.ok) return st;
+  if (!st.is_ok()) return st;
   out.rooms.push_back(std::move(room));
   const XMLElement* last = first_child(first_child(data, "bcq"), "last");
   if (const char* cnt = last ? find_attr(last, "cnt") : nullptr) {
@@ -668,55 +668,55 @@ decode_status decode_bccontext(const XMLElement* data, command& out) {
     int n = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec != std::errc() || end != v.data() + v.size() || n < 0) {
-      return decode_status::error("bcq/last/@cnt is not a non-negative integer");
+      return status::invalid_argument("bcq/last/@cnt is not a non-negative integer");
     }
     out.history_count = n;
   }
-  return decode_status::success();
+  return status::ok();
 }
 
-decode_status decode_pref(const XMLElement* data, command& out) {
+status decode_pref(const XMLElement* data, command& out) {
   const XMLElement* pref = first_child(data, "pref");
-  if (!pref) return decode_status::error(out.id + " has no pref element");
+  if (!pref) return status::invalid_argument(out.id + " has no pref element");
   const char* label = find_attr(pref, "label");
-  if (!label || !*label) return decode_status::error(out.id + " pref has no label");
+  if (!label || !*label) return status::invalid_argument(out.id + " pref has no label");
   out.pref_label = label;
   out.pref_seqid = attr_or_empty(pref, "seqid");
   out.pref_content = attr_or_empty(pref, "content");
   const char* create = find_attr(pref, "createdefault");
   out.pref_create_default = create && iequals(create, "true");
-  return decode_status::success();
+  return status::ok();
 }
 
-decode_status decode_cmd(const XMLElement* cmd, command& out) {
-  if (!find_attr(cmd, "id")) return decode_status::error("cmd has no id attribute");
+status decode_cmd(const XMLElement* cmd, command& out) {
+  if (!find_attr(cmd, "id")) return status::invalid_argument("cmd has no id attribute");
   const XMLElement* data = first_child(cmd, "data");
   switch (out.kind) {
     case command_kind::requri:
     case command_kind::nodespermcreatechild:
     case command_kind::unknown:
-      return decode_status::success();
+      return status::ok();
     case command_kind::getserverinfo:
       if (const XMLElement* sib = first_child(data, "sib")) {
         out.info_type = attr_or_empty(sib, "infoType");
       }
-      return decode_status::success();
+      return status::ok();
     case command_kind::chansrch:
       if (const XMLElement* qib = first_child(data, "qib")) {
         out.qtype = attr_or_empty(qib, "qtype");
         out.criteria = attr_or_empty(qib, "criteria");
       }
-      return decode_status::success();
+      return status::ok();
     case command_kind::join:
     case command_kind::bjoin:
-      if (!data) return decode_status::error(out.id + " has no data element");
+      if (!data) return status::invalid_argument(out.id + " has no data element");
       return decode_join(data, out, out.kind == command_kind::bjoin);
     case command_kind::part: {
       const XMLElement* chanib = first_child(data, "chanib");
       room_ref room;
-      decode_status st =
+      status st =
           read_room_uri("chanib/@uri", chanib ? find_attr(chanib, "uri") : nullptr, room);
-      if (st.ok) out.rooms.push_back(std::move(room));
+      if (st.is_ok()) out.rooms.push_back(std::move(room));
       return st;
     }
     case command_kind::bccontext:
@@ -725,37 +725,37 @@ decode_status decode_cmd(const XMLElement* cmd, command& out) {
       for (const XMLElement* inv = first_child(data, "inv"); inv; inv = next_sibling(inv, "inv")) {
         out.invites.push_back({attr_or_empty(inv, "inviteId"), attr_or_empty(inv, "domain")});
       }
-      return decode_status::success();
+      return status::ok();
     case command_kind::getpref:
     case command_kind::setpref:
       return decode_pref(data, out);
     case command_kind::grpchat:
       break;
   }
-  return decode_status::error("internal: unexpected command kind");
+  return status::invalid_argument("internal: unexpected command kind");
 }
 
-decode_status decode_grpchat(const XMLElement* g, command& out) {
+status decode_grpchat(const XMLElement* g, command& out) {
   chat_message& m = out.chat;
   room_ref room;
-  if (decode_status st = read_room_uri("grpchat chanUri", find_attr(g, "chanUri"), room); !st.ok) {
+  if (status st = read_room_uri("grpchat chanUri", find_attr(g, "chanUri"), room); !st.is_ok()) {
     return st;
   }
   m.chan_uri = std::move(room.uri);
   m.author = attr_or_empty(g, "author");
   m.ts = attr_or_empty(g, "ts");
   const XMLElement* chat = first_child(g, "chat");
-  if (!chat) return decode_status::error("grpchat has no chat element");
+  if (!chat) return status::invalid_argument("grpchat has no chat element");
   m.text = element_text(chat);
   if (m.text.size() > kMaxChatBytes) {
-    return decode_status::error("chat text of " + std::to_string(m.text.size()) +
+    return status::invalid_argument("chat text of " + std::to_string(m.text.size()) +
                                 " bytes exceeds the limit of " + std::to_string(kMaxChatBytes));
   }
   const ns_scope scope = scope_at(g);
   for (const XMLElement* c = g->FirstChildElement(); c; c = c->NextSiblingElement()) {
     if (c != chat) m.extra_xml += serialise_extra(c, scope);
   }
-  return decode_status::success();
+  return status::ok();
 }
 
 // ---------------------------------------------------------------------------
@@ -861,14 +861,14 @@ const char* result_text(result_code c) {
   return "ERR_UNKNOWN";
 }
 
-decode_status decode(std::string_view body, command& out) {
+status decode(std::string_view body, command& out) {
   out = command{};
   if (body.size() > kMaxBodyBytes) {
     recover_head_lexically(body, out);
-    return decode_status::error("body of " + std::to_string(body.size()) +
+    return status::invalid_argument("body of " + std::to_string(body.size()) +
                                 " bytes exceeds the limit of " + std::to_string(kMaxBodyBytes));
   }
-  if (decode_status st = check_lexically(body); !st.ok) {
+  if (status st = check_lexically(body); !st.is_ok()) {
     recover_head_lexically(body, out);
     return st;
   }
@@ -877,10 +877,10 @@ decode_status decode(std::string_view body, command& out) {
     std::string why =
         "malformed XML at line " + std::to_string(doc.ErrorLineNum()) + ": " + doc.ErrorName();
     recover_head_lexically(body, out);
-    return decode_status::error(std::move(why));
+    return status::invalid_argument(std::move(why));
   }
   const XMLElement* root = doc.RootElement();
-  if (!root) return decode_status::error("document has no root element");
+  if (!root) return status::invalid_argument("document has no root element");
 
   // Addressing fields first, so that every later error can still be answered.
   out.envid = attr_or_empty(root, "envid");
@@ -902,9 +902,9 @@ decode_status decode(std::string_view body, command& out) {
     return fail(out, "root element is <" + std::string(local_name(root)) + ">, not <xccos>");
   }
   if (!msg) return fail(out, "xccos has no cmd or grpchat child");
-  decode_status st =
+  status st =
       out.kind == command_kind::grpchat ? decode_grpchat(msg, out) : decode_cmd(msg, out);
-  if (!st.ok) return fail(out, std::move(st.reason));
+  if (!st.is_ok()) return fail(out, st.reason());
   return st;
 }
 

@@ -31,8 +31,10 @@
 //
 // Ownership: decoded values own their strings; nothing points into a tinyxml2 document.
 // Thread safety: all functions are pure and may be called from any thread.
-// Errors are values: decode() returns a decode_status with a reason; it never throws.
+// Errors are values: decode() returns a pchat::status with a reason; it never throws.
 #pragma once
+
+#include "status/status.h"
 
 #include <cstdint>
 #include <string>
@@ -117,17 +119,11 @@ struct command {
   chat_message chat;            // grpchat
 };
 
-struct decode_status {
-  bool ok = true;
-  std::string reason;  // human readable, e.g. "malformed XML at line 1: ..." or "missing chanUri"
-  static decode_status success() { return {}; }
-  static decode_status error(std::string why) { return {false, std::move(why)}; }
-};
-
-// Parses one INFO body.
+// Parses one INFO body. Returns ok, or invalid_argument with a human-readable reason
+// (e.g. "malformed XML at line 1: ..." or "grpchat chanUri is missing").
 // On error, `out` holds whatever could be recovered (envid, id, seqid) so that the caller
 // can still address an XCCOS error reply to the command.
-decode_status decode(std::string_view body, command& out);
+status decode(std::string_view body, command& out);
 
 // ---- Encoding (server -> client). Every function returns a complete <xccos> document,
 // without XML declaration and without whitespace between elements.

@@ -396,7 +396,7 @@ TEST(ClientCodec, ServerCodecDecodesEveryClientCommand) {
   for (const auto& ex : examples) {
     xccos::command c;
     auto st = xccos::decode(encode_envelope(42, ex.inner), c);
-    EXPECT_TRUE(st.ok) << st.reason << " in " << ex.inner;
+    EXPECT_TRUE(st.is_ok()) << st.reason() << " in " << ex.inner;
     EXPECT_EQ(c.kind, ex.kind) << ex.inner;
     EXPECT_EQ(c.envid, "42");
   }
@@ -404,13 +404,13 @@ TEST(ClientCodec, ServerCodecDecodesEveryClientCommand) {
   ASSERT_TRUE(xccos::decode(encode_envelope(1, encode_bjoin_cmd({"ma-chan://example.com/r1",
                                                                  "ma-chan://example.com/r2"})),
                             c)
-                  .ok);
+                  .is_ok());
   ASSERT_EQ(c.rooms.size(), 2u);
   EXPECT_EQ(c.rooms[1].uri, "ma-chan://example.com/r2");
   ASSERT_TRUE(xccos::decode(encode_envelope(1, encode_grpchat("ma-chan://example.com/r1",
                                                               "sip:a@example.com", "ts", "a < b")),
                             c)
-                  .ok);
+                  .is_ok());
   EXPECT_EQ(c.chat.text, "a < b");
 }
 

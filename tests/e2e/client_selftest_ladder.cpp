@@ -292,11 +292,11 @@ class fake_server {
     } else if (m.method == "INFO") {
       // Decoded and noted before the 200, so that a test seeing the 200 sees the note.
       xccos::command c;
-      xccos::decode_status st = xccos::decode(m.body, c);
-      note("INFO " + (st.ok ? c.id : std::string("malformed")));
+      pchat::status st = xccos::decode(m.body, c);
+      note("INFO " + (st.is_ok() ? c.id : std::string("malformed")));
       auto it = dialogs_.find(dialog_key);
       reply(p, m, 200, "OK", "");
-      if (it == dialogs_.end() || !st.ok) return;
+      if (it == dialogs_.end() || !st.is_ok()) return;
       on_command(it->second, call_id, c);
     } else if (m.method == "ACK") {
       note("ACK");

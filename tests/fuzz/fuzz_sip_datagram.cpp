@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (bool oversized : {false, true}) {
     sip_message m;
     parse_result r = oversized ? parse_headers_only(dgram, &m) : parse_message(dgram, &m);
-    FUZZ_CHECK(r.ok || !r.reason.empty());
+    FUZZ_CHECK(r.ok() || !r.result.reason().empty());
     if (m.is_request && r.can_respond) {
       std::string resp = build_response(m, 400, {}, "srvtag", "Warning: 399 pchat \"x\"\r\n");
       FUZZ_CHECK(resp.starts_with("SIP/2.0 400 "));

@@ -20,9 +20,9 @@ namespace {
 void handle(const frame& fr) {
   sip_message m;
   parse_result r = fr.oversized ? parse_headers_only(fr.bytes, &m) : parse_message(fr.bytes, &m);
-  FUZZ_CHECK(r.ok || !r.reason.empty() || fr.oversized);
+  FUZZ_CHECK(r.ok() || !r.result.reason().empty() || fr.oversized);
   if (m.is_request && r.can_respond) {
-    std::string resp = build_response(m, r.ok ? 200 : 400, {}, "srvtag", {});
+    std::string resp = build_response(m, r.ok() ? 200 : 400, {}, "srvtag", {});
     FUZZ_CHECK(resp.starts_with("SIP/2.0 "));
   }
 }

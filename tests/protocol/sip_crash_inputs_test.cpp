@@ -36,8 +36,8 @@ TEST(SipCrashInputs, BadHeaderRequestIsRefusedWithAReasonAndCanBeAnswered) {
   for (const auto& bytes : kBadHeaderRequests) {
     sip_message m;
     auto r = parse_message(bytes, &m);
-    EXPECT_FALSE(r.ok) << bytes;
-    EXPECT_EQ(r.reason, "malformed SIP request") << bytes;
+    EXPECT_FALSE(r.ok()) << bytes;
+    EXPECT_EQ(r.result.reason(), "malformed SIP request") << bytes;
     // Via, From, To, Call-ID and CSeq are all there: the endpoint answers 400.
     EXPECT_TRUE(r.can_respond) << bytes;
     EXPECT_TRUE(m.is_request);
@@ -58,10 +58,10 @@ TEST(SipCrashInputs, BadHeaderRequestThroughTheFramerLeavesTheStreamUsable) {
     ASSERT_EQ(f.next(&fr), sip_framer::result::message);
     EXPECT_EQ(fr.bytes, bad);
     sip_message m;
-    EXPECT_FALSE(parse_message(fr.bytes, &m).ok);
+    EXPECT_FALSE(parse_message(fr.bytes, &m).ok());
     ASSERT_EQ(f.next(&fr), sip_framer::result::message);
     sip_message ok;
-    ASSERT_TRUE(parse_message(fr.bytes, &ok).ok);
+    ASSERT_TRUE(parse_message(fr.bytes, &ok).ok());
     EXPECT_EQ(ok.method, "OPTIONS");
     EXPECT_EQ(f.next(&fr), sip_framer::result::need_more);
   }
@@ -71,8 +71,8 @@ TEST(SipCrashInputs, BareStatusLineIsAMalformedResponse) {
   for (const auto& bytes : kBareStatusLines) {
     sip_message m;
     auto r = parse_message(bytes, &m);
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.reason, "malformed status line");
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.result.reason(), "malformed status line");
     EXPECT_FALSE(m.is_request);
   }
   sip_framer f(16 * 1024, 256 * 1024);
@@ -80,5 +80,5 @@ TEST(SipCrashInputs, BareStatusLineIsAMalformedResponse) {
   frame fr;
   ASSERT_EQ(f.next(&fr), sip_framer::result::message);
   sip_message m;
-  EXPECT_FALSE(parse_message(fr.bytes, &m).ok);
+  EXPECT_FALSE(parse_message(fr.bytes, &m).ok());
 }

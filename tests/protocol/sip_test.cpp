@@ -98,7 +98,7 @@ const char* kSipeInvite =
 TEST(SipMessage, ParsesTheInviteSipeSendsWithoutABranch) {
   sip_message m;
   auto r = parse_message(kSipeInvite, &m);
-  ASSERT_TRUE(r.ok) << r.reason;
+  ASSERT_TRUE(r.ok()) << r.result.reason();
   EXPECT_TRUE(m.is_request);
   EXPECT_EQ(m.method, "INVITE");
   EXPECT_EQ(m.from_uri, "sip:alice@example.com");
@@ -115,7 +115,7 @@ TEST(SipMessage, ParsesTheInviteSipeSendsWithoutABranch) {
 
 TEST(SipMessage, ResponseEchoesHeadersAddsOurTagAndAlwaysHasReasonAndLength) {
   sip_message m;
-  ASSERT_TRUE(parse_message(kSipeInvite, &m).ok);
+  ASSERT_TRUE(parse_message(kSipeInvite, &m).ok());
   std::string resp = build_response(m, 200, {}, "servertag", "Contact: <sip:chat@h>\r\n");
   EXPECT_TRUE(resp.starts_with("SIP/2.0 200 OK\r\n"));
   EXPECT_NE(resp.find("Via: SIP/2.0/tcp 127.0.0.1:40123\r\n"), std::string::npos);
@@ -130,7 +130,7 @@ TEST(SipMessage, CompactHeadersAreEchoedUnderTheirFullNames) {
       "OPTIONS sip:chat@example.com SIP/2.0\r\nv: SIP/2.0/UDP 1.2.3.4\r\nf: <sip:a@b>;tag=1\r\n"
       "t: <sip:chat@example.com>\r\ni: cid\r\nCSeq: 2 OPTIONS\r\nl: 0\r\n\r\n";
   sip_message m;
-  ASSERT_TRUE(parse_message(req, &m).ok);
+  ASSERT_TRUE(parse_message(req, &m).ok());
   std::string resp = build_response(m, 200, {}, "t", {});
   EXPECT_NE(resp.find("\r\nVia: SIP/2.0/UDP 1.2.3.4\r\n"), std::string::npos);
   EXPECT_NE(resp.find("\r\nCall-ID: cid\r\n"), std::string::npos);
@@ -143,7 +143,7 @@ TEST(SipMessage, FoldedHeaderLinesAreJoinedBeforeEchoAndTags) {
       "From: <sip:a@b>\r\n\t;tag=folded1\r\nTo: <sip:chat@example.com>\r\nCall-ID: cid\r\n"
       "CSeq: 4 OPTIONS\r\nContent-Length: 0\r\n\r\n";
   sip_message m;
-  ASSERT_TRUE(parse_message(req, &m).ok);
+  ASSERT_TRUE(parse_message(req, &m).ok());
   EXPECT_EQ(m.from_tag, "folded1");
   std::string resp = build_response(m, 200, {}, "t", {});
   EXPECT_NE(resp.find("\r\nVia: SIP/2.0/TCP 1.2.3.4 ;rport\r\n"), std::string::npos) << resp;
@@ -155,14 +155,14 @@ TEST(SipMessage, MalformedRequestsSayWhy) {
   auto r = parse_message("INVITE sip:chat@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n"
                          "From: <sip:a@b;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",
                          &m);
-  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.ok());
   EXPECT_TRUE(r.can_respond);
   sip_message m2;
   auto r2 = parse_message("INFO sip:x SIP/2.0\r\nVia: SIP/2.0/TCP h\r\nFrom: <sip:a@b>;tag=1\r\n"
                           "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 BYE\r\n\r\n",
                           &m2);
-  EXPECT_FALSE(r2.ok);
-  EXPECT_NE(r2.reason.find("CSeq method"), std::string::npos);
+  EXPECT_FALSE(r2.ok());
+  EXPECT_NE(r2.result.reason().find("CSeq method"), std::string::npos);
 }
 
 TEST(SipMessage, ResponsesTakeTheLightPath) {
@@ -171,7 +171,7 @@ TEST(SipMessage, ResponsesTakeTheLightPath) {
                          "From: <sip:chat@example.com>;tag=ours\r\nTo: <sip:a@b>;tag=theirs\r\n"
                          "Call-ID: c1\r\nCSeq: 7 INFO\r\nContent-Length: 0\r\n\r\n",
                          &m);
-  ASSERT_TRUE(r.ok);
+  ASSERT_TRUE(r.ok());
   EXPECT_FALSE(m.is_request);
   EXPECT_EQ(m.status, 487);
   EXPECT_EQ(m.from_tag, "ours");

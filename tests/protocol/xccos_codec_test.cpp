@@ -31,15 +31,15 @@ std::string cmd(const std::string& id, const std::string& data) {
 
 command decode_ok(const std::string& body) {
   command c;
-  decode_status st = decode(body, c);
-  EXPECT_TRUE(st.ok) << st.reason << "\nbody: " << body;
+  pchat::status st = decode(body, c);
+  EXPECT_TRUE(st.is_ok()) << st.reason() << "\nbody: " << body;
   return c;
 }
 
-decode_status decode_err(const std::string& body, command& c) {
-  decode_status st = decode(body, c);
-  EXPECT_FALSE(st.ok) << "body: " << body;
-  EXPECT_FALSE(st.reason.empty());
+pchat::status decode_err(const std::string& body, command& c) {
+  pchat::status st = decode(body, c);
+  EXPECT_FALSE(st.is_ok()) << "body: " << body;
+  EXPECT_FALSE(st.reason().empty());
   return st;
 }
 
@@ -327,13 +327,13 @@ TEST(XccosDecode, FirstCommandElementIsUsed) {
 
 TEST(XccosDecode, MalformedXmlReportsTinyxmlErrorNameAndLine) {
   command c;
-  decode_status st = decode_err(
+  pchat::status st = decode_err(
       "<xccos ver=\"1\" envid=\"4242\" xmlns=\"urn:parlano:xml:ns:xccos\">\n<cmd id=\"cmd:join\" "
       "seqid=\"3\"><data></cmd></xccos>",
       c);
-  EXPECT_NE(st.reason.find("malformed XML"), std::string::npos) << st.reason;
-  EXPECT_NE(st.reason.find("XML_ERROR_MISMATCHED_ELEMENT"), std::string::npos) << st.reason;
-  EXPECT_NE(st.reason.find("line 2"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("malformed XML"), std::string::npos) << st.reason();
+  EXPECT_NE(st.reason().find("XML_ERROR_MISMATCHED_ELEMENT"), std::string::npos) << st.reason();
+  EXPECT_NE(st.reason().find("line 2"), std::string::npos) << st.reason();
   EXPECT_EQ(c.envid, "4242");
   EXPECT_EQ(c.id, "cmd:join");
   EXPECT_EQ(c.seqid, "3");
@@ -359,10 +359,10 @@ TEST(XccosDecode, EmptyBodyIsAnError) {
 
 TEST(XccosDecode, WrongRootIsRejectedButEnvidRecovered) {
   command c;
-  decode_status st = decode_err(
+  pchat::status st = decode_err(
       "<xccosx ver=\"1\" envid=\"31\"><cmd id=\"cmd:requri\" seqid=\"1\"><data/></cmd></xccosx>",
       c);
-  EXPECT_NE(st.reason.find("xccosx"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("xccosx"), std::string::npos) << st.reason();
   EXPECT_EQ(c.envid, "31");
   EXPECT_EQ(c.id, "cmd:requri");
 }
@@ -384,21 +384,21 @@ TEST(XccosDecode, EnvelopeWithoutCommandIsAnError) {
 
 TEST(XccosDecode, CmdWithoutIdIsAnError) {
   command c;
-  decode_status st = decode_err(envelope("<cmd seqid=\"5\"><data/></cmd>"), c);
-  EXPECT_NE(st.reason.find("id"), std::string::npos) << st.reason;
+  pchat::status st = decode_err(envelope("<cmd seqid=\"5\"><data/></cmd>"), c);
+  EXPECT_NE(st.reason().find("id"), std::string::npos) << st.reason();
   EXPECT_EQ(c.seqid, "5");
 }
 
 TEST(XccosDecode, JoinWithoutDomainOrValueIsAnError) {
   command c;
-  decode_status st = decode_err(cmd("cmd:join", "<chanid key=\"0\" value=\"v\"/>"), c);
-  EXPECT_NE(st.reason.find("domain"), std::string::npos) << st.reason;
+  pchat::status st = decode_err(cmd("cmd:join", "<chanid key=\"0\" value=\"v\"/>"), c);
+  EXPECT_NE(st.reason().find("domain"), std::string::npos) << st.reason();
   EXPECT_EQ(c.envid, "123456789");
   EXPECT_EQ(c.kind, command_kind::join);
   EXPECT_TRUE(c.rooms.empty());
 
   st = decode_err(cmd("cmd:join", "<chanid key=\"0\" domain=\"d\" value=\"\"/>"), c);
-  EXPECT_NE(st.reason.find("value"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("value"), std::string::npos) << st.reason();
   decode_err(cmd("cmd:join", "<chanid key=\"0\" domain=\"a/b\" value=\"v\"/>"), c);
   decode_err(envelope("<cmd id=\"cmd:join\" seqid=\"1\"/>"), c);
 }
@@ -406,11 +406,11 @@ TEST(XccosDecode, JoinWithoutDomainOrValueIsAnError) {
 TEST(XccosDecode, JoinNeedsExactlyOneChanid) {
   command c;
   decode_err(cmd("cmd:join", ""), c);
-  decode_status st = decode_err(cmd("cmd:join",
+  pchat::status st = decode_err(cmd("cmd:join",
                                     "<chanid key=\"0\" domain=\"d\" value=\"a\"/><chanid key=\"1\" "
                                     "domain=\"d\" value=\"b\"/>"),
                                 c);
-  EXPECT_NE(st.reason.find("exactly one"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("exactly one"), std::string::npos) << st.reason();
   EXPECT_TRUE(c.rooms.empty()) << "payload is cleared on error";
   EXPECT_EQ(c.envid, "123456789");
 }
@@ -432,8 +432,8 @@ TEST(XccosDecode, BjoinAcceptsUpToTheRoomLimit) {
 
 TEST(XccosDecode, BjoinOverTheRoomLimitOrEmptyIsAnError) {
   command c;
-  decode_status st = decode_err(bjoin_body(kMaxBjoinRooms + 1), c);
-  EXPECT_NE(st.reason.find("more than"), std::string::npos) << st.reason;
+  pchat::status st = decode_err(bjoin_body(kMaxBjoinRooms + 1), c);
+  EXPECT_NE(st.reason().find("more than"), std::string::npos) << st.reason();
   EXPECT_TRUE(c.rooms.empty());
   EXPECT_EQ(c.kind, command_kind::bjoin);
   decode_err(bjoin_body(0), c);
@@ -448,8 +448,8 @@ TEST(XccosDecode, NonMaChanUrisAreRejected) {
     SCOPED_TRACE(uri);
     command c;
     std::string chanib = std::string("<chanib uri=\"") + uri + "\"/>";
-    decode_status st = decode_err(cmd("cmd:part", chanib), c);
-    EXPECT_NE(st.reason.find("ma-chan"), std::string::npos) << st.reason;
+    pchat::status st = decode_err(cmd("cmd:part", chanib), c);
+    EXPECT_NE(st.reason().find("ma-chan"), std::string::npos) << st.reason();
     EXPECT_EQ(c.envid, "123456789");
     EXPECT_EQ(c.kind, command_kind::part);
     EXPECT_TRUE(c.rooms.empty());
@@ -482,15 +482,15 @@ TEST(XccosDecode, BccontextWithInvalidCountIsAnError) {
 
 TEST(XccosDecode, GrpchatWithoutChanUriOrChatIsAnError) {
   command c;
-  decode_status st =
+  pchat::status st =
       decode_err(envelope("<grpchat id=\"grpchat\" seqid=\"1\"><chat>x</chat></grpchat>"), c);
-  EXPECT_NE(st.reason.find("chanUri"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("chanUri"), std::string::npos) << st.reason();
   EXPECT_EQ(c.kind, command_kind::grpchat);
   EXPECT_EQ(c.envid, "123456789");
   st = decode_err(envelope("<grpchat id=\"grpchat\" chanUri=\"ma-chan://d/r\"><body>x</body>"
                            "</grpchat>"),
                   c);
-  EXPECT_NE(st.reason.find("chat"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("chat"), std::string::npos) << st.reason();
   EXPECT_TRUE(c.chat.chan_uri.empty()) << "payload is cleared on error";
 }
 
@@ -513,8 +513,8 @@ TEST(XccosDecode, ChatTextUpToTheLimitIsAccepted) {
 
 TEST(XccosDecode, ChatTextOverTheLimitIsAnError) {
   command c;
-  decode_status st = decode_err(grpchat_with_text(kMaxChatBytes + 1), c);
-  EXPECT_NE(st.reason.find("exceeds"), std::string::npos) << st.reason;
+  pchat::status st = decode_err(grpchat_with_text(kMaxChatBytes + 1), c);
+  EXPECT_NE(st.reason().find("exceeds"), std::string::npos) << st.reason();
   EXPECT_EQ(c.kind, command_kind::grpchat);
   EXPECT_TRUE(c.chat.text.empty());
 }
@@ -533,9 +533,9 @@ TEST(XccosDecode, BodyAtTheLimitIsParsed) {
 TEST(XccosDecode, OversizeBodyIsRefusedButEnvidRecovered) {
   std::string body = grpchat_with_text(kMaxBodyBytes);
   command c;
-  decode_status st = decode_err(body, c);
-  EXPECT_NE(st.reason.find("exceeds"), std::string::npos) << st.reason;
-  EXPECT_NE(st.reason.find(std::to_string(kMaxBodyBytes)), std::string::npos) << st.reason;
+  pchat::status st = decode_err(body, c);
+  EXPECT_NE(st.reason().find("exceeds"), std::string::npos) << st.reason();
+  EXPECT_NE(st.reason().find(std::to_string(kMaxBodyBytes)), std::string::npos) << st.reason();
   EXPECT_EQ(c.envid, "123456789");
   EXPECT_EQ(c.id, "grpchat");
   EXPECT_EQ(c.kind, command_kind::grpchat);
@@ -556,7 +556,7 @@ TEST(XccosDecode, DeepNestingIsRejectedWithoutCrashing) {
 TEST(XccosDecode, DecodeResetsThePreviousCommand) {
   command c = decode_ok(cmd("cmd:join", "<chanid key=\"0\" domain=\"d\" value=\"v\"/>"));
   ASSERT_EQ(c.rooms.size(), 1u);
-  ASSERT_TRUE(decode(cmd("cmd:requri", ""), c).ok);
+  ASSERT_TRUE(decode(cmd("cmd:requri", ""), c).is_ok());
   EXPECT_TRUE(c.rooms.empty());
   EXPECT_EQ(c.kind, command_kind::requri);
 }
@@ -568,8 +568,8 @@ TEST(XccosDecode, EveryPrefixAndByteFlipOfAClientBodyIsHandledWithoutCrashing) {
       "welcome</chat><rtf a='1'>x</rtf></grpchat>");
   for (size_t n = 0; n < body.size(); ++n) {
     command c;
-    decode_status st = decode(body.substr(0, n), c);
-    EXPECT_FALSE(st.ok) << n;
+    pchat::status st = decode(body.substr(0, n), c);
+    EXPECT_FALSE(st.is_ok()) << n;
     if (n >= body.find("<grpchat")) {
       EXPECT_EQ(c.envid, "123456789") << "root tag complete at " << n;
     }
@@ -582,7 +582,7 @@ TEST(XccosDecode, EveryPrefixAndByteFlipOfAClientBodyIsHandledWithoutCrashing) {
       mutated[(seed >> 8) % mutated.size()] = static_cast<char>(seed >> 24);
     }
     command c;
-    if (decode(mutated, c).ok && c.kind == command_kind::grpchat) {
+    if (decode(mutated, c).is_ok() && c.kind == command_kind::grpchat) {
       // Whatever survived decoding must encode to a well-formed document.
       tinyxml2::XMLDocument doc;
       std::string xml = encode_grpchat(c.chat, 1);
@@ -1059,8 +1059,8 @@ TEST(XccosText, PostsWithInvalidTextAreRefusedWithTheReasonAndTheirAddress) {
   };
   for (const auto& [inner, why] : cases) {
     command c;
-    decode_status st = decode_err(post_with_text(inner), c);
-    EXPECT_NE(st.reason.find(why), std::string::npos) << "reason: " << st.reason << "\ninner: " << inner;
+    pchat::status st = decode_err(post_with_text(inner), c);
+    EXPECT_NE(st.reason().find(why), std::string::npos) << "reason: " << st.reason() << "\ninner: " << inner;
     // Addressed so the client can be told; nothing of the payload survives.
     EXPECT_EQ(c.kind, command_kind::grpchat);
     EXPECT_EQ(c.envid, "42");
@@ -1071,14 +1071,14 @@ TEST(XccosText, PostsWithInvalidTextAreRefusedWithTheReasonAndTheirAddress) {
 
 TEST(XccosText, InvalidTextInAnyFieldRefusesTheCommand) {
   command c;
-  decode_status st = decode_err(
+  pchat::status st = decode_err(
       cmd("cmd:join", std::string("<chanid key=\"0\" domain=\"d\" value=\"r\x01\"/>")), c);
-  EXPECT_NE(st.reason.find("U+0001"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("U+0001"), std::string::npos) << st.reason();
   st = decode_err(cmd("cmd:chansrch", "<qib qtype=\"BYNAME\" criteria=\"a&#0;b\"/>"), c);
-  EXPECT_NE(st.reason.find("&#0;"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("&#0;"), std::string::npos) << st.reason();
   // Outside the command payload too: the whole body is one document.
   st = decode_err(envelope("<cmd id=\"cmd:requri\" seqid=\"1\"><data/></cmd><!-- \xFF -->"), c);
-  EXPECT_NE(st.reason.find("invalid UTF-8"), std::string::npos) << st.reason;
+  EXPECT_NE(st.reason().find("invalid UTF-8"), std::string::npos) << st.reason();
 }
 
 TEST(XccosText, ValidTextKeepsEveryCharacter) {
@@ -1100,10 +1100,10 @@ TEST(XccosText, AnElementWithTooManyAttributesIsRefusedBeforeParsing) {
   // The envelope's own grpchat has 3 attributes; <x> gets the rest of the budget.
   decode_ok(with_attrs(kMaxAttributesPerElement));
   command c;
-  decode_status st = decode_err(with_attrs(kMaxAttributesPerElement + 1), c);
-  EXPECT_NE(st.reason.find("more than " + std::to_string(kMaxAttributesPerElement) + " attributes"),
+  pchat::status st = decode_err(with_attrs(kMaxAttributesPerElement + 1), c);
+  EXPECT_NE(st.reason().find("more than " + std::to_string(kMaxAttributesPerElement) + " attributes"),
             std::string::npos)
-      << st.reason;
+      << st.reason();
   EXPECT_EQ(c.kind, command_kind::grpchat);
   // '=' inside a quoted value is not an attribute.
   decode_ok(envelope("<grpchat id=\"grpchat\" chanUri=\"ma-chan://d/r\"><chat>x</chat><x a=\"" +

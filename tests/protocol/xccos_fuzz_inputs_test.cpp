@@ -26,20 +26,20 @@ std::string post(const std::string& chan_uri_tail, const std::string& chat) {
 TEST(XccosFuzzInputs, AnAmpersandThatStartsNoReferenceIsRefused) {
   for (const std::string chat : {"caf\xc3\xa9 &lt;b&gf\xc3\xa9 \xe2\x82\xac &lt@b&gt;", "a & b", "&nbsp;", "x&"}) {
     command c;
-    decode_status st = decode(post("", chat), c);
-    EXPECT_FALSE(st.ok) << chat;
-    EXPECT_NE(st.reason.find("starts no entity or character reference"), std::string::npos) << st.reason;
+    pchat::status st = decode(post("", chat), c);
+    EXPECT_FALSE(st.is_ok()) << chat;
+    EXPECT_NE(st.reason().find("starts no entity or character reference"), std::string::npos) << st.reason();
   }
   command c;
-  decode_status st = decode(post("&amp;x", "a &amp; b &lt;&gt;&quot;&apos; &#233; &#x20AC;"), c);
-  ASSERT_TRUE(st.ok) << st.reason;
+  pchat::status st = decode(post("&amp;x", "a &amp; b &lt;&gt;&quot;&apos; &#233; &#x20AC;"), c);
+  ASSERT_TRUE(st.is_ok()) << st.reason();
   EXPECT_EQ(c.chat.text, "a & b <>\"' \xc3\xa9 \xe2\x82\xac");
   EXPECT_EQ(c.chat.chan_uri, "ma-chan://example.com/GUID&x");
 }
 
 TEST(XccosFuzzInputs, InvalidUtf8InAnAttributeIsRefused) {
   command c;
-  decode_status st = decode(post("* \xe0" "autho67Z", "text"), c);
-  EXPECT_FALSE(st.ok);
+  pchat::status st = decode(post("* \xe0" "autho67Z", "text"), c);
+  EXPECT_FALSE(st.is_ok());
   EXPECT_TRUE(c.chat.chan_uri.empty());
 }

@@ -1,6 +1,6 @@
-#include "storage/status.h"
+#include "status/status.h"
 
-namespace pchat::storage {
+namespace pchat {
 
 std::string status::to_string() const {
   const char* kind = "";
@@ -26,4 +26,4 @@ std::string status::to_string() const {
   return kind + reason_;
 }
 
-}  // namespace pchat::storage
+}  // namespace pchat
