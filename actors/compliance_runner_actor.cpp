@@ -8,7 +8,7 @@
 #include "actors/messages.h"
 #include "compliance/adapter.h"
 #include "log/log.h"
-#include "protocol/xccos/xccos_codec.h"
+#include "protocol/xccos/chat_uri.h"
 #include "storage/crash_point.h"
 #include "storage/store.h"
 

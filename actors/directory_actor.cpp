@@ -12,7 +12,7 @@
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "storage/store.h"
-#include "protocol/xccos/xccos_codec.h"
+#include "protocol/xccos/chat_uri.h"
 
 namespace pchat::actors {
 namespace {
@@ -78,14 +78,9 @@ struct directory_state {
     return c == categories.end() ? storage::category_record{} : c->second;
   }
 
-  // "ma-chan://<domain>/<id>" -> id, or empty.
+  // "ma-chan://<domain>/<id>" -> id, or empty (another domain, not a room URI).
   std::string room_id_of(const std::string& uri) const {
-    std::string prefix = "ma-chan://";
-    if (uri.compare(0, prefix.size(), prefix) != 0) return {};
-    auto slash = uri.find('/', prefix.size());
-    if (slash == std::string::npos) return {};
-    if (lower(uri.substr(prefix.size(), slash - prefix.size())) != lower(ctx->domain)) return {};
-    return uri.substr(slash + 1);
+    return xccos::room_id_in_domain(uri, ctx->domain).value_or(std::string());
   }
 };
 

@@ -14,7 +14,9 @@
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
+#include "protocol/xccos/chat_uri.h"
 #include "protocol/xccos/xccos_codec.h"
+#include "text/utc_time.h"
 
 namespace pchat::actors {
 namespace {
@@ -130,7 +132,7 @@ xccos::chat_message to_wire(const room_state& st, const storage::message_record&
   xccos::chat_message c;
   c.chan_uri = st.uri;
   c.author = m.author;
-  c.ts = xccos::utc_timestamp(m.ts_micros);
+  c.ts = utc::xccos_timestamp(m.ts_micros);
   c.text = m.text;
   c.extra_xml = m.extra_xml;
   return c;

@@ -12,7 +12,9 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "log/log.h"
+#include "protocol/xccos/chat_uri.h"
 #include "protocol/xccos/xccos_codec.h"
+#include "text/utc_time.h"
 #include "text/valid_text.h"
 
 namespace pchat::actors {
@@ -234,10 +236,10 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       xccos::server_info si;
       si.domain = st.ctx->domain;
       si.info_type = cmd.info_type;
-      si.server_time = xccos::utc_timestamp_now();
+      si.server_time = utc::xccos_timestamp(utc::now_micros());
       si.message_size_limit = static_cast<int>(xccos::kMaxChatBytes);
       si.search_limit = static_cast<int>(kMaxSearchResults);
-      si.root_uri = "ma-cat://" + st.ctx->domain + "/root";
+      si.root_uri = xccos::category_uri(st.ctx->domain, "root");
       si.db_version = "pchat-1";
       answer(self, txn, xccos::encode_serverinfo_reply(head(self, cmd), si));
       return;
@@ -294,7 +296,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                   if (!text::valid(m.text) || !text::valid(m.author))
                     PCHAT_LOG(warn, "session", "back-chat repaired a stored message that is not valid text",
                               "room=" + log::quote(uri) + " seq=" + std::to_string(m.seq));
-                  out.push_back({uri, m.author, xccos::utc_timestamp(m.ts_micros), m.text, m.extra_xml});
+                  out.push_back({uri, m.author, utc::xccos_timestamp(m.ts_micros), m.text, m.extra_xml});
                 }
                 answer(self, txn, xccos::encode_backchat_reply(head(self, cmd), uri, out));
               },
@@ -350,7 +352,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                   if (names[i].empty()) continue;  // room removed since
                   auto& f = found[i];
                   out.push_back({std::to_string(f.id), st.ctx->domain, xccos::room_uri(st.ctx->domain, f.room_id),
-                                 names[i], f.inviter, xccos::utc_timestamp(f.ts_micros)});
+                                 names[i], f.inviter, utc::xccos_timestamp(f.ts_micros)});
                 }
                 answer(self, txn, xccos::encode_getinv_reply(head(self, cmd), out));
               },

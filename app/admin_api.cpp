@@ -2,7 +2,6 @@
 #include "app/admin_json.h"
 #include "app/room_settings.h"
 
-#include "app/utc_time.h"
 
 #include <algorithm>
 #include <charconv>
@@ -14,9 +13,11 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "log/log.h"
+#include "protocol/xccos/chat_uri.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/file_store.h"
 #include "storage/store.h"
+#include "text/utc_time.h"
 
 #include <cstdio>
 #include <ctime>
@@ -44,13 +45,7 @@ json to_json(const storage::compliance_config& c) {
 }
 
 std::string iso_or_empty(int64_t micros) {
-  if (micros == 0) return "";
-  std::time_t t = static_cast<std::time_t>(micros / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return micros == 0 ? std::string() : utc::seconds_timestamp(micros);
 }
 
 json to_json(const actors::compliance_status& s) {
@@ -92,7 +87,7 @@ json to_json(const actors::room_view& r) {
 
 json to_json(const storage::category_record& c, const std::string& domain) {
   return json{{"id", c.id},
-              {"uri", "ma-cat://" + domain + "/" + c.id},
+              {"uri", xccos::category_uri(domain, c.id)},
               {"name", c.name},
               {"description", c.description},
               {"file_upload", c.file_upload},
@@ -212,7 +207,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       json arr = json::array();
       for (auto& f : files)
         arr.push_back({{"id", f.id}, {"name", f.name}, {"size", f.size}, {"uploader", f.uploader},
-                       {"ts", format_utc(f.ts_micros)}, {"stored_name", f.blob}, {"room_id", f.room_id}});
+                       {"ts", utc::json_timestamp(f.ts_micros)}, {"stored_name", f.blob}, {"room_id", f.room_id}});
       return reply(200, arr);
     }
     if (p.rfind("/api/v1/files/", 0) == 0 && req.method == "DELETE") {
@@ -287,12 +282,13 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         std::string key = p.substr(std::string("/api/v1/rooms/").size());
         key.resize(key.size() - 6);
         json body = json::parse(req.body, nullptr, false);
-        int64_t before = 0;
-        if (!body.is_object() || !body.contains("before") || !body["before"].is_string() ||
-            !parse_utc(body["before"].get<std::string>(), &before, /*end_of_day=*/true))
+        std::optional<int64_t> before;
+        if (body.is_object() && body.contains("before") && body["before"].is_string())
+          before = utc::parse_date_or_timestamp(body["before"].get<std::string>(), /*end_of_day=*/true);
+        if (!before)
           return error(400, "expected {\"before\": \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM:SSZ\"}");
         web::http_response out;
-        self->request(ctx->directory, std::chrono::seconds(120), actors::clear_atom::value, key, before)
+        self->request(ctx->directory, std::chrono::seconds(120), actors::clear_atom::value, key, *before)
             .receive([&](uint64_t n) { out = reply(200, json{{"removed_messages", n}}); },
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
@@ -453,8 +449,10 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       f.replacement = body.value("replacement", kDefaultReplacement);
       for (auto [key, field] : {std::pair{"before", &f.before_micros}, std::pair{"after", &f.after_micros}}) {
         std::string v = body.value(key, "");
-        if (!v.empty() && !parse_utc(v, field))
-          return error(400, std::string(key) + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+        if (v.empty()) continue;
+        std::optional<int64_t> t = utc::parse_date_or_timestamp(v);
+        if (!t) return error(400, std::string(key) + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+        *field = *t;
       }
       web::http_response out;
       self->request(ctx->directory, kTimeout, actors::replace_atom::value, f)

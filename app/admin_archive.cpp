@@ -16,10 +16,10 @@
 
 #include "actors/messages.h"
 #include "actors/server_context.h"
-#include "app/utc_time.h"
 #include "storage/store.h"
 #include "actors/identity_registry.h"
 #include "log/log.h"
+#include "text/utc_time.h"
 #include "text/valid_text.h"
 
 namespace pchat::app {
@@ -34,12 +34,6 @@ constexpr size_t kReadChunk = 10000;   // messages read from the store per step 
 constexpr size_t kImportChunk = 1000;  // messages per import request to a room (one write)
 constexpr size_t kMaxRepairedListed = 100;  // repaired records named in the reply (all are logged)
 
-
-int64_t now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // ---- export
 
@@ -90,8 +84,11 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
   std::string path = body.value("path", ""), category = body.value("category", ""),
               since_text = body.value("since", "");
   int64_t since = 0;
-  if (!since_text.empty() && !parse_utc(since_text, &since))
-    return error(400, "since must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+  if (!since_text.empty()) {
+    std::optional<int64_t> t = utc::parse_date_or_timestamp(since_text);
+    if (!t) return error(400, "since must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    since = *t;
+  }
   if (!path.empty() && path.front() != '/') return error(400, "path must be absolute (a file on the server host)");
 
   std::vector<storage::category_record> cats;
@@ -134,8 +131,8 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
   };
   try {
     json scope{{"category", category.empty() ? json() : json(cats[0].name)},
-               {"since", since_text.empty() ? json() : json(format_utc(since))}};
-    line(json{{"format", kArchiveFormat}, {"version", kArchiveVersion}, {"exported_at", format_utc(now_micros())},
+               {"since", since_text.empty() ? json() : json(utc::json_timestamp(since))}};
+    line(json{{"format", kArchiveFormat}, {"version", kArchiveVersion}, {"exported_at", utc::json_timestamp(utc::now_micros())},
               {"domain", ctx->domain}, {"scope", scope}},
          "header");
     for (auto& c : cats) line(category_line(c), "category " + c.id);

@@ -12,8 +12,8 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "app/text_guard.h"
-#include "app/utc_time.h"
-#include "protocol/xccos/xccos_codec.h"
+#include "protocol/xccos/chat_uri.h"
+#include "text/utc_time.h"
 #include "actors/identity_registry.h"
 
 namespace pchat::app {
@@ -60,8 +60,10 @@ web::http_response handle_search(caf::actor_system& sys,
   for (auto [key, field, eod] : {std::tuple{"from", &q.from_micros, false},
                                  std::tuple{"to", &q.to_micros, true}}) {
     std::string v = param(req, key);
-    if (!v.empty() && !parse_utc(v, field, eod))
-      return error(400, std::string(key) + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    if (v.empty()) continue;
+    std::optional<int64_t> t = utc::parse_date_or_timestamp(v, eod);
+    if (!t) return error(400, std::string(key) + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    *field = *t;
   }
   if (std::string l = param(req, "limit"); !l.empty()) {
     char* end = nullptr;
@@ -139,7 +141,7 @@ web::http_response handle_search(caf::actor_system& sys,
                        {"room_id", h.room_id},
                        {"seq", h.seq},
                        {"author", stored_text(h.author, record)},
-                       {"ts", format_utc(h.ts_micros)},
+                       {"ts", utc::json_timestamp(h.ts_micros)},
                        {"text", stored_text(h.text, record)}});
   }
   return reply(200, json{{"results", arr},

@@ -1,9 +1,9 @@
 #include "app/archive_lines.h"
 
 #include "app/room_json.h"
-#include "app/utc_time.h"
 #include "app/json_text.h"
-#include "protocol/xccos/xccos_codec.h"
+#include "protocol/xccos/chat_uri.h"
+#include "text/utc_time.h"
 #include "text/valid_text.h"
 
 #include <type_traits>
@@ -138,7 +138,7 @@ json room_line(const storage::room_record& r, const std::string& domain) {
 
 json message_line(const std::string& room_id, const storage::message_record& m) {
   return json{{"type", "message"},        {"room", room_id},     {"seq", m.seq},
-              {"author", m.author},       {"ts", format_utc(m.ts_micros)},
+              {"author", m.author},       {"ts", utc::json_timestamp(m.ts_micros)},
               {"ts_micros", m.ts_micros}, {"text", m.text},      {"extra_xml", m.extra_xml}};
 }
 

@@ -13,11 +13,11 @@
 #include "actors/server_context.h"
 #include "app/admin_json.h"
 #include "app/user_auth.h"
-#include "app/utc_time.h"
 #include "log/log.h"
 #include "storage/file_store.h"
 #include "storage/store.h"
-#include "protocol/xccos/xccos_codec.h"
+#include "protocol/xccos/chat_uri.h"
+#include "text/utc_time.h"
 #include "text/valid_text.h"
 
 namespace pchat::app {
@@ -26,12 +26,6 @@ namespace {
 using json = nlohmann::json;
 constexpr std::string_view kPrefix = "/files/v1/rooms/";
 constexpr size_t kMaxNameBytes = 255;
-
-int64_t now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // 1..255 bytes of valid text (text/valid_text.h: UTF-8, no control characters), no path
 // separators: it is shown to other users and written into compliance output, never used as
@@ -48,7 +42,7 @@ json file_json(const storage::file_record& f) {
           {"name", f.name},
           {"size", f.size},
           {"uploader", f.uploader},
-          {"ts", format_utc(f.ts_micros)},
+          {"ts", utc::json_timestamp(f.ts_micros)},
           {"url", std::string(kPrefix) + f.room_id + "/" + std::to_string(f.id)}};
 }
 
@@ -92,7 +86,7 @@ storage::compliance_record file_event(storage::compliance_kind kind, const room_
   e.user_display = ctx.identities ? ctx.identities->current()->display_name(user) : std::string{};
   e.text = f.blob;
   e.message_id = f.id;
-  e.ts_micros = now_micros();
+  e.ts_micros = utc::now_micros();
   return e;
 }
 
@@ -180,7 +174,7 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   f.name = name;
   f.size = req.body_size;
   f.uploader = user;
-  f.ts_micros = now_micros();
+  f.ts_micros = utc::now_micros();
   // Bytes first (durable), then the record and its FILEUPLOAD event in one synced write,
   // then the answer: an acknowledged upload is complete and in the compliance queue.
   std::string_view extension;

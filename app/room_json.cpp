@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "protocol/xccos/xccos_codec.h"
+#include "protocol/xccos/chat_uri.h"
 
 namespace pchat::app {
 

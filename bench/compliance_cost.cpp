@@ -37,6 +37,7 @@
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "protocol/sip/sip_endpoint.h"
+#include "protocol/xccos/chat_uri.h"
 #include "protocol/xccos/xccos_codec.h"
 #include "storage/store.h"
 
@@ -113,11 +114,10 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
       r.name = "Bench Room";
       r.category_id = cat;
       self->request(ctx->directory, 5s, actors::new_room_atom::value, r)
-          .receive([&](storage::room_record& x) { room_uri = "ma-chan://example.com/" + x.id; },
+          .receive([&](storage::room_record& x) { room_uri = xccos::room_uri("example.com", x.id); },
                    [&](caf::error&) {});
     }
-    std::string domain, value;
-    xccos::split_room_uri(room_uri, domain, value);
+    auto [domain, value] = xccos::parse_room_uri(room_uri).value_or(xccos::uri_parts{});
     std::string join = xccos("<cmd id=\"cmd:join\" seqid=\"1\"><data><chanid key=\"0\" domain=\"" +
                              domain + "\" value=\"" + value + "\"/></data></cmd>");
     std::vector<caf::actor> s;

@@ -4,8 +4,8 @@
 
 #include "compliance/adapter.h"
 #include "compliance/output_file.h"
-#include "compliance/time_format.h"
 #include "compliance/xml_adapter.h"
+#include "text/utc_time.h"
 #include "text/valid_text.h"
 
 namespace pchat::compliance {
@@ -75,11 +75,10 @@ std::string encode_csv(const std::vector<compliance_record>& events) {
       "Event Id,Event Type,Time UTC,Time Since1970 Ms,Channel Uri,Channel Name,User Uri,"
       "User Display Name,Message Id,Content\r\n";
   for (const auto& e : events) {
-    utc_time t = encode_utc(e.ts_micros);
     field(&out, std::to_string(e.seq), cell::number);
     field(&out, kind_name(e.kind), cell::number);
-    field(&out, t.iso, cell::number);
-    field(&out, std::to_string(t.since1970_ms), cell::number);
+    field(&out, utc::xccos_timestamp(e.ts_micros), cell::number);
+    field(&out, std::to_string(utc::unix_millis(e.ts_micros)), cell::number);
     field(&out, e.room_uri, cell::text);
     field(&out, e.room_name, cell::text);
     field(&out, e.user_uri, cell::text);

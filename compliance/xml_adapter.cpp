@@ -5,7 +5,7 @@
 #include <map>
 
 #include "compliance/output_file.h"
-#include "compliance/time_format.h"
+#include "text/utc_time.h"
 #include "text/valid_text.h"
 
 namespace pchat::compliance {
@@ -78,13 +78,12 @@ std::string content_of(const compliance_record& e) {
 }
 
 void time_element(std::string* out, const char* indent, const char* name, int64_t micros) {
-  utc_time t = encode_utc(micros);
   *out += indent;
   *out += '<';
   *out += name;
-  attr(out, "since1970", std::to_string(t.since1970_ms));
-  attr(out, "string", t.iso);
-  attr(out, "long", std::to_string(t.ticks));
+  attr(out, "since1970", std::to_string(utc::unix_millis(micros)));
+  attr(out, "string", utc::xccos_timestamp(micros));
+  attr(out, "long", std::to_string(utc::dotnet_ticks(micros)));
   *out += " />\n";
 }
 
@@ -188,7 +187,7 @@ std::string encode_attachments_manifest(const std::vector<compliance_record>& ev
     if (!is_file_event(e)) continue;
     out += type_name(e.kind);
     out += '\t';
-    field(encode_utc(e.ts_micros).iso);
+    field(utc::xccos_timestamp(e.ts_micros));
     out += '\t';
     field(e.room_uri);
     out += '\t';

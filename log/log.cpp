@@ -1,10 +1,10 @@
 #include "log/log.h"
 
+#include "text/utc_time.h"
+
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 
 namespace pchat::log {
 
@@ -38,14 +38,7 @@ std::string quote(std::string_view v) {
 
 void write(level l, std::string_view component, std::string_view message, std::string_view fields) {
   static const char* names[] = {"debug", "info", "warn", "error", "off"};
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char ts[96];
-  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  const std::string ts = utc::log_timestamp(utc::now_micros());
   std::string line;
   line.reserve(96 + message.size() + fields.size());
   line.append("ts=").append(ts).append(" level=").append(names[static_cast<int>(l)]);

@@ -6,10 +6,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <climits>
 #include <cstdio>
-#include <ctime>
 #include <initializer_list>
 #include <system_error>
 #include <unordered_map>
@@ -25,7 +23,6 @@ using tinyxml2::XMLElement;
 using tinyxml2::XMLNode;
 
 constexpr std::string_view kXccosNs = "urn:parlano:xml:ns:xccos";
-constexpr std::string_view kRoomScheme = "ma-chan://";
 constexpr const char* kAibUser = "3984";
 constexpr const char* kAibManager = "12276";
 // When the DOM is unavailable (oversize or malformed body) the envelope head is
@@ -619,16 +616,14 @@ status read_chanid(const XMLElement* chanid, size_t index, room_ref& room) {
   if (std::string_view(domain).find('/') != std::string_view::npos) {
     return status::invalid_argument(where + " has a '/' in its domain");
   }
-  room.uri = std::string(kRoomScheme) + domain + "/" + value;
+  room.uri = room_uri(domain, value);
   room.key = attr_or_empty(chanid, "key");
   return status::ok();
 }
 
 status read_room_uri(const char* what, const char* uri, room_ref& room) {
   if (!uri) return status::invalid_argument(std::string(what) + " is missing");
-  std::string domain;
-  std::string value;
-  if (!split_room_uri(uri, domain, value)) {
+  if (!parse_room_uri(uri)) {
     return status::invalid_argument(std::string(what) + " is not a ma-chan://domain/value URI");
   }
   room.uri = uri;
@@ -779,7 +774,10 @@ void open_reply(xml_writer& w, const reply_head& h) {
 // Non-canonical URIs (a caller bug) still produce a notice naming the room somehow
 // rather than being silently skipped.
 void split_or_whole(std::string_view uri, std::string& domain, std::string& value) {
-  if (!split_room_uri(uri, domain, value)) {
+  if (std::optional<uri_parts> p = parse_room_uri(uri)) {
+    domain = std::move(p->domain);
+    value = std::move(p->id);
+  } else {
     domain.clear();
     value = uri;
   }
@@ -810,30 +808,6 @@ std::string join_ids(const std::vector<size_t>& ids) {
     s += std::to_string(id);
   }
   return s;
-}
-
-bool valid_date(int y, int mo, int d) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mo < 1 || mo > 12 || d < 1) return false;
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return d <= kDays[mo - 1] + ((mo == 2 && leap) ? 1 : 0);
-}
-
-// Formats whole seconds + 100 ns ticks (0..9999999).
-std::string format_timestamp(int64_t secs, int64_t ticks) {
-  // Clamp to years 0000..9999 so the result is always parseable by parse_utc_timestamp.
-  constexpr int64_t kMinSecs = -62167219200;  // 0000-01-01T00:00:00Z
-  constexpr int64_t kMaxSecs = 253402300799;  // 9999-12-31T23:59:59Z
-  if (secs < kMinSecs) secs = kMinSecs, ticks = 0;
-  if (secs > kMaxSecs) secs = kMaxSecs, ticks = 9999999;
-  const auto t = static_cast<time_t>(secs);
-  struct tm tm {};
-  if (!gmtime_r(&t, &tm)) return "1970-01-01T00:00:00.0000000Z";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%07lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(ticks));
-  return buf;
 }
 
 }  // namespace
@@ -1068,84 +1042,6 @@ std::string encode_part_notice(std::string_view room_uri, std::string_view user_
   w.open("chanib").attr("uri", room_uri);
   w.leaf("uib", {{"uri", user_uri}});
   return w.finish();
-}
-
-std::string room_uri(std::string_view domain, std::string_view room_id) {
-  std::string out = "ma-chan://";
-  out.append(domain).append("/").append(room_id);
-  return out;
-}
-
-bool split_room_uri(std::string_view uri, std::string& domain, std::string& value) {
-  if (!uri.starts_with(kRoomScheme)) return false;
-  std::string_view rest = uri.substr(kRoomScheme.size());
-  size_t slash = rest.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) return false;
-  domain.assign(rest.substr(0, slash));
-  value.assign(rest.substr(slash + 1));
-  return true;
-}
-
-std::string utc_timestamp_now() {
-  using namespace std::chrono;
-  const int64_t ticks = duration_cast<duration<int64_t, std::ratio<1, 10'000'000>>>(
-                            system_clock::now().time_since_epoch())
-                            .count();
-  int64_t secs = ticks / 10'000'000;
-  int64_t frac = ticks % 10'000'000;
-  if (frac < 0) frac += 10'000'000, --secs;
-  return format_timestamp(secs, frac);
-}
-
-std::string utc_timestamp(int64_t unix_micros) {
-  int64_t secs = unix_micros / 1'000'000;
-  int64_t frac = unix_micros % 1'000'000;
-  if (frac < 0) frac += 1'000'000, --secs;  // floor, so pre-1970 times format correctly
-  return format_timestamp(secs, frac * 10);
-}
-
-bool parse_utc_timestamp(std::string_view ts, int64_t& unix_micros) {
-  // Fixed layout YYYY-MM-DDTHH:MM:SS, then optional .f+ and optional Z, nothing else.
-  static constexpr std::string_view kLayout = "dddd-dd-ddTdd:dd:dd";
-  if (ts.size() < kLayout.size()) return false;
-  for (size_t i = 0; i < kLayout.size(); ++i) {
-    const char c = ts[i];
-    if (kLayout[i] == 'd' ? (c < '0' || c > '9') : c != kLayout[i]) return false;
-  }
-  auto num = [&](size_t pos, size_t len) {
-    int v = 0;
-    for (size_t i = pos; i < pos + len; ++i) v = v * 10 + (ts[i] - '0');
-    return v;
-  };
-  const int year = num(0, 4), month = num(5, 2), day = num(8, 2);
-  const int hour = num(11, 2), minute = num(14, 2), second = num(17, 2);
-  if (!valid_date(year, month, day) || hour > 23 || minute > 59 || second > 59) return false;
-
-  size_t i = kLayout.size();
-  int64_t micros = 0;
-  if (i < ts.size() && ts[i] == '.') {
-    ++i;
-    const size_t start = i;
-    int64_t scale = 100'000;
-    for (; i < ts.size() && ts[i] >= '0' && ts[i] <= '9'; ++i) {
-      micros += (ts[i] - '0') * scale;  // digits beyond microseconds are truncated
-      scale /= 10;
-    }
-    if (i == start) return false;
-  }
-  if (i < ts.size() && ts[i] == 'Z') ++i;
-  if (i != ts.size()) return false;
-
-  struct tm tm {};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  const time_t secs = timegm(&tm);
-  unix_micros = static_cast<int64_t>(secs) * 1'000'000 + micros;
-  return true;
 }
 
 }  // namespace pchat::xccos

@@ -34,6 +34,7 @@
 // Errors are values: decode() returns a pchat::status with a reason; it never throws.
 #pragma once
 
+#include "protocol/xccos/chat_uri.h"
 #include "status/status.h"
 
 #include <cstdint>
@@ -221,21 +222,5 @@ std::string encode_join_notice(std::string_view room_uri, std::string_view user_
 // <ntc id="ntc:part"><data><chanib uri=R><uib uri=U/></chanib></data></ntc>
 std::string encode_part_notice(std::string_view room_uri, std::string_view user_uri,
                                uint64_t envid);
-
-// ---- Helpers shared by codec users.
-
-// A room's URI: "ma-chan://<domain>/<room id>" (the inverse of split_room_uri).
-std::string room_uri(std::string_view domain, std::string_view room_id);
-
-// Splits "ma-chan://domain/value" into domain and value (value may contain '/').
-// Returns false for any other scheme or an empty part.
-bool split_room_uri(std::string_view uri, std::string& domain, std::string& value);
-
-// Current UTC time as "YYYY-MM-DDTHH:MM:SS.fffffffZ" (7 fractional digits, like Lync).
-std::string utc_timestamp_now();
-// Formats microseconds since the Unix epoch the same way.
-std::string utc_timestamp(int64_t unix_micros);
-// Parses ISO-8601 UTC ("...Z", optional fraction); returns false if unparseable.
-bool parse_utc_timestamp(std::string_view ts, int64_t& unix_micros);
 
 }  // namespace pchat::xccos

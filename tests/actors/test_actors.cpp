@@ -37,8 +37,7 @@ std::string xccos_cmd(const std::string& inner, int envid = 7) {
          "\" xmlns=\"urn:parlano:xml:ns:xccos\">" + inner + "</xccos>";
 }
 std::string join_cmd(const std::string& uri) {
-  std::string domain, value;
-  xccos::split_room_uri(uri, domain, value);
+  auto [domain, value] = xccos::parse_room_uri(uri).value();
   return xccos_cmd("<cmd id=\"cmd:join\" seqid=\"1\"><data><chanid key=\"0\" domain=\"" + domain +
                    "\" value=\"" + value + "\"/></data></cmd>");
 }
@@ -236,8 +235,7 @@ TEST(Actors, BackchatSurvivesARestartInOrder) {
   send_cmd(b, post_cmd(uri, "new-0"), t);
   ASSERT_TRUE(n.edge.wait_response(t));
   std::vector<storage::message_record> latest;
-  std::string domain, id;
-  xccos::split_room_uri(uri, domain, id);
+  auto [domain, id] = xccos::parse_room_uri(uri).value();
   ASSERT_TRUE(n.store->read_latest(id, 1, &latest).is_ok());
   ASSERT_EQ(latest.size(), 1u);
   EXPECT_EQ(latest[0].seq, 41u);
@@ -284,8 +282,7 @@ TEST(Actors, BatchJoinReportsFailedRoomsAndJoinsTheOthers) {
   temp_dir dir;
   node n(dir.path);
   std::string good = n.make_room("Good");
-  std::string domain, value;
-  xccos::split_room_uri(good, domain, value);
+  auto [domain, value] = xccos::parse_room_uri(good).value();
   auto a = n.session(1, "sip:alice@example.com");
   send_cmd(a,
            xccos_cmd("<cmd id=\"cmd:bjoin\" seqid=\"1\"><data><chanid key=\"0\" domain=\"" + domain +
@@ -525,8 +522,7 @@ TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
   temp_dir dir;
   node n(dir.path);
   std::string uri = n.make_room("Unreadable");
-  std::string domain, id;
-  xccos::split_room_uri(uri, domain, id);
+  auto [domain, id] = xccos::parse_room_uri(uri).value();
   for (uint64_t seq = 1; seq <= 3; ++seq) {
     storage::message_record m;
     m.seq = seq;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "protocol/xccos/xccos_codec.h"
+#include "text/utc_time.h"
 #include "tools/client/client_codec.h"
 #include "tools/client/client_loop.h"
 #include "tools/client/sip_wire.h"
@@ -594,8 +595,8 @@ TEST(ClientCodec, ProvisioningAsSipeReadsIt) {
 }
 
 TEST(ClientCodec, TimestampsAreWholeSecondsUtc) {
-  std::chrono::system_clock::time_point t{std::chrono::seconds(1714566896)};
-  EXPECT_EQ(utc_seconds_timestamp(t + 999ms), "2024-05-01T12:34:56Z");
+  // What chat_client::post sends as ts when given none (sipe_utils_time_to_str).
+  EXPECT_EQ(utc::seconds_timestamp(1714566896999999), "2024-05-01T12:34:56Z");
 }
 
 // ---------------------------------------------------------------------------

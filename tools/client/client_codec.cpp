@@ -6,7 +6,8 @@
 #include <ctime>
 #include <unordered_map>
 
-#include "protocol/xccos/xccos_codec.h"
+#include "protocol/xccos/chat_uri.h"
+#include "text/utc_time.h"
 
 namespace pchat::client {
 namespace {
@@ -16,7 +17,6 @@ using tinyxml2::XMLDocument;
 using tinyxml2::XMLElement;
 using tinyxml2::XMLNode;
 
-constexpr std::string_view kRoomScheme = "ma-chan://";
 constexpr std::string_view kAibUser = "3984";
 constexpr std::string_view kAibManager = "12276";
 
@@ -82,20 +82,13 @@ std::string text_of(const XMLElement* e) {
   return out;
 }
 
-std::string room_uri_from(std::string_view domain, std::string_view value) {
-  std::string uri(kRoomScheme);
-  uri.append(domain).append("/").append(value);
-  return uri;
-}
-
 chat_post read_post(const XMLElement* e) {
   chat_post p;
   p.room = attr_str(e, "chanUri");
   p.author = attr_str(e, "author");
   p.ts = attr_str(e, "ts");
   p.text = text_of(child(e, "chat"));
-  int64_t micros = 0;
-  if (!p.ts.empty() && xccos::parse_utc_timestamp(p.ts, micros)) p.ts_micros = micros;
+  if (std::optional<int64_t> micros = utc::parse_timestamp(p.ts)) p.ts_micros = *micros;
   return p;
 }
 
@@ -170,7 +163,7 @@ void read_join(const XMLElement* data, xccos_reply& r) {
   }
   for (const XMLElement* f = child(data, "fib"); f; f = twin(f)) {
     r.failed.push_back(
-        {room_uri_from(attr_str(f, "domain"), attr_str(f, "value")), attr_str(f, "key")});
+        {xccos::room_uri(attr_str(f, "domain"), attr_str(f, "value")), attr_str(f, "key")});
   }
 }
 
@@ -245,7 +238,7 @@ void read_notice(const XMLElement* ntc, std::vector<roster_event>& out) {
         roster_event ev;
         ev.what = roster_event::kind::join;
         ev.user = attr_str(u, "uri");
-        ev.room = room_uri_from(attr_str(a, "domain"), attr_str(a, "value"));
+        ev.room = xccos::room_uri(attr_str(a, "domain"), attr_str(a, "value"));
         ev.manager = attr_str(a, "key") == kAibManager;
         out.push_back(std::move(ev));
       }
@@ -301,12 +294,12 @@ std::string cmd(std::string_view id, std::string_view data_inner) {
 }
 
 bool chanid(std::string_view uri, int key, std::string& out) {
-  std::string domain, value;
-  if (!xccos::split_room_uri(uri, domain, value)) return false;
+  std::optional<xccos::uri_parts> room = xccos::parse_room_uri(uri);
+  if (!room) return false;
   out.append("<chanid key=\"").append(std::to_string(key)).append("\" domain=\"");
-  append_escaped(out, domain);
+  append_escaped(out, room->domain);
   out.append("\" value=\"");
-  append_escaped(out, value);
+  append_escaped(out, room->id);
   out.append("\"/>");
   return true;
 }
@@ -385,15 +378,6 @@ std::string xml_escape(std::string_view text) {
   out.reserve(text.size() + 16);
   append_escaped(out, text);
   return out;
-}
-
-std::string utc_seconds_timestamp(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
 }
 
 std::string encode_envelope(uint32_t envid, std::string_view inner) {

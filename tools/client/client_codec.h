@@ -132,8 +132,6 @@ bool parse_provisioning(std::string_view body, provisioning_info& out, std::stri
 // ---- Client bodies (exactly SIPE's text; escaping as SIPE: & < > " ').
 
 std::string xml_escape(std::string_view text);
-// "YYYY-MM-DDTHH:MM:SSZ" (UTC, whole seconds: sipe_utils_time_to_str).
-std::string utc_seconds_timestamp(std::chrono::system_clock::time_point t);
 
 // The envelope around one command or grpchat.
 std::string encode_envelope(uint32_t envid, std::string_view inner);

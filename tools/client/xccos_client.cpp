@@ -1,6 +1,7 @@
 #include "tools/client/xccos_client.h"
 
 #include "protocol/sip/sip_digest.h"
+#include "text/utc_time.h"
 
 #include <atomic>
 #include <charconv>
@@ -1158,7 +1159,7 @@ uint64_t chat_client::bccontext(std::string_view room_uri, int count) {
 
 uint64_t chat_client::post(std::string_view room_uri, std::string_view text, std::string_view ts) {
   std::string stamp =
-      ts.empty() ? utc_seconds_timestamp(std::chrono::system_clock::now()) : std::string(ts);
+      ts.empty() ? utc::seconds_timestamp(utc::now_micros()) : std::string(ts);
   return send_info_command("grpchat", encode_grpchat(room_uri, self_uri_, stamp, text), false,
                            room_uri);
 }
