@@ -8,7 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tests/e2e/server_process.h"
+#include "tests/support/chat_clients.h"
+#include "tests/support/ctl.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 namespace {
@@ -53,45 +56,30 @@ json without_live_counts(json rooms) {
 
 class ArchiveE2E : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pchat-archive-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    start();
-  }
+  void SetUp() override { start(); }
   void TearDown() override {
     clients_.clear();
     if (server_) {
       EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly on SIGTERM";
     }
-    std::filesystem::remove_all(dir_);
   }
   void start() {
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data");
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
   }
   // "Wipe": stop pchatd, delete its data folder, start a fresh one.
   void wipe() {
     clients_.clear();
     ASSERT_TRUE(server_->stop());
-    std::filesystem::remove_all(dir_ + "/data");
+    std::filesystem::remove_all(dir_ / "data");
     start();
   }
-  chat_client& client(const std::string& user) {
-    connection_config cc;
-    cc.server_port = server_->sip_port();
-    client_config cfg;
-    cfg.user = user;
-    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
-    return *clients_.back();
-  }
+  chat_client& client(const std::string& user) { return clients_.add(server_->sip_port(), user); }
   json ctl_json(const std::string& args, int expect_rc = 0) {
-    int rc = -1;
-    std::string out = server_->ctl("--json " + args, &rc);
-    EXPECT_EQ(rc, expect_rc) << args << "\n" << out;
-    return json::parse(out, nullptr, false);
+    return pchat::testing::ctl_json(*server_, args, expect_rc);
   }
   std::string write(const std::string& name, const std::string& text) {
-    std::string path = dir_ + "/" + name;
+    std::string path = dir_ / name;
     std::ofstream(path) << text;
     return path;
   }
@@ -116,10 +104,9 @@ class ArchiveE2E : public ::testing::Test {
     return out;
   }
 
-  client_loop loop_;
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"archive-e2e"};
   std::unique_ptr<pchat::testing::server_process> server_;
-  std::vector<std::unique_ptr<chat_client>> clients_;
+  pchat::testing::chat_clients clients_;
 };
 
 TEST_F(ArchiveE2E, ExportWipeImportReproducesRoomsRolesAndHistory) {
@@ -145,7 +132,7 @@ TEST_F(ArchiveE2E, ExportWipeImportReproducesRoomsRolesAndHistory) {
   json rooms_before = without_live_counts(ctl_json("room get"));
   json cats_before = ctl_json("category get");
 
-  std::string archive = dir_ + "/all.jsonl";
+  std::string archive = dir_ / "all.jsonl";
   json exp = ctl_json("export --file " + archive);
   EXPECT_EQ(exp["categories"], 2);
   EXPECT_EQ(exp["rooms"], 2);
@@ -155,9 +142,9 @@ TEST_F(ArchiveE2E, ExportWipeImportReproducesRoomsRolesAndHistory) {
   // Wipe: stop, delete the data folder, start empty (no demo content), import.
   clients_.clear();
   ASSERT_TRUE(server_->stop());
-  std::filesystem::remove_all(dir_ + "/data");
+  std::filesystem::remove_all(dir_ / "data");
   server_ = std::make_unique<pchat::testing::server_process>(
-      dir_ + "/data", std::vector<std::string>{"--demo-content=false"});
+      dir_ / "data", std::vector<std::string>{"--demo-content=false"});
   ASSERT_TRUE(server_->start()) << server_->stderr_text();
   ASSERT_TRUE(ctl_json("room get").empty());
   json imp = ctl_json("import --file " + archive);
@@ -167,7 +154,7 @@ TEST_F(ArchiveE2E, ExportWipeImportReproducesRoomsRolesAndHistory) {
   // which covers every stored field (roles, privacy, type, topic, seqs, times, texts).
   EXPECT_EQ(without_live_counts(ctl_json("room get")), rooms_before);
   EXPECT_EQ(ctl_json("category get"), cats_before);
-  std::string again = dir_ + "/again.jsonl";
+  std::string again = dir_ / "again.jsonl";
   ctl_json("export --file " + again);
   EXPECT_EQ(body_lines(again), exported);
   bool roles = false;
@@ -197,7 +184,7 @@ TEST_F(ArchiveE2E, ExportWipeImportByCategoryReproducesRoomsRolesAndHistory) {
                                                "sip:bob@example.com: eurusd bid firm",
                                                "sip:alice@example.com: live post after the import"}));
   json room_before = ctl_json("room get --identity " + std::string(kRoomId));
-  std::string archive = dir_ + "/trading.jsonl";
+  std::string archive = dir_ / "trading.jsonl";
   json exp = ctl_json("export --file " + archive + " --category Trading");
   EXPECT_EQ(exp["rooms"], 1);
   EXPECT_EQ(exp["messages"], 3);
@@ -217,7 +204,7 @@ TEST_F(ArchiveE2E, ExportWipeImportByCategoryReproducesRoomsRolesAndHistory) {
   EXPECT_EQ(room_after["uri"], fx_uri);
   EXPECT_EQ(room_after["name"], room_before["name"]);
   EXPECT_EQ(room_after["category_id"], room_before["category_id"]);
-  std::string again = dir_ + "/again.jsonl";
+  std::string again = dir_ / "again.jsonl";
   ctl_json("export --file " + again + " --category Trading");
   EXPECT_EQ(body_lines(again), exported);
   EXPECT_NE(exported[1].find("\"managers\":[\"sip:carol@example.com\"]"), std::string::npos) << exported[1];
@@ -271,7 +258,7 @@ TEST_F(ArchiveE2E, ConflictsAndMalformedArchivesAreRefusedAndNothingIsWritten) {
   out = server_->ctl("import --file " + write("v2.jsonl", v2), &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("not supported"), std::string::npos) << out;
-  out = server_->ctl("import --file " + dir_ + "/missing.jsonl", &rc);
+  out = server_->ctl("import --file " + dir_ / "missing.jsonl", &rc);
   EXPECT_EQ(rc, 1);
   // Nothing of the refused archives was written.
   json found = ctl_json("search --query offered");
@@ -280,7 +267,7 @@ TEST_F(ArchiveE2E, ConflictsAndMalformedArchivesAreRefusedAndNothingIsWritten) {
 
 TEST_F(ArchiveE2E, ExportSinceKeepsRoomsAndOnlyNewerMessages) {
   ASSERT_EQ(ctl_json("import --file " + write("seed.jsonl", seed_archive()))["messages_new"], 2);
-  std::string path = dir_ + "/since.jsonl";
+  std::string path = dir_ / "since.jsonl";
   json exp = ctl_json("export --file " + path + " --since 2024-05-01T08:00:30Z");
   EXPECT_EQ(exp["messages"], 1);
   EXPECT_EQ(exp["rooms"], 2);  // the demo room and FX Desk

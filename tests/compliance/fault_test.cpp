@@ -22,6 +22,10 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/eventually.h"
+#include "tests/support/read_file.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -32,79 +36,18 @@ using pchat::client::connection_config;
 
 namespace {
 
-// pchatd with compliance on, optionally armed with a crash point.
-class pchatd_process {
- public:
-  explicit pchatd_process(std::string dir) : dir_(std::move(dir)) {}
-  ~pchatd_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool start(const std::string& crash_at) {
-    std::string out = dir_ + "/pchatd.out";
-    std::remove(out.c_str());
-    std::fflush(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::freopen(out.c_str(), "w", stdout);
-      std::freopen((dir_ + "/pchatd.err").c_str(), "a", stderr);
-      if (!crash_at.empty()) setenv("PCHAT_CRASH_AT", crash_at.c_str(), 1);
-      std::string dd = "--data-dir=" + dir_ + "/data";
-      std::string od = "--compliance-output-dir=" + output_dir();
-      execl(PCHATD_PATH, "pchatd", dd.c_str(), "--sip-port=0", "--http-port=0", "--auth=none",
-            "--compliance-enabled=true", "--compliance-adapter=xml", od.c_str(),
-            "--compliance-test-run-interval-ms=300", "--log-level=info",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    auto until = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < until) {
-      std::ifstream in(out);
-      std::string line;
-      while (std::getline(in, line))
-        if (line.rfind("sip-port=", 0) == 0) sip_port_ = std::atoi(line.c_str() + 9);
-      if (sip_port_ != 0) return true;
-      if (exited(nullptr)) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-  // True once the process has ended; *code gets its exit status (or 128+signal).
-  bool exited(int* code) {
-    if (pid_ <= 0) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    pid_ = -1;
-    if (code) *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return true;
-  }
-  bool stop() {
-    if (pid_ <= 0) return true;
-    ::kill(pid_, SIGTERM);
-    int code = -1;
-    auto until = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < until) {
-      if (exited(&code)) return code == 0;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-  uint16_t sip_port() const { return static_cast<uint16_t>(sip_port_); }
-  std::string output_dir() const { return dir_ + "/out"; }
-  std::string stderr_text() const {
-    std::ifstream in(dir_ + "/pchatd.err");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  int sip_port_ = 0;
-};
+// pchatd with compliance on (XML, delivered every 300 ms) in `dir`/data, output in `dir`/out,
+// optionally armed with a crash point.
+std::unique_ptr<pchat::testing::server_process> compliance_server(const std::string& dir,
+                                                                  const std::string& crash_at) {
+  auto server = std::make_unique<pchat::testing::server_process>(
+      dir + "/data",
+      std::vector<std::string>{"--compliance-enabled=true", "--compliance-adapter=xml",
+                               "--compliance-output-dir=" + dir + "/out",
+                               "--compliance-test-run-interval-ms=300", "--log-level=info"});
+  server->set_env("PCHAT_CRASH_AT", crash_at);
+  return server;
+}
 
 struct message_entry {
   std::string type, content, id, user, ticks;
@@ -129,10 +72,7 @@ std::vector<message_entry> read_output(const std::string& dir, size_t* temporari
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (it->path().extension() == ".tmp") ++*temporaries;
     if (it->path().extension() != ".xml") continue;
-    std::ifstream in(it->path());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string doc = ss.str();
+    std::string doc = pchat::testing::read_file(it->path());
     for (std::sregex_iterator m(doc.begin(), doc.end(), re), end; m != end; ++m)
       out.push_back({(*m)[1], (*m)[2], (*m)[3], (*m)[4], (*m)[5]});
     if (channels)
@@ -150,7 +90,7 @@ size_t count_posts(const std::vector<message_entry>& all, const std::string& tex
 
 // Signs in, joins the demo room and posts `texts` one by one while the server lives;
 // returns the texts acknowledged (SIP 200).
-std::vector<std::string> post_until_gone(pchatd_process& server, const std::string& user,
+std::vector<std::string> post_until_gone(pchat::testing::server_process& server, const std::string& user,
                                          const std::vector<std::string>& texts,
                                          bool stop_when_server_exits,
                                          std::string* room_uri = nullptr) {
@@ -183,27 +123,26 @@ class ComplianceCrash : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ComplianceCrash, RestartAfterAKillLeavesEveryEventInTheOutputExactlyOnce) {
   const std::string point = GetParam();
-  char tmpl[] = "/tmp/pchat-compliance-fault-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  pchat::testing::temp_dir tmp("compliance-fault");
+  const std::string& dir = tmp.path();
   std::vector<std::string> acked;
   size_t first_run = 0;
   {
-    pchatd_process server(dir);
-    ASSERT_TRUE(server.start(point)) << server.stderr_text();
+    auto crashing = compliance_server(dir, point);
+    auto& server = *crashing;
+    ASSERT_TRUE(server.start()) << server.stderr_text();
     std::vector<std::string> texts;
     for (int i = 0; i < 40; ++i) texts.push_back(point + "-first-" + std::to_string(i));
     auto first = post_until_gone(server, "alice@example.com", texts, true);
     acked.insert(acked.end(), first.begin(), first.end());
     first_run = first.size();
-    int code = 0;
-    auto until = std::chrono::steady_clock::now() + 20s;
-    while (!server.exited(&code) && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(20ms);
-    ASSERT_EQ(code, 137) << "pchatd did not stop at crash point " << point << "\n"
-                         << server.stderr_text();
+    pchat::testing::eventually([&] { return !server.running(); }, 20s);
+    ASSERT_EQ(server.exit_code(), 137) << "pchatd did not stop at crash point " << point << "\n"
+                                       << server.stderr_text();
   }
-  pchatd_process server(dir);
-  ASSERT_TRUE(server.start("")) << server.stderr_text();
+  auto restarted = compliance_server(dir, "");
+  auto& server = *restarted;
+  ASSERT_TRUE(server.start()) << server.stderr_text();
   std::vector<std::string> texts;
   for (int i = 0; i < 10; ++i) texts.push_back(point + "-second-" + std::to_string(i));
   std::string room;
@@ -214,7 +153,7 @@ TEST_P(ComplianceCrash, RestartAfterAKillLeavesEveryEventInTheOutputExactlyOnce)
   // Everything acknowledged reaches the output (delivered every 300 ms).
   size_t temporaries = 0;
   auto all_there = [&] {
-    auto out = read_output(server.output_dir(), &temporaries);
+    auto out = read_output(dir + "/out", &temporaries);
     for (auto& t : acked)
       if (count_posts(out, t) == 0) return false;
     // bob's session ended when his client went away: his PART is the last event.
@@ -222,13 +161,11 @@ TEST_P(ComplianceCrash, RestartAfterAKillLeavesEveryEventInTheOutputExactlyOnce)
       if (m.type == "PART" && m.user == "bob@example.com") return true;
     return false;
   };
-  auto until = std::chrono::steady_clock::now() + 20s;
-  while (!all_there() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(50ms);
+  pchat::testing::eventually(all_there, 20s, 50ms);
   ASSERT_TRUE(server.stop()) << server.stderr_text();
 
   std::set<std::string> channels;
-  auto out = read_output(server.output_dir(), &temporaries, &channels);
+  auto out = read_output(dir + "/out", &temporaries, &channels);
   // Events are staged with the room id; the runner gives them back the room's URI.
   EXPECT_EQ(channels, std::set<std::string>{room});
   std::cout << "[ info     ] " << point << ": " << first_run << " posts acknowledged before the crash, "
@@ -244,7 +181,6 @@ TEST_P(ComplianceCrash, RestartAfterAKillLeavesEveryEventInTheOutputExactlyOnce)
   EXPECT_TRUE(types.count("JOIN") && types.count("CHAT") && types.count("BACKCHAT") &&
               types.count("PART"))
       << "expected joins, posts, back-chat and parts in the output";
-  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryStageBoundary, ComplianceCrash,

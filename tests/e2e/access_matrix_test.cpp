@@ -3,13 +3,14 @@
 // Authentication itself is covered by the SIP endpoint and real-SIPE tests; here identities
 // come from the From header (--auth=none) so that each role is one client.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <map>
 #include <set>
 
-#include "tests/e2e/server_process.h"
+#include "tests/support/chat_clients.h"
+#include "tests/support/ctl.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -48,9 +49,7 @@ bool expect_post(const std::string& role, const std::string& privacy, const std:
 class AccessMatrix : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pchat-matrix-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data");
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
     ctl("category new --name Desk --allowed-members domain:example.com --denied-members sip:denied@example.com");
     ctl("policy new --identity tag:off --enable-persistent-chat false");
@@ -64,21 +63,9 @@ class AccessMatrix : public ::testing::Test {
   void TearDown() override {
     clients_.clear();
     server_->stop();
-    std::filesystem::remove_all(dir_);
   }
-  void ctl(const std::string& args) {
-    int rc = 0;
-    std::string out = server_->ctl(args, &rc);
-    ASSERT_EQ(rc, 0) << "pchatctl " << args << ": " << out;
-  }
-  chat_client& client(const std::string& user) {
-    connection_config cc;
-    cc.server_port = server_->sip_port();
-    client_config cfg;
-    cfg.user = user;
-    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
-    return *clients_.back();
-  }
+  void ctl(const std::string& args) { pchat::testing::ctl_ok(*server_, args); }
+  chat_client& client(const std::string& user) { return clients_.add(server_->sip_port(), user); }
   std::string uri_of(const std::string& name) {
     int rc = 0;
     std::string out = server_->ctl("--json room get --identity " + name, &rc);
@@ -86,10 +73,9 @@ class AccessMatrix : public ::testing::Test {
     return at == std::string::npos ? std::string() : out.substr(at, out.find('"', at) - at);
   }
 
-  client_loop loop_;
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"matrix"};
   std::unique_ptr<pchat::testing::server_process> server_;
-  std::vector<std::unique_ptr<chat_client>> clients_;
+  pchat::testing::chat_clients clients_;
 };
 
 }  // namespace
@@ -259,22 +245,22 @@ TEST_F(AccessMatrix, NewMembersOfARoomWithInvitationsGetThemThroughGetinv) {
 TEST_F(AccessMatrix, AnUnauthenticatedUserReachesNoRoomAndTheAdminReachesEveryRoom) {
   // Unauthenticated: against a Digest server, a client without valid credentials never gets
   // a chat session, so no command of any room is reachable.
-  char tmpl[] = "/tmp/pchat-matrix-digest-XXXXXX";
-  std::string ddir = mkdtemp(tmpl);
-  pchat::testing::server_process digest(ddir + "/data", {"--auth=digest"});
-  ASSERT_TRUE(digest.start()) << digest.stderr_text();
   {
-    connection_config cc;
-    cc.server_port = digest.sip_port();
-    client_config cfg;
-    cfg.user = "member@example.com";
-    chat_client anon(loop_, cc, cfg);
-    EXPECT_FALSE(anon.sign_in(10s));
-    EXPECT_FALSE(anon.is_ready());
-    EXPECT_EQ(anon.join(uri_of("open-normal")), 0u) << "a command was sent without a session";
+    pchat::testing::temp_dir ddir("matrix-digest");
+    pchat::testing::server_process digest(ddir / "data", {"--auth=digest"});
+    ASSERT_TRUE(digest.start()) << digest.stderr_text();
+    {
+      connection_config cc;
+      cc.server_port = digest.sip_port();
+      client_config cfg;
+      cfg.user = "member@example.com";
+      chat_client anon(clients_.loop(), cc, cfg);
+      EXPECT_FALSE(anon.sign_in(10s));
+      EXPECT_FALSE(anon.is_ready());
+      EXPECT_EQ(anon.join(uri_of("open-normal")), 0u) << "a command was sent without a session";
+    }
+    EXPECT_TRUE(digest.stop());
   }
-  EXPECT_TRUE(digest.stop());
-  std::filesystem::remove_all(ddir);
 
   // Admin (the admin API, guarded by its token): reads and edits history in every room,
   // whatever its privacy or type.

@@ -14,7 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/store.h"
-#include "tests/e2e/server_process.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -62,14 +63,13 @@ std::string make_big_room(const std::string& data_dir) {
 }  // namespace
 
 TEST(AdminWorkE2E, ClearingABigRoomDoesNotStallPostsInOtherRooms) {
-  char tmpl[] = "/tmp/pchat-adminwork-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  pchat::testing::temp_dir dir("adminwork");
   // Compliance on: the clear also stages one MESSAGE_REMOVED event per message.
   pchat::testing::server_process server(
-      dir + "/data", {"--compliance-enabled=true", "--compliance-output-dir=" + dir + "/out"});
+      dir / "data", {"--compliance-enabled=true", "--compliance-output-dir=" + dir / "out"});
   ASSERT_TRUE(server.start()) << server.stderr_text();  // first start: the demo room
   ASSERT_TRUE(server.stop());
-  ASSERT_EQ(make_big_room(dir + "/data/store"), "");
+  ASSERT_EQ(make_big_room(dir / "data/store"), "");
   ASSERT_TRUE(server.start()) << server.stderr_text();
   int rc = -1;
   // The search index catches up with the new history at start; wait for it to be done
@@ -145,5 +145,4 @@ TEST(AdminWorkE2E, ClearingABigRoomDoesNotStallPostsInOtherRooms) {
   ASSERT_TRUE(kept);
   EXPECT_FALSE(kept->empty());
   EXPECT_TRUE(server.stop()) << server.stderr_text();
-  std::filesystem::remove_all(dir);
 }

@@ -5,18 +5,21 @@
 // with byte 0xFF (written into the store directly) is repaired, logged and reported by
 // `pchatctl export`, shown repaired in back-chat and search, and survives re-import.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
-#include <thread>
 
 #include "storage/store.h"
-#include "tests/e2e/http_client.h"
-#include "tests/e2e/server_process.h"
+#include "tests/support/chat_clients.h"
+#include "tests/support/compliance_xsd.h"
+#include "tests/support/ctl.h"
+#include "tests/support/eventually.h"
+#include "tests/support/http_client.h"
+#include "tests/support/read_file.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -25,6 +28,7 @@ using pchat::client::chat_client;
 using pchat::client::client_config;
 using pchat::client::client_loop;
 using pchat::client::connection_config;
+using pchat::testing::join_demo;
 
 namespace {
 
@@ -32,45 +36,25 @@ const std::string kFffd = "\xEF\xBF\xBD";
 
 class BadTextE2E : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pchat-badtext-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    start();
-  }
+  void SetUp() override { start(); }
   void TearDown() override {
     clients_.clear();
     if (server_) {
       EXPECT_TRUE(server_->stop()) << server_->exit_text() << "\n" << server_->stderr_text();
     }
-    std::filesystem::remove_all(dir_);
   }
   void start() {
     server_ = std::make_unique<pchat::testing::server_process>(
-        dir_ + "/data", std::vector<std::string>{"--log-level=info"});
+        dir_ / "data", std::vector<std::string>{"--log-level=info"});
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
   }
-  chat_client& client(const std::string& user) {
-    connection_config cc;
-    cc.server_port = server_->sip_port();
-    client_config cfg;
-    cfg.user = user;
-    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
-    return *clients_.back();
-  }
-  // Signs in, joins the demo room; returns its URI ("" on failure).
-  std::string join_demo(chat_client& c) {
-    if (!c.sign_in(10s)) return "";
-    auto rooms = c.search_rooms("demo", 5s);
-    if (!rooms || rooms->empty()) return "";
-    auto j = c.join_and_wait(rooms->front().uri, 5s);
-    return j && j->ok() ? rooms->front().uri : "";
-  }
+  chat_client& client(const std::string& user) { return clients_.add(server_->sip_port(), user); }
   // The XCCOS reply to a command sent without one expected (a post, a raw INFO), which
   // arrives after the SIP 200.
   std::optional<pchat::client::xccos_reply> late_reply(chat_client& c, uint64_t id) {
     auto r = c.wait_command(id, 5s);
     if (!r || r->sip_status != 200) return std::nullopt;
-    loop_.run_until(
+    clients_.loop().run_until(
         [&] {
           auto now = c.wait_command(id, 0ms);
           return now && now->replied;
@@ -88,12 +72,6 @@ class BadTextE2E : public ::testing::Test {
     }
     return out;
   }
-  std::string admin_token() {
-    std::ifstream in(dir_ + "/data/admin.token");
-    std::string t;
-    std::getline(in, t);
-    return t;
-  }
   // Stops pchatd, writes what an older version could have stored (no text check on entry):
   // a message with byte 0xFF in the demo room plus its staged compliance event, and a second
   // staged event whose text is a spreadsheet formula; starts pchatd with `args`. Returns the
@@ -104,7 +82,7 @@ class BadTextE2E : public ::testing::Test {
     uint64_t last_event = 0;
     {
       std::unique_ptr<pchat::storage::store> st;
-      if (!pchat::storage::store::open({dir_ + "/data/store", false}, &st).is_ok()) return 0;
+      if (!pchat::storage::store::open({dir_ / "data/store", false}, &st).is_ok()) return 0;
       uint64_t last = 0;
       if (!st->last_sequence(room_id, &last).is_ok()) return 0;
       if (!st->last_compliance_sequence(&last_event).is_ok()) return 0;
@@ -129,15 +107,11 @@ class BadTextE2E : public ::testing::Test {
       b->put_compliance(++last_event, e);
       if (!b->commit().is_ok()) return 0;
     }
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data", std::move(args));
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data", std::move(args));
     if (!server_->start()) return 0;
     return last_event;
   }
-  json ctl_json(const std::string& args) {
-    int rc = -1;
-    std::string out = server_->ctl("--json " + args, &rc);
-    return rc == 0 ? json::parse(out, nullptr, false) : json();
-  }
+  json ctl_json(const std::string& args) { return pchat::testing::ctl_json_or_null(*server_, args); }
   // The only file with extension `ext` in `dir`, read whole ("" if none).
   static std::string only_output(const std::string& dir, const std::string& ext,
                                  std::string* path) {
@@ -146,47 +120,29 @@ class BadTextE2E : public ::testing::Test {
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
       if (it->path().extension() != ext) continue;
       *path = it->path().string();
-      std::ifstream in(*path, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      return ss.str();
+      return pchat::testing::read_file(*path);
     }
     return "";
   }
   bool delivered_through(uint64_t seq) {
-    auto until = std::chrono::steady_clock::now() + 15s;
-    while (std::chrono::steady_clock::now() < until) {
-      json s = ctl_json("compliance status");
-      if (s.is_object() && s.value("delivered_through", uint64_t{0}) >= seq) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
+    return pchat::testing::eventually(
+        [&] {
+          json s = ctl_json("compliance status");
+          return s.is_object() && s.value("delivered_through", uint64_t{0}) >= seq;
+        },
+        15s, 50ms);
   }
   pchat::testing::http_reply admin(const std::string& method, const std::string& target,
                                    const std::string& body) {
     return pchat::testing::http(
         server_->http_port(), method, target,
-        {"Authorization: Bearer " + admin_token(), "Content-Type: application/json"}, body);
+        {"Authorization: Bearer " + server_->admin_token(), "Content-Type: application/json"}, body);
   }
 
-  client_loop loop_;
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"badtext-e2e"};
   std::unique_ptr<pchat::testing::server_process> server_;
-  std::vector<std::unique_ptr<chat_client>> clients_;
+  pchat::testing::chat_clients clients_;
 };
-
-// xmllint --schema against the adapter's XSD; exit code (0 = valid), output in *out.
-int xmllint(const std::string& path, std::string* out) {
-  std::string cmd = "xmllint --noout --schema " PCHAT_SOURCE_DIR "/compliance/xml_adapter.xsd '" +
-                    path + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  out->clear();
-  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  int status = p ? pclose(p) : -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 std::string error_of(const pchat::testing::http_reply& r) {
   json j = json::parse(r.body, nullptr, false);
@@ -254,7 +210,7 @@ TEST_F(BadTextE2E, TheAdminApiAndRoomManagementRefuseInvalidTextWithTheReason) {
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(error_of(r), "the body is not valid text: invalid UTF-8 at byte 14");
   r = pchat::testing::http(server_->http_port(), "GET", "/api/v1/categories",
-                           {"Authorization: Bearer " + admin_token()});
+                           {"Authorization: Bearer " + server_->admin_token()});
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body.find("bad"), std::string::npos) << r.body;
   EXPECT_EQ(r.body.find("\"ok\""), std::string::npos) << r.body;
@@ -297,7 +253,7 @@ TEST_F(BadTextE2E, ARecordAnOlderVersionStoredWithByte0xFFIsRepairedLoggedAndRep
   uint64_t bad_seq = 0;
   {
     std::unique_ptr<pchat::storage::store> st;
-    ASSERT_TRUE(pchat::storage::store::open({dir_ + "/data/store", false}, &st).is_ok());
+    ASSERT_TRUE(pchat::storage::store::open({dir_ / "data/store", false}, &st).is_ok());
     uint64_t last = 0;
     ASSERT_TRUE(st->last_sequence(room_id, &last).is_ok());
     bad_seq = last + 1;
@@ -311,7 +267,7 @@ TEST_F(BadTextE2E, ARecordAnOlderVersionStoredWithByte0xFFIsRepairedLoggedAndRep
   start();
 
   // Export: succeeds, names the repaired record, leaves no .partial, logs it.
-  const std::string file = dir_ + "/backup.jsonl";
+  const std::string file = dir_ / "backup.jsonl";
   int rc = -1;
   std::string out = server_->ctl("export --file " + file, &rc);
   ASSERT_EQ(rc, 0) << out;
@@ -341,10 +297,10 @@ TEST_F(BadTextE2E, ARecordAnOlderVersionStoredWithByte0xFFIsRepairedLoggedAndRep
   EXPECT_EQ(json::parse(out, nullptr, false).value("messages_new", -1), 0) << out;
 
   // An export that cannot be written says why and leaves nothing behind.
-  out = server_->ctl("export --file " + dir_ + "/no-such-dir/x.jsonl", &rc);
+  out = server_->ctl("export --file " + dir_ / "no-such-dir/x.jsonl", &rc);
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("export failed, nothing written: cannot write"), std::string::npos) << out;
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/no-such-dir/x.jsonl.partial"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "no-such-dir/x.jsonl.partial"));
 
   // Back-chat shows it repaired, and the session goes on.
   auto& bob = client("bob@example.com");
@@ -371,15 +327,15 @@ TEST_F(BadTextE2E, ComplianceOutputOfAStoredByte0xFFPostParsesAndNoCsvCellRunsAs
   // XML: the file validates against the XSD, the bad byte shows as U+FFFD, status is truthful.
   auto xml_args = common;
   xml_args.push_back("--compliance-adapter=xml");
-  xml_args.push_back("--compliance-output-dir=" + dir_ + "/out-xml");
+  xml_args.push_back("--compliance-output-dir=" + dir_ / "out-xml");
   const uint64_t xml_last = stage_old_records(room_id, xml_args);
   ASSERT_NE(xml_last, 0u) << server_->stderr_text();
   ASSERT_TRUE(delivered_through(xml_last)) << ctl_json("compliance status").dump();
   std::string path;
-  const std::string xml = only_output(dir_ + "/out-xml", ".xml", &path);
+  const std::string xml = only_output(dir_ / "out-xml", ".xml", &path);
   ASSERT_FALSE(xml.empty());
   std::string lint;
-  EXPECT_EQ(xmllint(path, &lint), 0) << lint;
+  EXPECT_EQ(pchat::testing::xmllint_compliance_xml(path, &lint), 0) << lint;
   EXPECT_NE(xml.find("content=\"bad " + kFffd + " byte\""), std::string::npos) << xml;
   json status = ctl_json("compliance status");
   EXPECT_EQ(status.value("last_error", "?"), "") << status.dump();
@@ -388,11 +344,11 @@ TEST_F(BadTextE2E, ComplianceOutputOfAStoredByte0xFFPostParsesAndNoCsvCellRunsAs
   // CSV: the same kind of records; the formula cells are quoted behind a single quote.
   auto csv_args = common;
   csv_args.push_back("--compliance-adapter=csv");
-  csv_args.push_back("--compliance-output-dir=" + dir_ + "/out-csv");
+  csv_args.push_back("--compliance-output-dir=" + dir_ / "out-csv");
   const uint64_t csv_last = stage_old_records(room_id, csv_args);
   ASSERT_NE(csv_last, 0u) << server_->stderr_text();
   ASSERT_TRUE(delivered_through(csv_last)) << ctl_json("compliance status").dump();
-  const std::string csv = only_output(dir_ + "/out-csv", ".csv", &path);
+  const std::string csv = only_output(dir_ / "out-csv", ".csv", &path);
   EXPECT_NE(csv.find(",bad " + kFffd + " byte\r\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",\"'@SUM(1+1)\","), std::string::npos) << csv;
   EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\"\r\n"),

@@ -13,7 +13,8 @@
 #include <random>
 #include <set>
 
-#include "tests/e2e/server_process.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -45,9 +46,8 @@ TEST(Crash, EveryAcknowledgedPostSurvivesKillNineInOrderAndOnce) {
   const unsigned seed = 20261124;
   std::mt19937 rng(seed);
   std::printf("crash test seed %u\n", seed);
-  char tmpl[] = "/tmp/pchat-crash-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  pchat::testing::server_process server(dir + "/data");
+  pchat::testing::temp_dir dir("crash");
+  pchat::testing::server_process server(dir / "data");
   ASSERT_TRUE(server.start()) << server.stderr_text();
   // Back-chat must be able to show every post of the run: raise DefaultChatHistory to its
   // maximum (applies at the next start) and keep the run below it.
@@ -149,5 +149,4 @@ TEST(Crash, EveryAcknowledgedPostSurvivesKillNineInOrderAndOnce) {
               acked_total, history->size());
   EXPECT_GE(history->size(), acked_total);
   EXPECT_TRUE(server.stop());
-  std::filesystem::remove_all(dir);
 }

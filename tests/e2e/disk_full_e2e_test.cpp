@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <set>
 
-#include "tests/e2e/server_process.h"
+#include "tests/support/server_process.h"
 #include "tests/support/tmpfs_mount.h"
 #include "tools/client/xccos_client.h"
 

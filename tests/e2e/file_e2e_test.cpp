@@ -17,8 +17,13 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/http_client.h"
-#include "tests/e2e/server_process.h"
+#include "tests/support/ctl.h"
+#include "tests/support/eventually.h"
+#include "tests/support/http_client.h"
+#include "tests/support/loopback_socket.h"
+#include "tests/support/read_file.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 namespace {
@@ -27,15 +32,9 @@ using namespace std::chrono_literals;
 using pchat::testing::http;
 using pchat::testing::http_reply;
 using pchat::testing::json_field;
+using pchat::testing::read_file;
 
 std::string as(const std::string& user) { return "X-PChat-User: " + user; }
-
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Every "<Message type=T content=C ...><Sender ... uri=U" in the final XML outputs.
 std::vector<std::string> compliance_messages(const std::string& dir) {
@@ -46,49 +45,31 @@ std::vector<std::string> compliance_messages(const std::string& dir) {
   for (auto it = std::filesystem::directory_iterator(dir, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (it->path().extension() != ".xml") continue;
-    std::string doc = read_all(it->path());
+    std::string doc = read_file(it->path());
     for (std::sregex_iterator m(doc.begin(), doc.end(), re), e; m != e; ++m)
       out.push_back((*m)[1].str() + " " + (*m)[2].str() + " " + (*m)[3].str() + " " + (*m)[4].str());
   }
   return out;
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds deadline = 15s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
 class FileE2E : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pchat-files-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string room_id(pchat::testing::server_process& s, const std::string& name) {
     int rc = 0;
     return json_field(s.ctl("--json room get --identity " + name, &rc), "id");
   }
   void ctl(pchat::testing::server_process& s, const std::string& args) {
-    int rc = 0;
-    std::string out = s.ctl(args, &rc);
-    ASSERT_EQ(rc, 0) << args << "\n" << out;
+    pchat::testing::ctl_ok(s, args);
   }
 
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"files"};
 };
 
 }  // namespace
 
 TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   pchat::testing::server_process server(
-      dir_ + "/data", {"--compliance-enabled=true", "--compliance-adapter=xml",
+      dir_ / "data", {"--compliance-enabled=true", "--compliance-adapter=xml",
                        "--compliance-test-run-interval-ms=200"});
   ASSERT_TRUE(server.start()) << server.stderr_text();
   ctl(server, "category new --name Shared");
@@ -159,18 +140,21 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   // Compliance: the upload and the download, each exactly once, with who and which file:
   // the content is the stored name (a GUID with the upload's extension), as in Lync.
   std::string blob;
-  for (auto& e : std::filesystem::directory_iterator(dir_ + "/data/files/" + desk)) blob = e.path().filename();
+  for (auto& e : std::filesystem::directory_iterator(dir_ / "data/files/" + desk)) blob = e.path().filename();
   EXPECT_TRUE(std::regex_match(blob, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.txt")))
       << blob;
-  std::string out_dir = dir_ + "/data/compliance";
+  std::string out_dir = dir_ / "data/compliance";
   auto count = [&](const std::string& line) {
     auto all = compliance_messages(out_dir);
     return std::count(all.begin(), all.end(), line);
   };
-  ASSERT_TRUE(eventually([&] {
-    return count("FILEUPLOAD " + blob + " alice alice@example.com") == 1 &&
-           count("FILEDOWNLOAD " + blob + " bob bob@example.com") == 1;
-  })) << ::testing::PrintToString(compliance_messages(out_dir));
+  ASSERT_TRUE(pchat::testing::eventually(
+      [&] {
+        return count("FILEUPLOAD " + blob + " alice alice@example.com") == 1 &&
+               count("FILEDOWNLOAD " + blob + " bob bob@example.com") == 1;
+      },
+      15s))
+      << ::testing::PrintToString(compliance_messages(out_dir));
 
   // MaxFileSizeKB (applied at the next start); the stored file survives the restart.
   ctl(server, "config set --max-file-size-kb 1");
@@ -198,33 +182,27 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
   std::string removed = server.ctl("file remove --room-id " + desk + " --id " + id, &rc);
   ASSERT_EQ(rc, 0) << removed;
   EXPECT_EQ(http(port2, "GET", files + desk + "/" + id, {as("sip:alice@example.com")}).status, 404);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/files/" + desk + "/" + blob));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "data/files/" + desk + "/" + blob));
   std::string again2 = server.ctl("file remove --room-id " + desk + " --id " + id, &rc);
   EXPECT_NE(again2.find("no file"), std::string::npos) << "removing it again: " << again2;
   EXPECT_EQ(count("FILEUPLOAD " + blob + " alice alice@example.com"), 1);
 
   // Removing the room removes its files, records and bytes.
-  ASSERT_TRUE(std::filesystem::exists(dir_ + "/data/files/" + desk));
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "data/files/" + desk));
   ctl(server, "room remove --identity Desk");
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/data/files/" + desk));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "data/files/" + desk));
   EXPECT_EQ(http(port2, "GET", files + desk, {as("sip:alice@example.com")}).status, 404);
   ASSERT_TRUE(server.stop());
 }
 
 TEST_F(FileE2E, ClientsThatExpect100ContinueGetItBeforeSendingTheBody) {
-  pchat::testing::server_process server(dir_ + "/data");
+  pchat::testing::server_process server(dir_ / "data");
   ASSERT_TRUE(server.start()) << server.stderr_text();
   ctl(server, "category new --name Shared");
   ctl(server, "room new --name Desk --category Shared --privacy open");
   std::string desk = room_id(server, "Desk");
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(server.http_port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  int fd = pchat::testing::connect_loopback(server.http_port());
+  ASSERT_GE(fd, 0);
   std::string body(5000, 'z');
   std::string head = "POST /files/v1/rooms/" + desk + "?name=z.bin HTTP/1.1\r\nHost: x\r\n" +
                      "X-PChat-User: sip:alice@example.com\r\nExpect: 100-continue\r\n" +
@@ -241,9 +219,8 @@ TEST_F(FileE2E, ClientsThatExpect100ContinueGetItBeforeSendingTheBody) {
   EXPECT_EQ(rest.rfind("HTTP/1.1 201 Created", 0), 0u) << rest;
 
   // Without a user the answer is 401 at once, before any of a large body is accepted.
-  fd = socket(AF_INET, SOCK_STREAM, 0);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  fd = pchat::testing::connect_loopback(server.http_port());
+  ASSERT_GE(fd, 0);
   head = "POST /files/v1/rooms/" + desk + "?name=big.bin HTTP/1.1\r\nHost: x\r\n" +
          "Expect: 100-continue\r\nContent-Length: 100000000\r\n\r\n";
   ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
@@ -255,7 +232,7 @@ TEST_F(FileE2E, ClientsThatExpect100ContinueGetItBeforeSendingTheBody) {
 }
 
 TEST_F(FileE2E, OnADigestServerUsersSignInWithTheirSipPassword) {
-  pchat::testing::server_process server(dir_ + "/data", {"--auth=digest"});
+  pchat::testing::server_process server(dir_ / "data", {"--auth=digest"});
   ASSERT_TRUE(server.start()) << server.stderr_text();
   ctl(server, "user new --uri zed@example.com --password c0rrect");
   ctl(server, "category new --name Shared");

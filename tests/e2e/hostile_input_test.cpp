@@ -22,7 +22,9 @@
 #include <random>
 #include <sstream>
 
-#include "tests/e2e/server_process.h"
+#include "tests/support/read_file.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -47,12 +49,7 @@ std::vector<std::string> corpus(const std::string& target) {
   for (auto& e : std::filesystem::directory_iterator(std::string(PCHAT_SOURCE_DIR) + "/tests/fuzz/corpus/" + target))
     files.push_back(e.path());
   std::sort(files.begin(), files.end());  // directory order is not deterministic
-  for (auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    out.push_back(ss.str());
-  }
+  for (auto& f : files) out.push_back(pchat::testing::read_file(f));
   return out;
 }
 
@@ -244,10 +241,8 @@ class HostileInput : public ::testing::Test {
  protected:
   void SetUp() override {
     std::printf("hostile input seed %u\n", kSeed);
-    char tmpl[] = "/tmp/pchat-hostile-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     // Digest sign-in, as deployed: strangers are challenged, only the users below get in.
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data", std::vector<std::string>{"--auth=digest"});
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data", std::vector<std::string>{"--auth=digest"});
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
     std::vector<std::string> users(std::begin(kUsers), std::end(kUsers));
     for (int i = 0; i < kTcpSenders + kUdpSenders; ++i) users.push_back(sender_name(i));
@@ -271,11 +266,10 @@ class HostileInput : public ::testing::Test {
     if (server_) {
       EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly: " << server_->exit_text();
     }
-    std::filesystem::remove_all(dir_);
   }
 
   client_loop loop_;
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"hostile"};
   std::unique_ptr<pchat::testing::server_process> server_;
   std::unique_ptr<chat_client> member_;
   std::string room_;

@@ -21,42 +21,22 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/http_client.h"
-#include "tests/e2e/server_process.h"
+#include "tests/support/eventually.h"
+#include "tests/support/http_client.h"
+#include "tests/support/loopback_socket.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using pchat::testing::eventually;
 using pchat::testing::http;
+using pchat::testing::send_all;
 using pchat::testing::json_field;
 
 std::string as(const std::string& user) { return "X-PChat-User: " + user; }
-
-int connect_to(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool send_all(int fd, const std::string& data) {
-  for (size_t off = 0; off < data.size();) {
-    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // Whether the server closes `fd` (EOF or reset) within `within`; data it sends is skipped.
 bool closed_within(int fd, std::chrono::milliseconds within) {
@@ -86,16 +66,6 @@ size_t bytes_until_closed(int fd, std::chrono::milliseconds within) {
     if (n <= 0) return got;
     got += static_cast<size_t>(n);
   }
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds deadline) {
-  auto until = clock_type::now() + deadline;
-  while (clock_type::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 // One response read from a keep-alive connection: head, then Content-Length bytes.
@@ -140,15 +110,6 @@ size_t raise_nofile() {
   return rl.rlim_cur;
 }
 
-// The process's resident set in KiB (VmRSS), 0 if unknown.
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  return 0;
-}
-
 std::string random_bytes(size_t n, unsigned seed) {
   std::mt19937 gen(seed);
   std::string s(n, '\0');
@@ -158,13 +119,8 @@ std::string random_bytes(size_t n, unsigned seed) {
 
 class HttpServerE2E : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pchat-http-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
   void TearDown() override {
     for (int fd : fds_) close(fd);
-    std::filesystem::remove_all(dir_);
   }
 
   // pchatd with a room "Desk" that takes uploads; returns the room id.
@@ -176,18 +132,12 @@ class HttpServerE2E : public ::testing::Test {
     int rc = 0;
     server.ctl("category new --name Shared", &rc);
     server.ctl("room new --name Desk --category Shared --privacy open", &rc);
-    token_ = "Authorization: Bearer " + first_line(dir_ + "/data/admin.token");
+    token_ = "Authorization: Bearer " + server.admin_token();
     return json_field(server.ctl("--json room get --identity Desk", &rc), "id");
-  }
-  static std::string first_line(const std::string& path) {
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);
-    return line;
   }
   // A connection that sent half a request head and waits.
   int half_open(int port) {
-    int fd = connect_to(port);
+    int fd = pchat::testing::connect_loopback(static_cast<uint16_t>(port));
     if (fd >= 0 && send_all(fd, "GET /manage HTTP/1.1\r\nHost: x\r\n")) fds_.push_back(fd);
     return fd;
   }
@@ -224,7 +174,8 @@ class HttpServerE2E : public ::testing::Test {
     return std::chrono::duration_cast<std::chrono::milliseconds>(all.back());
   }
 
-  std::string dir_, token_;
+  pchat::testing::temp_dir dir_{"http"};
+  std::string token_;
   std::vector<int> fds_;
 };
 
@@ -232,7 +183,7 @@ class HttpServerE2E : public ::testing::Test {
 
 TEST_F(HttpServerE2E, AThousandHalfOpenConnectionsAndATrickleDoNotDelayOthers) {
   ASSERT_GE(raise_nofile(), 1200u) << "the open-files hard limit is too low for this test";
-  pchat::testing::server_process server(dir_ + "/data");
+  pchat::testing::server_process server(dir_ / "data");
   std::string desk = start(server);
   ASSERT_FALSE(desk.empty());
   const int port = server.http_port();
@@ -240,7 +191,7 @@ TEST_F(HttpServerE2E, AThousandHalfOpenConnectionsAndATrickleDoNotDelayOthers) {
   for (int i = 0; i < 1000; ++i) ASSERT_GE(half_open(port), 0) << "connection " << i;
   // The trickle: an upload announcing 10 MB, sending 1 KiB every 20 ms (~50 KiB/s).
   std::atomic<bool> stop{false};
-  int up = connect_to(port);
+  int up = pchat::testing::connect_loopback(static_cast<uint16_t>(port));
   ASSERT_GE(up, 0);
   fds_.push_back(up);
   ASSERT_TRUE(send_all(up, "POST /files/v1/rooms/" + desk + "?name=slow.bin HTTP/1.1\r\nHost: x\r\n" +
@@ -266,20 +217,20 @@ TEST_F(HttpServerE2E, AThousandHalfOpenConnectionsAndATrickleDoNotDelayOthers) {
 
 TEST_F(HttpServerE2E, HeadBodyAndIdleDeadlinesCutSlowClientsOff) {
   pchat::testing::server_process server(
-      dir_ + "/data", {"--http-head-timeout-ms=500", "--http-idle-timeout-ms=500",
+      dir_ / "data", {"--http-head-timeout-ms=500", "--http-idle-timeout-ms=500",
                        "--http-body-timeout-ms=500", "--http-body-min-rate=1024"});
   std::string desk = start(server);
   ASSERT_FALSE(desk.empty());
   const int port = server.http_port();
 
   int head = half_open(port);
-  int silent = connect_to(port);  // never sends a byte
+  int silent = pchat::testing::connect_loopback(static_cast<uint16_t>(port));  // never sends a byte
   fds_.push_back(silent);
-  int body = connect_to(port);  // 100 kB announced, 10 bytes every 100 ms (100 B/s)
+  int body = pchat::testing::connect_loopback(static_cast<uint16_t>(port));  // 100 kB announced, 10 bytes every 100 ms (100 B/s)
   fds_.push_back(body);
   ASSERT_TRUE(send_all(body, "POST /files/v1/rooms/" + desk + "?name=t.bin HTTP/1.1\r\nHost: x\r\n" +
                                  as("sip:alice@example.com") + "\r\nContent-Length: 100000\r\n\r\n"));
-  int keep = connect_to(port);  // one answered request, then idle
+  int keep = pchat::testing::connect_loopback(static_cast<uint16_t>(port));  // one answered request, then idle
   fds_.push_back(keep);
   ASSERT_TRUE(send_all(keep, "GET /manage HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_EQ(read_reply(keep).status, 200);
@@ -302,12 +253,12 @@ TEST_F(HttpServerE2E, HeadBodyAndIdleDeadlinesCutSlowClientsOff) {
   // Nothing of the cut-off upload is kept: no file listed, no temporary file left.
   auto list = http(port, "GET", "/files/v1/rooms/" + desk, {as("sip:alice@example.com")});
   EXPECT_EQ(list.body, "[]\n") << list.body;
-  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/data/files/.incoming"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "data/files/.incoming"));
   ASSERT_TRUE(server.stop());
 }
 
 TEST_F(HttpServerE2E, RangeRequestsGetTheirBytes) {
-  pchat::testing::server_process server(dir_ + "/data");
+  pchat::testing::server_process server(dir_ / "data");
   std::string desk = start(server);
   ASSERT_FALSE(desk.empty());
   const int port = server.http_port();
@@ -346,7 +297,7 @@ TEST_F(HttpServerE2E, RangeRequestsGetTheirBytes) {
 }
 
 TEST_F(HttpServerE2E, ADownloadNobodyReadsStallsNoOneAndIsCutOff) {
-  pchat::testing::server_process server(dir_ + "/data", {"--http-write-timeout-ms=1000", "--log-level=info"});
+  pchat::testing::server_process server(dir_ / "data", {"--http-write-timeout-ms=1000", "--log-level=info"});
   std::string desk = start(server);
   ASSERT_FALSE(desk.empty());
   const int port = server.http_port();
@@ -375,7 +326,7 @@ TEST_F(HttpServerE2E, ADownloadNobodyReadsStallsNoOneAndIsCutOff) {
 }
 
 TEST_F(HttpServerE2E, ConnectionsBeyondTheCapAreRefusedNotQueued) {
-  pchat::testing::server_process server(dir_ + "/data", {"--http-max-connections=20"});
+  pchat::testing::server_process server(dir_ / "data", {"--http-max-connections=20"});
   std::string desk = start(server);
   ASSERT_FALSE(desk.empty());
   const int port = server.http_port();
@@ -399,7 +350,7 @@ TEST_F(HttpServerE2E, ConnectionsBeyondTheCapAreRefusedNotQueued) {
 }
 
 TEST_F(HttpServerE2E, UploadsStreamToDiskAndKeepServerMemoryFlat) {
-  pchat::testing::server_process server(dir_ + "/data");
+  pchat::testing::server_process server(dir_ / "data");
   std::string desk = start(server);
   ASSERT_FALSE(desk.empty());
   int rc = 0;
@@ -408,9 +359,9 @@ TEST_F(HttpServerE2E, UploadsStreamToDiskAndKeepServerMemoryFlat) {
   ASSERT_TRUE(server.stop());
   ASSERT_TRUE(server.start()) << server.stderr_text();
   const int port = server.http_port();
-  long before = rss_kib(server.pid());
+  long before = server.rss_kib();
   // 96 MiB in 1 MiB pieces with a known pattern; the server's RSS is sampled meanwhile.
-  int fd = connect_to(port);
+  int fd = pchat::testing::connect_loopback(static_cast<uint16_t>(port));
   ASSERT_GE(fd, 0);
   fds_.push_back(fd);
   const size_t total = 96u << 20;
@@ -421,7 +372,7 @@ TEST_F(HttpServerE2E, UploadsStreamToDiskAndKeepServerMemoryFlat) {
   long peak = before;
   for (size_t sent = 0; sent < total; sent += piece.size()) {
     ASSERT_TRUE(send_all(fd, piece));
-    peak = std::max(peak, rss_kib(server.pid()));
+    peak = std::max(peak, server.rss_kib());
   }
   auto reply = read_reply(fd);
   ASSERT_EQ(reply.status, 201) << reply.body;
@@ -436,7 +387,7 @@ TEST_F(HttpServerE2E, UploadsStreamToDiskAndKeepServerMemoryFlat) {
 
 TEST_F(HttpServerE2E, SigtermStopsPromptlyWithSlowClientsConnected) {
   ASSERT_GE(raise_nofile(), 400u);
-  pchat::testing::server_process server(dir_ + "/data");
+  pchat::testing::server_process server(dir_ / "data");
   std::string desk = start(server);
   ASSERT_FALSE(desk.empty());
   const int port = server.http_port();
@@ -445,7 +396,7 @@ TEST_F(HttpServerE2E, SigtermStopsPromptlyWithSlowClientsConnected) {
   ASSERT_EQ(up.status, 201) << up.body;
   for (int i = 0; i < 300; ++i) ASSERT_GE(half_open(port), 0);
   unread_download(port, "/files/v1/rooms/" + desk + "/" + json_field(up.body, "id"));
-  int trickle = connect_to(port);
+  int trickle = pchat::testing::connect_loopback(static_cast<uint16_t>(port));
   fds_.push_back(trickle);
   ASSERT_TRUE(send_all(trickle, "POST /files/v1/rooms/" + desk + "?name=s.bin HTTP/1.1\r\nHost: x\r\n" +
                                     as("sip:alice@example.com") + "\r\nContent-Length: 1000000\r\n\r\nabc"));

@@ -16,8 +16,10 @@
 #include <memory>
 #include <thread>
 
-#include "tests/e2e/http_client.h"
-#include "tests/e2e/server_process.h"
+#include "tests/support/chat_clients.h"
+#include "tests/support/http_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -26,6 +28,7 @@ using pchat::client::client_config;
 using pchat::client::client_loop;
 using pchat::client::connection_config;
 using pchat::client::transport_kind;
+using pchat::testing::demo_room;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -39,31 +42,17 @@ class LimitsE2E : public ::testing::Test {
       EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly on SIGTERM: " << server_->exit_text()
                                    << "\n" << server_->stderr_text();
     }
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   void start(std::vector<std::string> args, rlim_t open_files = 0) {
-    char tmpl[] = "/tmp/pchat-limits-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data", std::move(args));
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data", std::move(args));
     if (open_files) server_->set_open_files_limit(open_files);
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
   }
   chat_client& client(const std::string& user, connection_config cc = {}, client_config cfg = {}) {
-    cc.server_port = server_->sip_port();
-    cfg.user = user;
-    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
-    return *clients_.back();
+    return clients_.add(server_->sip_port(), user, cc, cfg);
   }
   chat_client& trunk_client(std::shared_ptr<pchat::client::sip_connection> conn, const std::string& user) {
-    client_config cfg;
-    cfg.user = user;
-    clients_.push_back(std::make_unique<chat_client>(loop_, std::move(conn), cfg));
-    return *clients_.back();
-  }
-  std::string demo_room(chat_client& c) {
-    auto rooms = c.search_rooms("demo", 5s);
-    if (!rooms || rooms->empty()) return {};
-    return rooms->front().uri;
+    return clients_.add_on(std::move(conn), user);
   }
   // A counter of GET /api/v1/status (the SIP edge's limit counters); -1 if unreadable.
   long long status(const std::string& key) {
@@ -76,7 +65,7 @@ class LimitsE2E : public ::testing::Test {
     auto until = steady::now() + timeout;
     while (steady::now() < until) {
       if (status(key) >= n) return true;
-      loop_.run_once(50);
+      clients_.loop().run_once(50);
     }
     return false;
   }
@@ -116,10 +105,9 @@ class LimitsE2E : public ::testing::Test {
     return false;
   }
 
-  client_loop loop_;
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"limits"};
   std::unique_ptr<pchat::testing::server_process> server_;
-  std::vector<std::unique_ptr<chat_client>> clients_;
+  pchat::testing::chat_clients clients_;
   std::vector<int> raw_;
 };
 
@@ -201,7 +189,7 @@ TEST_F(SlowReaderE2E, NonReadingMemberIsClosedAtTheHardLimitAndTheRoomGetsEveryP
       5s));
   // Reading again, the member finds its connection closed.
   r.slow->connection().set_reading(true);
-  EXPECT_TRUE(loop_.run_until([&] { return r.slow->connection().is_closed(); }, steady::now() + 10s));
+  EXPECT_TRUE(clients_.loop().run_until([&] { return r.slow->connection().is_closed(); }, steady::now() + 10s));
   expect_clean(*r.alice);
   expect_clean(*r.bob);
 }
@@ -250,7 +238,7 @@ TEST_F(LimitsE2E, FloodingClientIsSlowedWhileAnotherKeepsItsLatency) {
     lat.push_back(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0));
   }
   ASSERT_EQ(sent, 2000u);
-  ASSERT_TRUE(loop_.run_until([&] { return done == sent; }, steady::now() + 60s)) << "flooding posts never completed";
+  ASSERT_TRUE(clients_.loop().run_until([&] { return done == sent; }, steady::now() + 60s)) << "flooding posts never completed";
   double p50 = percentile_ms(lat, 50), p99 = percentile_ms(lat, 99);
   std::cout << "flood (direct): 2000 flooding posts, bob post->delivery p50=" << p50 << " ms p99=" << p99
             << " ms; pauses=" << status("pauses") << "\n";
@@ -269,14 +257,14 @@ TEST_F(LimitsE2E, FloodingUserOnATrunkGets503sWhileItsNeighboursAreServed) {
   start({});
   connection_config cc;
   cc.server_port = server_->sip_port();
-  auto trunk = pchat::client::sip_connection::open(loop_, cc);
+  auto trunk = pchat::client::sip_connection::open(clients_.loop(), cc);
   ASSERT_TRUE(trunk);
   auto& flooder = trunk_client(trunk, "mallory@example.com");
   auto& bob = trunk_client(trunk, "bob@example.com");
   auto& carol = client("carol@example.com");
   ASSERT_TRUE(flooder.start() && bob.start());
   ASSERT_TRUE(carol.sign_in(10s));
-  ASSERT_TRUE(loop_.run_until([&] { return flooder.is_ready() && bob.is_ready(); }, steady::now() + 10s));
+  ASSERT_TRUE(clients_.loop().run_until([&] { return flooder.is_ready() && bob.is_ready(); }, steady::now() + 10s));
   std::string room = demo_room(bob);
   for (auto* c : {&flooder, &bob, &carol}) ASSERT_TRUE(c->join_and_wait(room, 5s));
   size_t sent = 0, ok = 0, refused = 0, done = 0;
@@ -296,7 +284,7 @@ TEST_F(LimitsE2E, FloodingUserOnATrunkGets503sWhileItsNeighboursAreServed) {
     lat.push_back(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0));
   }
   ASSERT_EQ(sent, 2000u);
-  ASSERT_TRUE(loop_.run_until([&] { return done == sent; }, steady::now() + 60s)) << "flooding posts never completed";
+  ASSERT_TRUE(clients_.loop().run_until([&] { return done == sent; }, steady::now() + 60s)) << "flooding posts never completed";
   double p50 = percentile_ms(lat, 50), p99 = percentile_ms(lat, 99);
   std::cout << "flood (trunk): " << refused << " of 2000 flooding posts got 503, bob post->delivery p50=" << p50
             << " ms p99=" << p99 << " ms\n";
@@ -316,7 +304,7 @@ TEST_F(LimitsE2E, UserOverItsRequestRateIsSlowedAloneOrRefusedOnATrunk) {
   auto& direct = client("mallory@example.com");
   connection_config cc;
   cc.server_port = server_->sip_port();
-  auto trunk = pchat::client::sip_connection::open(loop_, cc);
+  auto trunk = pchat::client::sip_connection::open(clients_.loop(), cc);
   auto& on_trunk = trunk_client(trunk, "trudy@example.com");
   auto& neighbour = trunk_client(trunk, "bob@example.com");
   ASSERT_TRUE(direct.sign_in(10s));
@@ -347,7 +335,7 @@ TEST_F(LimitsE2E, UserOverItsRequestRateIsSlowedAloneOrRefusedOnATrunk) {
     ASSERT_TRUE(neighbour.post_and_wait_ack(room, "calm " + std::to_string(i), 5s));
     lat.push_back(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t));
   }
-  ASSERT_TRUE(loop_.run_until([&] { return direct_done == 60 && trunk_done == 60; }, steady::now() + 30s));
+  ASSERT_TRUE(clients_.loop().run_until([&] { return direct_done == 60 && trunk_done == 60; }, steady::now() + 30s));
   double took = std::chrono::duration<double>(steady::now() - t0).count();
   EXPECT_EQ(direct_ok, 60u) << "a client on its own connection is slowed, not refused";
   // 60 posts with a burst of 20 (less what sign-in and join used) at 20/s: about 2 s.
@@ -375,7 +363,7 @@ TEST_F(LimitsE2E, UserOverItsByteRateIsSlowed) {
   };
   auto t0 = steady::now();
   for (int k = 0; k < 8; ++k) ASSERT_NE(alice.post(room, std::to_string(k) + filler), 0u);
-  ASSERT_TRUE(loop_.run_until([&] { return done == 8; }, steady::now() + 30s));
+  ASSERT_TRUE(clients_.loop().run_until([&] { return done == 8; }, steady::now() + 30s));
   double took = std::chrono::duration<double>(steady::now() - t0).count();
   EXPECT_EQ(ok, 8u);
   // 512 kB with 128 kB of burst at 128 kB/s: the last post waits about 3 s.
@@ -456,7 +444,7 @@ TEST_F(LimitsE2E, DialogsBeyondTheUserAndConnectionCapsAreRefused) {
   EXPECT_FALSE(alice2.sign_in(10s)) << "a second dialog for alice was accepted";
   connection_config cc;
   cc.server_port = server_->sip_port();
-  auto trunk = pchat::client::sip_connection::open(loop_, cc);
+  auto trunk = pchat::client::sip_connection::open(clients_.loop(), cc);
   auto& t0 = trunk_client(trunk, "fe0@example.com");
   auto& t1 = trunk_client(trunk, "fe1@example.com");
   auto& t2 = trunk_client(trunk, "fe2@example.com");
@@ -551,7 +539,7 @@ TEST_F(LimitsE2E, AcceptBacksOffWhenDescriptorsRunOutAndRecovers) {
     int fd = raw_tcp();
     if (fd >= 0) held.push_back(fd);
   }
-  ASSERT_TRUE(loop_.run_until([&] { return log_count("cannot accept connections") > 0; }, steady::now() + 10s))
+  ASSERT_TRUE(clients_.loop().run_until([&] { return log_count("cannot accept connections") > 0; }, steady::now() + 10s))
       << server_->stderr_text();
   auto cpu_ticks = [&] {
     std::ifstream in("/proc/" + std::to_string(server_->pid()) + "/stat");
@@ -575,5 +563,5 @@ TEST_F(LimitsE2E, AcceptBacksOffWhenDescriptorsRunOutAndRecovers) {
   for (int fd : held) close_raw(fd);
   auto& alice = client("alice@example.com");
   EXPECT_TRUE(alice.sign_in(15s)) << alice.failure_reason();
-  EXPECT_TRUE(loop_.run_until([&] { return log_count("accepting connections again") == 1; }, steady::now() + 5s));
+  EXPECT_TRUE(clients_.loop().run_until([&] { return log_count("accepting connections again") == 1; }, steady::now() + 5s));
 }

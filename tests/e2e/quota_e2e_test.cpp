@@ -7,8 +7,9 @@
 
 #include <filesystem>
 
-#include "tests/e2e/http_client.h"
-#include "tests/e2e/server_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -40,11 +41,10 @@ std::unique_ptr<chat_client> signed_in(client_loop& loop, uint16_t port, const s
 }  // namespace
 
 TEST(Quota, PreferencesBeyondTheUsersQuotaAreRefusedWith413AndTheCountSurvivesRestart) {
-  char tmpl[] = "/tmp/pchat-quota-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  pchat::testing::temp_dir dir("quota");
   // 3 labels, 200 bytes (label + value) per user.
   pchat::testing::server_process server(
-      dir + "/data", {"--max-prefs-per-user=3", "--max-pref-bytes-per-user=200"});
+      dir / "data", {"--max-prefs-per-user=3", "--max-pref-bytes-per-user=200"});
   ASSERT_TRUE(server.start()) << server.stderr_text();
   client_loop loop;
   {
@@ -73,13 +73,11 @@ TEST(Quota, PreferencesBeyondTheUsersQuotaAreRefusedWith413AndTheCountSurvivesRe
     EXPECT_EQ(set_pref(*alice, "c", "eHk="), 200);
   }
   ASSERT_TRUE(server.stop());
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Quota, UploadsBeyondTheUsersQuotaGet507UntilAFileIsRemovedAndTheCountSurvivesRestart) {
-  char tmpl[] = "/tmp/pchat-quota-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  pchat::testing::server_process server(dir + "/data", {"--max-upload-bytes-per-user=1000"});
+  pchat::testing::temp_dir dir("quota");
+  pchat::testing::server_process server(dir / "data", {"--max-upload-bytes-per-user=1000"});
   ASSERT_TRUE(server.start()) << server.stderr_text();
   int rc = 0;
   std::string room =
@@ -107,5 +105,4 @@ TEST(Quota, UploadsBeyondTheUsersQuotaGet507UntilAFileIsRemovedAndTheCountSurviv
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(upload("sip:alice@example.com", 600).status, 201);
   ASSERT_TRUE(server.stop());
-  std::filesystem::remove_all(dir);
 }

@@ -2,13 +2,13 @@
 // in their categories over HTTP, managers change them, everybody else is refused, and the
 // result is what SIP clients see when they join.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <string>
 
-#include "tests/e2e/http_client.h"
-#include "tests/e2e/server_process.h"
+#include "tests/support/ctl.h"
+#include "tests/support/http_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -27,24 +27,15 @@ const std::string kJson = "Content-Type: application/json";
 class RoomManagementE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pchat-manage-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data");
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
     ctl("category new --name Desks --creators sip:alice@example.com");
     ctl("category new --name Locked");
     ctl("category new --name Elsewhere --creators sip:alice@example.com "
         "--allowed-members sip:alice@example.com,sip:bob@example.com");
   }
-  void TearDown() override {
-    server_->stop();
-    std::filesystem::remove_all(dir_);
-  }
-  void ctl(const std::string& args) {
-    int rc = 0;
-    std::string out = server_->ctl(args, &rc);
-    ASSERT_EQ(rc, 0) << args << "\n" << out;
-  }
+  void TearDown() override { server_->stop(); }
+  void ctl(const std::string& args) { pchat::testing::ctl_ok(*server_, args); }
   pchat::testing::http_reply call(const std::string& user, const std::string& method,
                                   const std::string& path, const std::string& body = {}) {
     return http(server_->http_port(), method, "/manage/v1/" + path, {as(user), kJson}, body);
@@ -80,7 +71,7 @@ class RoomManagementE2E : public ::testing::Test {
     return r && r->replied ? r->reply.code : -2;
   }
 
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"manage"};
   std::unique_ptr<pchat::testing::server_process> server_;
 };
 

@@ -1,12 +1,12 @@
 // End-to-end tests: a real pchatd process driven over real sockets by the in-tree XCCOS
 // client (tools/client), checking what a user would see.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 
-#include "tests/e2e/server_process.h"
+#include "tests/support/chat_clients.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 using namespace std::chrono_literals;
@@ -15,44 +15,33 @@ using pchat::client::client_config;
 using pchat::client::client_loop;
 using pchat::client::connection_config;
 using pchat::client::transport_kind;
+using pchat::testing::demo_room;
 
 namespace {
 
 class ServerE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pchat-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data");
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
   }
   void TearDown() override {
     clients_.clear();
     EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly on SIGTERM: "
                                  << server_->exit_text() << "\n" << server_->stderr_text();
-    std::filesystem::remove_all(dir_);
   }
   chat_client& client(const std::string& user, transport_kind t = transport_kind::tcp,
                       uint64_t seed = 0) {
     connection_config cc;
     cc.transport = t;
-    cc.server_port = server_->sip_port();
     client_config cfg;
-    cfg.user = user;
     cfg.id_seed = seed;
-    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
-    return *clients_.back();
-  }
-  std::string demo_room(chat_client& c) {
-    auto rooms = c.search_rooms("demo", 5s);
-    if (!rooms || rooms->empty()) return {};
-    return rooms->front().uri;
+    return clients_.add(server_->sip_port(), user, cc, cfg);
   }
 
-  client_loop loop_;
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"e2e"};
   std::unique_ptr<pchat::testing::server_process> server_;
-  std::vector<std::unique_ptr<chat_client>> clients_;
+  pchat::testing::chat_clients clients_;
 };
 
 void expect_clean(const chat_client& c) {
@@ -135,16 +124,16 @@ TEST_F(ServerE2E, ManyUsersShareOneFrontEndConnection) {
   // Lync front ends route many users' dialogs to the chat pool over a few connections.
   connection_config cc;
   cc.server_port = server_->sip_port();
-  auto conn = pchat::client::sip_connection::open(loop_, cc);
+  auto conn = pchat::client::sip_connection::open(clients_.loop(), cc);
   ASSERT_TRUE(conn);
   std::vector<std::unique_ptr<chat_client>> users;
   for (int i = 0; i < 20; ++i) {
     client_config cfg;
     cfg.user = "fe" + std::to_string(i) + "@example.com";
-    users.push_back(std::make_unique<chat_client>(loop_, conn, cfg));
+    users.push_back(std::make_unique<chat_client>(clients_.loop(), conn, cfg));
     ASSERT_TRUE(users.back()->start());
   }
-  ASSERT_TRUE(loop_.run_until(
+  ASSERT_TRUE(clients_.loop().run_until(
       [&] {
         for (auto& u : users)
           if (!u->is_ready()) return false;
@@ -236,17 +225,17 @@ TEST_F(ServerE2E, SimultaneousJoinersAllEndWithTheFullRoster) {
   // rpl:join, and every roster must end complete.
   connection_config cc;
   cc.server_port = server_->sip_port();
-  auto conn = pchat::client::sip_connection::open(loop_, cc);
+  auto conn = pchat::client::sip_connection::open(clients_.loop(), cc);
   ASSERT_TRUE(conn);
   std::vector<std::unique_ptr<chat_client>> users;
   const int n = 30;
   for (int i = 0; i < n; ++i) {
     client_config cfg;
     cfg.user = "ord" + std::to_string(i) + "@example.com";
-    users.push_back(std::make_unique<chat_client>(loop_, conn, cfg));
+    users.push_back(std::make_unique<chat_client>(clients_.loop(), conn, cfg));
     ASSERT_TRUE(users.back()->start());
   }
-  ASSERT_TRUE(loop_.run_until(
+  ASSERT_TRUE(clients_.loop().run_until(
       [&] {
         for (auto& u : users)
           if (!u->is_ready()) return false;
@@ -256,7 +245,7 @@ TEST_F(ServerE2E, SimultaneousJoinersAllEndWithTheFullRoster) {
   std::string room = demo_room(*users[0]);
   std::vector<uint64_t> ids;
   for (auto& u : users) ids.push_back(u->join(room));  // all at once
-  ASSERT_TRUE(loop_.run_until(
+  ASSERT_TRUE(clients_.loop().run_until(
       [&] {
         for (auto& u : users)
           if (!u->in_room(room) || u->rooms().at(room).members.size() < static_cast<size_t>(n))
@@ -294,9 +283,8 @@ TEST_F(ServerE2E, ASecondSessionOfTheSameUserDoesNotDuplicateRosterNotices) {
 }
 
 TEST(DigestE2E, UsersSignInWithTheirPasswordAndNobodyElseDoes) {
-  char tmpl[] = "/tmp/pchat-digest-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  pchat::testing::server_process server(dir + "/data", {"--auth=digest"});
+  pchat::testing::temp_dir dir("digest");
+  pchat::testing::server_process server(dir / "data", {"--auth=digest"});
   ASSERT_TRUE(server.start()) << server.stderr_text();
   int rc = 0;
   std::string out = server.ctl("user new --uri zed@example.com --password c0rrect", &rc);
@@ -329,5 +317,4 @@ TEST(DigestE2E, UsersSignInWithTheirPasswordAndNobodyElseDoes) {
   none.reset();
   stranger.reset();
   EXPECT_TRUE(server.stop());
-  std::filesystem::remove_all(dir);
 }

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/server_process.h"
+#include "tests/support/chat_clients.h"
+#include "tests/support/ctl.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
 
 namespace {
@@ -18,41 +21,21 @@ using pchat::client::chat_client;
 using pchat::client::client_config;
 using pchat::client::client_loop;
 using pchat::client::connection_config;
+using pchat::testing::join_demo;
 
 class SearchE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pchat-search-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    server_ = std::make_unique<pchat::testing::server_process>(dir_ + "/data");
+    server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data");
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
   }
   void TearDown() override {
     clients_.clear();
     EXPECT_TRUE(server_->stop()) << "pchatd did not stop cleanly on SIGTERM";
-    std::filesystem::remove_all(dir_);
   }
-  chat_client& client(const std::string& user) {
-    connection_config cc;
-    cc.server_port = server_->sip_port();
-    client_config cfg;
-    cfg.user = user;
-    clients_.push_back(std::make_unique<chat_client>(loop_, cc, cfg));
-    return *clients_.back();
-  }
-  // Signs in, joins the demo room; returns its URI ("" on failure).
-  std::string join_demo(chat_client& c) {
-    if (!c.sign_in(10s)) return {};
-    auto rooms = c.search_rooms("demo", 5s);
-    if (!rooms || rooms->empty()) return {};
-    auto j = c.join_and_wait(rooms->front().uri, 5s);
-    return j && j->ok() ? rooms->front().uri : std::string();
-  }
+  chat_client& client(const std::string& user) { return clients_.add(server_->sip_port(), user); }
   json ctl_json(const std::string& args, int expect_rc = 0) {
-    int rc = -1;
-    std::string out = server_->ctl("--json " + args, &rc);
-    EXPECT_EQ(rc, expect_rc) << args << "\n" << out;
-    return json::parse(out, nullptr, false);
+    return pchat::testing::ctl_json(*server_, args, expect_rc);
   }
   // The texts of a search's results, newest first.
   std::vector<std::string> texts(const std::string& args) {
@@ -63,10 +46,9 @@ class SearchE2E : public ::testing::Test {
     return out;
   }
 
-  client_loop loop_;
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"search-e2e"};
   std::unique_ptr<pchat::testing::server_process> server_;
-  std::vector<std::unique_ptr<chat_client>> clients_;
+  pchat::testing::chat_clients clients_;
 };
 
 TEST_F(SearchE2E, AcknowledgedPostsAreFoundByWordPhraseAuthorAndDate) {
@@ -152,7 +134,7 @@ TEST_F(SearchE2E, IndexIsRebuiltFromTheStoreAfterRestart) {
     clients_.clear();
   }
   ASSERT_TRUE(server_->stop());
-  std::filesystem::remove_all(dir_ + "/data/search");  // lose the whole index
+  std::filesystem::remove_all(dir_ / "data/search");  // lose the whole index
   ASSERT_TRUE(server_->start()) << server_->stderr_text();
   // The index is rebuilt at start-up before the indexer answers: the first search waits.
   EXPECT_EQ(texts("--query giraffe").size(), 5u);

@@ -3,13 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "search/search_index.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace pchat::search {
 namespace {
 
 using storage::message_record;
-using storage::testing::temp_dir;
+using pchat::testing::temp_dir;
 
 constexpr int64_t kDay = int64_t{86400} * 1000000;
 constexpr int64_t kT0 = int64_t{1714521600} * 1000000;  // 2024-05-01T00:00:00Z

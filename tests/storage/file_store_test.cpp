@@ -8,30 +8,26 @@
 #include <fstream>
 
 #include "storage/file_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
 class FileStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pchat-filestore-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   size_t incoming() const {
     std::error_code ec;
     size_t n = 0;
-    for (auto it = std::filesystem::directory_iterator(dir_ + "/files/.incoming", ec);
+    for (auto it = std::filesystem::directory_iterator(dir_ / "files/.incoming", ec);
          !ec && it != std::filesystem::directory_iterator(); ++it) ++n;
     return n;
   }
-  std::string dir_;
+  pchat::testing::temp_dir dir_{"filestore"};
 };
 
 }  // namespace
 
 TEST_F(FileStoreTest, AWriterCommitsPiecesIntoOneBlob) {
-  pchat::storage::file_store files(dir_ + "/files");
+  pchat::storage::file_store files(dir_ / "files");
   std::unique_ptr<pchat::storage::file_store::writer> w;
   ASSERT_TRUE(files.begin(&w).is_ok());
   ASSERT_TRUE(w->append("hello ").is_ok());
@@ -57,20 +53,20 @@ TEST_F(FileStoreTest, AWriterCommitsPiecesIntoOneBlob) {
 }
 
 TEST_F(FileStoreTest, AnUncommittedWriterLeavesNothing) {
-  pchat::storage::file_store files(dir_ + "/files");
+  pchat::storage::file_store files(dir_ / "files");
   {
     std::unique_ptr<pchat::storage::file_store::writer> w;
     ASSERT_TRUE(files.begin(&w).is_ok());
     ASSERT_TRUE(w->append("partial").is_ok());
   }
   EXPECT_EQ(incoming(), 0u);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/files/room1"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "files/room1"));
 }
 
 TEST_F(FileStoreTest, UnfinishedUploadsAreDiscardedAndRoomIdsCannotNameTheirFolder) {
-  pchat::storage::file_store files(dir_ + "/files");
-  std::filesystem::create_directories(dir_ + "/files/.incoming");
-  { std::ofstream(dir_ + "/files/.incoming/crashed.tmp") << "x"; }
+  pchat::storage::file_store files(dir_ / "files");
+  std::filesystem::create_directories(dir_ / "files/.incoming");
+  { std::ofstream(dir_ / "files/.incoming/crashed.tmp") << "x"; }
   ASSERT_TRUE(files.discard_unfinished().is_ok());
   EXPECT_EQ(incoming(), 0u);
   std::string blob;

@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "storage/store.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 using namespace pchat::storage;
 
@@ -17,7 +17,7 @@ std::unique_ptr<store> open_store(const std::string& path) {
 }  // namespace
 
 TEST(StoreIdentity, UsersGroupsAndPoliciesRoundTripAndSurviveReopen) {
-  pchat::storage::testing::temp_dir dir;
+  pchat::testing::temp_dir dir("storage-test");
   {
     auto s = open_store(dir.path());
     user_record u{"sip:Alice@Example.com", "Alice A.", "abc123", true, "london", "traders"};
@@ -51,7 +51,7 @@ TEST(StoreIdentity, UsersGroupsAndPoliciesRoundTripAndSurviveReopen) {
 }
 
 TEST(StoreIdentity, BadIdentitiesAreRefusedWithTheReason) {
-  pchat::storage::testing::temp_dir dir;
+  pchat::testing::temp_dir dir("storage-test");
   auto s = open_store(dir.path());
   auto r = s->put_user({"alice", "", "", true, "", ""});
   EXPECT_TRUE(r.is_invalid_argument());
@@ -61,7 +61,7 @@ TEST(StoreIdentity, BadIdentitiesAreRefusedWithTheReason) {
 }
 
 TEST(StoreIdentity, RoomNameUniquenessStaysCheapForManyRooms) {
-  pchat::storage::testing::temp_dir dir;
+  pchat::testing::temp_dir dir("storage-test");
   auto s = open_store(dir.path());
   ASSERT_TRUE(s->put_category({"c1", "Cat", "", {}, {}, {}, true, true, true}).is_ok());
   auto t0 = std::chrono::steady_clock::now();

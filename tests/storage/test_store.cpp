@@ -14,12 +14,12 @@
 #include "record_equality.h"
 #include "storage/keys.h"
 #include "storage/record_codec.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace pchat::storage {
 namespace {
 
-using pchat::storage::testing::temp_dir;
+using pchat::testing::temp_dir;
 
 category_record make_category(const std::string& id, const std::string& name) {
   category_record c;

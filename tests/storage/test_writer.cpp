@@ -15,12 +15,12 @@
 
 #include "storage/db.h"
 #include "storage/keys.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace pchat::storage {
 namespace {
 
-using pchat::storage::testing::temp_dir;
+using pchat::testing::temp_dir;
 
 class WriterTest : public ::testing::Test {
  protected:
