@@ -22,7 +22,10 @@
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/xccos_codec.h"
 #include "storage/store.h"
+#include "tests/support/actor_node.h"
 #include "tests/support/recording_sender.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/xccos_commands.h"
 
 using namespace pchat;
 using namespace std::chrono_literals;
@@ -30,107 +33,13 @@ using namespace std::chrono_literals;
 namespace {
 
 using pchat::testing::recording_sender;
-
-
-std::string xccos_cmd(const std::string& inner, int envid = 7) {
-  return "<xccos ver=\"1\" envid=\"" + std::to_string(envid) +
-         "\" xmlns=\"urn:parlano:xml:ns:xccos\">" + inner + "</xccos>";
-}
-std::string join_cmd(const std::string& uri) {
-  auto [domain, value] = xccos::parse_room_uri(uri).value();
-  return xccos_cmd("<cmd id=\"cmd:join\" seqid=\"1\"><data><chanid key=\"0\" domain=\"" + domain +
-                   "\" value=\"" + value + "\"/></data></cmd>");
-}
-std::string post_cmd(const std::string& uri, const std::string& text) {
-  return xccos_cmd("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"" + uri +
-                   "\" author=\"sip:mallory@example.com\" ts=\"2024-05-01T12:34:56Z\"><chat>" +
-                   text + "</chat></grpchat>");
-}
-std::string backchat_cmd(const std::string& uri, int cnt) {
-  return xccos_cmd("<cmd id=\"cmd:bccontext\" seqid=\"1\"><data><chanib uri=\"" + uri +
-                   "\"/><bcq><last cnt=\"" + std::to_string(cnt) + "\"/></bcq></data></cmd>");
-}
-
+using pchat::testing::backchat_cmd;
+using pchat::testing::join_cmd;
+using pchat::testing::post_cmd;
+using pchat::testing::temp_dir;
+using pchat::testing::xccos_cmd;
 // One server node without SIP: store + commit + directory + sessions.
-struct node {
-  std::unique_ptr<storage::store> store;
-  recording_sender edge;
-  std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::vector<caf::actor> sessions;
-
-  explicit node(const std::string& dir) {
-    auto s = storage::store::open({dir, true}, &store);
-    EXPECT_TRUE(s.is_ok()) << s.to_string();
-    ctx->store = store.get();
-    ctx->edge = &edge;
-    ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
-    ctx->identities->upsert_policy({"global", true, ""});
-    cfg.set("scheduler.max-threads", 2);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    ctx->commit = actors::spawn_commit_actor(*sys, ctx);
-    ctx->reader = actors::spawn_reader_pool(*sys, store.get());
-    ctx->directory = actors::spawn_directory_actor(*sys, ctx);
-  }
-  ~node() {
-    for (auto& s : sessions) caf::anon_send(s, actors::closed_atom::value, std::string("test end"));
-    caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
-    // Rooms still handle parts and read ctx until they are gone: only then are its handles reset.
-    sys->await_all_actors_done();
-    ctx->reader = caf::actor{};
-    sessions.clear();
-    ctx->directory = caf::actor{};
-    ctx->commit = caf::actor{};
-    sys.reset();
-  }
-  std::string make_room(const std::string& name) {
-    caf::scoped_actor self{*sys};
-    storage::category_record c;
-    c.name = "cat-" + name;
-    std::string cat_id, room_id;
-    self->request(ctx->directory, 5s, actors::new_category_atom::value, c)
-        .receive([&](storage::category_record& r) { cat_id = r.id; }, [&](caf::error&) {});
-    storage::room_record r;
-    r.name = name;
-    r.category_id = cat_id;
-    self->request(ctx->directory, 5s, actors::new_room_atom::value, r)
-        .receive([&](storage::room_record& x) { room_id = x.id; }, [&](caf::error&) {});
-    return "ma-chan://" + ctx->domain + "/" + room_id;
-  }
-  std::string room_uri(const std::string& name) {
-    caf::scoped_actor self{*sys};
-    std::string uri;
-    self->request(ctx->directory, 5s, actors::list_rooms_atom::value)
-        .receive(
-            [&](std::vector<actors::room_view>& v) {
-              for (auto& r : v)
-                if (r.name == name) uri = r.uri;
-            },
-            [&](caf::error&) {});
-    return uri;
-  }
-  caf::actor session(sip::dialog_id id, const std::string& user) {
-    sip::dialog_info info;
-    info.id = id;
-    info.user_uri = user;
-    info.chat_uri = ctx->chat_uri;
-    auto s = actors::spawn_session_actor(*sys, ctx, info);
-    sessions.push_back(s);
-    return s;
-  }
-};
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/pchat-actors-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using node = pchat::testing::actor_node;
 
 uint64_t next_txn = 1;
 
@@ -141,8 +50,8 @@ void send_cmd(caf::actor& s, const std::string& body, uint64_t txn) {
 }  // namespace
 
 TEST(Actors, PostIsFannedOutToEveryMemberIncludingTheAuthorInOrder) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   std::string uri = n.make_room("Fanout");
   const int members = 50;
   std::vector<caf::actor> s;
@@ -178,8 +87,8 @@ TEST(Actors, PostIsFannedOutToEveryMemberIncludingTheAuthorInOrder) {
 }
 
 TEST(Actors, JoinNoticeGoesToTheOthersOnly) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   std::string uri = n.make_room("Notices");
   auto a = n.session(1, "sip:alice@example.com");
   send_cmd(a, join_cmd(uri), next_txn++);
@@ -197,10 +106,10 @@ TEST(Actors, JoinNoticeGoesToTheOthersOnly) {
 }
 
 TEST(Actors, BackchatSurvivesARestartInOrder) {
-  temp_dir dir;
+  temp_dir dir("actors");
   std::string uri;
   {
-    node n(dir.path);
+    node n(dir.path());
     uri = n.make_room("Persist");
     auto a = n.session(1, "sip:alice@example.com");
     send_cmd(a, join_cmd(uri), next_txn++);
@@ -212,7 +121,7 @@ TEST(Actors, BackchatSurvivesARestartInOrder) {
     }
     ASSERT_TRUE(n.edge.wait_response(last));
   }
-  node n(dir.path);
+  node n(dir.path());
   ASSERT_EQ(n.room_uri("Persist"), uri);
   auto b = n.session(5, "sip:bob@example.com");
   send_cmd(b, join_cmd(uri), next_txn++);
@@ -242,8 +151,8 @@ TEST(Actors, BackchatSurvivesARestartInOrder) {
 }
 
 TEST(Actors, FailedCommitAnswers503AndDeliversNothing) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   std::string uri = n.make_room("Failing");
   auto a = n.session(1, "sip:alice@example.com");
   send_cmd(a, join_cmd(uri), next_txn++);
@@ -257,8 +166,8 @@ TEST(Actors, FailedCommitAnswers503AndDeliversNothing) {
 }
 
 TEST(Actors, PostWithoutJoiningIsRefusedInsideXccos) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   std::string uri = n.make_room("Closed door");
   auto a = n.session(1, "sip:alice@example.com");
   uint64_t t = next_txn++;
@@ -269,8 +178,8 @@ TEST(Actors, PostWithoutJoiningIsRefusedInsideXccos) {
 }
 
 TEST(Actors, UnknownRoomAndBrokenXmlGetXccosErrors) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   auto a = n.session(1, "sip:alice@example.com");
   send_cmd(a, join_cmd("ma-chan://example.com/no-such-room"), next_txn++);
   ASSERT_TRUE(n.edge.wait_count(1, "code=\"404\"", 1));
@@ -279,8 +188,8 @@ TEST(Actors, UnknownRoomAndBrokenXmlGetXccosErrors) {
 }
 
 TEST(Actors, BatchJoinReportsFailedRoomsAndJoinsTheOthers) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   std::string good = n.make_room("Good");
   auto [domain, value] = xccos::parse_room_uri(good).value();
   auto a = n.session(1, "sip:alice@example.com");
@@ -296,8 +205,8 @@ TEST(Actors, BatchJoinReportsFailedRoomsAndJoinsTheOthers) {
 }
 
 TEST(Actors, PreferencesPersistPerUser) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   auto a = n.session(1, "sip:alice@example.com");
   uint64_t t = next_txn++;
   send_cmd(a,
@@ -322,8 +231,8 @@ TEST(Actors, PreferencesPersistPerUser) {
 }
 
 TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   n.ctx->room_idle_seconds = 1;
   std::string uri = n.make_room("Sleepy");
   caf::scoped_actor self{*n.sys};
@@ -357,8 +266,8 @@ TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
 }
 
 TEST(Actors, ReplacingARoomFailsWhenItChangedSinceItWasRead) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   std::string uri = n.make_room("Desk");
   std::string id = uri.substr(uri.rfind('/') + 1);
   storage::room_record read;
@@ -469,8 +378,8 @@ caf::behavior silent_directory(caf::event_based_actor* self) {
 }  // namespace
 
 TEST(Actors, StalledCommitAnswersThePostInTimeAndNeverAcknowledgesIt) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   n.ctx->commit_timeout = 300ms;
   std::string uri = n.make_room("Stuck disk");
   caf::actor real = n.ctx->commit;
@@ -519,8 +428,8 @@ TEST(Actors, StalledCommitAnswersThePostInTimeAndNeverAcknowledgesIt) {
 }
 
 TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   std::string uri = n.make_room("Unreadable");
   auto [domain, id] = xccos::parse_room_uri(uri).value();
   for (uint64_t seq = 1; seq <= 3; ++seq) {
@@ -573,8 +482,8 @@ TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
 }
 
 TEST(Actors, EveryCommandHoldsItsInfoUntilItsWorkIsDoneOrTimesOut) {
-  temp_dir dir;
-  node n(dir.path);
+  temp_dir dir("actors");
+  node n(dir.path());
   n.ctx->request_timeout = 300ms;
   caf::actor real = n.ctx->directory;
   n.ctx->directory = n.sys->spawn(silent_directory);

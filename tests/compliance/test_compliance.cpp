@@ -30,7 +30,13 @@
 #include "storage/keys.h"
 #include "storage/record_codec.h"
 #include "storage/store.h"
+#include "tests/support/actor_node.h"
+#include "tests/support/compliance_xsd.h"
+#include "tests/support/eventually.h"
+#include "tests/support/read_file.h"
 #include "tests/support/recording_sender.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/xccos_commands.h"
 
 using namespace pchat;
 using namespace std::chrono_literals;
@@ -39,44 +45,13 @@ using storage::compliance_record;
 
 namespace {
 
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/pchat-compliance-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using pchat::testing::read_file;
+using pchat::testing::temp_dir;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs xmllint --schema on `path`; returns its exit code (0 = valid), output in *out.
-int xmllint(const std::string& path, std::string* out) {
-  std::string cmd = "xmllint --noout --schema " PCHAT_SOURCE_DIR "/compliance/xml_adapter.xsd '" +
-                    path + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  out->clear();
-  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  int status = p ? pclose(p) : -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Waits until pred() holds, polling; false at the deadline.
+// These tests wait up to 10 s for a condition, polling every 5 ms.
 template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds deadline = 10s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
+bool eventually(Pred pred) {
+  return pchat::testing::eventually(pred, 10s, 5ms);
 }
 
 // 2008-06-04T20:15:40.953548Z: the reference sample's instant at our clock's resolution.
@@ -195,9 +170,9 @@ TEST(ComplianceRecord, TrailingBytesAreCorruption) {
 // ---- store
 
 TEST(ComplianceStore, EventCommitsAtomicallyWithItsPost) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
   auto b = st->new_batch();
   storage::message_record m;
   m.seq = 1;
@@ -211,9 +186,9 @@ TEST(ComplianceStore, EventCommitsAtomicallyWithItsPost) {
   ASSERT_TRUE(st->read_compliance(0, 10, &staged).is_ok());
   EXPECT_TRUE(staged.empty()) << "a failed commit must stage neither the post nor its event";
   // A rejected event (seq 0) rejects the whole batch, the post too.
-  temp_dir dir2;
+  temp_dir dir2("compliance");
   std::unique_ptr<storage::store> st2;
-  ASSERT_TRUE(storage::store::open({dir2.path, true}, &st2).is_ok());
+  ASSERT_TRUE(storage::store::open({dir2.path(), true}, &st2).is_ok());
   auto b2 = st2->new_batch();
   b2->put_message("room", m);
   b2->put_compliance(ev(0, compliance_kind::chat, "room", m.author, 1, "hi", 1));
@@ -224,10 +199,10 @@ TEST(ComplianceStore, EventCommitsAtomicallyWithItsPost) {
 }
 
 TEST(ComplianceStore, SequenceSurvivesRestartEvenWhenTheQueueIsEmpty) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   {
     std::unique_ptr<storage::store> st;
-    ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+    ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
     auto b = st->new_batch();
     for (uint64_t i = 1; i <= 5; ++i) {  // one group commit each
       b->put_compliance(ev(i, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
@@ -242,7 +217,7 @@ TEST(ComplianceStore, SequenceSurvivesRestartEvenWhenTheQueueIsEmpty) {
     EXPECT_TRUE(st->delete_compliance(3, 2).is_invalid_argument());
   }
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
   uint64_t last = 0, n = 9;
   ASSERT_TRUE(st->count_compliance(&n).is_ok());
   EXPECT_EQ(n, 0u);
@@ -251,9 +226,9 @@ TEST(ComplianceStore, SequenceSurvivesRestartEvenWhenTheQueueIsEmpty) {
 }
 
 TEST(ComplianceStore, OneBatchIsOneGroupReadAndDeletedWhole) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
   auto b = st->new_batch();
   b->put_compliance(ev(1, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
   ASSERT_TRUE(b->commit().is_ok());
@@ -298,9 +273,9 @@ TEST(ComplianceStore, OneBatchIsOneGroupReadAndDeletedWhole) {
 }
 
 TEST(ComplianceStore, ABigBatchIsSplitIntoGroupsOfAThousand) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
   auto b = st->new_batch();
   for (uint64_t i = 1; i <= 2500; ++i)  // e.g. clearing a big room: one event per message
     b->put_compliance(ev(i, compliance_kind::message_removed, "r1", "sip:a@example.com", i, "gone", 1));
@@ -320,9 +295,9 @@ TEST(ComplianceStore, ABigBatchIsSplitIntoGroupsOfAThousand) {
 }
 
 TEST(ComplianceStore, SettingsHaveTheReferenceDefaultsAndRanges) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path, true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
   storage::compliance_config c;
   ASSERT_TRUE(st->get_compliance_config(&c).is_ok());
   EXPECT_FALSE(c.enabled);
@@ -364,7 +339,7 @@ TEST(XmlAdapter, KnownScenarioMatchesTheExpectedDocument) {
 }
 
 TEST(XmlAdapter, OutputValidatesAgainstTheXsdWithEverySwitch) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   auto events = scenario();
   events.push_back(ev(6, compliance_kind::file_upload, "r2", "sip:carol@fabrikam.com", 0,
                       "0988a0b0c0d0e0f0097c.txt", kT0 + 5000000));
@@ -375,18 +350,18 @@ TEST(XmlAdapter, OutputValidatesAgainstTheXsdWithEverySwitch) {
     opts.add_user_details = mask & 1;
     opts.add_chat_room_details = mask & 2;
     opts.create_file_attachments_manifest = mask & 4;
-    std::string path = dir.path + "/doc" + std::to_string(mask) + ".xml";
+    std::string path = dir.path() + "/doc" + std::to_string(mask) + ".xml";
     std::ofstream(path) << compliance::encode_xml_document(events, opts);
     std::string out;
-    EXPECT_EQ(xmllint(path, &out), 0) << "switches " << mask << ": " << out;
+    EXPECT_EQ(pchat::testing::xmllint_compliance_xml(path, &out), 0) << "switches " << mask << ": " << out;
   }
   // And a document the XSD must reject, so the check above can fail.
-  std::string bad = dir.path + "/bad.xml";
+  std::string bad = dir.path() + "/bad.xml";
   std::string doc = compliance::encode_xml_document(scenario(), {});
   doc.replace(doc.find("type=\"JOIN\""), 11, "type=\"SHOUT\"");
   std::ofstream(bad) << doc;
   std::string out;
-  EXPECT_NE(xmllint(bad, &out), 0) << out;
+  EXPECT_NE(pchat::testing::xmllint_compliance_xml(bad, &out), 0) << out;
 }
 
 TEST(XmlAdapter, UserAndRoomDetailsAddEmailInternalAndTheRoomName) {
@@ -411,9 +386,9 @@ TEST(XmlAdapter, MultiLineTextSurvivesAttributeNormalisation) {
 }
 
 TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   compliance::adapter_options opts;
-  opts.output_directory = dir.path;
+  opts.output_directory = dir.path();
   opts.one_chat_room_per_output_file = true;
   opts.create_file_attachments_manifest = true;
   auto a = compliance::make_adapter("xml", opts);
@@ -422,14 +397,14 @@ TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
                         "f00d.txt", kT0));
   ASSERT_TRUE(a->deliver(b).ok());
   std::vector<std::string> names;
-  for (auto& e : std::filesystem::directory_iterator(dir.path))
+  for (auto& e : std::filesystem::directory_iterator(dir.path()))
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   ASSERT_EQ(names.size(), 3u);
   EXPECT_EQ(names[0], "pchat-compliance-00000000000000000001-00000000000000000006-r1.xml");
   EXPECT_EQ(names[1], "pchat-compliance-00000000000000000001-00000000000000000006-r2.xml");
   EXPECT_EQ(names[2], "pchat-compliance-00000000000000000001-00000000000000000006.ATTACH");
-  EXPECT_EQ(read_file(dir.path + "/" + names[2]),
+  EXPECT_EQ(read_file(dir.path() + "/" + names[2]),
             "FILEDOWNLOAD\t2008-06-04T20:15:40.9535480Z\tma-chan://example.com/r2\t"
             "sip:c@example.com\tf00d.txt\t\n");
   EXPECT_EQ(a->delivered_range_end(1), 6u);
@@ -437,9 +412,9 @@ TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
 }
 
 TEST(XmlAdapter, InvalidUtf8AndForbiddenCharactersBecomeReplacementCharactersAndTheFileValidates) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   compliance::adapter_options opts;
-  opts.output_directory = dir.path;
+  opts.output_directory = dir.path();
   opts.add_user_details = true;
   opts.add_chat_room_details = true;
   auto events = scenario();
@@ -448,9 +423,9 @@ TEST(XmlAdapter, InvalidUtf8AndForbiddenCharactersBecomeReplacementCharactersAnd
   events[0].user_display = "Al\xFEice";
   compliance::batch b{1, 5, events};
   ASSERT_TRUE(compliance::make_adapter("xml", opts)->deliver(b).ok());
-  const std::string path = dir.path + "/" + compliance::output_name(1, 5, "", "xml");
+  const std::string path = dir.path() + "/" + compliance::output_name(1, 5, "", "xml");
   std::string out;
-  EXPECT_EQ(xmllint(path, &out), 0) << out;
+  EXPECT_EQ(pchat::testing::xmllint_compliance_xml(path, &out), 0) << out;
   const std::string doc = read_file(path);
   const std::string r = "\xEF\xBF\xBD";
   EXPECT_NE(doc.find("content=\"raw " + r + " byte, nul " + r + " esc " + r + " trunc " + r + "\""),
@@ -637,12 +612,12 @@ void stage(storage::store& st, uint64_t first, uint64_t last, bool one_group = f
 }  // namespace
 
 TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventExactlyOnce) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 50);
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   auto flaky = std::make_shared<flaky_adapter>(compliance::make_adapter("csv", opts), 3);
   actors::runner_options ro;
   ro.domain = "example.com";
@@ -687,9 +662,9 @@ class broken_encoder final : public compliance::file_adapter {
 }  // namespace
 
 TEST(ComplianceRunner, ARecordWithByte0xFFFromAnOlderVersionIsDeliveredAsValidXml) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
   // Staged as an older version did, before text was checked on entry.
   auto b = st->new_batch();
   b->put_compliance(ev(1, compliance_kind::chat, "r1", "sip:a@example.com", 1, "ok", kT0));
@@ -697,12 +672,12 @@ TEST(ComplianceRunner, ARecordWithByte0xFFFromAnOlderVersionIsDeliveredAsValidXm
                        std::string("bad \xFF byte and \x01"), kT0));
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   runner_rig rig(st.get(), runner_for("xml", opts));
   const std::string path = opts.output_directory + "/" + compliance::output_name(1, 2, "", "xml");
   ASSERT_TRUE(eventually([&] { return runner_status(rig.sys, rig.runner).delivered_through == 2; }));
   std::string out;
-  EXPECT_EQ(xmllint(path, &out), 0) << out;
+  EXPECT_EQ(pchat::testing::xmllint_compliance_xml(path, &out), 0) << out;
   EXPECT_NE(read_file(path).find("content=\"bad \xEF\xBF\xBD byte and \xEF\xBF\xBD\""), std::string::npos);
   auto s = runner_status(rig.sys, rig.runner);
   EXPECT_EQ(s.last_error, "");
@@ -710,12 +685,12 @@ TEST(ComplianceRunner, ARecordWithByte0xFFFromAnOlderVersionIsDeliveredAsValidXm
 }
 
 TEST(ComplianceRunner, OutputThatWouldNotParseIsNotWrittenAndTheBatchIsNotReportedDelivered) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 3);
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   actors::runner_options ro = runner_for("xml", opts);
   ro.output = std::make_shared<broken_encoder>(opts);
   runner_rig rig(st.get(), ro);
@@ -731,14 +706,14 @@ TEST(ComplianceRunner, OutputThatWouldNotParseIsNotWrittenAndTheBatchIsNotReport
 }
 
 TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 3);
   stage(*st, 4, 30, true);  // one group commit of 27 events
   stage(*st, 31, 32);
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   actors::runner_options ro = runner_for("csv", opts);
   ro.max_batch_events = 5;
   runner_rig rig(st.get(), ro);
@@ -753,9 +728,9 @@ TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
 }
 
 TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
   storage::user_record ann;
   ann.uri = "sip:a@example.com";
   ann.display_name = "Ann Analyst";
@@ -769,7 +744,7 @@ TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
   b->put_compliance(stranger);
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   actors::runner_options ro = runner_for("csv", opts, "chat.example.org");
   runner_rig rig(st.get(), ro);
   std::string out_file = opts.output_directory + "/" + compliance::output_name(1, 2, "", "csv");
@@ -783,9 +758,9 @@ TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
 }
 
 TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
   storage::file_record f;
   f.id = st->new_file_id();
   f.room_id = "r1";
@@ -799,7 +774,7 @@ TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
   b->put_compliance(up);
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   opts.create_file_attachments_manifest = true;
   actors::runner_options ro = runner_for("xml", opts);
   runner_rig rig(st.get(), ro);
@@ -815,12 +790,12 @@ TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
 }
 
 TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated) {
-  temp_dir dir;
+  temp_dir dir("compliance");
   std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path + "/store", true}, &st).is_ok());
+  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 8);
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   // The previous process delivered [1, 5] (renamed) and died before deleting; it also left
   // a temporary of its next batch. Events 6..8 arrived after.
   {
@@ -847,104 +822,18 @@ namespace {
 
 using pchat::testing::recording_sender;
 
-std::string xccos_cmd(const std::string& inner) {
-  return "<xccos ver=\"1\" envid=\"7\" xmlns=\"urn:parlano:xml:ns:xccos\">" + inner + "</xccos>";
-}
-std::string join_cmd(const std::string& uri) {
-  auto [domain, value] = xccos::parse_room_uri(uri).value();
-  return xccos_cmd("<cmd id=\"cmd:join\" seqid=\"1\"><data><chanid key=\"0\" domain=\"" + domain +
-                   "\" value=\"" + value + "\"/></data></cmd>");
-}
-std::string part_cmd(const std::string& uri) {
-  return xccos_cmd("<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"" + uri +
-                   "\"/></data></cmd>");
-}
-std::string post_cmd(const std::string& uri, const std::string& text) {
-  return xccos_cmd("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"" + uri +
-                   "\" author=\"sip:x@example.com\" ts=\"2024-05-01T12:34:56Z\"><chat>" + text +
-                   "</chat></grpchat>");
-}
-std::string backchat_cmd(const std::string& uri, int cnt) {
-  return xccos_cmd("<cmd id=\"cmd:bccontext\" seqid=\"1\"><data><chanib uri=\"" + uri +
-                   "\"/><bcq><last cnt=\"" + std::to_string(cnt) + "\"/></bcq></data></cmd>");
-}
+using pchat::testing::backchat_cmd;
+using pchat::testing::join_cmd;
+using pchat::testing::part_cmd;
+using pchat::testing::post_cmd;
 
 // A node without SIP, compliance on or off.
-struct node {
-  std::unique_ptr<storage::store> store;
-  recording_sender edge;
-  std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
-  // Everyone in the domain may chat: these tests are about capture, not access.
-  std::shared_ptr<actors::identity_registry> ids = [] {
-    auto r = std::make_shared<actors::identity_registry>("example.com");
-    r->upsert_policy({"global", true, ""});
-    return r;
-  }();
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::vector<caf::actor> sessions;
-
-  node(const std::string& dir, bool compliance_on) {
-    EXPECT_TRUE(storage::store::open({dir, true}, &store).is_ok());
-    ctx->store = store.get();
-    ctx->edge = &edge;
-    ctx->identities = ids;
-    ctx->compliance_enabled = compliance_on;
-    cfg.set("scheduler.max-threads", 2);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    ctx->commit = actors::spawn_commit_actor(*sys, ctx);
-    ctx->reader = actors::spawn_reader_pool(*sys, store.get());
-    ctx->directory = actors::spawn_directory_actor(*sys, ctx);
-  }
-  ~node() {
-    for (auto& s : sessions) caf::anon_send(s, actors::closed_atom::value, std::string("end"));
-    caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
-    // Rooms still handle parts and read ctx until they are gone: only then are its handles reset.
-    sys->await_all_actors_done();
-    ctx->reader = caf::actor{};
-    sessions.clear();
-    ctx->directory = caf::actor{};
-    ctx->commit = caf::actor{};
-    ctx->identities = ids;
-    sys.reset();
-  }
+struct node : pchat::testing::actor_node {
+  node(const std::string& dir, bool compliance_on) : actor_node(dir, compliance_on) {}
   // ChatHistory off by default: such posts are not stored but captured all the same
   // (reference §4.1); rooms whose history is edited afterwards need it on.
   std::string make_room(const std::string& name, bool chat_history = false) {
-    caf::scoped_actor self{*sys};
-    storage::category_record c;
-    c.name = "cat-" + name;
-    c.chat_history = chat_history;
-    std::string cat_id, room_id;
-    self->request(ctx->directory, 5s, actors::new_category_atom::value, c)
-        .receive([&](storage::category_record& r) { cat_id = r.id; }, [&](caf::error&) {});
-    storage::room_record r;
-    r.name = name;
-    r.category_id = cat_id;
-    self->request(ctx->directory, 5s, actors::new_room_atom::value, r)
-        .receive([&](storage::room_record& x) { room_id = x.id; }, [&](caf::error&) {});
-    return "ma-chan://" + ctx->domain + "/" + room_id;
-  }
-  caf::actor session(sip::dialog_id id, const std::string& user) {
-    sip::dialog_info info;
-    info.id = id;
-    info.user_uri = user;
-    info.chat_uri = ctx->chat_uri;
-    auto s = actors::spawn_session_actor(*sys, ctx, info);
-    sessions.push_back(s);
-    return s;
-  }
-  int cmd(caf::actor& s, const std::string& body) {
-    static uint64_t txn = 1000;
-    uint64_t t = ++txn;
-    caf::anon_send(s, actors::info_atom::value, t, body);
-    return edge.wait_response(t) ? edge.response(t) : 0;
-  }
-  // A join is complete when its XCCOS reply arrived (the SIP 200 comes first).
-  bool join(caf::actor& s, sip::dialog_id d, const std::string& uri) {
-    return cmd(s, join_cmd(uri)) == 200 && edge.wait_info(d, "rpl:join");
+    return actor_node::make_room(name, chat_history);
   }
   std::vector<compliance_record> staged() {
     std::vector<compliance_record> out;
@@ -969,8 +858,8 @@ std::vector<compliance_kind> kinds(const std::vector<compliance_record>& v) {
 }  // namespace
 
 TEST(ComplianceCapture, AcknowledgedPostHasItsEventStagedInTheSameWrite) {
-  temp_dir dir;
-  node n(dir.path, true);
+  temp_dir dir("compliance");
+  node n(dir.path(), true);
   std::string uri = n.make_room("Capture");
   auto alice = n.session(1, "sip:alice@example.com");
   ASSERT_TRUE(n.join(alice, 1, uri));
@@ -993,8 +882,8 @@ TEST(ComplianceCapture, AcknowledgedPostHasItsEventStagedInTheSameWrite) {
 }
 
 TEST(ComplianceCapture, ComplianceOffWritesNothing) {
-  temp_dir dir;
-  node n(dir.path, false);
+  temp_dir dir("compliance");
+  node n(dir.path(), false);
   std::string uri = n.make_room("Off");
   auto alice = n.session(1, "sip:alice@example.com");
   ASSERT_TRUE(n.join(alice, 1, uri));
@@ -1004,8 +893,8 @@ TEST(ComplianceCapture, ComplianceOffWritesNothing) {
 }
 
 TEST(ComplianceCapture, ScenarioIsStagedInOrderAndReplacementShowsInBackchat) {
-  temp_dir dir;
-  node n(dir.path, true);
+  temp_dir dir("compliance");
+  node n(dir.path(), true);
   std::string uri = n.make_room("Scenario", true);
   auto alice = n.session(1, "sip:alice@example.com");
   auto bob = n.session(2, "sip:bob@example.com");
@@ -1044,13 +933,13 @@ TEST(ComplianceCapture, ScenarioIsStagedInOrderAndReplacementShowsInBackchat) {
   EXPECT_EQ(staged[6].message_id, 1u);
   // Deliver through the XML adapter: the file validates against the XSD.
   compliance::adapter_options opts;
-  opts.output_directory = dir.path + "/out";
+  opts.output_directory = dir.path() + "/out";
   auto a = compliance::make_adapter("xml", opts);
   ASSERT_TRUE(a->deliver({staged.front().seq, staged.back().seq, staged}).ok());
   std::string path = opts.output_directory + "/" +
                      compliance::output_name(staged.front().seq, staged.back().seq, "", "xml");
   std::string out;
-  EXPECT_EQ(xmllint(path, &out), 0) << out;
+  EXPECT_EQ(pchat::testing::xmllint_compliance_xml(path, &out), 0) << out;
   std::string doc = read_file(path);
   EXPECT_NE(doc.find("type=\"CHAT\" content=\"secret plan\" id=\"1\""), std::string::npos);
   EXPECT_NE(doc.find("type=\"CHAT\" content=\"This message was replaced"), std::string::npos);

@@ -1,0 +1,100 @@
+#include "tests/support/actor_node.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "actors/commit_actor.h"
+#include "actors/directory_actor.h"
+#include "actors/identity_registry.h"
+#include "actors/messages.h"
+#include "actors/reader_actor.h"
+#include "actors/session_actor.h"
+#include "tests/support/xccos_commands.h"
+
+namespace pchat::testing {
+
+using namespace std::chrono_literals;
+
+actor_node::actor_node(const std::string& dir, bool compliance_enabled) {
+  auto s = storage::store::open({dir, true}, &store);
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  ctx->store = store.get();
+  ctx->edge = &edge;
+  ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
+  ctx->identities->upsert_policy({"global", true, ""});
+  ctx->compliance_enabled = compliance_enabled;
+  cfg.set("scheduler.max-threads", 2);
+  sys = std::make_unique<caf::actor_system>(cfg);
+  ctx->commit = actors::spawn_commit_actor(*sys, ctx);
+  ctx->reader = actors::spawn_reader_pool(*sys, store.get());
+  ctx->directory = actors::spawn_directory_actor(*sys, ctx);
+}
+
+actor_node::~actor_node() {
+  for (auto& s : sessions) caf::anon_send(s, actors::closed_atom::value, std::string("test end"));
+  caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
+  // Rooms still handle parts and read ctx until they are gone: only then are its handles reset.
+  sys->await_all_actors_done();
+  ctx->reader = caf::actor{};
+  sessions.clear();
+  ctx->directory = caf::actor{};
+  ctx->commit = caf::actor{};
+  sys.reset();
+}
+
+std::string actor_node::make_room(const std::string& name, std::optional<bool> chat_history) {
+  caf::scoped_actor self{*sys};
+  storage::category_record c;
+  c.name = "cat-" + name;
+  if (chat_history) c.chat_history = *chat_history;
+  std::string cat_id, room_id;
+  self->request(ctx->directory, 5s, actors::new_category_atom::value, c)
+      .receive([&](storage::category_record& r) { cat_id = r.id; }, [&](caf::error&) {});
+  storage::room_record r;
+  r.name = name;
+  r.category_id = cat_id;
+  self->request(ctx->directory, 5s, actors::new_room_atom::value, r)
+      .receive([&](storage::room_record& x) { room_id = x.id; }, [&](caf::error&) {});
+  return "ma-chan://" + ctx->domain + "/" + room_id;
+}
+
+std::string actor_node::room_uri(const std::string& name) {
+  caf::scoped_actor self{*sys};
+  std::string uri;
+  self->request(ctx->directory, 5s, actors::list_rooms_atom::value)
+      .receive(
+          [&](std::vector<actors::room_view>& v) {
+            for (auto& r : v)
+              if (r.name == name) uri = r.uri;
+          },
+          [&](caf::error&) {});
+  return uri;
+}
+
+caf::actor actor_node::session(sip::dialog_id id, const std::string& user) {
+  sip::dialog_info info;
+  info.id = id;
+  info.user_uri = user;
+  info.chat_uri = ctx->chat_uri;
+  auto s = actors::spawn_session_actor(*sys, ctx, info);
+  sessions.push_back(s);
+  return s;
+}
+
+int actor_node::cmd(caf::actor& s, const std::string& body) {
+  // Above the numbers tests pick by hand for their own INFOs.
+  static std::atomic<uint64_t> txn{1000};
+  uint64_t t = ++txn;
+  caf::anon_send(s, actors::info_atom::value, t, body);
+  return edge.wait_response(t) ? edge.response(t) : 0;
+}
+
+bool actor_node::join(caf::actor& s, sip::dialog_id d, const std::string& uri) {
+  return cmd(s, join_cmd(uri)) == 200 && edge.wait_info(d, "rpl:join");
+}
+
+}  // namespace pchat::testing

@@ -1,0 +1,56 @@
+// One server node without SIP, in the test's process: a real store in a folder, the commit
+// actor, the reader pool and the directory on a two-thread actor system, sessions spawned
+// on demand; the SIP edge is a recording_sender (`edge`) that records what actors send.
+// Everyone in the domain (example.com) may chat: a "global" policy with chat enabled.
+//
+// The destructor closes every session, tells the services to exit, awaits ALL actors
+// (rooms still handle parts and read the context until they are gone), and only then drops
+// the handles and the store.
+//
+// Threads: the test thread calls it; the actors run on CAF workers. Members are public so
+// that a test can reach the store, the context and the system directly.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/server_context.h"
+#include "protocol/sip/sip_endpoint.h"
+#include "storage/store.h"
+#include "tests/support/recording_sender.h"
+
+namespace pchat::testing {
+
+struct actor_node {
+  // Opens (creates) the store in `dir`. A store that fails to open is a test failure.
+  explicit actor_node(const std::string& dir, bool compliance_enabled = false);
+  ~actor_node();
+  actor_node(const actor_node&) = delete;
+  actor_node& operator=(const actor_node&) = delete;
+
+  // A room in a category of its own ("cat-<name>") made through the directory; its URI.
+  // `chat_history` sets the category's ChatHistory; nullopt keeps the record's default.
+  std::string make_room(const std::string& name, std::optional<bool> chat_history = std::nullopt);
+  // The URI of the room called `name` as the directory lists it ("" if none).
+  std::string room_uri(const std::string& name);
+  // A session actor for dialog `id` signed in as `user` ("sip:alice@example.com").
+  caf::actor session(sip::dialog_id id, const std::string& user);
+  // Hands `body` to session `s` as an INFO and waits (10 s) for its SIP final response;
+  // the status, 0 if none came.
+  int cmd(caf::actor& s, const std::string& body);
+  // cmd(join_cmd(uri)) answered 200 and its XCCOS reply (rpl:join) reached dialog `d`.
+  bool join(caf::actor& s, sip::dialog_id d, const std::string& uri);
+
+  std::unique_ptr<storage::store> store;
+  recording_sender edge;
+  std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::vector<caf::actor> sessions;
+};
+
+}  // namespace pchat::testing
