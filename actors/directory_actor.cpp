@@ -17,6 +17,8 @@
 namespace pchat::actors {
 namespace {
 
+constexpr std::chrono::seconds kMaxReloadDelay{30};
+
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -40,6 +42,8 @@ struct directory_state {
   std::unordered_map<std::string, caf::actor> active;           // by room id
   std::unordered_map<std::string, int> counts;                  // live members by room id
   std::mt19937_64 rng{std::random_device{}()};
+  std::string load_error;                // why the store could not be read (empty: serving)
+  std::chrono::seconds reload_delay{1};  // before the next read, after a failed one
   static inline const char* name = "directory";
 
   room_view view(const storage::room_record& r) const {
@@ -112,18 +116,61 @@ caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record 
   return r;
 }
 
-caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx) {
-  auto& st = self->state;
-  st.ctx = ctx;
+// Reads every category and room into `st`; on failure `st` is left as it was.
+storage::status load(directory_state& st) {
   std::vector<storage::category_record> cats;
-  if (auto s = ctx->store->list_categories(&cats); !s.is_ok())
-    PCHAT_LOG(error, "directory", "cannot load categories", "error=" + log::quote(s.to_string()));
-  for (auto& c : cats) st.categories.emplace(c.id, std::move(c));
+  if (auto s = st.ctx->store->list_categories(&cats); !s.is_ok()) return s;
   std::vector<storage::room_record> rooms;
-  if (auto s = ctx->store->list_rooms(&rooms); !s.is_ok())
-    PCHAT_LOG(error, "directory", "cannot load rooms", "error=" + log::quote(s.to_string()));
+  if (auto s = st.ctx->store->list_rooms(&rooms); !s.is_ok()) return s;
+  st.categories.clear();
+  for (auto& c : cats) st.categories.emplace(c.id, std::move(c));
+  st.rooms.clear();
   for (auto& r : rooms) st.rooms.emplace(r.id, std::move(r));
+  return storage::status::ok();
+}
 
+caf::behavior serving(dir_ptr self);
+
+// The directory could not read the store: every request is answered storage_failure (never
+// served from a partial directory, where a room whose category is missing would be open to
+// the whole domain) and the store is read again after reload_delay, doubling up to
+// kMaxReloadDelay, until it can be.
+caf::behavior unreadable(dir_ptr self, const storage::status& why) {
+  auto& st = self->state;
+  st.load_error = why.to_string();
+  PCHAT_LOG(error, "directory", "cannot read the categories and rooms; every request refused until it can",
+            "error=" + log::quote(st.load_error) + " retry_s=" + std::to_string(st.reload_delay.count()) +
+                " action=" + log::quote("check the data directory and the store's log"));
+  self->set_default_handler([self](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+    return make_error(errc::storage_failure,
+                      "the directory cannot read the store: " + self->state.load_error);
+  });
+  self->delayed_send(self, st.reload_delay, reload_atom::value);
+  return {
+      [=](reload_atom) {
+        auto& st = self->state;
+        st.reload_delay = std::min(st.reload_delay * 2, kMaxReloadDelay);
+        if (auto s = load(st); !s.is_ok()) {
+          self->become(unreadable(self, s));
+          return;
+        }
+        PCHAT_LOG(info, "directory", "categories and rooms readable again; serving",
+                  "categories=" + std::to_string(st.categories.size()) +
+                      " rooms=" + std::to_string(st.rooms.size()));
+        st.load_error.clear();
+        self->set_default_handler(caf::print_and_drop);
+        self->become(serving(self));
+      },
+  };
+}
+
+caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx) {
+  self->state.ctx = std::move(ctx);
+  if (auto s = load(self->state); !s.is_ok()) return unreadable(self, s);
+  return serving(self);
+}
+
+caf::behavior serving(dir_ptr self) {
   return {
       [=](lookup_atom, const std::string& uri, const std::string& user) -> caf::result<caf::actor> {
         auto& st = self->state;

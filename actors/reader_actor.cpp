@@ -18,9 +18,16 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store)
   return {
       [=](rdload_atom, const std::string& room_id, const std::string& category_id,
           uint64_t n) -> caf::result<uint64_t, std::vector<storage::message_record>, bool> {
-        bool chat_history = true;  // a category that cannot be read keeps history (safe side)
-        if (storage::category_record cat; store->get_category(category_id, &cat).is_ok())
-          chat_history = cat.chat_history;
+        // A room without a category keeps history; one whose category cannot be read is not
+        // loaded (the room refuses posts and reads again) rather than guessing the setting.
+        bool chat_history = true;
+        if (!category_id.empty()) {
+          storage::category_record cat;
+          if (auto s = store->get_category(category_id, &cat); s.is_ok())
+            chat_history = cat.chat_history;
+          else if (!s.is_not_found())
+            return failed(s);
+        }
         uint64_t last = 0;
         if (auto s = store->last_sequence(room_id, &last); !s.is_ok()) return failed(s);
         std::vector<storage::message_record> latest;

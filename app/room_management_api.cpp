@@ -63,17 +63,25 @@ std::string out_of_scope(const actors::identity_snapshot& ids, const storage::ca
   return {};
 }
 
-// The category named by `key` (id or name, case-insensitive), or not found.
-bool find_category(const storage::store& store, const std::string& key, storage::category_record* out) {
-  if (store.get_category(key, out).is_ok()) return true;
+// The category named by `key` (id or name, case-insensitive): not_found when there is none,
+// another failure when the store cannot tell.
+storage::status find_category(const storage::store& store, const std::string& key,
+                              storage::category_record* out) {
+  storage::status s = store.get_category(key, out);
+  if (!s.is_not_found() && !s.is_invalid_argument()) return s;  // found, or unreadable
   std::vector<storage::category_record> all;
-  if (!store.list_categories(&all).is_ok()) return false;
+  if (s = store.list_categories(&all); !s.is_ok()) return s;
   for (auto& c : all)
     if (actors::identity_registry::lower(c.name) == actors::identity_registry::lower(key)) {
       *out = c;
-      return true;
+      return storage::status::ok();
     }
-  return false;
+  return storage::status::not_found("no such category: " + key);
+}
+
+// 404 for a category that is not there, 503 when the store cannot say.
+web::http_response category_error(const storage::status& s) {
+  return s.is_not_found() ? error(404, s.reason()) : error(503, "store: " + s.to_string());
 }
 
 // Writes `r` through the directory (which tells a live room at once): a new room, or a
@@ -106,8 +114,8 @@ web::http_response create(caf::actor_system& sys, const actors::server_context& 
     return error(400, "expected a JSON object with string \"name\" and \"category\"");
   if (std::string bad = invalid_text_in(body); !bad.empty()) return error(400, bad);
   storage::category_record cat;
-  if (!find_category(*ctx.store, body["category"].get<std::string>(), &cat))
-    return error(404, "no such category: " + body["category"].get<std::string>());
+  if (auto s = find_category(*ctx.store, body["category"].get<std::string>(), &cat); !s.is_ok())
+    return category_error(s);
   if (!is_creator(ids, user, cat))
     return error(403, user + " is not a Creator in category '" + cat.name +
                           "' (an administrator adds Creators: pchatctl category set --creators)");
@@ -134,8 +142,8 @@ web::http_response update(caf::actor_system& sys, const actors::server_context& 
   if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
   storage::category_record target = cat;
   if (r.category_id != before.category_id) {
-    if (!find_category(*ctx.store, r.category_id, &target))
-      return error(404, "no such category: " + r.category_id);
+    if (auto s = find_category(*ctx.store, r.category_id, &target); !s.is_ok())
+      return category_error(s);
     r.category_id = target.id;
     if (target.id != before.category_id && !is_creator(ids, user, target))
       return error(403, "moving a room needs Creator in the target category '" + target.name + "'");
@@ -226,8 +234,11 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       json out = json::array();
       for (auto& r : all)
         if (ids.matches(r.managers, user)) {
+          // A room whose category is gone is in the domain's scope; one whose category
+          // cannot be read is not listed as if it were.
           storage::category_record c;
-          ctx->store->get_category(r.category_id, &c);
+          if (auto s = ctx->store->get_category(r.category_id, &c); !s.is_ok() && !s.is_not_found())
+            return error(503, "store: " + s.to_string());
           if (ids.in_scope(user, c)) out.push_back(room_view_json(r, ctx->domain));
         }
       return reply(200, out);
@@ -237,7 +248,8 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       storage::room_record r;
       storage::category_record cat;
       if (!ctx->store->get_room(id, &r).is_ok()) return error(404, "no such room: " + id);
-      ctx->store->get_category(r.category_id, &cat);
+      if (auto s = ctx->store->get_category(r.category_id, &cat); !s.is_ok() && !s.is_not_found())
+        return error(503, "store: " + s.to_string());
       // Managers act only while the category's scope still includes them.
       if (!ids.matches(r.managers, user) || !ids.in_scope(user, cat)) {
         bool visible = ids.access(user, r, cat).visible;

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
@@ -21,6 +22,8 @@
 #include "actors/session_actor.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/xccos_codec.h"
+#include "storage/keys.h"
+#include "storage/record_codec.h"
 #include "storage/store.h"
 #include "tests/support/actor_node.h"
 #include "tests/support/recording_sender.h"
@@ -505,4 +508,92 @@ TEST(Actors, EveryCommandHoldsItsInfoUntilItsWorkIsDoneOrTimesOut) {
   EXPECT_EQ(n.edge.response(t2), 481);
   caf::anon_send_exit(n.ctx->directory, caf::exit_reason::user_shutdown);
   n.ctx->directory = real;
+}
+
+// True when `d` answers the request `xs...` with storage_failure naming the unreadable store.
+template <class Response, class... Ts>
+bool refused_as_unreadable(caf::scoped_actor& self, const caf::actor& d, Ts... xs) {
+  actors::errc code{};
+  std::string reason;
+  bool answered_error = false;
+  self->request(d, 5s, xs...)
+      .receive([&](Response&) {},
+               [&](caf::error& e) { answered_error = actors::decode_error(e, &code, &reason); });
+  return answered_error && code == actors::errc::storage_failure &&
+         reason.find("cannot read the store") != std::string::npos;
+}
+
+// A directory that cannot read its categories answers every request storage_failure
+// (before, it served on without them, and a room whose category was missing was open to the
+// whole domain), and serves again once the store can be read.
+TEST(Actors, DirectoryThatCannotReadItsCategoriesRefusesEveryRequestUntilItCan) {
+  temp_dir dir("actors");
+  node n(dir.path());
+  std::string uri = n.make_room("Scoped");
+  storage::category_record cat;
+  cat.id = "c-scoped";
+  cat.name = "Scoped only";
+  cat.allowed_members = {"sip:alice@example.com"};
+  ASSERT_TRUE(n.store->put_category(cat).is_ok());
+  // The record becomes unreadable (as a damaged disk would leave it).
+  storage::db& db = n.store->database();
+  const std::string key = storage::keys::category_key(cat.id);
+  ASSERT_TRUE(db.raw()->Put(rocksdb::WriteOptions(), db.cf(storage::column::directory), key, "\xFF").ok());
+  std::vector<storage::category_record> all;
+  ASSERT_FALSE(n.store->list_categories(&all).is_ok());
+
+  caf::actor d = actors::spawn_directory_actor(*n.sys, n.ctx);
+  caf::scoped_actor self{*n.sys};
+  using categories = std::vector<storage::category_record>;
+  EXPECT_TRUE(refused_as_unreadable<categories>(self, d, actors::list_categories_atom::value));
+  EXPECT_TRUE(refused_as_unreadable<std::vector<actors::room_view>>(self, d, actors::list_rooms_atom::value));
+  EXPECT_TRUE(refused_as_unreadable<caf::actor>(self, d, actors::lookup_atom::value, uri,
+                                                std::string("sip:bob@example.com")));
+
+  // Repaired: the directory reads again by itself (after 1 s) and serves.
+  std::string good;
+  storage::put_category_record(&good, cat);
+  ASSERT_TRUE(db.raw()->Put(rocksdb::WriteOptions(), db.cf(storage::column::directory), key, good).ok());
+  bool listed = false;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!listed && std::chrono::steady_clock::now() < deadline) {
+    self->request(d, 5s, actors::list_categories_atom::value)
+        .receive([&](categories& got) {
+                   listed = std::any_of(got.begin(), got.end(), [](auto& c) { return c.id == "c-scoped"; });
+                 },
+                 [&](caf::error&) {});
+    if (!listed) std::this_thread::sleep_for(50ms);  // polls the condition until the deadline
+  }
+  EXPECT_TRUE(listed);
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+}
+
+// A room whose category cannot be read does not guess its ChatHistory setting (it took
+// "history on", storing posts a category with history off must not keep): it refuses posts
+// like a room whose history cannot be read, and stores nothing.
+TEST(Actors, RoomWhoseCategoryCannotBeReadRefusesPostsInsteadOfGuessingItsHistorySetting) {
+  temp_dir dir("actors");
+  node n(dir.path());
+  std::string uri = n.make_room("Unplanned");
+  auto [domain, id] = xccos::parse_room_uri(uri).value();
+  storage::room_record room;
+  ASSERT_TRUE(n.store->get_room(id, &room).is_ok());
+  storage::db& db = n.store->database();
+  ASSERT_TRUE(db.raw()
+                  ->Put(rocksdb::WriteOptions(), db.cf(storage::column::directory),
+                        storage::keys::category_key(room.category_id), "\xFF")
+                  .ok());
+  auto a = n.session(1, "sip:alice@example.com");
+  send_cmd(a, join_cmd(uri), next_txn++);
+  ASSERT_TRUE(n.edge.wait_count(1, "rpl:join", 1));
+  uint64_t t = next_txn++;
+  send_cmd(a, post_cmd(uri, "unplanned post"), t);
+  ASSERT_TRUE(n.edge.wait_response(t));
+  ASSERT_TRUE(n.edge.wait_count(1, "code=\"503\"", 1));
+  EXPECT_NE(n.edge.infos(1).back().find("cannot read its history"), std::string::npos)
+      << n.edge.infos(1).back();
+  EXPECT_EQ(n.edge.count(1, ">unplanned post<"), 0u);
+  std::vector<storage::message_record> stored;
+  ASSERT_TRUE(n.store->read_from(id, 1, 100, &stored).is_ok());
+  EXPECT_TRUE(stored.empty());
 }

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "storage/keys.h"
+#include "storage/store.h"
 #include "tests/support/ctl.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
@@ -189,4 +191,45 @@ TEST_F(RoomManagementE2E, ThePageIsServedAndUsesTheApi) {
   EXPECT_NE(style.head.find("Content-Type: text/css"), std::string::npos) << style.head;
   EXPECT_NE(style.body.find("font-family"), std::string::npos);
   EXPECT_EQ(http(server_->http_port(), "POST", "/manage").status, 405);
+}
+
+// A category whose record cannot be read is a store failure (503), never an empty category:
+// an empty one's scope is the whole domain, which let a manager the category had left out
+// manage the room again.
+TEST_F(RoomManagementE2E, AnUnreadableCategoryIsRefusedNotTakenAsTheWholeDomain) {
+  const std::string alice = "sip:alice@example.com";
+  auto made = call(alice, "POST", "rooms", R"({"name": "Narrow desk", "category": "Elsewhere"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string id = json_field(made.body, "id"), category = json_field(made.body, "category_id");
+  ASSERT_FALSE(category.empty()) << made.body;
+  // alice leaves the category's scope: she no longer manages the room.
+  ctl("category set --identity Elsewhere --allowed-members sip:bob@example.com");
+  auto out_of_scope = call(alice, "GET", "rooms/" + id);
+  ASSERT_TRUE(out_of_scope.status == 403 || out_of_scope.status == 404) << out_of_scope.body;
+
+  // The category's record becomes unreadable (as a damaged disk would leave it).
+  ASSERT_TRUE(server_->stop()) << server_->exit_text();
+  {
+    std::unique_ptr<pchat::storage::store> st;
+    ASSERT_TRUE(pchat::storage::store::open({dir_ / "data/store", false}, &st).is_ok());
+    pchat::storage::db& db = st->database();
+    ASSERT_TRUE(db.raw()
+                    ->Put(rocksdb::WriteOptions(), db.cf(pchat::storage::column::directory),
+                          pchat::storage::keys::category_key(category), "\xFF")
+                    .ok());
+  }
+  // (Without --demo-content=false it would not start: its directory refuses to say whether
+  // the store is empty.)
+  server_ = std::make_unique<pchat::testing::server_process>(
+      dir_ / "data", std::vector<std::string>{"--demo-content=false"});
+  ASSERT_TRUE(server_->start()) << server_->stderr_text();
+
+  auto room = call(alice, "GET", "rooms/" + id);
+  EXPECT_EQ(room.status, 503) << room.body;
+  EXPECT_NE(room.body.find("store"), std::string::npos) << room.body;
+  auto mine = call(alice, "GET", "rooms");
+  EXPECT_EQ(mine.status, 503) << mine.body;
+  EXPECT_EQ(mine.body.find("Narrow desk"), std::string::npos) << mine.body;
+  auto another = call(alice, "POST", "rooms", R"({"name": "Second desk", "category": ")" + category + "\"}");
+  EXPECT_EQ(another.status, 503) << another.body;
 }

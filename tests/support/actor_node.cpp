@@ -11,6 +11,7 @@
 #include "actors/messages.h"
 #include "actors/reader_actor.h"
 #include "actors/session_actor.h"
+#include "protocol/xccos/chat_uri.h"
 #include "tests/support/xccos_commands.h"
 
 namespace pchat::testing {
@@ -59,7 +60,7 @@ std::string actor_node::make_room(const std::string& name, std::optional<bool> c
   r.category_id = cat_id;
   self->request(ctx->directory, 5s, actors::new_room_atom::value, r)
       .receive([&](storage::room_record& x) { room_id = x.id; }, [&](caf::error&) {});
-  return "ma-chan://" + ctx->domain + "/" + room_id;
+  return xccos::room_uri(ctx->domain, room_id);
 }
 
 std::string actor_node::room_uri(const std::string& name) {
