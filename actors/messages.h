@@ -14,6 +14,22 @@
 //
 // Each line: message shape  | sender -> receiver | reply.
 // Errors travel as caf::error in category "pchat" (see errc below) with a reason string.
+//
+// Who answers an INFO. Every INFO the edge hands over (info_atom) is a SIP transaction that
+// gets exactly one final response, whatever its outcome: success, refusal, error, timeout,
+// stop. At every moment exactly one actor holds it, and that actor answers every outcome,
+// through the one mapping of info_answer.h:
+//   - the session holds each INFO from info_atom on, and answers it when the command's work
+//     is done or its request_timeout (commit_timeout for setpref) expires; at close (closed)
+//     it answers 481 to every INFO it still holds;
+//   - a post is handed over: the session sends its transaction to the room (post_atom with
+//     an info_ticket) and no longer holds it. The room answers the 200 before its fan-out
+//     on the same edge queue (the author's acknowledgement before its echo, no extra hop on
+//     the hot path) and every other outcome too: not joined, refused, store failure, not
+//     confirmed within commit_timeout (the room's watchdog), the room stopping. Only a
+//     handover that bounces (the room was gone: request_receiver_down) gives the
+//     transaction back to the session, which then answers it; a closing session waits for
+//     its handovers to be taken or bounced before it quits.
 #pragma once
 
 #include <caf/atom.hpp>
@@ -33,7 +49,6 @@ namespace pchat::actors {
 using info_atom = caf::atom_constant<caf::atom("info")>;      // (info, txn u64, body string) | bridge -> session | none
 using kicked_atom = caf::atom_constant<caf::atom("kicked")>;  // (kicked, room_uri)             | room -> session | none: removed from the room
 using closed_atom = caf::atom_constant<caf::atom("closed")>;  // (closed, reason string)      | bridge -> session | none
-using post_watch_atom = caf::atom_constant<caf::atom("pwatch")>;  // (pwatch)               | session -> itself (timer) | none: answer posts the room did not answer in time
 
 // ---- directory_actor
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;  // (lookup, room_uri, user_uri)   | session -> dir | caf::actor (room), errc::not_found or errc::forbidden
@@ -58,8 +73,8 @@ using ready_atom = caf::atom_constant<caf::atom("rready")>;    // (rready, sessi
 using part_atom = caf::atom_constant<caf::atom("rpart")>;      // (rpart, session actor)        | session -> room | ok_atom
 using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, user_uri, int cnt) | session -> room | std::vector<storage::message_record>
 using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, user_uri, text) | file api -> room | u64 seq, after it is durable: a post by a user who is not joined (the caller checked posting rights), e.g. "shared a file"
-using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, txn u64) | session -> room | u64 seq, after it is durable
-                                                               //   (the room answers the INFO's SIP 200 itself, before the fan-out)
+using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, info_ticket) | session -> room | ok_atom at once: the room holds the INFO
+                                                               //   and answers it (200 once durable, before the fan-out; every refusal); a bounce: it never did
 using reload_atom = caf::atom_constant<caf::atom("rreload")>;  // (rreload) | room -> itself (timer) | none: read the history again after a failed load
 using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;  // (cwatch) | room -> itself (timer) | none: refuse writes older than commit_timeout
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
@@ -111,6 +126,15 @@ enum class errc : uint8_t {
 caf::error make_error(errc code, std::string reason);
 // Returns true (and fills code/reason) if `e` is one of ours.
 bool decode_error(const caf::error& e, errc* code, std::string* reason);
+
+// A client's INFO handed from the session to the room (see "Who answers an INFO"): its SIP
+// transaction and what the reply INFO needs. Whoever has it answers it, exactly once.
+struct info_ticket {
+  uint64_t txn = 0;     // sip::txn_id
+  uint64_t dialog = 0;  // sip::dialog_id: where the reply INFO goes
+  std::string envid;    // the command's envid and seqid, echoed in the reply
+  std::string seqid;
+};
 
 // A room as shown in search results and the admin API.
 struct room_view {
@@ -164,6 +188,10 @@ struct compliance_status {
   uint64_t consecutive_failures = 0;
 };
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, info_ticket& x) {
+  return f(caf::meta::type_name("info_ticket"), x.txn, x.dialog, x.envid, x.seqid);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_filter& x) {
   return f(caf::meta::type_name("message_filter"), x.room, x.user, x.before_micros,

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include "actors/commit_actor.h"
 #include "actors/identity_registry.h"
+#include "actors/info_answer.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "log/log.h"
@@ -47,7 +49,6 @@ struct room_state {
   uint64_t next_seq = 1;
   std::deque<storage::message_record> cache;
   size_t cache_cap = 30;
-  bool persist = true;  // the category's ChatHistory
   std::unordered_map<caf::actor_addr, member> roster;
   std::unordered_map<std::string, int> user_sessions;  // a user may be in via several sessions
   std::vector<uint64_t> dialogs;  // fan-out targets, rebuilt when the roster changes
@@ -59,16 +60,34 @@ struct room_state {
   bool loaded = false;
   std::chrono::seconds reload_delay{1};  // doubles per failed read, up to kMaxReloadDelay
   std::string load_error;                // why the last read failed
+  // How this room takes a post, decided when it starts (its history read, or not) and again
+  // when its settings change (update_room_atom), never per post: accept_post follows it.
+  struct post_plan {
+    std::string refusal;           // not empty: every post is refused with this (busy)
+    bool presenters_only = false;  // an auditorium: only its presenters post
+    bool store = true;             // the category's ChatHistory: in the log and back-chat
+    bool capture = false;          // compliance on: the CHAT event in the post's own write
+  } plan;
+  bool chat_history = true;  // the category's ChatHistory, as read at start or last updated
   // Writes sent to the commit actor and not answered yet, oldest first. One timer per room
   // (not one per request: CAF's per-request timeouts cost a clock entry each, a quarter of
   // the durable throughput) fails those older than commit_timeout; their late answers are
-  // then ignored.
+  // then ignored. A post's entry holds the post and its client's INFO (messages.h: the room
+  // answers it); an admin write's holds what to do on failure.
+  struct held_post {
+    info_ticket ticket;        // txn 0: no INFO (an announce)
+    caf::response_promise rp;  // an announce's requester (u64 seq), else not pending
+    storage::message_record msg;
+    bool stored = false;       // written to the log: goes into the back-chat cache
+  };
   struct pending_commit {
     uint64_t id;
     std::chrono::steady_clock::time_point deadline;
-    std::function<void(caf::error)> fail;
+    std::function<void(caf::error)> fail;  // admin writes; empty for a post
+    held_post post;
   };
   std::deque<pending_commit> commits;
+  caf::actor_system* sys = nullptr;  // renders errors when answering a post
   uint64_t commit_ids = 0;
   bool commit_watch_armed = false;
   uint64_t idle_generation = 0;
@@ -112,6 +131,49 @@ struct room_state {
     e.message_id = id;
     e.text = text;
     return e;
+  }
+
+  // Decides how posts are taken (post_plan) from what the room knows now: whether its
+  // history was read, its type, its category's ChatHistory, compliance.
+  void make_plan() {
+    plan.refusal = loaded ? std::string{}
+                          : "room " + rec.name + " cannot read its history (" + load_error +
+                                "); posting is off until it can, retry later";
+    plan.presenters_only = rec.type == storage::room_type::auditorium;
+    plan.store = chat_history;
+    plan.capture = ctx->compliance_enabled;
+  }
+
+  // The one place where the room answers a post it holds (messages.h, "Who answers an
+  // INFO"): accepted (`err` null: SIP 200 before the fan-out, the seq to an announce's
+  // requester) or refused (info_answer.h; a store failure is SIP 503).
+  void answer(held_post& p, const caf::error* err) {
+    answer_info(p.ticket, err);
+    if (!p.rp.pending()) return;
+    if (err == nullptr)
+      p.rp.deliver(p.msg.seq);
+    else
+      p.rp.deliver(*err);
+  }
+  void answer_info(const info_ticket& t, const caf::error* err) {
+    if (t.txn == 0) return;
+    if (err == nullptr) return ctx->edge->respond(t.txn, 200);
+    xccos::reply_head h;
+    h.id = "rpl:grpchat";
+    h.cmd_envid = t.envid;
+    h.cmd_seqid = t.seqid.empty() ? "1" : t.seqid;
+    h.envid = envid++;
+    send_answer(*ctx->edge, t.txn, t.dialog,
+                error_answer("grpchat", std::move(h), *err, command_effect::write, *sys));
+  }
+
+  // A room that stops (an exception; it never retires with writes pending) answers the
+  // posts it holds: not acknowledged.
+  ~room_state() {
+    auto err = make_error(errc::busy, "the room stopped before the post was confirmed; it was "
+                                      "not acknowledged, send it again");
+    for (auto& c : commits)
+      if (!c.fail) answer_info(c.post.ticket, &err);
   }
 
   // Sends a notice to every member except `except` (a session address).
@@ -168,17 +230,6 @@ void remove_member(room_ptr self, const caf::actor_addr& addr, bool notify) {
   schedule_idle_check(self);
 }
 
-// A post the room accepted: the author's SIP 200 first, then the fan-out to every joined
-// member including the author (both through the edge's one queue, so clients see their
-// acknowledgement before their echo). One body for all members.
-void relay_post(room_ptr self, const storage::message_record& m, uint64_t txn) {
-  auto& st = self->state;
-  if (txn != 0) st.ctx->edge->respond(txn, 200);  // 0: not from a SIP request (announce)
-  auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, m), st.envid++));
-  const auto& to = st.targets();
-  if (!to.empty()) st.ctx->edge->send_info_many(to, body);
-}
-
 // Arms the room's commit watchdog (commit_watch_atom) to fire `after`, unless it is armed.
 void arm_commit_watch(room_ptr self, std::chrono::steady_clock::duration after) {
   auto& st = self->state;
@@ -188,17 +239,18 @@ void arm_commit_watch(room_ptr self, std::chrono::steady_clock::duration after) 
                      commit_watch_atom::value);
 }
 
-// The write `id` was answered: false if the watchdog had already given up on it (its
-// answer must then be ignored: the client was told it was not acknowledged).
-bool settle_commit(room_ptr self, uint64_t id) {
+// The write `id` was answered: its entry, or none if the watchdog had already given up on
+// it (its answer must then be ignored: the client was told it was not acknowledged).
+std::optional<room_state::pending_commit> settle_commit(room_ptr self, uint64_t id) {
   auto& st = self->state;
   for (auto it = st.commits.begin(); it != st.commits.end(); ++it)  // almost always the front
     if (it->id == id) {
+      auto c = std::move(*it);
       st.commits.erase(it);
       st.in_flight--;
-      return true;
+      return c;
     }
-  return false;
+  return std::nullopt;
 }
 
 // A write not confirmed within commit_timeout is refused (never acknowledged). It may still
@@ -211,13 +263,17 @@ void on_commit_watch(room_ptr self) {
   auto now = std::chrono::steady_clock::now();
   size_t expired = 0;
   auto ms = std::to_string(st.ctx->commit_timeout.count());
+  auto err = make_error(errc::busy, "the store did not confirm the write within " + ms +
+                                        " ms; it was not acknowledged, send it again");
   while (!st.commits.empty() && st.commits.front().deadline <= now) {
-    auto fail = std::move(st.commits.front().fail);
+    auto c = std::move(st.commits.front());
     st.commits.pop_front();
     st.in_flight--;
     ++expired;
-    fail(make_error(errc::busy, "the store did not confirm the write within " + ms +
-                                    " ms; it was not acknowledged, send it again"));
+    if (c.fail)
+      c.fail(err);
+    else
+      st.answer(c.post, &err);
   }
   if (expired > 0)
     PCHAT_LOG(warn, "room", "writes not confirmed in time; refused",
@@ -227,16 +283,25 @@ void on_commit_watch(room_ptr self) {
   schedule_idle_check(self);
 }
 
-// Sends `xs` to the commit actor with the room counted busy (it does not retire meanwhile);
-// then `on_ok(n)` (n: the commit actor's answer) or `on_fail(error)` runs, the latter also
-// when the write is not confirmed within commit_timeout (errc::busy).
-template <class OnOk, class OnFail, class... Ts>
-void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
+// Counts a write as pending (the room does not retire meanwhile) under the watchdog; its
+// id for settle_commit.
+uint64_t hold_commit(room_ptr self, std::function<void(caf::error)> fail, room_state::held_post post) {
   auto& st = self->state;
   uint64_t id = ++st.commit_ids;
   st.in_flight++;
-  st.commits.push_back({id, std::chrono::steady_clock::now() + st.ctx->commit_timeout, on_fail});
+  st.commits.push_back({id, std::chrono::steady_clock::now() + st.ctx->commit_timeout, std::move(fail),
+                        std::move(post)});
   arm_commit_watch(self, st.ctx->commit_timeout);
+  return id;
+}
+
+// Sends `xs` to the commit actor (an admin write); then `on_ok(n)` (n: the commit actor's
+// answer) or `on_fail(error)` runs, the latter also when the write is not confirmed within
+// commit_timeout (errc::busy).
+template <class OnOk, class OnFail, class... Ts>
+void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
+  auto& st = self->state;
+  uint64_t id = hold_commit(self, on_fail, {});
   // No CAF timeout here: the watchdog above bounds the wait (see room_state::commits).
   self->request(st.ctx->commit, caf::infinite, std::forward<Ts>(xs)...)
       .then(
@@ -252,15 +317,52 @@ void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
           });
 }
 
-// commit_request answering the current request: once the write is synced, `on_durable(n)`
-// runs and its result is the answer; a failed or unconfirmed write answers the error.
-template <class OnDurable, class... Ts>
-caf::result<uint64_t> when_durable(room_ptr self, OnDurable on_durable, Ts&&... xs) {
-  auto rp = self->make_response_promise();
-  commit_request(
-      self, [rp, on_durable = std::move(on_durable)](uint64_t n) mutable { rp.deliver(on_durable(n)); },
-      [rp](caf::error err) mutable { rp.deliver(std::move(err)); }, std::forward<Ts>(xs)...);
-  return rp;
+// A post is durable (or needs no write): its 200 first, then the fan-out to every joined
+// member including the author (both through the edge's one queue, so clients see their
+// acknowledgement before their echo; one body for all), then the back-chat cache.
+void post_durable(room_ptr self, room_state::held_post& p) {
+  auto& st = self->state;
+  st.answer(p, nullptr);
+  auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, p.msg), st.envid++));
+  const auto& to = st.targets();
+  if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+  if (!p.stored) return;
+  st.cache.push_back(std::move(p.msg));
+  while (st.cache.size() > st.cache_cap) st.cache.pop_front();
+}
+
+// Writes a held post as the plan says, in one synced write with its CHAT event when
+// compliance is on; the room keeps it (and its INFO) until the commit actor answers or the
+// watchdog gives up. Nothing to write (ChatHistory and compliance off): relayed live.
+void write_post(room_ptr self, room_state::held_post p) {
+  auto& st = self->state;
+  const auto& plan = st.plan;
+  if (!plan.store && !plan.capture) return post_durable(self, p);
+  p.stored = plan.store;
+  storage::compliance_record event;
+  if (plan.capture)  // with ChatHistory off too (reference §1.4), durably before the 200
+    event = st.event(storage::compliance_kind::chat, p.msg.author, p.msg.seq, p.msg.text, p.msg.ts_micros);
+  uint64_t id = hold_commit(self, {}, std::move(p));
+  const storage::message_record& m = st.commits.back().post.msg;
+  auto send = [&](auto&&... xs) {
+    // No CAF timeout: the watchdog bounds the wait (see room_state::commits).
+    self->request(st.ctx->commit, caf::infinite, std::forward<decltype(xs)>(xs)...)
+        .then(
+            [self, id](uint64_t) {
+              if (auto c = settle_commit(self, id)) post_durable(self, c->post);
+              schedule_idle_check(self);
+            },
+            [self, id](caf::error& err) {
+              if (auto c = settle_commit(self, id)) self->state.answer(c->post, &err);
+              schedule_idle_check(self);
+            });
+  };
+  if (!plan.store)
+    send(capture_atom::value, std::move(event), caf::ok_atom::value);
+  else if (plan.capture)
+    send(commit_atom::value, st.rec.id, m, std::move(event));
+  else
+    send(commit_atom::value, st.rec.id, m);
 }
 
 // A walk over the room's whole stored history in chunks (admin clear and replace): reads
@@ -501,47 +603,26 @@ caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::messag
   return job->rp;
 }
 
-// Accepts a post by `user` (sequence, persist with its compliance event, then the 200 for
-// `txn` and the fan-out). REQUIRES: the caller checked that `user` may post here.
-caf::result<uint64_t> accept_post(room_ptr self, const std::string& user, std::string text,
-                                  std::string extra, uint64_t txn) {
+// Takes a post by `user` and the INFO behind it (`ticket`; txn 0 for an announce, whose
+// requester `rp` gets the seq): numbers it and writes it as the room's post plan says; the
+// room answers it, whatever happens (messages.h). REQUIRES: the caller checked that `user`
+// may post here (joined, or the file API's check for an announce).
+void accept_post(room_ptr self, const std::string& user, std::string text, std::string extra,
+                 info_ticket ticket, caf::response_promise rp) {
   auto& st = self->state;
-  if (!st.loaded)
-    return make_error(errc::busy, "room " + st.rec.name + " cannot read its history (" + st.load_error +
-                                      "); posting is off until it can, retry later");
-  if (st.rec.type == storage::room_type::auditorium &&
-      (!st.ctx->identities || !st.ctx->identities->current()->matches(st.rec.presenters, user)))
-    return make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
-  storage::message_record m;
-  m.seq = st.next_seq++;
-  m.author = user;
-  m.ts_micros = now_micros();
-  m.text = std::move(text);
-  m.extra_xml = std::move(extra);
-  if (!st.persist && !st.ctx->compliance_enabled) {
-    // Category with ChatHistory off: relayed live, never stored, not in back-chat.
-    relay_post(self, m, txn);
-    return m.seq;
-  }
-  if (!st.persist)  // compliance still captures it (reference §1.4), durably before the 200
-    return when_durable(
-        self, [self, m, txn](uint64_t) { relay_post(self, m, txn); return m.seq; },
-        capture_atom::value,
-        st.event(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros),
-        caf::ok_atom::value);
-  auto stored = [self, m, txn](uint64_t seq) mutable {
-    relay_post(self, m, txn);
-    auto& st = self->state;
-    st.cache.push_back(std::move(m));
-    while (st.cache.size() > st.cache_cap) st.cache.pop_front();
-    return seq;
-  };
-  // With compliance on, the post's CHAT event is staged in the same synced write.
-  if (st.ctx->compliance_enabled)
-    return when_durable(
-        self, std::move(stored), commit_atom::value, st.rec.id, m,
-        st.event(storage::compliance_kind::chat, m.author, m.seq, m.text, m.ts_micros));
-  return when_durable(self, std::move(stored), commit_atom::value, st.rec.id, m);
+  room_state::held_post p{std::move(ticket), std::move(rp), {}, false};
+  caf::error refused;
+  if (!st.plan.refusal.empty())
+    refused = make_error(errc::busy, st.plan.refusal);
+  else if (st.plan.presenters_only && (!st.ctx->identities || !st.ctx->identities->current()->matches(st.rec.presenters, user)))
+    refused = make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
+  if (refused) return st.answer(p, &refused);
+  p.msg.seq = st.next_seq++;
+  p.msg.author = user;
+  p.msg.ts_micros = now_micros();
+  p.msg.text = std::move(text);
+  p.msg.extra_xml = std::move(extra);
+  write_post(self, std::move(p));
 }
 
 // Reads the room's last sequence, newest messages and ChatHistory (through the reader).
@@ -559,17 +640,19 @@ void load_history(room_ptr self, bool first) {
       PCHAT_LOG(info, "room", "history readable again; posting resumes",
                 "room=" + st.uri + " next_seq=" + std::to_string(last + 1));
     st.next_seq = last + 1;
-    st.persist = chat_history;
+    st.chat_history = chat_history;
     st.cache.assign(std::make_move_iterator(latest.begin()), std::make_move_iterator(latest.end()));
     st.loaded = true;
     st.load_error.clear();
     st.reload_delay = std::chrono::seconds(1);
+    st.make_plan();
   };
   auto fail = [=](caf::error& err) {
     auto& st = self->state;
     errc code;
     std::string reason;
     st.load_error = decode_error(err, &code, &reason) ? reason : self->system().render(err);
+    st.make_plan();
     PCHAT_LOG(error, "room", "cannot read the room's history; posts refused until it can",
               "room=" + st.uri + " error=" + log::quote(st.load_error) +
                   " retry_s=" + std::to_string(st.reload_delay.count()) +
@@ -590,6 +673,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
   st.rec = std::move(rec);
   st.uri = xccos::room_uri(ctx->domain, st.rec.id);
   st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);
+  st.sys = &self->system();
+  st.make_plan();
   load_history(self, true);
   self->set_down_handler([=](caf::down_msg& dm) { remove_member(self, dm.source, true); });
   schedule_idle_check(self);
@@ -660,6 +745,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       [=](update_room_atom, storage::room_record& rec, const storage::category_record& cat) {
         auto& st = self->state;
         st.rec = std::move(rec);
+        st.chat_history = cat.chat_history;
+        st.make_plan();
         // Whoever may no longer be in the room is removed and told so (ntc:part about
         // themselves, which closes the room in the client), the others see the part.
         std::vector<caf::actor_addr> out;
@@ -693,15 +780,23 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         return self->delegate(st.ctx->reader, rdlatest_atom::value, st.rec.id, static_cast<uint64_t>(n));
       },
       [=](post_atom, const std::string& user, std::string& text, std::string& extra,
-          uint64_t txn) -> caf::result<uint64_t> {
+          info_ticket& ticket) {
+        // From here the room holds the post's INFO and answers it (messages.h).
         auto& st = self->state;
         auto sender = self->current_sender();
-        if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end())
-          return make_error(errc::not_joined, "join the room before posting");
-        return accept_post(self, user, std::move(text), std::move(extra), txn);
+        if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end()) {
+          room_state::held_post p{std::move(ticket), {}, {}, false};
+          auto err = make_error(errc::not_joined, "join the room before posting");
+          st.answer(p, &err);
+        } else {
+          accept_post(self, user, std::move(text), std::move(extra), std::move(ticket), {});
+        }
+        return caf::ok_atom::value;
       },
       [=](announce_atom, const std::string& user, std::string& text) -> caf::result<uint64_t> {
-        return accept_post(self, user, std::move(text), {}, 0);
+        auto rp = self->make_response_promise();
+        accept_post(self, user, std::move(text), {}, {}, rp);
+        return rp;
       },
       [=](clear_atom, const std::string&, int64_t before) -> caf::result<uint64_t> {
         return clear_messages(self, before);

@@ -1,10 +1,19 @@
 // room_actor: one per active room. Owns the room's ordered sequence, its roster of joined
 // sessions, and the back-chat cache of the latest DefaultChatHistory messages.
 //
-//   post:  check the poster is joined -> assign seq -> commit_actor (durable)
-//          -> SIP 200 to the author's INFO -> cache, fan-out to every joined dialog *including the author* (SIPE never
-//          echoes locally), compliance event -> reply seq to the session
-//          (with compliance on, the post's CHAT event goes into the same commit)
+//   post:  the session hands the post's INFO over (post_atom with an info_ticket; the
+//          room answers ok_atom at once and from then on answers the INFO itself, every
+//          outcome, messages.h "Who answers an INFO") -> check the poster is joined ->
+//          follow the post plan -> assign seq -> commit_actor (durable) -> SIP 200 to the
+//          author's INFO -> fan-out to every joined dialog *including the author* (SIPE
+//          never echoes locally) -> back-chat cache. A refusal (not joined, not a presenter,
+//          history unreadable, store failure, not confirmed in time, the room stopping) is
+//          answered by the room too (actors/info_answer.h).
+//   post plan: decided when the room starts and again when its settings change
+//          (update_room_atom from the directory), never per post: refuse all while the
+//          history cannot be read; presenters only (auditorium); store (the category's
+//          ChatHistory: the log and back-chat, else relayed live); capture (compliance on:
+//          the CHAT event in the post's own synced write, with ChatHistory off too)
 //   start: the last sequence, back-chat and ChatHistory come from the reader pool (the
 //          room takes nothing else until answered); if that read fails the room refuses
 //          posts and imports (errc::busy) and reads again later (1 s, doubling, at most 30 s)

@@ -2,13 +2,12 @@
 
 #include <caf/all.hpp>
 
-#include <chrono>
-#include <deque>
 #include <map>
 #include <unordered_set>
 
 #include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
+#include "actors/info_answer.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "log/log.h"
@@ -25,45 +24,18 @@ struct session_state {
   sip::dialog_info info;
   std::string user;
   std::map<std::string, caf::actor> joined;  // room uri -> room actor
-  // INFOs handed to us and not answered yet: answered (481) when the dialog closes, so
-  // the edge's in-flight count never keeps an INFO whose session is gone.
+  // The INFOs this session holds (messages.h, "Who answers an INFO"): each is answered
+  // once, by finish(); those still held when the dialog closes are answered 481, so the
+  // edge's in-flight count never keeps an INFO whose session is gone.
   std::unordered_set<uint64_t> pending;
-  // Posts handed to a room, oldest first, with what their refusal needs. One timer per
-  // session (not a CAF timeout per post: each costs a clock entry) answers those the room
-  // did not answer within commit_timeout + request_timeout; the room's own commit watchdog
-  // normally answers first.
-  struct post_wait {
-    uint64_t txn;
-    std::chrono::steady_clock::time_point deadline;
-    std::string envid;
-    std::string seqid;
-  };
-  std::deque<post_wait> posts;
-  bool post_watch_armed = false;
-
-  // Drops answered posts from the front (answers come mostly in order: the deque stays
-  // about as long as the posts in flight).
-  void trim_posts() {
-    while (!posts.empty() && !pending.count(posts.front().txn)) posts.pop_front();
-  }
+  // Posts sent to a room whose handover is not confirmed yet (a bounce gives them back).
+  size_t handovers = 0;
+  bool closing = false;  // the dialog closed: quit once no handover is in flight
   uint64_t envid = 1;
   static inline const char* name = "session";
 };
 
 using session_ptr = caf::stateful_actor<session_state>*;
-
-xccos::result_code to_code(errc e) {
-  switch (e) {
-    case errc::not_found: return xccos::result_code::not_found;
-    case errc::forbidden:
-    case errc::not_joined: return xccos::result_code::forbidden;
-    case errc::bad_request: return xccos::result_code::bad_request;
-    case errc::quota_exceeded: return xccos::result_code::too_large;
-    case errc::storage_failure:
-    case errc::busy: return xccos::result_code::unavailable;
-  }
-  return xccos::result_code::internal_error;
-}
 
 std::string reply_id_for(const xccos::command& cmd) {
   std::string id = cmd.id;
@@ -84,72 +56,36 @@ xccos::reply_head head(session_ptr self, const xccos::command& cmd,
   return h;
 }
 
-void send(session_ptr self, std::string body) {
-  self->state.ctx->edge->send_info(self->state.info.id,
-                                   std::make_shared<const std::string>(std::move(body)));
+// The one place where this session answers an INFO it holds: the SIP response, then the
+// reply INFO (info_answer.h). Every command holds its INFO until its work is done, so it
+// counts against the edge's in-flight limits for as long as it costs the server something.
+// An INFO no longer held (answered 481 at close) is not answered again.
+void finish(session_ptr self, sip::txn_id txn, info_answer a) {
+  auto& st = self->state;
+  if (st.pending.erase(txn) == 0) return;
+  send_answer(*st.ctx->edge, txn, st.info.id, std::move(a));
 }
 
-// Answers the client's INFO (SIP 200) and sends the command's reply INFO after it. Every
-// command holds its INFO until its work is done, so it counts against the edge's in-flight
-// limits for as long as it costs the server something.
-void respond(session_ptr self, sip::txn_id txn, int code) {
-  self->state.pending.erase(txn);
-  self->state.trim_posts();
-  self->state.ctx->edge->respond(txn, code);
-}
-
+// The command is done: SIP 200 and its reply INFO.
 void answer(session_ptr self, sip::txn_id txn, std::string body) {
-  respond(self, txn, 200);
-  send(self, std::move(body));
+  finish(self, txn, {200, std::move(body)});
 }
 
-// An error as the client sees it: our own errors by their code, an actor that did not
-// answer in time (or stopped) as 503 "busy, retry", anything else as 500.
-xccos::reply_head error_head(session_ptr self, const xccos::command& cmd, const caf::error& err) {
-  errc code;
-  std::string reason;
-  if (decode_error(err, &code, &reason)) return head(self, cmd, to_code(code), reason);
-  if (err == caf::sec::request_timeout)
-    return head(self, cmd, xccos::result_code::unavailable,
-                "the server did not finish " + cmd.id + " in time; retry");
-  if (err == caf::sec::request_receiver_down)
-    return head(self, cmd, xccos::result_code::unavailable, "the server is restarting the room; retry");
-  return head(self, cmd, xccos::result_code::internal_error, self->system().render(err));
+// The command is refused with our own code (SIP 200, the code inside XCCOS).
+void refuse(session_ptr self, sip::txn_id txn, const xccos::command& cmd, xccos::result_code code,
+            std::string text) {
+  answer(self, txn, xccos::encode_empty_reply(head(self, cmd, code, std::move(text))));
 }
 
-void answer_error(session_ptr self, sip::txn_id txn, const xccos::command& cmd,
-                  const caf::error& err) {
-  answer(self, txn, xccos::encode_empty_reply(error_head(self, cmd, err)));
+// The command failed with `err` (an actor's error, its timeout, a bounce).
+void answer_error(session_ptr self, sip::txn_id txn, const xccos::command& cmd, const caf::error& err,
+                  command_effect effect = command_effect::read) {
+  finish(self, txn, error_answer(cmd.id, head(self, cmd), err, effect, self->system()));
 }
 
-void arm_post_watch(session_ptr self, std::chrono::steady_clock::duration after) {
-  auto& st = self->state;
-  if (st.post_watch_armed) return;
-  st.post_watch_armed = true;
-  self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(after) + std::chrono::milliseconds(1),
-                     post_watch_atom::value);
-}
-
-// Answers the posts whose room has not answered by their deadline (200 with an XCCOS 503:
-// not acknowledged); a later answer from the room is then ignored.
-void on_post_watch(session_ptr self) {
-  auto& st = self->state;
-  st.post_watch_armed = false;
-  auto now = std::chrono::steady_clock::now();
-  while (!st.posts.empty() && (st.posts.front().deadline <= now || !st.pending.count(st.posts.front().txn))) {
-    auto p = std::move(st.posts.front());
-    st.posts.pop_front();
-    if (!st.pending.count(p.txn)) continue;  // answered meanwhile
-    xccos::command cmd;
-    cmd.id = "grpchat";
-    cmd.envid = p.envid;
-    cmd.seqid = p.seqid;
-    PCHAT_LOG(warn, "session", "post not answered in time; refused", "user=" + st.user);
-    answer(self, p.txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::unavailable,
-                                                        "the post was not confirmed in time; it was not "
-                                                        "acknowledged, send it again")));
-  }
-  if (!st.posts.empty()) arm_post_watch(self, st.posts.front().deadline - now);
+// Ends the session once the dialog closed and no post is on its way to a room.
+void quit_when_idle(session_ptr self) {
+  if (self->state.closing && self->state.handovers == 0) self->quit();
 }
 
 // Looks the room up and joins it; retries once if the room actor retired meanwhile.
@@ -209,6 +145,7 @@ void handle_join(session_ptr self, sip::txn_id txn, const xccos::command& cmd) {
       }
       answer(self, txn, xccos::encode_join_reply(head(self, cmd), g->joined, g->failed));
       // Only now may the rooms send this client notices and posts (see room_actor).
+      if (self->state.closing) return;
       for (auto& j : g->joined)
         if (auto it = self->state.joined.find(j.uri); it != self->state.joined.end())
           self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self));
@@ -222,12 +159,11 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
   const auto timeout = st.ctx->request_timeout;
   // EnablePersistentChat (user > site > global) gates every command.
   if (!st.ctx->identities || !st.ctx->identities->current()->chat_enabled(st.user)) {
-    answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
-                                                      "Persistent Chat is not enabled for " + st.user)));
+    refuse(self, txn, cmd, xccos::result_code::forbidden, "Persistent Chat is not enabled for " + st.user);
     return;
   }
-  // From here every path answers the INFO exactly once, when the command's work is done
-  // (answer / answer_error), including when an actor it asked does not answer in time.
+  // From here every path answers the INFO exactly once (finish()), when the command's work
+  // is done, including when an actor it asked does not answer in time; or hands it over.
   switch (cmd.kind) {
     case K::requri:
       answer(self, txn, xccos::encode_requri_reply(head(self, cmd), st.info.chat_uri));
@@ -265,8 +201,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       const std::string& uri = cmd.rooms.front().uri;
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) {
-        answer(self, txn, xccos::encode_empty_reply(
-                              head(self, cmd, xccos::result_code::not_found, "not in room " + uri)));
+        refuse(self, txn, cmd, xccos::result_code::not_found, "not in room " + uri);
         return;
       }
       auto room = it->second;
@@ -282,8 +217,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       const std::string& uri = cmd.rooms.front().uri;
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) {
-        answer(self, txn, xccos::encode_empty_reply(
-                              head(self, cmd, xccos::result_code::forbidden, "join " + uri + " first")));
+        refuse(self, txn, cmd, xccos::result_code::forbidden, "join " + uri + " first");
         return;
       }
       self->request(it->second, timeout, backchat_atom::value, st.user, cmd.history_count)
@@ -305,38 +239,38 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
     }
     case K::grpchat: {
       auto it = st.joined.find(cmd.chat.chan_uri);
-      if (it == st.joined.end()) {
-        answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::forbidden,
-                                                          "join " + cmd.chat.chan_uri + " before posting")));
-        return;
-      }
-      // Identity comes from the dialog, never from the XML's author attribute. The text
-      // moves into the request (the error path below needs only the command's head).
-      // The room answers the SIP 200 itself once the post is durable, before its fan-out;
-      // its own commit timeout (shorter than this one) answers a stalled write.
-      st.posts.push_back({txn, std::chrono::steady_clock::now() + st.ctx->commit_timeout + timeout,
-                          cmd.envid, cmd.seqid});
-      arm_post_watch(self, st.ctx->commit_timeout + timeout);
+      if (it == st.joined.end())
+        return refuse(self, txn, cmd, xccos::result_code::forbidden,
+                      "join " + cmd.chat.chan_uri + " before posting");
+      // The post's INFO is handed over to the room (messages.h, "Who answers an INFO"):
+      // it answers the 200 once the post is durable, before its fan-out, and every refusal.
+      // Identity comes from the dialog, never from the XML's author attribute.
+      st.pending.erase(txn);
+      st.handovers++;
+      info_ticket ticket{txn, st.info.id, cmd.envid, cmd.seqid};
       self->request(it->second, caf::infinite, post_atom::value, st.user, std::move(cmd.chat.text),
-                    std::move(cmd.chat.extra_xml), static_cast<uint64_t>(txn))
+                    std::move(cmd.chat.extra_xml), std::move(ticket))
           .then(
-                [=](uint64_t) {  // the room answered the SIP 200 itself
-                  self->state.pending.erase(txn);
-                  self->state.trim_posts();
-                },
-                [=](caf::error& err) {
-                  if (!self->state.pending.count(txn)) return;  // the watchdog answered it
-                  errc code;
-                  std::string reason;
-                  if (decode_error(err, &code, &reason) && code == errc::storage_failure) {
-                    respond(self, txn, 503);  // not accepted: the client retries
-                    return;
-                  }
-                  // Not acknowledged (a post not confirmed in time, a room that cannot read
-                  // its history, ...): SIP 200 with the error inside XCCOS (§4.5: a non-200
-                  // makes SIPE schedule UPDATEs).
-                  answer_error(self, txn, cmd, err);
-                });
+              [=](caf::ok_atom) {  // the room holds it now
+                self->state.handovers--;
+                quit_when_idle(self);
+              },
+              [=, envid = cmd.envid, seqid = cmd.seqid](caf::error& err) {
+                // The room never held it (it was gone): the INFO is ours again.
+                auto& st = self->state;
+                st.handovers--;
+                st.pending.insert(txn);
+                if (st.closing) {
+                  finish(self, txn, {481, {}});
+                } else {
+                  xccos::command post;
+                  post.id = "grpchat";
+                  post.envid = envid;
+                  post.seqid = seqid;
+                  answer_error(self, txn, post, err, command_effect::write);
+                }
+                quit_when_idle(self);
+              });
       return;
     }
     case K::getinv: {
@@ -379,15 +313,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                 xccos::pref_value p{cmd.pref_label, cmd.pref_seqid, {}};
                 answer(self, txn, xccos::encode_getpref_reply(head(self, cmd), p));
               },
-              [=](caf::error& err) {
-                errc code;
-                std::string reason;
-                if (decode_error(err, &code, &reason) && code == errc::storage_failure) {
-                  respond(self, txn, 503);  // not stored: the client retries
-                  return;
-                }
-                answer_error(self, txn, cmd, err);  // e.g. not confirmed in time
-              });
+              [=](caf::error& err) { answer_error(self, txn, cmd, err, command_effect::write); });
       return;
     case K::nodespermcreatechild:
       // The client asks whether to offer "create a room": yes when the user is a Creator
@@ -408,13 +334,11 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
               [=](caf::error& err) { answer_error(self, txn, cmd, err); });
       return;
     case K::unknown:
-      answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::bad_request,
-                                                        "unsupported command " + cmd.id)));
+      refuse(self, txn, cmd, xccos::result_code::bad_request, "unsupported command " + cmd.id);
       return;
   }
   // A command kind added to the codec but not here: answer rather than hold the INFO.
-  answer(self, txn, xccos::encode_empty_reply(head(self, cmd, xccos::result_code::bad_request,
-                                                    "unsupported command " + cmd.id)));
+  refuse(self, txn, cmd, xccos::result_code::bad_request, "unsupported command " + cmd.id);
 }
 
 caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_context> ctx,
@@ -426,26 +350,25 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
   return {
       [=](info_atom, uint64_t txn, const std::string& body) {
         self->state.pending.insert(txn);
+        if (self->state.closing) return finish(self, txn, {481, {}});
         xccos::command cmd;
         auto status = xccos::decode(body, cmd);
         if (!status.is_ok()) {
           PCHAT_LOG(info, "session", "rejected XCCOS command",
                     "user=" + self->state.user + " reason=" + log::quote(status.reason()));
-          answer(self, txn, xccos::encode_empty_reply(
-                                head(self, cmd, xccos::result_code::bad_request, status.reason())));
+          refuse(self, txn, cmd, xccos::result_code::bad_request, status.reason());
           return;
         }
         handle_command(self, txn, cmd);
       },
       [=](kicked_atom, const std::string& room_uri) { self->state.joined.erase(room_uri); },
-      [=](post_watch_atom) { on_post_watch(self); },
       [=](closed_atom, const std::string&) {
-        for (auto& [uri, room] : self->state.joined)
-          self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
-        self->state.joined.clear();
-        for (auto txn : self->state.pending) self->state.ctx->edge->respond(txn, 481);
-        self->state.pending.clear();
-        self->quit();
+        auto& st = self->state;
+        for (auto& [uri, room] : st.joined) self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
+        st.joined.clear();
+        st.closing = true;
+        while (!st.pending.empty()) finish(self, *st.pending.begin(), {481, {}});
+        quit_when_idle(self);
       },
   };
 }

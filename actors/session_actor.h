@@ -2,14 +2,15 @@
 // answers it at SIP level and with an XCCOS reply INFO, and talks to the directory and
 // rooms for everything else. Holds ids, never SIP handles.
 //
-// SIP-level answer: 200 once the command's work is done (so every command counts against
-// the edge's in-flight limits until then), errors inside XCCOS (resp code), including an
-// actor that did not answer within server_context::request_timeout (503 inside XCCOS);
-// for a post (grpchat) the room sends the 200 once the post is durable, a store failure
-// answers SIP 503 (the client retries), a post not confirmed within commit_timeout gets
-// 200 with an XCCOS 503 and is not acknowledged. The reply INFO always follows the 200.
-// INFOs still pending when the dialog closes are answered 481.
-// On close (BYE, connection loss) the session parts every room and quits.
+// The session holds every INFO and answers it (messages.h, "Who answers an INFO"; the
+// mapping is info_answer.h): SIP 200 once the command's work is done (so every command
+// counts against the edge's in-flight limits until then), errors inside XCCOS (resp code),
+// including an actor that did not answer within server_context::request_timeout (503
+// inside XCCOS); a setpref the store refused gets SIP 503. The reply INFO always follows
+// the 200. A post (grpchat) is handed over to its room, which answers it (room_actor.h).
+// INFOs still held when the dialog closes are answered 481.
+// On close (BYE, connection loss) the session parts every room and quits once none of its
+// posts is still on its way to a room.
 #pragma once
 
 #include <caf/fwd.hpp>
