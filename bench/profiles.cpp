@@ -124,6 +124,19 @@ bool sign_in_everyone(run_context& ctx, load_driver& d, bench_report& rep, doubl
   return ok;
 }
 
+// The common start of a profile: the plain rooms `made` registered with `d`, `users` users
+// each a member of room room_of(user), the server's RSS before they come, then everyone
+// signed in (default rate 1000/s). False if sign-in did not finish (noted in `rep`).
+template <class RoomOf>
+bool seat_and_sign_in(run_context& ctx, load_driver& d, bench_report& rep,
+                      const std::vector<created_room>& made, uint32_t users, RoomOf room_of) {
+  register_rooms(d, made, 0, 0, 0);
+  d.add_users(users);
+  for (uint32_t u = 0; u < users; ++u) d.add_member(u, room_of(u));
+  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
+  return sign_in_everyone(ctx, d, rep, 1000);
+}
+
 std::optional<double> rocksdb_ceiling(run_context& ctx, bench_report& rep) {
   // A stored post: the text plus author, timestamps and framing (storage/records.h).
   size_t value_bytes = ctx.opt.post_bytes + 64;
@@ -250,11 +263,7 @@ void run_ceiling(run_context& ctx, bench_report& rep, uint32_t users, double dur
   client::client_loop loop;
   load_driver d(loop, make_driver_config(ctx, choose_route(opt, users)));
   rep.route = to_string(choose_route(opt, users));
-  register_rooms(d, made, 0, 0, 0);
-  d.add_users(users);
-  for (uint32_t u = 0; u < users; ++u) d.add_member(u, u % rooms);
-  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
-  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+  if (!seat_and_sign_in(ctx, d, rep, made, users, [&](uint32_t u) { return u % rooms; })) return;
 
   std::mt19937 rng(opt.seed);
   double rate = opt.rate > 0 ? opt.rate : 100;
@@ -407,11 +416,7 @@ void run_big_room(run_context& ctx, bench_report& rep, uint32_t users, double du
   cfg.join_on_signin = false;
   load_driver d(loop, cfg);
   rep.route = to_string(route);
-  register_rooms(d, made, 0, 0, 0);
-  d.add_users(users);
-  for (uint32_t u = 0; u < users; ++u) d.add_member(u, 0);
-  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
-  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+  if (!seat_and_sign_in(ctx, d, rep, made, users, [](uint32_t) { return 0u; })) return;
   progress("all %u members join the room at once", users);
   auto t0 = steady::now();
   cpu_window join_cpu(ctx.server_pid);
@@ -561,11 +566,7 @@ void run_durable(run_context& ctx, bench_report& rep, uint32_t users, double dur
   route_kind route = choose_route(ctx.opt, users);
   load_driver d(loop, make_driver_config(ctx, route));
   rep.route = to_string(route);
-  register_rooms(d, made, 0, 0, 0);
-  d.add_users(users);
-  for (uint32_t u = 0; u < users; ++u) d.add_member(u, u);
-  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
-  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+  if (!seat_and_sign_in(ctx, d, rep, made, users, [](uint32_t u) { return u; })) return;
   uint32_t st = d.ledger().begin_step("closed-loop", 0);
   cpu_window cpu(ctx.server_pid);
   auto t0 = steady::now();
@@ -632,11 +633,7 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   route_kind route = choose_route(opt, users);
   load_driver d(loop, make_driver_config(ctx, route));
   rep.route = to_string(route);
-  register_rooms(d, made, 0, 0, 0);
-  d.add_users(users);
-  for (uint32_t u = 0; u < users; ++u) d.add_member(u, u % rooms);
-  rep.server_rss_before_kb = sample_process(ctx.server_pid).rss_kb;
-  if (!sign_in_everyone(ctx, d, rep, 1000)) return;
+  if (!seat_and_sign_in(ctx, d, rep, made, users, [&](uint32_t u) { return u % rooms; })) return;
   std::mt19937 rng(opt.seed);
   double rate = opt.rate > 0 ? opt.rate : 100;
   uint64_t rss_base = 0, rss_bad = 0;

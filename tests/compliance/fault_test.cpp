@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/chat_clients.h"
 #include "tests/support/eventually.h"
 #include "tests/support/read_file.h"
 #include "tests/support/server_process.h"
@@ -95,12 +96,8 @@ std::vector<std::string> post_until_gone(pchat::testing::server_process& server,
                                          bool stop_when_server_exits,
                                          std::string* room_uri = nullptr) {
   std::vector<std::string> acked;
-  client_loop loop;
-  connection_config cc;
-  cc.server_port = server.sip_port();
-  client_config cfg;
-  cfg.user = user;
-  chat_client c(loop, cc, cfg);
+  pchat::testing::chat_clients clients;
+  chat_client& c = clients.add(server.sip_port(), user);
   if (!c.sign_in(10s)) return acked;
   auto rooms = c.search_rooms("Demo Room", 5s);
   if (!rooms || rooms->empty()) return acked;

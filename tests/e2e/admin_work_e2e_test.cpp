@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/store.h"
+#include "tests/support/chat_clients.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
@@ -77,12 +78,8 @@ TEST(AdminWorkE2E, ClearingABigRoomDoesNotStallPostsInOtherRooms) {
   server.ctl("--json search --query warmup", &rc);
   ASSERT_EQ(rc, 0);
 
-  client_loop loop;
-  connection_config cc;
-  cc.server_port = server.sip_port();
-  client_config cfg;
-  cfg.user = "alice@example.com";
-  chat_client alice(loop, cc, cfg);
+  pchat::testing::chat_clients clients;
+  chat_client& alice = clients.add(server.sip_port(), "alice@example.com");
   ASSERT_TRUE(alice.sign_in(10s)) << alice.failure_reason();
   auto rooms = alice.search_rooms("demo", 5s);
   ASSERT_TRUE(rooms && !rooms->empty());

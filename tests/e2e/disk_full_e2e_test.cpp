@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "tests/support/chat_clients.h"
 #include "tests/support/server_process.h"
 #include "tests/support/tmpfs_mount.h"
 #include "tools/client/xccos_client.h"
@@ -50,12 +51,9 @@ TEST(DiskFull, PostsGet503NothingAcknowledgedIsLostAndPostingResumesWhenSpaceIsF
   ASSERT_TRUE(server.stop());
   ASSERT_TRUE(server.start()) << server.stderr_text();
 
-  client_loop loop;
-  connection_config cc;
-  cc.server_port = server.sip_port();
-  client_config cfg;
-  cfg.user = "alice@example.com";
-  chat_client alice(loop, cc, cfg);
+  pchat::testing::chat_clients clients;
+  chat_client& alice = clients.add(server.sip_port(), "alice@example.com");
+  client_loop& loop = clients.loop();
   ASSERT_TRUE(alice.sign_in(10s)) << alice.failure_reason();
   auto rooms = alice.search_rooms("Demo Room", 5s);
   ASSERT_TRUE(rooms && !rooms->empty());

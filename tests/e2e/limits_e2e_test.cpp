@@ -29,6 +29,7 @@ using pchat::client::client_loop;
 using pchat::client::connection_config;
 using pchat::client::transport_kind;
 using pchat::testing::demo_room;
+using pchat::testing::expect_clean;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -111,9 +112,6 @@ class LimitsE2E : public ::testing::Test {
   std::vector<int> raw_;
 };
 
-void expect_clean(const chat_client& c) {
-  EXPECT_TRUE(c.faults().empty()) << c.self_uri() << ": " << (c.faults().empty() ? "" : c.faults().front());
-}
 
 std::string options_request(int n) {
   std::string id = std::to_string(n);

@@ -16,6 +16,7 @@ using pchat::client::client_loop;
 using pchat::client::connection_config;
 using pchat::client::transport_kind;
 using pchat::testing::demo_room;
+using pchat::testing::expect_clean;
 
 namespace {
 
@@ -44,9 +45,6 @@ class ServerE2E : public ::testing::Test {
   pchat::testing::chat_clients clients_;
 };
 
-void expect_clean(const chat_client& c) {
-  EXPECT_TRUE(c.faults().empty()) << c.self_uri() << ": " << (c.faults().empty() ? "" : c.faults().front());
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "tests/support/chat_clients.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 
 namespace pchat::testing {
@@ -20,6 +22,10 @@ client::chat_client& chat_clients::add_on(std::shared_ptr<client::sip_connection
   cfg.user = user;
   clients_.push_back(std::make_unique<client::chat_client>(loop_, std::move(conn), cfg));
   return *clients_.back();
+}
+
+void expect_clean(const client::chat_client& c) {
+  EXPECT_TRUE(c.faults().empty()) << c.self_uri() << ": " << (c.faults().empty() ? "" : c.faults().front());
 }
 
 std::string demo_room(client::chat_client& c) {

@@ -37,6 +37,10 @@ class chat_clients {
   std::vector<std::unique_ptr<client::chat_client>> clients_;
 };
 
+// A test failure (EXPECT) naming the first protocol fault `c` noticed in what the server
+// sent, if any (client::chat_client::faults()).
+void expect_clean(const client::chat_client& c);
+
 // The URI of the demo room, found by searching "demo" as `c` (signed in); "" if none.
 std::string demo_room(client::chat_client& c);
 
