@@ -9,6 +9,22 @@
 
 namespace pchat::compliance {
 
+kind_names names_of(storage::compliance_kind k) {
+  using K = storage::compliance_kind;
+  switch (k) {
+    case K::join: return {"JOIN", "JOIN"};
+    case K::part: return {"PART", "PART"};
+    case K::chat: return {"CHAT", "CHAT"};
+    case K::backchat: return {"BACKCHAT", "BACKCHAT"};
+    case K::file_upload: return {"FILEUPLOAD", "FILEUPLOAD"};
+    case K::file_download: return {"FILEDOWNLOAD", "FILEDOWNLOAD"};
+    case K::message_removed: return {"MESSAGE_REMOVED", "CHAT"};
+    case K::message_replaced: return {"MESSAGE_REPLACED", "CHAT"};
+    case K::history_search: return {"HISTORY_SEARCH", "BACKCHAT"};
+  }
+  return {"UNKNOWN", "CHAT"};
+}
+
 adapter_result file_adapter::deliver(const batch& b) {
   // file name -> content, written in name order; a file already there is complete.
   std::map<std::string, std::string> files;

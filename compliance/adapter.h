@@ -23,6 +23,15 @@
 
 namespace pchat::compliance {
 
+// How the reference's outputs name an event kind: `event` is its own name (the CSV
+// EventType: JOIN, MESSAGE_REMOVED, HISTORY_SEARCH, ...); `xml_type` the XML Message type,
+// which has none for removals, replacements and searches (written as CHAT and BACKCHAT).
+struct kind_names {
+  const char* event;
+  const char* xml_type;
+};
+kind_names names_of(storage::compliance_kind k);
+
 struct batch {
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;

@@ -14,21 +14,6 @@ namespace {
 using storage::compliance_kind;
 using storage::compliance_record;
 
-const char* kind_name(compliance_kind k) {
-  switch (k) {
-    case compliance_kind::join: return "JOIN";
-    case compliance_kind::part: return "PART";
-    case compliance_kind::chat: return "CHAT";
-    case compliance_kind::backchat: return "BACKCHAT";
-    case compliance_kind::file_upload: return "FILEUPLOAD";
-    case compliance_kind::file_download: return "FILEDOWNLOAD";
-    case compliance_kind::message_removed: return "MESSAGE_REMOVED";
-    case compliance_kind::message_replaced: return "MESSAGE_REPLACED";
-    case compliance_kind::history_search: return "HISTORY_SEARCH";
-  }
-  return "UNKNOWN";
-}
-
 // One cell, RFC 4180 quoted when needed. Text cells (anything a user or an administrator
 // typed: names, URIs, content) are also
 //  - repaired (text/valid_text.h): invalid UTF-8 and XML-forbidden characters become U+FFFD,
@@ -76,7 +61,7 @@ std::string encode_csv(const std::vector<compliance_record>& events) {
       "User Display Name,Message Id,Content\r\n";
   for (const auto& e : events) {
     field(&out, std::to_string(e.seq), cell::number);
-    field(&out, kind_name(e.kind), cell::number);
+    field(&out, names_of(e.kind).event, cell::number);
     field(&out, utc::xccos_timestamp(e.ts_micros), cell::number);
     field(&out, std::to_string(utc::unix_millis(e.ts_micros)), cell::number);
     field(&out, e.room_uri, cell::text);

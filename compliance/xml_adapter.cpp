@@ -53,21 +53,6 @@ std::string strip_sip(const std::string& uri) {
   return uri.rfind("sip:", 0) == 0 ? uri.substr(4) : uri;
 }
 
-const char* type_name(compliance_kind k) {
-  switch (k) {
-    case compliance_kind::join: return "JOIN";
-    case compliance_kind::part: return "PART";
-    case compliance_kind::chat: return "CHAT";
-    case compliance_kind::backchat: return "BACKCHAT";
-    case compliance_kind::file_upload: return "FILEUPLOAD";
-    case compliance_kind::file_download: return "FILEDOWNLOAD";
-    case compliance_kind::message_removed:
-    case compliance_kind::message_replaced: return "CHAT";
-    case compliance_kind::history_search: return "BACKCHAT";
-  }
-  return "CHAT";
-}
-
 std::string content_of(const compliance_record& e) {
   switch (e.kind) {
     case compliance_kind::join:
@@ -98,7 +83,7 @@ void message_element(std::string* out, const char* indent, const char* name,
   *out += indent;
   *out += '<';
   *out += name;
-  attr(out, "type", type_name(e.kind));
+  attr(out, "type", names_of(e.kind).xml_type);
   attr(out, "content", content_of(e));
   attr(out, "id", std::to_string(shown_message_id(e)));
   *out += ">\n";
@@ -185,7 +170,7 @@ std::string encode_attachments_manifest(const std::vector<compliance_record>& ev
   };
   for (const auto& e : events) {
     if (!is_file_event(e)) continue;
-    out += type_name(e.kind);
+    out += names_of(e.kind).xml_type;
     out += '\t';
     field(utc::xccos_timestamp(e.ts_micros));
     out += '\t';

@@ -597,3 +597,52 @@ TEST(Actors, RoomWhoseCategoryCannotBeReadRefusesPostsInsteadOfGuessingItsHistor
   ASSERT_TRUE(n.store->read_from(id, 1, 100, &stored).is_ok());
   EXPECT_TRUE(stored.empty());
 }
+
+// A room's post plan follows its settings: a category whose ChatHistory is turned off while
+// one of its rooms is live applies at once (posts are relayed, no longer stored), as every
+// other setting does, and turned on again stores them again.
+TEST(Actors, ChatHistoryChangedOnALiveRoomAppliesToItsNextPost) {
+  temp_dir dir("actors");
+  node n(dir.path());
+  std::string uri = n.make_room("Switch", true);
+  auto [domain, room_id] = xccos::parse_room_uri(uri).value();
+  const std::string id = room_id;
+  storage::room_record room;
+  ASSERT_TRUE(n.store->get_room(id, &room).is_ok());
+  auto a = n.session(1, "sip:alice@example.com");
+  ASSERT_TRUE(n.join(a, 1, uri));
+  auto set_history = [&](bool on) {
+    caf::scoped_actor self{*n.sys};
+    storage::category_record c;
+    self->request(n.ctx->directory, 5s, actors::list_categories_atom::value)
+        .receive(
+            [&](std::vector<storage::category_record>& cats) {
+              for (auto& x : cats)
+                if (x.id == room.category_id) c = x;
+            },
+            [&](caf::error&) {});
+    ASSERT_EQ(c.id, room.category_id);
+    c.chat_history = on;
+    bool done = false;
+    self->request(n.ctx->directory, 5s, actors::new_category_atom::value, c)
+        .receive([&](storage::category_record&) { done = true; }, [&](caf::error&) {});
+    ASSERT_TRUE(done);
+  };
+  auto post = [&](const std::string& text) {
+    EXPECT_EQ(n.cmd(a, post_cmd(uri, text)), 200);
+    EXPECT_TRUE(n.edge.wait_info(1, ">" + text + "<"));  // fanned out either way
+  };
+  auto stored_texts = [&] {
+    std::vector<storage::message_record> stored;
+    EXPECT_TRUE(n.store->read_from(id, 1, 100, &stored).is_ok());
+    std::vector<std::string> texts;
+    for (auto& m : stored) texts.push_back(m.text);
+    return texts;
+  };
+  post("kept one");
+  set_history(false);
+  post("live only");
+  set_history(true);
+  post("kept two");
+  EXPECT_EQ(stored_texts(), (std::vector<std::string>{"kept one", "kept two"}));
+}
