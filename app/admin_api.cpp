@@ -90,6 +90,9 @@ json to_json(const storage::category_record& c, const std::string& domain) {
               {"uri", xccos::category_uri(domain, c.id)},
               {"name", c.name},
               {"description", c.description},
+              {"allowed_members", c.allowed_members},
+              {"denied_members", c.denied_members},
+              {"creators", c.creators},
               {"file_upload", c.file_upload},
               {"invitations", c.invitations},
               {"chat_history", c.chat_history}};
@@ -132,8 +135,12 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         self->request(ctx->directory, kTimeout, actors::list_categories_atom::value)
             .receive(
                 [&](std::vector<storage::category_record>& cats) {
+                  std::string name;
+                  if (auto it = req.query.find("name"); it != req.query.end()) name = it->second;
                   json arr = json::array();
-                  for (auto& c : cats) arr.push_back(to_json(c, ctx->domain));
+                  for (auto& c : cats)
+                    if (name.empty() || actors::identity_registry::lower(c.name) == actors::identity_registry::lower(name))
+                      arr.push_back(to_json(c, ctx->domain));
                   out = reply(200, arr);
                 },
                 [&](caf::error& err) { out = from_caf_error(sys, err); });
@@ -168,8 +175,11 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           .receive([&](std::vector<storage::category_record>& c) { cats = std::move(c); }, [&](caf::error&) {});
       const storage::category_record* found = nullptr;
       for (auto& c : cats)
-        if (c.id == key || c.name == key) found = &c;
-      if (!found) return error(404, "no category with id or name '" + key + "'");
+        if (c.id == key || actors::identity_registry::lower(c.name) == actors::identity_registry::lower(key) ||
+            to_json(c, ctx->domain)["uri"] == key)
+          found = &c;
+      if (!found) return error(404, "no category with id, name or uri '" + key + "'");
+      if (req.method == "GET") return reply(200, to_json(*found, ctx->domain));
       web::http_response out;
       if (req.method == "DELETE") {
         self->request(ctx->directory, kTimeout, actors::remove_category_atom::value, found->id)
@@ -177,7 +187,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
       }
-      if (req.method != "PATCH" && req.method != "PUT") return error(405, "use PATCH or DELETE");
+      if (req.method != "PATCH" && req.method != "PUT") return error(405, "use GET, PATCH or DELETE");
       json body = json::parse(req.body, nullptr, false);
       if (!body.is_object()) return error(400, "expected a JSON object of category settings");
       storage::category_record c = *found;
@@ -325,25 +335,33 @@ web::http_handler make_admin_api(caf::actor_system& sys,
               },
               [&](caf::error& err) { out = from_caf_error(sys, err); });
       if (!ok) return out;
+      // A listed room and a room asked for by name have one shape: every stored setting,
+      // the category's name and the live user count.
+      std::vector<storage::category_record> cats;
+      self->request(ctx->directory, kTimeout, actors::list_categories_atom::value)
+          .receive([&](std::vector<storage::category_record>& c) { cats = std::move(c); },
+                   [&](caf::error& err) { out = from_caf_error(sys, err); ok = false; });
+      if (!ok) return out;
+      auto full = [&](const actors::room_view& r) {
+        storage::room_record rec;
+        json j = ctx->store->get_room(r.id, &rec).is_ok() ? room_json(rec, ctx->domain) : to_json(r);
+        j["users"] = r.user_count;
+        j["category"] = "";
+        for (auto& c : cats)
+          if (c.id == r.category_id) j["category"] = c.name;
+        return j;
+      };
       if (p == "/api/v1/rooms") {
         std::string filter;
         if (auto it = req.query.find("name"); it != req.query.end()) filter = it->second;
         json arr = json::array();
         for (auto& r : rooms)
-          if (filter.empty() || r.name.find(filter) != std::string::npos) arr.push_back(to_json(r));
+          if (filter.empty() || r.name.find(filter) != std::string::npos) arr.push_back(full(r));
         return reply(200, arr);
       }
       std::string key = p.substr(std::string("/api/v1/rooms/").size());
       for (auto& r : rooms)
-        if (r.id == key || r.name == key || r.uri == key) {
-          storage::room_record rec;
-          if (ctx->store->get_room(r.id, &rec).is_ok()) {
-            json j = room_json(rec, ctx->domain);
-            j["users"] = r.user_count;
-            return reply(200, j);
-          }
-          return reply(200, to_json(r));
-        }
+        if (r.id == key || r.name == key || r.uri == key) return reply(200, full(r));
       return error(404, "no room with id, name or uri '" + key + "'");
     }
     if (p == "/api/v1/config") {

@@ -1,10 +1,13 @@
 // The JSON admin API behind pchatctl (and later the room-management web page).
 //
 //   GET  /api/v1/status                       node status and counters
-//   GET  /api/v1/categories                   list categories
+//   GET  /api/v1/categories[?name=NAME]       list categories (every field: allowed and
+//                                             denied members, creators, flags)
+//   GET  /api/v1/categories/{id|name|uri}     one category, same shape
 //   POST /api/v1/categories   {name, description?}           -> 201 category
-//   GET  /api/v1/rooms[?name=SUBSTR]          list rooms
-//   GET  /api/v1/rooms/{id-or-name}           one room
+//   GET  /api/v1/rooms[?name=SUBSTR]          list rooms: every stored setting, category
+//                                             (name), users (live count)
+//   GET  /api/v1/rooms/{id|name|uri}          one room, same shape
 //   POST /api/v1/rooms        {name, category, description?} -> 201 room (with "uri")
 //   GET  /api/v1/config                       server options (defaults if never set)
 //   PUT  /api/v1/config       {default_chat_history?, max_file_size_kb?,

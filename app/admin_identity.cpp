@@ -149,7 +149,13 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
         ids.remove_policy(identity);
         return reply(200, json{{"removed", identity}});
       }
-      return error(405, "use PUT or DELETE");
+      if (req.method == "GET") {
+        storage::policy_record pol;
+        if (auto s = store.get_policy(identity, &pol); !s.is_ok()) return from_status(s);
+        return reply(200, json{{"identity", pol.identity}, {"enable_persistent_chat", pol.enable_persistent_chat},
+                               {"description", pol.description}});
+      }
+      return error(405, "use GET, PUT or DELETE");
     }
     if (p == "/api/v1/addins" && req.method == "GET") {
       std::vector<storage::addin_record> as;

@@ -9,7 +9,7 @@
 //   DELETE /api/v1/users/{uri}
 //   GET    /api/v1/groups,  POST /api/v1/groups {name, description?, members[]},
 //   DELETE /api/v1/groups/{name}
-//   GET    /api/v1/policies, PUT /api/v1/policies/{identity} {enable_persistent_chat,
+//   GET    /api/v1/policies, GET /api/v1/policies/{identity}, PUT /api/v1/policies/{identity} {enable_persistent_chat,
 //          description?}  (identity: global | site:NAME | tag:NAME), DELETE /api/v1/policies/{identity}
 //   POST   /api/v1/policies/grant {user, policy}   (policy "" unassigns)
 //   GET    /api/v1/principals/eligible?list=a,b   expands principals to user URIs

@@ -91,6 +91,9 @@ json room_json(const storage::room_record& r, const std::string& domain) {
               {"privacy", privacy_name(r.privacy)},
               {"type", r.type == storage::room_type::auditorium ? "auditorium" : "normal"},
               {"disabled", r.disabled},
+              {"topic", r.topic},
+              {"invitations", r.invitations == storage::room_invitations::off ? "false" : "inherit"},
+              {"addin", r.addin},
               {"members", r.members},
               {"managers", r.managers},
               {"presenters", r.presenters}};

@@ -15,65 +15,32 @@
 
 #include "tools/client/xccos_client.h"
 #include "tools/pchatctl/admin_http.h"
+#include "tools/pchatctl/output.h"
 
 namespace pchat::ctl {
 namespace {
 
 using json = nlohmann::json;
 
-// Prints the transport failure or the server's refusal; returns the exit status (0 = ok).
-int check(const http_result& r) {
-  if (!r.error.empty()) {
-    std::cerr << "pchatctl: " << r.error << "\n";
-    return 3;
+int run_search(leaf& l, const ctl_context& c) {
+  std::string q = l.text("query");
+  if (q.empty() && l.text("author").empty() && l.text("from").empty() && l.text("to").empty()) {
+    std::cerr << "pchatctl: search needs --query (or --author, --from, --to) (see pchatctl search --help)\n";
+    return kExitUsage;
   }
-  if (r.status >= 400) {
-    json j = json::parse(r.body, nullptr, false);
-    std::cerr << "pchatctl: server refused (" << r.status << "): "
-              << (j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r.body) << "\n";
-    return 1;
-  }
-  return 0;
-}
-
-std::string opt(const std::map<std::string, std::string>& opts, const char* key) {
-  auto it = opts.find(key);
-  return it == opts.end() ? std::string() : it->second;
-}
-
-int usage(const std::string& why) {
-  std::cerr << "pchatctl: " << why << "\n"
-            << "usage: pchatctl [--server=HOST:PORT] [--json] ...\n"
-               "  search --query TEXT [--room R[,R2]] [--author U[,U2]] [--from DATE] [--to DATE]\n"
-               "         [--limit N]\n"
-               "  export --file F [--category C] [--since DATE]\n"
-               "  import --file F [--what-if]\n"
-               "  test message [--room R] [--user1 U] [--user2 U] [--timeout SECONDS]\n";
-  return 2;
-}
-
-void print_kv(const json& j) {
-  for (auto& [k, v] : j.items()) std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
-}
-
-int run_search(const std::string& server, bool as_json, const std::map<std::string, std::string>& opts) {
-  std::string q = opt(opts, "query");
-  if (q.empty() && opt(opts, "author").empty() && opt(opts, "from").empty() && opt(opts, "to").empty())
-    return usage("search needs --query (or --author, --from, --to)");
   std::string path = "/api/v1/search?q=" + url_encode(q);
-  for (auto [o, k] : {std::pair{"room", "room"}, std::pair{"author", "author"}, std::pair{"from", "from"},
-                      std::pair{"to", "to"}, std::pair{"limit", "limit"}})
-    if (!opt(opts, o).empty()) path += std::string("&") + k + "=" + url_encode(opt(opts, o));
-  auto r = http(server, "GET", path);
+  for (const char* k : {"room", "author", "from", "to", "limit"})
+    if (!l.text(k).empty()) path += std::string("&") + k + "=" + url_encode(l.text(k));
+  auto r = http(c.server, "GET", path);
   if (int rc = check(r); rc != 0) return rc;
-  if (as_json) {
+  if (c.json) {
     std::cout << r.body;
     return 0;
   }
   json j = json::parse(r.body, nullptr, false);
   if (!j.is_object() || !j["results"].is_array()) {
     std::cerr << "pchatctl: malformed answer from the server\n";
-    return 1;
+    return kExitUnreachable;
   }
   std::vector<std::vector<std::string>> rows{{"Time (UTC)", "Room", "Author", "Text"}};
   for (auto& h : j["results"]) {
@@ -107,14 +74,13 @@ std::string absolute(const std::string& f) {
   return ec ? f : p.lexically_normal().string();
 }
 
-int run_export(const std::string& server, bool as_json, const std::map<std::string, std::string>& opts) {
-  if (opt(opts, "file").empty()) return usage("export needs --file");
-  json b{{"path", absolute(opt(opts, "file"))}};
-  if (!opt(opts, "category").empty()) b["category"] = opt(opts, "category");
-  if (!opt(opts, "since").empty()) b["since"] = opt(opts, "since");
-  auto r = http(server, "POST", "/api/v1/export", b.dump());
+int run_export(leaf& l, const ctl_context& c) {
+  json b{{"path", absolute(l.text("file"))}};
+  if (!l.text("category").empty()) b["category"] = l.text("category");
+  if (!l.text("since").empty()) b["since"] = l.text("since");
+  auto r = http(c.server, "POST", "/api/v1/export", b.dump());
   if (int rc = check(r); rc != 0) return rc;
-  if (as_json) {
+  if (c.json) {
     std::cout << r.body;
     return 0;
   }
@@ -128,15 +94,9 @@ int run_export(const std::string& server, bool as_json, const std::map<std::stri
   return 0;
 }
 
-int run_import(const std::string& server, bool as_json, const std::map<std::string, std::string>& opts) {
-  if (opt(opts, "file").empty()) return usage("import needs --file");
-  bool what_if = opts.count("what-if") && opt(opts, "what-if") != "false";
-  json b{{"path", absolute(opt(opts, "file"))}, {"what_if", what_if}};
-  auto r = http(server, "POST", "/api/v1/import", b.dump());
-  if (int rc = check(r); rc != 0) return rc;
-  if (as_json) std::cout << r.body;
-  else print_kv(json::parse(r.body, nullptr, false));
-  return 0;
+int run_import(leaf& l, const ctl_context& c) {
+  json b{{"path", absolute(l.text("file"))}, {"what_if", l.has("what-if")}};
+  return show(http(c.server, "POST", "/api/v1/import", b.dump()), c);
 }
 
 // ---- test message (Test-CsPersistentChatMessage)
@@ -148,9 +108,10 @@ struct step {
   std::string detail;
 };
 
-int run_test_message(const std::string& server, bool as_json, const std::map<std::string, std::string>& opts) {
+int run_test_message(leaf& l, const ctl_context& c) {
   using namespace std::chrono;
-  auto timeout = seconds(opt(opts, "timeout").empty() ? 10 : std::atoi(opt(opts, "timeout").c_str()));
+  const std::string& server = c.server;
+  auto timeout = seconds(l.text("timeout").empty() ? 10 : std::atoi(l.text("timeout").c_str()));
   auto st = http(server, "GET", "/api/v1/status");
   if (int rc = check(st); rc != 0) return rc;
   json status = json::parse(st.body, nullptr, false);
@@ -159,7 +120,7 @@ int run_test_message(const std::string& server, bool as_json, const std::map<std
   auto rooms_r = http(server, "GET", "/api/v1/rooms");
   if (int rc = check(rooms_r); rc != 0) return rc;
   json rooms = json::parse(rooms_r.body, nullptr, false);
-  std::string want = opt(opts, "room"), room_uri, room_name;
+  std::string want = l.text("room"), room_uri, room_name;
   for (auto& r : rooms) {
     if (r.value("disabled", false)) continue;
     if (want.empty() || r.value("id", "") == want || r.value("uri", "") == want || r.value("name", "") == want) {
@@ -181,8 +142,8 @@ int run_test_message(const std::string& server, bool as_json, const std::map<std
     if (sip_port == 0) return "the server reported no sip_port";
     return room_uri.empty() ? (want.empty() ? "no rooms exist" : "no enabled room '" + want + "'") : "";
   });
-  std::string u1 = opt(opts, "user1").empty() ? "pchat-test1@" + domain : opt(opts, "user1");
-  std::string u2 = opt(opts, "user2").empty() ? "pchat-test2@" + domain : opt(opts, "user2");
+  std::string u1 = l.text("user1").empty() ? "pchat-test1@" + domain : l.text("user1");
+  std::string u2 = l.text("user2").empty() ? "pchat-test2@" + domain : l.text("user2");
   client::client_loop loop;
   std::vector<std::unique_ptr<client::chat_client>> users;
   std::string host = server.substr(0, server.rfind(':'));
@@ -227,7 +188,7 @@ int run_test_message(const std::string& server, bool as_json, const std::map<std
       u->part_and_wait(room_uri, timeout);
       u->sign_out_and_wait(timeout);
     }
-  if (as_json) {
+  if (c.json) {
     json arr = json::array();
     for (auto& s : steps) arr.push_back(json{{"step", s.name}, {"ok", s.ok}, {"ms", s.ms}, {"error", s.detail}});
     std::cout << json{{"success", ok}, {"room", room_uri}, {"steps", arr}}.dump(2) << "\n";
@@ -241,22 +202,37 @@ int run_test_message(const std::string& server, bool as_json, const std::map<std
 
 }  // namespace
 
-bool is_history_command(const std::string& noun) {
-  return noun == "search" || noun == "export" || noun == "import" || noun == "test";
-}
-
-int run_history_command(const std::string& server, bool as_json,
-                        const std::vector<std::string>& words,
-                        const std::map<std::string, std::string>& opts) {
-  const std::string& noun = words[0];
-  if (noun == "test") {
-    if (words.size() != 2 || words[1] != "message") return usage("expected: test message");
-    return run_test_message(server, as_json, opts);
+void add_history_commands(CLI::App& app, ctl_context& ctx) {
+  {
+    leaf& l = add_leaf(&app, "search", "search room history (the admin reads every room)", ctx, run_search);
+    l.add_text("query", "words, or \"a phrase\"");
+    l.add_text("room", "only these rooms: id, name or ma-chan:// URI, comma-separated");
+    l.add_text("author", "only these authors: user@domain, comma-separated");
+    l.add_text("from", "only messages from YYYY-MM-DD[THH:MM:SSZ]");
+    l.add_text("to", "only messages up to YYYY-MM-DD[THH:MM:SSZ]");
+    l.add_number("limit", "at most N results", 1, 2147483647L);
   }
-  if (words.size() != 1) return usage(noun + " takes no verb");
-  if (noun == "search") return run_search(server, as_json, opts);
-  if (noun == "export") return run_export(server, as_json, opts);
-  return run_import(server, as_json, opts);
+  {
+    leaf& l = add_leaf(&app, "export", "write rooms and history to a file (Export-CsPersistentChatData)", ctx,
+                       run_export);
+    l.add_text("file", "the archive to write (by the server, on this host; docs/ARCHIVE.md)", true);
+    l.add_text("category", "only this category: id or name");
+    l.add_text("since", "only messages since YYYY-MM-DD[THH:MM:SSZ]");
+  }
+  {
+    leaf& l = add_leaf(&app, "import", "load an archive (Import-CsPersistentChatData)", ctx, run_import);
+    l.add_text("file", "the archive to read (by the server, on this host)", true);
+    l.add_flag("what-if", "only check the archive and count what it would change");
+  }
+  CLI::App* test = add_noun(app, "test", "end-to-end checks");
+  {
+    leaf& l = add_leaf(test, "message", "two test users exchange a message (Test-CsPersistentChatMessage)", ctx,
+                       run_test_message);
+    l.add_text("room", "the room: id, name or ma-chan:// URI (default: the first enabled room)");
+    l.add_text("user1", "first test user (default pchat-test1@DOMAIN)");
+    l.add_text("user2", "second test user (default pchat-test2@DOMAIN)");
+    l.add_number("timeout", "seconds each step may take (default 10)", 1, 3600);
+  }
 }
 
 }  // namespace pchat::ctl

@@ -14,17 +14,10 @@
 // Output is a readable table (or lines); --json prints JSON. Exit status as pchatctl's.
 #pragma once
 
-#include <map>
-#include <string>
-#include <vector>
+#include "tools/pchatctl/command_line.h"
 
 namespace pchat::ctl {
 
-// True if `noun` is one of the commands above.
-bool is_history_command(const std::string& noun);
-// Runs it. `words` is the noun (and verb); `opts` the --options without dashes.
-int run_history_command(const std::string& server, bool as_json,
-                        const std::vector<std::string>& words,
-                        const std::map<std::string, std::string>& opts);
+void add_history_commands(CLI::App& app, ctl_context& ctx);
 
 }  // namespace pchat::ctl
