@@ -148,7 +148,8 @@ ok compliance status
 ok --json message remove --room "$URI" --contains nothing --user alice@example.com; expect "$OUT" "replaced" "0"
 refused "no such room" message remove --room Nope
 ok --json search --query nothing --room "$URI"; expect "$OUT" "results" "[]"
-ok export --file "$WORK/a.jsonl" --category Audit
+ok export --file "$WORK/a.jsonl" --category "$CAT_URI"; grep -q "Audit Room" "$WORK/a.jsonl" || fail "export --category by URI lacks the room"
+ok --json export --file "$WORK/b.jsonl" --category Demo; grep -q "Audit Room" "$WORK/b.jsonl" && fail "export --category Demo holds Audit Room"
 ok --json import --file "$WORK/a.jsonl" --what-if
 # Global options after the command too.
 ok room get --identity "$ID" --json; expect "$OUT" "id" "$ID"

@@ -40,6 +40,11 @@ std::string find_admin_token(const std::string& token, const std::string& token_
   return read_first_line("data/admin.token");
 }
 
+std::string category_key(const std::string& v) {
+  if (v.rfind("ma-cat://", 0) == 0) return v.substr(v.rfind('/') + 1);
+  return v;
+}
+
 std::string url_encode(const std::string& s) {
   std::string out;
   char buf[4];

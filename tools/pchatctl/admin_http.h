@@ -19,6 +19,10 @@ void set_admin_token(std::string token);
 std::string find_admin_token(const std::string& token, const std::string& token_file,
                              const std::string& data_dir);
 
+// A category as the API's room and export requests take it: a ma-cat://DOMAIN/ID URI
+// becomes its ID; an id or a name is passed as is.
+std::string category_key(const std::string& id_name_or_uri);
+
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string url_encode(const std::string& s);
 

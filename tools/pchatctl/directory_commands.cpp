@@ -80,12 +80,6 @@ void room_options(leaf& l, bool edits) {
   }
 }
 
-// A category named by URI is its id (the URI's last segment): `room new` sends it as such.
-std::string category_key(const std::string& v) {
-  if (v.rfind("ma-cat://", 0) == 0) return v.substr(v.rfind('/') + 1);
-  return v;
-}
-
 json room_body(leaf& l) {
   json b = json::object();
   for (const char* k : {"name", "description", "topic", "privacy", "type", "invitations", "addin"})

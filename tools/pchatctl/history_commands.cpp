@@ -76,7 +76,7 @@ std::string absolute(const std::string& f) {
 
 int run_export(leaf& l, const ctl_context& c) {
   json b{{"path", absolute(l.text("file"))}};
-  if (!l.text("category").empty()) b["category"] = l.text("category");
+  if (!l.text("category").empty()) b["category"] = category_key(l.text("category"));
   if (!l.text("since").empty()) b["since"] = l.text("since");
   auto r = http(c.server, "POST", "/api/v1/export", b.dump());
   if (int rc = check(r); rc != 0) return rc;
@@ -216,7 +216,7 @@ void add_history_commands(CLI::App& app, ctl_context& ctx) {
     leaf& l = add_leaf(&app, "export", "write rooms and history to a file (Export-CsPersistentChatData)", ctx,
                        run_export);
     l.add_text("file", "the archive to write (by the server, on this host; docs/ARCHIVE.md)", true);
-    l.add_text("category", "only this category: id or name");
+    l.add_text("category", "only this category: id, name or ma-cat:// URI");
     l.add_text("since", "only messages since YYYY-MM-DD[THH:MM:SSZ]");
   }
   {
