@@ -92,6 +92,19 @@ json room_body(leaf& l) {
   return b;
 }
 
+// `NOUN get`: one object by --identity (GET COLLECTION/KEY), else the list, filtered by
+// --name on the server; both print the same columns.
+void add_get(CLI::App* noun, ctl_context& ctx, const std::string& help, const std::string& collection,
+             const std::vector<column>& cols, const std::string& identity_help, const std::string& name_help) {
+  leaf& l = add_leaf(noun, "get", help, ctx, [collection, cols](leaf& l, const ctl_context& c) {
+    if (l.has("identity")) return show(http(c.server, "GET", collection + "/" + url_encode(l.text("identity"))), c, cols);
+    std::string q = l.has("name") ? "?name=" + url_encode(l.text("name")) : "";
+    return show(http(c.server, "GET", collection + q), c, cols);
+  });
+  l.add_text("identity", identity_help)->check(not_empty());
+  l.add_text("name", name_help)->excludes("--identity");
+}
+
 int usage(const leaf& l, const std::string& why) {
   std::cerr << "pchatctl: " << why << " (see pchatctl " << l.cmd()->get_parent()->get_name() << " "
             << l.cmd()->get_name() << " --help)\n";
@@ -110,17 +123,9 @@ void add_directory_commands(CLI::App& app, ctl_context& ctx) {
     l.add_text("name", "Name (unique)", true);
     category_options(l, false);
   }
-  {
-    leaf& l = add_leaf(category, "get", "show categories: every field", ctx, [](leaf& l, const ctl_context& c) {
-      if (l.has("identity"))
-        return show(http(c.server, "GET", "/api/v1/categories/" + url_encode(l.text("identity"))), c,
-                    kCategoryColumns);
-      std::string q = l.has("name") ? "?name=" + url_encode(l.text("name")) : "";
-      return show(http(c.server, "GET", "/api/v1/categories" + q), c, kCategoryColumns);
-    });
-    l.add_text("identity", "one category by id, name or ma-cat:// URI (--json: an object)")->check(not_empty());
-    l.add_text("name", "only the category with this name (case-insensitive; --json: a list)")->excludes("--identity");
-  }
+  add_get(category, ctx, "show categories: every field", "/api/v1/categories", kCategoryColumns,
+          "one category by id, name or ma-cat:// URI (--json: an object)",
+          "only the category with this name (case-insensitive; --json: a list)");
   {
     leaf& l = add_leaf(category, "set", "change a category", ctx, [](leaf& l, const ctl_context& c) {
       json b = category_body(l);
@@ -153,18 +158,9 @@ void add_directory_commands(CLI::App& app, ctl_context& ctx) {
     l.add_text("category", "its category: id, name or ma-cat:// URI", true);
     room_options(l, false);
   }
-  {
-    leaf& l = add_leaf(room, "get", "show rooms: settings, category, members, live users", ctx,
-                       [](leaf& l, const ctl_context& c) {
-                         if (l.has("identity"))
-                           return show(http(c.server, "GET", "/api/v1/rooms/" + url_encode(l.text("identity"))), c,
-                                       kRoomColumns);
-                         std::string q = l.has("name") ? "?name=" + url_encode(l.text("name")) : "";
-                         return show(http(c.server, "GET", "/api/v1/rooms" + q), c, kRoomColumns);
-                       });
-    l.add_text("identity", "one room by id, name or ma-chan:// URI (--json: an object)")->check(not_empty());
-    l.add_text("name", "rooms whose name contains this text (--json: a list)")->excludes("--identity");
-  }
+  add_get(room, ctx, "show rooms: settings, category, members, live users", "/api/v1/rooms", kRoomColumns,
+          "one room by id, name or ma-chan:// URI (--json: an object)",
+          "rooms whose name contains this text (--json: a list)");
   {
     leaf& l = add_leaf(room, "set", "change a room (live rooms apply it at once)", ctx,
                        [](leaf& l, const ctl_context& c) {
