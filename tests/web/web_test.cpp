@@ -12,6 +12,7 @@
 #include <future>
 #include <thread>
 
+#include "tests/support/http_client.h"
 #include "web/assets.h"
 #include "web/handler_pool.h"
 #include "web/http_server.h"
@@ -67,26 +68,9 @@ TEST(Assets, ThePageFilesAreEmbedded) {
 
 namespace {
 
-// Sends one request (Connection: close) and returns the response's status, 0 on failure.
+// One GET on its own connection; the response's status, 0 on failure.
 int status_of(uint16_t port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return 0;
-  }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string all;
-  char buf[4096];
-  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) all.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return all.size() > 12 ? std::atoi(all.c_str() + 9) : 0;
+  return pchat::testing::http(port, "GET", path).status;
 }
 
 }  // namespace
