@@ -9,6 +9,7 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "log/log.h"
+#include "text/utc_time.h"
 #include "storage/crash_point.h"
 #include "storage/store.h"
 
@@ -222,9 +223,7 @@ caf::actor spawn_commit_actor(caf::actor_system& sys, std::shared_ptr<const serv
 void capture(const server_context& ctx, storage::compliance_record e) {
   if (!ctx.compliance_enabled) return;
   if (e.ts_micros == 0)
-    e.ts_micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    e.ts_micros = utc::now_micros();
   caf::anon_send(ctx.commit, capture_atom::value, std::move(e));
 }
 

@@ -11,6 +11,7 @@
 #include "protocol/xccos/chat_uri.h"
 #include "storage/crash_point.h"
 #include "storage/store.h"
+#include "text/utc_time.h"
 
 namespace pchat::actors {
 namespace {
@@ -21,12 +22,6 @@ using compliance::batch;
 // Caps one run so that a huge backlog cannot keep the runner from answering (cstatus).
 constexpr int kMaxBatchesPerRun = 100;
 
-int64_t now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct runner_state {
   storage::store* store = nullptr;
   runner_options opts;
@@ -36,7 +31,7 @@ struct runner_state {
 
   void failed(const std::string& why) {
     status.last_error = why;
-    status.last_error_micros = now_micros();
+    status.last_error_micros = utc::now_micros();
     status.consecutive_failures++;
     PCHAT_LOG(warn, "compliance", "batch not delivered; it stays staged and is retried",
               "adapter=" + opts.output->type() + " error=" + log::quote(why) +
@@ -105,7 +100,7 @@ struct runner_state {
     }
     status.batches_delivered++;
     status.events_delivered += b.events.size();
-    status.last_success_micros = now_micros();
+    status.last_success_micros = utc::now_micros();
     status.last_error.clear();
     status.consecutive_failures = 0;
     PCHAT_LOG(info, "compliance", "batch delivered",

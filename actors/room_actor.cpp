@@ -23,12 +23,6 @@
 namespace pchat::actors {
 namespace {
 
-int64_t now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct member {
   caf::actor session;
   uint64_t dialog = 0;
@@ -433,7 +427,7 @@ caf::result<uint64_t> replace_messages(room_ptr self, message_filter f) {
     auto& st = self->state;
     std::vector<storage::message_record> changed;
     std::vector<storage::compliance_record> events;
-    int64_t now = now_micros();
+    int64_t now = utc::now_micros();
     for (auto& m : chunk) {
       if (!f.user.empty() && m.author != f.user) continue;
       if (f.before_micros != 0 && m.ts_micros >= f.before_micros) continue;
@@ -471,7 +465,7 @@ caf::result<uint64_t> clear_messages(room_ptr self, int64_t before) {
     auto& st = self->state;
     std::vector<uint64_t> seqs;
     std::vector<storage::compliance_record> events;
-    int64_t now = now_micros();
+    int64_t now = utc::now_micros();
     for (auto& m : chunk) {
       if (m.ts_micros > before) continue;
       seqs.push_back(m.seq);
@@ -619,7 +613,7 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
   if (refused) return st.answer(p, &refused);
   p.msg.seq = st.next_seq++;
   p.msg.author = user;
-  p.msg.ts_micros = now_micros();
+  p.msg.ts_micros = utc::now_micros();
   p.msg.text = std::move(text);
   p.msg.extra_xml = std::move(extra);
   write_post(self, std::move(p));

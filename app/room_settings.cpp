@@ -11,6 +11,7 @@
 #include "app/admin_json.h"
 #include "log/log.h"
 #include "storage/store.h"
+#include "text/utc_time.h"
 
 namespace pchat::app {
 
@@ -18,7 +19,15 @@ void invite_new_members(const actors::server_context& ctx, const storage::room_r
                         const std::vector<std::string>& before, const std::string& inviter) {
   if (room.invitations != storage::room_invitations::inherit || !ctx.identities) return;
   storage::category_record cat;
-  if (!ctx.store->get_category(room.category_id, &cat).is_ok() || !cat.invitations) return;
+  if (auto s = ctx.store->get_category(room.category_id, &cat); !s.is_ok()) {
+    // The room change is stored; only its invitations are lost. Say so, not nothing.
+    if (!s.is_not_found())
+      PCHAT_LOG(error, "admin", "cannot read the room's category; no invitations sent",
+                "room=" + room.id + " error=" + log::quote(s.to_string()) +
+                    " action=" + log::quote("check the store, then add the members again"));
+    return;
+  }
+  if (!cat.invitations) return;
   std::vector<std::string> added;
   for (auto& m : room.members)
     if (std::find(before.begin(), before.end(), m) == before.end()) added.push_back(m);
@@ -29,8 +38,7 @@ void invite_new_members(const actors::server_context& ctx, const storage::room_r
     if (a.rfind("sip:", 0) == 0 && std::find(users.begin(), users.end(), actors::identity_registry::lower(a)) == users.end())
       users.push_back(actors::identity_registry::lower(a));
   std::vector<storage::invitation_record> invites;
-  int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now = utc::now_micros();
   for (auto& u : users)  // only people who could accept: in the category's scope, chat on
     if (ids->in_scope(u, cat) && ids->chat_enabled(u))
       invites.push_back({0, u, room.id, inviter, now});

@@ -51,8 +51,8 @@ adapter_result file_adapter::deliver(const batch& b) {
   }
   for (const auto& [name, content] : files) {
     if (output_exists(opts_.output_directory, name)) continue;
-    if (std::string err = write_atomically(opts_.output_directory, name, content); !err.empty())
-      return adapter_result::failure(err);
+    if (status s = write_atomically(opts_.output_directory, name, content); !s.is_ok())
+      return adapter_result::failure(s.reason());
   }
   return adapter_result::success();
 }

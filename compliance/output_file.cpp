@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "protocol/xccos/chat_uri.h"
 #include "storage/crash_point.h"
 
 namespace pchat::compliance {
@@ -56,8 +57,8 @@ std::string output_name(uint64_t first, uint64_t last, const std::string& room_i
 }
 
 std::string room_id_of(const std::string& room_uri) {
-  auto slash = room_uri.rfind('/');
-  return slash == std::string::npos ? room_uri : room_uri.substr(slash + 1);
+  std::optional<xccos::uri_parts> room = xccos::parse_room_uri(room_uri);
+  return room ? room->id : room_uri;
 }
 
 bool output_exists(const std::string& dir, const std::string& name) {
@@ -65,37 +66,37 @@ bool output_exists(const std::string& dir, const std::string& name) {
   return std::filesystem::exists(std::filesystem::path(dir) / name, ec);
 }
 
-std::string write_atomically(const std::string& dir, const std::string& name,
-                             const std::string& content) {
+status write_atomically(const std::string& dir, const std::string& name,
+                        const std::string& content) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return "create directory " + dir + ": " + ec.message();
+  if (ec) return status::io_error("create directory " + dir + ": " + ec.message());
   std::string final_path = (std::filesystem::path(dir) / name).string();
   std::string tmp_path = final_path + kTempSuffix;
   int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_text("open", tmp_path);
+  if (fd < 0) return status::io_error(errno_text("open", tmp_path));
   bool ok = write_all(fd, content) && ::fsync(fd) == 0;
   std::string err = ok ? "" : errno_text("write", tmp_path);
   ::close(fd);
   if (!ok) {
     ::unlink(tmp_path.c_str());
-    return err;
+    return status::io_error(err);
   }
   storage::crash_point("during_batch");
   if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
     err = errno_text("rename", tmp_path);
     ::unlink(tmp_path.c_str());
-    return err;
+    return status::io_error(err);
   }
   // The rename is durable only once the directory entry is: without this a crash could
   // bring back the batch's events (never deleted) *and* lose the file, which is safe, but
   // also let the delete survive while the file does not, which loses events.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return errno_text("open directory", dir);
+  if (dfd < 0) return status::io_error(errno_text("open directory", dir));
   ok = ::fsync(dfd) == 0;
   err = ok ? "" : errno_text("fsync directory", dir);
   ::close(dfd);
-  return err;
+  return ok ? status::ok() : status::io_error(err);
 }
 
 uint64_t find_range_end(const std::string& dir, uint64_t first) {

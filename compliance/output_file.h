@@ -12,6 +12,8 @@
 // file (then the directory is fsynced), so a final file is always complete.
 #pragma once
 
+#include "status/status.h"
+
 #include <cstdint>
 #include <string>
 
@@ -20,17 +22,17 @@ namespace pchat::compliance {
 std::string output_name(uint64_t first, uint64_t last, const std::string& room_id,
                         const std::string& ext);
 
-// The room id of "ma-chan://domain/<id>" (the whole URI if it has no '/').
+// The room id of "ma-chan://domain/<id>" (the whole URI if it is not a room URI).
 std::string room_id_of(const std::string& room_uri);
 
 // True if `dir`/`name` exists.
 bool output_exists(const std::string& dir, const std::string& name);
 
 // Writes `content` to dir/name.tmp, fsyncs it, renames it to dir/name and fsyncs dir.
-// Creates `dir` (with parents) if missing. Returns "" or the failure, naming the path.
+// Creates `dir` (with parents) if missing. Returns ok or io_error naming the path.
 // Crash point "during_batch" fires after the temporary is synced, before the rename.
-std::string write_atomically(const std::string& dir, const std::string& name,
-                             const std::string& content);
+status write_atomically(const std::string& dir, const std::string& name,
+                        const std::string& content);
 
 // last of the first final name in `dir` whose range starts at `first`, or 0.
 uint64_t find_range_end(const std::string& dir, uint64_t first);
