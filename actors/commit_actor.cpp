@@ -11,12 +11,13 @@
 #include "log/log.h"
 #include "text/utc_time.h"
 #include "storage/crash_point.h"
-#include "storage/store.h"
+#include "storage/database.h"
 
 namespace pchat::actors {
 namespace {
 
 struct commit_state {
+  const storage::database* store = nullptr;
   std::unique_ptr<storage::write_batch> batch;
   std::vector<std::pair<caf::response_promise, uint64_t>> waiters;  // promise, value to deliver
   bool flush_scheduled = false;
@@ -41,7 +42,7 @@ struct commit_state {
 
   // Assigns the next event sequence and adds the event to the open batch.
   void stage(const storage::compliance_record& e) {
-    batch->put_compliance(next_event_seq, e);
+    store->compliance().stage(*batch, next_event_seq, e);
     if (next_event_seq != 0) ++next_event_seq;
     ++staged_events;
   }
@@ -107,7 +108,7 @@ std::optional<caf::error> check_pref_quota(caf::stateful_actor<commit_state>* se
                                            const std::string& user, const std::string& label,
                                            const std::string& value) {
   std::map<std::string, uint64_t> sizes;
-  if (auto s = ctx.store->pref_sizes(user, &sizes); !s.is_ok())
+  if (auto s = ctx.store->preferences().sizes(user, &sizes); !s.is_ok())
     return make_error(errc::storage_failure, "preferences of " + user + ": " + s.to_string());
   if (auto p = self->state.pending_prefs.find(user); p != self->state.pending_prefs.end())
     for (auto& [l, n] : p->second) sizes[l] = n;
@@ -126,10 +127,11 @@ std::optional<caf::error> check_pref_quota(caf::stateful_actor<commit_state>* se
 
 caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
                            std::shared_ptr<const server_context> ctx) {
+  self->state.store = ctx->store;
   self->state.batch = ctx->store->new_batch();
   self->state.indexer = ctx->indexer;
   uint64_t last_event = 0;
-  if (auto s = ctx->store->last_compliance_sequence(&last_event); !s.is_ok()) {
+  if (auto s = ctx->store->compliance().last_sequence(&last_event); !s.is_ok()) {
     // Numbering from 1 again could reuse a delivered range's output name. Sequence 0 is
     // rejected by the store, so every batch with an event fails (posts get 503) instead.
     PCHAT_LOG(error, "commit", "cannot read the compliance sequence; captured writes will fail",
@@ -141,14 +143,14 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
   return {
       [=](commit_atom, const std::string& room_id, storage::message_record& m) {
         uint64_t seq = m.seq;
-        self->state.batch->put_message(room_id, m);
+        ctx->store->messages().append(*self->state.batch, room_id, m);
         self->state.keep_for_index(room_id, std::move(m));
         enqueue(self, seq);
       },
       [=](commit_atom, const std::string& room_id, storage::message_record& m,
           const storage::compliance_record& e) {
         uint64_t seq = m.seq;
-        self->state.batch->put_message(room_id, m);
+        ctx->store->messages().append(*self->state.batch, room_id, m);
         self->state.keep_for_index(room_id, std::move(m));
         self->state.stage(e);
         self->state.staged_post_event = true;
@@ -166,7 +168,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
           std::vector<storage::message_record>& msgs,
           const std::vector<storage::compliance_record>& events) {
         for (auto& m : msgs) {
-          self->state.batch->put_message(room_id, m);
+          ctx->store->messages().append(*self->state.batch, room_id, m);
           self->state.keep_for_index(room_id, std::move(m));
         }
         for (const auto& e : events) self->state.stage(e);
@@ -174,7 +176,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
       },
       [=](purge_atom, const std::string& room_id, const std::vector<uint64_t>& seqs,
           const std::vector<storage::compliance_record>& events) {
-        for (auto seq : seqs) self->state.batch->delete_message(room_id, seq);
+        for (auto seq : seqs) ctx->store->messages().erase(*self->state.batch, room_id, seq);
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, seqs.size());
       },
@@ -183,7 +185,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         // Upload quota (server_context): checked here, by the only writer of file records,
         // so concurrent uploads of one user cannot pass it together.
         uint64_t used = 0;
-        if (auto s = ctx->store->uploaded_bytes(f.uploader, &used); !s.is_ok()) {
+        if (auto s = ctx->store->files().uploaded_bytes(f.uploader, &used); !s.is_ok()) {
           self->make_response_promise().deliver(make_error(errc::storage_failure, s.to_string()));
           return;
         }
@@ -196,7 +198,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
           return;
         }
         self->state.pending_uploads[f.uploader] += f.size;
-        self->state.batch->put_file(f);
+        ctx->store->files().put(*self->state.batch, f);
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, f.id);
       },
@@ -206,7 +208,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
           self->make_response_promise().deliver(std::move(*refused));
           return;
         }
-        self->state.batch->put_pref(user, label, value);
+        ctx->store->preferences().put(*self->state.batch, user, label, value);
         self->state.pending_prefs[user][label] = label.size() + value.size();
         enqueue(self, 0);
       },

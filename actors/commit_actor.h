@@ -7,7 +7,8 @@
 // at kMaxBatch entries). Only after the sync succeeds are the promises delivered, so a
 // room acknowledges and fans out a post only once it is durable. If a sync fails, every
 // waiter of that batch gets errc::storage_failure (posts: SIP 503), and so does every batch
-// until the store has resumed writes by itself (storage/store.h; it logs both edges).
+// until the database has resumed writes by itself (storage/db.h; it logs both edges).
+// Each batch is committed through the one synced writer (storage/writer.h).
 //
 // Compliance: the commit actor is the single writer of staged compliance events and assigns
 // their global sequence (recovered at spawn from the store's high-water mark). A post's

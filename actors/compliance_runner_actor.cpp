@@ -10,7 +10,7 @@
 #include "log/log.h"
 #include "protocol/xccos/chat_uri.h"
 #include "storage/crash_point.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "text/utc_time.h"
 
 namespace pchat::actors {
@@ -23,7 +23,7 @@ using compliance::batch;
 constexpr int kMaxBatchesPerRun = 100;
 
 struct runner_state {
-  storage::store* store = nullptr;
+  storage::database* store = nullptr;
   runner_options opts;
   compliance_status status;
   uint64_t generation = 0;  // only the newest timer message runs
@@ -49,13 +49,13 @@ struct runner_state {
       if ((e.kind == storage::compliance_kind::file_upload ||
            e.kind == storage::compliance_kind::file_download) && e.message_id != 0) {
         storage::file_record f;  // gone with its room: the stored name still identifies it
-        if (store->get_file(e.room_id, e.message_id, &f).is_ok()) e.file_name = f.name;
+        if (store->files().get(e.room_id, e.message_id, &f).is_ok()) e.file_name = f.name;
       }
       if (!e.user_display.empty() || e.user_uri.rfind("sip:", 0) != 0) continue;
       auto [it, fresh] = names.try_emplace(e.user_uri);
       if (fresh) {
         storage::user_record u;
-        if (store->get_user(e.user_uri, &u).is_ok()) it->second = u.display_name;
+        if (store->identities().get_user(e.user_uri, &u).is_ok()) it->second = u.display_name;
       }
       e.user_display = it->second;
     }
@@ -64,7 +64,7 @@ struct runner_state {
   // Delivers one batch; false on failure (recorded), *empty when the queue was empty.
   bool deliver_one(bool* empty) {
     std::vector<storage::compliance_record> events;
-    if (auto s = store->read_compliance(0, opts.max_batch_events, &events); !s.is_ok()) {
+    if (auto s = store->compliance().read(0, opts.max_batch_events, &events); !s.is_ok()) {
       failed("read staging: " + s.to_string());
       return false;
     }
@@ -75,7 +75,7 @@ struct runner_state {
     if (uint64_t done = opts.output->delivered_range_end(first); done != 0) {
       // Output of [first, done] exists from before a crash: re-deliver exactly that range.
       std::vector<storage::compliance_record> range;
-      if (auto s = store->read_compliance(first, done - first + 1, &range); !s.is_ok()) {
+      if (auto s = store->compliance().read(first, done - first + 1, &range); !s.is_ok()) {
         failed("read staging: " + s.to_string());
         return false;
       }
@@ -94,7 +94,7 @@ struct runner_state {
       return false;
     }
     storage::crash_point("after_rename");
-    if (auto s = store->delete_compliance(first, last); !s.is_ok()) {
+    if (auto s = store->compliance().remove(first, last); !s.is_ok()) {
       failed("delete delivered batch: " + s.to_string());
       return false;
     }
@@ -136,7 +136,7 @@ void run_and_schedule(runner_ptr self) {
   self->delayed_send(self, st.next_delay(ok), crun_atom::value, gen);
 }
 
-caf::behavior runner_actor(runner_ptr self, storage::store* store, runner_options opts) {
+caf::behavior runner_actor(runner_ptr self, storage::database* store, runner_options opts) {
   auto& st = self->state;
   st.store = store;
   st.opts = std::move(opts);
@@ -153,9 +153,9 @@ caf::behavior runner_actor(runner_ptr self, storage::store* store, runner_option
       [=](cstatus_atom) -> caf::result<compliance_status> {
         auto& st = self->state;
         compliance_status s = st.status;
-        if (auto r = st.store->count_compliance(&s.queue_depth); !r.is_ok())
+        if (auto r = st.store->compliance().count(&s.queue_depth); !r.is_ok())
           return make_error(errc::storage_failure, r.to_string());
-        if (auto r = st.store->compliance_delivered_through(&s.delivered_through); !r.is_ok())
+        if (auto r = st.store->compliance().delivered_through(&s.delivered_through); !r.is_ok())
           return make_error(errc::storage_failure, r.to_string());
         return s;
       },
@@ -164,7 +164,7 @@ caf::behavior runner_actor(runner_ptr self, storage::store* store, runner_option
 
 }  // namespace
 
-caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::store* store,
+caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::database* store,
                                    runner_options opts) {
   return sys.spawn<caf::detached>(runner_actor, store, std::move(opts));
 }

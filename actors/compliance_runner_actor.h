@@ -29,7 +29,7 @@
 #include <string>
 
 namespace pchat::storage {
-class store;
+class database;
 }
 
 namespace pchat::compliance {
@@ -48,7 +48,7 @@ struct runner_options {
 };
 
 // Handles (crun), (crun, generation) and (cstatus) -> compliance_status (messages.h).
-caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::store* store,
+caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::database* store,
                                    runner_options opts);
 
 }  // namespace pchat::actors

@@ -11,7 +11,7 @@
 #include "actors/room_actor.h"
 #include "actors/server_context.h"
 #include "log/log.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "protocol/xccos/chat_uri.h"
 
 namespace pchat::actors {
@@ -104,7 +104,7 @@ caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record 
       return make_error(errc::not_found, "no such category: " + r.category_id);
   }
   if (r.id.empty()) r.id = new_guid(st.rng);
-  auto s = st.ctx->store->put_room(r);
+  auto s = st.ctx->store->directory().put_room(r);
   if (s.is_already_exists() || s.is_invalid_argument())
     return make_error(errc::bad_request, s.reason());
   if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
@@ -119,9 +119,9 @@ caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record 
 // Reads every category and room into `st`; on failure `st` is left as it was.
 storage::status load(directory_state& st) {
   std::vector<storage::category_record> cats;
-  if (auto s = st.ctx->store->list_categories(&cats); !s.is_ok()) return s;
+  if (auto s = st.ctx->store->directory().list_categories(&cats); !s.is_ok()) return s;
   std::vector<storage::room_record> rooms;
-  if (auto s = st.ctx->store->list_rooms(&rooms); !s.is_ok()) return s;
+  if (auto s = st.ctx->store->directory().list_rooms(&rooms); !s.is_ok()) return s;
   st.categories.clear();
   for (auto& c : cats) st.categories.emplace(c.id, std::move(c));
   st.rooms.clear();
@@ -303,7 +303,7 @@ caf::behavior serving(dir_ptr self) {
         auto& st = self->state;
         auto it = st.rooms.find(id);
         if (it == st.rooms.end()) return make_error(errc::not_found, "no such room: " + id);
-        if (auto s = st.ctx->store->delete_room(id); !s.is_ok())
+        if (auto s = st.ctx->store->directory().delete_room(id); !s.is_ok())
           return make_error(errc::storage_failure, s.to_string());
         // A live room first removes its members (as when disabled), then stops.
         if (auto a = st.active.find(id); a != st.active.end()) {
@@ -321,7 +321,7 @@ caf::behavior serving(dir_ptr self) {
         auto& st = self->state;
         if (st.categories.find(id) == st.categories.end())
           return make_error(errc::not_found, "no such category: " + id);
-        auto s = st.ctx->store->delete_category(id);
+        auto s = st.ctx->store->directory().delete_category(id);
         if (s.is_invalid_argument()) return make_error(errc::bad_request, s.reason());
         if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());
         st.categories.erase(id);
@@ -330,7 +330,7 @@ caf::behavior serving(dir_ptr self) {
       [=](new_category_atom, storage::category_record c) -> caf::result<storage::category_record> {
         auto& st = self->state;
         if (c.id.empty()) c.id = new_guid(st.rng);
-        auto s = st.ctx->store->put_category(c);
+        auto s = st.ctx->store->directory().put_category(c);
         if (s.is_already_exists()) return make_error(errc::bad_request, s.reason());
         if (s.is_invalid_argument()) return make_error(errc::bad_request, s.reason());
         if (!s.is_ok()) return make_error(errc::storage_failure, s.to_string());

@@ -1,6 +1,6 @@
 #include "actors/identity_registry.h"
 
-#include "storage/store.h"
+#include "storage/identities.h"
 
 namespace pchat::actors {
 
@@ -22,7 +22,7 @@ void identity_registry::publish(Change&& change) {
   current_.store(std::move(next));
 }
 
-storage::status identity_registry::load(const storage::store& s) {
+storage::status identity_registry::load(const storage::identities& s) {
   std::vector<storage::user_record> users;
   std::vector<storage::group_record> groups;
   std::vector<storage::policy_record> policies;

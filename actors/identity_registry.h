@@ -33,7 +33,7 @@
 #include "storage/status.h"
 
 namespace pchat::storage {
-class store;
+class identities;
 }
 
 namespace pchat::actors {
@@ -83,7 +83,7 @@ class identity_registry {
 
   // Replaces the whole view with the store's users, groups and policies. On error the
   // current view stays.
-  storage::status load(const storage::store& s);
+  storage::status load(const storage::identities& s);
 
   void upsert_user(const storage::user_record& u);
   void remove_user(const std::string& uri);

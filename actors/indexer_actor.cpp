@@ -5,7 +5,7 @@
 #include "actors/messages.h"
 #include "log/log.h"
 #include "search/search_index.h"
-#include "storage/store.h"
+#include "storage/database.h"
 
 namespace pchat::actors {
 namespace {
@@ -36,9 +36,9 @@ struct indexer_state {
 using indexer_ptr = caf::stateful_actor<indexer_state>*;
 
 // Indexes every stored message above each room's high-water mark.
-void catch_up(indexer_state& st, storage::store* store) {
+void catch_up(indexer_state& st, storage::database* store) {
   std::vector<storage::room_record> rooms;
-  if (auto s = store->list_rooms(&rooms); !s.is_ok()) {
+  if (auto s = store->directory().list_rooms(&rooms); !s.is_ok()) {
     PCHAT_LOG(error, "search", "cannot list rooms to catch up", "error=" + log::quote(s.to_string()));
     return;
   }
@@ -47,7 +47,7 @@ void catch_up(indexer_state& st, storage::store* store) {
     uint64_t from = st.index->indexed_through(r.id) + 1;
     for (;;) {
       std::vector<storage::message_record> msgs;
-      if (auto s = store->read_from(r.id, from, kCatchUpChunk, &msgs); !s.is_ok()) {
+      if (auto s = store->messages().read_from(r.id, from, kCatchUpChunk, &msgs); !s.is_ok()) {
         PCHAT_LOG(error, "search", "cannot read messages to catch up",
                   "room=" + r.id + " error=" + log::quote(s.to_string()));
         break;
@@ -69,7 +69,7 @@ void catch_up(indexer_state& st, storage::store* store) {
     PCHAT_LOG(info, "search", "index caught up with the store", "messages=" + std::to_string(added));
 }
 
-caf::behavior indexer_actor(indexer_ptr self, storage::store* store, std::string path) {
+caf::behavior indexer_actor(indexer_ptr self, storage::database* store, std::string path) {
   auto& st = self->state;
   if (auto s = search::search_index::open(path, &st.index); !s.is_ok()) {
     PCHAT_LOG(error, "search", "cannot open the search index; history search is unavailable",
@@ -119,7 +119,7 @@ caf::behavior indexer_actor(indexer_ptr self, storage::store* store, std::string
 
 }  // namespace
 
-caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::store* store, std::string path) {
+caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::database* store, std::string path) {
   return sys.spawn<caf::detached>(indexer_actor, store, std::move(path));
 }
 

@@ -29,7 +29,7 @@
 #include <string>
 
 namespace pchat::storage {
-class store;
+class database;
 }
 
 namespace pchat::actors {
@@ -39,6 +39,6 @@ inline constexpr std::chrono::milliseconds kIndexCommitDelay{250};  // search fr
 
 // Spawns the detached indexer over the index directory `path`.
 // REQUIRES: *store outlives the actor.
-caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::store* store, std::string path);
+caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::database* store, std::string path);
 
 }  // namespace pchat::actors

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "actors/messages.h"
-#include "storage/store.h"
+#include "storage/database.h"
 
 namespace pchat::actors {
 namespace {
@@ -14,7 +14,7 @@ caf::error failed(const storage::status& s) {
   return make_error(errc::storage_failure, "store read failed: " + s.to_string());
 }
 
-caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store) {
+caf::behavior reader_actor(caf::event_based_actor*, const storage::database* store) {
   return {
       [=](rdload_atom, const std::string& room_id, const std::string& category_id,
           uint64_t n) -> caf::result<uint64_t, std::vector<storage::message_record>, bool> {
@@ -23,15 +23,15 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store)
         bool chat_history = true;
         if (!category_id.empty()) {
           storage::category_record cat;
-          if (auto s = store->get_category(category_id, &cat); s.is_ok())
+          if (auto s = store->directory().get_category(category_id, &cat); s.is_ok())
             chat_history = cat.chat_history;
           else if (!s.is_not_found())
             return failed(s);
         }
         uint64_t last = 0;
-        if (auto s = store->last_sequence(room_id, &last); !s.is_ok()) return failed(s);
+        if (auto s = store->messages().last_sequence(room_id, &last); !s.is_ok()) return failed(s);
         std::vector<storage::message_record> latest;
-        if (auto s = store->read_latest(room_id, std::min<uint64_t>(n, kMaxReadMessages), &latest);
+        if (auto s = store->messages().read_latest(room_id, std::min<uint64_t>(n, kMaxReadMessages), &latest);
             !s.is_ok())
           return failed(s);
         return {last, std::move(latest), chat_history};
@@ -39,7 +39,7 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store)
       [=](rdlatest_atom, const std::string& room_id,
           uint64_t n) -> caf::result<std::vector<storage::message_record>> {
         std::vector<storage::message_record> out;
-        if (auto s = store->read_latest(room_id, std::min<uint64_t>(n, kMaxReadMessages), &out);
+        if (auto s = store->messages().read_latest(room_id, std::min<uint64_t>(n, kMaxReadMessages), &out);
             !s.is_ok())
           return failed(s);
         return out;
@@ -48,7 +48,7 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store)
           uint64_t limit) -> caf::result<std::vector<storage::message_record>> {
         std::vector<storage::message_record> out;
         if (auto s =
-                store->read_from(room_id, from, std::min<uint64_t>(limit, kMaxReadMessages), &out);
+                store->messages().read_from(room_id, from, std::min<uint64_t>(limit, kMaxReadMessages), &out);
             !s.is_ok())
           return failed(s);
         return out;
@@ -56,20 +56,20 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store)
       [=](rdinv_atom, const std::string& user, uint64_t after)
           -> caf::result<std::vector<storage::invitation_record>, std::vector<std::string>> {
         std::vector<storage::invitation_record> found;
-        if (auto s = store->list_invitations(user, after, kMaxReadInvitations, &found); !s.is_ok())
+        if (auto s = store->directory().list_invitations(user, after, kMaxReadInvitations, &found); !s.is_ok())
           return failed(s);
         std::vector<std::string> names;
         names.reserve(found.size());
         for (auto& f : found) {
           storage::room_record room;
-          names.push_back(store->get_room(f.room_id, &room).is_ok() ? room.name : std::string());
+          names.push_back(store->directory().get_room(f.room_id, &room).is_ok() ? room.name : std::string());
         }
         return {std::move(found), std::move(names)};
       },
       [=](rdpref_atom, const std::string& user,
           const std::string& label) -> caf::result<std::string> {
         std::string value;
-        auto s = store->get_pref(user, label, &value);
+        auto s = store->preferences().get(user, label, &value);
         if (!s.is_ok() && !s.is_not_found()) return failed(s);
         return value;
       },
@@ -78,7 +78,7 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::store* store)
 
 }  // namespace
 
-caf::actor spawn_reader_pool(caf::actor_system& sys, const storage::store* store) {
+caf::actor spawn_reader_pool(caf::actor_system& sys, const storage::database* store) {
   return caf::actor_pool::make(
       sys.dummy_execution_unit(), kReaderThreads,
       [&sys, store] { return sys.spawn<caf::detached>(reader_actor, store); },

@@ -15,7 +15,7 @@
 #include <cstddef>
 
 namespace pchat::storage {
-class store;
+class database;
 }
 
 namespace pchat::actors {
@@ -25,6 +25,6 @@ inline constexpr size_t kMaxReadMessages = 1000;    // per rdfrom / rdlatest ans
 inline constexpr size_t kMaxReadInvitations = 100;  // per rdinv answer
 
 // Spawns the pool. REQUIRES: *store outlives it. Stop it with an exit message.
-caf::actor spawn_reader_pool(caf::actor_system& sys, const storage::store* store);
+caf::actor spawn_reader_pool(caf::actor_system& sys, const storage::database* store);
 
 }  // namespace pchat::actors

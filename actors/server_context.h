@@ -14,7 +14,7 @@
 #include "storage/records.h"
 
 namespace pchat::storage {
-class store;
+class database;
 }
 namespace pchat::sip {
 class dialog_sender;
@@ -25,7 +25,7 @@ namespace pchat::actors {
 class identity_registry;
 
 struct server_context {
-  storage::store* store = nullptr;          // thread-safe; writes via the commit actor, reads
+  storage::database* store = nullptr;          // thread-safe; writes via the commit actor, reads
                                             // that may block via `reader` (not on CAF workers)
   sip::dialog_sender* edge = nullptr;       // thread-safe send/respond (the SIP edge)
   caf::actor commit;                        // the commit_actor

@@ -16,7 +16,7 @@
 #include "protocol/xccos/chat_uri.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/file_store.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "text/utc_time.h"
 
 #include <cstdio>
@@ -213,7 +213,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       std::string id = find_room_id(self, ctx->directory, q->second);
       if (id.empty()) return error(404, "no room with id, name or uri '" + q->second + "'");
       std::vector<storage::file_record> files;
-      if (auto s = ctx->store->list_files(id, &files); !s.is_ok()) return error(503, s.to_string());
+      if (auto s = ctx->store->files().list(id, &files); !s.is_ok()) return error(503, s.to_string());
       json arr = json::array();
       for (auto& f : files)
         arr.push_back({{"id", f.id}, {"name", f.name}, {"size", f.size}, {"uploader", f.uploader},
@@ -229,12 +229,12 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       if (slash == std::string::npos || slash + 1 == rest.size() ||
           std::from_chars(rest.data() + slash + 1, end, fid).ptr != end)
         return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
-      if (auto s = ctx->store->get_file(rest.substr(0, slash), fid, &f); s.is_not_found() || s.is_invalid_argument())
+      if (auto s = ctx->store->files().get(rest.substr(0, slash), fid, &f); s.is_not_found() || s.is_invalid_argument())
         return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
       else if (!s.is_ok())
         return error(503, s.to_string());
       // Record first: once it is gone nobody can be handed the bytes, then the bytes.
-      if (auto s = ctx->store->delete_file(f.room_id, f.id); !s.is_ok()) return error(503, s.to_string());
+      if (auto s = ctx->store->files().remove(f.room_id, f.id); !s.is_ok()) return error(503, s.to_string());
       if (auto s = storage::file_store(ctx->files_dir).remove(f.room_id, f.blob); !s.is_ok())
         PCHAT_LOG(warn, "files", "file record removed but its bytes stay",
                   "path=" + log::quote(ctx->files_dir + "/" + f.room_id + "/" + f.blob) +
@@ -250,7 +250,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         storage::room_record r;
         r.privacy = storage::room_privacy::closed;  // the reference's default
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
-        if (storage::addin_record a; !r.addin.empty() && !ctx->store->get_addin(r.addin, &a).is_ok())
+        if (storage::addin_record a; !r.addin.empty() && !ctx->store->directory().get_addin(r.addin, &a).is_ok())
           return error(400, "no add-in named " + r.addin + " (register it with pchatctl addin new)");
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
@@ -268,13 +268,13 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         std::string key = p.substr(std::string("/api/v1/rooms/").size());
         std::string id = find_room_id(self, ctx->directory, key);
         storage::room_record r;
-        if (id.empty() || !ctx->store->get_room(id, &r).is_ok())
+        if (id.empty() || !ctx->store->directory().get_room(id, &r).is_ok())
           return error(404, "no room with id, name or uri '" + key + "'");
         json body = json::parse(req.body, nullptr, false);
         if (!body.is_object()) return error(400, "expected a JSON object of room settings");
         const storage::room_record before = r;
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
-        if (storage::addin_record a; !r.addin.empty() && !ctx->store->get_addin(r.addin, &a).is_ok())
+        if (storage::addin_record a; !r.addin.empty() && !ctx->store->directory().get_addin(r.addin, &a).is_ok())
           return error(400, "no add-in named " + r.addin + " (register it with pchatctl addin new)");
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::replace_room_atom::value, before, r)
@@ -344,7 +344,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       if (!ok) return out;
       auto full = [&](const actors::room_view& r) {
         storage::room_record rec;
-        json j = ctx->store->get_room(r.id, &rec).is_ok() ? room_json(rec, ctx->domain) : to_json(r);
+        json j = ctx->store->directory().get_room(r.id, &rec).is_ok() ? room_json(rec, ctx->domain) : to_json(r);
         j["users"] = r.user_count;
         j["category"] = "";
         for (auto& c : cats)
@@ -373,11 +373,11 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         identity = it->second;
       storage::chat_config c;
       bool exists = false;
-      auto got = ctx->store->get_config_at(identity, &c, &exists);
+      auto got = ctx->store->configuration().get_at(identity, &c, &exists);
       if (got.is_invalid_argument()) return error(400, got.reason());
       if (!got.is_ok() && !got.is_not_found()) return error(503, got.to_string());
       if (req.method == "DELETE") {
-        auto s = ctx->store->delete_config_at(identity);
+        auto s = ctx->store->configuration().remove_at(identity);
         if (s.is_not_found()) return error(404, "no configuration " + identity);
         if (!s.is_ok()) return error(s.is_invalid_argument() ? 400 : 503, s.reason());
         return reply(200, json{{"removed", identity}});
@@ -397,7 +397,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           else if (k == "room_management_url" && v.is_string()) c.room_management_url = v.get<std::string>();
           else return error(400, "unknown setting or wrong type: " + k);
         }
-        auto s = ctx->store->put_config_at(identity, c);
+        auto s = ctx->store->configuration().put_at(identity, c);
         if (s.is_invalid_argument()) return error(400, s.reason());
         if (!s.is_ok()) return error(503, s.to_string());
       } else if (req.method != "GET") {
@@ -413,7 +413,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
     if (p == "/api/v1/compliance/config") {
       // Set-CsPersistentChatComplianceConfiguration. Stored at once, applied at next start.
       storage::compliance_config c;
-      if (auto s = ctx->store->get_compliance_config(&c); !s.is_ok()) return error(503, s.to_string());
+      if (auto s = ctx->store->configuration().get_compliance(&c); !s.is_ok()) return error(503, s.to_string());
       if (req.method == "PUT" || req.method == "POST") {
         json body = json::parse(req.body, nullptr, false);
         if (!body.is_object()) return error(400, "expected a JSON object of settings");
@@ -428,7 +428,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           else if (k == "create_file_attachments_manifest" && v.is_boolean()) c.create_file_attachments_manifest = v.get<bool>();
           else return error(400, "unknown setting or wrong type: " + k);
         }
-        auto s = ctx->store->put_compliance_config(c);
+        auto s = ctx->store->configuration().put_compliance(c);
         if (s.is_invalid_argument()) return error(400, s.reason());
         if (!s.is_ok()) return error(503, s.to_string());
       } else if (req.method != "GET") {
@@ -439,8 +439,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
     if (p == "/api/v1/compliance/status" && req.method == "GET") {
       if (!ctx->compliance_runner) {
         actors::compliance_status st;  // off on this node: only the queue is known
-        if (auto s = ctx->store->count_compliance(&st.queue_depth); !s.is_ok()) return error(503, s.to_string());
-        if (auto s = ctx->store->compliance_delivered_through(&st.delivered_through); !s.is_ok())
+        if (auto s = ctx->store->compliance().count(&st.queue_depth); !s.is_ok()) return error(503, s.to_string());
+        if (auto s = ctx->store->compliance().delivered_through(&st.delivered_through); !s.is_ok())
           return error(503, s.to_string());
         return reply(200, to_json(st));
       }

@@ -16,7 +16,7 @@
 
 #include "actors/messages.h"
 #include "actors/server_context.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "actors/identity_registry.h"
 #include "log/log.h"
 #include "text/utc_time.h"
@@ -93,8 +93,8 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
 
   std::vector<storage::category_record> cats;
   std::vector<storage::room_record> rooms;
-  if (auto s = ctx->store->list_categories(&cats); !s.is_ok()) return export_failed(503, s.to_string(), path);
-  if (auto s = ctx->store->list_rooms(&rooms); !s.is_ok()) return export_failed(503, s.to_string(), path);
+  if (auto s = ctx->store->directory().list_categories(&cats); !s.is_ok()) return export_failed(503, s.to_string(), path);
+  if (auto s = ctx->store->directory().list_rooms(&rooms); !s.is_ok()) return export_failed(503, s.to_string(), path);
   if (!category.empty()) {
     std::vector<storage::category_record> keep;
     for (auto& c : cats)
@@ -141,7 +141,7 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
       uint64_t from = 1;
       for (;;) {
         std::vector<storage::message_record> chunk;
-        if (auto s = ctx->store->read_from(r.id, from, kReadChunk, &chunk); !s.is_ok())
+        if (auto s = ctx->store->messages().read_from(r.id, from, kReadChunk, &chunk); !s.is_ok())
           return export_failed(503, "cannot read room " + r.id + ": " + s.to_string(), path);
         for (auto& m : chunk) {
           if (m.ts_micros < since) continue;
@@ -189,8 +189,8 @@ web::http_response handle_import(caf::actor_system& sys,
   // Check everything before writing anything.
   std::vector<storage::category_record> have_cats;
   std::vector<storage::room_record> have_rooms;
-  if (auto s = ctx->store->list_categories(&have_cats); !s.is_ok()) return error(503, s.to_string());
-  if (auto s = ctx->store->list_rooms(&have_rooms); !s.is_ok()) return error(503, s.to_string());
+  if (auto s = ctx->store->directory().list_categories(&have_cats); !s.is_ok()) return error(503, s.to_string());
+  if (auto s = ctx->store->directory().list_rooms(&have_rooms); !s.is_ok()) return error(503, s.to_string());
   std::unordered_map<std::string, std::string> cat_ids;  // every category id known -> name
   for (auto& c : have_cats) cat_ids[c.id] = c.name;
   for (auto& c : a.categories) {
@@ -215,7 +215,7 @@ web::http_response handle_import(caf::actor_system& sys,
   for (auto& [room, msgs] : a.messages) {
     if (!room_ids.count(room)) return error(400, "messages for room " + room + ", which is neither in the archive nor here");
     std::vector<storage::message_record> stored;
-    if (auto s = ctx->store->read_from(room, msgs.front().seq, msgs.back().seq - msgs.front().seq + 1, &stored); !s.is_ok())
+    if (auto s = ctx->store->messages().read_from(room, msgs.front().seq, msgs.back().seq - msgs.front().seq + 1, &stored); !s.is_ok())
       return error(503, s.to_string());
     std::unordered_map<uint64_t, const storage::message_record*> by_seq;
     for (auto& m : stored) by_seq[m.seq] = &m;

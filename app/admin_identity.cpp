@@ -7,7 +7,7 @@
 #include "actors/identity_registry.h"
 #include "actors/server_context.h"
 #include "protocol/sip/sip_digest.h"
-#include "storage/store.h"
+#include "storage/database.h"
 
 namespace pchat::app {
 namespace {
@@ -43,7 +43,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
 
     if (p == "/api/v1/users" && req.method == "GET") {
       std::vector<storage::user_record> users;
-      if (auto s = store.list_users(&users); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().list_users(&users); !s.is_ok()) return from_status(s);
       json arr = json::array();
       for (auto& u : users) arr.push_back(user_json(u));
       return reply(200, arr);
@@ -54,7 +54,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
         return error(400, "expected a JSON object with a string \"uri\" (sip:user@domain)");
       std::string uri = normalise_uri(b["uri"].get<std::string>());
       storage::user_record u;
-      bool exists = store.get_user(uri, &u).is_ok();
+      bool exists = store.identities().get_user(uri, &u).is_ok();
       if (!exists) u.uri = uri;
       if (b.contains("display_name")) u.display_name = b.value("display_name", "");
       if (b.contains("enabled")) u.enabled = b.value("enabled", true);
@@ -66,7 +66,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
         // The Digest username is the sign-in name (user@domain), the realm our domain.
         u.ha1 = sip::digest_ha1(uri.substr(4), ctx->domain, pw);
       }
-      if (auto s = store.put_user(u); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().put_user(u); !s.is_ok()) return from_status(s);
       ids.upsert_user(u);
       return reply(exists ? 200 : 201, user_json(u));
     }
@@ -74,13 +74,13 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       std::string uri = normalise_uri(tail("/api/v1/users/"));
       if (req.method == "GET") {
         storage::user_record u;
-        if (auto s = store.get_user(uri, &u); !s.is_ok()) return from_status(s);
+        if (auto s = store.identities().get_user(uri, &u); !s.is_ok()) return from_status(s);
         json j = user_json(u);
         j["chat_enabled"] = ids.current()->chat_enabled(uri);
         return reply(200, j);
       }
       if (req.method == "DELETE") {
-        if (auto s = store.delete_user(uri); !s.is_ok()) return from_status(s);
+        if (auto s = store.identities().remove_user(uri); !s.is_ok()) return from_status(s);
         ids.remove_user(uri);
         return reply(200, json{{"removed", uri}});
       }
@@ -88,7 +88,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
     }
     if (p == "/api/v1/groups" && req.method == "GET") {
       std::vector<storage::group_record> groups;
-      if (auto s = store.list_groups(&groups); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().list_groups(&groups); !s.is_ok()) return from_status(s);
       json arr = json::array();
       for (auto& g : groups) arr.push_back(json{{"name", g.name}, {"description", g.description}, {"members", g.members}});
       return reply(200, arr);
@@ -98,19 +98,19 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       if (!b.is_object() || !b.contains("name") || !b["name"].is_string())
         return error(400, "expected a JSON object with a string \"name\" and \"members\" array");
       storage::group_record g{b["name"].get<std::string>(), b.value("description", ""), json_strings(b.value("members", json::array()))};
-      if (auto s = store.put_group(g); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().put_group(g); !s.is_ok()) return from_status(s);
       ids.upsert_group(g);
       return reply(201, json{{"name", g.name}, {"members", g.members}});
     }
     if (p.rfind("/api/v1/groups/", 0) == 0 && req.method == "DELETE") {
       std::string name = tail("/api/v1/groups/");
-      if (auto s = store.delete_group(name); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().remove_group(name); !s.is_ok()) return from_status(s);
       ids.remove_group(name);
       return reply(200, json{{"removed", name}});
     }
     if (p == "/api/v1/policies" && req.method == "GET") {
       std::vector<storage::policy_record> ps;
-      if (auto s = store.list_policies(&ps); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().list_policies(&ps); !s.is_ok()) return from_status(s);
       json arr = json::array();
       for (auto& x : ps)
         arr.push_back(json{{"identity", x.identity}, {"enable_persistent_chat", x.enable_persistent_chat}, {"description", x.description}});
@@ -124,12 +124,12 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       std::string tag = b["policy"].get<std::string>();
       if (tag.rfind("tag:", 0) == 0) tag = tag.substr(4);
       storage::policy_record pol;
-      if (!tag.empty() && !store.get_policy("tag:" + tag, &pol).is_ok())
+      if (!tag.empty() && !store.identities().get_policy("tag:" + tag, &pol).is_ok())
         return error(404, "no policy tag:" + tag + " (create it with PUT /api/v1/policies/tag:" + tag + ")");
       storage::user_record u;
-      if (auto s = store.get_user(uri, &u); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().get_user(uri, &u); !s.is_ok()) return from_status(s);
       u.policy = tag;
-      if (auto s = store.put_user(u); !s.is_ok()) return from_status(s);
+      if (auto s = store.identities().put_user(u); !s.is_ok()) return from_status(s);
       ids.upsert_user(u);
       return reply(200, json{{"user", uri}, {"policy", tag}, {"chat_enabled", ids.current()->chat_enabled(uri)}});
     }
@@ -140,18 +140,18 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
         if (!b.is_object() || !b.contains("enable_persistent_chat") || !b["enable_persistent_chat"].is_boolean())
           return error(400, "expected {\"enable_persistent_chat\": true|false, \"description\": ...}");
         storage::policy_record pol{identity, b["enable_persistent_chat"].get<bool>(), b.value("description", "")};
-        if (auto s = store.put_policy(pol); !s.is_ok()) return from_status(s);
+        if (auto s = store.identities().put_policy(pol); !s.is_ok()) return from_status(s);
         ids.upsert_policy(pol);
         return reply(200, json{{"identity", identity}, {"enable_persistent_chat", pol.enable_persistent_chat}});
       }
       if (req.method == "DELETE") {
-        if (auto s = store.delete_policy(identity); !s.is_ok()) return from_status(s);
+        if (auto s = store.identities().remove_policy(identity); !s.is_ok()) return from_status(s);
         ids.remove_policy(identity);
         return reply(200, json{{"removed", identity}});
       }
       if (req.method == "GET") {
         storage::policy_record pol;
-        if (auto s = store.get_policy(identity, &pol); !s.is_ok()) return from_status(s);
+        if (auto s = store.identities().get_policy(identity, &pol); !s.is_ok()) return from_status(s);
         return reply(200, json{{"identity", pol.identity}, {"enable_persistent_chat", pol.enable_persistent_chat},
                                {"description", pol.description}});
       }
@@ -159,7 +159,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
     }
     if (p == "/api/v1/addins" && req.method == "GET") {
       std::vector<storage::addin_record> as;
-      if (auto s = store.list_addins(&as); !s.is_ok()) return from_status(s);
+      if (auto s = store.directory().list_addins(&as); !s.is_ok()) return from_status(s);
       json arr = json::array();
       for (auto& a : as) arr.push_back(json{{"name", a.name}, {"url", a.url}});
       return reply(200, arr);
@@ -169,17 +169,17 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       if (!b.is_object() || !b.contains("name") || !b["name"].is_string() || !b.contains("url") || !b["url"].is_string())
         return error(400, "expected {\"name\": ..., \"url\": \"https://...\"}");
       storage::addin_record a{b["name"].get<std::string>(), b["url"].get<std::string>()};
-      if (auto s = store.put_addin(a); !s.is_ok()) return from_status(s);
+      if (auto s = store.directory().put_addin(a); !s.is_ok()) return from_status(s);
       return reply(200, json{{"name", a.name}, {"url", a.url}});
     }
     if (p.rfind("/api/v1/addins/", 0) == 0 && req.method == "DELETE") {
       std::string name = tail("/api/v1/addins/");
       std::vector<storage::room_record> rooms;
-      if (auto s = store.list_rooms(&rooms); !s.is_ok()) return from_status(s);
+      if (auto s = store.directory().list_rooms(&rooms); !s.is_ok()) return from_status(s);
       for (auto& r : rooms)
         if (actors::identity_registry::lower(r.addin) == actors::identity_registry::lower(name))
           return error(409, "add-in " + name + " is used by room " + r.name + ": change the room first");
-      if (auto s = store.delete_addin(name); !s.is_ok()) return from_status(s);
+      if (auto s = store.directory().delete_addin(name); !s.is_ok()) return from_status(s);
       return reply(200, json{{"removed", name}});
     }
     if (p == "/api/v1/principals/eligible" && req.method == "GET") {

@@ -15,7 +15,7 @@
 #include "app/user_auth.h"
 #include "log/log.h"
 #include "storage/file_store.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "protocol/xccos/chat_uri.h"
 #include "text/utc_time.h"
 #include "text/valid_text.h"
@@ -58,10 +58,10 @@ std::variant<room_context, web::http_response> open_room(const actors::server_co
                                                          const std::string& room_id,
                                                          const std::string& user) {
   room_context rc;
-  storage::status s = ctx.store->get_room(room_id, &rc.room);
+  storage::status s = ctx.store->directory().get_room(room_id, &rc.room);
   if (s.is_not_found() || s.is_invalid_argument()) return error(404, "no such room: " + room_id);
   if (!s.is_ok()) return error(503, "store: " + s.to_string());
-  if (auto c = ctx.store->get_category(rc.room.category_id, &rc.category); !c.is_ok() && !c.is_not_found())
+  if (auto c = ctx.store->directory().get_category(rc.room.category_id, &rc.category); !c.is_ok() && !c.is_not_found())
     return error(503, "store: " + c.to_string());
   if (!ctx.identities) return error(403, "access control is not configured");
   auto ids = ctx.identities->current();
@@ -188,8 +188,8 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   }
   // Time-based ids: only a clock stepping back could repeat one, and must not overwrite.
   storage::file_record existing;
-  do f.id = ctx.store->new_file_id();
-  while (ctx.store->get_file(f.room_id, f.id, &existing).is_ok());
+  do f.id = ctx.store->files().new_id();
+  while (ctx.store->files().get(f.room_id, f.id, &existing).is_ok());
   std::vector<storage::compliance_record> events;
   if (ctx.compliance_enabled) {
     events.push_back(file_event(storage::compliance_kind::file_upload, rc, user, ctx, f));
@@ -226,7 +226,7 @@ web::http_response download(const actors::server_context& ctx, const storage::fi
     return error(404, "no such file: " + id_text);
   }
   storage::file_record f;
-  if (auto s = ctx.store->get_file(rc.room.id, id, &f); s.is_not_found()) {
+  if (auto s = ctx.store->files().get(rc.room.id, id, &f); s.is_not_found()) {
     return error(404, "no such file: " + id_text);
   } else if (!s.is_ok()) {
     return error(503, "store: " + s.to_string());
@@ -268,7 +268,7 @@ web::http_handler make_file_api(caf::actor_system& sys,
     if (file_id.empty() && req.method == "POST") return upload(sys, *ctx, *files, rc, user, req);
     if (file_id.empty() && req.method == "GET") {
       std::vector<storage::file_record> all;
-      if (auto s = ctx->store->list_files(rc.room.id, &all); !s.is_ok())
+      if (auto s = ctx->store->files().list(rc.room.id, &all); !s.is_ok())
         return error(503, "store: " + s.to_string());
       json list = json::array();
       for (auto& f : all) list.push_back(file_json(f));

@@ -62,7 +62,7 @@
 #include "log/log.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "web/http_server.h"
 
 namespace {
@@ -218,7 +218,7 @@ std::string check_options(pchatd_config& cfg) {
   // The overrides alone, over the defaults: the stored settings are checked when written.
   pchat::storage::compliance_config c;
   apply_compliance_options(cfg, c);
-  if (auto s = pchat::storage::store::validate_compliance_config(c); !s.is_ok())
+  if (auto s = pchat::storage::configuration::validate_compliance(c); !s.is_ok())
     return s.reason() + " (from the --compliance-* options)";
   return {};
 }
@@ -269,10 +269,10 @@ std::string load_or_create_admin_token(const std::string& path) {
 
 // First start: the global policy enables Persistent Chat (Lync ships it off; the demo
 // config turns it on) and three demo users get random passwords, printed once.
-bool create_demo_users(pchat::storage::store& store, pchat::actors::identity_registry& ids,
+bool create_demo_users(pchat::storage::database& store, pchat::actors::identity_registry& ids,
                        const std::string& domain) {
   pchat::storage::policy_record global{"global", true, "demo configuration"};
-  if (!store.put_policy(global).is_ok()) return false;
+  if (!store.identities().put_policy(global).is_ok()) return false;
   ids.upsert_policy(global);
   std::random_device rd;
   const char* alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
@@ -284,7 +284,7 @@ bool create_demo_users(pchat::storage::store& store, pchat::actors::identity_reg
     u.uri = "sip:" + user;
     u.display_name = name;
     u.ha1 = pchat::sip::digest_ha1(user, domain, password);
-    if (!store.put_user(u).is_ok()) return false;
+    if (!store.identities().put_user(u).is_ok()) return false;
     u.uri = pchat::actors::identity_registry::lower(u.uri);
     ids.upsert_user(u);
     std::printf("demo-user=%s password=%s\n", user.c_str(), password.c_str());
@@ -360,8 +360,8 @@ int main(int argc, char** argv) {
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
-  std::unique_ptr<pchat::storage::store> store;
-  if (auto s = pchat::storage::store::open({cfg.data_dir + "/store", true}, &store); !s.is_ok())
+  std::unique_ptr<pchat::storage::database> store;
+  if (auto s = pchat::storage::database::open({cfg.data_dir + "/store", true}, &store); !s.is_ok())
     return fail("cannot open the store: " + s.to_string(),
                 "check that " + cfg.data_dir + " is writable and not used by another pchatd");
 
@@ -370,16 +370,16 @@ int main(int argc, char** argv) {
   ctx->domain = cfg.domain;
   ctx->chat_uri = "sip:chat@" + cfg.domain;
   if (bool exists = false; !cfg.site.empty() &&
-      store->get_config_at("site:" + cfg.site, &ctx->config, &exists).is_ok() && exists) {
+      store->configuration().get_at("site:" + cfg.site, &ctx->config, &exists).is_ok() && exists) {
     pchat::log::write(pchat::log::level::info, "pchatd", "using the site configuration", "site=" + cfg.site);
-  } else if (auto s = store->get_config(&ctx->config); !s.is_ok())
+  } else if (auto s = store->configuration().get(&ctx->config); !s.is_ok())
     return fail("cannot read configuration: " + s.to_string(), "check the store");
   auto identities = std::make_shared<pchat::actors::identity_registry>(cfg.domain);
-  if (auto s = identities->load(*store); !s.is_ok())
+  if (auto s = identities->load(store->identities()); !s.is_ok())
     return fail("cannot load users, groups and policies: " + s.to_string(), "check the store");
   ctx->identities = identities;
   std::vector<pchat::storage::category_record> existing_categories;
-  bool first_start = store->list_categories(&existing_categories).is_ok() && existing_categories.empty();
+  bool first_start = store->directory().list_categories(&existing_categories).is_ok() && existing_categories.empty();
   if (first_start && !create_demo_users(*store, *identities, cfg.domain))
     return fail("cannot create the demo users", "check the store");
   if (cfg.auth == "none")
@@ -387,10 +387,10 @@ int main(int argc, char** argv) {
                       "authentication is off (--auth=none): identities come from the From header",
                       "action=" + pchat::log::quote("use only for tests; the default is --auth=digest"));
   pchat::storage::compliance_config ccfg;
-  if (auto s = store->get_compliance_config(&ccfg); !s.is_ok())
+  if (auto s = store->configuration().get_compliance(&ccfg); !s.is_ok())
     return fail("cannot read compliance configuration: " + s.to_string(), "check the store");
   apply_compliance_options(cfg, ccfg);
-  if (auto s = pchat::storage::store::validate_compliance_config(ccfg); !s.is_ok())
+  if (auto s = pchat::storage::configuration::validate_compliance(ccfg); !s.is_ok())
     return fail("stored compliance configuration is invalid: " + s.reason(),
                 "correct it with pchatctl compliance set or override it with --compliance-* options");
   if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";

@@ -14,7 +14,7 @@
 #include "app/json_text.h"
 #include "app/room_settings.h"
 #include "app/user_auth.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "web/assets.h"
 
 namespace pchat::app {
@@ -65,12 +65,12 @@ std::string out_of_scope(const actors::identity_snapshot& ids, const storage::ca
 
 // The category named by `key` (id or name, case-insensitive): not_found when there is none,
 // another failure when the store cannot tell.
-storage::status find_category(const storage::store& store, const std::string& key,
+storage::status find_category(const storage::database& store, const std::string& key,
                               storage::category_record* out) {
-  storage::status s = store.get_category(key, out);
+  storage::status s = store.directory().get_category(key, out);
   if (!s.is_not_found() && !s.is_invalid_argument()) return s;  // found, or unreadable
   std::vector<storage::category_record> all;
-  if (s = store.list_categories(&all); !s.is_ok()) return s;
+  if (s = store.directory().list_categories(&all); !s.is_ok()) return s;
   for (auto& c : all)
     if (actors::identity_registry::lower(c.name) == actors::identity_registry::lower(key)) {
       *out = c;
@@ -89,7 +89,7 @@ web::http_response category_error(const storage::status& s) {
 web::http_response save(caf::actor_system& sys, const actors::server_context& ctx,
                         const storage::room_record* before, const storage::room_record& r,
                         const std::string& user, int status) {
-  if (storage::addin_record a; !r.addin.empty() && !ctx.store->get_addin(r.addin, &a).is_ok())
+  if (storage::addin_record a; !r.addin.empty() && !ctx.store->directory().get_addin(r.addin, &a).is_ok())
     return error(400, "no add-in named " + r.addin + " (ask an administrator to register it)");
   caf::scoped_actor self{sys};
   web::http_response out;
@@ -206,20 +206,20 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       // Only those who may create rooms ask (it reveals that a name, secret rooms' too, is
       // taken, as creating one would); names the store would refuse are not "available".
       std::vector<storage::category_record> all;
-      if (auto s = ctx->store->list_categories(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
+      if (auto s = ctx->store->directory().list_categories(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
       if (std::none_of(all.begin(), all.end(), [&](auto& c) { return is_creator(ids, user, c); }))
         return error(403, user + " is not a Creator in any category");
       if (q->second.size() > 1024 || !valid_room_name(q->second))
         return error(400, "a room name has 1..256 characters");
       std::string id;
-      auto s = ctx->store->find_room_by_name(q->second, &id);
+      auto s = ctx->store->directory().find_room_by_name(q->second, &id);
       if (!s.is_ok() && !s.is_not_found()) return error(503, "store: " + s.to_string());
       return reply(200, json{{"name", q->second}, {"available", s.is_not_found()}});
     }
     if (rest == "categories") {
       if (req.method != "GET") return error(405, "use GET");
       std::vector<storage::category_record> all;
-      if (auto s = ctx->store->list_categories(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
+      if (auto s = ctx->store->directory().list_categories(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
       json out = json::array();
       for (auto& c : all)
         if (is_creator(ids, user, c))
@@ -230,14 +230,14 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       if (req.method == "POST") return create(sys, *ctx, ids, user, req);
       if (req.method != "GET") return error(405, "use GET or POST");
       std::vector<storage::room_record> all;
-      if (auto s = ctx->store->list_rooms(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
+      if (auto s = ctx->store->directory().list_rooms(&all); !s.is_ok()) return error(503, "store: " + s.to_string());
       json out = json::array();
       for (auto& r : all)
         if (ids.matches(r.managers, user)) {
           // A room whose category is gone is in the domain's scope; one whose category
           // cannot be read is not listed as if it were.
           storage::category_record c;
-          if (auto s = ctx->store->get_category(r.category_id, &c); !s.is_ok() && !s.is_not_found())
+          if (auto s = ctx->store->directory().get_category(r.category_id, &c); !s.is_ok() && !s.is_not_found())
             return error(503, "store: " + s.to_string());
           if (ids.in_scope(user, c)) out.push_back(room_view_json(r, ctx->domain));
         }
@@ -247,8 +247,8 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
       std::string id = rest.substr(6);
       storage::room_record r;
       storage::category_record cat;
-      if (!ctx->store->get_room(id, &r).is_ok()) return error(404, "no such room: " + id);
-      if (auto s = ctx->store->get_category(r.category_id, &cat); !s.is_ok() && !s.is_not_found())
+      if (!ctx->store->directory().get_room(id, &r).is_ok()) return error(404, "no such room: " + id);
+      if (auto s = ctx->store->directory().get_category(r.category_id, &cat); !s.is_ok() && !s.is_not_found())
         return error(503, "store: " + s.to_string());
       // Managers act only while the category's scope still includes them.
       if (!ids.matches(r.managers, user) || !ids.in_scope(user, cat)) {

@@ -10,7 +10,7 @@
 #include "actors/server_context.h"
 #include "app/admin_json.h"
 #include "log/log.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "text/utc_time.h"
 
 namespace pchat::app {
@@ -19,7 +19,7 @@ void invite_new_members(const actors::server_context& ctx, const storage::room_r
                         const std::vector<std::string>& before, const std::string& inviter) {
   if (room.invitations != storage::room_invitations::inherit || !ctx.identities) return;
   storage::category_record cat;
-  if (auto s = ctx.store->get_category(room.category_id, &cat); !s.is_ok()) {
+  if (auto s = ctx.store->directory().get_category(room.category_id, &cat); !s.is_ok()) {
     // The room change is stored; only its invitations are lost. Say so, not nothing.
     if (!s.is_not_found())
       PCHAT_LOG(error, "admin", "cannot read the room's category; no invitations sent",
@@ -43,7 +43,7 @@ void invite_new_members(const actors::server_context& ctx, const storage::room_r
     if (ids->in_scope(u, cat) && ids->chat_enabled(u))
       invites.push_back({0, u, room.id, inviter, now});
   if (invites.empty()) return;
-  if (auto s = ctx.store->put_invitations(&invites); !s.is_ok())
+  if (auto s = ctx.store->directory().put_invitations(&invites); !s.is_ok())
     PCHAT_LOG(error, "admin", "cannot store invitations", "room=" + room.id + " error=" + log::quote(s.to_string()));
 }
 

@@ -39,7 +39,7 @@
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/chat_uri.h"
 #include "protocol/xccos/xccos_codec.h"
-#include "storage/store.h"
+#include "storage/database.h"
 
 using namespace pchat;
 using namespace std::chrono_literals;
@@ -80,8 +80,8 @@ std::string xccos(const std::string& inner) {
 // One round: returns durable posts per second, or a negative value on failure.
 double run_round(const std::string& dir, bool compliance_on, int sessions, int posts, int window) {
   std::filesystem::remove_all(dir);
-  std::unique_ptr<storage::store> store;
-  if (auto s = storage::store::open({dir, true}, &store); !s.is_ok()) {
+  std::unique_ptr<storage::database> store;
+  if (auto s = storage::database::open({dir, true}, &store); !s.is_ok()) {
     std::fprintf(stderr, "cannot open store: %s\n", s.to_string().c_str());
     return -1;
   }
@@ -164,7 +164,7 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (done && edge.failed == 0) rate = static_cast<double>(sessions) * posts / secs;
     uint64_t staged = 0;
-    store->count_compliance(&staged);
+    store->compliance().count(&staged);
     if (compliance_on && staged < static_cast<uint64_t>(sessions) * posts) rate = -1;
     if (!compliance_on && staged != 0) rate = -1;
     edge.releasing = false;

@@ -2,9 +2,14 @@
 
 namespace pchat::storage::keys {
 
-
 bool valid_id(std::string_view id) {
   return !id.empty() && id.find(kSeparator) == std::string_view::npos;
+}
+
+status check_id(std::string_view what, std::string_view id) {
+  if (valid_id(id)) return status::ok();
+  return status::invalid_argument(std::string(what) +
+                                  (id.empty() ? " is empty" : " contains a NUL byte"));
 }
 
 void put_fixed64_be(std::string* dst, uint64_t v) {
@@ -40,6 +45,42 @@ bool get_tagged_key(char tag, std::string_view key, std::string* name) {
 // The tag byte alone sorts before every key carrying it; tag + 1 sorts after all of them.
 std::string tag_range_begin(char tag) { return std::string(1, tag); }
 std::string tag_range_end(char tag) { return std::string(1, static_cast<char>(tag + 1)); }
+
+std::string fold_case(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string user_key(std::string_view uri) { return tagged_key(kUserTag, fold_case(uri)); }
+std::string group_key(std::string_view name) { return tagged_key(kGroupTag, fold_case(name)); }
+std::string policy_key(std::string_view identity) { return tagged_key(kPolicyTag, identity); }
+std::string addin_key(std::string_view name) { return tagged_key(kAddinTag, fold_case(name)); }
+
+std::string invite_key(std::string_view user, uint64_t id) {
+  std::string k = tagged_key(kInviteTag, fold_case(user));
+  k.push_back(kSeparator);
+  put_fixed64_be(&k, id);
+  return k;
+}
+std::string invite_range_end(std::string_view user) {
+  std::string k = tagged_key(kInviteTag, fold_case(user));
+  k.push_back(static_cast<char>(kSeparator + 1));
+  return k;
+}
+
+namespace {
+// tag, a non-empty name, 0x00, 8 bytes of id: the id.
+bool get_tagged_id(char tag, std::string_view key, uint64_t* id) {
+  if (key.size() < 11 || key.front() != tag || key[key.size() - 9] != kSeparator) return false;
+  std::string_view tail = key.substr(key.size() - 8);
+  return get_fixed64_be(&tail, id);
+}
+}  // namespace
+
+bool get_invite_key(std::string_view key, uint64_t* id) { return get_tagged_id(kInviteTag, key, id); }
+bool get_file_key(std::string_view key, uint64_t* id) { return get_tagged_id(kFileTag, key, id); }
 
 std::string file_range_begin(std::string_view room_id) {
   std::string k = tagged_key(kFileTag, room_id);
@@ -120,8 +161,22 @@ bool get_pref_key(std::string_view key, std::string* user, std::string* label) {
   return true;
 }
 
+std::string pref_range_begin(std::string_view user) { return pref_key(user, ""); }
+std::string pref_range_end(std::string_view user) {
+  std::string k(user);
+  k.push_back(static_cast<char>(kSeparator + 1));
+  return k;
+}
+
 std::string config_key(std::string_view setting) {
   return std::string(setting);
+}
+std::string scoped_config_key(std::string_view scope, std::string_view setting) {
+  if (scope == "global") return config_key(setting);
+  std::string k(scope);
+  k.push_back('/');
+  k.append(setting);
+  return k;
 }
 bool get_config_key(std::string_view key, std::string* setting) {
   if (key.empty()) return false;
@@ -139,6 +194,5 @@ bool get_compliance_key(std::string_view key, uint64_t* seq) {
   if (key.size() != 8) return false;
   return get_fixed64_be(&key, seq);
 }
-
 
 }  // namespace pchat::storage::keys

@@ -17,6 +17,9 @@
 //     pref_key     := user 0x00 label                     (0x00 DO NOT CHANGE)
 //   config CF
 //     config_key   := setting name, e.g. "DefaultChatHistory" (names DO NOT CHANGE)
+//     scoped_config_key := setting name               (scope "global")
+//                        | scope '/' setting name     (scope "site:<name>"; DO NOT CHANGE)
+//                          with setting name empty: the marker that the scope exists
 //   compliance CF (the staging queue, `mgccomp`)
 //     compliance_key := seq                               (8 bytes big-endian, DO NOT CHANGE)
 //
@@ -37,6 +40,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "storage/status.h"
 
 namespace pchat::storage::keys {
 
@@ -76,11 +81,17 @@ inline constexpr std::string_view kWriteProbe = "StoreWriteProbe";
 // True if `id` can be part of a key: non-empty and free of 0x00 (see the grammar above).
 // Applies to category ids, room ids and pref users.
 bool valid_id(std::string_view id);
+// valid_id as a status: invalid_argument "<what> is empty" / "<what> contains a NUL byte".
+status check_id(std::string_view what, std::string_view id);
 
 // Appends `v` as 8 bytes, most significant first.
 void put_fixed64_be(std::string* dst, uint64_t v);
 // Parses 8 big-endian bytes from the front of *in and advances it. False if *in is shorter.
 bool get_fixed64_be(std::string_view* in, uint64_t* v);
+
+// The case folding of case-insensitive keys and names: ASCII letters lower-cased, every other
+// byte kept (folding the rest of Unicode needs tables we do not carry).
+std::string fold_case(std::string_view s);
 
 // ---- directory CF
 // REQUIRES: valid_id(id) (not checked here; the store checks before building keys).
@@ -101,11 +112,26 @@ bool get_tagged_key(char tag, std::string_view key, std::string* name);
 std::string tag_range_begin(char tag);
 std::string tag_range_end(char tag);
 
+// Users, groups and add-ins by folded name, policies by identity (case kept).
+std::string user_key(std::string_view uri);
+std::string group_key(std::string_view name);
+std::string policy_key(std::string_view identity);
+std::string addin_key(std::string_view name);
+
+// A user's invitations, ascending by id: [invite_key(user, 0), invite_range_end(user))
+// holds exactly that user's (users fold as in user_key).
+std::string invite_key(std::string_view user, uint64_t id);
+std::string invite_range_end(std::string_view user);
+// False unless `key` is an invitation key; then *id is its id.
+bool get_invite_key(std::string_view key, uint64_t* id);
+
 // A room's uploaded files, ascending by id; [begin, end) holds exactly that room's.
 // REQUIRES: valid_id(room_id).
 std::string file_key(std::string_view room_id, uint64_t id);
 std::string file_range_begin(std::string_view room_id);
 std::string file_range_end(std::string_view room_id);
+// False unless `key` is a file key; then *id is the file's id.
+bool get_file_key(std::string_view key, uint64_t* id);
 
 // ---- messages CF
 // REQUIRES: valid_id(room_id).
@@ -121,6 +147,9 @@ std::string message_range_end(std::string_view room_id);
 std::string pref_key(std::string_view user, std::string_view label);
 // False unless `key` contains the 0x00 separator after a non-empty user.
 bool get_pref_key(std::string_view key, std::string* user, std::string* label);
+// [begin, end) holding exactly the pref keys of `user`.
+std::string pref_range_begin(std::string_view user);
+std::string pref_range_end(std::string_view user);
 
 // ---- compliance CF
 std::string compliance_key(uint64_t seq);
@@ -129,6 +158,9 @@ bool get_compliance_key(std::string_view key, uint64_t* seq);
 
 // ---- config CF
 std::string config_key(std::string_view setting);
+// A setting of a configuration scope (grammar above). REQUIRES: scope is "global" or has
+// no '/'.
+std::string scoped_config_key(std::string_view scope, std::string_view setting);
 bool get_config_key(std::string_view key, std::string* setting);
 
 }  // namespace pchat::storage::keys

@@ -24,7 +24,7 @@
 #include "protocol/xccos/xccos_codec.h"
 #include "storage/keys.h"
 #include "storage/record_codec.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "tests/support/actor_node.h"
 #include "tests/support/recording_sender.h"
 #include "tests/support/temp_dir.h"
@@ -148,7 +148,7 @@ TEST(Actors, BackchatSurvivesARestartInOrder) {
   ASSERT_TRUE(n.edge.wait_response(t));
   std::vector<storage::message_record> latest;
   auto [domain, id] = xccos::parse_room_uri(uri).value();
-  ASSERT_TRUE(n.store->read_latest(id, 1, &latest).is_ok());
+  ASSERT_TRUE(n.store->messages().read_latest(id, 1, &latest).is_ok());
   ASSERT_EQ(latest.size(), 1u);
   EXPECT_EQ(latest[0].seq, 41u);
 }
@@ -160,7 +160,7 @@ TEST(Actors, FailedCommitAnswers503AndDeliversNothing) {
   auto a = n.session(1, "sip:alice@example.com");
   send_cmd(a, join_cmd(uri), next_txn++);
   ASSERT_TRUE(n.edge.wait_count(1, "rpl:join", 1));
-  n.store->inject_write_failure_for_testing(true);
+  n.store->db().inject_write_failure_for_testing(true);
   uint64_t t = next_txn++;
   send_cmd(a, post_cmd(uri, "lost"), t);
   ASSERT_TRUE(n.edge.wait_response(t));
@@ -274,7 +274,7 @@ TEST(Actors, ReplacingARoomFailsWhenItChangedSinceItWasRead) {
   std::string uri = n.make_room("Desk");
   std::string id = uri.substr(uri.rfind('/') + 1);
   storage::room_record read;
-  ASSERT_TRUE(n.store->get_room(id, &read).is_ok());
+  ASSERT_TRUE(n.store->directory().get_room(id, &read).is_ok());
   caf::scoped_actor self{*n.sys};
   auto replace = [&](const storage::room_record& before, const storage::room_record& after,
                      actors::errc* code) {
@@ -297,7 +297,7 @@ TEST(Actors, ReplacingARoomFailsWhenItChangedSinceItWasRead) {
   EXPECT_FALSE(replace(read, second, &code));
   EXPECT_EQ(code, actors::errc::bad_request);
   storage::room_record now;
-  ASSERT_TRUE(n.store->get_room(id, &now).is_ok());
+  ASSERT_TRUE(n.store->directory().get_room(id, &now).is_ok());
   EXPECT_EQ(now.members, std::vector<std::string>{"sip:alice@example.com"});
   // Re-read, re-apply: accepted.
   second = now;
@@ -441,7 +441,7 @@ TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
     m.author = "sip:old@example.com";
     m.ts_micros = 1000 + static_cast<int64_t>(seq);
     m.text = "history " + std::to_string(seq);
-    ASSERT_TRUE(n.store->put_message(id, m).is_ok());
+    ASSERT_TRUE(n.store->messages().put(id, m).is_ok());
   }
   auto retried = std::make_shared<std::promise<void>>();
   auto second_load = retried->get_future();
@@ -475,7 +475,7 @@ TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
   }
   ASSERT_TRUE(accepted);
   std::vector<storage::message_record> stored;
-  ASSERT_TRUE(n.store->read_from(id, 1, 100, &stored).is_ok());
+  ASSERT_TRUE(n.store->messages().read_from(id, 1, 100, &stored).is_ok());
   ASSERT_EQ(stored.size(), 4u);
   for (uint64_t seq = 1; seq <= 3; ++seq) EXPECT_EQ(stored[seq - 1].text, "history " + std::to_string(seq));
   EXPECT_EQ(stored[3].seq, 4u);
@@ -534,13 +534,13 @@ TEST(Actors, DirectoryThatCannotReadItsCategoriesRefusesEveryRequestUntilItCan) 
   cat.id = "c-scoped";
   cat.name = "Scoped only";
   cat.allowed_members = {"sip:alice@example.com"};
-  ASSERT_TRUE(n.store->put_category(cat).is_ok());
+  ASSERT_TRUE(n.store->directory().put_category(cat).is_ok());
   // The record becomes unreadable (as a damaged disk would leave it).
-  storage::db& db = n.store->database();
+  storage::db& db = n.store->db();
   const std::string key = storage::keys::category_key(cat.id);
   ASSERT_TRUE(db.raw()->Put(rocksdb::WriteOptions(), db.cf(storage::column::directory), key, "\xFF").ok());
   std::vector<storage::category_record> all;
-  ASSERT_FALSE(n.store->list_categories(&all).is_ok());
+  ASSERT_FALSE(n.store->directory().list_categories(&all).is_ok());
 
   caf::actor d = actors::spawn_directory_actor(*n.sys, n.ctx);
   caf::scoped_actor self{*n.sys};
@@ -577,8 +577,8 @@ TEST(Actors, RoomWhoseCategoryCannotBeReadRefusesPostsInsteadOfGuessingItsHistor
   std::string uri = n.make_room("Unplanned");
   auto [domain, id] = xccos::parse_room_uri(uri).value();
   storage::room_record room;
-  ASSERT_TRUE(n.store->get_room(id, &room).is_ok());
-  storage::db& db = n.store->database();
+  ASSERT_TRUE(n.store->directory().get_room(id, &room).is_ok());
+  storage::db& db = n.store->db();
   ASSERT_TRUE(db.raw()
                   ->Put(rocksdb::WriteOptions(), db.cf(storage::column::directory),
                         storage::keys::category_key(room.category_id), "\xFF")
@@ -594,7 +594,7 @@ TEST(Actors, RoomWhoseCategoryCannotBeReadRefusesPostsInsteadOfGuessingItsHistor
       << n.edge.infos(1).back();
   EXPECT_EQ(n.edge.count(1, ">unplanned post<"), 0u);
   std::vector<storage::message_record> stored;
-  ASSERT_TRUE(n.store->read_from(id, 1, 100, &stored).is_ok());
+  ASSERT_TRUE(n.store->messages().read_from(id, 1, 100, &stored).is_ok());
   EXPECT_TRUE(stored.empty());
 }
 
@@ -608,7 +608,7 @@ TEST(Actors, ChatHistoryChangedOnALiveRoomAppliesToItsNextPost) {
   auto [domain, room_id] = xccos::parse_room_uri(uri).value();
   const std::string id = room_id;
   storage::room_record room;
-  ASSERT_TRUE(n.store->get_room(id, &room).is_ok());
+  ASSERT_TRUE(n.store->directory().get_room(id, &room).is_ok());
   auto a = n.session(1, "sip:alice@example.com");
   ASSERT_TRUE(n.join(a, 1, uri));
   auto set_history = [&](bool on) {
@@ -634,7 +634,7 @@ TEST(Actors, ChatHistoryChangedOnALiveRoomAppliesToItsNextPost) {
   };
   auto stored_texts = [&] {
     std::vector<storage::message_record> stored;
-    EXPECT_TRUE(n.store->read_from(id, 1, 100, &stored).is_ok());
+    EXPECT_TRUE(n.store->messages().read_from(id, 1, 100, &stored).is_ok());
     std::vector<std::string> texts;
     for (auto& m : stored) texts.push_back(m.text);
     return texts;

@@ -29,7 +29,7 @@
 #include "protocol/xccos/xccos_codec.h"
 #include "storage/keys.h"
 #include "storage/record_codec.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "tests/support/actor_node.h"
 #include "tests/support/compliance_xsd.h"
 #include "tests/support/eventually.h"
@@ -171,153 +171,153 @@ TEST(ComplianceRecord, TrailingBytesAreCorruption) {
 
 TEST(ComplianceStore, EventCommitsAtomicallyWithItsPost) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
   auto b = st->new_batch();
   storage::message_record m;
   m.seq = 1;
   m.author = "sip:a@example.com";
   m.text = "hi";
-  b->put_message("room", m);
-  b->put_compliance(ev(1, compliance_kind::chat, "room", m.author, 1, "hi", 1));
-  st->inject_write_failure_for_testing(true);
+  st->messages().append(*b, "room", m);
+  st->compliance().stage(*b, ev(1, compliance_kind::chat, "room", m.author, 1, "hi", 1));
+  st->db().inject_write_failure_for_testing(true);
   EXPECT_FALSE(b->commit().is_ok());
   std::vector<compliance_record> staged;
-  ASSERT_TRUE(st->read_compliance(0, 10, &staged).is_ok());
+  ASSERT_TRUE(st->compliance().read(0, 10, &staged).is_ok());
   EXPECT_TRUE(staged.empty()) << "a failed commit must stage neither the post nor its event";
   // A rejected event (seq 0) rejects the whole batch, the post too.
   temp_dir dir2("compliance");
-  std::unique_ptr<storage::store> st2;
-  ASSERT_TRUE(storage::store::open({dir2.path(), true}, &st2).is_ok());
+  std::unique_ptr<storage::database> st2;
+  ASSERT_TRUE(storage::database::open({dir2.path(), true}, &st2).is_ok());
   auto b2 = st2->new_batch();
-  b2->put_message("room", m);
-  b2->put_compliance(ev(0, compliance_kind::chat, "room", m.author, 1, "hi", 1));
+  st2->messages().append(*b2, "room", m);
+  st2->compliance().stage(*b2, ev(0, compliance_kind::chat, "room", m.author, 1, "hi", 1));
   EXPECT_TRUE(b2->commit().is_invalid_argument());
   uint64_t last = 9;
-  ASSERT_TRUE(st2->last_sequence("room", &last).is_ok());
+  ASSERT_TRUE(st2->messages().last_sequence("room", &last).is_ok());
   EXPECT_EQ(last, 0u);
 }
 
 TEST(ComplianceStore, SequenceSurvivesRestartEvenWhenTheQueueIsEmpty) {
   temp_dir dir("compliance");
   {
-    std::unique_ptr<storage::store> st;
-    ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
+    std::unique_ptr<storage::database> st;
+    ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
     auto b = st->new_batch();
     for (uint64_t i = 1; i <= 5; ++i) {  // one group commit each
-      b->put_compliance(ev(i, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+      st->compliance().stage(*b, ev(i, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
       ASSERT_TRUE(b->commit().is_ok());
     }
     b.reset();
-    ASSERT_TRUE(st->delete_compliance(1, 3).is_ok());
+    ASSERT_TRUE(st->compliance().remove(1, 3).is_ok());
     uint64_t n = 0;
-    ASSERT_TRUE(st->count_compliance(&n).is_ok());
+    ASSERT_TRUE(st->compliance().count(&n).is_ok());
     EXPECT_EQ(n, 2u);
-    ASSERT_TRUE(st->delete_compliance(4, 5).is_ok());
-    EXPECT_TRUE(st->delete_compliance(3, 2).is_invalid_argument());
+    ASSERT_TRUE(st->compliance().remove(4, 5).is_ok());
+    EXPECT_TRUE(st->compliance().remove(3, 2).is_invalid_argument());
   }
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
   uint64_t last = 0, n = 9;
-  ASSERT_TRUE(st->count_compliance(&n).is_ok());
+  ASSERT_TRUE(st->compliance().count(&n).is_ok());
   EXPECT_EQ(n, 0u);
-  ASSERT_TRUE(st->last_compliance_sequence(&last).is_ok());
+  ASSERT_TRUE(st->compliance().last_sequence(&last).is_ok());
   EXPECT_EQ(last, 5u) << "numbering must not restart at 1: output names would repeat";
 }
 
 TEST(ComplianceStore, OneBatchIsOneGroupReadAndDeletedWhole) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
   auto b = st->new_batch();
-  b->put_compliance(ev(1, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+  st->compliance().stage(*b, ev(1, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
   ASSERT_TRUE(b->commit().is_ok());
   for (uint64_t i = 2; i <= 4; ++i)  // one synced batch: one stored group 2..4
-    b->put_compliance(ev(i, compliance_kind::chat, "r1", "sip:a@example.com", i, "t" + std::to_string(i), 1));
+    st->compliance().stage(*b, ev(i, compliance_kind::chat, "r1", "sip:a@example.com", i, "t" + std::to_string(i), 1));
   ASSERT_TRUE(b->commit().is_ok());
-  b->put_compliance(ev(5, compliance_kind::part, "r1", "sip:a@example.com", 0, "", 1));
+  st->compliance().stage(*b, ev(5, compliance_kind::part, "r1", "sip:a@example.com", 0, "", 1));
   ASSERT_TRUE(b->commit().is_ok());
   uint64_t n = 0, last = 0;
-  ASSERT_TRUE(st->count_compliance(&n).is_ok());
+  ASSERT_TRUE(st->compliance().count(&n).is_ok());
   EXPECT_EQ(n, 5u);
-  ASSERT_TRUE(st->last_compliance_sequence(&last).is_ok());
+  ASSERT_TRUE(st->compliance().last_sequence(&last).is_ok());
   EXPECT_EQ(last, 5u);
   std::vector<compliance_record> got;
-  ASSERT_TRUE(st->read_compliance(0, 100, &got).is_ok());
+  ASSERT_TRUE(st->compliance().read(0, 100, &got).is_ok());
   ASSERT_EQ(got.size(), 5u);
   for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(got[i].seq, i + 1);
   EXPECT_EQ(got[2].text, "t3");
   EXPECT_EQ(got[2].room_id, "r1");
   // A limit never ends a read inside a group; a start inside one begins there.
-  ASSERT_TRUE(st->read_compliance(0, 2, &got).is_ok());
+  ASSERT_TRUE(st->compliance().read(0, 2, &got).is_ok());
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(got.back().seq, 4u);
-  ASSERT_TRUE(st->read_compliance(3, 1, &got).is_ok());
+  ASSERT_TRUE(st->compliance().read(3, 1, &got).is_ok());
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got.front().seq, 3u);
   // Deletes may not split a group.
-  EXPECT_TRUE(st->delete_compliance(1, 3).is_invalid_argument());
-  EXPECT_TRUE(st->delete_compliance(3, 5).is_invalid_argument());
-  ASSERT_TRUE(st->count_compliance(&n).is_ok());
+  EXPECT_TRUE(st->compliance().remove(1, 3).is_invalid_argument());
+  EXPECT_TRUE(st->compliance().remove(3, 5).is_invalid_argument());
+  ASSERT_TRUE(st->compliance().count(&n).is_ok());
   EXPECT_EQ(n, 5u) << "a refused delete removes nothing";
-  ASSERT_TRUE(st->delete_compliance(1, 4).is_ok());
-  ASSERT_TRUE(st->read_compliance(0, 100, &got).is_ok());
+  ASSERT_TRUE(st->compliance().remove(1, 4).is_ok());
+  ASSERT_TRUE(st->compliance().read(0, 100, &got).is_ok());
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got.front().seq, 5u);
   // Events of one batch must be consecutive (the commit actor numbers them so).
-  b->put_compliance(ev(6, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
-  b->put_compliance(ev(8, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+  st->compliance().stage(*b, ev(6, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+  st->compliance().stage(*b, ev(8, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
   EXPECT_TRUE(b->commit().is_invalid_argument());
-  ASSERT_TRUE(st->last_compliance_sequence(&last).is_ok());
+  ASSERT_TRUE(st->compliance().last_sequence(&last).is_ok());
   EXPECT_EQ(last, 5u);
 }
 
 TEST(ComplianceStore, ABigBatchIsSplitIntoGroupsOfAThousand) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
   auto b = st->new_batch();
   for (uint64_t i = 1; i <= 2500; ++i)  // e.g. clearing a big room: one event per message
-    b->put_compliance(ev(i, compliance_kind::message_removed, "r1", "sip:a@example.com", i, "gone", 1));
+    st->compliance().stage(*b, ev(i, compliance_kind::message_removed, "r1", "sip:a@example.com", i, "gone", 1));
   ASSERT_TRUE(b->commit().is_ok());
   uint64_t n = 0;
-  ASSERT_TRUE(st->count_compliance(&n).is_ok());
+  ASSERT_TRUE(st->compliance().count(&n).is_ok());
   EXPECT_EQ(n, 2500u);
   std::vector<compliance_record> got;
-  ASSERT_TRUE(st->read_compliance(0, 1, &got).is_ok());
+  ASSERT_TRUE(st->compliance().read(0, 1, &got).is_ok());
   ASSERT_EQ(got.size(), 1000u) << "one whole group, not the whole batch";
   EXPECT_EQ(got.back().seq, 1000u);
-  EXPECT_TRUE(st->delete_compliance(1001, 1500).is_invalid_argument());
-  ASSERT_TRUE(st->delete_compliance(1, 2000).is_ok());
-  ASSERT_TRUE(st->read_compliance(0, 10000, &got).is_ok());
+  EXPECT_TRUE(st->compliance().remove(1001, 1500).is_invalid_argument());
+  ASSERT_TRUE(st->compliance().remove(1, 2000).is_ok());
+  ASSERT_TRUE(st->compliance().read(0, 10000, &got).is_ok());
   ASSERT_EQ(got.size(), 500u);
   EXPECT_EQ(got.front().seq, 2001u);
 }
 
 TEST(ComplianceStore, SettingsHaveTheReferenceDefaultsAndRanges) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path(), true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
   storage::compliance_config c;
-  ASSERT_TRUE(st->get_compliance_config(&c).is_ok());
+  ASSERT_TRUE(st->configuration().get_compliance(&c).is_ok());
   EXPECT_FALSE(c.enabled);
   EXPECT_EQ(c.adapter_type, "xml");
   EXPECT_EQ(c.run_interval_seconds, 900);
   EXPECT_FALSE(c.one_chat_room_per_output_file);
   c.run_interval_seconds = 59;
-  EXPECT_TRUE(st->put_compliance_config(c).is_invalid_argument());
+  EXPECT_TRUE(st->configuration().put_compliance(c).is_invalid_argument());
   c.run_interval_seconds = 30 * 24 * 3600 + 1;
-  EXPECT_TRUE(st->put_compliance_config(c).is_invalid_argument());
+  EXPECT_TRUE(st->configuration().put_compliance(c).is_invalid_argument());
   c.run_interval_seconds = 60;
   c.adapter_type = "pdf";
-  EXPECT_TRUE(st->put_compliance_config(c).is_invalid_argument());
+  EXPECT_TRUE(st->configuration().put_compliance(c).is_invalid_argument());
   c.adapter_type = "csv";
   c.enabled = true;
   c.add_user_details = true;
   c.output_directory = "/var/lib/pchat/out";
-  ASSERT_TRUE(st->put_compliance_config(c).is_ok());
+  ASSERT_TRUE(st->configuration().put_compliance(c).is_ok());
   storage::compliance_config back;
-  ASSERT_TRUE(st->get_compliance_config(&back).is_ok());
+  ASSERT_TRUE(st->configuration().get_compliance(&back).is_ok());
   EXPECT_TRUE(back.enabled);
   EXPECT_EQ(back.adapter_type, "csv");
   EXPECT_EQ(back.run_interval_seconds, 60);
@@ -572,7 +572,7 @@ actors::compliance_status runner_status(caf::actor_system& sys, const caf::actor
 // A compliance runner on its own two-thread actor system, stopped when the test ends
 // (also when an ASSERT returns early: the system would otherwise wait for it forever).
 struct runner_rig {
-  runner_rig(storage::store* st, actors::runner_options ro)
+  runner_rig(storage::database* st, actors::runner_options ro)
       : sys(two_threads(cfg)), runner(actors::spawn_compliance_runner(sys, st, std::move(ro))) {}
   ~runner_rig() { caf::anon_send_exit(runner, caf::exit_reason::user_shutdown); }
   static caf::actor_system_config& two_threads(caf::actor_system_config& c) {
@@ -596,10 +596,10 @@ actors::runner_options runner_for(const std::string& type, const compliance::ada
 }
 
 // Stages events first..last, one group commit each (or all in one when `one_group`).
-void stage(storage::store& st, uint64_t first, uint64_t last, bool one_group = false) {
+void stage(storage::database& st, uint64_t first, uint64_t last, bool one_group = false) {
   auto b = st.new_batch();
   for (uint64_t i = first; i <= last; ++i) {
-    b->put_compliance(ev(i, compliance_kind::chat, "r1", "sip:a@example.com", i, "m", kT0));
+    st.compliance().stage(*b, ev(i, compliance_kind::chat, "r1", "sip:a@example.com", i, "m", kT0));
     if (!one_group) {
       ASSERT_TRUE(b->commit().is_ok());
     }
@@ -613,8 +613,8 @@ void stage(storage::store& st, uint64_t first, uint64_t last, bool one_group = f
 
 TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventExactlyOnce) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 50);
   compliance::adapter_options opts;
   opts.output_directory = dir.path() + "/out";
@@ -633,7 +633,7 @@ TEST(ComplianceRunner, AdapterFailingThreeTimesThenSucceedingDeliversEveryEventE
   EXPECT_GE(s.consecutive_failures, 1u);
   ASSERT_TRUE(eventually([&] {
     uint64_t n = 1;
-    return st->count_compliance(&n).is_ok() && n == 0;
+    return st->compliance().count(&n).is_ok() && n == 0;
   }));
   stage(*st, 51, 60);  // more arrive later, delivered at the next interval
   ASSERT_TRUE(eventually([&] { return delivered_ids(opts.output_directory).size() == 60; }));
@@ -663,12 +663,12 @@ class broken_encoder final : public compliance::file_adapter {
 
 TEST(ComplianceRunner, ARecordWithByte0xFFFromAnOlderVersionIsDeliveredAsValidXml) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path() + "/store", true}, &st).is_ok());
   // Staged as an older version did, before text was checked on entry.
   auto b = st->new_batch();
-  b->put_compliance(ev(1, compliance_kind::chat, "r1", "sip:a@example.com", 1, "ok", kT0));
-  b->put_compliance(ev(2, compliance_kind::chat, "r1", "sip:a@example.com", 2,
+  st->compliance().stage(*b, ev(1, compliance_kind::chat, "r1", "sip:a@example.com", 1, "ok", kT0));
+  st->compliance().stage(*b, ev(2, compliance_kind::chat, "r1", "sip:a@example.com", 2,
                        std::string("bad \xFF byte and \x01"), kT0));
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
@@ -686,8 +686,8 @@ TEST(ComplianceRunner, ARecordWithByte0xFFFromAnOlderVersionIsDeliveredAsValidXm
 
 TEST(ComplianceRunner, OutputThatWouldNotParseIsNotWrittenAndTheBatchIsNotReportedDelivered) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 3);
   compliance::adapter_options opts;
   opts.output_directory = dir.path() + "/out";
@@ -707,8 +707,8 @@ TEST(ComplianceRunner, OutputThatWouldNotParseIsNotWrittenAndTheBatchIsNotReport
 
 TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 3);
   stage(*st, 4, 30, true);  // one group commit of 27 events
   stage(*st, 31, 32);
@@ -724,24 +724,24 @@ TEST(ComplianceRunner, AGroupLargerThanABatchIsDeliveredWholeAndOnce) {
   EXPECT_TRUE(compliance::output_exists(opts.output_directory, compliance::output_name(1, 30, "", "csv")));
   EXPECT_TRUE(compliance::output_exists(opts.output_directory, compliance::output_name(31, 32, "", "csv")));
   uint64_t n = 9;
-  ASSERT_TRUE(eventually([&] { return st->count_compliance(&n).is_ok() && n == 0; }));
+  ASSERT_TRUE(eventually([&] { return st->compliance().count(&n).is_ok() && n == 0; }));
 }
 
 TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path() + "/store", true}, &st).is_ok());
   storage::user_record ann;
   ann.uri = "sip:a@example.com";
   ann.display_name = "Ann Analyst";
-  ASSERT_TRUE(st->put_user(ann).is_ok());
+  ASSERT_TRUE(st->identities().put_user(ann).is_ok());
   auto b = st->new_batch();
   compliance_record known = ev(1, compliance_kind::chat, "r1", "sip:a@example.com", 1, "m", kT0);
   known.room_uri.clear();  // as staged: the room id only
   compliance_record stranger = ev(2, compliance_kind::chat, "r1", "sip:z@example.com", 2, "m", kT0);
   stranger.room_uri.clear();
-  b->put_compliance(known);
-  b->put_compliance(stranger);
+  st->compliance().stage(*b, known);
+  st->compliance().stage(*b, stranger);
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
   opts.output_directory = dir.path() + "/out";
@@ -759,19 +759,19 @@ TEST(ComplianceRunner, DeliveryAddsTheRoomUriAndTheUsersDisplayName) {
 
 TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path() + "/store", true}, &st).is_ok());
   storage::file_record f;
-  f.id = st->new_file_id();
+  f.id = st->files().new_id();
   f.room_id = "r1";
   f.name = "Q3 report.txt";
   f.blob = "0988a0b0-c0d0-e0f0-0000-00000000097c.txt";
   f.uploader = "sip:a@example.com";
   auto b = st->new_batch();
-  b->put_file(f);
+  st->files().put(*b, f);
   compliance_record up = ev(1, compliance_kind::file_upload, "r1", "sip:a@example.com", f.id, f.blob, kT0);
   up.room_uri.clear();
-  b->put_compliance(up);
+  st->compliance().stage(*b, up);
   ASSERT_TRUE(b->commit().is_ok());
   compliance::adapter_options opts;
   opts.output_directory = dir.path() + "/out";
@@ -791,8 +791,8 @@ TEST(ComplianceRunner, TheManifestNamesTheUploadedFileBehindTheStoredName) {
 
 TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated) {
   temp_dir dir("compliance");
-  std::unique_ptr<storage::store> st;
-  ASSERT_TRUE(storage::store::open({dir.path() + "/store", true}, &st).is_ok());
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path() + "/store", true}, &st).is_ok());
   stage(*st, 1, 8);
   compliance::adapter_options opts;
   opts.output_directory = dir.path() + "/out";
@@ -801,7 +801,7 @@ TEST(ComplianceRunner, OutputLeftByACrashBeforeTheDeleteIsCompletedNotDuplicated
   {
     auto a = compliance::make_adapter("csv", opts);
     std::vector<compliance_record> first5;
-    ASSERT_TRUE(st->read_compliance(1, 5, &first5).is_ok());
+    ASSERT_TRUE(st->compliance().read(1, 5, &first5).is_ok());
     ASSERT_TRUE(a->deliver({1, 5, first5}).ok());
     std::ofstream(opts.output_directory + "/" +
                   compliance::output_name(6, 7, "", "csv") + ".tmp") << "partial";
@@ -837,7 +837,7 @@ struct node : pchat::testing::actor_node {
   }
   std::vector<compliance_record> staged() {
     std::vector<compliance_record> out;
-    EXPECT_TRUE(store->read_compliance(0, 1000, &out).is_ok());
+    EXPECT_TRUE(store->compliance().read(0, 1000, &out).is_ok());
     return out;
   }
   uint64_t replace(const actors::message_filter& f) {
@@ -876,7 +876,7 @@ TEST(ComplianceCapture, AcknowledgedPostHasItsEventStagedInTheSameWrite) {
   EXPECT_EQ(chat->room_name, "Capture");
   EXPECT_EQ(chat->user_uri, "sip:alice@example.com");
   // A failed commit: the post is refused (503) and neither it nor its event is stored.
-  n.store->inject_write_failure_for_testing(true);
+  n.store->db().inject_write_failure_for_testing(true);
   EXPECT_EQ(n.cmd(alice, post_cmd(uri, "lost")), 503);
   for (auto& e : n.staged()) EXPECT_NE(e.text, "lost");
 }

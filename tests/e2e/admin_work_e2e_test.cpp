@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "storage/store.h"
+#include "storage/database.h"
 #include "tests/support/chat_clients.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -33,11 +33,11 @@ constexpr uint64_t kBigRoomMessages = 50000;
 // Adds the room "Big Room" (in the demo room's category) with kBigRoomMessages stored
 // messages, written straight into the store of a stopped server. Returns what failed.
 std::string make_big_room(const std::string& data_dir) {
-  std::unique_ptr<pchat::storage::store> st;
-  if (auto s = pchat::storage::store::open({data_dir, false}, &st); !s.is_ok())
+  std::unique_ptr<pchat::storage::database> st;
+  if (auto s = pchat::storage::database::open({data_dir, false}, &st); !s.is_ok())
     return "open: " + s.to_string();
   std::vector<pchat::storage::room_record> rooms;
-  if (auto s = st->list_rooms(&rooms); !s.is_ok()) return "list rooms: " + s.to_string();
+  if (auto s = st->directory().list_rooms(&rooms); !s.is_ok()) return "list rooms: " + s.to_string();
   auto demo =
       std::find_if(rooms.begin(), rooms.end(), [](auto& r) { return r.name == "Demo Room"; });
   if (demo == rooms.end()) return "no Demo Room";
@@ -45,7 +45,7 @@ std::string make_big_room(const std::string& data_dir) {
   big.id = "0b16b16b-0000-4000-8000-000000000001";
   big.name = "Big Room";
   big.category_id = demo->category_id;
-  if (auto s = st->put_room(big); !s.is_ok()) return "put room: " + s.to_string();
+  if (auto s = st->directory().put_room(big); !s.is_ok()) return "put room: " + s.to_string();
   auto batch = st->new_batch();
   int64_t start = static_cast<int64_t>(std::time(nullptr) - 86400) * 1000000;
   for (uint64_t seq = 1; seq <= kBigRoomMessages; ++seq) {
@@ -54,7 +54,7 @@ std::string make_big_room(const std::string& data_dir) {
     m.author = "sip:archivist@example.com";
     m.ts_micros = start + static_cast<int64_t>(seq);
     m.text = "old message number " + std::to_string(seq) + " with some words to make it look real";
-    batch->put_message(big.id, m);
+    st->messages().append(*batch, big.id, m);
     if (seq % 5000 != 0) continue;
     if (auto s = batch->commit(); !s.is_ok()) return "write messages: " + s.to_string();
   }

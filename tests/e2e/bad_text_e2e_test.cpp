@@ -11,7 +11,7 @@
 #include <fstream>
 #include <memory>
 
-#include "storage/store.h"
+#include "storage/database.h"
 #include "tests/support/chat_clients.h"
 #include "tests/support/compliance_xsd.h"
 #include "tests/support/ctl.h"
@@ -81,18 +81,18 @@ class BadTextE2E : public ::testing::Test {
     if (!server_->stop()) return 0;
     uint64_t last_event = 0;
     {
-      std::unique_ptr<pchat::storage::store> st;
-      if (!pchat::storage::store::open({dir_ / "data/store", false}, &st).is_ok()) return 0;
+      std::unique_ptr<pchat::storage::database> st;
+      if (!pchat::storage::database::open({dir_ / "data/store", false}, &st).is_ok()) return 0;
       uint64_t last = 0;
-      if (!st->last_sequence(room_id, &last).is_ok()) return 0;
-      if (!st->last_compliance_sequence(&last_event).is_ok()) return 0;
+      if (!st->messages().last_sequence(room_id, &last).is_ok()) return 0;
+      if (!st->compliance().last_sequence(&last_event).is_ok()) return 0;
       pchat::storage::message_record m;
       m.seq = last + 1;
       m.author = "sip:alice@example.com";
       m.ts_micros = 1767225600000000;  // 2026-01-01
       m.text = "bad \xFF byte";
       auto b = st->new_batch();
-      b->put_message(room_id, m);
+      st->messages().append(*b, room_id, m);
       pchat::storage::compliance_record e;
       e.kind = pchat::storage::compliance_kind::chat;
       e.ts_micros = m.ts_micros;
@@ -101,10 +101,10 @@ class BadTextE2E : public ::testing::Test {
       e.user_uri = m.author;
       e.message_id = m.seq;
       e.text = m.text;
-      b->put_compliance(++last_event, e);
+      st->compliance().stage(*b, ++last_event, e);
       e.text = "=HYPERLINK(\"http://evil.example\",\"click\")";
       e.user_display = "@SUM(1+1)";
-      b->put_compliance(++last_event, e);
+      st->compliance().stage(*b, ++last_event, e);
       if (!b->commit().is_ok()) return 0;
     }
     server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data", std::move(args));
@@ -252,17 +252,17 @@ TEST_F(BadTextE2E, ARecordAnOlderVersionStoredWithByte0xFFIsRepairedLoggedAndRep
   // As an older version stored it: no text check on entry.
   uint64_t bad_seq = 0;
   {
-    std::unique_ptr<pchat::storage::store> st;
-    ASSERT_TRUE(pchat::storage::store::open({dir_ / "data/store", false}, &st).is_ok());
+    std::unique_ptr<pchat::storage::database> st;
+    ASSERT_TRUE(pchat::storage::database::open({dir_ / "data/store", false}, &st).is_ok());
     uint64_t last = 0;
-    ASSERT_TRUE(st->last_sequence(room_id, &last).is_ok());
+    ASSERT_TRUE(st->messages().last_sequence(room_id, &last).is_ok());
     bad_seq = last + 1;
     pchat::storage::message_record m;
     m.seq = bad_seq;
     m.author = "sip:alice@example.com";
     m.ts_micros = 1767225600000000;  // 2026-01-01
     m.text = "bad \xFF byte";
-    ASSERT_TRUE(st->put_message(room_id, m).is_ok());
+    ASSERT_TRUE(st->messages().put(room_id, m).is_ok());
   }
   start();
 

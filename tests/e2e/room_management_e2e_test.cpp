@@ -6,7 +6,7 @@
 #include <string>
 
 #include "storage/keys.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "tests/support/ctl.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
@@ -210,9 +210,9 @@ TEST_F(RoomManagementE2E, AnUnreadableCategoryIsRefusedNotTakenAsTheWholeDomain)
   // The category's record becomes unreadable (as a damaged disk would leave it).
   ASSERT_TRUE(server_->stop()) << server_->exit_text();
   {
-    std::unique_ptr<pchat::storage::store> st;
-    ASSERT_TRUE(pchat::storage::store::open({dir_ / "data/store", false}, &st).is_ok());
-    pchat::storage::db& db = st->database();
+    std::unique_ptr<pchat::storage::database> st;
+    ASSERT_TRUE(pchat::storage::database::open({dir_ / "data/store", false}, &st).is_ok());
+    pchat::storage::db& db = st->db();
     ASSERT_TRUE(db.raw()
                     ->Put(rocksdb::WriteOptions(), db.cf(pchat::storage::column::directory),
                           pchat::storage::keys::category_key(category), "\xFF")

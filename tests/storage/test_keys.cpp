@@ -134,3 +134,44 @@ TEST(Keys, Fixed64BigEndianRoundTripsAndRefusesShortInput) {
 
 }  // namespace
 }  // namespace pchat::storage::keys
+
+namespace pchat::storage {
+namespace {
+
+TEST(Keys, UserGroupAddinAndInviteKeysFoldAsciiCaseAndPoliciesKeepIt) {
+  EXPECT_EQ(keys::user_key("sip:Alice@Example.COM"), "Usip:alice@example.com");
+  EXPECT_EQ(keys::group_key("Desk"), "Gdesk");
+  EXPECT_EQ(keys::addin_key("Wiki"), "Awiki");
+  EXPECT_EQ(keys::policy_key("tag:Traders"), "Ptag:Traders");
+  EXPECT_EQ(keys::invite_key("sip:Bob@x", 1), keys::invite_key("sip:bob@x", 1));
+  EXPECT_EQ(keys::fold_case("ÄbC"), "Äbc");  // only ASCII letters fold
+}
+
+TEST(Keys, InviteAndFileKeysRoundTripTheirIdAndStayInTheirOwnersRange) {
+  uint64_t id = 0;
+  std::string k = keys::invite_key("sip:bob@x", 0x0102030405060708);
+  ASSERT_TRUE(keys::get_invite_key(k, &id));
+  EXPECT_EQ(id, 0x0102030405060708u);
+  EXPECT_FALSE(keys::get_file_key(k, &id));  // another tag
+  EXPECT_LT(k, keys::invite_range_end("sip:bob@x"));
+  EXPECT_GT(keys::invite_key("sip:bob@x0", 0), keys::invite_range_end("sip:bob@x"));
+  std::string f = keys::file_key("room", 42);
+  ASSERT_TRUE(keys::get_file_key(f, &id));
+  EXPECT_EQ(id, 42u);
+  EXPECT_FALSE(keys::get_file_key("Froom", &id));
+}
+
+TEST(Keys, ScopedConfigKeysAreTheSettingForGlobalAndScopeSlashSettingOtherwise) {
+  EXPECT_EQ(keys::scoped_config_key("global", "MaxFileSizeKB"), "MaxFileSizeKB");
+  EXPECT_EQ(keys::scoped_config_key("site:a", "MaxFileSizeKB"), "site:a/MaxFileSizeKB");
+  EXPECT_EQ(keys::scoped_config_key("site:a", ""), "site:a/");  // the scope's marker
+}
+
+TEST(Keys, PrefRangeHoldsExactlyOneUsersPrefs) {
+  EXPECT_GE(keys::pref_key("u", ""), keys::pref_range_begin("u"));
+  EXPECT_LT(keys::pref_key("u", "\xff\xff"), keys::pref_range_end("u"));
+  EXPECT_GT(keys::pref_key("u0", ""), keys::pref_range_end("u"));
+}
+
+}  // namespace
+}  // namespace pchat::storage

@@ -19,7 +19,7 @@ namespace pchat::testing {
 using namespace std::chrono_literals;
 
 actor_node::actor_node(const std::string& dir, bool compliance_enabled) {
-  auto s = storage::store::open({dir, true}, &store);
+  auto s = storage::database::open({dir, true}, &store);
   EXPECT_TRUE(s.is_ok()) << s.to_string();
   ctx->store = store.get();
   ctx->edge = &edge;

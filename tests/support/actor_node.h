@@ -20,7 +20,7 @@
 
 #include "actors/server_context.h"
 #include "protocol/sip/sip_endpoint.h"
-#include "storage/store.h"
+#include "storage/database.h"
 #include "tests/support/recording_sender.h"
 
 namespace pchat::testing {
@@ -45,7 +45,7 @@ struct actor_node {
   // cmd(join_cmd(uri)) answered 200 and its XCCOS reply (rpl:join) reached dialog `d`.
   bool join(caf::actor& s, sip::dialog_id d, const std::string& uri);
 
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::database> store;
   recording_sender edge;
   std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
   caf::actor_system_config cfg;

@@ -1,0 +1,137 @@
+#include "storage/message_log.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <rocksdb/write_batch.h>
+
+#include "storage/db.h"
+#include "storage/keys.h"
+#include "storage/record_codec.h"
+#include "storage/write_batch.h"
+#include "storage/writer.h"
+
+namespace pchat::storage {
+
+namespace {
+
+status check_message(const std::string& room_id, const message_record& m) {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  if (m.seq == 0) return status::invalid_argument("message seq must be >= 1");
+  return status::ok();
+}
+
+// Decodes one entry of the messages CF and checks that key and value agree, so a value
+// written under the wrong key is reported instead of served.
+status decode_message_entry(const rocksdb::Slice& key, const rocksdb::Slice& value,
+                            message_record* out) {
+  std::string room;
+  uint64_t key_seq = 0;
+  if (!keys::get_message_key(view(key), &room, &key_seq)) {
+    return status::corruption("message key: malformed");
+  }
+  if (status s = get_message_record(view(value), out); !s.is_ok()) return s;
+  if (out->seq != key_seq) {
+    return status::corruption("message record: seq " + std::to_string(out->seq) +
+                              " stored under key seq " + std::to_string(key_seq));
+  }
+  return status::ok();
+}
+
+range_iterator room_messages(const db& d, const std::string& room_id) {
+  return range_iterator(d, column::messages, keys::message_range_begin(room_id),
+                        keys::message_range_end(room_id));
+}
+
+}  // namespace
+
+status message_log::last_sequence(const std::string& room_id, uint64_t* out) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  range_iterator it = room_messages(db_, room_id);
+  it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
+  if (!it->Valid()) {
+    if (!it->status().ok()) return from_rocksdb(it->status(), "last sequence of " + room_id);
+    *out = 0;
+    return status::ok();
+  }
+  std::string room;
+  uint64_t seq = 0;
+  if (!keys::get_message_key(view(it->key()), &room, &seq) || room != room_id) {
+    return status::corruption("message key: malformed");
+  }
+  *out = seq;
+  return status::ok();
+}
+
+status message_log::read_latest(const std::string& room_id, size_t n,
+                                std::vector<message_record>* out) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  std::vector<message_record> result;
+  if (n > 0) {
+    range_iterator it = room_messages(db_, room_id);
+    for (it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
+         it->Valid() && result.size() < n; it->Prev()) {
+      message_record m;
+      if (status d = decode_message_entry(it->key(), it->value(), &m); !d.is_ok()) return d;
+      result.push_back(std::move(m));
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read latest of " + room_id);
+    std::reverse(result.begin(), result.end());  // collected newest first
+  }
+  *out = std::move(result);
+  return status::ok();
+}
+
+status message_log::read_from(const std::string& room_id, uint64_t from_seq, size_t limit,
+                              std::vector<message_record>* out) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  std::vector<message_record> result;
+  if (limit > 0) {
+    range_iterator it = room_messages(db_, room_id);
+    for (it->Seek(keys::message_key(room_id, from_seq)); it->Valid() && result.size() < limit;
+         it->Next()) {
+      message_record m;
+      if (status d = decode_message_entry(it->key(), it->value(), &m); !d.is_ok()) return d;
+      result.push_back(std::move(m));
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read from " + room_id);
+  }
+  *out = std::move(result);
+  return status::ok();
+}
+
+void message_log::append(write_batch& b, const std::string& room_id, const message_record& m) const {
+  if (!b.accepting()) return;
+  if (status s = check_message(room_id, m); !s.is_ok()) return b.reject(s);
+  std::string& value = b.scratch();
+  put_message_record(&value, m);
+  b.put(column::messages, keys::message_key(room_id, m.seq), value);
+}
+
+void message_log::erase(write_batch& b, const std::string& room_id, uint64_t seq) const {
+  if (!b.accepting()) return;
+  if (!keys::valid_id(room_id))
+    return b.reject(status::invalid_argument("room id must be non-empty and free of NUL bytes"));
+  b.erase(column::messages, keys::message_key(room_id, seq));
+}
+
+status message_log::put(const std::string& room_id, const message_record& m) {
+  if (status s = db_.check_writable(); !s.is_ok()) return s;
+  if (status s = check_message(room_id, m); !s.is_ok()) return s;
+  std::string value;
+  put_message_record(&value, m);
+  rocksdb::WriteBatch b;
+  if (rocksdb::Status s = b.Put(db_.cf(column::messages), keys::message_key(room_id, m.seq), value);
+      !s.ok()) {
+    return from_rocksdb(s, "put message");
+  }
+  return writer_.write(&b);
+}
+
+status message_log::erase_room(rocksdb::WriteBatch* b, const std::string& room_id) const {
+  rocksdb::Status s = b->DeleteRange(db_.cf(column::messages), keys::message_range_begin(room_id),
+                                     keys::message_range_end(room_id));
+  return s.ok() ? status::ok() : from_rocksdb(s, "delete room messages");
+}
+
+}  // namespace pchat::storage
