@@ -263,7 +263,8 @@ void add_directory_commands(CLI::App& app, ctl_context& ctx) {
       return show(http(c.server, "DELETE", "/api/v1/files/" + url_encode(id) + "/" + l.text("id")), c);
     });
     l.add_text("room", "the room: id, name or ma-chan:// URI", true, "--room-id");
-    l.add_number("id", "the file's Id (file get)", 0, 2147483647L, true);
+    // File ids are microsecond numbers: beyond 32 bits.
+    l.add_number("id", "the file's Id (file get)", 0, 9223372036854775807L, true);
   }
 }
 
