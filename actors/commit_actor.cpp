@@ -16,6 +16,12 @@
 namespace pchat::actors {
 namespace {
 
+// What the commit actor is built from: it exists before the server_context that names it.
+struct commit_inputs : server_settings {
+  storage::database* store = nullptr;
+  caf::actor indexer;
+};
+
 struct commit_state {
   const storage::database* store = nullptr;
   std::unique_ptr<storage::write_batch> batch;
@@ -104,34 +110,34 @@ void enqueue(caf::stateful_actor<commit_state>* self, uint64_t value) {
 // The per-user preference quota (server_context): the user's stored preferences with those
 // of the open batch over them and `label` set to `value`. The error to answer, if refused.
 // We are the only writer of preferences, so what we read cannot change before the commit.
-std::optional<caf::error> check_pref_quota(caf::stateful_actor<commit_state>* self, const server_context& ctx,
+std::optional<caf::error> check_pref_quota(caf::stateful_actor<commit_state>* self, const commit_inputs& in,
                                            const std::string& user, const std::string& label,
                                            const std::string& value) {
   std::map<std::string, uint64_t> sizes;
-  if (auto s = ctx.store->preferences().sizes(user, &sizes); !s.is_ok())
+  if (auto s = in.store->preferences().sizes(user, &sizes); !s.is_ok())
     return make_error(errc::storage_failure, "preferences of " + user + ": " + s.to_string());
   if (auto p = self->state.pending_prefs.find(user); p != self->state.pending_prefs.end())
     for (auto& [l, n] : p->second) sizes[l] = n;
   sizes[label] = label.size() + value.size();
   uint64_t bytes = 0;
   for (auto& [l, n] : sizes) bytes += n;
-  if (sizes.size() > ctx.max_prefs_per_user)
-    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(ctx.max_prefs_per_user) +
+  if (sizes.size() > in.max_prefs_per_user)
+    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(in.max_prefs_per_user) +
                                                 " preferences per user; replace or clear one");
-  if (bytes > ctx.max_pref_bytes_per_user)
-    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(ctx.max_pref_bytes_per_user) +
+  if (bytes > in.max_pref_bytes_per_user)
+    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(in.max_pref_bytes_per_user) +
                                                 " bytes of preferences per user (this would make " +
                                                 std::to_string(bytes) + ")");
   return std::nullopt;
 }
 
 caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
-                           std::shared_ptr<const server_context> ctx) {
-  self->state.store = ctx->store;
-  self->state.batch = ctx->store->new_batch();
-  self->state.indexer = ctx->indexer;
+                           std::shared_ptr<const commit_inputs> in) {
+  self->state.store = in->store;
+  self->state.batch = in->store->new_batch();
+  self->state.indexer = in->indexer;
   uint64_t last_event = 0;
-  if (auto s = ctx->store->compliance().last_sequence(&last_event); !s.is_ok()) {
+  if (auto s = in->store->compliance().last_sequence(&last_event); !s.is_ok()) {
     // Numbering from 1 again could reuse a delivered range's output name. Sequence 0 is
     // rejected by the store, so every batch with an event fails (posts get 503) instead.
     PCHAT_LOG(error, "commit", "cannot read the compliance sequence; captured writes will fail",
@@ -143,14 +149,14 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
   return {
       [=](commit_atom, const std::string& room_id, storage::message_record& m) {
         uint64_t seq = m.seq;
-        ctx->store->messages().append(*self->state.batch, room_id, m);
+        in->store->messages().append(*self->state.batch, room_id, m);
         self->state.keep_for_index(room_id, std::move(m));
         enqueue(self, seq);
       },
       [=](commit_atom, const std::string& room_id, storage::message_record& m,
           const storage::compliance_record& e) {
         uint64_t seq = m.seq;
-        ctx->store->messages().append(*self->state.batch, room_id, m);
+        in->store->messages().append(*self->state.batch, room_id, m);
         self->state.keep_for_index(room_id, std::move(m));
         self->state.stage(e);
         self->state.staged_post_event = true;
@@ -168,7 +174,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
           std::vector<storage::message_record>& msgs,
           const std::vector<storage::compliance_record>& events) {
         for (auto& m : msgs) {
-          ctx->store->messages().append(*self->state.batch, room_id, m);
+          in->store->messages().append(*self->state.batch, room_id, m);
           self->state.keep_for_index(room_id, std::move(m));
         }
         for (const auto& e : events) self->state.stage(e);
@@ -176,7 +182,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
       },
       [=](purge_atom, const std::string& room_id, const std::vector<uint64_t>& seqs,
           const std::vector<storage::compliance_record>& events) {
-        for (auto seq : seqs) ctx->store->messages().erase(*self->state.batch, room_id, seq);
+        for (auto seq : seqs) in->store->messages().erase(*self->state.batch, room_id, seq);
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, seqs.size());
       },
@@ -185,30 +191,30 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         // Upload quota (server_context): checked here, by the only writer of file records,
         // so concurrent uploads of one user cannot pass it together.
         uint64_t used = 0;
-        if (auto s = ctx->store->files().uploaded_bytes(f.uploader, &used); !s.is_ok()) {
+        if (auto s = in->store->files().uploaded_bytes(f.uploader, &used); !s.is_ok()) {
           self->make_response_promise().deliver(make_error(errc::storage_failure, s.to_string()));
           return;
         }
         used += self->state.pending_uploads[f.uploader];
-        if (used + f.size > ctx->max_upload_bytes_per_user) {
+        if (used + f.size > in->max_upload_bytes_per_user) {
           self->make_response_promise().deliver(make_error(
               errc::quota_exceeded, "upload quota: " + f.uploader + " has " + std::to_string(used) +
-                                        " bytes of files; at most " + std::to_string(ctx->max_upload_bytes_per_user) +
+                                        " bytes of files; at most " + std::to_string(in->max_upload_bytes_per_user) +
                                         " per user (remove files to make room)"));
           return;
         }
         self->state.pending_uploads[f.uploader] += f.size;
-        ctx->store->files().put(*self->state.batch, f);
+        in->store->files().put(*self->state.batch, f);
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, f.id);
       },
       [=](set_pref_atom, const std::string& user, const std::string& label,
           const std::string& value) {
-        if (auto refused = check_pref_quota(self, *ctx, user, label, value)) {
+        if (auto refused = check_pref_quota(self, *in, user, label, value)) {
           self->make_response_promise().deliver(std::move(*refused));
           return;
         }
-        ctx->store->preferences().put(*self->state.batch, user, label, value);
+        in->store->preferences().put(*self->state.batch, user, label, value);
         self->state.pending_prefs[user][label] = label.size() + value.size();
         enqueue(self, 0);
       },
@@ -218,8 +224,13 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
 
 }  // namespace
 
-caf::actor spawn_commit_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx) {
-  return sys.spawn<caf::detached>(commit_actor, std::move(ctx));
+caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, caf::actor indexer,
+                              const server_settings& settings) {
+  auto in = std::make_shared<commit_inputs>();
+  static_cast<server_settings&>(*in) = settings;
+  in->store = store;
+  in->indexer = std::move(indexer);
+  return sys.spawn<caf::detached>(commit_actor, std::shared_ptr<const commit_inputs>(std::move(in)));
 }
 
 void capture(const server_context& ctx, storage::compliance_record e) {

@@ -18,20 +18,29 @@
 // storage::compliance_record (the one event type) and sends it here through capture(). Crash point "after_capture" fires once a batch with a post's event has synced.
 #pragma once
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include <memory>
 
 #include "storage/records.h"
 
+namespace pchat::storage {
+class database;
+}
+
 namespace pchat::actors {
 
 struct server_context;
+struct server_settings;
 
 constexpr size_t kMaxBatch = 1024;
 
-// Spawns the detached commit actor. REQUIRES: ctx->store is open.
-caf::actor spawn_commit_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx);
+// Spawns the detached commit actor. REQUIRES: store is open and outlives the actor.
+// indexer (may be invalid) gets every synced batch's messages; settings: the per-user
+// quotas. It needs no server_context: it exists before the context that names it.
+caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, caf::actor indexer,
+                              const server_settings& settings);
 
 // Stages `e` (no waiter) with the commit actor's next group commit; nothing when compliance
 // is off (ctx.compliance_enabled: off costs nothing). Any thread (actors, HTTP handlers);

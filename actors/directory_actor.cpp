@@ -36,7 +36,7 @@ std::string new_guid(std::mt19937_64& rng) {
 }
 
 struct directory_state {
-  std::shared_ptr<server_context> ctx;
+  std::shared_ptr<const server_context> ctx;
   std::unordered_map<std::string, storage::category_record> categories;
   std::unordered_map<std::string, storage::room_record> rooms;  // by id
   std::unordered_map<std::string, caf::actor> active;           // by room id
@@ -164,10 +164,18 @@ caf::behavior unreadable(dir_ptr self, const storage::status& why) {
   };
 }
 
-caf::behavior directory_actor(dir_ptr self, std::shared_ptr<server_context> ctx) {
-  self->state.ctx = std::move(ctx);
-  if (auto s = load(self->state); !s.is_ok()) return unreadable(self, s);
-  return serving(self);
+// Spawned before the context that names it (server_context.h): it waits for that context,
+// keeping any other message in its mailbox until then, and then reads the store.
+caf::behavior directory_actor(dir_ptr self) {
+  self->set_default_handler(caf::skip);
+  return {
+      [=](start_atom, std::shared_ptr<const server_context> ctx) {
+        self->set_default_handler(caf::print_and_drop);  // CAF's default again
+        self->state.ctx = std::move(ctx);
+        if (auto s = load(self->state); !s.is_ok()) self->become(unreadable(self, s));
+        else self->become(serving(self));
+      },
+  };
 }
 
 caf::behavior serving(dir_ptr self) {
@@ -362,8 +370,8 @@ caf::behavior serving(dir_ptr self) {
 
 }  // namespace
 
-caf::actor spawn_directory_actor(caf::actor_system& sys, std::shared_ptr<server_context> ctx) {
-  return sys.spawn<caf::detached>(directory_actor, std::move(ctx));
+caf::actor spawn_directory_actor(caf::actor_system& sys) {
+  return sys.spawn<caf::detached>(directory_actor);
 }
 
 }  // namespace pchat::actors

@@ -20,6 +20,10 @@ inline constexpr std::chrono::milliseconds kSearchBudget{50};
 struct server_context;
 
 // REQUIRES: ctx->store is open. Loads every category and room at start.
-caf::actor spawn_directory_actor(caf::actor_system& sys, std::shared_ptr<server_context> ctx);
+// Spawns the detached directory, waiting for its context: it handles (start, context)
+// (messages.h) first and keeps every other message until then. server_node sends it once
+// the context that names this directory is complete (the cycle is explained in
+// server_context.h).
+caf::actor spawn_directory_actor(caf::actor_system& sys);
 
 }  // namespace pchat::actors

@@ -32,12 +32,14 @@
 //     its handovers to be taken or bounced before it quits.
 #pragma once
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <caf/make_message.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,12 +47,15 @@
 
 namespace pchat::actors {
 
+struct server_context;
+
 // ---- session_actor
 using info_atom = caf::atom_constant<caf::atom("info")>;      // (info, txn u64, body string) | bridge -> session | none
 using kicked_atom = caf::atom_constant<caf::atom("kicked")>;  // (kicked, room_uri)             | room -> session | none: removed from the room
 using closed_atom = caf::atom_constant<caf::atom("closed")>;  // (closed, reason string)      | bridge -> session | none
 
 // ---- directory_actor
+using start_atom = caf::atom_constant<caf::atom("start")>;    // (start, shared_ptr<const server_context>) | server_node -> dir | none: its context, before any other message
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;  // (lookup, room_uri, user_uri)   | session -> dir | caf::actor (room), errc::not_found or errc::forbidden
 using search_atom = caf::atom_constant<caf::atom("search")>;  // (search, criteria, user_uri)   | session -> dir | std::vector<room_view>
 using retire_atom = caf::atom_constant<caf::atom("retire")>;  // (retire, room_id)              | room -> dir    | ok (the room then quits)
@@ -273,3 +278,6 @@ typename Inspector::result_type inspect(Inspector& f, room_record& x) {
 }
 
 }  // namespace pchat::storage
+
+// The directory's context travels once, inside the process (never serialised).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const pchat::actors::server_context>)

@@ -1,8 +1,30 @@
-// What every actor of one server node shares: pointers to the long-lived services and
-// the node's immutable settings. Built once at start-up (app/), then read-only.
+// What every actor of one server node shares: the node's settings and pointers to its
+// long-lived services. Built once, complete, by server_node (actors/server_node.h) and only
+// then handed out, as std::shared_ptr<const server_context>: no field changes after the
+// first actor or thread that reads it exists.
 //
-// Ownership: the app owns the store and the endpoint and keeps them alive until
-// every actor has terminated. Actors hold a shared_ptr<const server_context>.
+// Build order (server_node.cpp), each service before whatever uses it:
+//   1. outside the actor system: the store, the identity registry, the settings, the SIP
+//      endpoint (constructed, not started);
+//   2. actors that need no context: indexer (store), reader pool (store), compliance runner
+//      (store), commit actor (store, indexer, settings);
+//   3. the directory, spawned waiting for its context (see below);
+//   4. the context, complete; the directory gets it as its first message;
+//   5. the SIP bridge (spawns sessions with the context) and, last, the endpoint started
+//      with the bridge as its event sink.
+// Two cycles are broken explicitly, never by filling a field in later:
+//   - the directory spawns rooms with this context, which names the directory: the
+//     directory exists before the context and receives it in (start, context) before any
+//     other message (messages.h);
+//   - the edge: actors send through `edge`, and the endpoint hands its events to the bridge
+//     that spawns those actors: the endpoint is constructed first and started last
+//     (sip::endpoint::start(events)).
+// Stop (server_node::stop) is the reverse: the endpoint stops (no new sessions, every
+// dialog closed), every actor is told to exit and ALL of them are awaited
+// (await_all_actors_done), and only then the services go (the caller's store last).
+//
+// Ownership: the caller of server_node owns the store and the endpoint and keeps them
+// alive until the node is destroyed.
 #pragma once
 
 #include <caf/actor.hpp>
@@ -24,15 +46,8 @@ namespace pchat::actors {
 
 class identity_registry;
 
-struct server_context {
-  storage::database* store = nullptr;          // thread-safe; writes via the commit actor, reads
-                                            // that may block via `reader` (not on CAF workers)
-  sip::dialog_sender* edge = nullptr;       // thread-safe send/respond (the SIP edge)
-  caf::actor commit;                        // the commit_actor
-  caf::actor directory;                     // the directory_actor
-  caf::actor reader;                        // the reader pool (reader_actor.h): blocking reads
-  // Users, groups, policies and the access rules; nullptr denies every room command.
-  std::shared_ptr<identity_registry> identities;
+// The node's settings, fixed at start-up.
+struct server_settings {
   std::string domain = "example.com";
   std::string files_dir;                    // the file store's root (<data-dir>/files)
   std::string chat_uri = "sip:chat@example.com";  // lookup and channel URI
@@ -42,8 +57,6 @@ struct server_context {
   // actor through actors::capture() (commit_actor.h). Off: nothing is captured (zero cost).
   // Fixed at start-up.
   bool compliance_enabled = false;
-  caf::actor compliance_runner;             // the compliance runner; invalid when off
-  caf::actor indexer;                       // the indexer_actor (history search); may be invalid
   // Every actor request has a timeout; its expiry answers the client (SIP 200 with an XCCOS
   // 503 inside, xccos-wire.md §4.5) and nothing is acknowledged.
   //   request_timeout: lookups, joins, parts, back-chat, searches and reads (the client's
@@ -61,6 +74,20 @@ struct server_context {
   uint64_t max_prefs_per_user = 100;
   uint64_t max_pref_bytes_per_user = 1 << 20;
   uint64_t max_upload_bytes_per_user = uint64_t{1} << 30;
+};
+
+struct server_context : server_settings {
+  storage::database* store = nullptr;          // thread-safe; writes via the commit actor, reads
+                                            // that may block via `reader` (not on CAF workers)
+  sip::dialog_sender* edge = nullptr;       // thread-safe send/respond (the SIP edge)
+  caf::actor commit;                        // the commit_actor
+  caf::actor directory;                     // the directory_actor
+  caf::actor reader;                        // the reader pool (reader_actor.h): blocking reads
+  // Users, groups, policies and the access rules; nullptr denies every room command. The
+  // registry publishes snapshots (identity_registry.h): take current() once per command.
+  std::shared_ptr<identity_registry> identities;
+  caf::actor compliance_runner;             // the compliance runner; invalid when off
+  caf::actor indexer;                       // the indexer_actor (history search); may be invalid
 };
 
 }  // namespace pchat::actors

@@ -42,14 +42,10 @@
 #include <random>
 
 #include "actors/compliance_runner_actor.h"
-#include "actors/commit_actor.h"
-#include "actors/directory_actor.h"
-#include "actors/indexer_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
-#include "actors/reader_actor.h"
 #include "actors/server_context.h"
-#include "actors/sip_bridge.h"
+#include "actors/server_node.h"
 #include "app/admin_api.h"
 #include "app/admin_identity.h"
 #include "app/admin_archive.h"
@@ -365,19 +361,18 @@ int main(int argc, char** argv) {
     return fail("cannot open the store: " + s.to_string(),
                 "check that " + cfg.data_dir + " is writable and not used by another pchatd");
 
-  auto ctx = std::make_shared<pchat::actors::server_context>();
-  ctx->store = store.get();
-  ctx->domain = cfg.domain;
-  ctx->chat_uri = "sip:chat@" + cfg.domain;
+  // The node's settings and services, all before its first actor (actors/server_context.h).
+  pchat::actors::server_settings settings;
+  settings.domain = cfg.domain;
+  settings.chat_uri = "sip:chat@" + cfg.domain;
   if (bool exists = false; !cfg.site.empty() &&
-      store->configuration().get_at("site:" + cfg.site, &ctx->config, &exists).is_ok() && exists) {
+      store->configuration().get_at("site:" + cfg.site, &settings.config, &exists).is_ok() && exists) {
     pchat::log::write(pchat::log::level::info, "pchatd", "using the site configuration", "site=" + cfg.site);
-  } else if (auto s = store->configuration().get(&ctx->config); !s.is_ok())
+  } else if (auto s = store->configuration().get(&settings.config); !s.is_ok())
     return fail("cannot read configuration: " + s.to_string(), "check the store");
   auto identities = std::make_shared<pchat::actors::identity_registry>(cfg.domain);
   if (auto s = identities->load(store->identities()); !s.is_ok())
     return fail("cannot load users, groups and policies: " + s.to_string(), "check the store");
-  ctx->identities = identities;
   std::vector<pchat::storage::category_record> existing_categories;
   bool first_start = store->directory().list_categories(&existing_categories).is_ok() && existing_categories.empty();
   if (first_start && !create_demo_users(*store, *identities, cfg.domain))
@@ -386,6 +381,7 @@ int main(int argc, char** argv) {
     pchat::log::write(pchat::log::level::warn, "pchatd",
                       "authentication is off (--auth=none): identities come from the From header",
                       "action=" + pchat::log::quote("use only for tests; the default is --auth=digest"));
+
   pchat::storage::compliance_config ccfg;
   if (auto s = store->configuration().get_compliance(&ccfg); !s.is_ok())
     return fail("cannot read compliance configuration: " + s.to_string(), "check the store");
@@ -394,11 +390,11 @@ int main(int argc, char** argv) {
     return fail("stored compliance configuration is invalid: " + s.reason(),
                 "correct it with pchatctl compliance set or override it with --compliance-* options");
   if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";
-  ctx->files_dir = cfg.data_dir + "/files";
-  ctx->max_prefs_per_user = cfg.max_prefs_per_user;
-  ctx->max_pref_bytes_per_user = cfg.max_pref_bytes_per_user;
-  ctx->max_upload_bytes_per_user = cfg.max_upload_bytes_per_user;
-  ctx->compliance_enabled = ccfg.enabled;
+  settings.files_dir = cfg.data_dir + "/files";
+  settings.max_prefs_per_user = cfg.max_prefs_per_user;
+  settings.max_pref_bytes_per_user = cfg.max_pref_bytes_per_user;
+  settings.max_upload_bytes_per_user = cfg.max_upload_bytes_per_user;
+  settings.compliance_enabled = ccfg.enabled;
   pchat::actors::runner_options ropts;
   ropts.domain = cfg.domain;
   ropts.run_interval = cfg.compliance_test_run_interval_ms != 0
@@ -424,34 +420,31 @@ int main(int argc, char** argv) {
   ecfg.limits = cfg.sip;
 
   int rc = 0;
-  // Teardown order: the SIP thread stops first (no more events), then the bridge drops its
-  // session handles, then every actor finishes, and only then the endpoint is destroyed:
-  // actors may still call into it (respond/send_info are safe no-ops once stopped).
-  std::unique_ptr<pchat::sip::endpoint> edge;
+  // The SIP endpoint exists before the node (actors send through it) and starts last.
+  pchat::sip::endpoint edge(ecfg);
   {
     caf::actor_system sys{cfg};
-    // The indexer first: the commit actor sends it every synced batch's messages.
-    ctx->indexer = pchat::actors::spawn_indexer_actor(sys, store.get(), cfg.data_dir + "/search");
-    ctx->commit = pchat::actors::spawn_commit_actor(sys, ctx);
-    ctx->reader = pchat::actors::spawn_reader_pool(sys, store.get());
-    ctx->directory = pchat::actors::spawn_directory_actor(sys, ctx);
+    pchat::actors::node_parts parts;
+    parts.store = store.get();
+    parts.identities = identities;
+    parts.sip = &edge;
+    parts.settings = settings;
+    parts.search_dir = cfg.data_dir + "/search";
     // Compliance: events flow into the commit actor (the staging queue's only writer,
     // actors::capture) and the runner delivers them. Both exist before the first room, so
     // none is missed.
     if (ccfg.enabled) {
-      ctx->compliance_runner = pchat::actors::spawn_compliance_runner(sys, store.get(), ropts);
+      parts.compliance_runner = ropts;
       pchat::log::write(pchat::log::level::info, "pchatd", "compliance on",
                         "adapter=" + ccfg.adapter_type + " output=" +
                             pchat::log::quote(ccfg.output_directory) + " interval_ms=" +
                             std::to_string(ropts.run_interval.count()));
     }
-    std::shared_ptr<const pchat::actors::server_context> cctx = ctx;
-    auto bridge = std::make_unique<pchat::actors::sip_bridge>(sys, cctx);
-    edge = std::make_unique<pchat::sip::endpoint>(ecfg, bridge.get());
-    ctx->edge = edge.get();
-    if (cfg.demo_content == "true" && !ensure_demo_content(sys, ctx->directory)) {
+    pchat::actors::server_node node(sys, std::move(parts));
+    const std::shared_ptr<const pchat::actors::server_context>& cctx = node.context();
+    if (cfg.demo_content == "true" && !ensure_demo_content(sys, cctx->directory)) {
       rc = fail("cannot create the demo room", "check the store");
-    } else if (auto err = edge->start(); !err.empty()) {
+    } else if (auto err = node.start_edge(); !err.empty()) {
       rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");
     } else {
       std::string token_path = cfg.data_dir + "/admin.token";
@@ -469,7 +462,7 @@ int main(int argc, char** argv) {
               sys, cctx,
               pchat::app::make_search_api(
                   sys, cctx, cfg.data_dir + "/search",
-                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, edge.get()))))));
+                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, &edge))))));
       pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
                                    pchat::app::make_file_api(
                                        sys, cctx, fopts,
@@ -479,7 +472,7 @@ int main(int argc, char** argv) {
       // Authenticated uploads may carry MaxFileSizeKB (and a byte more, so that the file
       // service, not the server, says what the limit is); they stream to disk, so the size
       // costs no memory. Everything else keeps the server's 1 MiB.
-      size_t max_upload = std::max<size_t>(static_cast<size_t>(ctx->config.max_file_size_kb) * 1024 + 1,
+      size_t max_upload = std::max<size_t>(static_cast<size_t>(settings.config.max_file_size_kb) * 1024 + 1,
                                            cfg.http.max_body);
       http.set_head_check(pchat::app::make_upload_head_check(
           cctx, pchat::app::make_user_head_check(cctx, fopts.trust_user_header, max_upload)));
@@ -488,34 +481,19 @@ int main(int argc, char** argv) {
       } else if (auto herr = http.start(); !herr.empty()) {
         rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
       } else {
-        std::printf("sip-port=%u\nhttp-port=%u\n", edge->port(), http.port());
+        std::printf("sip-port=%u\nhttp-port=%u\n", edge.port(), http.port());
         std::fflush(stdout);
         pchat::log::write(pchat::log::level::info, "pchatd", "started",
                           "nofile=" + std::to_string(nofile) + " domain=" + cfg.domain + " sip=" + cfg.host + ":" +
-                              std::to_string(edge->port()) + " http=" + cfg.host + ":" +
+                              std::to_string(edge.port()) + " http=" + cfg.host + ":" +
                               std::to_string(http.port()) + " data=" + pchat::log::quote(cfg.data_dir));
         int sig = 0;
         sigwait(&stop_signals, &sig);
-        http.stop();
       }
-      edge->stop();  // closes every dialog: sessions part their rooms and quit
+      http.stop();  // HTTP handlers read the context: they end before the node stops
     }
-    bridge.reset();
-    caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->indexer, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
-    if (ctx->compliance_runner)
-      caf::anon_send_exit(ctx->compliance_runner, caf::exit_reason::user_shutdown);
-    // Rooms still handle parts and emit compliance events through ctx until they are gone:
-    // resetting its handles before then raced with them (a crash at stop).
-    sys.await_all_actors_done();
-    ctx->indexer = caf::actor{};
-    ctx->reader = caf::actor{};
-    ctx->directory = caf::actor{};
-    ctx->commit = caf::actor{};
-    ctx->compliance_runner = caf::actor{};
-  }  // ~actor_system waits for every actor
-  edge.reset();
+    // The reverse of the start (server_node::stop): SIP edge, then every actor, awaited.
+    node.stop();
+  }  // the node (and its context) before the actor system; the store and endpoint after
   return rc;
 }

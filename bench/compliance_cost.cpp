@@ -29,11 +29,9 @@
 #include <thread>
 #include <vector>
 
-#include "actors/commit_actor.h"
-#include "actors/directory_actor.h"
+#include "actors/server_node.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
-#include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -86,22 +84,21 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     return -1;
   }
   counting_sender edge;
-  auto ctx = std::make_shared<actors::server_context>();
-  ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
-  ctx->identities->upsert_policy({"global", true, ""});
-  ctx->store = store.get();
-  ctx->edge = &edge;
-  ctx->compliance_enabled = compliance_on;
-  ctx->config.default_chat_history = 30;
+  actors::node_parts parts;
+  parts.identities = std::make_shared<actors::identity_registry>(parts.settings.domain);
+  parts.identities->upsert_policy({"global", true, ""});
+  parts.store = store.get();
+  parts.edge = &edge;
+  parts.settings.compliance_enabled = compliance_on;
+  parts.settings.config.default_chat_history = 30;
   double rate = -1;
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", 2);
     cfg.set("logger.verbosity", caf::atom("quiet"));
     caf::actor_system sys{cfg};
-    ctx->commit = actors::spawn_commit_actor(sys, ctx);
-    ctx->reader = actors::spawn_reader_pool(sys, ctx->store);
-    ctx->directory = actors::spawn_directory_actor(sys, ctx);
+    actors::server_node node(sys, std::move(parts));
+    const auto& ctx = node.context();
     std::string room_uri;
     {
       caf::scoped_actor self{sys};
@@ -170,13 +167,7 @@ double run_round(const std::string& dir, bool compliance_on, int sessions, int p
     edge.releasing = false;
     for (auto& a : s) caf::anon_send(a, actors::closed_atom::value, std::string("bench end"));
     s.clear();
-    caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
-    // Rooms still handle parts and read ctx until they are gone: only then are its handles reset.
-    sys.await_all_actors_done();
-    ctx->directory = caf::actor{};
-    ctx->commit = caf::actor{};
+    node.stop();  // every actor awaited before anything it reads goes
   }
   store.reset();
   std::filesystem::remove_all(dir);

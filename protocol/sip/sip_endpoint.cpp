@@ -170,7 +170,7 @@ struct endpoint::impl {
   };
 
   endpoint_config cfg;
-  endpoint_events* events;
+  endpoint_events* events = nullptr;  // set by start(), before the SIP thread exists
   uint16_t bound_port = 0;
   int tcp_fd = -1;
   int udp_fd = -1;
@@ -229,7 +229,7 @@ struct endpoint::impl {
   nonce_source nonces{std::to_string(std::random_device{}()) + std::to_string(std::random_device{}()) +
                       std::to_string(now_ms())};
 
-  impl(endpoint_config c, endpoint_events* e) : cfg(std::move(c)), events(e) {}
+  explicit impl(endpoint_config c) : cfg(std::move(c)) {}
 
   // ------------------------------------------------------------------ setup
   std::string bind_sockets() {
@@ -1377,13 +1377,14 @@ struct endpoint::impl {
   }
 };
 
-endpoint::endpoint(endpoint_config cfg, endpoint_events* events)
-    : impl_(std::make_unique<impl>(std::move(cfg), events)) {}
+endpoint::endpoint(endpoint_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
 
 endpoint::~endpoint() { stop(); }
 
-std::string endpoint::start() {
+std::string endpoint::start(endpoint_events* events) {
   if (impl_->started) return "already started";
+  if (events == nullptr) return "no event sink";
+  impl_->events = events;
   if (auto err = impl_->bind_sockets(); !err.empty()) return err;
   impl_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl_->wake_fd < 0) return "eventfd: " + errno_text(errno);

@@ -166,15 +166,17 @@ class dialog_sender {
 
 class endpoint final : public dialog_sender {
  public:
-  // REQUIRES: events outlives the endpoint.
-  endpoint(endpoint_config cfg, endpoint_events* events);
+  // Constructed before the application that will receive its events (that application
+  // sends through this endpoint, so it is built with a pointer to it); started last.
+  explicit endpoint(endpoint_config cfg);
   ~endpoint();  // calls stop()
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
 
-  // Binds the sockets and starts the SIP thread. Returns an empty string on success,
-  // else what failed (e.g. "bind 127.0.0.1:5041/tcp: Address already in use").
-  std::string start();
+  // Binds the sockets and starts the SIP thread, which from then on calls `events`.
+  // Returns an empty string on success, else what failed (e.g. "bind 127.0.0.1:5041/tcp:
+  // Address already in use"). REQUIRES: events outlives stop() (or the endpoint).
+  std::string start(endpoint_events* events);
   // The bound port (valid after a successful start()).
   uint16_t port() const;
   void stop();

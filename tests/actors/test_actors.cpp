@@ -13,11 +13,9 @@
 #include <regex>
 #include <thread>
 
-#include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
-#include "actors/reader_actor.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -235,8 +233,7 @@ TEST(Actors, PreferencesPersistPerUser) {
 
 TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
   temp_dir dir("actors");
-  node n(dir.path());
-  n.ctx->room_idle_seconds = 1;
+  node n(dir.path(), false, [](actors::node_parts& p) { p.settings.room_idle_seconds = 1; });
   std::string uri = n.make_room("Sleepy");
   caf::scoped_actor self{*n.sys};
   caf::actor first;
@@ -382,13 +379,12 @@ caf::behavior silent_directory(caf::event_based_actor* self) {
 
 TEST(Actors, StalledCommitAnswersThePostInTimeAndNeverAcknowledgesIt) {
   temp_dir dir("actors");
-  node n(dir.path());
-  n.ctx->commit_timeout = 300ms;
+  caf::actor stalled;
+  node n(dir.path(), false, [&](actors::node_parts& p) {
+    p.settings.commit_timeout = 300ms;
+    p.commit = [&](caf::actor_system& sys, const caf::actor&) { return stalled = sys.spawn(stalled_commit); };
+  });
   std::string uri = n.make_room("Stuck disk");
-  caf::actor real = n.ctx->commit;
-  auto stalled = n.sys->spawn(stalled_commit);
-  n.ctx->commit = stalled;  // before any room exists: rooms read it when they write
-  caf::anon_send_exit(real, caf::exit_reason::user_shutdown);
   auto a = n.session(1, "sip:alice@example.com");
   auto b = n.session(2, "sip:bob@example.com");
   send_cmd(a, join_cmd(uri), next_txn++);
@@ -432,7 +428,11 @@ TEST(Actors, StalledCommitAnswersThePostInTimeAndNeverAcknowledgesIt) {
 
 TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
   temp_dir dir("actors");
-  node n(dir.path());
+  auto retried = std::make_shared<std::promise<void>>();
+  auto second_load = retried->get_future();
+  node n(dir.path(), false, [&](actors::node_parts& p) {
+    p.reader = [&](caf::actor_system& sys, const caf::actor& real) { return sys.spawn(flaky_reader, 1, real, retried); };
+  });
   std::string uri = n.make_room("Unreadable");
   auto [domain, id] = xccos::parse_room_uri(uri).value();
   for (uint64_t seq = 1; seq <= 3; ++seq) {
@@ -443,10 +443,6 @@ TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
     m.text = "history " + std::to_string(seq);
     ASSERT_TRUE(n.store->messages().put(id, m).is_ok());
   }
-  auto retried = std::make_shared<std::promise<void>>();
-  auto second_load = retried->get_future();
-  caf::actor real = n.ctx->reader;
-  n.ctx->reader = n.sys->spawn(flaky_reader, 1, real, retried);
   auto a = n.session(1, "sip:alice@example.com");
   send_cmd(a, join_cmd(uri), next_txn++);
   ASSERT_TRUE(n.edge.wait_count(1, "rpl:join", 1));
@@ -480,16 +476,14 @@ TEST(Actors, RoomThatCannotReadItsLastSequenceRefusesPostsUntilItCan) {
   for (uint64_t seq = 1; seq <= 3; ++seq) EXPECT_EQ(stored[seq - 1].text, "history " + std::to_string(seq));
   EXPECT_EQ(stored[3].seq, 4u);
   EXPECT_EQ(stored[3].text, "after recovery");
-  caf::anon_send_exit(n.ctx->reader, caf::exit_reason::user_shutdown);
-  n.ctx->reader = real;
 }
 
 TEST(Actors, EveryCommandHoldsItsInfoUntilItsWorkIsDoneOrTimesOut) {
   temp_dir dir("actors");
-  node n(dir.path());
-  n.ctx->request_timeout = 300ms;
-  caf::actor real = n.ctx->directory;
-  n.ctx->directory = n.sys->spawn(silent_directory);
+  node n(dir.path(), false, [](actors::node_parts& p) {
+    p.settings.request_timeout = 300ms;
+    p.directory = [](caf::actor_system& sys, const caf::actor&) { return sys.spawn(silent_directory); };
+  });
   auto a = n.session(1, "sip:alice@example.com");
   uint64_t t = next_txn++;
   send_cmd(a, chansrch_cmd("demo"), t);
@@ -506,8 +500,6 @@ TEST(Actors, EveryCommandHoldsItsInfoUntilItsWorkIsDoneOrTimesOut) {
   caf::anon_send(a, actors::closed_atom::value, std::string("bye"));
   ASSERT_TRUE(n.edge.wait_response(t2, 5s));
   EXPECT_EQ(n.edge.response(t2), 481);
-  caf::anon_send_exit(n.ctx->directory, caf::exit_reason::user_shutdown);
-  n.ctx->directory = real;
 }
 
 // True when `d` answers the request `xs...` with storage_failure naming the unreadable store.
@@ -542,7 +534,8 @@ TEST(Actors, DirectoryThatCannotReadItsCategoriesRefusesEveryRequestUntilItCan) 
   std::vector<storage::category_record> all;
   ASSERT_FALSE(n.store->directory().list_categories(&all).is_ok());
 
-  caf::actor d = actors::spawn_directory_actor(*n.sys, n.ctx);
+  caf::actor d = actors::spawn_directory_actor(*n.sys);  // a second directory, on the damaged store
+  caf::anon_send(d, actors::start_atom::value, n.ctx);
   caf::scoped_actor self{*n.sys};
   using categories = std::vector<storage::category_record>;
   EXPECT_TRUE(refused_as_unreadable<categories>(self, d, actors::list_categories_atom::value));
@@ -645,4 +638,37 @@ TEST(Actors, ChatHistoryChangedOnALiveRoomAppliesToItsNextPost) {
   set_history(true);
   post("kept two");
   EXPECT_EQ(stored_texts(), (std::vector<std::string>{"kept one", "kept two"}));
+}
+
+// A node stopped while its rooms are busy: members leave (rooms handle their parts, send
+// notices, retire) at the moment the node stops, and posts are still in flight. Stop must
+// wait for every actor and return; nothing they read goes first (this crashed when the
+// context's handles were reset under rooms still handling parts).
+TEST(Actors, NodeStopsWhileRoomsHandlePartsAndPosts) {
+  for (int round = 0; round < 3; ++round) {
+    temp_dir dir("actors");
+    auto n = std::make_unique<node>(dir.path());
+    std::vector<std::string> rooms;
+    for (int r = 0; r < 3; ++r) rooms.push_back(n->make_room("Busy" + std::to_string(r)));
+    const int members = 30;
+    std::vector<caf::actor> s;
+    for (int i = 0; i < members; ++i) {
+      s.push_back(n->session(500 + i, "sip:busy" + std::to_string(i) + "@example.com"));
+      for (auto& uri : rooms) send_cmd(s.back(), join_cmd(uri), next_txn++);
+    }
+    for (int i = 0; i < members; ++i)
+      ASSERT_TRUE(n->edge.wait_count(500 + i, "rpl:join", rooms.size())) << "member " << i;
+    for (int i = 0; i < members; ++i)
+      for (auto& uri : rooms) send_cmd(s[i], post_cmd(uri, "last words"), next_txn++);
+    // Everyone leaves while the posts are still being committed and fanned out...
+    for (auto& a : s) caf::anon_send(a, actors::closed_atom::value, std::string("gone"));
+    s.clear();
+    n->sessions.clear();
+    // ...and the node stops at once, from another thread so a hang fails instead of blocking.
+    caf::actor_system* sys = n->sys.get();
+    auto stopped = std::async(std::launch::async, [&] { n->server->stop(); });
+    ASSERT_EQ(stopped.wait_for(30s), std::future_status::ready) << "stop never returned";
+    EXPECT_EQ(sys->registry().running(), 0u) << "actors still running after stop";
+    n.reset();
+  }
 }

@@ -313,8 +313,8 @@ TEST(SipEndpoint, SipeGetsA407AndItsDigestAnswerSignsIn) {
   cfg.port = 0;
   cfg.udp = false;
   cfg.require_auth = true;
-  endpoint ep(cfg, &ev);
-  ASSERT_EQ(ep.start(), "");
+  endpoint ep(cfg);
+  ASSERT_EQ(ep.start(&ev), "");
   raw_client c(ep.port());
   ASSERT_TRUE(c.ok());
   c.send(request("REGISTER", "sip:example.com", 1));
@@ -351,8 +351,8 @@ TEST(SipEndpoint, UnauthenticatedInviteNeverOpensADialog) {
   cfg.port = 0;
   cfg.udp = false;
   cfg.require_auth = true;
-  endpoint ep(cfg, &ev);
-  ASSERT_EQ(ep.start(), "");
+  endpoint ep(cfg);
+  ASSERT_EQ(ep.start(&ev), "");
   raw_client c(ep.port());
   std::string inv = request("INVITE", "sip:chat@example.com", 1);
   inv.replace(inv.find("Sipe/1.25.0"), 11, "Other/1.0  ");
@@ -415,8 +415,8 @@ TEST(SipEndpoint, AnOvertakenInfoIsHandedOverAndARepeatedOneIsAnsweredAgain) {
   endpoint_config cfg;
   cfg.port = 0;
   cfg.udp = false;
-  endpoint ep(cfg, &ev);
-  ASSERT_EQ(ep.start(), "");
+  endpoint ep(cfg);
+  ASSERT_EQ(ep.start(&ev), "");
   raw_client c(ep.port());
   ASSERT_TRUE(c.ok());
   c.send(request("INVITE", "sip:chat@example.com", 1));

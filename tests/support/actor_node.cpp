@@ -5,11 +5,8 @@
 #include <atomic>
 #include <chrono>
 
-#include "actors/commit_actor.h"
-#include "actors/directory_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
-#include "actors/reader_actor.h"
 #include "actors/session_actor.h"
 #include "protocol/xccos/chat_uri.h"
 #include "tests/support/xccos_commands.h"
@@ -18,32 +15,29 @@ namespace pchat::testing {
 
 using namespace std::chrono_literals;
 
-actor_node::actor_node(const std::string& dir, bool compliance_enabled) {
+actor_node::actor_node(const std::string& dir, bool compliance_enabled,
+                       const std::function<void(actors::node_parts&)>& adjust) {
   auto s = storage::database::open({dir, true}, &store);
   EXPECT_TRUE(s.is_ok()) << s.to_string();
-  ctx->store = store.get();
-  ctx->edge = &edge;
-  ctx->identities = std::make_shared<actors::identity_registry>(ctx->domain);
-  ctx->identities->upsert_policy({"global", true, ""});
-  ctx->compliance_enabled = compliance_enabled;
+  actors::node_parts parts;
+  parts.store = store.get();
+  parts.edge = &edge;
+  parts.identities = std::make_shared<actors::identity_registry>(parts.settings.domain);
+  parts.identities->upsert_policy({"global", true, ""});
+  parts.settings.compliance_enabled = compliance_enabled;
+  if (adjust) adjust(parts);
   cfg.set("scheduler.max-threads", 2);
   sys = std::make_unique<caf::actor_system>(cfg);
-  ctx->commit = actors::spawn_commit_actor(*sys, ctx);
-  ctx->reader = actors::spawn_reader_pool(*sys, store.get());
-  ctx->directory = actors::spawn_directory_actor(*sys, ctx);
+  server = std::make_unique<actors::server_node>(*sys, std::move(parts));
+  ctx = server->context();
 }
 
 actor_node::~actor_node() {
   for (auto& s : sessions) caf::anon_send(s, actors::closed_atom::value, std::string("test end"));
-  caf::anon_send_exit(ctx->directory, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(ctx->commit, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(ctx->reader, caf::exit_reason::user_shutdown);
-  // Rooms still handle parts and read ctx until they are gone: only then are its handles reset.
-  sys->await_all_actors_done();
-  ctx->reader = caf::actor{};
   sessions.clear();
-  ctx->directory = caf::actor{};
-  ctx->commit = caf::actor{};
+  server->stop();  // every actor awaited before anything it reads goes
+  ctx.reset();
+  server.reset();
   sys.reset();
 }
 

@@ -1,11 +1,12 @@
-// One server node without SIP, in the test's process: a real store in a folder, the commit
-// actor, the reader pool and the directory on a two-thread actor system, sessions spawned
-// on demand; the SIP edge is a recording_sender (`edge`) that records what actors send.
-// Everyone in the domain (example.com) may chat: a "global" policy with chat enabled.
+// One server node without SIP, in the test's process: a real store in a folder and the
+// node pchatd builds (actors/server_node.h: commit actor, reader pool, directory) on a
+// two-thread actor system, sessions spawned on demand; the SIP edge is a recording_sender
+// (`edge`) that records what actors send. Everyone in the domain (example.com) may chat: a
+// "global" policy with chat enabled. `adjust` changes the node's parts (settings, faulty
+// actors interposed) before it is built: the context never changes once actors exist.
 //
-// The destructor closes every session, tells the services to exit, awaits ALL actors
-// (rooms still handle parts and read the context until they are gone), and only then drops
-// the handles and the store.
+// The destructor closes every session and stops the node (server_node::stop: every actor
+// awaited), and only then drops the context, the actor system and the store.
 //
 // Threads: the test thread calls it; the actors run on CAF workers. Members are public so
 // that a test can reach the store, the context and the system directly.
@@ -13,12 +14,14 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "actors/server_context.h"
+#include "actors/server_node.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/database.h"
 #include "tests/support/recording_sender.h"
@@ -27,7 +30,8 @@ namespace pchat::testing {
 
 struct actor_node {
   // Opens (creates) the store in `dir`. A store that fails to open is a test failure.
-  explicit actor_node(const std::string& dir, bool compliance_enabled = false);
+  explicit actor_node(const std::string& dir, bool compliance_enabled = false,
+                      const std::function<void(actors::node_parts&)>& adjust = {});
   ~actor_node();
   actor_node(const actor_node&) = delete;
   actor_node& operator=(const actor_node&) = delete;
@@ -47,9 +51,10 @@ struct actor_node {
 
   std::unique_ptr<storage::database> store;
   recording_sender edge;
-  std::shared_ptr<actors::server_context> ctx = std::make_shared<actors::server_context>();
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<actors::server_node> server;
+  std::shared_ptr<const actors::server_context> ctx;  // server->context()
   std::vector<caf::actor> sessions;
 };
 

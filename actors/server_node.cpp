@@ -1,0 +1,68 @@
+#include "actors/server_node.h"
+
+#include <caf/all.hpp>
+
+#include "actors/commit_actor.h"
+#include "actors/directory_actor.h"
+#include "actors/indexer_actor.h"
+#include "actors/messages.h"
+#include "actors/reader_actor.h"
+#include "actors/sip_bridge.h"
+#include "protocol/sip/sip_endpoint.h"
+
+namespace pchat::actors {
+
+caf::actor server_node::keep(caf::actor a) {
+  services_.push_back(a);
+  return a;
+}
+
+server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), parts_(std::move(parts)) {
+  // 1. What exists before any actor (the caller's services and settings).
+  auto ctx = std::make_shared<server_context>();
+  static_cast<server_settings&>(*ctx) = parts_.settings;
+  ctx->store = parts_.store;
+  ctx->edge = parts_.sip ? parts_.sip : parts_.edge;
+  ctx->identities = parts_.identities;
+  auto interposed = [&](const node_parts::interpose& f, const caf::actor& real) {
+    return f ? keep(f(sys_, real)) : real;
+  };
+  // 2. Actors that need no context, each after what it uses: the indexer before the commit
+  // actor (which sends it every synced batch), the runner before the first event.
+  if (!parts_.search_dir.empty()) ctx->indexer = keep(spawn_indexer_actor(sys_, parts_.store, parts_.search_dir));
+  ctx->reader = interposed(parts_.reader, keep(spawn_reader_pool(sys_, parts_.store)));
+  if (parts_.compliance_runner)
+    ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, *parts_.compliance_runner));
+  ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, parts_.settings)));
+  // 3. The directory, which spawns rooms with the context that names it: it waits for it.
+  caf::actor directory = keep(spawn_directory_actor(sys_));
+  ctx->directory = interposed(parts_.directory, directory);
+  // 4. Complete: from here on the context is only read, the directory reading it first.
+  ctx_ = std::move(ctx);
+  caf::anon_send(directory, start_atom::value, ctx_);
+}
+
+server_node::~server_node() { stop(); }
+
+std::string server_node::start_edge() {
+  if (!parts_.sip) return "no SIP endpoint";
+  bridge_ = std::make_unique<sip_bridge>(sys_, ctx_);
+  return parts_.sip->start(bridge_.get());
+}
+
+void server_node::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  // The edge first: its thread stops, so no new dialog, INFO or close reaches the bridge;
+  // actors may still send (a stopped endpoint drops it).
+  if (parts_.sip) parts_.sip->stop();
+  bridge_.reset();  // the sessions' handles: sessions end as their rooms let them go
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it)
+    caf::anon_send_exit(*it, caf::exit_reason::user_shutdown);
+  // Rooms (linked to the directory) and sessions still handle parts and read the context
+  // until they are gone: every actor, not only the services, is awaited.
+  sys_.await_all_actors_done();
+  services_.clear();
+}
+
+}  // namespace pchat::actors

@@ -1,0 +1,87 @@
+// server_node: builds one server node (its actors and their shared context) in dependency
+// order, and stops it in the reverse order. The order itself, and the two cycles it breaks,
+// are explained in server_context.h. pchatd and the in-process tests and benches all build
+// their node here, so the order is written once.
+//
+// Threads: construct, start_edge() and stop() from one owning thread (main, or a test).
+// Ownership: the caller owns the actor system, the store and the SIP endpoint, and keeps
+// them alive until the node is destroyed; every copy of context() must be gone before the
+// actor system is destroyed (it holds actor handles).
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/compliance_runner_actor.h"
+#include "actors/server_context.h"
+
+namespace pchat::sip {
+class endpoint;
+}
+
+namespace pchat::actors {
+
+class sip_bridge;
+
+// What a node is built from: everything that exists before its first actor.
+struct node_parts {
+  storage::database* store = nullptr;                 // REQUIRES: non-null, open
+  std::shared_ptr<identity_registry> identities;   // null: every room command is denied
+  // The edge. pchatd: its SIP endpoint, constructed and not started (start_edge() starts
+  // it, stop() stops it first). Tests: a recording `edge` and no endpoint.
+  sip::endpoint* sip = nullptr;
+  sip::dialog_sender* edge = nullptr;              // used when `sip` is null
+  server_settings settings;
+  std::string search_dir;  // the history index's folder; empty: no indexer
+  // The compliance runner's options, when it runs (pchatd with compliance on; a test that
+  // only reads what is staged runs none).
+  std::optional<runner_options> compliance_runner;
+  // Tests only (fault injection): given a real service actor, return the one the context
+  // names instead (a stalled commit, a flaky reader, a silent directory). The node stops
+  // both.
+  using interpose = std::function<caf::actor(caf::actor_system&, const caf::actor& real)>;
+  interpose commit, reader, directory;
+};
+
+class server_node {
+ public:
+  // Spawns every service actor after what it uses, completes the context and only then
+  // hands it out (the directory gets it first). REQUIRES: sys outlives the node.
+  server_node(caf::actor_system& sys, node_parts parts);
+  ~server_node();  // stop()
+  server_node(const server_node&) = delete;
+  server_node& operator=(const server_node&) = delete;
+
+  // The node's context, complete and read-only. Valid until the node is destroyed; after
+  // stop() its actors are gone.
+  const std::shared_ptr<const server_context>& context() const { return ctx_; }
+
+  // The last step of a start: attaches the SIP bridge (which spawns a session per dialog)
+  // and starts the endpoint. Returns "" or what failed. REQUIRES: parts.sip was given.
+  std::string start_edge();
+
+  // Stops in the reverse order of the start: the SIP endpoint (no more dialogs or INFOs),
+  // the bridge's sessions, then every service actor is told to exit and EVERY actor of
+  // the system (rooms and sessions still handling parts too) is awaited. Nothing the
+  // context names is released while an actor can still read it. Idempotent.
+  // REQUIRES: nothing outside the actors uses the context any more (stop HTTP first).
+  void stop();
+
+ private:
+  caf::actor keep(caf::actor a);  // a service actor that stop() ends
+
+  caf::actor_system& sys_;
+  node_parts parts_;
+  std::vector<caf::actor> services_;  // in start order, interposed ones included
+  std::shared_ptr<const server_context> ctx_;
+  std::unique_ptr<sip_bridge> bridge_;
+  bool stopped_ = false;
+};
+
+}  // namespace pchat::actors
