@@ -234,14 +234,21 @@ typename Inspector::result_type inspect(Inspector& f, message_record& x) {
   return f(caf::meta::type_name("message_record"), x.seq, x.author, x.ts_micros, x.text,
            x.extra_xml);
 }
+// An enum field travels as its uint8_t value: `raw` is what the inspector reads or
+// writes, store() puts a loaded value back (from the inspector's load callback).
+template <class Enum>
+struct enum_field {
+  explicit enum_field(Enum& e) : target(&e), raw(static_cast<uint8_t>(e)) {}
+  void store() const { *target = static_cast<Enum>(raw); }
+  Enum* target;
+  uint8_t raw;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, compliance_record& x) {
-  auto kind = static_cast<uint8_t>(x.kind);
-  auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.kind = static_cast<compliance_kind>(kind);
-    return caf::none;
-  });
-  return f(caf::meta::type_name("compliance_record"), x.seq, kind, x.ts_micros, x.room_id,
+  enum_field kind(x.kind);
+  auto load = caf::meta::load_callback([&]() -> caf::error { return kind.store(), caf::none; });
+  return f(caf::meta::type_name("compliance_record"), x.seq, kind.raw, x.ts_micros, x.room_id,
            x.room_uri, x.room_name, x.user_uri, x.user_display, x.message_id, x.text,
            x.file_name, load);
 }
@@ -263,18 +270,14 @@ typename Inspector::result_type inspect(Inspector& f, category_record& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_record& x) {
-  auto type = static_cast<uint8_t>(x.type);
-  auto privacy = static_cast<uint8_t>(x.privacy);
-  auto inv = static_cast<uint8_t>(x.invitations);
+  enum_field type(x.type), privacy(x.privacy), inv(x.invitations);
   auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.type = static_cast<room_type>(type);
-    x.privacy = static_cast<room_privacy>(privacy);
-    x.invitations = static_cast<room_invitations>(inv);
+    type.store(), privacy.store(), inv.store();
     return caf::none;
   });
   return f(caf::meta::type_name("room_record"), x.id, x.name, x.description, x.category_id,
-           x.topic, type, privacy, inv, x.disabled, x.addin, x.members, x.managers, x.presenters,
-           load);
+           x.topic, type.raw, privacy.raw, inv.raw, x.disabled, x.addin, x.members, x.managers,
+           x.presenters, load);
 }
 
 }  // namespace pchat::storage
