@@ -58,7 +58,7 @@ void flush(caf::stateful_actor<commit_state>* self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.waiters.empty() && st.staged_events == 0) return;
-  storage::status s = st.batch->commit();
+  pchat::status s = st.batch->commit();
   auto waiters = std::move(st.waiters);
   st.waiters.clear();
   bool had_post_event = st.staged_post_event;

@@ -117,7 +117,7 @@ caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record 
 }
 
 // Reads every category and room into `st`; on failure `st` is left as it was.
-storage::status load(directory_state& st) {
+pchat::status load(directory_state& st) {
   std::vector<storage::category_record> cats;
   if (auto s = st.ctx->store->directory().list_categories(&cats); !s.is_ok()) return s;
   std::vector<storage::room_record> rooms;
@@ -126,7 +126,7 @@ storage::status load(directory_state& st) {
   for (auto& c : cats) st.categories.emplace(c.id, std::move(c));
   st.rooms.clear();
   for (auto& r : rooms) st.rooms.emplace(r.id, std::move(r));
-  return storage::status::ok();
+  return pchat::status::ok();
 }
 
 caf::behavior serving(dir_ptr self);
@@ -135,7 +135,7 @@ caf::behavior serving(dir_ptr self);
 // served from a partial directory, where a room whose category is missing would be open to
 // the whole domain) and the store is read again after reload_delay, doubling up to
 // kMaxReloadDelay, until it can be.
-caf::behavior unreadable(dir_ptr self, const storage::status& why) {
+caf::behavior unreadable(dir_ptr self, const pchat::status& why) {
   auto& st = self->state;
   st.load_error = why.to_string();
   PCHAT_LOG(error, "directory", "cannot read the categories and rooms; every request refused until it can",

@@ -22,7 +22,7 @@ void identity_registry::publish(Change&& change) {
   current_.store(std::move(next));
 }
 
-storage::status identity_registry::load(const storage::identities& s) {
+pchat::status identity_registry::load(const storage::identities& s) {
   std::vector<storage::user_record> users;
   std::vector<storage::group_record> groups;
   std::vector<storage::policy_record> policies;
@@ -37,7 +37,7 @@ storage::status identity_registry::load(const storage::identities& s) {
     for (auto& g : groups) n.groups_[lower(g.name)] = g;
     for (auto& p : policies) n.policies_[p.identity] = p;
   });
-  return storage::status::ok();
+  return pchat::status::ok();
 }
 
 void identity_registry::upsert_user(const storage::user_record& u) {

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 class identities;
@@ -83,7 +83,7 @@ class identity_registry {
 
   // Replaces the whole view with the store's users, groups and policies. On error the
   // current view stays.
-  storage::status load(const storage::identities& s);
+  pchat::status load(const storage::identities& s);
 
   void upsert_user(const storage::user_record& u);
   void remove_user(const std::string& uri);

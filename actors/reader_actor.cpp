@@ -10,7 +10,7 @@
 namespace pchat::actors {
 namespace {
 
-caf::error failed(const storage::status& s) {
+caf::error failed(const pchat::status& s) {
   return make_error(errc::storage_failure, "store read failed: " + s.to_string());
 }
 

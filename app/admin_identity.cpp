@@ -14,7 +14,7 @@ namespace {
 
 using json = nlohmann::json;
 
-web::http_response from_status(const storage::status& s) {
+web::http_response from_status(const pchat::status& s) {
   if (s.is_not_found()) return error(404, "not found: " + s.reason());
   if (s.is_invalid_argument()) return error(400, s.reason());
   if (s.is_already_exists()) return error(409, s.reason());

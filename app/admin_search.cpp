@@ -152,7 +152,7 @@ web::http_response handle_search(caf::actor_system& sys,
 
 }  // namespace
 
-storage::status search_history(search::search_reader& reader, search::search_query q,
+pchat::status search_history(search::search_reader& reader, search::search_query q,
                                const std::vector<std::string>& readable_room_ids,
                                search::search_result* out) {
   q.rooms = readable_room_ids;

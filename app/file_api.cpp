@@ -58,7 +58,7 @@ std::variant<room_context, web::http_response> open_room(const actors::server_co
                                                          const std::string& room_id,
                                                          const std::string& user) {
   room_context rc;
-  storage::status s = ctx.store->directory().get_room(room_id, &rc.room);
+  pchat::status s = ctx.store->directory().get_room(room_id, &rc.room);
   if (s.is_not_found() || s.is_invalid_argument()) return error(404, "no such room: " + room_id);
   if (!s.is_ok()) return error(503, "store: " + s.to_string());
   if (auto c = ctx.store->directory().get_category(rc.room.category_id, &rc.category); !c.is_ok() && !c.is_not_found())

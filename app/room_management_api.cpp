@@ -65,22 +65,22 @@ std::string out_of_scope(const actors::identity_snapshot& ids, const storage::ca
 
 // The category named by `key` (id or name, case-insensitive): not_found when there is none,
 // another failure when the store cannot tell.
-storage::status find_category(const storage::database& store, const std::string& key,
+pchat::status find_category(const storage::database& store, const std::string& key,
                               storage::category_record* out) {
-  storage::status s = store.directory().get_category(key, out);
+  pchat::status s = store.directory().get_category(key, out);
   if (!s.is_not_found() && !s.is_invalid_argument()) return s;  // found, or unreadable
   std::vector<storage::category_record> all;
   if (s = store.directory().list_categories(&all); !s.is_ok()) return s;
   for (auto& c : all)
     if (actors::identity_registry::lower(c.name) == actors::identity_registry::lower(key)) {
       *out = c;
-      return storage::status::ok();
+      return pchat::status::ok();
     }
-  return storage::status::not_found("no such category: " + key);
+  return pchat::status::not_found("no such category: " + key);
 }
 
 // 404 for a category that is not there, 503 when the store cannot say.
-web::http_response category_error(const storage::status& s) {
+web::http_response category_error(const pchat::status& s) {
   return s.is_not_found() ? error(404, s.reason()) : error(503, "store: " + s.to_string());
 }
 

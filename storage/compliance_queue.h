@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

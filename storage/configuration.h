@@ -12,7 +12,7 @@
 #include <string>
 
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

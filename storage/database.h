@@ -26,7 +26,7 @@
 #include "storage/identities.h"
 #include "storage/message_log.h"
 #include "storage/preferences.h"
-#include "storage/status.h"
+#include "status/status.h"
 #include "storage/write_batch.h"
 #include "storage/writer.h"
 

@@ -31,7 +31,7 @@
 
 #include <rocksdb/db.h>
 
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

@@ -14,7 +14,7 @@
 
 #include "storage/id_sequence.h"
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace rocksdb {
 class WriteBatch;

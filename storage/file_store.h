@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace rocksdb {
 class WriteBatch;

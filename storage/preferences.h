@@ -11,7 +11,7 @@
 #include <map>
 #include <string>
 
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

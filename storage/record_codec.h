@@ -53,7 +53,7 @@
 #include <vector>
 
 #include "storage/records.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "storage/db.h"
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace pchat::storage {
 

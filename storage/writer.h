@@ -27,7 +27,7 @@
 #include <deque>
 #include <mutex>
 
-#include "storage/status.h"
+#include "status/status.h"
 
 namespace rocksdb {
 class WriteBatch;
