@@ -14,6 +14,7 @@
 #include "tests/fuzz/fuzz_check.h"
 
 using namespace pchat::storage;
+using pchat::status;
 
 namespace {
 
