@@ -22,7 +22,8 @@
 // `http-port=N` once the node accepts connections. The same options can be set in an
 // INI file ([global] section, strings in double quotes), read with --config-file.
 // On first start (an empty store) a demo category and room are created, unless
-// --demo-content=false (a node about to receive an archive import).
+// --demo-content=false (a production node, or one about to receive an archive import): then
+// no demo users either.
 // Every option is checked before anything is printed, created or started (exit 2 names it);
 // --check-config checks the options and that the folders can be written, then exits 0 or 2
 // without opening the store (safe while the node runs: the service's ExecStartPre).
@@ -104,7 +105,7 @@ struct pchatd_config : caf::actor_system_config {
         .add(compliance_test_run_interval_ms, "compliance-test-run-interval-ms",
              "TESTS ONLY: RunInterval in ms, no minimum")
         .add(check_config, "check-config", "check the options, config file and folders, print the result and exit")
-        .add(demo_content, "demo-content", "true (default) or false: create a demo category and room on first start")
+        .add(demo_content, "demo-content", "true (default) or false: create a demo category, room and users on first start")
         .add(sip.max_tcp_connections, "sip-max-connections", "TCP connections at once (default 10000)")
         .add(sip.max_udp_peers, "sip-max-udp-peers", "UDP sources remembered at once (default 10000)")
         .add(sip.udp_peer_idle_timeout_s, "sip-udp-peer-idle-timeout", "seconds a UDP source without dialog is remembered (60)")
@@ -264,12 +265,15 @@ std::string load_or_create_admin_token(const std::string& path) {
 }
 
 // First start: the global policy enables Persistent Chat (Lync ships it off; the demo
-// config turns it on) and three demo users get random passwords, printed once.
-bool create_demo_users(pchat::storage::database& store, pchat::actors::identity_registry& ids,
-                       const std::string& domain) {
+// config turns it on) and, with demo content, three demo users get random passwords,
+// printed once. Without demo content (a production node, an import target) no account is
+// made: a node must never hold accounts, or print passwords, its admin did not create.
+bool first_start_identities(pchat::storage::database& store, pchat::actors::identity_registry& ids,
+                            const std::string& domain, bool demo_users) {
   pchat::storage::policy_record global{"global", true, "demo configuration"};
   if (!store.identities().put_policy(global).is_ok()) return false;
   ids.upsert_policy(global);
+  if (!demo_users) return true;
   std::random_device rd;
   const char* alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
   for (const char* name : {"alice", "bob", "carol"}) {
@@ -375,8 +379,8 @@ int main(int argc, char** argv) {
     return fail("cannot load users, groups and policies: " + s.to_string(), "check the store");
   std::vector<pchat::storage::category_record> existing_categories;
   bool first_start = store->directory().list_categories(&existing_categories).is_ok() && existing_categories.empty();
-  if (first_start && !create_demo_users(*store, *identities, cfg.domain))
-    return fail("cannot create the demo users", "check the store");
+  if (first_start && !first_start_identities(*store, *identities, cfg.domain, cfg.demo_content == "true"))
+    return fail("cannot create the first start's policy and demo users", "check the store");
   if (cfg.auth == "none")
     pchat::log::write(pchat::log::level::warn, "pchatd",
                       "authentication is off (--auth=none): identities come from the From header",

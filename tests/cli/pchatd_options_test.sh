@@ -53,4 +53,20 @@ for _ in $(seq 1 300); do grep -q '^http-port=' "$WORK/out" && break; kill -0 $P
 grep -q '^http-port=' "$WORK/out" || fail "pchatd did not start with good options"
 grep -q '^demo-user=' "$WORK/out" || fail "first start printed no demo users"
 kill -TERM $PID; wait $PID; PID=""
+
+# Without demo content (the service unit's setting), a first start makes no account and
+# prints no password, however often it starts while the directory is still empty.
+rm -rf "$WORK/data"
+for round in 1 2; do
+  "$PCHATD" --data-dir="$WORK/data" --sip-port=0 --http-port=0 --demo-content=false \
+    >"$WORK/out" 2>"$WORK/err" &
+  PID=$!
+  for _ in $(seq 1 300); do grep -q '^http-port=' "$WORK/out" && break; kill -0 $PID 2>/dev/null || break; sleep 0.05; done
+  grep -q '^http-port=' "$WORK/out" || fail "pchatd --demo-content=false did not start (round $round)"
+  grep -q 'demo-user=\|password=' "$WORK/out" "$WORK/err" && fail "--demo-content=false printed demo passwords (round $round)"
+  port=$(sed -n 's/^http-port=//p' "$WORK/out" | head -1)
+  users=$(curl -s -H "Authorization: Bearer $(cat "$WORK/data/admin.token")" "http://127.0.0.1:$port/api/v1/users")
+  [ "$users" = "[]" ] || fail "--demo-content=false made accounts (round $round): $users"
+  kill -TERM $PID; wait $PID; PID=""
+done
 echo "pchatd options: all checks passed"
