@@ -40,7 +40,7 @@ std::string digest_ha1(std::string_view username, std::string_view realm, std::s
 
 bool parse_digest_credentials(std::string_view v, digest_credentials* out) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  if (v.size() < 6 || !iequals(v.substr(0, 6), "digest")) return false;
+  if (v.size() < 6 || !ascii_iequal(v.substr(0, 6), "digest")) return false;
   v.remove_prefix(6);
   *out = {};
   while (!v.empty()) {
@@ -80,7 +80,7 @@ bool parse_digest_credentials(std::string_view v, digest_credentials* out) {
 }
 
 bool verify_digest(const digest_credentials& c, std::string_view ha1, std::string_view method) {
-  if (!c.algorithm.empty() && !iequals(c.algorithm, "MD5")) return false;
+  if (!c.algorithm.empty() && !ascii_iequal(c.algorithm, "MD5")) return false;
   auto expected_for = [&](std::string_view m) {
     std::string a2;
     a2.append(m).append(":").append(c.uri);
@@ -88,7 +88,7 @@ bool verify_digest(const digest_credentials& c, std::string_view ha1, std::strin
     std::string kd;
     if (c.qop.empty()) {  // RFC 2069
       kd.append(ha1).append(":").append(c.nonce).append(":").append(ha2);
-    } else if (iequals(c.qop, "auth")) {
+    } else if (ascii_iequal(c.qop, "auth")) {
       kd.append(ha1).append(":").append(c.nonce).append(":").append(c.nc).append(":");
       kd.append(c.cnonce).append(":").append(c.qop).append(":").append(ha2);
     } else {

@@ -865,7 +865,7 @@ struct endpoint::impl {
     if (!cred.empty() && parse_digest_credentials(cred, &dc)) {
       auto v = nonces.check(dc.nonce, now_s, scope, cfg.nonce_max_age_s);
       if (v == nonce_source::verdict::ok) {
-        std::string ha1 = iequals(dc.realm, cfg.domain) ? events->user_ha1(dc.username) : std::string();
+        std::string ha1 = ascii_iequal(dc.realm, cfg.domain) ? events->user_ha1(dc.username) : std::string();
         if (!ha1.empty() && verify_digest(dc, ha1, m.method)) {
           std::string aor = "sip:" + (dc.username.find('@') != std::string::npos
                                           ? dc.username
@@ -928,9 +928,9 @@ struct endpoint::impl {
     std::string user = uri.substr(4, at - 4);
     std::string host = uri.substr(at + 1);
     if (auto colon = host.find(':'); colon != std::string::npos) host.resize(colon);
-    if (!iequals(host, cfg.domain) && host != cfg.host) return false;
+    if (!ascii_iequal(host, cfg.domain) && host != cfg.host) return false;
     for (auto& u : cfg.chat_users)
-      if (iequals(u, user)) {
+      if (ascii_iequal(u, user)) {
         *user_out = user;
         return true;
       }
@@ -955,7 +955,7 @@ struct endpoint::impl {
   }
 
   void handle_subscribe(connection* c, const sip_message& m) {
-    if (!iequals(m.event, "vnd-microsoft-provisioning-v2")) {
+    if (!ascii_iequal(m.event, "vnd-microsoft-provisioning-v2")) {
       send_response(c, m, 489, "Bad Event", {}, "Allow-Events: vnd-microsoft-provisioning-v2\r\n");
       return;
     }

@@ -19,7 +19,7 @@ bool find_content_length(std::string_view headers, size_t* value, bool* bad) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     std::string_view name = trim(line.substr(0, colon));
-    if (!iequals(name, "content-length") && !iequals(name, "l")) continue;
+    if (!ascii_iequal(name, "content-length") && !ascii_iequal(name, "l")) continue;
     std::string_view v = trim(line.substr(colon + 1));
     size_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);

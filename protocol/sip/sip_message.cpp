@@ -18,11 +18,11 @@ namespace {
 
 // Canonical full name for the headers we echo; empty for the others.
 std::string_view echo_name(std::string_view name) {
-  if (iequals(name, "via") || iequals(name, "v")) return "Via";
-  if (iequals(name, "from") || iequals(name, "f")) return "From";
-  if (iequals(name, "to") || iequals(name, "t")) return "To";
-  if (iequals(name, "call-id") || iequals(name, "i")) return "Call-ID";
-  if (iequals(name, "cseq")) return "CSeq";
+  if (ascii_iequal(name, "via") || ascii_iequal(name, "v")) return "Via";
+  if (ascii_iequal(name, "from") || ascii_iequal(name, "f")) return "From";
+  if (ascii_iequal(name, "to") || ascii_iequal(name, "t")) return "To";
+  if (ascii_iequal(name, "call-id") || ascii_iequal(name, "i")) return "Call-ID";
+  if (ascii_iequal(name, "cseq")) return "CSeq";
   return {};
 }
 
@@ -63,8 +63,8 @@ void scan_raw(std::string_view bytes, sip_message* m, std::string_view* start_li
     std::string_view v = trim(folded.empty() ? value : std::string_view(folded));
     std::string_view full = echo_name(name);
     if (full.empty()) {
-      if (iequals(name, "proxy-authorization")) m->proxy_authorization = std::string(v);
-      else if (iequals(name, "authorization")) m->authorization = std::string(v);
+      if (ascii_iequal(name, "proxy-authorization")) m->proxy_authorization = std::string(v);
+      else if (ascii_iequal(name, "authorization")) m->authorization = std::string(v);
     } else if (full == "Via") {
       seen->via = true;
       if (build_echo) m->echo.append("Via: ").append(v).append("\r\n");
@@ -191,7 +191,7 @@ parse_result parse_message(std::string_view bytes, sip_message* out) {
   out->request_uri = url_string(rq->rq_url);
   out->cseq = sip->sip_cseq->cs_seq;
   out->cseq_method = sip->sip_cseq->cs_method_name ? sip->sip_cseq->cs_method_name : "";
-  if (!iequals(out->cseq_method, out->method)) {
+  if (!ascii_iequal(out->cseq_method, out->method)) {
     r.result = status::invalid_argument("CSeq method does not match the request method");
     return r;
   }

@@ -1,5 +1,7 @@
 #include "protocol/xccos/chat_uri.h"
 
+#include "text/ascii.h"
+
 namespace pchat::xccos {
 namespace {
 
@@ -23,18 +25,6 @@ std::optional<uri_parts> parse(std::string_view scheme, std::string_view uri) {
   return uri_parts{std::string(rest.substr(0, slash)), std::string(rest.substr(slash + 1))};
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool same_domain(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string room_uri(std::string_view domain, std::string_view room_id) {
@@ -55,7 +45,7 @@ std::optional<uri_parts> parse_category_uri(std::string_view uri) {
 
 std::optional<std::string> room_id_in_domain(std::string_view uri, std::string_view domain) {
   std::optional<uri_parts> p = parse_room_uri(uri);
-  if (!p || !same_domain(p->domain, domain)) return std::nullopt;
+  if (!p || !text::ascii_iequal(p->domain, domain)) return std::nullopt;
   return std::move(p->id);
 }
 

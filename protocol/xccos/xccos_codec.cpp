@@ -2,6 +2,7 @@
 
 #include <tinyxml2.h>
 
+#include "text/ascii.h"
 #include "text/valid_text.h"
 
 #include <algorithm>
@@ -33,17 +34,7 @@ constexpr size_t kRecoveryScanBytes = 4096;
 // ---------------------------------------------------------------------------
 // Small string helpers.
 
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
+using text::ascii_iequal;
 
 // sipe strips everything up to the first ':' of an element name; a client may pick
 // any prefix, so qualified names are never compared directly.
@@ -225,10 +216,10 @@ const char* find_attr(const XMLElement* e, std::string_view name) {
   const char* fallback = nullptr;
   for (const XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) {
     std::string_view n = a->Name();
-    if (iequals(n, name)) return a->Value();
+    if (ascii_iequal(n, name)) return a->Value();
     size_t colon = n.find(':');
-    if (!fallback && colon != std::string_view::npos && !iequals(n.substr(0, colon), "xmlns") &&
-        iequals(n.substr(colon + 1), name)) {
+    if (!fallback && colon != std::string_view::npos && !ascii_iequal(n.substr(0, colon), "xmlns") &&
+        ascii_iequal(n.substr(colon + 1), name)) {
       fallback = a->Value();
     }
   }
@@ -368,7 +359,7 @@ command_kind kind_for_cmd_id(std::string_view id) {
       {"cmd:nodespermcreatechild", command_kind::nodespermcreatechild},
   };
   for (const auto& [name, kind] : kTable) {
-    if (iequals(id, name)) return kind;
+    if (ascii_iequal(id, name)) return kind;
   }
   return command_kind::unknown;
 }
@@ -443,7 +434,7 @@ bool read_start_tag(std::string_view s, size_t& pos, raw_tag& tag) {
 
 std::string raw_attr(const raw_tag& tag, std::string_view name) {
   for (const auto& [k, v] : tag.attrs) {
-    if (iequals(k, name)) return unescape_basic(v);
+    if (ascii_iequal(k, name)) return unescape_basic(v);
   }
   return {};
 }
@@ -679,7 +670,7 @@ status decode_pref(const XMLElement* data, command& out) {
   out.pref_seqid = attr_or_empty(pref, "seqid");
   out.pref_content = attr_or_empty(pref, "content");
   const char* create = find_attr(pref, "createdefault");
-  out.pref_create_default = create && iequals(create, "true");
+  out.pref_create_default = create && ascii_iequal(create, "true");
   return status::ok();
 }
 

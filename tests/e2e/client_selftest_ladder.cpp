@@ -193,10 +193,10 @@ class fake_server {
     if (opt_.reason_phrases) out += " " + reason;
     out += "\r\n";
     for (const auto& h : m.headers) {
-      if (iequals(h.name, "Via") || iequals(h.name, "From") || iequals(h.name, "Call-ID") ||
-          iequals(h.name, "CSeq")) {
+      if (ascii_iequal(h.name, "Via") || ascii_iequal(h.name, "From") || ascii_iequal(h.name, "Call-ID") ||
+          ascii_iequal(h.name, "CSeq")) {
         out += h.name + ": " + h.value + "\r\n";
-      } else if (iequals(h.name, "To")) {
+      } else if (ascii_iequal(h.name, "To")) {
         out += h.name + ": " + h.value;
         if (m.to_tag().empty() && !to_tag.empty()) out += ";tag=" + to_tag;
         out += "\r\n";

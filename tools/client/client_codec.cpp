@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "protocol/xccos/chat_uri.h"
+#include "text/ascii.h"
 #include "text/utc_time.h"
 
 namespace pchat::client {
@@ -20,16 +21,7 @@ using tinyxml2::XMLNode;
 constexpr std::string_view kAibUser = "3984";
 constexpr std::string_view kAibManager = "12276";
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using text::ascii_iequal;
 
 // SIPE strips everything up to the first ':' of an element name.
 std::string_view local_name(const XMLElement* e) {
@@ -41,7 +33,7 @@ std::string_view local_name(const XMLElement* e) {
 // Attribute lookup, name case-insensitive (SIPE); nullptr if absent.
 const char* attr(const XMLElement* e, std::string_view name) {
   for (const XMLAttribute* a = e->FirstAttribute(); a; a = a->Next()) {
-    if (iequal(a->Name(), name)) return a->Value();
+    if (ascii_iequal(a->Name(), name)) return a->Value();
   }
   return nullptr;
 }
@@ -173,7 +165,7 @@ void read_bccontext(const XMLElement* data, xccos_reply& r) {
   r.room_uri = attr_str(c, "uri");
   for (const XMLElement* m = child(c, "msg"); m; m = twin(m)) {
     const char* id = attr(m, "id");
-    if (!id || !iequal(id, "grpchat")) continue;  // SIPE ignores other ids
+    if (!id || !ascii_iequal(id, "grpchat")) continue;  // SIPE ignores other ids
     r.messages.push_back(read_post(m));
   }
 }
@@ -231,7 +223,7 @@ void read_notice(const XMLElement* ntc, std::vector<roster_event>& out) {
   std::string id = attr_str(ntc, "id");
   const XMLElement* data = child(ntc, "data");
   if (!data) return;
-  if (iequal(id, "ntc:join") || iequal(id, "ntc:bjoin")) {
+  if (ascii_iequal(id, "ntc:join") || ascii_iequal(id, "ntc:bjoin")) {
     // Inverted nesting compared with rpl:join: aib inside uib names the room.
     for (const XMLElement* u = child(data, "uib"); u; u = twin(u)) {
       for (const XMLElement* a = child(u, "aib"); a; a = twin(a)) {
@@ -243,7 +235,7 @@ void read_notice(const XMLElement* ntc, std::vector<roster_event>& out) {
         out.push_back(std::move(ev));
       }
     }
-  } else if (iequal(id, "ntc:part")) {
+  } else if (ascii_iequal(id, "ntc:part")) {
     for (const XMLElement* c = child(data, "chanib"); c; c = twin(c)) {
       for (const XMLElement* u = child(c, "uib"); u; u = twin(u)) {
         roster_event ev;
@@ -485,12 +477,12 @@ std::string encode_grpchat(std::string_view room_uri, std::string_view author, s
 
 bool reply_matches_command(std::string_view reply_id, std::string_view command_id) {
   if (reply_id.size() < 4 || command_id.size() < 4) return false;
-  if (!iequal(reply_id.substr(0, 4), "rpl:") || !iequal(command_id.substr(0, 4), "cmd:")) {
+  if (!ascii_iequal(reply_id.substr(0, 4), "rpl:") || !ascii_iequal(command_id.substr(0, 4), "cmd:")) {
     return false;
   }
   std::string_view r = reply_id.substr(4), c = command_id.substr(4);
-  if (iequal(c, "getserverinfo")) return iequal(r, "getserverinfo") || iequal(r, "getservinfo");
-  return iequal(r, c);
+  if (ascii_iequal(c, "getserverinfo")) return ascii_iequal(r, "getserverinfo") || ascii_iequal(r, "getservinfo");
+  return ascii_iequal(r, c);
 }
 
 }  // namespace pchat::client

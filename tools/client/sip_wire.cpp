@@ -14,9 +14,7 @@ constexpr std::string_view kVersion = "SIP/2.0";
 // tens of thousands of idle connections must not each hold a large buffer.
 constexpr size_t kKeepBufferCapacity = 16 * 1024;
 
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using text::ascii_lower;
 
 bool is_wsp(char c) {
   return c == ' ' || c == '\t';
@@ -70,9 +68,9 @@ constexpr compact_pair kCompactNames[] = {
 
 // True if a header named `have` answers a lookup for `want` (full or compact either way).
 bool header_name_matches(std::string_view have, std::string_view want) {
-  if (iequals(have, want)) return true;
-  if (have.size() == 1 && want.size() > 1) return iequals(full_header_name(have[0]), want);
-  if (want.size() == 1 && have.size() > 1) return iequals(full_header_name(want[0]), have);
+  if (ascii_iequal(have, want)) return true;
+  if (have.size() == 1 && want.size() > 1) return ascii_iequal(full_header_name(have[0]), want);
+  if (want.size() == 1 && have.size() > 1) return ascii_iequal(full_header_name(want[0]), have);
   return false;
 }
 
@@ -85,7 +83,7 @@ bool parse_decimal(std::string_view s, size_t& out) {
 }
 
 wire_status parse_start_line(std::string_view line, sip_message& out) {
-  if (line.size() >= kVersion.size() + 1 && iequals(line.substr(0, kVersion.size()), kVersion) &&
+  if (line.size() >= kVersion.size() + 1 && ascii_iequal(line.substr(0, kVersion.size()), kVersion) &&
       line[kVersion.size()] == ' ') {
     // Status line: "SIP/2.0 200 OK". A missing reason phrase is tolerated here; the client
     // reports it, because SIPE would stall on it (xccos-wire.md §2.2).
@@ -108,7 +106,7 @@ wire_status parse_start_line(std::string_view line, sip_message& out) {
   std::string_view method = line.substr(0, sp1);
   std::string_view uri = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
-  if (!is_token(method) || uri.empty() || !iequals(version, kVersion)) {
+  if (!is_token(method) || uri.empty() || !ascii_iequal(version, kVersion)) {
     return wire_status::error(wire_status::code::bad_start_line,
                               "bad request line: " + std::string(line.substr(0, 80)));
   }
@@ -135,17 +133,9 @@ wire_status content_length_of(const sip_message& m, bool& present, size_t& value
 // ---------------------------------------------------------------------------
 // Helpers.
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
 char compact_header_name(std::string_view full_name) {
   for (const auto& p : kCompactNames) {
-    if (iequals(p.full, full_name)) return p.compact;
+    if (ascii_iequal(p.full, full_name)) return p.compact;
   }
   return '\0';
 }
@@ -190,7 +180,7 @@ std::string_view header_param(std::string_view value, std::string_view param) {
     std::string_view item = rest.substr(0, end);
     size_t eq = item.find('=');
     std::string_view name = trim(item.substr(0, eq));
-    if (iequals(name, param)) {
+    if (ascii_iequal(name, param)) {
       return eq == std::string_view::npos ? std::string_view() : trim(item.substr(eq + 1));
     }
     if (end != std::string_view::npos && rest[end] == ',') break;  // next header value

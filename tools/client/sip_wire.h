@@ -42,6 +42,8 @@
 #include <string_view>
 #include <vector>
 
+#include "text/ascii.h"
+
 namespace pchat::client {
 
 // Largest message (header block + body) the client accepts; a bigger one is a server fault.
@@ -147,7 +149,7 @@ class sip_stream_framer {
 // ---- Small helpers on header values.
 
 // Case-insensitive ASCII comparison.
-bool iequals(std::string_view a, std::string_view b);
+using text::ascii_iequal;
 // Compact form of a full header name ('\0' if none) and the reverse.
 char compact_header_name(std::string_view full_name);
 std::string_view full_header_name(char compact);

@@ -67,7 +67,7 @@ std::string tx_key(std::string_view call_id, uint32_t cseq, std::string_view met
 }
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && ascii_iequal(s.substr(0, prefix.size()), prefix);
 }
 
 std::string_view trim_view(std::string_view s) {
@@ -543,7 +543,7 @@ void chat_client::on_request(const sip_message& m) {
     // BENOTIFY is by definition never answered.
     if (method == "NOTIFY") respond(m, 200, "OK");
     const std::string* event = m.header("Event");
-    if (event && iequals(trim_view(*event), kProvisioningEvent)) on_provisioning(m, "NOTIFY");
+    if (event && ascii_iequal(trim_view(*event), kProvisioningEvent)) on_provisioning(m, "NOTIFY");
   } else if (method == "BYE") {
     respond(m, 200, "OK");
     if (m.call_id() == channel_.call_id && channel_.confirmed) {
@@ -579,7 +579,7 @@ void chat_client::on_info(const sip_message& m) {
     respond(m, 487, "Request Terminated");
     return;
   }
-  if (!iequals(m.from_uri(), d->remote_uri)) {
+  if (!ascii_iequal(m.from_uri(), d->remote_uri)) {
     // SIPE finds the session by From URI; no match → dropped without any response.
     fault("server INFO From <" + std::string(m.from_uri()) + "> is not the session URI <" +
           d->remote_uri + ">: SIPE drops it without a response");
@@ -720,14 +720,14 @@ void chat_client::on_register_response(const sip_message& m, tx_kind kind) {
   }
   bool ocs2007 = false;
   for (std::string_view v : m.header_values("Supported")) {
-    if (iequals(trim_view(v), "msrtc-event-categories")) ocs2007 = true;
+    if (ascii_iequal(trim_view(v), "msrtc-event-categories")) ocs2007 = true;
   }
   bool provisioning_allowed = false;
   for (std::string_view v : m.header_values("Allow-Events")) {
     // SIPE splits on ',' without trimming: " vnd-..." after a comma does not count.
     while (true) {
       size_t comma = v.find(',');
-      if (iequals(v.substr(0, comma), kProvisioningEvent)) provisioning_allowed = true;
+      if (ascii_iequal(v.substr(0, comma), kProvisioningEvent)) provisioning_allowed = true;
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
     }
@@ -829,7 +829,7 @@ void chat_client::on_subscribe_response(const sip_message& m) {
   if (m.header("ms-piggyback-cseq")) {
     // process_subscribe_response → process_incoming_notify reads Event from the 200 itself.
     const std::string* event = m.header("Event");
-    if (event && iequals(trim_view(*event), kProvisioningEvent)) {
+    if (event && ascii_iequal(trim_view(*event), kProvisioningEvent)) {
       on_provisioning(m, "piggy-backed 200");
     } else {
       fault(
@@ -937,7 +937,7 @@ void chat_client::on_invite_response(const sip_message& m, tx_kind kind) {
   send_ack(d);
   if (!current) return;
 
-  if (!iequals(m.to_uri(), d.remote_uri)) {
+  if (!ascii_iequal(m.to_uri(), d.remote_uri)) {
     std::string why = stage + d.remote_uri + ": 200 has To <" + std::string(m.to_uri()) +
                       "> (SIPE finds the session by the To URI and would never match it)";
     fault(why);
@@ -1418,7 +1418,7 @@ void chat_client::on_push_message(chat_post p) {
 void chat_client::on_roster_event(roster_event ev) {
   ev.received = clock::now();
   ev.seq = ++roster_seq_;
-  if (iequals(ev.user, self_uri_) && !cfg_.expect_other_sessions) {
+  if (ascii_iequal(ev.user, self_uri_) && !cfg_.expect_other_sessions) {
     fault(std::string(ev.what == roster_event::kind::join ? "ntc:join" : "ntc:part") +
           " about the user itself (notices are for the other members)");
   }
