@@ -17,6 +17,7 @@
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/file_store.h"
 #include "storage/database.h"
+#include "text/ascii.h"
 #include "text/utc_time.h"
 
 #include <cstdio>
@@ -139,7 +140,7 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                   if (auto it = req.query.find("name"); it != req.query.end()) name = it->second;
                   json arr = json::array();
                   for (auto& c : cats)
-                    if (name.empty() || actors::identity_registry::lower(c.name) == actors::identity_registry::lower(name))
+                    if (name.empty() || text::ascii_iequal(c.name, name))
                       arr.push_back(to_json(c, ctx->domain));
                   out = reply(200, arr);
                 },
@@ -171,12 +172,14 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       // Set-/Remove-CsPersistentChatCategory, by id or name.
       std::string key = p.substr(std::string("/api/v1/categories/").size());
       std::vector<storage::category_record> cats;
+      std::optional<web::http_response> failed;
       self->request(ctx->directory, kTimeout, actors::list_categories_atom::value)
-          .receive([&](std::vector<storage::category_record>& c) { cats = std::move(c); }, [&](caf::error&) {});
+          .receive([&](std::vector<storage::category_record>& c) { cats = std::move(c); },
+                   [&](caf::error& err) { failed = from_caf_error(sys, err); });
+      if (failed) return *failed;  // not knowing the categories is not "no such category"
       const storage::category_record* found = nullptr;
       for (auto& c : cats)
-        if (c.id == key || actors::identity_registry::lower(c.name) == actors::identity_registry::lower(key) ||
-            to_json(c, ctx->domain)["uri"] == key)
+        if (c.id == key || text::ascii_iequal(c.name, key) || xccos::category_uri(ctx->domain, c.id) == key)
           found = &c;
       if (!found) return error(404, "no category with id, name or uri '" + key + "'");
       if (req.method == "GET") return reply(200, to_json(*found, ctx->domain));

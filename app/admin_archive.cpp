@@ -19,6 +19,7 @@
 #include "storage/database.h"
 #include "actors/identity_registry.h"
 #include "log/log.h"
+#include "text/ascii.h"
 #include "text/utc_time.h"
 #include "text/valid_text.h"
 
@@ -98,7 +99,7 @@ web::http_response handle_export(const std::shared_ptr<const actors::server_cont
   if (!category.empty()) {
     std::vector<storage::category_record> keep;
     for (auto& c : cats)
-      if (c.id == category || identity_registry::lower(c.name) == identity_registry::lower(category)) keep.push_back(c);
+      if (c.id == category || text::ascii_iequal(c.name, category)) keep.push_back(c);
     if (keep.empty()) return error(404, "no category with name or id '" + category + "'");
     cats = keep;
     std::vector<storage::room_record> in;
@@ -195,7 +196,7 @@ web::http_response handle_import(caf::actor_system& sys,
   for (auto& c : have_cats) cat_ids[c.id] = c.name;
   for (auto& c : a.categories) {
     for (auto& h : have_cats)
-      if (h.id != c.id && identity_registry::lower(h.name) == identity_registry::lower(c.name))
+      if (h.id != c.id && text::ascii_iequal(h.name, c.name))
         return error(409, "conflict: category name '" + c.name + "' is used by category " + h.id +
                               " here, but by " + c.id + " in the archive; rename one, then import");
     cat_ids[c.id] = c.name;
@@ -204,7 +205,7 @@ web::http_response handle_import(caf::actor_system& sys,
   for (auto& r : have_rooms) room_ids[r.id] = true;
   for (auto& r : a.rooms) {
     for (auto& h : have_rooms)
-      if (h.id != r.id && identity_registry::lower(h.name) == identity_registry::lower(r.name))
+      if (h.id != r.id && text::ascii_iequal(h.name, r.name))
         return error(409, "conflict: room name '" + r.name + "' is used by room " + h.id +
                               " here, but by " + r.id + " in the archive; rename one, then import");
     if (!cat_ids.count(r.category_id))

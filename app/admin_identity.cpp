@@ -8,6 +8,7 @@
 #include "actors/server_context.h"
 #include "protocol/sip/sip_digest.h"
 #include "storage/database.h"
+#include "text/ascii.h"
 
 namespace pchat::app {
 namespace {
@@ -177,7 +178,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       std::vector<storage::room_record> rooms;
       if (auto s = store.directory().list_rooms(&rooms); !s.is_ok()) return from_status(s);
       for (auto& r : rooms)
-        if (actors::identity_registry::lower(r.addin) == actors::identity_registry::lower(name))
+        if (text::ascii_iequal(r.addin, name))
           return error(409, "add-in " + name + " is used by room " + r.name + ": change the room first");
       if (auto s = store.directory().delete_addin(name); !s.is_ok()) return from_status(s);
       return reply(200, json{{"removed", name}});

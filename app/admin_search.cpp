@@ -13,6 +13,7 @@
 #include "actors/server_context.h"
 #include "app/text_guard.h"
 #include "protocol/xccos/chat_uri.h"
+#include "text/ascii.h"
 #include "text/utc_time.h"
 #include "actors/identity_registry.h"
 
@@ -97,7 +98,7 @@ web::http_response handle_search(caf::actor_system& sys,
     for (auto& w : split_list(wanted)) {
       const actors::room_view* hit = nullptr;
       for (auto& r : rooms)
-        if (r.id == w || r.uri == w || identity_registry::lower(r.name) == identity_registry::lower(w)) hit = &r;
+        if (r.id == w || r.uri == w || text::ascii_iequal(r.name, w)) hit = &r;
       if (!hit) return error(404, "no room with id, name or uri '" + w + "'");
       readable.push_back(hit->id);
     }

@@ -232,4 +232,9 @@ TEST_F(RoomManagementE2E, AnUnreadableCategoryIsRefusedNotTakenAsTheWholeDomain)
   EXPECT_EQ(mine.body.find("Narrow desk"), std::string::npos) << mine.body;
   auto another = call(alice, "POST", "rooms", R"({"name": "Second desk", "category": ")" + category + "\"}");
   EXPECT_EQ(another.status, 503) << another.body;
+  // The admin API asked for that category by id does not say "no such category" either.
+  int rc = 0;
+  std::string admin = server_->ctl("category get --identity " + category, &rc);
+  EXPECT_EQ(rc, 1) << admin;
+  EXPECT_EQ(admin.find("no category"), std::string::npos) << admin;
 }
