@@ -10,8 +10,13 @@
 
 namespace pchat::app {
 
-// "" when every string (and key) in `j` is valid text; else where and what, e.g.
-// "field 'members[2]': control character U+0001 at byte 4".
+// Deepest nesting of arrays and objects accepted (no admin, room or archive form nests
+// more than three): deeper values are refused before anything recurses through them.
+constexpr int kMaxJsonDepth = 64;
+
+// "" when every string (and key) in `j` is valid text and `j` nests at most kMaxJsonDepth
+// levels; else where and what, e.g. "field 'members[2]': control character U+0001 at
+// byte 4" or "the body: nested deeper than 64 levels".
 std::string invalid_text_in(const nlohmann::json& j);
 
 }  // namespace pchat::app

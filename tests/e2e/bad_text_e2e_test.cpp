@@ -237,6 +237,25 @@ TEST_F(BadTextE2E, TheAdminApiAndRoomManagementRefuseInvalidTextWithTheReason) {
   EXPECT_EQ(r.status, 400) << r.body;
 }
 
+TEST_F(BadTextE2E, DeeplyNestedJsonIsRefusedNotACrash) {
+  // 200,000 levels of '[': the guard's walk recursed once per level (a stack overflow).
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  auto r = admin("PATCH", "/api/v1/categories/Demo", deep);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(error_of(r).find("nested deeper than 64 levels"), std::string::npos) << r.body;
+  r = pchat::testing::http(server_->http_port(), "POST", "/manage/v1/rooms",
+                           {"X-PChat-User: sip:alice@example.com", "Content-Type: application/json"},
+                           R"({"name": "x", "category": "Demo", "members": )" + deep + "}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(error_of(r).rfind("field 'members[0][0]", 0), 0u) << r.body;
+  EXPECT_NE(error_of(r).find("nested deeper than 64 levels"), std::string::npos) << r.body;
+  // 64 levels are still fine for the guard (the handler then says what it expected).
+  r = admin("PATCH", "/api/v1/categories/Demo", std::string(64, '[') + std::string(64, ']'));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(error_of(r).find("expected a JSON object"), std::string::npos) << r.body;
+  EXPECT_EQ(admin("GET", "/api/v1/categories/Demo", "").status, 200) << "pchatd is alive";
+}
+
 TEST_F(BadTextE2E, ARecordAnOlderVersionStoredWithByte0xFFIsRepairedLoggedAndReportedNeverFatal) {
   std::string room, room_id;
   {
