@@ -45,6 +45,7 @@ class dialog_sender;
 namespace pchat::actors {
 
 class identity_registry;
+class pool_membership;
 
 // The node's settings, fixed at start-up.
 struct server_settings {
@@ -88,6 +89,9 @@ struct server_context : server_settings {
   std::shared_ptr<identity_registry> identities;
   caf::actor compliance_runner;             // the compliance runner; invalid when off
   caf::actor indexer;                       // the indexer_actor (history search); may be invalid
+  // The pool (actors/pool_view.h, docs/POOL.md): null for a standalone node, whose rooms
+  // are all local. In a pool, take current() once per decision (where a room lives).
+  std::shared_ptr<pool_membership> pool;
 };
 
 }  // namespace pchat::actors

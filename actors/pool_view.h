@@ -1,0 +1,71 @@
+// pool_view: the pool as one node sees it at one moment, and the holder that publishes it.
+//
+// A node in a pool (docs/POOL.md) knows the live nodes (each with the actors other nodes
+// talk to) and ranks rooms over them (pool/placement.h). The membership actor
+// (actors/pool_actor.h) builds a new view on every change (a node joined, left, died,
+// started or stopped draining) and publishes it; every other actor and thread reads
+// current() once per decision and asks that one view, as with identity_registry.
+//
+// Standalone pchatd has no pool: server_context::pool is null and every room is local.
+//
+// Threads: pool_membership::current() and publish() from any thread; a view is immutable.
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pchat::actors {
+
+// One node of the pool, as its hello says (messages.h: these travel between nodes).
+struct node_entry {
+  std::string name;        // stable, configured (--node-name); placement is over names
+  uint16_t tag = 0;        // pool/node_tag.h: the top bits of its dialog and txn ids
+  std::string host;        // its pool (BASP) address
+  uint16_t pool_port = 0;
+  uint16_t sip_port = 0;   // what `pchatctl pool status` shows
+  uint16_t http_port = 0;
+  bool draining = false;   // `pool drain`: owns and follows no room, still serves its clients
+  caf::actor pool;         // its membership actor (monitored: a down_msg is the node's death)
+  caf::actor directory;    // its directory actor: lookups of rooms it owns
+  caf::actor relay;        // its edge relay (actors/pool_edge.h): answers and fan-out to its dialogs
+  caf::actor replica;      // its replica actor: the follower side of room logs
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_entry& x) {
+  return f(caf::meta::type_name("node_entry"), x.name, x.tag, x.host, x.pool_port, x.sip_port,
+           x.http_port, x.draining, x.pool, x.directory, x.relay, x.replica);
+}
+
+struct pool_view {
+  std::string self;               // this node's name
+  uint64_t version = 0;           // grows with every published view
+  std::vector<node_entry> live;   // this node included, sorted by name
+
+  // The live node called `name`, or nullptr.
+  const node_entry* find(const std::string& name) const;
+  const node_entry* find_tag(uint16_t tag) const;
+  // Live, not draining node names ranked for `room_id` (pool/placement.h): [0] owner,
+  // [1] follower. Empty when no node may own rooms.
+  std::vector<std::string> rank(const std::string& room_id) const;
+  // rank(room_id)[0] == self.
+  bool owns(const std::string& room_id) const;
+};
+
+class pool_membership {
+ public:
+  explicit pool_membership(std::shared_ptr<const pool_view> first);
+  std::shared_ptr<const pool_view> current() const { return std::atomic_load(&view_); }
+  void publish(std::shared_ptr<const pool_view> v) { std::atomic_store(&view_, std::move(v)); }
+
+ private:
+  std::shared_ptr<const pool_view> view_;
+};
+
+}  // namespace pchat::actors
