@@ -6,6 +6,7 @@
 #include "actors/directory_actor.h"
 #include "actors/indexer_actor.h"
 #include "actors/messages.h"
+#include "actors/pool_view.h"
 #include "actors/reader_actor.h"
 #include "actors/sip_bridge.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -24,6 +25,11 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   ctx->store = parts_.store;
   ctx->edge = parts_.sip ? parts_.sip : parts_.edge;
   ctx->identities = parts_.identities;
+  if (parts_.pool) {
+    auto first = std::make_shared<pool_view>();
+    first->self = parts_.pool->node_name;
+    ctx->pool = std::make_shared<pool_membership>(std::move(first));
+  }
   auto interposed = [&](const node_parts::interpose& f, const caf::actor& real) {
     return f ? keep(f(sys_, real)) : real;
   };

@@ -20,6 +20,7 @@
 
 #include "actors/compliance_runner_actor.h"
 #include "actors/server_context.h"
+#include "pool/pool_settings.h"
 
 namespace pchat::sip {
 class endpoint;
@@ -42,6 +43,11 @@ struct node_parts {
   // The compliance runner's options, when it runs (pchatd with compliance on; a test that
   // only reads what is staged runs none).
   std::optional<runner_options> compliance_runner;
+  // The pool (docs/POOL.md): set when this node is one of a pool (pchatd --etcd); nullopt
+  // is standalone: no pool port, no etcd, server_context::pool null, every room local.
+  // With it, the context's pool membership exists from the start; its view has no live
+  // node (no room may be owned anywhere) until the membership actor holds the node lease.
+  std::optional<pool::pool_settings> pool;
   // Tests only (fault injection): given a real service actor, return the one the context
   // names instead (a stalled commit, a flaky reader, a silent directory). The node stops
   // both.

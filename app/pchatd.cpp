@@ -9,6 +9,12 @@
 //          [--http-body-timeout-ms=MS] [--http-body-min-rate=BYTES] [--http-write-timeout-ms=MS]
 //          [--http-handler-threads=N] [--http-handler-queue=N] [--http-queue-timeout-ms=MS]
 //          [--max-prefs-per-user=N] [--max-pref-bytes-per-user=BYTES] [--max-upload-bytes-per-user=BYTES]
+//          [--etcd=URL[,URL...] --node-name=NAME [--pool-host=IP] [--pool-port=N] [--pool-name=NAME]]
+//
+// --etcd turns the pool on (docs/POOL.md): this node registers in etcd, listens for the
+// other nodes on --pool-host:--pool-port (BASP, heartbeats on) and prints `pool-port=N`
+// with its other ports. Without --etcd pchatd is standalone: no pool port, no etcd, and the
+// other pool options are refused.
 //
 // The --http-* options are the HTTP server's limits (web/http_server.h http_limits has the
 // defaults and what each protects; docs/SECURITY.md lists them).
@@ -57,6 +63,7 @@
 #include "app/user_auth.h"
 #include "compliance/adapter.h"
 #include "log/log.h"
+#include "pool/pool_settings.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/database.h"
@@ -86,6 +93,12 @@ struct pchatd_config : caf::actor_system_config {
   // Per-user quotas (actors/server_context.h has the defaults and what they protect).
   size_t max_prefs_per_user = 100, max_pref_bytes_per_user = 1 << 20;
   size_t max_upload_bytes_per_user = size_t{1} << 30;
+  // The pool (docs/POOL.md); all empty/default = standalone.
+  std::string etcd;                   // --etcd=URL[,URL...]
+  std::string node_name;
+  std::string pool_host = "127.0.0.1";
+  size_t pool_port = 0;               // 0 = pick a free one (printed as pool-port=N)
+  std::string pool_name = "pchat";
 
   pchatd_config() {
     opt_group{custom_options_, "global"}
@@ -137,7 +150,12 @@ struct pchatd_config : caf::actor_system_config {
         .add(http_queue_ms, "http-queue-timeout-ms", "HTTP: a request waiting longer for a handler thread gets 503")
         .add(max_prefs_per_user, "max-prefs-per-user", "preferences (cmd:setpref labels) one user may store (100)")
         .add(max_pref_bytes_per_user, "max-pref-bytes-per-user", "bytes of preferences one user may store (1 MiB)")
-        .add(max_upload_bytes_per_user, "max-upload-bytes-per-user", "bytes of uploaded files one user may have (1 GiB)");
+        .add(max_upload_bytes_per_user, "max-upload-bytes-per-user", "bytes of uploaded files one user may have (1 GiB)")
+        .add(etcd, "etcd", "etcd endpoints http://HOST:PORT[,...]: run as a node of a pool (docs/POOL.md)")
+        .add(node_name, "node-name", "this node's stable name in the pool (required with --etcd)")
+        .add(pool_host, "pool-host", "address other pool nodes connect to (default 127.0.0.1)")
+        .add(pool_port, "pool-port", "pool (BASP) port (0 = pick a free one)")
+        .add(pool_name, "pool-name", "the pool's etcd key prefix (default pchat)");
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
@@ -196,6 +214,26 @@ void apply_compliance_options(const pchatd_config& cfg, pchat::storage::complian
     c.run_interval_seconds = static_cast<int>(std::min<size_t>(cfg.compliance_run_interval, INT32_MAX));
 }
 
+// The pool options as settings (*out), or what is wrong with them. Without --etcd the node
+// is standalone (*in_pool false) and no other pool option may be given: a lone
+// --node-name is a pool that was meant and would silently not be.
+std::string pool_options(const pchatd_config& cfg, bool* in_pool, pchat::pool::pool_settings* out) {
+  *in_pool = !cfg.etcd.empty();
+  if (!*in_pool) {
+    if (!cfg.node_name.empty() || cfg.pool_host != "127.0.0.1" || cfg.pool_port != 0 || cfg.pool_name != "pchat")
+      return "--node-name, --pool-host, --pool-port and --pool-name need --etcd (the pool's etcd endpoints)";
+    return {};
+  }
+  if (cfg.pool_port > 65535) return "--pool-port must be 0..65535";
+  if (auto s = pchat::pool::parse_etcd_endpoints(cfg.etcd, &out->etcd); !s.is_ok()) return "--etcd: " + s.reason();
+  out->node_name = cfg.node_name;
+  out->host = cfg.pool_host;
+  out->port = static_cast<uint16_t>(cfg.pool_port);
+  out->pool_name = cfg.pool_name;
+  if (auto s = pchat::pool::check(*out); !s.is_ok()) return s.reason();
+  return {};
+}
+
 // What is wrong with the command line and config file, or "". Needs nothing but `cfg`:
 // it runs before the store is opened or anything is printed.
 std::string check_options(pchatd_config& cfg) {
@@ -217,6 +255,9 @@ std::string check_options(pchatd_config& cfg) {
   apply_compliance_options(cfg, c);
   if (auto s = pchat::storage::configuration::validate_compliance(c); !s.is_ok())
     return s.reason() + " (from the --compliance-* options)";
+  bool in_pool = false;
+  pchat::pool::pool_settings pool;
+  if (auto bad = pool_options(cfg, &in_pool, &pool); !bad.empty()) return bad;
   return {};
 }
 
@@ -351,6 +392,15 @@ int main(int argc, char** argv) {
                 cfg.host.c_str(), cfg.sip_port, cfg.host.c_str(), cfg.http_port);
     return 0;
   }
+  bool in_pool = false;
+  pchat::pool::pool_settings pool;
+  pool_options(cfg, &in_pool, &pool);  // checked above
+  if (in_pool) {
+    // A paused or cut-off node is found only by BASP heartbeats (off by default in CAF
+    // 0.17): 200 ms beats, a link silent for 1 s is dropped (docs/POOL.md "Fast death").
+    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(200)});
+    cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(1)});
+  }
   rlim_t nofile = raise_open_files_limit(cfg.sip.max_tcp_connections);
   if (cfg.http_idle_ms) cfg.http.idle_timeout = std::chrono::milliseconds(cfg.http_idle_ms);
   if (cfg.http_head_ms) cfg.http.head_timeout = std::chrono::milliseconds(cfg.http_head_ms);
@@ -434,6 +484,7 @@ int main(int argc, char** argv) {
     parts.sip = &edge;
     parts.settings = settings;
     parts.search_dir = cfg.data_dir + "/search";
+    if (in_pool) parts.pool = pool;
     // Compliance: events flow into the commit actor (the staging queue's only writer,
     // actors::capture) and the runner delivers them. Both exist before the first room, so
     // none is missed.

@@ -31,6 +31,17 @@ refused "sip-max-inflight must be at least 1" --sip-max-inflight=0
 refused "http-max-connections" --http-max-connections=0
 refused "demo-content must be true or false" --demo-content=maybe
 refused "not_an_option" --no-such-option=1
+# The pool options: --etcd turns the pool on; the others need it, and a pool node needs a name.
+refused "--node-name is required with --etcd" --etcd=http://127.0.0.1:2379
+refused "need --etcd" --node-name=n1
+refused "need --etcd" --pool-port=7101
+refused "must start with http://" --etcd=127.0.0.1:2379 --node-name=n1
+refused "must be http://HOST:PORT" --etcd=http://127.0.0.1:2379,http://127.0.0.1 --node-name=n1
+refused "has no port 1..65535" --etcd=http://127.0.0.1:0 --node-name=n1
+refused "--node-name must be" --etcd=http://127.0.0.1:2379 --node-name=a/b
+refused "--pool-name must be" --etcd=http://127.0.0.1:2379 --node-name=n1 --pool-name=a:b
+refused "not a wildcard" --etcd=http://127.0.0.1:2379 --node-name=n1 --pool-host=0.0.0.0
+refused "--pool-port must be 0..65535" --etcd=http://127.0.0.1:2379 --node-name=n1 --pool-port=70000
 printf '[global]\ncompliance-run-interval=5\n' >"$WORK/bad.ini"
 refused "RunInterval 5 s is out of range" --config-file="$WORK/bad.ini"
 

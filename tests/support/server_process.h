@@ -46,6 +46,9 @@ class server_process {
 
   uint16_t sip_port() const { return static_cast<uint16_t>(sip_port_); }
   uint16_t http_port() const { return static_cast<uint16_t>(http_port_); }
+  // The pool (BASP) port of a node started with --etcd (printed before the others); 0 when
+  // standalone.
+  uint16_t pool_port() const { return static_cast<uint16_t>(pool_port_); }
   pid_t pid() const { return pid_; }
   // Resident set size of the running child in KiB (VmRSS), 0 if unknown.
   long rss_kib() const;
@@ -73,7 +76,7 @@ class server_process {
   std::string out_path_, err_path_;
   pid_t pid_ = -1;
   rlim_t open_files_limit_ = 0;
-  int sip_port_ = 0, http_port_ = 0;
+  int sip_port_ = 0, http_port_ = 0, pool_port_ = 0;
   std::string exit_text_;
   int exit_code_ = -1;
 };
