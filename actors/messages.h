@@ -78,8 +78,10 @@ using ready_atom = caf::atom_constant<caf::atom("rready")>;    // (rready, sessi
 using part_atom = caf::atom_constant<caf::atom("rpart")>;      // (rpart, session actor)        | session -> room | ok_atom
 using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, user_uri, int cnt) | session -> room | std::vector<storage::message_record>
 using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, user_uri, text) | file api -> room | u64 seq, after it is durable: a post by a user who is not joined (the caller checked posting rights), e.g. "shared a file"
-using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, info_ticket) | session -> room | ok_atom at once: the room holds the INFO
-                                                               //   and answers it (200 once durable, before the fan-out; every refusal); a bounce: it never did
+using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, post_id, info_ticket) | session -> room | ok_atom at once: the room holds the INFO
+                                                               //   and answers it (200 once durable, before the fan-out; every refusal); a bounce: it never did.
+                                                               //   A post whose post_id the room stored (its newest kPostIdWindow) is answered 200 again: no new
+                                                               //   seq, no second fan-out or compliance event (docs/POOL.md "post ids")
 using reload_atom = caf::atom_constant<caf::atom("rreload")>;  // (rreload) | room -> itself (timer) | none: read the history again after a failed load
 using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;  // (cwatch) | room -> itself (timer) | none: refuse writes older than commit_timeout
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
@@ -87,7 +89,8 @@ using replace_atom = caf::atom_constant<caf::atom("msgrepl")>; // (msgrepl, mess
                                                                //   (the directory forwards to the room actor, spawning it if needed)
 
 // ---- reader_actor (actors/reader_actor.h); failures answer errc::storage_failure
-using rdload_atom = caf::atom_constant<caf::atom("rdload")>;     // (rdload, room_id, category_id, u64 n) | room -> reader | (u64 last seq, vector<message_record> newest n oldest first, bool ChatHistory)
+using rdload_atom = caf::atom_constant<caf::atom("rdload")>;     // (rdload, room_id, category_id, u64 n, u64 ids) | room -> reader | (u64 last seq, vector<message_record> newest n oldest first, bool ChatHistory,
+                                                                 //   vector<post_id> of the newest `ids` messages oldest first)
 using rdlatest_atom = caf::atom_constant<caf::atom("rdlatest")>; // (rdlatest, room_id, u64 n)           | room -> reader | vector<message_record>, newest n oldest first
 using rdfrom_atom = caf::atom_constant<caf::atom("rdfrom")>;     // (rdfrom, room_id, u64 from, u64 max) | room -> reader | vector<message_record>, seq >= from ascending
 using rdinv_atom = caf::atom_constant<caf::atom("rdinv")>;       // (rdinv, user_uri, u64 after_id)      | session -> reader | (vector<invitation_record>, vector<string> room names, "" = room gone)
@@ -230,9 +233,13 @@ void add_message_types(caf::actor_system_config& cfg);
 namespace pchat::storage {
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, post_id& x) {
+  return f(caf::meta::type_name("post_id"), x.origin, x.counter);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_record& x) {
   return f(caf::meta::type_name("message_record"), x.seq, x.author, x.ts_micros, x.text,
-           x.extra_xml);
+           x.extra_xml, x.pid);
 }
 // An enum field travels as its uint8_t value: `raw` is what the inspector reads or
 // writes, store() puts a loaded value back (from the inspector's load callback).

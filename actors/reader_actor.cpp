@@ -16,8 +16,9 @@ caf::error failed(const pchat::status& s) {
 
 caf::behavior reader_actor(caf::event_based_actor*, const storage::database* store) {
   return {
-      [=](rdload_atom, const std::string& room_id, const std::string& category_id,
-          uint64_t n) -> caf::result<uint64_t, std::vector<storage::message_record>, bool> {
+      [=](rdload_atom, const std::string& room_id, const std::string& category_id, uint64_t n,
+          uint64_t ids) -> caf::result<uint64_t, std::vector<storage::message_record>, bool,
+                                       std::vector<storage::post_id>> {
         // A room without a category keeps history; one whose category cannot be read is not
         // loaded (the room refuses posts and reads again) rather than guessing the setting.
         bool chat_history = true;
@@ -34,7 +35,9 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::database* sto
         if (auto s = store->messages().read_latest(room_id, std::min<uint64_t>(n, kMaxReadMessages), &latest);
             !s.is_ok())
           return failed(s);
-        return {last, std::move(latest), chat_history};
+        std::vector<storage::post_id> post_ids;
+        if (auto s = store->messages().read_post_ids(room_id, std::min<uint64_t>(ids, kMaxReadMessages), &post_ids); !s.is_ok()) return failed(s);
+        return {last, std::move(latest), chat_history, std::move(post_ids)};
       },
       [=](rdlatest_atom, const std::string& room_id,
           uint64_t n) -> caf::result<std::vector<storage::message_record>> {

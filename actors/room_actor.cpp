@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/commit_actor.h"
 #include "actors/identity_registry.h"
@@ -34,6 +35,36 @@ struct member {
   // to send the difference when it becomes ready.
   bool ready = false;
   std::vector<std::string> snapshot;
+};
+
+struct post_id_hash {
+  size_t operator()(const storage::post_id& p) const {
+    return std::hash<uint64_t>{}(p.origin * 0x9e3779b97f4a7c15ull ^ p.counter);
+  }
+};
+
+// The post ids of the room's newest kPostIdWindow posts (messages.h post_atom): a post
+// sent again after its room was lost is answered, not stored twice.
+class post_window {
+ public:
+  bool has(const storage::post_id& p) const { return ids_.count(p) > 0; }
+  void add(const storage::post_id& p) {
+    if (p.empty() || !ids_.insert(p).second) return;
+    order_.push_back(p);
+    if (order_.size() > kPostIdWindow) {
+      ids_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+  void assign(const std::vector<storage::post_id>& oldest_first) {
+    ids_.clear();
+    order_.clear();
+    for (auto& p : oldest_first) add(p);
+  }
+
+ private:
+  std::unordered_set<storage::post_id, post_id_hash> ids_;
+  std::deque<storage::post_id> order_;
 };
 
 struct room_state {
@@ -73,6 +104,9 @@ struct room_state {
     caf::response_promise rp;  // an announce's requester (u64 seq), else not pending
     storage::message_record msg;
     bool stored = false;       // written to the log: goes into the back-chat cache
+    // The same post (its post id) sent again while this one is being written: their INFOs
+    // get this one's answer.
+    std::vector<info_ticket> again;
   };
   struct pending_commit {
     uint64_t id;
@@ -81,6 +115,7 @@ struct room_state {
     held_post post;
   };
   std::deque<pending_commit> commits;
+  post_window posted;  // post ids answered 200 (stored, or relayed with ChatHistory off)
   caf::actor_system* sys = nullptr;  // renders errors when answering a post
   uint64_t commit_ids = 0;
   bool commit_watch_armed = false;
@@ -143,6 +178,7 @@ struct room_state {
   // requester) or refused (info_answer.h; a store failure is SIP 503).
   void answer(held_post& p, const caf::error* err) {
     answer_info(p.ticket, err);
+    for (auto& t : p.again) answer_info(t, err);
     if (!p.rp.pending()) return;
     if (err == nullptr)
       p.rp.deliver(p.msg.seq);
@@ -167,7 +203,10 @@ struct room_state {
     auto err = make_error(errc::busy, "the room stopped before the post was confirmed; it was "
                                       "not acknowledged, send it again");
     for (auto& c : commits)
-      if (!c.fail) answer_info(c.post.ticket, &err);
+      if (!c.fail) {
+        answer_info(c.post.ticket, &err);
+        for (auto& t : c.post.again) answer_info(t, &err);
+      }
   }
 
   // Sends a notice to every member except `except` (a session address).
@@ -316,6 +355,7 @@ void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
 // acknowledgement before their echo; one body for all), then the back-chat cache.
 void post_durable(room_ptr self, room_state::held_post& p) {
   auto& st = self->state;
+  st.posted.add(p.msg.pid);
   st.answer(p, nullptr);
   auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, p.msg), st.envid++));
   const auto& to = st.targets();
@@ -602,9 +642,15 @@ caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::messag
 // room answers it, whatever happens (messages.h). REQUIRES: the caller checked that `user`
 // may post here (joined, or the file API's check for an announce).
 void accept_post(room_ptr self, const std::string& user, std::string text, std::string extra,
-                 info_ticket ticket, caf::response_promise rp) {
+                 storage::post_id pid, info_ticket ticket, caf::response_promise rp) {
   auto& st = self->state;
-  room_state::held_post p{std::move(ticket), std::move(rp), {}, false};
+  if (!pid.empty() && st.loaded) {
+    // Sent again (its room was lost, or its answer was): the first one's result.
+    if (st.posted.has(pid)) return st.answer_info(ticket, nullptr);
+    for (auto& c : st.commits)
+      if (!c.fail && c.post.msg.pid == pid) return c.post.again.push_back(std::move(ticket));
+  }
+  room_state::held_post p{std::move(ticket), std::move(rp), {}, false, {}};
   caf::error refused;
   if (!st.plan.refusal.empty())
     refused = make_error(errc::busy, st.plan.refusal);
@@ -616,6 +662,7 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
   p.msg.ts_micros = utc::now_micros();
   p.msg.text = std::move(text);
   p.msg.extra_xml = std::move(extra);
+  p.msg.pid = pid;
   write_post(self, std::move(p));
 }
 
@@ -627,8 +674,10 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
 void load_history(room_ptr self, bool first) {
   auto& st = self->state;
   auto h = self->request(st.ctx->reader, st.ctx->request_timeout, rdload_atom::value, st.rec.id,
-                         st.rec.category_id, static_cast<uint64_t>(st.cache_cap));
-  auto ok = [=](uint64_t last, std::vector<storage::message_record>& latest, bool chat_history) {
+                         st.rec.category_id, static_cast<uint64_t>(st.cache_cap),
+                         static_cast<uint64_t>(kPostIdWindow));
+  auto ok = [=](uint64_t last, std::vector<storage::message_record>& latest, bool chat_history,
+                std::vector<storage::post_id>& post_ids) {
     auto& st = self->state;
     if (!st.loaded && !st.load_error.empty())
       PCHAT_LOG(info, "room", "history readable again; posting resumes",
@@ -636,6 +685,7 @@ void load_history(room_ptr self, bool first) {
     st.next_seq = last + 1;
     st.chat_history = chat_history;
     st.cache.assign(std::make_move_iterator(latest.begin()), std::make_move_iterator(latest.end()));
+    st.posted.assign(post_ids);
     st.loaded = true;
     st.load_error.clear();
     st.reload_delay = std::chrono::seconds(1);
@@ -774,22 +824,22 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         return self->delegate(st.ctx->reader, rdlatest_atom::value, st.rec.id, static_cast<uint64_t>(n));
       },
       [=](post_atom, const std::string& user, std::string& text, std::string& extra,
-          info_ticket& ticket) {
+          const storage::post_id& pid, info_ticket& ticket) {
         // From here the room holds the post's INFO and answers it (messages.h).
         auto& st = self->state;
         auto sender = self->current_sender();
         if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end()) {
-          room_state::held_post p{std::move(ticket), {}, {}, false};
+          room_state::held_post p{std::move(ticket), {}, {}, false, {}};
           auto err = make_error(errc::not_joined, "join the room before posting");
           st.answer(p, &err);
         } else {
-          accept_post(self, user, std::move(text), std::move(extra), std::move(ticket), {});
+          accept_post(self, user, std::move(text), std::move(extra), pid, std::move(ticket), {});
         }
         return caf::ok_atom::value;
       },
       [=](announce_atom, const std::string& user, std::string& text) -> caf::result<uint64_t> {
         auto rp = self->make_response_promise();
-        accept_post(self, user, std::move(text), {}, {}, rp);
+        accept_post(self, user, std::move(text), {}, {}, {}, rp);
         return rp;
       },
       [=](clear_atom, const std::string&, int64_t before) -> caf::result<uint64_t> {

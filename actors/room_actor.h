@@ -49,6 +49,11 @@ struct server_context;
 // bounds one read (at most 256 x 64 kB) and one synced write.
 inline constexpr size_t kScanChunk = 256;
 
+// Post ids a room remembers (its newest stored or relayed posts; loaded from the log at
+// start): a post sent again with one of them is answered with the stored result instead of
+// being stored twice (docs/POOL.md "post ids"). 1,000 x 16 bytes per live room.
+inline constexpr size_t kPostIdWindow = 1000;
+
 // REQUIRES: rec is a stored room; ctx->reader and ctx->commit are running.
 caf::actor spawn_room_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx,
                             storage::room_record rec);

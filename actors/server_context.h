@@ -46,6 +46,7 @@ namespace pchat::actors {
 
 class identity_registry;
 class pool_membership;
+class post_id_source;
 
 // The node's settings, fixed at start-up.
 struct server_settings {
@@ -92,6 +93,9 @@ struct server_context : server_settings {
   // The pool (actors/pool_view.h, docs/POOL.md): null for a standalone node, whose rooms
   // are all local. In a pool, take current() once per decision (where a room lives).
   std::shared_ptr<pool_membership> pool;
+  // The ids this node's sessions give their posts (actors/post_id_source.h); never null in
+  // a node built by server_node.
+  std::shared_ptr<post_id_source> post_ids;
 };
 
 }  // namespace pchat::actors

@@ -7,6 +7,7 @@
 #include "actors/indexer_actor.h"
 #include "actors/messages.h"
 #include "actors/pool_view.h"
+#include "actors/post_id_source.h"
 #include "actors/reader_actor.h"
 #include "actors/sip_bridge.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -30,6 +31,7 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
     first->self = parts_.pool->node_name;
     ctx->pool = std::make_shared<pool_membership>(std::move(first));
   }
+  ctx->post_ids = std::make_shared<post_id_source>(post_id_source::random_origin());
   auto interposed = [&](const node_parts::interpose& f, const caf::actor& real) {
     return f ? keep(f(sys_, real)) : real;
   };

@@ -9,6 +9,7 @@
 #include "actors/identity_registry.h"
 #include "actors/info_answer.h"
 #include "actors/messages.h"
+#include "actors/post_id_source.h"
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "protocol/xccos/chat_uri.h"
@@ -249,7 +250,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       st.handovers++;
       info_ticket ticket{txn, st.info.id, cmd.envid, cmd.seqid};
       self->request(it->second, caf::infinite, post_atom::value, st.user, std::move(cmd.chat.text),
-                    std::move(cmd.chat.extra_xml), std::move(ticket))
+                    std::move(cmd.chat.extra_xml), st.ctx->post_ids->next(), std::move(ticket))
           .then(
               [=](caf::ok_atom) {  // the room holds it now
                 self->state.handovers--;

@@ -82,6 +82,33 @@ status message_log::read_latest(const std::string& room_id, size_t n,
   return status::ok();
 }
 
+status message_log::read_post_ids(const std::string& room_id, size_t n,
+                                  std::vector<post_id>* out) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  std::vector<post_id> result;
+  if (n > 0) {
+    range_iterator it = room_messages(db_, room_id);
+    size_t seen = 0;
+    for (it->SeekForPrev(keys::message_key(room_id, std::numeric_limits<uint64_t>::max()));
+         it->Valid() && seen < n; it->Prev(), ++seen) {
+      std::string room;
+      uint64_t key_seq = 0, seq = 0;
+      post_id pid;
+      if (!keys::get_message_key(view(it->key()), &room, &key_seq))
+        return status::corruption("message key: malformed");
+      if (status d = get_message_post_id(view(it->value()), &seq, &pid); !d.is_ok()) return d;
+      if (seq != key_seq)
+        return status::corruption("message record: seq " + std::to_string(seq) +
+                                  " stored under key seq " + std::to_string(key_seq));
+      if (!pid.empty()) result.push_back(pid);
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read post ids of " + room_id);
+    std::reverse(result.begin(), result.end());  // collected newest first
+  }
+  *out = std::move(result);
+  return status::ok();
+}
+
 status message_log::read_from(const std::string& room_id, uint64_t from_seq, size_t limit,
                               std::vector<message_record>* out) const {
   if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;

@@ -35,6 +35,9 @@ class message_log {
   status last_sequence(const std::string& room_id, uint64_t* out) const;
   // The newest `n` messages of the room, returned oldest first.
   status read_latest(const std::string& room_id, size_t n, std::vector<message_record>* out) const;
+  // The post ids of the newest `n` messages of the room, oldest first, those without one
+  // left out (the room's dedup window, docs/POOL.md); texts are not decoded.
+  status read_post_ids(const std::string& room_id, size_t n, std::vector<post_id>* out) const;
   // Messages with seq >= from_seq, ascending, at most `limit`.
   status read_from(const std::string& room_id, uint64_t from_seq, size_t limit,
                    std::vector<message_record>* out) const;

@@ -303,20 +303,46 @@ status get_policy_record(std::string_view in, policy_record* out) {
 }
 
 void put_message_record(std::string* dst, const message_record& in) {
-  put_byte(dst, kRecordFormatVersion);
+  put_byte(dst, kMessageFormatVersion);
   put_varint64(dst, in.seq);
   put_zigzag64(dst, in.ts_micros);
+  put_varint64(dst, in.pid.origin);
+  put_varint64(dst, in.pid.counter);
   put_string(dst, in.author);
   put_string(dst, in.text);
   put_string(dst, in.extra_xml);
 }
 
+namespace {
+
+// The fields before the texts, both formats; `version` is the one read.
+bool read_message_head(field_reader& r, uint8_t* version, message_record* out) {
+  out->pid = {};
+  return r.read_version_in(kRecordFormatVersion, kMessageFormatVersion, version) &&
+         r.read_varint("seq", &out->seq) && r.read_zigzag("ts_micros", &out->ts_micros) &&
+         (*version == kRecordFormatVersion ||
+          (r.read_varint("post_origin", &out->pid.origin) &&
+           r.read_varint("post_counter", &out->pid.counter)));
+}
+
+}  // namespace
+
 status get_message_record(std::string_view in, message_record* out) {
   field_reader r(in, "message record");
-  r.read_version() && r.read_varint("seq", &out->seq) &&
-      r.read_zigzag("ts_micros", &out->ts_micros) && r.read_string("author", &out->author) &&
+  uint8_t version = 0;
+  read_message_head(r, &version, out) && r.read_string("author", &out->author) &&
       r.read_string("text", &out->text) && r.read_string("extra_xml", &out->extra_xml);
   return r.finish();
+}
+
+status get_message_post_id(std::string_view in, uint64_t* seq, post_id* out) {
+  field_reader r(in, "message record");
+  uint8_t version = 0;
+  message_record head;
+  if (!read_message_head(r, &version, &head)) return r.error();
+  *seq = head.seq;
+  *out = head.pid;
+  return status::ok();
 }
 
 void put_file_record(std::string* dst, const file_record& in) {

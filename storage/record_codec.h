@@ -14,8 +14,10 @@
 //   room_record     := version id:string name:string description:string category_id:string
 //                      topic:string type:enum privacy:enum invitations:enum disabled:bool
 //                      addin:string members:list managers:list presenters:list
-//   message_record  := version seq:varint ts_micros:zigzag64 author:string text:string
-//                      extra_xml:string
+//   message_record  := 0x02 seq:varint ts_micros:zigzag64 post_origin:varint
+//                      post_counter:varint author:string text:string extra_xml:string
+//                      (format 2: the post id early, so the dedup window loads without
+//                      decoding texts; format 1, still read, has no post id: empty)
 //   compliance_record := 0x02 seq:varint kind:enum ts_micros:zigzag64 room_id:string
 //                      room_name:string user_uri:string user_display:string
 //                      message_id:varint text:string
@@ -59,6 +61,7 @@ namespace pchat::storage {
 
 inline constexpr uint8_t kRecordFormatVersion = 1;  // DO NOT CHANGE: embedded in on-disk data
 inline constexpr uint8_t kComplianceFormatVersion = 2;  // written; 1 is still read
+inline constexpr uint8_t kMessageFormatVersion = 2;     // written; 1 is still read
 
 // put_X appends the encoding of `in` to *dst. get_X decodes all of `in` into *out; on
 // failure it returns corruption and *out holds unspecified (but valid) values.
@@ -81,6 +84,9 @@ status get_policy_record(std::string_view in, policy_record* out);
 
 void put_message_record(std::string* dst, const message_record& in);
 status get_message_record(std::string_view in, message_record* out);
+// The seq and post id of an encoded message_record, without decoding the rest (the room's
+// dedup window, loaded at start). Format 1 gives an empty post id.
+status get_message_post_id(std::string_view in, uint64_t* seq, post_id* out);
 
 void put_compliance_record(std::string* dst, const compliance_record& in);
 // The same, numbered `seq` instead of in.seq (the commit actor stages without copying).

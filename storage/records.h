@@ -44,9 +44,23 @@ struct room_record {
   bool operator==(const room_record&) const = default;
 };
 
+// Which post a message is, pool-wide (docs/POOL.md "post ids"): chosen by the node of the
+// session that took the client's INFO, so that a post re-sent to a room after its owner
+// changed is recognised and stored once. `origin` is the choosing node's incarnation (a
+// random non-zero 64-bit number drawn at every start, so ids never repeat across restarts),
+// `counter` numbers that incarnation's posts from 1. {0, 0}: no id (announces, imports,
+// messages stored before post ids existed); such posts are never deduplicated.
+struct post_id {
+  uint64_t origin = 0;
+  uint64_t counter = 0;
+  bool empty() const { return origin == 0 && counter == 0; }
+  bool operator==(const post_id&) const = default;
+};
+
 // One posted message. `seq` is assigned by the room, dense and increasing from 1.
 struct message_record {
   uint64_t seq = 0;
+  post_id pid;             // empty for messages without one (see post_id)
   std::string author;      // sip:user@domain
   int64_t ts_micros = 0;   // server receive time, microseconds since the Unix epoch (UTC)
   std::string text;

@@ -352,14 +352,14 @@ caf::behavior flaky_reader(caf::stateful_actor<flaky_reader_state>* self, int fa
                            std::shared_ptr<std::promise<void>> retried) {
   self->state.failures = failures;
   return {
-      [=](actors::rdload_atom a, const std::string& room, const std::string& cat,
-          uint64_t n) -> caf::result<caf::message> {
+      [=](actors::rdload_atom a, const std::string& room, const std::string& cat, uint64_t n,
+          uint64_t ids) -> caf::result<caf::message> {
         if (++self->state.loads == 2) retried->set_value();
         if (self->state.failures > 0) {
           --self->state.failures;
           return actors::make_error(actors::errc::storage_failure, "injected: cannot read the last sequence");
         }
-        return self->delegate(real, a, room, cat, n);
+        return self->delegate(real, a, room, cat, n, ids);
       },
       [=](actors::rdlatest_atom a, const std::string& room, uint64_t n) -> caf::result<caf::message> {
         return self->delegate(real, a, room, n);

@@ -37,6 +37,17 @@ void round_trip(std::string_view in, status (*get)(std::string_view, Record*),
   FUZZ_CHECK(once == twice);
 }
 
+// The dedup window's peek (seq and post id only) agrees with the full decode.
+void message(std::string_view in) {
+  round_trip<message_record>(in, get_message_record, put_message_record);
+  message_record m;
+  if (!get_message_record(in, &m).is_ok()) return;
+  uint64_t seq = 0;
+  post_id pid;
+  FUZZ_CHECK(get_message_post_id(in, &seq, &pid).is_ok());
+  FUZZ_CHECK(seq == m.seq && pid == m.pid);
+}
+
 void compliance(std::string_view in) {
   std::vector<compliance_record> events;
   status s = get_compliance_value(in, &events);
@@ -69,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4: round_trip<addin_record>(in, get_addin_record, put_addin_record); break;
     case 5: round_trip<invitation_record>(in, get_invitation_record, put_invitation_record); break;
     case 6: round_trip<policy_record>(in, get_policy_record, put_policy_record); break;
-    case 7: round_trip<message_record>(in, get_message_record, put_message_record); break;
+    case 7: message(in); break;
     case 8: round_trip<file_record>(in, get_file_record, put_file_record); break;
     case 9: compliance(in); break;
     case 10: {

@@ -41,6 +41,8 @@ inline void expect_same(const message_record& a, const message_record& b) {
   EXPECT_EQ(a.ts_micros, b.ts_micros);
   EXPECT_EQ(a.text, b.text);
   EXPECT_EQ(a.extra_xml, b.extra_xml);
+  EXPECT_EQ(a.pid.origin, b.pid.origin);
+  EXPECT_EQ(a.pid.counter, b.pid.counter);
 }
 
 }  // namespace pchat::storage

@@ -162,5 +162,45 @@ TEST_F(StoreTest, MessageStoredUnderTheWrongSequenceIsCorruption) {
   EXPECT_EQ(s.reason(), "message record: seq 7 stored under key seq 8");
 }
 
+TEST_F(StoreTest, PostIdsOfTheNewestMessagesComeOldestFirstSkippingThoseWithout) {
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    message_record m = make_message(seq);
+    if (seq != 9) m.pid = {77, seq};  // 9: an announce, no post id
+    ASSERT_TRUE(st_->messages().put("room", m).is_ok());
+  }
+  std::vector<post_id> ids;
+  ASSERT_TRUE(st_->messages().read_post_ids("room", 4, &ids).is_ok());
+  EXPECT_EQ(ids, (std::vector<post_id>{{77, 7}, {77, 8}, {77, 10}}));
+  ASSERT_TRUE(st_->messages().read_post_ids("room", 1000, &ids).is_ok());
+  EXPECT_EQ(ids.size(), 9u);
+  EXPECT_EQ(ids.front(), (post_id{77, 1}));
+  ASSERT_TRUE(st_->messages().read_post_ids("other", 1000, &ids).is_ok());
+  EXPECT_TRUE(ids.empty());
+}
+
+// A log written before post ids (format 1 values) is read as before, ids empty.
+TEST_F(StoreTest, MessagesStoredInFormat1AreStillRead) {
+  std::string path = dir_.path() + "/db";
+  st_.reset();
+  with_raw_db(path, [](rocksdb::DB* db, auto cf) {
+    // version 1, seq 1, ts 3 (zigzag 6), author "a", text "hi", extra_xml ""
+    const std::string v1("\x01\x01\x06\x01" "a" "\x02" "hi" "\x00", 9);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf("messages"), keys::message_key("room", 1), v1).ok());
+  });
+  reopen();
+  message_record m2 = make_message(2);
+  m2.pid = {5, 6};
+  ASSERT_TRUE(st_->messages().put("room", m2).is_ok());
+  std::vector<message_record> ms;
+  ASSERT_TRUE(st_->messages().read_latest("room", 10, &ms).is_ok());
+  ASSERT_EQ(seqs_of(ms), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(ms[0].text, "hi");
+  EXPECT_TRUE(ms[0].pid.empty());
+  expect_same(ms[1], m2);
+  std::vector<post_id> ids;
+  ASSERT_TRUE(st_->messages().read_post_ids("room", 10, &ids).is_ok());
+  EXPECT_EQ(ids, (std::vector<post_id>{{5, 6}}));
+}
+
 }  // namespace
 }  // namespace pchat::storage
