@@ -17,6 +17,7 @@ xccos::result_code to_code(errc e) {
     case errc::bad_request: return xccos::result_code::bad_request;
     case errc::quota_exceeded: return xccos::result_code::too_large;
     case errc::storage_failure:
+    case errc::moved:
     case errc::busy: return xccos::result_code::unavailable;
   }
   return xccos::result_code::internal_error;

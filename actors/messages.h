@@ -81,7 +81,9 @@ using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, 
 using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, post_id, info_ticket) | session -> room | ok_atom at once: the room holds the INFO
                                                                //   and answers it (200 once durable, before the fan-out; every refusal); a bounce: it never did.
                                                                //   A post whose post_id the room stored (its newest kPostIdWindow) is answered 200 again: no new
-                                                               //   seq, no second fan-out or compliance event (docs/POOL.md "post ids")
+                                                               //   seq, no second fan-out or compliance event (docs/POOL.md "post ids").
+                                                               //   Pool (ctx->pool): the reply comes once the room answered the INFO (ok_atom), or is
+                                                               //   errc::moved when the room gives it back unanswered; the session keeps the post until then
 using reload_atom = caf::atom_constant<caf::atom("rreload")>;  // (rreload) | room -> itself (timer) | none: read the history again after a failed load
 using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;  // (cwatch) | room -> itself (timer) | none: refuse writes older than commit_timeout
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
@@ -130,6 +132,9 @@ enum class errc : uint8_t {
   bad_request = 5,
   busy = 6,            // not done in time, or the room cannot read its history: nothing changed, retry
   quota_exceeded = 7,  // a per-user quota (server_context) would be exceeded: nothing stored
+  moved = 8,           // pool: this room actor no longer serves the room (another node does
+                       // now); a post's INFO given back unanswered: look the room up again
+                       // and send it there (docs/POOL.md "Dead owner", "Handing back")
 };
 caf::error make_error(errc code, std::string reason);
 // Returns true (and fills code/reason) if `e` is one of ours.

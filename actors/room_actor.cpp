@@ -99,14 +99,21 @@ struct room_state {
   // the durable throughput) fails those older than commit_timeout; their late answers are
   // then ignored. A post's entry holds the post and its client's INFO (messages.h: the room
   // answers it); an admin write's holds what to do on failure.
+  // A post's INFO and, in a pool, its session's post request (messages.h post_atom):
+  // completed (ok_atom) once the INFO is answered, or failed errc::moved when the room gives
+  // the INFO back unanswered (it no longer serves the room) for the session to re-send.
+  struct held_info {
+    info_ticket ticket;           // txn 0: no INFO (an announce)
+    caf::response_promise done;   // pool only; standalone not pending
+  };
   struct held_post {
-    info_ticket ticket;        // txn 0: no INFO (an announce)
+    held_info info;
     caf::response_promise rp;  // an announce's requester (u64 seq), else not pending
     storage::message_record msg;
     bool stored = false;       // written to the log: goes into the back-chat cache
-    // The same post (its post id) sent again while this one is being written: their INFOs
-    // get this one's answer.
-    std::vector<info_ticket> again;
+    // The same post (its post id) sent again while this one is being written: they get
+    // this one's answer.
+    std::vector<held_info> again;
   };
   struct pending_commit {
     uint64_t id;
@@ -177,13 +184,17 @@ struct room_state {
   // INFO"): accepted (`err` null: SIP 200 before the fan-out, the seq to an announce's
   // requester) or refused (info_answer.h; a store failure is SIP 503).
   void answer(held_post& p, const caf::error* err) {
-    answer_info(p.ticket, err);
-    for (auto& t : p.again) answer_info(t, err);
+    answer_info(p.info, err);
+    for (auto& i : p.again) answer_info(i, err);
     if (!p.rp.pending()) return;
     if (err == nullptr)
       p.rp.deliver(p.msg.seq);
     else
       p.rp.deliver(*err);
+  }
+  void answer_info(held_info& i, const caf::error* err) {
+    answer_info(i.ticket, err);
+    if (i.done.pending()) i.done.deliver(caf::ok_atom::value);
   }
   void answer_info(const info_ticket& t, const caf::error* err) {
     if (t.txn == 0) return;
@@ -204,8 +215,8 @@ struct room_state {
                                       "not acknowledged, send it again");
     for (auto& c : commits)
       if (!c.fail) {
-        answer_info(c.post.ticket, &err);
-        for (auto& t : c.post.again) answer_info(t, &err);
+        answer_info(c.post.info.ticket, &err);
+        for (auto& i : c.post.again) answer_info(i.ticket, &err);
       }
   }
 
@@ -642,15 +653,15 @@ caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::messag
 // room answers it, whatever happens (messages.h). REQUIRES: the caller checked that `user`
 // may post here (joined, or the file API's check for an announce).
 void accept_post(room_ptr self, const std::string& user, std::string text, std::string extra,
-                 storage::post_id pid, info_ticket ticket, caf::response_promise rp) {
+                 storage::post_id pid, room_state::held_info info, caf::response_promise rp) {
   auto& st = self->state;
   if (!pid.empty() && st.loaded) {
     // Sent again (its room was lost, or its answer was): the first one's result.
-    if (st.posted.has(pid)) return st.answer_info(ticket, nullptr);
+    if (st.posted.has(pid)) return st.answer_info(info, nullptr);
     for (auto& c : st.commits)
-      if (!c.fail && c.post.msg.pid == pid) return c.post.again.push_back(std::move(ticket));
+      if (!c.fail && c.post.msg.pid == pid) return c.post.again.push_back(std::move(info));
   }
-  room_state::held_post p{std::move(ticket), std::move(rp), {}, false, {}};
+  room_state::held_post p{std::move(info), std::move(rp), {}, false, {}};
   caf::error refused;
   if (!st.plan.refusal.empty())
     refused = make_error(errc::busy, st.plan.refusal);
@@ -824,17 +835,23 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         return self->delegate(st.ctx->reader, rdlatest_atom::value, st.rec.id, static_cast<uint64_t>(n));
       },
       [=](post_atom, const std::string& user, std::string& text, std::string& extra,
-          const storage::post_id& pid, info_ticket& ticket) {
-        // From here the room holds the post's INFO and answers it (messages.h).
+          const storage::post_id& pid, info_ticket& ticket) -> caf::result<caf::ok_atom> {
+        // From here the room holds the post's INFO and answers it (messages.h). In a pool
+        // the session keeps the post until it is answered (to send it again if this room
+        // is lost), so the request completes then; standalone, at once.
         auto& st = self->state;
-        auto sender = self->current_sender();
+        auto sender = self->current_sender();  // before make_response_promise takes it
+        room_state::held_info info{std::move(ticket), {}};
+        if (st.ctx->pool) info.done = self->make_response_promise();
+        caf::response_promise done = info.done;
         if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end()) {
-          room_state::held_post p{std::move(ticket), {}, {}, false, {}};
+          room_state::held_post p{std::move(info), {}, {}, false, {}};
           auto err = make_error(errc::not_joined, "join the room before posting");
           st.answer(p, &err);
         } else {
-          accept_post(self, user, std::move(text), std::move(extra), pid, std::move(ticket), {});
+          accept_post(self, user, std::move(text), std::move(extra), pid, std::move(info), {});
         }
+        if (done.pending()) return done;
         return caf::ok_atom::value;
       },
       [=](announce_atom, const std::string& user, std::string& text) -> caf::result<uint64_t> {

@@ -11,6 +11,7 @@
 
 #include "actors/messages.h"
 #include "actors/room_actor.h"
+#include "pool/pool_settings.h"
 #include "storage/database.h"
 #include "tests/support/actor_node.h"
 #include "tests/support/temp_dir.h"
@@ -170,4 +171,31 @@ TEST(PostIds, SessionPostsCarryTheirNodesIds) {
   EXPECT_EQ(ms[0].pid.origin, ms[2].pid.origin);
   EXPECT_NE(ms[0].pid.counter, ms[1].pid.counter);
   EXPECT_NE(ms[1].pid.counter, ms[2].pid.counter);
+}
+
+// In a pool the session keeps a post until its room answered it (to send it again if the
+// room is lost): the room completes the post request only then, after the 200, also for a
+// post it recognised.
+TEST(PostIds, InAPoolThePostRequestCompletesOnlyOnceTheInfoIsAnswered) {
+  temp_dir dir("postids");
+  node n(dir.path(), false, [](actors::node_parts& parts) {
+    pool::pool_settings ps;
+    ps.node_name = "a";
+    parts.pool = ps;
+  });
+  ASSERT_TRUE(n.ctx->pool);
+  std::string uri = n.make_room("Pooled");
+  poster p(n, uri);
+  ASSERT_TRUE(p.join());
+  for (int round = 0; round < 2; ++round) {  // the second time: recognised, answered again
+    uint64_t txn = next_txn++;
+    bool completed = false;
+    p.self->request(p.room, 5s, actors::post_atom::value, kUser, std::string("held"), std::string(),
+                    storage::post_id{0x900dULL, 1}, actors::info_ticket{txn, kDialog, "1", "1"})
+        .receive([&](caf::ok_atom) { completed = true; }, [&](caf::error&) {});
+    ASSERT_TRUE(completed) << "round " << round;
+    EXPECT_EQ(n.edge.response(txn), 200) << "completed before the INFO was answered, round " << round;
+  }
+  EXPECT_EQ(stored(n, uri).size(), 1u);
+  EXPECT_EQ(n.edge.count(kDialog, "<resp code"), 0u) << "a post was refused";
 }
