@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "actors/messages.h"
+#include "actors/node_metrics.h"
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "text/utc_time.h"
@@ -20,10 +21,12 @@ namespace {
 struct commit_inputs : server_settings {
   storage::database* store = nullptr;
   caf::actor indexer;
+  std::shared_ptr<node_metrics> metrics;
 };
 
 struct commit_state {
   const storage::database* store = nullptr;
+  node_metrics* metrics = nullptr;
   std::unique_ptr<storage::write_batch> batch;
   std::vector<std::pair<caf::response_promise, uint64_t>> waiters;  // promise, value to deliver
   bool flush_scheduled = false;
@@ -58,7 +61,13 @@ void flush(caf::stateful_actor<commit_state>* self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.waiters.empty() && st.staged_events == 0) return;
+  auto began = std::chrono::steady_clock::now();
   pchat::status s = st.batch->commit();
+  auto& m = *st.metrics;
+  m.commit_batches.add();
+  m.commit_batch_entries.observe(st.waiters.size() + st.staged_events);
+  m.commit_sync_us.observe(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began).count()));
   auto waiters = std::move(st.waiters);
   st.waiters.clear();
   bool had_post_event = st.staged_post_event;
@@ -73,12 +82,15 @@ void flush(caf::stateful_actor<commit_state>* self) {
   if (s.is_ok()) {
     if (had_post_event) storage::crash_point("after_capture");
     // Before the waiters: an acknowledged message is always queued at the indexer already.
-    if (st.indexer && !index_msgs.empty())
+    if (st.indexer && !index_msgs.empty()) {
+      m.index_queued.add(index_msgs.size());
       self->send(st.indexer, index_atom::value, std::move(index_rooms), std::move(index_msgs));
+    }
     for (auto& [rp, value] : waiters) rp.deliver(value);
     return;
   }
   // The store logs when writes stop and when they resume; this is per batch.
+  m.commit_failures.add();
   PCHAT_LOG(debug, "commit", "group commit failed",
             "error=" + log::quote(s.to_string()) + " waiters=" + std::to_string(waiters.size()));
   for (auto& [rp, value] : waiters)
@@ -134,6 +146,7 @@ std::optional<caf::error> check_pref_quota(caf::stateful_actor<commit_state>* se
 caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
                            std::shared_ptr<const commit_inputs> in) {
   self->state.store = in->store;
+  self->state.metrics = in->metrics.get();
   self->state.batch = in->store->new_batch();
   self->state.indexer = in->indexer;
   uint64_t last_event = 0;
@@ -225,11 +238,12 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
 }  // namespace
 
 caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, caf::actor indexer,
-                              const server_settings& settings) {
+                              const server_settings& settings, std::shared_ptr<node_metrics> metrics) {
   auto in = std::make_shared<commit_inputs>();
   static_cast<server_settings&>(*in) = settings;
   in->store = store;
   in->indexer = std::move(indexer);
+  in->metrics = std::move(metrics);
   return sys.spawn<caf::detached>(commit_actor, std::shared_ptr<const commit_inputs>(std::move(in)));
 }
 

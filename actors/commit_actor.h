@@ -31,6 +31,7 @@ class database;
 
 namespace pchat::actors {
 
+struct node_metrics;
 struct server_context;
 struct server_settings;
 
@@ -39,8 +40,9 @@ constexpr size_t kMaxBatch = 1024;
 // Spawns the detached commit actor. REQUIRES: store is open and outlives the actor.
 // indexer (may be invalid) gets every synced batch's messages; settings: the per-user
 // quotas. It needs no server_context: it exists before the context that names it.
+// metrics: counts every batch (node_metrics.h). REQUIRES: not null.
 caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, caf::actor indexer,
-                              const server_settings& settings);
+                              const server_settings& settings, std::shared_ptr<node_metrics> metrics);
 
 // Stages `e` (no waiter) with the commit actor's next group commit; nothing when compliance
 // is off (ctx.compliance_enabled: off costs nothing). Any thread (actors, HTTP handlers);

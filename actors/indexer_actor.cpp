@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.h"
+#include "actors/node_metrics.h"
 #include "log/log.h"
 #include "search/search_index.h"
 #include "storage/database.h"
@@ -69,7 +70,8 @@ void catch_up(indexer_state& st, storage::database* store) {
     PCHAT_LOG(info, "search", "index caught up with the store", "messages=" + std::to_string(added));
 }
 
-caf::behavior indexer_actor(indexer_ptr self, storage::database* store, std::string path) {
+caf::behavior indexer_actor(indexer_ptr self, storage::database* store, std::string path,
+                           std::shared_ptr<node_metrics> metrics) {
   auto& st = self->state;
   if (auto s = search::search_index::open(path, &st.index); !s.is_ok()) {
     PCHAT_LOG(error, "search", "cannot open the search index; history search is unavailable",
@@ -83,6 +85,7 @@ caf::behavior indexer_actor(indexer_ptr self, storage::database* store, std::str
       [=](index_atom, const std::vector<std::string>& rooms,
           const std::vector<storage::message_record>& msgs) {
         auto& st = self->state;
+        metrics->index_done.add(msgs.size());  // taken off the backlog, indexed or not
         if (!st.index) return;
         for (size_t i = 0; i < msgs.size() && i < rooms.size(); ++i)
           if (auto s = st.index->add(rooms[i], msgs[i]); !s.is_ok())
@@ -119,8 +122,9 @@ caf::behavior indexer_actor(indexer_ptr self, storage::database* store, std::str
 
 }  // namespace
 
-caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::database* store, std::string path) {
-  return sys.spawn<caf::detached>(indexer_actor, store, std::move(path));
+caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::database* store, std::string path,
+                               std::shared_ptr<node_metrics> metrics) {
+  return sys.spawn<caf::detached>(indexer_actor, store, std::move(path), std::move(metrics));
 }
 
 }  // namespace pchat::actors

@@ -26,6 +26,7 @@
 #include <caf/fwd.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace pchat::storage {
@@ -34,11 +35,15 @@ class database;
 
 namespace pchat::actors {
 
+struct node_metrics;
+
 inline constexpr size_t kIndexCommitDocs = 2000;  // bounds memory and work lost in a crash
 inline constexpr std::chrono::milliseconds kIndexCommitDelay{250};  // search freshness
 
 // Spawns the detached indexer over the index directory `path`.
-// REQUIRES: *store outlives the actor.
-caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::database* store, std::string path);
+// REQUIRES: *store outlives the actor. metrics (not null): counts what it has taken from
+// its mailbox (node_metrics::index_done).
+caf::actor spawn_indexer_actor(caf::actor_system& sys, storage::database* store, std::string path,
+                               std::shared_ptr<node_metrics> metrics);
 
 }  // namespace pchat::actors

@@ -14,6 +14,7 @@
 #include "actors/identity_registry.h"
 #include "actors/info_answer.h"
 #include "actors/messages.h"
+#include "actors/node_metrics.h"
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -184,6 +185,7 @@ struct room_state {
   // INFO"): accepted (`err` null: SIP 200 before the fan-out, the seq to an announce's
   // requester) or refused (info_answer.h; a store failure is SIP 503).
   void answer(held_post& p, const caf::error* err) {
+    ctx->metrics->count_post(err);
     answer_info(p.info, err);
     for (auto& i : p.again) answer_info(i, err);
     if (!p.rp.pending()) return;
@@ -211,6 +213,7 @@ struct room_state {
   // A room that stops (an exception; it never retires with writes pending) answers the
   // posts it holds: not acknowledged.
   ~room_state() {
+    if (ctx) ctx->metrics->rooms_active.add(-1);
     auto err = make_error(errc::busy, "the room stopped before the post was confirmed; it was "
                                       "not acknowledged, send it again");
     for (auto& c : commits)
@@ -394,7 +397,12 @@ void write_post(room_ptr self, room_state::held_post p) {
     self->request(st.ctx->commit, caf::infinite, std::forward<decltype(xs)>(xs)...)
         .then(
             [self, id](uint64_t) {
-              if (auto c = settle_commit(self, id)) post_durable(self, c->post);
+              if (auto c = settle_commit(self, id)) {
+                auto held = std::chrono::steady_clock::now() - (c->deadline - self->state.ctx->commit_timeout);
+                self->state.ctx->metrics->post_commit_us.observe(static_cast<uint64_t>(
+                    std::chrono::duration_cast<std::chrono::microseconds>(held).count()));
+                post_durable(self, c->post);
+              }
               schedule_idle_check(self);
             },
             [self, id](caf::error& err) {
@@ -725,6 +733,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
                          storage::room_record rec) {
   auto& st = self->state;
   st.ctx = ctx;
+  ctx->metrics->rooms_active.add(1);  // ~room_state takes it back
   st.rec = std::move(rec);
   st.uri = xccos::room_uri(ctx->domain, st.rec.id);
   st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);

@@ -47,6 +47,7 @@ namespace pchat::actors {
 class identity_registry;
 class pool_membership;
 class post_id_source;
+struct node_metrics;
 
 // The node's settings, fixed at start-up.
 struct server_settings {
@@ -96,6 +97,8 @@ struct server_context : server_settings {
   // The ids this node's sessions give their posts (actors/post_id_source.h); never null in
   // a node built by server_node.
   std::shared_ptr<post_id_source> post_ids;
+  // What the node's actors count (actors/node_metrics.h, read by /metrics); never null.
+  std::shared_ptr<node_metrics> metrics;
 };
 
 }  // namespace pchat::actors

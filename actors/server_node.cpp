@@ -6,6 +6,7 @@
 #include "actors/directory_actor.h"
 #include "actors/indexer_actor.h"
 #include "actors/messages.h"
+#include "actors/node_metrics.h"
 #include "actors/pool_view.h"
 #include "actors/post_id_source.h"
 #include "actors/reader_actor.h"
@@ -32,16 +33,17 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
     ctx->pool = std::make_shared<pool_membership>(std::move(first));
   }
   ctx->post_ids = std::make_shared<post_id_source>(post_id_source::random_origin());
+  ctx->metrics = std::make_shared<node_metrics>();
   auto interposed = [&](const node_parts::interpose& f, const caf::actor& real) {
     return f ? keep(f(sys_, real)) : real;
   };
   // 2. Actors that need no context, each after what it uses: the indexer before the commit
   // actor (which sends it every synced batch), the runner before the first event.
-  if (!parts_.search_dir.empty()) ctx->indexer = keep(spawn_indexer_actor(sys_, parts_.store, parts_.search_dir));
+  if (!parts_.search_dir.empty()) ctx->indexer = keep(spawn_indexer_actor(sys_, parts_.store, parts_.search_dir, ctx->metrics));
   ctx->reader = interposed(parts_.reader, keep(spawn_reader_pool(sys_, parts_.store)));
   if (parts_.compliance_runner)
     ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, *parts_.compliance_runner));
-  ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, parts_.settings)));
+  ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, parts_.settings, ctx->metrics)));
   // 3. The directory, which spawns rooms with the context that names it: it waits for it.
   caf::actor directory = keep(spawn_directory_actor(sys_));
   ctx->directory = interposed(parts_.directory, directory);

@@ -11,6 +11,8 @@
 
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/node_metrics.h"
+#include "app/node_facts.h"
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "protocol/xccos/chat_uri.h"
@@ -103,13 +105,29 @@ json to_json(const storage::category_record& c, const std::string& domain) {
 
 web::http_handler make_admin_api(caf::actor_system& sys,
                                  std::shared_ptr<const actors::server_context> ctx,
-                                 const sip::endpoint* edge) {
-  return [&sys, ctx, edge](const web::http_request& req) -> web::http_response {
+                                 const sip::endpoint* edge, std::shared_ptr<const node_facts> facts) {
+  return [&sys, ctx, edge, facts](const web::http_request& req) -> web::http_response {
     caf::scoped_actor self{sys};
     const std::string& p = req.path;
     if (p == "/api/v1/status" && req.method == "GET") {
       auto s = edge->stats();
-      return reply(200, json{{"domain", ctx->domain},
+      const actors::node_metrics& m = *ctx->metrics;
+      uint64_t accepted = m.posts[static_cast<size_t>(actors::post_outcome::accepted)].value(), refused = 0;
+      for (const auto& c : m.posts) refused += c.value();
+      refused -= accepted;
+      uint64_t queued = m.index_queued.value(), indexed = m.index_done.value();
+      return reply(200, json{{"version", facts->version},
+                             {"started", utc::seconds_timestamp(facts->started_micros)},
+                             {"uptime_seconds", (utc::now_micros() - facts->started_micros) / 1'000'000},
+                             {"host", facts->host},
+                             {"http_port", facts->http ? facts->http->port() : 0},
+                             {"data_dir", facts->data_dir},
+                             {"store_writable", ctx->store->db().writable()},
+                             {"rooms_active", m.rooms_active.value()},
+                             {"posts_accepted", accepted},
+                             {"posts_refused", refused},
+                             {"index_backlog", queued > indexed ? queued - indexed : 0},
+                             {"domain", ctx->domain},
                              {"chat_uri", ctx->chat_uri},
                              {"sip_port", edge->port()},
                              {"connections", s.connections},

@@ -1,6 +1,7 @@
 // The JSON admin API behind pchatctl (and later the room-management web page).
 //
-//   GET  /api/v1/status                       node status and counters
+//   GET  /api/v1/status                       node status: version, start, uptime, ports,
+//                                             data folder, headline counts, SIP counters
 //   GET  /api/v1/categories[?name=NAME]       list categories (every field: allowed and
 //                                             denied members, creators, flags)
 //   GET  /api/v1/categories/{id|name|uri}     one category, same shape
@@ -47,8 +48,10 @@ class endpoint;
 
 namespace pchat::app {
 
+struct node_facts;
+
 web::http_handler make_admin_api(caf::actor_system& sys,
                                  std::shared_ptr<const actors::server_context> ctx,
-                                 const sip::endpoint* edge);
+                                 const sip::endpoint* edge, std::shared_ptr<const node_facts> facts);
 
 }  // namespace pchat::app

@@ -58,6 +58,9 @@
 #include "app/admin_archive.h"
 #include "app/admin_search.h"
 #include "app/file_api.h"
+#include "app/health_api.h"
+#include "app/metrics_api.h"
+#include "app/node_facts.h"
 #include "app/text_guard.h"
 #include "app/room_management_api.h"
 #include "app/user_auth.h"
@@ -67,6 +70,7 @@
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/database.h"
+#include "text/utc_time.h"
 #include "web/http_server.h"
 
 namespace {
@@ -361,6 +365,7 @@ bool ensure_demo_content(caf::actor_system& sys, const caf::actor& directory) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const int64_t started_micros = pchat::utc::now_micros();
   // Block the stop signals in every thread; main waits for them with sigwait.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -511,19 +516,31 @@ int main(int argc, char** argv) {
       // Users reach /files/ and /manage with their own credentials; the rest is the admin API.
       pchat::app::file_api_options fopts;
       fopts.trust_user_header = cfg.auth == "none";
+      auto facts = std::make_shared<pchat::app::node_facts>();
+      facts->version = PCHAT_VERSION;
+      facts->data_dir = cfg.data_dir;
+      facts->host = cfg.host;
+      facts->started_micros = started_micros;
       auto admin_api = pchat::web::require_bearer_token(
           token, token_path,
           pchat::app::make_text_guard(pchat::app::make_archive_api(
               sys, cctx,
               pchat::app::make_search_api(
                   sys, cctx, cfg.data_dir + "/search",
-                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, &edge))))));
-      pchat::web::http_server http(cfg.host, static_cast<uint16_t>(cfg.http_port),
-                                   pchat::app::make_file_api(
-                                       sys, cctx, fopts,
-                                       pchat::app::make_room_management_api(
-                                           sys, cctx, fopts.trust_user_header, std::move(admin_api))),
-                                   cfg.http);
+                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, &edge, facts))))));
+      // /healthz and /readyz for anyone, /metrics for loopback or the admin token
+      // (app/metrics_api.h), then the users' services, then the admin API.
+      pchat::web::http_server http(
+          cfg.host, static_cast<uint16_t>(cfg.http_port),
+          pchat::app::make_health_api(
+              sys, cctx, &edge,
+              pchat::app::make_metrics_api(
+                  sys, cctx, &edge, facts, token,
+                  pchat::app::make_file_api(sys, cctx, fopts,
+                                            pchat::app::make_room_management_api(
+                                                sys, cctx, fopts.trust_user_header, std::move(admin_api))))),
+          cfg.http);
+      facts->http = &http;  // before start(): the handler threads read it
       // Authenticated uploads may carry MaxFileSizeKB (and a byte more, so that the file
       // service, not the server, says what the limit is); they stream to disk, so the size
       // costs no memory. Everything else keeps the server's 1 MiB.

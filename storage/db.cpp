@@ -4,7 +4,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <cstdlib>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -98,6 +100,7 @@ struct db::latch {
   // the error under latch_mu. The atomic keeps writable() and the happy path lock-free.
   std::atomic<bool> latched{false};
   std::atomic<uint64_t> resumes{0};
+  std::atomic<uint64_t> stops{0}, failed_writes{0};  // for /metrics
   std::mutex latch_mu;
   status first_error;                                // GUARDED_BY(latch_mu)
   std::chrono::steady_clock::time_point failed_at;   // GUARDED_BY(latch_mu)
@@ -211,6 +214,27 @@ bool db::writable() const {
 }
 
 uint64_t db::resume_count() const { return latch_->resumes.load(); }
+uint64_t db::stop_count() const { return latch_->stops.load(std::memory_order_relaxed); }
+uint64_t db::failed_write_count() const { return latch_->failed_writes.load(std::memory_order_relaxed); }
+
+db::stall_figures db::stalls() const {
+  stall_figures f;
+  for (auto* h : handles_) {
+    std::map<std::string, std::string> cf;
+    if (!db_->GetMapProperty(h, rocksdb::DB::Properties::kCFStats, &cf)) continue;
+    auto number = [&](const char* key) -> uint64_t {
+      auto it = cf.find(key);
+      return it == cf.end() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
+    };
+    f.stops += number("io_stalls.total_stop");
+    f.slowdowns += number("io_stalls.total_slowdown");
+  }
+  uint64_t v = 0;
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &v)) f.stopped_now = v != 0;
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &v)) f.delayed_write_rate = v;
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &v)) f.live_data_bytes = v;
+  return f;
+}
 
 void db::inject_write_failure_for_testing(bool fail_next) {
   latch_->fail_next_write.store(fail_next);
@@ -255,11 +279,13 @@ status db::write_synced(rocksdb::WriteBatch* b) {
 }
 
 status db::write_failed(status s) {
+  latch_->failed_writes.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(latch_->latch_mu);
   if (latch_->latched.load(std::memory_order_relaxed)) {
     ++latch_->refused;
     return s;  // a write that raced the first failure: already being resumed
   }
+  latch_->stops.fetch_add(1, std::memory_order_relaxed);
   latch_->first_error = s;
   latch_->failed_at = std::chrono::steady_clock::now();
   latch_->refused = 0;

@@ -77,6 +77,22 @@ class db {
   bool writable() const;
   // Times writes have resumed after a failure since open (for status pages and tests).
   uint64_t resume_count() const;
+  // Times writes stopped (a failed synced write latched) since open, and synced writes that
+  // failed or were refused while stopped (for /metrics).
+  uint64_t stop_count() const;
+  uint64_t failed_write_count() const;
+
+  // RocksDB's own write stalls (flushes or compactions behind), read from its properties:
+  // cumulative stops and slowdowns over every column family, whether writes are stopped
+  // now and the delayed write rate in force (bytes/s, 0 when not delayed). For /metrics.
+  struct stall_figures {
+    uint64_t stops = 0;
+    uint64_t slowdowns = 0;
+    bool stopped_now = false;
+    uint64_t delayed_write_rate = 0;
+    uint64_t live_data_bytes = 0;  // SST files' bytes (rocksdb.live-sst-files-size)
+  };
+  stall_figures stalls() const;
 
   // TEST ONLY. With true, the next synced write fails with io_error before reaching RocksDB,
   // so nothing is applied, and stops writes exactly like a real fsync failure (they resume

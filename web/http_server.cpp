@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -87,6 +88,11 @@ struct http_server::impl {
   http_head_check head_check;
   http_limits limits;
   std::atomic<size_t> connections{0};
+  // Responses sent by status (100..599; anything else counts as 0).
+  std::array<std::atomic<uint64_t>, 600> responses{};
+  void count(int status) {
+    responses[status >= 100 && status < 600 ? status : 0].fetch_add(1, std::memory_order_relaxed);
+  }
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> last_cap_log{-100'000}, last_accept_log{-100'000};
   std::unique_ptr<handler_pool> pool;
@@ -109,6 +115,12 @@ class session : public std::enable_shared_from_this<session> {
   session(tcp::socket socket, http_server::impl* srv)
       : stream_(std::move(socket)), srv_(srv), piece_(kPiece) {
     ++srv_->connections;
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      peer_ = remote.address().to_string();
+      peer_loopback_ = remote.address().is_loopback();
+    }
   }
   ~session() { --srv_->connections; }
 
@@ -122,6 +134,7 @@ class session : public std::enable_shared_from_this<session> {
                       " action=" + log::quote("raise --http-max-connections if these clients are legitimate"));
       auto busy = json_error(503, "too many connections, try again later");
       busy.extra_headers.push_back("Connection: close");
+      srv_->count(503);
       return send_then_close(render_head(busy, busy.body.size()) + busy.body);
     }
     read_idle();
@@ -158,7 +171,7 @@ class session : public std::enable_shared_from_this<session> {
     // The head is complete and body bytes came with it: the parser wants a body buffer.
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec == bhttp::error::header_limit)
-      return send_then_close("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      return srv_->count(431), send_then_close("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     if (ec == beast::error::timeout) {
       PCHAT_LOG(info, "http", "request head too slow, connection closed", "");
       return close();
@@ -166,10 +179,13 @@ class session : public std::enable_shared_from_this<session> {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) return close();
     if (ec) {
       PCHAT_LOG(debug, "http", "bad request head", "error=" + log::quote(ec.message()));
+      srv_->count(400);
       return send_then_close("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
     auto& head = parser_->get();
     req_.method = std::string(head.method_string());
+    req_.peer = peer_;
+    req_.peer_loopback = peer_loopback_;
     parse_target(std::string_view(head.target().data(), head.target().size()), &req_.path, &req_.query);
     for (const auto& field : head) {
       std::string name(field.name_string());
@@ -272,6 +288,12 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void respond(http_response resp) {
+    // Counted as sent: a 200 file answer that turns 206 or 416 below is counted as that.
+    struct count_at_exit {
+      http_server::impl* srv;
+      const int* status;
+      ~count_at_exit() { srv->count(*status); }
+    } counted{srv_, &resp.status};
     if (!keep_alive_ || srv_->stopping) {
       keep_alive_ = false;
       resp.extra_headers.push_back("Connection: close");
@@ -339,6 +361,7 @@ class session : public std::enable_shared_from_this<session> {
 
   // Answers and closes without reading the request's body.
   void refuse(http_response resp) {
+    srv_->count(resp.status);
     resp.extra_headers.push_back("Connection: close");
     send_then_close(render_head(resp, resp.body.size()) + resp.body);
   }
@@ -386,6 +409,8 @@ class session : public std::enable_shared_from_this<session> {
   std::shared_ptr<const file_source> file_;
   uint64_t file_pos_ = 0, file_end_ = 0;
   size_t lingered_ = 0;
+  std::string peer_;
+  bool peer_loopback_ = false;
 };
 
 }  // namespace
@@ -423,6 +448,15 @@ http_server::http_server(std::string host, uint16_t port, http_handler handler, 
 }
 
 http_server::~http_server() { stop(); }
+
+http_stats http_server::stats() const {
+  http_stats s;
+  s.connections = impl_->connections.load(std::memory_order_relaxed);
+  for (int code = 0; code < 600; ++code)
+    if (uint64_t n = impl_->responses[static_cast<size_t>(code)].load(std::memory_order_relaxed))
+      s.responses.emplace_back(code, n);
+  return s;
+}
 
 void http_server::set_head_check(http_head_check check) { impl_->head_check = std::move(check); }
 
@@ -476,6 +510,21 @@ http_handler require_bearer_token(std::string token, std::string hint, http_hand
               "token from " + hint + " (pchatctl: --data-dir, --token-file or PCHAT_ADMIN_TOKEN)\"}\n",
               {}, nullptr};
     return next(req);
+  };
+}
+
+http_handler loopback_or_bearer_token(std::string token, std::string what, http_handler next) {
+  return [token = std::move(token), what = std::move(what), next = std::move(next)](
+             const http_request& req) -> http_response {
+    if (req.peer_loopback) return next(req);
+    if (auto it = req.headers.find("authorization"); !token.empty() && it != req.headers.end() &&
+                                                     it->second.rfind("Bearer ", 0) == 0 &&
+                                                     constant_time_equal(it->second.substr(7), token))
+      return next(req);
+    return {401, "application/json",
+            "{\"error\": \"" + what + " is served to loopback clients, or with the admin token "
+            "(Authorization: Bearer, <data-dir>/admin.token)\"}\n",
+            {"WWW-Authenticate: Bearer"}, nullptr};
   };
 }
 

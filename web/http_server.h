@@ -60,6 +60,8 @@ struct http_request {
   std::string body;    // empty when a sink took the body
   std::shared_ptr<body_sink> sink;  // the head check's sink, if it set one
   uint64_t body_size = 0;           // bytes of body received (in `body` or the sink)
+  std::string peer;                 // the client's IP address
+  bool peer_loopback = false;       // it is a loopback address (127.0.0.0/8, ::1)
 };
 
 // A response body streamed from an open file (downloads): never read whole into memory.
@@ -119,6 +121,13 @@ struct http_limits {
   std::chrono::milliseconds queue_timeout{10'000};  // waited longer for a thread: 503
 };
 
+// What the server has done since start (for /metrics). Any thread.
+struct http_stats {
+  uint64_t connections = 0;                         // open now
+  std::vector<std::pair<int, uint64_t>> responses;  // (status, responses sent), non-zero ones,
+                                                    // status ascending
+};
+
 class http_server {
  public:
   http_server(std::string host, uint16_t port, http_handler handler, http_limits limits = {});
@@ -130,6 +139,8 @@ class http_server {
   // REQUIRES: before start().
   void set_head_check(http_head_check check);
   uint16_t port() const { return port_; }
+  // Any thread, also before start() and after stop(). Relaxed counters: no lock.
+  http_stats stats() const;
   // Closes the listener and every connection, waits for running handlers (queued requests
   // are dropped unanswered). Idempotent.
   void stop();
@@ -145,6 +156,11 @@ class http_server {
 // Wraps `next` so that every request must carry `Authorization: Bearer <token>`;
 // others get 401 with `hint` (where to find the token). Compared in constant time.
 http_handler require_bearer_token(std::string token, std::string hint, http_handler next);
+
+// Wraps `next` so that only a client on a loopback address (http_request::peer_loopback), or
+// one carrying `Authorization: Bearer <token>`, reaches it; others get 401 naming both ways
+// in (`what` names the resource). An empty token admits loopback clients only.
+http_handler loopback_or_bearer_token(std::string token, std::string what, http_handler next);
 
 // Equal contents, in time that depends on the lengths only (for secrets).
 bool constant_time_equal(std::string_view a, std::string_view b);

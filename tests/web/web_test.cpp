@@ -111,3 +111,40 @@ TEST(HttpServer, BusyHandlerThreadsAnswer503InsteadOfQueueingForever) {
   EXPECT_EQ(status_of(server.port(), "/after"), 200) << "served normally once the thread is free";
   server.stop();
 }
+
+// /metrics' access rule (app/metrics_api.h): loopback clients, or the admin token; nobody
+// else, and an empty token admits nobody from outside. (The e2e tests run on loopback only,
+// so the refusal is driven here with the peer the server would have filled in.)
+TEST(LoopbackOrBearerToken, AdmitsLoopbackPeersAndTheTokenOnly) {
+  int reached = 0;
+  auto guarded = pchat::web::loopback_or_bearer_token("s3cret", "/metrics", [&](const pchat::web::http_request&) {
+    ++reached;
+    return pchat::web::http_response{200, "text/plain", "figures", {}, nullptr};
+  });
+  pchat::web::http_request req;
+  req.path = "/metrics";
+  req.peer = "192.0.2.7";
+  req.peer_loopback = false;
+  auto r = guarded(req);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(r.body.find("admin token"), std::string::npos) << r.body;
+  req.headers["authorization"] = "Bearer wrong";
+  EXPECT_EQ(guarded(req).status, 401);
+  req.headers["authorization"] = "Basic s3cret";
+  EXPECT_EQ(guarded(req).status, 401);
+  EXPECT_EQ(reached, 0);
+  req.headers["authorization"] = "Bearer s3cret";
+  EXPECT_EQ(guarded(req).status, 200);
+  req.headers.clear();
+  req.peer = "127.0.0.1";
+  req.peer_loopback = true;
+  EXPECT_EQ(guarded(req).status, 200);
+  EXPECT_EQ(reached, 2);
+
+  auto no_token = pchat::web::loopback_or_bearer_token("", "/metrics", [&](const pchat::web::http_request&) {
+    return pchat::web::http_response{200, "text/plain", "figures", {}, nullptr};
+  });
+  req.peer_loopback = false;
+  req.headers["authorization"] = "Bearer ";
+  EXPECT_EQ(no_token(req).status, 401);
+}
