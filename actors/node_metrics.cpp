@@ -16,6 +16,7 @@ const char* name_of(post_outcome o) {
     case post_outcome::bad_request: return "bad_request";
     case post_outcome::busy: return "busy";
     case post_outcome::quota_exceeded: return "quota_exceeded";
+    case post_outcome::moved: return "moved";
     case post_outcome::timeout: return "timeout";
     case post_outcome::room_down: return "room_down";
     case post_outcome::other:
@@ -36,6 +37,7 @@ post_outcome outcome_of(const caf::error& err) {
       case errc::bad_request: return post_outcome::bad_request;
       case errc::busy: return post_outcome::busy;
       case errc::quota_exceeded: return post_outcome::quota_exceeded;
+      case errc::moved: return post_outcome::moved;
     }
     return post_outcome::other;
   }

@@ -29,6 +29,7 @@ enum class post_outcome : uint8_t {
   bad_request,
   busy,             // not confirmed within commit_timeout, history unreadable, room stopping
   quota_exceeded,
+  moved,            // the room lives on another node now (the pool)
   timeout,          // an actor request timed out
   room_down,        // the room was gone
   other,
