@@ -1,41 +1,16 @@
 #include "app/user_auth.h"
 
-#include <cstdint>
+#include <optional>
+#include <utility>
 
 #include "actors/identity_registry.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
 #include "protocol/sip/sip_digest.h"
+#include "text/base64.h"
 
 namespace pchat::app {
 namespace {
-
-// RFC 4648 base64 (padding optional); false on any other character.
-bool base64_decode(std::string_view in, std::string* out) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  uint32_t acc = 0;
-  int bits = 0;
-  out->clear();
-  for (char c : in) {
-    int v = value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return true;
-}
 
 web::http_response challenge(const std::string& domain, const std::string& why) {
   auto r = error(401, why);
@@ -58,12 +33,14 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
     return actors::identity_registry::lower(uri);
   }
   auto it = req.headers.find("authorization");
-  std::string decoded;
+  std::optional<std::string> credentials;
   // The scheme name is case-insensitive (RFC 7235).
   if (it == req.headers.end() || it->second.size() < 6 ||
       actors::identity_registry::lower(it->second.substr(0, 6)) != "basic " ||
-      !base64_decode(it->second.substr(6), &decoded) || decoded.find(':') == std::string::npos)
+      !(credentials = text::base64_decode(it->second.substr(6))) ||
+      credentials->find(':') == std::string::npos)
     return challenge(ctx.domain, "sign in with your SIP address and password (HTTP Basic)");
+  std::string decoded = std::move(*credentials);
   // A "sip:" prefix would end the user-id at its own colon (RFC 7617): drop it first.
   if (actors::identity_registry::lower(decoded.substr(0, 4)) == "sip:") decoded.erase(0, 4);
   if (decoded.find(':') == std::string::npos)
