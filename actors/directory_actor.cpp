@@ -178,8 +178,44 @@ caf::behavior directory_actor(dir_ptr self) {
   };
 }
 
+// Another pool node's change was applied to the store (actors/directory_log.h): read the
+// categories and rooms again and tell each live room whose settings or category changed,
+// as store_room does for a local change; a live room removed elsewhere is told it is
+// disabled (its members leave) and forgotten, as remove_room_atom does.
+void resync(dir_ptr self) {
+  auto& st = self->state;
+  directory_state fresh;
+  fresh.ctx = st.ctx;
+  if (auto s = load(fresh); !s.is_ok()) {
+    PCHAT_LOG(warn, "directory", "cannot read the categories and rooms after a pool directory change; keeping the previous ones",
+              "error=" + log::quote(s.to_string()));
+    return;
+  }
+  for (auto a = st.active.begin(); a != st.active.end();) {
+    auto now = fresh.rooms.find(a->first);
+    auto before = st.rooms.find(a->first);
+    if (now == fresh.rooms.end()) {
+      if (before != st.rooms.end()) {
+        storage::room_record gone = before->second;
+        gone.disabled = true;
+        self->send(a->second, update_room_atom::value, gone, st.category_of(gone));
+      }
+      st.counts.erase(a->first);
+      a = st.active.erase(a);
+      continue;
+    }
+    auto category = fresh.category_of(now->second);
+    if (before == st.rooms.end() || !(before->second == now->second) || !(st.category_of(before->second) == category))
+      self->send(a->second, update_room_atom::value, now->second, category);
+    ++a;
+  }
+  st.categories = std::move(fresh.categories);
+  st.rooms = std::move(fresh.rooms);
+}
+
 caf::behavior serving(dir_ptr self) {
   return {
+      [=](dirsync_atom) { resync(self); },
       [=](lookup_atom, const std::string& uri, const std::string& user) -> caf::result<caf::actor> {
         auto& st = self->state;
         std::string id = st.room_id_of(uri);

@@ -41,21 +41,27 @@ pchat::status identity_registry::load(const storage::identities& s) {
 }
 
 void identity_registry::upsert_user(const storage::user_record& u) {
+  if (follows_store_.load(std::memory_order_acquire)) return;
   publish([&](identity_snapshot& n) { n.users_[lower(u.uri)] = u; });
 }
 void identity_registry::remove_user(const std::string& uri) {
+  if (follows_store_.load(std::memory_order_acquire)) return;
   publish([&](identity_snapshot& n) { n.users_.erase(lower(uri)); });
 }
 void identity_registry::upsert_group(const storage::group_record& g) {
+  if (follows_store_.load(std::memory_order_acquire)) return;
   publish([&](identity_snapshot& n) { n.groups_[lower(g.name)] = g; });
 }
 void identity_registry::remove_group(const std::string& name) {
+  if (follows_store_.load(std::memory_order_acquire)) return;
   publish([&](identity_snapshot& n) { n.groups_.erase(lower(name)); });
 }
 void identity_registry::upsert_policy(const storage::policy_record& p) {
+  if (follows_store_.load(std::memory_order_acquire)) return;
   publish([&](identity_snapshot& n) { n.policies_[p.identity] = p; });
 }
 void identity_registry::remove_policy(const std::string& identity) {
+  if (follows_store_.load(std::memory_order_acquire)) return;
   publish([&](identity_snapshot& n) { n.policies_.erase(identity); });
 }
 

@@ -85,6 +85,12 @@ class identity_registry {
   // current view stays.
   pchat::status load(const storage::identities& s);
 
+  // A pool node's registry follows its store: the directory log (directory_log.h) loads it
+  // after applying every change, before the writer's call returns, so the upserts and
+  // removes below (made by the writer afterwards) do nothing: with changes of other nodes
+  // applied in between, they could put back an older record than the store holds.
+  void follow_store() { follows_store_.store(true, std::memory_order_release); }
+
   void upsert_user(const storage::user_record& u);
   void remove_user(const std::string& uri);
   void upsert_group(const storage::group_record& g);
@@ -103,6 +109,7 @@ class identity_registry {
   template <typename Change>
   void publish(Change&& change);
   std::mutex writer_;  // one writer at a time: no lost update between two admin requests
+  std::atomic<bool> follows_store_{false};
   std::atomic<std::shared_ptr<const identity_snapshot>> current_;
 };
 

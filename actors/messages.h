@@ -123,6 +123,10 @@ using crun_atom = caf::atom_constant<caf::atom("crun")>;       // (crun) | admin
                                                                // (crun, u64 generation) | runner -> itself (timer) | none
 using cstatus_atom = caf::atom_constant<caf::atom("cstatus")>; // (cstatus) | admin/tests -> runner | compliance_status
 
+// ---- pool
+using dirsync_atom = caf::atom_constant<caf::atom("dirsync")>; // (dirsync) | directory log -> dir | none: the store's categories and rooms changed
+                                                               //   (a pool node applied a directory record): read them again, tell live rooms what changed
+
 // Domain errors (category atom "pchat"). DO NOT renumber: values may cross pool nodes.
 enum class errc : uint8_t {
   not_found = 1,       // unknown room

@@ -49,6 +49,7 @@
 #include <random>
 
 #include "actors/compliance_runner_actor.h"
+#include "actors/directory_log.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
@@ -66,6 +67,7 @@
 #include "app/user_auth.h"
 #include "compliance/adapter.h"
 #include "log/log.h"
+#include "pool/etcd_client.h"
 #include "pool/pool_settings.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -420,6 +422,27 @@ int main(int argc, char** argv) {
     return fail("cannot open the store: " + s.to_string(),
                 "check that " + cfg.data_dir + " is writable and not used by another pchatd");
 
+  // A pool node's directory, identities and configuration follow the pool's directory log
+  // in etcd (actors/directory_log.h, docs/POOL.md "Directory across the pool"): what it
+  // missed is applied before anything below reads the store, and from here on every write
+  // of those families goes through the log.
+  std::unique_ptr<pchat::actors::directory_log> directory_log;
+  if (in_pool) {
+    std::string endpoints;
+    for (const auto& e : pool.etcd) endpoints += (endpoints.empty() ? "" : ",") + e.url();
+    std::unique_ptr<pchat::pool::etcd_client> etcd;
+    if (auto s = pchat::pool::etcd_client::create(endpoints, {}, &etcd); !s.is_ok())
+      return fail("--etcd: " + s.reason(), "name etcd's client URLs as http://ADDRESS:PORT");
+    pchat::actors::directory_log_options dopts;
+    dopts.pool_name = pool.pool_name;
+    dopts.node_name = pool.node_name;
+    directory_log = std::make_unique<pchat::actors::directory_log>(std::move(etcd), *store, dopts);
+    if (auto s = directory_log->catch_up(std::chrono::seconds(10)); !s.is_ok())
+      return fail("cannot read the pool's directory log: " + s.to_string(),
+                  "check that etcd runs and answers at " + cfg.etcd);
+    directory_log->start();
+  }
+
   // The node's settings and services, all before its first actor (actors/server_context.h).
   pchat::actors::server_settings settings;
   settings.domain = cfg.domain;
@@ -432,6 +455,10 @@ int main(int argc, char** argv) {
   auto identities = std::make_shared<pchat::actors::identity_registry>(cfg.domain);
   if (auto s = identities->load(store->identities()); !s.is_ok())
     return fail("cannot load users, groups and policies: " + s.to_string(), "check the store");
+  if (directory_log) {
+    identities->follow_store();
+    directory_log->attach(identities, caf::actor());
+  }
   std::vector<pchat::storage::category_record> existing_categories;
   bool first_start = store->directory().list_categories(&existing_categories).is_ok() && existing_categories.empty();
   if (first_start && !first_start_identities(*store, *identities, cfg.domain, cfg.demo_content == "true"))
@@ -502,6 +529,7 @@ int main(int argc, char** argv) {
     }
     pchat::actors::server_node node(sys, std::move(parts));
     const std::shared_ptr<const pchat::actors::server_context>& cctx = node.context();
+    if (directory_log) directory_log->attach(identities, cctx->directory);
     if (cfg.demo_content == "true" && !ensure_demo_content(sys, cctx->directory)) {
       rc = fail("cannot create the demo room", "check the store");
     } else if (auto err = node.start_edge(); !err.empty()) {
@@ -566,6 +594,7 @@ int main(int argc, char** argv) {
     }
     // The reverse of the start (server_node::stop): SIP edge, then every actor, awaited.
     node.stop();
+    if (directory_log) directory_log->detach();  // it names the directory: before the system goes
   }  // the node (and its context) before the actor system; the store and endpoint after
   return rc;
 }

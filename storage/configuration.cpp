@@ -131,7 +131,7 @@ status configuration::put_at(const std::string& identity, const chat_config& c) 
   if (s.ok()) s = b.Put(cf, keys::scoped_config_key(identity, keys::kRoomManagementUrl), c.room_management_url);
   if (s.ok() && identity != "global") s = b.Put(cf, keys::scoped_config_key(identity, ""), "1");
   if (!s.ok()) return from_rocksdb(s, "put config");
-  return writer_.write(&b);
+  return writer_.write_shared(&b);
 }
 
 status configuration::remove_at(const std::string& identity) {
@@ -148,7 +148,7 @@ status configuration::remove_at(const std::string& identity) {
   if (s.ok()) s = b.Delete(cf, keys::scoped_config_key(identity, keys::kRoomManagementUrl));
   if (s.ok()) s = b.Delete(cf, keys::scoped_config_key(identity, ""));
   if (!s.ok()) return from_rocksdb(s, "delete config");
-  return writer_.write(&b);
+  return writer_.write_shared(&b);
 }
 
 status configuration::validate_compliance(const compliance_config& c) {
@@ -220,7 +220,7 @@ status configuration::put_compliance(const compliance_config& c) {
   if (s.ok()) s = b.Put(cf, keys::config_key(keys::kComplianceAdapterType), c.adapter_type);
   if (s.ok()) s = b.Put(cf, keys::config_key(keys::kComplianceOutputDirectory), c.output_directory);
   if (!s.ok()) return from_rocksdb(s, "put compliance config");
-  return writer_.write(&b);
+  return writer_.write_shared(&b);
 }
 
 }  // namespace pchat::storage

@@ -63,7 +63,7 @@ status get_by_id(const db& d, const std::string& key, const std::string& id, con
 
 status write_one(writer& w, const rocksdb::Status& built, const char* what, rocksdb::WriteBatch* b) {
   if (!built.ok()) return from_rocksdb(built, what);
-  return w.write(b);
+  return w.write_shared(b);
 }
 
 }  // namespace
@@ -139,6 +139,12 @@ status directory::delete_category(const std::string& id) {
 // ---- rooms
 
 status directory::load_room_names_locked() const {
+  if (room_names_stale_.load(std::memory_order_acquire)) {
+    room_names_stale_.store(false, std::memory_order_release);
+    room_names_loaded_ = false;
+    room_by_name_.clear();
+    name_by_room_.clear();
+  }
   if (room_names_loaded_) return status::ok();
   std::vector<room_record> all;
   if (status s = list_rooms(&all); !s.is_ok()) return s;
@@ -203,7 +209,7 @@ status directory::delete_room(const std::string& id) {
   }
   if (status s = messages_.erase_room(&b, id); !s.is_ok()) return s;
   if (status s = files_.erase_room(&b, id); !s.is_ok()) return s;
-  status w = writer_.write(&b);
+  status w = writer_.write_shared(&b);
   if (w.is_ok() && room_names_loaded_) {
     if (auto old = name_by_room_.find(id); old != name_by_room_.end()) {
       room_by_name_.erase(old->second);
@@ -250,7 +256,7 @@ status directory::put_invitations(std::vector<invitation_record>* invites) {
     if (rocksdb::Status s = b.Put(db_.cf(column::directory), keys::invite_key(inv.user, inv.id), value); !s.ok())
       return from_rocksdb(s, "put invitation");
   }
-  return writer_.write(&b);
+  return writer_.write_shared(&b);
 }
 
 status directory::list_invitations(const std::string& user, uint64_t after_id, size_t limit,

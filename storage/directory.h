@@ -14,6 +14,7 @@
 // the message log and the file index (a room's deletion takes its messages and files).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -70,6 +71,11 @@ class directory {
   status list_invitations(const std::string& user, uint64_t after_id, size_t limit,
                           std::vector<invitation_record>* out) const;
 
+  // Rooms were written behind this family's back (a pool node applied another node's
+  // change, shared_writes.h): the room name index is read again on its next use. Takes no
+  // lock (the applying thread calls it while a writer of this family may wait for it).
+  void forget_room_names() { room_names_stale_.store(true, std::memory_order_release); }
+
  private:
   directory(db& d, writer& w, const message_log& messages, const file_index& files, uint64_t last_invite);
   status load_room_names_locked() const;  // REQUIRES: mu_ held; builds the index once
@@ -85,6 +91,7 @@ class directory {
   // use: keeps the uniqueness check O(1) when creating tens of thousands of rooms instead of
   // re-reading the whole directory per room.
   mutable bool room_names_loaded_ = false;
+  mutable std::atomic<bool> room_names_stale_{false};  // forget_room_names() was called
   mutable std::unordered_map<std::string, std::string> room_by_name_;
   mutable std::unordered_map<std::string, std::string> name_by_room_;
 };

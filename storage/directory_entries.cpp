@@ -34,7 +34,7 @@ status put(db& d, writer& w, const std::string& key, const std::string& value) {
   rocksdb::WriteBatch b;
   if (rocksdb::Status s = b.Put(d.cf(column::directory), key, value); !s.ok())
     return from_rocksdb(s, "put directory entry");
-  return w.write(&b);
+  return w.write_shared(&b);
 }
 
 status erase(db& d, writer& w, const std::string& key, const std::string& name) {
@@ -44,7 +44,7 @@ status erase(db& d, writer& w, const std::string& key, const std::string& name) 
   rocksdb::WriteBatch b;
   if (rocksdb::Status s = b.Delete(d.cf(column::directory), key); !s.ok())
     return from_rocksdb(s, "delete directory entry");
-  return w.write(&b);
+  return w.write_shared(&b);
 }
 
 }  // namespace pchat::storage::directory_entries

@@ -77,6 +77,9 @@ inline constexpr std::string_view kComplianceDeliveredThrough = "ComplianceDeliv
 // big-endian): keeps a memtable non-empty, so RocksDB's Resume() switches to a new
 // write-ahead log instead of keeping the one that failed.
 inline constexpr std::string_view kWriteProbe = "StoreWriteProbe";
+// A pool node: the etcd revision of the last directory record it applied (8 bytes
+// big-endian), written in the same batch as the record (actors/directory_log.h).
+inline constexpr std::string_view kPoolDirectoryApplied = "PoolDirectoryApplied";
 
 // True if `id` can be part of a key: non-empty and free of 0x00 (see the grammar above).
 // Applies to category ids, room ids and pref users.

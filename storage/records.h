@@ -21,6 +21,7 @@ struct category_record {
   bool file_upload = true;
   bool invitations = true;
   bool chat_history = true;  // false: relay but do not persist messages
+  bool operator==(const category_record&) const = default;
 };
 
 enum class room_type : uint8_t { normal = 0, auditorium = 1 };          // DO NOT CHANGE values

@@ -28,6 +28,7 @@
 #include <mutex>
 
 #include "status/status.h"
+#include "storage/shared_writes.h"
 
 namespace rocksdb {
 class WriteBatch;
@@ -52,6 +53,19 @@ class writer {
   // *b is left as it was; the caller may Clear() and reuse it afterwards.
   status write(rocksdb::WriteBatch* b);
 
+  // A write every node of a pool makes (the directory, identities and configuration
+  // families; shared_writes.h). Without a shared log: write(b), nothing more. With one (a
+  // pool node): the log's append(*b), which returns once this node has applied it.
+  // Callers must not hold a lock that the log's applying thread takes (it writes through
+  // write() and then tells the families their records changed).
+  status write_shared(rocksdb::WriteBatch* b) {
+    shared_write_log* log = shared_.load(std::memory_order_acquire);
+    return log ? log->append(*b) : write(b);
+  }
+  // Installs the pool's shared log (null: standalone again). REQUIRES: `log` outlives its
+  // installation; set at start-up before the first shared write, cleared after the last.
+  void set_shared_log(shared_write_log* log) { shared_.store(log, std::memory_order_release); }
+
   // Synced RocksDB writes made, and caller batches they carried (batches >= writes; the
   // difference is what merging saved). For status pages and tests.
   uint64_t synced_writes() const { return writes_.load(std::memory_order_relaxed); }
@@ -63,6 +77,7 @@ class writer {
   std::mutex mu_;
   std::deque<waiter*> queue_;  // GUARDED_BY(mu_); the front is the current leader
   std::atomic<uint64_t> writes_{0}, batches_{0};
+  std::atomic<shared_write_log*> shared_{nullptr};
 };
 
 }  // namespace pchat::storage

@@ -1,0 +1,196 @@
+// The directory across a pool (issue 12 point 4, docs/POOL.md "Directory across the
+// pool"): a local etcd and three pchatd nodes started with --etcd, each with its own ports
+// and data folder. An admin change made through node 1 is in force on node 3 within a
+// second, seen through node 3's own admin API and its SIP service; a node stopped while
+// changes are made applies them when it returns; with etcd down, admin writes are refused
+// with a 503 and nothing of them is applied anywhere.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "tests/support/chat_clients.h"
+#include "tests/support/ctl.h"
+#include "tests/support/etcd_server.h"
+#include "tests/support/eventually.h"
+#include "tests/support/http_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
+#include "tools/client/xccos_client.h"
+
+using namespace std::chrono_literals;
+using pchat::client::chat_client;
+using pchat::testing::eventually;
+using pchat::testing::server_process;
+
+namespace {
+
+class PoolDirectoryE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(etcd_.start()) << etcd_.log_text();
+    for (int i = 0; i < 3; ++i) {
+      std::string name = "n" + std::to_string(i + 1);
+      nodes_[i] = std::make_unique<server_process>(
+          dir_ / name, std::vector<std::string>{"--etcd=" + etcd_.endpoint(), "--node-name=" + name,
+                                                "--pool-name=dirtest", "--demo-content=false"});
+      // One after the other: node 1's first start makes the global policy through the log,
+      // and the others find it there.
+      ASSERT_TRUE(nodes_[i]->start()) << name << ": " << nodes_[i]->stderr_text();
+    }
+    ctl(0, "category new --name Desk --allowed-members domain:example.com");
+    ctl(0, "policy new --identity tag:off --enable-persistent-chat false");
+    ctl(0, "user new --uri member@example.com");
+    ctl(0, "user new --uri other@example.com");
+    ctl(0, "room new --name desk --category Desk --privacy closed --members sip:member@example.com,sip:other@example.com");
+    // Node 1 answered once it applied the changes; the others apply them within their poll.
+    for (int i = 1; i < 3; ++i)
+      ASSERT_TRUE(eventually([&] { return !uri_of(i, "desk").empty(); }, 2s)) << "n" << i + 1;
+  }
+  void TearDown() override {
+    clients_.clear();
+    for (auto& n : nodes_)
+      if (n) n->stop();
+  }
+
+  server_process& node(int i) { return *nodes_[i]; }
+  void ctl(int i, const std::string& args) { pchat::testing::ctl_ok(node(i), args); }
+  // GET on node i's admin API: the status, and the body parsed (null if not JSON).
+  std::pair<int, nlohmann::json> get(int i, const std::string& target) {
+    auto r = pchat::testing::http(node(i).http_port(), "GET", target,
+                                  {"Authorization: Bearer " + node(i).admin_token()});
+    return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
+  }
+  pchat::testing::http_reply send(int i, const std::string& method, const std::string& target,
+                                  const std::string& body) {
+    return pchat::testing::http(node(i).http_port(), method, target,
+                                {"Authorization: Bearer " + node(i).admin_token(),
+                                 "Content-Type: application/json"},
+                                body);
+  }
+  // The room's members as node i's admin API lists them ("" entries if it has none).
+  std::string members_on(int i, const std::string& room) {
+    auto [status, j] = get(i, "/api/v1/rooms/" + room);
+    if (status != 200 || !j.is_object()) return "<HTTP " + std::to_string(status) + ">";
+    return j.value("members", nlohmann::json::array()).dump();
+  }
+  std::string uri_of(int i, const std::string& room) {
+    auto [status, j] = get(i, "/api/v1/rooms/" + room);
+    return status == 200 && j.is_object() ? j.value("uri", "") : "";
+  }
+  chat_client& client(int i, const std::string& user) { return clients_.add(node(i).sip_port(), user); }
+  // How long node i takes to show what `pred` looks for, checked every 5 ms (up to 5 s).
+  template <class Pred>
+  std::chrono::milliseconds time_until(Pred pred) {
+    auto t0 = std::chrono::steady_clock::now();
+    eventually(pred, 5s, 5ms);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  }
+
+  pchat::testing::temp_dir dir_{"pooldir"};
+  pchat::testing::etcd_server etcd_{dir_ / "etcd"};
+  std::array<std::unique_ptr<server_process>, 3> nodes_;
+  pchat::testing::chat_clients clients_;
+};
+
+}  // namespace
+
+TEST_F(PoolDirectoryE2E, AnAdminChangeOnNode1IsInForceOnNode3WithinASecond) {
+  std::string room = uri_of(2, "desk");
+  auto& member = client(2, "member@example.com");
+  auto& other = client(2, "other@example.com");
+  ASSERT_TRUE(member.sign_in(10s)) << member.failure_reason();
+  ASSERT_TRUE(other.sign_in(10s)) << other.failure_reason();
+  ASSERT_TRUE(member.join_and_wait(room, 5s));
+  ASSERT_TRUE(other.join_and_wait(room, 5s));
+
+  // A member removed through node 1 leaves node 3's live room and cannot join it again.
+  uint64_t since = member.next_roster_seq();
+  ctl(0, "room set --identity desk --remove-members sip:member@example.com");
+  auto took = time_until([&] { return members_on(2, "desk").find("member@") == std::string::npos; });
+  EXPECT_LT(took, 1000ms) << members_on(2, "desk");
+  std::printf("room member removed on n1, gone on n3's admin API after %lld ms\n",
+              static_cast<long long>(took.count()));
+  EXPECT_TRUE(member.wait_for_roster(
+      [](auto& r) { return r.user == "sip:member@example.com" && r.what == pchat::client::roster_event::kind::part; },
+      1s, since));
+  auto again = member.join_and_wait(room, 5s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->code, 403);
+  ASSERT_TRUE(other.post_and_wait_ack(room, "still here", 5s));
+
+  // A user turned off through node 1 (a policy with chat off) cannot sign in on node 3.
+  ctl(0, "policy grant --user other@example.com --policy off");
+  took = time_until([&] {
+    auto [status, j] = get(2, "/api/v1/users/sip:other@example.com");
+    return status == 200 && j.is_object() && j.value("policy", "") == "off";
+  });
+  EXPECT_LT(took, 1000ms);
+  std::printf("user's policy set on n1, on n3's admin API after %lld ms\n", static_cast<long long>(took.count()));
+  auto& refused = client(2, "other@example.com");
+  EXPECT_FALSE(refused.sign_in(10s));
+  EXPECT_NE(refused.failure_reason().find("not enabled"), std::string::npos) << refused.failure_reason();
+
+  // A category and a room made through node 2's HTTP API are usable on node 3 at once.
+  auto made = send(1, "POST", "/api/v1/categories", R"({"name":"Lab"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  made = send(1, "POST", "/api/v1/rooms", R"({"name":"lab","category":"Lab","privacy":"open"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  took = time_until([&] { return !uri_of(2, "lab").empty(); });
+  EXPECT_LT(took, 1000ms);
+  auto& newcomer = client(2, "newcomer@example.com");
+  ASSERT_TRUE(newcomer.sign_in(10s)) << newcomer.failure_reason();
+  auto joined = newcomer.join_and_wait(uri_of(2, "lab"), 5s);
+  ASSERT_TRUE(joined);
+  EXPECT_TRUE(joined->ok()) << joined->code;
+  for (auto* c : {&other, &newcomer}) pchat::testing::expect_clean(*c);
+}
+
+TEST_F(PoolDirectoryE2E, ANodeStoppedDuringChangesAppliesThemWhenItReturns) {
+  ASSERT_TRUE(node(2).stop());
+  ctl(0, "room new --name while-away --category Desk --privacy open");
+  ctl(1, "room set --identity desk --add-members sip:late@example.com");
+  ctl(0, "user new --uri late@example.com --display-name Late");
+  ASSERT_TRUE(node(2).start()) << node(2).stderr_text();
+  // Caught up before it serves: no waiting here.
+  EXPECT_FALSE(uri_of(2, "while-away").empty());
+  EXPECT_NE(members_on(2, "desk").find("late@"), std::string::npos) << members_on(2, "desk");
+  auto [status, j] = get(2, "/api/v1/users/sip:late@example.com");
+  EXPECT_EQ(status, 200);
+  auto& late = client(2, "late@example.com");
+  ASSERT_TRUE(late.sign_in(10s)) << late.failure_reason();
+  auto joined = late.join_and_wait(uri_of(2, "desk"), 5s);
+  ASSERT_TRUE(joined);
+  EXPECT_TRUE(joined->ok()) << joined->code;
+}
+
+TEST_F(PoolDirectoryE2E, WithEtcdDownAdminWritesAre503AndNothingIsHalfApplied) {
+  ASSERT_TRUE(etcd_.stop());
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = send(0, "POST", "/api/v1/categories", R"({"name":"Nowhere"})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("directory log"), std::string::npos) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  r = send(0, "POST", "/api/v1/users", R"({"uri":"sip:ghost@example.com"})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  r = send(0, "PATCH", "/api/v1/rooms/desk", R"({"members":["sip:ghost@example.com"]})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  // Reads still answer, from what each node has.
+  EXPECT_EQ(get(0, "/api/v1/users/sip:ghost@example.com").first, 404);
+  EXPECT_EQ(members_on(0, "desk"), members_on(2, "desk"));
+  EXPECT_EQ(members_on(0, "desk").find("ghost"), std::string::npos);
+
+  // etcd back: nothing of the refused writes appears anywhere, new writes work again.
+  ASSERT_TRUE(etcd_.start()) << etcd_.log_text();
+  r = send(0, "POST", "/api/v1/categories", R"({"name":"Back"})");
+  EXPECT_EQ(r.status, 201) << r.body;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(eventually([&] { return get(i, "/api/v1/categories/Back").first == 200; }, 2s)) << i;
+    EXPECT_EQ(get(i, "/api/v1/categories/Nowhere").first, 404) << i;
+    EXPECT_EQ(get(i, "/api/v1/users/sip:ghost@example.com").first, 404) << i;
+  }
+}
