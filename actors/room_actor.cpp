@@ -36,7 +36,14 @@ struct member {
   // to send the difference when it becomes ready.
   bool ready = false;
   std::vector<std::string> snapshot;
+  // Posts fanned out between its join and its ready: the client asked to join before they
+  // were posted, so it must get them; sent in order when it becomes ready. Without this a
+  // post taken in that window (a room that writes nothing relays at once) is lost to it.
+  std::vector<std::shared_ptr<const std::string>> early;
 };
+
+// A member that never becomes ready (its session stops first) holds at most this many.
+constexpr size_t kMaxEarlyPosts = 256;
 
 struct post_id_hash {
   size_t operator()(const storage::post_id& p) const {
@@ -374,6 +381,9 @@ void post_durable(room_ptr self, room_state::held_post& p) {
   auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, p.msg), st.envid++));
   const auto& to = st.targets();
   if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+  if (to.size() < st.roster.size())  // someone joined and is not ready yet
+    for (auto& [addr, m] : st.roster)
+      if (!m.ready && m.early.size() < kMaxEarlyPosts) m.early.push_back(body);
   if (!p.stored) return;
   st.cache.push_back(std::move(p.msg));
   while (st.cache.size() > st.cache_cap) st.cache.pop_front();
@@ -790,6 +800,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         member& me = it->second;
         me.ready = true;
         st.dialogs_stale = true;
+        for (auto& body : me.early) st.ctx->edge->send_info(me.dialog, std::move(body));
+        me.early.clear();
         std::vector<std::string> snapshot = std::move(me.snapshot);
         me.snapshot.clear();
         if (st.roster_muted) return;

@@ -106,6 +106,55 @@ TEST(Actors, JoinNoticeGoesToTheOthersOnly) {
   ASSERT_TRUE(n.edge.wait_count(1, "ntc:part", 1));
 }
 
+// A client that asked to join gets every post taken after its join, also one the room
+// fans out before the session says the client is ready (the join reply still on its way):
+// a room that writes nothing (ChatHistory off) relays at once, and under load such a post
+// reached nobody in that window. Once ready, the member gets it, then the live ones.
+TEST(Actors, PostTakenBetweenAJoinAndItsReadyReachesTheNewMember) {
+  temp_dir dir("actors");
+  node n(dir.path());
+  for (bool history : {false, true}) {
+    std::string uri = n.make_room(history ? "Window" : "EphemeralWindow", history);
+    caf::scoped_actor author{*n.sys}, late{*n.sys};
+    caf::actor room;
+    author->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri, std::string("sip:alice@example.com"))
+        .receive([&](caf::actor& r) { room = r; }, [&](caf::error& e) { FAIL() << to_string(e); });
+    ASSERT_TRUE(room);
+    const sip::dialog_id da = history ? 501 : 601, db = history ? 502 : 602;
+    auto join = [&](caf::scoped_actor& who, const std::string& user, sip::dialog_id d) {
+      bool ok = false;
+      who->request(room, 5s, actors::join_atom::value, user, d, caf::actor{who})
+          .receive([&](actors::join_result&) { ok = true; }, [&](caf::error&) {});
+      return ok;
+    };
+    ASSERT_TRUE(join(author, "sip:alice@example.com", da));
+    author->send(room, actors::ready_atom::value, caf::actor{author});
+    ASSERT_TRUE(join(late, "sip:bob@example.com", db));  // bob's ready is still to come
+    auto post = [&](const std::string& text) {
+      uint64_t txn = 70000 + next_txn++;
+      author->request(room, 5s, actors::post_atom::value, std::string("sip:alice@example.com"), text,
+                      std::string(), storage::post_id{0x77ULL, txn}, actors::info_ticket{txn, da, "1", "1"})
+          .receive([](caf::ok_atom) {}, [&](caf::error& e) { ADD_FAILURE() << to_string(e); });
+      EXPECT_TRUE(n.edge.wait_response(txn));
+      EXPECT_EQ(n.edge.response(txn), 200);
+    };
+    post("in the window");
+    ASSERT_TRUE(n.edge.wait_count(da, ">in the window<", 1));  // fanned out to the ready ones
+    EXPECT_EQ(n.edge.count(db, ">in the window<"), 0u);         // not before bob's join reply
+    late->send(room, actors::ready_atom::value, caf::actor{late});
+    post("after ready");
+    ASSERT_TRUE(n.edge.wait_count(db, ">after ready<", 1)) << (history ? "stored room" : "relaying room");
+    EXPECT_EQ(n.edge.count(db, ">in the window<"), 1u) << "the post taken before bob was ready is lost to him";
+    auto infos = n.edge.infos(db);
+    size_t first = 0, second = 0;
+    for (size_t i = 0; i < infos.size(); ++i) {
+      if (infos[i].find(">in the window<") != std::string::npos) first = i + 1;
+      if (infos[i].find(">after ready<") != std::string::npos) second = i + 1;
+    }
+    EXPECT_LT(first, second) << "posts reached bob out of order";
+  }
+}
+
 TEST(Actors, BackchatSurvivesARestartInOrder) {
   temp_dir dir("actors");
   std::string uri;
