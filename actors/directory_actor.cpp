@@ -216,6 +216,9 @@ void resync(dir_ptr self) {
 caf::behavior serving(dir_ptr self) {
   return {
       [=](dirsync_atom) { resync(self); },
+      // A new pool view (ctx->pool): nothing to do yet; where a room lives is read from the
+      // view when a lookup needs it.
+      [=](pool_changed_atom, uint64_t) {},
       [=](lookup_atom, const std::string& uri, const std::string& user) -> caf::result<caf::actor> {
         auto& st = self->state;
         std::string id = st.room_id_of(uri);

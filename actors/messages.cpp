@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/pool_view.h"
+
 namespace pchat::actors {
 
 caf::error make_error(errc code, std::string reason) {
@@ -31,6 +33,15 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<info_ticket>("pchat.info_ticket");
   cfg.add_message_type<message_filter>("pchat.message_filter");
   cfg.add_message_type<compliance_status>("pchat.compliance_status");
+  // The pool: node_entry crosses nodes (hello); the others stay local but are typed alike.
+  cfg.add_message_type<node_entry>("pchat.node_entry");
+  cfg.add_message_type<pool::node_record>("pchat.node_record");
+  cfg.add_message_type<registered_node>("pchat.registered_node");
+  cfg.add_message_type<std::vector<registered_node>>("pchat.registered_nodes");
+  cfg.add_message_type<etcd_holder>("pchat.etcd_holder");
+  cfg.add_message_type<pool_node_status>("pchat.pool_node_status");
+  cfg.add_message_type<pool_room_claim>("pchat.pool_room_claim");
+  cfg.add_message_type<pool_status>("pchat.pool_status");
 }
 
 }  // namespace pchat::actors

@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "pool/node_record.h"
 #include "storage/records.h"
 
 namespace pchat::actors {
@@ -123,9 +124,30 @@ using crun_atom = caf::atom_constant<caf::atom("crun")>;       // (crun) | admin
                                                                // (crun, u64 generation) | runner -> itself (timer) | none
 using cstatus_atom = caf::atom_constant<caf::atom("cstatus")>; // (cstatus) | admin/tests -> runner | compliance_status
 
-// ---- pool
+// ---- pool (docs/POOL.md)
 using dirsync_atom = caf::atom_constant<caf::atom("dirsync")>; // (dirsync) | directory log -> dir | none: the store's categories and rooms changed
                                                                //   (a pool node applied a directory record): read them again, tell live rooms what changed
+// The membership actor (pool_actor.h) and its coordinator:
+using pool_start_atom = caf::atom_constant<caf::atom("pstart")>;   // (pstart, u16 sip_port, u16 http_port, u16 pool_port) | server_node -> pool | ok_atom once the node holds its lease and registry entry;
+                                                                   //   errc::forbidden (a live node has this name or tag), errc::busy (etcd not reached)
+using pool_leave_atom = caf::atom_constant<caf::atom("pleave")>;   // (pleave) | server_node -> pool | ok_atom: lease revoked (registry entry and room claims gone) or etcd not reached
+using hello_atom = caf::atom_constant<caf::atom("phello")>;        // (phello, node_entry sender) | pool -> another node's pool | node_entry (its own); each then monitors the other
+using pool_changed_atom = caf::atom_constant<caf::atom("pchanged")>;  // (pchanged, u64 view version) | pool -> dir | none: ctx->pool has a newer view
+using claim_atom = caf::atom_constant<caf::atom("pclaim")>;        // (pclaim, room_id) | room -> pool | u64 epoch once this node holds /<pool>/rooms/<id>/owner (held already: the same epoch);
+                                                                   //   errc::forbidden (reason: the holder's name), errc::busy (not serving, etcd not reached)
+using release_atom = caf::atom_constant<caf::atom("prelease")>;    // (prelease, room_id, u64 epoch) | room -> pool | ok_atom once no claim of that epoch exists; errc::busy
+using pool_status_atom = caf::atom_constant<caf::atom("pstatus")>; // (pstatus) | admin -> pool | pool_status
+using pool_tick_atom = caf::atom_constant<caf::atom("ptick")>;     // (ptick) | pool -> itself (timer) | none: keep-alive, registry scan, serving check
+// coordinator_actor.h: the blocking etcd calls, asked by the local pool actor only (a
+// detached actor never answers a remote sender). Every failure to reach etcd: errc::busy.
+using etcd_join_atom = caf::atom_constant<caf::atom("etjoin")>;    // (etjoin, node_record, i64 old_lease) | pool -> coord | i64 lease: granted, name and tag keys created;
+                                                                   //   errc::forbidden: a live node keeps the name or tag
+using etcd_keep_atom = caf::atom_constant<caf::atom("etkeep")>;    // (etkeep, i64 lease) | pool -> coord | i64 ttl_s; errc::not_found: the lease is gone
+using etcd_scan_atom = caf::atom_constant<caf::atom("etscan")>;    // (etscan) | pool -> coord | std::vector<registered_node>
+using etcd_revoke_atom = caf::atom_constant<caf::atom("etrevoke")>;  // (etrevoke, i64 lease) | pool -> coord | ok_atom (also when it was gone)
+using etcd_put_atom = caf::atom_constant<caf::atom("etput")>;      // (etput, node_record, i64 lease) | pool -> coord | ok_atom; errc::not_found: the lease is gone
+using etcd_claim_atom = caf::atom_constant<caf::atom("etclaim")>;  // (etclaim, key, value, i64 lease) | pool -> coord | etcd_holder
+using etcd_drop_atom = caf::atom_constant<caf::atom("etdrop")>;    // (etdrop, key, i64 create_revision) | pool -> coord | bool deleted
 
 // Domain errors (category atom "pchat"). DO NOT renumber: values may cross pool nodes.
 enum class errc : uint8_t {
@@ -204,6 +226,73 @@ struct compliance_status {
   std::string last_error;             // "" when the last attempt succeeded
   uint64_t consecutive_failures = 0;
 };
+
+// A node as the registry (etcd) holds it, with its lease.
+struct registered_node {
+  pool::node_record node;
+  int64_t lease = 0;
+};
+
+// A create-if-absent claim's outcome: whether this call created the key, and the key as it
+// is now (value, lease, create_revision).
+struct etcd_holder {
+  bool created = false;
+  std::string value;
+  int64_t lease = 0;
+  int64_t create_revision = 0;
+};
+
+// `pchatctl pool status`: the pool as this node sees it.
+struct pool_node_status {
+  std::string name;
+  uint16_t tag = 0;
+  std::string host;
+  uint16_t pool_port = 0;
+  uint16_t sip_port = 0;
+  uint16_t http_port = 0;
+  bool registered = false;  // in the etcd registry (its lease alive)
+  bool linked = false;      // BASP link up and hello exchanged (always true for this node)
+  bool live = false;        // in the view: registered and linked (this node: serving)
+  bool draining = false;
+  bool self = false;
+};
+struct pool_room_claim {
+  std::string room_id;
+  uint64_t epoch = 0;
+};
+struct pool_status {
+  std::string self;
+  std::string pool_name;
+  bool serving = false;
+  uint64_t view_version = 0;
+  int64_t lease = 0;                    // 0: none
+  int64_t ms_since_renewal = -1;        // since the last successful keep-alive was sent; -1: never
+  std::vector<pool_node_status> nodes;  // sorted by name
+  std::vector<pool_room_claim> rooms;   // claims this node holds, by room id
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registered_node& x) {
+  return f(caf::meta::type_name("registered_node"), x.node, x.lease);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, etcd_holder& x) {
+  return f(caf::meta::type_name("etcd_holder"), x.created, x.value, x.lease, x.create_revision);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_node_status& x) {
+  return f(caf::meta::type_name("pool_node_status"), x.name, x.tag, x.host, x.pool_port,
+           x.sip_port, x.http_port, x.registered, x.linked, x.live, x.draining, x.self);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_room_claim& x) {
+  return f(caf::meta::type_name("pool_room_claim"), x.room_id, x.epoch);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
+  return f(caf::meta::type_name("pool_status"), x.self, x.pool_name, x.serving, x.view_version,
+           x.lease, x.ms_since_renewal, x.nodes, x.rooms);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, info_ticket& x) {
@@ -297,6 +386,16 @@ typename Inspector::result_type inspect(Inspector& f, room_record& x) {
 }
 
 }  // namespace pchat::storage
+
+namespace pchat::pool {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_record& x) {
+  return f(caf::meta::type_name("node_record"), x.name, x.tag, x.host, x.pool_port, x.sip_port,
+           x.http_port, x.draining);
+}
+
+}  // namespace pchat::pool
 
 // The directory's context travels once, inside the process (never serialised).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const pchat::actors::server_context>)

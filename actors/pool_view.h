@@ -46,13 +46,19 @@ typename Inspector::result_type inspect(Inspector& f, node_entry& x) {
 struct pool_view {
   std::string self;               // this node's name
   uint64_t version = 0;           // grows with every published view
-  std::vector<node_entry> live;   // this node included, sorted by name
+  // False while this node holds no fresh etcd lease (not yet registered, or its keep-alive
+  // has not succeeded for 1.5 s): it may have lost its rooms, so it owns none and ranks
+  // none (docs/POOL.md "Node lease").
+  bool serving = false;
+  // Registered in etcd and linked over BASP, this node included (while serving), sorted by
+  // name.
+  std::vector<node_entry> live;
 
   // The live node called `name`, or nullptr.
   const node_entry* find(const std::string& name) const;
   const node_entry* find_tag(uint16_t tag) const;
   // Live, not draining node names ranked for `room_id` (pool/placement.h): [0] owner,
-  // [1] follower. Empty when no node may own rooms.
+  // [1] follower. Empty when no node may own rooms (this one is not serving).
   std::vector<std::string> rank(const std::string& room_id) const;
   // rank(room_id)[0] == self.
   bool owns(const std::string& room_id) const;

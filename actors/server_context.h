@@ -99,6 +99,9 @@ struct server_context : server_settings {
   std::shared_ptr<post_id_source> post_ids;
   // What the node's actors count (actors/node_metrics.h, read by /metrics); never null.
   std::shared_ptr<node_metrics> metrics;
+  // The membership actor (pool_actor.h): room claims (pclaim/prelease), pool status.
+  // Invalid for a standalone node.
+  caf::actor pool_actor;
 };
 
 }  // namespace pchat::actors

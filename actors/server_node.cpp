@@ -1,6 +1,7 @@
 #include "actors/server_node.h"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
@@ -11,6 +12,7 @@
 #include "actors/post_id_source.h"
 #include "actors/reader_actor.h"
 #include "actors/sip_bridge.h"
+#include "pool/node_tag.h"
 #include "protocol/sip/sip_endpoint.h"
 
 namespace pchat::actors {
@@ -47,6 +49,21 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   // 3. The directory, which spawns rooms with the context that names it: it waits for it.
   caf::actor directory = keep(spawn_directory_actor(sys_));
   ctx->directory = interposed(parts_.directory, directory);
+  // 3b. A pool node's membership actor (after the actors its entry names: other nodes
+  // reach this node's directory, relay and replica through it).
+  if (parts_.pool) {
+    pool_actor_config pc;
+    pc.settings = *parts_.pool;
+    pc.membership = ctx->pool;
+    pc.self.name = parts_.pool->node_name;
+    pc.self.tag = pool::node_tag(parts_.pool->node_name);
+    pc.self.host = parts_.pool->host;
+    pc.self.directory = ctx->directory;
+    pc.directory = ctx->directory;
+    if (parts_.adjust_pool) parts_.adjust_pool(pc);
+    pool_actor_ = keep(spawn_pool_actor(sys_, std::move(pc)));
+    ctx->pool_actor = pool_actor_;
+  }
   // 4. Complete: from here on the context is only read, the directory reading it first.
   ctx_ = std::move(ctx);
   caf::anon_send(directory, start_atom::value, ctx_);
@@ -60,6 +77,26 @@ std::string server_node::start_edge() {
   return parts_.sip->start(bridge_.get());
 }
 
+std::string server_node::start_pool(uint16_t sip_port, uint16_t http_port) {
+  if (!pool_actor_) return "not a pool node";
+  auto& ps = *parts_.pool;
+  auto port = sys_.middleman().publish(pool_actor_, ps.port, ps.host.c_str());
+  if (!port)
+    return "cannot listen for pool nodes on " + ps.host + ":" + std::to_string(ps.port) + ": " +
+           sys_.render(port.error());
+  pool_port_ = *port;
+  std::string err;
+  caf::scoped_actor self{sys_};
+  self->request(pool_actor_, std::chrono::seconds(20), pool_start_atom::value, sip_port, http_port, pool_port_)
+      .receive([&](caf::ok_atom) { pool_joined_ = true; },
+               [&](caf::error& e) {
+                 errc code{};
+                 std::string reason;
+                 err = decode_error(e, &code, &reason) ? reason : sys_.render(e);
+               });
+  return err;
+}
+
 void server_node::stop() {
   if (stopped_) return;
   stopped_ = true;
@@ -67,6 +104,13 @@ void server_node::stop() {
   // actors may still send (a stopped endpoint drops it).
   if (parts_.sip) parts_.sip->stop();
   bridge_.reset();  // the sessions' handles: sessions end as their rooms let them go
+  // Leave the pool before anything stops: the lease revoked, the others drop this node and
+  // may claim its rooms at once (not after the lease's TTL).
+  if (pool_actor_ && pool_joined_) {
+    caf::scoped_actor self{sys_};
+    self->request(pool_actor_, std::chrono::seconds(3), pool_leave_atom::value)
+        .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  }
   for (auto it = services_.rbegin(); it != services_.rend(); ++it)
     caf::anon_send_exit(*it, caf::exit_reason::user_shutdown);
   // Rooms (linked to the directory) and sessions still handle parts and read the context

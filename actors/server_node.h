@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "actors/compliance_runner_actor.h"
+#include "actors/pool_actor.h"
 #include "actors/server_context.h"
 #include "pool/pool_settings.h"
 
@@ -46,8 +47,11 @@ struct node_parts {
   // The pool (docs/POOL.md): set when this node is one of a pool (pchatd --etcd); nullopt
   // is standalone: no pool port, no etcd, server_context::pool null, every room local.
   // With it, the context's pool membership exists from the start; its view has no live
-  // node (no room may be owned anywhere) until the membership actor holds the node lease.
+  // node (no room may be owned anywhere) until the membership actor (pool_actor.h) holds
+  // the node lease, after start_pool().
   std::optional<pool::pool_settings> pool;
+  // Tests only: the membership actor's timings and settings before it is spawned.
+  std::function<void(pool_actor_config&)> adjust_pool;
   // Tests only (fault injection): given a real service actor, return the one the context
   // names instead (a stalled commit, a flaky reader, a silent directory). The node stops
   // both.
@@ -72,8 +76,19 @@ class server_node {
   // and starts the endpoint. Returns "" or what failed. REQUIRES: parts.sip was given.
   std::string start_edge();
 
+  // A pool node (parts.pool set): listens for the other nodes on the pool host and port
+  // (the membership actor published there), then joins the pool: node lease, registry
+  // entry, links to the other nodes. Blocks until joined (at most about 15 s). Returns ""
+  // or what failed (the port taken, a live node with this name or tag, etcd not reached).
+  // `sip_port` and `http_port` go into the registry entry (what pool status shows).
+  // REQUIRES: parts.pool was given; called once.
+  std::string start_pool(uint16_t sip_port, uint16_t http_port);
+  // The pool port listened on (after start_pool), 0 before or when standalone.
+  uint16_t pool_port() const { return pool_port_; }
+
   // Stops in the reverse order of the start: the SIP endpoint (no more dialogs or INFOs),
-  // the bridge's sessions, then every service actor is told to exit and EVERY actor of
+  // the bridge's sessions, then (in a pool) the node leaves (its lease revoked: its entry
+  // and room claims go at once), then every service actor is told to exit and EVERY actor of
   // the system (rooms and sessions still handling parts too) is awaited. Nothing the
   // context names is released while an actor can still read it. Idempotent.
   // REQUIRES: nothing outside the actors uses the context any more (stop HTTP first).
@@ -87,6 +102,9 @@ class server_node {
   std::vector<caf::actor> services_;  // in start order, interposed ones included
   std::shared_ptr<const server_context> ctx_;
   std::unique_ptr<sip_bridge> bridge_;
+  caf::actor pool_actor_;  // invalid when standalone
+  uint16_t pool_port_ = 0;
+  bool pool_joined_ = false;
   bool stopped_ = false;
 };
 

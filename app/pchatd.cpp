@@ -56,6 +56,7 @@
 #include "actors/server_node.h"
 #include "app/admin_api.h"
 #include "app/admin_identity.h"
+#include "app/admin_pool.h"
 #include "app/admin_archive.h"
 #include "app/admin_search.h"
 #include "app/file_api.h"
@@ -231,7 +232,7 @@ std::string pool_options(const pchatd_config& cfg, bool* in_pool, pchat::pool::p
     return {};
   }
   if (cfg.pool_port > 65535) return "--pool-port must be 0..65535";
-  if (auto s = pchat::pool::parse_etcd_endpoints(cfg.etcd, &out->etcd); !s.is_ok()) return "--etcd: " + s.reason();
+  out->etcd = cfg.etcd;
   out->node_name = cfg.node_name;
   out->host = cfg.pool_host;
   out->port = static_cast<uint16_t>(cfg.pool_port);
@@ -428,10 +429,8 @@ int main(int argc, char** argv) {
   // of those families goes through the log.
   std::unique_ptr<pchat::actors::directory_log> directory_log;
   if (in_pool) {
-    std::string endpoints;
-    for (const auto& e : pool.etcd) endpoints += (endpoints.empty() ? "" : ",") + e.url();
     std::unique_ptr<pchat::pool::etcd_client> etcd;
-    if (auto s = pchat::pool::etcd_client::create(endpoints, {}, &etcd); !s.is_ok())
+    if (auto s = pchat::pool::etcd_client::create(pool.etcd, {}, &etcd); !s.is_ok())
       return fail("--etcd: " + s.reason(), "name etcd's client URLs as http://ADDRESS:PORT");
     pchat::actors::directory_log_options dopts;
     dopts.pool_name = pool.pool_name;
@@ -555,7 +554,8 @@ int main(int argc, char** argv) {
               sys, cctx,
               pchat::app::make_search_api(
                   sys, cctx, cfg.data_dir + "/search",
-                  pchat::app::make_identity_api(cctx, pchat::app::make_admin_api(sys, cctx, &edge, facts))))));
+                  pchat::app::make_identity_api(
+                      cctx, pchat::app::make_pool_api(sys, cctx, pchat::app::make_admin_api(sys, cctx, &edge, facts)))))));
       // /healthz and /readyz for anyone, /metrics for loopback or the admin token
       // (app/metrics_api.h), then the users' services, then the admin API.
       pchat::web::http_server http(
@@ -580,13 +580,22 @@ int main(int argc, char** argv) {
         // token failure already reported
       } else if (auto herr = http.start(); !herr.empty()) {
         rc = fail("cannot start admin HTTP: " + herr, "choose another --http-port");
+      } else if (auto perr = in_pool ? node.start_pool(edge.port(), http.port()) : std::string(); !perr.empty()) {
+        rc = fail("cannot join the pool: " + perr,
+                  "check --etcd (is etcd running?), --pool-host/--pool-port and that no other live node "
+                  "uses --node-name " + cfg.node_name);
       } else {
+        // The pool port first: a reader that has seen http-port has seen them all.
+        if (in_pool) std::printf("pool-port=%u\n", node.pool_port());
         std::printf("sip-port=%u\nhttp-port=%u\n", edge.port(), http.port());
         std::fflush(stdout);
         pchat::log::write(pchat::log::level::info, "pchatd", "started",
                           "nofile=" + std::to_string(nofile) + " domain=" + cfg.domain + " sip=" + cfg.host + ":" +
                               std::to_string(edge.port()) + " http=" + cfg.host + ":" +
-                              std::to_string(http.port()) + " data=" + pchat::log::quote(cfg.data_dir));
+                              std::to_string(http.port()) + " data=" + pchat::log::quote(cfg.data_dir) +
+                              (in_pool ? " node=" + cfg.node_name + " pool=" + cfg.pool_name + " pool_port=" +
+                                             std::to_string(node.pool_port())
+                                       : std::string()));
         int sig = 0;
         sigwait(&stop_signals, &sig);
       }

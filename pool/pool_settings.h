@@ -8,24 +8,16 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "status/status.h"
 
 namespace pchat::pool {
 
-// One etcd endpoint of the v3 JSON gateway: plain HTTP.
-struct etcd_endpoint {
-  std::string host;  // a name or an address, as given
-  uint16_t port = 0;
-  std::string url() const { return "http://" + host + ":" + std::to_string(port); }
-};
-
 struct pool_settings {
   std::string node_name;                // stable across restarts; placement is over names
   std::string host = "127.0.0.1";       // the BASP listener other nodes connect to
   uint16_t port = 0;                    // its port; 0 = a free one (the registry says which)
-  std::vector<etcd_endpoint> etcd;      // at least one; the client moves on when one fails
+  std::string etcd;                     // "http://IP:PORT[,...]" (etcd_client.h parses it)
   std::string pool_name = "pchat";      // the etcd key prefix: /<pool_name>/...
 };
 
@@ -33,9 +25,6 @@ struct pool_settings {
 // starting with '.' or '-'.
 constexpr size_t kMaxNameLength = 63;
 bool valid_name(std::string_view name);
-
-// "http://HOST:PORT[/][,http://HOST:PORT[/]...]" (--etcd). At most 16 endpoints.
-status parse_etcd_endpoints(std::string_view list, std::vector<etcd_endpoint>* out);
 
 // What is wrong with `s` (named as pchatd's options), or ok. The host must be a numeric
 // IPv4 or IPv6 address other nodes can connect to (not a wildcard: it is registered).

@@ -35,9 +35,9 @@ refused "not_an_option" --no-such-option=1
 refused "--node-name is required with --etcd" --etcd=http://127.0.0.1:2379
 refused "need --etcd" --node-name=n1
 refused "need --etcd" --pool-port=7101
-refused "must start with http://" --etcd=127.0.0.1:2379 --node-name=n1
-refused "must be http://HOST:PORT" --etcd=http://127.0.0.1:2379,http://127.0.0.1 --node-name=n1
-refused "has no port 1..65535" --etcd=http://127.0.0.1:0 --node-name=n1
+refused "not an http:// URL" --etcd=127.0.0.1:2379 --node-name=n1
+refused "has a path" --etcd=http://127.0.0.1:2379,http://127.0.0.1:2380/v3 --node-name=n1
+refused "bad port" --etcd=http://127.0.0.1:0 --node-name=n1
 refused "--node-name must be" --etcd=http://127.0.0.1:2379 --node-name=a/b
 refused "--pool-name must be" --etcd=http://127.0.0.1:2379 --node-name=n1 --pool-name=a:b
 refused "not a wildcard" --etcd=http://127.0.0.1:2379 --node-name=n1 --pool-host=0.0.0.0

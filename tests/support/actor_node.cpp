@@ -1,5 +1,6 @@
 #include "tests/support/actor_node.h"
 
+#include <caf/io/all.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -27,6 +28,12 @@ actor_node::actor_node(const std::string& dir, bool compliance_enabled,
   parts.settings.compliance_enabled = compliance_enabled;
   if (adjust) adjust(parts);
   cfg.set("scheduler.max-threads", 2);
+  if (parts.pool) {  // a pool node, as pchatd makes one: BASP with heartbeats
+    actors::add_message_types(cfg);
+    cfg.load<caf::io::middleman>();
+    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(200)});
+    cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(1)});
+  }
   sys = std::make_unique<caf::actor_system>(cfg);
   server = std::make_unique<actors::server_node>(*sys, std::move(parts));
   ctx = server->context();

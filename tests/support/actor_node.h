@@ -4,6 +4,8 @@
 // (`edge`) that records what actors send. Everyone in the domain (example.com) may chat: a
 // "global" policy with chat enabled. `adjust` changes the node's parts (settings, faulty
 // actors interposed) before it is built: the context never changes once actors exist.
+// A node given parts.pool gets BASP (the middleman, heartbeats on) as pchatd's pool nodes
+// do; the test calls server->start_pool() to join.
 //
 // The destructor closes every session and stops the node (server_node::stop: every actor
 // awaited), and only then drops the context, the actor system and the store.

@@ -5,7 +5,8 @@
 //
 // Every noun and verb has --help. Commands: directory_commands.h (category, room, message,
 // addin, file), identity_commands.h (user, group, policy, principal), config_commands.h
-// (status, config, compliance), history_commands.h (search, export, import, test message).
+// (status, config, compliance), history_commands.h (search, export, import, test message),
+// pool_commands.h (pool status).
 // The reference, the --json shapes and the exit statuses are in docs/ADMIN.md:
 // 0 ok, 1 the server refused (its reason printed), 2 bad usage, 3 cannot reach the server.
 #include <CLI/CLI.hpp>
@@ -18,6 +19,7 @@
 #include "tools/pchatctl/directory_commands.h"
 #include "tools/pchatctl/history_commands.h"
 #include "tools/pchatctl/identity_commands.h"
+#include "tools/pchatctl/pool_commands.h"
 
 namespace {
 
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
   pchat::ctl::add_identity_commands(app, ctx);
   pchat::ctl::add_config_commands(app, ctx);
   pchat::ctl::add_history_commands(app, ctx);
+  pchat::ctl::add_pool_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

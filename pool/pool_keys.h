@@ -1,0 +1,24 @@
+// pool_keys: where the pool keeps its state in etcd (docs/POOL.md "etcd keys"), every key
+// under /<pool-name>/. Written once here so that every node builds the same keys.
+//
+// Threads: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pchat::pool {
+
+// "/<pool>/nodes/": the registry, one key per live node (its lease).
+std::string nodes_prefix(std::string_view pool);
+// "/<pool>/nodes/<name>": the node's node_record (node_record.h).
+std::string node_key(std::string_view pool, std::string_view name);
+// "/<pool>/tags/<tag>": the name of the live node using this tag (node_tag.h); makes tags
+// unique among live nodes.
+std::string tag_key(std::string_view pool, uint16_t tag);
+// "/<pool>/rooms/<room-id>/owner": the owner's name, bound to its lease; the key's
+// create_revision is the room's epoch.
+std::string room_owner_key(std::string_view pool, std::string_view room_id);
+
+}  // namespace pchat::pool

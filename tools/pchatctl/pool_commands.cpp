@@ -1,0 +1,58 @@
+#include "tools/pchatctl/pool_commands.h"
+
+#include <iostream>
+
+#include "tools/pchatctl/output.h"
+
+namespace pchat::ctl {
+namespace {
+
+using json = nlohmann::json;
+
+// `pool status` without --json: a line on this node, the nodes, the claimed rooms.
+int show_status(const http_result& r, const ctl_context& c) {
+  if (c.json) return show(r, c);
+  if (int rc = check(r); rc != kExitOk) return rc;
+  json j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("mode")) {
+    std::cerr << "pchatctl: the server's answer is not a pool status\n";
+    return kExitUnreachable;
+  }
+  if (j["mode"] == "standalone") {
+    std::cout << "standalone node (not in a pool)\n";
+    return kExitOk;
+  }
+  std::cout << "pool " << j.value("pool", "") << ", this node " << j.value("self", "") << " ("
+            << (j.value("serving", false) ? "serving" : "NOT serving: no fresh etcd lease") << ")\n";
+  json rows = json::array();
+  for (auto& n : j.value("nodes", json::array())) {
+    json row = n;
+    row["address"] = n.value("host", "") + ":" + std::to_string(n.value("pool_port", 0));
+    row["state"] = n.value("live", false)           ? (n.value("draining", false) ? "draining" : "live")
+                   : !n.value("registered", false) ? "gone"
+                                                   : "not linked";
+    row["self"] = n.value("self", false) ? "*" : "";
+    rows.push_back(std::move(row));
+  }
+  print_table(rows, {{"self", ""},
+                     {"name", "NAME"},
+                     {"state", "STATE"},
+                     {"tag", "TAG"},
+                     {"address", "POOL ADDRESS"},
+                     {"sip_port", "SIP"},
+                     {"http_port", "HTTP"}});
+  auto rooms = j.value("rooms", json::array());
+  std::cout << "rooms owned by this node: " << rooms.size() << "\n";
+  if (!rooms.empty()) print_table(rooms, {{"room_id", "ROOM"}, {"epoch", "EPOCH"}});
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_pool_commands(CLI::App& app, ctl_context& ctx) {
+  CLI::App* pool = add_noun(app, "pool", "the pool of nodes (docs/POOL.md)");
+  add_leaf(pool, "status", "nodes of the pool as this node sees them, and the rooms it owns", ctx,
+           [](leaf&, const ctl_context& c) { return show_status(http(c.server, "GET", "/api/v1/pool"), c); });
+}
+
+}  // namespace pchat::ctl
