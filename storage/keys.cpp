@@ -144,6 +144,24 @@ std::string message_range_end(std::string_view room_id) {
   return k;
 }
 
+namespace {
+constexpr uint64_t kRoomMetaSeq = ~uint64_t{0};  // the meta prefix: never a message's seq
+std::string room_meta(std::string_view room_id, char tag) {
+  std::string k = message_key(room_id, kRoomMetaSeq);
+  k.push_back(tag);
+  return k;
+}
+}  // namespace
+
+std::string message_entries_end(std::string_view room_id) { return message_key(room_id, kRoomMetaSeq); }
+std::string room_log_state_key(std::string_view room_id) { return room_meta(room_id, 's'); }
+std::string room_event_key(std::string_view room_id, uint64_t seq) {
+  std::string k = room_meta(room_id, 'e');
+  put_fixed64_be(&k, seq);
+  return k;
+}
+std::string room_log_entries_end(std::string_view room_id) { return room_meta(room_id, 'f'); }
+
 std::string pref_key(std::string_view user, std::string_view label) {
   std::string k;
   k.reserve(user.size() + 1 + label.size());

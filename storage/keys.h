@@ -12,7 +12,11 @@
 //     file_key     := 'F' room_id 0x00 id                 (id 8 bytes big-endian; 'F' DO NOT CHANGE)
 //   messages CF
 //     message_key  := room_id 0x00 seq                    (0x00 DO NOT CHANGE)
-//     seq          := uint64, 8 bytes, big-endian         (DO NOT CHANGE)
+//     seq          := uint64, 8 bytes, big-endian         (DO NOT CHANGE; 1 .. 2^64-2)
+//     room_meta    := room_id 0x00 0xFF{8} tag             (a room log's own data, pool)
+//       room_log_state_key := room_meta 's'                (room_log_state; DO NOT CHANGE)
+//       room_event_key     := room_meta 'e' seq            (a shipped post's compliance event
+//                                                           kept by the follower; DO NOT CHANGE)
 //   prefs CF
 //     pref_key     := user 0x00 label                     (0x00 DO NOT CHANGE)
 //   config CF
@@ -34,6 +38,10 @@
 //   ids never contain 0x00; valid_id() enforces that, and the store rejects such ids.
 // - The compliance key is the bare global event sequence, so the staging queue iterates in
 //   capture order and a batch [first, last] is one DeleteRange.
+// - A room's meta keys sort after every message key of the room (seq 2^64-1 is never a
+//   message: 0xFF{8} is the meta prefix) and inside [R 0x00, R 0x01), so deleting a room
+//   deletes them too, while message reads stop before them. They are one byte longer than a
+//   message key, so no room's meta key is another room's message key.
 // - User names in pref keys follow the same rule, so the first 0x00 ends the user.
 #pragma once
 
@@ -141,9 +149,18 @@ bool get_file_key(std::string_view key, uint64_t* id);
 std::string message_key(std::string_view room_id, uint64_t seq);
 // False unless `key` is room_id 0x00 followed by exactly 8 bytes.
 bool get_message_key(std::string_view key, std::string* room_id, uint64_t* seq);
-// [begin, end) holding exactly the message keys of `room_id` (iterator bounds, DeleteRange).
+// [begin, end) holding every key of `room_id` in the messages CF: its messages and its
+// meta keys (the room's deletion: DeleteRange).
 std::string message_range_begin(std::string_view room_id);
 std::string message_range_end(std::string_view room_id);
+// Exclusive end of the room's message keys alone (iterator bound of message reads).
+std::string message_entries_end(std::string_view room_id);
+// The room log's replication state (room_log_state, record_codec.h).
+std::string room_log_state_key(std::string_view room_id);
+// A follower's copy of the compliance event of the room's message `seq`.
+std::string room_event_key(std::string_view room_id, uint64_t seq);
+// Exclusive end of messages and kept events (what a full copy replaces; the state stays).
+std::string room_log_entries_end(std::string_view room_id);
 
 // ---- prefs CF
 // REQUIRES: valid_id(user). `label` may be any bytes.

@@ -18,6 +18,7 @@ namespace {
 status check_message(const std::string& room_id, const message_record& m) {
   if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
   if (m.seq == 0) return status::invalid_argument("message seq must be >= 1");
+  if (m.seq == ~uint64_t{0}) return status::invalid_argument("message seq 2^64-1 is reserved");
   return status::ok();
 }
 
@@ -40,7 +41,7 @@ status decode_message_entry(const rocksdb::Slice& key, const rocksdb::Slice& val
 
 range_iterator room_messages(const db& d, const std::string& room_id) {
   return range_iterator(d, column::messages, keys::message_range_begin(room_id),
-                        keys::message_range_end(room_id));
+                        keys::message_entries_end(room_id));
 }
 
 }  // namespace
@@ -153,6 +154,92 @@ status message_log::put(const std::string& room_id, const message_record& m) {
     return from_rocksdb(s, "put message");
   }
   return writer_.write(&b);
+}
+
+status message_log::read_state(const std::string& room_id, room_log_state* out) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  std::string value;
+  status s = db_.get(column::messages, keys::room_log_state_key(room_id), &value,
+                    "room log state of " + room_id);
+  if (s.is_not_found()) {
+    *out = room_log_state{};
+    return status::ok();
+  }
+  if (!s.is_ok()) return s;
+  return get_room_log_state(value, out);
+}
+
+status message_log::read_events(const std::string& room_id, uint64_t from_seq, size_t limit,
+                                std::vector<compliance_record>* out) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  std::vector<compliance_record> result;
+  range_iterator it(db_, column::messages, keys::room_event_key(room_id, from_seq),
+                    keys::room_log_entries_end(room_id));
+  for (it->SeekToFirst(); it->Valid() && result.size() < limit; it->Next()) {
+    compliance_record e;
+    if (status d = get_compliance_record(view(it->value()), &e); !d.is_ok()) return d;
+    result.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "read events of " + room_id);
+  *out = std::move(result);
+  return status::ok();
+}
+
+namespace {
+status stale_epoch(const std::string& room_id, uint64_t epoch, const room_log_state& st) {
+  return status::invalid_argument("stale epoch " + std::to_string(epoch) + " for room " + room_id +
+                                  ": this node accepted epoch " + std::to_string(st.epoch));
+}
+}  // namespace
+
+void message_log::put_state(write_batch& b, const std::string& room_id, const room_log_state& st) const {
+  std::string& value = b.scratch();
+  put_room_log_state(&value, st);
+  b.put(column::messages, keys::room_log_state_key(room_id), value);
+}
+
+status message_log::ship(write_batch& b, const std::string& room_id, uint64_t epoch,
+                         const message_record& m, const compliance_record* kept,
+                         room_log_state* state) const {
+  if (status s = check_message(room_id, m); !s.is_ok()) return s;
+  if (stale(*state, epoch)) return stale_epoch(room_id, epoch, *state);
+  append(b, room_id, m);
+  if (kept != nullptr) {
+    std::string& value = b.scratch();
+    put_compliance_record(&value, *kept);
+    b.put(column::messages, keys::room_event_key(room_id, m.seq), value);
+  }
+  state->epoch = epoch;
+  state->data_epoch = epoch;
+  put_state(b, room_id, *state);
+  return status::ok();
+}
+
+status message_log::copy_chunk(write_batch& b, const std::string& room_id, uint64_t epoch,
+                               const std::vector<message_record>& chunk, bool full,
+                               room_log_state* state) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  for (const auto& m : chunk)
+    if (status s = check_message(room_id, m); !s.is_ok()) return s;
+  if (stale(*state, epoch)) return stale_epoch(room_id, epoch, *state);
+  if (full) {
+    b.erase_range(column::messages, keys::message_range_begin(room_id), keys::room_log_entries_end(room_id));
+    state->copying = true;
+    state->data_epoch = 0;
+  }
+  for (const auto& m : chunk) append(b, room_id, m);
+  state->epoch = epoch;
+  put_state(b, room_id, *state);
+  return status::ok();
+}
+
+status message_log::mark(write_batch& b, const std::string& room_id, uint64_t epoch,
+                         room_log_state* state) const {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  if (stale(*state, epoch)) return stale_epoch(room_id, epoch, *state);
+  *state = room_log_state{epoch, epoch, false};
+  put_state(b, room_id, *state);
+  return status::ok();
 }
 
 status message_log::erase_room(rocksdb::WriteBatch* b, const std::string& room_id) const {

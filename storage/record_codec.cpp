@@ -345,6 +345,20 @@ status get_message_post_id(std::string_view in, uint64_t* seq, post_id* out) {
   return status::ok();
 }
 
+void put_room_log_state(std::string* dst, const room_log_state& in) {
+  put_byte(dst, kRecordFormatVersion);
+  put_varint64(dst, in.epoch);
+  put_varint64(dst, in.data_epoch);
+  put_bool(dst, in.copying);
+}
+
+status get_room_log_state(std::string_view in, room_log_state* out) {
+  field_reader r(in, "room log state");
+  r.read_version() && r.read_varint("epoch", &out->epoch) &&
+      r.read_varint("data_epoch", &out->data_epoch) && r.read_bool("copying", &out->copying);
+  return r.finish();
+}
+
 void put_file_record(std::string* dst, const file_record& in) {
   put_byte(dst, kRecordFormatVersion);
   put_varint64(dst, in.id);

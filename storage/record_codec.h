@@ -18,6 +18,7 @@
 //                      post_counter:varint author:string text:string extra_xml:string
 //                      (format 2: the post id early, so the dedup window loads without
 //                      decoding texts; format 1, still read, has no post id: empty)
+//   room_log_state  := 0x01 epoch:varint data_epoch:varint copying:bool
 //   compliance_record := 0x02 seq:varint kind:enum ts_micros:zigzag64 room_id:string
 //                      room_name:string user_uri:string user_display:string
 //                      message_id:varint text:string
@@ -87,6 +88,9 @@ status get_message_record(std::string_view in, message_record* out);
 // The seq and post id of an encoded message_record, without decoding the rest (the room's
 // dedup window, loaded at start). Format 1 gives an empty post id.
 status get_message_post_id(std::string_view in, uint64_t* seq, post_id* out);
+
+void put_room_log_state(std::string* dst, const room_log_state& in);
+status get_room_log_state(std::string_view in, room_log_state* out);
 
 void put_compliance_record(std::string* dst, const compliance_record& in);
 // The same, numbered `seq` instead of in.seq (the commit actor stages without copying).

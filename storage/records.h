@@ -68,6 +68,18 @@ struct message_record {
   std::string extra_xml;   // client-specific children kept untouched (see xccos_codec.h)
 };
 
+// A room log's replication state on one node (docs/POOL.md "Replicated room log"), kept
+// in the messages CF beside the room's entries and written in the same synced write as
+// they are. Standalone nodes never write it (all zero: no pool ever wrote this log).
+struct room_log_state {
+  uint64_t epoch = 0;       // the highest ownership epoch this node accepted for the room
+  uint64_t data_epoch = 0;  // the epoch under which the newest entry was written (or the
+                            // log was last declared complete by its owner)
+  bool copying = false;     // a full copy is half done: the log is not a complete copy of
+                            // anyone's and must not serve as a source
+  bool operator==(const room_log_state&) const = default;
+};
+
 // Kinds of compliance events: every emitter builds a compliance_record (the one event type).
 // DO NOT CHANGE values: embedded in the on-disk data of the compliance CF.
 enum class compliance_kind : uint8_t {

@@ -37,6 +37,15 @@ void write_batch::erase(column c, std::string_view key) {
   ++count_;
 }
 
+void write_batch::erase_range(column c, std::string_view lo, std::string_view hi) {
+  if (!accepting()) return;
+  if (rocksdb::Status s = batch_->DeleteRange(db_.cf(c), slice(lo), slice(hi)); !s.ok()) {
+    reject(from_rocksdb(s, "batch delete range"));
+    return;
+  }
+  ++count_;
+}
+
 void write_batch::close_open() {
   if (open_.empty()) return;
   if (accepting()) {

@@ -51,6 +51,8 @@ class write_batch {
     return scratch_;
   }
   void erase(column c, std::string_view key);
+  // Deletes every key in [lo, hi) of `c` with the batch.
+  void erase_range(column c, std::string_view lo, std::string_view hi);
   // One entry that grows until it is closed (the compliance queue's group of events under
   // its first event's key): close_open() puts it into the batch; commit() closes it first.
   struct open_entry {
