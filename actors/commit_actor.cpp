@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "actors/index_feed.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
 #include "actors/server_context.h"
@@ -21,6 +22,7 @@ namespace {
 struct commit_inputs : server_settings {
   storage::database* store = nullptr;
   caf::actor indexer;
+  std::shared_ptr<index_feed> index;
   std::shared_ptr<node_metrics> metrics;
 };
 
@@ -33,20 +35,18 @@ struct commit_state {
   uint64_t next_event_seq = 1;      // global compliance event sequence (we are its only writer)
   size_t staged_events = 0;         // compliance events in the open batch
   bool staged_post_event = false;   // one of them is a post's (crash point "after_capture")
-  caf::actor indexer;               // gets the batch's messages once synced (may be invalid)
-  std::vector<std::string> index_rooms;               // room of each message in the batch
-  std::vector<storage::message_record> index_msgs;    // for the indexer, if there is one
+  caf::actor indexer;               // woken when a synced batch's notes wake it (may be invalid)
+  index_feed* index = nullptr;      // null: no indexer
+  std::vector<index_note> index_notes;  // the batch's messages (room, seq), noted once synced
   // Preferences in the open batch (user -> label -> bytes): the quota counts them too.
   std::map<std::string, std::map<std::string, uint64_t>> pending_prefs;
   std::map<std::string, uint64_t> pending_uploads;  // uploader -> bytes in the open batch
   static inline const char* name = "commit";
 
-  // Keeps a written message for the indexer (sent after the batch has synced). Takes it
-  // over: the handlers own their message (a request's content is not shared).
-  void keep_for_index(const std::string& room_id, storage::message_record&& m) {
-    if (!indexer) return;
-    index_rooms.push_back(room_id);
-    index_msgs.push_back(std::move(m));
+  // Keeps a written message's place for the indexer (noted after the batch has synced).
+  // redo: it may be indexed already (a rewrite).
+  void keep_for_index(const std::string& room_id, uint64_t seq, bool redo) {
+    if (index) index_notes.push_back(index_note{room_id, seq, redo});
   }
 
   // Assigns the next event sequence and adds the event to the open batch.
@@ -73,23 +73,21 @@ void flush(caf::stateful_actor<commit_state>* self) {
   bool had_post_event = st.staged_post_event;
   st.staged_events = 0;
   st.staged_post_event = false;
-  auto index_rooms = std::move(st.index_rooms);
-  auto index_msgs = std::move(st.index_msgs);
-  st.index_rooms.clear();
-  st.index_msgs.clear();
   st.pending_prefs.clear();
   st.pending_uploads.clear();
   if (s.is_ok()) {
     if (had_post_event) storage::crash_point("after_capture");
-    // Before the waiters: an acknowledged message is always queued at the indexer already.
-    if (st.indexer && !index_msgs.empty()) {
-      m.index_queued.add(index_msgs.size());
-      self->send(st.indexer, index_atom::value, std::move(index_rooms), std::move(index_msgs));
+    // Before the waiters: an acknowledged message is always noted for the indexer already.
+    if (st.index && !st.index_notes.empty()) {
+      m.index_queued.add(st.index_notes.size());
+      if (st.index->note(st.index_notes)) self->send(st.indexer, ixstep_atom::value);
     }
+    st.index_notes.clear();
     for (auto& [rp, value] : waiters) rp.deliver(value);
     return;
   }
   // The store logs when writes stop and when they resume; this is per batch.
+  st.index_notes.clear();
   m.commit_failures.add();
   PCHAT_LOG(debug, "commit", "group commit failed",
             "error=" + log::quote(s.to_string()) + " waiters=" + std::to_string(waiters.size()));
@@ -149,6 +147,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
   self->state.metrics = in->metrics.get();
   self->state.batch = in->store->new_batch();
   self->state.indexer = in->indexer;
+  self->state.index = in->indexer ? in->index.get() : nullptr;
   uint64_t last_event = 0;
   if (auto s = in->store->compliance().last_sequence(&last_event); !s.is_ok()) {
     // Numbering from 1 again could reuse a delivered range's output name. Sequence 0 is
@@ -161,19 +160,17 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
   }
   return {
       [=](commit_atom, const std::string& room_id, storage::message_record& m) {
-        uint64_t seq = m.seq;
         in->store->messages().append(*self->state.batch, room_id, m);
-        self->state.keep_for_index(room_id, std::move(m));
-        enqueue(self, seq);
+        self->state.keep_for_index(room_id, m.seq, false);
+        enqueue(self, m.seq);
       },
       [=](commit_atom, const std::string& room_id, storage::message_record& m,
           const storage::compliance_record& e) {
-        uint64_t seq = m.seq;
         in->store->messages().append(*self->state.batch, room_id, m);
-        self->state.keep_for_index(room_id, std::move(m));
+        self->state.keep_for_index(room_id, m.seq, false);
         self->state.stage(e);
         self->state.staged_post_event = true;
-        enqueue(self, seq);
+        enqueue(self, m.seq);
       },
       [=](capture_atom, const storage::compliance_record& e, caf::ok_atom) {
         self->state.stage(e);
@@ -188,7 +185,7 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
           const std::vector<storage::compliance_record>& events) {
         for (auto& m : msgs) {
           in->store->messages().append(*self->state.batch, room_id, m);
-          self->state.keep_for_index(room_id, std::move(m));
+          self->state.keep_for_index(room_id, m.seq, true);
         }
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, msgs.size());
@@ -238,11 +235,12 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
 }  // namespace
 
 caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, caf::actor indexer,
-                              const server_settings& settings, std::shared_ptr<node_metrics> metrics) {
+                              std::shared_ptr<index_feed> index, const server_settings& settings, std::shared_ptr<node_metrics> metrics) {
   auto in = std::make_shared<commit_inputs>();
   static_cast<server_settings&>(*in) = settings;
   in->store = store;
   in->indexer = std::move(indexer);
+  in->index = std::move(index);
   in->metrics = std::move(metrics);
   return sys.spawn<caf::detached>(commit_actor, std::shared_ptr<const commit_inputs>(std::move(in)));
 }

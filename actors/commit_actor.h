@@ -31,6 +31,7 @@ class database;
 
 namespace pchat::actors {
 
+class index_feed;
 struct node_metrics;
 struct server_context;
 struct server_settings;
@@ -38,11 +39,12 @@ struct server_settings;
 constexpr size_t kMaxBatch = 1024;
 
 // Spawns the detached commit actor. REQUIRES: store is open and outlives the actor.
-// indexer (may be invalid) gets every synced batch's messages; settings: the per-user
+// index (null when there is no indexer): every synced batch's messages are noted there (room
+// and seq only) and the indexer is sent (ixstep) when that woke it; settings: the per-user
 // quotas. It needs no server_context: it exists before the context that names it.
 // metrics: counts every batch (node_metrics.h). REQUIRES: not null.
 caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, caf::actor indexer,
-                              const server_settings& settings, std::shared_ptr<node_metrics> metrics);
+                              std::shared_ptr<index_feed> index, const server_settings& settings, std::shared_ptr<node_metrics> metrics);
 
 // Stages `e` (no waiter) with the commit actor's next group commit; nothing when compliance
 // is off (ctx.compliance_enabled: off costs nothing). Any thread (actors, HTTP handlers);

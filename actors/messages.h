@@ -112,10 +112,10 @@ using capture_atom = caf::atom_constant<caf::atom("capture")>; // (capture, comp
 using rewrite_atom = caf::atom_constant<caf::atom("rewrite")>; // (rewrite, room_id, vector<message_record>, vector<compliance_record>) | room -> commit | u64 count once synced
 
 // ---- indexer_actor (history search, actors/indexer_actor.h)
-using index_atom = caf::atom_constant<caf::atom("index")>;     // (index, vector<string> room_ids, vector<message_record>) | commit -> indexer | none
-                                                               //   room_ids[i] is the room of message i; sent after each synced batch
+using ixstep_atom = caf::atom_constant<caf::atom("ixstep")>;   // (ixstep) | commit -> indexer (woken by index_feed::note), indexer -> itself | none
+                                                               //   one bounded step: read noted messages from the store and index them
 using ixflush_atom = caf::atom_constant<caf::atom("ixflush")>; // (ixflush) | indexer -> itself (timer) | none: commit buffered documents
-using ixsync_atom = caf::atom_constant<caf::atom("ixsync")>;   // (ixsync) | admin/tests -> indexer | ok_atom once everything received is committed
+using ixsync_atom = caf::atom_constant<caf::atom("ixsync")>;   // (ixsync) | admin/tests -> indexer | ok_atom once everything noted before it is indexed and committed
 using import_atom = caf::atom_constant<caf::atom("msgimport")>; // (msgimport, room_id, vector<message_record>) | admin -> dir -> room | u64 messages written, once durable
                                                                //   (archive import; the room keeps seqs and timestamps, skips ones it has)
 

@@ -54,7 +54,8 @@ struct node_metrics {
   metrics::histogram commit_sync_us PCHAT_LATENCY_BOUNDS_US;
   // Room actors running now (the directory spawns and loses them).
   metrics::gauge rooms_active;
-  // Messages handed to the indexer and messages it has added; the backlog is the difference.
+  // Messages noted for the indexer (actors/index_feed.h) and messages it has indexed; its
+  // lag is the feed's (server_context::index).
   metrics::counter index_queued, index_done;
 
   // Counts a post's end: accepted when `err` is null, else by the error's kind.

@@ -45,6 +45,7 @@ class dialog_sender;
 namespace pchat::actors {
 
 class identity_registry;
+class index_feed;
 class pool_membership;
 class post_id_source;
 struct node_metrics;
@@ -91,6 +92,9 @@ struct server_context : server_settings {
   std::shared_ptr<identity_registry> identities;
   caf::actor compliance_runner;             // the compliance runner; invalid when off
   caf::actor indexer;                       // the indexer_actor (history search); may be invalid
+  // What the store holds that the index does not yet (actors/index_feed.h): the commit
+  // actor notes, the indexer takes; /metrics and status read its lag. Null when no indexer.
+  std::shared_ptr<index_feed> index;
   // The pool (actors/pool_view.h, docs/POOL.md): null for a standalone node, whose rooms
   // are all local. In a pool, take current() once per decision (where a room lives).
   std::shared_ptr<pool_membership> pool;

@@ -5,6 +5,7 @@
 
 #include "actors/commit_actor.h"
 #include "actors/directory_actor.h"
+#include "actors/index_feed.h"
 #include "actors/indexer_actor.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
@@ -40,12 +41,16 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
     return f ? keep(f(sys_, real)) : real;
   };
   // 2. Actors that need no context, each after what it uses: the indexer before the commit
-  // actor (which sends it every synced batch), the runner before the first event.
-  if (!parts_.search_dir.empty()) ctx->indexer = keep(spawn_indexer_actor(sys_, parts_.store, parts_.search_dir, ctx->metrics));
+  // actor (which notes every synced batch in their index_feed and wakes it), the runner before the first event.
+  if (!parts_.search_dir.empty()) {
+    ctx->index = std::make_shared<index_feed>();
+    ctx->indexer = keep(spawn_indexer_actor(sys_, parts_.store, {parts_.search_dir, parts_.index_step_delay},
+                                            ctx->index, ctx->metrics));
+  }
   ctx->reader = interposed(parts_.reader, keep(spawn_reader_pool(sys_, parts_.store)));
   if (parts_.compliance_runner)
     ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, *parts_.compliance_runner));
-  ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, parts_.settings, ctx->metrics)));
+  ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, ctx->index, parts_.settings, ctx->metrics)));
   // 3. The directory, which spawns rooms with the context that names it: it waits for it.
   caf::actor directory = keep(spawn_directory_actor(sys_));
   ctx->directory = interposed(parts_.directory, directory);

@@ -12,6 +12,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,6 +42,7 @@ struct node_parts {
   sip::dialog_sender* edge = nullptr;              // used when `sip` is null
   server_settings settings;
   std::string search_dir;  // the history index's folder; empty: no indexer
+  std::chrono::milliseconds index_step_delay{0};  // tests only (indexer_options::step_delay)
   // The compliance runner's options, when it runs (pchatd with compliance on; a test that
   // only reads what is staged runs none).
   std::optional<runner_options> compliance_runner;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/identity_registry.h"
+#include "actors/index_feed.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
 #include "app/node_facts.h"
@@ -115,7 +116,6 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       uint64_t accepted = m.posts[static_cast<size_t>(actors::post_outcome::accepted)].value(), refused = 0;
       for (const auto& c : m.posts) refused += c.value();
       refused -= accepted;
-      uint64_t queued = m.index_queued.value(), indexed = m.index_done.value();
       return reply(200, json{{"version", facts->version},
                              {"started", utc::seconds_timestamp(facts->started_micros)},
                              {"uptime_seconds", (utc::now_micros() - facts->started_micros) / 1'000'000},
@@ -126,7 +126,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                              {"rooms_active", m.rooms_active.value()},
                              {"posts_accepted", accepted},
                              {"posts_refused", refused},
-                             {"index_backlog", queued > indexed ? queued - indexed : 0},
+                             {"index_backlog", ctx->index ? ctx->index->lag_messages() : 0},
+                             {"index_lag_seconds", ctx->index ? ctx->index->lag_age().count() / 1e6 : 0.0},
                              {"domain", ctx->domain},
                              {"chat_uri", ctx->chat_uri},
                              {"sip_port", edge->port()},

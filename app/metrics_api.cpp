@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "actors/index_feed.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
 #include "actors/server_context.h"
@@ -92,10 +93,17 @@ void write_posts(text_writer& w, const actors::node_metrics& m) {
   w.histogram("pchat_commit_batch_entries", {}, m.commit_batch_entries.snapshot());
   w.family("pchat_commit_sync_seconds", family_type::histogram, "Duration of a group commit's synced write.");
   w.histogram("pchat_commit_sync_seconds", {}, m.commit_sync_us.snapshot(), kMicros);
-  uint64_t queued = m.index_queued.value(), done = m.index_done.value();
-  one(w, "pchat_index_queued_total", C, "Messages handed to the search indexer.", queued);
-  one(w, "pchat_index_backlog_messages", G, "Messages handed to the search indexer and not yet taken by it.",
-      queued > done ? queued - done : uint64_t{0});
+  one(w, "pchat_index_queued_total", C, "Messages noted for the search indexer once durable.", m.index_queued.value());
+  one(w, "pchat_index_indexed_total", C, "Messages the search indexer has read from the store and indexed.",
+      m.index_done.value());
+}
+
+// The indexer's lag (actors/index_feed.h); zeros when the node runs no indexer.
+void write_index(text_writer& w, const actors::index_feed* feed) {
+  one(w, "pchat_index_backlog_messages", G, "Stored messages the search index does not hold yet (at most).",
+      feed ? feed->lag_messages() : uint64_t{0});
+  one(w, "pchat_index_lag_seconds", G, "How long the oldest message not yet indexed has waited.",
+      feed ? static_cast<double>(feed->lag_age().count()) / 1e6 : 0.0);
 }
 
 void write_store(text_writer& w, const storage::database& store) {
@@ -176,6 +184,7 @@ web::http_handler make_metrics_api(caf::actor_system& sys, std::shared_ptr<const
     write_node(w, *facts);
     write_sip(w, edge->stats());
     write_posts(w, *ctx->metrics);
+    write_index(w, ctx->index.get());
     write_store(w, *ctx->store);
     write_compliance(w, sys, *ctx);
     write_http(w, facts->http);

@@ -4,7 +4,7 @@
 //          [--log-level=debug|info|warn|error] [--config-file=pchatd.ini] [--check-config]
 //          [--compliance-enabled=true|false] [--compliance-adapter=xml|csv]
 //          [--compliance-output-dir=DIR] [--compliance-run-interval=SECONDS]
-//          [--compliance-test-run-interval-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
+//          [--compliance-test-run-interval-ms=MS] [--index-test-step-delay-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
 //          [--http-max-connections=N] [--http-idle-timeout-ms=MS] [--http-head-timeout-ms=MS]
 //          [--http-body-timeout-ms=MS] [--http-body-min-rate=BYTES] [--http-write-timeout-ms=MS]
 //          [--http-handler-threads=N] [--http-handler-queue=N] [--http-queue-timeout-ms=MS]
@@ -23,6 +23,8 @@
 // start); a --compliance-* option given here overrides the stored value for this run.
 // --compliance-run-interval keeps the reference range (60 s .. 30 days);
 // --compliance-test-run-interval-ms is for tests only: any interval, also below a minute.
+// --index-test-step-delay-ms is for tests only: the search indexer pauses this long between
+// two steps of kIndexStepMessages (a backlog without a flood of posts).
 //
 // Port 0 picks a free port; the ports in use are printed on stdout as `sip-port=N` and
 // `http-port=N` once the node accepts connections. The same options can be set in an
@@ -92,6 +94,7 @@ struct pchatd_config : caf::actor_system_config {
   std::string compliance_output_dir;  // "" = as stored
   size_t compliance_run_interval = 0;          // seconds; 0 = as stored
   size_t compliance_test_run_interval_ms = 0;  // tests only; 0 = unused
+  size_t index_test_step_delay_ms = 0;         // tests only; 0 = none
   bool check_config = false;          // --check-config: check the options and folders, then exit
   std::string demo_content = "true";  // "false": start empty (to import an archive, docs/ARCHIVE.md)
   pchat::sip::endpoint_limits sip;     // SIP edge limits (defaults in sip_endpoint.h, README)
@@ -124,6 +127,8 @@ struct pchatd_config : caf::actor_system_config {
         .add(compliance_run_interval, "compliance-run-interval", "RunInterval, seconds (60..2592000)")
         .add(compliance_test_run_interval_ms, "compliance-test-run-interval-ms",
              "TESTS ONLY: RunInterval in ms, no minimum")
+        .add(index_test_step_delay_ms, "index-test-step-delay-ms",
+             "TESTS ONLY: pause of the search indexer between two steps (builds a backlog)")
         .add(check_config, "check-config", "check the options, config file and folders, print the result and exit")
         .add(demo_content, "demo-content", "true (default) or false: create a demo category, room and users on first start")
         .add(sip.max_tcp_connections, "sip-max-connections", "TCP connections at once (default 10000)")
@@ -249,6 +254,7 @@ std::string check_options(pchatd_config& cfg) {
   if (cfg.auth != "digest" && cfg.auth != "none") return "--auth must be digest or none";
   if (cfg.sip_port > 65535 || cfg.http_port > 65535) return "ports must be 0..65535";
   if (cfg.data_dir.empty()) return "--data-dir must not be empty";
+  if (cfg.index_test_step_delay_ms > 60'000) return "--index-test-step-delay-ms must be 0..60000";
   if (cfg.domain.empty()) return "--domain must not be empty";
   if (auto bad = check_sip_limits(cfg.sip); !bad.empty()) return "--sip-" + bad;
   if (cfg.http.max_connections == 0 || cfg.http.handler_threads == 0 || cfg.http.handler_queue == 0 ||
@@ -515,6 +521,7 @@ int main(int argc, char** argv) {
     parts.sip = &edge;
     parts.settings = settings;
     parts.search_dir = cfg.data_dir + "/search";
+    parts.index_step_delay = std::chrono::milliseconds(cfg.index_test_step_delay_ms);
     if (in_pool) parts.pool = pool;
     // Compliance: events flow into the commit actor (the staging queue's only writer,
     // actors::capture) and the runner delivers them. Both exist before the first room, so

@@ -97,6 +97,8 @@ class search_index {
   status commit();
   // Highest seq of the room indexed so far (committed or pending); 0 if none.
   uint64_t indexed_through(const std::string& room_id) const;
+  // Every room's high-water mark (committed or pending), by room id.
+  const std::map<std::string, uint64_t>& high_water() const { return high_water_; }
   // Number of documents committed (for status pages and tests).
   uint64_t doc_count() const;
 
