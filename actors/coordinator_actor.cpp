@@ -130,6 +130,14 @@ caf::behavior coordinator(coord_ptr self, coordinator_config cfg) {
         if (!s.is_ok()) return unreachable(s);
         return etcd_holder{c.created, c.holder.value, c.holder.lease, c.holder.create_revision};
       },
+      [=](etcd_get_atom, const std::string& key) -> caf::result<etcd_holder> {
+        if (auto e = ready()) return e;
+        pool::etcd_kv kv;
+        auto s = self->state.etcd->get(key, &kv);
+        if (s.is_not_found()) return etcd_holder{};
+        if (!s.is_ok()) return unreachable(s);
+        return etcd_holder{false, kv.value, kv.lease, kv.create_revision};
+      },
       [=](etcd_drop_atom, const std::string& key, int64_t create_revision) -> caf::result<bool> {
         if (auto e = ready()) return e;
         bool deleted = false;

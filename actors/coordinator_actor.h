@@ -4,7 +4,7 @@
 // remote sender (a detached actor answering a remote node hangs shutdown, CAF 0.17).
 //
 // Messages (messages.h, "---- pool"): etjoin, etkeep, etscan, etrevoke, etput, etclaim,
-// etdrop. Every failure to reach etcd is errc::busy with the client's reason.
+// etdrop, etget. Every failure to reach etcd is errc::busy with the client's reason.
 //
 // Joining (etjoin) grants the node lease and creates the node's registry key and its tag
 // key, both bound to the lease, only if absent: a key held by another lease is a live

@@ -136,6 +136,8 @@ using pool_changed_atom = caf::atom_constant<caf::atom("pchanged")>;  // (pchang
 using claim_atom = caf::atom_constant<caf::atom("pclaim")>;        // (pclaim, room_id) | room -> pool | u64 epoch once this node holds /<pool>/rooms/<id>/owner (held already: the same epoch);
                                                                    //   errc::forbidden (reason: the holder's name), errc::busy (not serving, etcd not reached)
 using release_atom = caf::atom_constant<caf::atom("prelease")>;    // (prelease, room_id, u64 epoch) | room -> pool | ok_atom once no claim of that epoch exists; errc::busy
+using owner_atom = caf::atom_constant<caf::atom("powner")>;        // (powner, room_id) | local actor -> pool | (std::string node, u64 epoch): the claim in etcd now
+                                                                   //   ("" and 0: none), whoever holds it; errc::busy (etcd not reached)
 using pool_status_atom = caf::atom_constant<caf::atom("pstatus")>; // (pstatus) | admin -> pool | pool_status
 using pool_tick_atom = caf::atom_constant<caf::atom("ptick")>;     // (ptick) | pool -> itself (timer) | none: keep-alive, registry scan, serving check
 // coordinator_actor.h: the blocking etcd calls, asked by the local pool actor only (a
@@ -148,6 +150,7 @@ using etcd_revoke_atom = caf::atom_constant<caf::atom("etrevoke")>;  // (etrevok
 using etcd_put_atom = caf::atom_constant<caf::atom("etput")>;      // (etput, node_record, i64 lease) | pool -> coord | ok_atom; errc::not_found: the lease is gone
 using etcd_claim_atom = caf::atom_constant<caf::atom("etclaim")>;  // (etclaim, key, value, i64 lease) | pool -> coord | etcd_holder
 using etcd_drop_atom = caf::atom_constant<caf::atom("etdrop")>;    // (etdrop, key, i64 create_revision) | pool -> coord | bool deleted
+using etcd_get_atom = caf::atom_constant<caf::atom("etget")>;      // (etget, key) | pool -> coord | etcd_holder (created false; all empty when absent)
 
 // Domain errors (category atom "pchat"). DO NOT renumber: values may cross pool nodes.
 enum class errc : uint8_t {

@@ -443,6 +443,15 @@ caf::behavior pool_actor(pool_ptr self, pool_actor_config cfg) {
                 [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
         return rp;
       },
+      [=](owner_atom, const std::string& room_id) -> caf::result<std::string, uint64_t> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        self->request(st.kv_coord, st.cfg.etcd_timeout * 4, etcd_get_atom::value,
+                      pool::room_owner_key(st.cfg.settings.pool_name, room_id))
+            .then([=](etcd_holder& h) mutable { rp.deliver(h.value, static_cast<uint64_t>(h.create_revision)); },
+                  [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
       [=](pool_status_atom) -> pool_status { return status_of(self); },
       [=](pool_leave_atom) -> caf::result<caf::ok_atom> {
         auto& st = self->state;

@@ -21,7 +21,7 @@
 //     lease so its rooms can be claimed now rather than after its TTL ("Fast death");
 //   - a node is live when registered in etcd and linked; every change publishes a new
 //     pool_view (pool_membership) and tells the directory (pool_changed);
-//   - room claims (pclaim/prelease, messages.h) and the status (pstatus).
+//   - room claims (pclaim/prelease/powner, messages.h) and the status (pstatus).
 //
 // Threads: an event-based actor; the coordinators run on their own threads.
 #pragma once

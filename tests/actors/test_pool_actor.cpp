@@ -53,6 +53,15 @@ class PoolActor : public ::testing::Test {
                  });
     return epoch;
   }
+  // (powner, room) -> "node@epoch", "" when unclaimed, "error" when not answered.
+  static std::string owner(actor_node& n, const std::string& room) {
+    caf::scoped_actor self{*n.sys};
+    std::string out = "error";
+    self->request(n.ctx->pool_actor, 10s, actors::owner_atom::value, room)
+        .receive([&](std::string& node, uint64_t epoch) { out = node.empty() ? "" : node + "@" + std::to_string(epoch); },
+                 [&](caf::error&) {});
+    return out;
+  }
   static bool release(actor_node& n, const std::string& room, uint64_t epoch) {
     caf::scoped_actor self{*n.sys};
     bool ok = false;
@@ -106,11 +115,14 @@ TEST_F(PoolActor, RoomClaimsAreEpochsAndOnlyOneNodeHoldsARoom) {
   uint64_t e1 = claim(*a, "r1", &why);
   ASSERT_GT(e1, 0u) << why;
   EXPECT_EQ(claim(*a, "r1"), e1) << "held already: the same epoch";
+  EXPECT_EQ(owner(*b, "r1"), "a@" + std::to_string(e1)) << "any node asks who holds a room";
+  EXPECT_EQ(owner(*b, "never-claimed"), "");
   EXPECT_EQ(claim(*b, "r1", &why), 0u);
   EXPECT_EQ(why, std::to_string(static_cast<int>(actors::errc::forbidden)) + ":a") << "names the holder";
   EXPECT_TRUE(release(*a, "r1", e1));
   uint64_t e2 = claim(*b, "r1", &why);
   EXPECT_GT(e2, e1) << why << ": a new claim is a higher epoch";
+  EXPECT_EQ(owner(*a, "r1"), "b@" + std::to_string(e2));
   EXPECT_EQ(claim(*a, "r1", &why), 0u);
   EXPECT_EQ(why, std::to_string(static_cast<int>(actors::errc::forbidden)) + ":b");
   EXPECT_TRUE(release(*a, "r1", e1)) << "releasing an old epoch is harmless";
