@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <unordered_map>
 #include <optional>
 
 #include "actors/index_feed.h"
@@ -14,6 +15,7 @@
 #include "text/utc_time.h"
 #include "storage/crash_point.h"
 #include "storage/database.h"
+#include "storage/message_log.h"
 
 namespace pchat::actors {
 namespace {
@@ -41,7 +43,23 @@ struct commit_state {
   // Preferences in the open batch (user -> label -> bytes): the quota counts them too.
   std::map<std::string, std::map<std::string, uint64_t>> pending_prefs;
   std::map<std::string, uint64_t> pending_uploads;  // uploader -> bytes in the open batch
+  // Pool: each room log's state as stored plus the open batch's changes (we are its only
+  // writer). Dropped when a commit fails (the batch's changes never landed) and when it
+  // grows past kMaxLogStates (it is re-read on the next write of a room).
+  std::unordered_map<std::string, storage::room_log_state> log_states;
   static inline const char* name = "commit";
+
+  // The room log's state, read once from the store. False (and *err set) if unreadable.
+  storage::room_log_state* log_state(const std::string& room_id, caf::error* err) {
+    auto it = log_states.find(room_id);
+    if (it != log_states.end()) return &it->second;
+    storage::room_log_state s;
+    if (auto r = store->messages().read_state(room_id, &s); !r.is_ok()) {
+      *err = make_error(errc::storage_failure, "room log state of " + room_id + ": " + r.to_string());
+      return nullptr;
+    }
+    return &log_states.emplace(room_id, s).first->second;
+  }
 
   // Keeps a written message's place for the indexer (noted after the batch has synced).
   // redo: it may be indexed already (a rewrite).
@@ -75,6 +93,7 @@ void flush(caf::stateful_actor<commit_state>* self) {
   st.staged_post_event = false;
   st.pending_prefs.clear();
   st.pending_uploads.clear();
+  if (!s.is_ok() || st.log_states.size() > kMaxLogStates) st.log_states.clear();
   if (s.is_ok()) {
     if (had_post_event) storage::crash_point("after_capture");
     // Before the waiters: an acknowledged message is always noted for the indexer already.
@@ -115,6 +134,25 @@ void enqueue(caf::stateful_actor<commit_state>* self, uint64_t value) {
     st.flush_scheduled = true;
     self->send(self, flush_atom::value);
   }
+}
+
+// A pool write of a room's log (ship, copy, mark: `add` adds it to the batch given the
+// room's state): refused at once when the epoch is stale or the state unreadable (nothing
+// added), else waits for the group commit like any write and answers `value`.
+template <class Add>
+void log_write(caf::stateful_actor<commit_state>* self, const std::string& room_id, uint64_t epoch,
+               uint64_t value, Add add) {
+  auto& st = self->state;
+  caf::error err;
+  auto* state = st.log_state(room_id, &err);
+  if (state == nullptr) return self->make_response_promise().deliver(std::move(err));
+  if (storage::message_log::stale(*state, epoch))
+    return self->make_response_promise().deliver(make_error(
+        errc::forbidden, "stale epoch " + std::to_string(epoch) + " for room " + room_id +
+                             ": this node accepted epoch " + std::to_string(state->epoch)));
+  if (auto s = add(*state); !s.is_ok())
+    return self->make_response_promise().deliver(make_error(errc::bad_request, s.to_string()));
+  enqueue(self, value);
 }
 
 // The per-user preference quota (server_context): the user's stored preferences with those
@@ -227,6 +265,53 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         in->store->preferences().put(*self->state.batch, user, label, value);
         self->state.pending_prefs[user][label] = label.size() + value.size();
         enqueue(self, 0);
+      },
+      [=](logput_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m) {
+        log_write(self, room_id, epoch, m.seq, [&](storage::room_log_state& s) {
+          auto r = in->store->messages().ship(*self->state.batch, room_id, epoch, m, nullptr, &s);
+          if (r.is_ok()) self->state.keep_for_index(room_id, m.seq, false);
+          return r;
+        });
+      },
+      [=](logput_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m,
+          const storage::compliance_record& e) {
+        log_write(self, room_id, epoch, m.seq, [&](storage::room_log_state& s) {
+          auto r = in->store->messages().ship(*self->state.batch, room_id, epoch, m, nullptr, &s);
+          if (!r.is_ok()) return r;
+          self->state.keep_for_index(room_id, m.seq, false);
+          self->state.stage(e);
+          self->state.staged_post_event = true;
+          return r;
+        });
+      },
+      [=](rlogput_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m) {
+        log_write(self, room_id, epoch, m.seq, [&](storage::room_log_state& s) {
+          auto r = in->store->messages().ship(*self->state.batch, room_id, epoch, m, nullptr, &s);
+          if (r.is_ok()) self->state.keep_for_index(room_id, m.seq, true);
+          return r;
+        });
+      },
+      [=](rlogput_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m,
+          const storage::compliance_record& e) {
+        log_write(self, room_id, epoch, m.seq, [&](storage::room_log_state& s) {
+          auto r = in->store->messages().ship(*self->state.batch, room_id, epoch, m, &e, &s);
+          if (r.is_ok()) self->state.keep_for_index(room_id, m.seq, true);
+          return r;
+        });
+      },
+      [=](logcopy_atom, const std::string& room_id, uint64_t epoch, std::vector<storage::message_record>& chunk,
+          bool full) {
+        log_write(self, room_id, epoch, chunk.size(), [&](storage::room_log_state& s) {
+          auto r = in->store->messages().copy_chunk(*self->state.batch, room_id, epoch, chunk, full, &s);
+          if (r.is_ok())
+            for (auto& m : chunk) self->state.keep_for_index(room_id, m.seq, true);
+          return r;
+        });
+      },
+      [=](logmark_atom, const std::string& room_id, uint64_t epoch) {
+        log_write(self, room_id, epoch, epoch, [&](storage::room_log_state& s) {
+          return in->store->messages().mark(*self->state.batch, room_id, epoch, &s);
+        });
       },
       [=](flush_atom) { flush(self); },
   };

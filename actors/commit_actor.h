@@ -10,6 +10,13 @@
 // until the database has resumed writes by itself (storage/db.h; it logs both edges).
 // Each batch is committed through the one synced writer (storage/writer.h).
 //
+// Pool (docs/POOL.md "Replicated room log"): logput (the owner's post), rlogput (the
+// follower's copy), logcopy (catch-up and full copies), logmark (a log complete at an
+// epoch) write a room's log with its epoch state in the same batch; a stale epoch is
+// refused at once (errc::forbidden), adding nothing. Shipped and copied entries are indexed
+// (search on the node that takes the room over); a shipped post's event is kept beside the
+// log, not staged (the owner's node delivers it).
+//
 // Compliance: the commit actor is the single writer of staged compliance events and assigns
 // their global sequence (recovered at spawn from the store's high-water mark). A post's
 // event rides in the same WriteBatch as the post, so an acknowledged post always has its
@@ -37,6 +44,9 @@ struct server_context;
 struct server_settings;
 
 constexpr size_t kMaxBatch = 1024;
+// Pool: room log states the commit actor keeps in memory between commits (one per room it
+// wrote in pool mode); above this the cache is dropped and re-read per room (memory).
+constexpr size_t kMaxLogStates = 65536;
 
 // Spawns the detached commit actor. REQUIRES: store is open and outlives the actor.
 // index (null when there is no indexer): every synced batch's messages are noted there (room

@@ -26,6 +26,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<storage::message_record>("pchat.message_record");
   cfg.add_message_type<storage::post_id>("pchat.post_id");
   cfg.add_message_type<std::vector<storage::post_id>>("pchat.post_ids");
+  cfg.add_message_type<std::vector<storage::message_record>>("pchat.message_records");
   cfg.add_message_type<storage::category_record>("pchat.category_record");
   cfg.add_message_type<storage::room_record>("pchat.room_record");
   cfg.add_message_type<storage::compliance_record>("pchat.compliance_record");

@@ -87,6 +87,7 @@ using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_ur
                                                                //   errc::moved when the room gives it back unanswered; the session keeps the post until then
 using reload_atom = caf::atom_constant<caf::atom("rreload")>;  // (rreload) | room -> itself (timer) | none: read the history again after a failed load
 using commit_watch_atom = caf::atom_constant<caf::atom("cwatch")>;  // (cwatch) | room -> itself (timer) | none: refuse writes older than commit_timeout
+using follower_retry_atom = caf::atom_constant<caf::atom("fretry")>;  // (fretry) | room -> itself (timer) | none: pool: try the follower candidates again
 using idle_atom = caf::atom_constant<caf::atom("idlechk")>;    // (idlechk, u64 generation)    | room -> itself | none
 using replace_atom = caf::atom_constant<caf::atom("msgrepl")>; // (msgrepl, message_filter)     | admin -> dir -> room | u64 messages replaced, once durable
                                                                //   (the directory forwards to the room actor, spawning it if needed)
@@ -98,6 +99,7 @@ using rdlatest_atom = caf::atom_constant<caf::atom("rdlatest")>; // (rdlatest, r
 using rdfrom_atom = caf::atom_constant<caf::atom("rdfrom")>;     // (rdfrom, room_id, u64 from, u64 max) | room -> reader | vector<message_record>, seq >= from ascending
 using rdinv_atom = caf::atom_constant<caf::atom("rdinv")>;       // (rdinv, user_uri, u64 after_id)      | session -> reader | (vector<invitation_record>, vector<string> room names, "" = room gone)
 using rdpref_atom = caf::atom_constant<caf::atom("rdpref")>;     // (rdpref, user_uri, label)            | session -> reader | string ("" if never set)
+using rdstate_atom = caf::atom_constant<caf::atom("rdstate")>;   // (rdstate, room_id)                   | replica -> reader | (u64 data epoch, u64 last seq, bool complete): complete is false while a full copy is half done
 
 // ---- commit_actor
 using commit_atom = caf::atom_constant<caf::atom("commit")>;   // (commit, room_id, message_record) | room -> commit | u64 seq once synced
@@ -110,6 +112,28 @@ using capture_atom = caf::atom_constant<caf::atom("capture")>; // (capture, comp
                                                                // (capture, compliance_record, ok_atom) | room -> commit | u64 0 once synced
                                                                //   (a ChatHistory-off post's event: durable before its 200)
 using rewrite_atom = caf::atom_constant<caf::atom("rewrite")>; // (rewrite, room_id, vector<message_record>, vector<compliance_record>) | room -> commit | u64 count once synced
+
+//   pool mode (docs/POOL.md "Replicated room log"): writes of a room's log carry the owner's
+//   epoch; a lower epoch than this node accepted for the room is errc::forbidden "stale
+//   epoch ..." and writes nothing. The log's state (storage::room_log_state) rides in the same
+//   synced write as the entries.
+using logput_atom = caf::atom_constant<caf::atom("logput")>;   // (logput, room_id, u64 epoch, message_record[, compliance_record]) | room -> commit | u64 seq once synced
+                                                               //   the owner's own post; its event is staged in this node's compliance queue
+using rlogput_atom = caf::atom_constant<caf::atom("rlogput")>; // (rlogput, room_id, u64 epoch, message_record[, compliance_record]) | replica -> commit | u64 seq once synced
+                                                               //   the follower's copy of a post; its event is kept beside the log (not staged)
+using logcopy_atom = caf::atom_constant<caf::atom("logcopy")>; // (logcopy, room_id, u64 epoch, vector<message_record>, bool full) | replica -> commit | u64 count once synced
+                                                               //   a chunk of a catch-up; `full`: the first chunk of a full copy (the room's entries go, "copy in progress")
+using logmark_atom = caf::atom_constant<caf::atom("logmark")>; // (logmark, room_id, u64 epoch) | replica -> commit | u64 epoch once synced: the log is complete at `epoch`
+
+// ---- pool (docs/POOL.md; between nodes over BASP: every type here is registered in
+//      add_message_types). Room logs: actors/replica_actor.h.
+using ship_atom = caf::atom_constant<caf::atom("ship")>;       // (ship, room_id, u64 epoch, message_record[, compliance_record]) | owner's room -> follower's replica
+                                                               //   | u64 seq once synced there; errc::forbidden "stale epoch ..." if that node accepted a newer owner
+using rstate_atom = caf::atom_constant<caf::atom("rstate")>;   // (rstate, room_id) | new owner's room -> replica | (u64 data epoch, u64 last seq, bool complete)
+using rcopy_atom = caf::atom_constant<caf::atom("rcopy")>;     // (rcopy, room_id, u64 from, u64 max) | replica -> replica | vector<message_record>, seq >= from ascending, at most min(max, kCopyChunk)
+using rpull_atom = caf::atom_constant<caf::atom("rpull")>;     // (rpull, room_id, u64 epoch, actor source_replica, u64 from, bool full) | owner's room -> replica
+                                                               //   | u64 last seq once every chunk and the mark (complete at epoch) are synced
+using rmark_atom = caf::atom_constant<caf::atom("rmark")>;     // (rmark, room_id, u64 epoch) | owner's room -> replica | u64 epoch once synced
 
 // ---- indexer_actor (history search, actors/indexer_actor.h)
 using ixstep_atom = caf::atom_constant<caf::atom("ixstep")>;   // (ixstep) | commit -> indexer (woken by index_feed::note), indexer -> itself | none

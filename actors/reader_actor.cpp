@@ -56,6 +56,13 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::database* sto
           return failed(s);
         return out;
       },
+      [=](rdstate_atom, const std::string& room_id) -> caf::result<uint64_t, uint64_t, bool> {
+        storage::room_log_state state;
+        if (auto s = store->messages().read_state(room_id, &state); !s.is_ok()) return failed(s);
+        uint64_t last = 0;
+        if (auto s = store->messages().last_sequence(room_id, &last); !s.is_ok()) return failed(s);
+        return {state.data_epoch, last, !state.copying};
+      },
       [=](rdinv_atom, const std::string& user, uint64_t after)
           -> caf::result<std::vector<storage::invitation_record>, std::vector<std::string>> {
         std::vector<storage::invitation_record> found;

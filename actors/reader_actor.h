@@ -5,8 +5,9 @@
 //
 // Answers (messages.h, "reader_actor"): rdload (a room's start: last sequence, newest
 // messages, the category's ChatHistory), rdlatest (back-chat beyond a room's cache), rdfrom
-// (a chunk of a room's history, for admin scans), rdinv (a user's invitations), rdpref (a
-// user's preference). A failed read answers errc::storage_failure with the store's reason.
+// (a chunk of a room's history, for admin scans and pool copies), rdinv (a user's
+// invitations), rdpref (a user's preference), rdstate (a room log's data epoch and last
+// sequence, for the pool). A failed read answers errc::storage_failure with the store's reason.
 // Scans are bounded by their caller: rdfrom and rdlatest read at most kMaxReadMessages.
 #pragma once
 

@@ -15,6 +15,7 @@
 #include "actors/info_answer.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
+#include "actors/pool_view.h"
 #include "actors/server_context.h"
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -122,6 +123,9 @@ struct room_state {
     // The same post (its post id) sent again while this one is being written: they get
     // this one's answer.
     std::vector<held_info> again;
+    // Pool: the two confirmations a post needs before its 200 (docs/POOL.md).
+    bool local_ok = false;     // this node's commit synced it
+    bool shipped = false;      // the current follower synced it
   };
   struct pending_commit {
     uint64_t id;
@@ -136,6 +140,18 @@ struct room_state {
   bool commit_watch_armed = false;
   uint64_t idle_generation = 0;
   uint64_t envid = 1;
+  // Pool mode (ctx->pool set; docs/POOL.md "Replicated room log"). Standalone rooms never
+  // read any of this: their post path is the one above.
+  struct pool_part {
+    bool on = false;            // ctx->pool != nullptr
+    uint64_t epoch = 0;         // our claim's epoch; 0 until claimed
+    bool lost = false;          // a node refused our epoch: a newer owner exists
+    caf::actor follower;        // the synced follower's replica (posts count it); or none
+    caf::actor candidate;       // a follower being caught up (not counted yet)
+    uint64_t generation = 0;    // grows with every follower change: late answers are ignored
+    std::vector<caf::actor_addr> failed;  // replicas that failed; skipped until the retry
+    bool retry_armed = false;
+  } pool;
   static inline const char* name = "room";
 
   const std::vector<uint64_t>& targets() {
@@ -183,6 +199,7 @@ struct room_state {
     plan.refusal = loaded ? std::string{}
                           : "room " + rec.name + " cannot read its history (" + load_error +
                                 "); posting is off until it can, retry later";
+    if (pool.lost) plan.refusal = "room " + rec.name + " is now served by another node; send it again";
     plan.presenters_only = rec.type == storage::room_type::auditorium;
     plan.store = chat_history;
     plan.capture = ctx->compliance_enabled;
@@ -217,6 +234,28 @@ struct room_state {
                 error_answer("grpchat", std::move(h), *err, command_effect::write, *sys));
   }
 
+  // Pool: the room no longer serves its room (a newer owner exists). A post whose session
+  // waits for it (done) is given back unanswered, errc::moved: the session sends it again,
+  // with its post id, to the room's next owner (docs/POOL.md "Dead owner"); any other is
+  // refused (busy: not acknowledged, the client sends it again).
+  void give_back(held_post& p) {
+    auto moved = make_error(errc::moved, "room " + rec.name + " is now served by another node");
+    auto refused = make_error(errc::busy, "room " + rec.name +
+                                              " is now served by another node; it was not acknowledged, send it again");
+    auto one = [&](held_info& i) {
+      if (i.done.pending()) {
+        ctx->metrics->count_post(&moved);
+        i.done.deliver(moved);
+      } else {
+        ctx->metrics->count_post(&refused);
+        answer_info(i.ticket, &refused);
+      }
+    };
+    one(p.info);
+    for (auto& i : p.again) one(i);
+    if (p.rp.pending()) p.rp.deliver(refused);
+  }
+
   // A room that stops (an exception; it never retires with writes pending) answers the
   // posts it holds: not acknowledged.
   ~room_state() {
@@ -243,6 +282,14 @@ struct room_state {
 using room_ptr = caf::stateful_actor<room_state>*;
 
 constexpr std::chrono::seconds kMaxReloadDelay{30};
+// Pool: after every follower candidate failed, the room tries them again this often (held
+// posts wait, bounded by commit_timeout).
+constexpr std::chrono::milliseconds kFollowerRetry{500};
+// Pool: how long a new owner waits for each live node's (data epoch, last seq).
+constexpr std::chrono::milliseconds kStateTimeout{2000};
+// Pool: the bound of a new owner's catch-up of its own log (a full copy of a large room is
+// many chunks, each its own request with request_timeout).
+constexpr std::chrono::minutes kCopyTimeout{10};
 
 xccos::chat_message to_wire(const room_state& st, const storage::message_record& m) {
   xccos::chat_message c;
@@ -389,6 +436,249 @@ void post_durable(room_ptr self, room_state::held_post& p) {
   while (st.cache.size() > st.cache_cap) st.cache.pop_front();
 }
 
+// ---- pool mode: the owner's side of the replicated room log (docs/POOL.md)
+//
+// A post is written to this node's commit actor and shipped to the follower's replica in
+// parallel, both with the room's epoch; the 200 goes out when both have synced it. Without
+// a synced follower while two or more nodes are live, posts wait (the commit watchdog
+// answers 503 after commit_timeout) while the room catches the next follower up; with one
+// live node the room's own copy is enough (a pool of one is standalone). A refusal with
+// "stale epoch" means a newer owner exists: the room stops taking posts.
+
+void choose_follower(room_ptr self);
+void follower_failed(room_ptr self, uint64_t gen, const caf::error& err);
+
+// True when the room must have a synced follower to acknowledge (two or more live nodes
+// may hold the room).
+// A node that is not serving (no fresh etcd lease) acknowledges nothing: it may have lost
+// the room already.
+bool need_follower(const room_state& st) {
+  auto view = st.ctx->pool->current();
+  return !view || !view->serving || view->rank(st.rec.id).size() >= 2;
+}
+
+// A held post whose confirmations are complete gets its 200 and fan-out.
+void try_finish(room_ptr self, uint64_t id) {
+  auto& st = self->state;
+  for (auto& c : st.commits) {
+    if (c.id != id) continue;
+    if (c.fail || !c.post.local_ok) return;
+    if (!c.post.shipped && (st.pool.follower || need_follower(st))) return;
+    if (auto done = settle_commit(self, id)) {
+      auto held = std::chrono::steady_clock::now() - (done->deadline - st.ctx->commit_timeout);
+      st.ctx->metrics->post_commit_us.observe(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(held).count()));
+      post_durable(self, done->post);
+    }
+    return;
+  }
+}
+
+// Sends held post `id` to the current follower; its answer counts only while that follower
+// is still the room's follower (generation).
+void ship_post(room_ptr self, uint64_t id, const storage::message_record& m,
+               const storage::compliance_record* event) {
+  auto& st = self->state;
+  auto gen = st.pool.generation;
+  auto on_ok = [self, id, gen](uint64_t) {
+    auto& st = self->state;
+    if (gen != st.pool.generation) return;
+    for (auto& c : st.commits)
+      if (c.id == id) c.post.shipped = true;
+    try_finish(self, id);
+  };
+  auto on_err = [self, gen](caf::error& err) { follower_failed(self, gen, err); };
+  // A follower that does not answer in half the post's time is replaced while the post can
+  // still be acknowledged through the next one.
+  auto timeout = st.ctx->commit_timeout / 2;
+  if (event)
+    self->request(st.pool.follower, timeout, ship_atom::value, st.rec.id, st.pool.epoch, m, *event)
+        .then(on_ok, on_err);
+  else
+    self->request(st.pool.follower, timeout, ship_atom::value, st.rec.id, st.pool.epoch, m).then(on_ok, on_err);
+}
+
+// The room lost its claim (a node accepted a newer epoch): no more posts here; what it
+// holds is refused (not acknowledged: the client sends it again, to the new owner).
+void lose_room(room_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.pool.lost) return;
+  st.pool.lost = true;
+  st.plan.refusal = "room " + st.rec.name + " is now served by another node (" + why + "); send it again";
+  PCHAT_LOG(warn, "room", "a newer owner exists; this node stops taking posts for the room",
+            "room=" + st.uri + " epoch=" + std::to_string(st.pool.epoch) + " reason=" + log::quote(why));
+  std::vector<uint64_t> ids;
+  for (auto& c : st.commits)
+    if (!c.fail) ids.push_back(c.id);
+  for (auto id : ids)
+    if (auto c = settle_commit(self, id)) st.give_back(c->post);
+  if (st.pool.follower) self->demonitor(st.pool.follower);
+  st.pool.follower = caf::actor{};
+  ++st.pool.generation;
+}
+
+// The follower failed (an error, a timeout or its death): nothing is acknowledged through
+// it any more; held posts wait for the next follower, which gets the log first.
+void follower_failed(room_ptr self, uint64_t gen, const caf::error& err) {
+  auto& st = self->state;
+  if (gen != st.pool.generation) return;
+  errc code;
+  std::string reason;
+  bool ours = decode_error(err, &code, &reason);
+  if (ours && code == errc::forbidden && reason.rfind("stale epoch", 0) == 0) return lose_room(self, reason);
+  if (!ours) reason = self->system().render(err);
+  PCHAT_LOG(warn, "room", "follower failed; catching up another before acknowledging",
+            "room=" + st.uri + " error=" + log::quote(reason));
+  if (st.pool.follower) {
+    st.pool.failed.push_back(st.pool.follower.address());
+    self->demonitor(st.pool.follower);
+  }
+  st.pool.follower = caf::actor{};
+  ++st.pool.generation;
+  for (auto& c : st.commits) c.post.shipped = false;
+  choose_follower(self);
+}
+
+// Ships every held post not confirmed by the (new) follower.
+void reship_held(room_ptr self) {
+  auto& st = self->state;
+  std::vector<uint64_t> ids;
+  for (auto& c : st.commits)
+    if (!c.fail && !c.post.shipped) ids.push_back(c.id);
+  for (auto id : ids)
+    for (auto& c : st.commits)
+      if (c.id == id) {
+        // The event is rebuilt as write_post built it (compliance on).
+        if (st.plan.capture) {
+          auto e = st.event(storage::compliance_kind::chat, c.post.msg.author, c.post.msg.seq, c.post.msg.text,
+                            c.post.msg.ts_micros);
+          ship_post(self, id, c.post.msg, &e);
+        } else {
+          ship_post(self, id, c.post.msg, nullptr);
+        }
+        break;
+      }
+}
+
+// Finishes every held post that no longer needs a follower (a pool of one).
+void finish_without_follower(room_ptr self) {
+  std::vector<uint64_t> ids;
+  for (auto& c : self->state.commits)
+    if (!c.fail) ids.push_back(c.id);
+  for (auto id : ids) try_finish(self, id);
+}
+
+// Picks the next follower from the current view (rank order, skipping this node and
+// replicas that failed), catches it up from this node's log (its tail if it holds a prefix
+// of ours, else a full copy) and only then counts it.
+void choose_follower(room_ptr self) {
+  auto& st = self->state;
+  if (st.pool.lost || st.pool.follower || st.pool.candidate || st.pool.epoch == 0) return;
+  auto view = st.ctx->pool->current();
+  if (!view) return;
+  const node_entry* pick = nullptr;
+  for (auto& name : view->rank(st.rec.id)) {
+    if (name == view->self) continue;
+    auto* n = view->find(name);
+    if (!n || !n->replica) continue;
+    if (std::find(st.pool.failed.begin(), st.pool.failed.end(), n->replica.address()) != st.pool.failed.end())
+      continue;
+    pick = n;
+    break;
+  }
+  if (!pick) {
+    PCHAT_LOG(debug, "room", "no follower candidate", "room=" + st.uri + " failed=" + std::to_string(st.pool.failed.size()));
+    if (!need_follower(st)) return finish_without_follower(self);
+    // Every candidate failed: try them again soon; held posts wait (watchdog: 503).
+    if (!st.pool.retry_armed) {
+      st.pool.retry_armed = true;
+      self->delayed_send(self, kFollowerRetry, follower_retry_atom::value);
+    }
+    return;
+  }
+  st.pool.candidate = pick->replica;
+  auto gen = ++st.pool.generation;
+  PCHAT_LOG(debug, "room", "catching a follower up", "room=" + st.uri + " node=" + pick->name);
+  auto cand = pick->replica;
+  auto timeout = st.ctx->request_timeout;
+  auto fail = [self, gen, cand](caf::error& err) {
+    auto& st = self->state;
+    if (gen != st.pool.generation) return;
+    st.pool.candidate = caf::actor{};
+    st.pool.failed.push_back(cand.address());
+    PCHAT_LOG(warn, "room", "cannot catch a follower up; trying the next",
+              "room=" + st.uri + " error=" + log::quote(self->system().render(err)));
+    choose_follower(self);
+  };
+  // Our log and the candidate's, then the pull.
+  self->request(st.ctx->replica, timeout, rstate_atom::value, st.rec.id)
+      .then(
+          [=](uint64_t, uint64_t own_last, bool) {
+            self->request(cand, timeout, rstate_atom::value, self->state.rec.id)
+                .then(
+                    [=](uint64_t data_epoch, uint64_t last, bool complete) {
+                      auto& st = self->state;
+                      if (gen != st.pool.generation) return;
+                      // Ours is complete at our epoch (marked at take-over).
+                      bool tail = complete && data_epoch == st.pool.epoch && last <= own_last;
+                      self->request(cand, timeout, rpull_atom::value, st.rec.id, st.pool.epoch, st.ctx->replica,
+                                    tail ? last + 1 : uint64_t{1}, !tail)
+                          .then(
+                              [=](uint64_t) {
+                                auto& st = self->state;
+                                if (gen != st.pool.generation) return;
+                                st.pool.candidate = caf::actor{};
+                                st.pool.follower = cand;
+                                self->monitor(cand);
+                                PCHAT_LOG(info, "room", "follower caught up; posts are acknowledged again",
+                                          "room=" + st.uri + " epoch=" + std::to_string(st.pool.epoch) +
+                                              " copy=" + (tail ? "tail" : "full"));
+                                reship_held(self);
+                              },
+                              fail);
+                    },
+                    fail);
+          },
+          fail);
+}
+
+// Writes a held post in pool mode: this node's commit and the follower's replica in
+// parallel, both with the epoch (docs/POOL.md); the room keeps it until both confirmed (or
+// one node is live), refused on a local failure, a lost claim or the commit watchdog.
+void write_post_pooled(room_ptr self, room_state::held_post p) {
+  auto& st = self->state;
+  p.stored = true;
+  std::optional<storage::compliance_record> event;
+  if (st.plan.capture)
+    event = st.event(storage::compliance_kind::chat, p.msg.author, p.msg.seq, p.msg.text, p.msg.ts_micros);
+  uint64_t id = hold_commit(self, {}, std::move(p));
+  const storage::message_record& m = st.commits.back().post.msg;
+  auto on_ok = [self, id](uint64_t) {
+    for (auto& c : self->state.commits)
+      if (c.id == id) c.post.local_ok = true;
+    try_finish(self, id);
+    schedule_idle_check(self);
+  };
+  auto on_err = [self, id](caf::error& err) {
+    errc code;
+    std::string reason;
+    if (decode_error(err, &code, &reason) && code == errc::forbidden && reason.rfind("stale epoch", 0) == 0)
+      lose_room(self, reason);
+    if (auto c = settle_commit(self, id)) self->state.answer(c->post, &err);
+    schedule_idle_check(self);
+  };
+  if (event)
+    self->request(st.ctx->commit, caf::infinite, logput_atom::value, st.rec.id, st.pool.epoch, m, *event)
+        .then(on_ok, on_err);
+  else
+    self->request(st.ctx->commit, caf::infinite, logput_atom::value, st.rec.id, st.pool.epoch, m)
+        .then(on_ok, on_err);
+  if (st.pool.follower)
+    ship_post(self, id, st.commits.back().post.msg, event ? &*event : nullptr);
+  else
+    choose_follower(self);
+}
+
 // Writes a held post as the plan says, in one synced write with its CHAT event when
 // compliance is on; the room keeps it (and its INFO) until the commit actor answers or the
 // watchdog gives up. Nothing to write (ChatHistory and compliance off): relayed live.
@@ -396,6 +686,7 @@ void write_post(room_ptr self, room_state::held_post p) {
   auto& st = self->state;
   const auto& plan = st.plan;
   if (!plan.store && !plan.capture) return post_durable(self, p);
+  if (st.pool.on && plan.store) return write_post_pooled(self, std::move(p));
   p.stored = plan.store;
   storage::compliance_record event;
   if (plan.capture)  // with ChatHistory off too (reference §1.4), durably before the 200
@@ -679,7 +970,8 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
     for (auto& c : st.commits)
       if (!c.fail && c.post.msg.pid == pid) return c.post.again.push_back(std::move(info));
   }
-  room_state::held_post p{std::move(info), std::move(rp), {}, false, {}};
+  room_state::held_post p{std::move(info), std::move(rp), {}, false, {}, false, false};
+  if (st.pool.lost) return st.give_back(p);
   caf::error refused;
   if (!st.plan.refusal.empty())
     refused = make_error(errc::busy, st.plan.refusal);
@@ -719,6 +1011,7 @@ void load_history(room_ptr self, bool first) {
     st.load_error.clear();
     st.reload_delay = std::chrono::seconds(1);
     st.make_plan();
+    if (st.pool.on) choose_follower(self);
   };
   auto fail = [=](caf::error& err) {
     auto& st = self->state;
@@ -739,6 +1032,145 @@ void load_history(room_ptr self, bool first) {
     h.then(ok, fail);
 }
 
+// ---- pool mode: taking a room over (docs/POOL.md "Taking a room over")
+//
+// Before it serves, a room on its owner claims it (the node's pool actor: a new epoch),
+// stores the epoch, asks every live node for its (data epoch, last seq), catches its own
+// log up from the best complete one (the missing tail if it holds a prefix of it, else a
+// full copy, which drops a divergent suffix) and marks it complete at the epoch; then it
+// reads its history as a standalone room does, and catches up its follower the same way
+// (choose_follower) before a post is acknowledged. The first take-over is awaited (the
+// room takes no other message until its history is known); a failed one refuses posts and
+// runs again on the reload timer.
+
+struct log_position {
+  caf::actor replica;
+  uint64_t data_epoch = 0;
+  uint64_t last = 0;
+  bool complete = false;
+  bool answered = false;
+};
+
+struct takeover_job {
+  bool first = false;
+  uint64_t epoch = 0;
+  std::vector<std::pair<std::string, caf::actor>> nodes;  // live replicas, this node first
+  size_t next = 0;
+  log_position own;
+  std::optional<log_position> best;
+};
+
+// await (the room's first start: nothing else is taken meanwhile) or then (a retry).
+template <class Handle, class Ok, class Fail>
+void on_answer(Handle h, bool first, Ok ok, Fail fail) {
+  if (first)
+    h.await(std::move(ok), std::move(fail));
+  else
+    h.then(std::move(ok), std::move(fail));
+}
+
+void load_history(room_ptr self, bool first);
+
+// Pool: a room whose node is not serving yet (starting, or its lease lapsed) tries again
+// this often instead of backing off, so it serves soon after the node does.
+constexpr std::chrono::milliseconds kNotServingRetry{250};
+
+void takeover_failed(room_ptr self, const caf::error& err, bool not_serving = false) {
+  auto& st = self->state;
+  errc code;
+  std::string reason;
+  st.load_error = "taking the room over: " + (decode_error(err, &code, &reason) ? reason : self->system().render(err));
+  st.loaded = false;
+  st.make_plan();
+  if (not_serving) {
+    self->delayed_send(self, kNotServingRetry, reload_atom::value);
+    return;
+  }
+  PCHAT_LOG(warn, "room", "cannot take the room over; posts refused until it can",
+            "room=" + st.uri + " error=" + log::quote(st.load_error) +
+                " retry_s=" + std::to_string(st.reload_delay.count()));
+  self->delayed_send(self, st.reload_delay, reload_atom::value);
+  st.reload_delay = std::min(st.reload_delay * 2, kMaxReloadDelay);
+}
+
+void takeover_catch_up(room_ptr self, std::shared_ptr<takeover_job> job) {
+  auto& st = self->state;
+  auto fail = [self](caf::error& err) { takeover_failed(self, err); };
+  auto loaded = [self, job](uint64_t) { load_history(self, job->first); };
+  if (!job->own.answered)
+    return takeover_failed(self, make_error(errc::busy, "this node's copy of the log is unreadable"));
+  if (!job->best)
+    return takeover_failed(self, make_error(errc::busy, "no complete copy of the room's log is reachable"));
+  const log_position& best = *job->best;
+  if (best.replica == st.ctx->replica) {
+    on_answer(self->request(st.ctx->replica, st.ctx->request_timeout, rmark_atom::value, st.rec.id, job->epoch),
+              job->first, loaded, fail);
+    return;
+  }
+  const log_position& own = job->own;
+  bool tail = own.complete && own.data_epoch == best.data_epoch && own.last <= best.last;
+  PCHAT_LOG(info, "room", "catching the room's log up before serving",
+            "room=" + st.uri + " epoch=" + std::to_string(job->epoch) + " copy=" + (tail ? "tail" : "full") +
+                " own_last=" + std::to_string(own.last) + " source_last=" + std::to_string(best.last));
+  on_answer(self->request(st.ctx->replica, kCopyTimeout, rpull_atom::value, st.rec.id, job->epoch, best.replica,
+                          tail ? own.last + 1 : uint64_t{1}, !tail),
+            job->first, loaded, fail);
+}
+
+// Asks the live nodes one by one (a node that does not answer within kStateTimeout is left
+// out), keeping the best complete (data epoch, last seq); this node wins ties.
+void takeover_states(room_ptr self, std::shared_ptr<takeover_job> job) {
+  auto& st = self->state;
+  if (job->next >= job->nodes.size()) return takeover_catch_up(self, job);
+  std::string name = job->nodes[job->next].first;
+  caf::actor replica = job->nodes[job->next].second;
+  ++job->next;
+  bool mine = replica == st.ctx->replica;
+  on_answer(self->request(replica, kStateTimeout, rstate_atom::value, st.rec.id), job->first,
+            [=](uint64_t data_epoch, uint64_t last, bool complete) {
+              log_position p{replica, data_epoch, last, complete, true};
+              PCHAT_LOG(debug, "room", "log position", "room=" + self->state.uri + " node=" + name +
+                        " data_epoch=" + std::to_string(data_epoch) + " last=" + std::to_string(last) +
+                        " complete=" + (complete ? "1" : "0"));
+              if (mine) job->own = p;
+              if (complete && (!job->best || std::make_pair(data_epoch, last) >
+                                                 std::make_pair(job->best->data_epoch, job->best->last)))
+                job->best = p;
+              takeover_states(self, job);
+            },
+            [=](caf::error& err) {
+              PCHAT_LOG(warn, "room", "a node did not say how far its copy of the room's log goes",
+                        "room=" + self->state.uri + " node=" + name +
+                            " error=" + log::quote(self->system().render(err)));
+              takeover_states(self, job);
+            });
+}
+
+void take_over(room_ptr self, bool first) {
+  auto& st = self->state;
+  auto view = st.ctx->pool->current();
+  const node_entry* me = view ? view->find(view->self) : nullptr;
+  if (!view || !view->serving || !me || !me->pool || !st.ctx->replica)
+    return takeover_failed(self, make_error(errc::busy, "this node is not serving in the pool (no etcd lease yet)"),
+                           true);
+  auto job = std::make_shared<takeover_job>();
+  job->first = first;
+  job->nodes.emplace_back(view->self, st.ctx->replica);
+  for (auto& n : view->live)
+    if (n.name != view->self && n.replica) job->nodes.emplace_back(n.name, n.replica);
+  auto fail = [self](caf::error& err) { takeover_failed(self, err); };
+  on_answer(self->request(me->pool, st.ctx->request_timeout, claim_atom::value, st.rec.id), first,
+            [=](uint64_t epoch) {
+              auto& st = self->state;
+              st.pool.epoch = job->epoch = epoch;
+              // Stored before anything else: from here this node refuses older owners.
+              on_answer(self->request(st.ctx->commit, st.ctx->request_timeout, logcopy_atom::value, st.rec.id,
+                                      epoch, std::vector<storage::message_record>{}, false),
+                        job->first, [=](uint64_t) { takeover_states(self, job); }, fail);
+            },
+            fail);
+}
+
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
                          storage::room_record rec) {
   auto& st = self->state;
@@ -748,9 +1180,18 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
   st.uri = xccos::room_uri(ctx->domain, st.rec.id);
   st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);
   st.sys = &self->system();
+  st.pool.on = ctx->pool != nullptr;
   st.make_plan();
-  load_history(self, true);
-  self->set_down_handler([=](caf::down_msg& dm) { remove_member(self, dm.source, true); });
+  if (st.pool.on)
+    take_over(self, true);
+  else
+    load_history(self, true);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.pool.on && st.pool.follower && dm.source == st.pool.follower.address())
+      return follower_failed(self, st.pool.generation, make_error(errc::busy, "the follower's node is gone"));
+    remove_member(self, dm.source, true);
+  });
   schedule_idle_check(self);
 
   return {
@@ -866,7 +1307,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         if (st.ctx->pool) info.done = self->make_response_promise();
         caf::response_promise done = info.done;
         if (!sender || st.roster.find(caf::actor_cast<caf::actor_addr>(sender)) == st.roster.end()) {
-          room_state::held_post p{std::move(info), {}, {}, false, {}};
+          room_state::held_post p{std::move(info), {}, {}, false, {}, false, false};
           auto err = make_error(errc::not_joined, "join the room before posting");
           st.answer(p, &err);
         } else {
@@ -888,7 +1329,19 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       },
       [=](import_atom, const std::string&, std::vector<storage::message_record>& msgs)
           -> caf::result<uint64_t> { return import_messages(self, std::move(msgs)); },
-      [=](reload_atom) { load_history(self, false); },
+      [=](reload_atom) {
+        auto& st = self->state;
+        if (st.pool.on && !st.pool.lost)
+          take_over(self, false);
+        else if (!st.pool.on)
+          load_history(self, false);
+      },
+      [=](follower_retry_atom) {
+        auto& st = self->state;
+        st.pool.retry_armed = false;
+        st.pool.failed.clear();
+        choose_follower(self);
+      },
       [=](commit_watch_atom) { on_commit_watch(self); },
       [=](idle_atom, uint64_t generation) {
         auto& st = self->state;

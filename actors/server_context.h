@@ -106,6 +106,9 @@ struct server_context : server_settings {
   // The membership actor (pool_actor.h): room claims (pclaim/prelease), pool status.
   // Invalid for a standalone node.
   caf::actor pool_actor;
+  // Pool only (invalid standalone): this node's replica actor (actors/replica_actor.h), the
+  // follower side of other owners' room logs; node_entry::replica publishes it.
+  caf::actor replica;
 };
 
 }  // namespace pchat::actors

@@ -12,6 +12,7 @@
 #include "actors/pool_view.h"
 #include "actors/post_id_source.h"
 #include "actors/reader_actor.h"
+#include "actors/replica_actor.h"
 #include "actors/sip_bridge.h"
 #include "pool/node_tag.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -51,6 +52,9 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   if (parts_.compliance_runner)
     ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, *parts_.compliance_runner));
   ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, ctx->index, parts_.settings, ctx->metrics)));
+  // The pool's follower side relays to the commit actor and readers named above (so an
+  // interposed, stalled commit stalls it too).
+  if (ctx->pool) ctx->replica = keep(spawn_replica_actor(sys_, ctx->commit, ctx->reader, parts_.settings.request_timeout));
   // 3. The directory, which spawns rooms with the context that names it: it waits for it.
   caf::actor directory = keep(spawn_directory_actor(sys_));
   ctx->directory = interposed(parts_.directory, directory);
@@ -64,6 +68,7 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
     pc.self.tag = pool::node_tag(parts_.pool->node_name);
     pc.self.host = parts_.pool->host;
     pc.self.directory = ctx->directory;
+    pc.self.replica = ctx->replica;
     pc.directory = ctx->directory;
     if (parts_.adjust_pool) parts_.adjust_pool(pc);
     pool_actor_ = keep(spawn_pool_actor(sys_, std::move(pc)));

@@ -13,7 +13,9 @@
 #include "actors/room_actor.h"
 #include "pool/pool_settings.h"
 #include "storage/database.h"
+#include "actors/pool_view.h"
 #include "tests/support/actor_node.h"
+#include "tests/support/claim_book.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/xccos_commands.h"
 
@@ -184,6 +186,22 @@ TEST(PostIds, InAPoolThePostRequestCompletesOnlyOnceTheInfoIsAnswered) {
     parts.pool = ps;
   });
   ASSERT_TRUE(n.ctx->pool);
+  // A pool of one serving node that holds its room claims (etcd's stand-in).
+  auto claims = n.sys->spawn(pchat::testing::claim_double, std::make_shared<pchat::testing::claim_book>(),
+                             std::string("a"));
+  struct stop_at_end {
+    caf::actor a;
+    ~stop_at_end() { caf::anon_send_exit(a, caf::exit_reason::user_shutdown); }
+  } stop_claims{claims};
+  auto view = std::make_shared<actors::pool_view>();
+  view->self = "a";
+  view->serving = true;
+  actors::node_entry me;
+  me.name = "a";
+  me.pool = claims;
+  me.replica = n.ctx->replica;
+  view->live.push_back(me);
+  n.ctx->pool->publish(view);
   std::string uri = n.make_room("Pooled");
   poster p(n, uri);
   ASSERT_TRUE(p.join());

@@ -1,0 +1,135 @@
+#include "actors/replica_actor.h"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <memory>
+
+#include "actors/messages.h"
+#include "log/log.h"
+
+namespace pchat::actors {
+namespace {
+
+struct replica_inputs {
+  caf::actor commit;
+  caf::actor reader;
+  std::chrono::milliseconds timeout;
+};
+
+// One rpull in progress: the requester's promise and where the copy stands.
+struct pull_job {
+  caf::response_promise rp;
+  std::string room_id;
+  uint64_t epoch = 0;
+  caf::actor source;
+  uint64_t from = 1;
+  bool full = false;     // the next written chunk is the first of a full copy
+  uint64_t last = 0;     // highest seq copied
+};
+
+// Relays `xs` to `to` and hands its answer (or error) to `rp`: the replica answers remote
+// senders itself, never the detached actor behind it.
+// `Rs`: the answer's types.
+template <class... Rs>
+struct answer {};
+
+template <class... Rs, class... Ts>
+void relay(caf::event_based_actor* self, const caf::actor& to, std::chrono::milliseconds timeout,
+           caf::response_promise rp, answer<Rs...>, Ts&&... xs) {
+  self->request(to, timeout, std::forward<Ts>(xs)...)
+      .then([rp](Rs&... rs) mutable { rp.deliver(std::move(rs)...); },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+using seq_answer = answer<uint64_t>;
+
+void pull_step(caf::event_based_actor* self, const replica_inputs& in, std::shared_ptr<pull_job> job) {
+  self->request(job->source, in.timeout, rcopy_atom::value, job->room_id, job->from,
+                static_cast<uint64_t>(kCopyChunk))
+      .then(
+          [self, in, job](std::vector<storage::message_record>& chunk) {
+            bool done = chunk.size() < kCopyChunk;
+            if (!chunk.empty()) {
+              job->last = chunk.back().seq;
+              job->from = chunk.back().seq + 1;
+            }
+            if (chunk.empty() && !job->full) {
+              // Nothing (more) to write: the log is complete at the epoch.
+              self->request(in.commit, in.timeout, logmark_atom::value, job->room_id, job->epoch)
+                  .then([job](uint64_t) mutable { job->rp.deliver(job->last); },
+                        [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+              return;
+            }
+            bool full = job->full;
+            job->full = false;
+            self->request(in.commit, in.timeout, logcopy_atom::value, job->room_id, job->epoch,
+                          std::move(chunk), full)
+                .then(
+                    [self, in, job, done](uint64_t) {
+                      if (!done) return pull_step(self, in, job);
+                      self->request(in.commit, in.timeout, logmark_atom::value, job->room_id, job->epoch)
+                          .then([job](uint64_t) mutable { job->rp.deliver(job->last); },
+                                [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+                    },
+                    [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+          },
+          [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+}
+
+caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
+  return {
+      [=](ship_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m) {
+        auto rp = self->make_response_promise();
+        relay(self, in.commit, in.timeout, rp, seq_answer{}, rlogput_atom::value, room_id, epoch, std::move(m));
+        return rp;
+      },
+      [=](ship_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m,
+          storage::compliance_record& e) {
+        auto rp = self->make_response_promise();
+        relay(self, in.commit, in.timeout, rp, seq_answer{}, rlogput_atom::value, room_id, epoch, std::move(m), std::move(e));
+        return rp;
+      },
+      [=](rstate_atom, const std::string& room_id) {
+        auto rp = self->make_response_promise();
+        relay(self, in.reader, in.timeout, rp, answer<uint64_t, uint64_t, bool>{}, rdstate_atom::value, room_id);
+        return rp;
+      },
+      [=](rcopy_atom, const std::string& room_id, uint64_t from, uint64_t max) {
+        auto rp = self->make_response_promise();
+        relay(self, in.reader, in.timeout, rp, answer<std::vector<storage::message_record>>{}, rdfrom_atom::value, room_id, std::max<uint64_t>(from, 1),
+              std::min<uint64_t>(max, kCopyChunk));
+        return rp;
+      },
+      [=](rpull_atom, const std::string& room_id, uint64_t epoch, const caf::actor& source, uint64_t from,
+          bool full) {
+        auto job = std::make_shared<pull_job>();
+        job->rp = self->make_response_promise();
+        job->room_id = room_id;
+        job->epoch = epoch;
+        job->source = source;
+        job->from = full ? 1 : std::max<uint64_t>(from, 1);
+        job->full = full;
+        job->last = job->from - 1;
+        if (!source) {
+          job->rp.deliver(make_error(errc::bad_request, "rpull: no source replica"));
+          return job->rp;
+        }
+        pull_step(self, in, job);
+        return job->rp;
+      },
+      [=](rmark_atom, const std::string& room_id, uint64_t epoch) {
+        auto rp = self->make_response_promise();
+        relay(self, in.commit, in.timeout, rp, seq_answer{}, logmark_atom::value, room_id, epoch);
+        return rp;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_replica_actor(caf::actor_system& sys, caf::actor commit, caf::actor reader,
+                               std::chrono::milliseconds request_timeout) {
+  return sys.spawn(replica_actor, replica_inputs{std::move(commit), std::move(reader), request_timeout});
+}
+
+}  // namespace pchat::actors

@@ -1,0 +1,38 @@
+// replica_actor: a pool node's side of other nodes' room logs (docs/POOL.md "Replicated room
+// log"). One per node in pool mode (server_node spawns it; node_entry::replica names it).
+//
+// It answers remote owners, so it is event-based and never blocks: every write goes to the
+// node's detached commit actor (group commit: one fsync for many rooms) and every read to
+// the reader pool, with request(...).then(deliver). A detached actor never answers a remote
+// sender itself (CAF 0.17: that hangs the actor system's shutdown).
+//
+// Messages (messages.h, "---- pool"):
+//   ship   an owner's post (and its compliance event): written with its epoch; u64 seq once
+//          synced here, errc::forbidden "stale epoch" if this node accepted a newer owner
+//   rstate the room log's (data epoch, last seq, complete)
+//   rcopy  a chunk of the room's log (seq >= from, ascending, at most kCopyChunk)
+//   rpull  catch the room's log up from another node's replica: its entries from `from` on
+//          (full: the whole log, replacing this node's copy), chunk by chunk, each chunk one
+//          synced write carrying the epoch; then the log is marked complete at the epoch
+//   rmark  mark the room's log complete at the epoch (an owner that was the best source)
+// Every request it makes has a timeout (request_timeout); a failure answers the requester.
+//
+// Threads: a CAF worker (cooperative). Ownership: holds handles only.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <cstddef>
+
+namespace pchat::actors {
+
+// Messages per rcopy answer and per synced write of a pull: bounds one BASP message (at most
+// kCopyChunk x 64 kB) and one write.
+inline constexpr size_t kCopyChunk = 256;
+
+// REQUIRES: commit and reader are this node's commit actor and reader pool.
+caf::actor spawn_replica_actor(caf::actor_system& sys, caf::actor commit, caf::actor reader,
+                               std::chrono::milliseconds request_timeout);
+
+}  // namespace pchat::actors
