@@ -176,6 +176,9 @@ using etcd_claim_atom = caf::atom_constant<caf::atom("etclaim")>;  // (etclaim, 
 using etcd_drop_atom = caf::atom_constant<caf::atom("etdrop")>;    // (etdrop, key, i64 create_revision) | pool -> coord | bool deleted
 using etcd_get_atom = caf::atom_constant<caf::atom("etget")>;      // (etget, key) | pool -> coord | etcd_holder (created false; all empty when absent)
 
+// ---- backup (actors/backup_actor.h)
+using backup_atom = caf::atom_constant<caf::atom("backup")>;   // (backup, dir string) | admin -> backup actor | backup_result (every outcome; the actor then quits)
+
 // Domain errors (category atom "pchat"). DO NOT renumber: values may cross pool nodes.
 enum class errc : uint8_t {
   not_found = 1,       // unknown room
@@ -321,6 +324,21 @@ typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
            x.lease, x.ms_since_renewal, x.nodes, x.rooms);
 }
 
+// What a backup (storage/backup.h) came to: ok with the manifest's summary (JSON: what is
+// in it, sizes, time taken), or why not. `code` is the pchat::status::code of the outcome
+// (ok, invalid_argument: a folder refused; already_exists: not empty; io_error: the write
+// failed, no_space when the disk is full).
+struct backup_result {
+  uint8_t code = 0;
+  std::string reason;
+  std::string summary;
+  bool no_space = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backup_result& x) {
+  return f(caf::meta::type_name("backup_result"), x.code, x.reason, x.summary, x.no_space);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, info_ticket& x) {
   return f(caf::meta::type_name("info_ticket"), x.txn, x.dialog, x.envid, x.seqid);

@@ -25,6 +25,7 @@
 //   GET  /api/v1/files?room=ROOM               files uploaded to a room (id, name or uri)
 //   DELETE /api/v1/files/{room-id}/{file-id}  removes a file: record and bytes (a takedown;
 //                             compliance keeps its FILEUPLOAD/FILEDOWNLOAD events)
+//   POST /api/v1/backup       {dir, timeout_seconds?}  online backup (app/backup_api.h)
 //   POST /api/v1/messages/replace {room, user?, before?, after?, contains?, replacement?}
 //                             Remove-CsPersistentChatMessage: replaces matching stored
 //                             messages (default text: the reference's) -> {replaced: n}

@@ -2,6 +2,7 @@
 //
 //   pchatd [--data-dir=DIR] [--domain=D] [--host=IP] [--sip-port=N] [--http-port=N]
 //          [--log-level=debug|info|warn|error] [--config-file=pchatd.ini] [--check-config]
+//          [--restore-from=BACKUP-DIR]
 //          [--compliance-enabled=true|false] [--compliance-adapter=xml|csv]
 //          [--compliance-output-dir=DIR] [--compliance-run-interval=SECONDS]
 //          [--compliance-test-run-interval-ms=MS] [--index-test-step-delay-ms=MS] [--sip-max-connections=N ...]  (SIP limits: README)
@@ -35,6 +36,10 @@
 // Every option is checked before anything is printed, created or started (exit 2 names it);
 // --check-config checks the options and that the folders can be written, then exits 0 or 2
 // without opening the store (safe while the node runs: the service's ExecStartPre).
+// --restore-from=D restores the backup in D (pchatctl backup, storage/backup.h) into
+// --data-dir, which must be missing or empty, checking every file against the manifest and
+// the restored store's checksums, then exits (0 restored; 1 refused, with the reason) without
+// starting the node: start it again without --restore-from (docs/ADMIN.md).
 // SIGINT/SIGTERM stop the node cleanly.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -61,6 +66,7 @@
 #include "app/admin_pool.h"
 #include "app/admin_archive.h"
 #include "app/admin_search.h"
+#include "app/backup_api.h"
 #include "app/file_api.h"
 #include "app/health_api.h"
 #include "app/metrics_api.h"
@@ -74,6 +80,7 @@
 #include "pool/pool_settings.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
+#include "storage/backup.h"
 #include "storage/database.h"
 #include "text/utc_time.h"
 #include "web/http_server.h"
@@ -96,6 +103,7 @@ struct pchatd_config : caf::actor_system_config {
   size_t compliance_test_run_interval_ms = 0;  // tests only; 0 = unused
   size_t index_test_step_delay_ms = 0;         // tests only; 0 = none
   bool check_config = false;          // --check-config: check the options and folders, then exit
+  std::string restore_from;           // --restore-from: restore this backup into --data-dir, then exit
   std::string demo_content = "true";  // "false": start empty (to import an archive, docs/ARCHIVE.md)
   pchat::sip::endpoint_limits sip;     // SIP edge limits (defaults in sip_endpoint.h, README)
   pchat::web::http_limits http;       // --http-*: the HTTP server's limits
@@ -130,6 +138,8 @@ struct pchatd_config : caf::actor_system_config {
         .add(index_test_step_delay_ms, "index-test-step-delay-ms",
              "TESTS ONLY: pause of the search indexer between two steps (builds a backlog)")
         .add(check_config, "check-config", "check the options, config file and folders, print the result and exit")
+        .add(restore_from, "restore-from",
+             "restore the backup in this folder (pchatctl backup) into the empty --data-dir, then exit")
         .add(demo_content, "demo-content", "true (default) or false: create a demo category, room and users on first start")
         .add(sip.max_tcp_connections, "sip-max-connections", "TCP connections at once (default 10000)")
         .add(sip.max_udp_peers, "sip-max-udp-peers", "UDP sources remembered at once (default 10000)")
@@ -291,6 +301,22 @@ std::string check_folders(const pchatd_config& cfg) {
   return {};
 }
 
+// --restore-from: the backup into the empty data folder (storage/backup.h), then exit.
+int restore(const pchatd_config& cfg) {
+  pchat::storage::backup_totals t;
+  if (auto s = pchat::storage::restore_backup(cfg.restore_from, cfg.data_dir, &t); !s.is_ok()) {
+    std::cerr << "pchatd: cannot restore " << cfg.restore_from << " into " << cfg.data_dir << ": " << s.reason()
+              << "\n";
+    return 1;
+  }
+  std::printf("pchatd: restored the backup of %s (%llu store files, %llu bytes; %llu uploaded files, %llu bytes) "
+              "into %s\npchatd: start pchatd --data-dir=%s; the search index is rebuilt at its first start\n",
+              pchat::utc::json_timestamp(t.created_micros).c_str(), static_cast<unsigned long long>(t.store_files),
+              static_cast<unsigned long long>(t.store_bytes), static_cast<unsigned long long>(t.blobs),
+              static_cast<unsigned long long>(t.blob_bytes), cfg.data_dir.c_str(), cfg.data_dir.c_str());
+  return 0;
+}
+
 int fail(const std::string& what, const std::string& action) {
   pchat::log::write(pchat::log::level::error, "pchatd", what, "action=" + pchat::log::quote(action));
   return 1;
@@ -406,6 +432,7 @@ int main(int argc, char** argv) {
                 cfg.host.c_str(), cfg.sip_port, cfg.host.c_str(), cfg.http_port);
     return 0;
   }
+  if (!cfg.restore_from.empty()) return restore(cfg);
   bool in_pool = false;
   pchat::pool::pool_settings pool;
   pool_options(cfg, &in_pool, &pool);  // checked above
@@ -562,7 +589,10 @@ int main(int argc, char** argv) {
               pchat::app::make_search_api(
                   sys, cctx, cfg.data_dir + "/search",
                   pchat::app::make_identity_api(
-                      cctx, pchat::app::make_pool_api(sys, cctx, pchat::app::make_admin_api(sys, cctx, &edge, facts)))))));
+                      cctx, pchat::app::make_pool_api(
+                                sys, cctx,
+                                pchat::app::make_backup_api(sys, cctx, facts,
+                                                            pchat::app::make_admin_api(sys, cctx, &edge, facts))))))));
       // /healthz and /readyz for anyone, /metrics for loopback or the admin token
       // (app/metrics_api.h), then the users' services, then the admin API.
       pchat::web::http_server http(

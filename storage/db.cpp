@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <cstdlib>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -15,6 +16,7 @@
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include "log/log.h"
@@ -239,6 +241,21 @@ db::stall_figures db::stalls() const {
 void db::inject_write_failure_for_testing(bool fail_next) {
   latch_->fail_next_write.store(fail_next);
 }
+
+status db::checkpoint(const std::string& dir, uint64_t* sequence) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  if (auto s = from_rocksdb(rocksdb::Checkpoint::Create(db_, &raw), "checkpoint"); !s.is_ok()) return s;
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // No forced flush: the live log is copied instead, so a backup adds no flush (and no
+  // compaction it could trigger) to the post path's I/O.
+  uint64_t seq = 0;
+  auto s = from_rocksdb(cp->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max(), &seq),
+                        "checkpoint into " + dir);
+  if (s.is_ok() && sequence != nullptr) *sequence = seq;
+  return s;
+}
+
+status db::verify_checksums() const { return from_rocksdb(db_->VerifyChecksum(), "verify checksums"); }
 
 status db::flush_for_testing() {
   rocksdb::FlushOptions fo;

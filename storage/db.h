@@ -94,6 +94,18 @@ class db {
   };
   stall_figures stalls() const;
 
+  // An online, consistent copy of the whole database in `dir` (rocksdb::Checkpoint): SST
+  // files hard-linked when `dir` is on the same filesystem, copied otherwise; the live
+  // write-ahead log copied up to the checkpoint's sequence, so every write synced before
+  // the call is in it. Writes go on meanwhile (no flush is forced). *sequence (if not null)
+  // receives the last sequence number the copy holds.
+  // REQUIRES: `dir` does not exist (its parent does). io_error/invalid_argument name what
+  // RocksDB refused (no space: "No space left on device").
+  status checkpoint(const std::string& dir, uint64_t* sequence) const;
+  // Reads every SST file of every column family and checks its block checksums
+  // (a restored copy's last check). corruption names the damaged file.
+  status verify_checksums() const;
+
   // TEST ONLY. With true, the next synced write fails with io_error before reaching RocksDB,
   // so nothing is applied, and stops writes exactly like a real fsync failure (they resume
   // by themselves). With false, cancels an injection not yet consumed.

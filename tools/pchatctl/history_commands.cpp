@@ -99,6 +99,15 @@ int run_import(leaf& l, const ctl_context& c) {
   return show(http(c.server, "POST", "/api/v1/import", b.dump()), c);
 }
 
+int run_backup(leaf& l, const ctl_context& c) {
+  json b{{"dir", absolute(l.text("dir"))}};
+  int timeout = 3600;  // the server's default (app/backup_api.h)
+  if (l.has("timeout")) timeout = std::atoi(l.text("timeout").c_str());
+  b["timeout_seconds"] = timeout;
+  // The server answers by its own timeout; wait a little longer than it.
+  return show(http(c.server, "POST", "/api/v1/backup", b.dump(), timeout + 30), c);
+}
+
 // ---- test message (Test-CsPersistentChatMessage)
 
 struct step {
@@ -223,6 +232,12 @@ void add_history_commands(CLI::App& app, ctl_context& ctx) {
     leaf& l = add_leaf(&app, "import", "load an archive (Import-CsPersistentChatData)", ctx, run_import);
     l.add_text("file", "the archive to read (by the server, on this host)", true);
     l.add_flag("what-if", "only check the archive and count what it would change");
+  }
+  {
+    leaf& l = add_leaf(&app, "backup", "online backup of this node into a new or empty folder (docs/ADMIN.md)", ctx,
+                       run_backup);
+    l.add_text("dir", "the backup folder (written by the server, on this host; new or empty)", true)->check(not_empty());
+    l.add_number("timeout", "seconds the backup may take before it is cancelled (default 3600)", 1, 86400);
   }
   CLI::App* test = add_noun(app, "test", "end-to-end checks");
   {

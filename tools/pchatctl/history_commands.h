@@ -1,4 +1,4 @@
-// pchatctl commands for room history (issue 3): search, export, import, test message.
+// pchatctl commands for room history (issue 3): search, export, import, backup, test message.
 //
 //   search --query TEXT [--room R[,R2]] [--author U[,U2]] [--from DATE] [--to DATE] [--limit N]
 //                                    history search (GET /api/v1/search)
@@ -6,6 +6,10 @@
 //                                    Export-CsPersistentChatData (docs/ARCHIVE.md); F is
 //                                    written by the server, which runs on this host
 //   import --file F [--what-if]      Import-CsPersistentChatData (--what-if: check and count)
+//   backup --dir D [--timeout SECONDS]
+//                                    online backup of the node into D, a new or empty folder
+//                                    (POST /api/v1/backup; written by the server on this host;
+//                                    restore with pchatd --restore-from=D, docs/ADMIN.md)
 //   test message [--room R] [--user1 U] [--user2 U] [--timeout SECONDS]
 //                                    Test-CsPersistentChatMessage: two test users sign in over
 //                                    SIP, join the room (default: the first room), exchange a
