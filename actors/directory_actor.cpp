@@ -3,11 +3,13 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/pool_view.h"
 #include "actors/room_actor.h"
 #include "actors/server_context.h"
 #include "log/log.h"
@@ -90,6 +92,66 @@ struct directory_state {
 
 using dir_ptr = caf::stateful_actor<directory_state>*;
 
+// Where a room lives (docs/POOL.md): "" for this node (always, standalone), else its
+// owner's name; nullopt when no node may own rooms (a pool forming, every node draining).
+std::optional<std::string> owner_of(const directory_state& st, const std::string& room_id) {
+  if (!st.ctx->pool) return std::string();
+  auto view = st.ctx->pool->current();
+  auto rank = view->rank(room_id);
+  if (rank.empty()) return std::nullopt;
+  if (rank.front() == view->self) return std::string();
+  return rank.front();
+}
+
+caf::error no_owner(const std::string& room_id) {
+  return make_error(errc::busy, "no pool node may own room " + room_id + " now; retry");
+}
+
+// A request the directory relay brought from another node: served here or refused, never
+// forwarded again (the nodes' views differ for a moment around a change).
+bool from_pool(dir_ptr self) {
+  return self->state.ctx->directory_relay &&
+         self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self->state.ctx->directory_relay);
+}
+
+// The room's actor on this node, spawned if it is not running. Only a room's owner runs
+// it: callers check owner_of() first.
+caf::actor local_room(dir_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (auto a = st.active.find(id); a != st.active.end()) return a->second;
+  // Pool: the owner's claim of the room (its epoch, docs/POOL.md "Epochs") belongs to the
+  // room's start, before it serves (the replica/members parts).
+  auto room = spawn_room_actor(self->system(), st.ctx, st.rooms[id]);
+  // Linked: when the directory stops (shutdown), its rooms stop with it; a room
+  // retiring normally does not affect the directory.
+  self->link_to(room);
+  st.active.emplace(id, room);
+  return room;
+}
+
+// An admin request for room `id` (`msg`, answered with a u64): nullopt when this node owns
+// the room (the caller serves it), else the answer: forwarded to the owner's directory
+// through the relay, or busy.
+std::optional<caf::result<caf::message>> route_admin(dir_ptr self, const std::string& id, caf::message msg) {
+  auto where = owner_of(self->state, id);
+  if (where && where->empty()) return std::nullopt;
+  if (!where) return caf::result<caf::message>(no_owner(id));
+  if (from_pool(self))
+    return caf::result<caf::message>(
+        make_error(errc::busy, "this node does not own room " + id + " (the pool view is changing); retry"));
+  return caf::result<caf::message>(
+      self->delegate(self->state.ctx->directory_relay, route_atom::value, *where, std::move(msg)));
+}
+
+// Tells the live room of another owner about a change of its settings (its directory hands
+// it to the room); nothing when this node owns the room or the request came from the pool.
+void notify_owner(dir_ptr self, const storage::room_record& r, const storage::category_record& c) {
+  auto where = owner_of(self->state, r.id);
+  if (!where || where->empty() || from_pool(self)) return;
+  self->send(self->state.ctx->directory_relay, pnotify_atom::value, *where,
+             caf::make_message(update_room_atom::value, r, c));
+}
+
 // Writes a new or changed room (category given by id or name) and tells its live actor.
 caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record r) {
   auto& st = self->state;
@@ -113,6 +175,7 @@ caf::result<storage::room_record> store_room(dir_ptr self, storage::room_record 
   // takes effect for people already in it.
   if (auto a = st.active.find(r.id); a != st.active.end())
     self->send(a->second, update_room_atom::value, r, st.category_of(r));
+  notify_owner(self, r, st.category_of(r));
   return r;
 }
 
@@ -216,10 +279,10 @@ void resync(dir_ptr self) {
 caf::behavior serving(dir_ptr self) {
   return {
       [=](dirsync_atom) { resync(self); },
-      // A new pool view (ctx->pool): nothing to do yet; where a room lives is read from the
-      // view when a lookup needs it.
+      // A new pool view (ctx->pool): where a room lives is read from the view when a lookup
+      // needs it.
       [=](pool_changed_atom, uint64_t) {},
-      [=](lookup_atom, const std::string& uri, const std::string& user) -> caf::result<caf::actor> {
+      [=](lookup_atom, const std::string& uri, const std::string& user) -> caf::result<caf::message> {
         auto& st = self->state;
         std::string id = st.room_id_of(uri);
         auto it = st.rooms.find(id);
@@ -230,14 +293,29 @@ caf::behavior serving(dir_ptr self) {
         room_access acc = st.access(st.identities().get(), user, it->second);
         if (!acc.visible) return make_error(errc::not_found, "no such room: " + uri);
         if (!acc.can_join) return make_error(errc::forbidden, acc.reason);
-        auto a = st.active.find(id);
-        if (a != st.active.end()) return a->second;
-        auto room = spawn_room_actor(self->system(), st.ctx, it->second);
-        // Linked: when the directory stops (shutdown), its rooms stop with it; a room
-        // retiring normally does not affect the directory.
-        self->link_to(room);
-        st.active.emplace(id, room);
-        return room;
+        auto where = owner_of(st, id);
+        if (!where) return no_owner(id);
+        // Another node's room: its directory answers with its (remote) room actor.
+        if (!where->empty())
+          return self->delegate(st.ctx->directory_relay, own_lookup_atom::value, *where, id);
+        return caf::make_message(local_room(self, id));
+      },
+      [=](own_lookup_atom, const std::string& id) -> caf::result<caf::message> {
+        // Another node's lookup (through the relay; that node checked the user's access).
+        auto& st = self->state;
+        if (st.rooms.find(id) == st.rooms.end())
+          return make_error(errc::busy, "room " + id + " is not known on this node yet; retry");
+        auto where = owner_of(st, id);
+        if (!where) return no_owner(id);
+        if (!where->empty())
+          return make_error(errc::busy, "this node does not own room " + id + " (the pool view is changing); retry");
+        return caf::make_message(local_room(self, id));
+      },
+      [=](update_room_atom, const storage::room_record& r, const storage::category_record& c) {
+        // Another node's directory changed a room this node runs (notify_owner).
+        auto& st = self->state;
+        if (auto a = st.active.find(r.id); a != st.active.end())
+          self->send(a->second, update_room_atom::value, r, c);
       },
       [=](clear_atom, const std::string& key, int64_t before) -> caf::result<caf::message> {
         auto& st = self->state;
@@ -249,15 +327,9 @@ caf::behavior serving(dir_ptr self) {
             if (lower(r.name) == lower(key)) id = rid;
         }
         if (id.empty()) return make_error(errc::not_found, "no such room: " + key);
-        caf::actor room;
-        if (auto a = st.active.find(id); a != st.active.end()) {
-          room = a->second;
-        } else {
-          room = spawn_room_actor(self->system(), st.ctx, st.rooms[id]);
-          self->link_to(room);
-          st.active.emplace(id, room);
-        }
-        return self->delegate(room, clear_atom::value, id, before);
+        if (auto routed = route_admin(self, id, caf::make_message(clear_atom::value, id, before)))
+          return std::move(*routed);
+        return self->delegate(local_room(self, id), clear_atom::value, id, before);
       },
       [=](replace_atom, const message_filter& f) -> caf::result<caf::message> {
         auto& st = self->state;
@@ -270,16 +342,13 @@ caf::behavior serving(dir_ptr self) {
             if (lower(r.name) == lower(f.room)) id = rid;
         }
         if (id.empty()) return make_error(errc::not_found, "no such room: " + f.room);
-        auto a = st.active.find(id);
-        caf::actor room;
-        if (a != st.active.end()) {
-          room = a->second;
-        } else {
-          room = spawn_room_actor(self->system(), st.ctx, st.rooms[id]);
-          self->link_to(room);
-          st.active.emplace(id, room);
+        if (st.ctx->pool) {
+          message_filter by_id = f;
+          by_id.room = id;  // the owner finds it by id whatever its view of names
+          if (auto routed = route_admin(self, id, caf::make_message(replace_atom::value, std::move(by_id))))
+            return std::move(*routed);
         }
-        return self->delegate(room, replace_atom::value, f);
+        return self->delegate(local_room(self, id), replace_atom::value, f);
       },
       [=](import_atom, const std::string& id,
           std::vector<storage::message_record>& msgs) -> caf::result<caf::message> {
@@ -287,16 +356,10 @@ caf::behavior serving(dir_ptr self) {
         auto& st = self->state;
         auto r = st.rooms.find(id);
         if (r == st.rooms.end()) return make_error(errc::not_found, "no such room: " + id);
-        auto a = st.active.find(id);
-        caf::actor room;
-        if (a != st.active.end()) {
-          room = a->second;
-        } else {
-          room = spawn_room_actor(self->system(), st.ctx, r->second);
-          self->link_to(room);
-          st.active.emplace(id, room);
-        }
-        return self->delegate(room, import_atom::value, id, std::move(msgs));
+        if (st.ctx->pool)
+          if (auto routed = route_admin(self, id, caf::make_message(import_atom::value, id, msgs)))
+            return std::move(*routed);
+        return self->delegate(local_room(self, id), import_atom::value, id, std::move(msgs));
       },
       [=](retire_atom, const std::string& id) {
         auto& st = self->state;
@@ -353,9 +416,10 @@ caf::behavior serving(dir_ptr self) {
         if (auto s = st.ctx->store->directory().delete_room(id); !s.is_ok())
           return make_error(errc::storage_failure, s.to_string());
         // A live room first removes its members (as when disabled), then stops.
+        storage::room_record gone = it->second;
+        gone.disabled = true;
+        notify_owner(self, gone, st.category_of(gone));
         if (auto a = st.active.find(id); a != st.active.end()) {
-          storage::room_record gone = it->second;
-          gone.disabled = true;
           self->send(a->second, update_room_atom::value, gone, st.category_of(gone));
           // No exit: the empty room retires by itself, and no lookup finds it any more.
           st.active.erase(a);
@@ -386,6 +450,9 @@ caf::behavior serving(dir_ptr self) {
         for (auto& [rid, room] : st.active)
           if (auto r = st.rooms.find(rid); r != st.rooms.end() && r->second.category_id == c.id)
             self->send(room, update_room_atom::value, r->second, c);
+        if (st.ctx->pool)
+          for (auto& [rid, r] : st.rooms)
+            if (r.category_id == c.id) notify_owner(self, r, c);
         return c;
       },
       [=](replace_room_atom, const storage::room_record& before,

@@ -44,6 +44,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<pool_room_claim>("pchat.pool_room_claim");
   cfg.add_message_type<pool_status>("pchat.pool_status");
   cfg.add_message_type<backup_result>("pchat.backup_result");
+  cfg.add_message_type<edge_batch>("pchat.edge_batch");
 }
 
 }  // namespace pchat::actors

@@ -54,6 +54,7 @@ struct server_context;
 using info_atom = caf::atom_constant<caf::atom("info")>;      // (info, txn u64, body string) | bridge -> session | none
 using kicked_atom = caf::atom_constant<caf::atom("kicked")>;  // (kicked, room_uri)             | room -> session | none: removed from the room
 using closed_atom = caf::atom_constant<caf::atom("closed")>;  // (closed, reason string)      | bridge -> session | none
+using session_timer_atom = caf::atom_constant<caf::atom("stimer")>;  // (stimer, u64 id) | session -> itself (timer) | none: a pool retry (rejoin a lost room, a busy lookup)
 
 // ---- directory_actor
 using start_atom = caf::atom_constant<caf::atom("start")>;    // (start, shared_ptr<const server_context>) | server_node -> dir | none: its context, before any other message
@@ -148,7 +149,17 @@ using crun_atom = caf::atom_constant<caf::atom("crun")>;       // (crun) | admin
                                                                // (crun, u64 generation) | runner -> itself (timer) | none
 using cstatus_atom = caf::atom_constant<caf::atom("cstatus")>; // (cstatus) | admin/tests -> runner | compliance_status
 
-// ---- pool (docs/POOL.md)
+// ---- pool (docs/POOL.md; these cross nodes over BASP: every type registered in add_message_types)
+using edge_atom = caf::atom_constant<caf::atom("pooledge")>;   // (pooledge, edge_batch) | pool_edge (a room's node) -> the dialogs' node's edge relay | none:
+                                                               //   its SIP responses, then its INFO (pool_edge.h)
+using own_lookup_atom = caf::atom_constant<caf::atom("ownlookup")>;  // (ownlookup, node name, room_id) | dir -> its directory_relay | caf::actor (the room on that node)
+                                                               // (ownlookup, room_id) | directory_relay -> the owner's directory_relay -> its dir | caf::actor;
+                                                               //   errc::busy when that node does not own the room by its view (the session retries)
+using route_atom = caf::atom_constant<caf::atom("route")>;     // (route, node name, message inner) | dir -> its directory_relay | u64: the inner admin
+                                                               //   request (rclear, msgrepl, msgimport) answered by that node's directory
+using routed_atom = caf::atom_constant<caf::atom("routed")>;   // (routed, message inner) | directory_relay -> the owner's directory_relay -> its dir (inner) | u64
+using pnotify_atom = caf::atom_constant<caf::atom("pnotify")>; // (pnotify, node name, message inner) | dir -> its directory_relay | none: `inner` (roomupd)
+                                                               //   to that node's directory; (pnotify, message inner) between relays
 using dirsync_atom = caf::atom_constant<caf::atom("dirsync")>; // (dirsync) | directory log -> dir | none: the store's categories and rooms changed
                                                                //   (a pool node applied a directory record): read them again, tell live rooms what changed
 // The membership actor (pool_actor.h) and its coordinator:
@@ -203,6 +214,16 @@ struct info_ticket {
   uint64_t dialog = 0;  // sip::dialog_id: where the reply INFO goes
   std::string envid;    // the command's envid and seqid, echoed in the reply
   std::string seqid;
+};
+
+// What a room's node sends to another node's SIP edge in one message (actors/pool_edge.h):
+// the SIP responses first, in order, then one INFO body to some dialogs. Every id carries
+// the receiving node's tag (pool/node_tag.h).
+struct edge_batch {
+  std::vector<uint64_t> txns;     // sip::txn_id, answered with codes[i]
+  std::vector<int32_t> codes;
+  std::vector<uint64_t> dialogs;  // sip::dialog_id
+  std::string body;               // the INFO body sent to every dialog (none without dialogs)
 };
 
 // A room as shown in search results and the admin API.
@@ -342,6 +363,10 @@ typename Inspector::result_type inspect(Inspector& f, backup_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, info_ticket& x) {
   return f(caf::meta::type_name("info_ticket"), x.txn, x.dialog, x.envid, x.seqid);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, edge_batch& x) {
+  return f(caf::meta::type_name("edge_batch"), x.txns, x.codes, x.dialogs, x.body);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_filter& x) {

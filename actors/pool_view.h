@@ -32,7 +32,7 @@ struct node_entry {
   uint16_t http_port = 0;
   bool draining = false;   // `pool drain`: owns and follows no room, still serves its clients
   caf::actor pool;         // its membership actor (monitored: a down_msg is the node's death)
-  caf::actor directory;    // its directory actor: lookups of rooms it owns
+  caf::actor directory;    // its directory relay (directory_relay.h): lookups and admin requests for rooms it owns
   caf::actor relay;        // its edge relay (actors/pool_edge.h): answers and fan-out to its dialogs
   caf::actor replica;      // its replica actor: the follower side of room logs
 };

@@ -424,10 +424,19 @@ void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
 void post_durable(room_ptr self, room_state::held_post& p) {
   auto& st = self->state;
   st.posted.add(p.msg.pid);
-  st.answer(p, nullptr);
   auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, p.msg), st.envid++));
   const auto& to = st.targets();
-  if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+  if (p.info.ticket.txn != 0 && !to.empty()) {
+    // The author's 200 and the fan-out as one unit, so that in a pool the author's node
+    // gets both in one message (actors/pool_edge.h); then the rest of the answer (its
+    // completion, copies of the same post sent again, the metrics) with the INFO answered.
+    st.ctx->edge->respond_then_send_info_many(p.info.ticket.txn, 200, to, body);
+    p.info.ticket.txn = 0;
+    st.answer(p, nullptr);
+  } else {
+    st.answer(p, nullptr);
+    if (!to.empty()) st.ctx->edge->send_info_many(to, body);
+  }
   if (to.size() < st.roster.size())  // someone joined and is not ready yet
     for (auto& [addr, m] : st.roster)
       if (!m.ready && m.early.size() < kMaxEarlyPosts) m.early.push_back(body);

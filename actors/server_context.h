@@ -109,6 +109,12 @@ struct server_context : server_settings {
   // Pool only (invalid standalone): this node's replica actor (actors/replica_actor.h), the
   // follower side of other owners' room logs; node_entry::replica publishes it.
   caf::actor replica;
+  // Pool only (invalid / 0 standalone): this node's tag in the dialog and txn ids its
+  // actors see (pool/node_tag.h); its edge relay (pool_edge.h) and directory relay
+  // (directory_relay.h), which other nodes reach as node_entry::relay and ::directory.
+  uint16_t tag = 0;
+  caf::actor relay;
+  caf::actor directory_relay;
 };
 
 }  // namespace pchat::actors

@@ -7,8 +7,10 @@
 #include "actors/directory_actor.h"
 #include "actors/index_feed.h"
 #include "actors/indexer_actor.h"
+#include "actors/directory_relay.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
+#include "actors/pool_edge.h"
 #include "actors/pool_view.h"
 #include "actors/post_id_source.h"
 #include "actors/reader_actor.h"
@@ -35,6 +37,12 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
     auto first = std::make_shared<pool_view>();
     first->self = parts_.pool->node_name;
     ctx->pool = std::make_shared<pool_membership>(std::move(first));
+    // A pool node: its actors see tagged ids and send through the pool edge; other nodes'
+    // rooms reach this node's dialogs through its edge relay.
+    ctx->tag = pool::node_tag(parts_.pool->node_name);
+    ctx->relay = keep(spawn_edge_relay(sys_, *ctx->edge, ctx->tag));
+    pool_edge_ = std::make_unique<pool_edge>(*ctx->edge, ctx->tag, ctx->pool);
+    ctx->edge = pool_edge_.get();
   }
   ctx->post_ids = std::make_shared<post_id_source>(post_id_source::random_origin());
   ctx->metrics = std::make_shared<node_metrics>();
@@ -58,16 +66,19 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   // 3. The directory, which spawns rooms with the context that names it: it waits for it.
   caf::actor directory = keep(spawn_directory_actor(sys_));
   ctx->directory = interposed(parts_.directory, directory);
+  // Its relay to and from other nodes' directories waits for the context the same way.
+  if (parts_.pool) ctx->directory_relay = keep(spawn_directory_relay(sys_));
   // 3b. A pool node's membership actor (after the actors its entry names: other nodes
-  // reach this node's directory, relay and replica through it).
+  // reach this node's directory relay, edge relay and replica through it).
   if (parts_.pool) {
     pool_actor_config pc;
     pc.settings = *parts_.pool;
     pc.membership = ctx->pool;
     pc.self.name = parts_.pool->node_name;
-    pc.self.tag = pool::node_tag(parts_.pool->node_name);
+    pc.self.tag = ctx->tag;
     pc.self.host = parts_.pool->host;
-    pc.self.directory = ctx->directory;
+    pc.self.directory = ctx->directory_relay;
+    pc.self.relay = ctx->relay;
     pc.self.replica = ctx->replica;
     pc.directory = ctx->directory;
     if (parts_.adjust_pool) parts_.adjust_pool(pc);
@@ -77,6 +88,7 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   // 4. Complete: from here on the context is only read, the directory reading it first.
   ctx_ = std::move(ctx);
   caf::anon_send(directory, start_atom::value, ctx_);
+  if (ctx_->directory_relay) caf::anon_send(ctx_->directory_relay, start_atom::value, ctx_);
 }
 
 server_node::~server_node() { stop(); }

@@ -31,6 +31,7 @@ class endpoint;
 namespace pchat::actors {
 
 class sip_bridge;
+class pool_edge;
 
 // What a node is built from: everything that exists before its first actor.
 struct node_parts {
@@ -73,6 +74,8 @@ class server_node {
   // The node's context, complete and read-only. Valid until the node is destroyed; after
   // stop() its actors are gone.
   const std::shared_ptr<const server_context>& context() const { return ctx_; }
+  // A pool node's edge (what it sends to other nodes); null standalone.
+  const pool_edge* pool_sender() const { return pool_edge_.get(); }
 
   // The last step of a start: attaches the SIP bridge (which spawns a session per dialog)
   // and starts the endpoint. Returns "" or what failed. REQUIRES: parts.sip was given.
@@ -107,6 +110,7 @@ class server_node {
   caf::actor pool_actor_;  // invalid when standalone
   uint16_t pool_port_ = 0;
   bool pool_joined_ = false;
+  std::unique_ptr<pool_edge> pool_edge_;  // a pool node's edge (ctx->edge); null standalone
   bool stopped_ = false;
 };
 

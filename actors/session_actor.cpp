@@ -2,7 +2,11 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <functional>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "actors/directory_actor.h"
@@ -33,10 +37,101 @@ struct session_state {
   size_t handovers = 0;
   bool closing = false;  // the dialog closed: quit once no handover is in flight
   uint64_t envid = 1;
+
+  // ---- pool only (ctx->pool; docs/POOL.md "Dead owner"). Standalone none of this is used.
+  // Every room this session talks to is monitored (counted: joined, plus each request in
+  // flight to it); its down_msg (the node died, the room stopped) fails the requests in
+  // flight to it at once (CAF never answers those) and joins the room again (room_lost).
+  struct room_call {
+    caf::actor_addr room;
+    std::function<void(caf::error)> fail;
+  };
+  std::unordered_map<uint64_t, room_call> calls;  // by call id
+  uint64_t call_ids = 0;
+  std::unordered_map<caf::actor_addr, int> watched;  // monitored rooms: uses
+  std::unordered_set<std::string> rejoining;         // lost rooms being joined again (uris)
+  std::unordered_map<uint64_t, std::function<void()>> timers;  // by id (session_timer_atom)
+  uint64_t timer_ids = 0;
   static inline const char* name = "session";
 };
 
 using session_ptr = caf::stateful_actor<session_state>*;
+
+// A lost room is looked up and joined again at most this many times, waiting
+// kRejoinDelay x 2^attempt (at most kMaxRejoinDelay) between tries; a lookup the owner's
+// node answers busy (its view of the pool is changing) is retried the same way.
+constexpr int kRejoinAttempts = 8;
+constexpr std::chrono::milliseconds kRejoinDelay{25};
+constexpr std::chrono::milliseconds kMaxRejoinDelay{1000};
+
+std::chrono::milliseconds retry_delay(int attempt) {
+  return std::min(kMaxRejoinDelay, kRejoinDelay * (1 << std::min(attempt, 10)));
+}
+
+// Runs `fn` in this actor after `delay`.
+void after(session_ptr self, std::chrono::milliseconds delay, std::function<void()> fn) {
+  uint64_t id = ++self->state.timer_ids;
+  self->state.timers.emplace(id, std::move(fn));
+  self->delayed_send(self, delay, session_timer_atom::value, id);
+}
+
+// Pool: one more use of `room` (monitored from the first on).
+void watch(session_ptr self, const caf::actor& room) {
+  if (self->state.watched[room.address()]++ == 0) self->monitor(room);
+}
+
+// Pool: one use of `room` less (not monitored after the last).
+void release(session_ptr self, const caf::actor_addr& room) {
+  auto& w = self->state.watched;
+  auto it = w.find(room);
+  if (it == w.end() || --it->second > 0) return;
+  self->demonitor(room);
+  w.erase(it);
+}
+
+void set_joined(session_ptr self, const std::string& uri, const caf::actor& room) {
+  auto& st = self->state;
+  auto [it, fresh] = st.joined.try_emplace(uri, room);
+  if (!fresh) {
+    if (it->second == room) return;
+    if (st.ctx->pool) release(self, it->second.address());
+    it->second = room;
+  }
+  if (st.ctx->pool) watch(self, room);
+}
+
+void drop_joined(session_ptr self, std::map<std::string, caf::actor>::iterator it) {
+  if (self->state.ctx->pool) release(self, it->second.address());
+  self->state.joined.erase(it);
+}
+
+// Asks `room` and runs on_ok(Answer&) or on_err(caf::error&) once. Pool: the room is
+// monitored meanwhile, and its loss runs on_err(request_receiver_down) at once.
+template <class Answer, class Timeout, class OnOk, class OnErr, class... Ts>
+void ask_room(session_ptr self, const caf::actor& room, Timeout timeout, OnOk on_ok, OnErr on_err,
+              Ts&&... xs) {
+  auto& st = self->state;
+  if (!st.ctx->pool) {
+    self->request(room, timeout, std::forward<Ts>(xs)...).then(std::move(on_ok), std::move(on_err));
+    return;
+  }
+  uint64_t id = ++st.call_ids;
+  auto addr = room.address();
+  watch(self, room);
+  st.calls.emplace(id, session_state::room_call{addr, [=](caf::error err) mutable { on_err(err); }});
+  self->request(room, timeout, std::forward<Ts>(xs)...)
+      .then(
+          [=](Answer& a) mutable {
+            if (self->state.calls.erase(id) == 0) return;  // failed already (room lost)
+            release(self, addr);
+            on_ok(a);
+          },
+          [=](caf::error& err) mutable {
+            if (self->state.calls.erase(id) == 0) return;
+            release(self, addr);
+            on_err(err);
+          });
+}
 
 std::string reply_id_for(const xccos::command& cmd) {
   std::string id = cmd.id;
@@ -89,30 +184,112 @@ void quit_when_idle(session_ptr self) {
   if (self->state.closing && self->state.handovers == 0) self->quit();
 }
 
-// Looks the room up and joins it; retries once if the room actor retired meanwhile.
+// Looks the room up and joins it; retries once if the room actor retired meanwhile. In a
+// pool, a lookup answered busy (the owner's view of the pool is changing) is retried too,
+// after retry_delay, at most kRejoinAttempts times.
 void join_room(session_ptr self, const std::string& uri, int attempt,
-               std::function<void(caf::expected<join_result>)> done) {
+               std::function<void(caf::expected<join_result>)> done, int busy_attempt = 0) {
   auto& st = self->state;
   self->request(st.ctx->directory, st.ctx->request_timeout, lookup_atom::value, uri, st.user)
       .then(
           [=](caf::actor room) {
             auto& st = self->state;
-            self->request(room, st.ctx->request_timeout, join_atom::value, st.user,
-                          st.info.id, caf::actor_cast<caf::actor>(self))
-                .then(
-                    [=](join_result& r) {
-                      self->state.joined[uri] = room;
-                      done(std::move(r));
-                    },
-                    [=](caf::error& err) {
-                      if (err == caf::sec::request_receiver_down && attempt == 0) {
-                        join_room(self, uri, 1, done);
-                        return;
-                      }
-                      done(std::move(err));
-                    });
+            ask_room<join_result>(
+                self, room, st.ctx->request_timeout,
+                [=](join_result& r) {
+                  set_joined(self, uri, room);
+                  done(std::move(r));
+                },
+                [=](caf::error& err) {
+                  if (err == caf::sec::request_receiver_down && attempt == 0) {
+                    join_room(self, uri, 1, done, busy_attempt);
+                    return;
+                  }
+                  done(std::move(err));
+                },
+                join_atom::value, st.user, st.info.id, caf::actor_cast<caf::actor>(self));
           },
-          [=](caf::error& err) { done(std::move(err)); });
+          [=](caf::error& err) {
+            errc code;
+            std::string reason;
+            if (self->state.ctx->pool && busy_attempt + 1 < kRejoinAttempts &&
+                decode_error(err, &code, &reason) && code == errc::busy) {
+              after(self, retry_delay(busy_attempt), [=] { join_room(self, uri, attempt, done, busy_attempt + 1); });
+              return;
+            }
+            done(std::move(err));
+          });
+}
+
+void rejoin(session_ptr self, const std::string& uri, int attempt);
+
+// Pool: the room `addr` is gone (its node died: exit_reason::remote_link_unreachable; or
+// it stopped). What was in flight to it fails now, and every room this session had joined
+// there is joined again in the background (the client keeps it open and is told nothing).
+// The place where a lost room's held posts are sent again (failover) hooks in.
+void room_lost(session_ptr self, const caf::actor_addr& addr, const caf::error& reason) {
+  auto& st = self->state;
+  st.watched.erase(addr);  // a down_msg ends the monitor
+  std::vector<std::function<void(caf::error)>> failed;
+  for (auto it = st.calls.begin(); it != st.calls.end();)
+    if (it->second.room == addr) {
+      failed.push_back(std::move(it->second.fail));
+      it = st.calls.erase(it);
+    } else {
+      ++it;
+    }
+  std::vector<std::string> lost;
+  for (auto it = st.joined.begin(); it != st.joined.end();)
+    if (it->second.address() == addr) {
+      lost.push_back(it->first);
+      it = st.joined.erase(it);
+    } else {
+      ++it;
+    }
+  if (!failed.empty() || !lost.empty())
+    PCHAT_LOG(info, "session", "room lost; requests failed, joining again",
+              "user=" + st.user + " failed=" + std::to_string(failed.size()) + " rooms=" +
+                  std::to_string(lost.size()) + " reason=" + log::quote(self->system().render(reason)));
+  for (auto& f : failed) f(caf::make_error(caf::sec::request_receiver_down));
+  if (st.closing) return;
+  for (auto& uri : lost) {
+    st.rejoining.insert(uri);
+    rejoin(self, uri, 0);
+  }
+}
+
+// Joins a lost room again, silently (no reply INFO: the client never left it).
+void rejoin(session_ptr self, const std::string& uri, int attempt) {
+  join_room(self, uri, 0, [=](caf::expected<join_result> r) {
+    auto& st = self->state;
+    bool wanted = st.rejoining.count(uri) > 0 && !st.closing;
+    if (r) {
+      auto it = st.joined.find(uri);
+      if (it == st.joined.end()) return;
+      if (!wanted) {  // parted or closed meanwhile
+        self->send(it->second, part_atom::value, caf::actor_cast<caf::actor>(self));
+        drop_joined(self, it);
+        return;
+      }
+      st.rejoining.erase(uri);
+      self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self));
+      return;
+    }
+    if (!wanted) return;
+    errc code;
+    std::string reason;
+    bool final = attempt + 1 >= kRejoinAttempts ||
+                 (decode_error(r.error(), &code, &reason) &&
+                  (code == errc::not_found || code == errc::forbidden));
+    if (final) {
+      st.rejoining.erase(uri);
+      PCHAT_LOG(warn, "session", "a lost room could not be joined again; the client must rejoin it",
+                "user=" + st.user + " room=" + log::quote(uri) +
+                    " error=" + log::quote(self->system().render(r.error())));
+      return;
+    }
+    after(self, retry_delay(attempt), [=] { rejoin(self, uri, attempt + 1); });
+  });
 }
 
 void handle_join(session_ptr self, sip::txn_id txn, const xccos::command& cmd) {
@@ -202,27 +379,35 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       const std::string& uri = cmd.rooms.front().uri;
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) {
+        // A room being joined again after its node died: the rejoin parts it when done.
+        if (st.rejoining.erase(uri) > 0)
+          return answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri));
         refuse(self, txn, cmd, xccos::result_code::not_found, "not in room " + uri);
         return;
       }
       auto room = it->second;
-      st.joined.erase(it);
+      drop_joined(self, it);
       // Parted either way: the session no longer sends to the room (a room that did not
       // answer removes the session when it sees it down, or at its next post).
-      self->request(room, timeout, part_atom::value, caf::actor_cast<caf::actor>(self))
-          .then([=](caf::ok_atom) { answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri)); },
-                [=](caf::error&) { answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri)); });
+      ask_room<caf::ok_atom>(
+          self, room, timeout,
+          [=](caf::ok_atom) { answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri)); },
+          [=](caf::error&) { answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri)); },
+          part_atom::value, caf::actor_cast<caf::actor>(self));
       return;
     }
     case K::bccontext: {
       const std::string& uri = cmd.rooms.front().uri;
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) {
+        if (st.rejoining.count(uri) > 0)
+          return refuse(self, txn, cmd, xccos::result_code::unavailable,
+                        "the room " + uri + " is moving to another server; retry");
         refuse(self, txn, cmd, xccos::result_code::forbidden, "join " + uri + " first");
         return;
       }
-      self->request(it->second, timeout, backchat_atom::value, st.user, cmd.history_count)
-          .then(
+      ask_room<std::vector<storage::message_record>>(
+          self, it->second, timeout,
               [=](std::vector<storage::message_record>& msgs) {
                 std::vector<xccos::chat_message> out;
                 out.reserve(msgs.size());
@@ -235,23 +420,28 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                 }
                 answer(self, txn, xccos::encode_backchat_reply(head(self, cmd), uri, out));
               },
-              [=](caf::error& err) { answer_error(self, txn, cmd, err); });
+              [=](caf::error& err) { answer_error(self, txn, cmd, err); },
+              backchat_atom::value, st.user, cmd.history_count);
       return;
     }
     case K::grpchat: {
       auto it = st.joined.find(cmd.chat.chan_uri);
-      if (it == st.joined.end())
+      if (it == st.joined.end()) {
+        if (st.rejoining.count(cmd.chat.chan_uri) > 0)
+          return refuse(self, txn, cmd, xccos::result_code::unavailable,
+                        "the room " + cmd.chat.chan_uri + " is moving to another server; send it again");
         return refuse(self, txn, cmd, xccos::result_code::forbidden,
                       "join " + cmd.chat.chan_uri + " before posting");
+      }
       // The post's INFO is handed over to the room (messages.h, "Who answers an INFO"):
       // it answers the 200 once the post is durable, before its fan-out, and every refusal.
       // Identity comes from the dialog, never from the XML's author attribute.
       st.pending.erase(txn);
       st.handovers++;
       info_ticket ticket{txn, st.info.id, cmd.envid, cmd.seqid};
-      self->request(it->second, caf::infinite, post_atom::value, st.user, std::move(cmd.chat.text),
-                    std::move(cmd.chat.extra_xml), st.ctx->post_ids->next(), std::move(ticket))
-          .then(
+      // No timeout: the room answers the handover itself; in a pool its loss fails it.
+      ask_room<caf::ok_atom>(
+          self, it->second, caf::infinite,
               [=](caf::ok_atom) {  // the room holds it now
                 self->state.handovers--;
                 quit_when_idle(self);
@@ -271,7 +461,9 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                   answer_error(self, txn, post, err, command_effect::write);
                 }
                 quit_when_idle(self);
-              });
+              },
+              post_atom::value, st.user, std::move(cmd.chat.text), std::move(cmd.chat.extra_xml),
+              st.ctx->post_ids->next(), std::move(ticket));
       return;
     }
     case K::getinv: {
@@ -348,6 +540,8 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
   st.ctx = std::move(ctx);
   st.info = std::move(info);
   st.user = st.info.user_uri;
+  if (st.ctx->pool)
+    self->set_down_handler([=](caf::down_msg& dm) { room_lost(self, dm.source, dm.reason); });
   return {
       [=](info_atom, uint64_t txn, const std::string& body) {
         self->state.pending.insert(txn);
@@ -362,11 +556,22 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         }
         handle_command(self, txn, cmd);
       },
-      [=](kicked_atom, const std::string& room_uri) { self->state.joined.erase(room_uri); },
+      [=](kicked_atom, const std::string& room_uri) {
+        if (auto it = self->state.joined.find(room_uri); it != self->state.joined.end()) drop_joined(self, it);
+      },
+      [=](session_timer_atom, uint64_t id) {
+        auto it = self->state.timers.find(id);
+        if (it == self->state.timers.end()) return;
+        auto fn = std::move(it->second);
+        self->state.timers.erase(it);
+        fn();
+      },
       [=](closed_atom, const std::string&) {
         auto& st = self->state;
         for (auto& [uri, room] : st.joined) self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
         st.joined.clear();
+        st.rejoining.clear();
+        st.timers.clear();
         st.closing = true;
         while (!st.pending.empty()) finish(self, *st.pending.begin(), {481, {}});
         quit_when_idle(self);

@@ -6,12 +6,13 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
+#include "pool/node_tag.h"
 #include "protocol/sip/provisioning.h"
 
 namespace pchat::actors {
 
 sip_bridge::sip_bridge(caf::actor_system& sys, std::shared_ptr<const server_context> ctx)
-    : sys_(sys), ctx_(std::move(ctx)) {}
+    : sys_(sys), ctx_(std::move(ctx)), tag_(ctx_->tag) {}
 
 std::string sip_bridge::provisioning_body(const std::string& user_uri) {
   // EnablePersistentChat as the user's effective policy says (user > site > global).
@@ -24,10 +25,17 @@ std::string sip_bridge::user_ha1(const std::string& username) {
 }
 
 void sip_bridge::on_dialog_open(const sip::dialog_info& d) {
-  sessions_[d.id] = spawn_session_actor(sys_, ctx_, d);
+  if (tag_ == 0) {
+    sessions_[d.id] = spawn_session_actor(sys_, ctx_, d);
+    return;
+  }
+  sip::dialog_info tagged = d;
+  tagged.id = pool::tag_id(tag_, d.id);
+  sessions_[d.id] = spawn_session_actor(sys_, ctx_, std::move(tagged));
 }
 
 void sip_bridge::on_info(sip::dialog_id d, sip::txn_id txn, std::string body) {
+  if (tag_ != 0) txn = pool::tag_id(tag_, txn);
   auto it = sessions_.find(d);
   if (it == sessions_.end()) {
     ctx_->edge->respond(txn, 481);

@@ -1,6 +1,7 @@
 // sip_bridge: the SIP edge's event sink. Runs on the SIP thread: each event becomes one
 // actor message (or a spawn) and the callback returns at once.
-// The dialog -> session map is touched only on the SIP thread.
+// The dialog -> session map is touched only on the SIP thread. In a pool, the ids the
+// sessions (and rooms) see carry this node's tag (pool/node_tag.h, actors/pool_edge.h).
 #pragma once
 
 #include <caf/actor.hpp>
@@ -29,6 +30,9 @@ class sip_bridge final : public sip::endpoint_events {
  private:
   caf::actor_system& sys_;
   std::shared_ptr<const server_context> ctx_;
+  // This node's tag (pool/node_tag.h), put on the dialog and txn ids handed to sessions;
+  // 0 standalone (ids unchanged).
+  const uint16_t tag_;
   std::unordered_map<sip::dialog_id, caf::actor> sessions_;
 };
 

@@ -162,6 +162,14 @@ class dialog_sender {
   // The same body to many dialogs (fan-out): one queue entry, one wake-up.
   virtual void send_info_many(std::vector<dialog_id> targets,
                               std::shared_ptr<const std::string> body) = 0;
+  // respond(txn, code), then send_info_many(targets, body), as one unit: a post's 200 and
+  // its fan-out. A sender that forwards to other nodes (actors/pool_edge.h) carries both in
+  // one message per node; the default is the two calls.
+  virtual void respond_then_send_info_many(txn_id txn, int code, std::vector<dialog_id> targets,
+                                           std::shared_ptr<const std::string> body) {
+    respond(txn, code);
+    send_info_many(std::move(targets), std::move(body));
+  }
 };
 
 class endpoint final : public dialog_sender {

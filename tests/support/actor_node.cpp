@@ -8,7 +8,9 @@
 
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/pool_view.h"
 #include "actors/session_actor.h"
+#include "pool/node_tag.h"
 #include "protocol/xccos/chat_uri.h"
 #include "tests/support/xccos_commands.h"
 
@@ -37,6 +39,21 @@ actor_node::actor_node(const std::string& dir, bool compliance_enabled,
   sys = std::make_unique<caf::actor_system>(cfg);
   server = std::make_unique<actors::server_node>(*sys, std::move(parts));
   ctx = server->context();
+}
+
+void actor_node::serve_alone() {
+  actors::pool_view v;
+  v.self = ctx->pool->current()->self;
+  v.version = ctx->pool->current()->version + 1;
+  v.serving = true;
+  actors::node_entry me;
+  me.name = v.self;
+  me.tag = ctx->tag;
+  me.host = "127.0.0.1";
+  me.relay = ctx->relay;
+  me.directory = ctx->directory_relay;
+  v.live.push_back(std::move(me));
+  ctx->pool->publish(std::make_shared<const actors::pool_view>(std::move(v)));
 }
 
 actor_node::~actor_node() {
@@ -79,7 +96,7 @@ std::string actor_node::room_uri(const std::string& name) {
 
 caf::actor actor_node::session(sip::dialog_id id, const std::string& user) {
   sip::dialog_info info;
-  info.id = id;
+  info.id = pool::tag_id(ctx->tag, id);
   info.user_uri = user;
   info.chat_uri = ctx->chat_uri;
   auto s = actors::spawn_session_actor(*sys, ctx, info);
@@ -91,7 +108,8 @@ int actor_node::cmd(caf::actor& s, const std::string& body) {
   // Above the numbers tests pick by hand for their own INFOs.
   static std::atomic<uint64_t> txn{1000};
   uint64_t t = ++txn;
-  caf::anon_send(s, actors::info_atom::value, t, body);
+  last_txn = t;
+  caf::anon_send(s, actors::info_atom::value, pool::tag_id(ctx->tag, t), body);
   return edge.wait_response(t) ? edge.response(t) : 0;
 }
 

@@ -32,9 +32,16 @@ namespace pchat::testing {
 
 struct actor_node {
   // Opens (creates) the store in `dir`. A store that fails to open is a test failure.
+  // A pool node (`adjust` sets node_parts::pool): its actor system gets CAF's network layer
+  // and pchat's message types, so that nodes in one process talk over loopback BASP as
+  // separate processes would. Its view has no live node (owns no room) until the test
+  // joins it (server->start_pool()), calls serve_alone(), or publishes views itself.
   explicit actor_node(const std::string& dir, bool compliance_enabled = false,
                       const std::function<void(actors::node_parts&)>& adjust = {});
   ~actor_node();
+  // A pool node only: publishes a view of this node alone (serving, with its relays), so it
+  // owns every room without etcd.
+  void serve_alone();
   actor_node(const actor_node&) = delete;
   actor_node& operator=(const actor_node&) = delete;
 
@@ -43,11 +50,15 @@ struct actor_node {
   std::string make_room(const std::string& name, std::optional<bool> chat_history = std::nullopt);
   // The URI of the room called `name` as the directory lists it ("" if none).
   std::string room_uri(const std::string& name);
-  // A session actor for dialog `id` signed in as `user` ("sip:alice@example.com").
+  // A session actor for dialog `id` signed in as `user` ("sip:alice@example.com"). Ids
+  // are the edge's own (untagged) here and in cmd()/join(): a pool node tags them as its
+  // SIP bridge does.
   caf::actor session(sip::dialog_id id, const std::string& user);
   // Hands `body` to session `s` as an INFO and waits (10 s) for its SIP final response;
   // the status, 0 if none came.
   int cmd(caf::actor& s, const std::string& body);
+  // The (untagged) txn of the last cmd() (what the edge records its response under).
+  uint64_t last_txn = 0;
   // cmd(join_cmd(uri)) answered 200 and its XCCOS reply (rpl:join) reached dialog `d`.
   bool join(caf::actor& s, sip::dialog_id d, const std::string& uri);
 

@@ -21,18 +21,38 @@ class recording_sender final : public sip::dialog_sender {
   void respond(sip::txn_id txn, int code) override {
     std::lock_guard<std::mutex> l(mu_);
     responses_[txn] = code;
+    response_order_[txn] = ++order_;
     cv_.notify_all();
   }
   void send_info(sip::dialog_id d, std::shared_ptr<const std::string> body) override {
     std::lock_guard<std::mutex> l(mu_);
     infos_[d].push_back(*body);
+    info_order_[d].push_back(++order_);
     cv_.notify_all();
   }
   void send_info_many(std::vector<sip::dialog_id> targets,
                       std::shared_ptr<const std::string> body) override {
     std::lock_guard<std::mutex> l(mu_);
-    for (auto d : targets) infos_[d].push_back(*body);
+    ++order_;
+    for (auto d : targets) {
+      infos_[d].push_back(*body);
+      info_order_[d].push_back(order_);
+    }
     cv_.notify_all();
+  }
+  // When things reached this edge, as a count of calls (1, 2, ...): the response to `t`,
+  // and the first INFO to `d` containing `needle`; 0 if none.
+  uint64_t response_order(sip::txn_id t) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = response_order_.find(t);
+    return it == response_order_.end() ? 0 : it->second;
+  }
+  uint64_t info_order(sip::dialog_id d, const std::string& needle) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto& v = infos_[d];
+    for (size_t i = 0; i < v.size(); ++i)
+      if (v[i].find(needle) != std::string::npos) return info_order_[d][i];
+    return 0;
   }
   // Waits until pred(infos) holds; false on timeout.
   template <class Pred>
@@ -77,6 +97,9 @@ class recording_sender final : public sip::dialog_sender {
   std::condition_variable cv_;
   std::map<sip::txn_id, int> responses_;
   std::map<sip::dialog_id, std::vector<std::string>> infos_;
+  uint64_t order_ = 0;
+  std::map<sip::txn_id, uint64_t> response_order_;
+  std::map<sip::dialog_id, std::vector<uint64_t>> info_order_;
 };
 
 }  // namespace pchat::testing

@@ -1,0 +1,355 @@
+// Pool routing (docs/POOL.md, "Where a room lives; routing"), in one process: three nodes,
+// each its own actor system with CAF's network layer, talking over loopback BASP as
+// separate pchatd processes would (every message between them is serialised). The pool
+// view is built by hand here (the membership actor's job in pchatd): every node lists all
+// three with their relays as that node reaches them.
+//
+// A session on one node joins and posts into a room another node owns: the post is stored
+// on the owner only, the author's 200 reaches its own edge before the echo, every member on
+// every node gets it, and the owner sends one message per other node per post.
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/messages.h"
+#include "actors/pool_edge.h"
+#include "actors/pool_view.h"
+#include "actors/server_node.h"
+#include "pool/node_tag.h"
+#include "pool/placement.h"
+#include "pool/pool_settings.h"
+#include "protocol/xccos/chat_uri.h"
+#include "storage/database.h"
+#include "tests/support/actor_node.h"
+#include "tests/support/eventually.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/xccos_commands.h"
+
+using namespace pchat;
+using namespace std::chrono_literals;
+
+namespace {
+
+using pchat::testing::actor_node;
+using pchat::testing::backchat_cmd;
+using pchat::testing::eventually;
+using pchat::testing::join_cmd;
+using pchat::testing::post_cmd;
+using pchat::testing::temp_dir;
+
+// Three pool nodes "a", "b", "c" in one process, linked over loopback BASP.
+struct three_nodes {
+  explicit three_nodes(const std::string& dir,
+                       const std::function<void(const std::string&, actors::node_parts&)>& adjust = {}) {
+    for (auto& name : names) {
+      nodes.push_back(std::make_unique<actor_node>(dir + "/" + name, false, [&](actors::node_parts& p) {
+        pool::pool_settings ps;
+        ps.node_name = name;
+        p.pool = ps;
+        if (adjust) adjust(name, p);
+      }));
+      membership.push_back(nodes.back()->ctx->pool);
+    }
+    // Each node's relays on ports of their own; every node reaches the others' as proxies.
+    std::vector<uint16_t> edge_port, dir_port;
+    for (auto& n : nodes) {
+      auto e = n->sys->middleman().publish(n->ctx->relay, 0, "127.0.0.1");
+      auto d = n->sys->middleman().publish(n->ctx->directory_relay, 0, "127.0.0.1");
+      EXPECT_TRUE(e && d);
+      edge_port.push_back(e ? *e : 0);
+      dir_port.push_back(d ? *d : 0);
+    }
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      std::vector<actors::node_entry> live;
+      for (size_t j = 0; j < nodes.size(); ++j) {
+        actors::node_entry e;
+        e.name = names[j];
+        e.tag = pool::node_tag(names[j]);
+        e.host = "127.0.0.1";
+        if (i == j) {
+          e.relay = nodes[j]->ctx->relay;
+          e.directory = nodes[j]->ctx->directory_relay;
+        } else {
+          auto r = nodes[i]->sys->middleman().remote_actor("127.0.0.1", edge_port[j]);
+          auto d = nodes[i]->sys->middleman().remote_actor("127.0.0.1", dir_port[j]);
+          EXPECT_TRUE(r && d);
+          if (r) e.relay = *r;
+          if (d) e.directory = *d;
+        }
+        live.push_back(std::move(e));
+      }
+      publish(i, std::move(live));
+    }
+  }
+
+  // Node i's view becomes `live` (sorted by name, as the membership actor keeps it).
+  void publish(size_t i, std::vector<actors::node_entry> live) {
+    actors::pool_view v;
+    v.self = names[i];
+    v.version = ++version;
+    v.serving = true;
+    v.live = std::move(live);
+    membership[i]->publish(std::make_shared<const actors::pool_view>(std::move(v)));
+  }
+  // Node i forgets node `gone` (the membership actor's answer to its death).
+  void forget(size_t i, const std::string& gone) {
+    auto live = membership[i]->current()->live;
+    std::erase_if(live, [&](const actors::node_entry& e) { return e.name == gone; });
+    publish(i, std::move(live));
+  }
+
+  // A category and a room with the same ids on every node (what the directory across the
+  // pool provides in pchatd); the room's URI. Its id is the first "room-<k>" that `owner`
+  // owns among the three.
+  std::string make_room(const std::string& owner, const std::string& prefix) {
+    std::string id;
+    for (int k = 0; id.empty(); ++k) {
+      std::string candidate = prefix + "-" + std::to_string(k);
+      if (pool::rank(candidate, names)[0] == owner) id = candidate;
+    }
+    for (auto& n : nodes) {
+      caf::scoped_actor self{*n->sys};
+      storage::category_record c;
+      c.id = "cat-" + id;
+      c.name = "cat-" + id;
+      bool ok = false;
+      self->request(n->ctx->directory, 5s, actors::new_category_atom::value, c)
+          .receive([&](storage::category_record&) { ok = true; }, [&](caf::error&) {});
+      EXPECT_TRUE(ok);
+      storage::room_record r;
+      r.id = id;
+      r.name = id;
+      r.category_id = c.id;
+      ok = false;
+      self->request(n->ctx->directory, 5s, actors::new_room_atom::value, r)
+          .receive([&](storage::room_record&) { ok = true; }, [&](caf::error&) {});
+      EXPECT_TRUE(ok);
+    }
+    return xccos::room_uri("example.com", id);
+  }
+
+  actor_node& node(const std::string& name) {
+    for (size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) return *nodes[i];
+    throw std::out_of_range(name);
+  }
+  uint64_t batches_sent(const std::string& name) { return node(name).server->pool_sender()->batches_sent(); }
+
+  std::vector<std::string> names{"a", "b", "c"};
+  std::vector<std::shared_ptr<actors::pool_membership>> membership;
+  std::vector<std::unique_ptr<actor_node>> nodes;
+  uint64_t version = 0;
+};
+
+uint64_t stored_last_seq(actor_node& n, const std::string& room_id) {
+  uint64_t last = 0;
+  EXPECT_TRUE(n.store->messages().last_sequence(room_id, &last).is_ok());
+  return last;
+}
+
+}  // namespace
+
+TEST(PoolRouting, PostIntoARoomAnotherNodeOwnsIsStoredThereAndFannedOutOncePerNode) {
+  temp_dir dir("pool-routing");
+  three_nodes pool(dir.path());
+  std::string uri = pool.make_room("b", "room");
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  actor_node &a = pool.node("a"), &b = pool.node("b"), &c = pool.node("c");
+
+  // Two members on a, one on b (the owner), one on c.
+  auto alice = a.session(11, "sip:alice@example.com");
+  auto dave = a.session(12, "sip:dave@example.com");
+  auto bob = b.session(21, "sip:bob@example.com");
+  auto carol = c.session(31, "sip:carol@example.com");
+  ASSERT_TRUE(a.join(alice, 11, uri));
+  ASSERT_TRUE(a.join(dave, 12, uri));
+  ASSERT_TRUE(b.join(bob, 21, uri));
+  ASSERT_TRUE(c.join(carol, 31, uri));
+  // The roster crosses nodes: carol joined last, so her rpl:join lists everyone.
+  auto carol_join = c.edge.infos(31);
+  ASSERT_FALSE(carol_join.empty());
+  for (auto* who : {"alice", "dave", "bob", "carol"})
+    EXPECT_NE(carol_join.back().find(std::string("sip:") + who + "@example.com"), std::string::npos)
+        << who << " missing from " << carol_join.back();
+  // Only the owner runs the room: the join notices for carol reached a's members from b.
+  EXPECT_TRUE(a.edge.wait_info(11, "sip:carol@example.com"));
+
+  // Posts from a: stored on b only; one message from b per other node per post.
+  const int posts = 10;
+  uint64_t before = pool.batches_sent("b");
+  for (int i = 0; i < posts; ++i) {
+    std::string text = "from-a-" + std::to_string(i);
+    ASSERT_EQ(a.cmd(alice, post_cmd(uri, text)), 200) << text;
+    for (auto d : {11, 12}) ASSERT_TRUE(a.edge.wait_info(d, ">" + text + "<")) << text;
+    ASSERT_TRUE(b.edge.wait_info(21, ">" + text + "<")) << text;
+    ASSERT_TRUE(c.edge.wait_info(31, ">" + text + "<")) << text;
+    // The author's 200 reached a's edge before its echo.
+    EXPECT_LT(a.edge.response_order(a.last_txn), a.edge.info_order(11, ">" + text + "<")) << text;
+  }
+  EXPECT_EQ(pool.batches_sent("b") - before, 2u * posts) << "one message to a (200 and echo) and one to c per post";
+  EXPECT_EQ(stored_last_seq(b, room_id), static_cast<uint64_t>(posts));
+  EXPECT_EQ(stored_last_seq(a, room_id), 0u);
+  EXPECT_EQ(stored_last_seq(c, room_id), 0u);
+
+  // Posts from c and from b itself reach everyone; b's own members are served locally.
+  ASSERT_EQ(c.cmd(carol, post_cmd(uri, "from-c")), 200);
+  ASSERT_EQ(b.cmd(bob, post_cmd(uri, "from-b")), 200);
+  for (auto* text : {">from-c<", ">from-b<"}) {
+    EXPECT_TRUE(a.edge.wait_info(11, text)) << text;
+    EXPECT_TRUE(a.edge.wait_info(12, text)) << text;
+    EXPECT_TRUE(b.edge.wait_info(21, text)) << text;
+    EXPECT_TRUE(c.edge.wait_info(31, text)) << text;
+  }
+  EXPECT_EQ(stored_last_seq(b, room_id), static_cast<uint64_t>(posts + 2));
+
+  // Back-chat through a remote room: everything from every node, in order.
+  ASSERT_EQ(c.cmd(carol, backchat_cmd(uri, 50)), 200);
+  ASSERT_TRUE(c.edge.wait_info(31, "rpl:bccontext"));
+  std::string bc;
+  for (auto& body : c.edge.infos(31))
+    if (body.find("rpl:bccontext") != std::string::npos) bc = body;
+  size_t pos = 0;
+  for (int i = 0; i < posts; ++i) {
+    auto at = bc.find(">from-a-" + std::to_string(i) + "<", pos);
+    ASSERT_NE(at, std::string::npos) << "from-a-" << i << " missing or out of order in " << bc;
+    pos = at;
+  }
+  EXPECT_NE(bc.find(">from-c<", pos), std::string::npos);
+  EXPECT_NE(bc.find(">from-b<", pos), std::string::npos);
+}
+
+TEST(PoolRouting, AdminRequestsGoToTheOwnersRoom) {
+  temp_dir dir("pool-routing");
+  three_nodes pool(dir.path());
+  std::string uri = pool.make_room("b", "admin");
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  actor_node &a = pool.node("a"), &b = pool.node("b");
+  auto bob = b.session(21, "sip:bob@example.com");
+  ASSERT_TRUE(b.join(bob, 21, uri));
+  ASSERT_EQ(b.cmd(bob, post_cmd(uri, "keep me")), 200);
+  ASSERT_EQ(b.cmd(bob, post_cmd(uri, "secret plan")), 200);
+
+  // Through a's directory (as a's admin API would): replace on the owner, live.
+  caf::scoped_actor self{*a.sys};
+  actors::message_filter f;
+  f.room = uri;
+  f.contains = "secret";
+  f.replacement = "[removed]";
+  uint64_t replaced = 0;
+  self->request(a.ctx->directory, 10s, actors::replace_atom::value, f)
+      .receive([&](uint64_t n) { replaced = n; },
+               [&](caf::error& e) { ADD_FAILURE() << a.sys->render(e); });
+  EXPECT_EQ(replaced, 1u);
+  std::vector<storage::message_record> latest;
+  ASSERT_TRUE(b.store->messages().read_latest(room_id, 10, &latest).is_ok());
+  ASSERT_EQ(latest.size(), 2u);
+  EXPECT_EQ(latest[1].text, "[removed]");
+
+  // Import through a lands on b.
+  std::vector<storage::message_record> imported(1);
+  imported[0].seq = 100;
+  imported[0].author = "sip:old@example.com";
+  imported[0].ts_micros = 1;
+  imported[0].text = "from the archive";
+  uint64_t written = 0;
+  self->request(a.ctx->directory, 10s, actors::import_atom::value, room_id, imported)
+      .receive([&](uint64_t n) { written = n; },
+               [&](caf::error& e) { ADD_FAILURE() << a.sys->render(e); });
+  EXPECT_EQ(written, 1u);
+  uint64_t last = 0;
+  ASSERT_TRUE(b.store->messages().last_sequence(room_id, &last).is_ok());
+  EXPECT_EQ(last, 100u);
+
+  // Clear through a: the owner's log is emptied.
+  uint64_t cleared = 0;
+  self->request(a.ctx->directory, 10s, actors::clear_atom::value, room_id, std::numeric_limits<int64_t>::max())
+      .receive([&](uint64_t n) { cleared = n; },
+               [&](caf::error& e) { ADD_FAILURE() << a.sys->render(e); });
+  EXPECT_EQ(cleared, 3u);
+  latest.clear();
+  ASSERT_TRUE(b.store->messages().read_latest(room_id, 10, &latest).is_ok());
+  EXPECT_TRUE(latest.empty());
+
+  // A room change made on a reaches the live room on b: disabling it removes bob.
+  storage::room_record before;
+  ASSERT_TRUE(a.store->directory().get_room(room_id, &before).is_ok());
+  storage::room_record after = before;
+  after.disabled = true;
+  bool changed = false;
+  self->request(a.ctx->directory, 5s, actors::replace_room_atom::value, before, after)
+      .receive([&](storage::room_record&) { changed = true; },
+               [&](caf::error& e) { ADD_FAILURE() << a.sys->render(e); });
+  EXPECT_TRUE(changed);
+  EXPECT_TRUE(b.edge.wait_info(21, "ntc:part")) << "b's live room applied a's change";
+}
+
+// A lookup in flight to a node that goes away is failed at once (CAF never answers it),
+// and a session whose room's node went away joins the room again on its new owner
+// without the client doing anything.
+TEST(PoolRouting, LostOwnerFailsWhatIsInFlightAtOnceAndSessionsRejoinTheNewOwner) {
+  temp_dir dir("pool-routing");
+  // b's directory never answers lookups of the "stuck" rooms (a directory stuck behind a
+  // slow store) and serves everything else.
+  three_nodes pool(dir.path(), [](const std::string& name, actors::node_parts& p) {
+    p.settings.request_timeout = 10s;
+    if (name != "b") return;
+    p.directory = [](caf::actor_system& sys, const caf::actor& real) {
+      return sys.spawn([real](caf::event_based_actor* self) -> caf::behavior {
+        self->set_default_handler([=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+          return self->delegate(real, x.move_content_to_message());
+        });
+        return {
+            [=](actors::own_lookup_atom a, const std::string& id) -> caf::result<caf::message> {
+              if (id.rfind("stuck", 0) == 0) return self->make_response_promise();  // never delivered
+              return self->delegate(real, a, id);
+            },
+        };
+      });
+    };
+  });
+  std::string uri = pool.make_room("b", "room");
+  std::string stuck = pool.make_room("b", "stuck");
+  actor_node &a = pool.node("a"), &c = pool.node("c");
+  auto alice = a.session(11, "sip:alice@example.com");
+  auto carol = c.session(31, "sip:carol@example.com");
+  ASSERT_TRUE(a.join(alice, 11, uri));
+  ASSERT_TRUE(c.join(carol, 31, uri));
+  ASSERT_EQ(a.cmd(alice, post_cmd(uri, "before")), 200);
+  ASSERT_TRUE(c.edge.wait_info(31, ">before<"));
+
+  // alice asks for the stuck room: the lookup waits on b.
+  static uint64_t stuck_txn = 900;
+  caf::anon_send(alice, actors::info_atom::value, pool::tag_id(a.ctx->tag, ++stuck_txn), join_cmd(stuck));
+  EXPECT_FALSE(a.edge.wait_response(stuck_txn, 200ms));
+
+  // b goes: a and c drop it from their views, then it stops.
+  pool.forget(0, "b");
+  pool.forget(2, "b");
+  auto gone_at = std::chrono::steady_clock::now();
+  pool.nodes[1].reset();
+  // The stuck join is answered well before request_timeout (10 s): failed, retry.
+  ASSERT_TRUE(a.edge.wait_response(stuck_txn, 3s));
+  EXPECT_LT(std::chrono::steady_clock::now() - gone_at, 3s);
+  ASSERT_TRUE(a.edge.wait_info(11, "rpl:join"));
+  EXPECT_NE(a.edge.infos(11).back().find("code=\"503\""), std::string::npos) << a.edge.infos(11).back();
+
+  // alice and carol were joined again on the room's new owner without a word to their
+  // clients: a post from alice reaches carol (a client re-sends what got a 503).
+  size_t joins_before = a.edge.count(11, "rpl:join");
+  int k = 0;
+  bool delivered = eventually(
+      [&] {
+        std::string text = "after-" + std::to_string(k++);
+        a.cmd(alice, post_cmd(uri, text));
+        return c.edge.wait_info(31, ">" + text + "<", 300ms);
+      },
+      8s, 1ms);
+  EXPECT_TRUE(delivered) << "alice's posts never reached carol after b went away";
+  EXPECT_EQ(a.edge.count(11, "rpl:join"), joins_before) << "the rejoin is silent";
+}
