@@ -353,3 +353,69 @@ TEST(PoolRouting, LostOwnerFailsWhatIsInFlightAtOnceAndSessionsRejoinTheNewOwner
   EXPECT_TRUE(delivered) << "alice's posts never reached carol after b went away";
   EXPECT_EQ(a.edge.count(11, "rpl:join"), joins_before) << "the rejoin is silent";
 }
+
+namespace {
+
+// A room prefix whose first room make_room("b", prefix) picks is owned by b among a, b, c
+// and by c once b is gone: views that differ on b send its lookups to c too early.
+std::string prefix_moving_from_b_to_c() {
+  for (int p = 0;; ++p) {
+    std::string prefix = "race" + std::to_string(p);
+    for (int k = 0;; ++k) {
+      std::string id = prefix + "-" + std::to_string(k);
+      if (pool::rank(id, {"a", "b", "c"})[0] != "b") continue;
+      if (pool::rank(id, {"a", "c"})[0] == "c") return prefix;
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+// Views change one node at a time: a has dropped b (the room's owner) and sends the lookup
+// to c, the owner in its view, while c still sees b and refuses (busy). The session tries
+// again (25 ms, doubling) and joins as soon as c's view agrees, the client seeing a join
+// that took a little longer, never an error; the room then runs on c.
+TEST(PoolRouting, ALookupRefusedWhileTheViewsDifferIsRetriedUntilTheNewOwnerServes) {
+  temp_dir dir("pool-routing");
+  three_nodes pool(dir.path());
+  std::string uri = pool.make_room("b", prefix_moving_from_b_to_c());
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  actor_node &a = pool.node("a"), &c = pool.node("c");
+  pool.forget(0, "b");
+  auto alice = a.session(11, "sip:alice@example.com");
+  static uint64_t txn = 700;
+  uint64_t join_txn = ++txn;
+  auto t0 = std::chrono::steady_clock::now();
+  caf::anon_send(alice, actors::info_atom::value, pool::tag_id(a.ctx->tag, join_txn), join_cmd(uri));
+  // Refused by c meanwhile: no answer yet.
+  EXPECT_FALSE(a.edge.wait_response(join_txn, 150ms));
+  pool.forget(2, "b");
+  ASSERT_TRUE(a.edge.wait_response(join_txn, 5s));
+  EXPECT_EQ(a.edge.response(join_txn), 200);
+  ASSERT_TRUE(a.edge.wait_info(11, "rpl:join"));
+  EXPECT_NE(a.edge.infos(11).back().find("code=\"200\""), std::string::npos) << a.edge.infos(11).back();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 150ms);
+  // The room runs on c now: a post from a is stored there.
+  auto carol = c.session(31, "sip:carol@example.com");
+  ASSERT_TRUE(c.join(carol, 31, uri));
+  ASSERT_EQ(a.cmd(alice, post_cmd(uri, "on c")), 200);
+  EXPECT_TRUE(c.edge.wait_info(31, ">on c<"));
+  EXPECT_EQ(stored_last_seq(c, room_id), 1u);
+}
+
+// Views that never agree do not leave a join hanging: after its tries (about 2.6 s of
+// waiting) the client gets a 503 to try again, well inside request_timeout.
+TEST(PoolRouting, ALookupRefusedUntilTheTriesRunOutIsAnswered503) {
+  temp_dir dir("pool-routing");
+  three_nodes pool(dir.path(), [](const std::string&, actors::node_parts& p) { p.settings.request_timeout = 30s; });
+  std::string uri = pool.make_room("b", prefix_moving_from_b_to_c());
+  actor_node& a = pool.node("a");
+  pool.forget(0, "b");  // c keeps seeing b: it refuses every time
+  auto alice = a.session(11, "sip:alice@example.com");
+  auto t0 = std::chrono::steady_clock::now();
+  a.cmd(alice, join_cmd(uri));
+  ASSERT_TRUE(a.edge.wait_info(11, "rpl:join", 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_NE(a.edge.infos(11).back().find("code=\"503\""), std::string::npos) << a.edge.infos(11).back();
+}

@@ -1,0 +1,168 @@
+// Pool routing end to end (docs/POOL.md "Where a room lives; routing"): a loopback etcd and
+// three pchatd processes (tests/support/pool_cluster.h), clients of the in-tree SIP/XCCOS
+// client signed in on different nodes. A room lives on one owner (rendezvous over the live
+// node names); joins, posts and back-chat from the other nodes travel to it over BASP and
+// its fan-out comes back through each node's edge. What is checked is what the clients see.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pool/placement.h"
+#include "tests/support/chat_clients.h"
+#include "tests/support/ctl.h"
+#include "tests/support/eventually.h"
+#include "tests/support/http_client.h"
+#include "tests/support/pool_cluster.h"
+#include "tests/support/temp_dir.h"
+#include "tools/client/xccos_client.h"
+
+using namespace std::chrono_literals;
+using pchat::client::chat_client;
+using pchat::testing::eventually;
+using pchat::testing::pool_cluster;
+
+namespace {
+
+class PoolRoutingE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(pool_.start()) << pool_.error();
+    pchat::testing::ctl_ok(pool_.node(0), "category new --name Desk --allowed-members domain:example.com");
+    // Node 0 answered once it applied the change; the others within their poll.
+    for (size_t i = 1; i < pool_.size(); ++i)
+      ASSERT_TRUE(eventually([&] { return get(i, "/api/v1/categories/Desk").first == 200; }, 2s)) << i;
+  }
+  void TearDown() override { clients_.clear(); }
+
+  // GET on node i's admin API: the status and the body parsed (null if not JSON).
+  std::pair<int, nlohmann::json> get(size_t i, const std::string& target) {
+    auto r = pchat::testing::http(pool_.node(i).http_port(), "GET", target,
+                                  {"Authorization: Bearer " + pool_.node(i).admin_token()});
+    return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
+  }
+  // The URI of room `name` as node i lists it, "" if it does not.
+  std::string uri_on(size_t i, const std::string& name) {
+    auto [status, j] = get(i, "/api/v1/rooms/" + name);
+    return status == 200 && j.is_object() ? j.value("uri", "") : "";
+  }
+  // The owner of the room with this URI (its id is the URI's last segment) among n1..n3.
+  static std::string owner_of(const std::string& uri) {
+    return pchat::pool::rank(uri.substr(uri.rfind('/') + 1), {"n1", "n2", "n3"})[0];
+  }
+  // A room made through node 0 whose owner is node `owner` (names are tried in turn), as
+  // every node lists it; its URI.
+  std::string room_owned_by(size_t owner) {
+    for (int k = 0; k < 32; ++k) {
+      std::string name = "desk" + std::to_string(k);
+      pchat::testing::ctl_ok(pool_.node(0), "room new --name " + name + " --category Desk --privacy open");
+      std::string uri = uri_on(0, name);
+      if (uri.empty() || owner_of(uri) != pool_cluster::name(owner)) continue;
+      for (size_t i = 0; i < pool_.size(); ++i)
+        if (!eventually([&] { return !uri_on(i, name).empty(); }, 2s)) return "";
+      return uri;
+    }
+    return "";
+  }
+  chat_client& signed_in(size_t node, const std::string& user) {
+    auto& c = clients_.add(pool_.node(node).sip_port(), user);
+    EXPECT_TRUE(c.sign_in(10s)) << user << " on " << pool_cluster::name(node) << ": " << c.failure_reason();
+    return c;
+  }
+
+  pchat::testing::temp_dir dir_{"pool-routing-e2e"};
+  pool_cluster pool_{dir_.path(), 3, {"--demo-content=false"}, "routing"};
+  pchat::testing::chat_clients clients_;
+};
+
+// How many of `c`'s received messages in `room` carry exactly `text`.
+size_t copies(const chat_client& c, const std::string& room, const std::string& text) {
+  size_t n = 0;
+  for (auto& m : c.messages())
+    if (m.room == room && m.text == text) ++n;
+  return n;
+}
+
+}  // namespace
+
+// Clients on all three nodes (two on one node) in a room n1 owns: every post, whoever wrote
+// it on whichever node, reaches every member exactly once; each author has its 200 before
+// its own echo; back-chat asked on n3 (not the owner) shows every post.
+TEST_F(PoolRoutingE2E, ClientsOnDifferentNodesChatInOneRoom) {
+  std::string room = room_owned_by(0);
+  ASSERT_FALSE(room.empty());
+  struct member {
+    chat_client* c;
+    std::string name;
+  };
+  std::vector<member> members = {{&signed_in(0, "ann@example.com"), "ann"},
+                                 {&signed_in(1, "bea@example.com"), "bea"},
+                                 {&signed_in(1, "bo@example.com"), "bo"},
+                                 {&signed_in(2, "cy@example.com"), "cy"}};
+  for (auto& m : members) {
+    auto joined = m.c->join_and_wait(room, 10s);
+    ASSERT_TRUE(joined) << m.name;
+    ASSERT_TRUE(joined->ok()) << m.name << ": " << joined->code << " " << joined->text;
+  }
+  // The roster crosses nodes: the last to join (on n3) sees everyone in the room.
+  for (auto& m : members)
+    EXPECT_TRUE(eventually([&] { return members.back().c->rooms().at(room).members.count("sip:" + m.name + "@example.com") == 1; }, 5s))
+        << m.name << " missing from cy's roster";
+
+  const int rounds = 5;
+  std::vector<std::string> texts;
+  for (int r = 0; r < rounds; ++r)
+    for (auto& m : members) {
+      std::string text = m.name + "-" + std::to_string(r);
+      texts.push_back(text);
+      uint64_t since = m.c->next_message_seq();
+      uint64_t id = m.c->post(room, text);
+      ASSERT_NE(id, 0u);
+      auto done = m.c->wait_command(id, 10s);
+      ASSERT_TRUE(done && done->sip_ok()) << text << ": " << (done ? done->sip_status : 0);
+      auto echo = m.c->wait_for_message([&](auto& p) { return p.room == room && p.text == text; }, 5s, since);
+      ASSERT_TRUE(echo) << text << ": no echo to its author";
+      EXPECT_LE(done->sent_at + done->sip_latency, echo->received) << text << ": echo before the 200";
+    }
+  for (auto& m : members)
+    for (auto& text : texts) {
+      EXPECT_TRUE(m.c->wait_for_message([&](auto& p) { return p.room == room && p.text == text; }, 5s))
+          << m.name << " never got " << text;
+      EXPECT_EQ(copies(*m.c, room, text), 1u) << m.name << " got " << text << " more than once";
+    }
+
+  // Back-chat on n3 (not the owner): every post, once, in the order they were acknowledged.
+  auto history = members.back().c->backchat_and_wait(room, 100, 10s);
+  ASSERT_TRUE(history);
+  std::vector<std::string> got;
+  for (auto& p : *history) got.push_back(p.text);
+  EXPECT_EQ(got, texts);
+  for (auto& m : members) pchat::testing::expect_clean(*m.c);
+}
+
+// A room made through n2's admin API is joined from n3 and chatted in with a client on n1,
+// wherever it lives.
+TEST_F(PoolRoutingE2E, ARoomMadeThroughNode2IsJoinedFromNode3) {
+  auto made = pchat::testing::http(pool_.node(1).http_port(), "POST", "/api/v1/rooms",
+                                   {"Authorization: Bearer " + pool_.node(1).admin_token(),
+                                    "Content-Type: application/json"},
+                                   R"({"name":"lab","category":"Desk","privacy":"open"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string room;
+  ASSERT_TRUE(eventually([&] { return !(room = uri_on(2, "lab")).empty(); }, 2s));
+  auto& cy = signed_in(2, "cy@example.com");
+  auto& ann = signed_in(0, "ann@example.com");
+  for (auto* c : {&cy, &ann}) {
+    auto joined = c->join_and_wait(room, 10s);
+    ASSERT_TRUE(joined);
+    EXPECT_TRUE(joined->ok()) << joined->code << " " << joined->text;
+  }
+  ASSERT_TRUE(cy.post_and_wait_ack(room, "made on n2, said on n3", 10s));
+  EXPECT_TRUE(ann.wait_for_message([&](auto& p) { return p.room == room && p.text == "made on n2, said on n3"; }, 5s));
+  std::printf("room lab (made through n2) lives on %s\n", owner_of(room).c_str());
+  for (auto* c : {&cy, &ann}) pchat::testing::expect_clean(*c);
+}
