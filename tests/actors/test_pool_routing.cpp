@@ -14,6 +14,7 @@
 #include <chrono>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "protocol/xccos/chat_uri.h"
 #include "storage/database.h"
 #include "tests/support/actor_node.h"
+#include "tests/support/claim_book.h"
 #include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/xccos_commands.h"
@@ -56,14 +58,20 @@ struct three_nodes {
       }));
       membership.push_back(nodes.back()->ctx->pool);
     }
-    // Each node's relays on ports of their own; every node reaches the others' as proxies.
-    std::vector<uint16_t> edge_port, dir_port;
+    // Room claims: one book for the three (etcd's stand-in), each node's own door to it.
+    for (size_t i = 0; i < nodes.size(); ++i)
+      claims.push_back(claims_sys.spawn(pchat::testing::claim_double, book, names[i]));
+    // Each node's relays and replica on ports of their own; every node reaches the others'
+    // as proxies.
+    std::vector<uint16_t> edge_port, dir_port, replica_port;
     for (auto& n : nodes) {
       auto e = n->sys->middleman().publish(n->ctx->relay, 0, "127.0.0.1");
       auto d = n->sys->middleman().publish(n->ctx->directory_relay, 0, "127.0.0.1");
-      EXPECT_TRUE(e && d);
+      auto r = n->sys->middleman().publish(n->ctx->replica, 0, "127.0.0.1");
+      EXPECT_TRUE(e && d && r);
       edge_port.push_back(e ? *e : 0);
       dir_port.push_back(d ? *d : 0);
+      replica_port.push_back(r ? *r : 0);
     }
     for (size_t i = 0; i < nodes.size(); ++i) {
       std::vector<actors::node_entry> live;
@@ -75,12 +83,16 @@ struct three_nodes {
         if (i == j) {
           e.relay = nodes[j]->ctx->relay;
           e.directory = nodes[j]->ctx->directory_relay;
+          e.replica = nodes[j]->ctx->replica;
+          e.pool = claims[j];
         } else {
           auto r = nodes[i]->sys->middleman().remote_actor("127.0.0.1", edge_port[j]);
           auto d = nodes[i]->sys->middleman().remote_actor("127.0.0.1", dir_port[j]);
-          EXPECT_TRUE(r && d);
+          auto f = nodes[i]->sys->middleman().remote_actor("127.0.0.1", replica_port[j]);
+          EXPECT_TRUE(r && d && f);
           if (r) e.relay = *r;
           if (d) e.directory = *d;
+          if (f) e.replica = *f;
         }
         live.push_back(std::move(e));
       }
@@ -97,8 +109,17 @@ struct three_nodes {
     v.live = std::move(live);
     membership[i]->publish(std::make_shared<const actors::pool_view>(std::move(v)));
   }
-  // Node i forgets node `gone` (the membership actor's answer to its death).
+  ~three_nodes() {
+    for (auto& c : claims) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  }
+
+  // Node i forgets node `gone` (the membership actor's answer to its death; its lease, and
+  // so its claims, go with it).
   void forget(size_t i, const std::string& gone) {
+    {
+      std::lock_guard<std::mutex> l(book->mu);
+      std::erase_if(book->rooms, [&](const auto& r) { return r.second.first == gone; });
+    }
     auto live = membership[i]->current()->live;
     std::erase_if(live, [&](const actors::node_entry& e) { return e.name == gone; });
     publish(i, std::move(live));
@@ -141,9 +162,15 @@ struct three_nodes {
   }
   uint64_t batches_sent(const std::string& name) { return node(name).server->pool_sender()->batches_sent(); }
 
+  // The claims' own system: a node stopped in a test (nodes[i].reset()) must not wait for
+  // its door to the book, which lives until the end.
+  caf::actor_system_config claims_cfg;
+  caf::actor_system claims_sys{claims_cfg};
   std::vector<std::string> names{"a", "b", "c"};
   std::vector<std::shared_ptr<actors::pool_membership>> membership;
   std::vector<std::unique_ptr<actor_node>> nodes;
+  std::shared_ptr<pchat::testing::claim_book> book = std::make_shared<pchat::testing::claim_book>();
+  std::vector<caf::actor> claims;
   uint64_t version = 0;
 };
 
@@ -193,9 +220,11 @@ TEST(PoolRouting, PostIntoARoomAnotherNodeOwnsIsStoredThereAndFannedOutOncePerNo
     EXPECT_LT(a.edge.response_order(a.last_txn), a.edge.info_order(11, ">" + text + "<")) << text;
   }
   EXPECT_EQ(pool.batches_sent("b") - before, 2u * posts) << "one message to a (200 and echo) and one to c per post";
+  // Stored on the owner b and its follower (rank 1: the replicated log), not on the third.
   EXPECT_EQ(stored_last_seq(b, room_id), static_cast<uint64_t>(posts));
-  EXPECT_EQ(stored_last_seq(a, room_id), 0u);
-  EXPECT_EQ(stored_last_seq(c, room_id), 0u);
+  const std::string follower = pool::rank(room_id, pool.names)[1];
+  EXPECT_EQ(stored_last_seq(pool.node(follower), room_id), static_cast<uint64_t>(posts));
+  EXPECT_EQ(stored_last_seq(pool.node(follower == "a" ? "c" : "a"), room_id), 0u);
 
   // Posts from c and from b itself reach everyone; b's own members are served locally.
   ASSERT_EQ(c.cmd(carol, post_cmd(uri, "from-c")), 200);

@@ -153,7 +153,7 @@ TEST_F(PoolRoutingE2E, ARoomMadeThroughNode2IsJoinedFromNode3) {
                                    R"({"name":"lab","category":"Desk","privacy":"open"})");
   ASSERT_EQ(made.status, 201) << made.body;
   std::string room;
-  ASSERT_TRUE(eventually([&] { return !(room = uri_on(2, "lab")).empty(); }, 2s));
+  ASSERT_TRUE(eventually([&] { return !(room = uri_on(2, "lab")).empty() && !uri_on(0, "lab").empty(); }, 2s));
   auto& cy = signed_in(2, "cy@example.com");
   auto& ann = signed_in(0, "ann@example.com");
   for (auto* c : {&cy, &ann}) {
