@@ -295,16 +295,10 @@ struct etcd_holder {
 
 // `pchatctl pool status`: the pool as this node sees it.
 struct pool_node_status {
-  std::string name;
-  uint16_t tag = 0;
-  std::string host;
-  uint16_t pool_port = 0;
-  uint16_t sip_port = 0;
-  uint16_t http_port = 0;
+  pool::node_record node;   // name, tag, host, ports, draining
   bool registered = false;  // in the etcd registry (its lease alive)
   bool linked = false;      // BASP link up and hello exchanged (always true for this node)
   bool live = false;        // in the view: registered and linked (this node: serving)
-  bool draining = false;
   bool self = false;
 };
 struct pool_room_claim {
@@ -332,8 +326,7 @@ typename Inspector::result_type inspect(Inspector& f, etcd_holder& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_node_status& x) {
-  return f(caf::meta::type_name("pool_node_status"), x.name, x.tag, x.host, x.pool_port,
-           x.sip_port, x.http_port, x.registered, x.linked, x.live, x.draining, x.self);
+  return f(caf::meta::type_name("pool_node_status"), x.node, x.registered, x.linked, x.live, x.self);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_room_claim& x) {

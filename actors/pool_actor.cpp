@@ -42,17 +42,7 @@ struct pool_state {
   bool fresh(std::chrono::milliseconds within) const {
     return lease != 0 && clock::now() - renewed < within;
   }
-  pool::node_record record() const {
-    pool::node_record r;
-    r.name = cfg.self.name;
-    r.tag = cfg.self.tag;
-    r.host = cfg.self.host;
-    r.pool_port = cfg.self.pool_port;
-    r.sip_port = cfg.self.sip_port;
-    r.http_port = cfg.self.http_port;
-    r.draining = cfg.self.draining;
-    return r;
-  }
+  pool::node_record record() const { return record_of(cfg.self); }
 };
 using pool_ptr = caf::stateful_actor<pool_state>*;
 
@@ -330,7 +320,7 @@ pool_status status_of(pool_ptr self) {
   auto view = st.cfg.membership->current();
   for (auto& n : names) {
     pool_node_status ns;
-    ns.name = n;
+    ns.node.name = n;
     ns.self = n == st.me();
     auto r = st.registry.find(n);
     auto p = st.peers.find(n);
@@ -338,18 +328,10 @@ pool_status status_of(pool_ptr self) {
     ns.linked = ns.self || p != st.peers.end();
     ns.live = view && view->find(n) != nullptr && (!ns.self || st.serving);
     if (ns.self) {
-      auto e = st.cfg.self;
-      ns.tag = e.tag, ns.host = e.host, ns.pool_port = e.pool_port, ns.sip_port = e.sip_port, ns.http_port = e.http_port;
-      ns.draining = e.draining;
+      ns.node = st.record();
       ns.registered = st.lease != 0;
-    } else if (p != st.peers.end()) {
-      auto& e = p->second.entry;
-      ns.tag = e.tag, ns.host = e.host, ns.pool_port = e.pool_port, ns.sip_port = e.sip_port, ns.http_port = e.http_port;
-      ns.draining = e.draining;
     } else {
-      auto& e = r->second.node;
-      ns.tag = e.tag, ns.host = e.host, ns.pool_port = e.pool_port, ns.sip_port = e.sip_port, ns.http_port = e.http_port;
-      ns.draining = e.draining;
+      ns.node = p != st.peers.end() ? record_of(p->second.entry) : r->second.node;
     }
     s.nodes.push_back(std::move(ns));
   }

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "pool/node_record.h"
+
 namespace pchat::actors {
 
 // One node of the pool, as its hello says (messages.h: these travel between nodes).
@@ -36,6 +38,11 @@ struct node_entry {
   caf::actor relay;        // its edge relay (actors/pool_edge.h): answers and fan-out to its dialogs
   caf::actor replica;      // its replica actor: the follower side of room logs
 };
+
+// The entry's registry record (what etcd and `pool status` show of it).
+inline pool::node_record record_of(const node_entry& e) {
+  return {e.name, e.tag, e.host, e.pool_port, e.sip_port, e.http_port, e.draining};
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_entry& x) {

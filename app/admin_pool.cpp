@@ -14,16 +14,16 @@ using nlohmann::json;
 json to_json(const actors::pool_status& s) {
   json nodes = json::array(), rooms = json::array();
   for (auto& n : s.nodes)
-    nodes.push_back({{"name", n.name},
-                     {"tag", n.tag},
-                     {"host", n.host},
-                     {"pool_port", n.pool_port},
-                     {"sip_port", n.sip_port},
-                     {"http_port", n.http_port},
+    nodes.push_back({{"name", n.node.name},
+                     {"tag", n.node.tag},
+                     {"host", n.node.host},
+                     {"pool_port", n.node.pool_port},
+                     {"sip_port", n.node.sip_port},
+                     {"http_port", n.node.http_port},
                      {"registered", n.registered},
                      {"linked", n.linked},
                      {"live", n.live},
-                     {"draining", n.draining},
+                     {"draining", n.node.draining},
                      {"self", n.self}});
   for (auto& r : s.rooms) rooms.push_back({{"room_id", r.room_id}, {"epoch", r.epoch}});
   return {{"mode", "pool"},
