@@ -77,6 +77,7 @@
 #include "compliance/adapter.h"
 #include "log/log.h"
 #include "pool/etcd_client.h"
+#include "pool/pool_keys.h"
 #include "pool/pool_settings.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
@@ -373,6 +374,20 @@ bool first_start_identities(pchat::storage::database& store, pchat::actors::iden
   return true;
 }
 
+// In a pool: creates the pool's first-start key naming this node. *won: this node created
+// it (it seeds the pool); *seeder: the node named in the key.
+pchat::status claim_pool_first_start(const pchat::pool::pool_settings& pool, bool* won, std::string* seeder) {
+  std::unique_ptr<pchat::pool::etcd_client> etcd;
+  if (auto s = pchat::pool::etcd_client::create(pool.etcd, {}, &etcd); !s.is_ok()) return s;
+  pchat::pool::etcd_claim claim;
+  if (auto s = etcd->create_if_absent(pchat::pool::first_start_key(pool.pool_name), pool.node_name, 0, &claim);
+      !s.is_ok())
+    return s;
+  *won = claim.created;
+  *seeder = claim.holder.value;
+  return pchat::status::ok();
+}
+
 bool ensure_demo_content(caf::actor_system& sys, const caf::actor& directory) {
   caf::scoped_actor self{sys};
   bool empty = false, ok = true;
@@ -493,6 +508,19 @@ int main(int argc, char** argv) {
   }
   std::vector<pchat::storage::category_record> existing_categories;
   bool first_start = store->directory().list_categories(&existing_categories).is_ok() && existing_categories.empty();
+  // Nodes started together on an empty pool all find an empty directory: only the one that
+  // creates the pool's first-start key seeds it (policy, demo users, demo room), so there is
+  // one set of demo passwords, printed by that node, and one demo room.
+  if (first_start && in_pool) {
+    std::string seeder;
+    if (auto s = claim_pool_first_start(pool, &first_start, &seeder); !s.is_ok())
+      return fail("cannot claim the pool's first start in etcd: " + s.to_string(),
+                  "check that etcd runs and answers at " + cfg.etcd);
+    if (!first_start)
+      pchat::log::write(pchat::log::level::info, "pchatd", "the pool's first start was made by another node",
+                        "node=" + pchat::log::quote(seeder) +
+                            " action=" + pchat::log::quote("its output has the demo users' passwords"));
+  }
   if (first_start && !first_start_identities(*store, *identities, cfg.domain, cfg.demo_content == "true"))
     return fail("cannot create the first start's policy and demo users", "check the store");
   if (cfg.auth == "none")
@@ -563,7 +591,7 @@ int main(int argc, char** argv) {
     pchat::actors::server_node node(sys, std::move(parts));
     const std::shared_ptr<const pchat::actors::server_context>& cctx = node.context();
     if (directory_log) directory_log->attach(identities, cctx->directory);
-    if (cfg.demo_content == "true" && !ensure_demo_content(sys, cctx->directory)) {
+    if (cfg.demo_content == "true" && (first_start || !in_pool) && !ensure_demo_content(sys, cctx->directory)) {
       rc = fail("cannot create the demo room", "check the store");
     } else if (auto err = node.start_edge(); !err.empty()) {
       rc = fail("cannot start SIP: " + err, "choose another --sip-port or stop the other server");

@@ -16,4 +16,6 @@ std::string room_owner_key(std::string_view pool, std::string_view room_id) {
   return "/" + std::string(pool) + "/rooms/" + std::string(room_id) + "/owner";
 }
 
+std::string first_start_key(std::string_view pool) { return "/" + std::string(pool) + "/first-start"; }
+
 }  // namespace pchat::pool

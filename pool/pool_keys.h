@@ -20,5 +20,9 @@ std::string tag_key(std::string_view pool, uint16_t tag);
 // "/<pool>/rooms/<room-id>/owner": the owner's name, bound to its lease; the key's
 // create_revision is the room's epoch.
 std::string room_owner_key(std::string_view pool, std::string_view room_id);
+// "/<pool>/first-start": the name of the node that made the pool's first start (its
+// policy and demo content), created once and never bound to a lease, so nodes started
+// together on an empty pool seed it once.
+std::string first_start_key(std::string_view pool);
 
 }  // namespace pchat::pool

@@ -11,7 +11,10 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <map>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "tests/support/chat_clients.h"
 #include "tests/support/ctl.h"
@@ -208,4 +211,102 @@ TEST_F(PoolDirectoryE2E, WithEtcdDownAdminWritesAre503AndNothingIsHalfApplied) {
     EXPECT_EQ(get(i, "/api/v1/categories/Nowhere").first, 404) << i;
     EXPECT_EQ(get(i, "/api/v1/users/sip:ghost@example.com").first, 404) << i;
   }
+}
+
+// Nodes started together on an empty pool: one of them seeds it (policy, demo users, demo
+// room) and prints the demo passwords; the others say who did. Every node then has one demo
+// room and takes those passwords. (Before the pool's first-start key, each node made its own
+// demo users, so two of the three printed sets were wrong, and one node could exit over the
+// demo room another made.)
+TEST(PoolFirstStart, NodesStartedTogetherSeedThePoolOnceAndItsPasswordsWorkOnEveryNode) {
+  pchat::testing::temp_dir dir("poolseed");
+  pchat::testing::etcd_server etcd(dir / "etcd");
+  ASSERT_TRUE(etcd.start()) << etcd.log_text();
+  std::array<std::unique_ptr<server_process>, 3> nodes;
+  for (int i = 0; i < 3; ++i) {
+    std::string name = "n" + std::to_string(i + 1);
+    nodes[i] = std::make_unique<server_process>(
+        dir / name, std::vector<std::string>{"--etcd=" + etcd.endpoint(), "--node-name=" + name,
+                                             "--pool-name=seedtest", "--auth=digest"});
+  }
+  std::array<bool, 3> started{};
+  {
+    std::vector<std::thread> starters;
+    for (int i = 0; i < 3; ++i) starters.emplace_back([&, i] { started[i] = nodes[i]->start(); });
+    for (auto& t : starters) t.join();
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(started[i]) << "n" << i + 1 << ": " << nodes[i]->stderr_text();
+
+  int seeders = 0;
+  std::map<std::string, std::string> passwords;  // "alice@example.com" -> password
+  for (int i = 0; i < 3; ++i) {
+    std::istringstream out(nodes[i]->stdout_text());
+    bool printed = false;
+    for (std::string line; std::getline(out, line);) {
+      auto at = line.find(" password=");
+      if (line.rfind("demo-user=", 0) != 0 || at == std::string::npos) continue;
+      printed = true;
+      passwords[line.substr(10, at - 10)] = line.substr(at + 10);
+    }
+    // A node that lost the race says who won; one that started after the seed was applied
+    // found a seeded directory and says nothing.
+    if (printed) ++seeders;
+  }
+  ASSERT_EQ(seeders, 1) << "one node seeds the pool";
+  ASSERT_EQ(passwords.size(), 3u);
+
+  for (int i = 0; i < 3; ++i) {
+    auto rooms_named_demo = [&] {
+      auto r = pchat::testing::http(nodes[i]->http_port(), "GET", "/api/v1/rooms",
+                                    {"Authorization: Bearer " + nodes[i]->admin_token()});
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      int n = 0;
+      if (r.status == 200 && j.is_array())
+        for (auto& room : j) n += room.value("name", "") == "Demo Room" ? 1 : 0;
+      return n;
+    };
+    EXPECT_TRUE(eventually([&] { return rooms_named_demo() == 1; }, 5s))
+        << "n" << i + 1 << " has " << rooms_named_demo() << " demo rooms";
+  }
+
+  // The pool is formed before alice joins: a room's owner is decided by the view of the node
+  // asked, and a room used while the views still differ may stay with a node that is not its
+  // owner (the hand-off of such a room is not on main yet: docs/POOL.md).
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto r = pchat::testing::http(nodes[i]->http_port(), "GET", "/api/v1/pool",
+                                        {"Authorization: Bearer " + nodes[i]->admin_token()});
+          auto j = nlohmann::json::parse(r.body, nullptr, false);
+          int live = 0;
+          if (r.status == 200 && j.contains("nodes"))
+            for (auto& n : j["nodes"]) live += n.value("live", false) ? 1 : 0;
+          return live == 3;
+        },
+        10s))
+        << "n" << i + 1 << " never saw the three nodes live";
+
+  // Every demo user signs in on every node with the one printed password, and alice posts
+  // in the demo room through each node.
+  pchat::client::client_loop loop;
+  for (int i = 0; i < 3; ++i) {
+    for (auto& [user, password] : passwords) {
+      pchat::client::connection_config cc;
+      cc.server_port = nodes[i]->sip_port();
+      pchat::client::client_config cfg;
+      cfg.user = user;
+      cfg.password = password;
+      pchat::client::chat_client c(loop, cc, cfg);
+      ASSERT_TRUE(c.sign_in(10s)) << user << " on n" << i + 1 << ": " << c.failure_reason();
+      if (user.rfind("alice@", 0) != 0) continue;
+      auto rooms = c.search_rooms("Demo", 5s);
+      ASSERT_TRUE(rooms && rooms->size() == 1) << "n" << i + 1;
+      auto joined = c.join_and_wait(rooms->front().uri, 5s);
+      ASSERT_TRUE(joined && joined->code == 200)
+          << "n" << i + 1 << ": " << (joined ? std::to_string(joined->code) : "no answer: " + c.failure_reason());
+      ASSERT_TRUE(c.post_and_wait_ack(rooms->front().uri, "hello through n" + std::to_string(i + 1), 5s))
+          << "n" << i + 1;
+    }
+  }
+  for (auto& n : nodes) n->stop();
 }

@@ -122,6 +122,13 @@ std::string server_process::stderr_text() const {
   return ss.str();
 }
 
+std::string server_process::stdout_text() const {
+  std::ifstream in(out_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::string server_process::admin_token() const {
   std::ifstream in(data_dir_ + "/admin.token");
   std::string t;

@@ -54,6 +54,8 @@ class server_process {
   long rss_kib() const;
   // Everything the child (every start so far) wrote to stderr.
   std::string stderr_text() const;
+  // What pchatd printed on stdout (ports, first start's demo passwords) since start().
+  std::string stdout_text() const;
   // The admin API bearer token pchatd created in its data folder.
   std::string admin_token() const;
 
