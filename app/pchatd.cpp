@@ -84,6 +84,9 @@
 #include "storage/backup.h"
 #include "storage/database.h"
 #include "text/utc_time.h"
+#include "tls/certificate.h"
+#include "tls/peer_policy.h"
+#include "tls/server_tls.h"
 #include "web/http_server.h"
 
 namespace {
@@ -92,7 +95,15 @@ struct pchatd_config : caf::actor_system_config {
   std::string data_dir = "data";
   std::string domain = "example.com";
   std::string host = "127.0.0.1";
+  std::string sip_host;   // "" = --host
+  std::string http_host;  // "" = --host
   size_t sip_port = 5041;
+  int sip_tls_port = -1;  // -1 = 5061, or 0 (a free port) when --sip-port=0
+  std::string tls_cert, tls_key;  // "" = <data-dir>/tls.crt, tls.key (self-signed on first start)
+  std::string plain = "loopback";
+  std::string trusted_peer;       // comma-separated; the flag may be repeated (merged in main)
+  std::string admin_remote = "false";
+  std::string test_remote_addresses;  // tests only
   size_t http_port = 8011;
   std::string log_level = "warn";
   std::string auth = "digest";
@@ -124,7 +135,18 @@ struct pchatd_config : caf::actor_system_config {
         .add(data_dir, "data-dir", "folder of the Persistent Chat Store")
         .add(domain, "domain", "SIP domain served (chat URI sip:chat@DOMAIN)")
         .add(host, "host", "address to bind SIP and HTTP on (loopback by default)")
+        .add(sip_host, "sip-host", "address to bind SIP on (default: --host)")
+        .add(http_host, "http-host", "address to bind HTTP/HTTPS on (default: --host)")
         .add(sip_port, "sip-port", "SIP port, TCP and UDP (0 = pick a free one)")
+        .add(sip_tls_port, "sip-tls-port", "SIP over TLS port (default 5061; 0 = a free one, the default with --sip-port=0)")
+        .add(tls_cert, "tls-cert", "PEM certificate chain for SIP TLS and HTTPS (default: <data-dir>/tls.crt, self-signed)")
+        .add(tls_key, "tls-key", "PEM private key of --tls-cert")
+        .add(plain, "plain", "where unencrypted SIP/HTTP is accepted: loopback (default), off or on")
+        .add(trusted_peer, "trusted-peer",
+             "a front end that may assert users without Digest: certificate SHA-256 fingerprint or IP address (repeatable)")
+        .add(admin_remote, "admin-remote", "false (default): the admin API answers loopback clients only; true: any")
+        .add(test_remote_addresses, "test-remote-addresses",
+             "TESTS ONLY: loopback addresses treated as remote (comma-separated)")
         .add(http_port, "http-port", "admin HTTP port (0 = pick a free one)")
         .add(log_level, "log-level", "debug, info, warn or error")
         .add(site, "site", "site of this node: its site:NAME configuration applies if it exists")
@@ -257,6 +279,31 @@ std::string pool_options(const pchatd_config& cfg, bool* in_pool, pchat::pool::p
   return {};
 }
 
+// Comma-separated values, trimmed, empty ones dropped.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string v = text.substr(start, end - start);
+    while (!v.empty() && v.front() == ' ') v.erase(v.begin());
+    while (!v.empty() && v.back() == ' ') v.pop_back();
+    if (!v.empty()) out.push_back(v);
+    start = end + 1;
+  }
+  return out;
+}
+
+// --plain, --trusted-peer and --test-remote-addresses as the peer policy, or what is wrong.
+std::string peer_options(const pchatd_config& cfg, pchat::tls::peer_policy* out) {
+  if (auto s = pchat::tls::peer_policy::parse_plain(cfg.plain, &out->plain); !s.is_ok()) return s.reason();
+  for (const auto& p : split_list(cfg.trusted_peer))
+    if (auto s = out->add_trusted_peer(p); !s.is_ok()) return s.reason();
+  out->remote_for_tests = split_list(cfg.test_remote_addresses);
+  return {};
+}
+
 // What is wrong with the command line and config file, or "". Needs nothing but `cfg`:
 // it runs before the store is opened or anything is printed.
 std::string check_options(pchatd_config& cfg) {
@@ -264,6 +311,11 @@ std::string check_options(pchatd_config& cfg) {
   if (cfg.demo_content != "true" && cfg.demo_content != "false") return "--demo-content must be true or false";
   if (cfg.auth != "digest" && cfg.auth != "none") return "--auth must be digest or none";
   if (cfg.sip_port > 65535 || cfg.http_port > 65535) return "ports must be 0..65535";
+  if (cfg.sip_tls_port < -1 || cfg.sip_tls_port > 65535) return "--sip-tls-port must be 0..65535";
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) return "--tls-cert and --tls-key go together";
+  if (cfg.admin_remote != "true" && cfg.admin_remote != "false") return "--admin-remote must be true or false";
+  pchat::tls::peer_policy peers;
+  if (auto bad = peer_options(cfg, &peers); !bad.empty()) return bad;
   if (cfg.data_dir.empty()) return "--data-dir must not be empty";
   if (cfg.index_test_step_delay_ms > 60'000) return "--index-test-step-delay-ms must be 0..60000";
   if (cfg.domain.empty()) return "--domain must not be empty";
@@ -283,6 +335,13 @@ std::string check_options(pchatd_config& cfg) {
   pchat::pool::pool_settings pool;
   if (auto bad = pool_options(cfg, &in_pool, &pool); !bad.empty()) return bad;
   return {};
+}
+
+const std::string& sip_host(const pchatd_config& cfg) { return cfg.sip_host.empty() ? cfg.host : cfg.sip_host; }
+const std::string& http_host(const pchatd_config& cfg) { return cfg.http_host.empty() ? cfg.host : cfg.http_host; }
+uint16_t sip_tls_port(const pchatd_config& cfg) {
+  if (cfg.sip_tls_port >= 0) return static_cast<uint16_t>(cfg.sip_tls_port);
+  return cfg.sip_port == 0 ? 0 : 5061;  // tests and tools that ask for free ports get one here too
 }
 
 // --check-config: can this node use its folders? (Run before a restart, while the node may
@@ -321,6 +380,51 @@ int restore(const pchatd_config& cfg) {
 int fail(const std::string& what, const std::string& action) {
   pchat::log::write(pchat::log::level::error, "pchatd", what, "action=" + pchat::log::quote(action));
   return 1;
+}
+
+// Said at start and every hour while it holds (a node left in test mode must not go unseen).
+void warn_auth_none() {
+  pchat::log::write(pchat::log::level::warn, "pchatd",
+                    "authentication is off (--auth=none): identities come from the From header",
+                    "action=" + pchat::log::quote("use only for tests; the default is --auth=digest; front ends: "
+                                                  "--trusted-peer"));
+}
+
+// SIGHUP: the certificate files are read again; new connections get the new certificate,
+// open ones keep theirs. A file that does not load leaves the old certificate in service.
+// (The config part's reload hook, when it lands, calls this too: keep it the one TLS step.)
+void reload_tls(pchat::tls::server_tls& identity) {
+  if (auto s = identity.reload(); !s.is_ok())
+    pchat::log::write(pchat::log::level::error, "pchatd", "TLS certificate not reloaded, the old one stays",
+                      "error=" + pchat::log::quote(s.reason()) + " action=" +
+                          pchat::log::quote("fix the files and send SIGHUP again"));
+  else
+    pchat::log::write(pchat::log::level::warn, "pchatd", "TLS certificate reloaded",
+                      "cert=" + pchat::log::quote(identity.cert_path()) + " sha256=" + identity.fingerprint());
+}
+
+// The TLS identity: --tls-cert/--tls-key, or the data folder's self-signed one, made on the
+// first start (key 0600, like the admin token) so that a fresh node serves TLS with no
+// set-up. Returns what failed, or "".
+std::string load_tls_identity(const pchatd_config& cfg, bool client_certs, std::shared_ptr<pchat::tls::server_tls>* out) {
+  std::string cert = cfg.tls_cert, key = cfg.tls_key;
+  if (cert.empty()) {
+    cert = cfg.data_dir + "/tls.crt";
+    key = cfg.data_dir + "/tls.key";
+    bool have_cert = ::access(cert.c_str(), F_OK) == 0, have_key = ::access(key.c_str(), F_OK) == 0;
+    if (have_cert != have_key)
+      return (have_cert ? key : cert) + " is missing while " + (have_cert ? cert : key) +
+             " exists: restore it, or delete both to have a new self-signed certificate made";
+    if (!have_cert) {
+      if (auto s = pchat::tls::create_self_signed(cert, key, cfg.domain); !s.is_ok())
+        return "cannot create a self-signed certificate: " + s.reason();
+      pchat::log::write(pchat::log::level::warn, "pchatd", "created a self-signed TLS certificate",
+                        "cert=" + pchat::log::quote(cert) + " domain=" + cfg.domain + " action=" +
+                            pchat::log::quote("clients must accept or install it (README 'TLS'); give --tls-cert/--tls-key for a CA-signed one"));
+    }
+  }
+  if (auto s = pchat::tls::server_tls::load(cert, key, client_certs, out); !s.is_ok()) return s.reason();
+  return {};
 }
 
 // The admin API's bearer token lives in the data folder, readable only by its owner: whoever
@@ -421,13 +525,29 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload (the TLS certificate), never a stop
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   pchatd_config cfg;
   pchat::actors::add_message_types(cfg);
   cfg.load<caf::io::middleman>();
-  if (auto err = cfg.parse(argc, argv)) {
+  // --trusted-peer may be repeated: its values are merged into one list for the parser
+  // (which keeps the last of a repeated option).
+  std::vector<std::string> args;
+  std::string trusted;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i > 0 && a.rfind("--trusted-peer=", 0) == 0) {
+      trusted += (trusted.empty() ? "" : ",") + a.substr(15);
+      continue;
+    }
+    args.push_back(a);
+  }
+  if (!trusted.empty()) args.push_back("--trusted-peer=" + trusted);
+  std::vector<char*> argp;
+  for (auto& a : args) argp.push_back(a.data());
+  if (auto err = cfg.parse(static_cast<int>(argp.size()), argp.data())) {
     std::cerr << "pchatd: bad command line or config file: " << to_string(err) << "\n";
     return 2;
   }
@@ -443,8 +563,15 @@ int main(int argc, char** argv) {
       std::cerr << "pchatd: " << bad << "\n";
       return 2;
     }
+    if (!cfg.tls_cert.empty()) {
+      std::shared_ptr<pchat::tls::server_tls> t;
+      if (auto s = pchat::tls::server_tls::load(cfg.tls_cert, cfg.tls_key, false, &t); !s.is_ok()) {
+        std::cerr << "pchatd: " << s.reason() << "\n";
+        return 2;
+      }
+    }
     std::printf("pchatd: configuration ok: data-dir=%s sip=%s:%zu http=%s:%zu\n", cfg.data_dir.c_str(),
-                cfg.host.c_str(), cfg.sip_port, cfg.host.c_str(), cfg.http_port);
+                sip_host(cfg).c_str(), cfg.sip_port, http_host(cfg).c_str(), cfg.http_port);
     return 0;
   }
   if (!cfg.restore_from.empty()) return restore(cfg);
@@ -466,6 +593,12 @@ int main(int argc, char** argv) {
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
+  pchat::tls::peer_policy peers;
+  peer_options(cfg, &peers);  // checked above
+  std::shared_ptr<pchat::tls::server_tls> tls_identity;
+  if (auto err = load_tls_identity(cfg, !peers.trusted_fingerprints.empty(), &tls_identity); !err.empty())
+    return fail("cannot load the TLS certificate: " + err,
+                "check --tls-cert and --tls-key (PEM, the certificate first, then its chain)");
   std::unique_ptr<pchat::storage::database> store;
   if (auto s = pchat::storage::database::open({cfg.data_dir + "/store", true}, &store); !s.is_ok())
     return fail("cannot open the store: " + s.to_string(),
@@ -523,10 +656,7 @@ int main(int argc, char** argv) {
   }
   if (first_start && !first_start_identities(*store, *identities, cfg.domain, cfg.demo_content == "true"))
     return fail("cannot create the first start's policy and demo users", "check the store");
-  if (cfg.auth == "none")
-    pchat::log::write(pchat::log::level::warn, "pchatd",
-                      "authentication is off (--auth=none): identities come from the From header",
-                      "action=" + pchat::log::quote("use only for tests; the default is --auth=digest"));
+  if (cfg.auth == "none") warn_auth_none();
 
   pchat::storage::compliance_config ccfg;
   if (auto s = store->configuration().get_compliance(&ccfg); !s.is_ok())
@@ -559,8 +689,11 @@ int main(int argc, char** argv) {
   }
 
   pchat::sip::endpoint_config ecfg;
-  ecfg.host = cfg.host;
+  ecfg.host = sip_host(cfg);
   ecfg.port = static_cast<uint16_t>(cfg.sip_port);
+  ecfg.tls = tls_identity;
+  ecfg.tls_port = sip_tls_port(cfg);
+  ecfg.peers = peers;
   ecfg.domain = cfg.domain;
   ecfg.require_auth = cfg.auth == "digest";
   ecfg.limits = cfg.sip;
@@ -623,8 +756,11 @@ int main(int argc, char** argv) {
                                                             pchat::app::make_admin_api(sys, cctx, &edge, facts))))))));
       // /healthz and /readyz for anyone, /metrics for loopback or the admin token
       // (app/metrics_api.h), then the users' services, then the admin API.
+      // The admin API answers loopback clients only unless --admin-remote=true (its token is
+      // a password that should not cross networks, even over TLS).
+      if (cfg.admin_remote != "true") admin_api = pchat::web::local_clients_only(peers, "the admin API", std::move(admin_api));
       pchat::web::http_server http(
-          cfg.host, static_cast<uint16_t>(cfg.http_port),
+          http_host(cfg), static_cast<uint16_t>(cfg.http_port),
           pchat::app::make_health_api(
               sys, cctx, &edge,
               pchat::app::make_metrics_api(
@@ -639,6 +775,7 @@ int main(int argc, char** argv) {
       // costs no memory. Everything else keeps the server's 1 MiB.
       size_t max_upload = std::max<size_t>(static_cast<size_t>(settings.config.max_file_size_kb) * 1024 + 1,
                                            cfg.http.max_body);
+      http.set_tls(tls_identity, peers);
       http.set_head_check(pchat::app::make_upload_head_check(
           cctx, pchat::app::make_user_head_check(cctx, fopts.trust_user_header, max_upload)));
       if (rc != 0) {
@@ -652,17 +789,31 @@ int main(int argc, char** argv) {
       } else {
         // The pool port first: a reader that has seen http-port has seen them all.
         if (in_pool) std::printf("pool-port=%u\n", node.pool_port());
-        std::printf("sip-port=%u\nhttp-port=%u\n", edge.port(), http.port());
+        std::printf("tls-sha256=%s\nsip-tls-port=%u\nsip-port=%u\nhttp-port=%u\n",
+                    tls_identity->fingerprint().c_str(), edge.tls_port(), edge.port(), http.port());
         std::fflush(stdout);
         pchat::log::write(pchat::log::level::info, "pchatd", "started",
-                          "nofile=" + std::to_string(nofile) + " domain=" + cfg.domain + " sip=" + cfg.host + ":" +
-                              std::to_string(edge.port()) + " http=" + cfg.host + ":" +
+                          "nofile=" + std::to_string(nofile) + " domain=" + cfg.domain + " sip=" + sip_host(cfg) + ":" +
+                              std::to_string(edge.port()) + " sip_tls_port=" + std::to_string(edge.tls_port()) +
+                              " plain=" + pchat::tls::to_string(peers.plain) + " http=" + http_host(cfg) + ":" +
                               std::to_string(http.port()) + " data=" + pchat::log::quote(cfg.data_dir) +
                               (in_pool ? " node=" + cfg.node_name + " pool=" + cfg.pool_name + " pool_port=" +
                                              std::to_string(node.pool_port())
                                        : std::string()));
-        int sig = 0;
-        sigwait(&stop_signals, &sig);
+        // Until SIGINT/SIGTERM; SIGHUP reloads the certificate; --auth=none is recalled hourly.
+        for (;;) {
+          timespec hour{3600, 0};
+          int sig = sigtimedwait(&stop_signals, nullptr, &hour);
+          if (sig == SIGHUP) {
+            reload_tls(*tls_identity);
+            continue;
+          }
+          if (sig < 0) {
+            if (errno == EAGAIN && cfg.auth == "none") warn_auth_none();
+            continue;
+          }
+          break;
+        }
       }
       http.stop();  // HTTP handlers read the context: they end before the node stops
     }

@@ -7,6 +7,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
 
 #include <array>
 #include <cerrno>
@@ -14,6 +16,8 @@
 #include <limits>
 
 #include "log/log.h"
+#include "tls/peer_policy.h"
+#include "tls/server_tls.h"
 #include "web/handler_pool.h"
 
 namespace pchat::web {
@@ -95,6 +99,9 @@ struct http_server::impl {
   }
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> last_cap_log{-100'000}, last_accept_log{-100'000};
+  std::shared_ptr<tls::server_tls> tls;  // null: plain HTTP only (and from anyone)
+  tls::peer_policy peers;
+  std::atomic<int64_t> last_plain_log{-100'000};
   std::unique_ptr<handler_pool> pool;
   std::unique_ptr<asio::io_context> ioc;
   std::optional<tcp::acceptor> acceptor;
@@ -106,23 +113,43 @@ struct http_server::impl {
 
 namespace {
 
+// Counts a connection from its accept to its close, whichever object holds it.
+struct connection_slot {
+  explicit connection_slot(http_server::impl* s) : srv(s) { ++srv->connections; }
+  ~connection_slot() { --srv->connections; }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+  http_server::impl* srv;
+};
+
+using plain_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
 // One connection: a chain of asynchronous steps on its own strand, so it never needs a
 // lock and never holds an I/O thread while it waits. Owned by its pending operation (or
-// its handler job); gone, with its socket, when neither is left.
-class session : public std::enable_shared_from_this<session> {
+// its handler job); gone, with its socket, when neither is left. `Stream` is the plain TCP
+// stream or TLS over it (detected on the connection's first bytes: class detector).
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
  public:
   using tcp_executor = beast::tcp_stream::executor_type;
-  session(tcp::socket socket, http_server::impl* srv)
-      : stream_(std::move(socket)), srv_(srv), piece_(kPiece) {
-    ++srv_->connections;
+  static constexpr bool kTls = std::is_same_v<Stream, tls_stream>;
+  // `buffer`: bytes already read (the detector's); `tls_ctx`: the TLS context (TLS only).
+  session(beast::tcp_stream&& stream, http_server::impl* srv, std::unique_ptr<connection_slot> slot,
+          beast::flat_buffer&& buffer, std::shared_ptr<asio::ssl::context> tls_ctx = nullptr)
+      : tls_ctx_(std::move(tls_ctx)),
+        stream_(make_stream(std::move(stream), tls_ctx_.get())),
+        srv_(srv),
+        slot_(std::move(slot)),
+        buffer_(std::move(buffer)),
+        piece_(kPiece) {
     beast::error_code ec;
-    auto remote = stream_.socket().remote_endpoint(ec);
+    auto remote = lowest().socket().remote_endpoint(ec);
     if (!ec) {
       peer_ = remote.address().to_string();
       peer_loopback_ = remote.address().is_loopback();
     }
   }
-  ~session() { --srv_->connections; }
 
   tcp_executor executor() { return stream_.get_executor(); }
 
@@ -137,18 +164,46 @@ class session : public std::enable_shared_from_this<session> {
       srv_->count(503);
       return send_then_close(render_head(busy, busy.body.size()) + busy.body);
     }
-    read_idle();
+    if constexpr (kTls) {
+      // The handshake is part of the head's budget: a client that stalls in it is cut off.
+      lowest().expires_after(limits().head_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
+                              [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+                                if (ec) {
+                                  PCHAT_LOG(debug, "http", "TLS handshake failed",
+                                            "peer=" + self->peer_ + " error=" + log::quote(ec.message()));
+                                  return self->close();
+                                }
+                                self->buffer_.consume(used);
+                                self->read_idle();
+                              });
+    } else {
+      read_idle();
+    }
+  }
+
+  // Answers a plain request that --plain does not allow from this peer, then closes.
+  void refuse_plain() {
+    http_response r = json_error(403, "unencrypted HTTP is not accepted from this address: use https://");
+    srv_->count(403);
+    r.extra_headers.push_back("Connection: close");
+    send_then_close(render_head(r, r.body.size()) + r.body);
   }
 
  private:
   const http_limits& limits() const { return srv_->limits; }
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+  static Stream make_stream(beast::tcp_stream&& s, asio::ssl::context* ctx) {
+    if constexpr (kTls) return Stream(std::move(s), *ctx);
+    else return std::move(s);
+  }
 
   // Keep-alive: wait for the first byte of the next request (idle_timeout).
   void read_idle() {
     if (buffer_.size() > 0) return read_head();  // pipelined bytes already here
-    stream_.expires_after(limits().idle_timeout);
+    lowest().expires_after(limits().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return self->close();
                               self->buffer_.commit(n);
                               self->read_head();
@@ -162,9 +217,9 @@ class session : public std::enable_shared_from_this<session> {
     // Content-Length, its check compares the length with an empty optional.)
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     req_ = http_request{};
-    stream_.expires_after(limits().head_timeout);
+    lowest().expires_after(limits().head_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) { self->on_head(ec); });
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_head(ec); });
   }
 
   void on_head(beast::error_code ec) {
@@ -186,6 +241,7 @@ class session : public std::enable_shared_from_this<session> {
     req_.method = std::string(head.method_string());
     req_.peer = peer_;
     req_.peer_loopback = peer_loopback_;
+    req_.tls = kTls;
     parse_target(std::string_view(head.target().data(), head.target().size()), &req_.path, &req_.query);
     for (const auto& field : head) {
       std::string name(field.name_string());
@@ -212,9 +268,9 @@ class session : public std::enable_shared_from_this<session> {
     auto expect = req_.headers.find("expect");
     if (!parser_->is_done() && expect != req_.headers.end() && beast::iequals(expect->second, "100-continue")) {
       out_ = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(limits().write_timeout);
+      lowest().expires_after(limits().write_timeout);
       return asio::async_write(stream_, asio::buffer(out_),
-                               [self = shared_from_this()](beast::error_code ec, size_t) {
+                               [self = this->shared_from_this()](beast::error_code ec, size_t) {
                                  if (ec) return self->close();
                                  self->read_body();
                                });
@@ -231,9 +287,9 @@ class session : public std::enable_shared_from_this<session> {
     body.more = true;
     auto allowance = limits().body_timeout +
                      milliseconds(req_.body_size * 1000 / std::max<size_t>(limits().body_min_rate, 1));
-    stream_.expires_at(body_start_ + allowance);
+    lowest().expires_at(body_start_ + allowance);
     bhttp::async_read_some(stream_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+                           [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
   }
 
   void on_body(beast::error_code ec) {
@@ -266,7 +322,7 @@ class session : public std::enable_shared_from_this<session> {
     range_ = req_.method == "GET" && range != req_.headers.end() && !req_.headers.count("if-range")
                  ? range->second : std::string{};
     req_.sink = std::move(decision_.sink);
-    auto job = [self = shared_from_this(), req = std::move(req_), queued = std::chrono::steady_clock::now()]() {
+    auto job = [self = this->shared_from_this(), req = std::move(req_), queued = std::chrono::steady_clock::now()]() {
       http_response resp;
       try {
         // Its client has waited long enough: answering now beats an answer it gave up on.
@@ -331,8 +387,8 @@ class session : public std::enable_shared_from_this<session> {
 
   // Writes out_, then the file's next piece if one is being sent.
   void write_out() {
-    stream_.expires_after(limits().write_timeout);
-    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    lowest().expires_after(limits().write_timeout);
+    asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec == beast::error::timeout)
         PCHAT_LOG(info, "http", "client does not read its response, connection closed", "");
       if (ec) return self->close();
@@ -370,19 +426,19 @@ class session : public std::enable_shared_from_this<session> {
   // before the client reads it: shut our side, then read (and drop) a bounded amount.
   void send_then_close(std::string bytes) {
     out_ = std::move(bytes);
-    stream_.expires_after(limits().write_timeout);
-    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    lowest().expires_after(limits().write_timeout);
+    asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->close();
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
       self->lingered_ = 0;
-      self->stream_.expires_after(kLinger);
+      self->lowest().expires_after(kLinger);
       self->drain();
     });
   }
 
   void drain() {
-    stream_.async_read_some(asio::buffer(piece_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    stream_.async_read_some(asio::buffer(piece_), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
       self->lingered_ += n;
       if (ec || self->lingered_ > kLingerBytes) return self->close();
       self->drain();
@@ -391,12 +447,14 @@ class session : public std::enable_shared_from_this<session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<asio::ssl::context> tls_ctx_;  // before stream_: the stream refers to it
+  Stream stream_;
   http_server::impl* srv_;
+  std::unique_ptr<connection_slot> slot_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
   http_request req_;
@@ -411,6 +469,61 @@ class session : public std::enable_shared_from_this<session> {
   size_t lingered_ = 0;
   std::string peer_;
   bool peer_loopback_ = false;
+};
+
+// A new connection until its first bytes say whether it speaks TLS (a handshake record)
+// or plain HTTP; then it becomes the session of that kind, taking the bytes read so far.
+// Without a TLS identity every connection is plain. Plain connections that --plain does not
+// allow from the peer's address get a 403 naming https.
+class detector : public std::enable_shared_from_this<detector> {
+ public:
+  detector(tcp::socket socket, http_server::impl* srv)
+      : stream_(std::move(socket)), srv_(srv), slot_(std::make_unique<connection_slot>(srv)) {}
+
+  void start() {
+    // Over the connection cap, or without TLS: plain at once (the cap's 503 is sent unread).
+    if (!srv_->tls || srv_->connections > srv_->limits.max_connections) return become_plain();
+    stream_.expires_after(srv_->limits.idle_timeout);
+    beast::async_detect_ssl(stream_, buffer_, [self = shared_from_this()](beast::error_code ec, bool is_tls) {
+      if (ec) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return self->stream_.close();
+      }
+      if (is_tls) return self->become_tls();
+      self->become_plain();
+    });
+  }
+
+ private:
+  void become_plain() {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    bool allowed = !srv_->tls || (!ec && srv_->peers.plain_allowed(remote.address().to_string()));
+    if (!allowed && log_allowed(srv_->last_plain_log))
+      PCHAT_LOG(info, "http", "unencrypted connection refused",
+                "peer=" + (ec ? std::string("?") : remote.address().to_string()) +
+                    " plain=" + tls::to_string(srv_->peers.plain));
+    auto s = std::make_shared<session<plain_stream>>(std::move(stream_), srv_, std::move(slot_), std::move(buffer_));
+    if (allowed) s->start();
+    else s->refuse_plain();
+  }
+  void become_tls() {
+    std::shared_ptr<SSL_CTX> native = srv_->tls->context();
+    SSL_CTX_up_ref(native.get());  // the asio context takes one reference of its own
+    auto ctx = std::make_shared<asio::ssl::context>(native.get());
+    auto s = std::make_shared<session<tls_stream>>(std::move(stream_), srv_, std::move(slot_), std::move(buffer_),
+                                                   std::move(ctx));
+    s->start();
+  }
+
+  beast::tcp_stream stream_;
+  http_server::impl* srv_;
+  std::unique_ptr<connection_slot> slot_;
+  beast::flat_buffer buffer_;
+
+ public:
+  beast::tcp_stream::executor_type executor() { return stream_.get_executor(); }
 };
 
 }  // namespace
@@ -434,11 +547,17 @@ void http_server::impl::accept() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    // Onto the session's strand: from there on, all its steps run there, one at a time.
-    auto s = std::make_shared<session>(std::move(socket), this);
-    asio::dispatch(s->executor(), [s] { s->start(); });
+    // Onto the connection's strand: from there on, all its steps run there, one at a time.
+    auto d = std::make_shared<detector>(std::move(socket), this);
+    auto executor = d->executor();
+    asio::dispatch(executor, [d] { d->start(); });
     accept();
   });
+}
+
+void http_server::set_tls(std::shared_ptr<tls::server_tls> identity, tls::peer_policy peers) {
+  impl_->tls = std::move(identity);
+  impl_->peers = std::move(peers);
 }
 
 http_server::http_server(std::string host, uint16_t port, http_handler handler, http_limits limits)
@@ -525,6 +644,14 @@ http_handler loopback_or_bearer_token(std::string token, std::string what, http_
             "{\"error\": \"" + what + " is served to loopback clients, or with the admin token "
             "(Authorization: Bearer, <data-dir>/admin.token)\"}\n",
             {"WWW-Authenticate: Bearer"}, nullptr};
+  };
+}
+
+http_handler local_clients_only(tls::peer_policy peers, std::string what, http_handler next) {
+  return [peers = std::move(peers), what = std::move(what), next = std::move(next)](
+             const http_request& req) -> http_response {
+    if (peers.is_local(req.peer)) return next(req);
+    return json_error(403, what + " answers loopback clients only (pchatd --admin-remote=true opens it)");
   };
 }
 

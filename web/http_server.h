@@ -39,7 +39,12 @@
 #include <thread>
 #include <vector>
 
+#include "tls/peer_policy.h"
 #include "web/http_target.h"
+
+namespace pchat::tls {
+class server_tls;
+}
 
 namespace pchat::web {
 
@@ -62,6 +67,7 @@ struct http_request {
   uint64_t body_size = 0;           // bytes of body received (in `body` or the sink)
   std::string peer;                 // the client's IP address
   bool peer_loopback = false;       // it is a loopback address (127.0.0.0/8, ::1)
+  bool tls = false;                 // it came over TLS (https)
 };
 
 // A response body streamed from an open file (downloads): never read whole into memory.
@@ -138,6 +144,11 @@ class http_server {
   std::string start();
   // REQUIRES: before start().
   void set_head_check(http_head_check check);
+  // Serves HTTPS on the same port: a connection whose first bytes are a TLS handshake is
+  // TLS with `identity` (reloadable: new connections take its current context), any other
+  // is plain HTTP, accepted only where `peers.plain_allowed` (403 naming https otherwise).
+  // Without it the port is plain HTTP for everyone. REQUIRES: before start().
+  void set_tls(std::shared_ptr<tls::server_tls> identity, tls::peer_policy peers);
   uint16_t port() const { return port_; }
   // Any thread, also before start() and after stop(). Relaxed counters: no lock.
   http_stats stats() const;
@@ -161,6 +172,10 @@ http_handler require_bearer_token(std::string token, std::string hint, http_hand
 // one carrying `Authorization: Bearer <token>`, reaches it; others get 401 naming both ways
 // in (`what` names the resource). An empty token admits loopback clients only.
 http_handler loopback_or_bearer_token(std::string token, std::string what, http_handler next);
+
+// Wraps `next` so that only clients on a local address (peers.is_local: loopback, less the
+// tests' stand-ins for remote) reach it; others get 403 naming `what`.
+http_handler local_clients_only(tls::peer_policy peers, std::string what, http_handler next);
 
 // Equal contents, in time that depends on the lengths only (for secrets).
 bool constant_time_equal(std::string_view a, std::string_view b);

@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_wait.h>
 #include <sys/eventfd.h>
@@ -40,6 +42,8 @@
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_framer.h"
 #include "protocol/sip/sip_message.h"
+#include "tls/certificate.h"
+#include "tls/server_tls.h"
 
 namespace pchat::sip {
 namespace {
@@ -60,6 +64,15 @@ int64_t now_ms() {
 }
 
 std::string errno_text(int e) { return std::strerror(e); }
+
+std::string addr_host(const sockaddr_storage& a) {
+  char host[INET6_ADDRSTRLEN] = {0};
+  if (a.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr, host, sizeof host);
+  else if (a.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr, host, sizeof host);
+  return host;
+}
 
 std::string addr_key(const sockaddr_storage& a) {
   char host[INET6_ADDRSTRLEN] = {0};
@@ -90,6 +103,15 @@ struct endpoint::impl {
     sockaddr_storage peer{};
     socklen_t peer_len = 0;
     std::string peer_text;
+    std::string peer_address;  // IP address alone (peer policy)
+    // TLS (the --sip-tls-port listener): the OpenSSL connection over fd; tls_ready once its
+    // handshake is done. peer_fingerprint: SHA-256 of the client's certificate, if it sent one.
+    SSL* ssl = nullptr;
+    bool tls_ready = false;
+    std::string peer_fingerprint;
+    // A trusted front end (tls::peer_policy::trusted): its users are taken from From
+    // without Digest.
+    bool trusted = false;
     int wait_index = -1;
     sip_framer framer{kMaxHeaderBytes, 0};
     std::string out;
@@ -174,6 +196,10 @@ struct endpoint::impl {
   uint16_t bound_port = 0;
   int tcp_fd = -1;
   int udp_fd = -1;
+  int tls_fd = -1;
+  uint16_t bound_tls_port = 0;
+  int tls_wait_index = -1;
+  int64_t last_plain_refusal_log_ms = -100'000;
   int wake_fd = -1;
   su_root_t* root = nullptr;
   su_timer_t* timer = nullptr;
@@ -233,6 +259,29 @@ struct endpoint::impl {
 
   // ------------------------------------------------------------------ setup
   std::string bind_sockets() {
+    if (auto err = bind_plain(); !err.empty()) return err;
+    if (!cfg.tls) return {};
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    inet_pton(AF_INET, cfg.host.c_str(), &addr.sin_addr);
+    addr.sin_port = htons(cfg.tls_port);
+    tls_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(tls_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(tls_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      int e = errno;
+      ::close(tls_fd);
+      tls_fd = -1;
+      return "bind " + cfg.host + ":" + std::to_string(cfg.tls_port) + "/tls: " + errno_text(e);
+    }
+    if (::listen(tls_fd, 4096) != 0) return "listen: " + errno_text(errno);
+    socklen_t len = sizeof addr;
+    getsockname(tls_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    bound_tls_port = ntohs(addr.sin_port);
+    return {};
+  }
+
+  std::string bind_plain() {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     if (inet_pton(AF_INET, cfg.host.c_str(), &addr.sin_addr) != 1)
@@ -293,6 +342,10 @@ struct endpoint::impl {
       su_wait_create(&w, tcp_fd, SU_WAIT_ACCEPT);
       tcp_wait_index = su_root_register(root, &w, &impl::on_accept_cb, this, 0);
     }
+    if (tls_fd >= 0) {
+      su_wait_create(&w, tls_fd, SU_WAIT_ACCEPT);
+      tls_wait_index = su_root_register(root, &w, &impl::on_accept_tls_cb, this, 0);
+    }
     if (udp_fd >= 0) {
       su_wait_create(&w, udp_fd, SU_WAIT_IN);
       udp_wait_index = su_root_register(root, &w, &impl::on_udp_cb, this, 0);
@@ -317,6 +370,7 @@ struct endpoint::impl {
     if (wake_wait_index > 0) su_root_deregister(root, wake_wait_index);
     if (udp_wait_index > 0) su_root_deregister(root, udp_wait_index);
     if (tcp_wait_index > 0) su_root_deregister(root, tcp_wait_index);
+    if (tls_wait_index > 0) su_root_deregister(root, tls_wait_index);
     su_root_destroy(root);
     root = nullptr;
     su_deinit();
@@ -392,10 +446,75 @@ struct endpoint::impl {
     }
   }
 
+  // One write of `n` bytes: send(2), or SSL_write on a TLS connection (its "try again" is
+  // EAGAIN here; other TLS failures are EPIPE after logging the reason at debug).
+  ssize_t write_some(connection* c, const char* data, size_t n) {
+    if (!c->ssl) return ::send(c->fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!c->tls_ready) {  // the handshake first; output waits for it
+      errno = EAGAIN;
+      return -1;
+    }
+    ERR_clear_error();
+    errno = 0;  // an EOF reports SSL_ERROR_SYSCALL with errno untouched
+    int r = SSL_write(c->ssl, data, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+    if (r > 0) return r;
+    return tls_failure(c, r);
+  }
+
+  // The errno-style result of a failed SSL_read/SSL_write/SSL_do_handshake.
+  ssize_t tls_failure(connection* c, int r) {
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (e == SSL_ERROR_WANT_WRITE && !c->want_write) {
+        c->want_write = true;
+        update_mask(c);
+      }
+      errno = EAGAIN;
+      return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0;  // closed
+    if (e == SSL_ERROR_SSL) {
+      char buf[256];
+      ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+      PCHAT_LOG(debug, "sip", "TLS failure", "peer=" + c->peer_text + " error=" + log::quote(buf));
+      ERR_clear_error();
+      errno = EPROTO;
+    } else if (errno == 0) {
+      errno = EPROTO;
+    }
+    return -1;
+  }
+
+  // One read into buf: recv(2), or SSL_read (which also drives the handshake) on TLS.
+  ssize_t read_some(connection* c, char* buf, size_t n) {
+    if (!c->ssl) return ::recv(c->fd, buf, n, MSG_DONTWAIT);
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read(c->ssl, buf, static_cast<int>(n));
+    if (!c->tls_ready && SSL_is_init_finished(c->ssl)) tls_established(c);
+    if (r > 0) return r;
+    return tls_failure(c, r);
+  }
+
+  // The handshake is done: the client certificate decides trust; output queued meanwhile goes.
+  void tls_established(connection* c) {
+    c->tls_ready = true;
+    if (X509* cert = SSL_get1_peer_certificate(c->ssl)) {
+      c->peer_fingerprint = tls::sha256_fingerprint(cert);
+      X509_free(cert);
+    }
+    c->trusted = cfg.peers.trusted(c->peer_address, c->peer_fingerprint);
+    if (c->framer.buffered() == 0) c->partial_since_ms = 0;
+    PCHAT_LOG(debug, "sip", "TLS connection established",
+              "peer=" + c->peer_text + " version=" + SSL_get_version(c->ssl) +
+                  (c->peer_fingerprint.empty() ? std::string() : " client_cert=" + c->peer_fingerprint) +
+                  (c->trusted ? " trusted=true" : ""));
+    if (c->out_pos < c->out.size()) mark_dirty(c);
+  }
+
   void flush(connection* c) {
     while (c->out_pos < c->out.size()) {
-      ssize_t n = ::send(c->fd, c->out.data() + c->out_pos, c->out.size() - c->out_pos,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = write_some(c, c->out.data() + c->out_pos, c->out.size() - c->out_pos);
       if (n > 0) {
         c->out_pos += static_cast<size_t>(n);
         continue;
@@ -408,6 +527,7 @@ struct endpoint::impl {
           c->out_pos = 0;
         }
         if (c->soft_since_ms != 0 && c->out.size() - c->out_pos <= soft_limit(c)) c->soft_since_ms = 0;
+        if (c->ssl && !c->tls_ready) return;  // the handshake's own reads and writes drive it
         if (!c->want_write) {
           c->want_write = true;
           update_mask(c);
@@ -521,15 +641,20 @@ struct endpoint::impl {
 
   // ------------------------------------------------------------------ connections
   static int on_accept_cb(void*, su_wait_t*, void* arg) {
-    static_cast<impl*>(arg)->accept_all();
+    static_cast<impl*>(arg)->accept_all(false);
     return 0;
   }
-  void accept_all() {
+  static int on_accept_tls_cb(void*, su_wait_t*, void* arg) {
+    static_cast<impl*>(arg)->accept_all(true);
+    return 0;
+  }
+  void accept_all(bool tls) {
     if (accept_paused) return;
+    int listen_fd = tls ? tls_fd : tcp_fd;
     for (int i = 0; i < 256; ++i) {  // bounded: other sockets get their turn
       sockaddr_storage peer{};
       socklen_t len = sizeof peer;
-      int fd = ::accept4(tcp_fd, reinterpret_cast<sockaddr*>(&peer), &len,
+      int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         int e = errno;
@@ -557,6 +682,11 @@ struct endpoint::impl {
         continue;
       }
       conn_cap_logged = false;
+      std::string address = addr_host(peer);
+      if (!tls && !plain_allowed(address)) {
+        ::close(fd);
+        continue;
+      }
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       auto c = std::make_unique<connection>();
@@ -565,13 +695,29 @@ struct endpoint::impl {
       c->peer = peer;
       c->peer_len = len;
       c->peer_text = addr_key(peer);
+      c->peer_address = address;
       c->framer = sip_framer(kMaxHeaderBytes, cfg.max_body_bytes);
       c->last_rx_ms = now_ms();
+      c->trusted = cfg.peers.trusted(address, {});
+      if (tls) {
+        std::shared_ptr<SSL_CTX> ctx = cfg.tls->context();
+        c->ssl = SSL_new(ctx.get());
+        if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+          PCHAT_LOG(error, "sip", "cannot start TLS on a new connection", "peer=" + c->peer_text);
+          if (c->ssl) SSL_free(c->ssl);
+          ::close(fd);
+          continue;
+        }
+        SSL_set_accept_state(c->ssl);
+        // The handshake counts as a message begun: it must end within message_timeout_s.
+        c->partial_since_ms = c->last_rx_ms;
+      }
       su_wait_t w;
       su_wait_create(&w, fd, SU_WAIT_IN);
       c->wait_index = su_root_register(root, &w, &impl::on_conn_cb, reinterpret_cast<void*>(c->id), 0);
       if (c->wait_index <= 0) {
         PCHAT_LOG(error, "sip", "cannot watch new connection", "peer=" + c->peer_text);
+        if (c->ssl) SSL_free(c->ssl);
         ::close(fd);
         continue;
       }
@@ -587,6 +733,7 @@ struct endpoint::impl {
     accept_paused = true;
     n_accept_backoffs++;
     su_root_eventmask(root, tcp_wait_index, tcp_fd, 0);
+    if (tls_fd >= 0) su_root_eventmask(root, tls_wait_index, tls_fd, 0);
     if (!accept_error_logged) {  // once per episode; "accepting connections again" ends it
       accept_error_logged = true;
       PCHAT_LOG(error, "sip", "cannot accept connections",
@@ -616,14 +763,16 @@ struct endpoint::impl {
       flush(c);
       if (conns.find(id) == conns.end()) return;
     }
-    if (!(ev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR))) return;
+    // A TLS handshake that wanted to write goes on when the socket is writable.
+    bool handshaking = c->ssl && !c->tls_ready;
+    if (!(ev & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)) && !handshaking) return;
     if (c->paused) {  // not read now; a hang-up is still reported (and would repeat)
       if (ev & (SU_WAIT_HUP | SU_WAIT_ERR)) close_connection(id, "client closed the connection", true);
       return;
     }
     char buf[64 * 1024];
     for (int rounds = 0; rounds < 16; ++rounds) {
-      ssize_t n = ::recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+      ssize_t n = read_some(c, buf, sizeof buf);
       if (n > 0) {
         c->last_rx_ms = now_ms();
         // SIPE writes some messages in two parts without TCP_NODELAY; quick ACKs stop
@@ -632,7 +781,8 @@ struct endpoint::impl {
         setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
         c->framer.append(buf, static_cast<size_t>(n));
         if (!process_stream(c)) return;  // connection closed
-        if (c->paused || static_cast<size_t>(n) < sizeof buf) break;
+        // (TLS hands over one record at a time: read on until it would block.)
+        if (c->paused || (!c->ssl && static_cast<size_t>(n) < sizeof buf)) break;
         continue;
       }
       if (n == 0) {
@@ -640,8 +790,12 @@ struct endpoint::impl {
         return;
       }
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      close_connection(id, "read failed: " + errno_text(errno), true);
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (c->tls_ready && c->out_pos < c->out.size()) mark_dirty(c);  // output held by the handshake
+        break;
+      }
+      close_connection(id, std::string(c->ssl && !c->tls_ready ? "TLS handshake failed: " : "read failed: ") +
+                               errno_text(errno), true);
       return;
     }
   }
@@ -687,6 +841,7 @@ struct endpoint::impl {
       ssize_t n = ::recvfrom(udp_fd, buf, sizeof buf, MSG_DONTWAIT,
                              reinterpret_cast<sockaddr*>(&peer), &len);
       if (n < 0) return;
+      if (!plain_allowed(addr_host(peer))) continue;
       std::string key = addr_key(peer);
       std::string_view dgram(buf, static_cast<size_t>(n));
       while (!dgram.empty() && (dgram.front() == '\r' || dgram.front() == '\n')) dgram.remove_prefix(1);
@@ -749,6 +904,10 @@ struct endpoint::impl {
     for (auto d : ds) close_dialog(d, reason, notify);
     if (!c->udp) {
       if (c->wait_index > 0) su_root_deregister(root, c->wait_index);
+      if (c->ssl) {
+        if (c->tls_ready) SSL_shutdown(c->ssl);  // close_notify if it fits; never waits
+        SSL_free(c->ssl);
+      }
       ::close(c->fd);
       tcp_conns--;
     } else {
@@ -853,6 +1012,7 @@ struct endpoint::impl {
   // true if the request may proceed; otherwise it has been answered (401/407/403).
   bool authorize(connection* c, const sip_message& m) {
     if (!cfg.require_auth) return true;
+    if (c->trusted) return true;  // a trusted front end (--trusted-peer) asserts its users (tls owns this line)
     std::string from = lower(m.from_uri);
     if (c->authenticated.count(from)) return true;
     bool sipe = m.user_agent.find("Sipe") != std::string::npos;
@@ -915,9 +1075,28 @@ struct endpoint::impl {
     return buf;
   }
 
+  // "udp", "tcp" or "tls": the Via and Contact transport of a connection (SIPE writes them
+  // lower-case; upper-case in our Via as RFC 3261 does).
+  static const char* transport_token(const connection* c) { return c->udp ? "udp" : c->ssl ? "tls" : "tcp"; }
+  uint16_t port_of(const connection* c) const { return c->ssl ? bound_tls_port : bound_port; }
+
+  // --plain: where unencrypted SIP is accepted (only when TLS is configured). A refused TCP
+  // connection is closed at once, a refused datagram dropped; logged at most every 10 s.
+  bool plain_allowed(const std::string& address) {
+    if (!cfg.tls || cfg.peers.plain_allowed(address)) return true;
+    n_conns_refused++;
+    if (int64_t now = now_ms(); now - last_plain_refusal_log_ms >= 10'000) {
+      last_plain_refusal_log_ms = now;
+      PCHAT_LOG(info, "sip", "unencrypted connection refused",
+                "peer=" + address + " plain=" + tls::to_string(cfg.peers.plain) +
+                    " action=" + log::quote("clients connect with TLS to the sip-tls-port"));
+    }
+    return false;
+  }
+
   std::string local_contact(const connection* c, std::string_view user) const {
-    return "<sip:" + std::string(user) + "@" + cfg.host + ":" + std::to_string(bound_port) +
-           ";transport=" + (c->udp ? "udp" : "tcp") + ">";
+    return "<sip:" + std::string(user) + "@" + cfg.host + ":" + std::to_string(port_of(c)) +
+           ";transport=" + transport_token(c) + ">";
   }
 
   bool is_chat_uri(const std::string& uri, std::string* user_out) const {
@@ -1036,9 +1215,9 @@ struct endpoint::impl {
     d->invite_key = key;
     d->invite_cseq = m.cseq;
     std::string target = m.contact_uri.empty() ? m.from_uri : m.contact_uri;
-    std::string transport = c->udp ? "UDP" : "TCP";
+    std::string transport = c->udp ? "UDP" : c->ssl ? "TLS" : "TCP";
     d->request_head = "INFO " + target + " SIP/2.0\r\nVia: SIP/2.0/" + transport + " " + cfg.host +
-                      ":" + std::to_string(bound_port) + ";branch=z9hG4bK" +
+                      ":" + std::to_string(port_of(c)) + ";branch=z9hG4bK" +
                       std::to_string(d->id) + "x";
     d->request_mid = "\r\nMax-Forwards: 70\r\nFrom: <" + d->local_uri + ">;tag=" + d->local_tag +
                      "\r\nTo: <" + d->remote_uri + ">;tag=" + d->remote_tag +
@@ -1057,7 +1236,7 @@ struct endpoint::impl {
     info.registered_user = c->registered_user;
     info.chat_uri = m.to_uri;
     info.user_agent = m.user_agent;
-    info.transport = c->udp ? "udp" : "tcp";
+    info.transport = transport_token(c);
     queue_bytes(c, d->invite_response);
     if (c->udp)
       retrans.push_back({c->id, d->id, m.cseq, true, d->invite_response, now_ms() + kT1Ms, kT1Ms,
@@ -1206,6 +1385,7 @@ struct endpoint::impl {
     if (accept_paused && now >= accept_resume_ms) {
       accept_paused = false;
       su_root_eventmask(root, tcp_wait_index, tcp_fd, SU_WAIT_ACCEPT);
+      if (tls_fd >= 0) su_root_eventmask(root, tls_wait_index, tls_fd, SU_WAIT_ACCEPT);
     }
     // Idle connections: SIPE's first keep-alive comes after 60 s of silence, later ones
     // every ms-keep-alive timeout; the limit is well above both. A UDP source without a
@@ -1405,6 +1585,7 @@ std::string endpoint::start(endpoint_events* events) {
 }
 
 uint16_t endpoint::port() const { return impl_->bound_port; }
+uint16_t endpoint::tls_port() const { return impl_->bound_tls_port; }
 
 void endpoint::stop() {
   if (!impl_ || !impl_->started) return;
@@ -1416,8 +1597,9 @@ void endpoint::stop() {
   impl_->started = false;
   if (impl_->tcp_fd >= 0) ::close(impl_->tcp_fd);
   if (impl_->udp_fd >= 0) ::close(impl_->udp_fd);
+  if (impl_->tls_fd >= 0) ::close(impl_->tls_fd);
   ::close(impl_->wake_fd);
-  impl_->tcp_fd = impl_->udp_fd = impl_->wake_fd = -1;
+  impl_->tcp_fd = impl_->udp_fd = impl_->tls_fd = impl_->wake_fd = -1;
 }
 
 void endpoint::respond(txn_id txn, int code) {

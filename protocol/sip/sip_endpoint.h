@@ -27,6 +27,12 @@
 #include <string>
 #include <vector>
 
+#include "tls/peer_policy.h"
+
+namespace pchat::tls {
+class server_tls;
+}
+
 namespace pchat::sip {
 
 using conn_id = uint64_t;
@@ -86,6 +92,15 @@ struct endpoint_config {
   uint16_t port = 5041;            // 0 = pick a free port (TCP and UDP share it)
   bool tcp = true;
   bool udp = true;
+  // SIP over TLS on its own port (0 = a free one), beside TCP and UDP on `port`; null: no
+  // TLS listener. Each new connection takes the identity's current context (reloadable).
+  std::shared_ptr<tls::server_tls> tls;
+  uint16_t tls_port = 5061;
+  // With `tls` set: where plain TCP/UDP is still accepted (a refused connection is closed at
+  // once, a refused datagram dropped; counted in connections_refused) and which peers are
+  // trusted front ends. A trusted peer's requests pass the Digest gate: it asserts users in
+  // From, as Lync front ends do over MTLS. Without `tls`, plain is accepted from anyone.
+  tls::peer_policy peers;
   std::string domain = "example.com";
   // User parts of the URIs answered as the chat service (lookup and channel roles).
   std::vector<std::string> chat_users = {"chat", "ocschat"};
@@ -109,7 +124,7 @@ struct dialog_info {
   std::string registered_user; // user that REGISTERed on this connection, if any
   std::string chat_uri;        // the URI the client INVITEd (sip:chat@example.com)
   std::string user_agent;
-  std::string transport;       // "tcp" or "udp"
+  std::string transport;       // "tcp", "udp" or "tls"
 };
 
 struct endpoint_stats {
@@ -187,6 +202,8 @@ class endpoint final : public dialog_sender {
   std::string start(endpoint_events* events);
   // The bound port (valid after a successful start()).
   uint16_t port() const;
+  // The bound TLS port (0 without TLS).
+  uint16_t tls_port() const;
   void stop();
 
   // ---- any thread (see dialog_sender)

@@ -51,8 +51,10 @@ bool server_process::start(std::chrono::milliseconds deadline) {
   while (std::chrono::steady_clock::now() < until) {
     std::ifstream in(out_path_);
     std::string line;
-    sip_port_ = http_port_ = pool_port_ = 0;
+    sip_port_ = http_port_ = pool_port_ = sip_tls_port_ = 0;
     while (std::getline(in, line)) {
+      if (line.rfind("sip-tls-port=", 0) == 0) sip_tls_port_ = std::atoi(line.c_str() + 13);
+      if (line.rfind("tls-sha256=", 0) == 0) tls_fingerprint_ = line.substr(11);
       if (line.rfind("pool-port=", 0) == 0) pool_port_ = std::atoi(line.c_str() + 10);
       if (line.rfind("sip-port=", 0) == 0) sip_port_ = std::atoi(line.c_str() + 9);
       if (line.rfind("http-port=", 0) == 0) http_port_ = std::atoi(line.c_str() + 10);

@@ -46,6 +46,10 @@ class server_process {
 
   uint16_t sip_port() const { return static_cast<uint16_t>(sip_port_); }
   uint16_t http_port() const { return static_cast<uint16_t>(http_port_); }
+  // SIP over TLS (pchatd's sip-tls-port line) and the SHA-256 fingerprint of the certificate
+  // it serves (tls-sha256), as printed at the last start.
+  uint16_t sip_tls_port() const { return static_cast<uint16_t>(sip_tls_port_); }
+  const std::string& tls_fingerprint() const { return tls_fingerprint_; }
   // The pool (BASP) port of a node started with --etcd (printed before the others); 0 when
   // standalone.
   uint16_t pool_port() const { return static_cast<uint16_t>(pool_port_); }
@@ -78,7 +82,8 @@ class server_process {
   std::string out_path_, err_path_;
   pid_t pid_ = -1;
   rlim_t open_files_limit_ = 0;
-  int sip_port_ = 0, http_port_ = 0, pool_port_ = 0;
+  int sip_port_ = 0, http_port_ = 0, pool_port_ = 0, sip_tls_port_ = 0;
+  std::string tls_fingerprint_;
   std::string exit_text_;
   int exit_code_ = -1;
 };

@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,6 +52,8 @@ sip_connection::sip_connection(client_loop& loop, const connection_config& cfg)
 sip_connection::~sip_connection() {
   loop_.cancel_timer(keepalive_timer_);
   if (registration_ != 0) loop_.remove_fd(registration_, fd_);
+  if (ssl_) SSL_free(ssl_);
+  if (tls_ctx_) SSL_CTX_free(tls_ctx_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -58,7 +63,7 @@ void sip_connection::start() {
     fail("server_host is not an IPv4 literal: " + cfg_.server_host);
     return;
   }
-  const bool tcp = cfg_.transport == transport_kind::tcp;
+  const bool tcp = cfg_.transport != transport_kind::udp;  // TLS runs over TCP
   fd_ = ::socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     fail(errno_text("socket"));
@@ -128,6 +133,15 @@ void sip_connection::close(const std::string& reason) {
   if (registration_ != 0) {
     loop_.remove_fd(registration_, fd_);
     registration_ = 0;
+  }
+  if (ssl_) {
+    if (!handshaking_) SSL_shutdown(ssl_);  // close_notify if it fits; never waits
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (tls_ctx_) {
+    SSL_CTX_free(tls_ctx_);
+    tls_ctx_ = nullptr;
   }
   if (fd_ >= 0) {
     ::close(fd_);
@@ -236,12 +250,12 @@ bool sip_connection::send(std::string_view bytes) {
 }
 
 void sip_connection::send_keepalive() {
-  if (cfg_.transport != transport_kind::tcp) return;
+  if (!is_stream()) return;
   if (send("\r\n\r\n")) ++stats_.keepalives_sent;
 }
 
 void sip_connection::schedule_keepalive() {
-  if (cfg_.keepalive_interval.count() <= 0 || cfg_.transport != transport_kind::tcp) return;
+  if (cfg_.keepalive_interval.count() <= 0 || !is_stream()) return;
   auto due = last_send_ + cfg_.keepalive_interval;
   std::weak_ptr<sip_connection> weak = weak_from_this();
   keepalive_timer_ = loop_.add_timer_at(due, [weak] {
@@ -266,12 +280,15 @@ void sip_connection::on_flush() {
 
 void sip_connection::on_io(uint32_t events) {
   auto self = shared_from_this();  // an endpoint may drop the last other owner meanwhile
-  if (state_ == state::connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+  if (handshaking_) {
+    drive_handshake();
+    if (state_ != state::open) return;
+  } else if (state_ == state::connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
     finish_connect();
     if (state_ != state::open) return;
   }
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-    if (cfg_.transport == transport_kind::tcp) {
+    if (is_stream()) {
       read_stream();
     } else {
       read_datagrams();
@@ -288,6 +305,69 @@ void sip_connection::finish_connect() {
     fail(std::string("connect: ") + std::strerror(err));
     return;
   }
+  if (cfg_.transport == transport_kind::tls) return start_tls();
+  opened();
+}
+
+void sip_connection::start_tls() {
+  auto openssl_error = [] {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    ERR_clear_error();
+    return std::string(buf);
+  };
+  tls_ctx_ = SSL_CTX_new(TLS_client_method());
+  if (!tls_ctx_) return fail("TLS: " + openssl_error());
+  SSL_CTX_set_min_proto_version(tls_ctx_, TLS1_2_VERSION);
+  SSL_CTX_set_mode(tls_ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_PEER, nullptr);
+  if (cfg_.tls_ca_file.empty() ? SSL_CTX_set_default_verify_paths(tls_ctx_) != 1
+                               : SSL_CTX_load_verify_locations(tls_ctx_, cfg_.tls_ca_file.c_str(), nullptr) != 1)
+    return fail("TLS: cannot load the trusted certificates " + cfg_.tls_ca_file + ": " + openssl_error());
+  if (!cfg_.tls_cert_file.empty() &&
+      (SSL_CTX_use_certificate_chain_file(tls_ctx_, cfg_.tls_cert_file.c_str()) != 1 ||
+       SSL_CTX_use_PrivateKey_file(tls_ctx_, cfg_.tls_key_file.c_str(), SSL_FILETYPE_PEM) != 1))
+    return fail("TLS: cannot load the client certificate " + cfg_.tls_cert_file + ": " + openssl_error());
+  ssl_ = SSL_new(tls_ctx_);
+  if (!ssl_ || SSL_set_fd(ssl_, fd_) != 1) return fail("TLS: " + openssl_error());
+  if (cfg_.tls_server_name.empty()) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), cfg_.server_host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl_, cfg_.tls_server_name.c_str());
+    SSL_set1_host(ssl_, cfg_.tls_server_name.c_str());
+  }
+  SSL_set_connect_state(ssl_);
+  handshaking_ = true;
+  drive_handshake();
+}
+
+void sip_connection::drive_handshake() {
+  ERR_clear_error();
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) {
+    handshaking_ = false;
+    want_write_ = false;
+    loop_.modify_fd(registration_, fd_, reading_ ? EPOLLIN : 0u);
+    opened();
+    return;
+  }
+  int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    want_write_ = e == SSL_ERROR_WANT_WRITE;
+    loop_.modify_fd(registration_, fd_, EPOLLIN | (want_write_ ? EPOLLOUT : 0u));
+    return;
+  }
+  long verify = SSL_get_verify_result(ssl_);
+  std::string why = verify != X509_V_OK ? std::string("certificate not trusted: ") +
+                                              X509_verify_cert_error_string(verify)
+                                        : "handshake failed";
+  char buf[256];
+  ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+  ERR_clear_error();
+  fail("TLS: " + why + " (" + buf + ")");
+}
+
+void sip_connection::opened() {
   state_ = state::open;
   std::vector<endpoint*> eps = endpoints_;
   for (endpoint* e : eps) {
@@ -302,11 +382,11 @@ void sip_connection::finish_connect() {
 void sip_connection::read_stream() {
   char* buf = loop_.scratch();
   for (int i = 0; i < kReadsPerEvent && state_ == state::open; ++i) {
-    ssize_t n = ::recv(fd_, buf, client_loop::kScratchBytes, 0);
+    ssize_t n = read_some(buf, client_loop::kScratchBytes);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR) continue;
-      fail(errno_text("recv"));
+      fail(errno_text(ssl_ ? "TLS read" : "recv"));
       return;
     }
     if (n == 0) {
@@ -327,8 +407,40 @@ void sip_connection::read_stream() {
       dispatch(scratch_message_);
       if (state_ != state::open) return;
     }
-    if (static_cast<size_t>(n) < client_loop::kScratchBytes) return;  // drained
+    // Drained (TLS hands over one record at a time: read on until it would block).
+    if (!ssl_ && static_cast<size_t>(n) < client_loop::kScratchBytes) return;
   }
+}
+
+ssize_t sip_connection::read_some(char* buf, size_t n) {
+  if (!ssl_) return ::recv(fd_, buf, n, 0);
+  ERR_clear_error();
+  errno = 0;
+  int r = SSL_read(ssl_, buf, static_cast<int>(n));
+  if (r > 0) return r;
+  int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0;
+  if (errno == 0) errno = EPROTO;
+  return -1;
+}
+
+ssize_t sip_connection::write_some(const char* buf, size_t n) {
+  if (!ssl_) return ::send(fd_, buf, n, MSG_NOSIGNAL);
+  ERR_clear_error();
+  errno = 0;
+  int r = SSL_write(ssl_, buf, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+  if (r > 0) return r;
+  int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (errno == 0) errno = EPROTO;
+  return -1;
 }
 
 void sip_connection::read_datagrams() {
@@ -365,11 +477,11 @@ void sip_connection::read_datagrams() {
 
 void sip_connection::write_stream() {
   while (out_pos_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+    ssize_t n = write_some(out_.data() + out_pos_, out_.size() - out_pos_);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      fail(errno_text("send"));
+      fail(errno_text(ssl_ ? "TLS write" : "send"));
       return;
     }
     ++stats_.writes;

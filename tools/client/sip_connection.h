@@ -25,6 +25,8 @@
 // notification other than through that shared_ptr.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -37,9 +39,13 @@
 #include "tools/client/client_loop.h"
 #include "tools/client/sip_wire.h"
 
+struct ssl_ctx_st;
+struct ssl_st;
+
 namespace pchat::client {
 
-enum class transport_kind { tcp, udp };
+// tls: TCP with TLS over it (the server's --sip-tls-port), the server's certificate verified.
+enum class transport_kind { tcp, udp, tls };
 
 struct connection_config {
   transport_kind transport = transport_kind::tcp;
@@ -61,6 +67,15 @@ struct connection_config {
   int receive_buffer_bytes = 0;
   // User-Agent of the 481s the connection sends for requests no endpoint claims.
   std::string user_agent = "pchat-client";
+  // TLS only. The server's certificate must chain to a certificate in this PEM file (a
+  // self-signed server certificate itself); empty: the system's trust store. It must name
+  // tls_server_name (empty: server_host, as an IP address), which is also sent as SNI.
+  std::string tls_ca_file;
+  std::string tls_server_name;
+  // A client certificate and key (PEM) to present, e.g. a front end pinned by fingerprint
+  // (pchatd --trusted-peer). Empty: none.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Wire trace for debugging (SIPE's debug log equivalent): every message handed to the
   // socket (outgoing = true; keep-alives included) and every complete message parsed from it
   // (re-serialised head plus body, so not byte-exact). Empty: no tracing, no cost.
@@ -98,7 +113,8 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
     uint64_t datagrams_dropped_out = 0;  // UDP sends that failed with EAGAIN/ENOBUFS
   };
 
-  // Creates the socket and starts connecting. Never returns null; on a setup failure the
+  // Creates the socket and starts connecting (TLS: the connection is open once the
+  // handshake succeeded and the certificate was verified; a failure closes it, naming why). Never returns null; on a setup failure the
   // connection is already closed and close_reason() says why.
   static std::shared_ptr<sip_connection> open(client_loop& loop, const connection_config& cfg);
   ~sip_connection();
@@ -110,10 +126,11 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
   bool is_closed() const { return state_ == state::closed; }
   const std::string& close_reason() const { return close_reason_; }
   transport_kind transport() const { return cfg_.transport; }
-  // Via / Contact transport token, lower-case as SIPE writes it: "tcp" or "udp".
+  // Via / Contact transport token, lower-case as SIPE writes it: "tcp", "udp" or "tls".
   std::string_view via_transport() const {
-    return cfg_.transport == transport_kind::tcp ? "tcp" : "udp";
+    return cfg_.transport == transport_kind::tcp ? "tcp" : cfg_.transport == transport_kind::tls ? "tls" : "udp";
   }
+  bool is_stream() const { return cfg_.transport != transport_kind::udp; }
   // Local address and port (known right after open(), also while connecting).
   const std::string& local_ip() const { return local_ip_; }
   uint16_t local_port() const { return local_port_; }
@@ -148,6 +165,11 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
   void on_io(uint32_t events) override;
   void on_flush() override;
   void finish_connect();
+  void start_tls();
+  void drive_handshake();
+  void opened();
+  ssize_t read_some(char* buf, size_t n);
+  ssize_t write_some(const char* buf, size_t n);
   void read_stream();
   void read_datagrams();
   void write_stream();
@@ -161,6 +183,9 @@ class sip_connection : public std::enable_shared_from_this<sip_connection>,
   client_loop& loop_;
   connection_config cfg_;
   int fd_ = -1;
+  ssl_ctx_st* tls_ctx_ = nullptr;
+  ssl_st* ssl_ = nullptr;
+  bool handshaking_ = false;
   uint64_t registration_ = 0;
   state state_ = state::connecting;
   std::string close_reason_;

@@ -473,7 +473,7 @@ void chat_client::on_response(const sip_message& m) {
         }
       }
     }
-    if (conn_->transport() == transport_kind::tcp) {
+    if (conn_->transport() != transport_kind::udp) {
       fault("response " + std::to_string(m.status) + " to no pending request (CSeq " +
             std::to_string(m.cseq_number()) + " " + std::string(m.cseq_method()) + ")");
     }
