@@ -44,7 +44,8 @@ struct runner_state {
   void resolve(std::vector<storage::compliance_record>& events) const {
     std::unordered_map<std::string, std::string> names;  // user uri -> display name
     for (auto& e : events) {
-      if (e.room_uri.empty() && !e.room_id.empty())
+      // An admin's search of every room has no room: the pool's channel root names it.
+      if (e.room_uri.empty() && (!e.room_id.empty() || e.kind == storage::compliance_kind::admin_search))
         e.room_uri = xccos::room_uri(opts.domain, e.room_id);
       if ((e.kind == storage::compliance_kind::file_upload ||
            e.kind == storage::compliance_kind::file_download) && e.message_id != 0) {
@@ -94,13 +95,14 @@ struct runner_state {
       return false;
     }
     storage::crash_point("after_rename");
-    if (auto s = store->compliance().remove(first, last); !s.is_ok()) {
+    const int64_t now = utc::now_micros();
+    if (auto s = store->compliance().remove(first, last, b.events.size(), now); !s.is_ok()) {
       failed("delete delivered batch: " + s.to_string());
       return false;
     }
     status.batches_delivered++;
     status.events_delivered += b.events.size();
-    status.last_success_micros = utc::now_micros();
+    status.last_success_micros = now;
     status.last_error.clear();
     status.consecutive_failures = 0;
     PCHAT_LOG(info, "compliance", "batch delivered",
@@ -142,6 +144,16 @@ caf::behavior runner_actor(runner_ptr self, storage::database* store, runner_opt
   st.opts = std::move(opts);
   st.status.enabled = st.opts.enabled;
   st.status.adapter = st.opts.output->type();
+  // The counters go on from what earlier runs delivered (kept with each batch's delete).
+  storage::delivery_totals totals;
+  if (auto s = store->compliance().delivered_totals(&totals); s.is_ok()) {
+    st.status.batches_delivered = totals.batches;
+    st.status.events_delivered = totals.events;
+    st.status.last_success_micros = totals.last_success_micros;
+  } else {
+    PCHAT_LOG(warn, "compliance", "cannot read the delivery totals; counting from 0",
+              "error=" + log::quote(s.to_string()));
+  }
   st.opts.output->remove_stale_temporaries();
   // First run at once: it finishes a batch a crash interrupted and drains any backlog.
   self->send(self, crun_atom::value, st.generation);

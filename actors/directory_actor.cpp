@@ -317,7 +317,7 @@ caf::behavior serving(dir_ptr self) {
         if (auto a = st.active.find(r.id); a != st.active.end())
           self->send(a->second, update_room_atom::value, r, c);
       },
-      [=](clear_atom, const std::string& key, int64_t before) -> caf::result<caf::message> {
+      [=](clear_atom, const std::string& key, int64_t before, const std::string& admin) -> caf::result<caf::message> {
         auto& st = self->state;
         std::string id = st.room_id_of(key);
         if (st.rooms.find(id) == st.rooms.end()) id = key;
@@ -327,9 +327,9 @@ caf::behavior serving(dir_ptr self) {
             if (lower(r.name) == lower(key)) id = rid;
         }
         if (id.empty()) return make_error(errc::not_found, "no such room: " + key);
-        if (auto routed = route_admin(self, id, caf::make_message(clear_atom::value, id, before)))
+        if (auto routed = route_admin(self, id, caf::make_message(clear_atom::value, id, before, admin)))
           return std::move(*routed);
-        return self->delegate(local_room(self, id), clear_atom::value, id, before);
+        return self->delegate(local_room(self, id), clear_atom::value, id, before, admin);
       },
       [=](replace_atom, const message_filter& f) -> caf::result<caf::message> {
         auto& st = self->state;

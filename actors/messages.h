@@ -68,7 +68,7 @@ using replace_room_atom = caf::atom_constant<caf::atom("roomrepl")>;  // (roomre
 using update_room_atom = caf::atom_constant<caf::atom("roomupd")>;  // (roomupd, room_record, category_record) | dir -> room | none: settings changed (re-check the roster)
 using remove_room_atom = caf::atom_constant<caf::atom("rmroom")>;    // (rmroom, room_id)     | admin -> dir | ok_atom: gone with its history, members removed
 using remove_category_atom = caf::atom_constant<caf::atom("rmcat")>;  // (rmcat, category_id) | admin -> dir | ok_atom, or bad_request while it has rooms
-using clear_atom = caf::atom_constant<caf::atom("rclear")>;      // (rclear, room id|name|uri, i64 before_micros) | admin -> dir -> room | u64 messages removed, once durable
+using clear_atom = caf::atom_constant<caf::atom("rclear")>;      // (rclear, room id|name|uri, i64 before_micros, admin "admin:NAME") | admin -> dir -> room | u64 messages removed, once durable
 using purge_atom = caf::atom_constant<caf::atom("purge")>;       // (purge, room_id, vector<u64> seqs, vector<compliance_record>) | room -> commit | u64 count once synced
 using ixdel_atom = caf::atom_constant<caf::atom("ixdel")>;       // (ixdel, room_id, vector<u64> seqs) | room -> indexer | none: drop them from search
 using list_rooms_atom = caf::atom_constant<caf::atom("lsrooms")>;   // (lsrooms)                  | admin -> dir | std::vector<room_view>
@@ -262,6 +262,7 @@ struct message_filter {
   int64_t after_micros = 0;  // posted strictly after (0 = no bound)
   std::string contains;      // substring of the text
   std::string replacement;   // new text
+  std::string admin;         // who asked ("admin:NAME"): the compliance events' user
 };
 
 // The compliance runner as `pchatctl compliance status` shows it.
@@ -364,7 +365,7 @@ typename Inspector::result_type inspect(Inspector& f, edge_batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_filter& x) {
   return f(caf::meta::type_name("message_filter"), x.room, x.user, x.before_micros,
-           x.after_micros, x.contains, x.replacement);
+           x.after_micros, x.contains, x.replacement, x.admin);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, compliance_status& x) {
@@ -418,7 +419,7 @@ typename Inspector::result_type inspect(Inspector& f, compliance_record& x) {
   auto load = caf::meta::load_callback([&]() -> caf::error { return kind.store(), caf::none; });
   return f(caf::meta::type_name("compliance_record"), x.seq, kind.raw, x.ts_micros, x.room_id,
            x.room_uri, x.room_name, x.user_uri, x.user_display, x.message_id, x.text,
-           x.file_name, load);
+           x.target, x.previous, x.file_name, load);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, invitation_record& x) {

@@ -17,6 +17,7 @@
 #include "actors/node_metrics.h"
 #include "actors/pool_view.h"
 #include "actors/server_context.h"
+#include "compliance/backchat_content.h"
 #include "log/log.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/xccos/chat_uri.h"
@@ -176,6 +177,13 @@ struct room_state {
   void emit(storage::compliance_kind kind, const std::string& user) {
     if (!ctx->compliance_enabled) return;  // off costs nothing (server_context.h)
     actors::capture(*ctx, event(kind, user, 0, {}, 0));
+  }
+
+  // A BACKCHAT event holds the messages the user was sent (compliance/backchat_content.h).
+  void emit_backchat(const std::string& user, const std::vector<storage::message_record>& returned) {
+    if (!ctx->compliance_enabled) return;
+    actors::capture(*ctx, event(storage::compliance_kind::backchat, user, 0,
+                                compliance::backchat_content(returned), 0));
   }
 
   // This room's compliance record (ts 0: stamped when captured). Events that go with a
@@ -803,11 +811,15 @@ caf::result<uint64_t> replace_messages(room_ptr self, message_filter f) {
       if (f.after_micros != 0 && m.ts_micros <= f.after_micros) continue;
       if (!f.contains.empty() && m.text.find(f.contains) == std::string::npos) continue;
       if (m.text == f.replacement && m.extra_xml.empty()) continue;  // replaced already
+      if (st.ctx->compliance_enabled) {
+        // The admin's own event: who acted, on whose message, what it said and says now.
+        auto e = st.event(storage::compliance_kind::admin_replace, f.admin, m.seq, f.replacement, now);
+        e.target = m.author;
+        e.previous = m.text;
+        events.push_back(std::move(e));
+      }
       m.text = f.replacement;
       m.extra_xml.clear();  // client formatting of the old text no longer applies
-      if (st.ctx->compliance_enabled)
-        events.push_back(st.event(storage::compliance_kind::message_replaced, m.author, m.seq,
-                                    m.text, now));
       changed.push_back(std::move(m));
     }
     if (changed.empty()) return done(uint64_t{0});
@@ -827,10 +839,12 @@ caf::result<uint64_t> replace_messages(room_ptr self, message_filter f) {
 }
 
 // Clear-CsPersistentChatRoom: everything posted on or before `before` goes, one synced write
-// per chunk of history (with a MESSAGE_REMOVED compliance event each when compliance is on).
-caf::result<uint64_t> clear_messages(room_ptr self, int64_t before) {
-  return scan(self, [self, before](std::vector<storage::message_record>& chunk,
-                                   std::function<void(caf::expected<uint64_t>)> done) {
+// per chunk of history (with an ADMINCLEAR compliance event each, by `admin`, when
+// compliance is on).
+caf::result<uint64_t> clear_messages(room_ptr self, int64_t before, std::string admin) {
+  const std::string criteria = "cleared: posted on or before " + utc::seconds_timestamp(before);
+  return scan(self, [self, before, admin, criteria](std::vector<storage::message_record>& chunk,
+                                                    std::function<void(caf::expected<uint64_t>)> done) {
     auto& st = self->state;
     std::vector<uint64_t> seqs;
     std::vector<storage::compliance_record> events;
@@ -838,8 +852,13 @@ caf::result<uint64_t> clear_messages(room_ptr self, int64_t before) {
     for (auto& m : chunk) {
       if (m.ts_micros > before) continue;
       seqs.push_back(m.seq);
-      if (st.ctx->compliance_enabled)
-        events.push_back(st.event(storage::compliance_kind::message_removed, m.author, m.seq, m.text, now));
+      if (st.ctx->compliance_enabled) {
+        // The admin's own event per message removed: whose it was and what it said.
+        auto e = st.event(storage::compliance_kind::admin_clear, admin, m.seq, criteria, now);
+        e.target = m.author;
+        e.previous = m.text;
+        events.push_back(std::move(e));
+      }
     }
     if (seqs.empty()) return done(uint64_t{0});
     commit_request(
@@ -1294,16 +1313,27 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         return caf::make_message(caf::ok_atom::value);
       },
       [=](backchat_atom, const std::string& user,
-          int count) -> caf::result<caf::message> {
+          int count) -> caf::result<std::vector<storage::message_record>> {
         auto& st = self->state;
         size_t n = static_cast<size_t>(std::clamp(count <= 0 ? st.ctx->config.default_chat_history : count,
                                                   0, st.ctx->config.default_chat_history));
-        st.emit(storage::compliance_kind::backchat, user);
-        if (n <= st.cache.size())
-          return caf::make_message(std::vector<storage::message_record>(
-              st.cache.end() - static_cast<long>(n), st.cache.end()));
-        // Beyond the cache: the reader answers the session directly.
-        return self->delegate(st.ctx->reader, rdlatest_atom::value, st.rec.id, static_cast<uint64_t>(n));
+        if (n <= st.cache.size()) {
+          std::vector<storage::message_record> out(st.cache.end() - static_cast<long>(n), st.cache.end());
+          st.emit_backchat(user, out);
+          return out;
+        }
+        // Beyond the cache: read, then answer with what was read and record exactly that.
+        // (The asker is joined, so the room does not go idle meanwhile.)
+        auto rp = self->make_response_promise();
+        self->request(st.ctx->reader, st.ctx->request_timeout, rdlatest_atom::value, st.rec.id,
+                      static_cast<uint64_t>(n))
+            .then(
+                [=](std::vector<storage::message_record>& msgs) mutable {
+                  self->state.emit_backchat(user, msgs);
+                  rp.deliver(std::move(msgs));
+                },
+                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
       },
       [=](post_atom, const std::string& user, std::string& text, std::string& extra,
           const storage::post_id& pid, info_ticket& ticket) -> caf::result<caf::ok_atom> {
@@ -1330,8 +1360,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         accept_post(self, user, std::move(text), {}, {}, {}, rp);
         return rp;
       },
-      [=](clear_atom, const std::string&, int64_t before) -> caf::result<uint64_t> {
-        return clear_messages(self, before);
+      [=](clear_atom, const std::string&, int64_t before, const std::string& admin) -> caf::result<uint64_t> {
+        return clear_messages(self, before, admin);
       },
       [=](replace_atom, const message_filter& f) -> caf::result<uint64_t> {
         return replace_messages(self, f);

@@ -1,5 +1,6 @@
 #include "app/admin_api.h"
 #include "app/admin_json.h"
+#include "app/admin_audit.h"
 #include "app/room_settings.h"
 
 
@@ -46,6 +47,14 @@ json to_json(const storage::compliance_config& c) {
               {"add_chat_room_details", c.add_chat_room_details},
               {"create_file_attachments_manifest", c.create_file_attachments_manifest},
               {"applies", "at next start"}};
+}
+
+// A change that was made but whose compliance record could not be stored is not reported
+// as a plain success: the admin must know the audit trail lacks it.
+web::http_response audited(web::http_response done, const pchat::status& recorded) {
+  if (recorded.is_ok()) return done;
+  return error(500, "the change was made but its compliance record was not stored: " + recorded.reason() +
+                        " (check the store: pchatctl status get)");
 }
 
 std::string iso_or_empty(int64_t micros) {
@@ -274,12 +283,16 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
         if (storage::addin_record a; !r.addin.empty() && !ctx->store->directory().get_addin(r.addin, &a).is_ok())
           return error(400, "no add-in named " + r.addin + " (register it with pchatctl addin new)");
+        std::string why;
+        auto admin = admin_of(req, &why);
+        if (!admin) return error(400, why);
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::new_room_atom::value, r)
             .receive(
                 [&](storage::room_record& made) {
                   invite_new_members(*ctx, made, {}, "admin");
-                  out = reply(201, room_json(made, ctx->domain));
+                  out = audited(reply(201, room_json(made, ctx->domain)),
+                                record_admin_events(sys, *ctx, room_change_events(*admin, nullptr, &made)));
                 },
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
@@ -298,12 +311,16 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         if (auto why = apply_room_settings(body, r); !why.empty()) return error(400, why);
         if (storage::addin_record a; !r.addin.empty() && !ctx->store->directory().get_addin(r.addin, &a).is_ok())
           return error(400, "no add-in named " + r.addin + " (register it with pchatctl addin new)");
+        std::string why;
+        auto admin = admin_of(req, &why);
+        if (!admin) return error(400, why);
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::replace_room_atom::value, before, r)
             .receive(
                 [&](storage::room_record& made) {
                   invite_new_members(*ctx, made, before.members, "admin");
-                  out = reply(200, room_json(made, ctx->domain));
+                  out = audited(reply(200, room_json(made, ctx->domain)),
+                                record_admin_events(sys, *ctx, room_change_events(*admin, &before, &made)));
                 },
                 [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
@@ -319,8 +336,11 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           before = utc::parse_date_or_timestamp(body["before"].get<std::string>(), /*end_of_day=*/true);
         if (!before)
           return error(400, "expected {\"before\": \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM:SSZ\"}");
+        std::string why;
+        auto admin = admin_of(req, &why);
+        if (!admin) return error(400, why);
         web::http_response out;
-        self->request(ctx->directory, std::chrono::seconds(120), actors::clear_atom::value, key, *before)
+        self->request(ctx->directory, std::chrono::seconds(120), actors::clear_atom::value, key, *before, *admin)
             .receive([&](uint64_t n) { out = reply(200, json{{"removed_messages", n}}); },
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
@@ -330,17 +350,24 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         std::string key = p.substr(std::string("/api/v1/rooms/").size());
         std::string id = find_room_id(self, ctx->directory, key);
         if (id.empty()) return error(404, "no room with id, name or uri '" + key + "'");
+        std::string why;
+        auto admin = admin_of(req, &why);
+        if (!admin) return error(400, why);
+        storage::room_record gone;
+        bool known = ctx->store->directory().get_room(id, &gone).is_ok();
         web::http_response out;
         self->request(ctx->directory, kTimeout, actors::remove_room_atom::value, id)
             .receive(
                 [&](caf::ok_atom) {
+                  pchat::status recorded = pchat::status::ok();
+                  if (known) recorded = record_admin_events(sys, *ctx, room_change_events(*admin, &gone, nullptr));
                   // The records went with the room; now the bytes of its uploaded files.
                   if (!ctx->files_dir.empty())
                     if (auto s = storage::file_store(ctx->files_dir).remove_room(id); !s.is_ok())
                       PCHAT_LOG(warn, "files", "cannot delete a removed room's files",
                                 "room=" + id + " error=" + log::quote(s.to_string()) +
                                     " action=" + log::quote("delete the folder by hand"));
-                  out = reply(200, json{{"removed", id}});
+                  out = audited(reply(200, json{{"removed", id}}), recorded);
                 },
                      [&](caf::error& err) { out = from_caf_error(sys, err); });
         return out;
@@ -464,6 +491,11 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         if (auto s = ctx->store->compliance().count(&st.queue_depth); !s.is_ok()) return error(503, s.to_string());
         if (auto s = ctx->store->compliance().delivered_through(&st.delivered_through); !s.is_ok())
           return error(503, s.to_string());
+        storage::delivery_totals t;  // what earlier runs delivered (kept in the store)
+        if (auto s = ctx->store->compliance().delivered_totals(&t); !s.is_ok()) return error(503, s.to_string());
+        st.batches_delivered = t.batches;
+        st.events_delivered = t.events;
+        st.last_success_micros = t.last_success_micros;
         return reply(200, to_json(st));
       }
       web::http_response out;
@@ -487,6 +519,10 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       if (!f.user.empty() && f.user.rfind("sip:", 0) != 0) f.user = "sip:" + f.user;
       f.contains = body.value("contains", "");
       f.replacement = body.value("replacement", kDefaultReplacement);
+      std::string why;
+      auto admin = admin_of(req, &why);
+      if (!admin) return error(400, why);
+      f.admin = *admin;
       for (auto [key, field] : {std::pair{"before", &f.before_micros}, std::pair{"after", &f.after_micros}}) {
         std::string v = body.value(key, "");
         if (v.empty()) continue;

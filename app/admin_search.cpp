@@ -1,4 +1,5 @@
 #include "app/admin_search.h"
+#include "app/admin_audit.h"
 #include "app/admin_json.h"
 
 #include <caf/all.hpp>
@@ -75,6 +76,9 @@ web::http_response handle_search(caf::actor_system& sys,
   }
   if (q.text.empty() && q.authors.empty() && q.from_micros == 0 && q.to_micros == 0)
     return error(400, "give q (words or \"a phrase\"), author, from or to");
+  std::string why;
+  auto admin = admin_of(req, &why);
+  if (!admin) return error(400, why);
 
   caf::scoped_actor self{sys};
   std::vector<actors::room_view> rooms;
@@ -121,17 +125,28 @@ web::http_response handle_search(caf::actor_system& sys,
     return error(503, s.to_string());
   }
 
+  // The admin's own ADMINSEARCH event in each room named, or once for every room (no room:
+  // the pool's channel root), durable before the results are shown.
   storage::compliance_record e;
-  e.kind = storage::compliance_kind::history_search;
-  e.user_uri = "admin";
-  e.user_display = "admin API";
-  if (readable.size() == 1) {
-    e.room_id = readable[0];
-    e.room_name = by_id[readable[0]]->name;
-  }
+  e.kind = storage::compliance_kind::admin_search;
+  e.user_uri = *admin;
   e.text = "q=" + q.text + " room=" + wanted + " author=" + param(req, "author") +
-           " from=" + param(req, "from") + " to=" + param(req, "to");
-  actors::capture(*ctx, std::move(e));  // stamped now
+           " from=" + param(req, "from") + " to=" + param(req, "to") +
+           " limit=" + std::to_string(q.limit) + " results=" + std::to_string(res.hits.size()) +
+           (res.truncated ? " (truncated)" : "");
+  std::vector<storage::compliance_record> events;
+  if (q.every_room) {
+    e.room_name = "every room";
+    events.push_back(e);
+  } else {
+    for (const auto& id : readable) {
+      e.room_id = id;
+      e.room_name = by_id[id]->name;
+      events.push_back(e);
+    }
+  }
+  if (auto s = record_admin_events(sys, *ctx, std::move(events)); !s.is_ok())
+    return error(503, "search not shown: " + s.reason());
 
   json arr = json::array();
   for (auto& h : res.hits) {

@@ -11,10 +11,11 @@
 //     limit   1..1000 (default 50): the server-side result cap
 //   -> 200 {results: [{room, room_uri, room_id, seq, author, ts, text}] newest first,
 //           total_estimate, limit, truncated}
-//   400 bad dates or query text, 404 unknown room, 503 index unavailable.
+//   400 bad dates, query text or X-PChat-Admin, 404 unknown room, 503 index unavailable.
 //
-// Every search is also emitted as a compliance history_search event (user "admin", the
-// criteria as text). Before searching, the indexer commits what it has received, so every
+// Every search is recorded as the admin's own ADMINSEARCH compliance event (admin:NAME from
+// X-PChat-Admin, app/admin_audit.h; the criteria and the number of results), one per room
+// named or one for every room, synced before the results are sent (503 if it cannot be). Before searching, the indexer commits what it has received, so every
 // acknowledged post is found.
 #pragma once
 

@@ -137,9 +137,9 @@ void write_compliance(text_writer& w, caf::actor_system& sys, const actors::serv
       .receive(
           [&](actors::compliance_status& s) {
             one(w, "pchat_compliance_queue_depth", G, "Compliance events staged and not yet delivered.", s.queue_depth);
-            one(w, "pchat_compliance_events_delivered_total", C, "Compliance events delivered since start.",
+            one(w, "pchat_compliance_events_delivered_total", C, "Compliance events delivered since the store was created.",
                 s.events_delivered);
-            one(w, "pchat_compliance_batches_delivered_total", C, "Compliance output batches delivered since start.",
+            one(w, "pchat_compliance_batches_delivered_total", C, "Compliance output batches delivered since the store was created.",
                 s.batches_delivered);
             one(w, "pchat_compliance_consecutive_failures", G, "Failed delivery attempts since the last success.",
                 s.consecutive_failures);

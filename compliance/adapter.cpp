@@ -21,6 +21,11 @@ kind_names names_of(storage::compliance_kind k) {
     case K::message_removed: return {"MESSAGE_REMOVED", "CHAT"};
     case K::message_replaced: return {"MESSAGE_REPLACED", "CHAT"};
     case K::history_search: return {"HISTORY_SEARCH", "BACKCHAT"};
+    case K::admin_replace: return {"ADMINREPLACE", "ADMINREPLACE"};
+    case K::admin_clear: return {"ADMINCLEAR", "ADMINCLEAR"};
+    case K::admin_search: return {"ADMINSEARCH", "ADMINSEARCH"};
+    case K::admin_room: return {"ADMINROOM", "ADMINROOM"};
+    case K::admin_membership: return {"ADMINMEMBERS", "ADMINMEMBERS"};
   }
   return {"UNKNOWN", "CHAT"};
 }
@@ -30,10 +35,14 @@ adapter_result file_adapter::deliver(const batch& b) {
   std::map<std::string, std::string> files;
   const std::string ext = type();
   if (opts_.one_chat_room_per_output_file) {
+    // By room id; an admin's event of no one room (a search of every room) goes to the
+    // batch's own file, named without a room.
     std::map<std::string, std::vector<storage::compliance_record>> by_room;
-    for (const auto& e : b.events) by_room[e.room_uri].push_back(e);
-    for (const auto& [uri, events] : by_room)
-      files[output_name(b.first_seq, b.last_seq, room_id_of(uri), ext)] = encode(events);
+    for (const auto& e : b.events)
+      by_room[is_admin_event(e.kind) && e.room_id.empty() ? std::string() : room_id_of(e.room_uri)]
+          .push_back(e);
+    for (const auto& [id, events] : by_room)
+      files[output_name(b.first_seq, b.last_seq, id, ext)] = encode(events);
   } else {
     files[output_name(b.first_seq, b.last_seq, "", ext)] = encode(b.events);
   }
@@ -67,9 +76,15 @@ uint64_t shown_message_id(const storage::compliance_record& e) {
   switch (e.kind) {
     case storage::compliance_kind::chat:
     case storage::compliance_kind::message_removed:
-    case storage::compliance_kind::message_replaced: return e.message_id;
+    case storage::compliance_kind::message_replaced:
+    case storage::compliance_kind::admin_replace:
+    case storage::compliance_kind::admin_clear: return e.message_id;
     default: return 0;
   }
+}
+
+bool is_admin_event(storage::compliance_kind k) {
+  return static_cast<uint8_t>(k) >= static_cast<uint8_t>(storage::compliance_kind::admin_replace);
 }
 
 std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_options& opts) {

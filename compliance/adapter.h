@@ -24,13 +24,18 @@
 namespace pchat::compliance {
 
 // How the reference's outputs name an event kind: `event` is its own name (the CSV
-// EventType: JOIN, MESSAGE_REMOVED, HISTORY_SEARCH, ...); `xml_type` the XML Message type,
-// which has none for removals, replacements and searches (written as CHAT and BACKCHAT).
+// EventType: JOIN, ADMINREPLACE, ...); `xml_type` the XML Message type. An administrator's
+// actions are their own types in both (ADMINREPLACE, ADMINCLEAR, ADMINSEARCH, ADMINROOM,
+// ADMINMEMBERS: our extension of the reference's ComplianceMessageType, xml_adapter.xsd).
+// Events staged by older versions (MESSAGE_REMOVED, MESSAGE_REPLACED, HISTORY_SEARCH) keep
+// their old XML types (CHAT, BACKCHAT).
 struct kind_names {
   const char* event;
   const char* xml_type;
 };
 kind_names names_of(storage::compliance_kind k);
+// True for an administrator's own event (admin_replace and later kinds).
+bool is_admin_event(storage::compliance_kind k);
 
 struct batch {
   uint64_t first_seq = 0;

@@ -58,7 +58,7 @@ class csv_adapter final : public file_adapter {
 std::string encode_csv(const std::vector<compliance_record>& events) {
   std::string out =
       "Event Id,Event Type,Time UTC,Time Since1970 Ms,Channel Uri,Channel Name,User Uri,"
-      "User Display Name,Message Id,Content\r\n";
+      "User Display Name,Message Id,Content,Target Uri,Previous Content\r\n";
   for (const auto& e : events) {
     field(&out, std::to_string(e.seq), cell::number);
     field(&out, names_of(e.kind).event, cell::number);
@@ -69,7 +69,9 @@ std::string encode_csv(const std::vector<compliance_record>& events) {
     field(&out, e.user_uri, cell::text);
     field(&out, e.user_display.empty() ? e.user_uri : e.user_display, cell::text);
     field(&out, std::to_string(shown_message_id(e)), cell::number);
-    field(&out, e.text, cell::text, true);
+    field(&out, e.text, cell::text);
+    field(&out, e.target, cell::text);
+    field(&out, e.previous, cell::text, true);
   }
   return out;
 }

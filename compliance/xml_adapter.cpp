@@ -91,13 +91,19 @@ void message_element(std::string* out, const char* indent, const char* name,
   *out += inner + "<Sender";
   attr(out, "UserName", e.user_display.empty() ? address : e.user_display);
   attr(out, "id", std::to_string(principal_id(e.user_uri)));
-  if (opts.add_user_details) {
+  if (opts.add_user_details && !is_admin_event(e.kind)) {  // an admin has no mailbox or domain
     attr(out, "email", address);
     attr(out, "internal", domain_of(address) == opts.domain ? "true" : "false");
   }
   attr(out, "uri", address);
   *out += " />\n";
   time_element(out, inner.c_str(), "DateTimeUTC", e.ts_micros);
+  if (is_admin_event(e.kind) && (!e.target.empty() || !e.previous.empty())) {
+    *out += inner + "<Target";
+    if (!e.target.empty()) attr(out, "uri", strip_sip(e.target));
+    if (!e.previous.empty()) attr(out, "previous", e.previous);
+    *out += " />\n";
+  }
   *out += indent;
   *out += "</";
   *out += name;

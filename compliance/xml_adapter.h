@@ -25,11 +25,19 @@
 //   CHAT                  type CHAT, the message text, the room's message sequence
 //   BACKCHAT              type BACKCHAT, the history the user asked for, id 0
 //   FILEUPLOAD/-DOWNLOAD  the stored file name, id 0
-//   admin replace/remove  type CHAT, the replacement text ("" for a removal), the id of the
-//                         replaced message: the stream shows what users saw from then on
-//                         (the reference keeps admin-deleted messages in the stream; the
-//                         XmlAdapter's rendering of codes 10/11 is not documented)
-//   history search        type BACKCHAT, content the search criteria, id 0
+//   BACKCHAT content      the messages returned (compliance/backchat_content.h)
+//   an admin's actions    the administrator's own events (our extension of the XSD, which
+//                         documents it): Sender the admin (uri admin:NAME), then
+//                         <Target uri=WHOM previous=BEFORE/> when there is one
+//     ADMINREPLACE        the replacement text, the message's id; Target its author and text
+//     ADMINCLEAR          the clear's criteria, the message's id; Target its author and text
+//     ADMINSEARCH         the criteria and the number of results, id 0; the room searched
+//                         (a search of every room: Channel ma-chan://DOMAIN/)
+//     ADMINROOM           "created", "changed" or "removed" and the settings, id 0;
+//                         Target previous = the settings before
+//     ADMINMEMBERS        e.g. "member added", id 0; Target the principal
+//   older versions' admin replace/remove (CHAT with the author as Sender) and history
+//   search (BACKCHAT from "admin") are delivered as they were staged
 // Sender: UserName = the display name (the SIP address when there is none), uri = the SIP
 // URI without "sip:", id = a stable 31-bit hash of the URI (we have no principal ids).
 // AddUserDetails adds email (the address) and internal (true when the user's domain is

@@ -132,8 +132,28 @@ status compliance_queue::count(uint64_t* out) const {
   return status::ok();
 }
 
-status compliance_queue::remove(uint64_t first, uint64_t last) {
+status compliance_queue::delivered_totals(delivery_totals* out) const {
+  std::string v;
+  status s = db_.get(column::config, keys::config_key(keys::kComplianceDeliveredTotals), &v,
+                     "get compliance delivery totals");
+  *out = delivery_totals{};
+  if (s.is_not_found()) return status::ok();
+  if (!s.is_ok()) return s;
+  std::string_view in(v);
+  uint64_t ts = 0;
+  if (in.size() != 24 || !keys::get_fixed64_be(&in, &out->batches) ||
+      !keys::get_fixed64_be(&in, &out->events) || !keys::get_fixed64_be(&in, &ts)) {
+    return status::corruption("config " + std::string(keys::kComplianceDeliveredTotals) +
+                              ": not 24 bytes");
+  }
+  out->last_success_micros = static_cast<int64_t>(ts);
+  return status::ok();
+}
+
+status compliance_queue::remove(uint64_t first, uint64_t last, uint64_t events, int64_t now_micros) {
   if (status s = db_.check_writable(); !s.is_ok()) return s;
+  delivery_totals totals;  // the runner is the one deleter: read, add, write back
+  if (status s = delivered_totals(&totals); !s.is_ok()) return s;
   if (first == 0 || last < first) {
     return status::invalid_argument("compliance range " + std::to_string(first) + ".." +
                                     std::to_string(last) + " is empty or starts at 0");
@@ -168,6 +188,13 @@ status compliance_queue::remove(uint64_t first, uint64_t last) {
   std::string mark;
   keys::put_fixed64_be(&mark, last);
   if (s.ok()) s = b.Put(db_.cf(column::config), keys::config_key(keys::kComplianceDeliveredThrough), mark);
+  if (events > 0) {
+    std::string t;
+    keys::put_fixed64_be(&t, totals.batches + 1);
+    keys::put_fixed64_be(&t, totals.events + events);
+    keys::put_fixed64_be(&t, static_cast<uint64_t>(now_micros));
+    if (s.ok()) s = b.Put(db_.cf(column::config), keys::config_key(keys::kComplianceDeliveredTotals), t);
+  }
   if (!s.ok()) return from_rocksdb(s, "delete compliance");
   return writer_.write(&b);
 }

@@ -22,6 +22,13 @@ class db;
 class writer;
 class write_batch;
 
+// What was delivered since the store was created (survives restarts).
+struct delivery_totals {
+  uint64_t batches = 0;
+  uint64_t events = 0;
+  int64_t last_success_micros = 0;  // 0: never
+};
+
 class compliance_queue {
  public:
   compliance_queue(db& d, writer& w) : db_(d), writer_(w) {}
@@ -46,7 +53,11 @@ class compliance_queue {
   // write. invalid_argument if first is 0, last < first, or `last` falls inside a stored
   // group (that would delete undelivered events). Deleting absent events is not an error
   // (a re-run after a crash).
-  status remove(uint64_t first, uint64_t last);
+  // `events` (how many the batch held) and `now_micros` add the batch to the delivery totals
+  // in the same write, so they count each batch once whatever crashes.
+  status remove(uint64_t first, uint64_t last, uint64_t events = 0, int64_t now_micros = 0);
+  // The delivery totals (all zero if nothing was ever delivered).
+  status delivered_totals(delivery_totals* out) const;
 
  private:
   db& db_;

@@ -81,6 +81,9 @@ inline constexpr std::string_view kAddChatRoomDetails = "AddChatRoomDetails";
 inline constexpr std::string_view kCreateFileAttachmentsManifest = "CreateFileAttachmentsManifest";
 // Highest compliance sequence delivered and deleted (8 bytes big-endian).
 inline constexpr std::string_view kComplianceDeliveredThrough = "ComplianceDeliveredThrough";
+// What the compliance runner delivered since the store was created: batches, events and the
+// time of the last success (3 x 8 bytes big-endian), written with each delete of a batch.
+inline constexpr std::string_view kComplianceDeliveredTotals = "ComplianceDeliveredTotals";
 // Written at open and by each resume after a write failure (microseconds, 8 bytes
 // big-endian): keeps a memtable non-empty, so RocksDB's Resume() switches to a new
 // write-ahead log instead of keeping the one that failed.

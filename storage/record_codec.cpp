@@ -384,7 +384,8 @@ void put_compliance_record(std::string* dst, const compliance_record& in) {
 }
 
 void put_compliance_record(std::string* dst, uint64_t seq, const compliance_record& in) {
-  put_byte(dst, kComplianceFormatVersion);
+  const bool admin = !in.target.empty() || !in.previous.empty();
+  put_byte(dst, admin ? kComplianceAdminFormatVersion : kComplianceFormatVersion);
   put_varint64(dst, seq);
   put_byte(dst, static_cast<uint8_t>(in.kind));
   put_zigzag64(dst, in.ts_micros);
@@ -394,19 +395,27 @@ void put_compliance_record(std::string* dst, uint64_t seq, const compliance_reco
   put_string(dst, in.user_display);
   put_varint64(dst, in.message_id);
   put_string(dst, in.text);
+  if (admin) {
+    put_string(dst, in.target);
+    put_string(dst, in.previous);
+  }
 }
 
 status get_compliance_record(std::string_view in, compliance_record* out) {
   field_reader r(in, "compliance record");
   uint8_t version = 0;
-  r.read_version_in(1, kComplianceFormatVersion, &version) && r.read_varint("seq", &out->seq) &&
-      r.read_enum("kind", compliance_kind::history_search, &out->kind) &&
+  if (!in.empty() && static_cast<uint8_t>(in.front()) == 3)  // no format 3 (the group's byte)
+    return status::corruption("compliance record: unsupported format version 3");
+  r.read_version_in(1, kComplianceAdminFormatVersion, &version) && r.read_varint("seq", &out->seq) &&
+      r.read_enum("kind", compliance_kind::admin_membership, &out->kind) &&
       r.read_zigzag("ts_micros", &out->ts_micros) &&
       (version == 1 ? r.read_string("room_uri", &out->room_uri)
                     : r.read_string("room_id", &out->room_id)) &&
       r.read_string("room_name", &out->room_name) && r.read_string("user_uri", &out->user_uri) &&
       r.read_string("user_display", &out->user_display) &&
-      r.read_varint("message_id", &out->message_id) && r.read_string("text", &out->text);
+      r.read_varint("message_id", &out->message_id) && r.read_string("text", &out->text) &&
+      (version < kComplianceAdminFormatVersion ||
+       (r.read_string("target", &out->target) && r.read_string("previous", &out->previous)));
   return r.finish();
 }
 

@@ -24,6 +24,10 @@
 //                      message_id:varint text:string
 //                      (format 2: the room id, not its URI, keeps the staged copy of every
 //                      post short; format 1, still read, has room_uri:string in that place)
+//                      format 4 (an admin event: written only when target or previous is
+//                      set, so user events stay format 2): ... text:string target:string
+//                      previous:string. There is no format 3: a compliance CF value starting
+//                      with 0x03 is a group.
 //   compliance_group  := 0x03 event:string{1..}  each event a compliance_record; one group
 //                      commit's events, consecutive sequences, stored under the first one's
 //                      key: one RocksDB entry per synced batch instead of one per event
@@ -62,6 +66,7 @@ namespace pchat::storage {
 
 inline constexpr uint8_t kRecordFormatVersion = 1;  // DO NOT CHANGE: embedded in on-disk data
 inline constexpr uint8_t kComplianceFormatVersion = 2;  // written; 1 is still read
+inline constexpr uint8_t kComplianceAdminFormatVersion = 4;  // written for admin events
 inline constexpr uint8_t kMessageFormatVersion = 2;     // written; 1 is still read
 
 // put_X appends the encoding of `in` to *dst. get_X decodes all of `in` into *out; on

@@ -89,9 +89,21 @@ enum class compliance_kind : uint8_t {
   backchat = 3,
   file_upload = 4,
   file_download = 5,
-  message_removed = 6,
-  message_replaced = 7,
+  message_removed = 6,   // before admin events (9..): an admin action recorded as the author's
+  message_replaced = 7,  // event / the sender "admin"; still read and delivered as they were
   history_search = 8,
+  // An administrator's own actions (the admin API): user_uri is the admin ("admin:NAME"),
+  // target whom or what the action was done to, previous what was there before.
+  admin_replace = 9,      // Remove-CsPersistentChatMessage: message_id the message, target its
+                          // author, previous its text, text the replacement
+  admin_clear = 10,       // Clear-CsPersistentChatRoom, one per message removed: message_id,
+                          // target the author, previous the text, text the clear's criteria
+  admin_search = 11,      // a history search: text the criteria and the number of results; the
+                          // room searched, or no room for a search of every room
+  admin_room = 12,        // a room created, changed or removed: text "created"/"changed"/
+                          // "removed" and the settings (after), previous the settings before
+  admin_membership = 13,  // a principal added to or removed from a room's members, managers
+                          // or presenters: target the principal, text e.g. "member added"
 };
 
 // One staged compliance event (the `mgccomp` row). `seq` is the global event sequence
@@ -108,7 +120,10 @@ struct compliance_record {
   std::string user_uri;      // sip:user@domain
   std::string user_display;  // display name; may equal the SIP address
   uint64_t message_id = 0;   // the room's message seq, or the file id of a file event; 0 otherwise
-  std::string text;          // message text, replacement text, search criteria, stored file name
+  std::string text;          // message text, replacement text, search criteria, stored file name,
+                             // a BACKCHAT's messages returned (compliance/backchat_content.h)
+  std::string target;        // admin events: whom or what the action was done to (format 4)
+  std::string previous;      // admin events: what was there before (format 4)
   std::string file_name;     // not stored: a file event's uploaded name, filled in at delivery
 };
 

@@ -297,7 +297,8 @@ TEST(PoolRouting, AdminRequestsGoToTheOwnersRoom) {
 
   // Clear through a: the owner's log is emptied.
   uint64_t cleared = 0;
-  self->request(a.ctx->directory, 10s, actors::clear_atom::value, room_id, std::numeric_limits<int64_t>::max())
+  self->request(a.ctx->directory, 10s, actors::clear_atom::value, room_id, std::numeric_limits<int64_t>::max(),
+                std::string("admin:test"))
       .receive([&](uint64_t n) { cleared = n; },
                [&](caf::error& e) { ADD_FAILURE() << a.sys->render(e); });
   EXPECT_EQ(cleared, 3u);

@@ -73,17 +73,38 @@ compliance_record ev(uint64_t seq, compliance_kind k, const std::string& room,
   return e;
 }
 
-// The issue's known scenario: join, post, back-chat, part, admin replace.
+// An administrator's own event (admin:NAME), done to `target`, which held `previous`.
+compliance_record admin_ev(uint64_t seq, compliance_kind k, const std::string& room, uint64_t id,
+                           const std::string& text, const std::string& target,
+                           const std::string& previous, int64_t ts) {
+  compliance_record e = ev(seq, k, room, "admin:root", id, text, ts);
+  e.target = target;
+  e.previous = previous;
+  return e;
+}
+
+// The issue's known scenario: join, post, back-chat (holding what bob was sent), part, then
+// an administrator replaces the post, clears the room and searches every room: each is the
+// admin's own event, telling who acted, on whose message and what it said before.
 std::vector<compliance_record> scenario() {
-  return {
+  std::vector<compliance_record> v = {
       ev(1, compliance_kind::join, "r1", "sip:alice@example.com", 0, "", kT0),
       ev(2, compliance_kind::chat, "r1", "sip:alice@example.com", 1, "Buy 100 <ACME> & hold",
          kT0 + 1000000),
-      ev(3, compliance_kind::backchat, "r1", "sip:bob@example.com", 0, "", kT0 + 2000000),
+      ev(3, compliance_kind::backchat, "r1", "sip:bob@example.com", 0,
+         "[1] 2008-06-04T20:15:41Z sip:alice@example.com: Buy 100 <ACME> & hold\n", kT0 + 2000000),
       ev(4, compliance_kind::part, "r1", "sip:alice@example.com", 0, "", kT0 + 3000000),
-      ev(5, compliance_kind::message_replaced, "r1", "sip:alice@example.com", 1,
-         "This message was replaced by the Persistent Chat administrator.", kT0 + 4000000),
+      admin_ev(5, compliance_kind::admin_replace, "r1", 1,
+               "This message was replaced by the Persistent Chat administrator.",
+               "sip:alice@example.com", "Buy 100 <ACME> & hold", kT0 + 4000000),
+      admin_ev(6, compliance_kind::admin_clear, "r1", 1,
+               "cleared: posted on or before 2008-06-04T23:59:59Z", "sip:alice@example.com",
+               "This message was replaced by the Persistent Chat administrator.", kT0 + 5000000),
+      admin_ev(7, compliance_kind::admin_search, "", 0,
+               "q=ACME room= author= from= to= limit=50 results=0", "", "", kT0 + 6000000),
   };
+  v.back().room_name = "every room";
+  return v;
 }
 
 }  // namespace
@@ -119,6 +140,30 @@ TEST(ComplianceRecord, RoundTripsEveryField) {
   EXPECT_EQ(out.text, "new\ntext");
 }
 
+TEST(ComplianceRecord, AnAdminEventKeepsItsTargetAndWhatWasThereBefore) {
+  compliance_record in = ev(43, compliance_kind::admin_replace, "r1", "admin:root", 7, "redacted", 5);
+  in.target = "sip:alice@example.com";
+  in.previous = "the secret";
+  std::string bytes;
+  storage::put_compliance_record(&bytes, in);
+  EXPECT_EQ(bytes.front(), '\x04') << "format 4 only for events with a target or a previous value";
+  compliance_record out;
+  ASSERT_TRUE(storage::get_compliance_record(bytes, &out).is_ok());
+  EXPECT_EQ(out.kind, compliance_kind::admin_replace);
+  EXPECT_EQ(out.user_uri, "admin:root");
+  EXPECT_EQ(out.target, "sip:alice@example.com");
+  EXPECT_EQ(out.previous, "the secret");
+  // A user's event stays format 2 (older versions read it).
+  std::string plain;
+  storage::put_compliance_record(&plain, ev(44, compliance_kind::chat, "r1", "sip:a@example.com", 1, "x", 5));
+  EXPECT_EQ(plain.front(), '\x02');
+  // No format 3 (a compliance value starting 0x03 is a group) and truncated fields fail.
+  std::string three = bytes;
+  three[0] = '\x03';
+  EXPECT_TRUE(storage::get_compliance_record(three, &out).is_corruption());
+  EXPECT_TRUE(storage::get_compliance_record(bytes.substr(0, bytes.size() - 3), &out).is_corruption());
+}
+
 TEST(ComplianceRecord, FormatOneWithTheRoomUriIsStillRead) {
   // Bytes as version 1 wrote them: version seq kind ts room_uri room_name user_uri
   // user_display message_id text.
@@ -152,11 +197,11 @@ TEST(ComplianceRecord, FormatOneWithTheRoomUriIsStillRead) {
 TEST(ComplianceRecord, UnknownKindIsCorruption) {
   std::string bytes;
   storage::put_compliance_record(&bytes, ev(1, compliance_kind::chat, "r1", "u", 0, "", 0));
-  bytes[2] = 9;  // version, seq (1 byte), kind
+  bytes[2] = 14;  // version, seq (1 byte), kind: one past admin_membership
   compliance_record out;
   auto s = storage::get_compliance_record(bytes, &out);
   EXPECT_TRUE(s.is_corruption());
-  EXPECT_NE(s.reason().find("bad kind 9"), std::string::npos) << s.reason();
+  EXPECT_NE(s.reason().find("bad kind 14"), std::string::npos) << s.reason();
 }
 
 TEST(ComplianceRecord, TrailingBytesAreCorruption) {
@@ -223,6 +268,33 @@ TEST(ComplianceStore, SequenceSurvivesRestartEvenWhenTheQueueIsEmpty) {
   EXPECT_EQ(n, 0u);
   ASSERT_TRUE(st->compliance().last_sequence(&last).is_ok());
   EXPECT_EQ(last, 5u) << "numbering must not restart at 1: output names would repeat";
+}
+
+TEST(ComplianceStore, DeliveryTotalsAreKeptWithEachDeleteAndSurviveAReopen) {
+  temp_dir dir("compliance");
+  {
+    std::unique_ptr<storage::database> st;
+    ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
+    storage::delivery_totals t;
+    ASSERT_TRUE(st->compliance().delivered_totals(&t).is_ok());
+    EXPECT_EQ(t.batches, 0u);
+    auto b = st->new_batch();
+    for (uint64_t i = 1; i <= 5; ++i) {
+      st->compliance().stage(*b, ev(i, compliance_kind::join, "r1", "sip:a@example.com", 0, "", 1));
+      ASSERT_TRUE(b->commit().is_ok());
+    }
+    b.reset();
+    ASSERT_TRUE(st->compliance().remove(1, 3, 3, 1000).is_ok());
+    ASSERT_TRUE(st->compliance().remove(4, 5, 2, 2000).is_ok());
+    ASSERT_TRUE(st->compliance().remove(4, 5).is_ok()) << "a re-run after a crash adds nothing";
+  }
+  std::unique_ptr<storage::database> st;
+  ASSERT_TRUE(storage::database::open({dir.path(), true}, &st).is_ok());
+  storage::delivery_totals t;
+  ASSERT_TRUE(st->compliance().delivered_totals(&t).is_ok());
+  EXPECT_EQ(t.batches, 2u);
+  EXPECT_EQ(t.events, 5u);
+  EXPECT_EQ(t.last_success_micros, 2000);
 }
 
 TEST(ComplianceStore, OneBatchIsOneGroupReadAndDeletedWhole) {
@@ -336,6 +408,34 @@ TEST(XmlAdapter, KnownScenarioMatchesTheExpectedDocument) {
   std::string expected = read_file(golden);
   ASSERT_FALSE(expected.empty());
   EXPECT_EQ(doc, expected);
+  // The golden document is valid under the (extended) XSD, and an auditor finds the admin's
+  // events by their type and sender.
+  std::string out;
+  EXPECT_EQ(pchat::testing::xmllint_compliance_xml(golden, &out), 0) << out;
+  for (const char* want : {"<Message type=\"ADMINREPLACE\" content=\"This message was replaced",
+                           "<Message type=\"ADMINCLEAR\" content=\"cleared: posted on or before",
+                           "<Message type=\"ADMINSEARCH\" content=\"q=ACME",
+                           "<Sender UserName=\"admin:root\"",
+                           "<Target uri=\"alice@example.com\" previous=\"Buy 100 &lt;ACME&gt; &amp; hold\" />",
+                           "<Channel uri=\"ma-chan://example.com/\"",
+                           "<Message type=\"BACKCHAT\" content=\"[1] 2008-06-04T20:15:41Z sip:alice@example.com: Buy 100"})
+    EXPECT_NE(doc.find(want), std::string::npos) << want;
+  EXPECT_EQ(doc.find("type=\"CHAT\" content=\"This message was replaced"), std::string::npos)
+      << "an admin's replacement is not a post by the author";
+}
+
+TEST(XmlAdapter, TheXsdRefusesATargetOutsideAnEventAndAnUnknownAdminType) {
+  temp_dir dir("compliance");
+  std::string doc = compliance::encode_xml_document(scenario(), {});
+  for (auto [from, to] : {std::pair<std::string, std::string>{"type=\"ADMINCLEAR\"", "type=\"ADMINSHOUT\""},
+                          {"<Target uri=", "<Tagret uri="}}) {
+    std::string bad = doc;
+    bad.replace(bad.find(from), from.size(), to);
+    std::string path = dir.path() + "/bad.xml";
+    std::ofstream(path) << bad;
+    std::string out;
+    EXPECT_NE(pchat::testing::xmllint_compliance_xml(path, &out), 0) << to;
+  }
 }
 
 TEST(XmlAdapter, OutputValidatesAgainstTheXsdWithEverySwitch) {
@@ -343,8 +443,12 @@ TEST(XmlAdapter, OutputValidatesAgainstTheXsdWithEverySwitch) {
   auto events = scenario();
   events.push_back(ev(6, compliance_kind::file_upload, "r2", "sip:carol@fabrikam.com", 0,
                       "0988a0b0c0d0e0f0097c.txt", kT0 + 5000000));
-  events.push_back(ev(7, compliance_kind::history_search, "r2", "sip:carol@fabrikam.com", 0,
-                      "acme", kT0 + 6000000));
+  events.push_back(ev(8, compliance_kind::history_search, "r2", "sip:carol@fabrikam.com", 0,
+                      "acme", kT0 + 7000000));
+  events.push_back(admin_ev(9, compliance_kind::admin_room, "r2", 0, "changed: {\"privacy\":\"open\"}", "",
+                            "{\"privacy\":\"closed\"}", kT0 + 8000000));
+  events.push_back(admin_ev(10, compliance_kind::admin_membership, "r2", 0, "member added",
+                            "group:desk", "", kT0 + 9000000));
   for (int mask = 0; mask < 8; ++mask) {
     compliance::adapter_options opts;
     opts.add_user_details = mask & 1;
@@ -392,22 +496,25 @@ TEST(XmlAdapter, OneChatRoomPerOutputFileWritesOneFilePerRoomNamedByRange) {
   opts.one_chat_room_per_output_file = true;
   opts.create_file_attachments_manifest = true;
   auto a = compliance::make_adapter("xml", opts);
-  compliance::batch b{1, 6, scenario()};
-  b.events.push_back(ev(6, compliance_kind::file_download, "r2", "sip:c@example.com", 0,
+  compliance::batch b{1, 8, scenario()};
+  b.events.push_back(ev(8, compliance_kind::file_download, "r2", "sip:c@example.com", 0,
                         "f00d.txt", kT0));
   ASSERT_TRUE(a->deliver(b).ok());
   std::vector<std::string> names;
   for (auto& e : std::filesystem::directory_iterator(dir.path()))
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
-  ASSERT_EQ(names.size(), 3u);
-  EXPECT_EQ(names[0], "pchat-compliance-00000000000000000001-00000000000000000006-r1.xml");
-  EXPECT_EQ(names[1], "pchat-compliance-00000000000000000001-00000000000000000006-r2.xml");
-  EXPECT_EQ(names[2], "pchat-compliance-00000000000000000001-00000000000000000006.ATTACH");
+  ASSERT_EQ(names.size(), 4u);
+  EXPECT_EQ(names[0], "pchat-compliance-00000000000000000001-00000000000000000008-r1.xml");
+  EXPECT_EQ(names[1], "pchat-compliance-00000000000000000001-00000000000000000008-r2.xml");
+  EXPECT_EQ(names[2], "pchat-compliance-00000000000000000001-00000000000000000008.ATTACH");
   EXPECT_EQ(read_file(dir.path() + "/" + names[2]),
             "FILEDOWNLOAD\t2008-06-04T20:15:40.9535480Z\tma-chan://example.com/r2\t"
             "sip:c@example.com\tf00d.txt\t\n");
-  EXPECT_EQ(a->delivered_range_end(1), 6u);
+  // Events of no one room (an admin's search of every room) go to the batch's own file.
+  EXPECT_EQ(names[3], "pchat-compliance-00000000000000000001-00000000000000000008.xml");
+  EXPECT_NE(read_file(dir.path() + "/" + names[3]).find("ADMINSEARCH"), std::string::npos);
+  EXPECT_EQ(a->delivered_range_end(1), 8u);
   EXPECT_EQ(a->delivered_range_end(2), 0u);
 }
 
@@ -444,6 +551,7 @@ TEST(CsvAdapter, CellsThatASpreadsheetWouldRunAsFormulasAreNeutralised) {
   events[2].user_display = "@SUM(1+1)";
   events[3].text = "-2+3";
   events[4].text = "\tx";
+  events[4].previous = "=cmd";  // an admin event's target and previous cells are text cells too
   events.push_back(events[4]);
   events.back().seq = 6;
   events.back().text = "\rx";
@@ -451,13 +559,13 @@ TEST(CsvAdapter, CellsThatASpreadsheetWouldRunAsFormulasAreNeutralised) {
   events.back().seq = 7;
   events.back().text = "safe = 1 \xFF";
   std::string csv = compliance::encode_csv(events);
-  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",,\r\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",\"'+cmd|' /C calc'!A0\","), std::string::npos) << csv;
   EXPECT_NE(csv.find(",\"'@SUM(1+1)\","), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",\"'-2+3\"\r\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",\"'\tx\"\r\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",\"'\rx\"\r\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",safe = 1 \xEF\xBF\xBD\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'-2+3\",,\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'\tx\",sip:alice@example.com,\"'=cmd\"\r\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'\rx\",sip:alice@example.com,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",safe = 1 \xEF\xBF\xBD,sip:alice@example.com,"), std::string::npos) << csv;
   // After unquoting, no cell of the file starts with a formula character.
   std::istringstream in(csv);
   std::string line;
@@ -506,13 +614,20 @@ TEST(CsvAdapter, WritesAHeaderAndQuotesFieldsPerRfc4180) {
   std::getline(in, header);
   EXPECT_EQ(header,
             "Event Id,Event Type,Time UTC,Time Since1970 Ms,Channel Uri,Channel Name,User Uri,"
-            "User Display Name,Message Id,Content\r");
+            "User Display Name,Message Id,Content,Target Uri,Previous Content\r");
   std::getline(in, row1);
   EXPECT_EQ(row1,
             "1,JOIN,2008-06-04T20:15:40.9535480Z,1212610540953,ma-chan://example.com/r1,"
-            "Trading Floor,sip:alice@example.com,sip:alice@example.com,0,\r");
-  EXPECT_NE(csv.find(",1,\"a, \"\"b\"\"\nc\"\r\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("5,MESSAGE_REPLACED,"), std::string::npos);
+            "Trading Floor,sip:alice@example.com,sip:alice@example.com,0,,,\r");
+  EXPECT_NE(csv.find(",1,\"a, \"\"b\"\"\nc\",,\r\n"), std::string::npos) << csv;
+  // The admin's own events: the admin as the user, whose message and what it said.
+  EXPECT_NE(csv.find("5,ADMINREPLACE,"), std::string::npos);
+  EXPECT_NE(csv.find(",admin:root,admin:root,1,This message was replaced by the Persistent Chat "
+                     "administrator.,sip:alice@example.com,Buy 100 <ACME> & hold\r\n"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("7,ADMINSEARCH,"), std::string::npos);
+  EXPECT_NE(csv.find(",ma-chan://example.com/,every room,admin:root,"), std::string::npos) << csv;
 }
 
 // ---- runner
@@ -910,6 +1025,7 @@ TEST(ComplianceCapture, ScenarioIsStagedInOrderAndReplacementShowsInBackchat) {
   f.room = "Scenario";
   f.contains = "secret";
   f.replacement = "This message was replaced by the Persistent Chat administrator.";
+  f.admin = "admin:root";
   EXPECT_EQ(n.replace(f), 1u);
   EXPECT_EQ(n.replace(f), 0u) << "replacing again changes nothing";
   // Back-chat (from the room's cache) shows the replacement, not the original.
@@ -925,12 +1041,24 @@ TEST(ComplianceCapture, ScenarioIsStagedInOrderAndReplacementShowsInBackchat) {
   }));
   using K = compliance_kind;
   std::vector<K> want = {K::join, K::chat,     K::chat, K::join,
-                         K::backchat, K::part, K::message_replaced, K::join, K::backchat};
+                         K::backchat, K::part, K::admin_replace, K::join, K::backchat};
   auto got = kinds(staged);
   got.resize(std::min(got.size(), want.size()));
   EXPECT_EQ(got, want);
   for (size_t i = 1; i < staged.size(); ++i) EXPECT_EQ(staged[i].seq, staged[i - 1].seq + 1);
+  // Bob's back-chat holds the two posts he was sent; the admin's replacement is the admin's.
+  EXPECT_NE(staged[4].text.find("] "), std::string::npos);
+  EXPECT_NE(staged[4].text.find("sip:alice@example.com: secret plan\n"), std::string::npos) << staged[4].text;
+  EXPECT_NE(staged[4].text.find("sip:alice@example.com: lunch?\n"), std::string::npos) << staged[4].text;
+  EXPECT_EQ(staged[4].user_uri, "sip:bob@example.com");
   EXPECT_EQ(staged[6].message_id, 1u);
+  EXPECT_EQ(staged[6].user_uri, "admin:root");
+  EXPECT_EQ(staged[6].target, "sip:alice@example.com");
+  EXPECT_EQ(staged[6].previous, "secret plan");
+  EXPECT_EQ(staged[6].text, f.replacement);
+  // Carol's back-chat (from the cache) shows the replacement, as she saw it.
+  EXPECT_NE(staged[8].text.find("replaced by the Persistent Chat administrator"), std::string::npos);
+  EXPECT_EQ(staged[8].text.find("secret plan"), std::string::npos);
   // Deliver through the XML adapter: the file validates against the XSD.
   compliance::adapter_options opts;
   opts.output_directory = dir.path() + "/out";
@@ -942,5 +1070,34 @@ TEST(ComplianceCapture, ScenarioIsStagedInOrderAndReplacementShowsInBackchat) {
   EXPECT_EQ(pchat::testing::xmllint_compliance_xml(path, &out), 0) << out;
   std::string doc = read_file(path);
   EXPECT_NE(doc.find("type=\"CHAT\" content=\"secret plan\" id=\"1\""), std::string::npos);
-  EXPECT_NE(doc.find("type=\"CHAT\" content=\"This message was replaced"), std::string::npos);
+  EXPECT_NE(doc.find("type=\"ADMINREPLACE\" content=\"This message was replaced"), std::string::npos);
+}
+
+TEST(ComplianceCapture, AClearIsTheAdminsEventPerMessageWithWhatItSaid) {
+  temp_dir dir("compliance");
+  node n(dir.path(), true);
+  std::string uri = n.make_room("Cleared", true);
+  auto alice = n.session(1, "sip:alice@example.com");
+  ASSERT_TRUE(n.join(alice, 1, uri));
+  ASSERT_EQ(n.cmd(alice, post_cmd(uri, "first")), 200);
+  ASSERT_EQ(n.cmd(alice, post_cmd(uri, "second")), 200);
+  caf::scoped_actor self{*n.sys};
+  uint64_t removed = 0;
+  self->request(n.ctx->directory, 5s, actors::clear_atom::value, std::string("Cleared"),
+                std::numeric_limits<int64_t>::max() - 1, std::string("admin:carol"))
+      .receive([&](uint64_t r) { removed = r; }, [&](caf::error& e) { ADD_FAILURE() << n.sys->render(e); });
+  EXPECT_EQ(removed, 2u);
+  std::vector<compliance_record> cleared;
+  ASSERT_TRUE(eventually([&] {
+    cleared.clear();
+    for (auto& e : n.staged())
+      if (e.kind == compliance_kind::admin_clear) cleared.push_back(e);
+    return cleared.size() == 2;
+  }));
+  EXPECT_EQ(cleared[0].user_uri, "admin:carol");
+  EXPECT_EQ(cleared[0].target, "sip:alice@example.com");
+  EXPECT_EQ(cleared[0].previous, "first");
+  EXPECT_EQ(cleared[0].message_id, 1u);
+  EXPECT_EQ(cleared[1].previous, "second");
+  EXPECT_EQ(cleared[1].text.rfind("cleared: posted on or before ", 0), 0u) << cleared[1].text;
 }

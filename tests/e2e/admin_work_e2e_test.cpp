@@ -65,7 +65,7 @@ std::string make_big_room(const std::string& data_dir) {
 
 TEST(AdminWorkE2E, ClearingABigRoomDoesNotStallPostsInOtherRooms) {
   pchat::testing::temp_dir dir("adminwork");
-  // Compliance on: the clear also stages one MESSAGE_REMOVED event per message.
+  // Compliance on: the clear also stages one ADMINCLEAR event per message (with its text).
   pchat::testing::server_process server(
       dir / "data", {"--compliance-enabled=true", "--compliance-output-dir=" + dir / "out"});
   ASSERT_TRUE(server.start()) << server.stderr_text();  // first start: the demo room

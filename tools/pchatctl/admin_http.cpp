@@ -1,6 +1,7 @@
 #include "tools/pchatctl/admin_http.h"
 
 #include <netdb.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,10 @@ std::string& admin_token() {
   static std::string token;
   return token;
 }
+std::string& admin_name() {
+  static std::string name;
+  return name;
+}
 std::string read_first_line(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "r");
   if (!f) return {};
@@ -30,6 +35,22 @@ std::string read_first_line(const std::string& path) {
 }  // namespace
 
 void set_admin_token(std::string token) { admin_token() = std::move(token); }
+
+void set_admin_name(std::string name) { admin_name() = std::move(name); }
+
+std::string default_admin_name() {
+  std::string raw;
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) raw = sudo;
+  if (raw.empty())
+    if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) raw = pw->pw_name;
+  if (raw.empty()) raw = "uid-" + std::to_string(::geteuid());
+  std::string out;
+  for (char c : raw)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '+' || c == '-')
+      out += c;
+  if (out.size() > 64) out.resize(64);
+  return out.empty() ? "uid-" + std::to_string(::geteuid()) : out;
+}
 
 std::string find_admin_token(const std::string& token, const std::string& token_file,
                              const std::string& data_dir) {
@@ -85,6 +106,7 @@ http_result http(const std::string& server, const std::string& method, const std
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + server +
                     "\r\nConnection: close\r\nContent-Type: application/json\r\n" +
                     (admin_token().empty() ? std::string() : "Authorization: Bearer " + admin_token() + "\r\n") +
+                    (admin_name().empty() ? std::string() : "X-PChat-Admin: " + admin_name() + "\r\n") +
                     "Content-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n" + body;
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {

@@ -14,6 +14,12 @@ struct http_result {
 
 // The admin token sent as `Authorization: Bearer` with every request (empty: none).
 void set_admin_token(std::string token);
+// The name sent as X-PChat-Admin with every request (text/admin_name.h): pchatd records
+// the admin's own compliance events under it.
+void set_admin_name(std::string name);
+// The person running pchatctl: $SUDO_USER (the login behind sudo), else the effective
+// user's login name, else "uid-N"; reduced to the characters text/admin_name.h allows.
+std::string default_admin_name();
 // Finds the token: explicit value, else the file, else $PCHAT_ADMIN_TOKEN, else
 // <data_dir>/admin.token, else ./data/admin.token (the README's default data folder).
 std::string find_admin_token(const std::string& token, const std::string& token_file,

@@ -1,18 +1,21 @@
 // pchatctl: the administration CLI, modelled on the *-CsPersistentChat* cmdlets.
 //
 //   pchatctl [--server=HOST:PORT] [--json] [--data-dir=D | --token-file=F | --token=T]
-//            <noun> <verb> [--option=value | --option value] ...
+//            [--admin-name=NAME] <noun> <verb> [--option=value | --option value] ...
 //
 // Every noun and verb has --help. Commands: directory_commands.h (category, room, message,
 // addin, file), identity_commands.h (user, group, policy, principal), config_commands.h
 // (status, config, compliance), history_commands.h (search, export, import, test message),
 // pool_commands.h (pool status).
+// Every request names the acting admin (X-PChat-Admin, --admin-name: default the login
+// behind sudo), recorded with the admin's compliance events.
 // The reference, the --json shapes and the exit statuses are in docs/ADMIN.md:
 // 0 ok, 1 the server refused (its reason printed), 2 bad usage, 3 cannot reach the server.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
+#include "text/admin_name.h"
 #include "tools/pchatctl/admin_http.h"
 #include "tools/pchatctl/command_line.h"
 #include "tools/pchatctl/config_commands.h"
@@ -39,7 +42,7 @@ std::string command_path(const CLI::App& app) {
 
 int main(int argc, char** argv) {
   pchat::ctl::ctl_context ctx;
-  std::string token, token_file, data_dir;
+  std::string token, token_file, data_dir, admin_name = pchat::ctl::default_admin_name();
   CLI::App app{"pchatctl: administer a pchat node over its admin API (docs/ADMIN.md)", "pchatctl"};
   app.option_defaults()->always_capture_default();
   // Global options may also follow the command: `pchatctl room get --json`.
@@ -51,6 +54,15 @@ int main(int argc, char** argv) {
                                    "DATA-DIR/admin.token)");
   app.add_option("--token-file", token_file, "file holding the admin token");
   app.add_option("--data-dir", data_dir, "pchatd's data folder: its admin.token is used (default ./data)");
+  app.add_option("--admin-name", admin_name,
+                 "the name your actions are recorded under in compliance (admin:NAME; default: your "
+                 "login, the one behind sudo)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return pchat::text::valid_admin_name(v) ? std::string()
+                                                    : std::string("1..64 of A-Z a-z 0-9 . _ @ + -");
+          },
+          "NAME"));
   pchat::ctl::add_directory_commands(app, ctx);
   pchat::ctl::add_identity_commands(app, ctx);
   pchat::ctl::add_config_commands(app, ctx);
@@ -76,5 +88,6 @@ int main(int argc, char** argv) {
     return pchat::ctl::kExitUsage;
   }
   pchat::ctl::set_admin_token(pchat::ctl::find_admin_token(token, token_file, data_dir));
+  pchat::ctl::set_admin_name(admin_name);
   return ctx.action();
 }
