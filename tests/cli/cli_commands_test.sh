@@ -38,7 +38,7 @@ field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]); [v:=v[int(k)] 
 expect() { local got; got="$(field "$1" "$2")" || fail "no $2 in $1"; [ "$got" = "$3" ] || fail "$2 is '$got', not '$3'"; }
 
 # ---- help everywhere, and the usage errors of the issue
-for cmd in "" "room" "room get" "room set" "category get" "policy get" "search" "test message" "compliance set"; do
+for cmd in "" "room" "room get" "room set" "category get" "policy get" "search" "test message" "test credential set" "compliance set"; do
   # shellcheck disable=SC2086
   OUT="$("${C[@]}" $cmd --help 2>&1)"; [ $? -eq 0 ] && [[ "$OUT" == *"Usage: pchatctl"* ]] || fail "'$cmd --help': $OUT"
 done
@@ -151,6 +151,50 @@ ok --json search --query nothing --room "$URI"; expect "$OUT" "results" "[]"
 ok export --file "$WORK/a.jsonl" --category "$CAT_URI"; grep -q "Audit Room" "$WORK/a.jsonl" || fail "export --category by URI lacks the room"
 ok --json export --file "$WORK/b.jsonl" --category Demo; grep -q "Audit Room" "$WORK/b.jsonl" && fail "export --category Demo holds Audit Room"
 ok --json import --file "$WORK/a.jsonl" --what-if
+# ---- test users (Set-CsTestUserCredential) and test message: existing users only, never a
+# room of its own choosing, nothing created behind the admin's back
+PA="$(sed -n 's/^demo-user=alice@example.com password=//p' "$WORK/out")"
+PB="$(sed -n 's/^demo-user=bob@example.com password=//p' "$WORK/out")"
+[ -n "$PA" ] && [ -n "$PB" ] || fail "no demo passwords in pchatd's output"
+CF="$WORK/creds/test.json"
+refused "pchatctl test credential set --user1" test message --credential-file "$CF"
+PCHATCTL_TEST_CREDENTIALS="$CF" "${C[@]}" test message >/dev/null 2>"$WORK/cerr"; [ $? -eq 1 ] || fail "test message without a set: not exit 1"
+usage "--bogus" test message --bogus x --credential-file "$CF"
+usage "--user1" test credential set --user2 bob@example.com --room "Demo Room" --credential-file "$CF"
+usage "--frobnicate" test credential set --frobnicate 1
+usage "--room: must not be empty" test message --room "" --credential-file "$CF"
+usage "credential" test credential
+refused "no user sip:nobody@example.com" test credential set --user1 nobody@example.com --password1 x \
+  --user2 bob@example.com --password2 y --room "Demo Room" --credential-file "$CF"
+refused "no room" test credential set --user1 alice@example.com --password1 x --user2 bob@example.com \
+  --password2 y --room "No Such Room" --credential-file "$CF"
+ok room new --name "Closed Test" --category Demo --privacy closed --members sip:alice@example.com
+refused "sip:bob@example.com is not a member of the closed room" test credential set --user1 alice@example.com \
+  --password1 x --user2 bob@example.com --password2 y --room "Closed Test" --credential-file "$CF"
+[ -e "$CF" ] && fail "a refused set wrote $CF"
+ok --json user get; USERS_BEFORE="$OUT"
+ok test credential set --user1 alice@example.com --password1 "$PA" --user2 sip:bob@example.com \
+  --password2 "$PB" --room "Demo Room" --credential-file "$CF"
+[[ "$OUT" == *"sip:alice@example.com"* && "$OUT" != *"$PA"* ]] || fail "credential set shows: $OUT"
+[ "$(stat -c %a "$CF")" = 600 ] || fail "$CF is not mode 600"
+ok --json test credential get --credential-file "$CF"; expect "$OUT" "user2" "sip:bob@example.com"
+[[ "$OUT" != *"$PB"* ]] || fail "credential get shows a password"
+ok test message --credential-file "$CF"; [[ "$OUT" == *Success* ]] || fail "test message: $OUT"
+ok --json test message --credential-file "$CF"; expect "$OUT" "success" "true"
+ok --json user get; [ "$OUT" = "$USERS_BEFORE" ] || fail "test message changed the users"
+# A wrong password fails at sign-in (exit 1), and an explicit closed room is the admin's choice.
+ok test credential set --user1 alice@example.com --password1 "$PA" --user2 bob@example.com \
+  --password2 wrong --room "Demo Room" --credential-file "$CF"
+OUT="$("${C[@]}" test message --credential-file "$CF" --timeout 5 2>&1)"; [ $? -eq 1 ] || fail "wrong password: not exit 1"
+[[ "$OUT" == *"sign-in failed"* && "$OUT" == *Failure* ]] || fail "wrong password: $OUT"
+ok test credential set --user1 alice@example.com --password1 "$PA" --user2 bob@example.com \
+  --password2 "$PB" --room "Demo Room" --credential-file "$CF"
+OUT="$("${C[@]}" test message --room "Closed Test" --credential-file "$CF" --timeout 5 2>&1)"; [ $? -eq 1 ] || fail "closed room: not exit 1"
+[[ "$OUT" == *"join refused with code 403"* ]] || fail "closed room: $OUT"
+ok test credential remove --credential-file "$CF"
+refused "no test users are set" test credential get --credential-file "$CF"
+ok room remove --identity "Closed Test"
+
 # Global options after the command too.
 ok room get --identity "$ID" --json; expect "$OUT" "id" "$ID"
 # Removal by URI.

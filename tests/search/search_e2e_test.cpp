@@ -142,14 +142,22 @@ TEST_F(SearchE2E, IndexIsRebuiltFromTheStoreAfterRestart) {
 
 TEST_F(SearchE2E, TestMessageExchangesAMessageBetweenTwoTestUsers) {
   int rc = -1;
-  std::string out = server_->ctl("test message", &rc);
+  const std::string file = " --credential-file " + (dir_ / "creds.json");
+  // No test users set: it refuses and says what to run (it creates no account itself).
+  std::string out = server_->ctl("test message" + file, &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("pchatctl test credential set"), std::string::npos) << out;
+  out = server_->ctl("test credential set --user1 alice@example.com --password1 a --user2 bob@example.com "
+                     "--password2 b --room 'Demo Room'" + file, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = server_->ctl("test message" + file, &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("Success"), std::string::npos) << out;
-  json j = ctl_json("test message --room 'Demo Room'");
+  json j = ctl_json("test message --room 'Demo Room'" + file);
   ASSERT_TRUE(j.is_object());
   EXPECT_TRUE(j["success"].get<bool>());
   EXPECT_EQ(j["steps"].size(), 7u);  // find room, 2 sign-ins, 2 joins, 2 exchanges
-  out = server_->ctl("test message --room 'No Such Room'", &rc);
+  out = server_->ctl("test message --room 'No Such Room'" + file, &rc);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("Failure"), std::string::npos) << out;
   // The test users' messages are searchable like any others.

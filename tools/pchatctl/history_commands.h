@@ -1,4 +1,4 @@
-// pchatctl commands for room history (issue 3): search, export, import, backup, test message.
+// pchatctl commands for room history (issue 3): search, export, import, backup.
 //
 //   search --query TEXT [--room R[,R2]] [--author U[,U2]] [--from DATE] [--to DATE] [--limit N]
 //                                    history search (GET /api/v1/search)
@@ -10,10 +10,6 @@
 //                                    online backup of the node into D, a new or empty folder
 //                                    (POST /api/v1/backup; written by the server on this host;
 //                                    restore with pchatd --restore-from=D, docs/ADMIN.md)
-//   test message [--room R] [--user1 U] [--user2 U] [--timeout SECONDS]
-//                                    Test-CsPersistentChatMessage: two test users sign in over
-//                                    SIP, join the room (default: the first room), exchange a
-//                                    message both ways; exit 0 on success, 1 on failure
 //
 // Output is a readable table (or lines); --json prints JSON. Exit status as pchatctl's.
 #pragma once

@@ -5,8 +5,8 @@
 //
 // Every noun and verb has --help. Commands: directory_commands.h (category, room, message,
 // addin, file), identity_commands.h (user, group, policy, principal), config_commands.h
-// (status, config, compliance), history_commands.h (search, export, import, test message),
-// pool_commands.h (pool status).
+// (status, config, compliance), history_commands.h (search, export, import, backup),
+// test_commands.h (test message, test credential), pool_commands.h (pool status).
 // Every request names the acting admin (X-PChat-Admin, --admin-name: default the login
 // behind sudo), recorded with the admin's compliance events.
 // The reference, the --json shapes and the exit statuses are in docs/ADMIN.md:
@@ -23,6 +23,7 @@
 #include "tools/pchatctl/history_commands.h"
 #include "tools/pchatctl/identity_commands.h"
 #include "tools/pchatctl/pool_commands.h"
+#include "tools/pchatctl/test_commands.h"
 
 namespace {
 
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   pchat::ctl::add_config_commands(app, ctx);
   pchat::ctl::add_history_commands(app, ctx);
   pchat::ctl::add_pool_commands(app, ctx);
+  pchat::ctl::add_test_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
