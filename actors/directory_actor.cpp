@@ -121,7 +121,7 @@ caf::actor local_room(dir_ptr self, const std::string& id) {
   if (auto a = st.active.find(id); a != st.active.end()) return a->second;
   // Pool: the owner's claim of the room (its epoch, docs/POOL.md "Epochs") belongs to the
   // room's start, before it serves (the replica/members parts).
-  auto room = spawn_room_actor(self->system(), st.ctx, st.rooms[id]);
+  auto room = spawn_room_actor(self->system(), st.ctx, st.rooms[id], st.category_of(st.rooms[id]));
   // Linked: when the directory stops (shutdown), its rooms stop with it; a room
   // retiring normally does not affect the directory.
   self->link_to(room);
@@ -279,6 +279,14 @@ void resync(dir_ptr self) {
 caf::behavior serving(dir_ptr self) {
   return {
       [=](dirsync_atom) { resync(self); },
+      [=](access_changed_atom) {
+        // Revocation (docs/SECURITY.md): whoever lost a room through a group, a policy or a
+        // deleted user leaves it now, told as when a room's settings change.
+        auto& st = self->state;
+        for (auto& [id, room] : st.active)
+          if (auto r = st.rooms.find(id); r != st.rooms.end())
+            self->send(room, update_room_atom::value, r->second, st.category_of(r->second));
+      },
       // A new pool view (ctx->pool): where a room lives is read from the view when a lookup
       // needs it.
       [=](pool_changed_atom, uint64_t) {},

@@ -17,9 +17,29 @@ identity_registry::identity_registry(std::string domain)
 template <typename Change>
 void identity_registry::publish(Change&& change) {
   std::lock_guard<std::mutex> l(writer_);
-  auto next = std::make_shared<identity_snapshot>(*current_.load());
+  auto before = current_.load();
+  auto next = std::make_shared<identity_snapshot>(*before);
   change(*next);
+  std::shared_ptr<const identity_snapshot> after = next;
   current_.store(std::move(next));
+  if (watcher_) watcher_(*before, *after);
+}
+
+void identity_registry::watch(change_watcher w) {
+  std::lock_guard<std::mutex> l(writer_);
+  watcher_ = std::move(w);
+}
+
+std::vector<revoked_user> revoked_between(const identity_snapshot& before, const identity_snapshot& after) {
+  std::vector<revoked_user> out;
+  for (auto& [uri, u] : before.users_) {
+    auto now = after.users_.find(uri);
+    bool credentials = now == after.users_.end() || (u.enabled && !now->second.enabled) ||
+                       (u.enabled && now->second.ha1 != u.ha1);
+    if (credentials || (before.chat_enabled(uri) && !after.chat_enabled(uri)))
+      out.push_back({uri, credentials});
+  }
+  return out;
 }
 
 pchat::status identity_registry::load(const storage::identities& s) {
@@ -43,6 +63,12 @@ pchat::status identity_registry::load(const storage::identities& s) {
 void identity_registry::upsert_user(const storage::user_record& u) {
   if (follows_store_.load(std::memory_order_acquire)) return;
   publish([&](identity_snapshot& n) { n.users_[lower(u.uri)] = u; });
+}
+void identity_registry::upsert_users(const std::vector<storage::user_record>& users) {
+  if (follows_store_.load(std::memory_order_acquire)) return;
+  publish([&](identity_snapshot& n) {
+    for (auto& u : users) n.users_[lower(u.uri)] = u;
+  });
 }
 void identity_registry::remove_user(const std::string& uri) {
   if (follows_store_.load(std::memory_order_acquire)) return;

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,12 @@ struct room_access {
   bool can_join = false;  // join, read history
   bool can_post = false;
   std::string reason;     // why not, for the XCCOS error text
+};
+
+// A user who lost access between two snapshots (revoked_between).
+struct revoked_user {
+  std::string uri;           // lower-case "sip:user@domain"
+  bool credentials = false;  // deleted, disabled or a new password: trusted connections sign in again
 };
 
 // One consistent, immutable view of users, groups and policies. Every method is const and
@@ -67,6 +74,7 @@ class identity_snapshot {
 
  private:
   friend class identity_registry;
+  friend std::vector<revoked_user> revoked_between(const identity_snapshot&, const identity_snapshot&);
   bool matches(const std::vector<storage::principal>& list, const std::string& uri, int depth) const;
   std::string domain_;
   std::unordered_map<std::string, storage::user_record> users_;    // by lower uri
@@ -74,8 +82,20 @@ class identity_snapshot {
   std::unordered_map<std::string, storage::policy_record> policies_;
 };
 
+// Users of `before` who lost access in `after`: their sign-in credentials changed (deleted,
+// disabled, a new password) or their effective policy turned Persistent Chat off. O(users
+// of `before`); called once per published change. Room-level losses (groups, members,
+// scopes) are not listed: live rooms re-check their rosters for those.
+std::vector<revoked_user> revoked_between(const identity_snapshot& before, const identity_snapshot& after);
+
 class identity_registry {
  public:
+  // Called with the snapshots before and after every published change (standalone writes
+  // and a pool node's reloads alike), in the order they were published, on the writer's
+  // thread with the writers' lock held: it must not block (send messages and return) and
+  // must not write to the registry.
+  using change_watcher = std::function<void(const identity_snapshot& before, const identity_snapshot& after)>;
+
   // Starts empty (everything denied: no policy enables chat) until load() or a write.
   explicit identity_registry(std::string domain);
   identity_registry(const identity_registry&) = delete;
@@ -91,7 +111,12 @@ class identity_registry {
   // applied in between, they could put back an older record than the store holds.
   void follow_store() { follows_store_.store(true, std::memory_order_release); }
 
+  // Installs the one watcher (replacing any); empty removes it. server_node installs the
+  // revocation of live sessions and room memberships here (docs/SECURITY.md "Revocation").
+  void watch(change_watcher w);
+
   void upsert_user(const storage::user_record& u);
+  void upsert_users(const std::vector<storage::user_record>& users);  // one snapshot for all
   void remove_user(const std::string& uri);
   void upsert_group(const storage::group_record& g);
   void remove_group(const std::string& name);
@@ -109,6 +134,7 @@ class identity_registry {
   template <typename Change>
   void publish(Change&& change);
   std::mutex writer_;  // one writer at a time: no lost update between two admin requests
+  change_watcher watcher_;  // guarded by writer_
   std::atomic<bool> follows_store_{false};
   std::atomic<std::shared_ptr<const identity_snapshot>> current_;
 };

@@ -160,6 +160,8 @@ using route_atom = caf::atom_constant<caf::atom("route")>;     // (route, node n
 using routed_atom = caf::atom_constant<caf::atom("routed")>;   // (routed, message inner) | directory_relay -> the owner's directory_relay -> its dir (inner) | u64
 using pnotify_atom = caf::atom_constant<caf::atom("pnotify")>; // (pnotify, node name, message inner) | dir -> its directory_relay | none: `inner` (roomupd)
                                                                //   to that node's directory; (pnotify, message inner) between relays
+using access_changed_atom = caf::atom_constant<caf::atom("acchg")>;  // (acchg) | identity watcher (server_node) -> dir | none: users, groups or policies changed:
+                                                               //   every live room of this node re-checks its roster (update_room_atom with its settings)
 using dirsync_atom = caf::atom_constant<caf::atom("dirsync")>; // (dirsync) | directory log -> dir | none: the store's categories and rooms changed
                                                                //   (a pool node applied a directory record): read them again, tell live rooms what changed
 // The membership actor (pool_actor.h) and its coordinator:

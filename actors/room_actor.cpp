@@ -80,6 +80,7 @@ class post_window {
 struct room_state {
   std::shared_ptr<const server_context> ctx;
   storage::room_record rec;
+  storage::category_record category;  // rec's category, as the directory last told (its scope)
   std::string uri;
   uint64_t next_seq = 1;
   std::deque<storage::message_record> cache;
@@ -99,7 +100,6 @@ struct room_state {
   // when its settings change (update_room_atom), never per post: accept_post follows it.
   struct post_plan {
     std::string refusal;           // not empty: every post is refused with this (busy)
-    bool presenters_only = false;  // an auditorium: only its presenters post
     bool store = true;             // the category's ChatHistory: in the log and back-chat
     bool capture = false;          // compliance on: the CHAT event in the post's own write
   } plan;
@@ -201,6 +201,13 @@ struct room_state {
     return e;
   }
 
+  // `user`'s access to this room as the identity registry says now (no registry: none).
+  room_access access_of(const std::string& user) const {
+    auto ids = ctx->identities ? ctx->identities->current() : nullptr;
+    if (!ids) return {false, false, false, "access control is not configured"};
+    return ids->access(user, rec, category);
+  }
+
   // Decides how posts are taken (post_plan) from what the room knows now: whether its
   // history was read, its type, its category's ChatHistory, compliance.
   void make_plan() {
@@ -208,7 +215,6 @@ struct room_state {
                           : "room " + rec.name + " cannot read its history (" + load_error +
                                 "); posting is off until it can, retry later";
     if (pool.lost) plan.refusal = "room " + rec.name + " is now served by another node; send it again";
-    plan.presenters_only = rec.type == storage::room_type::auditorium;
     plan.store = chat_history;
     plan.capture = ctx->compliance_enabled;
   }
@@ -1001,10 +1007,14 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
   room_state::held_post p{std::move(info), std::move(rp), {}, false, {}, false, false};
   if (st.pool.lost) return st.give_back(p);
   caf::error refused;
-  if (!st.plan.refusal.empty())
+  if (!st.plan.refusal.empty()) {
     refused = make_error(errc::busy, st.plan.refusal);
-  else if (st.plan.presenters_only && (!st.ctx->identities || !st.ctx->identities->current()->matches(st.rec.presenters, user)))
-    refused = make_error(errc::forbidden, "only presenters post in the auditorium " + st.rec.name);
+  } else if (!p.rp.pending()) {
+    // A member's post is checked now, not only at its join: access revoked since is refused
+    // even if the room has not removed the member yet (an announce's caller checked).
+    room_access a = st.access_of(user);
+    if (!a.can_post) refused = make_error(errc::forbidden, a.reason);
+  }
   if (refused) return st.answer(p, &refused);
   p.msg.seq = st.next_seq++;
   p.msg.author = user;
@@ -1200,9 +1210,10 @@ void take_over(room_ptr self, bool first) {
 }
 
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
-                         storage::room_record rec) {
+                         storage::room_record rec, storage::category_record cat) {
   auto& st = self->state;
   st.ctx = ctx;
+  st.category = std::move(cat);
   ctx->metrics->rooms_active.add(1);  // ~room_state takes it back
   st.rec = std::move(rec);
   st.uri = xccos::room_uri(ctx->domain, st.rec.id);
@@ -1290,6 +1301,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       [=](update_room_atom, storage::room_record& rec, const storage::category_record& cat) {
         auto& st = self->state;
         st.rec = std::move(rec);
+        st.category = cat;
         st.chat_history = cat.chat_history;
         st.make_plan();
         // Whoever may no longer be in the room is removed and told so (ntc:part about
@@ -1315,6 +1327,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       [=](backchat_atom, const std::string& user,
           int count) -> caf::result<std::vector<storage::message_record>> {
         auto& st = self->state;
+        if (room_access a = st.access_of(user); !a.can_join) return make_error(errc::forbidden, a.reason);
         size_t n = static_cast<size_t>(std::clamp(count <= 0 ? st.ctx->config.default_chat_history : count,
                                                   0, st.ctx->config.default_chat_history));
         if (n <= st.cache.size()) {
@@ -1397,8 +1410,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
 }  // namespace
 
 caf::actor spawn_room_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx,
-                            storage::room_record rec) {
-  return sys.spawn(room_actor, std::move(ctx), std::move(rec));
+                            storage::room_record rec, storage::category_record cat) {
+  return sys.spawn(room_actor, std::move(ctx), std::move(rec), std::move(cat));
 }
 
 }  // namespace pchat::actors

@@ -54,8 +54,11 @@ inline constexpr size_t kScanChunk = 256;
 // being stored twice (docs/POOL.md "post ids"). 1,000 x 16 bytes per live room.
 inline constexpr size_t kPostIdWindow = 1000;
 
-// REQUIRES: rec is a stored room; ctx->reader and ctx->commit are running.
+// REQUIRES: rec is a stored room, `cat` its category (empty: none); ctx->reader and
+// ctx->commit are running. Every post and back-chat is checked against the user's access
+// to rec and cat as the identity registry says at that moment (defence in depth: a member
+// whose access was revoked is refused even before the room removes it).
 caf::actor spawn_room_actor(caf::actor_system& sys, std::shared_ptr<const server_context> ctx,
-                            storage::room_record rec);
+                            storage::room_record rec, storage::category_record cat = {});
 
 }  // namespace pchat::actors

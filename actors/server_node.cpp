@@ -8,6 +8,7 @@
 #include "actors/index_feed.h"
 #include "actors/indexer_actor.h"
 #include "actors/directory_relay.h"
+#include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
 #include "actors/pool_edge.h"
@@ -88,6 +89,18 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   // 4. Complete: from here on the context is only read, the directory reading it first.
   ctx_ = std::move(ctx);
   caf::anon_send(directory, start_atom::value, ctx_);
+  // 5. Revocation (docs/SECURITY.md "Revocation"): every change of users, groups or
+  // policies, made here or applied from the pool's log, ends the dialogs of the users who
+  // lost access on this node's edge and makes this node's live rooms re-check their rosters.
+  if (parts_.identities) {
+    caf::actor dir = ctx_->directory;
+    sip::endpoint* edge = parts_.sip;
+    parts_.identities->watch([dir, edge](const identity_snapshot& before, const identity_snapshot& after) {
+      if (edge)
+        for (auto& r : revoked_between(before, after)) edge->end_user(r.uri, r.credentials);
+      caf::anon_send(dir, access_changed_atom::value);
+    });
+  }
   if (ctx_->directory_relay) caf::anon_send(ctx_->directory_relay, start_atom::value, ctx_);
 }
 
@@ -122,6 +135,7 @@ std::string server_node::start_pool(uint16_t sip_port, uint16_t http_port) {
 void server_node::stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (parts_.identities) parts_.identities->watch({});  // the edge and actors go below
   // The edge first: its thread stops, so no new dialog, INFO or close reaches the bridge;
   // actors may still send (a stopped endpoint drops it).
   if (parts_.sip) parts_.sip->stop();

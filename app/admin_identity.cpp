@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unordered_set>
+
 #include "actors/identity_registry.h"
 #include "actors/server_context.h"
 #include "protocol/sip/sip_digest.h"
@@ -14,6 +16,9 @@ namespace pchat::app {
 namespace {
 
 using json = nlohmann::json;
+
+// Users per POST /api/v1/users/batch (a 1 MiB body holds about 20,000 short ones).
+constexpr size_t kMaxBatchUsers = 10000;
 
 web::http_response from_status(const pchat::status& s) {
   if (s.is_not_found()) return error(404, "not found: " + s.reason());
@@ -70,6 +75,42 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       if (auto s = store.identities().put_user(u); !s.is_ok()) return from_status(s);
       ids.upsert_user(u);
       return reply(exists ? 200 : 201, user_json(u));
+    }
+    if (p == "/api/v1/users/batch" && req.method == "POST") {
+      // Users made if absent (an existing one is left as it is), all in one synced write:
+      // provisioning many accounts at once (the bench, an import). At most kMaxBatchUsers.
+      json b = json::parse(req.body, nullptr, false);
+      if (!b.is_array() || b.size() > kMaxBatchUsers)
+        return error(400, "expected a JSON array of at most " + std::to_string(kMaxBatchUsers) +
+                              " objects {\"uri\": ..., \"display_name\": ..., \"password\": ...}");
+      std::vector<storage::user_record> made;
+      auto now = ids.current();
+      std::unordered_set<std::string> seen;
+      size_t existing = 0;
+      for (auto& e : b) {
+        if (!e.is_object() || !e.contains("uri") || !e["uri"].is_string())
+          return error(400, "every entry needs a string \"uri\" (sip:user@domain)");
+        std::string uri = normalise_uri(e["uri"].get<std::string>());
+        storage::user_record u;
+        if (!seen.insert(uri).second || now->known_user(uri) || store.identities().get_user(uri, &u).is_ok()) {
+          ++existing;
+          continue;
+        }
+        u = {};
+        u.uri = uri;
+        u.display_name = e.value("display_name", "");
+        if (e.contains("password")) {
+          std::string pw = e.value("password", "");
+          if (pw.empty()) return error(400, "password of " + uri + " must not be empty");
+          u.ha1 = sip::digest_ha1(uri.substr(4), ctx->domain, pw);
+        }
+        made.push_back(std::move(u));
+      }
+      if (!made.empty()) {
+        if (auto s = store.identities().put_users(made); !s.is_ok()) return from_status(s);
+        ids.upsert_users(made);
+      }
+      return reply(200, json{{"created", made.size()}, {"existing", existing}});
     }
     if (p.rfind("/api/v1/users/", 0) == 0) {
       std::string uri = normalise_uri(tail("/api/v1/users/"));

@@ -1,11 +1,15 @@
 // Admin API for the user directory, groups and Persistent Chat policies
 // (Get-CsAdPrincipal / *-CsPersistentChatPolicy / Grant-CsPersistentChatPolicy). Each write
-// goes to the store first (synced), then to the node's identity registry.
+// goes to the store first (synced), then to the node's identity registry, whose watcher
+// ends what a change takes away at once (docs/SECURITY.md "Revocation").
 //
 //   GET    /api/v1/users                      list (never returns password hashes)
 //   GET    /api/v1/users/{uri}
 //   POST   /api/v1/users      {uri, password?, display_name?, enabled?, site?, policy?}
 //                             create or update; a password sets the Digest HA1
+//   POST   /api/v1/users/batch [{uri, password?, display_name?}, ...]  (at most 10,000)
+//                             each made if absent (an existing user is left as it is), all
+//                             in one synced write -> {created, existing}
 //   DELETE /api/v1/users/{uri}
 //   GET    /api/v1/groups,  POST /api/v1/groups {name, description?, members[]},
 //   DELETE /api/v1/groups/{name}

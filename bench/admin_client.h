@@ -4,8 +4,8 @@
 // One blocking HTTP/1.1 connection with keep-alive to a loopback address (the admin API is
 // bound to loopback); a dropped connection is reopened once per request. Bodies are JSON.
 //
-// Users: pchat has no accounts yet (any user name signs in), so ensure_users() is the seam
-// where the bench will provision them once authentication exists; today it does nothing.
+// Users: pchat admits only users its directory knows; ensure_users() makes the bench's users
+// (no password: the bench runs pchatd with --auth=none) through POST /api/v1/users/batch.
 //
 // Threading: one thread. Errors are values: every call returns false / nullopt and sets
 // last_error(); nothing throws except std::bad_alloc.
@@ -55,7 +55,7 @@ class admin_client {
   // DELETE /api/v1/rooms/{id}. Returns the HTTP status (0 on transport error); 404/405 mean
   // the server has no such endpoint yet or the room is gone.
   int delete_room(const std::string& id);
-  // Seam for authentication (see the file comment): true, nothing sent today.
+  // Makes every user in `users` ("name@domain") that does not exist (see the file comment).
   bool ensure_users(const std::vector<std::string>& users);
 
   const std::string& last_error() const { return error_; }

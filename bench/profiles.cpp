@@ -110,6 +110,14 @@ void register_rooms(load_driver& d, const std::vector<created_room>& made, int r
 bool sign_in_everyone(run_context& ctx, load_driver& d, bench_report& rep, double default_rate) {
   double rate = ctx.opt.signin_rate > 0 ? ctx.opt.signin_rate : default_rate;
   size_t pending = ctx.opt.signin_concurrency ? ctx.opt.signin_concurrency : 1000;
+  // The directory admits only users it knows (no fallback to the global policy).
+  std::vector<std::string> names;
+  names.reserve(d.user_count());
+  for (uint32_t u = 0; u < d.user_count(); ++u) names.push_back(d.user_name(u));
+  if (!ctx.admin.ensure_users(names)) {
+    rep.notes.push_back("users not provisioned: " + ctx.admin.last_error());
+    return false;
+  }
   auto t0 = steady::now();
   cpu_window cpu(ctx.server_pid);
   progress("signing in %zu users", d.user_count());
@@ -649,6 +657,11 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   bc.user_prefix = ctx.run_tag + "bad";
   bc.room_uri = bad_room[0].uri;
   for (auto& r : made) bc.slow_reader_rooms.push_back(r.uri);  // all the normal traffic too
+  if (!ctx.admin.ensure_users({bc.user_prefix + "flood@" + bc.domain, bc.user_prefix + "slow@" + bc.domain})) {
+    rep.notes.push_back("bad clients not provisioned: " + ctx.admin.last_error());
+    d.close_all();
+    return;
+  }
   bad_clients bad(loop, bc);
   if (!bad.start(std::min(ctx.deadline, steady::now() + seconds(30)))) {
     rep.notes.push_back("bad clients did not start: " + bad.error());

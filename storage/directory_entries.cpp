@@ -37,6 +37,15 @@ status put(db& d, writer& w, const std::string& key, const std::string& value) {
   return w.write_shared(&b);
 }
 
+status put_many(db& d, writer& w, const std::vector<std::pair<std::string, std::string>>& entries) {
+  if (status s = d.check_writable(); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  for (auto& [key, value] : entries)
+    if (rocksdb::Status s = b.Put(d.cf(column::directory), key, value); !s.ok())
+      return from_rocksdb(s, "put directory entries");
+  return w.write_shared(&b);
+}
+
 status erase(db& d, writer& w, const std::string& key, const std::string& name) {
   if (status s = d.check_writable(); !s.is_ok()) return s;
   std::string existing;

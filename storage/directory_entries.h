@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "status/status.h"
@@ -24,6 +25,8 @@ status list(const db& d, char tag, std::vector<std::string>* values,
             std::vector<std::string>* names = nullptr);
 // One synced put, resp. delete (not_found(name) if absent), through the writer.
 status put(db& d, writer& w, const std::string& key, const std::string& value);
+// Many puts in one synced write (all or nothing): (key, value) pairs.
+status put_many(db& d, writer& w, const std::vector<std::pair<std::string, std::string>>& entries);
 status erase(db& d, writer& w, const std::string& key, const std::string& name);
 
 // Decodes every value with `decode` into *out (all or nothing).

@@ -8,7 +8,9 @@ namespace pchat::storage {
 
 namespace entries = directory_entries;
 
-status identities::put_user(const user_record& u) {
+namespace {
+// The user's key and value, or why it cannot be stored.
+status user_entry(const user_record& u, std::string* key, std::string* value) {
   user_record rec = u;
   rec.uri = keys::fold_case(u.uri);
   auto at = rec.uri.find('@');
@@ -16,9 +18,23 @@ status identities::put_user(const user_record& u) {
       rec.uri.find('\0') != std::string::npos)
     return status::invalid_argument("user uri must look like sip:user@domain, got '" + u.uri + "'");
   if (rec.display_name.size() > 256) return status::invalid_argument("display name longer than 256 characters");
-  std::string value;
-  put_user_record(&value, rec);
-  return entries::put(db_, writer_, keys::user_key(rec.uri), value);
+  put_user_record(value, rec);
+  *key = keys::user_key(rec.uri);
+  return status::ok();
+}
+}  // namespace
+
+status identities::put_user(const user_record& u) {
+  std::string key, value;
+  if (status s = user_entry(u, &key, &value); !s.is_ok()) return s;
+  return entries::put(db_, writer_, key, value);
+}
+
+status identities::put_users(const std::vector<user_record>& users) {
+  std::vector<std::pair<std::string, std::string>> batch(users.size());
+  for (size_t i = 0; i < users.size(); ++i)
+    if (status s = user_entry(users[i], &batch[i].first, &batch[i].second); !s.is_ok()) return s;
+  return entries::put_many(db_, writer_, batch);
 }
 
 status identities::get_user(const std::string& uri, user_record* out) const {

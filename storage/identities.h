@@ -22,6 +22,8 @@ class identities {
   identities(db& d, writer& w) : db_(d), writer_(w) {}
 
   status put_user(const user_record& u);  // invalid_argument unless uri is "sip:x@y"
+  // Every record in one synced write, or none (invalid_argument names the first bad one).
+  status put_users(const std::vector<user_record>& users);
   status get_user(const std::string& uri, user_record* out) const;
   status list_users(std::vector<user_record>* out) const;
   status remove_user(const std::string& uri);

@@ -183,12 +183,14 @@ struct endpoint::impl {
   };
 
   struct command {
-    enum class kind { respond, info, info_many } k;
+    enum class kind { respond, info, info_many, end_user } k;
     txn_id txn = 0;
     int code = 0;
     dialog_id dialog = 0;
     std::vector<dialog_id> targets;
     std::shared_ptr<const std::string> body;
+    std::string user;          // end_user: lower-case From URI
+    bool forget = false;       // end_user: forget the user's Digest trust too
   };
 
   endpoint_config cfg;
@@ -1486,6 +1488,9 @@ struct endpoint::impl {
           for (auto d : cmd.targets) do_send_info(d, *cmd.body, len);
           break;
         }
+        case command::kind::end_user:
+          do_end_user(cmd.user, cmd.forget);
+          break;
       }
     }
   }
@@ -1508,6 +1513,35 @@ struct endpoint::impl {
     if (d == dialogs.end() || c == conns.end()) return;
     settle_cseq(d->second.get(), p.request.cseq, code);
     send_final(c->second.get(), p.request, code);
+  }
+
+  // endpoint::end_user on the SIP thread. The BYE goes down the dialog's connection like
+  // its INFOs (same Via, From, To, Call-ID, next CSeq); over UDP it is sent once (the dialog
+  // is gone here whatever the client answers, and a lost BYE leaves a client whose next
+  // INFO gets 481, which makes SIPE start over and be refused).
+  void do_end_user(const std::string& user, bool forget) {
+    std::vector<dialog_id> ids;
+    for (auto& [id, d] : dialogs)
+      if (d->user == user) ids.push_back(id);
+    for (auto id : ids) {
+      dialog* d = dialogs[id].get();
+      auto c = conns.find(d->conn);
+      if (c != conns.end()) {
+        std::string cseq = std::to_string(d->next_cseq++);
+        std::string bye = "BYE" + d->request_head.substr(4) + cseq + d->request_mid + cseq +
+                          " BYE\r\nContent-Length: 0\r\n\r\n";
+        n_requests_out++;
+        queue_bytes(c->second.get(), bye);
+      }
+      close_dialog(id, "access revoked", true);
+    }
+    size_t untrusted = 0;
+    if (forget)
+      for (auto& [id, c] : conns) untrusted += c->authenticated.erase(user);
+    if (!ids.empty() || untrusted > 0)
+      PCHAT_LOG(info, "sip", "access revoked: dialogs ended",
+                "user=" + user + " dialogs=" + std::to_string(ids.size()) +
+                    " connections_untrusted=" + std::to_string(untrusted));
   }
 
   // Records the final status of the client's INFO `cseq` (for its retransmissions).
@@ -1620,6 +1654,13 @@ void endpoint::send_info_many(std::vector<dialog_id> targets, std::shared_ptr<co
   impl::command c{impl::command::kind::info_many};
   c.targets = std::move(targets);
   c.body = std::move(body);
+  impl_->push(std::move(c));
+}
+
+void endpoint::end_user(const std::string& user_uri, bool forget_credentials) {
+  impl::command c{impl::command::kind::end_user};
+  c.user = impl::lower(user_uri);
+  c.forget = forget_credentials;
   impl_->push(std::move(c));
 }
 

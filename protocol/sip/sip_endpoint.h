@@ -211,6 +211,13 @@ class endpoint final : public dialog_sender {
   void send_info(dialog_id d, std::shared_ptr<const std::string> body) override;
   void send_info_many(std::vector<dialog_id> targets,
                       std::shared_ptr<const std::string> body) override;
+  // Access revoked (docs/SECURITY.md "Revocation"): ends every dialog of `user_uri` with a
+  // BYE, as a Lync server does to a user it no longer admits (the application gets
+  // on_dialog_closed for each; nothing is sent into them afterwards), and with
+  // `forget_credentials` every connection that user authenticated on challenges the user's
+  // next out-of-dialog request again (a deleted, disabled or changed password is then
+  // refused). Returns at once; done on the SIP thread.
+  void end_user(const std::string& user_uri, bool forget_credentials);
   endpoint_stats stats() const;
 
  private:

@@ -286,7 +286,7 @@ TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
   std::string uri = n.make_room("Sleepy");
   caf::scoped_actor self{*n.sys};
   caf::actor first;
-  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri, std::string("sip:admin@example.com"))
+  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri, std::string("sip:carol@example.com"))
       .receive([&](caf::actor& a) { first = a; }, [&](caf::error&) {});
   ASSERT_TRUE(first);
   auto a = n.session(1, "sip:alice@example.com");
@@ -303,7 +303,7 @@ TEST(Actors, IdleRoomRetiresAndComesBackWithItsHistory) {
   ASSERT_TRUE(down) << "idle room actor never retired";
   // ...and the next lookup spawns a fresh one that still has the history.
   caf::actor second;
-  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri, std::string("sip:admin@example.com"))
+  self->request(n.ctx->directory, 5s, actors::lookup_atom::value, uri, std::string("sip:carol@example.com"))
       .receive([&](caf::actor& x) { second = x; }, [&](caf::error&) {});
   ASSERT_TRUE(second);
   EXPECT_NE(first.address(), second.address());

@@ -67,6 +67,7 @@ TEST(Crash, EveryAcknowledgedPostSurvivesKillNineInOrderAndOnce) {
   for (int i = 0; i < kPosters; ++i) {
     client_config cfg;
     cfg.user = "poster" + std::to_string(i) + "@example.com";
+    ASSERT_TRUE(server.ensure_user(cfg.user));  // the directory admits only users it knows
     posters[i].index = i;
     posters[i].client = std::make_unique<chat_client>(loop, cc, cfg);
     ASSERT_TRUE(posters[i].client->sign_in(10s)) << posters[i].client->failure_reason();
@@ -119,6 +120,7 @@ TEST(Crash, EveryAcknowledgedPostSurvivesKillNineInOrderAndOnce) {
   cc2.server_port = server.sip_port();
   client_config vcfg;
   vcfg.user = "auditor@example.com";
+  ASSERT_TRUE(server.ensure_user(vcfg.user));
   chat_client auditor(loop, cc2, vcfg);
   ASSERT_TRUE(auditor.sign_in(10s)) << auditor.failure_reason();
   ASSERT_TRUE(auditor.join_and_wait(room, 5s));

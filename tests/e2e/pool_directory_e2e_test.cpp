@@ -168,6 +168,38 @@ TEST_F(PoolDirectoryE2E, AnAdminChangeOnNode1IsInForceOnNode3WithinASecond) {
   pchat::testing::expect_clean(newcomer);
 }
 
+// Revocation across the pool (docs/SECURITY.md "Revocation"): a user disabled through node 1
+// loses the session it holds on node 3 (a BYE) and leaves the room, whose other member, on
+// node 2, sees the part, within a second; every node applies the change from the log and
+// ends what it holds itself.
+TEST_F(PoolDirectoryE2E, AUserDisabledThroughNode1LosesTheirSessionOnNode3WithinASecond) {
+  std::string room = uri_of(2, "desk");
+  auto& member = client(2, "member@example.com");
+  auto& other = client(1, "other@example.com");
+  ASSERT_TRUE(member.sign_in(10s)) << member.failure_reason();
+  ASSERT_TRUE(other.sign_in(10s)) << other.failure_reason();
+  ASSERT_TRUE(member.join_and_wait(room, 5s));
+  ASSERT_TRUE(other.join_and_wait(room, 5s));
+  uint64_t seen = other.next_message_seq();
+  ASSERT_TRUE(member.post_and_wait_ack(room, "from n3", 5s));
+  ASSERT_TRUE(other.wait_for_message([](auto& m) { return m.text == "from n3"; }, 5s, seen));
+
+  uint64_t since = other.next_roster_seq();
+  ctl(0, "user set --uri member@example.com --enabled false");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(member.loop().run_until([&] { return !member.is_ready(); }, 1s))
+      << "the disabled user's session on n3 is still up after 1 s";
+  EXPECT_NE(member.failure_reason().find("server sent BYE"), std::string::npos) << member.failure_reason();
+  EXPECT_TRUE(other.wait_for_roster(
+      [](auto& r) { return r.user == "sip:member@example.com" && r.what == pchat::client::roster_event::kind::part; },
+      1s, since))
+      << "the member on n2 did not see the part within 1 s";
+  std::printf("user disabled on n1: session on n3 ended, part seen on n2 after %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - t0)
+                                         .count()));
+}
+
 TEST_F(PoolDirectoryE2E, ANodeStoppedDuringChangesAppliesThemWhenItReturns) {
   ASSERT_TRUE(node(2).stop());
   ctl(0, "room new --name while-away --category Desk --privacy open");

@@ -53,6 +53,7 @@ class RoomManagementE2E : public ::testing::Test {
     cc.server_port = server_->sip_port();
     client_config cfg;
     cfg.user = user;
+    EXPECT_TRUE(server_->ensure_user(user));  // the directory admits only users it knows
     u->client = std::make_unique<chat_client>(u->loop, cc, cfg);
     return u->client->sign_in(10s) ? std::move(u) : nullptr;
   }

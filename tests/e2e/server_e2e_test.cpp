@@ -128,6 +128,7 @@ TEST_F(ServerE2E, ManyUsersShareOneFrontEndConnection) {
   for (int i = 0; i < 20; ++i) {
     client_config cfg;
     cfg.user = "fe" + std::to_string(i) + "@example.com";
+    ASSERT_TRUE(server_->ensure_user(cfg.user));  // the directory admits only users it knows
     users.push_back(std::make_unique<chat_client>(clients_.loop(), conn, cfg));
     ASSERT_TRUE(users.back()->start());
   }
@@ -230,6 +231,7 @@ TEST_F(ServerE2E, SimultaneousJoinersAllEndWithTheFullRoster) {
   for (int i = 0; i < n; ++i) {
     client_config cfg;
     cfg.user = "ord" + std::to_string(i) + "@example.com";
+    ASSERT_TRUE(server_->ensure_user(cfg.user));
     users.push_back(std::make_unique<chat_client>(clients_.loop(), conn, cfg));
     ASSERT_TRUE(users.back()->start());
   }

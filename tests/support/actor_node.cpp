@@ -27,6 +27,11 @@ actor_node::actor_node(const std::string& dir, bool compliance_enabled,
   parts.edge = &edge;
   parts.identities = std::make_shared<actors::identity_registry>(parts.settings.domain);
   parts.identities->upsert_policy({"global", true, ""});
+  for (auto u : {"sip:alice@example.com", "sip:bob@example.com", "sip:carol@example.com"}) {
+    storage::user_record rec;  // the demo users of pchatd's first start
+    rec.uri = u;
+    parts.identities->upsert_user(rec);
+  }
   parts.settings.compliance_enabled = compliance_enabled;
   if (adjust) adjust(parts);
   cfg.set("scheduler.max-threads", 2);
@@ -95,6 +100,12 @@ std::string actor_node::room_uri(const std::string& name) {
 }
 
 caf::actor actor_node::session(sip::dialog_id id, const std::string& user) {
+  // The registry admits only users it knows (no fallback to the global policy).
+  if (ctx->identities && !ctx->identities->current()->known_user(user)) {
+    storage::user_record u;
+    u.uri = user;
+    ctx->identities->upsert_user(u);
+  }
   sip::dialog_info info;
   info.id = pool::tag_id(ctx->tag, id);
   info.user_uri = user;

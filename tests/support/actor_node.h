@@ -2,7 +2,9 @@
 // node pchatd builds (actors/server_node.h: commit actor, reader pool, directory) on a
 // two-thread actor system, sessions spawned on demand; the SIP edge is a recording_sender
 // (`edge`) that records what actors send. Everyone in the domain (example.com) may chat: a
-// "global" policy with chat enabled. `adjust` changes the node's parts (settings, faulty
+// "global" policy with chat enabled, the users alice, bob and carol (as pchatd's demo
+// content), and session() makes its user in the identity registry unless it is known (the
+// registry admits no unknown user). `adjust` changes the node's parts (settings, faulty
 // actors interposed) before it is built: the context never changes once actors exist.
 // A node given parts.pool gets BASP (the middleman, heartbeats on) as pchatd's pool nodes
 // do; the test calls server->start_pool() to join.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/server_process.h"
+
 #include <chrono>
 
 namespace pchat::testing {
@@ -12,13 +14,16 @@ client::chat_client& chat_clients::add(uint16_t sip_port, const std::string& use
                                        client::connection_config cc, client::client_config cfg) {
   cc.server_port = sip_port;
   cfg.user = user;
+  if (auto* server = server_process::on_sip_port(sip_port)) {
+    std::string why;
+    EXPECT_TRUE(server->ensure_user(user, &why)) << why;
+  }
   clients_.push_back(std::make_unique<client::chat_client>(loop_, cc, cfg));
   return *clients_.back();
 }
 
 client::chat_client& chat_clients::add_on(std::shared_ptr<client::sip_connection> conn,
-                                          const std::string& user) {
-  client::client_config cfg;
+                                          const std::string& user, client::client_config cfg) {
   cfg.user = user;
   clients_.push_back(std::make_unique<client::chat_client>(loop_, std::move(conn), cfg));
   return *clients_.back();

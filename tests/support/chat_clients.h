@@ -21,12 +21,15 @@ class chat_clients {
 
   // A new client for `user` ("alice@example.com") with its own connection to 127.0.0.1:
   // `sip_port`; `cc` and `cfg` carry anything else (transport, password, limits).
-  // The reference stays valid until clear().
+  // When a server_process of this test listens on `sip_port`, the user is made in its
+  // directory first unless it exists (pchatd admits no unknown user); a user that must stay
+  // unknown needs a chat_client of its own on loop(). The reference stays valid until clear().
   client::chat_client& add(uint16_t sip_port, const std::string& user,
                            client::connection_config cc = {}, client::client_config cfg = {});
   // A new client for `user` on a shared connection (frontend mode). REQUIRES: `conn` runs
   // on loop().
-  client::chat_client& add_on(std::shared_ptr<client::sip_connection> conn, const std::string& user);
+  client::chat_client& add_on(std::shared_ptr<client::sip_connection> conn, const std::string& user,
+                              client::client_config cfg = {});
   // Ends every client (their sessions close as when a user quits).
   void clear() { clients_.clear(); }
 

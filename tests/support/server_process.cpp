@@ -1,5 +1,7 @@
 #include "tests/support/server_process.h"
 
+#include "tests/support/http_client.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -7,15 +9,53 @@
 
 #include <cstdio>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 namespace pchat::testing {
 
-server_process::server_process(std::string data_dir, std::vector<std::string> extra_args)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+namespace {
+// Every server_process alive in this test process (tests are single-threaded, the lock is
+// for helpers that run on other threads).
+std::mutex live_mu;
+std::set<const server_process*>& live() {
+  static std::set<const server_process*> s;
+  return s;
+}
+}  // namespace
 
-server_process::~server_process() { kill_now(); }
+server_process::server_process(std::string data_dir, std::vector<std::string> extra_args)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
+  std::lock_guard<std::mutex> l(live_mu);
+  live().insert(this);
+}
+
+server_process::~server_process() {
+  {
+    std::lock_guard<std::mutex> l(live_mu);
+    live().erase(this);
+  }
+  kill_now();
+}
+
+const server_process* server_process::on_sip_port(uint16_t port) {
+  std::lock_guard<std::mutex> l(live_mu);
+  for (auto* s : live())
+    if (port != 0 && s->sip_port() == port) return s;
+  return nullptr;
+}
+
+bool server_process::ensure_user(const std::string& user, std::string* error) const {
+  std::string uri = user.rfind("sip:", 0) == 0 ? user : "sip:" + user;
+  std::string body = "[{\"uri\":\"" + uri + "\"}]";
+  auto r = http(http_port(), "POST", "/api/v1/users/batch",
+                {"Authorization: Bearer " + admin_token(), "Content-Type: application/json"}, body);
+  if (r.status == 200) return true;
+  if (error) *error = "POST /api/v1/users/batch for " + uri + ": HTTP " + std::to_string(r.status) + " " + r.body;
+  return false;
+}
 
 bool server_process::start(std::chrono::milliseconds deadline) {
   out_path_ = data_dir_ + ".out";

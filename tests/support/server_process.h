@@ -73,6 +73,14 @@ class server_process {
   // stderr, *rc gets its exit status (-1 if it did not exit normally).
   std::string ctl(const std::string& args, int* rc) const;
 
+  // pchatd admits only users its directory knows (no fallback to the global policy): makes
+  // `user` ("alice@example.com") through the admin API unless it exists (an existing user is
+  // left as it is). False (and why in *error) if the server did not do it.
+  bool ensure_user(const std::string& user, std::string* error = nullptr) const;
+  // The live server_process of this test process whose SIP port is `port`, or nullptr
+  // (chat_clients provisions the users it signs in through it).
+  static const server_process* on_sip_port(uint16_t port);
+
  private:
   void reaped(int status);
 
