@@ -109,6 +109,12 @@ caf::behavior serving(relay_ptr self) {
         if (!peer) return void(self->make_response_promise().deliver(unreachable(node)));
         relay_to_peer<uint64_t>(self, peer, route_timeout, routed_atom::value, std::move(inner));
       },
+      [=](ixquery_atom, const std::string& node, const search::search_query& q) {
+        auto peer = peer_relay(self, node);
+        if (!peer) return void(self->make_response_promise().deliver(unreachable(node)));
+        relay_to_peer<search::search_result>(self, peer, std::chrono::milliseconds(kPoolSearchTimeout),
+                                             ixquery_atom::value, q);
+      },
       [=](pnotify_atom, const std::string& node, caf::message& inner) {
         if (auto peer = peer_relay(self, node)) self->send(peer, pnotify_atom::value, std::move(inner));
         // A node not in the view has no live room to tell.
@@ -121,6 +127,21 @@ caf::behavior serving(relay_ptr self) {
         relay_to_directory<uint64_t>(self, route_timeout, std::move(inner));
       },
       [=](pnotify_atom, caf::message& inner) { self->send(self->state.ctx->directory, std::move(inner)); },
+      [=](ixquery_atom, const search::search_query& q) {
+        // Another node's search: this node's index, once it holds every post noted so far.
+        auto rp = self->make_response_promise();
+        caf::actor indexer = self->state.ctx->indexer;
+        if (!indexer) return void(rp.deliver(make_error(errc::storage_failure, "history search is not running here")));
+        const std::chrono::milliseconds timeout = kPoolSearchTimeout;
+        self->request(indexer, timeout, ixsync_atom::value)
+            .then(
+                [=](caf::ok_atom) mutable {
+                  self->request(indexer, timeout, ixquery_atom::value, q)
+                      .then([=](search::search_result& r) mutable { rp.deliver(std::move(r)); },
+                            [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+                },
+                [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      },
   };
 }
 

@@ -12,6 +12,8 @@
 //   in:  a request from another node's relay is asked of the local directory the same
 //        way, which serves it only if this node owns the room by its own view (else busy:
 //        a request is never forwarded twice).
+//   search: (ixquery, node, query) from this node's admin search is asked of that node's
+//        relay, which asks its indexer (ixsync, then ixquery) and answers with its hits.
 // Every relayed request has a timeout, and the relay monitors every node's relay it asks:
 // when that node dies (down_msg, exit_reason::remote_link_unreachable), the requests in
 // flight to it are failed at once (request_receiver_down: CAF never answers them), not
@@ -29,6 +31,10 @@ namespace pchat::actors {
 // Bound on a relayed admin request (rclear, msgrepl, msgimport): at least the longest its
 // callers wait (an admin clear waits 120 s), so the caller's own timeout answers first.
 inline constexpr std::chrono::seconds kRouteTimeout{120};
+
+// Bound on another node's part of a history search (ixquery): its index syncs and answers
+// within it, or the search answers without that node (docs/POOL.md "Search across the pool").
+inline constexpr std::chrono::seconds kPoolSearchTimeout{5};
 
 // Spawned before the context that names it, like the directory: it keeps every message
 // until (start_atom, context) arrives. REQUIRES: that context has pool and directory.

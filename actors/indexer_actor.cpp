@@ -21,6 +21,8 @@ struct sync_wait {
 
 struct indexer_state {
   std::unique_ptr<search::search_index> index;  // null: the index could not be opened
+  std::string path;
+  std::unique_ptr<search::search_reader> reader;  // ixquery's, opened on first use
   storage::database* store = nullptr;
   std::shared_ptr<index_feed> feed;
   std::shared_ptr<node_metrics> metrics;
@@ -182,6 +184,7 @@ caf::behavior indexer_actor(indexer_ptr self, storage::database* store, indexer_
   st.feed = std::move(feed);
   st.metrics = std::move(metrics);
   st.step_delay = opts.step_delay;
+  st.path = opts.path;
   if (auto s = search::search_index::open(opts.path, &st.index); !s.is_ok()) {
     PCHAT_LOG(error, "search", "cannot open the search index; history search is unavailable",
               "path=" + log::quote(opts.path) + " error=" + log::quote(s.to_string()) +
@@ -206,6 +209,21 @@ caf::behavior indexer_actor(indexer_ptr self, storage::database* store, indexer_
       [=](ixflush_atom) {
         self->state.flush_scheduled = false;
         self->state.commit();
+      },
+      [=](ixquery_atom, const search::search_query& q) -> caf::result<search::search_result> {
+        auto& st = self->state;
+        if (!st.index) return make_error(errc::storage_failure, "search index unavailable");
+        if (!st.reader)
+          if (auto s = search::search_reader::open(st.path, &st.reader); !s.is_ok())
+            return make_error(errc::storage_failure, "search index unavailable: " + s.to_string());
+        search::search_result r;
+        auto s = st.reader->search(q, &r);
+        if (s.is_invalid_argument()) return make_error(errc::bad_request, s.reason());
+        if (!s.is_ok()) {
+          st.reader.reset();  // reopen next time
+          return make_error(errc::storage_failure, s.to_string());
+        }
+        return r;
       },
       [=](ixsync_atom) -> caf::result<caf::ok_atom> {
         auto& st = self->state;

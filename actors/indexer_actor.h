@@ -17,6 +17,9 @@
 //                            and committed (the admin search asks first, so an acknowledged
 //                            post is found); error if the index is unavailable. At most
 //                            kMaxIndexSyncs wait at once (busy beyond).
+//   (ixquery, search_query)  runs the query on the committed index (search_result); ask
+//                            ixsync first for everything noted. A pool node's directory
+//                            relay asks it for other nodes' searches (docs/POOL.md).
 // Commits in batches: at kIndexCommitDocs buffered documents, or kIndexCommitDelay after
 // the first buffered one, whichever comes first; and at exit (at most kIndexCommitDocs
 // documents: the stop stays short).

@@ -45,6 +45,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<pool_status>("pchat.pool_status");
   cfg.add_message_type<backup_result>("pchat.backup_result");
   cfg.add_message_type<edge_batch>("pchat.edge_batch");
+  cfg.add_message_type<search::search_query>("pchat.search_query");
+  cfg.add_message_type<search::search_hit>("pchat.search_hit");
+  cfg.add_message_type<std::vector<search::search_hit>>("pchat.search_hits");
+  cfg.add_message_type<search::search_result>("pchat.search_result");
 }
 
 }  // namespace pchat::actors

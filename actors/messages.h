@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "pool/node_record.h"
+#include "search/search_index.h"
 #include "storage/records.h"
 
 namespace pchat::actors {
@@ -158,6 +159,11 @@ using own_lookup_atom = caf::atom_constant<caf::atom("ownlookup")>;  // (ownlook
 using route_atom = caf::atom_constant<caf::atom("route")>;     // (route, node name, message inner) | dir -> its directory_relay | u64: the inner admin
                                                                //   request (rclear, msgrepl, msgimport) answered by that node's directory
 using routed_atom = caf::atom_constant<caf::atom("routed")>;   // (routed, message inner) | directory_relay -> the owner's directory_relay -> its dir (inner) | u64
+using ixquery_atom = caf::atom_constant<caf::atom("ixquery")>;  // (ixquery, node name, search_query) | admin search -> its directory_relay | search_result of that
+                                                               //   node's index (errc::busy when it is not reachable)
+                                                               // (ixquery, search_query) | directory_relay -> a peer's directory_relay -> its indexer
+                                                               //   (after ixsync: every post noted before it is found) | search_result
+                                                               // (ixquery, search_query) | directory_relay -> its node's indexer | search_result of the committed index
 using pnotify_atom = caf::atom_constant<caf::atom("pnotify")>; // (pnotify, node name, message inner) | dir -> its directory_relay | none: `inner` (roomupd)
                                                                //   to that node's directory; (pnotify, message inner) between relays
 using access_changed_atom = caf::atom_constant<caf::atom("acchg")>;  // (acchg) | identity watcher (server_node) -> dir | none: users, groups or policies changed:
@@ -393,6 +399,24 @@ typename Inspector::result_type inspect(Inspector& f, join_result& x) {
 void add_message_types(caf::actor_system_config& cfg);
 
 }  // namespace pchat::actors
+
+namespace pchat::search {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_query& x) {
+  return f(caf::meta::type_name("search_query"), x.text, x.rooms, x.every_room, x.excluded_rooms, x.authors,
+           x.from_micros, x.to_micros, x.limit);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_hit& x) {
+  return f(caf::meta::type_name("search_hit"), x.room_id, x.seq, x.author, x.ts_micros, x.text);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_result& x) {
+  return f(caf::meta::type_name("search_result"), x.hits, x.total_estimate, x.limit, x.truncated);
+}
+
+}  // namespace pchat::search
 
 namespace pchat::storage {
 

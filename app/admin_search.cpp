@@ -10,10 +10,13 @@
 #include <unordered_map>
 
 #include "actors/commit_actor.h"
+#include "actors/directory_relay.h"
 #include "actors/messages.h"
+#include "actors/pool_view.h"
 #include "actors/server_context.h"
 #include "app/text_guard.h"
 #include "protocol/xccos/chat_uri.h"
+#include "search/search_merge.h"
 #include "text/ascii.h"
 #include "text/utc_time.h"
 #include "actors/identity_registry.h"
@@ -45,6 +48,33 @@ std::vector<std::string> split_list(const std::string& s) {
 std::string param(const web::http_request& req, const char* key) {
   auto it = req.query.find(key);
   return it == req.query.end() ? std::string() : it->second;
+}
+
+// A pool node's index holds only the rooms whose log it keeps (owner or follower), so every
+// other live node's index is asked too, all at once, through this node's directory relay
+// (each answers within kPoolSearchTimeout), and the answers are merged: every room is on two
+// nodes, so one node that does not answer costs no hit. Names the nodes that did not answer.
+search::search_result search_pool(caf::scoped_actor& self, const actors::server_context& ctx,
+                                  const search::search_query& q, search::search_result local,
+                                  std::vector<std::string>* unanswered) {
+  const size_t limit = local.limit;
+  std::vector<search::search_result> parts;
+  parts.push_back(std::move(local));
+  auto view = ctx.pool->current();
+  if (view) {
+    // Above the relay's own bound, so the relay's answer (a timeout included) comes first.
+    const auto wait = std::chrono::milliseconds(actors::kPoolSearchTimeout) + std::chrono::seconds(1);
+    using handle = decltype(self->request(ctx.directory_relay, wait, actors::ixquery_atom::value,
+                                          std::string(), q));
+    std::vector<std::pair<std::string, handle>> asked;
+    for (auto& n : view->live)
+      if (n.name != view->self)
+        asked.emplace_back(n.name, self->request(ctx.directory_relay, wait, actors::ixquery_atom::value, n.name, q));
+    for (auto& [name, h] : asked)
+      h.receive([&](search::search_result& r) { parts.push_back(std::move(r)); },
+                [&, name = name](caf::error&) { unanswered->push_back(name); });
+  }
+  return search::merge_results(std::move(parts), limit);
 }
 
 struct search_api_state {
@@ -118,12 +148,15 @@ web::http_response handle_search(caf::actor_system& sys,
       return error(503, "search index unavailable: " + s.to_string());
   }
   search::search_result res;
+  q.rooms = readable;
   auto s = search_history(*st.reader, q, readable, &res);
   if (s.is_invalid_argument()) return error(400, s.reason());
   if (!s.is_ok()) {
     st.reader.reset();  // reopen next time
     return error(503, s.to_string());
   }
+  std::vector<std::string> unanswered;
+  if (ctx->pool && ctx->directory_relay) res = search_pool(self, *ctx, q, std::move(res), &unanswered);
 
   // The admin's own ADMINSEARCH event in each room named, or once for every room (no room:
   // the pool's channel root), durable before the results are shown.
@@ -160,10 +193,12 @@ web::http_response handle_search(caf::actor_system& sys,
                        {"ts", utc::json_timestamp(h.ts_micros)},
                        {"text", stored_text(h.text, record)}});
   }
-  return reply(200, json{{"results", arr},
-                         {"total_estimate", res.total_estimate},
-                         {"limit", res.limit},
-                         {"truncated", res.truncated}});
+  json body{{"results", arr},
+            {"total_estimate", res.total_estimate},
+            {"limit", res.limit},
+            {"truncated", res.truncated}};
+  if (ctx->pool) body["unanswered_nodes"] = unanswered;
+  return reply(200, body);
 }
 
 }  // namespace

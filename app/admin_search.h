@@ -10,7 +10,8 @@
 //             whole day)
 //     limit   1..1000 (default 50): the server-side result cap
 //   -> 200 {results: [{room, room_uri, room_id, seq, author, ts, text}] newest first,
-//           total_estimate, limit, truncated}
+//           total_estimate, limit, truncated}; a pool node adds unanswered_nodes: [names]
+//           (it searches every live node's index and merges the answers: docs/POOL.md)
 //   400 bad dates, query text or X-PChat-Admin, 404 unknown room, 503 index unavailable.
 //
 // Every search is recorded as the admin's own ADMINSEARCH compliance event (admin:NAME from

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "search/search_index.h"
+#include "search/search_merge.h"
 #include "tests/support/temp_dir.h"
 
 namespace pchat::search {
@@ -215,3 +216,58 @@ TEST(SearchIndexOpen, InvalidMessageIsRejected) {
 
 }  // namespace
 }  // namespace pchat::search
+
+// ---- merge_results (search/search_merge.h): the answers of a pool's nodes
+namespace {
+pchat::search::search_hit hit(const std::string& room, uint64_t seq, int64_t ts) {
+  pchat::search::search_hit h;
+  h.room_id = room;
+  h.seq = seq;
+  h.ts_micros = ts;
+  h.text = room + "#" + std::to_string(seq);
+  return h;
+}
+}  // namespace
+
+TEST(MergeResults, DropsRepeatsFromTwoCopiesAndKeepsNewestFirst) {
+  pchat::search::search_result owner, follower, other;
+  owner.hits = {hit("r1", 3, 300), hit("r1", 2, 200)};
+  owner.total_estimate = 2;
+  follower.hits = {hit("r1", 3, 300), hit("r1", 2, 200)};  // the same room's copy
+  follower.total_estimate = 2;
+  other.hits = {hit("r2", 7, 250), hit("r2", 1, 100)};
+  other.total_estimate = 2;
+  auto r = pchat::search::merge_results({owner, follower, other}, 50);
+  ASSERT_EQ(r.hits.size(), 4u);
+  EXPECT_EQ(r.hits[0].text, "r1#3");
+  EXPECT_EQ(r.hits[1].text, "r2#7");
+  EXPECT_EQ(r.hits[2].text, "r1#2");
+  EXPECT_EQ(r.hits[3].text, "r2#1");
+  EXPECT_FALSE(r.truncated);
+  EXPECT_EQ(r.total_estimate, 2u);
+  EXPECT_EQ(r.limit, 50u);
+}
+
+TEST(MergeResults, CutsToTheLimitAndSaysSo) {
+  pchat::search::search_result a, b;
+  a.hits = {hit("r1", 2, 20), hit("r1", 1, 10)};
+  b.hits = {hit("r2", 2, 30), hit("r2", 1, 5)};
+  auto r = pchat::search::merge_results({a, b}, 3);
+  ASSERT_EQ(r.hits.size(), 3u);
+  EXPECT_EQ(r.hits[0].text, "r2#2");
+  EXPECT_EQ(r.hits[2].text, "r1#1");
+  EXPECT_TRUE(r.truncated);
+  b.truncated = true;
+  EXPECT_TRUE(pchat::search::merge_results({a, b}, 10).truncated) << "a truncated part truncates the whole";
+}
+
+TEST(MergeResults, EqualTimesAreOrderedTheSameWayEveryTime) {
+  pchat::search::search_result a, b;
+  a.hits = {hit("r2", 1, 10)};
+  b.hits = {hit("r1", 1, 10), hit("r1", 2, 10)};
+  auto x = pchat::search::merge_results({a, b}, 10);
+  auto y = pchat::search::merge_results({b, a}, 10);
+  ASSERT_EQ(x.hits.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(x.hits[i].text, y.hits[i].text);
+  EXPECT_EQ(x.hits[0].text, "r1#2");
+}
