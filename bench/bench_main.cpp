@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
 
   child_process server;
   std::string sip_host = "127.0.0.1", admin_addr = opt.admin;
-  uint16_t sip_port = 0;
+  uint16_t sip_port = 0, sip_tls_port = 0;
   pid_t server_pid = 0;
   bool own_data_dir = opt.data_dir.empty();
   std::string data_dir = own_data_dir ? work_dir + "/data" : opt.data_dir;
@@ -109,12 +109,13 @@ int main(int argc, char** argv) {
                    server.error().c_str());
       return 3;
     }
-    auto keys = server.wait_for_keys({"sip-port", "http-port"}, std::chrono::seconds(30));
+    auto keys = server.wait_for_keys({"sip-tls-port", "sip-port", "http-port"}, std::chrono::seconds(30));
     if (keys.empty()) {
       std::fprintf(stderr, "pchat-bench: pchatd %s\n", server.error().c_str());
       return 3;
     }
     sip_port = static_cast<uint16_t>(std::atoi(keys["sip-port"].c_str()));
+    sip_tls_port = static_cast<uint16_t>(std::atoi(keys["sip-tls-port"].c_str()));  // printed before sip-port
     admin_addr = "127.0.0.1:" + keys["http-port"];
     server_pid = server.pid();
   } else {
@@ -122,6 +123,7 @@ int main(int argc, char** argv) {
     sip_host = opt.server.substr(0, colon);
     if (sip_host == "localhost") sip_host = "127.0.0.1";
     sip_port = static_cast<uint16_t>(std::atoi(opt.server.c_str() + colon + 1));
+    sip_tls_port = sip_port;  // --route=tls: --server names the TLS port
     server_pid = find_listener_pid(sip_port);
   }
 
@@ -147,6 +149,8 @@ int main(int argc, char** argv) {
   ctx.domain = status->value("domain", "example.com");
   ctx.sip_host = sip_host;
   ctx.sip_port = sip_port;
+  ctx.sip_tls_port = sip_tls_port;
+  ctx.tls_ca_file = data_dir + "/tls.crt";
   ctx.http_port = static_cast<uint16_t>(std::atoi(admin_addr.c_str() + admin_addr.rfind(':') + 1));
   ctx.server_pid = server_pid;
   ctx.work_dir = work_dir;

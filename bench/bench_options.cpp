@@ -47,7 +47,8 @@ Profiles:
               them: post->delivery p99 with vs without (target: within 2x), server RSS
 
 Options:
-  --route=auto|direct|frontend|udp  direct: a TCP connection per user; frontend: --trunks=8
+  --route=auto|direct|frontend|udp|tls  direct: a TCP connection per user (tls: TLS, the
+                    certificate <data-dir>/tls.crt verified; --server names the TLS port); frontend: --trunks=8
                       shared connections (as Lync front ends); udp: a UDP socket per user.
                       auto: direct up to 18,000 users, frontend beyond.
   --source-addresses=8  bind clients to 127.0.0.2 .. 127.0.0.(1+N) (ephemeral port space)
@@ -179,8 +180,8 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
     return false;
   }
   if (out.route != "auto" && out.route != "direct" && out.route != "frontend" &&
-      out.route != "udp") {
-    error = "--route must be auto, direct, frontend or udp";
+      out.route != "udp" && out.route != "tls") {
+    error = "--route must be auto, direct, frontend, udp or tls";
     return false;
   }
   if (out.spawn_server.empty() && (out.server.empty() || out.admin.empty())) {

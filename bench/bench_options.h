@@ -26,7 +26,7 @@ struct bench_options {
   std::string spawn_server;             // path to pchatd: the bench starts it on free ports
   std::vector<std::string> spawn_args;  // extra pchatd arguments (--spawn-arg, repeatable)
   std::string data_dir;        // with --spawn-server: where its data goes (default: a temp dir)
-  std::string route = "auto";  // auto|direct|frontend|udp
+  std::string route = "auto";  // auto|direct|frontend|udp|tls
   int trunks = 8;
   int source_addresses = 8;
   uint32_t users = 0;

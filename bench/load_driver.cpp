@@ -28,6 +28,8 @@ const char* to_string(route_kind r) {
       return "frontend";
     case route_kind::udp:
       return "udp";
+    case route_kind::tls:
+      return "tls";
   }
   return "?";
 }
@@ -109,7 +111,10 @@ void load_driver::make_client(uint32_t u) {
     us.client = std::make_unique<chat_client>(loop_, trunk_for(u), cfg);
   } else {
     connection_config cc;
-    cc.transport = cfg_.route == route_kind::udp ? transport_kind::udp : transport_kind::tcp;
+    cc.transport = cfg_.route == route_kind::udp   ? transport_kind::udp
+                   : cfg_.route == route_kind::tls ? transport_kind::tls
+                                                   : transport_kind::tcp;
+    cc.tls_ca_file = cfg_.tls_ca_file;
     cc.server_host = cfg_.server_host;
     cc.server_port = cfg_.server_port;
     cc.local_address = source_address(u);

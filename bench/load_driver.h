@@ -37,13 +37,15 @@
 
 namespace pchat::bench {
 
-enum class route_kind { direct, frontend, udp };
+// tls: a TLS connection per user (the server's sip-tls-port, its certificate verified).
+enum class route_kind { direct, frontend, udp, tls };
 const char* to_string(route_kind r);
 
 struct driver_config {
   route_kind route = route_kind::direct;
   std::string server_host = "127.0.0.1";
   uint16_t server_port = 0;
+  std::string tls_ca_file;  // route tls: the server's certificate (PEM) to verify it with
   int trunks = 8;
   int source_addresses = 8;  // 127.0.0.2 .. 127.0.0.(1+N)
   std::string domain = "example.com";

@@ -47,6 +47,7 @@ route_kind choose_route(const bench_options& opt, uint32_t users) {
   if (opt.route == "direct") return route_kind::direct;
   if (opt.route == "frontend") return route_kind::frontend;
   if (opt.route == "udp") return route_kind::udp;
+  if (opt.route == "tls") return route_kind::tls;
   return users > kMaxDirectUsers ? route_kind::frontend : route_kind::direct;
 }
 
@@ -73,7 +74,8 @@ driver_config make_driver_config(const run_context& ctx, route_kind route) {
   driver_config d;
   d.route = route;
   d.server_host = ctx.sip_host;
-  d.server_port = ctx.sip_port;
+  d.server_port = route == route_kind::tls ? ctx.sip_tls_port : ctx.sip_port;
+  d.tls_ca_file = ctx.tls_ca_file;
   d.trunks = ctx.opt.trunks;
   d.source_addresses = ctx.opt.source_addresses;
   d.domain = ctx.domain;

@@ -39,6 +39,8 @@ struct run_context {
   std::string domain;
   std::string sip_host;
   uint16_t sip_port = 0;
+  uint16_t sip_tls_port = 0;  // route tls
+  std::string tls_ca_file;    // route tls: <data-dir>/tls.crt unless the server has its own
   uint16_t http_port = 0;  // the admin API's port (overload: HTTP slowloris)
   pid_t server_pid = 0;  // 0 if unknown: no CPU/RSS figures
   std::string work_dir;  // scratch files (responder output, RocksDB probe)
