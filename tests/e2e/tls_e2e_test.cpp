@@ -357,3 +357,34 @@ TEST(TlsE2E, AStalledHandshakeIsCutOffLikeAStalledMessage) {
   }
   EXPECT_TRUE(server.stop());
 }
+
+TEST(TlsE2E, SipAndHttpBindApartAndPlainOffRefusesEvenLoopback) {
+  pchat::testing::temp_dir dir("tls-hosts");
+  server_process server(dir / "data", {"--sip-host=127.0.0.4", "--plain=off"});
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  std::string crt = dir / "data/tls.crt";
+  chat_clients clients;
+  // SIP listens on 127.0.0.4 only; the certificate names the domain, which the client checks.
+  connection_config secure = tls_to(server, crt);
+  secure.server_host = "127.0.0.4";
+  secure.tls_server_name = "example.com";
+  chat_client& alice = add(clients, secure, user("alice@example.com"));
+  EXPECT_FALSE(pchat::testing::join_demo(alice).empty()) << alice.failure_reason();
+  connection_config elsewhere = tls_to(server, crt);  // 127.0.0.1: nothing listens there
+  chat_client& lost = add(clients, elsewhere, user("bob@example.com"));
+  EXPECT_FALSE(lost.sign_in(5s));
+  EXPECT_NE(lost.failure_reason().find("refused"), std::string::npos) << lost.failure_reason();
+  // --plain=off: no unencrypted SIP or HTTP, not even from loopback.
+  connection_config plain = plain_to(server);
+  plain.server_host = "127.0.0.4";
+  chat_client& carol = add(clients, plain, user("carol@example.com"));
+  EXPECT_FALSE(carol.sign_in(5s));
+  int rc = 0;
+  std::string port = std::to_string(server.http_port());
+  std::string refused = sh("curl -sS -w ' %{http_code}' http://127.0.0.1:" + port + "/healthz", &rc);
+  EXPECT_NE(refused.find(" 403"), std::string::npos) << refused;
+  std::string ok = sh("curl -sS -f --cacert " + crt + " https://127.0.0.1:" + port + "/healthz", &rc);
+  EXPECT_EQ(rc, 0) << ok;
+  clients.clear();
+  EXPECT_TRUE(server.stop());
+}
