@@ -271,15 +271,20 @@ struct room_state {
   }
 
   // A room that stops (an exception; it never retires with writes pending) answers the
-  // posts it holds: not acknowledged.
+  // posts it holds: not acknowledged. In a pool, a post whose session waits for it (done)
+  // is left to that session: it sees this room down, joins the room's next actor and sends
+  // the post there with its post id (a node stopping hands its posts on; docs/POOL.md).
   ~room_state() {
     if (ctx) ctx->metrics->rooms_active.add(-1);
     auto err = make_error(errc::busy, "the room stopped before the post was confirmed; it was "
                                       "not acknowledged, send it again");
+    auto stop = [&](held_info& i) {
+      if (!i.done.pending()) answer_info(i.ticket, &err);
+    };
     for (auto& c : commits)
       if (!c.fail) {
-        answer_info(c.post.info.ticket, &err);
-        for (auto& i : c.post.again) answer_info(i.ticket, &err);
+        stop(c.post.info);
+        for (auto& i : c.post.again) stop(i);
       }
   }
 

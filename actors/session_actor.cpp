@@ -52,6 +52,19 @@ struct session_state {
   std::unordered_set<std::string> rejoining;         // lost rooms being joined again (uris)
   std::unordered_map<uint64_t, std::function<void()>> timers;  // by id (session_timer_atom)
   uint64_t timer_ids = 0;
+  // Posts handed to a room and not finished yet (docs/POOL.md "Dead owner"): a pool room
+  // completes the post request once it answered the INFO (messages.h post_atom). Until
+  // then the session keeps the post; if the room is lost (down, or it gives the INFO back:
+  // errc::moved) the session joins the room's next actor and sends the post there, same
+  // post id, same INFO transaction: the client sees a delay, not an error or a duplicate.
+  struct held_post {
+    std::string uri, text, extra, envid, seqid;
+    storage::post_id pid;
+    std::chrono::steady_clock::time_point deadline;  // no new send after it: answered 503
+    int attempt = 0;      // sends so far; an error answering an earlier one is stale
+    bool parked = false;  // waits for its room to be joined again
+  };
+  std::unordered_map<uint64_t, held_post> held;  // by txn
   static inline const char* name = "session";
 };
 
@@ -223,6 +236,145 @@ void join_room(session_ptr self, const std::string& uri, int attempt,
 
 void rejoin(session_ptr self, const std::string& uri, int attempt);
 
+// ---- pool: held posts (session_state::held)
+
+void send_held(session_ptr self, uint64_t txn);
+
+// A held post ends unacknowledged here: its INFO is the session's again and is answered
+// `err` (481 when the dialog closed).
+void drop_held(session_ptr self, uint64_t txn, const caf::error& err) {
+  auto& st = self->state;
+  auto it = st.held.find(txn);
+  if (it == st.held.end()) return;
+  session_state::held_post h = std::move(it->second);
+  st.held.erase(it);
+  st.handovers--;
+  st.pending.insert(txn);
+  if (st.closing) {
+    finish(self, txn, {481, {}});
+  } else {
+    xccos::command post;
+    post.id = "grpchat";
+    post.envid = h.envid;
+    post.seqid = h.seqid;
+    answer_error(self, txn, post, err, command_effect::write);
+  }
+  quit_when_idle(self);
+}
+
+// A parked post tries again: to its room if joined, else once the join running for it is
+// done (rejoin sends it), else a join is started for it.
+void resume_held(session_ptr self, uint64_t txn) {
+  auto& st = self->state;
+  auto it = st.held.find(txn);
+  if (it == st.held.end() || !it->second.parked) return;
+  const std::string uri = it->second.uri;
+  if (st.joined.count(uri) > 0) return send_held(self, txn);
+  if (st.rejoining.count(uri) > 0 || st.closing) return;
+  st.rejoining.insert(uri);
+  rejoin(self, uri, 0);
+}
+
+// The room of `uri` is joined again: its parked posts go there.
+void send_parked(session_ptr self, const std::string& uri) {
+  std::vector<uint64_t> txns;
+  for (auto& [txn, h] : self->state.held)
+    if (h.parked && h.uri == uri) txns.push_back(txn);
+  for (auto txn : txns) send_held(self, txn);
+}
+
+// The room of `uri` could not be joined again: its parked posts end with `err`.
+void drop_parked(session_ptr self, const std::string& uri, const caf::error& err) {
+  std::vector<uint64_t> txns;
+  for (auto& [txn, h] : self->state.held)
+    if (h.parked && h.uri == uri) txns.push_back(txn);
+  for (auto txn : txns) drop_held(self, txn, err);
+}
+
+// Send `attempt` of post `txn`, to `room`, failed with `err`.
+void held_failed(session_ptr self, uint64_t txn, int attempt, const caf::actor& room, const caf::error& err) {
+  auto& st = self->state;
+  auto it = st.held.find(txn);
+  if (it == st.held.end() || it->second.attempt != attempt) return;  // finished, or sent again
+  auto& h = it->second;
+  errc code;
+  std::string reason;
+  bool moved = decode_error(err, &code, &reason) && code == errc::moved;
+  bool retry = !st.closing && std::chrono::steady_clock::now() < h.deadline &&
+               (moved || err == caf::sec::request_receiver_down || err == caf::sec::request_timeout);
+  if (!retry) return drop_held(self, txn, err);
+  if (moved)  // the room actor serves its room no more: forget it, join the next one
+    if (auto j = st.joined.find(h.uri); j != st.joined.end() && j->second == room) {
+      self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
+      drop_joined(self, j);
+    }
+  h.parked = true;
+  PCHAT_LOG(info, "session", "post not finished by its room; sending it again",
+            "user=" + st.user + " room=" + log::quote(h.uri) + " attempt=" + std::to_string(attempt) +
+                " post_id=" + std::to_string(h.pid.origin) + ":" + std::to_string(h.pid.counter) +
+                " error=" + log::quote(moved ? reason : self->system().render(err)));
+  // Later, not now: a lost room's down handler marks the room as being joined again after
+  // failing what was in flight to it.
+  after(self, retry_delay(attempt - 1), [=] { resume_held(self, txn); });
+}
+
+void send_held(session_ptr self, uint64_t txn) {
+  auto& st = self->state;
+  auto it = st.held.find(txn);
+  if (it == st.held.end()) return;
+  auto& h = it->second;
+  auto j = st.joined.find(h.uri);
+  if (j == st.joined.end()) {
+    if (st.rejoining.count(h.uri) > 0 && !st.closing) {
+      h.parked = true;
+      return;
+    }
+    return drop_held(self, txn, make_error(errc::not_joined, "join " + h.uri + " before posting"));
+  }
+  h.parked = false;
+  int attempt = ++h.attempt;
+  caf::actor room = j->second;
+  ask_room<caf::ok_atom>(
+      self, room, st.ctx->commit_timeout + st.ctx->request_timeout,
+      [=](caf::ok_atom) {  // the INFO is answered (by this send or an earlier one)
+        auto& st = self->state;
+        if (st.held.erase(txn) == 0) return;
+        st.handovers--;
+        quit_when_idle(self);
+      },
+      [=](caf::error& err) { held_failed(self, txn, attempt, room, err); }, post_atom::value, st.user, h.text,
+      h.extra, h.pid, info_ticket{txn, st.info.id, h.envid, h.seqid});
+}
+
+// Pool: takes a post's INFO (handed to the room, kept until it is answered). A room being
+// joined again gets it once joined.
+void hold_post(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
+  auto& st = self->state;
+  st.pending.erase(txn);
+  st.handovers++;
+  session_state::held_post h;
+  h.uri = cmd.chat.chan_uri;
+  h.text = std::move(cmd.chat.text);
+  h.extra = std::move(cmd.chat.extra_xml);
+  h.envid = cmd.envid;
+  h.seqid = cmd.seqid;
+  h.pid = st.ctx->post_ids->next();
+  auto window = st.ctx->request_timeout;
+  h.deadline = std::chrono::steady_clock::now() + window;
+  h.parked = st.joined.count(h.uri) == 0;
+  bool parked = h.parked;
+  st.held.emplace(txn, std::move(h));
+  // A post parked past its window is not acknowledged: 503, the client sends it again.
+  after(self, window, [=] {
+    auto it = self->state.held.find(txn);
+    if (it != self->state.held.end() && it->second.parked)
+      drop_held(self, txn, make_error(errc::busy, "the room " + it->second.uri +
+                                                      " moved to another server and did not take the post in time; "
+                                                      "it was not acknowledged, send it again"));
+  });
+  if (!parked) send_held(self, txn);
+}
+
 // Pool: the room `addr` is gone (its node died: exit_reason::remote_link_unreachable; or
 // it stopped). What was in flight to it fails now, and every room this session had joined
 // there is joined again in the background (the client keeps it open and is told nothing).
@@ -273,6 +425,7 @@ void rejoin(session_ptr self, const std::string& uri, int attempt) {
       }
       st.rejoining.erase(uri);
       self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self));
+      send_parked(self, uri);
       return;
     }
     if (!wanted) return;
@@ -283,6 +436,7 @@ void rejoin(session_ptr self, const std::string& uri, int attempt) {
                   (code == errc::not_found || code == errc::forbidden));
     if (final) {
       st.rejoining.erase(uri);
+      drop_parked(self, uri, r.error());
       PCHAT_LOG(warn, "session", "a lost room could not be joined again; the client must rejoin it",
                 "user=" + st.user + " room=" + log::quote(uri) +
                     " error=" + log::quote(self->system().render(r.error())));
@@ -427,12 +581,12 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
     case K::grpchat: {
       auto it = st.joined.find(cmd.chat.chan_uri);
       if (it == st.joined.end()) {
-        if (st.rejoining.count(cmd.chat.chan_uri) > 0)
-          return refuse(self, txn, cmd, xccos::result_code::unavailable,
-                        "the room " + cmd.chat.chan_uri + " is moving to another server; send it again");
+        // A room being joined again after it was lost takes the post once joined.
+        if (st.ctx->pool && st.rejoining.count(cmd.chat.chan_uri) > 0) return hold_post(self, txn, cmd);
         return refuse(self, txn, cmd, xccos::result_code::forbidden,
                       "join " + cmd.chat.chan_uri + " before posting");
       }
+      if (st.ctx->pool) return hold_post(self, txn, cmd);
       // The post's INFO is handed over to the room (messages.h, "Who answers an INFO"):
       // it answers the 200 once the post is durable, before its fan-out, and every refusal.
       // Identity comes from the dialog, never from the XML's author attribute.
@@ -573,6 +727,12 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         st.rejoining.clear();
         st.timers.clear();
         st.closing = true;
+        {
+          std::vector<uint64_t> parked;
+          for (auto& [txn, h] : st.held)
+            if (h.parked) parked.push_back(txn);
+          for (auto txn : parked) drop_held(self, txn, caf::make_error(caf::sec::request_receiver_down));
+        }
         while (!st.pending.empty()) finish(self, *st.pending.begin(), {481, {}});
         quit_when_idle(self);
       },

@@ -11,8 +11,10 @@
 #include <caf/io/all.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -400,6 +402,25 @@ std::string prefix_moving_from_b_to_c() {
   }
 }
 
+// A commit actor that takes posts and never confirms them (a node about to die with posts
+// in flight); everything else goes to the real one. Counts the posts it took.
+caf::behavior black_hole_commit(caf::event_based_actor* self, caf::actor real, std::shared_ptr<std::atomic<int>> taken) {
+  self->set_default_handler([=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    return self->delegate(real, x.move_content_to_message());
+  });
+  return {
+      [=](actors::commit_atom, const std::string&, const storage::message_record&) -> caf::result<uint64_t> {
+        ++*taken;
+        return self->make_response_promise();  // never delivered
+      },
+      [=](actors::commit_atom, const std::string&, const storage::message_record&,
+          const storage::compliance_record&) -> caf::result<uint64_t> {
+        ++*taken;
+        return self->make_response_promise();
+      },
+  };
+}
+
 }  // namespace
 
 // Views change one node at a time: a has dropped b (the room's owner) and sends the lookup
@@ -448,4 +469,68 @@ TEST(PoolRouting, ALookupRefusedUntilTheTriesRunOutIsAnswered503) {
   ASSERT_TRUE(a.edge.wait_info(11, "rpl:join", 10s));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   EXPECT_NE(a.edge.infos(11).back().find("code=\"503\""), std::string::npos) << a.edge.infos(11).back();
+}
+
+// Failover (docs/POOL.md "Dead owner"): posts in flight at a room whose node goes away are
+// sent again by their sessions, with the same post id and INFO, to the room's new owner:
+// each client gets exactly one 200 per post, no error, and the new owner stores each post
+// once.
+TEST(PoolFailover, PostsInFlightWhenTheOwnerGoesAreSentAgainAndAcknowledgedOnce) {
+  temp_dir dir("pool-failover");
+  auto taken = std::make_shared<std::atomic<int>>(0);
+  three_nodes pool(dir.path(), [taken](const std::string& name, actors::node_parts& p) {
+    if (name != "b") return;
+    p.commit = [taken](caf::actor_system& sys, const caf::actor& real) {
+      return sys.spawn(black_hole_commit, real, taken);
+    };
+  });
+  std::string uri = pool.make_room("b", "room");
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  actor_node &a = pool.node("a"), &c = pool.node("c");
+  auto alice = a.session(11, "sip:alice@example.com");
+  auto carol = c.session(31, "sip:carol@example.com");
+  ASSERT_TRUE(a.join(alice, 11, uri));
+  ASSERT_TRUE(c.join(carol, 31, uri));
+
+  // Three posts from alice (a) and one from carol (c), all stuck in b's room.
+  std::vector<uint64_t> alice_txns;
+  for (int i = 0; i < 3; ++i) {
+    alice_txns.push_back(7000 + static_cast<uint64_t>(i));
+    caf::anon_send(alice, actors::info_atom::value, pool::tag_id(a.ctx->tag, alice_txns.back()),
+                   post_cmd(uri, "in-flight-" + std::to_string(i)));
+  }
+  const uint64_t carol_txn = 7100;
+  caf::anon_send(carol, actors::info_atom::value, pool::tag_id(c.ctx->tag, carol_txn), post_cmd(uri, "carol-in-flight"));
+  ASSERT_TRUE(eventually([&] { return taken->load() == 4; }, 5s)) << "b's room took " << taken->load() << " posts";
+  for (auto t : alice_txns) EXPECT_EQ(a.edge.response(t), 0) << "answered before its room was lost";
+
+  // b goes (its posts were never confirmed: nothing of them is acknowledged anywhere).
+  pool.forget(0, "b");
+  pool.forget(2, "b");
+  pool.nodes[1].reset();
+
+  // Each post is answered once, 200, with no XCCOS error: sent again to the new owner.
+  for (auto t : alice_txns) {
+    ASSERT_TRUE(a.edge.wait_response(t, 10s)) << "txn " << t << " never answered";
+    EXPECT_EQ(a.edge.response(t), 200);
+  }
+  ASSERT_TRUE(c.edge.wait_response(carol_txn, 10s));
+  EXPECT_EQ(c.edge.response(carol_txn), 200);
+  EXPECT_EQ(a.edge.count(11, "<resp code=\"5"), 0u) << "alice's client saw an error";
+  EXPECT_EQ(c.edge.count(31, "<resp code=\"5"), 0u) << "carol's client saw an error";
+  // Every member sees each post once, and the new owner stored each once.
+  for (int i = 0; i < 3; ++i) {
+    std::string text = ">in-flight-" + std::to_string(i) + "<";
+    EXPECT_TRUE(c.edge.wait_info(31, text)) << text;
+    EXPECT_EQ(c.edge.count(31, text), 1u) << text;
+    EXPECT_EQ(a.edge.count(11, text), 1u) << text;
+  }
+  std::string owner = pool::rank(room_id, {"a", "c"})[0];
+  actor_node& o = pool.node(owner);
+  std::vector<storage::message_record> stored;
+  ASSERT_TRUE(o.store->messages().read_latest(room_id, 100, &stored).is_ok());
+  std::map<std::string, int> copies;
+  for (auto& m : stored) copies[m.text]++;
+  EXPECT_EQ(copies.size(), 4u);
+  for (auto& [text, n] : copies) EXPECT_EQ(n, 1) << text;
 }
