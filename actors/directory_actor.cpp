@@ -287,9 +287,6 @@ caf::behavior serving(dir_ptr self) {
           if (auto r = st.rooms.find(id); r != st.rooms.end())
             self->send(room, update_room_atom::value, r->second, st.category_of(r->second));
       },
-      // A new pool view (ctx->pool): where a room lives is read from the view when a lookup
-      // needs it.
-      [=](pool_changed_atom, uint64_t) {},
       [=](lookup_atom, const std::string& uri, const std::string& user) -> caf::result<caf::message> {
         auto& st = self->state;
         std::string id = st.room_id_of(uri);
@@ -368,6 +365,15 @@ caf::behavior serving(dir_ptr self) {
           if (auto routed = route_admin(self, id, caf::make_message(import_atom::value, id, msgs)))
             return std::move(*routed);
         return self->delegate(local_room(self, id), import_atom::value, id, std::move(msgs));
+      },
+      // A new pool view (ctx->pool; where a room lives is read from the view when a lookup
+      // needs it): the live rooms this node no longer owns hand themselves off.
+      [=](pool_changed_atom, uint64_t) {
+        auto& st = self->state;
+        if (!st.ctx->pool) return;
+        auto view = st.ctx->pool->current();
+        for (auto& [id, room] : st.active)
+          if (!view->owns(id)) self->send(room, pool_check_atom::value);
       },
       [=](retire_atom, const std::string& id) {
         auto& st = self->state;

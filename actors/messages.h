@@ -176,6 +176,8 @@ using pool_start_atom = caf::atom_constant<caf::atom("pstart")>;   // (pstart, u
 using pool_leave_atom = caf::atom_constant<caf::atom("pleave")>;   // (pleave) | server_node -> pool | ok_atom: lease revoked (registry entry and room claims gone) or etcd not reached
 using hello_atom = caf::atom_constant<caf::atom("phello")>;        // (phello, node_entry sender) | pool -> another node's pool | node_entry (its own); each then monitors the other
 using pool_changed_atom = caf::atom_constant<caf::atom("pchanged")>;  // (pchanged, u64 view version) | pool -> dir | none: ctx->pool has a newer view
+using pool_check_atom = caf::atom_constant<caf::atom("pcheck")>; // (pcheck) | dir (pool_changed) -> each live room | none: a room this node no longer owns
+                                                               //   by ctx->pool hands itself off (takes no post, finishes, retires; docs/POOL.md "Handing back")
 using claim_atom = caf::atom_constant<caf::atom("pclaim")>;        // (pclaim, room_id) | room -> pool | u64 epoch once this node holds /<pool>/rooms/<id>/owner (held already: the same epoch);
                                                                    //   errc::forbidden (reason: the holder's name), errc::busy (not serving, etcd not reached)
 using release_atom = caf::atom_constant<caf::atom("prelease")>;    // (prelease, room_id, u64 epoch) | room -> pool | ok_atom once no claim of that epoch exists; errc::busy

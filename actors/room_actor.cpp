@@ -91,6 +91,11 @@ struct room_state {
   bool dialogs_stale = true;
   bool roster_muted = false;      // above ParticipantUpdateLimit
   size_t in_flight = 0;           // posts (and admin chunks) waiting for their commit
+  // Pool: this node no longer owns the room by its view (the owner returned and is rank 0
+  // again, or this node is draining; docs/POOL.md "Handing back"). The room takes no new
+  // post (it gives each back: errc::moved), finishes what it has in flight, then retires;
+  // its members' sessions see it down and join the room's owner.
+  bool handing_off = false;
   // The history was read (next_seq is the stored last + 1). Until then, and after a failed
   // read, posts and imports are refused: numbering from 1 would overwrite history.
   bool loaded = false;
@@ -320,8 +325,11 @@ xccos::chat_message to_wire(const room_state& st, const storage::message_record&
   return c;
 }
 
+void retire(room_ptr self);
+
 void schedule_idle_check(room_ptr self) {
   auto& st = self->state;
+  if (st.handing_off && st.in_flight == 0) return retire(self);
   if (!st.roster.empty() || st.in_flight > 0) return;
   uint64_t gen = ++st.idle_generation;
   self->delayed_send(self, std::chrono::seconds(st.ctx->room_idle_seconds), idle_atom::value, gen);
@@ -996,6 +1004,32 @@ caf::result<uint64_t> import_messages(room_ptr self, std::vector<storage::messag
   return job->rp;
 }
 
+// Pool: true once this node no longer owns the room by its current view; from then on the
+// room hands it off (room_state::handing_off), retiring as soon as nothing is in flight.
+// The claim in etcd is deleted where it was made (the directory's local_room; docs/POOL.md).
+bool hands_off(room_ptr self) {
+  auto& st = self->state;
+  if (!st.ctx->pool) return false;
+  if (st.handing_off) return true;
+  auto view = st.ctx->pool->current();
+  if (view->owns(st.rec.id)) return false;
+  st.handing_off = true;
+  auto rank = view->rank(st.rec.id);
+  PCHAT_LOG(info, "room", "this node no longer owns the room; handing it off",
+            "room=" + st.uri + " owner=" + log::quote(rank.empty() ? std::string("none") : rank.front()) +
+                " in_flight=" + std::to_string(st.in_flight) + " view=" + std::to_string(view->version));
+  schedule_idle_check(self);
+  return true;
+}
+
+// Tells the directory to forget this room, then quits (sessions monitoring it join again).
+void retire(room_ptr self) {
+  auto& st = self->state;
+  ++st.idle_generation;  // no idle check runs meanwhile
+  self->request(st.ctx->directory, std::chrono::seconds(10), retire_atom::value, st.rec.id)
+      .await([=](caf::ok_atom) { self->quit(); }, [=](caf::error&) { schedule_idle_check(self); });
+}
+
 // Takes a post by `user` and the INFO behind it (`ticket`; txn 0 for an announce, whose
 // requester `rp` gets the seq): numbers it and writes it as the room's post plan says; the
 // room answers it, whatever happens (messages.h). REQUIRES: the caller checked that `user`
@@ -1010,7 +1044,9 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
       if (!c.fail && c.post.msg.pid == pid) return c.post.again.push_back(std::move(info));
   }
   room_state::held_post p{std::move(info), std::move(rp), {}, false, {}, false, false};
-  if (st.pool.lost) return st.give_back(p);
+  // Lost (a follower saw a higher epoch) or handing off (another node owns it now): given
+  // back, not refused; the session sends it to the room's owner (same post id).
+  if (st.pool.lost || hands_off(self)) return st.give_back(p);
   caf::error refused;
   if (!st.plan.refusal.empty()) {
     refused = make_error(errc::busy, st.plan.refusal);
@@ -1405,10 +1441,10 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         if (generation != st.idle_generation || !st.roster.empty() || st.in_flight > 0) return;
         // Wait for the directory to forget us before quitting, so that no new lookup can
         // return this actor after it stopped.
-        self->request(st.ctx->directory, std::chrono::seconds(10), retire_atom::value, st.rec.id)
-            .await([=](caf::ok_atom) { self->quit(); },
-                   [=](caf::error&) { schedule_idle_check(self); });
+        retire(self);
       },
+      // Pool: the view changed; a room this node no longer owns hands itself off.
+      [=](pool_check_atom) { hands_off(self); },
   };
 }
 

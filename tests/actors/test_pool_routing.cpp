@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -533,4 +534,136 @@ TEST(PoolFailover, PostsInFlightWhenTheOwnerGoesAreSentAgainAndAcknowledgedOnce)
   for (auto& m : stored) copies[m.text]++;
   EXPECT_EQ(copies.size(), 4u);
   for (auto& [text, n] : copies) EXPECT_EQ(n, 1) << text;
+}
+
+namespace {
+
+// Each text's copies among the stored messages of `room_id` on `nodes`.
+std::map<std::string, int> stored_copies(const std::vector<actor_node*>& nodes, const std::string& room_id) {
+  std::map<std::string, int> copies;
+  for (auto* n : nodes) {
+    std::vector<storage::message_record> stored;
+    EXPECT_TRUE(n->store->messages().read_latest(room_id, 200, &stored).is_ok());
+    for (auto& m : stored) copies[m.text]++;
+  }
+  return copies;
+}
+
+// Every node's view becomes `edit` of `full` (the views the pool started with).
+void publish_all(three_nodes& pool, const std::vector<std::vector<actors::node_entry>>& full,
+                 const std::function<void(std::vector<actors::node_entry>&)>& edit) {
+  for (size_t i = 0; i < pool.nodes.size(); ++i) {
+    auto live = full[i];
+    edit(live);
+    pool.publish(i, std::move(live));
+  }
+}
+
+// alice (on a) posts `texts` without waiting, `between` runs after the first half; each
+// must be answered 200, once, with no XCCOS error at alice's client.
+void stream_posts(actor_node& a, const caf::actor& alice, const std::string& uri, uint64_t first_txn,
+                  const std::vector<std::string>& texts, const std::function<void()>& between) {
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (i == texts.size() / 2) between();
+    caf::anon_send(alice, actors::info_atom::value, pool::tag_id(a.ctx->tag, first_txn + i), post_cmd(uri, texts[i]));
+  }
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_TRUE(a.edge.wait_response(first_txn + i, 10s)) << texts[i] << " never answered";
+    EXPECT_EQ(a.edge.response(first_txn + i), 200) << texts[i];
+  }
+}
+
+}  // namespace
+
+// Handing back (docs/POOL.md "Handing back"): while b is away its room lives on another
+// node; when b is back (rank 0 again) the acting owner finishes what it has in flight,
+// takes no new post (gives it back: errc::moved) and retires; the sessions join b silently
+// and send the posts they hold there. Every post is acknowledged once and stored once.
+TEST(PoolFailover, AReturningOwnerTakesItsRoomBackWithNoPostLostOrDoubled) {
+  temp_dir dir("pool-handback");
+  three_nodes pool(dir.path());
+  std::string uri = pool.make_room("b", "back");
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  std::vector<std::vector<actors::node_entry>> full;
+  for (auto& m : pool.membership) full.push_back(m->current()->live);
+  auto without_b = [](std::vector<actors::node_entry>& live) {
+    std::erase_if(live, [](const actors::node_entry& e) { return e.name == "b"; });
+  };
+  publish_all(pool, full, without_b);  // b is away
+  std::string acting = pool::rank(room_id, {"a", "c"})[0];
+  actor_node &a = pool.node("a"), &b = pool.node("b"), &c = pool.node("c"), &x = pool.node(acting);
+  auto alice = a.session(11, "sip:alice@example.com");
+  auto carol = c.session(31, "sip:carol@example.com");
+  ASSERT_TRUE(a.join(alice, 11, uri));
+  ASSERT_TRUE(c.join(carol, 31, uri));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(a.cmd(alice, post_cmd(uri, "away-" + std::to_string(i))), 200);
+  EXPECT_EQ(stored_last_seq(x, room_id), 3u) << "the acting owner " << acting << " stores while b is away";
+
+  // b returns while alice posts: every view has it again, the directories are told.
+  std::vector<std::string> texts;
+  for (int i = 0; i < 8; ++i) texts.push_back("during-" + std::to_string(i));
+  stream_posts(a, alice, uri, 8000, texts, [&] {
+    publish_all(pool, full, [](std::vector<actors::node_entry>&) {});
+    for (auto& n : pool.nodes) caf::anon_send(n->ctx->directory, actors::pool_changed_atom::value, pool.version);
+  });
+  // From now on b serves: a post from alice and one from carol are stored on b.
+  ASSERT_TRUE(eventually([&] { return a.cmd(alice, post_cmd(uri, "after-a")) == 200; }, 5s));
+  ASSERT_TRUE(eventually([&] { return c.cmd(carol, post_cmd(uri, "after-c")) == 200; }, 5s));
+  EXPECT_TRUE(c.edge.wait_info(31, ">after-a<")) << "carol is in b's room";
+  EXPECT_TRUE(a.edge.wait_info(11, ">after-c<")) << "alice is in b's room";
+  EXPECT_EQ(a.edge.count(11, "<resp code=\"5"), 0u) << "alice's client saw an error";
+  EXPECT_EQ(c.edge.count(31, "<resp code=\"5"), 0u) << "carol's client saw an error";
+  EXPECT_EQ(a.edge.count(11, "rpl:join"), 1u) << "the move is silent";
+
+  auto on_b = stored_copies({&b}, room_id);
+  EXPECT_EQ(on_b["after-a"], 1);
+  EXPECT_EQ(on_b["after-c"], 1);
+  auto all = stored_copies({&a, &b, &c}, room_id);
+  for (auto& t : texts) {
+    EXPECT_EQ(all[t], 1) << t << " stored " << all[t] << " times";
+    EXPECT_LE(c.edge.count(31, ">" + t + "<"), 1u) << t;
+  }
+  EXPECT_EQ(stored_copies({&x}, room_id).count("after-a"), 0u) << "the acting owner took no post after it handed back";
+}
+
+// `pool drain` (docs/POOL.md "Handing back"): a node marked draining owns no room; its
+// rooms hand themselves on while members on every node (the draining one too) post,
+// losing and doubling nothing.
+TEST(PoolFailover, ADrainingOwnerHandsItsRoomOnWithNoPostLostOrDoubled) {
+  temp_dir dir("pool-drain");
+  three_nodes pool(dir.path());
+  std::string uri = pool.make_room("b", "drain");
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  std::vector<std::vector<actors::node_entry>> full;
+  for (auto& m : pool.membership) full.push_back(m->current()->live);
+  std::string next = pool::rank(room_id, {"a", "c"})[0];
+  actor_node &a = pool.node("a"), &b = pool.node("b"), &c = pool.node("c"), &n = pool.node(next);
+  auto alice = a.session(11, "sip:alice@example.com");
+  auto bob = b.session(21, "sip:bob@example.com");
+  auto carol = c.session(31, "sip:carol@example.com");
+  ASSERT_TRUE(a.join(alice, 11, uri));
+  ASSERT_TRUE(b.join(bob, 21, uri));
+  ASSERT_TRUE(c.join(carol, 31, uri));
+  ASSERT_EQ(a.cmd(alice, post_cmd(uri, "before")), 200);
+  uint64_t b_last = stored_last_seq(b, room_id);
+
+  std::vector<std::string> texts;
+  for (int i = 0; i < 8; ++i) texts.push_back("draining-" + std::to_string(i));
+  stream_posts(a, alice, uri, 8100, texts, [&] {
+    publish_all(pool, full, [](std::vector<actors::node_entry>& live) {
+      for (auto& e : live)
+        if (e.name == "b") e.draining = true;
+    });
+    caf::anon_send(b.ctx->directory, actors::pool_changed_atom::value, pool.version);
+  });
+  ASSERT_TRUE(eventually([&] { return b.cmd(bob, post_cmd(uri, "from-bob")) == 200; }, 5s));
+  EXPECT_TRUE(c.edge.wait_info(31, ">from-bob<")) << "carol follows the room to " << next;
+  EXPECT_EQ(b.edge.count(21, "<resp code=\"5"), 0u) << "bob's client saw an error";
+  EXPECT_EQ(a.edge.count(11, "<resp code=\"5"), 0u) << "alice's client saw an error";
+
+  auto all = stored_copies({&a, &b, &c}, room_id);
+  for (auto& t : texts) EXPECT_EQ(all[t], 1) << t << " stored " << all[t] << " times";
+  EXPECT_EQ(stored_copies({&n}, room_id)["from-bob"], 1) << "stored on the room's new owner " << next;
+  EXPECT_LE(stored_last_seq(b, room_id), b_last + texts.size()) << "b took no post after it handed off";
+  EXPECT_EQ(stored_copies({&b}, room_id).count("from-bob"), 0u);
 }
