@@ -78,6 +78,8 @@ using list_categories_atom = caf::atom_constant<caf::atom("lscats")>;  // (lscat
 // ---- room_actor
 using join_atom = caf::atom_constant<caf::atom("rjoin")>;      // (rjoin, user_uri, dialog u64, session actor) | session -> room | join_result
 using ready_atom = caf::atom_constant<caf::atom("rready")>;    // (rready, session actor)       | session -> room | none: its rpl:join went out
+                                                               // (rready, session actor, bool rejoined) | pool: rejoined = joined again silently after its room
+                                                               //   was lost: the room first sends it the posts it fanned out before the join
 using part_atom = caf::atom_constant<caf::atom("rpart")>;      // (rpart, session actor)        | session -> room | ok_atom
 using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, user_uri, int cnt) | session -> room | std::vector<storage::message_record>
 using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, user_uri, text) | file api -> room | u64 seq, after it is durable: a post by a user who is not joined (the caller checked posting rights), e.g. "shared a file"

@@ -42,6 +42,10 @@ struct member {
   // were posted, so it must get them; sent in order when it becomes ready. Without this a
   // post taken in that window (a room that writes nothing relays at once) is lost to it.
   std::vector<std::shared_ptr<const std::string>> early;
+  // Pool: the posts this room actor fanned out before the member joined (room_state::
+  // recent). A session that joins again silently after its room was lost (messages.h
+  // ready_atom, rejoined) missed them on the lost room: they are sent before `early`.
+  std::vector<std::shared_ptr<const std::string>> missed;
 };
 
 // A member that never becomes ready (its session stops first) holds at most this many.
@@ -157,6 +161,25 @@ struct room_state {
     uint64_t generation = 0;    // grows with every follower change: late answers are ignored
     std::vector<caf::actor_addr> failed;  // replicas that failed; skipped until the retry
     bool retry_armed = false;
+    bool released = false;      // handed off: our claim is deleted (docs/POOL.md "Handing back")
+    // Posts taken while the room is not serving yet (its take-over runs again: the claim is
+    // still held by the node handing the room over, or this node has no lease yet). They
+    // wait, oldest first, and are taken once the room serves; refused (503) past
+    // commit_timeout, given back when the room hands off.
+    struct waiting_post {
+      std::string user, text, extra;
+      storage::post_id pid;
+      held_info info;
+      std::chrono::steady_clock::time_point deadline;
+    };
+    std::deque<waiting_post> waiting;
+    // The newest posts this room actor fanned out (kMaxEarlyPosts): a member that joins
+    // again after its room was lost gets them (member::missed).
+    std::deque<std::shared_ptr<const std::string>> recent;
+    // Post ids of the history this room actor read at its start and has not fanned out
+    // itself: a post sent again by its session (its first owner died after storing it on
+    // the follower, before its 200 and fan-out) is fanned out once here (redeliver).
+    std::unordered_set<storage::post_id, post_id_hash> unfanned;
   } pool;
   static inline const char* name = "room";
 
@@ -291,6 +314,14 @@ struct room_state {
         stop(c.post.info);
         for (auto& i : c.post.again) stop(i);
       }
+    for (auto& w : pool.waiting) stop(w.info);
+  }
+
+  // Pool: a post this room actor fanned out, for members that join again (member::missed).
+  void remember(const std::shared_ptr<const std::string>& body) {
+    if (!pool.on) return;
+    pool.recent.push_back(body);
+    if (pool.recent.size() > kMaxEarlyPosts) pool.recent.pop_front();
   }
 
   // Sends a notice to every member except `except` (a session address).
@@ -306,6 +337,8 @@ struct room_state {
 using room_ptr = caf::stateful_actor<room_state>*;
 
 constexpr std::chrono::seconds kMaxReloadDelay{30};
+// Pool: posts that wait for the room to serve (room_state::pool_part::waiting), at most.
+constexpr size_t kMaxWaitingPosts = 1024;
 // Pool: after every follower candidate failed, the room tries them again this often (held
 // posts wait, bounded by commit_timeout).
 constexpr std::chrono::milliseconds kFollowerRetry{500};
@@ -407,7 +440,24 @@ void on_commit_watch(room_ptr self) {
     PCHAT_LOG(warn, "room", "writes not confirmed in time; refused",
               "room=" + st.uri + " count=" + std::to_string(expired) + " timeout_ms=" + ms +
                   " action=" + log::quote("check the disk (fsync latency) and the commit actor"));
-  if (!st.commits.empty()) arm_commit_watch(self, st.commits.front().deadline - now);
+  // Pool: posts that waited for the room to serve as long as a write may take.
+  size_t waited = 0;
+  auto late = make_error(errc::busy, "room " + st.rec.name + " did not start serving within " + ms +
+                                         " ms (it is moving between nodes); it was not acknowledged, send it again");
+  while (!st.pool.waiting.empty() && st.pool.waiting.front().deadline <= now) {
+    auto w = std::move(st.pool.waiting.front());
+    st.pool.waiting.pop_front();
+    ++waited;
+    st.ctx->metrics->count_post(&late);
+    st.answer_info(w.info, &late);
+  }
+  if (waited > 0)
+    PCHAT_LOG(warn, "room", "posts waited too long for the room to serve; refused",
+              "room=" + st.uri + " count=" + std::to_string(waited) + " error=" + log::quote(st.load_error));
+  auto next = std::chrono::steady_clock::time_point::max();
+  if (!st.commits.empty()) next = st.commits.front().deadline;
+  if (!st.pool.waiting.empty()) next = std::min(next, st.pool.waiting.front().deadline);
+  if (next != std::chrono::steady_clock::time_point::max()) arm_commit_watch(self, next - now);
   schedule_idle_check(self);
 }
 
@@ -467,6 +517,7 @@ void post_durable(room_ptr self, room_state::held_post& p) {
   if (to.size() < st.roster.size())  // someone joined and is not ready yet
     for (auto& [addr, m] : st.roster)
       if (!m.ready && m.early.size() < kMaxEarlyPosts) m.early.push_back(body);
+  st.remember(body);
   if (!p.stored) return;
   st.cache.push_back(std::move(p.msg));
   while (st.cache.size() > st.cache_cap) st.cache.pop_front();
@@ -1018,16 +1069,79 @@ bool hands_off(room_ptr self) {
   PCHAT_LOG(info, "room", "this node no longer owns the room; handing it off",
             "room=" + st.uri + " owner=" + log::quote(rank.empty() ? std::string("none") : rank.front()) +
                 " in_flight=" + std::to_string(st.in_flight) + " view=" + std::to_string(view->version));
+  // Posts waiting for this room to serve go to the owner instead.
+  auto waiting = std::move(st.pool.waiting);
+  st.pool.waiting.clear();
+  for (auto& w : waiting) {
+    room_state::held_post p{std::move(w.info), {}, {}, false, {}, false, false};
+    st.give_back(p);
+  }
   schedule_idle_check(self);
   return true;
 }
 
+// Pool: how often a handed-off room tries again to delete its claim (etcd not reached).
+constexpr std::chrono::milliseconds kReleaseRetry{500};
+
 // Tells the directory to forget this room, then quits (sessions monitoring it join again).
+// A room handing off first deletes its claim (its epoch only: a newer claim stays), so the
+// owner can claim it: nothing is in flight any more, so nothing written at this epoch is
+// missing from this node's log, which the owner copies before it serves.
 void retire(room_ptr self) {
   auto& st = self->state;
   ++st.idle_generation;  // no idle check runs meanwhile
+  if (st.handing_off && st.pool.epoch != 0 && !st.pool.released && !st.pool.lost) {
+    auto view = st.ctx->pool->current();
+    const node_entry* me = view ? view->find(view->self) : nullptr;
+    auto again = [self](const std::string& why) {
+      PCHAT_LOG(warn, "room", "cannot delete the room's claim; the owner waits until it is",
+                "room=" + self->state.uri + " epoch=" + std::to_string(self->state.pool.epoch) +
+                    " error=" + log::quote(why) + " retry_ms=" + std::to_string(kReleaseRetry.count()));
+      self->delayed_send(self, kReleaseRetry, pool_check_atom::value);
+    };
+    if (!me || !me->pool) return again("this node is not in its own pool view");
+    self->request(me->pool, st.ctx->request_timeout, release_atom::value, st.rec.id, st.pool.epoch)
+        .then(
+            [=](caf::ok_atom) {
+              auto& st = self->state;
+              st.pool.released = true;
+              PCHAT_LOG(info, "room", "room handed off; claim deleted",
+                        "room=" + st.uri + " epoch=" + std::to_string(st.pool.epoch));
+              retire(self);
+            },
+            [=](caf::error& err) { again(self->system().render(err)); });
+    return;
+  }
   self->request(st.ctx->directory, std::chrono::seconds(10), retire_atom::value, st.rec.id)
       .await([=](caf::ok_atom) { self->quit(); }, [=](caf::error&) { schedule_idle_check(self); });
+}
+
+// Pool: a post sent again whose id is in the history this room read at its start but was
+// never fanned out here (its first owner died after the follower stored it, before its 200
+// and fan-out): answered 200 and fanned out now, once. False when the post is not one.
+bool redeliver(room_ptr self, const storage::post_id& pid, room_state::held_info& info) {
+  auto& st = self->state;
+  if (!st.pool.on || st.pool.unfanned.erase(pid) == 0) return false;
+  const storage::message_record* m = nullptr;
+  for (auto& c : st.cache)
+    if (c.pid == pid) m = &c;
+  if (!m) return false;  // older than the back-chat cache: acknowledged only
+  PCHAT_LOG(info, "room", "a post stored by the room's previous owner and never delivered; delivering it",
+            "room=" + st.uri + " seq=" + std::to_string(m->seq));
+  auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, *m), st.envid++));
+  const auto& to = st.targets();
+  if (info.ticket.txn != 0 && !to.empty()) {
+    st.ctx->edge->respond_then_send_info_many(info.ticket.txn, 200, to, body);
+    info.ticket.txn = 0;
+  } else if (!to.empty()) {
+    st.ctx->edge->send_info_many(to, body);
+  }
+  st.answer_info(info, nullptr);
+  st.ctx->metrics->count_post(nullptr);
+  for (auto& [addr, mb] : st.roster)
+    if (!mb.ready && mb.early.size() < kMaxEarlyPosts) mb.early.push_back(body);
+  st.remember(body);
+  return true;
 }
 
 // Takes a post by `user` and the INFO behind it (`ticket`; txn 0 for an announce, whose
@@ -1039,14 +1153,28 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
   auto& st = self->state;
   if (!pid.empty() && st.loaded) {
     // Sent again (its room was lost, or its answer was): the first one's result.
-    if (st.posted.has(pid)) return st.answer_info(info, nullptr);
+    if (st.posted.has(pid)) {
+      if (redeliver(self, pid, info)) return;
+      return st.answer_info(info, nullptr);
+    }
     for (auto& c : st.commits)
       if (!c.fail && c.post.msg.pid == pid) return c.post.again.push_back(std::move(info));
   }
-  room_state::held_post p{std::move(info), std::move(rp), {}, false, {}, false, false};
   // Lost (a follower saw a higher epoch) or handing off (another node owns it now): given
   // back, not refused; the session sends it to the room's owner (same post id).
-  if (st.pool.lost || hands_off(self)) return st.give_back(p);
+  if (st.pool.on && (st.pool.lost || hands_off(self))) {
+    room_state::held_post p{std::move(info), std::move(rp), {}, false, {}, false, false};
+    return st.give_back(p);
+  }
+  // Pool: the room does not serve yet (its take-over runs again): a member's post waits.
+  if (st.pool.on && !st.loaded && info.done.pending() &&
+      st.pool.waiting.size() < kMaxWaitingPosts) {
+    auto deadline = std::chrono::steady_clock::now() + st.ctx->commit_timeout;
+    st.pool.waiting.push_back({user, std::move(text), std::move(extra), pid, std::move(info), deadline});
+    arm_commit_watch(self, st.ctx->commit_timeout);
+    return;
+  }
+  room_state::held_post p{std::move(info), std::move(rp), {}, false, {}, false, false};
   caf::error refused;
   if (!st.plan.refusal.empty()) {
     refused = make_error(errc::busy, st.plan.refusal);
@@ -1090,7 +1218,17 @@ void load_history(room_ptr self, bool first) {
     st.load_error.clear();
     st.reload_delay = std::chrono::seconds(1);
     st.make_plan();
-    if (st.pool.on) choose_follower(self);
+    if (st.pool.on) {
+      st.pool.unfanned.clear();
+      for (auto& m : st.cache)
+        if (!m.pid.empty()) st.pool.unfanned.insert(m.pid);
+      choose_follower(self);
+      // Posts that waited for the room to serve, in their order.
+      auto waiting = std::move(st.pool.waiting);
+      st.pool.waiting.clear();
+      for (auto& w : waiting)
+        accept_post(self, w.user, std::move(w.text), std::move(w.extra), w.pid, std::move(w.info), {});
+    }
   };
   auto fail = [=](caf::error& err) {
     auto& st = self->state;
@@ -1165,7 +1303,7 @@ void takeover_failed(room_ptr self, const caf::error& err, bool not_serving = fa
     self->delayed_send(self, kNotServingRetry, reload_atom::value);
     return;
   }
-  PCHAT_LOG(warn, "room", "cannot take the room over; posts refused until it can",
+  PCHAT_LOG(warn, "room", "cannot take the room over; posts wait (503 after commit_timeout) until it can",
             "room=" + st.uri + " error=" + log::quote(st.load_error) +
                 " retry_s=" + std::to_string(st.reload_delay.count()));
   self->delayed_send(self, st.reload_delay, reload_atom::value);
@@ -1238,6 +1376,19 @@ void take_over(room_ptr self, bool first) {
   for (auto& n : view->live)
     if (n.name != view->self && n.replica) job->nodes.emplace_back(n.name, n.replica);
   auto fail = [self](caf::error& err) { takeover_failed(self, err); };
+  // Another node holds the claim (it is handing the room over and deletes it once its
+  // writes are done, or its lease has not ended yet), or etcd is not reached: tried again
+  // soon, not with the backoff; posts wait meanwhile (room_state::pool_part::waiting).
+  auto claim_refused = [self](caf::error& err) {
+    errc code;
+    std::string reason;
+    if (decode_error(err, &code, &reason) && code == errc::forbidden) {
+      PCHAT_LOG(debug, "room", "the room is claimed by another node; waiting for it",
+                "room=" + self->state.uri + " holder=" + log::quote(reason));
+      return takeover_failed(self, make_error(errc::busy, "the room is still held by node " + reason), true);
+    }
+    takeover_failed(self, err, decode_error(err, &code, &reason) && code == errc::busy);
+  };
   on_answer(self->request(me->pool, st.ctx->request_timeout, claim_atom::value, st.rec.id), first,
             [=](uint64_t epoch) {
               auto& st = self->state;
@@ -1247,7 +1398,40 @@ void take_over(room_ptr self, bool first) {
                                       epoch, std::vector<storage::message_record>{}, false),
                         job->first, [=](uint64_t) { takeover_states(self, job); }, fail);
             },
-            fail);
+            claim_refused);
+}
+
+// The session's client now knows the room: bring its roster up to date with whoever
+// joined or left since its snapshot, then include it in notices and posts. `rejoined`
+// (pool): the session joined again after its room was lost; the posts this room actor
+// fanned out before the join (member::missed) go first.
+void make_ready(room_ptr self, const caf::actor& session, bool rejoined) {
+  auto& st = self->state;
+  auto it = st.roster.find(session.address());
+  if (it == st.roster.end() || it->second.ready) return;
+  member& me = it->second;
+  me.ready = true;
+  st.dialogs_stale = true;
+  if (rejoined)
+    for (auto& body : me.missed) st.ctx->edge->send_info(me.dialog, std::move(body));
+  me.missed.clear();
+  for (auto& body : me.early) st.ctx->edge->send_info(me.dialog, std::move(body));
+  me.early.clear();
+  std::vector<std::string> snapshot = std::move(me.snapshot);
+  me.snapshot.clear();
+  if (st.roster_muted) return;
+  std::unordered_map<std::string, bool> now_in;
+  for (auto& [a, m] : st.roster) now_in[m.user] = true;
+  std::unordered_map<std::string, bool> was_in;
+  for (auto& u : snapshot) was_in[u] = true;
+  for (auto& [u, _] : now_in)
+    if (!was_in.count(u))
+      st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
+                                             xccos::encode_join_notice(st.uri, u, false, st.envid++)));
+  for (auto& u : snapshot)
+    if (!now_in.count(u))
+      st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
+                                             xccos::encode_part_notice(st.uri, u, st.envid++)));
 }
 
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
@@ -1282,7 +1466,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         bool first_session = false;
         if (fresh) {
           self->monitor(session);
-          st.roster.emplace(addr, member{session, dialog, user, false, false, {}});
+          st.roster.emplace(addr, member{session, dialog, user, false, false, {}, {},
+                                         {st.pool.recent.begin(), st.pool.recent.end()}});
           first_session = st.user_sessions[user]++ == 0;
           st.dialogs_stale = true;
           st.update_mute();
@@ -1312,33 +1497,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         }
         return r;
       },
-      [=](ready_atom, const caf::actor& session) {
-        // The session's client now knows the room: bring its roster up to date with
-        // whoever joined or left since its snapshot, then include it in notices and posts.
-        auto& st = self->state;
-        auto it = st.roster.find(session.address());
-        if (it == st.roster.end() || it->second.ready) return;
-        member& me = it->second;
-        me.ready = true;
-        st.dialogs_stale = true;
-        for (auto& body : me.early) st.ctx->edge->send_info(me.dialog, std::move(body));
-        me.early.clear();
-        std::vector<std::string> snapshot = std::move(me.snapshot);
-        me.snapshot.clear();
-        if (st.roster_muted) return;
-        std::unordered_map<std::string, bool> now_in;
-        for (auto& [a, m] : st.roster) now_in[m.user] = true;
-        std::unordered_map<std::string, bool> was_in;
-        for (auto& u : snapshot) was_in[u] = true;
-        for (auto& [u, _] : now_in)
-          if (!was_in.count(u))
-            st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
-                                                   xccos::encode_join_notice(st.uri, u, false, st.envid++)));
-        for (auto& u : snapshot)
-          if (!now_in.count(u))
-            st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
-                                                   xccos::encode_part_notice(st.uri, u, st.envid++)));
-      },
+      [=](ready_atom, const caf::actor& session) { make_ready(self, session, false); },
+      [=](ready_atom, const caf::actor& session, bool rejoined) { make_ready(self, session, rejoined); },
       [=](update_room_atom, storage::room_record& rec, const storage::category_record& cat) {
         auto& st = self->state;
         st.rec = std::move(rec);
@@ -1424,7 +1584,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
           -> caf::result<uint64_t> { return import_messages(self, std::move(msgs)); },
       [=](reload_atom) {
         auto& st = self->state;
-        if (st.pool.on && !st.pool.lost)
+        if (st.pool.on && !st.pool.lost && !st.handing_off)
           take_over(self, false);
         else if (!st.pool.on)
           load_history(self, false);

@@ -424,7 +424,9 @@ void rejoin(session_ptr self, const std::string& uri, int attempt) {
         return;
       }
       st.rejoining.erase(uri);
-      self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self));
+      // Rejoined: the new room actor sends this client what it fanned out before the join
+      // (posts this client missed while its room moved).
+      self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self), true);
       send_parked(self, uri);
       return;
     }

@@ -265,6 +265,8 @@ TEST_F(ReplicatedLog, AStaleOwnerGetsNothingAcceptedAndANewOwnerEndsWithTheAckno
   EXPECT_EQ(texts(log_of(1, rec.id)), (std::vector<std::string>{"one", "two"}));
   EXPECT_EQ(state_of(1, rec.id).epoch, e2);
   EXPECT_EQ(announce(0, old_owner, "stale three"), 0u);
+  // Its own write of "stale two" runs beside the refused ship and may sync after the refusal.
+  EXPECT_TRUE(pchat::testing::eventually([&] { return log_of(0, rec.id).size() == 2; }, 5s));
   EXPECT_EQ(texts(log_of(0, rec.id)), (std::vector<std::string>{"one", "stale two"}));  // divergent suffix
   stop_room(old_owner);
 

@@ -2,7 +2,8 @@
 // that run no etcd: the pool actor's claim message (messages.h claim_atom) answered the way
 // actors/pool_actor.h answers it. The first claim of a free room wins a new, higher revision
 // (its epoch); the holder claiming again gets the same epoch; anyone else is refused with
-// the holder's name (errc::forbidden). One book is shared by every node of a test.
+// the holder's name (errc::forbidden); a release deletes the claim of its epoch only. One
+// book is shared by every node of a test.
 //
 // Threads: the book is locked; claim_double actors run on any CAF worker.
 #pragma once
@@ -42,6 +43,13 @@ inline caf::behavior claim_double(caf::event_based_actor*, std::shared_ptr<claim
     }
     if (it->second.first == node) return it->second.second;
     return actors::make_error(actors::errc::forbidden, it->second.first);
+  },
+  // The claim of `epoch` is deleted (a newer one stays), as the pool actor's release.
+  [=](actors::release_atom, const std::string& room, uint64_t epoch) -> caf::result<caf::ok_atom> {
+    std::lock_guard<std::mutex> l(book->mu);
+    auto it = book->rooms.find(room);
+    if (it != book->rooms.end() && it->second.second == epoch) book->rooms.erase(it);
+    return caf::ok_atom::value;
   }};
 }
 
