@@ -186,6 +186,8 @@ using release_atom = caf::atom_constant<caf::atom("prelease")>;    // (prelease,
 using owner_atom = caf::atom_constant<caf::atom("powner")>;        // (powner, room_id) | local actor -> pool | (std::string node, u64 epoch): the claim in etcd now
                                                                    //   ("" and 0: none), whoever holds it; errc::busy (etcd not reached)
 using pool_status_atom = caf::atom_constant<caf::atom("pstatus")>; // (pstatus) | admin -> pool | pool_status
+using pool_drain_atom = caf::atom_constant<caf::atom("pdrain")>;   // (pdrain, bool on) | admin API (any node) -> the node's pool | ok_atom once its registry entry says
+                                                                   //   draining=on and its view is published (its rooms hand off); errc::busy: no lease, etcd not reached
 using pool_tick_atom = caf::atom_constant<caf::atom("ptick")>;     // (ptick) | pool -> itself (timer) | none: keep-alive, registry scan, serving check
 // coordinator_actor.h: the blocking etcd calls, asked by the local pool actor only (a
 // detached actor never answers a remote sender). Every failure to reach etcd: errc::busy.

@@ -67,8 +67,12 @@ void publish(pool_ptr self) {
   v->self = st.me();
   v->serving = st.serving;
   if (st.lease != 0) v->live.push_back(self_entry(self));
+  // A peer's draining flag is its registry entry's (it changes after the hello).
   for (auto& [name, p] : st.peers)
-    if (st.registry.count(name)) v->live.push_back(p.entry);
+    if (auto r = st.registry.find(name); r != st.registry.end()) {
+      v->live.push_back(p.entry);
+      v->live.back().draining = r->second.node.draining;
+    }
   std::sort(v->live.begin(), v->live.end(), [](const node_entry& a, const node_entry& b) { return a.name < b.name; });
   std::string sig = st.serving ? "serving" : "not-serving";
   for (auto& n : v->live)
@@ -332,6 +336,7 @@ pool_status status_of(pool_ptr self) {
       ns.registered = st.lease != 0;
     } else {
       ns.node = p != st.peers.end() ? record_of(p->second.entry) : r->second.node;
+      if (r != st.registry.end()) ns.node.draining = r->second.node.draining;
     }
     s.nodes.push_back(std::move(ns));
   }
@@ -435,6 +440,29 @@ caf::behavior pool_actor(pool_ptr self, pool_actor_config cfg) {
         return rp;
       },
       [=](pool_status_atom) -> pool_status { return status_of(self); },
+      // `pool drain` / `undrain` (docs/POOL.md): the registry entry first (the other nodes'
+      // next scan sees it), then this node's own view: its rooms hand off, and placement
+      // skips it everywhere. Lasts until undrained or the node restarts.
+      [=](pool_drain_atom, bool on) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        if (st.lease == 0 || st.leaving) return make_error(errc::busy, "node " + st.me() + " holds no etcd lease");
+        auto rp = self->make_response_promise();
+        auto rec = st.record();
+        rec.draining = on;
+        self->request(st.kv_coord, st.cfg.etcd_timeout * 4, etcd_put_atom::value, rec, st.lease)
+            .then(
+                [=](caf::ok_atom) mutable {
+                  auto& st = self->state;
+                  st.cfg.self.draining = on;
+                  if (auto r = st.registry.find(st.me()); r != st.registry.end()) r->second.node.draining = on;
+                  PCHAT_LOG(info, "pool", on ? "draining: this node owns and follows no room" : "no longer draining",
+                            "node=" + st.me());
+                  publish(self);
+                  rp.deliver(caf::ok_atom::value);
+                },
+                [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
       [=](pool_leave_atom) -> caf::result<caf::ok_atom> {
         auto& st = self->state;
         st.leaving = true;

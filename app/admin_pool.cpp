@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.h"
+#include "actors/pool_view.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
 
@@ -36,11 +37,40 @@ json to_json(const actors::pool_status& s) {
           {"rooms", rooms}};
 }
 
+// POST /api/v1/pool/drain|undrain {"node": NAME}: asks NAME's membership actor (this node's
+// or, over BASP, another live node's) to set its draining flag.
+web::http_response drain(caf::actor_system& sys, const actors::server_context& ctx, const web::http_request& req,
+                         bool on) {
+  if (req.method != "POST") return error(405, "use POST");
+  if (!ctx.pool_actor || !ctx.pool) return error(409, "this node is standalone (not in a pool): nothing to drain");
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("node") || !body["node"].is_string() || body["node"].get<std::string>().empty())
+    return error(400, "the body must be {\"node\": \"NAME\"} (a node of the pool)");
+  std::string name = body["node"].get<std::string>();
+  auto view = ctx.pool->current();
+  const actors::node_entry* n = view->find(name);
+  if (!n || !n->pool)
+    return error(404, "no live node " + name + " in this node's view of the pool (see pchatctl pool status)");
+  caf::scoped_actor self{sys};
+  web::http_response out = error(503, "node " + name + " did not answer; the change may not be made, try again");
+  self->request(n->pool, std::chrono::seconds(5), actors::pool_drain_atom::value, on)
+      .receive([&](caf::ok_atom) { out = reply(200, json{{"node", name}, {"draining", on}}); },
+               [&](caf::error& e) {
+                 actors::errc code;
+                 std::string reason;
+                 if (actors::decode_error(e, &code, &reason))
+                   out = error(503, "node " + name + ": " + reason + "; the change was not made, try again");
+               });
+  return out;
+}
+
 }  // namespace
 
 web::http_handler make_pool_api(caf::actor_system& sys, std::shared_ptr<const actors::server_context> ctx,
                                 web::http_handler next) {
   return [&sys, ctx, next = std::move(next)](const web::http_request& req) -> web::http_response {
+    if (req.path == "/api/v1/pool/drain") return drain(sys, *ctx, req, true);
+    if (req.path == "/api/v1/pool/undrain") return drain(sys, *ctx, req, false);
     if (req.path != "/api/v1/pool") return next(req);
     if (req.method != "GET") return error(405, "use GET");
     if (!ctx->pool_actor)

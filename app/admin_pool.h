@@ -9,6 +9,12 @@
 //                       "rooms": [{room_id, epoch}]  (the rooms this node has claimed)}
 //   503 when the membership actor does not answer in time.
 //
+//   POST /api/v1/pool/drain   {"node": NAME}   (and /api/v1/pool/undrain)
+//   -> 200 {"node": NAME, "draining": bool} once NAME's registry entry says so (its rooms
+//          then hand off to their next owners, placement skips it; docs/POOL.md);
+//      400 bad body, 404 NAME not live in this node's view, 409 standalone,
+//      503 NAME did not answer or holds no etcd lease (nothing changed).
+//
 // A node is live when it is registered in etcd (its lease alive) and linked over BASP;
 // this node is live while it holds a fresh lease (serving).
 #pragma once

@@ -53,6 +53,16 @@ void add_pool_commands(CLI::App& app, ctl_context& ctx) {
   CLI::App* pool = add_noun(app, "pool", "the pool of nodes (docs/POOL.md)");
   add_leaf(pool, "status", "nodes of the pool as this node sees them, and the rooms it owns", ctx,
            [](leaf&, const ctl_context& c) { return show_status(http(c.server, "GET", "/api/v1/pool"), c); });
+  for (bool on : {true, false}) {
+    leaf& l = add_leaf(pool, on ? "drain" : "undrain",
+                       on ? "hand a node's rooms to the other nodes (before a planned stop); it keeps its clients"
+                          : "let a drained node own and follow rooms again",
+                       ctx, [on](leaf& l, const ctl_context& c) {
+                         json body{{"node", l.text("node")}};
+                         return show(http(c.server, "POST", on ? "/api/v1/pool/drain" : "/api/v1/pool/undrain", body.dump()), c);
+                       });
+    l.add_text("node", "the node's name (--node-name), any live node of the pool", true)->check(not_empty());
+  }
 }
 
 }  // namespace pchat::ctl
