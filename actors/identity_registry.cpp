@@ -93,10 +93,11 @@ void identity_registry::remove_policy(const std::string& identity) {
 
 std::string identity_snapshot::ha1(const std::string& username) const {
   using L = identity_registry;
-  std::string uri = "sip:" + L::lower(username.find('@') == std::string::npos ? username + "@" + domain_ : username);
+  bool user_part = username.find('@') == std::string::npos;
+  std::string uri = "sip:" + L::lower(user_part ? username + "@" + domain_ : username);
   auto it = users_.find(uri);
   if (it == users_.end() || !it->second.enabled) return {};
-  return it->second.ha1;
+  return user_part ? it->second.ha1_user : it->second.ha1;
 }
 
 bool identity_snapshot::known_user(const std::string& uri) const {

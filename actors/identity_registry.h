@@ -58,7 +58,9 @@ class identity_snapshot {
  public:
   explicit identity_snapshot(std::string domain);
 
-  // H(A1) for a Digest username ("alice@example.com" or "alice"); empty if unknown/disabled.
+  // H(A1) for a Digest username as sent: the whole address ("alice@example.com", the
+  // address HA1) or the user part alone ("alice", the user-part HA1, as standard SIP
+  // clients answer); empty if unknown, disabled, or that form has no HA1.
   std::string ha1(const std::string& username) const;
   bool known_user(const std::string& uri) const;
   std::string display_name(const std::string& uri) const;

@@ -40,6 +40,7 @@ class database;
 }
 namespace pchat::sip {
 class dialog_sender;
+class sign_in_throttle;
 }
 
 namespace pchat::actors {
@@ -90,6 +91,9 @@ struct server_context : server_settings {
   // Users, groups, policies and the access rules; nullptr denies every room command. The
   // registry publishes snapshots (identity_registry.h): take current() once per command.
   std::shared_ptr<identity_registry> identities;
+  // Failed sign-ins per user and source address (protocol/sip/sign_in_throttle.h), shared
+  // by the SIP edge's Digest and the HTTP services' Basic; null: no throttling.
+  std::shared_ptr<sip::sign_in_throttle> sign_in_throttle;
   caf::actor compliance_runner;             // the compliance runner; invalid when off
   caf::actor indexer;                       // the indexer_actor (history search); may be invalid
   // What the store holds that the index does not yet (actors/index_feed.h): the commit

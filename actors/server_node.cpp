@@ -34,6 +34,7 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   ctx->store = parts_.store;
   ctx->edge = parts_.sip ? parts_.sip : parts_.edge;
   ctx->identities = parts_.identities;
+  ctx->sign_in_throttle = parts_.sign_in_throttle;
   if (parts_.pool) {
     auto first = std::make_shared<pool_view>();
     first->self = parts_.pool->node_name;

@@ -37,6 +37,7 @@ class pool_edge;
 struct node_parts {
   storage::database* store = nullptr;                 // REQUIRES: non-null, open
   std::shared_ptr<identity_registry> identities;   // null: every room command is denied
+  std::shared_ptr<sip::sign_in_throttle> sign_in_throttle;  // server_context::sign_in_throttle
   // The edge. pchatd: its SIP endpoint, constructed and not started (start_edge() starts
   // it, stop() stops it first). Tests: a recording `edge` and no endpoint.
   sip::endpoint* sip = nullptr;

@@ -69,8 +69,10 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       if (b.contains("password")) {
         std::string pw = b.value("password", "");
         if (pw.empty()) return error(400, "password must not be empty");
-        // The Digest username is the sign-in name (user@domain), the realm our domain.
-        u.ha1 = sip::digest_ha1(uri.substr(4), ctx->domain, pw);
+        // Both Digest usernames (user@domain, as SIPE sends it, and the user part), the realm our domain.
+        auto ha1 = sip::digest_ha1_both(uri.substr(4), ctx->domain, pw);
+        u.ha1 = ha1.address;
+        u.ha1_user = ha1.user_part;
       }
       if (auto s = store.identities().put_user(u); !s.is_ok()) return from_status(s);
       ids.upsert_user(u);

@@ -80,6 +80,7 @@
 #include "pool/pool_keys.h"
 #include "pool/pool_settings.h"
 #include "protocol/sip/sip_digest.h"
+#include "protocol/sip/sign_in_throttle.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/backup.h"
 #include "storage/database.h"
@@ -468,7 +469,9 @@ bool first_start_identities(pchat::storage::database& store, pchat::actors::iden
     pchat::storage::user_record u;
     u.uri = "sip:" + user;
     u.display_name = name;
-    u.ha1 = pchat::sip::digest_ha1(user, domain, password);
+    auto ha1 = pchat::sip::digest_ha1_both(user, domain, password);
+    u.ha1 = ha1.address;
+    u.ha1_user = ha1.user_part;
     if (!store.identities().put_user(u).is_ok()) return false;
     u.uri = pchat::actors::identity_registry::lower(u.uri);
     ids.upsert_user(u);
@@ -696,6 +699,8 @@ int main(int argc, char** argv) {
   ecfg.peers = peers;
   ecfg.domain = cfg.domain;
   ecfg.require_auth = cfg.auth == "digest";
+  // One throttle for SIP Digest and HTTP Basic (protocol/sip/sign_in_throttle.h).
+  ecfg.throttle = std::make_shared<pchat::sip::sign_in_throttle>();
   ecfg.limits = cfg.sip;
 
   int rc = 0;
@@ -706,6 +711,7 @@ int main(int argc, char** argv) {
     pchat::actors::node_parts parts;
     parts.store = store.get();
     parts.identities = identities;
+    parts.sign_in_throttle = ecfg.throttle;
     parts.sip = &edge;
     parts.settings = settings;
     parts.search_dir = cfg.data_dir + "/search";

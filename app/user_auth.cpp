@@ -6,6 +6,8 @@
 #include "actors/identity_registry.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
+#include "log/log.h"
+#include "protocol/sip/sign_in_throttle.h"
 #include "protocol/sip/sip_digest.h"
 #include "text/base64.h"
 
@@ -49,11 +51,35 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
   std::string user = actors::identity_registry::lower(decoded.substr(0, decoded.find(':')));
   std::string password = decoded.substr(decoded.find(':') + 1);
   if (user.find('@') == std::string::npos) user += "@" + ctx.domain;
+  std::string uri = "sip:" + user;
+  // Failed sign-ins wait, per user and address, shared with SIP Digest: while they do, the
+  // password is not checked at all (protocol/sip/sign_in_throttle.h).
+  if (ctx.sign_in_throttle) {
+    auto wait = ctx.sign_in_throttle->wait(uri, req.peer);
+    if (wait.count() > 0) {
+      std::string secs = std::to_string((wait.count() + 999) / 1000);
+      auto r = error(429, "too many failed sign-ins: retry in " + secs + " s");
+      r.extra_headers.push_back("Retry-After: " + secs);
+      return r;
+    }
+  }
   std::string ha1 = ctx.identities ? ctx.identities->current()->ha1(user) : std::string{};
   // The directory keeps H(A1) = MD5(user:realm:password), the realm being the domain.
-  if (ha1.empty() || !web::constant_time_equal(sip::digest_ha1(user, ctx.domain, password), ha1))
+  if (ha1.empty() || !web::constant_time_equal(sip::digest_ha1(user, ctx.domain, password), ha1)) {
+    std::string counts;
+    if (ctx.sign_in_throttle) {
+      auto o = ctx.sign_in_throttle->failed(uri, req.peer);
+      counts = " user_failures=" + std::to_string(o.user_failures) +
+               " source_failures=" + std::to_string(o.source_failures) +
+               " delay_ms=" + std::to_string(o.delay.count());
+    }
+    log::write(log::level::warn, "http", "authentication failed",
+               "user=" + log::quote(uri) + " peer=" + log::quote(req.peer) + counts +
+                   " action=" + log::quote("check the user name and password"));
     return challenge(ctx.domain, "wrong SIP address or password, or the user is disabled");
-  return actors::identity_registry::lower("sip:" + user);
+  }
+  if (ctx.sign_in_throttle) ctx.sign_in_throttle->succeeded(uri);
+  return uri;
 }
 
 web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,

@@ -226,21 +226,25 @@ status get_room_record(std::string_view in, room_record* out) {
 }
 
 void put_user_record(std::string* dst, const user_record& in) {
-  put_byte(dst, kRecordFormatVersion);
+  put_byte(dst, kUserFormatVersion);
   put_string(dst, in.uri);
   put_string(dst, in.display_name);
   put_string(dst, in.ha1);
   put_bool(dst, in.enabled);
   put_string(dst, in.site);
   put_string(dst, in.policy);
+  put_string(dst, in.ha1_user);
 }
 
 status get_user_record(std::string_view in, user_record* out) {
   field_reader r(in, "user record");
-  r.read_version() && r.read_string("uri", &out->uri) &&
+  uint8_t version = 0;
+  out->ha1_user.clear();
+  r.read_version_in(kRecordFormatVersion, kUserFormatVersion, &version) && r.read_string("uri", &out->uri) &&
       r.read_string("display_name", &out->display_name) && r.read_string("ha1", &out->ha1) &&
       r.read_bool("enabled", &out->enabled) && r.read_string("site", &out->site) &&
-      r.read_string("policy", &out->policy);
+      r.read_string("policy", &out->policy) &&
+      (version == kRecordFormatVersion || r.read_string("ha1_user", &out->ha1_user));
   return r.finish();
 }
 

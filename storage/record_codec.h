@@ -31,8 +31,10 @@
 //   compliance_group  := 0x03 event:string{1..}  each event a compliance_record; one group
 //                      commit's events, consecutive sequences, stored under the first one's
 //                      key: one RocksDB entry per synced batch instead of one per event
-//   user_record     := version uri:string display_name:string ha1:string enabled:bool
-//                      site:string policy:string
+//   user_record     := 0x02 uri:string display_name:string ha1:string enabled:bool
+//                      site:string policy:string ha1_user:string
+//                      (format 2 adds the user-part HA1; format 1, still read, ends at
+//                      policy: its ha1_user is empty)
 //   group_record    := version name:string description:string members:list
 //   policy_record   := version identity:string enable_persistent_chat:bool description:string
 //   addin_record    := version name:string url:string
@@ -67,6 +69,7 @@ namespace pchat::storage {
 inline constexpr uint8_t kRecordFormatVersion = 1;  // DO NOT CHANGE: embedded in on-disk data
 inline constexpr uint8_t kComplianceFormatVersion = 2;  // written; 1 is still read
 inline constexpr uint8_t kComplianceAdminFormatVersion = 4;  // written for admin events
+inline constexpr uint8_t kUserFormatVersion = 2;        // written; 1 is still read
 inline constexpr uint8_t kMessageFormatVersion = 2;     // written; 1 is still read
 
 // put_X appends the encoding of `in` to *dst. get_X decodes all of `in` into *out; on

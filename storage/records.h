@@ -160,6 +160,10 @@ struct user_record {
   bool enabled = true;
   std::string site;          // site name for policy scope; empty = none
   std::string policy;        // per-user policy tag (Grant-CsPersistentChatPolicy); empty = inherit
+  // MD5(user part:realm:password) hex, for Digest answers whose username is the user part
+  // alone (standard SIP clients; `ha1` serves the whole address, as SIPE sends it): both
+  // kept, as SIP registrars keep ha1 and ha1b. Empty for a password set before format 2.
+  std::string ha1_user;
 };
 
 // A named set of principals; usable as "group:<name>" in every member list.

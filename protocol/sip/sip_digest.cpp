@@ -5,7 +5,6 @@
 #include <sofia-sip/su_md5.h>
 
 #include <cctype>
-#include <cstdio>
 
 namespace pchat::sip {
 namespace {
@@ -36,6 +35,10 @@ std::string digest_ha1(std::string_view username, std::string_view realm, std::s
   std::string a1;
   a1.append(username).append(":").append(realm).append(":").append(password);
   return md5_hex(a1);
+}
+
+digest_ha1_forms digest_ha1_both(std::string_view address, std::string_view realm, std::string_view password) {
+  return {digest_ha1(address, realm, password), digest_ha1(address.substr(0, address.find('@')), realm, password)};
 }
 
 bool parse_digest_credentials(std::string_view v, digest_credentials* out) {
@@ -100,27 +103,6 @@ bool verify_digest(const digest_credentials& c, std::string_view ha1, std::strin
   if (!e1.empty() && digest_equal(e1, c.response)) return true;
   std::string e2 = expected_for("(null)");  // SIPE: method of its response object
   return !e2.empty() && digest_equal(e2, c.response);
-}
-
-std::string nonce_source::make(int64_t now_s, std::string_view scope) const {
-  char ts[24];
-  std::snprintf(ts, sizeof ts, "%llx", static_cast<long long>(now_s));
-  std::string mac_in = secret_ + ":" + ts + ":" + std::string(scope);
-  return std::string(ts) + "." + md5_hex(mac_in);
-}
-
-nonce_source::verdict nonce_source::check(std::string_view nonce, int64_t now_s,
-                                          std::string_view scope, int max_age_s) const {
-  size_t dot = nonce.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot > 16) return verdict::invalid;
-  std::string ts(nonce.substr(0, dot));
-  char* end = nullptr;
-  long long t = std::strtoll(ts.c_str(), &end, 16);
-  if (!end || *end != '\0') return verdict::invalid;
-  std::string mac_in = secret_ + ":" + ts + ":" + std::string(scope);
-  if (!digest_equal(md5_hex(mac_in), nonce.substr(dot + 1))) return verdict::invalid;
-  if (now_s - t > max_age_s || t > now_s + 5) return verdict::stale;
-  return verdict::ok;
 }
 
 std::string digest_challenge(std::string_view realm, std::string_view nonce, bool stale) {

@@ -9,10 +9,9 @@
 // accept either the request's method or "(null)" for it. It reads only realm, nonce and
 // opaque from the challenge, each as name="value".
 //
-// Nonces are stateless: "<unix seconds hex>.<md5(secret:seconds:scope)>"; they expire
-// after max_age_s and are bound to a scope (we use the connection id) so a nonce seen on
-// one connection is useless on another.
-// Thread safety: pure functions; nonce_source is immutable after construction.
+// Nonces are random and remembered with the nonce counts answered (digest_nonces.h), so an
+// answer is good once.
+// Thread safety: pure functions.
 #pragma once
 
 #include <cstdint>
@@ -41,20 +40,17 @@ bool parse_digest_credentials(std::string_view header_value, digest_credentials*
 std::string md5_hex(std::string_view data);
 // H(A1) = MD5(username:realm:password), lower-case hex: what the user directory stores.
 std::string digest_ha1(std::string_view username, std::string_view realm, std::string_view password);
+// The two H(A1) a password becomes, as SIP registrars keep them (ha1 and ha1b): for the
+// Digest username as the whole address `user@domain` (SIPE) and as its user part alone
+// (standard clients). `address` is "user@domain" (no "sip:"), `realm` the domain.
+struct digest_ha1_forms {
+  std::string address;
+  std::string user_part;
+};
+digest_ha1_forms digest_ha1_both(std::string_view address, std::string_view realm, std::string_view password);
 
 // True if `c.response` is right for `ha1` and the request `method` (see the SIPE note).
 bool verify_digest(const digest_credentials& c, std::string_view ha1, std::string_view method);
-
-class nonce_source {
- public:
-  explicit nonce_source(std::string secret) : secret_(std::move(secret)) {}
-  std::string make(int64_t now_s, std::string_view scope) const;
-  enum class verdict { ok, stale, invalid };
-  verdict check(std::string_view nonce, int64_t now_s, std::string_view scope, int max_age_s) const;
-
- private:
-  std::string secret_;
-};
 
 // The challenge header value: `Digest realm="R", nonce="N", opaque="O", qop="auth",
 // algorithm=MD5[, stale=true]` (realm, nonce and opaque quoted, as SIPE parses them).

@@ -31,7 +31,6 @@
 #include <cstring>
 #include <future>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,6 +38,9 @@
 #include <vector>
 
 #include "log/log.h"
+#include "protocol/sip/digest_nonces.h"
+#include "protocol/sip/random_token.h"
+#include "protocol/sip/sign_in_throttle.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_framer.h"
 #include "protocol/sip/sip_message.h"
@@ -239,7 +241,6 @@ struct endpoint::impl {
   conn_id next_conn = 1;
   dialog_id next_dialog = 1;
   txn_id next_txn = 1;
-  std::mt19937_64 rng{std::random_device{}()};
   int udp_wait_index = -1;
   int64_t last_sweep = 0;
   int tcp_wait_index = -1;
@@ -251,13 +252,16 @@ struct endpoint::impl {
 
   std::atomic<uint64_t> inflight{0};
   std::atomic<uint64_t> n_requests_in{0}, n_responses_in{0}, n_requests_out{0}, n_503{0},
-      n_bad{0}, n_conns{0}, n_dialogs{0}, n_auth_fail{0}, n_udp_peers{0}, n_paused{0},
+      n_bad{0}, n_conns{0}, n_dialogs{0}, n_auth_fail{0}, n_auth_throttled{0}, n_udp_peers{0}, n_paused{0},
       n_pauses{0}, n_slow_closed{0}, n_conns_refused{0}, n_dialogs_refused{0}, n_stalled_closed{0},
       n_accept_backoffs{0};
-  nonce_source nonces{std::to_string(std::random_device{}()) + std::to_string(std::random_device{}()) +
-                      std::to_string(now_ms())};
+  digest_nonces nonces;
 
-  explicit impl(endpoint_config c) : cfg(std::move(c)) {}
+  explicit impl(endpoint_config c) : cfg(std::move(c)) {
+    digest_nonces::limits nl;
+    nl.max_age_s = cfg.nonce_max_age_s;
+    nonces = digest_nonces(nl);
+  }
 
   // ------------------------------------------------------------------ setup
   std::string bind_sockets() {
@@ -921,6 +925,7 @@ struct endpoint::impl {
       n_paused = paused.size();
     }
     over_soft.erase(id);
+    nonces.forget(id);
     PCHAT_LOG(debug, "sip", "connection closed", "peer=" + c->peer_text + " reason=" + log::quote(reason));
     conns.erase(it);
     n_conns--;
@@ -1012,70 +1017,145 @@ struct endpoint::impl {
 
   // Digest gate for out-of-dialog requests (see endpoint_config::require_auth). Returns
   // true if the request may proceed; otherwise it has been answered (401/407/403).
+  // A user trusted on the connection needs no credentials (SIPE answers only the challenged
+  // request), but Digest credentials a request carries are checked all the same, so an
+  // answer is good once on every connection (digest_nonces.h).
   bool authorize(connection* c, const sip_message& m) {
     if (!cfg.require_auth) return true;
     if (c->trusted) return true;  // a trusted front end (--trusted-peer) asserts its users (tls owns this line)
     std::string from = lower(m.from_uri);
-    if (c->authenticated.count(from)) return true;
-    bool sipe = m.user_agent.find("Sipe") != std::string::npos;
-    bool proxy_style = sipe || !m.proxy_authorization.empty();
+    bool trusted = c->authenticated.count(from) > 0;
     const std::string& cred = !m.proxy_authorization.empty() ? m.proxy_authorization : m.authorization;
-    int64_t now_s = now_ms() / 1000;
-    std::string scope = std::to_string(c->id);
-    bool stale = false;
     digest_credentials dc;
-    if (!cred.empty() && parse_digest_credentials(cred, &dc)) {
-      auto v = nonces.check(dc.nonce, now_s, scope, cfg.nonce_max_age_s);
-      if (v == nonce_source::verdict::ok) {
-        std::string ha1 = ascii_iequal(dc.realm, cfg.domain) ? events->user_ha1(dc.username) : std::string();
-        if (!ha1.empty() && verify_digest(dc, ha1, m.method)) {
-          std::string aor = "sip:" + (dc.username.find('@') != std::string::npos
-                                          ? dc.username
-                                          : dc.username + "@" + cfg.domain);
-          if (lower(aor) != from) {
-            n_auth_fail++;
-            send_response(c, m, 403, "Forbidden", new_tag(),
-                          "Warning: 399 pchat \"credentials of " + aor + " cannot act as " +
-                              m.from_uri + "\"\r\n");
-            return false;
-          }
-          c->authenticated.insert(from);
-          PCHAT_LOG(info, "sip", "user authenticated", "user=" + m.from_uri + " peer=" + c->peer_text);
-          return true;
+    bool has_digest = !cred.empty() && parse_digest_credentials(cred, &dc);
+    if (trusted && !has_digest) return true;
+    int64_t now_s = now_ms() / 1000;
+    bool stale = false;
+    const char* why_challenged = nullptr;  // a Warning for a refused answer, if any
+    if (has_digest) {
+      std::string request_key = m.call_id + "\n" + std::to_string(m.cseq);
+      switch (nonces.check(dc.nonce, dc.nc, c->id, request_key, now_s)) {
+        case digest_nonces::verdict::retransmission:
+          if (trusted) return true;  // the accepted request again (UDP): same answer
+          [[fallthrough]];
+        case digest_nonces::verdict::replayed: {
+          n_auth_fail++;
+          auto o = note_failure(c, dc);
+          PCHAT_LOG(warn, "sip", "replayed Digest answer refused",
+                    "user=" + log::quote(dc.username) + " peer=" + c->peer_text + " nc=" +
+                        log::quote(dc.nc) + " user_failures=" + std::to_string(o.user_failures) +
+                        " source_failures=" + std::to_string(o.source_failures) +
+                        " delay_ms=" + std::to_string(o.delay.count()) + " action=" +
+                        log::quote("none if the client resent its answer; otherwise someone replays captured credentials"));
+          why_challenged = "nonce count already used: answer this challenge";
+          break;
         }
-        n_auth_fail++;
-        PCHAT_LOG(warn, "sip", "authentication failed",
-                  "user=" + log::quote(dc.username) + " peer=" + c->peer_text +
-                      " action=" + log::quote("check the user name and password"));
-        send_response(c, m, 403, "Forbidden", new_tag(),
-                      "Warning: 399 pchat \"wrong user name or password\"\r\n");
-        return false;
+        case digest_nonces::verdict::stale:
+          stale = true;  // unknown, forgotten or expired: the client answers a fresh one
+          break;
+        case digest_nonces::verdict::bad_count:
+        case digest_nonces::verdict::fresh:
+          if (cfg.throttle) {
+            auto wait = cfg.throttle->wait(user_key(dc), source_of(c));
+            if (wait.count() > 0) {
+              // Not checked at all while the user or the address waits (sign_in_throttle.h).
+              n_auth_throttled++;
+              std::string secs = std::to_string((wait.count() + 999) / 1000);
+              PCHAT_LOG(debug, "sip", "sign-in attempt throttled",
+                        "user=" + log::quote(dc.username) + " peer=" + c->peer_text + " wait_ms=" +
+                            std::to_string(wait.count()));
+              send_response(c, m, 403, "Forbidden", new_tag(),
+                            "Retry-After: " + secs + "\r\nWarning: 399 pchat \"too many failed sign-ins: retry in " +
+                                secs + " s\"\r\n");
+              return false;
+            }
+          }
+          return check_answer(c, m, dc, from, request_key);
       }
-      stale = v == nonce_source::verdict::stale;
     }
-    std::string challenge = digest_challenge(cfg.domain, nonces.make(now_s, scope), stale);
-    if (proxy_style)
-      send_response(c, m, 407, "Proxy Authentication Required", new_tag(),
-                    "Proxy-Authenticate: " + challenge + "\r\n");
+    std::string challenge = digest_challenge(cfg.domain, nonces.issue(c->id, now_s), stale);
+    std::string extra = proxy_style(c, m) ? "Proxy-Authenticate: " + challenge + "\r\n"
+                                          : "WWW-Authenticate: " + challenge + "\r\n";
+    if (why_challenged) extra += "Warning: 399 pchat \"" + std::string(why_challenged) + "\"\r\n";
+    if (proxy_style(c, m))
+      send_response(c, m, 407, "Proxy Authentication Required", new_tag(), extra);
     else
-      send_response(c, m, 401, "Unauthorized", new_tag(), "WWW-Authenticate: " + challenge + "\r\n");
+      send_response(c, m, 401, "Unauthorized", new_tag(), extra);
     return false;
   }
 
-  dialog* find_dialog(const sip_message& m) {
+  // The throttle's keys: the address the Digest username names (either form), lower-case,
+  // and the peer's IP address without its port.
+  std::string user_key(const digest_credentials& dc) const {
+    return lower("sip:" + (dc.username.find('@') != std::string::npos ? dc.username
+                                                                       : dc.username + "@" + cfg.domain));
+  }
+  static std::string source_of(const connection* c) {
+    return c->peer_text.substr(0, c->peer_text.rfind(':'));
+  }
+  sign_in_throttle::outcome note_failure(const connection* c, const digest_credentials& dc) {
+    return cfg.throttle ? cfg.throttle->failed(user_key(dc), source_of(c)) : sign_in_throttle::outcome{};
+  }
+
+  // SIPE answers only a 407 (sip_digest.h); a client that sent Proxy-Authorization asked
+  // for one too.
+  static bool proxy_style(const connection*, const sip_message& m) {
+    return m.user_agent.find("Sipe") != std::string::npos || !m.proxy_authorization.empty();
+  }
+
+  // The digest of an answer whose nonce is fresh: right for the user's HA1 and naming the
+  // From user, or a 403.
+  bool check_answer(connection* c, const sip_message& m, const digest_credentials& dc,
+                    const std::string& from, const std::string& request_key) {
+    bool counted = digest_nonces::parse_count(dc.nc) != 0 || dc.nc.empty();
+    std::string ha1 = counted && ascii_iequal(dc.realm, cfg.domain) ? events->user_ha1(dc.username)
+                                                                    : std::string();
+    if (ha1.empty() || !verify_digest(dc, ha1, m.method)) {
+      n_auth_fail++;
+      auto o = note_failure(c, dc);
+      PCHAT_LOG(warn, "sip", "authentication failed",
+                "user=" + log::quote(dc.username) + " peer=" + c->peer_text +
+                    " user_failures=" + std::to_string(o.user_failures) +
+                    " source_failures=" + std::to_string(o.source_failures) +
+                    " delay_ms=" + std::to_string(o.delay.count()) +
+                    " action=" + log::quote("check the user name and password"));
+      send_response(c, m, 403, "Forbidden", new_tag(),
+                    "Warning: 399 pchat \"wrong user name or password\"\r\n");
+      return false;
+    }
+    nonces.accept(dc.nonce, dc.nc, request_key);
+    if (cfg.throttle) cfg.throttle->succeeded(user_key(dc));
+    // The Digest username is the whole address (SIPE) or its user part (standard clients).
+    std::string aor = "sip:" + (dc.username.find('@') != std::string::npos
+                                    ? dc.username
+                                    : dc.username + "@" + cfg.domain);
+    if (lower(aor) != from) {
+      n_auth_fail++;
+      send_response(c, m, 403, "Forbidden", new_tag(),
+                    "Warning: 399 pchat \"credentials of " + aor + " cannot act as " +
+                        m.from_uri + "\"\r\n");
+      return false;
+    }
+    c->authenticated.insert(from);
+    PCHAT_LOG(info, "sip", "user authenticated", "user=" + m.from_uri + " peer=" + c->peer_text);
+    return true;
+  }
+
+  // The dialog an in-dialog request on connection `c` belongs to: its tags and Call-ID, and
+  // the connection it was opened on. Another connection that knows (or guesses) the tags
+  // cannot end or speak in it.
+  dialog* find_dialog(const connection* c, const sip_message& m) {
     if (m.to_tag.empty()) return nullptr;
     auto it = by_local_tag.find(m.to_tag);
     if (it == by_local_tag.end()) return nullptr;
     dialog* d = dialogs[it->second].get();
-    if (d->call_id != m.call_id || d->remote_tag != m.from_tag) return nullptr;
+    if (d->conn != c->id || d->call_id != m.call_id || d->remote_tag != m.from_tag) return nullptr;
     return d;
   }
 
-  std::string new_tag() {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-    return buf;
-  }
+  // Tags (and our Via branches) are unguessable: whoever knows a dialog's tags could speak
+  // in it, were the dialog not also bound to its connection (find_dialog).
+  static std::string new_tag() { return random_hex(8); }
 
   // "udp", "tcp" or "tls": the Via and Contact transport of a connection (SIPE writes them
   // lower-case; upper-case in our Via as RFC 3261 does).
@@ -1163,7 +1243,7 @@ struct endpoint::impl {
 
   void handle_invite(connection* c, const sip_message& m) {
     if (!m.to_tag.empty()) {  // re-INVITE inside an existing dialog
-      dialog* d = find_dialog(m);
+      dialog* d = find_dialog(c, m);
       if (!d) {
         send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
         return;
@@ -1220,7 +1300,7 @@ struct endpoint::impl {
     std::string transport = c->udp ? "UDP" : c->ssl ? "TLS" : "TCP";
     d->request_head = "INFO " + target + " SIP/2.0\r\nVia: SIP/2.0/" + transport + " " + cfg.host +
                       ":" + std::to_string(port_of(c)) + ";branch=z9hG4bK" +
-                      std::to_string(d->id) + "x";
+                      random_hex(8) + "x";
     d->request_mid = "\r\nMax-Forwards: 70\r\nFrom: <" + d->local_uri + ">;tag=" + d->local_tag +
                      "\r\nTo: <" + d->remote_uri + ">;tag=" + d->remote_tag +
                      "\r\nCall-ID: " + d->call_id + "\r\nCSeq: ";
@@ -1253,14 +1333,14 @@ struct endpoint::impl {
     events->on_dialog_open(info);
   }
 
-  void handle_ack(connection*, const sip_message& m) {
-    dialog* d = find_dialog(m);
+  void handle_ack(connection* c, const sip_message& m) {
+    dialog* d = find_dialog(c, m);
     if (!d) return;
     std::erase_if(retrans, [&](const retransmission& r) { return r.dialog == d->id && r.is_invite_ok; });
   }
 
   void handle_bye(connection* c, const sip_message& m) {
-    dialog* d = find_dialog(m);
+    dialog* d = find_dialog(c, m);
     if (!d) {
       send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
       return;
@@ -1270,7 +1350,7 @@ struct endpoint::impl {
   }
 
   void handle_in_dialog_ok(connection* c, const sip_message& m) {
-    if (!m.to_tag.empty() && !find_dialog(m)) {
+    if (!m.to_tag.empty() && !find_dialog(c, m)) {
       // 481 makes SIPE re-initialise group chat (xccos-wire.md §4.6).
       send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
       return;
@@ -1279,7 +1359,7 @@ struct endpoint::impl {
   }
 
   void handle_info(connection* c, sip_message& m) {
-    dialog* d = find_dialog(m);
+    dialog* d = find_dialog(c, m);
     if (!d) {
       send_response(c, m, 481, "Call/Transaction Does Not Exist", {});
       return;
@@ -1343,10 +1423,20 @@ struct endpoint::impl {
     events->on_info(d->id, t, std::move(body));
   }
 
+  // A response to one of our INFOs counts only on the connection and in the dialog it
+  // belongs to (our tag, the client's tag, the Call-ID, a CSeq we sent): a 481 with a
+  // matching tag from anyone else closes nothing (issue 13).
   void handle_response(connection* c, const sip_message& m) {
     auto it = by_local_tag.find(m.from_tag);
     if (it == by_local_tag.end()) return;  // dialog gone: nothing to do
     dialog_id did = it->second;
+    const dialog* d = dialogs[did].get();
+    if (d->conn != c->id || d->call_id != m.call_id || d->remote_tag != m.to_tag ||
+        m.cseq == 0 || m.cseq >= d->next_cseq || !ascii_iequal(m.cseq_method, "INFO")) {
+      PCHAT_LOG(info, "sip", "ignored a response that belongs to no dialog of its connection",
+                "peer=" + c->peer_text + " status=" + std::to_string(m.status));
+      return;
+    }
     if (c->udp)
       std::erase_if(retrans, [&](const retransmission& r) {
         return r.dialog == did && !r.is_invite_ok && r.cseq == m.cseq;
@@ -1675,6 +1765,7 @@ endpoint_stats endpoint::stats() const {
   s.responses_503 = impl_->n_503.load();
   s.bad_messages = impl_->n_bad.load();
   s.auth_failures = impl_->n_auth_fail.load();
+  s.auth_throttled = impl_->n_auth_throttled.load();
   s.udp_peers = impl_->n_udp_peers.load();
   s.paused_connections = impl_->n_paused.load();
   s.pauses = impl_->n_pauses.load();

@@ -35,6 +35,8 @@ class server_tls;
 
 namespace pchat::sip {
 
+class sign_in_throttle;  // sign_in_throttle.h
+
 using conn_id = uint64_t;
 using dialog_id = uint64_t;
 using txn_id = uint64_t;
@@ -113,8 +115,13 @@ struct endpoint_config {
   // (the only Digest form SIPE answers), others with 401. Once a user has authenticated
   // on a connection, that user's later requests on it are trusted (SIPE answers only the
   // challenged request). The realm is the domain.
+  // Nonces are random, bound to the connection, good once per nonce count and for
+  // nonce_max_age_s (digest_nonces.h); the Digest username is the whole address (SIPE) or
+  // its user part (standard clients). Failed answers slow the next ones per user and per
+  // source address through `throttle` (shared with HTTP Basic; null: none).
   bool require_auth = false;
   int nonce_max_age_s = 300;
+  std::shared_ptr<sign_in_throttle> throttle;
 };
 
 struct dialog_info {
@@ -137,6 +144,7 @@ struct endpoint_stats {
   uint64_t responses_503 = 0;
   uint64_t bad_messages = 0;
   uint64_t auth_failures = 0;
+  uint64_t auth_throttled = 0;  // answers refused unchecked while their user or address waits
   // Limits at work (cumulative counts, except paused_connections).
   uint64_t udp_peers = 0;
   uint64_t paused_connections = 0;     // TCP connections not read now (over an in-flight cap)

@@ -13,6 +13,8 @@
 #include <regex>
 #include <vector>
 
+#include "protocol/sip/digest_nonces.h"
+#include "protocol/sip/sign_in_throttle.h"
 #include "protocol/sip/sip_digest.h"
 #include "protocol/sip/sip_endpoint.h"
 #include "protocol/sip/sip_framer.h"
@@ -210,16 +212,94 @@ TEST(SipDigest, AcceptsSipesAnswerWithNullUriAndMethod) {
   EXPECT_TRUE(verify_digest(c, digest_ha1("alice@example.com", "example.com", "pw"), "REGISTER"));
 }
 
-TEST(SipDigest, NoncesExpireAndAreBoundToTheirScope) {
-  nonce_source src("secret");
-  std::string n = src.make(1000, "conn-1");
-  EXPECT_EQ(src.check(n, 1100, "conn-1", 300), nonce_source::verdict::ok);
-  EXPECT_EQ(src.check(n, 1400, "conn-1", 300), nonce_source::verdict::stale);
-  EXPECT_EQ(src.check(n, 1100, "conn-2", 300), nonce_source::verdict::invalid);
+TEST(DigestNonces, AreRandomExpireAndAreBoundToTheirConnection) {
+  digest_nonces ns;
+  std::string n = ns.issue(1, 1000);
+  EXPECT_EQ(n.size(), 32u);
+  EXPECT_NE(n, ns.issue(1, 1000));
+  EXPECT_EQ(ns.check(n, "00000001", 1, "k", 1100), digest_nonces::verdict::fresh);
+  EXPECT_EQ(ns.check(n, "00000001", 1, "k", 1400), digest_nonces::verdict::stale);
+  EXPECT_EQ(ns.check(n, "00000001", 2, "k", 1100), digest_nonces::verdict::stale);
   std::string tampered = n;
   tampered.back() = tampered.back() == 'a' ? 'b' : 'a';
-  EXPECT_EQ(src.check(tampered, 1100, "conn-1", 300), nonce_source::verdict::invalid);
-  EXPECT_EQ(src.check("garbage", 1100, "conn-1", 300), nonce_source::verdict::invalid);
+  EXPECT_EQ(ns.check(tampered, "00000001", 1, "k", 1100), digest_nonces::verdict::stale);
+  EXPECT_EQ(ns.check(n, "0000000g", 1, "k", 1100), digest_nonces::verdict::bad_count);
+  EXPECT_EQ(ns.check(n, "00000000", 1, "k", 1100), digest_nonces::verdict::bad_count);
+  ns.forget(1);
+  EXPECT_EQ(ns.check(n, "00000001", 1, "k", 1100), digest_nonces::verdict::stale);
+  EXPECT_EQ(ns.size(), 0u);
+}
+
+TEST(DigestNonces, AnAcceptedCountIsGoodOnceAndOnlyHigherCountsFollow) {
+  digest_nonces ns;
+  std::string n = ns.issue(7, 1000);
+  ns.accept(n, "00000001", "call\n1");
+  // The same request again (a UDP retransmission) is told from a replay by another one.
+  EXPECT_EQ(ns.check(n, "00000001", 7, "call\n1", 1001), digest_nonces::verdict::retransmission);
+  EXPECT_EQ(ns.check(n, "00000001", 7, "call\n2", 1001), digest_nonces::verdict::replayed);
+  EXPECT_EQ(ns.check(n, "", 7, "call\n2", 1001), digest_nonces::verdict::replayed);  // no qop: nc 1
+  EXPECT_EQ(ns.check(n, "00000002", 7, "call\n2", 1001), digest_nonces::verdict::fresh);
+  ns.accept(n, "00000005", "call\n3");
+  EXPECT_EQ(ns.check(n, "00000004", 7, "call\n4", 1001), digest_nonces::verdict::replayed);
+  EXPECT_EQ(ns.check(n, "00000006", 7, "call\n4", 1001), digest_nonces::verdict::fresh);
+}
+
+TEST(DigestNonces, MemoryIsBoundedPerConnectionAndInAll) {
+  digest_nonces::limits l;
+  l.capacity = 20;
+  l.per_scope = 3;
+  digest_nonces ns(l);
+  std::vector<std::string> first;
+  for (int i = 0; i < 5; ++i) first.push_back(ns.issue(1, 1000));
+  EXPECT_EQ(ns.size(), 3u);  // the connection's oldest two were forgotten: stale
+  EXPECT_EQ(ns.check(first[0], "1", 1, "k", 1000), digest_nonces::verdict::stale);
+  EXPECT_EQ(ns.check(first[4], "1", 1, "k", 1000), digest_nonces::verdict::fresh);
+  for (uint64_t conn = 2; conn < 200; ++conn) ns.issue(conn, 1000);
+  EXPECT_EQ(ns.size(), 20u);
+  EXPECT_EQ(ns.check(first[4], "1", 1, "k", 1000), digest_nonces::verdict::stale);
+  // Expired nonces go first when new ones are issued.
+  ns.issue(500, 2000);
+  EXPECT_EQ(ns.size(), 1u);
+}
+
+TEST(SignInThrottle, DelaysGrowPerUserAndPerAddressAndASuccessClearsTheUser) {
+  sign_in_throttle t;
+  using ms = std::chrono::milliseconds;
+  auto t0 = sign_in_throttle::clock::now();
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(t.failed("sip:a@x", "10.0.0.1", t0).delay, ms(0)) << i;
+  EXPECT_EQ(t.wait("sip:a@x", "10.0.0.1", t0), ms(0));
+  auto o = t.failed("sip:a@x", "10.0.0.1", t0);  // the 5th
+  EXPECT_EQ(o.user_failures, 5);
+  EXPECT_EQ(o.delay, ms(1000));
+  EXPECT_EQ(t.wait("sip:a@x", "10.0.0.9", t0 + ms(400)), ms(600));  // from anywhere
+  EXPECT_EQ(t.wait("sip:b@x", "10.0.0.1", t0), ms(0));                // others from there
+  EXPECT_EQ(t.wait("sip:a@x", "10.0.0.1", t0 + ms(1000)), ms(0));
+  EXPECT_EQ(t.failed("sip:a@x", "10.0.0.1", t0 + ms(1000)).delay, ms(2000));
+  EXPECT_EQ(t.failed("sip:a@x", "10.0.0.1", t0 + ms(3000)).delay, ms(4000));
+  for (int i = 0; i < 10; ++i) t.failed("sip:a@x", "10.0.0.1", t0 + ms(3000));
+  EXPECT_EQ(t.wait("sip:a@x", "10.0.0.2", t0 + ms(3000)), ms(30000));  // capped
+  t.succeeded("sip:a@x");
+  EXPECT_EQ(t.wait("sip:a@x", "10.0.0.2", t0 + ms(3000)), ms(0));
+  // The address (17 failures so far) keeps its count: 3 more make it wait.
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(t.failed("sip:c" + std::to_string(i) + "@x", "10.0.0.1", t0 + ms(3000)).delay, ms(0));
+  o = t.failed("sip:d@x", "10.0.0.1", t0 + ms(3000));
+  EXPECT_EQ(o.source_failures, 20);
+  EXPECT_EQ(o.delay, ms(1000));
+  EXPECT_EQ(t.wait("sip:e@x", "10.0.0.1", t0 + ms(3000)), ms(1000));
+  // Forgotten after 15 minutes without a failure.
+  EXPECT_EQ(t.failed("sip:d@x", "10.0.0.1", t0 + std::chrono::minutes(16)).source_failures, 1);
+}
+
+TEST(SignInThrottle, TablesAreBounded) {
+  sign_in_throttle_limits l;
+  l.max_keys = 100;
+  sign_in_throttle t(l);
+  auto t0 = sign_in_throttle::clock::now();
+  for (int i = 0; i < 5; ++i) t.failed("sip:victim@x", "10.0.0.1", t0);
+  for (int i = 0; i < 1000; ++i) t.failed("sip:u" + std::to_string(i) + "@x", "10.1.0." + std::to_string(i), t0);
+  // The oldest keys went first; the newest are kept.
+  EXPECT_EQ(t.wait("sip:victim@x", "10.9.9.9", t0), std::chrono::milliseconds(0));
+  EXPECT_EQ(t.failed("sip:u999@x", "10.1.0.999", t0).user_failures, 2);
 }
 
 TEST(SipDigest, ChallengeQuotesWhatSipeParses) {

@@ -382,5 +382,29 @@ TEST(RecordCodec, MalformedConfigIntegersAreCorruptionNamingTheSetting) {
   }
 }
 
+
+TEST(RecordCodec, UserRecordKeepsBothHa1FormsAndFormat1IsStillRead) {
+  user_record u{"sip:alice@example.com", "Alice", "aaaa", true, "london", "traders", "bbbb"};
+  std::string v2;
+  put_user_record(&v2, u);
+  EXPECT_EQ(v2[0], '\x02');
+  user_record out;
+  ASSERT_TRUE(get_user_record(v2, &out).is_ok());
+  EXPECT_EQ(out.ha1, "aaaa");
+  EXPECT_EQ(out.ha1_user, "bbbb");
+  EXPECT_EQ(out.policy, "traders");
+  // Format 1 (before the user-part HA1): everything but ha1_user, which is empty.
+  const std::string v1("\x01\x01" "u" "\x01" "d" "\x01" "h" "\x01\x00\x00", 10);
+  out.ha1_user = "stale";
+  ASSERT_TRUE(get_user_record(v1, &out).is_ok());
+  EXPECT_EQ(out.uri, "u");
+  EXPECT_EQ(out.ha1, "h");
+  EXPECT_TRUE(out.enabled);
+  EXPECT_TRUE(out.ha1_user.empty());
+  // A format-1 record with format 2's extra field, and a format-2 one without it: corrupt.
+  EXPECT_FALSE(get_user_record(std::string("\x01\x01" "u" "\x01" "d" "\x01" "h" "\x01\x00\x00\x00", 11), &out).is_ok());
+  EXPECT_FALSE(get_user_record(std::string("\x02\x01" "u" "\x01" "d" "\x01" "h" "\x01\x00\x00", 10), &out).is_ok());
+}
+
 }  // namespace
 }  // namespace pchat::storage

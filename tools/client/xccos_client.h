@@ -270,6 +270,9 @@ class chat_client : private sip_connection::endpoint {
   const std::string& pool_uri() const { return pool_uri_; }
   const std::string& channel_uri() const { return channel_uri_; }
   const std::string& channel_call_id() const { return channel_.call_id; }
+  // The channel dialog's tags (ours: From of our requests; the server's: its To tag).
+  const std::string& channel_local_tag() const { return channel_.local_tag; }
+  const std::string& channel_remote_tag() const { return channel_.remote_tag; }
   const provisioning_info& provisioning() const { return provisioning_; }
   int register_expires() const { return register_expires_; }
   sip_connection& connection() { return *conn_; }
