@@ -368,16 +368,16 @@ TEST(TlsE2E, SipAndHttpBindApartAndPlainOffRefusesEvenLoopback) {
   connection_config secure = tls_to(server, crt);
   secure.server_host = "127.0.0.4";
   secure.tls_server_name = "example.com";
-  chat_client& alice = add(clients, secure, user("alice@example.com"));
+  chat_client& alice = clients.add_known(secure, user("alice@example.com"));
   EXPECT_FALSE(pchat::testing::join_demo(alice).empty()) << alice.failure_reason();
   connection_config elsewhere = tls_to(server, crt);  // 127.0.0.1: nothing listens there
-  chat_client& lost = add(clients, elsewhere, user("bob@example.com"));
+  chat_client& lost = clients.add_known(elsewhere, user("bob@example.com"));
   EXPECT_FALSE(lost.sign_in(5s));
   EXPECT_NE(lost.failure_reason().find("refused"), std::string::npos) << lost.failure_reason();
   // --plain=off: no unencrypted SIP or HTTP, not even from loopback.
   connection_config plain = plain_to(server);
   plain.server_host = "127.0.0.4";
-  chat_client& carol = add(clients, plain, user("carol@example.com"));
+  chat_client& carol = clients.add_known(plain, user("carol@example.com"));
   EXPECT_FALSE(carol.sign_in(5s));
   int rc = 0;
   std::string port = std::to_string(server.http_port());

@@ -22,6 +22,11 @@ client::chat_client& chat_clients::add(uint16_t sip_port, const std::string& use
   return *clients_.back();
 }
 
+client::chat_client& chat_clients::add_known(client::connection_config cc, client::client_config cfg) {
+  clients_.push_back(std::make_unique<client::chat_client>(loop_, cc, cfg));
+  return *clients_.back();
+}
+
 client::chat_client& chat_clients::add_on(std::shared_ptr<client::sip_connection> conn,
                                           const std::string& user, client::client_config cfg) {
   cfg.user = user;

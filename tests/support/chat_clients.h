@@ -26,6 +26,9 @@ class chat_clients {
   // unknown needs a chat_client of its own on loop(). The reference stays valid until clear().
   client::chat_client& add(uint16_t sip_port, const std::string& user,
                            client::connection_config cc = {}, client::client_config cfg = {});
+  // A new client for a user the server has already (no admin call is made: for a server
+  // that refuses the plain HTTP server_process::ensure_user speaks).
+  client::chat_client& add_known(client::connection_config cc, client::client_config cfg);
   // A new client for `user` on a shared connection (frontend mode). REQUIRES: `conn` runs
   // on loop().
   client::chat_client& add_on(std::shared_ptr<client::sip_connection> conn, const std::string& user,
