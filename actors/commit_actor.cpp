@@ -1,4 +1,5 @@
 #include "actors/commit_actor.h"
+#include "actors/live_settings.h"
 
 #include <caf/all.hpp>
 
@@ -331,7 +332,7 @@ caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, 
 }
 
 void capture(const server_context& ctx, storage::compliance_record e) {
-  if (!ctx.compliance_enabled) return;
+  if (!ctx.live->current()->compliance.enabled) return;
   if (e.ts_micros == 0)
     e.ts_micros = utc::now_micros();
   caf::anon_send(ctx.commit, capture_atom::value, std::move(e));

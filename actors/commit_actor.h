@@ -57,7 +57,7 @@ caf::actor spawn_commit_actor(caf::actor_system& sys, storage::database* store, 
                               std::shared_ptr<index_feed> index, const server_settings& settings, std::shared_ptr<node_metrics> metrics);
 
 // Stages `e` (no waiter) with the commit actor's next group commit; nothing when compliance
-// is off (ctx.compliance_enabled: off costs nothing). Any thread (actors, HTTP handlers);
+// is off (ctx.live: in force now; off costs nothing). Any thread (actors, HTTP handlers);
 // never blocks (one mailbox enqueue). A zero e.ts_micros becomes now.
 void capture(const server_context& ctx, storage::compliance_record e);
 

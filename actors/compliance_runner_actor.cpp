@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "actors/live_settings.h"
 #include "actors/messages.h"
 #include "compliance/adapter.h"
 #include "log/log.h"
@@ -25,6 +26,8 @@ constexpr int kMaxBatchesPerRun = 100;
 struct runner_state {
   storage::database* store = nullptr;
   runner_options opts;
+  std::shared_ptr<live_settings> live;  // null: opts stay as given
+  storage::compliance_config applied;   // the live settings the adapter was made from
   compliance_status status;
   uint64_t generation = 0;  // only the newest timer message runs
   static inline const char* name = "compliance-runner";
@@ -135,13 +138,58 @@ void run_and_schedule(runner_ptr self) {
   auto& st = self->state;
   bool ok = st.run();
   uint64_t gen = ++st.generation;
-  self->delayed_send(self, st.next_delay(ok), crun_atom::value, gen);
+  if (st.opts.enabled) self->delayed_send(self, st.next_delay(ok), crun_atom::value, gen);
 }
 
-caf::behavior runner_actor(runner_ptr self, storage::database* store, runner_options opts) {
+bool same_output(const storage::compliance_config& a, const storage::compliance_config& b) {
+  return a.adapter_type == b.adapter_type && a.output_directory == b.output_directory &&
+         a.one_chat_room_per_output_file == b.one_chat_room_per_output_file &&
+         a.add_user_details == b.add_user_details && a.add_chat_room_details == b.add_chat_room_details &&
+         a.create_file_attachments_manifest == b.create_file_attachments_manifest;
+}
+
+// creconf: the settings in force now replace the runner's; the timer restarts from here.
+void reconfigure(runner_ptr self) {
+  auto& st = self->state;
+  if (!st.live) return;
+  auto now = st.live->current();
+  const storage::compliance_config& c = now->compliance;
+  bool was_on = st.opts.enabled;
+  if (!same_output(c, st.applied)) {
+    std::shared_ptr<compliance::adapter> next = compliance::make_adapter(c, st.opts.domain);
+    if (!next) {  // validated before it was published; keep delivering with the old one
+      PCHAT_LOG(error, "compliance", "unknown adapter type in the live settings; keeping the previous adapter",
+                "adapter=" + c.adapter_type);
+    } else {
+      st.opts.output = std::move(next);
+      st.status.adapter = st.opts.output->type();
+    }
+  }
+  st.applied = c;
+  st.opts.run_interval = now->run_interval;
+  st.opts.backoff_base = std::min<std::chrono::milliseconds>(st.opts.backoff_base, st.opts.run_interval);
+  st.opts.enabled = c.enabled;
+  st.status.enabled = c.enabled;
+  uint64_t gen = ++st.generation;  // the pending timer is void
+  if (c.enabled && !was_on) {
+    st.opts.output->remove_stale_temporaries();
+    self->send(self, crun_atom::value, gen);  // on: run at once, as at a start
+  } else if (c.enabled) {
+    self->delayed_send(self, st.opts.run_interval, crun_atom::value, gen);
+  }
+  PCHAT_LOG(info, "compliance", "settings applied",
+            std::string("enabled=") + (c.enabled ? "true" : "false") + " adapter=" + st.status.adapter +
+                " output=" + log::quote(c.output_directory) +
+                " interval_ms=" + std::to_string(st.opts.run_interval.count()));
+}
+
+caf::behavior runner_actor(runner_ptr self, storage::database* store, runner_options opts,
+                           std::shared_ptr<live_settings> live) {
   auto& st = self->state;
   st.store = store;
   st.opts = std::move(opts);
+  st.live = std::move(live);
+  if (st.live) st.applied = st.live->current()->compliance;
   st.status.enabled = st.opts.enabled;
   st.status.adapter = st.opts.output->type();
   // The counters go on from what earlier runs delivered (kept with each batch's delete).
@@ -154,14 +202,17 @@ caf::behavior runner_actor(runner_ptr self, storage::database* store, runner_opt
     PCHAT_LOG(warn, "compliance", "cannot read the delivery totals; counting from 0",
               "error=" + log::quote(s.to_string()));
   }
-  st.opts.output->remove_stale_temporaries();
-  // First run at once: it finishes a batch a crash interrupted and drains any backlog.
-  self->send(self, crun_atom::value, st.generation);
+  if (st.opts.enabled) {
+    st.opts.output->remove_stale_temporaries();
+    // First run at once: it finishes a batch a crash interrupted and drains any backlog.
+    self->send(self, crun_atom::value, st.generation);
+  }
   return {
       [=](crun_atom, uint64_t generation) {
         if (generation == self->state.generation) run_and_schedule(self);
       },
       [=](crun_atom) { run_and_schedule(self); },
+      [=](creconf_atom) { reconfigure(self); },
       [=](cstatus_atom) -> caf::result<compliance_status> {
         auto& st = self->state;
         compliance_status s = st.status;
@@ -177,8 +228,8 @@ caf::behavior runner_actor(runner_ptr self, storage::database* store, runner_opt
 }  // namespace
 
 caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::database* store,
-                                   runner_options opts) {
-  return sys.spawn<caf::detached>(runner_actor, store, std::move(opts));
+                                   runner_options opts, std::shared_ptr<live_settings> live) {
+  return sys.spawn<caf::detached>(runner_actor, store, std::move(opts), std::move(live));
 }
 
 }  // namespace pchat::actors

@@ -19,6 +19,12 @@
 // its room URI and the user's current display name before the adapter sees it (events
 // staged by older versions carry the URI already).
 //
+// Live settings (live_settings.h): given them, the runner applies what is in force when
+// told (creconf, messages.h): RunInterval (the next run is one interval after the change),
+// the adapter and its switches (a new adapter from the next batch on; a batch in progress
+// finishes with the old one), enabled (off: no scheduled run, staged events stay; on: a run
+// at once, as at a start). Without them it keeps `opts`.
+//
 // Runs detached (file I/O and fsync block). The store must outlive the actor.
 #pragma once
 
@@ -38,17 +44,20 @@ class adapter;
 
 namespace pchat::actors {
 
+class live_settings;
+
 struct runner_options {
   std::shared_ptr<compliance::adapter> output;              // REQUIRES: non-null
   std::chrono::milliseconds run_interval{15 * 60 * 1000};  // RunInterval
   std::chrono::milliseconds backoff_base{1000}; // first retry after a failure
   size_t max_batch_events = 10000;
   std::string domain;                           // room URIs: ma-chan://<domain>/<room id>
-  bool enabled = true;                          // shown in status
+  bool enabled = true;                          // scheduled runs happen; shown in status
 };
 
-// Handles (crun), (crun, generation) and (cstatus) -> compliance_status (messages.h).
+// Handles (crun), (crun, generation), (creconf) and (cstatus) -> compliance_status
+// (messages.h). `live` may be null (tests): creconf is then ignored.
 caf::actor spawn_compliance_runner(caf::actor_system& sys, storage::database* store,
-                                   runner_options opts);
+                                   runner_options opts, std::shared_ptr<live_settings> live = nullptr);
 
 }  // namespace pchat::actors

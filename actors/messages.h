@@ -151,6 +151,8 @@ using import_atom = caf::atom_constant<caf::atom("msgimport")>; // (msgimport, r
 using crun_atom = caf::atom_constant<caf::atom("crun")>;       // (crun) | admin/tests -> runner | none: deliver every staged event now
                                                                // (crun, u64 generation) | runner -> itself (timer) | none
 using cstatus_atom = caf::atom_constant<caf::atom("cstatus")>; // (cstatus) | admin/tests -> runner | compliance_status
+using creconf_atom = caf::atom_constant<caf::atom("creconf")>; // (creconf) | app/effective_config -> runner | none: apply the
+                                                               // compliance settings now in force (server_context::live)
 
 // ---- pool (docs/POOL.md; these cross nodes over BASP: every type registered in add_message_types)
 using edge_atom = caf::atom_constant<caf::atom("pooledge")>;   // (pooledge, edge_batch) | pool_edge (a room's node) -> the dialogs' node's edge relay | none:

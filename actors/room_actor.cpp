@@ -13,6 +13,7 @@
 #include "actors/commit_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/info_answer.h"
+#include "actors/live_settings.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
 #include "actors/pool_view.h"
@@ -87,8 +88,7 @@ struct room_state {
   storage::category_record category;  // rec's category, as the directory last told (its scope)
   std::string uri;
   uint64_t next_seq = 1;
-  std::deque<storage::message_record> cache;
-  size_t cache_cap = 30;
+  std::deque<storage::message_record> cache;  // the newest posts, at most cache_cap()
   std::unordered_map<caf::actor_addr, member> roster;
   std::unordered_map<std::string, int> user_sessions;  // a user may be in via several sessions
   std::vector<uint64_t> dialogs;  // fan-out targets, rebuilt when the roster changes
@@ -194,8 +194,13 @@ struct room_state {
     return dialogs;
   }
 
+  // The settings applied live (live_settings.h), read where they are used: a change made
+  // through the admin API or SIGHUP holds from the room's next join, post or back-chat.
+  size_t cache_cap() const { return static_cast<size_t>(ctx->live->current()->chat.default_chat_history); }
+  bool capture_on() const { return ctx->live->current()->compliance.enabled; }
+
   void update_mute() {
-    size_t limit = static_cast<size_t>(ctx->config.participant_update_limit);
+    size_t limit = static_cast<size_t>(ctx->live->current()->chat.participant_update_limit);
     if (!roster_muted && roster.size() > limit) roster_muted = true;
     else if (roster_muted && roster.size() * 5 < limit * 4) roster_muted = false;
   }
@@ -203,13 +208,13 @@ struct room_state {
   // A room event with no store change of its own (join, part, back-chat): staged with the
   // commit actor's next group commit.
   void emit(storage::compliance_kind kind, const std::string& user) {
-    if (!ctx->compliance_enabled) return;  // off costs nothing (server_context.h)
+    if (!capture_on()) return;  // off costs nothing (server_context.h)
     actors::capture(*ctx, event(kind, user, 0, {}, 0));
   }
 
   // A BACKCHAT event holds the messages the user was sent (compliance/backchat_content.h).
   void emit_backchat(const std::string& user, const std::vector<storage::message_record>& returned) {
-    if (!ctx->compliance_enabled) return;
+    if (!capture_on()) return;
     actors::capture(*ctx, event(storage::compliance_kind::backchat, user, 0,
                                 compliance::backchat_content(returned), 0));
   }
@@ -244,7 +249,7 @@ struct room_state {
                                 "); posting is off until it can, retry later";
     if (pool.lost) plan.refusal = "room " + rec.name + " is now served by another node; send it again";
     plan.store = chat_history;
-    plan.capture = ctx->compliance_enabled;
+    plan.capture = capture_on();
   }
 
   // The one place where the room answers a post it holds (messages.h, "Who answers an
@@ -520,7 +525,7 @@ void post_durable(room_ptr self, room_state::held_post& p) {
   st.remember(body);
   if (!p.stored) return;
   st.cache.push_back(std::move(p.msg));
-  while (st.cache.size() > st.cache_cap) st.cache.pop_front();
+  while (st.cache.size() > st.cache_cap()) st.cache.pop_front();
 }
 
 // ---- pool mode: the owner's side of the replicated room log (docs/POOL.md)
@@ -771,6 +776,7 @@ void write_post_pooled(room_ptr self, room_state::held_post p) {
 // watchdog gives up. Nothing to write (ChatHistory and compliance off): relayed live.
 void write_post(room_ptr self, room_state::held_post p) {
   auto& st = self->state;
+  st.plan.capture = st.capture_on();  // compliance may have been switched live
   const auto& plan = st.plan;
   if (!plan.store && !plan.capture) return post_durable(self, p);
   if (st.pool.on && plan.store) return write_post_pooled(self, std::move(p));
@@ -881,7 +887,7 @@ caf::result<uint64_t> replace_messages(room_ptr self, message_filter f) {
       if (f.after_micros != 0 && m.ts_micros <= f.after_micros) continue;
       if (!f.contains.empty() && m.text.find(f.contains) == std::string::npos) continue;
       if (m.text == f.replacement && m.extra_xml.empty()) continue;  // replaced already
-      if (st.ctx->compliance_enabled) {
+      if (st.capture_on()) {
         // The admin's own event: who acted, on whose message, what it said and says now.
         auto e = st.event(storage::compliance_kind::admin_replace, f.admin, m.seq, f.replacement, now);
         e.target = m.author;
@@ -922,7 +928,7 @@ caf::result<uint64_t> clear_messages(room_ptr self, int64_t before, std::string 
     for (auto& m : chunk) {
       if (m.ts_micros > before) continue;
       seqs.push_back(m.seq);
-      if (st.ctx->compliance_enabled) {
+      if (st.capture_on()) {
         // The admin's own event per message removed: whose it was and what it said.
         auto e = st.event(storage::compliance_kind::admin_clear, admin, m.seq, criteria, now);
         e.target = m.author;
@@ -951,7 +957,7 @@ caf::result<uint64_t> clear_messages(room_ptr self, int64_t before, std::string 
 void reload_cache(room_ptr self) {
   auto& st = self->state;
   self->request(st.ctx->reader, st.ctx->request_timeout, rdlatest_atom::value, st.rec.id,
-                static_cast<uint64_t>(st.cache_cap))
+                static_cast<uint64_t>(st.cache_cap()))
       .then(
           [=](std::vector<storage::message_record>& latest) {
             auto& st = self->state;
@@ -959,7 +965,7 @@ void reload_cache(room_ptr self) {
             for (auto& m : st.cache)
               if (m.seq > seen) latest.push_back(std::move(m));
             st.cache.assign(std::make_move_iterator(latest.begin()), std::make_move_iterator(latest.end()));
-            while (st.cache.size() > st.cache_cap) st.cache.pop_front();
+            while (st.cache.size() > st.cache_cap()) st.cache.pop_front();
           },
           [=](caf::error& err) {
             PCHAT_LOG(warn, "room", "cannot reload back-chat after an import",
@@ -1202,7 +1208,7 @@ void accept_post(room_ptr self, const std::string& user, std::string text, std::
 void load_history(room_ptr self, bool first) {
   auto& st = self->state;
   auto h = self->request(st.ctx->reader, st.ctx->request_timeout, rdload_atom::value, st.rec.id,
-                         st.rec.category_id, static_cast<uint64_t>(st.cache_cap),
+                         st.rec.category_id, static_cast<uint64_t>(st.cache_cap()),
                          static_cast<uint64_t>(kPostIdWindow));
   auto ok = [=](uint64_t last, std::vector<storage::message_record>& latest, bool chat_history,
                 std::vector<storage::post_id>& post_ids) {
@@ -1442,7 +1448,6 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
   ctx->metrics->rooms_active.add(1);  // ~room_state takes it back
   st.rec = std::move(rec);
   st.uri = xccos::room_uri(ctx->domain, st.rec.id);
-  st.cache_cap = static_cast<size_t>(ctx->config.default_chat_history);
   st.sys = &self->system();
   st.pool.on = ctx->pool != nullptr;
   st.make_plan();
@@ -1529,8 +1534,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
           int count) -> caf::result<std::vector<storage::message_record>> {
         auto& st = self->state;
         if (room_access a = st.access_of(user); !a.can_join) return make_error(errc::forbidden, a.reason);
-        size_t n = static_cast<size_t>(std::clamp(count <= 0 ? st.ctx->config.default_chat_history : count,
-                                                  0, st.ctx->config.default_chat_history));
+        int history = st.ctx->live->current()->chat.default_chat_history;
+        size_t n = static_cast<size_t>(std::clamp(count <= 0 ? history : count, 0, history));
         if (n <= st.cache.size()) {
           std::vector<storage::message_record> out(st.cache.end() - static_cast<long>(n), st.cache.end());
           st.emit_backchat(user, out);

@@ -47,20 +47,28 @@ namespace pchat::actors {
 
 class identity_registry;
 class index_feed;
+class live_settings;
 class pool_membership;
 class post_id_source;
 struct node_metrics;
 
-// The node's settings, fixed at start-up.
+// The node's settings, fixed at start-up, except those in `live`.
 struct server_settings {
   std::string domain = "example.com";
   std::string files_dir;                    // the file store's root (<data-dir>/files)
   std::string chat_uri = "sip:chat@example.com";  // lookup and channel URI
+  // The chat settings and compliance switch AT START. What is in force now is `live`:
+  // read live->current() (live_settings.h), never these, wherever a value may change.
   storage::chat_config config;
+  // The settings applied without a restart (chat settings, compliance), as in force now;
+  // never null in a node built by server_node (made from `config` and
+  // `compliance_enabled` when the caller gives none). Shared: pchatd's admin API and SIGHUP
+  // publish into it (app/effective_config.h).
+  std::shared_ptr<live_settings> live;
   int room_idle_seconds = 60;               // an empty room actor stops after this
   // Compliance on: posts carry their event into the commit, other events reach the commit
   // actor through actors::capture() (commit_actor.h). Off: nothing is captured (zero cost).
-  // Fixed at start-up.
+  // At start; live->current()->compliance.enabled is what is in force.
   bool compliance_enabled = false;
   // Every actor request has a timeout; its expiry answers the client (SIP 200 with an XCCOS
   // 503 inside, xccos-wire.md §4.5) and nothing is acknowledged.

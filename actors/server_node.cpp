@@ -1,4 +1,5 @@
 #include "actors/server_node.h"
+#include "actors/live_settings.h"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -30,6 +31,13 @@ caf::actor server_node::keep(caf::actor a) {
 server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), parts_(std::move(parts)) {
   // 1. What exists before any actor (the caller's services and settings).
   auto ctx = std::make_shared<server_context>();
+  if (!parts_.settings.live) {
+    effective_settings e;
+    e.chat = parts_.settings.config;
+    e.compliance.enabled = parts_.settings.compliance_enabled;
+    if (parts_.compliance_runner) e.run_interval = parts_.compliance_runner->run_interval;
+    parts_.settings.live = std::make_shared<live_settings>(std::move(e));
+  }
   static_cast<server_settings&>(*ctx) = parts_.settings;
   ctx->store = parts_.store;
   ctx->edge = parts_.sip ? parts_.sip : parts_.edge;
@@ -60,7 +68,8 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   }
   ctx->reader = interposed(parts_.reader, keep(spawn_reader_pool(sys_, parts_.store)));
   if (parts_.compliance_runner)
-    ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, *parts_.compliance_runner));
+    ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, *parts_.compliance_runner,
+                                                          parts_.settings.live));
   ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, ctx->index, parts_.settings, ctx->metrics)));
   // The pool's follower side relays to the commit actor and readers named above (so an
   // interposed, stalled commit stalls it too).

@@ -6,14 +6,18 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actors/identity_registry.h"
 #include "actors/index_feed.h"
+#include "actors/live_settings.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
+#include "app/effective_config.h"
 #include "app/node_facts.h"
 #include "actors/server_context.h"
 #include "log/log.h"
@@ -45,8 +49,46 @@ json to_json(const storage::compliance_config& c) {
               {"one_chat_room_per_output_file", c.one_chat_room_per_output_file},
               {"add_user_details", c.add_user_details},
               {"add_chat_room_details", c.add_chat_room_details},
-              {"create_file_attachments_manifest", c.create_file_attachments_manifest},
-              {"applies", "at next start"}};
+              {"create_file_attachments_manifest", c.create_file_attachments_manifest}};
+}
+
+// Each field of `values` (an object of settings) as {name, value, source}, in the order of
+// `names`: the rows `pchatctl config get` / `compliance get` show (docs/ADMIN.md).
+json setting_rows(const json& values, const std::vector<std::string>& names,
+                  const std::function<std::string(const std::string&)>& source) {
+  json rows = json::array();
+  for (const auto& n : names) rows.push_back(json{{"name", n}, {"value", values.at(n)}, {"source", source(n)}});
+  return rows;
+}
+
+// The compliance settings in force on this node, where each comes from, and what is stored.
+json compliance_json(const actors::effective_settings& e, const storage::compliance_config& stored,
+                     const std::string& applies) {
+  json j = to_json(e.compliance);
+  std::vector<std::string> ordered{"enabled", "adapter_type", "output_directory", "run_interval_seconds",
+                                   "one_chat_room_per_output_file", "add_user_details", "add_chat_room_details",
+                                   "create_file_attachments_manifest"};
+  j["settings"] = setting_rows(j, ordered, [&](const std::string& n) { return e.compliance_source(n); });
+  j["run_interval_ms"] = e.run_interval.count();
+  j["stored"] = to_json(stored);
+  j["applies"] = applies;
+  return j;
+}
+
+// The chat settings at `identity` (in force when it is the node's scope) and their source.
+json chat_json(const std::string& identity, const storage::chat_config& c, const std::string& source,
+               bool in_force, const std::string& applies) {
+  json j{{"identity", identity},
+         {"default_chat_history", c.default_chat_history},
+         {"max_file_size_kb", c.max_file_size_kb},
+         {"participant_update_limit", c.participant_update_limit},
+         {"room_management_url", c.room_management_url}};
+  j["settings"] = setting_rows(
+      j, {"default_chat_history", "max_file_size_kb", "participant_update_limit", "room_management_url"},
+      [&](const std::string&) { return source; });
+  j["in_force"] = in_force;
+  j["applies"] = applies;
+  return j;
 }
 
 // A change that was made but whose compliance record could not be stored is not reported
@@ -115,8 +157,9 @@ json to_json(const storage::category_record& c, const std::string& domain) {
 
 web::http_handler make_admin_api(caf::actor_system& sys,
                                  std::shared_ptr<const actors::server_context> ctx,
-                                 const sip::endpoint* edge, std::shared_ptr<const node_facts> facts) {
-  return [&sys, ctx, edge, facts](const web::http_request& req) -> web::http_response {
+                                 const sip::endpoint* edge, std::shared_ptr<const node_facts> facts,
+                                 std::shared_ptr<effective_config> config) {
+  return [&sys, ctx, edge, facts, config](const web::http_request& req) -> web::http_response {
     caf::scoped_actor self{sys};
     const std::string& p = req.path;
     if (p == "/api/v1/status" && req.method == "GET") {
@@ -155,8 +198,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
                              {"dialogs_refused", s.dialogs_refused},
                              {"stalled_messages_closed", s.stalled_messages_closed},
                              {"accept_backoffs", s.accept_backoffs},
-                             {"default_chat_history", ctx->config.default_chat_history},
-                             {"participant_update_limit", ctx->config.participant_update_limit}});
+                             {"default_chat_history", ctx->live->current()->chat.default_chat_history},
+                             {"participant_update_limit", ctx->live->current()->chat.participant_update_limit}});
     }
     if (p == "/api/v1/categories") {
       if (req.method == "GET") {
@@ -415,21 +458,27 @@ web::http_handler make_admin_api(caf::actor_system& sys,
     }
     if (p == "/api/v1/config") {
       // Server options (New-/Set-/Get-/Remove-CsPersistentChatConfiguration) at
-      // ?identity=global (default) or site:NAME. Written to the store at once; a node applies
-      // its site's configuration (or the global one) at its next start.
-      std::string identity = "global";
-      if (auto it = req.query.find("identity"); it != req.query.end() && !it->second.empty())
-        identity = it->second;
+      // ?identity=global or site:NAME; without it, the options in force on this node (its
+      // site's when that exists, else the global ones). A write is stored, then applied at
+      // once where it is in force (app/effective_config.h).
+      auto in_force_now = [&] { return ctx->live->current(); };
+      auto query = req.query.find("identity");
+      bool asked = query != req.query.end() && !query->second.empty();
+      std::string identity = asked ? query->second : in_force_now()->chat_scope;
       storage::chat_config c;
       bool exists = false;
       auto got = ctx->store->configuration().get_at(identity, &c, &exists);
       if (got.is_invalid_argument()) return error(400, got.reason());
       if (!got.is_ok() && !got.is_not_found()) return error(503, got.to_string());
+      std::string note;  // a write stored but not applied here, and why
       if (req.method == "DELETE") {
         auto s = ctx->store->configuration().remove_at(identity);
         if (s.is_not_found()) return error(404, "no configuration " + identity);
         if (!s.is_ok()) return error(s.is_invalid_argument() ? 400 : 503, s.reason());
-        return reply(200, json{{"removed", identity}});
+        if (auto a = config->apply(*ctx->store); !a.is_ok()) note = a.to_string();
+        json out{{"removed", identity}, {"in_force", in_force_now()->chat_scope}};
+        if (!note.empty()) out["note"] = "removed; not applied: " + note;
+        return reply(200, out);
       }
       if (req.method == "POST" && exists && identity != "global")
         return error(409, "configuration " + identity + " exists: use PUT (config set)");
@@ -449,20 +498,31 @@ web::http_handler make_admin_api(caf::actor_system& sys,
         auto s = ctx->store->configuration().put_at(identity, c);
         if (s.is_invalid_argument()) return error(400, s.reason());
         if (!s.is_ok()) return error(503, s.to_string());
+        if (auto a = config->apply(*ctx->store); !a.is_ok()) note = a.to_string();
       } else if (req.method != "GET") {
         return error(405, "use GET, POST (new), PUT (set) or DELETE");
       }
-      return reply(200, json{{"identity", identity},
-                             {"default_chat_history", c.default_chat_history},
-                             {"max_file_size_kb", c.max_file_size_kb},
-                             {"participant_update_limit", c.participant_update_limit},
-                             {"room_management_url", c.room_management_url},
-                             {"applies", "at next start"}});
+      auto now = in_force_now();
+      if (identity == now->chat_scope)
+        return reply(200, chat_json(identity, now->chat, now->chat_source, true,
+                                    note.empty() ? "now" : "stored; not applied: " + note));
+      bool written = false;
+      if (auto s = ctx->store->configuration().written_at(identity, &written); !s.is_ok())
+        return error(503, s.to_string());
+      std::string source = !written ? actors::kSourceDefault
+                           : identity == "global" ? actors::kSourceStored
+                                                  : identity;
+      std::string where = identity == "global" ? "nodes without a site configuration"
+                                               : "nodes started with --site=" + identity.substr(5);
+      return reply(200, chat_json(identity, c, source, false,
+                                  "on " + where + "; this node runs " + now->chat_scope));
     }
     if (p == "/api/v1/compliance/config") {
-      // Set-CsPersistentChatComplianceConfiguration. Stored at once, applied at next start.
+      // Set-CsPersistentChatComplianceConfiguration: stored, then applied at once unless
+      // this node's command line or config file sets the same setting (it wins here).
       storage::compliance_config c;
       if (auto s = ctx->store->configuration().get_compliance(&c); !s.is_ok()) return error(503, s.to_string());
+      std::string applies = "now";
       if (req.method == "PUT" || req.method == "POST") {
         json body = json::parse(req.body, nullptr, false);
         if (!body.is_object()) return error(400, "expected a JSON object of settings");
@@ -477,13 +537,28 @@ web::http_handler make_admin_api(caf::actor_system& sys,
           else if (k == "create_file_attachments_manifest" && v.is_boolean()) c.create_file_attachments_manifest = v.get<bool>();
           else return error(400, "unknown setting or wrong type: " + k);
         }
+        if (!c.output_directory.empty() && body.contains("output_directory"))
+          if (auto bad = folder_problem(c.output_directory); !bad.empty())
+            return error(400, "AdapterOutputDirectory " + bad + " (pchatd writes it as its own user)");
         auto s = ctx->store->configuration().put_compliance(c);
         if (s.is_invalid_argument()) return error(400, s.reason());
         if (!s.is_ok()) return error(503, s.to_string());
+        if (auto a = config->apply(*ctx->store); !a.is_ok()) {
+          applies = "stored; not applied: " + a.to_string();
+        } else {
+          std::string kept;  // settings of the body that this node takes from elsewhere
+          auto now = ctx->live->current();
+          for (auto& [k, v] : body.items()) {
+            std::string src = now->compliance_source(k);
+            if (src == actors::kSourceFlag || src == actors::kSourceConfigFile)
+              kept += (kept.empty() ? "" : ", ") + k + " (" + src + ")";
+          }
+          if (!kept.empty()) applies = "now, except what this node's pchatd sets: " + kept;
+        }
       } else if (req.method != "GET") {
         return error(405, "use GET or PUT");
       }
-      return reply(200, to_json(c));
+      return reply(200, compliance_json(*ctx->live->current(), c, applies));
     }
     if (p == "/api/v1/compliance/status" && req.method == "GET") {
       if (!ctx->compliance_runner) {
@@ -505,7 +580,8 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       return out;
     }
     if (p == "/api/v1/compliance/run" && req.method == "POST") {
-      if (!ctx->compliance_runner) return error(409, "compliance is off on this node");
+      if (!ctx->compliance_runner || !ctx->live->current()->compliance.enabled)
+        return error(409, "compliance is off on this node (pchatctl compliance set --enabled true)");
       self->send(ctx->compliance_runner, actors::crun_atom::value);
       return reply(202, json{{"run", "started"}});
     }

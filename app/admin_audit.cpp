@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "actors/live_settings.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "app/room_json.h"
@@ -67,7 +68,7 @@ std::optional<std::string> admin_of(const web::http_request& req, std::string* w
 
 pchat::status record_admin_events(caf::actor_system& sys, const actors::server_context& ctx,
                                   std::vector<storage::compliance_record> events) {
-  if (!ctx.compliance_enabled || events.empty()) return pchat::status::ok();
+  if (!ctx.live->current()->compliance.enabled || events.empty()) return pchat::status::ok();
   const int64_t now = utc::now_micros();
   caf::scoped_actor self{sys};
   // All requests first, then the answers: the commit actor syncs them in one group commit.

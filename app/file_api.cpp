@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "actors/commit_actor.h"
+#include "actors/live_settings.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
@@ -165,7 +166,8 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
     return error(400, "give the file name as ?name=NAME (1..255 bytes of UTF-8, no '/', '\\' or control characters)");
   auto* sink = dynamic_cast<upload_sink*>(req.sink.get());
   if (!sink) return error(500, "the upload's bytes were not kept (no upload sink for this path)");
-  uint64_t limit = static_cast<uint64_t>(ctx.config.max_file_size_kb) * 1024;
+  auto live = ctx.live->current();  // MaxFileSizeKB and compliance as in force now
+  uint64_t limit = static_cast<uint64_t>(live->chat.max_file_size_kb) * 1024;
   if (req.body_size > limit)
     return error(413, "the file has " + std::to_string(req.body_size) + " bytes; MaxFileSizeKB allows " +
                           std::to_string(limit));
@@ -191,7 +193,7 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   do f.id = ctx.store->files().new_id();
   while (ctx.store->files().get(f.room_id, f.id, &existing).is_ok());
   std::vector<storage::compliance_record> events;
-  if (ctx.compliance_enabled) {
+  if (live->compliance.enabled) {
     events.push_back(file_event(storage::compliance_kind::file_upload, rc, user, ctx, f));
     events.back().ts_micros = f.ts_micros;
   }

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "actors/index_feed.h"
+#include "actors/live_settings.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
 #include "actors/server_context.h"
@@ -130,8 +131,8 @@ void write_store(text_writer& w, const storage::database& store) {
 
 void write_compliance(text_writer& w, caf::actor_system& sys, const actors::server_context& ctx) {
   one(w, "pchat_compliance_enabled", G, "1 when compliance capture runs on this node.",
-      uint64_t{ctx.compliance_enabled ? 1u : 0u});
-  if (!ctx.compliance_runner) return;
+      uint64_t{ctx.live->current()->compliance.enabled ? 1u : 0u});
+  if (!ctx.compliance_runner || !ctx.live->current()->compliance.enabled) return;
   caf::scoped_actor self{sys};
   self->request(ctx.compliance_runner, kRunnerTimeout, actors::cstatus_atom::value)
       .receive(

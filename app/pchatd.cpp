@@ -20,8 +20,9 @@
 // The --http-* options are the HTTP server's limits (web/http_server.h http_limits has the
 // defaults and what each protects; docs/SECURITY.md lists them).
 //
-// Compliance settings come from the store (pchatctl compliance set, applied at the next
-// start); a --compliance-* option given here overrides the stored value for this run.
+// Compliance settings come from the store (pchatctl compliance set, applied at once); a
+// --compliance-* option given here (or in the config file) overrides the stored value for
+// this run. What is in force, and where each value comes from: app/effective_config.h.
 // --compliance-run-interval keeps the reference range (60 s .. 30 days);
 // --compliance-test-run-interval-ms is for tests only: any interval, also below a minute.
 // --index-test-step-delay-ms is for tests only: the search indexer pauses this long between
@@ -40,7 +41,11 @@
 // --data-dir, which must be missing or empty, checking every file against the manifest and
 // the restored store's checksums, then exits (0 restored; 1 refused, with the reason) without
 // starting the node: start it again without --restore-from (docs/ADMIN.md).
-// SIGINT/SIGTERM stop the node cleanly.
+// SIGINT/SIGTERM stop the node cleanly. SIGHUP reloads: the command line and config file are
+// read again and checked; the log level and the --compliance-* options apply at once, every
+// other changed option is logged as needing a restart; then the reload hooks run
+// (app/reload_hooks.h: TLS certificates, ...). A refused reload changes nothing; no
+// connection is dropped.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -58,6 +63,7 @@
 #include "actors/compliance_runner_actor.h"
 #include "actors/directory_log.h"
 #include "actors/identity_registry.h"
+#include "actors/live_settings.h"
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/server_node.h"
@@ -66,6 +72,8 @@
 #include "app/admin_pool.h"
 #include "app/admin_archive.h"
 #include "app/admin_search.h"
+#include "app/effective_config.h"
+#include "app/reload_hooks.h"
 #include "app/backup_api.h"
 #include "app/file_api.h"
 #include "app/health_api.h"
@@ -205,7 +213,35 @@ struct pchatd_config : caf::actor_system_config {
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
+
+  // Every option of pchatd's own (not CAF's) with its value as text, in declaration order:
+  // what a SIGHUP compares.
+  std::vector<std::pair<std::string, std::string>> values() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& opt : custom_options_) {
+      auto v = opt.get();
+      caf::string_view name = opt.long_name();
+      out.emplace_back(std::string(name.data(), name.size()), v ? caf::to_string(*v) : std::string());
+    }
+    return out;
+  }
 };
+
+// The options SIGHUP applies without a restart (the rest are compared and logged).
+bool reloadable(const std::string& option) {
+  return option == "log-level" || option.rfind("compliance-", 0) == 0;
+}
+
+// True when --NAME or --NAME=... is on the command line (else a set value came from the
+// config file).
+bool on_command_line(int argc, char** argv, const std::string& name) {
+  std::string flag = "--" + name;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == flag || a.rfind(flag + "=", 0) == 0) return true;
+  }
+  return false;
+}
 
 // Every connection is a descriptor: take the whole hard limit (Debian's soft default of 1024
 // would stop pchatd at about a thousand clients), and say so when the SIP connection limit
@@ -251,13 +287,36 @@ std::string check_sip_limits(const pchat::sip::endpoint_limits& l) {
   return {};
 }
 
-// The --compliance-* options over `c` (the stored settings, or defaults when checking).
-void apply_compliance_options(const pchatd_config& cfg, pchat::storage::compliance_config& c) {
-  if (!cfg.compliance_enabled.empty()) c.enabled = cfg.compliance_enabled == "true";
-  if (!cfg.compliance_adapter.empty()) c.adapter_type = cfg.compliance_adapter;
-  if (!cfg.compliance_output_dir.empty()) c.output_directory = cfg.compliance_output_dir;
-  if (cfg.compliance_run_interval != 0)
-    c.run_interval_seconds = static_cast<int>(std::min<size_t>(cfg.compliance_run_interval, INT32_MAX));
+// The --compliance-* options as overrides of the stored settings, each with its source: on
+// the command line ("flag"), else from the config file.
+pchat::app::config_overrides overrides_of(const pchatd_config& cfg, int argc, char** argv) {
+  pchat::app::config_overrides o;
+  auto note = [&](const char* setting, const char* option) {
+    o.sources[setting] = on_command_line(argc, argv, option) ? pchat::actors::kSourceFlag
+                                                             : pchat::actors::kSourceConfigFile;
+  };
+  if (!cfg.compliance_enabled.empty()) {
+    o.enabled = cfg.compliance_enabled == "true";
+    note("enabled", "compliance-enabled");
+  }
+  if (!cfg.compliance_adapter.empty()) {
+    o.adapter_type = cfg.compliance_adapter;
+    note("adapter_type", "compliance-adapter");
+  }
+  if (!cfg.compliance_output_dir.empty()) {
+    o.output_directory = cfg.compliance_output_dir;
+    note("output_directory", "compliance-output-dir");
+  }
+  if (cfg.compliance_run_interval != 0) {
+    o.run_interval_seconds = static_cast<int>(std::min<size_t>(cfg.compliance_run_interval, INT32_MAX));
+    note("run_interval_seconds", "compliance-run-interval");
+  }
+  if (cfg.compliance_test_run_interval_ms != 0) {
+    o.test_run_interval = std::chrono::milliseconds(
+        static_cast<int64_t>(std::min<size_t>(cfg.compliance_test_run_interval_ms, INT32_MAX)));
+    note("run_interval_ms", "compliance-test-run-interval-ms");
+  }
+  return o;
 }
 
 // The pool options as settings (*out), or what is wrong with them. Without --etcd the node
@@ -307,8 +366,8 @@ std::string peer_options(const pchatd_config& cfg, pchat::tls::peer_policy* out)
 
 // What is wrong with the command line and config file, or "". Needs nothing but `cfg`:
 // it runs before the store is opened or anything is printed.
-std::string check_options(pchatd_config& cfg) {
-  if (!pchat::log::set_level(cfg.log_level)) return "--log-level must be debug, info, warn, error or off";
+std::string check_options(const pchatd_config& cfg, int argc, char** argv) {
+  if (!pchat::log::parse_level(cfg.log_level)) return "--log-level must be debug, info, warn, error or off";
   if (cfg.demo_content != "true" && cfg.demo_content != "false") return "--demo-content must be true or false";
   if (cfg.auth != "digest" && cfg.auth != "none") return "--auth must be digest or none";
   if (cfg.sip_port > 65535 || cfg.http_port > 65535) return "ports must be 0..65535";
@@ -329,9 +388,8 @@ std::string check_options(pchatd_config& cfg) {
     return "--compliance-enabled must be true or false";
   // The overrides alone, over the defaults: the stored settings are checked when written.
   pchat::storage::compliance_config c;
-  apply_compliance_options(cfg, c);
-  if (auto s = pchat::storage::configuration::validate_compliance(c); !s.is_ok())
-    return s.reason() + " (from the --compliance-* options)";
+  std::map<std::string, std::string> sources;
+  if (auto s = pchat::app::overlay(overrides_of(cfg, argc, argv), &c, &sources); !s.is_ok()) return s.reason();
   bool in_pool = false;
   pchat::pool::pool_settings pool;
   if (auto bad = pool_options(cfg, &in_pool, &pool); !bad.empty()) return bad;
@@ -348,17 +406,10 @@ uint16_t sip_tls_port(const pchatd_config& cfg) {
 // --check-config: can this node use its folders? (Run before a restart, while the node may
 // be running, so the store itself is not opened: its lock is held.)
 std::string check_folders(const pchatd_config& cfg) {
-  namespace fs = std::filesystem;
   std::vector<std::string> dirs{cfg.data_dir};
   if (!cfg.compliance_output_dir.empty()) dirs.push_back(cfg.compliance_output_dir);
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    fs::path p = fs::absolute(d, ec);
-    while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
-    if (!fs::is_directory(p, ec)) return d + " is not a folder (nor can it be created under one)";
-    if (::access(p.c_str(), W_OK | X_OK) != 0)
-      return d + ": " + p.string() + " is not writable by this user (uid " + std::to_string(::getuid()) + ")";
-  }
+  for (const auto& d : dirs)
+    if (auto bad = pchat::app::folder_problem(d); !bad.empty()) return bad;
   return {};
 }
 
@@ -378,6 +429,51 @@ int restore(const pchatd_config& cfg) {
   return 0;
 }
 
+// SIGHUP, on the main thread: the command line and config file read again and checked as
+// at a start (nothing changes when they are refused), the reloadable options applied
+// (log level; --compliance-* through the effective configuration, which validates the
+// result before publishing it), every other changed option named as needing a restart,
+// then the reload hooks. Connections are not touched.
+void reload_on_sighup(pchatd_config& running, int argc, char** argv, pchat::app::effective_config& config,
+                      const pchat::storage::database& store, const pchat::app::reload_hooks& hooks) {
+  using pchat::log::level;
+  pchatd_config fresh;
+  pchat::actors::add_message_types(fresh);
+  fresh.load<caf::io::middleman>();
+  std::string bad;
+  if (auto err = fresh.parse(argc, argv)) bad = "bad command line or config file: " + caf::to_string(err);
+  else bad = check_options(fresh, argc, argv);
+  std::string changed, restart;
+  if (bad.empty()) {
+    auto before = running.values(), after = fresh.values();
+    for (size_t i = 0; i < before.size() && i < after.size(); ++i) {
+      if (before[i].second == after[i].second) continue;
+      std::string& list = reloadable(before[i].first) ? changed : restart;
+      list += (list.empty() ? "" : ",") + before[i].first;
+    }
+    if (auto s = config.set_overrides(store, overrides_of(fresh, argc, argv)); !s.is_ok()) bad = s.reason();
+  }
+  if (!bad.empty()) {
+    pchat::log::write(level::error, "pchatd", "reload refused; the settings in force are unchanged",
+                      "error=" + pchat::log::quote(bad) +
+                          " action=" + pchat::log::quote("correct the config file or command line and send SIGHUP again"));
+  } else {
+    pchat::log::set_level(fresh.log_level);
+    running.log_level = fresh.log_level;
+    running.compliance_enabled = fresh.compliance_enabled;
+    running.compliance_adapter = fresh.compliance_adapter;
+    running.compliance_output_dir = fresh.compliance_output_dir;
+    running.compliance_run_interval = fresh.compliance_run_interval;
+    running.compliance_test_run_interval_ms = fresh.compliance_test_run_interval_ms;
+    // A change that did not apply is a warning (quiet logs show it); the rest is info.
+    pchat::log::write(restart.empty() ? level::info : level::warn, "pchatd", "configuration reloaded",
+                      "applied=" + pchat::log::quote(changed) + " needs_restart=" + pchat::log::quote(restart) +
+                          (restart.empty() ? std::string()
+                                           : " action=" + pchat::log::quote("restart pchatd to apply " + restart)));
+  }
+  hooks.run();
+}
+
 int fail(const std::string& what, const std::string& action) {
   pchat::log::write(pchat::log::level::error, "pchatd", what, "action=" + pchat::log::quote(action));
   return 1;
@@ -393,15 +489,17 @@ void warn_auth_none() {
 
 // SIGHUP: the certificate files are read again; new connections get the new certificate,
 // open ones keep theirs. A file that does not load leaves the old certificate in service.
-// (The config part's reload hook, when it lands, calls this too: keep it the one TLS step.)
-void reload_tls(pchat::tls::server_tls& identity) {
-  if (auto s = identity.reload(); !s.is_ok())
+// Registered as the reload hook "tls-certificate" (app/reload_hooks.h): the one TLS step.
+pchat::status reload_tls(pchat::tls::server_tls& identity) {
+  pchat::status s = identity.reload();
+  if (!s.is_ok())
     pchat::log::write(pchat::log::level::error, "pchatd", "TLS certificate not reloaded, the old one stays",
                       "error=" + pchat::log::quote(s.reason()) + " action=" +
                           pchat::log::quote("fix the files and send SIGHUP again"));
   else
     pchat::log::write(pchat::log::level::warn, "pchatd", "TLS certificate reloaded",
                       "cert=" + pchat::log::quote(identity.cert_path()) + " sha256=" + identity.fingerprint());
+  return s;
 }
 
 // The TLS identity: --tls-cert/--tls-key, or the data folder's self-signed one, made on the
@@ -528,7 +626,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);  // reload (the TLS certificate), never a stop
+  sigaddset(&stop_signals, SIGHUP);  // reload (reload_on_sighup), also during the start
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -557,10 +655,11 @@ int main(int argc, char** argv) {
   if (cfg.cli_helptext_printed) return 0;
   // Every option is checked before anything is printed, created or started: a bad value
   // must not leave a half-initialised data folder or print the demo passwords first.
-  if (auto bad = check_options(cfg); !bad.empty()) {
+  if (auto bad = check_options(cfg, argc, argv); !bad.empty()) {
     std::cerr << "pchatd: " << bad << "\n";
     return 2;
   }
+  pchat::log::set_level(cfg.log_level);
   if (cfg.check_config) {
     if (auto bad = check_folders(cfg); !bad.empty()) {
       std::cerr << "pchatd: " << bad << "\n";
@@ -630,11 +729,30 @@ int main(int argc, char** argv) {
   pchat::actors::server_settings settings;
   settings.domain = cfg.domain;
   settings.chat_uri = "sip:chat@" + cfg.domain;
-  if (bool exists = false; !cfg.site.empty() &&
-      store->configuration().get_at("site:" + cfg.site, &settings.config, &exists).is_ok() && exists) {
+  // What the node runs with (stored settings under the --compliance-* overrides), checked
+  // before anything is printed or started (app/effective_config.h).
+  auto config = std::make_shared<pchat::app::effective_config>(
+      pchat::app::config_inputs{cfg.site, cfg.data_dir, overrides_of(cfg, argc, argv)});
+  pchat::actors::effective_settings in_force;
+  if (auto s = config->resolve(*store, &in_force); !s.is_ok())
+    return fail("the configuration is refused: " + s.reason(),
+                s.is_invalid_argument()
+                    ? "correct it with pchatctl compliance set or the --compliance-* options"
+                    : "check the store");
+  if (in_force.compliance.enabled) {
+    if (auto bad = pchat::app::folder_problem(in_force.compliance.output_directory); !bad.empty())
+      return fail("compliance output folder: " + bad,
+                  "choose another --compliance-output-dir or pchatctl compliance set --output-dir");
+  }
+  if (in_force.chat_scope != "global")
     pchat::log::write(pchat::log::level::info, "pchatd", "using the site configuration", "site=" + cfg.site);
-  } else if (auto s = store->configuration().get(&settings.config); !s.is_ok())
-    return fail("cannot read configuration: " + s.to_string(), "check the store");
+  settings.config = in_force.chat;
+  settings.compliance_enabled = in_force.compliance.enabled;
+  settings.live = std::make_shared<pchat::actors::live_settings>(in_force);
+  // What SIGHUP reloads besides pchatd's own options: services register here before the
+  // node serves (app/reload_hooks.h).
+  pchat::app::reload_hooks reload;
+  reload.add("tls-certificate", [&tls_identity] { return reload_tls(*tls_identity); });
   auto identities = std::make_shared<pchat::actors::identity_registry>(cfg.domain);
   if (auto s = identities->load(store->identities()); !s.is_ok())
     return fail("cannot load users, groups and policies: " + s.to_string(), "check the store");
@@ -661,35 +779,19 @@ int main(int argc, char** argv) {
     return fail("cannot create the first start's policy and demo users", "check the store");
   if (cfg.auth == "none") warn_auth_none();
 
-  pchat::storage::compliance_config ccfg;
-  if (auto s = store->configuration().get_compliance(&ccfg); !s.is_ok())
-    return fail("cannot read compliance configuration: " + s.to_string(), "check the store");
-  apply_compliance_options(cfg, ccfg);
-  if (auto s = pchat::storage::configuration::validate_compliance(ccfg); !s.is_ok())
-    return fail("stored compliance configuration is invalid: " + s.reason(),
-                "correct it with pchatctl compliance set or override it with --compliance-* options");
-  if (ccfg.output_directory.empty()) ccfg.output_directory = cfg.data_dir + "/compliance";
   settings.files_dir = cfg.data_dir + "/files";
   settings.max_prefs_per_user = cfg.max_prefs_per_user;
   settings.max_pref_bytes_per_user = cfg.max_pref_bytes_per_user;
   settings.max_upload_bytes_per_user = cfg.max_upload_bytes_per_user;
-  settings.compliance_enabled = ccfg.enabled;
+  // The runner exists whether compliance is on or not, so that switching it on (pchatctl
+  // compliance set, SIGHUP) needs no restart; off, it runs nothing.
+  const pchat::storage::compliance_config& ccfg = in_force.compliance;
   pchat::actors::runner_options ropts;
   ropts.domain = cfg.domain;
-  ropts.run_interval = cfg.compliance_test_run_interval_ms != 0
-                           ? std::chrono::milliseconds(cfg.compliance_test_run_interval_ms)
-                           : std::chrono::milliseconds(int64_t{ccfg.run_interval_seconds} * 1000);
+  ropts.run_interval = in_force.run_interval;
   ropts.backoff_base = std::min<std::chrono::milliseconds>(ropts.backoff_base, ropts.run_interval);
-  {
-    pchat::compliance::adapter_options aopts;
-    aopts.output_directory = ccfg.output_directory;
-    aopts.one_chat_room_per_output_file = ccfg.one_chat_room_per_output_file;
-    aopts.add_user_details = ccfg.add_user_details;
-    aopts.add_chat_room_details = ccfg.add_chat_room_details;
-    aopts.create_file_attachments_manifest = ccfg.create_file_attachments_manifest;
-    aopts.domain = cfg.domain;
-    ropts.output = pchat::compliance::make_adapter(ccfg.adapter_type, aopts);
-  }
+  ropts.output = pchat::compliance::make_adapter(ccfg, cfg.domain);
+  ropts.enabled = ccfg.enabled;
 
   pchat::sip::endpoint_config ecfg;
   ecfg.host = sip_host(cfg);
@@ -720,8 +822,8 @@ int main(int argc, char** argv) {
     // Compliance: events flow into the commit actor (the staging queue's only writer,
     // actors::capture) and the runner delivers them. Both exist before the first room, so
     // none is missed.
+    parts.compliance_runner = ropts;
     if (ccfg.enabled) {
-      parts.compliance_runner = ropts;
       pchat::log::write(pchat::log::level::info, "pchatd", "compliance on",
                         "adapter=" + ccfg.adapter_type + " output=" +
                             pchat::log::quote(ccfg.output_directory) + " interval_ms=" +
@@ -729,6 +831,7 @@ int main(int argc, char** argv) {
     }
     pchat::actors::server_node node(sys, std::move(parts));
     const std::shared_ptr<const pchat::actors::server_context>& cctx = node.context();
+    config->attach(cctx->live, cctx->compliance_runner);
     if (directory_log) directory_log->attach(identities, cctx->directory);
     if (cfg.demo_content == "true" && (first_start || !in_pool) && !ensure_demo_content(sys, cctx->directory)) {
       rc = fail("cannot create the demo room", "check the store");
@@ -759,7 +862,7 @@ int main(int argc, char** argv) {
                       cctx, pchat::app::make_pool_api(
                                 sys, cctx,
                                 pchat::app::make_backup_api(sys, cctx, facts,
-                                                            pchat::app::make_admin_api(sys, cctx, &edge, facts))))))));
+                                                            pchat::app::make_admin_api(sys, cctx, &edge, facts, config))))))));
       // /healthz and /readyz for anyone, /metrics for loopback or the admin token
       // (app/metrics_api.h), then the users' services, then the admin API.
       // The admin API answers loopback clients only unless --admin-remote=true (its token is
@@ -776,14 +879,11 @@ int main(int argc, char** argv) {
                                                 sys, cctx, fopts.trust_user_header, std::move(admin_api))))),
           cfg.http);
       facts->http = &http;  // before start(): the handler threads read it
-      // Authenticated uploads may carry MaxFileSizeKB (and a byte more, so that the file
-      // service, not the server, says what the limit is); they stream to disk, so the size
-      // costs no memory. Everything else keeps the server's 1 MiB.
-      size_t max_upload = std::max<size_t>(static_cast<size_t>(settings.config.max_file_size_kb) * 1024 + 1,
-                                           cfg.http.max_body);
       http.set_tls(tls_identity, peers);
+      // Authenticated uploads may carry MaxFileSizeKB as in force (app/user_auth.h);
+      // everything else keeps the server's 1 MiB.
       http.set_head_check(pchat::app::make_upload_head_check(
-          cctx, pchat::app::make_user_head_check(cctx, fopts.trust_user_header, max_upload)));
+          cctx, pchat::app::make_user_head_check(cctx, fopts.trust_user_header, cfg.http.max_body)));
       if (rc != 0) {
         // token failure already reported
       } else if (auto herr = http.start(); !herr.empty()) {
@@ -806,12 +906,13 @@ int main(int argc, char** argv) {
                               (in_pool ? " node=" + cfg.node_name + " pool=" + cfg.pool_name + " pool_port=" +
                                              std::to_string(node.pool_port())
                                        : std::string()));
-        // Until SIGINT/SIGTERM; SIGHUP reloads the certificate; --auth=none is recalled hourly.
+        // Until SIGINT/SIGTERM; SIGHUP reloads (options, then the hooks: the certificate);
+        // --auth=none is recalled hourly.
         for (;;) {
           timespec hour{3600, 0};
           int sig = sigtimedwait(&stop_signals, nullptr, &hour);
           if (sig == SIGHUP) {
-            reload_tls(*tls_identity);
+            reload_on_sighup(cfg, argc, argv, *config, *store, reload);
             continue;
           }
           if (sig < 0) {
@@ -825,6 +926,7 @@ int main(int argc, char** argv) {
     }
     // The reverse of the start (server_node::stop): SIP edge, then every actor, awaited.
     node.stop();
+    config->attach(nullptr, caf::actor());  // it names the runner: before the system goes
     if (directory_log) directory_log->detach();  // it names the directory: before the system goes
   }  // the node (and its context) before the actor system; the store and endpoint after
   return rc;

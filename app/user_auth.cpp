@@ -1,9 +1,12 @@
 #include "app/user_auth.h"
 
+#include <algorithm>
+
 #include <optional>
 #include <utility>
 
 #include "actors/identity_registry.h"
+#include "actors/live_settings.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
 #include "log/log.h"
@@ -83,8 +86,8 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
 }
 
 web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
-                                          bool trust_user_header, size_t max_upload) {
-  return [ctx, trust_user_header, max_upload](const web::http_request& head,
+                                          bool trust_user_header, size_t min_upload) {
+  return [ctx, trust_user_header, min_upload](const web::http_request& head,
                                              web::head_decision* d) -> std::optional<web::http_response> {
     bool files = head.path.rfind(kFilesPrefix, 0) == 0;
     if (!files && head.path.rfind(kManagePrefix, 0) != 0) return std::nullopt;
@@ -104,7 +107,9 @@ web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_c
       return error(403, "cross-site request refused (Sec-Fetch-Site: cross-site)");
     auto who = authenticate_user(*ctx, trust_user_header, head);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
-    if (files && head.method == "POST") d->max_body = max_upload;
+    if (files && head.method == "POST")  // uploads stream to disk: their size costs no memory
+      d->max_body = std::max<size_t>(
+          static_cast<size_t>(ctx->live->current()->chat.max_file_size_kb) * 1024 + 1, min_upload);
     return std::nullopt;
   };
 }

@@ -29,9 +29,10 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
 
 // The HTTP server's head check (web/http_server.h): refuses unauthenticated or cross-site
 // requests (Origin of another host, Sec-Fetch-Site: cross-site) to the user services before
-// their body is read, and lets file uploads carry up to `max_upload` bytes (other requests
-// keep the server's limit).
+// their body is read, and lets file uploads carry MaxFileSizeKB as in force now (and a byte
+// more, so that the file service, not the server, says what the limit is; at least
+// `min_upload`, the server's own body limit). Other requests keep the server's limit.
 web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
-                                          bool trust_user_header, size_t max_upload);
+                                          bool trust_user_header, size_t min_upload);
 
 }  // namespace pchat::app

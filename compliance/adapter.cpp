@@ -93,4 +93,15 @@ std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_opt
   return nullptr;
 }
 
+std::unique_ptr<adapter> make_adapter(const storage::compliance_config& c, const std::string& domain) {
+  adapter_options o;
+  o.output_directory = c.output_directory;
+  o.one_chat_room_per_output_file = c.one_chat_room_per_output_file;
+  o.add_user_details = c.add_user_details;
+  o.add_chat_room_details = c.add_chat_room_details;
+  o.create_file_attachments_manifest = c.create_file_attachments_manifest;
+  o.domain = domain;
+  return make_adapter(c.adapter_type, o);
+}
+
 }  // namespace pchat::compliance

@@ -91,6 +91,9 @@ class file_adapter : public adapter {
 
 // "xml" or "csv"; nullptr for an unknown type.
 std::unique_ptr<adapter> make_adapter(const std::string& type, const adapter_options& opts);
+// The adapter the compliance settings `c` name (c.output_directory resolved: not empty),
+// for a server of `domain`; nullptr for an unknown type.
+std::unique_ptr<adapter> make_adapter(const storage::compliance_config& c, const std::string& domain);
 
 // The message id adapters show for an event: the message's for CHAT and admin removal or
 // replacement, 0 for the rest (the reference's rule; file events keep their file id in

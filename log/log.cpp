@@ -8,15 +8,19 @@
 
 namespace pchat::log {
 
+std::optional<level> parse_level(std::string_view name) {
+  if (name == "debug") return level::debug;
+  if (name == "info") return level::info;
+  if (name == "warn") return level::warn;
+  if (name == "error") return level::error;
+  if (name == "off") return level::off;
+  return std::nullopt;
+}
+
 bool set_level(std::string_view name) {
-  level l;
-  if (name == "debug") l = level::debug;
-  else if (name == "info") l = level::info;
-  else if (name == "warn") l = level::warn;
-  else if (name == "error") l = level::error;
-  else if (name == "off") l = level::off;
-  else return false;
-  threshold().store(static_cast<int>(l));
+  std::optional<level> l = parse_level(name);
+  if (!l) return false;
+  threshold().store(static_cast<int>(*l));
   return true;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,8 @@ inline std::atomic<int>& threshold() {
 inline bool enabled(level l) { return static_cast<int>(l) >= threshold().load(std::memory_order_relaxed); }
 // Parses "debug|info|warn|error|off"; returns false for anything else.
 bool set_level(std::string_view name);
+// The level a name means (debug, info, warn, error, off), or nullopt; sets nothing.
+std::optional<level> parse_level(std::string_view name);
 // Writes one line. `fields` is preformatted `key=value key2="v 2"` text (may be empty).
 void write(level l, std::string_view component, std::string_view message, std::string_view fields = {});
 // Quotes a value for a key=value field when it contains spaces, quotes or controls.

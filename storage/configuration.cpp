@@ -165,14 +165,23 @@ status configuration::validate_compliance(const compliance_config& c) {
   return status::ok();
 }
 
-status configuration::get_compliance(compliance_config* out) const {
+status configuration::written_at(const std::string& identity, bool* written) const {
+  if (!valid_scope(identity)) return bad_scope(identity);
+  std::string value;
+  return read_setting(db_, keys::scoped_config_key(identity, keys::kDefaultChatHistory), keys::kDefaultChatHistory,
+                      &value, written);
+}
+
+status configuration::get_compliance(compliance_config* out, bool* written) const {
   compliance_config c;
   std::string value;
   bool found = false;
+  if (written) *written = false;
   for (const auto& f : kComplianceFlags) {
     if (status s = read_setting(db_, keys::config_key(f.setting), f.setting, &value, &found); !s.is_ok())
       return s;
     if (!found) continue;
+    if (written) *written = true;
     if (value != "0" && value != "1") {
       return status::corruption("config " + std::string(f.setting) + ": not 0 or 1");
     }

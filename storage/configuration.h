@@ -32,9 +32,13 @@ class configuration {
   status get_at(const std::string& identity, chat_config* out, bool* exists) const;
   status put_at(const std::string& identity, const chat_config& c);
   status remove_at(const std::string& identity);
+  // *written: the settings at `identity` were ever put (a get returns stored values, not
+  // only defaults). A put writes every setting of its scope, so this holds for all of them.
+  status written_at(const std::string& identity, bool* written) const;
   static status validate(const chat_config& c);
 
-  status get_compliance(compliance_config* out) const;
+  // *written (optional): the compliance settings were ever put (every one at once).
+  status get_compliance(compliance_config* out, bool* written = nullptr) const;
   status put_compliance(const compliance_config& c);
   static status validate_compliance(const compliance_config& c);
 

@@ -141,9 +141,9 @@ ok file get --room "$URI"
 [[ "$OUT" == Id*Name*Size*Uploader*Uploaded* ]] || fail "file get header: $OUT"
 refused "no file" file remove --room "Audit Room" --id 7
 ok --json status get; expect "$OUT" "domain" "example.com"
-ok config get --identity global; grep -q "default_chat_history: 30" <<<"$OUT" || fail "config get: $OUT"
+ok config get --identity global; grep -Eq "^default_chat_history +30 +default" <<<"$OUT" || fail "config get: $OUT"
 refused "DefaultChatHistory" config set --default-chat-history 501
-ok compliance get; grep -q "adapter_type: xml" <<<"$OUT" || fail "compliance get: $OUT"
+ok compliance get; grep -Eq "^adapter_type +xml +default" <<<"$OUT" || fail "compliance get: $OUT"
 ok compliance status
 ok --json message remove --room "$URI" --contains nothing --user alice@example.com; expect "$OUT" "replaced" "0"
 refused "no such room" message remove --room Nope

@@ -53,23 +53,28 @@ ERR="$($C room set --identity "Trading Floor" --addin Nope 2>&1)"; RC=$?
 [ $RC -eq 1 ] && [[ "$ERR" == *"no add-in"* ]] || fail "unknown add-in: rc=$RC '$ERR'"
 $C addin get | grep -q "Ticker" || fail "addin get"
 $C category get | grep -q "^Temp " && fail "removed category still listed"
-$C config get | grep -q "default_chat_history: 30" || fail "config defaults"
+$C config get | grep -Eq "^default_chat_history +30 +default$" || fail "config defaults"
 ERR="$($C config set --default-chat-history 501 2>&1)"; RC=$?
 [ $RC -eq 1 ] && [[ "$ERR" == *"DefaultChatHistory"* ]] || fail "out-of-range config: rc=$RC '$ERR'"
-$C config set --default-chat-history 120 >/dev/null || fail "config set"
+$C config set --default-chat-history 120 | grep -q "^applies: now" || fail "config set"
+# In force at once, from the store.
+$C config get | grep -Eq "^default_chat_history +120 +stored$" || fail "config set not in force"
+$C status get | grep -q "default_chat_history: 120" || fail "status: config set not in force"
 # Everything survives a restart.
 kill -TERM $PID; wait $PID 2>/dev/null
 start
 C="$CTL --server=127.0.0.1:$HP --data-dir=$WORK/data"
 $C --json room get --identity "$URI" | grep -q '"name": "Trading Floor"' || fail "room lost across restart"
 [ "$($C --json room get | grep -c '"name": "Demo Room"')" -eq 1 ] || fail "demo room duplicated on restart"
-$C config get | grep -q "default_chat_history: 120" || fail "config lost across restart"
+$C config get | grep -Eq "^default_chat_history +120 +stored$" || fail "config lost across restart"
 # Configuration at site scope: new/set/get/remove, and a node of that site applies it.
 $C config new --identity site:London --default-chat-history 50 >/dev/null || fail "config new site"
 ERR="$($C config new --identity site:London 2>&1)"; RC=$?
 [ $RC -eq 1 ] && [[ "$ERR" == *"exists"* ]] || fail "config new twice: rc=$RC '$ERR'"
 $C config set --identity site:London --participant-update-limit 40 >/dev/null || fail "config set site"
-$C config get --identity site:London | grep -q "participant_update_limit: 40" || fail "config get site"
+OUT="$($C config get --identity site:London)"
+grep -Eq "^participant_update_limit +40 +site:London$" <<<"$OUT" && grep -q "^in_force: false" <<<"$OUT" \
+  || fail "config get site: $OUT"
 ERR="$($C config set --identity site:Paris --default-chat-history 5 2>&1)"; RC=$?
 [ $RC -eq 1 ] && [[ "$ERR" == *"config new"* ]] || fail "config set on a missing site: rc=$RC '$ERR'"
 ERR="$($C config remove --identity global 2>&1)"; RC=$?
@@ -78,7 +83,10 @@ kill -TERM $PID; wait $PID 2>/dev/null
 EXTRA="--site=London" start
 C="$CTL --server=127.0.0.1:$HP --data-dir=$WORK/data"
 $C status get | grep -q "default_chat_history: 50" || fail "a London node must use the site configuration"
+$C config get | grep -Eq "^default_chat_history +50 +site:London$" || fail "config get on a London node"
 $C config remove --identity site:London >/dev/null || fail "config remove site"
+# Without its site's configuration the node falls back to the global one at once.
+$C config get | grep -Eq "^default_chat_history +120 +stored$" || fail "no fallback to global after remove"
 $C config get --identity site:London >/dev/null 2>&1 && fail "removed site configuration still there"
 kill -TERM $PID
 echo "cli: all checks passed"

@@ -156,8 +156,15 @@ TEST_F(FileE2E, UploadListDownloadFollowTheRoomRulesAndReachCompliance) {
       15s))
       << ::testing::PrintToString(compliance_messages(out_dir));
 
-  // MaxFileSizeKB (applied at the next start); the stored file survives the restart.
+  // MaxFileSizeKB, applied live: an upload over it is refused at once with the documented
+  // error; the limit and the stored file survive the restart.
   ctl(server, "config set --max-file-size-kb 1");
+  {
+    auto over = http(server.http_port(), "POST", files + desk + "?name=big.bin", {as("sip:alice@example.com")},
+                     std::string(1025, 'b'));
+    EXPECT_EQ(over.status, 413) << over.body;
+    EXPECT_NE(over.body.find("MaxFileSizeKB allows 1024"), std::string::npos) << over.body;
+  }
   ASSERT_TRUE(server.stop()) << server.stderr_text();
   ASSERT_TRUE(server.start()) << server.stderr_text();
   const int port2 = server.http_port();

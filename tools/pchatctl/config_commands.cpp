@@ -31,6 +31,26 @@ json config_body(leaf& l) {
   return b;
 }
 
+// config get/set/new and compliance get/set: the lines about the answer (identity,
+// in_force, applies, ...) as `key: value`, then one row per setting with its value and
+// where it comes from (docs/ADMIN.md "Effective configuration"). --json: verbatim.
+int show_settings(const http_result& r, const ctl_context& c) {
+  if (c.json) return show(r, c);
+  if (int rc = check(r); rc != kExitOk) return rc;
+  json j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("settings") || !j["settings"].is_array()) return show(r, c);
+  json about = json::object();
+  for (auto& [k, v] : j.items()) {
+    bool setting = k == "settings" || k == "stored";
+    for (auto& row : j["settings"])
+      if (row.value("name", "") == k) setting = true;
+    if (!setting) about[k] = v;
+  }
+  print_kv(about);
+  print_table(j["settings"], {{"name", "SETTING"}, {"value", "VALUE"}, {"source", "SOURCE"}});
+  return kExitOk;
+}
+
 std::string identity_query(leaf& l) {
   return "/api/v1/config?identity=" + url_encode(l.has("identity") ? l.text("identity") : "global");
 }
@@ -44,27 +64,29 @@ void add_config_commands(CLI::App& app, ctl_context& ctx) {
 
   CLI::App* config = add_noun(app, "config", "server options (*-CsPersistentChatConfiguration)");
   {
-    leaf& l = add_leaf(config, "get", "the options stored at an identity", ctx, [](leaf& l, const ctl_context& c) {
-      return show(http(c.server, "GET", identity_query(l)), c);
-    });
-    l.add_text("identity", "global (default) or site:NAME")->check(not_empty());
+    leaf& l = add_leaf(config, "get", "the options in force on this node and their sources, or those stored at --identity",
+                       ctx, [](leaf& l, const ctl_context& c) {
+                         std::string path = l.has("identity") ? identity_query(l) : "/api/v1/config";
+                         return show_settings(http(c.server, "GET", path), c);
+                       });
+    l.add_text("identity", "global or site:NAME (default: what is in force on this node)")->check(not_empty());
   }
   {
     leaf& l = add_leaf(config, "new", "create a site's options", ctx, [](leaf& l, const ctl_context& c) {
-      return show(http(c.server, "POST", identity_query(l), config_body(l).dump()), c);
+      return show_settings(http(c.server, "POST", identity_query(l), config_body(l).dump()), c);
     });
     l.add_text("identity", "site:NAME", true);
     config_settings(l);
   }
   {
-    leaf& l = add_leaf(config, "set", "change options (applied at the node's next start)", ctx,
+    leaf& l = add_leaf(config, "set", "change options (applied at once where they are in force)", ctx,
                        [](leaf& l, const ctl_context& c) {
                          json b = config_body(l);
                          if (b.empty()) {
                            std::cerr << "pchatctl: config set needs at least one setting (see pchatctl config set --help)\n";
                            return kExitUsage;
                          }
-                         return show(http(c.server, "PUT", identity_query(l), b.dump()), c);
+                         return show_settings(http(c.server, "PUT", identity_query(l), b.dump()), c);
                        });
     l.add_text("identity", "global (default) or site:NAME")->check(not_empty());
     config_settings(l);
@@ -77,14 +99,16 @@ void add_config_commands(CLI::App& app, ctl_context& ctx) {
   }
 
   CLI::App* compliance = add_noun(app, "compliance", "compliance (*-CsPersistentChatComplianceConfiguration)");
-  add_leaf(compliance, "get", "stored compliance settings", ctx,
-           [](leaf&, const ctl_context& c) { return show(http(c.server, "GET", "/api/v1/compliance/config"), c); });
+  add_leaf(compliance, "get", "compliance settings in force and their sources (--json: also what is stored)", ctx,
+           [](leaf&, const ctl_context& c) {
+             return show_settings(http(c.server, "GET", "/api/v1/compliance/config"), c);
+           });
   add_leaf(compliance, "status", "queue depth, deliveries, last success and error", ctx,
            [](leaf&, const ctl_context& c) { return show(http(c.server, "GET", "/api/v1/compliance/status"), c); });
   add_leaf(compliance, "run", "deliver staged events now", ctx,
            [](leaf&, const ctl_context& c) { return show(http(c.server, "POST", "/api/v1/compliance/run"), c); });
   {
-    leaf& l = add_leaf(compliance, "set", "change compliance settings (applied at the node's next start)", ctx,
+    leaf& l = add_leaf(compliance, "set", "change compliance settings (applied at once)", ctx,
                        [](leaf& l, const ctl_context& c) {
                          json b = json::object();
                          for (const char* flag : {"enabled", "one-chat-room-per-output-file", "add-user-details",
@@ -103,7 +127,7 @@ void add_config_commands(CLI::App& app, ctl_context& ctx) {
                                         "(see pchatctl compliance set --help)\n";
                            return kExitUsage;
                          }
-                         return show(http(c.server, "PUT", "/api/v1/compliance/config", b.dump()), c);
+                         return show_settings(http(c.server, "PUT", "/api/v1/compliance/config", b.dump()), c);
                        });
     l.add_bool("enabled", "compliance on or off");
     l.add_text("adapter", "AdapterType: xml or csv (checked by the server)")->type_name("xml|csv");
