@@ -240,14 +240,11 @@ void rejoin(session_ptr self, const std::string& uri, int attempt);
 
 void send_held(session_ptr self, uint64_t txn);
 
-// A held post ends unacknowledged here: its INFO is the session's again and is answered
-// `err` (481 when the dialog closed).
-void drop_held(session_ptr self, uint64_t txn, const caf::error& err) {
+// A post handed to a room comes back unacknowledged: its INFO is the session's again and
+// is answered `err` (481 when the dialog closed).
+void take_back_post(session_ptr self, uint64_t txn, const std::string& envid, const std::string& seqid,
+                    const caf::error& err) {
   auto& st = self->state;
-  auto it = st.held.find(txn);
-  if (it == st.held.end()) return;
-  session_state::held_post h = std::move(it->second);
-  st.held.erase(it);
   st.handovers--;
   st.pending.insert(txn);
   if (st.closing) {
@@ -255,11 +252,21 @@ void drop_held(session_ptr self, uint64_t txn, const caf::error& err) {
   } else {
     xccos::command post;
     post.id = "grpchat";
-    post.envid = h.envid;
-    post.seqid = h.seqid;
+    post.envid = envid;
+    post.seqid = seqid;
     answer_error(self, txn, post, err, command_effect::write);
   }
   quit_when_idle(self);
+}
+
+// A held post ends unacknowledged here (take_back_post).
+void drop_held(session_ptr self, uint64_t txn, const caf::error& err) {
+  auto& st = self->state;
+  auto it = st.held.find(txn);
+  if (it == st.held.end()) return;
+  session_state::held_post h = std::move(it->second);
+  st.held.erase(it);
+  take_back_post(self, txn, h.envid, h.seqid, err);
 }
 
 // A parked post tries again: to its room if joined, else once the join running for it is
@@ -604,19 +611,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
               },
               [=, envid = cmd.envid, seqid = cmd.seqid](caf::error& err) {
                 // The room never held it (it was gone): the INFO is ours again.
-                auto& st = self->state;
-                st.handovers--;
-                st.pending.insert(txn);
-                if (st.closing) {
-                  finish(self, txn, {481, {}});
-                } else {
-                  xccos::command post;
-                  post.id = "grpchat";
-                  post.envid = envid;
-                  post.seqid = seqid;
-                  answer_error(self, txn, post, err, command_effect::write);
-                }
-                quit_when_idle(self);
+                take_back_post(self, txn, envid, seqid, err);
               },
               post_atom::value, st.user, std::move(cmd.chat.text), std::move(cmd.chat.extra_xml),
               st.ctx->post_ids->next(), std::move(ticket));

@@ -42,14 +42,11 @@ class PoolRoutingE2E : public ::testing::Test {
 
   // GET on node i's admin API: the status and the body parsed (null if not JSON).
   std::pair<int, nlohmann::json> get(size_t i, const std::string& target) {
-    auto r = pchat::testing::http(pool_.node(i).http_port(), "GET", target,
-                                  {"Authorization: Bearer " + pool_.node(i).admin_token()});
-    return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
+    return pool_.admin_get(i, target);
   }
   // The URI of room `name` as node i lists it, "" if it does not.
   std::string uri_on(size_t i, const std::string& name) {
-    auto [status, j] = get(i, "/api/v1/rooms/" + name);
-    return status == 200 && j.is_object() ? j.value("uri", "") : "";
+    return pool_.room_uri(i, name);
   }
   // The owner of the room with this URI (its id is the URI's last segment) among n1..n3.
   static std::string owner_of(const std::string& uri) {

@@ -38,13 +38,10 @@ class PoolSearchE2E : public ::testing::Test {
   void TearDown() override { clients_.clear(); }
 
   std::pair<int, nlohmann::json> get(size_t i, const std::string& target) {
-    auto r = pchat::testing::http(pool_.node(i).http_port(), "GET", target,
-                                  {"Authorization: Bearer " + pool_.node(i).admin_token()});
-    return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
+    return pool_.admin_get(i, target);
   }
   std::string uri_on(size_t i, const std::string& name) {
-    auto [status, j] = get(i, "/api/v1/rooms/" + name);
-    return status == 200 && j.is_object() ? j.value("uri", "") : "";
+    return pool_.room_uri(i, name);
   }
   // A room made through node 0 whose log (owner and follower, pool/placement.h) is not on
   // node `k`, as every node lists it; its URI.

@@ -63,6 +63,17 @@ bool pool_cluster::start(std::chrono::milliseconds deadline) {
   return true;
 }
 
+std::pair<int, nlohmann::json> pool_cluster::admin_get(size_t i, const std::string& target) {
+  auto& n = *nodes_.at(i);
+  auto r = http(n.http_port(), "GET", target, {"Authorization: Bearer " + n.admin_token()});
+  return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
+}
+
+std::string pool_cluster::room_uri(size_t i, const std::string& name) {
+  auto [status, j] = admin_get(i, "/api/v1/rooms/" + name);
+  return status == 200 && j.is_object() ? j.value("uri", "") : "";
+}
+
 nlohmann::json pool_cluster::pool_status(size_t i) {
   auto& n = *nodes_.at(i);
   if (!n.running() || paused_[i]) return nullptr;

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/support/etcd_server.h"
@@ -50,6 +51,11 @@ class pool_cluster {
   // GET /api/v1/pool on node i with its admin token; the parsed body, or null when the
   // node does not answer 200 with JSON.
   nlohmann::json pool_status(size_t i);
+  // GET `target` on node i's admin API with its token: the status and the body parsed
+  // (null if not JSON).
+  std::pair<int, nlohmann::json> admin_get(size_t i, const std::string& target);
+  // The URI of room `name` as node i's admin API lists it; "" if it does not.
+  std::string room_uri(size_t i, const std::string& name);
   // The names node i shows as live (sorted), or {} when it does not answer.
   std::vector<std::string> live_names(size_t i);
   // Polls live_names(i) until it equals `names` (sorted); false at the deadline.
