@@ -17,6 +17,14 @@ namespace {
 
 using json = nlohmann::json;
 
+// Both Digest usernames (user@domain, as SIPE sends it, and the user part alone), the realm
+// our domain. REQUIRES: u.uri is "sip:user@domain".
+void set_password(storage::user_record& u, const std::string& domain, const std::string& pw) {
+  auto ha1 = sip::digest_ha1_both(u.uri.substr(4), domain, pw);
+  u.ha1 = ha1.address;
+  u.ha1_user = ha1.user_part;
+}
+
 // Users per POST /api/v1/users/batch (a 1 MiB body holds about 20,000 short ones).
 constexpr size_t kMaxBatchUsers = 10000;
 
@@ -69,10 +77,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
       if (b.contains("password")) {
         std::string pw = b.value("password", "");
         if (pw.empty()) return error(400, "password must not be empty");
-        // Both Digest usernames (user@domain, as SIPE sends it, and the user part), the realm our domain.
-        auto ha1 = sip::digest_ha1_both(uri.substr(4), ctx->domain, pw);
-        u.ha1 = ha1.address;
-        u.ha1_user = ha1.user_part;
+        set_password(u, ctx->domain, pw);
       }
       if (auto s = store.identities().put_user(u); !s.is_ok()) return from_status(s);
       ids.upsert_user(u);
@@ -98,13 +103,16 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
           ++existing;
           continue;
         }
+        for (const char* k : {"display_name", "password"})
+          if (e.contains(k) && !e[k].is_string())
+            return error(400, std::string(k) + " of " + uri + " must be a string");
         u = {};
         u.uri = uri;
         u.display_name = e.value("display_name", "");
         if (e.contains("password")) {
           std::string pw = e.value("password", "");
           if (pw.empty()) return error(400, "password of " + uri + " must not be empty");
-          u.ha1 = sip::digest_ha1(uri.substr(4), ctx->domain, pw);
+          set_password(u, ctx->domain, pw);
         }
         made.push_back(std::move(u));
       }
