@@ -105,6 +105,8 @@ TEST(OpsE2E, MetricsMoveAsAClientPostsAndStatusShowsTheNode) {
   auto st = pchat::testing::ctl_json(server, "status get");
   EXPECT_EQ(st.value("version", ""), PCHAT_VERSION) << st.dump();
   EXPECT_EQ(st.value("sip_port", 0), server.sip_port());
+  EXPECT_EQ(st.value("sip_tls_port", 0), server.sip_tls_port());
+  EXPECT_NE(server.sip_tls_port(), 0);
   EXPECT_EQ(st.value("http_port", 0), server.http_port());
   EXPECT_EQ(st.value("data_dir", ""), dir / "data");
   EXPECT_GE(st.value("uptime_seconds", -1), 0);
