@@ -11,6 +11,7 @@
 #include "protocol/sip/sip_digest.h"
 #include "storage/database.h"
 #include "text/ascii.h"
+#include "text/comma_list.h"
 
 namespace pchat::app {
 namespace {
@@ -236,17 +237,7 @@ web::http_handler make_identity_api(std::shared_ptr<const actors::server_context
     }
     if (p == "/api/v1/principals/eligible" && req.method == "GET") {
       std::vector<std::string> list;
-      if (auto it = req.query.find("list"); it != req.query.end()) {
-        size_t pos = 0;
-        const std::string& s = it->second;
-        while (pos <= s.size()) {
-          size_t c = s.find(',', pos);
-          std::string item = s.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
-          if (!item.empty()) list.push_back(item);
-          if (c == std::string::npos) break;
-          pos = c + 1;
-        }
-      }
+      if (auto it = req.query.find("list"); it != req.query.end()) list = text::comma_list(it->second);
       return reply(200, ids.current()->expand(list));
     }
     return next(req);

@@ -18,6 +18,7 @@
 #include "protocol/xccos/chat_uri.h"
 #include "search/search_merge.h"
 #include "text/ascii.h"
+#include "text/comma_list.h"
 #include "text/utc_time.h"
 #include "actors/identity_registry.h"
 
@@ -28,22 +29,6 @@ using actors::identity_registry;
 
 using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
-
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t from = 0;
-  while (from <= s.size()) {
-    size_t comma = s.find(',', from);
-    if (comma == std::string::npos) comma = s.size();
-    std::string item = s.substr(from, comma - from);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-    from = comma + 1;
-  }
-  return out;
-}
 
 std::string param(const web::http_request& req, const char* key) {
   auto it = req.query.find(key);
@@ -88,7 +73,7 @@ web::http_response handle_search(caf::actor_system& sys,
   if (req.method != "GET") return error(405, "use GET");
   search::search_query q;
   q.text = param(req, "q");
-  q.authors = split_list(param(req, "author"));
+  q.authors = text::comma_list(param(req, "author"));
   for (auto [key, field, eod] : {std::tuple{"from", &q.from_micros, false},
                                  std::tuple{"to", &q.to_micros, true}}) {
     std::string v = param(req, key);
@@ -129,7 +114,7 @@ web::http_response handle_search(caf::actor_system& sys,
       else q.excluded_rooms.push_back(r.id);
     }
   } else {
-    for (auto& w : split_list(wanted)) {
+    for (auto& w : text::comma_list(wanted)) {
       const actors::room_view* hit = nullptr;
       for (auto& r : rooms)
         if (r.id == w || r.uri == w || text::ascii_iequal(r.name, w)) hit = &r;

@@ -92,6 +92,7 @@
 #include "protocol/sip/sip_endpoint.h"
 #include "storage/backup.h"
 #include "storage/database.h"
+#include "text/comma_list.h"
 #include "text/utc_time.h"
 #include "tls/certificate.h"
 #include "tls/peer_policy.h"
@@ -339,28 +340,12 @@ std::string pool_options(const pchatd_config& cfg, bool* in_pool, pchat::pool::p
   return {};
 }
 
-// Comma-separated values, trimmed, empty ones dropped.
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string v = text.substr(start, end - start);
-    while (!v.empty() && v.front() == ' ') v.erase(v.begin());
-    while (!v.empty() && v.back() == ' ') v.pop_back();
-    if (!v.empty()) out.push_back(v);
-    start = end + 1;
-  }
-  return out;
-}
-
 // --plain, --trusted-peer and --test-remote-addresses as the peer policy, or what is wrong.
 std::string peer_options(const pchatd_config& cfg, pchat::tls::peer_policy* out) {
   if (auto s = pchat::tls::peer_policy::parse_plain(cfg.plain, &out->plain); !s.is_ok()) return s.reason();
-  for (const auto& p : split_list(cfg.trusted_peer))
+  for (const auto& p : pchat::text::comma_list(cfg.trusted_peer))
     if (auto s = out->add_trusted_peer(p); !s.is_ok()) return s.reason();
-  out->remote_for_tests = split_list(cfg.test_remote_addresses);
+  out->remote_for_tests = pchat::text::comma_list(cfg.test_remote_addresses);
   return {};
 }
 
