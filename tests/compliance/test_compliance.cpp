@@ -22,6 +22,7 @@
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
 #include "compliance/adapter.h"
+#include "compliance/backchat_content.h"
 #include "compliance/csv_adapter.h"
 #include "compliance/output_file.h"
 #include "compliance/xml_adapter.h"
@@ -162,6 +163,32 @@ TEST(ComplianceRecord, AnAdminEventKeepsItsTargetAndWhatWasThereBefore) {
   three[0] = '\x03';
   EXPECT_TRUE(storage::get_compliance_record(three, &out).is_corruption());
   EXPECT_TRUE(storage::get_compliance_record(bytes.substr(0, bytes.size() - 3), &out).is_corruption());
+}
+
+TEST(BackchatContent, ListsEveryMessageReturnedAndBoundsTheTextItKeeps) {
+  std::vector<storage::message_record> sent;
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    storage::message_record m;
+    m.seq = seq;
+    m.author = "sip:alice@example.com";
+    m.ts_micros = kT0;
+    m.text = std::string(64 * 1024, static_cast<char>('a' + seq));  // the longest chat text
+    sent.push_back(m);
+  }
+  std::string c = compliance::backchat_content(sent);
+  EXPECT_LE(c.size(), compliance::kMaxBackchatContentBytes + 10 * 100) << "bounded";
+  // The first three fit whole; every message is still named by its sequence, time and author.
+  EXPECT_EQ(c.rfind("[1] 2008-06-04T20:15:40Z sip:alice@example.com: bbbb", 0), 0u);
+  for (uint64_t seq = 1; seq <= 10; ++seq)
+    EXPECT_NE(c.find("[" + std::to_string(seq) + "] 2008-06-04T20:15:40Z sip:alice@example.com: "),
+              std::string::npos)
+        << seq;
+  EXPECT_NE(c.find("[10] 2008-06-04T20:15:40Z sip:alice@example.com: (text not recorded here: see its CHAT "
+                   "event)\n"),
+            std::string::npos);
+  EXPECT_NE(c.find(std::string(64 * 1024, 'd')), std::string::npos);
+  EXPECT_EQ(c.find(std::string(64 * 1024, 'k')), std::string::npos);
+  EXPECT_EQ(compliance::backchat_content({}), "") << "nothing returned, nothing listed";
 }
 
 TEST(ComplianceRecord, FormatOneWithTheRoomUriIsStillRead) {
