@@ -191,6 +191,21 @@ bool child_process::stop(std::chrono::milliseconds deadline) {
   return false;
 }
 
+void child_process::kill_now() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGCONT);  // a paused child dies as well
+  ::kill(pid_, SIGKILL);
+  reap(true, nullptr);
+}
+
+void child_process::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void child_process::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 std::string child_process::stderr_tail(size_t max_bytes) const {
   std::string t = read_text_file(err_path_);
   return t.size() > max_bytes ? t.substr(t.size() - max_bytes) : t;

@@ -53,6 +53,11 @@ class child_process {
   std::string wait_output(std::chrono::milliseconds deadline, int* exit_code);
   // SIGTERM, then SIGKILL at the deadline. Returns true on a clean exit (status 0).
   bool stop(std::chrono::milliseconds deadline);
+  // SIGKILL (kill -9) and reap: the child gets no chance to clean up.
+  void kill_now();
+  // SIGSTOP / SIGCONT.
+  void pause();
+  void resume();
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   std::string stderr_tail(size_t max_bytes = 2000) const;
