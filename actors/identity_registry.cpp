@@ -110,16 +110,16 @@ std::string identity_snapshot::display_name(const std::string& uri) const {
 }
 
 bool identity_snapshot::chat_enabled(const std::string& uri) const {
+  // Default-deny: a user the directory does not know (never made, or deleted while signed
+  // in) gets nothing, never the global policy.
   auto u = users_.find(identity_registry::lower(uri));
-  if (u != users_.end()) {
-    if (!u->second.enabled) return false;
-    if (!u->second.policy.empty())
-      if (auto p = policies_.find("tag:" + u->second.policy); p != policies_.end())
-        return p->second.enable_persistent_chat;
-    if (!u->second.site.empty())
-      if (auto p = policies_.find("site:" + u->second.site); p != policies_.end())
-        return p->second.enable_persistent_chat;
-  }
+  if (u == users_.end() || !u->second.enabled) return false;
+  if (!u->second.policy.empty())
+    if (auto p = policies_.find("tag:" + u->second.policy); p != policies_.end())
+      return p->second.enable_persistent_chat;
+  if (!u->second.site.empty())
+    if (auto p = policies_.find("site:" + u->second.site); p != policies_.end())
+      return p->second.enable_persistent_chat;
   auto g = policies_.find("global");
   return g != policies_.end() && g->second.enable_persistent_chat;
 }
@@ -163,7 +163,8 @@ room_access identity_snapshot::access(const std::string& uri, const storage::roo
                                       const storage::category_record& cat) const {
   room_access a;
   if (!chat_enabled(uri)) {
-    a.reason = "Persistent Chat is not enabled for " + uri;
+    a.reason = "Persistent Chat is not enabled for " + uri +
+               (known_user(uri) ? std::string() : std::string(" (not in the user directory)"));
     return a;
   }
   if (room.disabled) {

@@ -10,7 +10,9 @@
 // Closed: anyone in scope finds it, members join/read/post; Secret: only members find it
 // or join. Auditorium rooms: only presenters post. Disabled rooms: nobody. Managers and
 // presenters must also be members, as in Lync. A user whose effective policy has
-// EnablePersistentChat false may do nothing (user tag > site > global; no policy = false).
+// EnablePersistentChat false may do nothing (user tag > site > global; no policy = false);
+// a user the registry does not know, or a disabled one, may do nothing whatever the
+// policies say (default-deny: the global policy applies to known users only).
 //
 // Threads: the registry publishes immutable snapshots. A reader takes current() once per
 // command (an actor's message, an HTTP request, a SIP challenge) and asks every question
@@ -64,7 +66,8 @@ class identity_snapshot {
   std::string ha1(const std::string& username) const;
   bool known_user(const std::string& uri) const;
   std::string display_name(const std::string& uri) const;
-  // EnablePersistentChat for the user (user tag > site > global).
+  // EnablePersistentChat for the user (user tag > site > global); false for a user that is
+  // unknown or disabled.
   bool chat_enabled(const std::string& uri) const;
   bool matches(const std::vector<storage::principal>& list, const std::string& uri) const;
   bool in_scope(const std::string& uri, const storage::category_record& cat) const;

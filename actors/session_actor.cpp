@@ -499,8 +499,10 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
   using K = xccos::command_kind;
   const auto timeout = st.ctx->request_timeout;
   // EnablePersistentChat (user > site > global) gates every command.
-  if (!st.ctx->identities || !st.ctx->identities->current()->chat_enabled(st.user)) {
-    refuse(self, txn, cmd, xccos::result_code::forbidden, "Persistent Chat is not enabled for " + st.user);
+  if (auto ids = st.ctx->identities ? st.ctx->identities->current() : nullptr; !ids || !ids->chat_enabled(st.user)) {
+    refuse(self, txn, cmd, xccos::result_code::forbidden,
+           "Persistent Chat is not enabled for " + st.user +
+               (ids && !ids->known_user(st.user) ? " (not in the user directory)" : ""));
     return;
   }
   // From here every path answers the INFO exactly once (finish()), when the command's work

@@ -6,6 +6,7 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/session_actor.h"
+#include "log/log.h"
 #include "pool/node_tag.h"
 #include "protocol/sip/provisioning.h"
 
@@ -16,7 +17,14 @@ sip_bridge::sip_bridge(caf::actor_system& sys, std::shared_ptr<const server_cont
 
 std::string sip_bridge::provisioning_body(const std::string& user_uri) {
   // EnablePersistentChat as the user's effective policy says (user > site > global).
-  bool enabled = ctx_->identities && ctx_->identities->current()->chat_enabled(user_uri);
+  auto ids = ctx_->identities ? ctx_->identities->current() : nullptr;
+  bool enabled = ids && ids->chat_enabled(user_uri);
+  // Default-deny, said once per sign-in (each command is then refused, unlogged): a user
+  // only a front end or --auth=none vouches for, whom the directory does not know.
+  if (ids && !ids->known_user(user_uri))
+    PCHAT_LOG(warn, "sip", "sign-in of a user the directory does not know: chat refused",
+              "user=" + log::quote(user_uri) +
+                  " action=" + log::quote("add the user (pchatctl user new) if they should chat"));
   return sip::encode_provisioning(enabled, ctx_->chat_uri);
 }
 

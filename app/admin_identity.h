@@ -1,7 +1,8 @@
 // Admin API for the user directory, groups and Persistent Chat policies
 // (Get-CsAdPrincipal / *-CsPersistentChatPolicy / Grant-CsPersistentChatPolicy). Each write
 // goes to the store first (synced), then to the node's identity registry, whose watcher
-// ends what a change takes away at once (docs/SECURITY.md "Revocation").
+// ends what a change takes away at once (docs/SECURITY.md "Revocation"). Only users made
+// here may chat: the global policy never applies to a user the directory does not know.
 //
 //   GET    /api/v1/users                      list (never returns password hashes)
 //   GET    /api/v1/users/{uri}

@@ -67,7 +67,9 @@ std::variant<room_context, web::http_response> open_room(const actors::server_co
   if (!ctx.identities) return error(403, "access control is not configured");
   auto ids = ctx.identities->current();
   if (!ids->chat_enabled(user))
-    return error(403, "Persistent Chat is not enabled for " + user + " (EnablePersistentChat policy)");
+    return error(403, "Persistent Chat is not enabled for " + user +
+                          (ids->known_user(user) ? " (EnablePersistentChat policy)"
+                                                 : " (not in the user directory: an administrator adds users)"));
   rc.access = ids->access(user, rc.room, rc.category);
   if (!rc.access.visible) return error(404, "no such room: " + room_id);
   if (!rc.access.can_join) return error(403, rc.access.reason);

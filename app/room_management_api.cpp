@@ -189,7 +189,9 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
     auto ids_now = ctx->identities->current();
     const actors::identity_snapshot& ids = *ids_now;
     if (!ids.chat_enabled(user))
-      return error(403, "Persistent Chat is not enabled for " + user + " (EnablePersistentChat policy)");
+      return error(403, "Persistent Chat is not enabled for " + user +
+                            (ids.known_user(user) ? " (EnablePersistentChat policy)"
+                                                  : " (not in the user directory: an administrator adds users)"));
     std::string rest = req.path.substr(kManagePrefix.size());
     // A cross-site form can post text/plain with the browser's cached credentials; a JSON
     // content type cannot be sent cross-site without a CORS preflight, which we never allow.

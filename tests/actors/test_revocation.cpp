@@ -144,3 +144,19 @@ TEST(Revocation, RevokedBetweenListsLostCredentialsAndLostChat) {
   ASSERT_EQ(seen.size(), 2u);  // pwd and same (pol already off, del gone, dis disabled)
 }
 
+
+TEST(Revocation, AnUnknownUserNeverFallsBackToTheGlobalPolicy) {
+  actors::identity_registry reg("example.com");
+  reg.upsert_policy({"global", true, ""});
+  storage::user_record known;
+  known.uri = "sip:known@example.com";
+  reg.upsert_user(known);
+  auto ids = reg.current();
+  EXPECT_TRUE(ids->chat_enabled("sip:known@example.com"));
+  EXPECT_FALSE(ids->chat_enabled("sip:stranger@example.com"));
+  storage::room_record room;
+  room.name = "open";
+  storage::category_record cat;  // the whole domain in scope
+  EXPECT_FALSE(ids->access("sip:stranger@example.com", room, cat).can_join);
+  EXPECT_TRUE(ids->access("sip:known@example.com", room, cat).can_post);
+}

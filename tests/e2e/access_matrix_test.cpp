@@ -211,6 +211,8 @@ TEST_F(AccessMatrix, ACategoryWithChatHistoryOffRelaysButDoesNotPersist) {
 TEST_F(AccessMatrix, NewMembersOfARoomWithInvitationsGetThemThroughGetinv) {
   ctl("category new --name Invites");
   ctl("room new --name war-room --category Invites --privacy closed");
+  // Invitations go to users the directory knows when they are added (default-deny).
+  ctl("user new --uri member@example.com");
   ctl("room set --identity war-room --add-members sip:member@example.com,group:nobody");
   std::string room = uri_of("war-room");
   auto& m = client("member@example.com");

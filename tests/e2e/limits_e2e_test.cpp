@@ -52,7 +52,10 @@ class LimitsE2E : public ::testing::Test {
   chat_client& client(const std::string& user, connection_config cc = {}, client_config cfg = {}) {
     return clients_.add(server_->sip_port(), user, cc, cfg);
   }
+  // A user on a shared connection, made in the directory first (add_on makes no user).
   chat_client& trunk_client(std::shared_ptr<pchat::client::sip_connection> conn, const std::string& user) {
+    std::string why;
+    EXPECT_TRUE(server_->ensure_user(user, &why)) << why;
     return clients_.add_on(std::move(conn), user);
   }
   // A counter of GET /api/v1/status (the SIP edge's limit counters); -1 if unreadable.

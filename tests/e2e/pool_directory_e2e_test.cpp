@@ -98,7 +98,18 @@ class PoolDirectoryE2E : public ::testing::Test {
     auto [status, j] = get(i, "/api/v1/rooms/" + room);
     return status == 200 && j.is_object() ? j.value("uri", "") : "";
   }
-  chat_client& client(int i, const std::string& user) { return clients_.add(node(i).sip_port(), user); }
+  // A client on node i for `user`, made in the directory through node i if absent and known
+  // on every running node before it is used: a room's owner may be another node, which
+  // admits only users it knows (it applies the directory log ~100 ms after node i).
+  chat_client& client(int i, const std::string& user) {
+    auto& c = clients_.add(node(i).sip_port(), user);
+    for (int k = 0; k < 3; ++k) {
+      if (!node(k).running()) continue;
+      EXPECT_TRUE(eventually([&] { return get(k, "/api/v1/users/sip:" + user).first == 200; }, 5s))
+          << "n" << k + 1 << " never knew " << user;
+    }
+    return c;
+  }
   // How long node i takes to show what `pred` looks for, checked every 5 ms (up to 5 s).
   template <class Pred>
   std::chrono::milliseconds time_until(Pred pred) {

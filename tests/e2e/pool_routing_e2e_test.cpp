@@ -66,7 +66,10 @@ class PoolRoutingE2E : public ::testing::Test {
     }
     return "";
   }
+  // Made in the directory and known on every node first: the room's owner may be another
+  // node, which admits only users it knows.
   chat_client& signed_in(size_t node, const std::string& user) {
+    EXPECT_TRUE(pool_.ensure_user(user)) << pool_.error();
     auto& c = clients_.add(pool_.node(node).sip_port(), user);
     EXPECT_TRUE(c.sign_in(10s)) << user << " on " << pool_cluster::name(node) << ": " << c.failure_reason();
     return c;

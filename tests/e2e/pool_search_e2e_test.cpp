@@ -77,7 +77,8 @@ class PoolSearchE2E : public ::testing::Test {
 }  // namespace
 
 TEST_F(PoolSearchE2E, EveryNodeFindsPostsOfRoomsItDoesNotHoldEvenWithANodeGone) {
-  pchat::testing::ctl_ok(pool_.node(0), "user new --uri ann@example.com");
+  // Known on every node before ann posts in rooms other nodes own.
+  ASSERT_TRUE(pool_.ensure_user("ann@example.com")) << pool_.error();
   auto& ann = clients_.add(pool_.node(0).sip_port(), "ann@example.com");
   ASSERT_TRUE(ann.sign_in(10s)) << ann.failure_reason();
   std::set<std::string> posted;

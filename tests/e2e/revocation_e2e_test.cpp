@@ -13,6 +13,7 @@
 
 #include "tests/support/chat_clients.h"
 #include "tests/support/ctl.h"
+#include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tools/client/xccos_client.h"
@@ -265,3 +266,45 @@ TEST_F(Revocation, DisablingARoomRemovesEveryoneAtOnce) {
   EXPECT_TRUE(c->replied && c->reply.code == 403) << "a post in the disabled room was not refused";
 }
 
+
+// Default-deny: a user the directory does not know gets nothing, even though the global
+// policy enables Persistent Chat and --auth=none trusts the asserted identity (a front end
+// asserting a user); once an administrator makes the user, the same sign-in works.
+TEST(UnknownUser, NeverFallsBackToTheGlobalPolicy) {
+  pchat::testing::temp_dir dir("unknown-user");
+  pchat::testing::server_process server(dir / "data");
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  pchat::testing::chat_clients clients;
+  auto policy = pchat::testing::ctl_json(server, "policy get --identity global");
+  ASSERT_TRUE(policy.dump().find("true") != std::string::npos) << "the global policy enables chat: " << policy.dump();
+  // Its own client: chat_clients::add would make the user first.
+  pchat::client::connection_config cc;
+  cc.server_port = server.sip_port();
+  client_config cfg;
+  cfg.user = "stranger@example.com";
+  chat_client stranger(clients.loop(), cc, cfg);
+  EXPECT_FALSE(stranger.sign_in(10s)) << "an unknown user signed in on the global policy";
+  EXPECT_NE(stranger.failure_reason().find("not enabled"), std::string::npos) << stranger.failure_reason();
+  // Said once in the log, with what to do; the HTTP user services refuse it with the reason.
+  auto logged = [&] {
+    std::string log = server.stderr_text();
+    size_t n = 0;
+    for (size_t at = log.find("a user the directory does not know"); at != std::string::npos;
+         at = log.find("a user the directory does not know", at + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_EQ(logged(), 1u) << server.stderr_text();
+  EXPECT_NE(server.stderr_text().find("user=sip:stranger@example.com"), std::string::npos);
+  auto r = pchat::testing::http(server.http_port(), "GET", "/manage/v1/categories",
+                                {"X-PChat-User: sip:stranger@example.com"});
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("not in the user directory"), std::string::npos) << r.body;
+  EXPECT_TRUE(server.running()) << server.stderr_text();
+  auto& known = clients.add(server.sip_port(), "alice@example.com");  // a demo user
+  EXPECT_TRUE(known.sign_in(10s)) << known.failure_reason();
+  pchat::testing::ctl_ok(server, "user new --uri stranger@example.com");
+  chat_client made(clients.loop(), cc, cfg);
+  EXPECT_TRUE(made.sign_in(10s)) << "made by the administrator: " << made.failure_reason();
+  server.stop();
+}

@@ -29,8 +29,8 @@ class chat_clients {
   // A new client for a user the server has already (no admin call is made: for a server
   // that refuses the plain HTTP server_process::ensure_user speaks).
   client::chat_client& add_known(client::connection_config cc, client::client_config cfg);
-  // A new client for `user` on a shared connection (frontend mode). REQUIRES: `conn` runs
-  // on loop().
+  // A new client for `user` on a shared connection (frontend mode). Makes no user: the test
+  // makes it first (server_process::ensure_user). REQUIRES: `conn` runs on loop().
   client::chat_client& add_on(std::shared_ptr<client::sip_connection> conn, const std::string& user,
                               client::client_config cfg = {});
   // Ends every client (their sessions close as when a user quits).

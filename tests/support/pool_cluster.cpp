@@ -74,6 +74,33 @@ std::string pool_cluster::room_uri(size_t i, const std::string& name) {
   return status == 200 && j.is_object() ? j.value("uri", "") : "";
 }
 
+bool pool_cluster::ensure_user(const std::string& user, std::chrono::milliseconds deadline) {
+  std::string uri = user.rfind("sip:", 0) == 0 ? user : "sip:" + user;
+  std::vector<size_t> running;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i]->running() && !paused_[i]) running.push_back(i);
+  if (running.empty()) {
+    error_ = "ensure_user " + uri + ": no node runs";
+    return false;
+  }
+  std::string why;
+  if (!nodes_[running.front()]->ensure_user(uri, &why)) {
+    error_ = "ensure_user: " + why;
+    return false;
+  }
+  auto until = std::chrono::steady_clock::now() + deadline;
+  for (size_t i : running) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (!eventually([&] { return admin_get(i, "/api/v1/users/" + uri).first == 200; },
+                    std::max(left, std::chrono::milliseconds(0)))) {
+      error_ = "ensure_user: " + name(i) + " did not know " + uri + " within " +
+               std::to_string(deadline.count()) + " ms";
+      return false;
+    }
+  }
+  return true;
+}
+
 nlohmann::json pool_cluster::pool_status(size_t i) {
   auto& n = *nodes_.at(i);
   if (!n.running() || paused_[i]) return nullptr;

@@ -56,6 +56,11 @@ class pool_cluster {
   std::pair<int, nlohmann::json> admin_get(size_t i, const std::string& target);
   // The URI of room `name` as node i's admin API lists it; "" if it does not.
   std::string room_uri(size_t i, const std::string& name);
+  // Makes `user` ("ann@example.com") through the first running node unless it exists, then
+  // waits until every running node's admin API knows it (each node applies the directory
+  // log on its own, ~100 ms later: a room owned elsewhere admits no user its node does not
+  // know yet). False (error() says which node) at the deadline.
+  bool ensure_user(const std::string& user, std::chrono::milliseconds deadline = std::chrono::seconds(5));
   // The names node i shows as live (sorted), or {} when it does not answer.
   std::vector<std::string> live_names(size_t i);
   // Polls live_names(i) until it equals `names` (sorted); false at the deadline.
