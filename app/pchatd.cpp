@@ -490,22 +490,56 @@ pchat::status reload_tls(pchat::tls::server_tls& identity) {
 // The TLS identity: --tls-cert/--tls-key, or the data folder's self-signed one, made on the
 // first start (key 0600, like the admin token) so that a fresh node serves TLS with no
 // set-up. Returns what failed, or "".
+// The certificate and key files in force: --tls-cert/--tls-key, else the data folder's.
+// *self_signed_missing: neither data-folder file exists yet (a first start makes them).
+// Returns what is wrong with the pair, or "".
+std::string tls_identity_files(const pchatd_config& cfg, std::string* cert, std::string* key,
+                               bool* self_signed_missing) {
+  *cert = cfg.tls_cert;
+  *key = cfg.tls_key;
+  *self_signed_missing = false;
+  if (!cert->empty()) return {};
+  *cert = cfg.data_dir + "/tls.crt";
+  *key = cfg.data_dir + "/tls.key";
+  bool have_cert = ::access(cert->c_str(), F_OK) == 0, have_key = ::access(key->c_str(), F_OK) == 0;
+  if (have_cert != have_key)
+    return (have_cert ? *key : *cert) + " is missing while " + (have_cert ? *cert : *key) +
+           " exists: restore it, or delete both to have a new self-signed certificate made";
+  *self_signed_missing = !have_cert;
+  return {};
+}
+
+// --check-config: the certificate and key in force load and belong together (the data
+// folder's self-signed pair too); nothing is created. Returns the error, or "" with
+// *verdict saying what was found.
+std::string check_tls_identity(const pchatd_config& cfg, std::string* verdict) {
+  std::string cert, key;
+  bool missing = false;
+  if (auto bad = tls_identity_files(cfg, &cert, &key, &missing); !bad.empty()) return bad;
+  if (missing) {
+    *verdict = "tls=self-signed-at-first-start";
+    return {};
+  }
+  std::shared_ptr<pchat::tls::server_tls> t;
+  if (auto s = pchat::tls::server_tls::load(cert, key, false, &t); !s.is_ok())
+    return "TLS certificate " + cert + " with key " + key + ": " + s.reason() +
+           (cfg.tls_cert.empty() ? " (the data folder's self-signed pair: restore both files, or delete both to "
+                                   "have a new one made)"
+                                 : " (give a PEM certificate chain and its own private key)");
+  *verdict = "tls-sha256=" + t->fingerprint();
+  return {};
+}
+
 std::string load_tls_identity(const pchatd_config& cfg, bool client_certs, std::shared_ptr<pchat::tls::server_tls>* out) {
-  std::string cert = cfg.tls_cert, key = cfg.tls_key;
-  if (cert.empty()) {
-    cert = cfg.data_dir + "/tls.crt";
-    key = cfg.data_dir + "/tls.key";
-    bool have_cert = ::access(cert.c_str(), F_OK) == 0, have_key = ::access(key.c_str(), F_OK) == 0;
-    if (have_cert != have_key)
-      return (have_cert ? key : cert) + " is missing while " + (have_cert ? cert : key) +
-             " exists: restore it, or delete both to have a new self-signed certificate made";
-    if (!have_cert) {
-      if (auto s = pchat::tls::create_self_signed(cert, key, cfg.domain); !s.is_ok())
-        return "cannot create a self-signed certificate: " + s.reason();
-      pchat::log::write(pchat::log::level::warn, "pchatd", "created a self-signed TLS certificate",
-                        "cert=" + pchat::log::quote(cert) + " domain=" + cfg.domain + " action=" +
-                            pchat::log::quote("clients must accept or install it (README 'TLS'); give --tls-cert/--tls-key for a CA-signed one"));
-    }
+  std::string cert, key;
+  bool missing = false;
+  if (auto bad = tls_identity_files(cfg, &cert, &key, &missing); !bad.empty()) return bad;
+  if (missing) {
+    if (auto s = pchat::tls::create_self_signed(cert, key, cfg.domain); !s.is_ok())
+      return "cannot create a self-signed certificate: " + s.reason();
+    pchat::log::write(pchat::log::level::warn, "pchatd", "created a self-signed TLS certificate",
+                      "cert=" + pchat::log::quote(cert) + " domain=" + cfg.domain + " action=" +
+                          pchat::log::quote("clients must accept or install it (README 'TLS'); give --tls-cert/--tls-key for a CA-signed one"));
   }
   if (auto s = pchat::tls::server_tls::load(cert, key, client_certs, out); !s.is_ok()) return s.reason();
   return {};
@@ -548,7 +582,9 @@ bool first_start_identities(pchat::storage::database& store, pchat::actors::iden
   for (const char* name : {"alice", "bob", "carol"}) {
     std::string password;
     for (int i = 0; i < 10; ++i) password += alphabet[rd() % 32];
-    std::string user = std::string(name) + "@" + domain;
+    // Lower-case like every address the directory keeps: its HA1 must match what clients
+    // send whatever the case of --domain.
+    std::string user = pchat::actors::identity_registry::lower(std::string(name) + "@" + domain);
     pchat::storage::user_record u;
     u.uri = "sip:" + user;
     u.display_name = name;
@@ -650,15 +686,13 @@ int main(int argc, char** argv) {
       std::cerr << "pchatd: " << bad << "\n";
       return 2;
     }
-    if (!cfg.tls_cert.empty()) {
-      std::shared_ptr<pchat::tls::server_tls> t;
-      if (auto s = pchat::tls::server_tls::load(cfg.tls_cert, cfg.tls_key, false, &t); !s.is_ok()) {
-        std::cerr << "pchatd: " << s.reason() << "\n";
-        return 2;
-      }
+    std::string tls_verdict;
+    if (auto bad = check_tls_identity(cfg, &tls_verdict); !bad.empty()) {
+      std::cerr << "pchatd: " << bad << "\n";
+      return 2;
     }
-    std::printf("pchatd: configuration ok: data-dir=%s sip=%s:%zu http=%s:%zu\n", cfg.data_dir.c_str(),
-                sip_host(cfg).c_str(), cfg.sip_port, http_host(cfg).c_str(), cfg.http_port);
+    std::printf("pchatd: configuration ok: data-dir=%s sip=%s:%zu http=%s:%zu %s\n", cfg.data_dir.c_str(),
+                sip_host(cfg).c_str(), cfg.sip_port, http_host(cfg).c_str(), cfg.http_port, tls_verdict.c_str());
     return 0;
   }
   if (!cfg.restore_from.empty()) return restore(cfg);

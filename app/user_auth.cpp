@@ -50,10 +50,12 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
   if (actors::identity_registry::lower(decoded.substr(0, 4)) == "sip:") decoded.erase(0, 4);
   if (decoded.find(':') == std::string::npos)
     return challenge(ctx.domain, "sign in with your SIP address and password (HTTP Basic)");
-  // Addresses are case-insensitive; the directory's HA1 was made from the lower-case one.
-  std::string user = actors::identity_registry::lower(decoded.substr(0, decoded.find(':')));
+  // Addresses are case-insensitive; the directory's HA1 was made from the lower-case one,
+  // so the domain added to a bare user part is lower-cased too (--domain may be mixed-case).
+  std::string user = decoded.substr(0, decoded.find(':'));
   std::string password = decoded.substr(decoded.find(':') + 1);
   if (user.find('@') == std::string::npos) user += "@" + ctx.domain;
+  user = actors::identity_registry::lower(user);
   std::string uri = "sip:" + user;
   // Failed sign-ins wait, per user and address, shared with SIP Digest: while they do, the
   // password is not checked at all (protocol/sip/sign_in_throttle.h).

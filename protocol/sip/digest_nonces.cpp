@@ -1,5 +1,7 @@
 #include "protocol/sip/digest_nonces.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 
 #include "protocol/sip/random_token.h"
@@ -18,6 +20,13 @@ uint32_t digest_nonces::parse_count(std::string_view nc) {
     v = (v << 4) | static_cast<uint32_t>(d);
   }
   return v;
+}
+
+std::string digest_nonces::key_digest(std::string_view request_key) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(request_key.data(), request_key.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
+  return std::string(reinterpret_cast<const char*>(md), len);
 }
 
 std::string digest_nonces::issue(uint64_t scope, int64_t now_s) {
@@ -46,9 +55,13 @@ digest_nonces::verdict digest_nonces::check(std::string_view nonce, std::string_
   const entry& e = it->second;
   uint32_t n = nc.empty() ? 1 : parse_count(nc);
   if (n == 0) return verdict::bad_count;
-  if (n <= e.nc)
-    return n == e.nc && request_key == e.answered_by ? verdict::retransmission : verdict::replayed;
-  if (now_s - e.issued_s > limits_.max_age_s || e.issued_s > now_s + 5) return verdict::stale;
+  if (n <= e.nc) {
+    if (n < e.nc) return verdict::replayed;
+    std::string key = key_digest(request_key);
+    return !key.empty() && key == e.answered_by ? verdict::retransmission : verdict::replayed;
+  }
+  // now_s is the caller's monotonic clock: a nonce is never issued in its future.
+  if (now_s - e.issued_s > limits_.max_age_s) return verdict::stale;
   return verdict::fresh;
 }
 
@@ -58,7 +71,7 @@ void digest_nonces::accept(std::string_view nonce, std::string_view nc, std::str
   uint32_t n = nc.empty() ? 1 : parse_count(nc);
   if (n <= it->second.nc) return;
   it->second.nc = n;
-  it->second.answered_by.assign(request_key);
+  it->second.answered_by = key_digest(request_key);
 }
 
 void digest_nonces::forget(uint64_t scope) {

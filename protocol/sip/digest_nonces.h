@@ -5,9 +5,11 @@
 // replayed (same nonce, same or lower nc) is refused. SIPE answers each challenge once with
 // nc=00000001 and a fresh nonce (sip_digest.h), standard clients count up on one nonce.
 //
-// Bounded memory: at most `capacity` nonces (32,768, ~250 bytes each with the request key:
-// ~8 MiB at worst) and `per_scope` (8) per connection; beyond either, the oldest is
-// forgotten. A forgotten, expired or other connection's nonce is `stale`: the client is
+// Bounded memory: at most `capacity` nonces (32,768, ~250 bytes each: ~8 MiB at worst) and
+// `per_scope` (8) per connection; beyond either, the oldest is forgotten. The request key
+// (Call-ID and CSeq, as long as a message allows) is kept as its SHA-256, 32 bytes, so a
+// client choosing long Call-IDs grows nothing; a hash no one can aim at, so a replay
+// cannot pass for the accepted request's retransmission. A forgotten, expired or other connection's nonce is `stale`: the client is
 // challenged again with stale=true and answers the fresh nonce without asking its user, so
 // a flood of challenges costs an honest client one round trip, never its sign-in.
 // Thread safety: none; the SIP thread owns it.
@@ -33,6 +35,7 @@ class digest_nonces {
   explicit digest_nonces(limits l) : limits_(l) {}
   digest_nonces() : digest_nonces(limits{}) {}
 
+  // Times (`now_s`) are seconds of a monotonic clock (steady_clock), the same for every call.
   // A new nonce (32 hex digits) for connection `scope`.
   std::string issue(uint64_t scope, int64_t now_s);
 
@@ -64,10 +67,11 @@ class digest_nonces {
     uint64_t scope = 0;
     int64_t issued_s = 0;
     uint32_t nc = 0;          // highest accepted (0: none yet)
-    std::string answered_by;  // request key of that acceptance
+    std::string answered_by;  // SHA-256 (32 bytes) of the request key of that acceptance
     std::list<std::string>::iterator age;
   };
   void erase(const std::string& nonce);
+  static std::string key_digest(std::string_view request_key);
 
   limits limits_;
   std::unordered_map<std::string, entry> by_nonce_;

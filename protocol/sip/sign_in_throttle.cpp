@@ -19,8 +19,8 @@ std::chrono::milliseconds sign_in_throttle::wait(std::string_view user, std::str
                                                  clock::time_point now) {
   std::lock_guard<std::mutex> l(mu_);
   clock::time_point until{};
-  if (auto* u = find(users_, user, now)) until = std::max(until, u->blocked_until);
-  if (auto* s = find(sources_, source, now)) until = std::max(until, s->blocked_until);
+  if (auto* u = find(users_, cut(user), now)) until = std::max(until, u->blocked_until);
+  if (auto* s = find(sources_, cut(source), now)) until = std::max(until, s->blocked_until);
   if (until <= now) return std::chrono::milliseconds(0);
   // Rounded up: a caller that waits exactly this long is let through.
   return std::chrono::ceil<std::chrono::milliseconds>(until - now);
@@ -62,14 +62,14 @@ sign_in_throttle::outcome sign_in_throttle::failed(std::string_view user, std::s
                                                    clock::time_point now) {
   std::lock_guard<std::mutex> l(mu_);
   outcome o;
-  o.user_failures = fail(users_, user, limits_.user_free_failures, now, &o.delay);
-  o.source_failures = fail(sources_, source, limits_.source_free_failures, now, &o.delay);
+  o.user_failures = fail(users_, cut(user), limits_.user_free_failures, now, &o.delay);
+  o.source_failures = fail(sources_, cut(source), limits_.source_free_failures, now, &o.delay);
   return o;
 }
 
 void sign_in_throttle::succeeded(std::string_view user) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = users_.keys.find(std::string(user));
+  auto it = users_.keys.find(std::string(cut(user)));
   if (it == users_.keys.end()) return;
   users_.order.erase(it->second.age);
   users_.keys.erase(it);

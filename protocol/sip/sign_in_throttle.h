@@ -13,7 +13,11 @@
 // The cost: a guesser can keep one user waiting up to max_delay between attempts.
 //
 // Bounded: each table holds at most `max_keys` keys; beyond, the key whose last failure
-// is oldest is forgotten (~150 bytes a key).
+// is oldest is forgotten. A key is cut to `max_key_bytes` (256) before it is looked up or
+// kept, so a table costs at most ~400 bytes a key (~26 MiB for 65,536), whatever length
+// of user name a client sends (a 16 KiB name per key would be ~1 GiB). Names that share
+// their first 256 bytes share a count, which costs an honest user nothing: addresses are
+// far shorter.
 // Thread safety: every method may be called from any thread (the SIP thread, the HTTP
 // handler threads); one mutex, taken only by sign-in attempts that carry credentials.
 #pragma once
@@ -35,7 +39,8 @@ struct sign_in_throttle_limits {
   std::chrono::milliseconds base_delay{1000};
   std::chrono::milliseconds max_delay{30000};
   std::chrono::seconds forget_after{900};
-  size_t max_keys = 65536;  // per table (users, sources)
+  size_t max_keys = 65536;      // per table (users, sources)
+  size_t max_key_bytes = 256;   // longer keys are cut to this
 };
 
 class sign_in_throttle {
@@ -70,6 +75,7 @@ class sign_in_throttle {
     std::unordered_map<std::string, key_state> keys;
     std::list<std::string> order;  // least recently failed first
   };
+  std::string_view cut(std::string_view key) const { return key.substr(0, limits_.max_key_bytes); }
   key_state* find(table& t, std::string_view key, clock::time_point now);
   int fail(table& t, std::string_view key, int free_failures, clock::time_point now,
            std::chrono::milliseconds* delay);

@@ -203,7 +203,26 @@ struct endpoint::impl {
   int tls_fd = -1;
   uint16_t bound_tls_port = 0;
   int tls_wait_index = -1;
-  int64_t last_plain_refusal_log_ms = -100'000;
+  // Logs a peer causes as often as it likes are written at most every 10 s, saying how many
+  // were left out since: a flood of refused connections or forged responses must not flood
+  // the log.
+  struct paced_log {
+    int64_t last_ms = -100'000;
+    uint64_t left_out = 0;
+    // True when this occurrence is logged; *before is how many were left out before it.
+    bool due(int64_t now, uint64_t* before) {
+      if (now - last_ms < 10'000) {
+        ++left_out;
+        return false;
+      }
+      last_ms = now;
+      *before = left_out;
+      left_out = 0;
+      return true;
+    }
+  };
+  paced_log plain_refusal_log;
+  paced_log ignored_response_log;
   int wake_fd = -1;
   su_root_t* root = nullptr;
   su_timer_t* timer = nullptr;
@@ -847,7 +866,6 @@ struct endpoint::impl {
       ssize_t n = ::recvfrom(udp_fd, buf, sizeof buf, MSG_DONTWAIT,
                              reinterpret_cast<sockaddr*>(&peer), &len);
       if (n < 0) return;
-      if (!plain_allowed(addr_host(peer))) continue;
       std::string key = addr_key(peer);
       std::string_view dgram(buf, static_cast<size_t>(n));
       while (!dgram.empty() && (dgram.front() == '\r' || dgram.front() == '\n')) dgram.remove_prefix(1);
@@ -858,6 +876,8 @@ struct endpoint::impl {
       }
       connection* c;
       if (it == udp_peers.end()) {
+        // --plain is decided once per peer, when it is new: a known peer was admitted.
+        if (!plain_allowed(addr_host(peer))) continue;
         if (udp_peers.size() >= cfg.limits.max_udp_peers) {
           refuse_udp_peer(peer, len, dgram);
           continue;
@@ -1167,12 +1187,10 @@ struct endpoint::impl {
   bool plain_allowed(const std::string& address) {
     if (!cfg.tls || cfg.peers.plain_allowed(address)) return true;
     n_conns_refused++;
-    if (int64_t now = now_ms(); now - last_plain_refusal_log_ms >= 10'000) {
-      last_plain_refusal_log_ms = now;
+    if (uint64_t before = 0; plain_refusal_log.due(now_ms(), &before))
       PCHAT_LOG(info, "sip", "unencrypted connection refused",
-                "peer=" + address + " plain=" + tls::to_string(cfg.peers.plain) +
-                    " action=" + log::quote("clients connect with TLS to the sip-tls-port"));
-    }
+                "peer=" + address + " plain=" + tls::to_string(cfg.peers.plain) + " not_logged_before=" +
+                    std::to_string(before) + " action=" + log::quote("clients connect with TLS to the sip-tls-port"));
     return false;
   }
 
@@ -1433,8 +1451,10 @@ struct endpoint::impl {
     const dialog* d = dialogs[did].get();
     if (d->conn != c->id || d->call_id != m.call_id || d->remote_tag != m.to_tag ||
         m.cseq == 0 || m.cseq >= d->next_cseq || !ascii_iequal(m.cseq_method, "INFO")) {
-      PCHAT_LOG(info, "sip", "ignored a response that belongs to no dialog of its connection",
-                "peer=" + c->peer_text + " status=" + std::to_string(m.status));
+      if (uint64_t before = 0; ignored_response_log.due(now_ms(), &before))
+        PCHAT_LOG(info, "sip", "ignored a response that belongs to no dialog of its connection",
+                  "peer=" + c->peer_text + " status=" + std::to_string(m.status) +
+                      " not_logged_before=" + std::to_string(before));
       return;
     }
     if (c->udp)

@@ -65,6 +65,25 @@ grep -q '^http-port=' "$WORK/out" || fail "pchatd did not start with good option
 grep -q '^demo-user=' "$WORK/out" || fail "first start printed no demo users"
 kill -TERM $PID; wait $PID; PID=""
 
+# --check-config loads the data folder's self-signed certificate and key and checks that
+# they belong together (or a --tls-cert/--tls-key pair), naming what is wrong.
+"$PCHATD" --check-config --data-dir="$WORK/data" >"$WORK/out" 2>"$WORK/err" \
+  || fail "--check-config refused the self-signed pair it made: $(cat "$WORK/err")"
+grep -q "configuration ok: .* tls-sha256=[0-9A-F:]\{95\}" "$WORK/out" || fail "--check-config showed no certificate fingerprint: $(cat "$WORK/out")"
+openssl ecparam -genkey -name prime256v1 -noout -out "$WORK/other.key" 2>/dev/null || fail "openssl could not make a key"
+cp "$WORK/data/tls.key" "$WORK/tls.key.saved"
+cp "$WORK/other.key" "$WORK/data/tls.key"
+"$PCHATD" --check-config --data-dir="$WORK/data" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 2 ] && grep -q "TLS certificate $WORK/data/tls.crt with key $WORK/data/tls.key" "$WORK/err" \
+  || fail "--check-config accepted a key that is not the certificate's: $(cat "$WORK/err")"
+rm "$WORK/data/tls.key"
+"$PCHATD" --check-config --data-dir="$WORK/data" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 2 ] && grep -q "tls.key is missing while" "$WORK/err" || fail "--check-config accepted a certificate without its key"
+cp "$WORK/tls.key.saved" "$WORK/data/tls.key"
+"$PCHATD" --check-config --data-dir="$WORK/data" --tls-cert="$WORK/data/tls.crt" --tls-key="$WORK/other.key" \
+  >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 2 ] && grep -q "its own private key" "$WORK/err" || fail "--check-config accepted a --tls-key that is not the certificate's"
+
 # Without demo content (the service unit's setting), a first start makes no account and
 # prints no password, however often it starts while the directory is still empty.
 rm -rf "$WORK/data"

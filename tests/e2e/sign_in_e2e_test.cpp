@@ -120,7 +120,7 @@ class SignInE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<pchat::testing::server_process>(dir_ / "data",
-                                                                std::vector<std::string>{"--auth=digest"});
+                                                                std::vector<std::string>{"--auth=digest", "--log-level=info"});
     ASSERT_TRUE(server_->start()) << server_->stderr_text();
     for (const char* u : {"zed", "ann", "ben"}) {
       int rc = 0;
@@ -204,7 +204,7 @@ TEST_F(SignInE2E, AForged481FromAnotherConnectionClosesNothing) {
   std::string from = "From: <sip:chat@example.com>;tag=" + ann.channel_remote_tag();
   std::string to = "To: <sip:ann@example.com>;tag=" + ann.channel_local_tag();
   std::string call_id = "Call-ID: " + ann.channel_call_id();
-  for (int cseq = 1; cseq <= 3; ++cseq)
+  for (int cseq = 1; cseq <= 50; ++cseq)
     ASSERT_TRUE(forger.send("SIP/2.0 481 Call/Transaction Does Not Exist\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKf" +
                             std::to_string(cseq) + "\r\n" + from + "\r\n" + to + "\r\n" + call_id +
                             "\r\nCSeq: " + std::to_string(cseq) + " INFO\r\nContent-Length: 0\r\n\r\n"));
@@ -223,6 +223,12 @@ TEST_F(SignInE2E, AForged481FromAnotherConnectionClosesNothing) {
   EXPECT_TRUE(ann.is_ready()) << ann.failure_reason();
   EXPECT_TRUE(ann.in_room(room));
   pchat::testing::expect_clean(ann);
+  // Fifty forged responses in well under 10 s: logged once (a peer cannot flood the log).
+  std::string log = server_->stderr_text();
+  size_t logged = 0;
+  for (size_t at = log.find("ignored a response"); at != std::string::npos; at = log.find("ignored a response", at + 1))
+    ++logged;
+  EXPECT_EQ(logged, 1u) << log;
 }
 
 // A standard SIP client answers with the user part alone as the Digest username; SIPE with
@@ -325,4 +331,44 @@ TEST_F(SignInE2E, HttpBasicIsThrottledTooAndSharesTheCountWithSip) {
   }
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(server_->stderr_text().find("comp=http msg=\"authentication failed\""), std::string::npos);
+}
+
+// HTTP Basic with the user part alone on a node whose --domain is mixed-case: the address
+// is the lower-case one the directory keeps (its HA1, the throttle's key, the requester),
+// so the right password signs in and a wrong one counts against the same user as SIP.
+TEST(SignInMixedCaseDomain, HttpBasicWithTheUserPartSignsIn) {
+  pchat::testing::temp_dir dir("sign-in-mixed");
+  pchat::testing::server_process server(dir / "data", {"--auth=digest", "--domain=Example.COM"});
+  ASSERT_TRUE(server.start()) << server.stderr_text();
+  int rc = 0;
+  std::string out = server.ctl("user new --uri ann@example.com --password pw-ann", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const int port = server.http_port();
+  for (const char* who : {"ann", "ANN", "ann@example.com", "Ann@Example.COM"}) {
+    auto r = pchat::testing::http(port, "GET", "/manage/v1/categories", {basic(who, "pw-ann")});
+    EXPECT_EQ(r.status, 200) << who << ": " << r.body;
+  }
+  auto r = pchat::testing::http(port, "GET", "/manage/v1/categories", {basic("Ann", "wrong")});
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_NE(server.stderr_text().find("user=sip:ann@example.com "), std::string::npos) << server.stderr_text();
+  EXPECT_TRUE(server.stop());
+}
+
+// The file service and room management authenticate in the HTTP server's head check and
+// again in their handler; a failed HTTP Basic sign-in is refused by the first and counted
+// once per request, never twice.
+TEST_F(SignInE2E, AFailedHttpBasicSignInIsCountedOncePerRequest) {
+  const int port = server_->http_port();
+  auto failures_logged = [&](int n) {
+    return server_->stderr_text().find("user=sip:ann@example.com peer=127.0.0.1 user_failures=" + std::to_string(n) +
+                                       " ") != std::string::npos;
+  };
+  auto r = pchat::testing::http(port, "GET", "/manage/v1/categories", {basic("ann@example.com", "guess")});
+  ASSERT_EQ(r.status, 401) << r.body;
+  r = pchat::testing::http(port, "GET", "/files/some-room", {basic("ann@example.com", "guess")});
+  ASSERT_EQ(r.status, 401) << r.body;
+  r = pchat::testing::http(port, "POST", "/files/some-room", {basic("ann@example.com", "guess")}, "data");
+  ASSERT_EQ(r.status, 401) << r.body;
+  EXPECT_TRUE(failures_logged(1) && failures_logged(2) && failures_logged(3)) << server_->stderr_text();
+  EXPECT_FALSE(failures_logged(4)) << "a failed request was counted twice:\n" << server_->stderr_text();
 }

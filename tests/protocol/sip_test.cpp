@@ -262,6 +262,37 @@ TEST(DigestNonces, MemoryIsBoundedPerConnectionAndInAll) {
   EXPECT_EQ(ns.size(), 1u);
 }
 
+// A long Call-ID is kept as a fixed-size digest: its retransmission is still known, and
+// another request that shares all but its last byte is a replay.
+TEST(DigestNonces, ALongRequestKeyIsKeptAsADigestAndStillTellsARetransmission) {
+  digest_nonces ns;
+  std::string n = ns.issue(3, 1000);
+  std::string call(60000, 'c');
+  ns.accept(n, "00000001", call + "\n1");
+  EXPECT_EQ(ns.check(n, "00000001", 3, call + "\n1", 1001), digest_nonces::verdict::retransmission);
+  std::string other = call;
+  other.back() = 'd';
+  EXPECT_EQ(ns.check(n, "00000001", 3, other + "\n1", 1001), digest_nonces::verdict::replayed);
+  EXPECT_EQ(ns.check(n, "00000001", 3, call + "\n2", 1001), digest_nonces::verdict::replayed);
+}
+
+// Keys are cut to 256 bytes: two 16 KiB user names that differ only past that share one
+// count (the table never keeps more than 256 bytes of a name).
+TEST(SignInThrottle, KeysAreCutTo256Bytes) {
+  sign_in_throttle t;
+  auto t0 = sign_in_throttle::clock::now();
+  std::string a = "sip:" + std::string(16384, 'a') + "@x";
+  std::string b = "sip:" + std::string(16384, 'a') + "@y";
+  EXPECT_EQ(t.failed(a, "10.0.0.1", t0).user_failures, 1);
+  EXPECT_EQ(t.failed(b, "10.0.0.2", t0).user_failures, 2);
+  std::string src(1000, '1');
+  EXPECT_EQ(t.failed("sip:z@x", src + "a", t0).source_failures, 1);
+  EXPECT_EQ(t.failed("sip:z@x", src + "b", t0).source_failures, 2);
+  t.succeeded(b);  // the same 256 bytes as a's key
+  EXPECT_EQ(t.failed(a, "10.0.0.3", t0).user_failures, 1);
+  EXPECT_EQ(t.limits().max_key_bytes, 256u);
+}
+
 TEST(SignInThrottle, DelaysGrowPerUserAndPerAddressAndASuccessClearsTheUser) {
   sign_in_throttle t;
   using ms = std::chrono::milliseconds;
