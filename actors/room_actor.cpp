@@ -162,6 +162,8 @@ struct room_state {
     std::vector<caf::actor_addr> failed;  // replicas that failed; skipped until the retry
     bool retry_armed = false;
     bool released = false;      // handed off: our claim is deleted (docs/POOL.md "Handing back")
+    bool releasing = false;     // that delete is in flight (retire sends no second one)
+    bool release_retry = false; // it failed; retire runs again at the next pool_check
     // Posts taken while the room is not serving yet (its take-over runs again: the claim is
     // still held by the node handing the room over, or this node has no lease yet). They
     // wait, oldest first, and are taken once the room serves; refused (503) past
@@ -1097,19 +1099,27 @@ void retire(room_ptr self) {
   auto& st = self->state;
   ++st.idle_generation;  // no idle check runs meanwhile
   if (st.handing_off && st.pool.epoch != 0 && !st.pool.released && !st.pool.lost) {
+    if (st.pool.releasing || st.pool.release_retry) return;  // its answer or its retry retires
     auto view = st.ctx->pool->current();
     const node_entry* me = view ? view->find(view->self) : nullptr;
+    // The retry comes back as pool_check (the room's handler runs retire again then): a
+    // hand-off whose delete failed must not stop here, or the owner is refused for ever.
     auto again = [self](const std::string& why) {
+      auto& st = self->state;
+      st.pool.releasing = false;
+      st.pool.release_retry = true;
       PCHAT_LOG(warn, "room", "cannot delete the room's claim; the owner waits until it is",
-                "room=" + self->state.uri + " epoch=" + std::to_string(self->state.pool.epoch) +
-                    " error=" + log::quote(why) + " retry_ms=" + std::to_string(kReleaseRetry.count()));
+                "room=" + st.uri + " epoch=" + std::to_string(st.pool.epoch) + " error=" + log::quote(why) +
+                    " retry_ms=" + std::to_string(kReleaseRetry.count()));
       self->delayed_send(self, kReleaseRetry, pool_check_atom::value);
     };
     if (!me || !me->pool) return again("this node is not in its own pool view");
+    st.pool.releasing = true;
     self->request(me->pool, st.ctx->request_timeout, release_atom::value, st.rec.id, st.pool.epoch)
         .then(
             [=](caf::ok_atom) {
               auto& st = self->state;
+              st.pool.releasing = false;
               st.pool.released = true;
               PCHAT_LOG(info, "room", "room handed off; claim deleted",
                         "room=" + st.uri + " epoch=" + std::to_string(st.pool.epoch));
@@ -1609,7 +1619,14 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         retire(self);
       },
       // Pool: the view changed; a room this node no longer owns hands itself off.
-      [=](pool_check_atom) { hands_off(self); },
+      // Also the retry of a failed claim delete (retire): tried again once nothing is in
+      // flight.
+      [=](pool_check_atom) {
+        auto& st = self->state;
+        if (!hands_off(self) || !st.pool.release_retry) return;
+        st.pool.release_retry = false;
+        schedule_idle_check(self);
+      },
   };
 }
 

@@ -298,6 +298,13 @@ void drop_parked(session_ptr self, const std::string& uri, const caf::error& err
   for (auto txn : txns) drop_held(self, txn, err);
 }
 
+// Leaves `room` without waiting for its answer. Sent anonymously: the room answers a part
+// with ok, and an ok this session does not expect would be dropped with an error sent back,
+// which stops the room (CAF's default error handler), e.g. one still handing itself off.
+void part_quietly(session_ptr self, const caf::actor& room) {
+  caf::anon_send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
+}
+
 // Send `attempt` of post `txn`, to `room`, failed with `err`.
 void held_failed(session_ptr self, uint64_t txn, int attempt, const caf::actor& room, const caf::error& err) {
   auto& st = self->state;
@@ -312,7 +319,7 @@ void held_failed(session_ptr self, uint64_t txn, int attempt, const caf::actor& 
   if (!retry) return drop_held(self, txn, err);
   if (moved)  // the room actor serves its room no more: forget it, join the next one
     if (auto j = st.joined.find(h.uri); j != st.joined.end() && j->second == room) {
-      self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
+      part_quietly(self, room);
       drop_joined(self, j);
     }
   h.parked = true;
@@ -426,7 +433,7 @@ void rejoin(session_ptr self, const std::string& uri, int attempt) {
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) return;
       if (!wanted) {  // parted or closed meanwhile
-        self->send(it->second, part_atom::value, caf::actor_cast<caf::actor>(self));
+        part_quietly(self, it->second);
         drop_joined(self, it);
         return;
       }
@@ -721,7 +728,7 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
       },
       [=](closed_atom, const std::string&) {
         auto& st = self->state;
-        for (auto& [uri, room] : st.joined) self->send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
+        for (auto& [uri, room] : st.joined) part_quietly(self, room);
         st.joined.clear();
         st.rejoining.clear();
         st.timers.clear();

@@ -589,8 +589,10 @@ void stream_posts(actor_node& a, const caf::actor& alice, const std::string& uri
 // node; when b is back (rank 0 again) the acting owner finishes what it has in flight,
 // takes no new post (gives it back: errc::moved) and retires; the sessions join b silently
 // and send the posts they hold there. Every post is acknowledged once and stored once.
-TEST(PoolFailover, AReturningOwnerTakesItsRoomBackWithNoPostLostOrDoubled) {
-  temp_dir dir("pool-handback");
+// `failing_releases`: the acting owner's first deletes of its claim fail (etcd not
+// reached); it tries again until one succeeds, and b serves then.
+void returning_owner_takes_its_room_back(const std::string& dir_name, int failing_releases) {
+  temp_dir dir(dir_name);
   three_nodes pool(dir.path());
   std::string uri = pool.make_room("b", "back");
   std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
@@ -610,6 +612,10 @@ TEST(PoolFailover, AReturningOwnerTakesItsRoomBackWithNoPostLostOrDoubled) {
   EXPECT_EQ(stored_last_seq(x, room_id), 3u) << "the acting owner " << acting << " stores while b is away";
 
   // b returns while alice posts: every view has it again, the directories are told.
+  {
+    std::lock_guard<std::mutex> l(pool.book->mu);
+    pool.book->failing_releases = failing_releases;
+  }
   std::vector<std::string> texts;
   for (int i = 0; i < 8; ++i) texts.push_back("during-" + std::to_string(i));
   stream_posts(a, alice, uri, 8000, texts, [&] {
@@ -642,6 +648,19 @@ TEST(PoolFailover, AReturningOwnerTakesItsRoomBackWithNoPostLostOrDoubled) {
   // b's follower).
   const bool x_follows = pool::rank(room_id, pool.names)[1] == acting;
   EXPECT_EQ(stored_copies({&x}, room_id).count("after-a"), x_follows ? 1u : 0u);
+  std::lock_guard<std::mutex> l(pool.book->mu);
+  EXPECT_EQ(pool.book->releases_refused, failing_releases) << "the acting owner deleted its claim";
+  EXPECT_EQ(pool.book->rooms[room_id].first, "b") << "b holds the room's claim";
+}
+
+TEST(PoolFailover, AReturningOwnerTakesItsRoomBackWithNoPostLostOrDoubled) {
+  returning_owner_takes_its_room_back("pool-handback", 0);
+}
+
+// The known bug of issue 12: a hand-off whose claim delete failed never tried again, and
+// the returning owner was refused the room for ever.
+TEST(PoolFailover, AHandOffWhoseClaimDeleteFailsTriesAgainUntilTheOwnerServes) {
+  returning_owner_takes_its_room_back("pool-handback-retry", 2);
 }
 
 // `pool drain` (docs/POOL.md "Handing back"): a node marked draining owns no room; its

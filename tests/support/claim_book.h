@@ -3,7 +3,7 @@
 // actors/pool_actor.h answers it. The first claim of a free room wins a new, higher revision
 // (its epoch); the holder claiming again gets the same epoch; anyone else is refused with
 // the holder's name (errc::forbidden); a release deletes the claim of its epoch only. One
-// book is shared by every node of a test.
+// book is shared by every node of a test; it can fail releases (failing_releases).
 //
 // Threads: the book is locked; claim_double actors run on any CAF worker.
 #pragma once
@@ -25,6 +25,9 @@ struct claim_book {
   std::mutex mu;
   uint64_t revision = 100;
   std::map<std::string, std::pair<std::string, uint64_t>> rooms;  // room -> holder, epoch
+  // The next this many releases fail (etcd not reached: errc::busy, as the pool actor), deleting nothing.
+  int failing_releases = 0;
+  int releases_refused = 0;  // how many failed so far
   // The holder's lease is gone (it died, or was cut off): the room may be claimed again.
   void release(const std::string& room) {
     std::lock_guard<std::mutex> l(mu);
@@ -47,6 +50,11 @@ inline caf::behavior claim_double(caf::event_based_actor*, std::shared_ptr<claim
   // The claim of `epoch` is deleted (a newer one stays), as the pool actor's release.
   [=](actors::release_atom, const std::string& room, uint64_t epoch) -> caf::result<caf::ok_atom> {
     std::lock_guard<std::mutex> l(book->mu);
+    if (book->failing_releases > 0) {
+      --book->failing_releases;
+      ++book->releases_refused;
+      return actors::make_error(actors::errc::busy, "etcd not reached (claim_book::failing_releases)");
+    }
     auto it = book->rooms.find(room);
     if (it != book->rooms.end() && it->second.second == epoch) book->rooms.erase(it);
     return caf::ok_atom::value;
