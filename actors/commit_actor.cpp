@@ -276,11 +276,12 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
       },
       [=](logput_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m,
           const storage::compliance_record& e) {
+        // The owner keeps its event beside the log as the follower does, not staged: the
+        // room's owner delivers it from there (docs/POOL.md "Compliance across the pool").
         log_write(self, room_id, epoch, m.seq, [&](storage::room_log_state& s) {
-          auto r = in->store->messages().ship(*self->state.batch, room_id, epoch, m, nullptr, &s);
+          auto r = in->store->messages().ship(*self->state.batch, room_id, epoch, m, &e, &s);
           if (!r.is_ok()) return r;
           self->state.keep_for_index(room_id, m.seq, false);
-          self->state.stage(e);
           self->state.staged_post_event = true;
           return r;
         });
@@ -304,6 +305,15 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
           bool full) {
         log_write(self, room_id, epoch, chunk.size(), [&](storage::room_log_state& s) {
           auto r = in->store->messages().copy_chunk(*self->state.batch, room_id, epoch, chunk, full, &s);
+          if (r.is_ok())
+            for (auto& m : chunk) self->state.keep_for_index(room_id, m.seq, true);
+          return r;
+        });
+      },
+      [=](logcopy_atom, const std::string& room_id, uint64_t epoch, std::vector<storage::message_record>& chunk,
+          bool full, const std::vector<storage::compliance_record>& events) {
+        log_write(self, room_id, epoch, chunk.size(), [&](storage::room_log_state& s) {
+          auto r = in->store->messages().copy_chunk(*self->state.batch, room_id, epoch, chunk, full, &s, &events);
           if (r.is_ok())
             for (auto& m : chunk) self->state.keep_for_index(room_id, m.seq, true);
           return r;

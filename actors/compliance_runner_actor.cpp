@@ -7,6 +7,7 @@
 
 #include "actors/live_settings.h"
 #include "actors/messages.h"
+#include "actors/pool_compliance.h"
 #include "compliance/adapter.h"
 #include "log/log.h"
 #include "protocol/xccos/chat_uri.h"
@@ -29,6 +30,7 @@ struct runner_state {
   std::shared_ptr<live_settings> live;  // null: opts stay as given
   storage::compliance_config applied;   // the live settings the adapter was made from
   compliance_status status;
+  std::unique_ptr<pool_compliance> pool;  // pool nodes only
   uint64_t generation = 0;  // only the newest timer message runs
   static inline const char* name = "compliance-runner";
 
@@ -114,8 +116,26 @@ struct runner_state {
     return true;
   }
 
+  // The pool rooms' CHAT events (pool_compliance.h); false after a failure.
+  bool run_pool() {
+    if (!pool) return true;
+    auto pass = pool->run(*store, *opts.output, [this](auto& events) { resolve(events); }, opts.max_batch_events,
+                          kMaxBatchesPerRun);
+    if (pass.batches > 0) {
+      status.batches_delivered += pass.batches;
+      status.events_delivered += pass.events;
+      status.last_success_micros = utc::now_micros();
+    }
+    if (!pass.error.empty()) {
+      failed(pass.error);
+      return false;
+    }
+    return true;
+  }
+
   // Runs batches until the queue is empty; returns false after a failure.
   bool run() {
+    if (!run_pool()) return false;
     for (int i = 0; i < kMaxBatchesPerRun; ++i) {
       bool empty = false;
       if (!deliver_one(&empty)) return false;
@@ -201,6 +221,11 @@ caf::behavior runner_actor(runner_ptr self, storage::database* store, runner_opt
   } else {
     PCHAT_LOG(warn, "compliance", "cannot read the delivery totals; counting from 0",
               "error=" + log::quote(s.to_string()));
+  }
+  if (st.opts.pool) {
+    if (auto s = pool_compliance::create(*st.opts.pool, st.opts.pool_settle, &st.pool); !s.is_ok())
+      PCHAT_LOG(error, "compliance", "cannot reach the pool's etcd for compliance; pool rooms' events stay kept",
+                "error=" + log::quote(s.to_string()));
   }
   if (st.opts.enabled) {
     st.opts.output->remove_stale_temporaries();

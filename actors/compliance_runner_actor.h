@@ -25,14 +25,21 @@
 // finishes with the old one), enabled (off: no scheduled run, staged events stay; on: a run
 // at once, as at a start). Without them it keeps `opts`.
 //
-// Runs detached (file I/O and fsync block). The store must outlive the actor.
+// Pool nodes (opts.pool): each run first delivers the CHAT events of the rooms this node
+// owns (pool_compliance.h; a failure is recorded like a batch's and retried with the same
+// backoff), then the node's queue (its other events).
+//
+// Runs detached (file I/O, fsync and etcd calls block). The store must outlive the actor.
 #pragma once
 
 #include <caf/fwd.hpp>
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include "pool/pool_settings.h"
 
 namespace pchat::storage {
 class database;
@@ -53,6 +60,11 @@ struct runner_options {
   size_t max_batch_events = 10000;
   std::string domain;                           // room URIs: ma-chan://<domain>/<room id>
   bool enabled = true;                          // scheduled runs happen; shown in status
+  // A pool node: its rooms' CHAT events are delivered from beside the room logs, exactly
+  // once across the pool (pool_compliance.h), before each run of the queue. `settle`: how
+  // old a post's event must be (every post is acknowledged or refused by then).
+  std::optional<pool::pool_settings> pool;
+  std::chrono::milliseconds pool_settle{11000};
 };
 
 // Handles (crun), (crun, generation), (creconf) and (cstatus) -> compliance_status

@@ -30,6 +30,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<storage::category_record>("pchat.category_record");
   cfg.add_message_type<storage::room_record>("pchat.room_record");
   cfg.add_message_type<storage::compliance_record>("pchat.compliance_record");
+  cfg.add_message_type<std::vector<storage::compliance_record>>("pchat.compliance_records");
   cfg.add_message_type<storage::invitation_record>("pchat.invitation_record");
   cfg.add_message_type<info_ticket>("pchat.info_ticket");
   cfg.add_message_type<message_filter>("pchat.message_filter");

@@ -101,6 +101,7 @@ using rdload_atom = caf::atom_constant<caf::atom("rdload")>;     // (rdload, roo
                                                                  //   vector<post_id> of the newest `ids` messages oldest first)
 using rdlatest_atom = caf::atom_constant<caf::atom("rdlatest")>; // (rdlatest, room_id, u64 n)           | room -> reader | vector<message_record>, newest n oldest first
 using rdfrom_atom = caf::atom_constant<caf::atom("rdfrom")>;     // (rdfrom, room_id, u64 from, u64 max) | room -> reader | vector<message_record>, seq >= from ascending
+                                                                 // (rdfrom, room_id, u64 from, u64 to, ok_atom) | replica -> reader | vector<compliance_record>: the kept events of messages from..to
 using rdinv_atom = caf::atom_constant<caf::atom("rdinv")>;       // (rdinv, user_uri, u64 after_id)      | session -> reader | (vector<invitation_record>, vector<string> room names, "" = room gone)
 using rdpref_atom = caf::atom_constant<caf::atom("rdpref")>;     // (rdpref, user_uri, label)            | session -> reader | string ("" if never set)
 using rdstate_atom = caf::atom_constant<caf::atom("rdstate")>;   // (rdstate, room_id)                   | replica -> reader | (u64 data epoch, u64 last seq, bool complete): complete is false while a full copy is half done
@@ -122,11 +123,12 @@ using rewrite_atom = caf::atom_constant<caf::atom("rewrite")>; // (rewrite, room
 //   epoch ..." and writes nothing. The log's state (storage::room_log_state) rides in the same
 //   synced write as the entries.
 using logput_atom = caf::atom_constant<caf::atom("logput")>;   // (logput, room_id, u64 epoch, message_record[, compliance_record]) | room -> commit | u64 seq once synced
-                                                               //   the owner's own post; its event is staged in this node's compliance queue
+                                                               //   the owner's own post; its event is kept beside the log (the owner delivers it: docs/POOL.md "Compliance across the pool")
 using rlogput_atom = caf::atom_constant<caf::atom("rlogput")>; // (rlogput, room_id, u64 epoch, message_record[, compliance_record]) | replica -> commit | u64 seq once synced
                                                                //   the follower's copy of a post; its event is kept beside the log (not staged)
 using logcopy_atom = caf::atom_constant<caf::atom("logcopy")>; // (logcopy, room_id, u64 epoch, vector<message_record>, bool full) | replica -> commit | u64 count once synced
                                                                //   a chunk of a catch-up; `full`: the first chunk of a full copy (the room's entries go, "copy in progress")
+                                                               // (logcopy, room_id, u64 epoch, vector<message_record>, bool full, vector<compliance_record>) | replica -> commit | the same, with the chunk's kept events
 using logmark_atom = caf::atom_constant<caf::atom("logmark")>; // (logmark, room_id, u64 epoch) | replica -> commit | u64 epoch once synced: the log is complete at `epoch`
 
 // ---- pool (docs/POOL.md; between nodes over BASP: every type here is registered in
@@ -135,6 +137,7 @@ using ship_atom = caf::atom_constant<caf::atom("ship")>;       // (ship, room_id
                                                                //   | u64 seq once synced there; errc::forbidden "stale epoch ..." if that node accepted a newer owner
 using rstate_atom = caf::atom_constant<caf::atom("rstate")>;   // (rstate, room_id) | new owner's room -> replica | (u64 data epoch, u64 last seq, bool complete)
 using rcopy_atom = caf::atom_constant<caf::atom("rcopy")>;     // (rcopy, room_id, u64 from, u64 max) | replica -> replica | vector<message_record>, seq >= from ascending, at most min(max, kCopyChunk)
+                                                               // (rcopy, room_id, u64 from, u64 to, ok_atom) | replica -> replica | vector<compliance_record>: kept events of messages from..to (at most kCopyChunk)
 using rpull_atom = caf::atom_constant<caf::atom("rpull")>;     // (rpull, room_id, u64 epoch, actor source_replica, u64 from, bool full) | owner's room -> replica
                                                                //   | u64 last seq once every chunk and the mark (complete at epoch) are synced
 using rmark_atom = caf::atom_constant<caf::atom("rmark")>;     // (rmark, room_id, u64 epoch) | owner's room -> replica | u64 epoch once synced

@@ -56,6 +56,16 @@ caf::behavior reader_actor(caf::event_based_actor*, const storage::database* sto
           return failed(s);
         return out;
       },
+      [=](rdfrom_atom, const std::string& room_id, uint64_t from, uint64_t to,
+          caf::ok_atom) -> caf::result<std::vector<storage::compliance_record>> {
+        std::vector<storage::compliance_record> out;
+        if (to < from) return out;
+        if (auto s = store->messages().read_events(room_id, from, std::min<uint64_t>(to - from + 1, kMaxReadMessages), &out);
+            !s.is_ok())
+          return failed(s);
+        while (!out.empty() && out.back().message_id > to) out.pop_back();
+        return out;
+      },
       [=](rdstate_atom, const std::string& room_id) -> caf::result<uint64_t, uint64_t, bool> {
         storage::room_log_state state;
         if (auto s = store->messages().read_state(room_id, &state); !s.is_ok()) return failed(s);

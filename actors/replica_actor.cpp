@@ -60,17 +60,31 @@ void pull_step(caf::event_based_actor* self, const replica_inputs& in, std::shar
                         [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
               return;
             }
-            bool full = job->full;
-            job->full = false;
-            self->request(in.commit, in.timeout, logcopy_atom::value, job->room_id, job->epoch,
-                          std::move(chunk), full)
+            // The chunk's kept compliance events come with it (docs/POOL.md "Compliance
+            // across the pool"): whoever owns the room next delivers what is undelivered.
+            auto write = [self, in, job, done](std::vector<storage::message_record>& chunk,
+                                               std::vector<storage::compliance_record>& events) {
+              bool full = job->full;
+              job->full = false;
+              self->request(in.commit, in.timeout, logcopy_atom::value, job->room_id, job->epoch,
+                            std::move(chunk), full, std::move(events))
+                  .then(
+                      [self, in, job, done](uint64_t) {
+                        if (!done) return pull_step(self, in, job);
+                        self->request(in.commit, in.timeout, logmark_atom::value, job->room_id, job->epoch)
+                            .then([job](uint64_t) mutable { job->rp.deliver(job->last); },
+                                  [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+                      },
+                      [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+            };
+            if (chunk.empty()) {
+              std::vector<storage::compliance_record> none;
+              return write(chunk, none);
+            }
+            uint64_t first = chunk.front().seq, last = chunk.back().seq;
+            self->request(job->source, in.timeout, rcopy_atom::value, job->room_id, first, last, caf::ok_atom::value)
                 .then(
-                    [self, in, job, done](uint64_t) {
-                      if (!done) return pull_step(self, in, job);
-                      self->request(in.commit, in.timeout, logmark_atom::value, job->room_id, job->epoch)
-                          .then([job](uint64_t) mutable { job->rp.deliver(job->last); },
-                                [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
-                    },
+                    [write, chunk](std::vector<storage::compliance_record>& events) mutable { write(chunk, events); },
                     [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
           },
           [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
@@ -98,6 +112,12 @@ caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
         auto rp = self->make_response_promise();
         relay(self, in.reader, in.timeout, rp, answer<std::vector<storage::message_record>>{}, rdfrom_atom::value, room_id, std::max<uint64_t>(from, 1),
               std::min<uint64_t>(max, kCopyChunk));
+        return rp;
+      },
+      [=](rcopy_atom, const std::string& room_id, uint64_t from, uint64_t to, caf::ok_atom) {
+        auto rp = self->make_response_promise();
+        relay(self, in.reader, in.timeout, rp, answer<std::vector<storage::compliance_record>>{}, rdfrom_atom::value,
+              room_id, std::max<uint64_t>(from, 1), std::min<uint64_t>(to, from + kCopyChunk - 1), caf::ok_atom::value);
         return rp;
       },
       [=](rpull_atom, const std::string& room_id, uint64_t epoch, const caf::actor& source, uint64_t from,

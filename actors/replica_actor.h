@@ -10,7 +10,9 @@
 //   ship   an owner's post (and its compliance event): written with its epoch; u64 seq once
 //          synced here, errc::forbidden "stale epoch" if this node accepted a newer owner
 //   rstate the room log's (data epoch, last seq, complete)
-//   rcopy  a chunk of the room's log (seq >= from, ascending, at most kCopyChunk)
+//   rcopy  a chunk of the room's log (seq >= from, ascending, at most kCopyChunk); with
+//          ok_atom, the kept compliance events of messages from..to
+//          (docs/POOL.md "Compliance across the pool"), which a pull writes with each chunk
 //   rpull  catch the room's log up from another node's replica: its entries from `from` on
 //          (full: the whole log, replacing this node's copy), chunk by chunk, each chunk one
 //          synced write carrying the epoch; then the log is marked complete at the epoch

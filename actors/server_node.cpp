@@ -67,9 +67,15 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
                                             ctx->index, ctx->metrics));
   }
   ctx->reader = interposed(parts_.reader, keep(spawn_reader_pool(sys_, parts_.store)));
-  if (parts_.compliance_runner)
-    ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, *parts_.compliance_runner,
-                                                          parts_.settings.live));
+  if (parts_.compliance_runner) {
+    runner_options ro = *parts_.compliance_runner;
+    if (parts_.pool) {
+      ro.pool = *parts_.pool;
+      // A post is acknowledged or refused within commit_timeout of being stamped.
+      ro.pool_settle = parts_.settings.commit_timeout + std::chrono::seconds(1);
+    }
+    ctx->compliance_runner = keep(spawn_compliance_runner(sys_, parts_.store, std::move(ro), parts_.settings.live));
+  }
   ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, ctx->index, parts_.settings, ctx->metrics)));
   // The pool's follower side relays to the commit actor and readers named above (so an
   // interposed, stalled commit stalls it too).

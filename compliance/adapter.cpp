@@ -72,6 +72,53 @@ uint64_t file_adapter::delivered_range_end(uint64_t first_seq) {
 
 void file_adapter::remove_stale_temporaries() { remove_temporaries(opts_.output_directory); }
 
+adapter_result adapter::prepare_room_range(const std::string&, const batch&) {
+  return adapter_result::failure("the " + type() + " adapter cannot deliver a pool room's events");
+}
+adapter_result adapter::publish_room_range(const std::string&, uint64_t, uint64_t) {
+  return adapter_result::failure("the " + type() + " adapter cannot deliver a pool room's events");
+}
+void adapter::discard_room_range(const std::string&, uint64_t, uint64_t) {}
+std::string adapter::room_range(const std::string& room_id, uint64_t first, uint64_t last) const {
+  return room_range_name(room_id, first, last, type());
+}
+adapter_result adapter::settle_pending(const std::string&, bool) { return adapter_result::success(); }
+
+adapter_result file_adapter::prepare_room_range(const std::string& room_id, const batch& b) {
+  std::string content = encode(b.events);
+  std::string name = room_range(room_id, b.first_seq, b.last_seq);
+  if (!text::valid(content))
+    return adapter_result::failure(name + " would hold invalid UTF-8 or a control character; the events stay kept");
+  if (status s = write_pending(opts_.output_directory, name, content); !s.is_ok())
+    return adapter_result::failure(s.reason());
+  return adapter_result::success();
+}
+
+adapter_result file_adapter::publish_room_range(const std::string& room_id, uint64_t first, uint64_t last) {
+  if (status s = publish_pending(opts_.output_directory, room_range(room_id, first, last)); !s.is_ok())
+    return adapter_result::failure(s.reason());
+  return adapter_result::success();
+}
+
+void file_adapter::discard_room_range(const std::string& room_id, uint64_t first, uint64_t last) {
+  remove_pending(opts_.output_directory, room_range(room_id, first, last));
+}
+
+std::string file_adapter::room_range(const std::string& room_id, uint64_t first, uint64_t last) const {
+  return room_range_name(room_id, first, last, type());
+}
+
+std::vector<std::string> file_adapter::pending_ranges() const { return pending_names(opts_.output_directory); }
+
+adapter_result file_adapter::settle_pending(const std::string& name, bool publish) {
+  if (!publish) {
+    remove_pending(opts_.output_directory, name);
+    return adapter_result::success();
+  }
+  if (status s = publish_pending(opts_.output_directory, name); !s.is_ok()) return adapter_result::failure(s.reason());
+  return adapter_result::success();
+}
+
 uint64_t shown_message_id(const storage::compliance_record& e) {
   switch (e.kind) {
     case storage::compliance_kind::chat:

@@ -60,6 +60,28 @@ class adapter {
   virtual uint64_t delivered_range_end(uint64_t first_seq) = 0;
   // Removes temporary files a crash left behind (called once before the first batch).
   virtual void remove_stale_temporaries() = 0;
+
+  // A pool room's CHAT events (docs/POOL.md "Compliance across the pool"), delivered in two
+  // steps around the reservation in etcd: prepare writes the output of `b` (one room's
+  // events, first_seq..last_seq its message seqs) where no reader looks (synced), publish
+  // makes it final, discard drops it. resolve_pending() publishes each prepared range whose
+  // name `reserved` accepts and discards the rest (after a crash between the steps).
+  // The name of a range is the same on every node (output_file.h room_range_name).
+  // Adapters that write no files answer failure (the events stay kept).
+  virtual adapter_result prepare_room_range(const std::string& room_id, const batch& b);
+  virtual adapter_result publish_room_range(const std::string& room_id, uint64_t first, uint64_t last);
+  virtual void discard_room_range(const std::string& room_id, uint64_t first, uint64_t last);
+  virtual std::string room_range(const std::string& room_id, uint64_t first, uint64_t last) const;
+  template <class Reserved>
+  adapter_result resolve_pending(Reserved reserved) {
+    for (const auto& name : pending_ranges())
+      if (adapter_result r = settle_pending(name, reserved(name)); !r.ok()) return r;
+    return adapter_result::success();
+  }
+
+ protected:
+  virtual std::vector<std::string> pending_ranges() const { return {}; }
+  virtual adapter_result settle_pending(const std::string& name, bool publish);
 };
 
 // The switches of Set-CsPersistentChatComplianceConfiguration that shape the output.
@@ -82,8 +104,14 @@ class file_adapter : public adapter {
   adapter_result deliver(const batch& b) final;
   uint64_t delivered_range_end(uint64_t first_seq) final;
   void remove_stale_temporaries() final;
+  adapter_result prepare_room_range(const std::string& room_id, const batch& b) final;
+  adapter_result publish_room_range(const std::string& room_id, uint64_t first, uint64_t last) final;
+  void discard_room_range(const std::string& room_id, uint64_t first, uint64_t last) final;
+  std::string room_range(const std::string& room_id, uint64_t first, uint64_t last) const final;
 
  protected:
+  std::vector<std::string> pending_ranges() const final;
+  adapter_result settle_pending(const std::string& name, bool publish) final;
   // One output document holding `events` (ascending seq): a whole batch or one room's part.
   virtual std::string encode(const std::vector<storage::compliance_record>& events) const = 0;
   const adapter_options opts_;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "protocol/xccos/chat_uri.h"
 #include "storage/crash_point.h"
@@ -17,6 +18,8 @@ namespace {
 constexpr const char* kPrefix = "pchat-compliance-";
 constexpr size_t kSeqDigits = 20;  // UINT64_MAX has 20 decimal digits
 constexpr const char* kTempSuffix = ".tmp";
+constexpr const char* kRoomPrefix = "pchat-compliance-room-";
+constexpr std::string_view kPendingSuffix = ".pending";
 
 std::string padded(uint64_t v) {
   char buf[32];
@@ -43,17 +46,79 @@ bool write_all(int fd, const std::string& s) {
 
 }  // namespace
 
+namespace {
+std::string name_safe(const std::string& room_id) {
+  std::string out;
+  for (char c : room_id) {
+    bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    out += keep ? c : '_';
+  }
+  return out;
+}
+
+status sync_directory(const std::string& dir) {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return status::io_error(errno_text("open directory", dir));
+  bool ok = ::fsync(dfd) == 0;
+  std::string err = ok ? "" : errno_text("fsync directory", dir);
+  ::close(dfd);
+  return ok ? status::ok() : status::io_error(err);
+}
+}  // namespace
+
 std::string output_name(uint64_t first, uint64_t last, const std::string& room_id,
                         const std::string& ext) {
   std::string name = kPrefix + padded(first) + "-" + padded(last);
-  if (!room_id.empty()) {
-    name += '-';
-    for (char c : room_id) {
-      bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-      name += keep ? c : '_';
-    }
-  }
+  if (!room_id.empty()) name += '-' + name_safe(room_id);
   return name + "." + ext;
+}
+
+std::string room_range_name(const std::string& room_id, uint64_t first, uint64_t last,
+                            const std::string& ext) {
+  return kRoomPrefix + name_safe(room_id) + "-" + padded(first) + "-" + padded(last) + "." + ext;
+}
+
+status write_pending(const std::string& dir, const std::string& name, const std::string& content) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return status::io_error("create directory " + dir + ": " + ec.message());
+  std::string path = (std::filesystem::path(dir) / name).string() + std::string(kPendingSuffix);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return status::io_error(errno_text("open", path));
+  bool ok = write_all(fd, content) && ::fsync(fd) == 0;
+  std::string err = ok ? "" : errno_text("write", path);
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return status::io_error(err);
+  }
+  return sync_directory(dir);
+}
+
+status publish_pending(const std::string& dir, const std::string& name) {
+  std::string final_path = (std::filesystem::path(dir) / name).string();
+  std::string pending = final_path + std::string(kPendingSuffix);
+  if (::rename(pending.c_str(), final_path.c_str()) != 0) return status::io_error(errno_text("rename", pending));
+  return sync_directory(dir);
+}
+
+void remove_pending(const std::string& dir, const std::string& name) {
+  std::error_code ec;
+  std::filesystem::remove(std::filesystem::path(dir) / (name + std::string(kPendingSuffix)), ec);
+}
+
+std::vector<std::string> pending_names(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.rfind(kRoomPrefix, 0) != 0 || name.size() <= kPendingSuffix.size() ||
+        name.compare(name.size() - kPendingSuffix.size(), kPendingSuffix.size(), kPendingSuffix) != 0)
+      continue;
+    out.push_back(name.substr(0, name.size() - kPendingSuffix.size()));
+  }
+  return out;
 }
 
 std::string room_id_of(const std::string& room_uri) {

@@ -505,6 +505,23 @@ status etcd_client::delete_if(std::string_view key, int64_t create_revision, boo
   return status::ok();
 }
 
+status etcd_client::put_if(const std::vector<etcd_compare>& compares,
+                           const std::vector<std::pair<std::string, std::string>>& puts, bool* succeeded) {
+  const std::string path = "/v3/kv/txn";
+  json cmp = json::array();
+  for (const auto& c : compares) {
+    bool create = c.what == etcd_compare::target::create;
+    cmp.push_back({{"key", b64(c.key)}, {"target", create ? "CREATE" : "MOD"}, {"result", "EQUAL"},
+                   {create ? "create_revision" : "mod_revision", std::to_string(c.revision)}});
+  }
+  json ops = json::array();
+  for (const auto& [k, v] : puts) ops.push_back({{"request_put", {{"key", b64(k)}, {"value", b64(v)}}}});
+  json answer;
+  if (auto s = impl_->call(path, {{"compare", cmp}, {"success", ops}}, &answer); !s.is_ok()) return s;
+  *succeeded = read_bool(answer, "succeeded");
+  return status::ok();
+}
+
 status etcd_client::erase(std::string_view key, int64_t* deleted) {
   const std::string path = "/v3/kv/deleterange";
   json answer;

@@ -30,6 +30,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "status/status.h"
@@ -57,6 +58,15 @@ struct etcd_range {
   int64_t revision = 0;  // the store's revision the range was read at (the header's)
   std::vector<etcd_kv> kvs;
   bool more = false;  // a limit cut the answer short
+};
+
+// One condition of a transaction: the key's create or mod revision equals `revision` (0: the
+// key does not exist).
+struct etcd_compare {
+  enum class target { create, mod };
+  std::string key;
+  target what = target::mod;
+  int64_t revision = 0;
 };
 
 struct etcd_claim {
@@ -107,6 +117,10 @@ class etcd_client {
   // Deletes the key only if it is the one created at `create_revision` (a claim not since
   // lost and remade). *deleted (may be null): whether it was deleted.
   status delete_if(std::string_view key, int64_t create_revision, bool* deleted);
+  // Puts every (key, value) of `puts` (no lease) in one transaction, only if every compare
+  // holds; *succeeded says whether they did (false: nothing was written).
+  status put_if(const std::vector<etcd_compare>& compares,
+                const std::vector<std::pair<std::string, std::string>>& puts, bool* succeeded);
   // Deletes the key; *deleted (may be null) gets how many keys went (0 or 1).
   status erase(std::string_view key, int64_t* deleted);
 

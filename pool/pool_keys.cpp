@@ -16,6 +16,16 @@ std::string room_owner_key(std::string_view pool, std::string_view room_id) {
   return "/" + std::string(pool) + "/rooms/" + std::string(room_id) + "/owner";
 }
 
+std::string rooms_prefix(std::string_view pool) { return "/" + std::string(pool) + "/rooms/"; }
+
+std::string room_compliance_key(std::string_view pool, std::string_view room_id) {
+  return rooms_prefix(pool) + std::string(room_id) + "/compliance";
+}
+
+std::string compliance_pending_key(std::string_view pool, std::string_view node) {
+  return "/" + std::string(pool) + "/compliance-pending/" + std::string(node);
+}
+
 std::string first_start_key(std::string_view pool) { return "/" + std::string(pool) + "/first-start"; }
 
 }  // namespace pchat::pool

@@ -20,6 +20,14 @@ std::string tag_key(std::string_view pool, uint16_t tag);
 // "/<pool>/rooms/<room-id>/owner": the owner's name, bound to its lease; the key's
 // create_revision is the room's epoch.
 std::string room_owner_key(std::string_view pool, std::string_view room_id);
+// "/<pool>/rooms/": every room's keys (owner, compliance).
+std::string rooms_prefix(std::string_view pool);
+// "/<pool>/rooms/<room-id>/compliance": how far the room's CHAT events were delivered
+// (actors/pool_compliance.h), no lease: it outlives every owner.
+std::string room_compliance_key(std::string_view pool, std::string_view room_id);
+// "/<pool>/compliance-pending/<node>": the room range the node reserved last and may not
+// have published yet (actors/pool_compliance.h).
+std::string compliance_pending_key(std::string_view pool, std::string_view node);
 // "/<pool>/first-start": the name of the node that made the pool's first start (its
 // policy and demo content), created once and never bound to a lease, so nodes started
 // together on an empty pool seed it once.

@@ -185,6 +185,20 @@ status message_log::read_events(const std::string& room_id, uint64_t from_seq, s
   return status::ok();
 }
 
+status message_log::trim_events(const std::string& room_id, uint64_t through) {
+  if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
+  if (through == 0) return status::ok();
+  if (status s = db_.check_writable(); !s.is_ok()) return s;
+  rocksdb::WriteBatch b;
+  // [event 0, event through] as [event 0, event through) plus `through` itself (through + 1
+  // would wrap at UINT64_MAX).
+  rocksdb::ColumnFamilyHandle* cf = db_.cf(column::messages);
+  rocksdb::Status s = b.DeleteRange(cf, keys::room_event_key(room_id, 0), keys::room_event_key(room_id, through));
+  if (s.ok()) s = b.Delete(cf, keys::room_event_key(room_id, through));
+  if (!s.ok()) return from_rocksdb(s, "trim kept events of " + room_id);
+  return writer_.write(&b);
+}
+
 namespace {
 status stale_epoch(const std::string& room_id, uint64_t epoch, const room_log_state& st) {
   return status::invalid_argument("stale epoch " + std::to_string(epoch) + " for room " + room_id +
@@ -217,7 +231,7 @@ status message_log::ship(write_batch& b, const std::string& room_id, uint64_t ep
 
 status message_log::copy_chunk(write_batch& b, const std::string& room_id, uint64_t epoch,
                                const std::vector<message_record>& chunk, bool full,
-                               room_log_state* state) const {
+                               room_log_state* state, const std::vector<compliance_record>* events) const {
   if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
   for (const auto& m : chunk)
     if (status s = check_message(room_id, m); !s.is_ok()) return s;
@@ -228,6 +242,13 @@ status message_log::copy_chunk(write_batch& b, const std::string& room_id, uint6
     state->data_epoch = 0;
   }
   for (const auto& m : chunk) append(b, room_id, m);
+  if (events)
+    for (const auto& e : *events) {
+      if (e.message_id == 0) continue;
+      std::string& value = b.scratch();
+      put_compliance_record(&value, e);
+      b.put(column::messages, keys::room_event_key(room_id, e.message_id), value);
+    }
   state->epoch = epoch;
   put_state(b, room_id, *state);
   return status::ok();

@@ -59,6 +59,10 @@ class message_log {
   status read_events(const std::string& room_id, uint64_t from_seq, size_t limit,
                      std::vector<compliance_record>* out) const;
 
+  // Deletes the room's kept compliance events with message seq <= `through` (delivered:
+  // docs/POOL.md "Compliance across the pool"), one synced write. Deleting none is ok.
+  status trim_events(const std::string& room_id, uint64_t through);
+
   // True if an owner at `epoch` may no longer write to a log in `state` (a newer owner
   // was accepted).
   static bool stale(const room_log_state& state, uint64_t epoch) { return epoch < state.epoch; }
@@ -71,8 +75,11 @@ class message_log {
   // A chunk of another node's log for an owner at `epoch`. `full`: the first chunk of a full
   // copy: every entry of the room (messages, kept events) is deleted first and the state
   // says "copy in progress" (data epoch 0) until mark(). Stale epoch: as ship().
+  // `events` (may be null): the source's kept compliance events of the chunk's messages,
+  // kept here too (keyed by their message_id), so a copy can deliver them as the owner.
   status copy_chunk(write_batch& b, const std::string& room_id, uint64_t epoch,
-                    const std::vector<message_record>& chunk, bool full, room_log_state* state) const;
+                    const std::vector<message_record>& chunk, bool full, room_log_state* state,
+                    const std::vector<compliance_record>* events = nullptr) const;
   // The log is complete as the owner at `epoch` serves it: epoch and data epoch = `epoch`,
   // no copy in progress. Stale epoch: as ship().
   status mark(write_batch& b, const std::string& room_id, uint64_t epoch, room_log_state* state) const;

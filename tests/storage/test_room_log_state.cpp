@@ -192,6 +192,48 @@ TEST_F(RoomLogTest, AFollowerKeepsShippedEventsBesideTheLogAndACopyDropsThem) {
   EXPECT_TRUE(all("room").empty());
 }
 
+// Compliance across the pool (docs/POOL.md): a copy carries the source's kept events, and
+// delivered ones are deleted up to the room's mark, no further, and not in another room.
+TEST_F(RoomLogTest, ACopyCarriesKeptEventsAndTrimDeletesThoseDelivered) {
+  std::vector<compliance_record> events;
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    compliance_record e;
+    e.kind = compliance_kind::chat;
+    e.room_id = "room";
+    e.user_uri = "sip:alice@example.com";
+    e.message_id = seq;
+    e.text = "message " + std::to_string(seq);
+    events.push_back(e);
+  }
+  room_log_state s;
+  {
+    auto b = st_->new_batch();
+    ASSERT_TRUE(st_->messages().copy_chunk(*b, "room", 4, msgs(1, 5), true, &s, &events).is_ok());
+    ASSERT_TRUE(b->commit().is_ok());
+  }
+  room_log_state other;
+  {
+    auto b = st_->new_batch();
+    ASSERT_TRUE(st_->messages().copy_chunk(*b, "room1", 4, msgs(1, 2), true, &other, &events).is_ok());
+    ASSERT_TRUE(b->commit().is_ok());
+  }
+  std::vector<compliance_record> kept;
+  ASSERT_TRUE(st_->messages().read_events("room", 1, 10, &kept).is_ok());
+  ASSERT_EQ(kept.size(), 5u);
+  EXPECT_EQ(kept[2].text, "message 3");
+  ASSERT_TRUE(st_->messages().trim_events("room", 3).is_ok());
+  ASSERT_TRUE(st_->messages().read_events("room", 1, 10, &kept).is_ok());
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].message_id, 4u);
+  EXPECT_EQ(seqs_of(all("room")), range(1, 5));  // the messages stay
+  ASSERT_TRUE(st_->messages().read_events("room1", 1, 10, &kept).is_ok());
+  EXPECT_EQ(kept.size(), 5u);
+  ASSERT_TRUE(st_->messages().trim_events("room", ~uint64_t{0}).is_ok());
+  ASSERT_TRUE(st_->messages().read_events("room", 1, 10, &kept).is_ok());
+  EXPECT_TRUE(kept.empty());
+  EXPECT_EQ(state("room"), (room_log_state{4, 0, true}));  // the state is no event
+}
+
 TEST_F(RoomLogTest, DeletingARoomDeletesItsStateAndNeighboursKeepTheirs) {
   ASSERT_TRUE(ship("room", 3, msgs(1, 2)).is_ok());
   ASSERT_TRUE(ship("room1", 4, msgs(1, 2)).is_ok());
