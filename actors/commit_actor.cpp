@@ -10,6 +10,7 @@
 
 #include "actors/index_feed.h"
 #include "actors/messages.h"
+#include "actors/pref_writer.h"
 #include "actors/node_metrics.h"
 #include "actors/server_context.h"
 #include "log/log.h"
@@ -42,7 +43,6 @@ struct commit_state {
   index_feed* index = nullptr;      // null: no indexer
   std::vector<index_note> index_notes;  // the batch's messages (room, seq), noted once synced
   // Preferences in the open batch (user -> label -> bytes): the quota counts them too.
-  std::map<std::string, std::map<std::string, uint64_t>> pending_prefs;
   std::map<std::string, uint64_t> pending_uploads;  // uploader -> bytes in the open batch
   // Pool: each room log's state as stored plus the open batch's changes (we are its only
   // writer). Dropped when a commit fails (the batch's changes never landed) and when it
@@ -92,7 +92,6 @@ void flush(caf::stateful_actor<commit_state>* self) {
   bool had_post_event = st.staged_post_event;
   st.staged_events = 0;
   st.staged_post_event = false;
-  st.pending_prefs.clear();
   st.pending_uploads.clear();
   if (!s.is_ok() || st.log_states.size() > kMaxLogStates) st.log_states.clear();
   if (s.is_ok()) {
@@ -156,30 +155,6 @@ void log_write(caf::stateful_actor<commit_state>* self, const std::string& room_
   enqueue(self, value);
 }
 
-// The per-user preference quota (server_context): the user's stored preferences with those
-// of the open batch over them and `label` set to `value`. The error to answer, if refused.
-// We are the only writer of preferences, so what we read cannot change before the commit.
-std::optional<caf::error> check_pref_quota(caf::stateful_actor<commit_state>* self, const commit_inputs& in,
-                                           const std::string& user, const std::string& label,
-                                           const std::string& value) {
-  std::map<std::string, uint64_t> sizes;
-  if (auto s = in.store->preferences().sizes(user, &sizes); !s.is_ok())
-    return make_error(errc::storage_failure, "preferences of " + user + ": " + s.to_string());
-  if (auto p = self->state.pending_prefs.find(user); p != self->state.pending_prefs.end())
-    for (auto& [l, n] : p->second) sizes[l] = n;
-  sizes[label] = label.size() + value.size();
-  uint64_t bytes = 0;
-  for (auto& [l, n] : sizes) bytes += n;
-  if (sizes.size() > in.max_prefs_per_user)
-    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(in.max_prefs_per_user) +
-                                                " preferences per user; replace or clear one");
-  if (bytes > in.max_pref_bytes_per_user)
-    return make_error(errc::quota_exceeded, "preference quota: at most " + std::to_string(in.max_pref_bytes_per_user) +
-                                                " bytes of preferences per user (this would make " +
-                                                std::to_string(bytes) + ")");
-  return std::nullopt;
-}
-
 caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
                            std::shared_ptr<const commit_inputs> in) {
   self->state.store = in->store;
@@ -197,6 +172,9 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
   } else {
     self->state.next_event_seq = last_event + 1;
   }
+  // Linked: it ends when we do (a shutdown's exit reaches it through the link).
+  caf::actor prefs = self->spawn<caf::detached + caf::linked>(
+      pref_writer, in->store, pref_quota{in->max_prefs_per_user, in->max_pref_bytes_per_user});
   return {
       [=](commit_atom, const std::string& room_id, storage::message_record& m) {
         in->store->messages().append(*self->state.batch, room_id, m);
@@ -257,15 +235,10 @@ caf::behavior commit_actor(caf::stateful_actor<commit_state>* self,
         for (const auto& e : events) self->state.stage(e);
         enqueue(self, f.id);
       },
-      [=](set_pref_atom, const std::string& user, const std::string& label,
-          const std::string& value) {
-        if (auto refused = check_pref_quota(self, *in, user, label, value)) {
-          self->make_response_promise().deliver(std::move(*refused));
-          return;
-        }
-        in->store->preferences().put(*self->state.batch, user, label, value);
-        self->state.pending_prefs[user][label] = label.size() + value.size();
-        enqueue(self, 0);
+      [=](set_pref_atom a, const std::string& user, const std::string& label, const std::string& value) {
+        // Not in the group commit: on a pool node a preference is a directory-log record
+        // every node applies (pref_writer.h), a wait that must not hold the posts back.
+        return self->delegate(prefs, a, user, label, value);
       },
       [=](logput_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m) {
         log_write(self, room_id, epoch, m.seq, [&](storage::room_log_state& s) {

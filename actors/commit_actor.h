@@ -1,7 +1,8 @@
-// commit_actor: the only writer of posts and preferences. Runs detached (its own thread)
-// because every batch ends in an fsync.
+// commit_actor: the only writer of posts. Runs detached (its own thread) because every
+// batch ends in an fsync. (setpref, ...) it delegates to the pref writer it spawns linked
+// to itself (pref_writer.h: on a pool node a preference is a directory-log record).
 //
-// Group commit: each (commit, ...) or (setpref, ...) is added to the open batch and its
+// Group commit: each (commit, ...) is added to the open batch and its
 // response promise kept; the first entry of a batch sends (flush) to itself, which lands
 // behind every request already queued, so one synced WriteBatch covers them all (capped
 // at kMaxBatch entries). Only after the sync succeeds are the promises delivered, so a

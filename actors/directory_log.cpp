@@ -9,6 +9,7 @@
 #include "log/log.h"
 #include "pool/etcd_client.h"
 #include "storage/database.h"
+#include "storage/db.h"
 #include "storage/keys.h"
 #include "text/utc_time.h"
 
@@ -100,6 +101,7 @@ pchat::status directory_log::apply_available() {
       read_through_ = page.revision;
       return pchat::status::ok();
     }
+    bool memory_changed = false;
     for (const auto& kv : page.kvs) {
       rocksdb::WriteBatch b;
       if (auto d = storage::decode_shared_batch(store_.db(), kv.value, &b); !d.is_ok()) {
@@ -110,6 +112,7 @@ pchat::status directory_log::apply_available() {
                       " action=" + log::quote("run the same pchatd version on every node of the pool"));
         b.Clear();
       }
+      memory_changed = memory_changed || !only_preferences(b);
       // The record and the revision it brings this node to, in one synced write.
       if (auto p = b.Put(store_.db().cf(storage::column::config),
                          storage::keys::config_key(storage::keys::kPoolDirectoryApplied),
@@ -119,7 +122,9 @@ pchat::status directory_log::apply_available() {
       if (auto w = store_.writer().write(&b); !w.is_ok()) return w;
       applied_.store(kv.create_revision, std::memory_order_release);
     }
-    tell_memory();
+    // Preferences are read from the store at each use: a page of them alone changes
+    // nothing held in memory (no registry reload on every node for a followed room).
+    if (memory_changed) tell_memory();
     {
       std::lock_guard<std::mutex> lock(mu_);  // no waiter misses the wake-up
     }
@@ -129,6 +134,24 @@ pchat::status directory_log::apply_available() {
       return pchat::status::ok();
     }
   }
+}
+
+bool directory_log::only_preferences(const rocksdb::WriteBatch& b) const {
+  // Which families a record writes (decode_shared_batch made it of ours only).
+  struct families : rocksdb::WriteBatch::Handler {
+    uint32_t prefs = 0;
+    bool other = false;
+    rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return note(cf); }
+    rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice&) override { return note(cf); }
+    rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return note(cf); }
+    rocksdb::Status note(uint32_t cf) {
+      other = other || cf != prefs;
+      return rocksdb::Status::OK();
+    }
+  } f;
+  f.prefs = store_.db().cf(storage::column::prefs)->GetID();
+  if (b.Count() == 0 || !b.Iterate(&f).ok()) return false;
+  return !f.other;
 }
 
 void directory_log::tell_memory() {

@@ -103,6 +103,8 @@ class directory_log final : public storage::shared_write_log {
   pchat::status apply_available();
   void run();  // the applying thread
   void tell_memory();
+  // True if record `b` writes user preferences only (nothing memory holds).
+  bool only_preferences(const rocksdb::WriteBatch& b) const;
 
   std::unique_ptr<pool::etcd_client> etcd_;
   storage::database& store_;

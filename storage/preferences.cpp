@@ -26,7 +26,7 @@ status preferences::put(const std::string& user, const std::string& label, const
   if (rocksdb::Status s = b.Put(db_.cf(column::prefs), keys::pref_key(user, label), value); !s.ok()) {
     return from_rocksdb(s, "put pref");
   }
-  return writer_.write(&b);
+  return writer_.write_shared(&b);
 }
 
 void preferences::put(write_batch& b, const std::string& user, const std::string& label,

@@ -2,8 +2,11 @@
 // followed-rooms list (cmd:setpref / cmd:getpref). Users must be non-empty and free of 0x00
 // (invalid_argument).
 //
-// Writes: the commit actor (the only writer of preferences, which counts the quota) adds
-// them to its write_batch; put() is one synced write of its own (tests, tools).
+// Writes: put() is the one write path, a shared write (writer::write_shared): standalone
+// one synced write; on a pool node a record of the pool's directory log that every node
+// applies, so a user's preferences are on every node (docs/POOL.md "Preferences across
+// the pool"). The node's writer is actors/pref_writer (it counts the quota). The batch
+// form is for tests that fill a store.
 // Thread safety: reads from any thread. Ownership: borrows the db and the writer.
 #pragma once
 
@@ -25,7 +28,7 @@ class preferences {
 
   // not_found if never written.
   status get(const std::string& user, const std::string& label, std::string* out) const;
-  // Synced single put.
+  // Synced single put, shared with the pool (above); returns once applied on this node.
   status put(const std::string& user, const std::string& label, const std::string& value);
   // Adds the put to the batch; a bad user refuses the batch.
   void put(write_batch& b, const std::string& user, const std::string& label,

@@ -1,6 +1,7 @@
 // Writes shared by every node of a pool: the directory (categories, rooms, add-ins,
-// invitations), identities (users, groups, policies) and configuration (chat and compliance
-// settings) families write through writer::write_shared() instead of writer::write().
+// invitations), identities (users, groups, policies), configuration (chat and compliance
+// settings) and user preferences families write through writer::write_shared() instead of
+// writer::write().
 // Standalone (no shared log installed) that is write() itself. In a pool, the node installs
 // a shared_write_log (actors/directory_log.h): the batch is encoded as one record
 // (encode_shared_batch), put into the pool's log (etcd), and every node applies the records

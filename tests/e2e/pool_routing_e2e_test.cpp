@@ -316,3 +316,27 @@ TEST_F(PoolRoutingE2E, KillingTheOwnerMidStreamLosesAndDoublesNoAcknowledgedPost
   EXPECT_EQ(history->size(), texts.size());
   for (auto* c : {&ann, &cy}) pchat::testing::expect_clean(*c);
 }
+
+// A user's preferences (the rooms SIPE follows, kept in kedzie.GroupChannels: the client's
+// read state on the server) are the pool's, not their node's: set through n1, they are
+// there when the user signs in on n2 or n3, also after n1 was killed (-9).
+TEST_F(PoolRoutingE2E, AUsersPreferencesSurviveTheKillOfTheNodeTheyWereSetOn) {
+  auto& ann = signed_in(0, "ann@example.com");
+  const std::string followed = "PGZvbGxvd2VkLz4=";
+  auto set = ann.wait_command(ann.set_pref("kedzie.GroupChannels", followed), 10s);
+  ASSERT_TRUE(set && set->ok()) << (set ? set->reply.data_xml : "no answer");
+  pool_.kill(0);
+  for (size_t node : {size_t{1}, size_t{2}}) {
+    auto& again = signed_in(node, "ann@example.com");
+    // Each node applies the pool's log within its poll (100 ms): asked until it has.
+    std::string got;
+    auto until = std::chrono::steady_clock::now() + 5s;
+    while (got != followed && std::chrono::steady_clock::now() < until) {
+      auto r = again.wait_command(again.get_pref("kedzie.GroupChannels"), 5s);
+      ASSERT_TRUE(r && r->ok()) << pool_cluster::name(node);
+      got = r->reply.pref_content;
+      if (got != followed) again.loop().run_once(50);  // the client's loop, not a bare sleep
+    }
+    EXPECT_EQ(got, followed) << "ann's preference on " << pool_cluster::name(node);
+  }
+}

@@ -56,7 +56,7 @@ class SharedWrites : public StoreTest {
   std::unique_ptr<two_node_log> log_;
 };
 
-TEST_F(SharedWrites, DirectoryIdentityAndConfigurationWritesReachThePeerAndPostsDoNot) {
+TEST_F(SharedWrites, DirectoryIdentityConfigurationAndPreferenceWritesReachThePeerAndPostsDoNot) {
   ASSERT_TRUE(st_->directory().put_category(make_category("c1", "Desk")).is_ok());
   ASSERT_TRUE(st_->directory().put_room(make_room("r1", "desk", "c1")).is_ok());
   user_record u;
@@ -68,10 +68,15 @@ TEST_F(SharedWrites, DirectoryIdentityAndConfigurationWritesReachThePeerAndPosts
   ASSERT_TRUE(st_->configuration().put(cfg).is_ok());
   EXPECT_EQ(log_->records.size(), 4u);
 
-  // Posts and preferences are the node's own: no record.
+  // Posts are the node's own (their room log replicates them): no record.
   ASSERT_TRUE(st_->messages().put("r1", make_message(1)).is_ok());
-  ASSERT_TRUE(st_->preferences().put("sip:alice@example.com", "label", "v").is_ok());
   EXPECT_EQ(log_->records.size(), 4u);
+  // A user's preferences (the rooms they follow) are the pool's: a record every node applies.
+  ASSERT_TRUE(st_->preferences().put("sip:alice@example.com", "label", "v").is_ok());
+  EXPECT_EQ(log_->records.size(), 5u);
+  std::string pref;
+  ASSERT_TRUE(peer_->preferences().get("sip:alice@example.com", "label", &pref).is_ok());
+  EXPECT_EQ(pref, "v");
 
   room_record r;
   ASSERT_TRUE(peer_->directory().get_room("r1", &r).is_ok());
@@ -89,7 +94,7 @@ TEST_F(SharedWrites, DirectoryIdentityAndConfigurationWritesReachThePeerAndPosts
   // A room's deletion (record, messages: a delete range) is one record, the same on both.
   ASSERT_TRUE(peer_->messages().put("r1", make_message(1)).is_ok());
   ASSERT_TRUE(st_->directory().delete_room("r1").is_ok());
-  EXPECT_EQ(log_->records.size(), 5u);
+  EXPECT_EQ(log_->records.size(), 6u);
   for (database* d : {st_.get(), peer_.get()}) {
     EXPECT_TRUE(d->directory().get_room("r1", &r).is_not_found());
     std::vector<message_record> left;
