@@ -128,6 +128,7 @@ bool admin_client::read_response(response& out) {
   std::string body = buf_.substr(head_end + 4, length);
   buf_.erase(0, total);
   out.body = body.empty() ? nlohmann::json() : nlohmann::json::parse(body, nullptr, false);
+  out.text = std::move(body);
   if (closes) disconnect();
   return true;
 }

@@ -32,6 +32,7 @@ class admin_client {
   explicit admin_client(std::string host_port);
   // The admin API's bearer token (pchatd keeps it in <data-dir>/admin.token).
   void set_token(std::string token) { token_ = std::move(token); }
+  const std::string& token() const { return token_; }
   ~admin_client();
   admin_client(const admin_client&) = delete;
   admin_client& operator=(const admin_client&) = delete;
@@ -39,6 +40,7 @@ class admin_client {
   struct response {
     int status = 0;  // 0: no HTTP response (transport error, see last_error())
     nlohmann::json body;
+    std::string text;  // the body as received (e.g. /metrics' text format)
   };
   // One request; `body` empty means no body.
   response request(const std::string& method, const std::string& path,

@@ -12,16 +12,19 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "bench/admin_client.h"
 #include "bench/bench_options.h"
 #include "bench/bench_report.h"
+#include "bench/local_pool.h"
 #include "bench/process_probe.h"
 #include "bench/profiles.h"
 
@@ -100,7 +103,29 @@ int main(int argc, char** argv) {
   pid_t server_pid = 0;
   bool own_data_dir = opt.data_dir.empty();
   std::string data_dir = own_data_dir ? work_dir + "/data" : opt.data_dir;
-  if (!opt.spawn_server.empty()) {
+  std::unique_ptr<local_pool> pool;
+  std::vector<run_context::pool_member> members;
+  if (opt.spawn_pool > 0) {
+    // A pool on this machine: etcd and N nodes (their own folders under the work folder).
+    pool = std::make_unique<local_pool>(work_dir + "/pool", opt.spawn_pool, opt.spawn_server,
+                                        opt.spawn_args);
+    std::filesystem::create_directories(work_dir + "/pool");
+    std::fprintf(stderr, "pchat-bench: starting etcd and %u pool nodes\n", opt.spawn_pool);
+    if (!pool->start()) {
+      std::fprintf(stderr, "pchat-bench: pool: %s\n", pool->error().c_str());
+      return 3;
+    }
+    for (size_t i = 0; i < pool->size(); ++i) {
+      auto& n = pool->node(i);
+      members.push_back({n.name, n.sip_port, n.http_port, n.pool_port, n.proc.pid(), n.token});
+    }
+    sip_port = members[0].sip_port;
+    admin_addr = "127.0.0.1:" + std::to_string(members[0].http_port);
+    server_pid = members[0].pid;
+    data_dir = pool->node(0).data_dir;
+  } else if (!opt.pool_admin.empty()) {
+    admin_addr = opt.pool_admin;
+  } else if (!opt.spawn_server.empty()) {
     std::vector<std::string> argv{opt.spawn_server, "--data-dir=" + data_dir, "--sip-port=0",
                                   "--http-port=0"};
     argv.insert(argv.end(), opt.spawn_args.begin(), opt.spawn_args.end());
@@ -109,13 +134,15 @@ int main(int argc, char** argv) {
                    server.error().c_str());
       return 3;
     }
-    auto keys = server.wait_for_keys({"sip-tls-port", "sip-port", "http-port"}, std::chrono::seconds(30));
+    auto keys =
+        server.wait_for_keys({"sip-tls-port", "sip-port", "http-port"}, std::chrono::seconds(30));
     if (keys.empty()) {
       std::fprintf(stderr, "pchat-bench: pchatd %s\n", server.error().c_str());
       return 3;
     }
     sip_port = static_cast<uint16_t>(std::atoi(keys["sip-port"].c_str()));
-    sip_tls_port = static_cast<uint16_t>(std::atoi(keys["sip-tls-port"].c_str()));  // printed before sip-port
+    sip_tls_port =
+        static_cast<uint16_t>(std::atoi(keys["sip-tls-port"].c_str()));  // printed before sip-port
     admin_addr = "127.0.0.1:" + keys["http-port"];
     server_pid = server.pid();
   } else {
@@ -129,7 +156,8 @@ int main(int argc, char** argv) {
 
   admin_client admin(admin_addr);
   {
-    std::string path = !opt.admin_token_file.empty() ? opt.admin_token_file : data_dir + "/admin.token";
+    std::string path =
+        !opt.admin_token_file.empty() ? opt.admin_token_file : data_dir + "/admin.token";
     if (FILE* f = std::fopen(path.c_str(), "r")) {
       char buf[128] = {0};
       size_t n = std::fread(buf, 1, sizeof buf - 1, f);
@@ -145,6 +173,34 @@ int main(int argc, char** argv) {
                  admin.last_error().c_str());
     return 3;
   }
+  if (!opt.pool_admin.empty()) {
+    // A running pool: its nodes as this node's GET /api/v1/pool lists them.
+    auto r = admin.request("GET", "/api/v1/pool");
+    if (r.status != 200 || !r.body.is_object()) {
+      std::fprintf(stderr,
+                   "pchat-bench: GET /api/v1/pool at %s answered %d (is it a pool node? token?)\n",
+                   admin_addr.c_str(), r.status);
+      return 3;
+    }
+    for (auto& n : r.body.value("nodes", nlohmann::json::array())) {
+      if (!n.value("live", false)) continue;
+      run_context::pool_member m;
+      m.name = n.value("name", "");
+      m.sip_port = n.value("sip_port", uint16_t{0});
+      m.http_port = n.value("http_port", uint16_t{0});
+      m.pool_port = n.value("pool_port", uint16_t{0});
+      m.pid = find_listener_pid(m.sip_port);
+      if (n.value("self", false)) m.token = admin.token();
+      members.push_back(m);
+    }
+    std::sort(members.begin(), members.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    if (members.empty()) {
+      std::fprintf(stderr, "pchat-bench: the pool at %s lists no live node\n", admin_addr.c_str());
+      return 3;
+    }
+    sip_port = members[0].sip_port;
+    server_pid = members[0].pid;
+  }
   run_context ctx{opt, admin};
   ctx.domain = status->value("domain", "example.com");
   ctx.sip_host = sip_host;
@@ -156,19 +212,31 @@ int main(int argc, char** argv) {
   ctx.work_dir = work_dir;
   ctx.run_tag = "pb" + std::to_string(getpid()) + "x" + std::to_string(std::time(nullptr) % 100000);
   ctx.deadline = started + std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
+  if (members.empty() && opt.profile == "pool")  // standalone: the reference without a pool
+    members.push_back({"standalone", sip_port, ctx.http_port, 0, server_pid, admin.token()});
+  ctx.pool = members;
+  if (pool)
+    ctx.etcd_port = static_cast<uint16_t>(
+        std::atoi(pool->etcd_endpoint().c_str() + pool->etcd_endpoint().rfind(':') + 1));
 
   bench_report rep = run_profile(ctx);
   rep.command_line = opt.command_line;
   rep.build_type = PCHAT_BUILD_TYPE;
   rep.machine = machine_text();
-  if (!opt.spawn_server.empty())
+  if (pool)
+    rep.notes.push_back("pool of " + std::to_string(opt.spawn_pool) +
+                        " pchatd nodes and etcd spawned by the bench");
+  else if (!opt.spawn_server.empty())
     rep.notes.push_back("pchatd spawned by the bench (fresh data dir)");
   if (steady::now() >= ctx.deadline)
     rep.notes.push_back("the run hit its --timeout of " +
                         std::to_string(static_cast<int>(timeout)) + " s");
 
   // Clean up: a spawned server's data goes away whole; on a running server, the rooms.
-  if (!opt.spawn_server.empty()) {
+  if (pool) {
+    admin.disconnect();
+    pool.reset();  // kill -9 of every node and etcd: the data folders go with the work folder
+  } else if (!opt.spawn_server.empty()) {
     admin.disconnect();
     std::fprintf(stderr, "pchat-bench: stopping pchatd\n");
     auto t0 = steady::now();

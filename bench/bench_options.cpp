@@ -41,6 +41,13 @@ Profiles:
               12+2+2 rooms per user, 24 posts/s and 10 joins/s per 80,000 users
   durable     --users=1000, one member per room, each posting closed-loop (--window
               unacknowledged): durable acknowledged posts/s against the RocksDB ceiling
+  pool        against a pool (--spawn-pool=N with --spawn-server, or --pool-admin=HOST:HTTP of
+              a running pool's node; a standalone server is the reference without a pool):
+              --users=270 in --rooms=30, user u signed in on node
+              u % N; --rate=100 posts/s for --duration=20 s: post->delivery p50/p99 for
+              receivers on the room owner's node vs other nodes; then closed-loop posting
+              (--window per room): posts/s; server CPU per post over all nodes, BASP bytes
+              per post (TCP bytes on the pool ports), commit batches and synced writes
   overload    --users=200 in rooms of 20 posting --rate=100/s for --duration=20 s, then
               again with a flooding client (200 posts of 16 kB in flight), a member that
               stops reading, 100 SIP and 20 HTTP slowloris connections, then again without
@@ -61,6 +68,8 @@ Options:
   --spawn-arg=ARG     extra argument for the spawned pchatd (repeatable), e.g.
                       --spawn-arg=--auth=none while the bench does not provision users
   --data-dir=DIR      data folder of a spawned pchatd (default: a temporary folder, removed)
+  --spawn-pool=N      with --spawn-server: etcd and N pool nodes on 127.0.0.1 (bench/local_pool.h)
+  --pool-admin=HOST:HTTPPORT  a running pool: one node's admin API (--admin-token-file its token)
   --timeout=SECONDS   hard limit on the whole run (default: derived from the profile)
   --keep-rooms        do not delete the rooms created on a running server
 )";
@@ -107,6 +116,8 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
       {"admin-token-file", str(out.admin_token_file)},
       {"spawn-server", str(out.spawn_server)},
       {"data-dir", str(out.data_dir)},
+      {"spawn-pool", u32(out.spawn_pool)},
+      {"pool-admin", str(out.pool_admin)},
       {"route", str(out.route)},
       {"trunks", i32(out.trunks)},
       {"source-addresses", i32(out.source_addresses)},
@@ -170,13 +181,15 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
     }
   }
   out.post_bytes = static_cast<size_t>(post_bytes);
-  static const char* kProfiles[] = {"ceiling", "idle", "big-room", "lync-model", "durable", "overload"};
+  static const char* kProfiles[] = {"ceiling", "idle",     "big-room", "lync-model",
+                                    "durable", "overload", "pool"};
   bool known = false;
   for (auto* p : kProfiles) known = known || out.profile == p;
   if (!known) {
-    error = out.profile.empty() ? "--profile is required"
-                                : "unknown profile '" + out.profile +
-                                      "' (ceiling, idle, big-room, lync-model, durable, overload)";
+    error = out.profile.empty()
+                ? "--profile is required"
+                : "unknown profile '" + out.profile +
+                      "' (ceiling, idle, big-room, lync-model, durable, overload, pool)";
     return false;
   }
   if (out.route != "auto" && out.route != "direct" && out.route != "frontend" &&
@@ -184,7 +197,16 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
     error = "--route must be auto, direct, frontend, udp or tls";
     return false;
   }
-  if (out.spawn_server.empty() && (out.server.empty() || out.admin.empty())) {
+  if (!out.pool_admin.empty() && !loopback_host_port(out.pool_admin)) {
+    error = "--pool-admin must be a loopback address with a port (127.x.x.x:PORT)";
+    return false;
+  }
+  if (out.spawn_pool > 9 || (out.spawn_pool > 0 && out.spawn_server.empty())) {
+    error = "--spawn-pool=N (1..9) needs --spawn-server=PATH (the pchatd every node runs)";
+    return false;
+  }
+  if (out.spawn_server.empty() && out.pool_admin.empty() &&
+      (out.server.empty() || out.admin.empty())) {
     error = "give --spawn-server=PATH, or both --server=HOST:SIPPORT and --admin=HOST:HTTPPORT";
     return false;
   }

@@ -25,7 +25,9 @@ struct bench_options {
   std::string admin_token_file;         // its admin token (default <data-dir>/admin.token)
   std::string spawn_server;             // path to pchatd: the bench starts it on free ports
   std::vector<std::string> spawn_args;  // extra pchatd arguments (--spawn-arg, repeatable)
-  std::string data_dir;        // with --spawn-server: where its data goes (default: a temp dir)
+  std::string data_dir;     // with --spawn-server: where its data goes (default: a temp dir)
+  uint32_t spawn_pool = 0;  // with --spawn-server: start etcd and this many pool nodes instead
+  std::string pool_admin;   // HOST:HTTPPORT of one node of a running pool (the others found there)
   std::string route = "auto";  // auto|direct|frontend|udp|tls
   int trunks = 8;
   int source_addresses = 8;

@@ -84,7 +84,8 @@ std::shared_ptr<sip_connection> load_driver::trunk_for(uint32_t u) {
   if (!t || t->is_closed()) {
     connection_config cc;
     cc.server_host = cfg_.server_host;
-    cc.server_port = cfg_.server_port;
+    cc.server_port = cfg_.server_ports.empty() ? cfg_.server_port
+                                               : cfg_.server_ports[u % cfg_.server_ports.size()];
     cc.local_address = source_address(static_cast<uint32_t>(u % k));
     // A front end's connection carries thousands of users: give its queue room.
     cc.max_output_bytes = 64 * 1024 * 1024;
@@ -116,7 +117,8 @@ void load_driver::make_client(uint32_t u) {
                                                    : transport_kind::tcp;
     cc.tls_ca_file = cfg_.tls_ca_file;
     cc.server_host = cfg_.server_host;
-    cc.server_port = cfg_.server_port;
+    cc.server_port = cfg_.server_ports.empty() ? cfg_.server_port
+                                               : cfg_.server_ports[u % cfg_.server_ports.size()];
     cc.local_address = source_address(u);
     us.client = std::make_unique<chat_client>(loop_, cc, cfg);
   }
@@ -343,7 +345,8 @@ void load_driver::on_message(uint32_t u, const client::chat_post& p) {
     ledger_.record_delivery(id, UINT32_MAX, 0, sent, now);  // counted as misrouted
     return;
   }
-  ledger_.record_delivery(id, room, static_cast<uint32_t>(pos), sent, now);
+  if (ledger_.record_delivery(id, room, static_cast<uint32_t>(pos), sent, now) && delivery_class_)
+    class_latency_[delivery_class_(room, u) & 1].record(std::chrono::nanoseconds(now - sent));
 }
 
 bool load_driver::post(uint32_t room, uint32_t pos) {

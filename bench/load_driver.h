@@ -46,6 +46,9 @@ struct driver_config {
   std::string server_host = "127.0.0.1";
   uint16_t server_port = 0;
   std::string tls_ca_file;  // route tls: the server's certificate (PEM) to verify it with
+  // A pool (direct and tls routes): user u signs in on the node whose SIP port is
+  // server_ports[u % size]; empty: every user on server_port.
+  std::vector<uint16_t> server_ports;
   int trunks = 8;
   int source_addresses = 8;  // 127.0.0.2 .. 127.0.0.(1+N)
   std::string domain = "example.com";
@@ -139,6 +142,13 @@ class load_driver {
   const latency_histogram& churn_join() const { return churn_join_; }    // join+back-chat
   size_t ready_users() const;
   size_t connections() const;
+  // Pool profile: post->delivery latency per class of (room, receiving user), e.g. 0 = the
+  // receiver's node owns the room, 1 = another node. Deliveries are recorded from the call on.
+  void set_delivery_class(std::function<int(uint32_t room, uint32_t user)> f) {
+    delivery_class_ = std::move(f);
+  }
+  const latency_histogram& class_latency(int c) const { return class_latency_[c & 1]; }
+  void clear_class_latency() { class_latency_[0].clear(), class_latency_[1].clear(); }
   // Client faults (server behaviour a SIPE client would choke on): total and a few texts.
   uint64_t fault_count() const;
   std::vector<std::string> fault_samples(size_t max) const;
@@ -186,6 +196,8 @@ class load_driver {
   delivery_ledger ledger_;
   driver_counters counters_;
   latency_histogram signin_, signin_join_, churn_join_;
+  std::function<int(uint32_t, uint32_t)> delivery_class_;
+  latency_histogram class_latency_[2];
   bool closed_loop_ = false;
   bool closing_ = false;   // close_all() under way: callbacks are ignored
   size_t signing_in_ = 0;  // sign-ins (including their joins) in flight

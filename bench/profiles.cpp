@@ -7,13 +7,18 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include "bench/bad_clients.h"
 #include "bench/load_driver.h"
 #include "bench/process_probe.h"
 #include "bench/sip_ceiling.h"
+#include "pool/placement.h"
 #include "tools/client/client_loop.h"
 
 namespace pchat::bench {
@@ -37,6 +42,7 @@ profile_defaults defaults_for(const std::string& p) {
   if (p == "big-room") return {2000, 20};
   if (p == "lync-model") return {80000, 60};
   if (p == "overload") return {200, 20};
+  if (p == "pool") return {270, 20};
   return {1000, 10};  // durable
 }
 
@@ -603,12 +609,14 @@ void run_durable(run_context& ctx, bench_report& rep, uint32_t users, double dur
 
 // One measured posting phase of the overload profile: `secs` of posting at `rate` in random
 // rooms, then the drain; the server's RSS is sampled every second (peak in *rss_peak_kb).
-step_row overload_phase(run_context& ctx, load_driver& d, const char* label, double rate, double secs,
-                        uint32_t rooms, std::mt19937& rng, uint64_t* rss_peak_kb, uint32_t* step_id) {
+step_row overload_phase(run_context& ctx, load_driver& d, const char* label, double rate,
+                        double secs, uint32_t rooms, std::mt19937& rng, uint64_t* rss_peak_kb,
+                        uint32_t* step_id) {
   uint32_t st = d.ledger().begin_step(label, rate);
   *step_id = st;
   cpu_window cpu(ctx.server_pid);
-  std::vector<load_driver::stream> streams{{rate, [&] { return d.post_random(random_below(rng, rooms)); }}};
+  std::vector<load_driver::stream> streams{
+      {rate, [&] { return d.post_random(random_below(rng, rooms)); }}};
   auto t0 = steady::now();
   for (double done = 0; done < secs && steady::now() < ctx.deadline; done += 1) {
     d.run_streams(milliseconds(static_cast<int64_t>(std::min(1.0, secs - done) * 1000)), streams);
@@ -623,9 +631,11 @@ step_row overload_phase(run_context& ctx, load_driver& d, const char* label, dou
   row.server_cpu_pct = srv;
   row.bench_cpu_pct = bench;
   row.good = row.late == 0 && row.sip_503 == 0 && row.failed == 0 && row.duplicated == 0;
-  progress("phase %-9s posts/s %.0f deliveries/s %.0f p50 %.1f ms p99 %.1f ms 503 %llu server %.0f%% bench %.0f%%",
-           label, row.posts_per_s, row.deliveries_per_s, row.p50_ms, row.p99_ms,
-           static_cast<unsigned long long>(row.sip_503), srv, bench);
+  progress(
+      "phase %-9s posts/s %.0f deliveries/s %.0f p50 %.1f ms p99 %.1f ms 503 %llu server %.0f%% "
+      "bench %.0f%%",
+      label, row.posts_per_s, row.deliveries_per_s, row.p50_ms, row.p99_ms,
+      static_cast<unsigned long long>(row.sip_503), srv, bench);
   return row;
 }
 
@@ -635,7 +645,8 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   rooms = std::min(rooms, users);
   std::vector<created_room> made, bad_room;
   std::string err;
-  if (!ctx.create_rooms(rooms, "ovl", made, err) || !ctx.create_rooms(1, "ovl-bad", bad_room, err)) {
+  if (!ctx.create_rooms(rooms, "ovl", made, err) ||
+      !ctx.create_rooms(1, "ovl-bad", bad_room, err)) {
     rep.notes.push_back("room creation failed: " + err);
     return;
   }
@@ -648,7 +659,8 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   double rate = opt.rate > 0 ? opt.rate : 100;
   uint64_t rss_base = 0, rss_bad = 0;
   uint32_t base_step = 0, over_step = 0;
-  step_row base = overload_phase(ctx, d, "baseline", rate, duration_s, rooms, rng, &rss_base, &base_step);
+  step_row base =
+      overload_phase(ctx, d, "baseline", rate, duration_s, rooms, rng, &rss_base, &base_step);
   rep.steps.push_back(base);
 
   bad_clients_config bc;
@@ -659,7 +671,8 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   bc.user_prefix = ctx.run_tag + "bad";
   bc.room_uri = bad_room[0].uri;
   for (auto& r : made) bc.slow_reader_rooms.push_back(r.uri);  // all the normal traffic too
-  if (!ctx.admin.ensure_users({bc.user_prefix + "flood@" + bc.domain, bc.user_prefix + "slow@" + bc.domain})) {
+  if (!ctx.admin.ensure_users(
+          {bc.user_prefix + "flood@" + bc.domain, bc.user_prefix + "slow@" + bc.domain})) {
     rep.notes.push_back("bad clients not provisioned: " + ctx.admin.last_error());
     d.close_all();
     return;
@@ -671,10 +684,12 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
     return;
   }
   auto status0 = ctx.admin.status().value_or(nlohmann::json::object());
-  progress("bad clients on: flooder (%d in flight), a member not reading, %d SIP and %d HTTP slowloris",
-           bc.flood_inflight, bc.slowloris, bc.http_port ? bc.http_slowloris : 0);
+  progress(
+      "bad clients on: flooder (%d in flight), a member not reading, %d SIP and %d HTTP slowloris",
+      bc.flood_inflight, bc.slowloris, bc.http_port ? bc.http_slowloris : 0);
   bad.begin();
-  step_row over = overload_phase(ctx, d, "overload", rate, duration_s, rooms, rng, &rss_bad, &over_step);
+  step_row over =
+      overload_phase(ctx, d, "overload", rate, duration_s, rooms, rng, &rss_bad, &over_step);
   rep.steps.push_back(over);
   // The admin API while HTTP slowloris connections are held (after the phase: this call
   // blocks the bench's loop).
@@ -686,14 +701,16 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   // (fsync latency varies run to run).
   uint64_t rss_after = 0;
   uint32_t after_step = 0;
-  step_row after = overload_phase(ctx, d, "after", rate, duration_s, rooms, rng, &rss_after, &after_step);
+  step_row after =
+      overload_phase(ctx, d, "after", rate, duration_s, rooms, rng, &rss_after, &after_step);
   rep.steps.push_back(after);
   auto status1 = ctx.admin.status().value_or(nlohmann::json::object());
   auto delta = [&](const char* k) { return status1.value(k, 0.0) - status0.value(k, 0.0); };
 
   d.ledger().finalize();
   auto k = d.ledger().step(over_step);
-  fill_common(rep, d, d.ledger().total(), base.posts_per_s > 0 ? duration_s * 3 : 0, ctx.server_pid);
+  fill_common(rep, d, d.ledger().total(), base.posts_per_s > 0 ? duration_s * 3 : 0,
+              ctx.server_pid);
   rep.latency = k.latency;  // the headline latency is the overload phase's
   rep.server_cpu_pct = over.server_cpu_pct;
   rep.bench_cpu_pct = over.bench_cpu_pct;
@@ -702,32 +719,336 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   rep.details["overload_p99_ms"] = over.p99_ms;
   rep.details["after_p99_ms"] = after.p99_ms;
   rep.details["p99_ratio"] = std::round(ratio * 100) / 100;
-  rep.details["server_rss_peak_kb"] = {{"baseline", rss_base}, {"overload", rss_bad}, {"after", rss_after}};
-  rep.details["flood"] = {{"sent", counts.flood_sent}, {"ok", counts.flood_ok}, {"503", counts.flood_503},
-                          {"failed", counts.flood_failed},
-                          {"ok_per_s", std::round(static_cast<double>(counts.flood_ok) / duration_s)}};
+  rep.details["server_rss_peak_kb"] = {
+      {"baseline", rss_base}, {"overload", rss_bad}, {"after", rss_after}};
+  rep.details["flood"] = {
+      {"sent", counts.flood_sent},
+      {"ok", counts.flood_ok},
+      {"503", counts.flood_503},
+      {"failed", counts.flood_failed},
+      {"ok_per_s", std::round(static_cast<double>(counts.flood_ok) / duration_s)}};
   rep.details["slow_reader_closed"] = counts.slow_reader_closed;
-  rep.details["slowloris"] = {{"sip_open", counts.slowloris_open}, {"sip_closed", counts.slowloris_closed},
+  rep.details["slowloris"] = {{"sip_open", counts.slowloris_open},
+                              {"sip_closed", counts.slowloris_closed},
                               {"http_open", counts.http_slowloris_open},
                               {"http_closed", counts.http_slowloris_closed}};
-  rep.details["admin_status_during_overload"] = {{"ms", std::round(http_ms * 10) / 10}, {"ok", hs.has_value()}};
+  rep.details["admin_status_during_overload"] = {{"ms", std::round(http_ms * 10) / 10},
+                                                 {"ok", hs.has_value()}};
   rep.details["server_limits"] = {{"pauses", delta("pauses")},
                                   {"slow_readers_closed", delta("slow_readers_closed")},
                                   {"stalled_messages_closed", delta("stalled_messages_closed")},
                                   {"connections_refused", delta("connections_refused")},
                                   {"responses_503", delta("responses_503")}};
-  progress("p99 %.1f ms without, %.1f ms with the bad clients (x%.2f), %.1f ms after; flood %llu ok %llu 503; "
-           "slow reader %s; admin status %.0f ms",
-           base.p99_ms, over.p99_ms, ratio, after.p99_ms, static_cast<unsigned long long>(counts.flood_ok),
-           static_cast<unsigned long long>(counts.flood_503), counts.slow_reader_closed ? "closed" : "still open",
-           http_ms);
+  progress(
+      "p99 %.1f ms without, %.1f ms with the bad clients (x%.2f), %.1f ms after; flood %llu ok "
+      "%llu 503; "
+      "slow reader %s; admin status %.0f ms",
+      base.p99_ms, over.p99_ms, ratio, after.p99_ms,
+      static_cast<unsigned long long>(counts.flood_ok),
+      static_cast<unsigned long long>(counts.flood_503),
+      counts.slow_reader_closed ? "closed" : "still open", http_ms);
   d.close_all();
   rep.targets.push_back({"post->delivery p99 with / without bad clients", ratio, 2, false, "x"});
   // One slow reader may cost at most its hard output limit (16 MiB) plus what the flood and
   // the held connections take.
   rep.targets.push_back({"server RSS peak growth with bad clients",
-                         (static_cast<double>(rss_bad) - static_cast<double>(rss_base)) / 1024, 64, false, "MB"});
+                         (static_cast<double>(rss_bad) - static_cast<double>(rss_base)) / 1024, 64,
+                         false, "MB"});
   rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
+}
+
+// ---------------------------------------------------------------------------------------
+// pool
+
+// Bytes sent over the established TCP connections of this machine that have one end on one
+// of `ports`, as `ss -tin` shows them (bytes_acked: each byte counted once, at its sender;
+// connections closed meanwhile are not counted).
+uint64_t tcp_bytes_on_ports(const std::set<uint16_t>& ports) {
+  FILE* p = popen("ss -Htin state established 2>/dev/null", "r");
+  if (!p) return 0;
+  std::string out;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  uint64_t total = 0;
+  bool match = false;
+  size_t at = 0;
+  auto port_of = [](const std::string& addr) {
+    auto c = addr.rfind(':');
+    return c == std::string::npos ? 0 : std::atoi(addr.c_str() + c + 1);
+  };
+  while (at < out.size()) {
+    size_t nl = out.find('\n', at);
+    if (nl == std::string::npos) nl = out.size();
+    std::string line = out.substr(at, nl - at);
+    at = nl + 1;
+    if (line.empty()) continue;
+    if (line[0] != '\t' && line[0] != ' ') {
+      std::istringstream f(line);
+      std::string rq, sq, local, peer;
+      f >> rq >> sq >> local >> peer;
+      match = ports.count(static_cast<uint16_t>(port_of(local))) ||
+              ports.count(static_cast<uint16_t>(port_of(peer)));
+      continue;
+    }
+    auto b = line.find("bytes_acked:");
+    if (match && b != std::string::npos) total += std::strtoull(line.c_str() + b + 12, nullptr, 10);
+    match = false;
+  }
+  return total;
+}
+
+// The counters of one node's GET /metrics (text format) the capacity model needs, summed
+// over their labels.
+struct node_counters {
+  double posts = 0, batches = 0, synced_writes = 0, batch_entries = 0;
+};
+node_counters scrape_counters(uint16_t http_port) {
+  node_counters c;
+  admin_client a("127.0.0.1:" + std::to_string(http_port));
+  auto r = a.request("GET", "/metrics");
+  if (r.status != 200) return c;
+  std::istringstream in(r.text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto name_end = line.find_first_of("{ ");
+    auto space = line.rfind(' ');
+    if (name_end == std::string::npos || space == std::string::npos) continue;
+    std::string name = line.substr(0, name_end);
+    double v = std::strtod(line.c_str() + space + 1, nullptr);
+    if (name == "pchat_posts_total")
+      c.posts += v;
+    else if (name == "pchat_commit_batches_total")
+      c.batches += v;
+    else if (name == "pchat_store_synced_writes_total")
+      c.synced_writes += v;
+    else if (name == "pchat_commit_batch_entries_sum")
+      c.batch_entries += v;
+  }
+  return c;
+}
+
+// What the pool costs over one phase: CPU of every node, BASP and etcd bytes, commit
+// counters of every node.
+struct pool_window {
+  run_context& ctx;
+  std::vector<process_sample> cpu0;
+  std::vector<node_counters> m0;
+  uint64_t basp0 = 0, etcd0 = 0;
+  steady::time_point t0 = steady::now();
+  std::set<uint16_t> pool_ports() const {
+    std::set<uint16_t> p;
+    for (auto& m : ctx.pool) p.insert(m.pool_port);
+    return p;
+  }
+  explicit pool_window(run_context& c) : ctx(c) {
+    for (auto& m : ctx.pool) {
+      cpu0.push_back(sample_process(m.pid));
+      m0.push_back(scrape_counters(m.http_port));
+    }
+    basp0 = tcp_bytes_on_ports(pool_ports());
+    if (ctx.etcd_port) etcd0 = tcp_bytes_on_ports({ctx.etcd_port});
+    t0 = steady::now();
+  }
+  // The phase's figures, per acknowledged post (posts) and per delivery.
+  nlohmann::json figures(double posts, double deliveries) {
+    double secs = duration<double>(steady::now() - t0).count();
+    double cpu_s = 0;
+    nlohmann::json nodes = nlohmann::json::array();
+    node_counters sum;
+    for (size_t i = 0; i < ctx.pool.size(); ++i) {
+      auto s1 = sample_process(ctx.pool[i].pid);
+      auto m1 = scrape_counters(ctx.pool[i].http_port);
+      double c = s1.ok && cpu0[i].ok ? s1.cpu_seconds - cpu0[i].cpu_seconds : 0;
+      cpu_s += c;
+      node_counters d{m1.posts - m0[i].posts, m1.batches - m0[i].batches,
+                      m1.synced_writes - m0[i].synced_writes,
+                      m1.batch_entries - m0[i].batch_entries};
+      sum.posts += d.posts, sum.batches += d.batches, sum.synced_writes += d.synced_writes,
+          sum.batch_entries += d.batch_entries;
+      nodes.push_back({{"name", ctx.pool[i].name},
+                       {"cpu_pct", std::round(secs > 0 ? 100 * c / secs : 0)},
+                       {"rss_kb", s1.rss_kb},
+                       {"posts", d.posts},
+                       {"commit_batches", d.batches},
+                       {"synced_writes", d.synced_writes},
+                       {"batch_entries", d.batch_entries}});
+    }
+    double basp = static_cast<double>(tcp_bytes_on_ports(pool_ports()) - basp0);
+    double etcd =
+        ctx.etcd_port ? static_cast<double>(tcp_bytes_on_ports({ctx.etcd_port}) - etcd0) : 0;
+    auto per = [](double x, double n) { return n > 0 ? std::round(x / n * 100) / 100 : 0.0; };
+    return {{"seconds", std::round(secs * 100) / 100},
+            {"nodes", nodes},
+            {"server_cpu_pct_all_nodes", std::round(secs > 0 ? 100 * cpu_s / secs : 0)},
+            {"server_cpu_us_per_post", per(cpu_s * 1e6, posts)},
+            {"server_cpu_us_per_delivery", per(cpu_s * 1e6, deliveries)},
+            {"basp_bytes", basp},
+            {"basp_bytes_per_post", per(basp, posts)},
+            {"etcd_bytes_per_s", per(etcd, secs)},
+            {"commit_batches_per_post", per(sum.batches, posts)},
+            {"synced_writes_per_post", per(sum.synced_writes, posts)},
+            {"entries_per_batch", per(sum.batch_entries, sum.batches)}};
+  }
+};
+
+void run_pool(run_context& ctx, bench_report& rep, uint32_t users, double duration_s) {
+  const auto& opt = ctx.opt;
+  const size_t nodes = ctx.pool.size();
+  uint32_t rooms = std::min(opt.rooms ? opt.rooms : std::max<uint32_t>(1, users / 9), users);
+  uint32_t per_room = users / rooms;
+  std::vector<created_room> made;
+  std::string err;
+  progress("creating %u rooms on a pool of %zu nodes", rooms, nodes);
+  if (!ctx.create_rooms(rooms, "pool", made, err)) {
+    rep.notes.push_back("room creation failed: " + err);
+    return;
+  }
+  // Every node must know the rooms before its users join (the directory reaches the other
+  // nodes within their 100 ms poll); nodes whose token the bench lacks get a second.
+  auto known_until = steady::now() + seconds(10);
+  bool waited_blind = false;
+  for (auto& m : ctx.pool) {
+    if (m.token.empty()) {
+      waited_blind = true;
+      continue;
+    }
+    admin_client a("127.0.0.1:" + std::to_string(m.http_port));
+    a.set_token(m.token);
+    while (a.request("GET", "/api/v1/rooms/" + made.back().id).status != 200 &&
+           steady::now() < known_until)
+      std::this_thread::sleep_for(milliseconds(20));
+  }
+  if (waited_blind) std::this_thread::sleep_for(seconds(1));
+
+  client::client_loop loop;
+  auto cfg = make_driver_config(ctx, route_kind::direct);
+  for (auto& m : ctx.pool) cfg.server_ports.push_back(m.sip_port);
+  load_driver d(loop, cfg);
+  rep.route = "direct, user u on node u % " + std::to_string(nodes);
+  auto room_of = [&](uint32_t u) { return std::min(u / per_room, rooms - 1); };
+  if (!seat_and_sign_in(ctx, d, rep, made, users, room_of)) return;
+
+  // Who serves each room: its claim in GET /api/v1/pool (nodes whose token the bench has),
+  // else rendezvous placement over the node names.
+  std::vector<std::string> names;
+  for (auto& m : ctx.pool) names.push_back(m.name);
+  std::map<std::string, size_t> claimed;
+  for (size_t i = 0; i < nodes; ++i) {
+    if (ctx.pool[i].token.empty()) continue;
+    admin_client a("127.0.0.1:" + std::to_string(ctx.pool[i].http_port));
+    a.set_token(ctx.pool[i].token);
+    auto r = a.request("GET", "/api/v1/pool");
+    if (r.status == 200 && r.body.is_object())
+      for (auto& e : r.body.value("rooms", nlohmann::json::array()))
+        claimed[e.value("room_id", "")] = i;
+  }
+  std::vector<size_t> owner(rooms);
+  size_t from_claims = 0;
+  std::vector<uint32_t> owned(nodes, 0);
+  for (uint32_t r = 0; r < rooms; ++r) {
+    auto c = claimed.find(made[r].id);
+    if (c != claimed.end()) {
+      owner[r] = c->second;
+      ++from_claims;
+    } else {
+      auto first = pool::rank(made[r].id, names)[0];
+      owner[r] = static_cast<size_t>(std::find(names.begin(), names.end(), first) - names.begin());
+    }
+    ++owned[owner[r]];
+  }
+  rep.details["pool_nodes"] = nodes;
+  rep.details["rooms_owned_per_node"] = owned;
+  rep.details["owners_from_claims"] = from_claims;
+  rep.details["members_per_room"] = per_room;
+  d.set_delivery_class(
+      [&](uint32_t room, uint32_t user) { return user % nodes == owner[room] ? 0 : 1; });
+
+  auto split = [&](const char* what) {
+    nlohmann::json j;
+    for (int c = 0; c < 2; ++c) {
+      auto& h = d.class_latency(c);
+      j[c == 0 ? "on_owner_node" : "on_other_nodes"] = {{"deliveries", h.count()},
+                                                        {"p50_ms", h.quantile_ms(0.5)},
+                                                        {"p99_ms", h.quantile_ms(0.99)},
+                                                        {"p999_ms", h.quantile_ms(0.999)}};
+    }
+    progress("%s: delivery p50/p99 on the owner's node %.2f/%.2f ms, on other nodes %.2f/%.2f ms",
+             what, d.class_latency(0).quantile_ms(0.5), d.class_latency(0).quantile_ms(0.99),
+             d.class_latency(1).quantile_ms(0.5), d.class_latency(1).quantile_ms(0.99));
+    return j;
+  };
+
+  // Phase 1: posts at a fixed rate into random rooms.
+  std::mt19937 rng(opt.seed);
+  double rate = opt.rate > 0 ? opt.rate : 100;
+  d.clear_class_latency();
+  uint32_t st = d.ledger().begin_step("rate", rate);
+  pool_window w1(ctx);
+  cpu_window bench_cpu(0);
+  std::vector<load_driver::stream> streams{
+      {rate, [&] { return d.post_random(random_below(rng, rooms)); }}};
+  progress("phase 1: %.0f posts/s for %.0f s", rate, duration_s);
+  auto t0 = steady::now();
+  d.run_streams(milliseconds(static_cast<int64_t>(duration_s * 1000)), streams);
+  double secs1 = duration<double>(steady::now() - t0).count();
+  double bench1 = bench_cpu.bench_pct();
+  d.drain(std::min(ctx.deadline, steady::now() + seconds(10)));
+  auto& t1 = d.ledger().step(st);
+  auto phase1 = w1.figures(static_cast<double>(t1.posts_acked), static_cast<double>(t1.deliveries));
+  phase1["delivery_split"] = split("phase 1");
+  phase1["posts_per_s"] = std::round(t1.posts_acked / secs1 * 10) / 10;
+  phase1["deliveries_per_s"] = std::round(t1.deliveries / secs1);
+  phase1["p50_ms"] = t1.latency.quantile_ms(0.5);
+  phase1["p99_ms"] = t1.latency.quantile_ms(0.99);
+  phase1["ack_p50_ms"] = t1.ack.quantile_ms(0.5);
+  phase1["ack_p99_ms"] = t1.ack.quantile_ms(0.99);
+  phase1["bench_cpu_pct"] = std::round(bench1);
+  rep.details["phase_rate"] = phase1;
+
+  // Phase 2: closed loop, --window posts in flight per room.
+  d.clear_class_latency();
+  uint32_t st2 = d.ledger().begin_step("closed-loop", 0);
+  pool_window w2(ctx);
+  cpu_window bench_cpu2(0);
+  progress("phase 2: closed loop, %d posts in flight per room, %.0f s", opt.window, duration_s);
+  auto t2 = steady::now();
+  d.set_closed_loop(true);
+  for (int k = 0; k < opt.window; ++k)
+    for (uint32_t r = 0; r < rooms; ++r) d.post(r, static_cast<uint32_t>(k) % per_room);
+  d.run_for(milliseconds(static_cast<int64_t>(duration_s * 1000)));
+  d.set_closed_loop(false);
+  double secs2 = duration<double>(steady::now() - t2).count();
+  double bench2 = bench_cpu2.bench_pct();
+  d.drain(std::min(ctx.deadline, steady::now() + seconds(10)));
+  auto& tt2 = d.ledger().step(st2);
+  auto phase2 =
+      w2.figures(static_cast<double>(tt2.posts_acked), static_cast<double>(tt2.deliveries));
+  phase2["delivery_split"] = split("phase 2");
+  phase2["posts_per_s"] = std::round(tt2.posts_acked / secs2 * 10) / 10;
+  phase2["deliveries_per_s"] = std::round(tt2.deliveries / secs2);
+  phase2["p50_ms"] = tt2.latency.quantile_ms(0.5);
+  phase2["p99_ms"] = tt2.latency.quantile_ms(0.99);
+  phase2["ack_p50_ms"] = tt2.ack.quantile_ms(0.5);
+  phase2["ack_p99_ms"] = tt2.ack.quantile_ms(0.99);
+  phase2["bench_cpu_pct"] = std::round(bench2);
+  rep.details["phase_closed_loop"] = phase2;
+  progress(
+      "phase 2: %.0f posts/s, %.0f deliveries/s, CPU %.0f us per post over all nodes, %.0f BASP "
+      "bytes per post",
+      tt2.posts_acked / secs2, tt2.deliveries / secs2,
+      phase2["server_cpu_us_per_post"].get<double>(), phase2["basp_bytes_per_post"].get<double>());
+
+  d.ledger().finalize();
+  fill_common(rep, d, d.ledger().step(st), secs1, ctx.server_pid);
+  rep.lost = d.ledger().total().lost;
+  rep.duplicated = d.ledger().total().duplicated;
+  rep.server_cpu_pct = phase1["server_cpu_pct_all_nodes"].get<double>();
+  rep.bench_cpu_pct = bench1;
+  rep.targets.push_back({"lost deliveries", static_cast<double>(rep.lost), 0, false, ""});
+  d.close_all();
 }
 
 }  // namespace
@@ -779,6 +1100,8 @@ bench_report run_profile(run_context& ctx) {
     run_lync_model(ctx, rep, users, duration_s);
   else if (ctx.opt.profile == "overload")
     run_overload(ctx, rep, users, duration_s);
+  else if (ctx.opt.profile == "pool")
+    run_pool(ctx, rep, users, duration_s);
   else
     run_durable(ctx, rep, users, duration_s);
   rep.load_after = loadavg();

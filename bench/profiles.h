@@ -14,6 +14,8 @@
 //               auditoriums, where 2 presenters post), 12 + 2 + 2 rooms per user; 22.22 +
 //               1.67 + 0.15 posts/s and 10 part-and-rejoin joins/s per 80,000 users.
 //   durable     one member per room, closed-loop posting: acknowledged (synced) posts/s.
+//   pool        against a pool: delivery latency for receivers on the room owner's node vs
+//               others, closed-loop posts/s, CPU and BASP bytes per post (see usage_text()).
 //   overload    rooms of 20 posting at --rate, measured without, with and again without bad clients
 //               (bench/bad_clients.h: a flooder, a member that stops reading, SIP and HTTP
 //               slowloris connections): post->delivery p99 with vs without, server RSS.
@@ -41,8 +43,18 @@ struct run_context {
   uint16_t sip_port = 0;
   uint16_t sip_tls_port = 0;  // route tls
   std::string tls_ca_file;    // route tls: <data-dir>/tls.crt unless the server has its own
-  uint16_t http_port = 0;  // the admin API's port (overload: HTTP slowloris)
-  pid_t server_pid = 0;  // 0 if unknown: no CPU/RSS figures
+  uint16_t http_port = 0;     // the admin API's port (overload: HTTP slowloris)
+  pid_t server_pid = 0;       // 0 if unknown: no CPU/RSS figures
+  // Pool profile: every node of the pool (names n1.., ports, pid 0 if unknown) and etcd's
+  // client port (0 if unknown).
+  struct pool_member {
+    std::string name;
+    uint16_t sip_port = 0, http_port = 0, pool_port = 0;
+    pid_t pid = 0;
+    std::string token;  // its admin token ("" unknown: that node's admin API is not asked)
+  };
+  std::vector<pool_member> pool;
+  uint16_t etcd_port = 0;
   std::string work_dir;  // scratch files (responder output, RocksDB probe)
   std::string run_tag;   // unique per run, used in room and user names
   std::chrono::steady_clock::time_point deadline;  // hard end of the whole run
