@@ -981,6 +981,16 @@ void run_pool(run_context& ctx, bench_report& rep, uint32_t users, double durati
     return j;
   };
 
+  // Phase 0: every user signed in, nobody posting: what the pool costs by itself (leases,
+  // directory polls, BASP heartbeats), to take off the per-post figures.
+  {
+    pool_window w0(ctx);
+    d.run_for(seconds(5));
+    rep.details["phase_idle"] = w0.figures(0, 0);
+    progress("idle: server CPU %.0f %% over all nodes",
+             rep.details["phase_idle"]["server_cpu_pct_all_nodes"].get<double>());
+  }
+
   // Phase 1: posts at a fixed rate into random rooms.
   std::mt19937 rng(opt.seed);
   double rate = opt.rate > 0 ? opt.rate : 100;
