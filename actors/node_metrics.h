@@ -57,6 +57,10 @@ struct node_metrics {
   // Messages noted for the indexer (actors/index_feed.h) and messages it has indexed; its
   // lag is the feed's (server_context::index).
   metrics::counter index_queued, index_done;
+  // Pool only (room_actor.cpp): posts shipped to a room's follower (one request each, the
+  // replication cost), followers that failed (an error, a timeout, their node gone) and
+  // followers caught up (a tail or full copy) before they count.
+  metrics::counter pool_shipped, pool_follower_failures, pool_followers_caught_up;
 
   // Counts a post's end: accepted when `err` is null, else by the error's kind.
   void count_post(const caf::error* err) noexcept;

@@ -585,6 +585,7 @@ void ship_post(room_ptr self, uint64_t id, const storage::message_record& m,
   // A follower that does not answer in half the post's time is replaced while the post can
   // still be acknowledged through the next one.
   auto timeout = st.ctx->commit_timeout / 2;
+  st.ctx->metrics->pool_shipped.add();
   if (event)
     self->request(st.pool.follower, timeout, ship_atom::value, st.rec.id, st.pool.epoch, m, *event)
         .then(on_ok, on_err);
@@ -621,6 +622,7 @@ void follower_failed(room_ptr self, uint64_t gen, const caf::error& err) {
   bool ours = decode_error(err, &code, &reason);
   if (ours && code == errc::forbidden && reason.rfind("stale epoch", 0) == 0) return lose_room(self, reason);
   if (!ours) reason = self->system().render(err);
+  st.ctx->metrics->pool_follower_failures.add();
   PCHAT_LOG(warn, "room", "follower failed; catching up another before acknowledging",
             "room=" + st.uri + " error=" + log::quote(reason));
   if (st.pool.follower) {
@@ -724,6 +726,7 @@ void choose_follower(room_ptr self) {
                                 st.pool.candidate = caf::actor{};
                                 st.pool.follower = cand;
                                 self->monitor(cand);
+                                st.ctx->metrics->pool_followers_caught_up.add();
                                 PCHAT_LOG(info, "room", "follower caught up; posts are acknowledged again",
                                           "room=" + st.uri + " epoch=" + std::to_string(st.pool.epoch) +
                                               " copy=" + (tail ? "tail" : "full"));

@@ -2,15 +2,56 @@
 
 #include <caf/all.hpp>
 
+#include <map>
+#include <string>
+
 #include "actors/messages.h"
 #include "actors/pool_view.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
+#include "pool/etcd_client.h"
+#include "pool/pool_keys.h"
 
 namespace pchat::app {
 namespace {
 
 using nlohmann::json;
+
+// The most keys under /<pool>/rooms/ one status reads (an owner and a compliance key per
+// room): bounds the answer and the etcd read; beyond it `claims_truncated` says so.
+constexpr int64_t kMaxRoomKeys = 20000;
+
+// Every room claim in etcd ({room_id, owner, epoch} by room id) and how many each node
+// owns, read in one bounded range on this (HTTP) thread. Adds `claims`,
+// `claims_truncated` and each node's `rooms_owned`, or `claims_error` when etcd did not
+// answer (the rest of the status still stands).
+void add_claims(pool::etcd_client& etcd, const std::string& pool_name, json* out) {
+  pool::etcd_range r;
+  const std::string prefix = pool::rooms_prefix(pool_name);
+  if (auto st = etcd.range_created_since(prefix, 0, kMaxRoomKeys, &r); !st.is_ok()) {
+    (*out)["claims_error"] = "cannot read the room claims from etcd: " + st.reason();
+    return;
+  }
+  const std::string suffix = "/owner";
+  std::map<std::string, json> by_room;
+  std::map<std::string, uint64_t> owned;
+  for (auto& kv : r.kvs) {
+    if (kv.key.size() <= prefix.size() + suffix.size() ||
+        kv.key.compare(kv.key.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;  // the room's compliance key
+    std::string room_id = kv.key.substr(prefix.size(), kv.key.size() - prefix.size() - suffix.size());
+    ++owned[kv.value];
+    by_room[room_id] = {{"room_id", room_id}, {"owner", kv.value}, {"epoch", kv.create_revision}};
+  }
+  json claims = json::array();
+  for (auto& [_, c] : by_room) claims.push_back(std::move(c));
+  (*out)["claims"] = std::move(claims);
+  (*out)["claims_truncated"] = r.more;
+  for (auto& n : (*out)["nodes"]) {
+    auto it = owned.find(n.value("name", ""));
+    n["rooms_owned"] = it == owned.end() ? 0 : it->second;
+  }
+}
 
 json to_json(const actors::pool_status& s) {
   json nodes = json::array(), rooms = json::array();
@@ -67,8 +108,8 @@ web::http_response drain(caf::actor_system& sys, const actors::server_context& c
 }  // namespace
 
 web::http_handler make_pool_api(caf::actor_system& sys, std::shared_ptr<const actors::server_context> ctx,
-                                web::http_handler next) {
-  return [&sys, ctx, next = std::move(next)](const web::http_request& req) -> web::http_response {
+                                std::shared_ptr<pool::etcd_client> etcd, web::http_handler next) {
+  return [&sys, ctx, etcd = std::move(etcd), next = std::move(next)](const web::http_request& req) -> web::http_response {
     if (req.path == "/api/v1/pool/drain") return drain(sys, *ctx, req, true);
     if (req.path == "/api/v1/pool/undrain") return drain(sys, *ctx, req, false);
     if (req.path != "/api/v1/pool") return next(req);
@@ -78,7 +119,13 @@ web::http_handler make_pool_api(caf::actor_system& sys, std::shared_ptr<const ac
     caf::scoped_actor self{sys};
     web::http_response out = error(503, "the pool membership actor did not answer; try again");
     self->request(ctx->pool_actor, std::chrono::seconds(5), actors::pool_status_atom::value)
-        .receive([&](actors::pool_status& s) { out = reply(200, to_json(s)); }, [&](caf::error&) {});
+        .receive(
+            [&](actors::pool_status& s) {
+              json j = to_json(s);
+              if (etcd) add_claims(*etcd, s.pool_name, &j);
+              out = reply(200, j);
+            },
+            [&](caf::error&) {});
     return out;
   };
 }

@@ -6,7 +6,12 @@
 //                       "view_version": N, "ms_since_renewal": N (-1: no lease),
 //                       "nodes": [{name, tag, host, pool_port, sip_port, http_port,
 //                                  registered, linked, live, draining, self}] by name,
-//                       "rooms": [{room_id, epoch}]  (the rooms this node has claimed)}
+//                       "rooms": [{room_id, epoch}]  (the rooms this node has claimed),
+//                       from etcd (a bounded range of /<pool>/rooms/):
+//                       "claims": [{room_id, owner, epoch}] every room claimed, by room id,
+//                       "claims_truncated": bool (over 20000 keys: the rest left out),
+//                       each node's "rooms_owned": N (its claims among those);
+//                       "claims_error": why etcd could not be read (then no claims)}
 //   503 when the membership actor does not answer in time.
 //
 //   POST /api/v1/pool/drain   {"node": NAME}   (and /api/v1/pool/undrain)
@@ -28,11 +33,16 @@
 namespace pchat::actors {
 struct server_context;
 }
+namespace pchat::pool {
+class etcd_client;
+}
 
 namespace pchat::app {
 
-// Answers /api/v1/pool and passes every other request to `next`. Runs on the HTTP thread.
+// Answers /api/v1/pool and passes every other request to `next`. Runs on the HTTP thread,
+// where it reads the room claims through `etcd` (blocking, at most its timeout; null on a
+// standalone node).
 web::http_handler make_pool_api(caf::actor_system& sys, std::shared_ptr<const actors::server_context> ctx,
-                                web::http_handler next);
+                                std::shared_ptr<pool::etcd_client> etcd, web::http_handler next);
 
 }  // namespace pchat::app

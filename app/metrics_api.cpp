@@ -151,6 +151,36 @@ void write_compliance(text_writer& w, caf::actor_system& sys, const actors::serv
           [&](caf::error&) {});  // not answering in time: its figures are left out of this scrape
 }
 
+// Pool figures (docs/POOL.md "Status and metrics"): the membership actor's view, asked
+// once per scrape; nothing for a standalone node.
+void write_pool(text_writer& w, caf::actor_system& sys, const actors::server_context& ctx) {
+  if (!ctx.pool_actor) return;
+  const actors::node_metrics& m = *ctx.metrics;
+  one(w, "pchat_pool_shipped_total", C, "Posts this node's rooms shipped to their followers (replication).",
+      m.pool_shipped.value());
+  one(w, "pchat_pool_follower_failures_total", C,
+      "Followers of this node's rooms that failed (error, timeout, node gone); posts wait for the next.",
+      m.pool_follower_failures.value());
+  one(w, "pchat_pool_followers_caught_up_total", C,
+      "Followers this node's rooms caught up (a log copy) before acknowledging through them.",
+      m.pool_followers_caught_up.value());
+  caf::scoped_actor self{sys};
+  self->request(ctx.pool_actor, kRunnerTimeout, actors::pool_status_atom::value)
+      .receive(
+          [&](actors::pool_status& s) {
+            uint64_t live = 0;
+            for (auto& n : s.nodes) live += n.live ? 1 : 0;
+            one(w, "pchat_pool_serving", G, "1 while this node holds a fresh etcd lease and serves its rooms.",
+                uint64_t{s.serving ? 1u : 0u});
+            one(w, "pchat_pool_nodes_live", G, "Nodes of the pool live in this node's view (itself included).", live);
+            one(w, "pchat_pool_rooms_owned", G, "Rooms whose claim this node holds now.",
+                static_cast<uint64_t>(s.rooms.size()));
+            one(w, "pchat_pool_view_version", G, "Version of this node's view of the pool (grows on every change).",
+                s.view_version);
+          },
+          [&](caf::error&) {});  // not answering in time: its figures are left out of this scrape
+}
+
 void write_http(text_writer& w, const web::http_server* http) {
   if (http == nullptr) return;
   auto s = http->stats();
@@ -188,6 +218,7 @@ web::http_handler make_metrics_api(caf::actor_system& sys, std::shared_ptr<const
     write_index(w, ctx->index.get());
     write_store(w, *ctx->store);
     write_compliance(w, sys, *ctx);
+    write_pool(w, sys, *ctx);
     write_http(w, facts->http);
     write_process(w);
     return web::http_response{200, metrics::kTextContentType, w.take(), {}, nullptr};

@@ -871,6 +871,12 @@ int main(int argc, char** argv) {
       facts->data_dir = cfg.data_dir;
       facts->host = cfg.host;
       facts->started_micros = started_micros;
+      // `pool status` reads every room claim from etcd through its own client (app/admin_pool.h).
+      std::shared_ptr<pchat::pool::etcd_client> status_etcd;
+      if (in_pool) {
+        std::unique_ptr<pchat::pool::etcd_client> e;
+        if (pchat::pool::etcd_client::create(pool.etcd, {}, &e).is_ok()) status_etcd = std::move(e);
+      }
       auto admin_api = pchat::web::require_bearer_token(
           token, token_path,
           pchat::app::make_text_guard(pchat::app::make_archive_api(
@@ -879,7 +885,7 @@ int main(int argc, char** argv) {
                   sys, cctx, cfg.data_dir + "/search",
                   pchat::app::make_identity_api(
                       cctx, pchat::app::make_pool_api(
-                                sys, cctx,
+                                sys, cctx, status_etcd,
                                 pchat::app::make_backup_api(sys, cctx, facts,
                                                             pchat::app::make_admin_api(sys, cctx, &edge, facts, config))))))));
       // /healthz and /readyz for anyone, /metrics for loopback or the admin token

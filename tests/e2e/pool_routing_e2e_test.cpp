@@ -340,3 +340,99 @@ TEST_F(PoolRoutingE2E, AUsersPreferencesSurviveTheKillOfTheNodeTheyWereSetOn) {
     EXPECT_EQ(got, followed) << "ann's preference on " << pool_cluster::name(node);
   }
 }
+
+namespace {
+
+// The value of the unlabelled sample `name` in node i's /metrics, or -1 when it is absent.
+double metric(pool_cluster& pool, size_t i, const std::string& name) {
+  auto r = pchat::testing::http(pool.node(i).http_port(), "GET", "/metrics");
+  if (r.status != 200) return -1;
+  size_t at = 0;
+  while ((at = r.body.find(name + " ", at)) != std::string::npos) {
+    if (at == 0 || r.body[at - 1] == '\n') return std::stod(r.body.substr(at + name.size() + 1));
+    at += name.size();
+  }
+  return -1;
+}
+
+// How many claims in a `pool status` answer name `owner`.
+size_t claims_of(const nlohmann::json& status, const std::string& owner) {
+  size_t n = 0;
+  if (!status.is_object()) return 0;
+  for (auto& c : status.value("claims", nlohmann::json::array())) n += c.value("owner", "") == owner ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+// `pchatctl pool status --json` on n1 lists every claimed room with its owner and epoch (a
+// room owned by each of the three nodes, each loaded by a post) and how many rooms each
+// node owns, adding up to the claims; every node's /metrics shows it serving, three nodes
+// live, the rooms it owns as that status counts them, and the post it shipped to a follower.
+TEST_F(PoolRoutingE2E, PoolStatusShowsEveryNodesRoomsAndMetricsMatch) {
+  std::map<std::string, std::string> room_of;  // owner name -> room URI
+  for (int k = 0; k < 32 && room_of.size() < 3; ++k) {
+    std::string name = "status" + std::to_string(k);
+    pchat::testing::ctl_ok(pool_.node(0), "room new --name " + name + " --category Desk --privacy open");
+    std::string uri = uri_on(0, name);
+    ASSERT_FALSE(uri.empty()) << name;
+    if (room_of.count(owner_of(uri))) continue;
+    for (size_t i = 0; i < pool_.size(); ++i)
+      ASSERT_TRUE(eventually([&] { return !uri_on(i, name).empty(); }, 2s)) << name << " on " << i;
+    room_of[owner_of(uri)] = uri;
+  }
+  ASSERT_EQ(room_of.size(), 3u);
+  auto& ann = signed_in(0, "ann@example.com");
+  for (auto& [owner, uri] : room_of) {
+    auto joined = ann.join_and_wait(uri, 10s);
+    ASSERT_TRUE(joined && joined->ok()) << uri;
+    ASSERT_TRUE(ann.post_and_wait_ack(uri, "counted on " + owner, 10s)) << uri;
+  }
+
+  nlohmann::json st;
+  ASSERT_TRUE(eventually(
+      [&] {
+        st = pchat::testing::ctl_json_or_null(pool_.node(0), "pool status");
+        return st.is_object() && claims_of(st, "n1") && claims_of(st, "n2") && claims_of(st, "n3");
+      },
+      5s))
+      << st.dump();
+  EXPECT_FALSE(st.value("claims_truncated", true));
+  for (auto& [owner, uri] : room_of) {
+    std::string id = uri.substr(uri.rfind('/') + 1);
+    bool listed = false;
+    for (auto& c : st["claims"])
+      if (c.value("room_id", "") == id) {
+        listed = true;
+        EXPECT_EQ(c.value("owner", ""), owner) << id;
+        EXPECT_GT(c.value("epoch", int64_t{0}), 0) << id;
+      }
+    EXPECT_TRUE(listed) << id << " missing: " << st.dump();
+  }
+  size_t sum = 0;
+  for (auto& n : st["nodes"]) {
+    EXPECT_EQ(n.value("rooms_owned", size_t{0}), claims_of(st, n.value("name", ""))) << n.dump();
+    sum += n.value("rooms_owned", size_t{0});
+  }
+  EXPECT_EQ(sum, st["claims"].size());
+
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    const std::string me = pool_cluster::name(i);
+    EXPECT_EQ(metric(pool_, i, "pchat_pool_serving"), 1) << me;
+    EXPECT_EQ(metric(pool_, i, "pchat_pool_nodes_live"), 3) << me;
+    // The gauge is the node's own claims; etcd's list (read through n1) says the same.
+    double gauge = -2;
+    size_t listed = 0;
+    EXPECT_TRUE(eventually(
+        [&] {
+          listed = claims_of(pool_.pool_status(0), me);
+          gauge = metric(pool_, i, "pchat_pool_rooms_owned");
+          return listed >= 1 && gauge == static_cast<double>(listed);
+        },
+        5s))
+        << me << ": gauge " << gauge << ", etcd " << listed;
+    EXPECT_GE(metric(pool_, i, "pchat_pool_shipped_total"), 1) << me;
+    EXPECT_EQ(metric(pool_, i, "pchat_pool_follower_failures_total"), 0) << me;
+  }
+  pchat::testing::expect_clean(ann);
+}

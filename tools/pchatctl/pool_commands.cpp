@@ -40,10 +40,19 @@ int show_status(const http_result& r, const ctl_context& c) {
                      {"tag", "TAG"},
                      {"address", "POOL ADDRESS"},
                      {"sip_port", "SIP"},
-                     {"http_port", "HTTP"}});
-  auto rooms = j.value("rooms", json::array());
-  std::cout << "rooms owned by this node: " << rooms.size() << "\n";
-  if (!rooms.empty()) print_table(rooms, {{"room_id", "ROOM"}, {"epoch", "EPOCH"}});
+                     {"http_port", "HTTP"},
+                     {"rooms_owned", "ROOMS"}});
+  if (j.contains("claims_error")) std::cout << "room owners unknown: " << j.value("claims_error", "") << "\n";
+  if (!j.contains("claims")) {
+    auto rooms = j.value("rooms", json::array());
+    std::cout << "rooms owned by this node: " << rooms.size() << "\n";
+    if (!rooms.empty()) print_table(rooms, {{"room_id", "ROOM"}, {"epoch", "EPOCH"}});
+    return kExitOk;
+  }
+  auto claims = j.value("claims", json::array());
+  std::cout << "rooms claimed in the pool: " << claims.size()
+            << (j.value("claims_truncated", false) ? " (truncated: more exist)" : "") << "\n";
+  if (!claims.empty()) print_table(claims, {{"room_id", "ROOM"}, {"owner", "OWNER"}, {"epoch", "EPOCH"}});
   return kExitOk;
 }
 
@@ -51,7 +60,7 @@ int show_status(const http_result& r, const ctl_context& c) {
 
 void add_pool_commands(CLI::App& app, ctl_context& ctx) {
   CLI::App* pool = add_noun(app, "pool", "the pool of nodes (docs/POOL.md)");
-  add_leaf(pool, "status", "nodes of the pool as this node sees them, and the rooms it owns", ctx,
+  add_leaf(pool, "status", "nodes of the pool as this node sees them, how many rooms each owns, every room's owner and epoch", ctx,
            [](leaf&, const ctl_context& c) { return show_status(http(c.server, "GET", "/api/v1/pool"), c); });
   for (bool on : {true, false}) {
     leaf& l = add_leaf(pool, on ? "drain" : "undrain",
