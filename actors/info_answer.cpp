@@ -47,8 +47,8 @@ info_answer error_answer(const std::string& command_id, xccos::reply_head h, con
 }
 
 void send_answer(sip::dialog_sender& edge, sip::txn_id txn, sip::dialog_id dialog, info_answer a) {
-  edge.respond(txn, a.sip_code);
-  if (!a.reply.empty()) edge.send_info(dialog, std::make_shared<const std::string>(std::move(a.reply)));
+  edge.answer(txn, a.sip_code, dialog,
+              a.reply.empty() ? nullptr : std::make_shared<const std::string>(std::move(a.reply)));
 }
 
 }  // namespace pchat::actors

@@ -57,6 +57,15 @@ using kicked_atom = caf::atom_constant<caf::atom("kicked")>;  // (kicked, room_u
 using closed_atom = caf::atom_constant<caf::atom("closed")>;  // (closed, reason string)      | bridge -> session | none
 using session_timer_atom = caf::atom_constant<caf::atom("stimer")>;  // (stimer, u64 id) | session -> itself (timer) | none: a pool retry (rejoin a lost room, a busy lookup)
 
+// ---- web_session_actor (actors/web_session_actor.h; docs/WEB.md): a browser's WebSocket
+using web_text_atom = caf::atom_constant<caf::atom("wtext")>;      // (wtext, string json)  | the connection -> web session | none: one message from the browser
+using web_answer_atom = caf::atom_constant<caf::atom("wanswer")>;  // (wanswer, u64 txn, i32 code, string body) | web_edge -> web session | none: the answer to its post `txn`
+                                                                   //   (the room's 200 or error, as to a SIP INFO): body = the post's echo (accepted, with the
+                                                                   //   fan-out), an XCCOS error reply, or "" (200: stored before; 503: not stored)
+using web_info_atom = caf::atom_constant<caf::atom("winfo")>;      // (winfo, string body)  | web_edge -> web session | none: what a room sent its dialog (posts, notices)
+using web_timer_atom = caf::atom_constant<caf::atom("wtimer")>;    // (wtimer, u64 txn)     | web session -> itself | none: a post's deadline
+//   (closed, reason) ends a web session too: its connection closed, or its user lost access (web_edge::end_user)
+
 // ---- directory_actor
 using start_atom = caf::atom_constant<caf::atom("start")>;    // (start, shared_ptr<const server_context>) | server_node -> dir | none: its context, before any other message
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;  // (lookup, room_uri, user_uri)   | session -> dir | caf::actor (room), errc::not_found or errc::forbidden

@@ -39,6 +39,14 @@ void pool_edge::respond_then_send_info_many(sip::txn_id txn, int code, std::vect
   route(txn, code, std::move(targets), body);
 }
 
+void pool_edge::answer(sip::txn_id txn, int code, sip::dialog_id d, std::shared_ptr<const std::string> reply) {
+  // Local: one unit for the local sender (a web session tells accepted from refused by it).
+  // Remote: the response and the reply in one batch, in that order.
+  if (local(txn) && local(d)) return local_.answer(pool::local_of(txn), code, pool::local_of(d), std::move(reply));
+  if (!reply) return respond(txn, code);
+  route(txn, code, {d}, reply);
+}
+
 void pool_edge::route(sip::txn_id txn, int code, std::vector<sip::dialog_id> targets,
                       const std::shared_ptr<const std::string>& body) {
   // Local dialogs are compacted, untagged, at the front of `targets` (no copy when all are
@@ -58,7 +66,11 @@ void pool_edge::route(sip::txn_id txn, int code, std::vector<sip::dialog_id> tar
   }
   targets.resize(n_local);
   if (txn != 0) {
-    if (local(txn)) {
+    if (local(txn) && !targets.empty()) {
+      // The response and the fan-out as one unit (a web author's acknowledgement with its echo).
+      local_.respond_then_send_info_many(pool::local_of(txn), code, std::move(targets), body);
+      targets.clear();
+    } else if (local(txn)) {
       local_.respond(pool::local_of(txn), code);
     } else {
       auto& b = batch_for(pool::tag_of(txn));
@@ -90,13 +102,17 @@ caf::behavior edge_relay(caf::event_based_actor*, sip::dialog_sender* local, uin
   return {
       [=](edge_atom, edge_batch& b) {
         // Ids for another node cannot be answered here (a stale view on the sender's side).
-        for (size_t i = 0; i < b.txns.size() && i < b.codes.size(); ++i)
-          if (pool::tag_of(b.txns[i]) == tag) local->respond(pool::local_of(b.txns[i]), b.codes[i]);
-        if (b.dialogs.empty()) return;
         size_t n = 0;
         for (auto d : b.dialogs)
           if (pool::tag_of(d) == tag) b.dialogs[n++] = pool::local_of(d);
         b.dialogs.resize(n);
+        // One answer and an INFO (a post's 200 with its fan-out, or a refusal with its
+        // reply): handed on as one unit, as a local room does (a web author needs both).
+        if (b.txns.size() == 1 && b.codes.size() == 1 && n > 0 && pool::tag_of(b.txns[0]) == tag)
+          return local->respond_then_send_info_many(pool::local_of(b.txns[0]), b.codes[0], std::move(b.dialogs),
+                                                    std::make_shared<const std::string>(std::move(b.body)));
+        for (size_t i = 0; i < b.txns.size() && i < b.codes.size(); ++i)
+          if (pool::tag_of(b.txns[i]) == tag) local->respond(pool::local_of(b.txns[i]), b.codes[i]);
         if (n > 0) local->send_info_many(std::move(b.dialogs), std::make_shared<const std::string>(std::move(b.body)));
       },
   };

@@ -46,6 +46,7 @@ class pool_edge final : public sip::dialog_sender {
                       std::shared_ptr<const std::string> body) override;
   void respond_then_send_info_many(sip::txn_id txn, int code, std::vector<sip::dialog_id> targets,
                                    std::shared_ptr<const std::string> body) override;
+  void answer(sip::txn_id txn, int code, sip::dialog_id d, std::shared_ptr<const std::string> reply) override;
 
   // Messages sent to other nodes' relays since start, and ids dropped because their node
   // was not in the view (what the pool's metrics and tests count).

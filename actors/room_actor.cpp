@@ -508,7 +508,10 @@ void commit_request(room_ptr self, OnOk on_ok, OnFail on_fail, Ts&&... xs) {
 void post_durable(room_ptr self, room_state::held_post& p) {
   auto& st = self->state;
   st.posted.add(p.msg.pid);
-  auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, p.msg), st.envid++));
+  // The envelope's envid is the post's seq (a server's envid may be any number,
+  // xccos-wire.md): web sessions read it to resume from the last seq seen (docs/WEB.md).
+  auto body = std::make_shared<const std::string>(
+      xccos::encode_grpchat(to_wire(st, p.msg), p.msg.seq != 0 ? p.msg.seq : st.envid++));
   const auto& to = st.targets();
   if (p.info.ticket.txn != 0 && !to.empty()) {
     // The author's 200 and the fan-out as one unit, so that in a pool the author's node
@@ -1147,7 +1150,8 @@ bool redeliver(room_ptr self, const storage::post_id& pid, room_state::held_info
   if (!m) return false;  // older than the back-chat cache: acknowledged only
   PCHAT_LOG(info, "room", "a post stored by the room's previous owner and never delivered; delivering it",
             "room=" + st.uri + " seq=" + std::to_string(m->seq));
-  auto body = std::make_shared<const std::string>(xccos::encode_grpchat(to_wire(st, *m), st.envid++));
+  auto body = std::make_shared<const std::string>(
+      xccos::encode_grpchat(to_wire(st, *m), m->seq != 0 ? m->seq : st.envid++));  // envid = seq: post_durable
   const auto& to = st.targets();
   if (info.ticket.txn != 0 && !to.empty()) {
     st.ctx->edge->respond_then_send_info_many(info.ticket.txn, 200, to, body);

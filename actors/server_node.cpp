@@ -18,6 +18,7 @@
 #include "actors/reader_actor.h"
 #include "actors/replica_actor.h"
 #include "actors/sip_bridge.h"
+#include "actors/web_edge.h"
 #include "pool/node_tag.h"
 #include "protocol/sip/sip_endpoint.h"
 
@@ -41,6 +42,11 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   static_cast<server_settings&>(*ctx) = parts_.settings;
   ctx->store = parts_.store;
   ctx->edge = parts_.sip ? parts_.sip : parts_.edge;
+  // Browsers' sessions are members too: their ids are web_edge's, the rest goes on.
+  if (ctx->edge) {
+    web_edge_ = std::make_unique<web_edge>(*ctx->edge);
+    ctx->edge = web_edge_.get();
+  }
   ctx->identities = parts_.identities;
   ctx->sign_in_throttle = parts_.sign_in_throttle;
   if (parts_.pool) {
@@ -111,9 +117,12 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   if (parts_.identities) {
     caf::actor dir = ctx_->directory;
     sip::endpoint* edge = parts_.sip;
-    parts_.identities->watch([dir, edge](const identity_snapshot& before, const identity_snapshot& after) {
-      if (edge)
-        for (auto& r : revoked_between(before, after)) edge->end_user(r.uri, r.credentials);
+    web_edge* web = web_edge_.get();
+    parts_.identities->watch([dir, edge, web](const identity_snapshot& before, const identity_snapshot& after) {
+      for (auto& r : revoked_between(before, after)) {
+        if (edge) edge->end_user(r.uri, r.credentials);
+        if (web) web->end_user(r.uri, "your access to chat was revoked");
+      }
       caf::anon_send(dir, access_changed_atom::value);
     });
   }

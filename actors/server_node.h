@@ -32,6 +32,7 @@ namespace pchat::actors {
 
 class sip_bridge;
 class pool_edge;
+class web_edge;
 
 // What a node is built from: everything that exists before its first actor.
 struct node_parts {
@@ -77,6 +78,9 @@ class server_node {
   const std::shared_ptr<const server_context>& context() const { return ctx_; }
   // A pool node's edge (what it sends to other nodes); null standalone.
   const pool_edge* pool_sender() const { return pool_edge_.get(); }
+  // The browsers' edge (actors/web_edge.h): web sessions open their dialogs on it. Never
+  // null; valid until the node is destroyed.
+  web_edge* web() const { return web_edge_.get(); }
 
   // The last step of a start: attaches the SIP bridge (which spawns a session per dialog)
   // and starts the endpoint. Returns "" or what failed. REQUIRES: parts.sip was given.
@@ -112,6 +116,7 @@ class server_node {
   uint16_t pool_port_ = 0;
   bool pool_joined_ = false;
   std::unique_ptr<pool_edge> pool_edge_;  // a pool node's edge (ctx->edge); null standalone
+  std::unique_ptr<web_edge> web_edge_;    // in front of the SIP edge (behind the pool edge)
   bool stopped_ = false;
 };
 

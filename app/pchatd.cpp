@@ -81,6 +81,8 @@
 #include "app/node_facts.h"
 #include "app/text_guard.h"
 #include "app/room_management_api.h"
+#include "app/web_client_api.h"
+#include "app/web_sign_ins.h"
 #include "app/user_auth.h"
 #include "compliance/adapter.h"
 #include "log/log.h"
@@ -893,16 +895,22 @@ int main(int argc, char** argv) {
       // The admin API answers loopback clients only unless --admin-remote=true (its token is
       // a password that should not cross networks, even over TLS).
       if (cfg.admin_remote != "true") admin_api = pchat::web::local_clients_only(peers, "the admin API", std::move(admin_api));
+      // Browsers signed in to the web client (app/web_sign_ins.h): in memory.
+      auto web_sign_ins = std::make_shared<pchat::app::web_sign_ins>();
       pchat::web::http_server http(
           http_host(cfg), static_cast<uint16_t>(cfg.http_port),
           pchat::app::make_health_api(
               sys, cctx, &edge,
               pchat::app::make_metrics_api(
                   sys, cctx, &edge, facts, token,
-                  pchat::app::make_file_api(sys, cctx, fopts,
-                                            pchat::app::make_room_management_api(
-                                                sys, cctx, fopts.trust_user_header, std::move(admin_api))))),
+                  pchat::app::make_web_client_api(
+                      cctx, web_sign_ins,
+                      pchat::app::make_file_api(sys, cctx, fopts,
+                                                pchat::app::make_room_management_api(
+                                                    sys, cctx, fopts.trust_user_header, std::move(admin_api)))))),
           cfg.http);
+      // The web client's WebSocket (app/web_client_api.h, docs/WEB.md).
+      http.set_websocket("/ws", pchat::app::make_web_socket_check(sys, cctx, *node.web(), web_sign_ins));
       facts->http = &http;  // before start(): the handler threads read it
       http.set_tls(tls_identity, peers);
       // Authenticated uploads may carry MaxFileSizeKB as in force (app/user_auth.h);

@@ -50,17 +50,28 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
   if (actors::identity_registry::lower(decoded.substr(0, 4)) == "sip:") decoded.erase(0, 4);
   if (decoded.find(':') == std::string::npos)
     return challenge(ctx.domain, "sign in with your SIP address and password (HTTP Basic)");
+  auto checked = check_password(ctx, decoded.substr(0, decoded.find(':')), decoded.substr(decoded.find(':') + 1), req.peer);
+  if (auto* refused = std::get_if<web::http_response>(&checked); refused && refused->status == 401)
+    return challenge(ctx.domain, "wrong SIP address or password, or the user is disabled");
+  return checked;
+}
+
+std::variant<std::string, web::http_response> check_password(const actors::server_context& ctx,
+                                                             std::string address, const std::string& password,
+                                                             const std::string& peer) {
+  if (actors::identity_registry::lower(address.substr(0, 4)) == "sip:") address.erase(0, 4);
   // Addresses are case-insensitive; the directory's HA1 was made from the lower-case one,
   // so the domain added to a bare user part is lower-cased too (--domain may be mixed-case).
-  std::string user = decoded.substr(0, decoded.find(':'));
-  std::string password = decoded.substr(decoded.find(':') + 1);
+  std::string user = address;
+  if (user.empty() || user.find_first_of(" :\r\n") != std::string::npos)
+    return error(401, "wrong SIP address or password, or the user is disabled");
   if (user.find('@') == std::string::npos) user += "@" + ctx.domain;
   user = actors::identity_registry::lower(user);
   std::string uri = "sip:" + user;
   // Failed sign-ins wait, per user and address, shared with SIP Digest: while they do, the
   // password is not checked at all (protocol/sip/sign_in_throttle.h).
   if (ctx.sign_in_throttle) {
-    auto wait = ctx.sign_in_throttle->wait(uri, req.peer);
+    auto wait = ctx.sign_in_throttle->wait(uri, peer);
     if (wait.count() > 0) {
       std::string secs = std::to_string((wait.count() + 999) / 1000);
       auto r = error(429, "too many failed sign-ins: retry in " + secs + " s");
@@ -73,15 +84,15 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
   if (ha1.empty() || !web::constant_time_equal(sip::digest_ha1(user, ctx.domain, password), ha1)) {
     std::string counts;
     if (ctx.sign_in_throttle) {
-      auto o = ctx.sign_in_throttle->failed(uri, req.peer);
+      auto o = ctx.sign_in_throttle->failed(uri, peer);
       counts = " user_failures=" + std::to_string(o.user_failures) +
                " source_failures=" + std::to_string(o.source_failures) +
                " delay_ms=" + std::to_string(o.delay.count());
     }
     log::write(log::level::warn, "http", "authentication failed",
-               "user=" + log::quote(uri) + " peer=" + log::quote(req.peer) + counts +
+               "user=" + log::quote(uri) + " peer=" + log::quote(peer) + counts +
                    " action=" + log::quote("check the user name and password"));
-    return challenge(ctx.domain, "wrong SIP address or password, or the user is disabled");
+    return error(401, "wrong SIP address or password, or the user is disabled");
   }
   if (ctx.sign_in_throttle) ctx.sign_in_throttle->succeeded(uri);
   return uri;

@@ -27,6 +27,15 @@ std::variant<std::string, web::http_response> authenticate_user(const actors::se
                                                                 bool trust_user_header,
                                                                 const web::http_request& req);
 
+// The one password check of the HTTP services (Basic above, the web client's sign-in):
+// `address` ("user@domain", "sip:user@domain" or "user" in the node's domain) and
+// `password` against the Digest HA1 the directory keeps, under the sign-in throttle shared
+// with SIP (per user and `peer` address). The user's lower-case SIP URI, or 401 (wrong or
+// unknown, one message for both) or 429 with Retry-After while the throttle makes it wait.
+std::variant<std::string, web::http_response> check_password(const actors::server_context& ctx,
+                                                             std::string address, const std::string& password,
+                                                             const std::string& peer);
+
 // The HTTP server's head check (web/http_server.h): refuses unauthenticated or cross-site
 // requests (Origin of another host, Sec-Fetch-Site: cross-site) to the user services before
 // their body is read, and lets file uploads carry MaxFileSizeKB as in force now (and a byte

@@ -7,7 +7,8 @@ PKGS=(build-essential cmake ninja-build pkg-config python3 iproute2 ccache curl
       libgtest-dev libgmock-dev googletest libbenchmark-dev sip-tester
       libpurple-dev pidgin-sipe libxml2-dev libglib2.0-dev libxml2-utils
       libxapian-dev clang-14 libclang-rt-14-dev libboost-dev
-      libcli11-dev dpkg-dev file systemd etcd-server zlib1g-dev libssl-dev openssl)
+      libcli11-dev dpkg-dev file systemd etcd-server zlib1g-dev libssl-dev openssl
+      chromium chromium-driver)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

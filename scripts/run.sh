@@ -6,7 +6,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 "$ROOT/scripts/build.sh" pchatd pchatctl
 cat <<'TXT'
-Connect Pidgin with the SIPE plugin (package pidgin-sipe):
+Open the web chat client at http://127.0.0.1:8011/ and sign in as a demo user (its
+password is printed below on first start); Demo Room is in the room list.
+Or connect Pidgin with the SIPE plugin (package pidgin-sipe):
   Protocol: Office Communicator   Username: alice@example.com   Password: anything
   Advanced: Server[:Port] = 127.0.0.1:5041   Connection type = TCP
   Then Buddies > Add Chat / Room List to find and join "Demo Room".

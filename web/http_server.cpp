@@ -8,11 +8,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <openssl/ssl.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <limits>
 
 #include "log/log.h"
@@ -26,6 +29,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
 
@@ -35,6 +39,7 @@ constexpr size_t kLingerBytes = 1 << 20;
 
 const char* status_text(int code) {
   switch (code) {
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
@@ -102,6 +107,9 @@ struct http_server::impl {
   std::shared_ptr<tls::server_tls> tls;  // null: plain HTTP only (and from anyone)
   tls::peer_policy peers;
   std::atomic<int64_t> last_plain_log{-100'000};
+  std::string ws_path;  // empty: no WebSocket
+  ws_upgrade_check ws_check;
+  ws_limits ws;
   std::unique_ptr<handler_pool> pool;
   std::unique_ptr<asio::io_context> ioc;
   std::optional<tcp::acceptor> acceptor;
@@ -124,6 +132,166 @@ struct connection_slot {
 
 using plain_stream = beast::tcp_stream;
 using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// One WebSocket, after its HTTP upgrade request (web/websocket.h). Owned by its pending
+// operations and by the handler's shared_ptr<ws_connection>; every step on the
+// connection's strand. At most one write (message or close) is in flight.
+template <class Stream>
+class ws_session : public ws_connection, public std::enable_shared_from_this<ws_session<Stream>> {
+ public:
+  ws_session(Stream&& stream, std::shared_ptr<asio::ssl::context> tls_ctx, std::unique_ptr<connection_slot> slot,
+             http_server::impl* srv, ws_opener opener)
+      : tls_ctx_(std::move(tls_ctx)), ws_(std::move(stream)), srv_(srv), slot_(std::move(slot)),
+        opener_(std::move(opener)) {}
+
+  ~ws_session() override {
+    // The server stopping destroys sessions without running their handlers.
+    if (handler_ && !closed_) handler_->on_closed();
+  }
+
+  void accept(bhttp::request<bhttp::buffer_body> req) {
+    req_ = std::move(req);
+    beast::get_lowest_layer(ws_).expires_never();  // the WebSocket's own timeouts rule now
+    websocket::stream_base::timeout t;
+    t.handshake_timeout = srv_->ws.handshake_timeout;
+    t.idle_timeout = srv_->ws.idle_timeout;
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    ws_.read_message_max(srv_->ws.max_message);
+    ws_.auto_fragment(false);
+    ws_.async_accept(req_, [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        PCHAT_LOG(debug, "http", "WebSocket handshake failed", "error=" + log::quote(ec.message()));
+        return self->finish();
+      }
+      self->srv_->count(101);
+      try {
+        self->handler_ = self->opener_(self);
+      } catch (const std::exception& e) {
+        PCHAT_LOG(error, "http", "WebSocket opener failed", "error=" + log::quote(e.what()));
+      }
+      self->opener_ = nullptr;
+      if (!self->handler_) return self->start_close(1011, "not available");
+      self->read();
+    });
+  }
+
+  void send_text(std::string message) override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
+      self->enqueue(std::move(m));
+    });
+  }
+
+  void close(int code, std::string reason) override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, r = std::move(reason)]() mutable {
+      self->start_close(code, std::move(r));
+    });
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        if (ec == websocket::error::message_too_big)
+          PCHAT_LOG(info, "http", "WebSocket message over the limit, connection closed",
+                    "max_message=" + std::to_string(self->srv_->ws.max_message));
+        return self->finish();
+      }
+      if (!self->ws_.got_text()) {
+        self->in_.consume(self->in_.size());
+        return self->start_close(1003, "text messages only");
+      }
+      std::string msg = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (self->handler_ && !self->closed_) self->handler_->on_text(std::move(msg));
+      self->read();
+    });
+  }
+
+  void enqueue(std::string m) {
+    if (closed_ || close_wanted_) return;
+    queued_bytes_ += m.size();
+    if (queued_bytes_ > srv_->ws.max_queued) {
+      PCHAT_LOG(info, "http", "WebSocket peer does not read its messages, connection closed",
+                "max_queued=" + std::to_string(srv_->ws.max_queued));
+      out_.clear();
+      queued_bytes_ = 0;
+      if (!writing_) return start_close(1008, "too slow");
+      close_wanted_ = true;
+      close_code_ = 1008;
+      close_reason_ = "too slow";
+      return;
+    }
+    out_.push_back(std::move(m));
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    if (closed_) return;
+    if (out_.empty()) {
+      if (close_wanted_) do_close();
+      return;
+    }
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(out_.front()), [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->finish();
+      if (!self->out_.empty()) {
+        self->queued_bytes_ -= std::min(self->queued_bytes_, self->out_.front().size());
+        self->out_.pop_front();
+      }
+      self->write_next();
+    });
+  }
+
+  void start_close(int code, std::string reason) {
+    if (closed_ || close_sent_) return;
+    close_wanted_ = true;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    if (!writing_) write_next();
+  }
+
+  void do_close() {
+    if (close_sent_ || closed_) return;
+    close_sent_ = true;
+    if (close_reason_.size() > 120) close_reason_.resize(120);  // a control frame holds 125 bytes
+    websocket::close_reason cr;
+    cr.code = static_cast<std::uint16_t>(close_code_);
+    cr.reason = close_reason_;
+    writing_ = true;
+    ws_.async_close(cr, [self = this->shared_from_this()](beast::error_code) {
+      self->writing_ = false;
+      self->finish();
+    });
+  }
+
+  // The connection is over: the handler hears it once; the socket closes.
+  void finish() {
+    if (closed_) return;
+    closed_ = true;
+    out_.clear();
+    if (handler_) handler_->on_closed();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+  std::shared_ptr<asio::ssl::context> tls_ctx_;  // before ws_: a TLS stream refers to it
+  websocket::stream<Stream> ws_;
+  http_server::impl* srv_;
+  std::unique_ptr<connection_slot> slot_;
+  ws_opener opener_;
+  std::shared_ptr<ws_handler> handler_;
+  bhttp::request<bhttp::buffer_body> req_;
+  beast::flat_buffer in_;
+  std::deque<std::string> out_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false, close_wanted_ = false, close_sent_ = false, closed_ = false;
+  int close_code_ = 1000;
+  std::string close_reason_;
+};
 
 // One connection: a chain of asynchronous steps on its own strand, so it never needs a
 // lock and never holds an I/O thread while it waits. Owned by its pending operation (or
@@ -248,7 +416,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       req_.headers[name] = std::string(field.value());
     }
-    // A WebSocket upgrade (beast::websocket::is_upgrade(head)) would be handed over here.
+    if (srv_->ws_check && req_.path == srv_->ws_path && websocket::is_upgrade(head)) return upgrade();
     decision_ = head_decision{limits().max_body, nullptr};
     if (srv_->head_check) {
       std::optional<http_response> refused;
@@ -276,6 +444,23 @@ class session : public std::enable_shared_from_this<session<Stream>> {
                                });
     }
     read_body();
+  }
+
+  // A WebSocket upgrade: refused as HTTP, or the stream leaves this session for a ws_session.
+  void upgrade() {
+    std::variant<http_response, ws_opener> decided;
+    try {
+      decided = srv_->ws_check(req_);
+    } catch (const std::exception& e) {
+      PCHAT_LOG(error, "http", "WebSocket upgrade check failed", "error=" + log::quote(e.what()));
+      decided = json_error(500, "internal error");
+    }
+    if (auto* refused = std::get_if<http_response>(&decided)) return refuse(std::move(*refused));
+    // A client that sends before the handshake's answer breaks the protocol.
+    if (buffer_.size() > 0 || !parser_->is_done()) return refuse(json_error(400, "data before the WebSocket handshake"));
+    auto ws = std::make_shared<ws_session<Stream>>(std::move(stream_), std::move(tls_ctx_), std::move(slot_), srv_,
+                                                  std::get<ws_opener>(std::move(decided)));
+    ws->accept(parser_->release());
   }
 
   // The body arrives in pieces; its deadline grows with what has arrived (a minimum rate).
@@ -578,6 +763,12 @@ http_stats http_server::stats() const {
 }
 
 void http_server::set_head_check(http_head_check check) { impl_->head_check = std::move(check); }
+
+void http_server::set_websocket(std::string path, ws_upgrade_check check, ws_limits limits) {
+  impl_->ws_path = std::move(path);
+  impl_->ws_check = std::move(check);
+  impl_->ws = limits;
+}
 
 std::string http_server::start() {
   auto& s = *impl_;

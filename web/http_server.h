@@ -17,10 +17,10 @@
 // Beyond max_connections a new connection is answered 503 and closed. stop() closes every
 // connection at once, whatever its phase.
 //
-// WebSocket (later): a request with `Upgrade: websocket` reaches the session's on_head()
-// (web/http_server.cpp) like any other; that is where an upgrade hook would take over the
-// session's stream (beast::websocket::stream over the same tcp_stream) instead of reading a
-// body. Today such requests go to the handler like any other (and get its 404).
+// WebSocket (web/websocket.h): a GET with `Upgrade: websocket` to the path given to
+// set_websocket() leaves HTTP at the end of its head: the upgrade check refuses it (an HTTP
+// answer, connection closed) or the session's stream (plain or TLS) becomes a WebSocket
+// under ws_limits. Upgrades to other paths go to the handler like any other request.
 //
 // Threads: start()/stop() from the owning thread. The handler runs on a handler thread and
 // may block (it talks to actors synchronously); the head check and body sinks run on I/O
@@ -41,6 +41,7 @@
 
 #include "tls/peer_policy.h"
 #include "web/http_target.h"
+#include "web/websocket.h"
 
 namespace pchat::tls {
 class server_tls;
@@ -144,6 +145,8 @@ class http_server {
   std::string start();
   // REQUIRES: before start().
   void set_head_check(http_head_check check);
+  // WebSocket upgrades of GET `path` go to `check` (web/websocket.h). REQUIRES: before start().
+  void set_websocket(std::string path, ws_upgrade_check check, ws_limits limits = {});
   // Serves HTTPS on the same port: a connection whose first bytes are a TLS handshake is
   // TLS with `identity` (reloadable: new connections take its current context), any other
   // is plain HTTP, accepted only where `peers.plain_allowed` (403 naming https otherwise).

@@ -193,6 +193,14 @@ class dialog_sender {
     respond(txn, code);
     send_info_many(std::move(targets), std::move(body));
   }
+  // respond(txn, code), then the reply INFO `reply` (if any) to `d`, as one unit: a
+  // command's answer (actors/info_answer.h). A sender whose client is not SIP (the web
+  // sessions' actors/web_edge.h) must see both together to tell an accepted post from a
+  // refused one; the default is the two calls.
+  virtual void answer(txn_id txn, int code, dialog_id d, std::shared_ptr<const std::string> reply) {
+    respond(txn, code);
+    if (reply) send_info(d, std::move(reply));
+  }
 };
 
 class endpoint final : public dialog_sender {

@@ -873,6 +873,25 @@ status decode(std::string_view body, command& out) {
   return st;
 }
 
+status decode_reply_result(std::string_view body, reply_result& out) {
+  out = reply_result{};
+  if (body.size() > kMaxBodyBytes) return status::invalid_argument("reply body too large");
+  XMLDocument doc(/*processEntities=*/true, tinyxml2::PRESERVE_WHITESPACE);
+  if (doc.Parse(body.data(), body.size()) != tinyxml2::XML_SUCCESS)
+    return status::invalid_argument("malformed reply XML");
+  const XMLElement* root = doc.RootElement();
+  const XMLElement* rpl = root ? first_child(root, "rpl") : nullptr;
+  if (!rpl) return status::invalid_argument("not a reply");
+  if (const XMLElement* cid = first_child(rpl, "commandid")) out.cmd_envid = attr_or_empty(cid, "envid");
+  const XMLElement* resp = first_child(rpl, "resp");
+  std::string code = resp ? attr_or_empty(resp, "code") : std::string();
+  auto [end, ec] = std::from_chars(code.data(), code.data() + code.size(), out.code);
+  if (code.empty() || ec != std::errc() || end != code.data() + code.size())
+    return status::invalid_argument("reply without a numeric resp code");
+  if (const char* t = resp->GetText()) out.text = t;
+  return status::ok();
+}
+
 std::string encode_empty_reply(const reply_head& h) {
   xml_writer w;
   open_reply(w, h);

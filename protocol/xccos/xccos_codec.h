@@ -126,6 +126,16 @@ struct command {
 // can still address an XCCOS error reply to the command.
 status decode(std::string_view body, command& out);
 
+// The result of a server's reply (<rpl>): its resp code and text, and the envid of the
+// command it answers (commandid/@envid). invalid_argument if `body` is no <rpl> with a
+// numeric resp code. (Used where the server reads its own replies: actors/web_session_actor.)
+struct reply_result {
+  int code = 0;
+  std::string text;
+  std::string cmd_envid;
+};
+status decode_reply_result(std::string_view body, reply_result& out);
+
 // ---- Encoding (server -> client). Every function returns a complete <xccos> document,
 // without XML declaration and without whitespace between elements.
 

@@ -1,0 +1,72 @@
+// The web client's protocol (docs/WEB.md): JSON text messages over the WebSocket at /ws,
+// one object per message, each with a "type". This is its one codec: requests from the
+// browser are decoded here (and refused with a reason), everything the server sends is
+// encoded here.
+//
+// Limits checked by decode_request: a room URI at most kMaxRoom bytes, a post id 1..64
+// printable ASCII characters, a post's text 1..xccos::kMaxChatBytes bytes, history 0..200.
+// Invalid UTF-8 is refused by the JSON parser.
+//
+// Threads: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "status/status.h"
+
+namespace pchat::webchat {
+
+constexpr size_t kMaxRoom = 512;
+constexpr size_t kMaxPostId = 64;
+constexpr int kMaxHistory = 200;
+
+enum class request_kind { rooms, join, part, post };
+
+struct request {
+  request_kind kind = request_kind::rooms;
+  std::string room;     // join, part, post
+  int history = 0;      // join: newest messages wanted (back-chat)
+  std::optional<uint64_t> after;  // join: resume, only messages with a larger seq
+  std::string id;       // post: the client's id for it (the same on a retry)
+  std::string text;     // post
+};
+
+// Parses one message from the browser. invalid_argument says what is wrong.
+status decode_request(std::string_view json, request& out);
+
+// A room message as the browser shows it. `id` is the author's post id (only in the
+// author's own echo); seq 0: not stored (a room without history).
+struct message {
+  uint64_t seq = 0;
+  std::string room, author, ts, text, id;
+};
+
+struct room_entry {
+  std::string uri, name, description;
+  int users = 0;
+  bool is_private = false;
+};
+
+std::string encode_hello(const std::string& user);
+std::string encode_rooms(const std::vector<room_entry>& rooms);
+// `gap`: older messages after `after` exist than the back-chat holds (reload the room).
+std::string encode_joined(const std::string& room, const std::string& name, const std::string& topic,
+                          const std::vector<std::string>& members, const std::vector<message>& backchat,
+                          bool gap);
+std::string encode_parted(const std::string& room);
+std::string encode_message(const message& m);
+std::string encode_ack(const std::string& room, const std::string& id, uint64_t seq);
+// A post that was not stored; `retry`: sending it again (same id) may succeed.
+std::string encode_failed(const std::string& room, const std::string& id, const std::string& error, bool retry);
+// A request refused (bad JSON, unknown type, not joined...); `room` and `id` when known.
+std::string encode_error(const std::string& error, const std::string& room = {}, const std::string& id = {});
+// Removed from a room (access changed, room disabled).
+std::string encode_removed(const std::string& room, const std::string& reason);
+// The session ends (signed out, revoked); the server closes the socket next.
+std::string encode_closed(const std::string& reason);
+
+}  // namespace pchat::webchat

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""The web client in headless Chromium (issue 14, docs/WEB.md).
+
+Starts pchatd (a fresh data folder, free loopback ports), a SIP user (web_sip_peer: the
+in-tree client) and chromedriver, then drives the page at / over W3C WebDriver with
+Python's standard library only: sign in, open the demo room, post and see it acknowledged,
+the SIP user receives it, the SIP user's post arrives in the page, and a post carrying
+`<img src=x onerror=...>` shows as text (no element, no script run). A screenshot of the
+room view is kept in --artifacts. Every wait has a deadline; everything started is stopped
+by its pid in a finally.
+
+Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
+environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
+"""
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+SKIP = 77
+# Whether the element with the id given is rendered (the [hidden] attribute honoured).
+VISIBLE = "const e = document.getElementById(arguments[0]); return !!e && e.getClientRects().length > 0"
+DEADLINE = 15.0  # seconds for each wait below
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait(what, fn, deadline=DEADLINE, poll=0.1):
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(poll)
+    raise AssertionError('timed out waiting for %s (last: %r)' % (what, last))
+
+
+class WebDriver:
+    ELEMENT = 'element-6066-11e4-a52e-4f735466cecf'
+
+    def __init__(self, port):
+        self.base = 'http://127.0.0.1:%d' % port
+        self.session = None
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={'Content-Type': 'application/json'})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read() or b'{}').get('value')
+        except urllib.error.HTTPError as e:
+            raise AssertionError('WebDriver %s %s: %s %s' % (method, path, e.code, e.read()[:500]))
+
+    def start(self, chromium):
+        caps = {'capabilities': {'alwaysMatch': {'browserName': 'chrome', 'goog:chromeOptions': {
+            'binary': chromium,
+            'args': ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+                     '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                     '--disable-dev-shm-usage', '--user-data-dir=' + tempfile.mkdtemp(prefix='pchat-chromium-'),
+                     '--window-size=1000,700']}}}}
+        self.session = self.call('POST', '/session', caps)['sessionId']
+
+    def s(self, path):
+        return '/session/%s%s' % (self.session, path)
+
+    def go(self, url):
+        self.call('POST', self.s('/url'), {'url': url})
+
+    def find(self, css):
+        v = self.call('POST', self.s('/element'), {'using': 'css selector', 'value': css})
+        return v[self.ELEMENT]
+
+    def type(self, css, text):
+        self.call('POST', self.s('/element/%s/value' % self.find(css)), {'text': text})
+
+    def click(self, css):
+        self.call('POST', self.s('/element/%s/click' % self.find(css)), {})
+
+    def js(self, script, *args):
+        return self.call('POST', self.s('/execute/sync'), {'script': script, 'args': list(args)})
+
+    def screenshot(self, path):
+        png = base64.b64decode(self.call('GET', self.s('/screenshot')))
+        with open(path, 'wb') as f:
+            f.write(png)
+
+    def quit(self):
+        if self.session:
+            try:
+                self.call('DELETE', self.s(''))
+            except Exception:
+                pass
+
+
+class Peer:
+    """web_sip_peer: a SIP user speaking line by line."""
+
+    def __init__(self, path, sip_port, user, password):
+        self.p = subprocess.Popen([path, '--port=%d' % sip_port, '--user=' + user, '--password=' + password],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        os.set_blocking(self.p.stdout.fileno(), False)
+        self.lines = []
+        self.buf = ''
+
+    def poll(self):
+        try:
+            chunk = self.p.stdout.read()
+        except (BlockingIOError, TypeError):
+            chunk = None
+        if chunk:
+            self.buf += chunk
+            *done, self.buf = self.buf.split('\n')
+            self.lines.extend(done)
+        return self.lines
+
+    def line(self, prefix):
+        def found():
+            for i, l in enumerate(self.poll()):
+                if l.startswith(prefix):
+                    return self.lines.pop(i)
+            if self.p.poll() is not None:
+                raise AssertionError('web_sip_peer exited with %s' % self.p.returncode)
+            return None
+        return wait('the SIP user to print %r' % prefix, found)
+
+    def send(self, line):
+        self.p.stdin.write(line + '\n')
+        self.p.stdin.flush()
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                self.send('quit')
+                self.p.wait(timeout=5)
+            except Exception:
+                self.p.kill()
+                self.p.wait()
+
+
+def messages(d):
+    return d.js("return [...document.querySelectorAll('#messages li')].map(li => ({"
+                "cls: li.className, author: li.querySelector('.author').textContent,"
+                "text: li.querySelector('.text').textContent, state: li.querySelector('.state').textContent}))")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--pchatd', required=True)
+    ap.add_argument('--pchatctl', required=True)
+    ap.add_argument('--peer', required=True)
+    ap.add_argument('--artifacts', required=True)
+    a = ap.parse_args()
+
+    chromium = shutil.which('chromium')
+    driver_bin = shutil.which('chromedriver')
+    if not chromium or not driver_bin:
+        if os.environ.get('PCHAT_SKIP_BROWSER_TESTS') == '1':
+            print('SKIPPED: chromium or chromedriver not installed and PCHAT_SKIP_BROWSER_TESTS=1 '
+                  '(scripts/install-deps.sh installs chromium and chromium-driver)')
+            return SKIP
+        print('FAIL: chromium and chromedriver are needed (Debian chromium, chromium-driver: '
+              'scripts/install-deps.sh); set PCHAT_SKIP_BROWSER_TESTS=1 to skip on a machine without them')
+        return 1
+
+    os.makedirs(a.artifacts, exist_ok=True)
+    work = tempfile.mkdtemp(prefix='pchat-web-')
+    data = os.path.join(work, 'data')
+    procs = []
+    driver = None
+    peer = None
+    try:
+        out = open(os.path.join(work, 'pchatd.out'), 'w+')
+        err = open(os.path.join(a.artifacts, 'pchatd.err'), 'w')
+        server = subprocess.Popen([a.pchatd, '--data-dir=' + data, '--sip-port=0', '--http-port=0'],
+                                  stdout=out, stderr=err)
+        procs.append(server)
+
+        def ports():
+            out.seek(0)
+            text = out.read()
+            got = dict(l.split('=', 1) for l in text.splitlines() if '=' in l and l.split('=', 1)[0].endswith('port'))
+            return got if 'http-port' in got else None
+        got = wait('pchatd to print its ports', ports, deadline=30)
+        http_port, sip_port = int(got['http-port']), int(got['sip-port'])
+        base = 'http://127.0.0.1:%d' % http_port
+
+        def ctl(*args):
+            subprocess.run([a.pchatctl, '--data-dir=' + data, '--server=127.0.0.1:%d' % http_port] + list(args),
+                           check=True, stdout=subprocess.DEVNULL, timeout=30)
+        ctl('user', 'new', '--uri', 'sip:wendy@example.com', '--password', 'pw-wendy')
+        ctl('user', 'new', '--uri', 'sip:sam@example.com', '--password', 'pw-sam')
+
+        peer = Peer(a.peer, sip_port, 'sam@example.com', 'pw-sam')
+        room = peer.line('room ').split(' ', 1)[1]
+
+        dport = free_port()
+        chromedriver = subprocess.Popen([driver_bin, '--port=%d' % dport, '--allowed-ips=127.0.0.1'],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(chromedriver)
+        driver = WebDriver(dport)
+        wait('chromedriver', lambda: _ready(driver))
+        t0 = time.monotonic()
+        driver.start(chromium)
+        print('browser session started in %.2f s' % (time.monotonic() - t0))
+
+        # Sign in: a wrong password says so, the right one opens the chat.
+        driver.go(base + '/')
+        wait('the sign-in form', lambda: driver.js(VISIBLE, 'signin'))
+        assert driver.js(VISIBLE, 'chat') is False, 'the chat view is shown before sign-in'
+        driver.type('#address', 'wendy@example.com')
+        driver.type('#password', 'wrong')
+        driver.click('#signin-btn')
+        wait('the sign-in error', lambda: driver.js("return document.getElementById('signin-error').textContent"))
+        driver.js("document.getElementById('password').value = ''")
+        driver.type('#password', 'pw-wendy')
+        driver.click('#signin-btn')
+        wait('signed in', lambda: driver.js("return document.getElementById('who').textContent") == 'sip:wendy@example.com')
+        assert driver.js(VISIBLE, 'signin') is False, 'the sign-in form is still shown after sign-in'
+        assert driver.js(VISIBLE, 'chat') is True, 'the chat view is not shown'
+
+        # Open the demo room from the room list.
+        wait('the demo room in the list',
+             lambda: driver.js("return !!document.querySelector('#rooms button[data-uri=\"%s\"]')" % room))
+        driver.click('#rooms button[data-uri="%s"]' % room)
+        wait('the room view', lambda: driver.js("return document.getElementById('room-name').textContent") == 'Demo Room')
+
+        # Post: pending, then acknowledged; the SIP user receives it.
+        driver.type('#text', 'hello from Chromium')
+        driver.click('#send')
+        wait('the post acknowledged',
+             lambda: any(m['text'] == 'hello from Chromium' and 'acked' in m['cls'] for m in messages(driver)))
+        got_line = peer.line('got sip:wendy@example.com ')
+        assert got_line.endswith('hello from Chromium'), got_line
+        print('posted, acknowledged, received by the SIP user')
+
+        # The SIP user's posts arrive live; markup in them is text.
+        peer.send('post hello from SIP')
+        peer.line('acked')
+        wait('the SIP post in the page',
+             lambda: any(m['text'] == 'hello from SIP' and m['author'] == 'sip:sam@example.com' for m in messages(driver)))
+        evil = '<img src=x onerror="window.__pwned=1"> <b>not bold</b>'
+        peer.send('post ' + evil)
+        peer.line('acked')
+        wait('the markup post shown as text', lambda: any(m['text'] == evil for m in messages(driver)))
+        imgs = driver.js("return document.querySelectorAll('#messages img, #messages b').length")
+        pwned = driver.js("return window.__pwned === undefined ? 'no' : 'yes'")
+        assert imgs == 0, 'markup became elements: %s' % imgs
+        assert pwned == 'no', 'an injected handler ran'
+        # The page's own post with markup, too.
+        driver.type('#text', '<script>window.__pwned=2</script>')
+        driver.click('#send')
+        wait('the page\'s markup post acknowledged',
+             lambda: any(m['text'] == '<script>window.__pwned=2</script>' and 'acked' in m['cls'] for m in messages(driver)))
+        assert driver.js("return window.__pwned === undefined ? 'no' : 'yes'") == 'no'
+        print('markup shown as text, nothing ran')
+
+        shot = os.path.join(a.artifacts, 'room.png')
+        driver.screenshot(shot)
+        print('screenshot: %s' % shot)
+
+        # Sign out: back to the form.
+        driver.click('#signout')
+        wait('signed out', lambda: driver.js(VISIBLE, 'signin') and not driver.js(VISIBLE, 'chat'))
+        # Signed out for the server too: the page's cookie no longer signs in.
+        assert driver.js("return fetch('/api/web/session').then(r => r.status)") == 401
+        print('PASS')
+        return 0
+    finally:
+        if driver:
+            driver.quit()
+        if peer:
+            peer.stop()
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _ready(driver):
+    try:
+        with urllib.request.urlopen(driver.base + '/status', timeout=2) as r:
+            return json.loads(r.read())['value']['ready']
+    except Exception:
+        return False
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,353 @@
+// The web client's protocol end to end (issue 14, docs/WEB.md): a real pchatd, a browser's
+// sign-in over HTTP and its WebSocket at /ws spoken directly (Boost.Beast), beside a SIP
+// client (tools/client) in the same room.
+#include <gtest/gtest.h>
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <unistd.h>
+
+#include "tests/support/chat_clients.h"
+#include "tests/support/ctl.h"
+#include "tests/support/http_client.h"
+#include "tests/support/loopback_socket.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+using json = nlohmann::json;
+using pchat::testing::http;
+
+// A browser's WebSocket: the handshake on the test thread, then reads on an I/O thread into
+// a queue the test waits on (deadlines), writes one at a time from the test thread.
+class ws_client {
+ public:
+  // Connects and upgrades; false (and the HTTP status in *status) when refused.
+  bool open(uint16_t port, const std::string& cookie, const std::string& origin, int* status = nullptr) {
+    try {
+      asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+      beast::get_lowest_layer(ws_).connect(ep);
+      ws_.set_option(websocket::stream_base::decorator([cookie, origin](websocket::request_type& req) {
+        if (!cookie.empty()) req.set(beast::http::field::cookie, cookie);
+        if (!origin.empty()) req.set(beast::http::field::origin, origin);
+      }));
+      beast::error_code ec;
+      ws_.handshake("127.0.0.1:" + std::to_string(port), "/ws", ec);
+      if (ec) {
+        // Beast does not hand back a refusal's status: ask again by hand.
+        if (status) *status = upgrade_status(port, cookie, origin);
+        return false;
+      }
+      if (status) *status = 101;
+    } catch (const std::exception&) {
+      return false;
+    }
+    ws_.read_message_max(8 << 20);
+    read();
+    thread_ = std::thread([this] { ioc_.run(); });
+    return true;
+  }
+  ~ws_client() {
+    asio::post(ioc_, [this] { beast::get_lowest_layer(ws_).close(); });
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The status of a WebSocket upgrade request sent by hand (its first line only).
+  static int upgrade_status(uint16_t port, const std::string& cookie, const std::string& origin) {
+    int fd = pchat::testing::connect_loopback(port);
+    if (fd < 0) return 0;
+    std::string req = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                      "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    if (!cookie.empty()) req += "Cookie: " + cookie + "\r\n";
+    if (!origin.empty()) req += "Origin: " + origin + "\r\n";
+    pchat::testing::send_all(fd, req + "\r\n");
+    std::string got;
+    char buf[512];
+    ssize_t n;
+    while (got.find("\r\n") == std::string::npos && (n = ::read(fd, buf, sizeof buf)) > 0) got.append(buf, size_t(n));
+    ::close(fd);
+    return got.size() > 12 ? std::atoi(got.substr(9, 3).c_str()) : 0;
+  }
+
+  // Sends one text message; false if the write failed (connection gone).
+  bool send(const std::string& text) {
+    std::promise<bool> done;
+    asio::post(ioc_, [&] {
+      beast::error_code ec;
+      ws_.text(true);
+      ws_.write(asio::buffer(text), ec);  // on the I/O thread: never beside a read's own write
+      done.set_value(!ec);
+    });
+    return done.get_future().get();
+  }
+  bool send(const json& j) { return send(j.dump()); }
+
+  // The first message not taken yet that matches `pred` (taken), or nullopt at the deadline.
+  template <class Pred>
+  std::optional<json> next(Pred pred, std::chrono::milliseconds deadline = 10s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::optional<json> found;
+    cv_.wait_for(lock, deadline, [&] {
+      for (auto it = in_.begin(); it != in_.end(); ++it)
+        if (pred(*it)) {
+          found = *it;
+          in_.erase(it);
+          return true;
+        }
+      return false;
+    });
+    return found;
+  }
+  std::optional<json> next_type(const std::string& type, std::chrono::milliseconds deadline = 10s) {
+    return next([&](const json& j) { return j.value("type", "") == type; }, deadline);
+  }
+  // Every message received and not taken (a snapshot).
+  std::deque<json> pending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_;
+  }
+  // True once the connection is closed; its close code (0 if none came).
+  bool wait_closed(std::chrono::milliseconds deadline, int* code = nullptr) {
+    std::unique_lock<std::mutex> lock(mu_);
+    bool closed = cv_.wait_for(lock, deadline, [&] { return closed_; });
+    if (code) *code = close_code_;
+    return closed;
+  }
+
+ private:
+  void read() {
+    ws_.async_read(buf_, [this](beast::error_code ec, size_t) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ec) {
+        closed_ = true;
+        close_code_ = ws_.reason().code;
+        cv_.notify_all();
+        return;
+      }
+      auto j = json::parse(beast::buffers_to_string(buf_.data()), nullptr, false);
+      buf_.consume(buf_.size());
+      in_.push_back(j.is_discarded() ? json{{"type", "not-json"}} : j);
+      cv_.notify_all();
+      read();
+    });
+  }
+
+  asio::io_context ioc_;
+  websocket::stream<beast::tcp_stream> ws_{ioc_};
+  beast::flat_buffer buf_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<json> in_;
+  bool closed_ = false;
+  int close_code_ = 0;
+};
+
+// The session cookie's "name=value" from a sign-in answer's Set-Cookie, "" if none.
+std::string session_cookie(const std::string& head) {
+  auto at = head.find("Set-Cookie: pchat_session=");
+  if (at == std::string::npos) return {};
+  auto start = at + 12;
+  return head.substr(start, head.find(';', start) - start);
+}
+
+class WebE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.start()) << server_.stderr_text();
+    pchat::testing::ctl_ok(server_, "user new --uri sip:wendy@example.com --password pw-wendy");
+    origin_ = "http://127.0.0.1:" + std::to_string(server_.http_port());
+  }
+  // Signs wendy in; the cookie ("pchat_session=...").
+  std::string sign_in() {
+    auto r = http(server_.http_port(), "POST", "/api/web/session", {"Content-Type: application/json"},
+                  R"({"address":"wendy@example.com","password":"pw-wendy"})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return session_cookie(r.head);
+  }
+
+  pchat::testing::temp_dir dir_{"web"};
+  pchat::testing::server_process server_{dir_ / "data"};
+  std::string origin_;
+};
+
+}  // namespace
+
+// Sign in, join, post; a SIP client in the same room sees the browser's post and the browser
+// sees the SIP client's; a retry with the same post id is acknowledged once more and stored
+// once; a new connection resumes after the last seq it saw.
+TEST_F(WebE2E, BrowserAndSipClientChatInOneRoom) {
+  // The sign-in checks the stored HA1 and sets a strict session cookie.
+  auto wrong = http(server_.http_port(), "POST", "/api/web/session", {"Content-Type: application/json"},
+                    R"({"address":"wendy@example.com","password":"nope"})");
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  EXPECT_EQ(session_cookie(wrong.head), "");
+  auto ok = http(server_.http_port(), "POST", "/api/web/session", {"Content-Type: application/json"},
+                 R"({"address":"wendy@example.com","password":"pw-wendy"})");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(ok.head.find("HttpOnly"), std::string::npos) << ok.head;
+  EXPECT_NE(ok.head.find("SameSite=Strict"), std::string::npos) << ok.head;
+  std::string cookie = session_cookie(ok.head);
+  ASSERT_FALSE(cookie.empty()) << ok.head;
+  auto me = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie});
+  EXPECT_EQ(me.status, 200);
+  EXPECT_NE(me.body.find("sip:wendy@example.com"), std::string::npos) << me.body;
+
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  std::string room = pchat::testing::join_demo(bob);
+  ASSERT_FALSE(room.empty());
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "before the browser came", 10s));
+
+  ws_client web;
+  ASSERT_TRUE(web.open(server_.http_port(), cookie, origin_));
+  auto hello = web.next_type("hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ((*hello)["user"], "sip:wendy@example.com");
+
+  ASSERT_TRUE(web.send(json{{"type", "rooms"}}));
+  auto rooms = web.next_type("rooms");
+  ASSERT_TRUE(rooms);
+  bool listed = false;
+  for (auto& r : (*rooms)["rooms"]) listed = listed || r["uri"] == room;
+  EXPECT_TRUE(listed) << rooms->dump();
+
+  ASSERT_TRUE(web.send(json{{"type", "join"}, {"room", room}, {"history", 10}}));
+  auto joined = web.next_type("joined");
+  ASSERT_TRUE(joined) << "pending: " << json(web.pending()).dump();
+  ASSERT_FALSE((*joined)["backchat"].empty());
+  auto last = (*joined)["backchat"].back();
+  EXPECT_EQ(last["text"], "before the browser came");
+  EXPECT_EQ(last["author"], "sip:bob@example.com");
+  uint64_t bob_seq = last["seq"].get<uint64_t>();
+  EXPECT_GT(bob_seq, 0u);
+
+  // The browser's post: acknowledged once durable, with its seq; the SIP client gets it.
+  ASSERT_TRUE(web.send(json{{"type", "post"}, {"room", room}, {"id", "w-1"}, {"text", "hello from the browser"}}));
+  auto ack = web.next_type("ack");
+  ASSERT_TRUE(ack) << json(web.pending()).dump();
+  EXPECT_EQ((*ack)["id"], "w-1");
+  uint64_t web_seq = (*ack)["seq"].get<uint64_t>();
+  EXPECT_EQ(web_seq, bob_seq + 1);
+  auto echo = web.next_type("message");
+  ASSERT_TRUE(echo);
+  EXPECT_EQ((*echo)["id"], "w-1");
+  EXPECT_EQ((*echo)["seq"], web_seq);
+  auto got = bob.wait_for_message([](const auto& m) { return m.text == "hello from the browser"; }, 10s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->author, "sip:wendy@example.com");
+
+  // The SIP client's post reaches the browser live, next in seq.
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "hello from SIP", 10s));
+  auto live = web.next([](const json& j) { return j.value("type", "") == "message" && j.value("text", "") == "hello from SIP"; });
+  ASSERT_TRUE(live) << json(web.pending()).dump();
+  EXPECT_EQ((*live)["author"], "sip:bob@example.com");
+  EXPECT_EQ((*live)["seq"], web_seq + 1);
+
+  // A retry with the same id (the answer was lost): acknowledged, not stored again.
+  ASSERT_TRUE(web.send(json{{"type", "post"}, {"room", room}, {"id", "w-1"}, {"text", "hello from the browser"}}));
+  auto again = web.next_type("ack");
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)["id"], "w-1");
+  auto history = bob.backchat_and_wait(room, 50, 10s);
+  ASSERT_TRUE(history);
+  int copies = 0;
+  for (auto& m : *history) copies += m.text == "hello from the browser" ? 1 : 0;
+  EXPECT_EQ(copies, 1);
+  EXPECT_FALSE(web.next([](const json& j) { return j.value("text", "") == "hello from the browser"; }, 300ms))
+      << "a retry must not be fanned out again";
+
+  // A second connection (a reconnect) resumes after the last seq it saw: only what followed.
+  ws_client again_web;
+  ASSERT_TRUE(again_web.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(again_web.send(json{{"type", "join"}, {"room", room}, {"after", web_seq}}));
+  auto resumed = again_web.next_type("joined");
+  ASSERT_TRUE(resumed);
+  ASSERT_EQ((*resumed)["backchat"].size(), 1u) << resumed->dump();
+  EXPECT_EQ((*resumed)["backchat"][0]["text"], "hello from SIP");
+  EXPECT_EQ((*resumed)["gap"], false);
+  pchat::testing::expect_clean(bob);
+}
+
+// What a browser must not get through: no cookie, another origin, bad JSON, a frame over
+// the limit, a post before joining; unknown paths are a plain 404 and / is the page.
+TEST_F(WebE2E, BadInputIsRefusedCleanly) {
+  int status = 0;
+  {
+    ws_client anonymous;
+    EXPECT_FALSE(anonymous.open(server_.http_port(), "", origin_, &status));
+    EXPECT_EQ(status, 401);
+  }
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  {
+    ws_client elsewhere;
+    EXPECT_FALSE(elsewhere.open(server_.http_port(), cookie, "http://evil.example", &status));
+    EXPECT_EQ(status, 403);
+  }
+  {
+    ws_client forged;
+    EXPECT_FALSE(forged.open(server_.http_port(), "pchat_session=00ff", origin_, &status));
+    EXPECT_EQ(status, 401);
+  }
+
+  ws_client web;
+  ASSERT_TRUE(web.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(web.next_type("hello"));
+  ASSERT_TRUE(web.send(std::string("{not json")));
+  auto err = web.next_type("error");
+  ASSERT_TRUE(err);
+  EXPECT_NE((*err)["error"].get<std::string>().find("not JSON"), std::string::npos);
+  ASSERT_TRUE(web.send(json{{"type", "launch"}}));
+  ASSERT_TRUE(web.next_type("error"));
+  ASSERT_TRUE(web.send(json{{"type", "post"}, {"room", "ma-chan://example.com/nowhere"}, {"id", "x"}, {"text", "t"}}));
+  auto failed = web.next_type("failed");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ((*failed)["retry"], false);
+  // Still served after all that.
+  ASSERT_TRUE(web.send(json{{"type", "rooms"}}));
+  ASSERT_TRUE(web.next_type("rooms"));
+
+  // A message over the limit (64 KiB) closes the connection with 1009; the server lives on.
+  ASSERT_TRUE(web.send(std::string(200 * 1024, 'x')));
+  int code = 0;
+  EXPECT_TRUE(web.wait_closed(10s, &code));
+  EXPECT_EQ(code, 1009);
+
+  auto page = http(server_.http_port(), "GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.head.find("text/html"), std::string::npos);
+  auto unknown = http(server_.http_port(), "GET", "/no/such/page");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, "not found\n");
+  // Sign-out needs the csrf token; then the cookie no longer opens a socket.
+  auto me = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie});
+  std::string csrf = json::parse(me.body).value("csrf", "");
+  EXPECT_EQ(http(server_.http_port(), "DELETE", "/api/web/session", {"Cookie: " + cookie}).status, 403);
+  EXPECT_EQ(http(server_.http_port(), "DELETE", "/api/web/session", {"Cookie: " + cookie, "X-PChat-CSRF: " + csrf}).status, 200);
+  ws_client after;
+  EXPECT_FALSE(after.open(server_.http_port(), cookie, origin_, &status));
+  EXPECT_EQ(status, 401);
+  EXPECT_TRUE(server_.running());
+}
