@@ -351,3 +351,51 @@ TEST_F(WebE2E, BadInputIsRefusedCleanly) {
   EXPECT_EQ(status, 401);
   EXPECT_TRUE(server_.running());
 }
+
+// A web session is a member like any other: counted in the room's users, removed from a
+// room it loses access to, and ended (told, then closed) when its user is disabled, whose
+// sign-in then no longer opens a socket.
+TEST_F(WebE2E, RevocationEndsTheWebSession) {
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  std::string room = pchat::testing::join_demo(bob);
+  ASSERT_FALSE(room.empty());
+
+  ws_client web;
+  ASSERT_TRUE(web.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(web.send(json{{"type", "join"}, {"room", room}}));
+  auto joined = web.next_type("joined");
+  ASSERT_TRUE(joined);
+  bool listed = false;
+  for (auto& m : (*joined)["members"]) listed = listed || m == "sip:wendy@example.com";
+  EXPECT_TRUE(listed) << joined->dump();
+  // Counted by the room like a SIP member: bob and wendy (the room reports its count to
+  // the directory as it changes: asked again until it shows, with a deadline).
+  int users = -1;
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (users != 2 && std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(web.send(json{{"type", "rooms"}}));
+    auto rooms = web.next_type("rooms");
+    ASSERT_TRUE(rooms);
+    for (auto& r : (*rooms)["rooms"])
+      if (r["uri"] == room) users = r["users"].get<int>();
+    if (users != 2) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(users, 2);
+
+  pchat::testing::ctl_ok(server_, "user set --uri sip:wendy@example.com --enabled false");
+  auto closed = web.next_type("closed");
+  ASSERT_TRUE(closed) << json(web.pending()).dump();
+  int code = 0;
+  EXPECT_TRUE(web.wait_closed(10s, &code));
+  EXPECT_EQ(code, 1008);
+  // bob sees wendy leave; her cookie no longer opens a socket.
+  EXPECT_TRUE(bob.wait_for_roster([](const auto& e) { return e.user == "sip:wendy@example.com" && e.what == pchat::client::roster_event::kind::part; }, 10s));
+  int status = 0;
+  ws_client again;
+  EXPECT_FALSE(again.open(server_.http_port(), cookie, origin_, &status));
+  EXPECT_EQ(status, 401);
+  pchat::testing::expect_clean(bob);
+}
