@@ -227,8 +227,18 @@ class torture {
     say("%zu clients signed in and joined %d rooms; %d rounds", clients_.size(), o_.rooms,
         o_.rounds);
     auto t0 = steady::now();
-    for (int r = 0; r < o_.rounds && !out_of_time(); ++r)
+    for (int r = 0; r < o_.rounds && !out_of_time(); ++r) {
+      // Back-chat shows at most 500 posts a room: stop before a room fills (a full room
+      // takes no probe, so its failover could not be timed).
+      if (history_nearly_full()) {
+        stopped_by_cap_ = true;
+        say("rooms nearly at --max-posts-per-room after %d rounds: stopping (use more --rooms or a "
+            "lower --rate)",
+            r);
+        break;
+      }
       if (!round(r)) break;
+    }
     load_for(milliseconds(static_cast<int64_t>(o_.up_seconds * 1000)));
     posting_ = false;
     run_seconds_ = std::chrono::duration<double>(steady::now() - t0).count();
@@ -794,6 +804,15 @@ class torture {
     }
   }
 
+  // A room that may fill during the next round (its share of --rate over a round, twice).
+  bool history_nearly_full() {
+    double per_room_round =
+        o_.rate / static_cast<double>(rooms_.size()) * (o_.up_seconds + o_.down_seconds + 2);
+    for (uint32_t r = 0; r < rooms_.size(); ++r)
+      if (room_posts_[r] + 2 * per_room_round + 8 >= o_.max_posts_per_room) return true;
+    return false;
+  }
+
   uint64_t failures() const {
     uint64_t never = 0;
     for (auto& w : watches_) never += !w.done;
@@ -847,6 +866,7 @@ class torture {
                      {"samples", samples_},
                      {"refusal_reasons", refusal_reasons_},
                      {"rooms_away_from_placement_at_kills", away_from_placement_},
+                     {"rounds_stopped_by_history_cap", stopped_by_cap_},
                      {"ok", code == 0}};
     if (!setup_error_.empty()) j["error"] = setup_error_;
     if (!restart_error_.empty()) j["restart_error"] = restart_error_;
@@ -857,6 +877,9 @@ class torture {
       std::printf(
           "pool torture: %d of %d rounds, %d nodes, %d rooms, %zu clients, seed %u, %.1f s\n",
           rounds_done_, o_.rounds, o_.nodes, o_.rooms, clients_.size(), o_.seed, run_seconds_);
+      if (stopped_by_cap_)
+        std::printf(
+            "  rounds stopped early: the rooms' histories were nearly at --max-posts-per-room\n");
       std::printf(
           "  posts sent %zu, acknowledged %llu, refused %llu (%llu in the history), unanswered "
           "%llu (%llu in the history)\n",
@@ -926,8 +949,9 @@ class torture {
            history_mismatch_ = 0;
   uint64_t refused_ = 0, refused_present_ = 0, unknown_ = 0, unknown_present_ = 0, foreign_ = 0;
   uint64_t deferred_ = 0, late_refusals_ = 0;
-  uint64_t away_from_placement_ =
-      0;  // summed over kills: rooms served by a node placement does not rank first
+  // Summed over kills: rooms served by a node placement does not rank first.
+  uint64_t away_from_placement_ = 0;
+  bool stopped_by_cap_ = false;  // rounds ended early: a room's history nearly full
   std::map<std::string, uint64_t> refusal_reasons_;  // XCCOS code and text -> posts
 };
 

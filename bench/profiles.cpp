@@ -929,6 +929,29 @@ void run_pool(run_context& ctx, bench_report& rep, uint32_t users, double durati
   load_driver d(loop, cfg);
   rep.route = "direct, user u on node u % " + std::to_string(nodes);
   auto room_of = [&](uint32_t u) { return std::min(u / per_room, rooms - 1); };
+  // The users too: the directory admits only users it knows, and a node knows a user made
+  // through node 1 only after its next directory poll.
+  {
+    std::vector<std::string> names;
+    for (uint32_t u = 0; u < users; ++u) names.push_back(d.user_name(u));
+    if (!ctx.admin.ensure_users(names)) {
+      rep.notes.push_back("users not provisioned: " + ctx.admin.last_error());
+      return;
+    }
+    auto users_until = steady::now() + seconds(10);
+    for (auto& m : ctx.pool) {
+      if (m.token.empty()) {
+        waited_blind = true;
+        continue;
+      }
+      admin_client a("127.0.0.1:" + std::to_string(m.http_port));
+      a.set_token(m.token);
+      while (a.request("GET", "/api/v1/users/" + names.back()).status != 200 &&
+             steady::now() < users_until)
+        std::this_thread::sleep_for(milliseconds(20));
+    }
+    if (waited_blind) std::this_thread::sleep_for(seconds(1));
+  }
   if (!seat_and_sign_in(ctx, d, rep, made, users, room_of)) return;
 
   // Who serves each room: its claim in GET /api/v1/pool (nodes whose token the bench has),
