@@ -23,6 +23,28 @@ std::string revision_bytes(int64_t rev) {
   return out;
 }
 
+// Whether a batch writes to one column family (the configuration's: its appliers follow).
+class family_touched final : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit family_touched(uint32_t id) : id_(id) {}
+  bool hit() const { return hit_; }
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return note(cf); }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice&) override { return note(cf); }
+  rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice&) override { return note(cf); }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return note(cf);
+  }
+  rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return note(cf); }
+
+ private:
+  rocksdb::Status note(uint32_t cf) {
+    hit_ = hit_ || cf == id_;
+    return rocksdb::Status::OK();
+  }
+  uint32_t id_;
+  bool hit_ = false;
+};
+
 int64_t revision_of(std::string_view bytes) {
   if (bytes.size() != 8) return 0;
   uint64_t v = 0;
@@ -75,6 +97,12 @@ void directory_log::detach() {
   std::lock_guard<std::mutex> lock(notify_mu_);
   identities_.reset();
   directory_ = caf::actor();
+  config_changed_ = nullptr;
+}
+
+void directory_log::on_config_change(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(notify_mu_);
+  config_changed_ = std::move(fn);
 }
 
 pchat::status directory_log::catch_up(std::chrono::milliseconds deadline) {
@@ -102,6 +130,7 @@ pchat::status directory_log::apply_available() {
       return pchat::status::ok();
     }
     bool memory_changed = false;
+    bool config_changed = false;
     for (const auto& kv : page.kvs) {
       rocksdb::WriteBatch b;
       if (auto d = storage::decode_shared_batch(store_.db(), kv.value, &b); !d.is_ok()) {
@@ -113,6 +142,11 @@ pchat::status directory_log::apply_available() {
         b.Clear();
       }
       memory_changed = memory_changed || !only_preferences(b);
+      if (!config_changed) {
+        family_touched config(store_.db().cf(storage::column::config)->GetID());
+        (void)b.Iterate(&config);  // the handler fails nothing; a malformed batch is refused below
+        config_changed = config.hit();
+      }
       // The record and the revision it brings this node to, in one synced write.
       if (auto p = b.Put(store_.db().cf(storage::column::config),
                          storage::keys::config_key(storage::keys::kPoolDirectoryApplied),
@@ -124,7 +158,7 @@ pchat::status directory_log::apply_available() {
     }
     // Preferences are read from the store at each use: a page of them alone changes
     // nothing held in memory (no registry reload on every node for a followed room).
-    if (memory_changed) tell_memory();
+    if (memory_changed) tell_memory(config_changed);
     {
       std::lock_guard<std::mutex> lock(mu_);  // no waiter misses the wake-up
     }
@@ -154,7 +188,7 @@ bool directory_log::only_preferences(const rocksdb::WriteBatch& b) const {
   return !f.other;
 }
 
-void directory_log::tell_memory() {
+void directory_log::tell_memory(bool config_changed) {
   store_.directory().forget_room_names();
   std::lock_guard<std::mutex> lock(notify_mu_);
   if (identities_) {
@@ -163,6 +197,7 @@ void directory_log::tell_memory() {
                 "error=" + log::quote(s.to_string()));
   }
   if (directory_) caf::anon_send(directory_, dirsync_atom::value);
+  if (config_changed && config_changed_) config_changed_();
 }
 
 void directory_log::run() {

@@ -39,6 +39,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -88,6 +89,11 @@ class directory_log final : public storage::shared_write_log {
   // directory actor (sent dirsync). Either may be null/invalid. Call detach() before the
   // actor system goes.
   void attach(std::shared_ptr<identity_registry> identities, caf::actor directory);
+  // Called on the applying thread after it applied records that changed the configuration
+  // family (chat and compliance settings, made through any node): pchatd puts them in force
+  // here (app/effective_config), so they hold on every node within a poll. May be empty;
+  // detach() clears it. It must not write the shared families (it would wait for itself).
+  void on_config_change(std::function<void()> fn);
   void detach();
   // Joins the applying thread and uninstalls the shared log (writes are local again).
   void stop();
@@ -102,7 +108,7 @@ class directory_log final : public storage::shared_write_log {
   // Applies what etcd has after applied(); ok when it read to the end.
   pchat::status apply_available();
   void run();  // the applying thread
-  void tell_memory();
+  void tell_memory(bool config_changed);
   // True if record `b` writes user preferences only (nothing memory holds).
   bool only_preferences(const rocksdb::WriteBatch& b) const;
 
@@ -127,6 +133,7 @@ class directory_log final : public storage::shared_write_log {
   std::mutex notify_mu_;
   std::shared_ptr<identity_registry> identities_;  // GUARDED_BY(notify_mu_)
   caf::actor directory_;                           // GUARDED_BY(notify_mu_)
+  std::function<void()> config_changed_;           // GUARDED_BY(notify_mu_)
 };
 
 }  // namespace pchat::actors

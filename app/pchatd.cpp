@@ -853,7 +853,18 @@ int main(int argc, char** argv) {
     pchat::actors::server_node node(sys, std::move(parts));
     const std::shared_ptr<const pchat::actors::server_context>& cctx = node.context();
     config->attach(cctx->live, cctx->compliance_runner);
-    if (directory_log) directory_log->attach(identities, cctx->directory);
+    if (directory_log) {
+      directory_log->attach(identities, cctx->directory);
+      // Chat and compliance settings changed through another node are put in force here as
+      // soon as this node applied them (docs/POOL.md "Directory across the pool").
+      directory_log->on_config_change([config, store = store.get()] {
+        if (auto s = config->apply(*store); !s.is_ok() && !s.is_not_found())
+          pchat::log::write(pchat::log::level::warn, "pchatd",
+                            "a configuration change made on another node is refused here; what was in force stays",
+                            "error=" + pchat::log::quote(s.to_string()) +
+                                " action=" + pchat::log::quote("check this node's --compliance-* options and folders"));
+      });
+    }
     if (cfg.demo_content == "true" && (first_start || !in_pool) && !ensure_demo_content(sys, cctx->directory)) {
       rc = fail("cannot create the demo room", "check the store");
     } else if (auto err = node.start_edge(); !err.empty()) {

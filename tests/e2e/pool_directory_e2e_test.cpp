@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "pool/placement.h"
 #include "tests/support/chat_clients.h"
 #include "tests/support/ctl.h"
 #include "tests/support/etcd_server.h"
@@ -177,6 +178,54 @@ TEST_F(PoolDirectoryE2E, AnAdminChangeOnNode1IsInForceOnNode3WithinASecond) {
   // Not `other`: turned off, it may also be removed from the live room it is in (a part
   // about itself) when the room next checks its members.
   pchat::testing::expect_clean(newcomer);
+}
+
+// Chat settings set through node 1 are in force on node 3 within a second (docs/POOL.md
+// "Directory across the pool"): node 3 applies the change from the log and puts it in force
+// itself, no restart or SIGHUP. Its `config get` shows the value as stored, and a room node 3
+// owns answers back-chat with the new DefaultChatHistory.
+TEST_F(PoolDirectoryE2E, ConfigSetThroughNode1IsInForceOnNode3WithinASecond) {
+  // A room whose owner is n3 (its back-chat follows n3's settings).
+  std::string room, name;
+  for (int k = 0; k < 32 && room.empty(); ++k) {
+    name = "hist" + std::to_string(k);
+    ctl(0, "room new --name " + name +
+               " --category Desk --privacy closed --members sip:member@example.com,sip:other@example.com");
+    std::string uri = uri_of(0, name);
+    if (pchat::pool::rank(uri.substr(uri.rfind('/') + 1), {"n1", "n2", "n3"})[0] == "n3") room = uri;
+  }
+  ASSERT_FALSE(room.empty()) << "no room owned by n3 among 32";
+  ASSERT_TRUE(eventually([&] { return !uri_of(2, name).empty(); }, 2s));
+  auto& member = client(0, "member@example.com");
+  ASSERT_TRUE(member.sign_in(10s)) << member.failure_reason();
+  ASSERT_TRUE(member.join_and_wait(room, 5s));
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(member.post_and_wait_ack(room, "said " + std::to_string(i), 5s));
+
+  auto history_on = [&](int i) -> nlohmann::json {
+    auto g = pchat::testing::ctl_json_or_null(node(i), "config get");
+    for (const auto& r : g.value("settings", nlohmann::json::array()))
+      if (r.value("name", "") == "default_chat_history") return r;
+    return nlohmann::json();
+  };
+  ASSERT_TRUE(history_on(2).is_object());
+  EXPECT_NE(history_on(2).value("value", nlohmann::json()).dump(), "2");
+  ctl(0, "config set --default-chat-history 2");
+  auto took = time_until([&] {
+    auto r = history_on(2);
+    return r.is_object() && r.value("value", nlohmann::json()).dump() == "2" && r.value("source", "") == "stored";
+  });
+  EXPECT_LT(took, 1000ms) << history_on(2).dump();
+  std::printf("DefaultChatHistory set on n1, in force on n3 after %lld ms\n", static_cast<long long>(took.count()));
+
+  // n3's room answers back-chat with the newest two only.
+  auto& other = client(1, "other@example.com");
+  ASSERT_TRUE(other.sign_in(10s)) << other.failure_reason();
+  ASSERT_TRUE(other.join_and_wait(room, 5s));
+  auto back = other.backchat_and_wait(room, 25, 5s);
+  ASSERT_TRUE(back.has_value());
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ(back->back().text, "said 4");
+  pchat::testing::expect_clean(other);
 }
 
 // Revocation across the pool (docs/SECURITY.md "Revocation"): a user disabled through node 1
