@@ -367,13 +367,12 @@ caf::behavior serving(dir_ptr self) {
         return self->delegate(local_room(self, id), import_atom::value, id, std::move(msgs));
       },
       // A new pool view (ctx->pool; where a room lives is read from the view when a lookup
-      // needs it): the live rooms this node no longer owns hand themselves off.
+      // needs it): every live room checks it (pool_check): one this node no longer owns
+      // hands itself off, one whose follower is drained replaces it.
       [=](pool_changed_atom, uint64_t) {
         auto& st = self->state;
         if (!st.ctx->pool) return;
-        auto view = st.ctx->pool->current();
-        for (auto& [id, room] : st.active)
-          if (!view->owns(id)) self->send(room, pool_check_atom::value);
+        for (auto& [id, room] : st.active) self->send(room, pool_check_atom::value);
       },
       [=](retire_atom, const std::string& id) {
         auto& st = self->state;

@@ -66,6 +66,8 @@ void publish(pool_ptr self) {
   auto v = std::make_shared<pool_view>();
   v->self = st.me();
   v->serving = st.serving;
+  v->serving_until = st.renewed + st.cfg.serve_grace;
+  for (auto& [name, r] : st.registry) v->others_registered += name != st.me() && !r.node.draining ? 1 : 0;
   if (st.lease != 0) v->live.push_back(self_entry(self));
   // A peer's draining flag is its registry entry's (it changes after the hello).
   for (auto& [name, p] : st.peers)
@@ -75,9 +77,15 @@ void publish(pool_ptr self) {
     }
   std::sort(v->live.begin(), v->live.end(), [](const node_entry& a, const node_entry& b) { return a.name < b.name; });
   std::string sig = st.serving ? "serving" : "not-serving";
+  sig += " others=" + std::to_string(v->others_registered);
   for (auto& n : v->live)
     sig += " " + n.name + (n.draining ? "(draining)" : "") + "@" + caf::to_string(n.pool.address());
-  if (sig == st.published) return;
+  if (sig == st.published) {
+    // The same view, served longer (a keep-alive succeeded): replaced quietly.
+    v->version = st.version;
+    st.cfg.membership->publish(v);
+    return;
+  }
   st.published = sig;
   v->version = ++st.version;
   st.cfg.membership->publish(v);
@@ -124,6 +132,29 @@ void revoke(pool_ptr self, const caf::actor& coord, int64_t lease, const std::st
                       "node=" + self->state.me() + " lease=" + std::to_string(lease) + " why=" + log::quote(why) +
                           " error=" + log::quote(caf::to_string(e)));
           });
+}
+
+// `pool drain` kept in etcd beside the registry (pool_keys.h drained_key, no lease), so a
+// drained node that restarts is still drained: on, the key is created (kept if it exists);
+// off, deleted. `done` gets none or why not (etcd not reached: busy).
+void persist_drain(pool_ptr self, bool on, std::function<void(caf::error)> done) {
+  auto& st = self->state;
+  auto key = pool::drained_key(st.cfg.settings.pool_name, st.me());
+  auto timeout = st.cfg.etcd_timeout * 4;
+  auto fail = [done](caf::error& e) { done(std::move(e)); };
+  if (on) {
+    self->request(st.kv_coord, timeout, etcd_claim_atom::value, key, st.me(), int64_t{0})
+        .then([done](etcd_holder&) { done(caf::none); }, fail);
+    return;
+  }
+  self->request(st.kv_coord, timeout, etcd_get_atom::value, key)
+      .then(
+          [=](etcd_holder& h) {
+            if (h.create_revision == 0) return done(caf::none);
+            self->request(self->state.kv_coord, timeout, etcd_drop_atom::value, key, h.create_revision)
+                .then([done](bool) { done(caf::none); }, fail);
+          },
+          fail);
 }
 
 // Joins the pool with a new lease; `done` (may be empty) gets none or why not.
@@ -250,10 +281,8 @@ void tick(pool_ptr self) {
               st.keeping = false;
               if (st.lease != lease) return;
               st.renewed = now;
-              if (!st.serving) {
-                set_serving(self, true, "keep-alive succeeded");
-                publish(self);
-              }
+              if (!st.serving) set_serving(self, true, "keep-alive succeeded");
+              publish(self);  // serving_until moves on
             },
             [=](caf::error& e) {
               auto& st = self->state;
@@ -395,11 +424,24 @@ caf::behavior pool_actor(pool_ptr self, pool_actor_config cfg) {
         st.cfg.self.http_port = http_port;
         st.cfg.self.pool_port = pool_port;
         auto rp = self->make_response_promise();
-        join(self, 0, [=](caf::error e) mutable {
-          if (e) return rp.deliver(std::move(e));
-          rp.deliver(caf::ok_atom::value);
-          self->send(self, pool_tick_atom::value);  // the keep-alive and scan loop
-        });
+        // A node drained before it stopped starts drained (persist_drain).
+        self->request(st.kv_coord, st.cfg.etcd_timeout * 4, etcd_get_atom::value,
+                      pool::drained_key(st.cfg.settings.pool_name, st.me()))
+            .then(
+                [=](etcd_holder& h) mutable {
+                  if (h.create_revision != 0) {
+                    self->state.cfg.self.draining = true;
+                    PCHAT_LOG(warn, "pool", "drained before this start: still draining (owns and follows no room)",
+                              "node=" + self->state.me() +
+                                  " action=" + log::quote("pchatctl pool undrain --node " + self->state.me()));
+                  }
+                  join(self, 0, [=](caf::error e) mutable {
+                    if (e) return rp.deliver(std::move(e));
+                    rp.deliver(caf::ok_atom::value);
+                    self->send(self, pool_tick_atom::value);  // the keep-alive and scan loop
+                  });
+                },
+                [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
         return rp;
       },
       [=](pool_tick_atom) { tick(self); },
@@ -440,27 +482,32 @@ caf::behavior pool_actor(pool_ptr self, pool_actor_config cfg) {
         return rp;
       },
       [=](pool_status_atom) -> pool_status { return status_of(self); },
-      // `pool drain` / `undrain` (docs/POOL.md): the registry entry first (the other nodes'
-      // next scan sees it), then this node's own view: its rooms hand off, and placement
-      // skips it everywhere. Lasts until undrained or the node restarts.
+      // `pool drain` / `undrain` (docs/POOL.md): kept in etcd (persist_drain), then the
+      // registry entry (the other nodes' next scan sees it), then this node's own view: its
+      // rooms hand off, and placement skips it everywhere. Lasts until undrained, restarts
+      // included.
       [=](pool_drain_atom, bool on) -> caf::result<caf::ok_atom> {
         auto& st = self->state;
         if (st.lease == 0 || st.leaving) return make_error(errc::busy, "node " + st.me() + " holds no etcd lease");
         auto rp = self->make_response_promise();
-        auto rec = st.record();
-        rec.draining = on;
-        self->request(st.kv_coord, st.cfg.etcd_timeout * 4, etcd_put_atom::value, rec, st.lease)
-            .then(
-                [=](caf::ok_atom) mutable {
-                  auto& st = self->state;
-                  st.cfg.self.draining = on;
-                  if (auto r = st.registry.find(st.me()); r != st.registry.end()) r->second.node.draining = on;
-                  PCHAT_LOG(info, "pool", on ? "draining: this node owns and follows no room" : "no longer draining",
-                            "node=" + st.me());
-                  publish(self);
-                  rp.deliver(caf::ok_atom::value);
-                },
-                [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        persist_drain(self, on, [=](caf::error kept) mutable {
+          if (kept) return rp.deliver(std::move(kept));
+          auto& st = self->state;
+          auto rec = st.record();
+          rec.draining = on;
+          self->request(st.kv_coord, st.cfg.etcd_timeout * 4, etcd_put_atom::value, rec, st.lease)
+              .then(
+                  [=](caf::ok_atom) mutable {
+                    auto& st = self->state;
+                    st.cfg.self.draining = on;
+                    if (auto r = st.registry.find(st.me()); r != st.registry.end()) r->second.node.draining = on;
+                    PCHAT_LOG(info, "pool", on ? "draining: this node owns and follows no room" : "no longer draining",
+                              "node=" + st.me());
+                    publish(self);
+                    rp.deliver(caf::ok_atom::value);
+                  },
+                  [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        });
         return rp;
       },
       [=](pool_leave_atom) -> caf::result<caf::ok_atom> {

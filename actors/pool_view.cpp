@@ -17,7 +17,7 @@ const node_entry* pool_view::find_tag(uint16_t tag) const {
 }
 
 std::vector<std::string> pool_view::rank(const std::string& room_id) const {
-  if (!serving) return {};
+  if (!fresh()) return {};
   std::vector<std::string> names;
   names.reserve(live.size());
   for (auto& n : live)

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,16 @@ struct pool_view {
   // has not succeeded for 1.5 s): it may have lost its rooms, so it owns none and ranks
   // none (docs/POOL.md "Node lease").
   bool serving = false;
+  // Until when `serving` holds: the last successful keep-alive's send time plus the serve
+  // grace. A view read later (the process was paused and its membership actor has not run
+  // yet) serves nothing: it ranks and owns no room. Hand-built views: never ends.
+  std::chrono::steady_clock::time_point serving_until = std::chrono::steady_clock::time_point::max();
+  // Other nodes registered in etcd and not draining, linked or not. A node whose links dropped (paused, cut
+  // off) still counts them: its rooms never acknowledge alone as a pool of one while other
+  // nodes hold leases (they may have taken the rooms over).
+  size_t others_registered = 0;
+  // serving, and not past serving_until.
+  bool fresh() const { return serving && std::chrono::steady_clock::now() < serving_until; }
   // Registered in etcd and linked over BASP, this node included (while serving), sorted by
   // name.
   std::vector<node_entry> live;

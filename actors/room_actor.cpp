@@ -369,7 +369,10 @@ void retire(room_ptr self);
 
 void schedule_idle_check(room_ptr self) {
   auto& st = self->state;
-  if (st.handing_off && st.in_flight == 0) return retire(self);
+  // A room handed off, or lost to a newer owner, quits once nothing is in flight: the next
+  // lookup on this node then finds the owner, or a fresh room actor that takes the room over
+  // (a lost one left in place would give every post back for ever).
+  if ((st.handing_off || st.pool.lost) && st.in_flight == 0) return retire(self);
   if (!st.roster.empty() || st.in_flight > 0) return;
   uint64_t gen = ++st.idle_generation;
   self->delayed_send(self, std::chrono::seconds(st.ctx->room_idle_seconds), idle_atom::value, gen);
@@ -549,9 +552,11 @@ void follower_failed(room_ptr self, uint64_t gen, const caf::error& err);
 // may hold the room).
 // A node that is not serving (no fresh etcd lease) acknowledges nothing: it may have lost
 // the room already.
+// Nor does a node that still sees other nodes registered though it is linked to none (it
+// was paused, or is cut off): they may have taken its rooms over (pool_view).
 bool need_follower(const room_state& st) {
   auto view = st.ctx->pool->current();
-  return !view || !view->serving || view->rank(st.rec.id).size() >= 2;
+  return !view || !view->fresh() || view->rank(st.rec.id).size() >= 2 || view->others_registered > 0;
 }
 
 // A held post whose confirmations are complete gets its 200 and fan-out.
@@ -613,6 +618,7 @@ void lose_room(room_ptr self, const std::string& why) {
   if (st.pool.follower) self->demonitor(st.pool.follower);
   st.pool.follower = caf::actor{};
   ++st.pool.generation;
+  schedule_idle_check(self);
 }
 
 // The follower failed (an error, a timeout or its death): nothing is acknowledged through
@@ -740,6 +746,33 @@ void choose_follower(room_ptr self) {
                     fail);
           },
           fail);
+}
+
+// Pool: a follower (or a follower being caught up) whose node is drained (`pool drain`)
+// stops counting; the next in rank order (placement skips drained nodes) is caught up
+// first and counts then (choose_follower). Posts held meanwhile wait for it and are shipped
+// to it (reship_held); none is acknowledged with fewer copies than before.
+void drop_drained_follower(room_ptr self) {
+  auto& st = self->state;
+  if (!st.pool.on || st.pool.lost || (!st.pool.follower && !st.pool.candidate)) return;
+  auto view = st.ctx->pool->current();
+  if (!view) return;
+  for (auto& n : view->live) {
+    if (!n.draining || !n.replica) continue;
+    if (n.replica == st.pool.follower) {
+      PCHAT_LOG(info, "room", "the room's follower is drained; catching up the next one before acknowledging",
+                "room=" + st.uri + " follower=" + n.name);
+      self->demonitor(st.pool.follower);
+      st.pool.follower = caf::actor{};
+      for (auto& c : st.commits) c.post.shipped = false;
+    } else if (n.replica == st.pool.candidate) {
+      st.pool.candidate = caf::actor{};
+    } else {
+      continue;
+    }
+    ++st.pool.generation;  // late answers of the drained one are ignored
+    return choose_follower(self);
+  }
 }
 
 // Writes a held post in pool mode: this node's commit and the follower's replica in
@@ -1390,7 +1423,7 @@ void take_over(room_ptr self, bool first) {
   auto& st = self->state;
   auto view = st.ctx->pool->current();
   const node_entry* me = view ? view->find(view->self) : nullptr;
-  if (!view || !view->serving || !me || !me->pool || !st.ctx->replica)
+  if (!view || !view->fresh() || !me || !me->pool || !st.ctx->replica)
     return takeover_failed(self, make_error(errc::busy, "this node is not serving in the pool (no etcd lease yet)"),
                            true);
   auto job = std::make_shared<takeover_job>();
@@ -1625,12 +1658,13 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         // return this actor after it stopped.
         retire(self);
       },
-      // Pool: the view changed; a room this node no longer owns hands itself off.
-      // Also the retry of a failed claim delete (retire): tried again once nothing is in
-      // flight.
+      // Pool: the view changed; a room this node no longer owns hands itself off, one it
+      // owns drops a drained follower. Also the retry of a failed claim delete (retire):
+      // tried again once nothing is in flight.
       [=](pool_check_atom) {
         auto& st = self->state;
-        if (!hands_off(self) || !st.pool.release_retry) return;
+        if (!hands_off(self)) return drop_drained_follower(self);
+        if (!st.pool.release_retry) return;
         st.pool.release_retry = false;
         schedule_idle_check(self);
       },

@@ -27,5 +27,8 @@ std::string compliance_pending_key(std::string_view pool, std::string_view node)
 }
 
 std::string first_start_key(std::string_view pool) { return "/" + std::string(pool) + "/first-start"; }
+std::string drained_key(std::string_view pool, std::string_view name) {
+  return "/" + std::string(pool) + "/drained/" + std::string(name);
+}
 
 }  // namespace pchat::pool

@@ -32,5 +32,8 @@ std::string compliance_pending_key(std::string_view pool, std::string_view node)
 // policy and demo content), created once and never bound to a lease, so nodes started
 // together on an empty pool seed it once.
 std::string first_start_key(std::string_view pool);
+// "/<pool>/drained/<name>": present while node <name> is drained (`pool drain`), with no
+// lease, so a drained node that restarts stays drained until `pool undrain`.
+std::string drained_key(std::string_view pool, std::string_view name);
 
 }  // namespace pchat::pool

@@ -530,12 +530,18 @@ TEST(PoolFailover, PostsInFlightWhenTheOwnerGoesAreSentAgainAndAcknowledgedOnce)
   EXPECT_EQ(a.edge.count(11, "<resp code=\"5"), 0u) << "alice's client saw an error";
   EXPECT_EQ(c.edge.count(31, "<resp code=\"5"), 0u) << "carol's client saw an error";
   // Every member sees each post once, and the new owner stored each once.
+  // Each member's copy is waited for on its own edge: a member not ready yet when the new
+  // owner fans a re-sent post out gets it when ready, after the author's 200 and in no
+  // fixed order with the other members' copies (timing under load).
   for (int i = 0; i < 3; ++i) {
     std::string text = ">in-flight-" + std::to_string(i) + "<";
     EXPECT_TRUE(c.edge.wait_info(31, text)) << text;
+    EXPECT_TRUE(a.edge.wait_info(11, text)) << text;
     EXPECT_EQ(c.edge.count(31, text), 1u) << text;
     EXPECT_EQ(a.edge.count(11, text), 1u) << text;
   }
+  EXPECT_TRUE(a.edge.wait_info(11, ">carol-in-flight<"));
+  EXPECT_EQ(a.edge.count(11, ">carol-in-flight<"), 1u);
   std::string owner = pool::rank(room_id, {"a", "c"})[0];
   actor_node& o = pool.node(owner);
   std::vector<storage::message_record> stored;
@@ -712,4 +718,45 @@ TEST(PoolFailover, ADrainingOwnerHandsItsRoomOnWithNoPostLostOrDoubled) {
   EXPECT_EQ(on_n["from-bob"], 1) << "stored on the room's new owner " << next;
   EXPECT_LE(stored_last_seq(b, room_id), b_last + texts.size()) << "b took no post after it handed off";
   EXPECT_EQ(stored_copies({&b}, room_id).count("from-bob"), 0u);
+}
+
+// `pool drain` of a room's follower (docs/POOL.md "Handing back"): the owner stops counting
+// the drained node as soon as its view says so; the next node in rank order gets the log
+// first (it then holds the posts from before the drain) and acknowledges every later post;
+// the drained node gets none of them. No post is refused or doubled.
+TEST(PoolFailover, ADrainedFollowerIsReplacedByTheNextNodeCaughtUpFirst) {
+  temp_dir dir("pool-drain-follower");
+  three_nodes pool(dir.path());
+  std::string uri = pool.make_room("b", "follow");
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  std::vector<std::vector<actors::node_entry>> full;
+  for (auto& m : pool.membership) full.push_back(m->current()->live);
+  const std::string drained = pool::rank(room_id, pool.names)[1];
+  const std::string next = drained == "a" ? "c" : "a";
+  actor_node &a = pool.node("a"), &b = pool.node("b"), &f = pool.node(drained), &n = pool.node(next);
+  auto alice = a.session(11, "sip:alice@example.com");
+  ASSERT_TRUE(a.join(alice, 11, uri));
+  ASSERT_EQ(a.cmd(alice, post_cmd(uri, "before")), 200);
+  EXPECT_EQ(stored_copies({&f}, room_id)["before"], 1) << drained << " follows the room";
+  EXPECT_EQ(stored_copies({&n}, room_id).count("before"), 0u) << next << " does not follow it yet";
+
+  publish_all(pool, full, [&](std::vector<actors::node_entry>& live) {
+    for (auto& e : live)
+      if (e.name == drained) e.draining = true;
+  });
+  for (auto& node : pool.nodes) caf::anon_send(node->ctx->directory, actors::pool_changed_atom::value, pool.version);
+  // The next node is caught up (it gets the posts from before) ...
+  ASSERT_TRUE(eventually([&] { return stored_copies({&n}, room_id)["before"] == 1; }, 5s))
+      << next << " was never caught up";
+  // ... and acknowledges every later post; the drained node gets none of them.
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(a.cmd(alice, post_cmd(uri, "after-" + std::to_string(i))), 200);
+  auto on_b = stored_copies({&b}, room_id), on_f = stored_copies({&f}, room_id), on_n = stored_copies({&n}, room_id);
+  for (int i = 0; i < 4; ++i) {
+    std::string t = "after-" + std::to_string(i);
+    EXPECT_EQ(on_b[t], 1) << t;
+    EXPECT_EQ(on_n[t], 1) << t << " is not on the new follower " << next;
+    EXPECT_EQ(on_f.count(t), 0u) << t << " was shipped to the drained " << drained;
+  }
+  for (auto& [text, copies] : on_n) EXPECT_EQ(copies, 1) << text;
+  EXPECT_EQ(a.edge.count(11, "<resp code=\"5"), 0u) << "alice's client saw an error";
 }
