@@ -149,6 +149,12 @@ using rcopy_atom = caf::atom_constant<caf::atom("rcopy")>;     // (rcopy, room_i
                                                                // (rcopy, room_id, u64 from, u64 to, ok_atom) | replica -> replica | vector<compliance_record>: kept events of messages from..to (at most kCopyChunk)
 using rpull_atom = caf::atom_constant<caf::atom("rpull")>;     // (rpull, room_id, u64 epoch, actor source_replica, u64 from, bool full) | owner's room -> replica
                                                                //   | u64 last seq once every chunk and the mark (complete at epoch) are synced
+//   files (docs/POOL.md "Uploaded files in a pool"); kFileChunk (file_replica_actor.h) bounds one message:
+using fship_atom = caf::atom_constant<caf::atom("fship")>;     // (fship, file_record, u64 offset, string bytes, bool last) | replica -> file replica | u64 bytes held;
+                                                               //   last: the blob and the record are synced (a record held already: its size at once)
+                                                               // (fship, actor to_replica, file_record, u64 offset, string bytes, bool last) | file api -> its replica -> to_replica
+using fget_atom = caf::atom_constant<caf::atom("fget")>;       // (fget, room_id, u64 file id, u64 offset) | replica -> file replica | (file_record, string bytes from offset, at most kFileChunk)
+                                                               // (fget, actor from_replica, room_id, u64 file id, u64 offset) | file api -> its replica -> from_replica
 using rmark_atom = caf::atom_constant<caf::atom("rmark")>;     // (rmark, room_id, u64 epoch) | owner's room -> replica | u64 epoch once synced
 
 // ---- indexer_actor (history search, actors/indexer_actor.h)

@@ -15,6 +15,7 @@ struct replica_inputs {
   caf::actor commit;
   caf::actor reader;
   std::chrono::milliseconds timeout;
+  caf::actor files;  // this node's file replica (may be invalid: no file service)
 };
 
 // One rpull in progress: the requester's promise and where the copy stands.
@@ -137,6 +138,30 @@ caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
         pull_step(self, in, job);
         return job->rp;
       },
+      // Files (docs/POOL.md "Uploaded files in a pool"): from another node, to this node's
+      // file replica; from this node's file api, on to another node's replica.
+      [=](fship_atom, storage::file_record& f, uint64_t offset, std::string& bytes, bool last) {
+        auto rp = self->make_response_promise();
+        if (!in.files) return rp.deliver(make_error(errc::not_found, "this node keeps no files")), rp;
+        relay(self, in.files, in.timeout, rp, seq_answer{}, fship_atom::value, std::move(f), offset, std::move(bytes), last);
+        return rp;
+      },
+      [=](fship_atom, const caf::actor& to, storage::file_record& f, uint64_t offset, std::string& bytes, bool last) {
+        auto rp = self->make_response_promise();
+        relay(self, to, in.timeout, rp, seq_answer{}, fship_atom::value, std::move(f), offset, std::move(bytes), last);
+        return rp;
+      },
+      [=](fget_atom, const std::string& room_id, uint64_t id, uint64_t offset) {
+        auto rp = self->make_response_promise();
+        if (!in.files) return rp.deliver(make_error(errc::not_found, "this node keeps no files")), rp;
+        relay(self, in.files, in.timeout, rp, answer<storage::file_record, std::string>{}, fget_atom::value, room_id, id, offset);
+        return rp;
+      },
+      [=](fget_atom, const caf::actor& from, const std::string& room_id, uint64_t id, uint64_t offset) {
+        auto rp = self->make_response_promise();
+        relay(self, from, in.timeout, rp, answer<storage::file_record, std::string>{}, fget_atom::value, room_id, id, offset);
+        return rp;
+      },
       [=](rmark_atom, const std::string& room_id, uint64_t epoch) {
         auto rp = self->make_response_promise();
         relay(self, in.commit, in.timeout, rp, seq_answer{}, logmark_atom::value, room_id, epoch);
@@ -148,8 +173,8 @@ caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
 }  // namespace
 
 caf::actor spawn_replica_actor(caf::actor_system& sys, caf::actor commit, caf::actor reader,
-                               std::chrono::milliseconds request_timeout) {
-  return sys.spawn(replica_actor, replica_inputs{std::move(commit), std::move(reader), request_timeout});
+                               std::chrono::milliseconds request_timeout, caf::actor files) {
+  return sys.spawn(replica_actor, replica_inputs{std::move(commit), std::move(reader), request_timeout, std::move(files)});
 }
 
 }  // namespace pchat::actors

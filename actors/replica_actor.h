@@ -17,11 +17,16 @@
 //          (full: the whole log, replacing this node's copy), chunk by chunk, each chunk one
 //          synced write carrying the epoch; then the log is marked complete at the epoch
 //   rmark  mark the room's log complete at the epoch (an owner that was the best source)
+//   fship  a chunk of an upload made on another node (to the file replica), or, from this
+//          node's file api with the target replica, on to that node
+//   fget   a chunk of a file this node holds (from the file replica), or, with the source
+//          replica, from that node (docs/POOL.md "Uploaded files in a pool")
 // Every request it makes has a timeout (request_timeout); a failure answers the requester.
 //
 // Threads: a CAF worker (cooperative). Ownership: holds handles only.
 #pragma once
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include <chrono>
@@ -33,8 +38,9 @@ namespace pchat::actors {
 // kCopyChunk x 64 kB) and one write.
 inline constexpr size_t kCopyChunk = 256;
 
-// REQUIRES: commit and reader are this node's commit actor and reader pool.
+// REQUIRES: commit and reader are this node's commit actor and reader pool; files its file
+// replica (file_replica_actor.h), or invalid when the node keeps no files (fship/fget: not_found).
 caf::actor spawn_replica_actor(caf::actor_system& sys, caf::actor commit, caf::actor reader,
-                               std::chrono::milliseconds request_timeout);
+                               std::chrono::milliseconds request_timeout, caf::actor files = {});
 
 }  // namespace pchat::actors

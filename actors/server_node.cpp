@@ -9,6 +9,7 @@
 #include "actors/index_feed.h"
 #include "actors/indexer_actor.h"
 #include "actors/directory_relay.h"
+#include "actors/file_replica_actor.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
@@ -85,7 +86,13 @@ server_node::server_node(caf::actor_system& sys, node_parts parts) : sys_(sys), 
   ctx->commit = interposed(parts_.commit, keep(spawn_commit_actor(sys_, parts_.store, ctx->indexer, ctx->index, parts_.settings, ctx->metrics)));
   // The pool's follower side relays to the commit actor and readers named above (so an
   // interposed, stalled commit stalls it too).
-  if (ctx->pool) ctx->replica = keep(spawn_replica_actor(sys_, ctx->commit, ctx->reader, parts_.settings.request_timeout));
+  if (ctx->pool) {
+    caf::actor files;
+    if (!parts_.settings.files_dir.empty())
+      files = keep(spawn_file_replica(sys_, parts_.store, parts_.settings.files_dir, ctx->commit,
+                                      parts_.settings.request_timeout));
+    ctx->replica = keep(spawn_replica_actor(sys_, ctx->commit, ctx->reader, parts_.settings.request_timeout, files));
+  }
   // 3. The directory, which spawns rooms with the context that names it: it waits for it.
   caf::actor directory = keep(spawn_directory_actor(sys_));
   ctx->directory = interposed(parts_.directory, directory);

@@ -2,7 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <unistd.h>
 #include <optional>
 #include <regex>
 #include <variant>
@@ -11,6 +13,8 @@
 #include "actors/live_settings.h"
 #include "actors/identity_registry.h"
 #include "actors/messages.h"
+#include "actors/file_replica_actor.h"
+#include "actors/pool_view.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
 #include "app/user_auth.h"
@@ -154,6 +158,99 @@ struct upload_sink : web::body_sink {
   std::unique_ptr<storage::file_store::writer> writer;
 };
 
+// ---- pool (docs/POOL.md "Uploaded files in a pool")
+
+// The replicas of the room's log nodes other than this one (owner and follower by this
+// node's view); *serving false when this node ranks no room (it may not acknowledge).
+std::vector<caf::actor> log_replicas(const actors::server_context& ctx, const std::string& room_id, bool* serving) {
+  std::vector<caf::actor> out;
+  auto view = ctx.pool ? ctx.pool->current() : nullptr;
+  *serving = view && view->serving;
+  if (!view) return out;
+  auto ranked = view->rank(room_id);
+  for (size_t i = 0; i < ranked.size() && i < 2; ++i) {
+    if (ranked[i] == view->self) continue;
+    if (const actors::node_entry* n = view->find(ranked[i]); n && n->replica) out.push_back(n->replica);
+  }
+  return out;
+}
+
+// Ships upload `f` (its bytes in this node's blob) to another node's replica `to`, in
+// chunks of kFileChunk through this node's replica; "" once that node has it synced.
+std::string ship_file(caf::scoped_actor& self, const actors::server_context& ctx, const storage::file_store& files,
+                      const storage::file_record& f, const caf::actor& to) {
+  int fd = -1;
+  uint64_t size = 0;
+  if (auto s = files.open(f.room_id, f.blob, &fd, &size); !s.is_ok()) return s.to_string();
+  std::string failure;
+  std::string chunk;
+  uint64_t offset = 0;
+  do {
+    chunk.assign(std::min<uint64_t>(actors::kFileChunk, size - offset), '\0');
+    size_t got = 0;
+    while (got < chunk.size()) {
+      ssize_t n = ::pread(fd, chunk.data() + got, chunk.size() - got, static_cast<off_t>(offset + got));
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got != chunk.size()) {
+      failure = "short read of the upload";
+      break;
+    }
+    bool last = offset + chunk.size() >= size;
+    self->request(ctx.replica, ctx.request_timeout, actors::fship_atom::value, to, f, offset, chunk, last)
+        .receive([](uint64_t) {}, [&](caf::error& err) { failure = self->system().render(err); });
+    offset += chunk.size();
+  } while (failure.empty() && offset < size);
+  ::close(fd);
+  return failure;
+}
+
+// Copies file `id` of the room from another live node (the room's log nodes first) into
+// this node's store; true once it is here.
+bool fetch_file(caf::scoped_actor& self, const actors::server_context& ctx, const storage::file_store& files,
+                const std::string& room_id, uint64_t id) {
+  auto view = ctx.pool ? ctx.pool->current() : nullptr;
+  if (!view || !ctx.replica) return false;
+  std::vector<std::string> order = view->rank(room_id);
+  for (const auto& n : view->live)
+    if (std::find(order.begin(), order.end(), n.name) == order.end()) order.push_back(n.name);
+  for (const auto& name : order) {
+    const actors::node_entry* n = view->find(name);
+    if (name == view->self || !n || !n->replica) continue;
+    std::unique_ptr<storage::file_store::writer> w;
+    if (!files.begin(&w).is_ok()) return false;
+    storage::file_record f;
+    bool failed = false, done = false;
+    // Bounded: each answer brings kFileChunk bytes or ends the file.
+    while (!failed && !done) {
+      self->request(ctx.replica, ctx.request_timeout, actors::fget_atom::value, n->replica, room_id, id, w->size())
+          .receive(
+              [&](storage::file_record& got, std::string& bytes) {
+                f = std::move(got);
+                uint64_t limit = static_cast<uint64_t>(ctx.live->current()->chat.max_file_size_kb) * 1024;
+                if (f.size > limit || f.room_id != room_id || f.id != id || !w->append(bytes).is_ok() ||
+                    (bytes.empty() && w->size() < f.size))
+                  failed = true;
+                done = w->size() >= f.size;
+              },
+              [&](caf::error&) { failed = true; });
+    }
+    if (failed || w->size() != f.size) continue;
+    std::string_view extension;
+    if (auto dot = f.name.rfind('.'); dot != std::string::npos && dot > 0) extension = std::string_view(f.name).substr(dot);
+    if (!w->commit(room_id, extension, &f.blob).is_ok()) return false;
+    bool stored = false;
+    self->request(ctx.commit, ctx.request_timeout, actors::file_put_atom::value, f, std::vector<storage::compliance_record>{})
+        .receive([&](uint64_t) { stored = true; }, [&](caf::error&) {});
+    if (!stored) files.remove(room_id, f.blob);
+    PCHAT_LOG(info, "files", "copied a file from another node", "room=" + room_id + " id=" + std::to_string(id) +
+                  " from=" + name + " stored=" + (stored ? "true" : "false"));
+    return stored;
+  }
+  return false;
+}
+
 web::http_response upload(caf::actor_system& sys, const actors::server_context& ctx,
                           const storage::file_store& files, const room_context& rc,
                           const std::string& user, const web::http_request& req) {
@@ -200,6 +297,20 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
     events.back().ts_micros = f.ts_micros;
   }
   caf::scoped_actor self{sys};
+  if (ctx.pool) {
+    // The room's owner and follower hold the bytes and the record, synced, before the 201.
+    bool serving = false;
+    auto targets = log_replicas(ctx, f.room_id, &serving);
+    std::string failure = serving ? "" : "this node is not serving (no fresh pool lease)";
+    for (const auto& to : targets)
+      if (failure.empty()) failure = ship_file(self, ctx, files, f, to);
+    if (!failure.empty()) {
+      files.remove(f.room_id, f.blob);
+      PCHAT_LOG(warn, "files", "an upload was not copied to its room's nodes; refused",
+                "room=" + f.room_id + " error=" + log::quote(failure));
+      return error(503, "the file could not be copied to the room's nodes (" + failure + "); send it again");
+    }
+  }
   web::http_response out;
   self->request(ctx.commit, std::chrono::minutes(2), actors::file_put_atom::value, f, events)
       .receive([&](uint64_t) { out = reply(201, file_json(f)); },
@@ -218,8 +329,8 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
   return out;
 }
 
-web::http_response download(const actors::server_context& ctx, const storage::file_store& files,
-                            const room_context& rc, const std::string& user,
+web::http_response download(caf::actor_system& sys, const actors::server_context& ctx,
+                            const storage::file_store& files, const room_context& rc, const std::string& user,
                             const std::string& id_text) {
   uint64_t id = 0;
   try {
@@ -230,7 +341,14 @@ web::http_response download(const actors::server_context& ctx, const storage::fi
     return error(404, "no such file: " + id_text);
   }
   storage::file_record f;
-  if (auto s = ctx.store->files().get(rc.room.id, id, &f); s.is_not_found()) {
+  auto s = ctx.store->files().get(rc.room.id, id, &f);
+  if (s.is_not_found() && ctx.pool) {
+    // Uploaded through another node (before this node followed the room, or a node that
+    // is gone): copied here from a node that holds it, then served as local.
+    caf::scoped_actor self{sys};
+    if (fetch_file(self, ctx, files, rc.room.id, id)) s = ctx.store->files().get(rc.room.id, id, &f);
+  }
+  if (s.is_not_found()) {
     return error(404, "no such file: " + id_text);
   } else if (!s.is_ok()) {
     return error(503, "store: " + s.to_string());
@@ -278,7 +396,7 @@ web::http_handler make_file_api(caf::actor_system& sys,
       for (auto& f : all) list.push_back(file_json(f));
       return reply(200, list);
     }
-    if (!file_id.empty() && req.method == "GET") return download(*ctx, *files, rc, user, file_id);
+    if (!file_id.empty() && req.method == "GET") return download(sys, *ctx, *files, rc, user, file_id);
     return error(405, "use POST " + std::string(kPrefix) + "{room-id}?name=NAME, GET " +
                           std::string(kPrefix) + "{room-id} or GET " + std::string(kPrefix) +
                           "{room-id}/{file-id}");
