@@ -63,8 +63,10 @@ struct session_state {
     std::chrono::steady_clock::time_point deadline;  // no new send after it: answered 503
     int attempt = 0;      // sends so far; an error answering an earlier one is stale
     bool parked = false;  // waits for its room to be joined again
+    uint64_t order = 0;   // arrival: parked posts go out again in the order the client sent them
   };
   std::unordered_map<uint64_t, held_post> held;  // by txn
+  uint64_t held_arrivals = 0;
   static inline const char* name = "session";
 };
 
@@ -239,6 +241,7 @@ void rejoin(session_ptr self, const std::string& uri, int attempt);
 // ---- pool: held posts (session_state::held)
 
 void send_held(session_ptr self, uint64_t txn);
+void send_parked(session_ptr self, const std::string& uri);
 
 // A post handed to a room comes back unacknowledged: its INFO is the session's again and
 // is answered `err` (481 when the dialog closed).
@@ -267,6 +270,8 @@ void drop_held(session_ptr self, uint64_t txn, const caf::error& err) {
   session_state::held_post h = std::move(it->second);
   st.held.erase(it);
   take_back_post(self, txn, h.envid, h.seqid, err);
+  // Newer posts that waited behind this one need not wait any longer.
+  if (h.parked && !st.closing && st.joined.count(h.uri) > 0) send_parked(self, h.uri);
 }
 
 // A parked post tries again: to its room if joined, else once the join running for it is
@@ -276,18 +281,27 @@ void resume_held(session_ptr self, uint64_t txn) {
   auto it = st.held.find(txn);
   if (it == st.held.end() || !it->second.parked) return;
   const std::string uri = it->second.uri;
-  if (st.joined.count(uri) > 0) return send_held(self, txn);
+  if (st.joined.count(uri) > 0) return send_parked(self, uri);  // with the room's others, in order
   if (st.rejoining.count(uri) > 0 || st.closing) return;
   st.rejoining.insert(uri);
   rejoin(self, uri, 0);
 }
 
-// The room of `uri` is joined again: its parked posts go there.
+// The room of `uri` is joined again: its parked posts go there, oldest first (the room
+// stores them in the order it gets them; `held` is unordered).
 void send_parked(session_ptr self, const std::string& uri) {
-  std::vector<uint64_t> txns;
+  std::vector<std::pair<uint64_t, uint64_t>> parked;  // (order, txn)
   for (auto& [txn, h] : self->state.held)
-    if (h.parked && h.uri == uri) txns.push_back(txn);
-  for (auto txn : txns) send_held(self, txn);
+    if (h.parked && h.uri == uri) parked.emplace_back(h.order, txn);
+  std::sort(parked.begin(), parked.end());
+  for (auto& p : parked) send_held(self, p.second);
+}
+
+// True while a post to `uri` waits to be sent again: a newer one waits behind it.
+bool has_parked(const session_state& st, const std::string& uri) {
+  for (auto& [txn, h] : st.held)
+    if (h.parked && h.uri == uri) return true;
+  return false;
 }
 
 // The room of `uri` could not be joined again: its parked posts end with `err`.
@@ -375,7 +389,9 @@ void hold_post(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
   h.pid = st.ctx->post_ids->next();
   auto window = st.ctx->request_timeout;
   h.deadline = std::chrono::steady_clock::now() + window;
-  h.parked = st.joined.count(h.uri) == 0;
+  h.order = ++st.held_arrivals;
+  // Behind any older post to the room still waiting to be sent again: never overtakes it.
+  h.parked = st.joined.count(h.uri) == 0 || has_parked(st, h.uri);
   bool parked = h.parked;
   st.held.emplace(txn, std::move(h));
   // A post parked past its window is not acknowledged: 503, the client sends it again.

@@ -506,7 +506,8 @@ TEST(PoolFailover, PostsInFlightWhenTheOwnerGoesAreSentAgainAndAcknowledgedOnce)
   // Three posts from alice (a) and one from carol (c), all stuck in b's room.
   std::vector<uint64_t> alice_txns;
   for (int i = 0; i < 3; ++i) {
-    alice_txns.push_back(7000 + static_cast<uint64_t>(i));
+    // Transaction ids falling as the posts go: the order sent is not the ids' order.
+    alice_txns.push_back(7002 - static_cast<uint64_t>(i));
     caf::anon_send(alice, actors::info_atom::value, pool::tag_id(a.ctx->tag, alice_txns.back()),
                    post_cmd(uri, "in-flight-" + std::to_string(i)));
   }
@@ -550,6 +551,12 @@ TEST(PoolFailover, PostsInFlightWhenTheOwnerGoesAreSentAgainAndAcknowledgedOnce)
   for (auto& m : stored) copies[m.text]++;
   EXPECT_EQ(copies.size(), 4u);
   for (auto& [text, n] : copies) EXPECT_EQ(n, 1) << text;
+  // alice's posts are stored in the order she sent them: a session sends its held posts
+  // again oldest first (they are kept unordered, by transaction).
+  std::vector<std::string> alice_stored;
+  for (auto& m : stored)
+    if (m.text.rfind("in-flight-", 0) == 0) alice_stored.push_back(m.text);
+  EXPECT_EQ(alice_stored, (std::vector<std::string>{"in-flight-0", "in-flight-1", "in-flight-2"}));
 }
 
 namespace {
