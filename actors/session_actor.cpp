@@ -64,6 +64,7 @@ struct session_state {
     int attempt = 0;      // sends so far; an error answering an earlier one is stale
     bool parked = false;  // waits for its room to be joined again
     uint64_t order = 0;   // arrival: parked posts go out again in the order the client sent them
+    caf::actor_addr room;  // the room actor it was last sent to
   };
   std::unordered_map<uint64_t, held_post> held;  // by txn
   uint64_t held_arrivals = 0;
@@ -271,7 +272,7 @@ void drop_held(session_ptr self, uint64_t txn, const caf::error& err) {
   st.held.erase(it);
   take_back_post(self, txn, h.envid, h.seqid, err);
   // Newer posts that waited behind this one need not wait any longer.
-  if (h.parked && !st.closing && st.joined.count(h.uri) > 0) send_parked(self, h.uri);
+  if (!st.closing && st.joined.count(h.uri) > 0) send_parked(self, h.uri);
 }
 
 // A parked post tries again: to its room if joined, else once the join running for it is
@@ -288,13 +289,29 @@ void resume_held(session_ptr self, uint64_t txn) {
 }
 
 // The room of `uri` is joined again: its parked posts go there, oldest first (the room
-// stores them in the order it gets them; `held` is unordered).
+// stores them in the order it gets them; `held` is unordered), up to one behind an older
+// post still in flight to another room actor: a room being left may give a newer post
+// back at once and an older one only when its commit settles (lose_room), so the newer
+// ones wait until that one is finished or parked too.
 void send_parked(session_ptr self, const std::string& uri) {
-  std::vector<std::pair<uint64_t, uint64_t>> parked;  // (order, txn)
-  for (auto& [txn, h] : self->state.held)
-    if (h.parked && h.uri == uri) parked.emplace_back(h.order, txn);
-  std::sort(parked.begin(), parked.end());
-  for (auto& p : parked) send_held(self, p.second);
+  auto& st = self->state;
+  auto j = st.joined.find(uri);
+  if (j == st.joined.end()) return;
+  const caf::actor_addr room = j->second.address();
+  std::vector<std::pair<uint64_t, uint64_t>> held;  // (order, txn)
+  for (auto& [txn, h] : st.held)
+    if (h.uri == uri) held.emplace_back(h.order, txn);
+  std::sort(held.begin(), held.end());
+  for (auto& p : held) {
+    auto it = st.held.find(p.second);
+    if (it == st.held.end()) continue;
+    if (!it->second.parked) {
+      if (it->second.room != room) return;
+      continue;
+    }
+    send_held(self, p.second);
+    if (st.joined.count(uri) == 0) return;
+  }
 }
 
 // True while a post to `uri` waits to be sent again: a newer one waits behind it.
@@ -362,12 +379,18 @@ void send_held(session_ptr self, uint64_t txn) {
   h.parked = false;
   int attempt = ++h.attempt;
   caf::actor room = j->second;
+  h.room = room.address();
   ask_room<caf::ok_atom>(
       self, room, st.ctx->commit_timeout + st.ctx->request_timeout,
       [=](caf::ok_atom) {  // the INFO is answered (by this send or an earlier one)
         auto& st = self->state;
-        if (st.held.erase(txn) == 0) return;
+        auto it = st.held.find(txn);
+        if (it == st.held.end()) return;
+        const std::string uri = it->second.uri;
+        st.held.erase(it);
         st.handovers--;
+        // Newer posts that waited behind this one (send_parked) go now.
+        if (!st.closing && st.joined.count(uri) > 0) send_parked(self, uri);
         quit_when_idle(self);
       },
       [=](caf::error& err) { held_failed(self, txn, attempt, room, err); }, post_atom::value, st.user, h.text,
@@ -390,9 +413,10 @@ void hold_post(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
   auto window = st.ctx->request_timeout;
   h.deadline = std::chrono::steady_clock::now() + window;
   h.order = ++st.held_arrivals;
-  // Behind any older post to the room still waiting to be sent again: never overtakes it.
-  h.parked = st.joined.count(h.uri) == 0 || has_parked(st, h.uri);
-  bool parked = h.parked;
+  // Behind any older post to the room: send_parked sends it after them, never overtaking
+  // one, and not at all while an older one is still with another room actor.
+  h.parked = true;
+  const std::string uri = h.uri;
   st.held.emplace(txn, std::move(h));
   // A post parked past its window is not acknowledged: 503, the client sends it again.
   after(self, window, [=] {
@@ -402,7 +426,7 @@ void hold_post(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
                                                       " moved to another server and did not take the post in time; "
                                                       "it was not acknowledged, send it again"));
   });
-  if (!parked) send_held(self, txn);
+  send_parked(self, uri);
 }
 
 // Pool: the room `addr` is gone (its node died: exit_reason::remote_link_unreachable; or
@@ -615,8 +639,11 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
     case K::grpchat: {
       auto it = st.joined.find(cmd.chat.chan_uri);
       if (it == st.joined.end()) {
-        // A room being joined again after it was lost takes the post once joined.
-        if (st.ctx->pool && st.rejoining.count(cmd.chat.chan_uri) > 0) return hold_post(self, txn, cmd);
+        // A room being joined again after it was lost takes the post once joined; so does
+        // one whose posts were given back (errc::moved) and wait to be sent again: the post
+        // goes behind them.
+        if (st.ctx->pool && (st.rejoining.count(cmd.chat.chan_uri) > 0 || has_parked(st, cmd.chat.chan_uri)))
+          return hold_post(self, txn, cmd);
         return refuse(self, txn, cmd, xccos::result_code::forbidden,
                       "join " + cmd.chat.chan_uri + " before posting");
       }

@@ -11,6 +11,7 @@
 #include <caf/io/all.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -432,6 +433,30 @@ caf::behavior black_hole_commit(caf::event_based_actor* self, caf::actor real, s
   };
 }
 
+// A commit actor whose replica writes (a follower's copies, rlogput) are never confirmed
+// while `hold` is set; everything else, and everything once `hold` is cleared, goes to
+// the real one. Counts the writes it held.
+caf::behavior held_replica_commit(caf::event_based_actor* self, caf::actor real, std::shared_ptr<std::atomic<bool>> hold,
+                                  std::shared_ptr<std::atomic<int>> taken) {
+  self->set_default_handler([=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    return self->delegate(real, x.move_content_to_message());
+  });
+  return {
+      [=](actors::rlogput_atom a, const std::string& room, uint64_t epoch,
+          storage::message_record& m) -> caf::result<caf::message> {
+        if (!hold->load()) return self->delegate(real, a, room, epoch, std::move(m));
+        ++*taken;
+        return self->make_response_promise();
+      },
+      [=](actors::rlogput_atom a, const std::string& room, uint64_t epoch, storage::message_record& m,
+          storage::compliance_record& e) -> caf::result<caf::message> {
+        if (!hold->load()) return self->delegate(real, a, room, epoch, std::move(m), std::move(e));
+        ++*taken;
+        return self->make_response_promise();
+      },
+  };
+}
+
 }  // namespace
 
 // Views change one node at a time: a has dropped b (the room's owner) and sends the lookup
@@ -557,6 +582,59 @@ TEST(PoolFailover, PostsInFlightWhenTheOwnerGoesAreSentAgainAndAcknowledgedOnce)
   for (auto& m : stored)
     if (m.text.rfind("in-flight-", 0) == 0) alice_stored.push_back(m.text);
   EXPECT_EQ(alice_stored, (std::vector<std::string>{"in-flight-0", "in-flight-1", "in-flight-2"}));
+}
+
+// A session's posts to a room are stored in the order its client sent them, even when the
+// room is lost with several in flight (a client keeps up to 4 unanswered): the session
+// sends them again oldest first, and a post sent while the room is joined again waits
+// behind them (the failover torture found acknowledged posts out of order).
+TEST(PoolFailover, PostsSentAgainAfterTheOwnerGoesAreStoredInTheOrderTheyWereSent) {
+  temp_dir dir("pool-failover");
+  // b's room never confirms the posts, and its follower holds its copies back: the new
+  // owner stores only what the session sends again, in the order it sends them.
+  auto taken = std::make_shared<std::atomic<int>>(0);
+  auto copied = std::make_shared<std::atomic<int>>(0);
+  auto hold = std::make_shared<std::atomic<bool>>(true);
+  three_nodes pool(dir.path(), [=](const std::string& name, actors::node_parts& p) {
+    p.commit = [=](caf::actor_system& sys, const caf::actor& real) {
+      return name == "b" ? sys.spawn(black_hole_commit, real, taken) : sys.spawn(held_replica_commit, real, hold, copied);
+    };
+  });
+  std::string uri = pool.make_room("b", "room");
+  std::string room_id = *xccos::room_id_in_domain(uri, "example.com");
+  actor_node& a = pool.node("a");
+  auto alice = a.session(11, "sip:alice@example.com");
+  ASSERT_TRUE(a.join(alice, 11, uri));
+
+  // Eight posts stuck in b's room, a ninth sent once b is gone.
+  std::vector<uint64_t> txns;
+  auto send = [&](int i) {
+    txns.push_back(7200 + static_cast<uint64_t>(i));
+    caf::anon_send(alice, actors::info_atom::value, pool::tag_id(a.ctx->tag, txns.back()),
+                   post_cmd(uri, "ordered-" + std::to_string(i)));
+  };
+  for (int i = 0; i < 8; ++i) send(i);
+  ASSERT_TRUE(eventually([&] { return taken->load() == 8 && copied->load() == 8; }, 5s))
+      << "b's room took " << taken->load() << " posts, its follower " << copied->load();
+  pool.forget(0, "b");
+  pool.forget(2, "b");
+  pool.nodes[1].reset();
+  hold->store(false);
+  send(8);
+
+  for (auto t : txns) {
+    ASSERT_TRUE(a.edge.wait_response(t, 10s)) << "txn " << t << " never answered";
+    EXPECT_EQ(a.edge.response(t), 200);
+  }
+  actor_node& o = pool.node(pool::rank(room_id, {"a", "c"})[0]);
+  std::vector<storage::message_record> stored;
+  ASSERT_TRUE(o.store->messages().read_latest(room_id, 100, &stored).is_ok());
+  std::sort(stored.begin(), stored.end(), [](auto& x, auto& y) { return x.seq < y.seq; });
+  std::vector<std::string> texts;
+  for (auto& m : stored) texts.push_back(m.text);
+  std::vector<std::string> sent;
+  for (int i = 0; i <= 8; ++i) sent.push_back("ordered-" + std::to_string(i));
+  EXPECT_EQ(texts, sent);
 }
 
 namespace {
