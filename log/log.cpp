@@ -24,8 +24,19 @@ bool set_level(std::string_view name) {
   return true;
 }
 
+// A value longer than this (a peer's 100 KB user name) is cut, at a UTF-8 character
+// boundary, saying how much was left out: one log line stays one screen.
+constexpr size_t kMaxQuoted = 512;
+
 std::string quote(std::string_view v) {
-  bool plain = !v.empty();
+  size_t left_out = 0;
+  if (v.size() > kMaxQuoted) {
+    size_t cut = kMaxQuoted;
+    while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) --cut;
+    left_out = v.size() - cut;
+    v = v.substr(0, cut);
+  }
+  bool plain = !v.empty() && left_out == 0;
   for (char c : v)
     if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) plain = false;
   if (plain) return std::string(v);
@@ -37,6 +48,7 @@ std::string quote(std::string_view v) {
     else if (static_cast<unsigned char>(c) < 0x20) out += '?';
     else out += c;
   }
+  if (left_out > 0) out += "... (" + std::to_string(left_out) + " more bytes)";
   return out + "\"";
 }
 

@@ -26,7 +26,7 @@ bool set_level(std::string_view name);
 std::optional<level> parse_level(std::string_view name);
 // Writes one line. `fields` is preformatted `key=value key2="v 2"` text (may be empty).
 void write(level l, std::string_view component, std::string_view message, std::string_view fields = {});
-// Quotes a value for a key=value field when it contains spaces, quotes or controls.
+// Quotes a value for a key=value field when needed; cuts one over 512 bytes (log.cpp).
 std::string quote(std::string_view v);
 
 }  // namespace pchat::log
