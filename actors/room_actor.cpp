@@ -533,7 +533,8 @@ void post_durable(room_ptr self, room_state::held_post& p) {
   st.remember(body);
   if (!p.stored) return;
   st.cache.push_back(std::move(p.msg));
-  while (st.cache.size() > st.cache_cap()) st.cache.pop_front();
+  const size_t cap = st.cache_cap();  // one snapshot load per post, not one per check
+  while (st.cache.size() > cap) st.cache.pop_front();
 }
 
 // ---- pool mode: the owner's side of the replicated room log (docs/POOL.md)
@@ -1006,7 +1007,7 @@ void reload_cache(room_ptr self) {
             for (auto& m : st.cache)
               if (m.seq > seen) latest.push_back(std::move(m));
             st.cache.assign(std::make_move_iterator(latest.begin()), std::make_move_iterator(latest.end()));
-            while (st.cache.size() > st.cache_cap()) st.cache.pop_front();
+            for (const size_t cap = st.cache_cap(); st.cache.size() > cap;) st.cache.pop_front();
           },
           [=](caf::error& err) {
             PCHAT_LOG(warn, "room", "cannot reload back-chat after an import",
