@@ -98,6 +98,21 @@ std::variant<std::string, web::http_response> check_password(const actors::serve
   return uri;
 }
 
+std::string cross_site(const web::http_request& req) {
+  auto origin = req.headers.find("origin");
+  if (origin != req.headers.end()) {
+    auto at = origin->second.find("://");
+    std::string o = at == std::string::npos ? origin->second : origin->second.substr(at + 3);
+    auto host = req.headers.find("host");
+    if (host == req.headers.end() ||
+        actors::identity_registry::lower(o) != actors::identity_registry::lower(host->second))
+      return "Origin " + origin->second;
+  }
+  if (auto site = req.headers.find("sec-fetch-site"); site != req.headers.end() && site->second == "cross-site")
+    return "Sec-Fetch-Site: cross-site";
+  return {};
+}
+
 web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
                                           bool trust_user_header, size_t min_upload) {
   return [ctx, trust_user_header, min_upload](const web::http_request& head,
@@ -105,19 +120,8 @@ web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_c
     bool files = head.path.rfind(kFilesPrefix, 0) == 0;
     if (!files && head.path.rfind(kManagePrefix, 0) != 0) return std::nullopt;
     // Browsers resend Basic credentials to this origin from any page: requests another
-    // site started are refused (Origin names another host, or Fetch metadata says so).
-    auto origin = head.headers.find("origin");
-    auto host = head.headers.find("host");
-    if (origin != head.headers.end()) {  // "null" (sandboxed frames, files) is refused too
-      std::string o = origin->second.substr(origin->second.find("://") == std::string::npos
-                                                ? 0 : origin->second.find("://") + 3);
-      if (host == head.headers.end() || actors::identity_registry::lower(o) !=
-                                            actors::identity_registry::lower(host->second))
-        return error(403, "cross-site request refused (Origin " + origin->second + ")");
-    }
-    if (auto site = head.headers.find("sec-fetch-site");
-        site != head.headers.end() && site->second == "cross-site")
-      return error(403, "cross-site request refused (Sec-Fetch-Site: cross-site)");
+    // site started are refused.
+    if (auto why = cross_site(head); !why.empty()) return error(403, "cross-site request refused (" + why + ")");
     auto who = authenticate_user(*ctx, trust_user_header, head);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     if (files && head.method == "POST")  // uploads stream to disk: their size costs no memory

@@ -36,6 +36,11 @@ std::variant<std::string, web::http_response> check_password(const actors::serve
                                                              std::string address, const std::string& password,
                                                              const std::string& peer);
 
+// Why `req` is a request another site's page made, or empty: its Origin names another host
+// than its Host (or is "null": sandboxed frames, files), or Sec-Fetch-Site says
+// cross-site. The one check of the user services and the web client's sign-in and socket.
+std::string cross_site(const web::http_request& req);
+
 // The HTTP server's head check (web/http_server.h): refuses unauthenticated or cross-site
 // requests (Origin of another host, Sec-Fetch-Site: cross-site) to the user services before
 // their body is read, and lets file uploads carry MaxFileSizeKB as in force now (and a byte

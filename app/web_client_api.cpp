@@ -39,18 +39,6 @@ std::string cookie(const web::http_request& req, std::string_view name) {
   return {};
 }
 
-// An Origin header naming another host than the request's Host (or "null"): a request
-// another site's page made.
-bool cross_site(const web::http_request& req) {
-  auto origin = req.headers.find("origin");
-  if (origin == req.headers.end()) return false;
-  auto host = req.headers.find("host");
-  auto at = origin->second.find("://");
-  std::string o = at == std::string::npos ? origin->second : origin->second.substr(at + 3);
-  return host == req.headers.end() ||
-         actors::identity_registry::lower(o) != actors::identity_registry::lower(host->second);
-}
-
 std::string set_cookie(const web::http_request& req, const std::string& value, bool clear) {
   std::string c = std::string("Set-Cookie: ") + std::string(kCookie) + "=" + value +
                   "; Path=/; HttpOnly; SameSite=Strict";
@@ -94,7 +82,7 @@ std::optional<web_sign_in> signed_in(const actors::server_context& ctx, web_sign
 web::http_response session_api(const actors::server_context& ctx, web_sign_ins& sign_ins,
                                const web::http_request& req) {
   if (req.method == "POST") {
-    if (cross_site(req)) return error(403, "cross-site sign-in refused");
+    if (!cross_site(req).empty()) return error(403, "cross-site sign-in refused");
     auto type = req.headers.find("content-type");
     if (type == req.headers.end() || type->second.rfind("application/json", 0) != 0)
       return error(415, "send {\"address\", \"password\"} as application/json");
@@ -118,7 +106,7 @@ web::http_response session_api(const actors::server_context& ctx, web_sign_ins& 
     return json_ok({{"user", in->user}, {"csrf", in->csrf}});
   }
   if (req.method == "DELETE") {
-    if (cross_site(req)) return error(403, "cross-site sign-out refused");
+    if (!cross_site(req).empty()) return error(403, "cross-site sign-out refused");
     auto csrf = req.headers.find("x-pchat-csrf");
     if (in && (csrf == req.headers.end() || !web::constant_time_equal(csrf->second, in->csrf)))
       return error(403, "sign-out needs the X-PChat-CSRF header the sign-in answered");
@@ -169,7 +157,7 @@ web::ws_upgrade_check make_web_socket_check(caf::actor_system& sys, std::shared_
                                             actors::web_edge& edge, std::shared_ptr<web_sign_ins> sign_ins) {
   return [&sys, ctx, &edge, sign_ins](const web::http_request& req) -> std::variant<web::http_response, web::ws_opener> {
     // Browsers always send Origin on a WebSocket: none, or another host's, is refused.
-    if (req.headers.find("origin") == req.headers.end() || cross_site(req))
+    if (req.headers.find("origin") == req.headers.end() || !cross_site(req).empty())
       return error(403, "WebSocket from another origin refused");
     auto in = signed_in(*ctx, *sign_ins, req);
     if (!in) return error(401, "sign in first (POST /api/web/session)");

@@ -299,6 +299,14 @@ TEST_F(WebE2E, BadInputIsRefusedCleanly) {
     EXPECT_FALSE(anonymous.open(server_.http_port(), "", origin_, &status));
     EXPECT_EQ(status, 401);
   }
+  // A sign-in another site's page started is refused, by Origin or by Fetch metadata (the
+  // one check the user services use, app/user_auth.h cross_site).
+  for (const std::string& h : {std::string("Origin: http://evil.example"), std::string("Sec-Fetch-Site: cross-site")}) {
+    auto r = http(server_.http_port(), "POST", "/api/web/session", {"Content-Type: application/json", h},
+                  R"({"address":"wendy@example.com","password":"pw-wendy"})");
+    EXPECT_EQ(r.status, 403) << h << ": " << r.body;
+    EXPECT_TRUE(session_cookie(r.head).empty()) << h;
+  }
   std::string cookie = sign_in();
   ASSERT_FALSE(cookie.empty());
   {
