@@ -121,7 +121,8 @@ web::http_response session_api(const actors::server_context& ctx, web_sign_ins& 
 }
 
 bool served_elsewhere(const std::string& path) {
-  for (std::string_view p : {"/api/v1/", "/files/", "/manage", "/metrics", "/healthz", "/readyz"})
+  for (std::string_view p :
+       {"/api/v1/", "/api/web/", "/files/", "/manage", "/metrics", "/healthz", "/readyz"})
     if (path.rfind(p, 0) == 0) return true;
   return false;
 }
@@ -139,14 +140,34 @@ class socket_events final : public web::ws_handler {
 
 }  // namespace
 
+std::optional<web_sign_in> web_signed_in(const actors::server_context& ctx, web_sign_ins& sign_ins,
+                                         const web::http_request& req) {
+  return signed_in(ctx, sign_ins, req);
+}
+
+std::optional<web::http_response> web_write_refused(const web_sign_in& in,
+                                                    const web::http_request& req) {
+  if (!cross_site(req).empty()) return error(403, "cross-site request refused");
+  auto csrf = req.headers.find("x-pchat-csrf");
+  if (csrf == req.headers.end() || !web::constant_time_equal(csrf->second, in.csrf))
+    return error(403, "this change needs the X-PChat-CSRF header the sign-in answered");
+  return std::nullopt;
+}
+
 web::http_handler make_web_client_api(std::shared_ptr<const actors::server_context> ctx,
                                       std::shared_ptr<web_sign_ins> sign_ins, web::http_handler next) {
   return [ctx, sign_ins, next = std::move(next)](const web::http_request& req) -> web::http_response {
     if (req.path == kSessionPath) return session_api(*ctx, *sign_ins, req);
     if (req.method == "GET" || req.method == "HEAD") {
       if (req.path == "/") return asset_response("app.html", "text/html; charset=utf-8");
-      if (req.path == "/app/app.js") return asset_response("app.js", "text/javascript; charset=utf-8");
-      if (req.path == "/app/app.css") return asset_response("app.css", "text/css; charset=utf-8");
+      // The page's scripts and styles: /app/<file>.js and .css (web/assets/).
+      if (req.path.rfind("/app/", 0) == 0) {
+        std::string name = req.path.substr(5);
+        bool js = name.ends_with(".js"), css = name.ends_with(".css");
+        if ((js || css) && name.find('/') == std::string::npos && !web::asset(name).empty())
+          return asset_response(name,
+                                js ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8");
+      }
     }
     if (served_elsewhere(req.path)) return next(req);
     return {404, "text/plain; charset=utf-8", "not found\n", {}, nullptr};

@@ -1,6 +1,6 @@
 // The web chat client (docs/WEB.md): the page, its sign-in, and its WebSocket.
 //
-//   GET    /                   the page (web/assets/app.html; app.js and app.css under /app/)
+//   GET    /                   the page (web/assets/app.html; its .js and .css files under /app/)
 //   POST   /api/web/session    {address, password} -> 200 {user, csrf} and the session cookie
 //                              (pchat_session: HttpOnly, SameSite=Strict, Path=/, Secure
 //                              over HTTPS); 401 wrong, 429 throttled (app/user_auth.h
@@ -18,7 +18,9 @@
 #include <caf/fwd.hpp>
 
 #include <memory>
+#include <optional>
 
+#include "app/web_sign_ins.h"
 #include "web/http_server.h"
 
 namespace pchat::actors {
@@ -33,6 +35,16 @@ class web_sign_ins;
 // REQUIRES: `sys`, `edge` and `sign_ins` outlive the handler and the upgrade check.
 web::http_handler make_web_client_api(std::shared_ptr<const actors::server_context> ctx,
                                       std::shared_ptr<web_sign_ins> sign_ins, web::http_handler next);
+// The live sign-in of the request's cookie, as the socket checks it (the user still has the
+// password and Persistent Chat it signed in with), for the web client's other endpoints
+// (app/web_rooms_api.h); nullopt otherwise (the sign-in is then forgotten).
+std::optional<web_sign_in> web_signed_in(const actors::server_context& ctx, web_sign_ins& sign_ins,
+                                         const web::http_request& req);
+// A write of the web client (not the sign-in) may go on: no cross-site request and the
+// sign-in's csrf token in X-PChat-CSRF; else the refusal (403) to send.
+std::optional<web::http_response> web_write_refused(const web_sign_in& in,
+                                                    const web::http_request& req);
+
 web::ws_upgrade_check make_web_socket_check(caf::actor_system& sys, std::shared_ptr<const actors::server_context> ctx,
                                             actors::web_edge& edge, std::shared_ptr<web_sign_ins> sign_ins);
 

@@ -3,11 +3,11 @@
 
 Starts pchatd (a fresh data folder, free loopback ports), a SIP user (web_sip_peer: the
 in-tree client) and chromedriver, then drives the page at / over W3C WebDriver with
-Python's standard library only: sign in, open the demo room, post and see it acknowledged,
-the SIP user receives it, the SIP user's post arrives in the page, and a post carrying
-`<img src=x onerror=...>` shows as text (no element, no script run). A screenshot of the
-room view is kept in --artifacts. Every wait has a deadline; everything started is stopped
-by its pid in a finally.
+Python's standard library only: sign in, find and follow the demo room and open it, post
+and see it acknowledged, the SIP user receives it, the SIP user's post arrives in the page,
+and a post carrying `<img src=x onerror=...>` shows as text (no element, no script run).
+Screenshots of the room search and the room view are kept in --artifacts. Every wait has a
+deadline; everything started is stopped by its pid in a finally.
 
 Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
 environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
@@ -233,7 +233,20 @@ def main():
         assert driver.js(VISIBLE, 'signin') is False, 'the sign-in form is still shown after sign-in'
         assert driver.js(VISIBLE, 'chat') is True, 'the chat view is not shown'
 
-        # Open the demo room from the room list.
+        # Find and follow the demo room: it shows with its privacy, then in the followed list.
+        wait('the empty followed list', lambda: driver.js("return document.querySelector('#rooms li.empty') !== null"))
+        driver.type('#find-text', 'demo')
+        driver.click('#find-btn')
+        found = '#found li[data-uri="%s"]' % room
+        wait('the demo room found', lambda: driver.js("return !!document.querySelector(arguments[0])", found + ' button.follow'))
+        facts = driver.js("return document.querySelector(arguments[0]).textContent", found + ' .facts')
+        assert any(w in facts for w in ('open', 'closed', 'secret')), 'no privacy shown: %r' % facts
+        driver.click(found + ' button.follow')
+        wait('the follow saved', lambda: driver.js("return !!document.querySelector(arguments[0])", found + ' button.unfollow'))
+        driver.screenshot(os.path.join(a.artifacts, 'find.png'))
+        print('found and followed the demo room')
+
+        # Open the demo room from the followed list.
         wait('the demo room in the list',
              lambda: driver.js("return !!document.querySelector('#rooms button[data-uri=\"%s\"]')" % room))
         driver.click('#rooms button[data-uri="%s"]' % room)

@@ -11,8 +11,10 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -22,6 +24,7 @@
 
 #include <unistd.h>
 
+#include "protocol/xccos/followed_rooms.h"
 #include "tests/support/chat_clients.h"
 #include "tests/support/ctl.h"
 #include "tests/support/http_client.h"
@@ -406,4 +409,219 @@ TEST_F(WebE2E, RevocationEndsTheWebSession) {
   EXPECT_FALSE(again.open(server_.http_port(), cookie, origin_, &status));
   EXPECT_EQ(status, 401);
   pchat::testing::expect_clean(bob);
+}
+
+namespace {
+
+// A room URI as a query value.
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+      out += static_cast<char>(c);
+    else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// The room of `list` (a JSON array of rooms) with this URI, or null.
+json room_in(const json& list, const std::string& uri) {
+  for (auto& r : list)
+    if (r.value("uri", "") == uri) return r;
+  return nullptr;
+}
+
+// The followed rooms a SIP client reads (cmd:getpref kedzie.GroupChannels), decoded.
+std::vector<std::string> sip_followed(pchat::client::chat_client& c) {
+  auto r = c.wait_command(c.get_pref(pchat::xccos::kFollowedRoomsLabel), 10s);
+  EXPECT_TRUE(r && r->replied && r->reply.code == 200);
+  if (!r) return {};
+  return pchat::xccos::decode_followed_rooms(r->reply.pref_content);
+}
+
+}  // namespace
+
+// Room search as cmd:chansrch finds rooms, with privacy and the user's role; following and
+// unfollowing from the web change the list a SIP client reads with getpref, and a SIP
+// client's setpref shows on the web; a secret room never shows to a non-member, and a room
+// the user loses drops out of the followed list.
+TEST_F(WebE2E, FindFollowAndUnfollowRoomsSharedWithSipClients) {
+  pchat::testing::ctl_ok(server_, "user new --uri sip:bob@example.com");
+  pchat::testing::ctl_ok(server_, "category new --name Clubs");
+  pchat::testing::ctl_ok(server_,
+                         "room new --name 'Kayak Club' --category Clubs --privacy open "
+                         "--description 'paddling on weekends'");
+  pchat::testing::ctl_ok(server_,
+                         "room new --name 'Hidden Den' --category Clubs --privacy secret "
+                         "--description 'paddling secrets' --members sip:bob@example.com "
+                         "--managers sip:bob@example.com");
+  pchat::testing::ctl_ok(
+      server_,
+      "room new --name 'Quiet Corner' --category Clubs --privacy closed "
+      "--description 'paddling <b>quietly</b>' --members "
+      "sip:wendy@example.com,sip:bob@example.com --managers sip:wendy@example.com");
+  auto uri_of = [&](const std::string& name) {
+    int rc = 0;
+    std::string out = server_.ctl("--json room get --identity '" + name + "'", &rc);
+    auto at = out.find("ma-chan://");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('"', at) - at);
+  };
+  std::string kayak = uri_of("Kayak Club"), den = uri_of("Hidden Den"),
+              quiet = uri_of("Quiet Corner");
+  ASSERT_FALSE(kayak.empty());
+  ASSERT_FALSE(den.empty());
+  ASSERT_FALSE(quiet.empty());
+
+  auto r = http(server_.http_port(), "GET", "/api/web/rooms?q=paddling");
+  EXPECT_EQ(r.status, 401) << "search without a sign-in";
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  auto me = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie});
+  std::string csrf = json::parse(me.body).value("csrf", "");
+  const std::vector<std::string> auth{"Cookie: " + cookie};
+  const std::vector<std::string> write{"Cookie: " + cookie, "X-PChat-CSRF: " + csrf,
+                                       "Content-Type: application/json"};
+
+  // Search by description: the open room and the closed one wendy manages; the secret one
+  // she is not in is not there at all.
+  r = http(server_.http_port(), "GET", "/api/web/rooms?q=paddling", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto found = json::parse(r.body)["rooms"];
+  EXPECT_EQ(found.size(), 2u) << r.body;
+  auto k = room_in(found, kayak);
+  ASSERT_FALSE(k.is_null()) << r.body;
+  EXPECT_EQ(k["name"], "Kayak Club");
+  EXPECT_EQ(k["privacy"], "open");
+  EXPECT_EQ(k["role"], "");
+  EXPECT_EQ(k["can_join"], true);
+  EXPECT_EQ(k["followed"], false);
+  auto q = room_in(found, quiet);
+  ASSERT_FALSE(q.is_null()) << r.body;
+  EXPECT_EQ(q["privacy"], "closed");
+  EXPECT_EQ(q["role"], "manager");
+  EXPECT_EQ(q["description"], "paddling <b>quietly</b>") << "text is data, as stored";
+  EXPECT_EQ(r.body.find("Hidden Den"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(den), std::string::npos) << r.body;
+  // By name, as cmd:chansrch matches.
+  r = http(server_.http_port(), "GET", "/api/web/rooms?q=kayak", auth);
+  EXPECT_EQ(json::parse(r.body)["rooms"].size(), 1u) << r.body;
+
+  // Nothing followed yet; following needs the csrf header; a secret room is "no such room".
+  r = http(server_.http_port(), "GET", "/api/web/follows", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(json::parse(r.body)["rooms"].empty()) << r.body;
+  std::string body = json{{"room", kayak}}.dump();
+  EXPECT_EQ(http(server_.http_port(), "POST", "/api/web/follows",
+                 {"Cookie: " + cookie, "Content-Type: application/json"}, body)
+                .status,
+            403);
+  r = http(server_.http_port(), "POST", "/api/web/follows", write, json{{"room", den}}.dump());
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.body.find("Hidden"), std::string::npos) << r.body;
+  r = http(server_.http_port(), "POST", "/api/web/follows", write, body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto follows = json::parse(r.body)["rooms"];
+  ASSERT_EQ(follows.size(), 1u) << r.body;
+  EXPECT_EQ(follows[0]["uri"], kayak);
+  EXPECT_EQ(follows[0]["followed"], true);
+  // Following twice changes nothing.
+  r = http(server_.http_port(), "POST", "/api/web/follows", write, body);
+  EXPECT_EQ(json::parse(r.body)["rooms"].size(), 1u) << r.body;
+  r = http(server_.http_port(), "GET", "/api/web/rooms?q=kayak", auth);
+  EXPECT_EQ(json::parse(r.body)["rooms"][0]["followed"], true) << r.body;
+
+  // The SIP client of the same user reads the same list (the stored preference).
+  pchat::testing::chat_clients sip;
+  auto& wendy_sip = sip.add(server_.sip_port(), "wendy@example.com");
+  ASSERT_TRUE(wendy_sip.sign_in(10s));
+  EXPECT_EQ(sip_followed(wendy_sip), std::vector<std::string>({kayak}));
+  // And what a SIP client stores shows on the web, in its order.
+  auto set = wendy_sip.wait_command(
+      wendy_sip.set_pref(pchat::xccos::kFollowedRoomsLabel,
+                         pchat::xccos::encode_followed_rooms({quiet, kayak})),
+      10s);
+  ASSERT_TRUE(set && set->replied && set->reply.code == 200);
+  r = http(server_.http_port(), "GET", "/api/web/follows", auth);
+  follows = json::parse(r.body)["rooms"];
+  ASSERT_EQ(follows.size(), 2u) << r.body;
+  EXPECT_EQ(follows[0]["uri"], quiet);
+  EXPECT_EQ(follows[0]["role"], "manager");
+  EXPECT_EQ(follows[1]["uri"], kayak);
+
+  // Unfollow from the web: the SIP client reads the rest.
+  r = http(server_.http_port(), "DELETE", "/api/web/follows?room=" + url_encode(kayak), write);
+  ASSERT_EQ(r.status, 200) << r.body;
+  follows = json::parse(r.body)["rooms"];
+  ASSERT_EQ(follows.size(), 1u) << r.body;
+  EXPECT_EQ(follows[0]["uri"], quiet);
+  EXPECT_EQ(sip_followed(wendy_sip), std::vector<std::string>({quiet}));
+
+  // Wendy loses the closed room (made secret, she is taken out): it drops out of her list
+  // at once, and the search does not find it.
+  pchat::testing::ctl_ok(server_,
+                         "room set --identity 'Quiet Corner' --privacy secret "
+                         "--managers sip:bob@example.com --members sip:bob@example.com");
+  r = http(server_.http_port(), "GET", "/api/web/follows", auth);
+  EXPECT_TRUE(json::parse(r.body)["rooms"].empty()) << r.body;
+  r = http(server_.http_port(), "GET", "/api/web/rooms?q=paddling", auth);
+  EXPECT_EQ(r.body.find(quiet), std::string::npos) << r.body;
+
+  // Bad input: a query over 256 bytes, a body that is not a room.
+  EXPECT_EQ(
+      http(server_.http_port(), "GET", "/api/web/rooms?q=" + std::string(300, 'a'), auth).status,
+      400);
+  EXPECT_EQ(http(server_.http_port(), "POST", "/api/web/follows", write, "[1,2]").status, 400);
+  EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/nothing", auth).status, 404);
+  pchat::testing::expect_clean(wendy_sip);
+}
+
+// Invitations (cmd:getinv's): a room wendy was added to is listed with who added her;
+// accepting follows it (the invitation is then gone) and she can join it over the socket.
+TEST_F(WebE2E, InvitationsAreListedAndAcceptedByFollowing) {
+  pchat::testing::ctl_ok(server_, "category new --name Invites");
+  pchat::testing::ctl_ok(server_, "room new --name war-room --category Invites --privacy closed");
+  pchat::testing::ctl_ok(server_, "room new --name old-room --category Invites --privacy closed");
+  pchat::testing::ctl_ok(server_,
+                         "room set --identity war-room --add-members sip:wendy@example.com");
+  pchat::testing::ctl_ok(server_,
+                         "room set --identity old-room --add-members sip:wendy@example.com");
+  // Taken out again: that invitation is no longer hers to accept.
+  pchat::testing::ctl_ok(server_,
+                         "room set --identity old-room --remove-members sip:wendy@example.com");
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  auto me = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie});
+  std::string csrf = json::parse(me.body).value("csrf", "");
+  const std::vector<std::string> auth{"Cookie: " + cookie};
+
+  auto r = http(server_.http_port(), "GET", "/api/web/invitations", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto invs = json::parse(r.body)["invitations"];
+  ASSERT_EQ(invs.size(), 1u) << r.body;
+  EXPECT_EQ(invs[0]["name"], "war-room");
+  EXPECT_FALSE(invs[0]["inviter"].get<std::string>().empty());
+  std::string room = invs[0]["room"];
+  ASSERT_EQ(room.rfind("ma-chan://", 0), 0u) << room;
+
+  r = http(server_.http_port(), "POST", "/api/web/follows",
+           {"Cookie: " + cookie, "X-PChat-CSRF: " + csrf, "Content-Type: application/json"},
+           json{{"room", room}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = http(server_.http_port(), "GET", "/api/web/invitations", auth);
+  EXPECT_TRUE(json::parse(r.body)["invitations"].empty()) << r.body;
+  r = http(server_.http_port(), "GET", "/api/web/follows", auth);
+  auto f = room_in(json::parse(r.body)["rooms"], room);
+  ASSERT_FALSE(f.is_null()) << r.body;
+  EXPECT_EQ(f["role"], "member");
+
+  ws_client web;
+  ASSERT_TRUE(web.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(web.send(json{{"type", "join"}, {"room", room}}));
+  auto joined = web.next_type("joined");
+  ASSERT_TRUE(joined) << json(web.pending()).dump();
+  EXPECT_EQ((*joined)["name"], "war-room");
 }

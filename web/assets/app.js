@@ -1,5 +1,7 @@
 // pchat's web client (docs/WEB.md): sign-in over HTTP, then one WebSocket at /ws carrying
 // JSON messages. Text from users is only ever set with textContent, never as HTML.
+import * as rooms from './rooms.js';
+
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -97,7 +99,7 @@ function connect() {
   ws.addEventListener('open', () => {
     state.backoff = 500;
     status('connected');
-    send({ type: 'rooms' });
+    rooms.refresh();
     if (state.room) {
       // Resume: only what followed the last seq seen, then the posts not acknowledged yet.
       const after = state.lastSeq.get(state.room);
@@ -119,26 +121,6 @@ function connect() {
     setTimeout(() => { if (state.signedIn && !state.ws) connect(); }, state.backoff);
     state.backoff = Math.min(state.backoff * 2, 10000);
   });
-}
-
-function renderRooms(rooms) {
-  const ul = $('rooms');
-  ul.replaceChildren();
-  for (const r of rooms) {
-    const li = document.createElement('li');
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.dataset.uri = r.uri;
-    b.textContent = r.name;
-    if (r.uri === state.room) b.setAttribute('aria-current', 'true');
-    const d = document.createElement('span');
-    d.className = 'desc';
-    d.textContent = r.description || '';
-    b.append(d);
-    b.addEventListener('click', () => openRoom(r.uri));
-    li.append(b);
-    ul.append(li);
-  }
 }
 
 function openRoom(uri) {
@@ -224,7 +206,6 @@ function retry(id) {
 
 const handlers = {
   hello(m) { state.user = m.user; $('who').textContent = m.user; },
-  rooms(m) { renderRooms(m.rooms); },
   joined(m) {
     if (m.room !== state.room) return;
     $('room-name').textContent = m.name || $('room-name').textContent;
@@ -275,4 +256,10 @@ $('text').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('post').requestSubmit(); }
 });
 
+rooms.init({
+  csrf: () => state.csrf,
+  openRoom: (uri) => openRoom(uri),
+  currentRoom: () => state.room,
+  status,
+});
 checkSession();
