@@ -45,12 +45,24 @@ struct file_replica_state {
 
 using file_replica_ptr = caf::stateful_actor<file_replica_state>*;
 
+// One upload's record as shipped and as held (the blob's name is each node's own).
+bool same_upload(const storage::file_record& a, const storage::file_record& b) {
+  return a.id == b.id && a.room_id == b.room_id && a.name == b.name && a.size == b.size &&
+         a.uploader == b.uploader && a.ts_micros == b.ts_micros;
+}
+
 // Answers through `rp` in every outcome.
 void take_chunk(file_replica_ptr self, caf::response_promise rp, storage::file_record& f, uint64_t offset,
                 const std::string& bytes, bool last) {
   auto& st = self->state;
   storage::file_record held;
-  if (st.store->files().get(f.room_id, f.id, &held).is_ok()) return void(rp.deliver(held.size));  // shipped before
+  if (st.store->files().get(f.room_id, f.id, &held).is_ok()) {
+    if (same_upload(held, f)) return void(rp.deliver(held.size));  // shipped before
+    // Another upload with this id (ids are per node: only an old clock id can meet one).
+    return void(rp.deliver(make_error(errc::forbidden, "file id " + std::to_string(f.id) +
+                                                           " of room " + f.room_id +
+                                                           " is another upload's on this node")));
+  }
   if (bytes.size() > kFileChunk || offset + bytes.size() > f.size)
     return void(rp.deliver(make_error(errc::bad_request, "file chunk beyond the file's size or over " + std::to_string(kFileChunk) + " bytes")));
   auto key = std::make_pair(f.room_id, f.id);
@@ -128,6 +140,14 @@ caf::behavior file_replica(file_replica_ptr self, storage::database* store, std:
       },
       [=](fget_atom, const std::string& room_id, uint64_t id, uint64_t offset) {
         return give_chunk(self, room_id, id, offset);
+      },
+      [=](flist_atom,
+          const std::string& room_id) -> caf::result<std::vector<storage::file_record>> {
+        std::vector<storage::file_record> out;
+        if (auto s = self->state.store->files().list(room_id, &out); !s.is_ok())
+          return make_error(s.is_invalid_argument() ? errc::bad_request : errc::storage_failure,
+                            s.to_string());
+        return out;
       },
   };
 }

@@ -1,7 +1,9 @@
 // file_replica_actor: a pool node's side of other nodes' uploads (docs/POOL.md "Uploaded
 // files in a pool"). Takes an upload shipped in chunks (fship: appended to a file store
 // writer; the last chunk makes the blob and writes the record through the commit actor,
-// without a second FILEUPLOAD event) and serves this node's files in chunks (fget).
+// without a second FILEUPLOAD event; a record held already answers at once if it is the
+// same upload, errc::forbidden if another has its id), serves this node's files in chunks
+// (fget) and lists a room's files this node holds (flist).
 //
 // Detached (file I/O and fsync block); only its node's replica actor talks to it (a
 // detached actor never answers remote senders, CAF 0.17), so it answers local actors only.

@@ -25,6 +25,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<join_result>("pchat.join_result");
   cfg.add_message_type<storage::message_record>("pchat.message_record");
   cfg.add_message_type<storage::file_record>("pchat.file_record");
+  cfg.add_message_type<std::vector<storage::file_record>>("pchat.file_records");
   cfg.add_message_type<storage::post_id>("pchat.post_id");
   cfg.add_message_type<std::vector<storage::post_id>>("pchat.post_ids");
   cfg.add_message_type<std::vector<storage::message_record>>("pchat.message_records");

@@ -155,6 +155,10 @@ using fship_atom = caf::atom_constant<caf::atom("fship")>;     // (fship, file_r
                                                                // (fship, actor to_replica, file_record, u64 offset, string bytes, bool last) | file api -> its replica -> to_replica
 using fget_atom = caf::atom_constant<caf::atom("fget")>;       // (fget, room_id, u64 file id, u64 offset) | replica -> file replica | (file_record, string bytes from offset, at most kFileChunk)
                                                                // (fget, actor from_replica, room_id, u64 file id, u64 offset) | file api -> its replica -> from_replica
+using flist_atom = caf::atom_constant<caf::atom("flist")>;     // (flist, room_id) | replica -> file replica, replica -> replica | vector<file_record>: the room's files this node holds
+                                                               // (flist, actor replica, room_id) | file api -> its replica -> that replica | the same, of that node
+using fpull_atom = caf::atom_constant<caf::atom("fpull")>;     // (fpull, room_id, actor source_replica) | owner's room -> replica | u64 files copied: each file of the room the
+                                                               //   source holds and this node does not, chunk by chunk (fget), its blob and record synced here (no FILEUPLOAD event)
 using rmark_atom = caf::atom_constant<caf::atom("rmark")>;     // (rmark, room_id, u64 epoch) | owner's room -> replica | u64 epoch once synced
 
 // ---- indexer_actor (history search, actors/indexer_actor.h)

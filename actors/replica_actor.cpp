@@ -91,6 +91,76 @@ void pull_step(caf::event_based_actor* self, const replica_inputs& in, std::shar
           [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
 }
 
+// One fpull in progress: the files to copy from the source and where the copy stands.
+struct file_pull_job {
+  caf::response_promise rp;
+  std::string room_id;
+  caf::actor source;
+  std::vector<storage::file_record> missing;
+  size_t next = 0;      // the file being copied
+  uint64_t offset = 0;  // its bytes held here so far
+  uint64_t copied = 0;
+};
+
+// Copies job->missing[next..] one chunk per step: fget from the source, fship to this
+// node's file replica (the same intake as an upload's chunks: the last one makes the blob
+// and writes the record, synced).
+void file_pull_step(caf::event_based_actor* self, const replica_inputs& in,
+                    std::shared_ptr<file_pull_job> job) {
+  if (job->next >= job->missing.size()) return job->rp.deliver(job->copied);
+  const storage::file_record& want = job->missing[job->next];
+  self->request(job->source, in.timeout, fget_atom::value, job->room_id, want.id, job->offset)
+      .then(
+          [self, in, job](storage::file_record& f, std::string& bytes) {
+            const storage::file_record& want = job->missing[job->next];
+            bool last = job->offset + bytes.size() >= f.size;
+            if (f.id != want.id || f.room_id != job->room_id || (bytes.empty() && !last))
+              return job->rp.deliver(make_error(errc::storage_failure,
+                                                "file " + std::to_string(want.id) + " of room " +
+                                                    job->room_id + ": the source sent no bytes"));
+            uint64_t got = bytes.size();
+            self->request(in.files, in.timeout, fship_atom::value, std::move(f), job->offset,
+                          std::move(bytes), last)
+                .then(
+                    [self, in, job, got, last](uint64_t) {
+                      if (last) {
+                        ++job->copied;
+                        ++job->next;
+                        job->offset = 0;
+                      } else {
+                        job->offset += got;
+                      }
+                      file_pull_step(self, in, job);
+                    },
+                    [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+          },
+          [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+}
+
+// fpull: the source's list and this node's, then every file missing here, in turn.
+void file_pull(caf::event_based_actor* self, const replica_inputs& in,
+               std::shared_ptr<file_pull_job> job) {
+  self->request(job->source, in.timeout, flist_atom::value, job->room_id)
+      .then(
+          [self, in, job](std::vector<storage::file_record>& theirs) {
+            self->request(in.files, in.timeout, flist_atom::value, job->room_id)
+                .then(
+                    [self, in, job, theirs](std::vector<storage::file_record>& ours) {
+                      for (const auto& f : theirs)
+                        if (std::none_of(ours.begin(), ours.end(),
+                                         [&](const auto& o) { return o.id == f.id; }))
+                          job->missing.push_back(f);
+                      if (!job->missing.empty())
+                        PCHAT_LOG(info, "files", "copying a room's files from another node",
+                                  "room=" + job->room_id +
+                                      " files=" + std::to_string(job->missing.size()));
+                      file_pull_step(self, in, job);
+                    },
+                    [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+          },
+          [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
+}
+
 caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
   return {
       [=](ship_atom, const std::string& room_id, uint64_t epoch, storage::message_record& m) {
@@ -161,6 +231,31 @@ caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
         auto rp = self->make_response_promise();
         relay(self, from, in.timeout, rp, answer<storage::file_record, std::string>{}, fget_atom::value, room_id, id, offset);
         return rp;
+      },
+      [=](flist_atom, const std::string& room_id) {
+        auto rp = self->make_response_promise();
+        if (!in.files) return rp.deliver(std::vector<storage::file_record>{}), rp;  // keeps none
+        relay(self, in.files, in.timeout, rp, answer<std::vector<storage::file_record>>{},
+              flist_atom::value, room_id);
+        return rp;
+      },
+      [=](flist_atom, const caf::actor& to, const std::string& room_id) {
+        auto rp = self->make_response_promise();
+        relay(self, to, in.timeout, rp, answer<std::vector<storage::file_record>>{},
+              flist_atom::value, room_id);
+        return rp;
+      },
+      [=](fpull_atom, const std::string& room_id, const caf::actor& source) {
+        auto job = std::make_shared<file_pull_job>();
+        job->rp = self->make_response_promise();
+        job->room_id = room_id;
+        job->source = source;
+        if (!in.files) return job->rp.deliver(uint64_t{0}), job->rp;  // this node keeps no files
+        if (!source)
+          return job->rp.deliver(make_error(errc::bad_request, "fpull: no source replica")),
+                 job->rp;
+        file_pull(self, in, job);
+        return job->rp;
       },
       [=](rmark_atom, const std::string& room_id, uint64_t epoch) {
         auto rp = self->make_response_promise();

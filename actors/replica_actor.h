@@ -21,6 +21,10 @@
 //          node's file api with the target replica, on to that node
 //   fget   a chunk of a file this node holds (from the file replica), or, with the source
 //          replica, from that node (docs/POOL.md "Uploaded files in a pool")
+//   flist  the room's files this node holds (from the file replica; none when the node
+//          keeps no files), or, with another replica, that node's
+//   fpull  copy the room's files another node's replica holds and this node does not (fget
+//          chunk by chunk; each file's blob and record synced through the file replica)
 // Every request it makes has a timeout (request_timeout); a failure answers the requester.
 //
 // Threads: a CAF worker (cooperative). Ownership: holds handles only.

@@ -674,9 +674,58 @@ void finish_without_follower(room_ptr self) {
   for (auto id : ids) try_finish(self, id);
 }
 
+// Before a follower counts, the room's files are on it and on this node (docs/POOL.md
+// "Uploaded files in a pool"): this node copies each file of the room another live node
+// holds and it does not (uploads made while it did not own the room; a node that fails to
+// answer is left out), then the candidate copies what it lacks from this node; then `done`.
+// `fail` when the candidate's copy fails. Nothing once the follower's generation moved on.
+struct files_job {
+  uint64_t gen = 0;
+  caf::actor cand;
+  std::vector<std::pair<std::string, caf::actor>> sources;  // still to copy from, last first
+  std::function<void()> done;
+  std::function<void(caf::error&)> fail;
+};
+
+void catch_files_step(room_ptr self, std::shared_ptr<files_job> job) {
+  auto& st = self->state;
+  if (job->gen != st.pool.generation) return;
+  if (job->sources.empty()) {
+    self->request(job->cand, kCopyTimeout, fpull_atom::value, st.rec.id, st.ctx->replica)
+        .then([job](uint64_t) { job->done(); }, [job](caf::error& err) { job->fail(err); });
+    return;
+  }
+  std::string name = job->sources.back().first;
+  caf::actor source = job->sources.back().second;
+  job->sources.pop_back();
+  self->request(st.ctx->replica, kCopyTimeout, fpull_atom::value, st.rec.id, source)
+      .then([self, job](uint64_t) { catch_files_step(self, job); },
+            [self, job, name](caf::error& err) {
+              PCHAT_LOG(warn, "room",
+                        "cannot copy the room's files from a node; going on without them",
+                        "room=" + self->state.uri + " node=" + name +
+                            " error=" + log::quote(self->system().render(err)));
+              catch_files_step(self, job);
+            });
+}
+
+void catch_files_up(room_ptr self, uint64_t gen, caf::actor cand, std::function<void()> done,
+                    std::function<void(caf::error&)> fail) {
+  auto job = std::make_shared<files_job>();
+  job->gen = gen;
+  job->cand = std::move(cand);
+  job->done = std::move(done);
+  job->fail = std::move(fail);
+  auto view = self->state.ctx->pool->current();
+  if (view)
+    for (auto& n : view->live)
+      if (n.name != view->self && n.replica) job->sources.emplace_back(n.name, n.replica);
+  catch_files_step(self, job);
+}
+
 // Picks the next follower from the current view (rank order, skipping this node and
 // replicas that failed), catches it up from this node's log (its tail if it holds a prefix
-// of ours, else a full copy) and only then counts it.
+// of ours, else a full copy) and the room's files (catch_files_up), and only then counts it.
 void choose_follower(room_ptr self) {
   auto& st = self->state;
   if (st.pool.lost || st.pool.follower || st.pool.candidate || st.pool.epoch == 0) return;
@@ -731,16 +780,23 @@ void choose_follower(room_ptr self) {
                                     tail ? last + 1 : uint64_t{1}, !tail)
                           .then(
                               [=](uint64_t) {
-                                auto& st = self->state;
-                                if (gen != st.pool.generation) return;
-                                st.pool.candidate = caf::actor{};
-                                st.pool.follower = cand;
-                                self->monitor(cand);
-                                st.ctx->metrics->pool_followers_caught_up.add();
-                                PCHAT_LOG(info, "room", "follower caught up; posts are acknowledged again",
-                                          "room=" + st.uri + " epoch=" + std::to_string(st.pool.epoch) +
-                                              " copy=" + (tail ? "tail" : "full"));
-                                reship_held(self);
+                                catch_files_up(
+                                    self, gen, cand,
+                                    [=] {
+                                      auto& st = self->state;
+                                      if (gen != st.pool.generation) return;
+                                      st.pool.candidate = caf::actor{};
+                                      st.pool.follower = cand;
+                                      self->monitor(cand);
+                                      st.ctx->metrics->pool_followers_caught_up.add();
+                                      PCHAT_LOG(info, "room",
+                                                "follower caught up; posts are acknowledged again",
+                                                "room=" + st.uri +
+                                                    " epoch=" + std::to_string(st.pool.epoch) +
+                                                    " copy=" + (tail ? "tail" : "full"));
+                                      reship_held(self);
+                                    },
+                                    fail);
                               },
                               fail);
                     },

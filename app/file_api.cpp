@@ -251,6 +251,47 @@ bool fetch_file(caf::scoped_actor& self, const actors::server_context& ctx, cons
   return false;
 }
 
+// The room's files oldest first: this node's records and, in a pool, every other live
+// node's (asked at once; one that does not answer within request_timeout is left out), one
+// entry per file id. Every acknowledged upload is on two nodes, so one node's loss hides none.
+web::http_response list_files(caf::actor_system& sys, const actors::server_context& ctx,
+                              const std::string& room_id) {
+  std::vector<storage::file_record> all;
+  if (auto s = ctx.store->files().list(room_id, &all); !s.is_ok())
+    return error(503, "store: " + s.to_string());
+  auto view = ctx.pool ? ctx.pool->current() : nullptr;
+  if (view && ctx.replica) {
+    caf::scoped_actor self{sys};
+    std::vector<std::pair<std::string, decltype(self->request(ctx.replica, ctx.request_timeout,
+                                                              actors::flist_atom::value,
+                                                              caf::actor{}, room_id))>>
+        asked;
+    for (const auto& n : view->live)
+      if (n.name != view->self && n.replica)
+        asked.emplace_back(n.name, self->request(ctx.replica, ctx.request_timeout,
+                                                 actors::flist_atom::value, n.replica, room_id));
+    for (auto& [name, answer] : asked)
+      answer.receive(
+          [&](std::vector<storage::file_record>& theirs) {
+            for (auto& f : theirs)
+              if (f.room_id == room_id &&
+                  std::none_of(all.begin(), all.end(), [&](const auto& o) { return o.id == f.id; }))
+                all.push_back(std::move(f));
+          },
+          [&](caf::error& err) {
+            PCHAT_LOG(
+                warn, "files", "a node did not list a room's files",
+                "room=" + room_id + " node=" + name + " error=" + log::quote(sys.render(err)));
+          });
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return std::make_pair(a.ts_micros, a.id) < std::make_pair(b.ts_micros, b.id);
+    });
+  }
+  json list = json::array();
+  for (auto& f : all) list.push_back(file_json(f));
+  return reply(200, list);
+}
+
 web::http_response upload(caf::actor_system& sys, const actors::server_context& ctx,
                           const storage::file_store& files, const room_context& rc,
                           const std::string& user, const web::http_request& req) {
@@ -287,10 +328,16 @@ web::http_response upload(caf::actor_system& sys, const actors::server_context& 
                   " action=" + log::quote("free disk space or fix the files folder"));
     return error(503, "cannot store the file: " + s.to_string());
   }
-  // Time-based ids: only a clock stepping back could repeat one, and must not overwrite.
+  // Standalone, time-based ids: only a clock stepping back could repeat one, and must not
+  // overwrite. In a pool, ids in this node's tag's space: no other node gives the same id
+  // to another upload (docs/POOL.md "Uploaded files in a pool").
   storage::file_record existing;
-  do f.id = ctx.store->files().new_id();
-  while (ctx.store->files().get(f.room_id, f.id, &existing).is_ok());
+  do {
+    if (auto s = ctx.store->files().new_id(ctx.tag, &f.id); !s.is_ok()) {
+      files.remove(f.room_id, f.blob);
+      return error(503, "cannot number the file: " + s.to_string());
+    }
+  } while (ctx.store->files().get(f.room_id, f.id, &existing).is_ok());
   std::vector<storage::compliance_record> events;
   if (live->compliance.enabled) {
     events.push_back(file_event(storage::compliance_kind::file_upload, rc, user, ctx, f));
@@ -388,14 +435,7 @@ web::http_handler make_file_api(caf::actor_system& sys,
     if (auto* refused = std::get_if<web::http_response>(&opened)) return *refused;
     const auto& rc = std::get<room_context>(opened);
     if (file_id.empty() && req.method == "POST") return upload(sys, *ctx, *files, rc, user, req);
-    if (file_id.empty() && req.method == "GET") {
-      std::vector<storage::file_record> all;
-      if (auto s = ctx->store->files().list(rc.room.id, &all); !s.is_ok())
-        return error(503, "store: " + s.to_string());
-      json list = json::array();
-      for (auto& f : all) list.push_back(file_json(f));
-      return reply(200, list);
-    }
+    if (file_id.empty() && req.method == "GET") return list_files(sys, *ctx, rc.room.id);
     if (!file_id.empty() && req.method == "GET") return download(sys, *ctx, *files, rc, user, file_id);
     return error(405, "use POST " + std::string(kPrefix) + "{room-id}?name=NAME, GET " +
                           std::string(kPrefix) + "{room-id} or GET " + std::string(kPrefix) +

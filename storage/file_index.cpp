@@ -32,6 +32,34 @@ status file_index::open(db& d, writer& w, std::unique_ptr<file_index>* out) {
   return status::ok();
 }
 
+status file_index::new_id(uint16_t space, uint64_t* out) {
+  if (space == 0) {
+    *out = new_id();
+    return status::ok();
+  }
+  constexpr uint64_t kCount = uint64_t{1} << kSpaceShift;
+  std::lock_guard<std::mutex> lock(space_mu_);
+  auto last = space_last_.find(space);
+  if (last == space_last_.end()) {
+    // Ids this store holds in the space: its own earlier uploads, and any older id (a
+    // standalone node's clock ids) that happens to fall in it.
+    uint64_t high = 0;
+    range_iterator it = all_files(db_);
+    for (it->Seek(it.lower()); it->Valid(); it->Next()) {
+      uint64_t id = 0;
+      if (!keys::get_file_key(view(it->key()), &id))
+        return status::corruption("file key: malformed");
+      if (id >> kSpaceShift == space) high = std::max(high, id & (kCount - 1));
+    }
+    if (!it->status().ok()) return from_rocksdb(it->status(), "read file ids");
+    last = space_last_.emplace(space, high).first;
+  }
+  if (last->second + 1 >= kCount)
+    return status::io_error("file ids of space " + std::to_string(space) + " are used up");
+  *out = (uint64_t{space} << kSpaceShift) | ++last->second;
+  return status::ok();
+}
+
 status file_index::get(const std::string& room_id, uint64_t id, file_record* out) const {
   if (status s = keys::check_id("room id", room_id); !s.is_ok()) return s;
   std::string value;

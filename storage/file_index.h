@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,13 @@ class file_index {
 
   // A new file id: unique and increasing, also across restarts.
   uint64_t new_id() { return ids_.next(); }
+  // A new file id in `space` (a pool node's tag, pool/node_tag.h: unique among live nodes;
+  // 0 is new_id()): (space << kSpaceShift) | n, n counting up from the highest id of that
+  // space this store holds, so ids of different spaces never meet, stay below 2^53 (exact
+  // as JSON numbers) and increase per space, also across restarts. The first call for a
+  // space reads every file key (O(files)); io_error/corruption as open().
+  status new_id(uint16_t space, uint64_t* out);
+  static constexpr int kSpaceShift = 37;
   // not_found if the room has no such file.
   status get(const std::string& room_id, uint64_t id, file_record* out) const;
   // The room's files, oldest first.
@@ -56,6 +65,8 @@ class file_index {
   db& db_;
   writer& writer_;
   id_sequence ids_;
+  std::mutex space_mu_;
+  std::map<uint16_t, uint64_t> space_last_;  // GUARDED_BY(space_mu_): last n handed out per space
 };
 
 }  // namespace pchat::storage

@@ -211,5 +211,43 @@ TEST_F(StoreTest, FileAndInvitationIdsContinueAfterTheHighestStoredOneAtOpen) {
   EXPECT_EQ(listed[0].id, more[0].id);
 }
 
+// Pool nodes number files in their own space (file_index::new_id(space)): a space's ids
+// carry it, stay below 2^53 and go on after the highest one of that space stored (also
+// across reopen); another space's ids (and older clock ids) never move them or meet them.
+TEST_F(StoreTest, FileIdsOfASpaceCarryItContinueAcrossReopenAndNeverMeetAnotherSpace) {
+  constexpr int kShift = file_index::kSpaceShift;
+  auto store = [&](uint64_t id) {
+    file_record f;
+    f.id = id;
+    f.room_id = "room";
+    f.name = "a.txt";
+    f.uploader = "sip:alice@example.com";
+    f.size = 3;
+    auto b = st_->new_batch();
+    st_->files().put(*b, f);
+    ASSERT_TRUE(b->commit().is_ok());
+  };
+  uint64_t a = 0, b = 0;
+  ASSERT_TRUE(st_->files().new_id(7, &a).is_ok());
+  ASSERT_TRUE(st_->files().new_id(9, &b).is_ok());
+  EXPECT_EQ(a >> kShift, 7u);
+  EXPECT_EQ(b >> kShift, 9u);
+  EXPECT_LT(b, uint64_t{1} << 53);
+  store(a);
+  store((uint64_t{7} << kShift) | 1000);  // shipped from a node with this space earlier
+  store((uint64_t{8} << kShift) | 5000);  // another node's
+  store(uint64_t{1} << 62);               // a clock id far ahead: no space's concern
+  reopen();
+  uint64_t next = 0;
+  ASSERT_TRUE(st_->files().new_id(7, &next).is_ok());
+  EXPECT_EQ(next, (uint64_t{7} << kShift) | 1001);
+  ASSERT_TRUE(st_->files().new_id(7, &next).is_ok());
+  EXPECT_EQ(next, (uint64_t{7} << kShift) | 1002);
+  ASSERT_TRUE(st_->files().new_id(9, &next).is_ok());
+  EXPECT_EQ(next, (uint64_t{9} << kShift) | 1);
+  ASSERT_TRUE(st_->files().new_id(0, &next).is_ok());  // standalone: the clock ids, as before
+  EXPECT_GT(next, uint64_t{1} << 62);
+}
+
 }  // namespace
 }  // namespace pchat::storage
