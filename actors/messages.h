@@ -91,6 +91,12 @@ using ready_atom = caf::atom_constant<caf::atom("rready")>;    // (rready, sessi
                                                                //   was lost: the room first sends it the posts it fanned out before the join
 using part_atom = caf::atom_constant<caf::atom("rpart")>;      // (rpart, session actor)        | session -> room | ok_atom
 using backchat_atom = caf::atom_constant<caf::atom("backchat")>;  // (backchat, user_uri, int cnt) | session -> room | std::vector<storage::message_record>
+                                                               // (backchat, user_uri, int cnt, u64 before) | web session -> room | std::vector<storage::message_record>:
+                                                               //   "load older", the newest cnt (1..200) stored with seq < before, oldest first; access checked
+                                                               //   as for a join (errc::forbidden)
+using room_info_atom = caf::atom_constant<caf::atom("rinfo")>;  // (rinfo, join_result) | room -> every member session | none: its name, topic, description or this
+                                                               //   member's right to post changed (settings updated; members empty). SIP sessions ignore it
+                                                               //   (XCCOS has no such notice: SIPE and Lync read them at join)
 using announce_atom = caf::atom_constant<caf::atom("announce")>;  // (announce, user_uri, text) | file api -> room | u64 seq, after it is durable: a post by a user who is not joined (the caller checked posting rights), e.g. "shared a file"
 using post_atom = caf::atom_constant<caf::atom("post")>;       // (post, user_uri, text, extra_xml, post_id, info_ticket) | session -> room | ok_atom at once: the room holds the INFO
                                                                //   and answers it (200 once durable, before the fan-out; every refusal); a bounce: it never did.
@@ -288,8 +294,11 @@ struct member_view {
 struct join_result {
   std::string uri;
   std::string name;
-  std::string topic;
+  std::string topic;                 // the topic, or the description when it has none (rpl:join)
   std::vector<member_view> members;  // empty above ParticipantUpdateLimit (except self)
+  std::string description;
+  bool can_post = false;     // the joining user's right to post now (auditorium: presenters)
+  std::string post_refusal;  // why not, when !can_post
 };
 
 // Which messages an admin replaces (Remove-CsPersistentChatMessage). Empty fields match all.
@@ -422,7 +431,8 @@ typename Inspector::result_type inspect(Inspector& f, member_view& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_result& x) {
-  return f(caf::meta::type_name("join_result"), x.uri, x.name, x.topic, x.members);
+  return f(caf::meta::type_name("join_result"), x.uri, x.name, x.topic, x.members, x.description,
+           x.can_post, x.post_refusal);
 }
 
 // Registers every custom message type with a CAF config (needed for pool nodes).

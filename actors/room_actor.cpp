@@ -47,6 +47,8 @@ struct member {
   // recent). A session that joins again silently after its room was lost (messages.h
   // ready_atom, rejoined) missed them on the lost room: they are sent before `early`.
   std::vector<std::shared_ptr<const std::string>> missed;
+  // Its right to post as last told (join_result, room_info_atom): told again when it changes.
+  bool can_post = false;
 };
 
 // A member that never becomes ready (its session stops first) holds at most this many.
@@ -241,6 +243,19 @@ struct room_state {
     auto ids = ctx->identities ? ctx->identities->current() : nullptr;
     if (!ids) return {false, false, false, "access control is not configured"};
     return ids->access(user, rec, category);
+  }
+
+  // What a member is told of the room at its join and when the settings change (rinfo).
+  join_result info_for(const std::string& user) const {
+    join_result r;
+    r.uri = uri;
+    r.name = rec.name;
+    r.topic = rec.topic.empty() ? rec.description : rec.topic;
+    r.description = rec.description;
+    room_access a = access_of(user);
+    r.can_post = a.can_post;
+    if (!a.can_post) r.post_refusal = a.reason;
+    return r;
   }
 
   // Decides how posts are taken (post_plan) from what the room knows now: whether its
@@ -1547,6 +1562,40 @@ void make_ready(room_ptr self, const caf::actor& session, bool rejoined) {
                                              xccos::encode_part_notice(st.uri, u, st.envid++)));
 }
 
+// "Load older" (backchat with `before`): the newest `count` stored messages with seq <
+// before, from the cache when it reaches back that far, else read. Seqs are dense from the
+// oldest kept message, so [before - count, before) is the page.
+caf::result<std::vector<storage::message_record>> older_messages(room_ptr self,
+                                                                 const std::string& user, int count,
+                                                                 uint64_t before) {
+  auto& st = self->state;
+  if (room_access a = st.access_of(user); !a.can_join) return make_error(errc::forbidden, a.reason);
+  constexpr int kMaxOlder = 200;
+  uint64_t n = static_cast<uint64_t>(std::clamp(count, 1, kMaxOlder));
+  if (before <= 1) return std::vector<storage::message_record>{};
+  uint64_t from = before > n ? before - n : 1;
+  if (!st.cache.empty() && st.cache.front().seq <= from) {
+    std::vector<storage::message_record> out;
+    for (auto& m : st.cache)
+      if (m.seq >= from && m.seq < before) out.push_back(m);
+    if (out.size() == before - from) {  // else not dense there (a trimmed cache): read
+      st.emit_backchat(user, out);
+      return out;
+    }
+  }
+  auto rp = self->make_response_promise();
+  self->request(st.ctx->reader, st.ctx->request_timeout, rdfrom_atom::value, st.rec.id, from,
+                before - from)
+      .then(
+          [=](std::vector<storage::message_record>& msgs) mutable {
+            while (!msgs.empty() && msgs.back().seq >= before) msgs.pop_back();
+            self->state.emit_backchat(user, msgs);
+            rp.deliver(std::move(msgs));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ctx,
                          storage::room_record rec, storage::category_record cat) {
   auto& st = self->state;
@@ -1587,10 +1636,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
           self->send(st.ctx->directory, count_atom::value, st.rec.id,
                      static_cast<int>(st.roster.size()));
         }
-        join_result r;
-        r.uri = st.uri;
-        r.name = st.rec.name;
-        r.topic = st.rec.topic.empty() ? st.rec.description : st.rec.topic;
+        join_result r = st.info_for(user);
+        st.roster[addr].can_post = r.can_post;
         if (st.roster_muted) {
           r.members.push_back({user, false});
         } else {
@@ -1613,6 +1660,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       [=](ready_atom, const caf::actor& session, bool rejoined) { make_ready(self, session, rejoined); },
       [=](update_room_atom, storage::room_record& rec, const storage::category_record& cat) {
         auto& st = self->state;
+        bool facts_changed = rec.name != st.rec.name || rec.topic != st.rec.topic || rec.description != st.rec.description;
         st.rec = std::move(rec);
         st.category = cat;
         st.chat_history = cat.chat_history;
@@ -1631,6 +1679,14 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
                                                          xccos::encode_part_notice(st.uri, it->second.user, st.envid++)));
           caf::anon_send(it->second.session, kicked_atom::value, st.uri);
           remove_member(self, addr, true);
+        }
+        // Those who stay learn the new name, topic, description or their new right to post
+        // (not on every access change of the node: only what changed what they see).
+        for (auto& [addr, m] : st.roster) {
+          join_result info = st.info_for(m.user);
+          if (!facts_changed && info.can_post == m.can_post) continue;
+          m.can_post = info.can_post;
+          caf::anon_send(m.session, room_info_atom::value, std::move(info));
         }
       },
       [=](part_atom, const caf::actor& session) {
@@ -1660,6 +1716,10 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
                 },
                 [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
+      },
+      [=](backchat_atom, const std::string& user, int count,
+          uint64_t before) -> caf::result<std::vector<storage::message_record>> {
+        return older_messages(self, user, count, before);
       },
       [=](post_atom, const std::string& user, std::string& text, std::string& extra,
           const storage::post_id& pid, info_ticket& ticket) -> caf::result<caf::ok_atom> {

@@ -762,6 +762,7 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
       [=](kicked_atom, const std::string& room_uri) {
         if (auto it = self->state.joined.find(room_uri); it != self->state.joined.end()) drop_joined(self, it);
       },
+      [=](room_info_atom, const join_result&) {},  // XCCOS has no notice for it (messages.h)
       [=](session_timer_atom, uint64_t id) {
         auto it = self->state.timers.find(id);
         if (it == self->state.timers.end()) return;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "actors/identity_registry.h"
@@ -27,6 +28,12 @@ struct web_state {
   web_link link;
   uint64_t dialog = 0;  // untagged (web_edge's)
   std::map<std::string, caf::actor> joined;  // room uri -> room
+  // What the open rooms' views show beside the messages: facts and the live roster.
+  struct open_room {
+    webchat::room_facts facts;
+    std::set<std::string> members;
+  };
+  std::map<std::string, open_room> views;  // room uri -> (joined rooms only)
   struct post {
     std::string room, id;
   };
@@ -92,6 +99,34 @@ void fail_post(web_ptr self, uint64_t txn, const std::string& error, bool retry)
   finish_post(self, txn, [&](const web_state::post& p) { send(self, webchat::encode_failed(p.room, p.id, error, retry)); });
 }
 
+webchat::room_facts facts_of(const join_result& r) {
+  return {r.name, r.topic, r.description, r.can_post, r.post_refusal};
+}
+
+// "Load older": a page of the room's history before `before`; the room checks access now.
+void handle_older(web_ptr self, const webchat::request& req) {
+  auto& st = self->state;
+  auto it = st.joined.find(req.room);
+  if (it == st.joined.end())
+    return send(self, webchat::encode_error("join " + req.room + " first", req.room));
+  const std::string uri = req.room;
+  const int n = req.history;
+  self->request(it->second, st.ctx->request_timeout, backchat_atom::value, st.user, n, req.before)
+      .then(
+          [=](std::vector<storage::message_record>& msgs) {
+            std::vector<webchat::message> page;
+            for (auto& m : msgs) page.push_back(to_message(uri, m));
+            // A full page that does not start at seq 1 may have more before it; a short one
+            // reached the oldest message kept.
+            bool more = static_cast<int>(page.size()) == n && !page.empty() && page.front().seq > 1;
+            send(self, webchat::encode_older(uri, page, more));
+          },
+          [=](caf::error& err) {
+            send(self,
+                 webchat::encode_error("older messages not read: " + describe(self, err), uri));
+          });
+}
+
 // Back-chat (newest `n`, or since `after`) and the joined message; then the room may send.
 void send_joined(web_ptr self, const std::string& uri, const caf::actor& room, join_result r,
                  const webchat::request& req, bool fresh) {
@@ -104,9 +139,11 @@ void send_joined(web_ptr self, const std::string& uri, const caf::actor& room, j
       if (!req.after || m.seq > *req.after) back.push_back(to_message(uri, m));
     if (req.after && !msgs.empty() && static_cast<int>(msgs.size()) == n && msgs.front().seq > *req.after + 1)
       gap = true;
-    std::vector<std::string> members;
-    for (auto& m : r.members) members.push_back(m.uri);
-    send(self, webchat::encode_joined(uri, r.name, r.topic, members, back, gap));
+    auto& view = self->state.views[uri];
+    if (fresh) view = {facts_of(r), {}};
+    for (auto& m : r.members) view.members.insert(m.uri);
+    std::vector<std::string> members(view.members.begin(), view.members.end());
+    send(self, webchat::encode_joined(uri, view.facts, members, back, gap));
     // Only now may the room send this session posts and notices (as for rpl:join).
     if (fresh) self->send(room, ready_atom::value, caf::actor_cast<caf::actor>(self));
   };
@@ -206,6 +243,7 @@ void handle_text(web_ptr self, const std::string& text) {
       if (it == st.joined.end()) return send(self, webchat::encode_error("not in room " + req.room, req.room));
       auto room = it->second;
       st.joined.erase(it);
+      st.views.erase(req.room);
       std::string uri = req.room;
       self->request(room, st.ctx->request_timeout, part_atom::value, caf::actor_cast<caf::actor>(self))
           .then([=](caf::ok_atom) { send(self, webchat::encode_parted(uri)); },
@@ -214,6 +252,8 @@ void handle_text(web_ptr self, const std::string& text) {
     }
     case webchat::request_kind::post:
       return handle_post(self, req);
+    case webchat::request_kind::older:
+      return handle_older(self, req);
   }
 }
 
@@ -238,9 +278,20 @@ void handle_answer(web_ptr self, uint64_t txn, int code, const std::string& body
   finish_post(self, txn, [&](const web_state::post& p) { send(self, webchat::encode_ack(p.room, p.id, 0)); });
 }
 
+// Who entered or left a room this session shows (the room's ntc:join / ntc:part).
+void handle_roster_notice(web_ptr self, const std::string& body) {
+  xccos::roster_notice n;
+  if (!xccos::decode_roster_notice(body, n).is_ok()) return;
+  auto it = self->state.views.find(n.room_uri);
+  if (it == self->state.views.end()) return;
+  if (n.joined ? it->second.members.insert(n.user_uri).second : it->second.members.erase(n.user_uri) > 0)
+    send(self, webchat::encode_member(n.room_uri, n.user_uri, n.joined));
+}
+
 void handle_info(web_ptr self, const std::string& body) {
   xccos::command cmd;
-  if (!xccos::decode(body, cmd).is_ok() || cmd.kind != xccos::command_kind::grpchat) return;  // notices: later
+  if (!xccos::decode(body, cmd).is_ok() || cmd.kind != xccos::command_kind::grpchat)
+    return handle_roster_notice(self, body);
   uint64_t seq = std::strtoull(cmd.envid.c_str(), nullptr, 10);
   send(self, webchat::encode_message({seq, cmd.chat.chan_uri, cmd.chat.author, cmd.chat.ts, cmd.chat.text, {}}));
 }
@@ -262,7 +313,14 @@ caf::behavior web_session(web_ptr self, std::shared_ptr<const server_context> ct
       [=](web_timer_atom, uint64_t txn) {
         fail_post(self, txn, "no answer from the room in time; send it again (the same id is stored once)", true);
       },
+      [=](room_info_atom, const join_result& r) {
+        auto it = self->state.views.find(r.uri);
+        if (it == self->state.views.end()) return;
+        it->second.facts = facts_of(r);
+        send(self, webchat::encode_room_info(r.uri, it->second.facts));
+      },
       [=](kicked_atom, const std::string& room_uri) {
+        self->state.views.erase(room_uri);
         if (self->state.joined.erase(room_uri) > 0)
           send(self, webchat::encode_removed(room_uri, "you no longer have access to this room"));
       },

@@ -427,7 +427,7 @@ web::http_handler make_file_api(caf::actor_system& sys,
   auto files = std::make_shared<storage::file_store>(ctx->files_dir);
   return [&sys, ctx, opts, files, next](const web::http_request& req) -> web::http_response {
     if (req.path.rfind(kPrefix, 0) != 0) return next(req);
-    auto who = authenticate_user(*ctx, opts.trust_user_header, req);
+    auto who = authenticate_user(*ctx, opts.trust_user_header, req, opts.cookie);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     const std::string& user = std::get<std::string>(who);
     auto [room_id, file_id] = split_files_path(req.path);

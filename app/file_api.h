@@ -11,7 +11,8 @@
 //   GET  /files/v1/rooms/{room-id}/{file-id}   -> 200 the bytes (application/octet-stream)
 //
 // Who: `Authorization: Basic` with the user's SIP address and password (checked against
-// the Digest HA1 the directory keeps; 401 with a Basic challenge otherwise). A node started
+// the Digest HA1 the directory keeps; 401 with a Basic challenge otherwise), or the web
+// client's session cookie (docs/WEB.md; an upload also needs its X-PChat-CSRF). A node started
 // with --auth=none trusts `X-PChat-User: sip:user@domain` instead, as its SIP edge trusts
 // the From header (tests and closed networks only).
 // What: the rules of joining the room (EnablePersistentChat policy, category scope,
@@ -26,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "app/user_auth.h"
 #include "web/http_server.h"
 
 namespace pchat::actors {
@@ -36,6 +38,7 @@ namespace pchat::app {
 
 struct file_api_options {
   bool trust_user_header = false;  // --auth=none: X-PChat-User names the user
+  cookie_auth cookie;              // the web client's signed-in browsers (none: Basic only)
 };
 
 // REQUIRES: `sys` outlives the handler (uploads wait for the commit actor); uploads reach

@@ -907,8 +907,10 @@ int main(int argc, char** argv) {
       // The admin API answers loopback clients only unless --admin-remote=true (its token is
       // a password that should not cross networks, even over TLS).
       if (cfg.admin_remote != "true") admin_api = pchat::web::local_clients_only(peers, "the admin API", std::move(admin_api));
-      // Browsers signed in to the web client (app/web_sign_ins.h): in memory.
+      // Browsers signed in to the web client (app/web_sign_ins.h): in memory. Their cookie
+      // opens the file service too (the page's uploads and download links).
       auto web_sign_ins = std::make_shared<pchat::app::web_sign_ins>();
+      fopts.cookie = pchat::app::make_web_cookie_auth(cctx, web_sign_ins);
       pchat::web::http_server http(
           http_host(cfg), static_cast<uint16_t>(cfg.http_port),
           pchat::app::make_health_api(
@@ -930,7 +932,7 @@ int main(int argc, char** argv) {
       // Authenticated uploads may carry MaxFileSizeKB as in force (app/user_auth.h);
       // everything else keeps the server's 1 MiB.
       http.set_head_check(pchat::app::make_upload_head_check(
-          cctx, pchat::app::make_user_head_check(cctx, fopts.trust_user_header, cfg.http.max_body)));
+          cctx, pchat::app::make_user_head_check(cctx, fopts.trust_user_header, cfg.http.max_body, fopts.cookie)));
       if (rc != 0) {
         // token failure already reported
       } else if (auto herr = http.start(); !herr.empty()) {

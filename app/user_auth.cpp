@@ -27,7 +27,12 @@ web::http_response challenge(const std::string& domain, const std::string& why) 
 
 std::variant<std::string, web::http_response> authenticate_user(const actors::server_context& ctx,
                                                                 bool trust_user_header,
-                                                                const web::http_request& req) {
+                                                                const web::http_request& req,
+                                                                const cookie_auth& cookie) {
+  // A browser of the web client sends its cookie and neither header (also on a node with
+  // --auth=none, whose page signs in with a password all the same).
+  if (cookie && req.headers.count("authorization") == 0 && req.headers.count("x-pchat-user") == 0)
+    if (auto by_cookie = cookie(req)) return std::move(*by_cookie);
   if (trust_user_header) {
     auto it = req.headers.find("x-pchat-user");
     if (it == req.headers.end() || it->second.empty())
@@ -114,15 +119,15 @@ std::string cross_site(const web::http_request& req) {
 }
 
 web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
-                                          bool trust_user_header, size_t min_upload) {
-  return [ctx, trust_user_header, min_upload](const web::http_request& head,
-                                             web::head_decision* d) -> std::optional<web::http_response> {
+                                          bool trust_user_header, size_t min_upload, cookie_auth cookie) {
+  return [ctx, trust_user_header, min_upload, cookie](const web::http_request& head,
+                                                     web::head_decision* d) -> std::optional<web::http_response> {
     bool files = head.path.rfind(kFilesPrefix, 0) == 0;
     if (!files && head.path.rfind(kManagePrefix, 0) != 0) return std::nullopt;
     // Browsers resend Basic credentials to this origin from any page: requests another
     // site started are refused.
     if (auto why = cross_site(head); !why.empty()) return error(403, "cross-site request refused (" + why + ")");
-    auto who = authenticate_user(*ctx, trust_user_header, head);
+    auto who = authenticate_user(*ctx, trust_user_header, head, files ? cookie : cookie_auth());
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     if (files && head.method == "POST")  // uploads stream to disk: their size costs no memory
       d->max_body = std::max<size_t>(

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -21,11 +23,19 @@ namespace pchat::app {
 inline constexpr std::string_view kFilesPrefix = "/files/";    // app/file_api.h
 inline constexpr std::string_view kManagePrefix = "/manage/v1/";  // app/room_management_api.h
 
+// A browser signed in to the web client (app/web_client_api.h make_web_cookie_auth): for a
+// request carrying its session cookie, the user or the refusal; nullopt without the cookie.
+using cookie_auth = std::function<std::optional<std::variant<std::string, web::http_response>>(
+    const web::http_request&)>;
+
 // The requester's SIP address ("sip:user@domain", lower-case), or the response refusing
-// the request (401 with a Basic challenge and what to send).
+// the request (401 with a Basic challenge and what to send). A request with neither an
+// Authorization nor an X-PChat-User header but with the web client's cookie is `cookie`'s
+// to answer.
 std::variant<std::string, web::http_response> authenticate_user(const actors::server_context& ctx,
                                                                 bool trust_user_header,
-                                                                const web::http_request& req);
+                                                                const web::http_request& req,
+                                                                const cookie_auth& cookie = {});
 
 // The one password check of the HTTP services (Basic above, the web client's sign-in):
 // `address` ("user@domain", "sip:user@domain" or "user" in the node's domain) and
@@ -47,6 +57,7 @@ std::string cross_site(const web::http_request& req);
 // more, so that the file service, not the server, says what the limit is; at least
 // `min_upload`, the server's own body limit). Other requests keep the server's limit.
 web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_context> ctx,
-                                          bool trust_user_header, size_t min_upload);
+                                          bool trust_user_header, size_t min_upload,
+                                          cookie_auth cookie = {});
 
 }  // namespace pchat::app

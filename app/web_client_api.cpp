@@ -174,6 +174,18 @@ web::http_handler make_web_client_api(std::shared_ptr<const actors::server_conte
   };
 }
 
+cookie_auth make_web_cookie_auth(std::shared_ptr<const actors::server_context> ctx,
+                                 std::shared_ptr<web_sign_ins> sign_ins) {
+  return [ctx, sign_ins](const web::http_request& req) -> std::optional<std::variant<std::string, web::http_response>> {
+    if (cookie(req, kCookie).empty()) return std::nullopt;
+    auto in = signed_in(*ctx, *sign_ins, req);
+    if (!in) return error(401, "your sign-in ended; sign in again");
+    if (req.method != "GET" && req.method != "HEAD")
+      if (auto refused = web_write_refused(*in, req)) return *refused;
+    return in->user;
+  };
+}
+
 web::ws_upgrade_check make_web_socket_check(caf::actor_system& sys, std::shared_ptr<const actors::server_context> ctx,
                                             actors::web_edge& edge, std::shared_ptr<web_sign_ins> sign_ins) {
   return [&sys, ctx, &edge, sign_ins](const web::http_request& req) -> std::variant<web::http_response, web::ws_opener> {

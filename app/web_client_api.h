@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 
+#include "app/user_auth.h"
 #include "app/web_sign_ins.h"
 #include "web/http_server.h"
 
@@ -45,6 +46,11 @@ std::optional<web_sign_in> web_signed_in(const actors::server_context& ctx, web_
 std::optional<web::http_response> web_write_refused(const web_sign_in& in,
                                                     const web::http_request& req);
 
+// The file service's way in for the page (app/user_auth.h cookie_auth): the cookie's live
+// sign-in is the user; a write (not GET or HEAD) also needs the sign-in's X-PChat-CSRF
+// header (403 without: a form of another site cannot send it); an ended sign-in is 401.
+cookie_auth make_web_cookie_auth(std::shared_ptr<const actors::server_context> ctx,
+                                 std::shared_ptr<web_sign_ins> sign_ins);
 web::ws_upgrade_check make_web_socket_check(caf::actor_system& sys, std::shared_ptr<const actors::server_context> ctx,
                                             actors::web_edge& edge, std::shared_ptr<web_sign_ins> sign_ins);
 

@@ -32,6 +32,17 @@ json to_json(const message& m) {
   return j;
 }
 
+json facts_json(const char* type, const std::string& room, const room_facts& f) {
+  json j{{"type", type},
+         {"room", room},
+         {"name", f.name},
+         {"topic", f.topic},
+         {"description", f.description},
+         {"can_post", f.can_post}};
+  if (!f.can_post) j["post_refusal"] = f.post_refusal;
+  return j;
+}
+
 }  // namespace
 
 status decode_request(std::string_view text, request& out) {
@@ -48,6 +59,7 @@ status decode_request(std::string_view text, request& out) {
   if (type == "join") out.kind = request_kind::join;
   else if (type == "part") out.kind = request_kind::part;
   else if (type == "post") out.kind = request_kind::post;
+  else if (type == "older") out.kind = request_kind::older;
   else return status::invalid_argument("unknown type \"" + type.substr(0, 32) + "\"");
   if (!string_field(j, "room", true, &out.room, &why)) return status::invalid_argument(why);
   if (out.room.empty() || out.room.size() > kMaxRoom)
@@ -62,6 +74,18 @@ status decode_request(std::string_view text, request& out) {
       if (!a->is_number_unsigned()) return status::invalid_argument("\"after\" must be a non-negative integer (a seq)");
       out.after = a->get<uint64_t>();
     }
+  }
+  if (out.kind == request_kind::older) {
+    auto b = j.find("before");
+    if (b == j.end() || !b->is_number_unsigned() || b->get<uint64_t>() < 1)
+      return status::invalid_argument("\"before\" must be a seq >= 1 (the oldest message shown)");
+    out.before = b->get<uint64_t>();
+    auto c = j.find("count");
+    if (c == j.end() || !c->is_number_integer() || c->get<int64_t>() < 1 ||
+        c->get<int64_t>() > kMaxHistory)
+      return status::invalid_argument("\"count\" must be an integer 1.." +
+                                      std::to_string(kMaxHistory));
+    out.history = c->get<int>();
   }
   if (out.kind == request_kind::post) {
     if (!string_field(j, "id", true, &out.id, &why)) return status::invalid_argument(why);
@@ -86,12 +110,29 @@ std::string encode_rooms(const std::vector<room_entry>& rooms) {
   return dump({{"type", "rooms"}, {"rooms", std::move(list)}});
 }
 
-std::string encode_joined(const std::string& room, const std::string& name, const std::string& topic,
-                          const std::vector<std::string>& members, const std::vector<message>& backchat, bool gap) {
+std::string encode_joined(const std::string& room, const room_facts& facts, const std::vector<std::string>& members,
+                          const std::vector<message>& backchat, bool gap) {
+  json j = facts_json("joined", room, facts);
   json msgs = json::array();
   for (auto& m : backchat) msgs.push_back(to_json(m));
-  return dump({{"type", "joined"}, {"room", room}, {"name", name}, {"topic", topic}, {"members", members},
-               {"backchat", std::move(msgs)}, {"gap", gap}});
+  j["members"] = members;
+  j["backchat"] = std::move(msgs);
+  j["gap"] = gap;
+  return dump(j);
+}
+
+std::string encode_older(const std::string& room, const std::vector<message>& page, bool more) {
+  json msgs = json::array();
+  for (auto& m : page) msgs.push_back(to_json(m));
+  return dump({{"type", "older"}, {"room", room}, {"messages", std::move(msgs)}, {"more", more}});
+}
+
+std::string encode_room_info(const std::string& room, const room_facts& facts) {
+  return dump(facts_json("room_info", room, facts));
+}
+
+std::string encode_member(const std::string& room, const std::string& user, bool present) {
+  return dump({{"type", present ? "member_joined" : "member_left"}, {"room", room}, {"user", user}});
 }
 
 std::string encode_parted(const std::string& room) { return dump({{"type", "parted"}, {"room", room}}); }

@@ -892,6 +892,39 @@ status decode_reply_result(std::string_view body, reply_result& out) {
   return status::ok();
 }
 
+status decode_roster_notice(std::string_view body, roster_notice& out) {
+  out = roster_notice{};
+  if (body.size() > kMaxBodyBytes) return status::invalid_argument("notice body too large");
+  XMLDocument doc(/*processEntities=*/true, tinyxml2::PRESERVE_WHITESPACE);
+  if (doc.Parse(body.data(), body.size()) != tinyxml2::XML_SUCCESS)
+    return status::invalid_argument("malformed notice XML");
+  const XMLElement* root = doc.RootElement();
+  const XMLElement* ntc = root ? first_child(root, "ntc") : nullptr;
+  const XMLElement* data = ntc ? first_child(ntc, "data") : nullptr;
+  if (!data) return status::invalid_argument("not a notice");
+  std::string id = attr_or_empty(ntc, "id");
+  if (id == "ntc:join") {
+    const XMLElement* uib = first_child(data, "uib");
+    const XMLElement* aib = uib ? first_child(uib, "aib") : nullptr;
+    if (!aib) return status::invalid_argument("ntc:join without uib/aib");
+    std::string domain = attr_or_empty(aib, "domain"), value = attr_or_empty(aib, "value");
+    if (domain.empty() || value.empty()) return status::invalid_argument("ntc:join without a room");
+    out.joined = true;
+    out.user_uri = attr_or_empty(uib, "uri");
+    out.room_uri = room_uri(domain, value);
+  } else if (id == "ntc:part") {
+    const XMLElement* chan = first_child(data, "chanib");
+    const XMLElement* uib = chan ? first_child(chan, "uib") : nullptr;
+    if (!uib) return status::invalid_argument("ntc:part without chanib/uib");
+    out.room_uri = attr_or_empty(chan, "uri");
+    out.user_uri = attr_or_empty(uib, "uri");
+  } else {
+    return status::invalid_argument("not a roster notice");
+  }
+  if (out.user_uri.empty()) return status::invalid_argument("roster notice without a user");
+  return status::ok();
+}
+
 std::string encode_empty_reply(const reply_head& h) {
   xml_writer w;
   open_reply(w, h);

@@ -136,6 +136,15 @@ struct reply_result {
 };
 status decode_reply_result(std::string_view body, reply_result& out);
 
+// A roster notice the server sent (encode_join_notice, encode_part_notice): who entered or
+// left which room. invalid_argument for any other body. (Read where the server reads its
+// own notices: actors/web_session_actor.)
+struct roster_notice {
+  bool joined = false;  // ntc:join; false: ntc:part
+  std::string room_uri, user_uri;
+};
+status decode_roster_notice(std::string_view body, roster_notice& out);
+
 // ---- Encoding (server -> client). Every function returns a complete <xccos> document,
 // without XML declaration and without whitespace between elements.
 

@@ -4,6 +4,8 @@
 //   out: "got <author> <text>"   a message arrived live (text with \n as "\\n")
 //   in:  "post <text>"           posts it; out: "acked" once the server answered 200,
 //                                "failed" otherwise
+//   in:  "posts <n> <prefix>"    posts "<prefix> 1" .. "<prefix> n" one after the other;
+//                                out: "acked <n>", or "failed" at the first that failed
 //   in:  "quit" or end of input  signs out and exits
 // Bounded: it exits by itself after --lifetime-s (default 120) seconds.
 #include <poll.h>
@@ -11,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -81,7 +84,19 @@ int main(int argc, char** argv) {
       std::string line = pending.substr(0, nl);
       pending.erase(0, nl + 1);
       if (line == "quit") quit = true;
-      if (line.rfind("post ", 0) == 0) {
+      if (line.rfind("posts ", 0) == 0) {
+        size_t sp = line.find(' ', 6);
+        int n = std::atoi(line.substr(6, sp - 6).c_str());
+        std::string prefix = sp == std::string::npos ? std::string("post") : line.substr(sp + 1);
+        bool ok = true;
+        for (int i = 1; ok && i <= n; ++i)
+          ok = c.post_and_wait_ack(room, prefix + " " + std::to_string(i), 10s);
+        if (ok)
+          std::printf("acked %d\n", n);
+        else
+          std::printf("failed\n");
+        std::fflush(stdout);
+      } else if (line.rfind("post ", 0) == 0) {
         bool ok = c.post_and_wait_ack(room, line.substr(5), 10s);
         std::printf("%s\n", ok ? "acked" : "failed");
         std::fflush(stdout);

@@ -3,11 +3,14 @@
 
 Starts pchatd (a fresh data folder, free loopback ports), a SIP user (web_sip_peer: the
 in-tree client) and chromedriver, then drives the page at / over W3C WebDriver with
-Python's standard library only: sign in, find and follow the demo room and open it, post
-and see it acknowledged, the SIP user receives it, the SIP user's post arrives in the page,
-and a post carrying `<img src=x onerror=...>` shows as text (no element, no script run).
-Screenshots of the room search and the room view are kept in --artifacts. Every wait has a
-deadline; everything started is stopped by its pid in a finally.
+Python's standard library only: sign in, find and follow the demo room and open it,
+"load older" pages back to the room's first message, the roster shows who is in, post and
+see it acknowledged, the SIP user receives it, the SIP user's post arrives in the page, a
+post or a topic carrying `<img src=x onerror=...>` shows as text (no element, no script
+run) with its links as links, an auditorium leaves a non-presenter no composer, a file is
+uploaded, listed and downloaded with the same bytes. Screenshots of the room search and
+the room view are kept in --artifacts. Every wait has a deadline; everything started is
+stopped by its pid in a finally.
 
 Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
 environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
@@ -207,6 +210,9 @@ def main():
 
         peer = Peer(a.peer, sip_port, 'sam@example.com', 'pw-sam')
         room = peer.line('room ').split(' ', 1)[1]
+        # More history than the back-chat shows (30) and than one "load older" page (100).
+        peer.send('posts 160 history')
+        peer.line('acked 160')
 
         dport = free_port()
         chromedriver = subprocess.Popen([driver_bin, '--port=%d' % dport, '--allowed-ips=127.0.0.1'],
@@ -252,6 +258,29 @@ def main():
         driver.click('#rooms button[data-uri="%s"]' % room)
         wait('the room view', lambda: driver.js("return document.getElementById('room-name').textContent") == 'Demo Room')
 
+        # Back-chat, then "load older" pages back to the room's first message: each stored
+        # message once, in order; the button goes at the start of the history.
+        wait('the back-chat', lambda: any(m['text'] == 'history 160' for m in messages(driver)))
+        first = len(messages(driver))  # the back-chat: DefaultChatHistory (30) of the 50 asked
+        assert 0 < first < 160, first
+        assert driver.js(VISIBLE, 'older'), 'no "load older" button with %d of 160 messages shown' % first
+        clicks = 0
+        while driver.js(VISIBLE, 'older'):
+            clicks += 1
+            assert clicks <= 4, 'load older does not end'
+            shown = len(messages(driver))
+            driver.click('#older')
+            wait('older messages', lambda: len(messages(driver)) > shown or not driver.js(VISIBLE, 'older'))
+        seqs = driver.js("return [...document.querySelectorAll('#messages li')].map(li => Number(li.dataset.seq))")
+        assert seqs == list(range(1, len(seqs) + 1)), 'not every message once in order: %s' % seqs
+        texts = [m['text'] for m in messages(driver) if m['text'].startswith('history ')]
+        assert texts == ['history %d' % i for i in range(1, 161)], texts[:5]
+        print('load older: %d messages after %d clicks, from seq 1' % (len(seqs), clicks))
+
+        # Who is in the room: the SIP user and me.
+        members = "return [...document.querySelectorAll('#members li')].map(li => li.textContent).sort().join(' ')"
+        wait('the roster', lambda: driver.js(members) == 'sam@example.com wendy@example.com')
+
         # Post: pending, then acknowledged; the SIP user receives it.
         driver.type('#text', 'hello from Chromium')
         driver.click('#send')
@@ -281,6 +310,54 @@ def main():
              lambda: any(m['text'] == '<script>window.__pwned=2</script>' and 'acked' in m['cls'] for m in messages(driver)))
         assert driver.js("return window.__pwned === undefined ? 'no' : 'yes'") == 'no'
         print('markup shown as text, nothing ran')
+
+        # The topic, changed by an admin, shows live: lines kept, the link a link, markup text.
+        topic = 'Release notes <img src=x onerror="window.__pwned=3">\nsee https://example.com/notes?a=1.'
+        ctl('room', 'set', '--identity', room, '--topic', topic)
+        wait('the new topic', lambda: driver.js("return document.getElementById('room-topic').textContent") == topic)
+        links = driver.js("return [...document.querySelectorAll('#room-topic a')].map(a => a.href)")
+        assert links == ['https://example.com/notes?a=1'], links
+        assert driver.js("return document.querySelectorAll('#room-topic img').length") == 0
+        assert driver.js("return window.__pwned === undefined ? 'no' : 'yes'") == 'no'
+        print('topic shown live and safely')
+
+        # An auditorium: only presenters post; the page says so and offers no composer.
+        ctl('room', 'set', '--identity', room, '--type', 'auditorium', '--presenters', 'sip:sam@example.com')
+        wait('the read-only note', lambda: driver.js(VISIBLE, 'read-only') and not driver.js(VISIBLE, 'post'))
+        note = driver.js("return document.getElementById('read-only').textContent")
+        assert 'only its presenters post' in note, note
+        peer.send('post the presenter speaks')
+        peer.line('acked')
+        wait('the presenter\'s post', lambda: any(m['text'] == 'the presenter speaks' for m in messages(driver)))
+        driver.screenshot(os.path.join(a.artifacts, 'auditorium.png'))
+        ctl('room', 'set', '--identity', room, '--type', 'normal')
+        wait('the composer back', lambda: driver.js(VISIBLE, 'post') and not driver.js(VISIBLE, 'read-only'))
+        print('auditorium: read-only for a non-presenter, composer back after')
+
+        # Files: upload a small file, see it listed (its name as text), download it: the
+        # same bytes. The room is told with a link to it.
+        payload = bytes(range(256)) + b'<script>window.__pwned=4</script>\n'
+        fname = 'notes <b>1<b> & co.bin'  # markup as text (no '/': names are file names)
+        fpath = os.path.join(work, fname)
+        with open(fpath, 'wb') as f:
+            f.write(payload)
+        driver.type('#file-input', fpath)
+        driver.click('#upload-btn')
+        wait('the upload done', lambda: driver.js("return document.getElementById('upload-status').textContent")
+             == 'uploaded ' + fname)
+        assert driver.js("return document.getElementById('upload-progress').value") == 100, 'progress not at 100%'
+        listed = "return [...document.querySelectorAll('#file-list a')].map(a => a.textContent)"
+        wait('the file listed', lambda: driver.js(listed) == [fname])
+        assert driver.js("return document.querySelectorAll('#file-list b, #messages b').length") == 0
+        got = driver.js("return fetch(document.querySelector('#file-list a').href)"
+                        ".then(r => r.arrayBuffer()).then(b => Array.from(new Uint8Array(b)))")
+        assert bytes(got) == payload, 'downloaded %d bytes, not the %d uploaded' % (len(got), len(payload))
+        wait('the room told, with a link', lambda: driver.js(
+            "return [...document.querySelectorAll('#messages li')].some(li =>"
+            " li.querySelector('.text').textContent.startsWith('shared a file: ' + arguments[0]) &&"
+            " li.querySelector('.text a') !== null)", fname))
+        assert driver.js("return window.__pwned === undefined ? 'no' : 'yes'") == 'no'
+        print('file uploaded, listed, downloaded with the same %d bytes' % len(payload))
 
         shot = os.path.join(a.artifacts, 'room.png')
         driver.screenshot(shot)

@@ -625,3 +625,249 @@ TEST_F(WebE2E, InvitationsAreListedAndAcceptedByFollowing) {
   ASSERT_TRUE(joined) << json(web.pending()).dump();
   EXPECT_EQ((*joined)["name"], "war-room");
 }
+
+// "Load older" (docs/WEB.md): a room with more posts than fit a page; from the back-chat,
+// pages of `older` before the oldest seq shown reach the first message: every stored post
+// once, in order, no gaps; the last page says there is no more. Refused when not joined.
+TEST_F(WebE2E, LoadOlderPagesThroughTheWholeHistory) {
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  std::string room = pchat::testing::join_demo(bob);
+  ASSERT_FALSE(room.empty());
+
+  ws_client web;
+  ASSERT_TRUE(web.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(web.send(json{{"type", "older"}, {"room", room}, {"before", 10}, {"count", 5}}));
+  auto refused = web.next_type("error");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ((*refused)["room"], room) << refused->dump();
+  ASSERT_TRUE(web.send(json{{"type", "join"}, {"room", room}, {"history", 0}}));
+  ASSERT_TRUE(web.next_type("joined"));
+  // 190 posts (within the session's burst of requests), in batches within its in-flight
+  // limit, each acknowledged.
+  constexpr int kPosts = 190;
+  for (int sent = 0; sent < kPosts;) {
+    int batch = std::min(50, kPosts - sent);
+    for (int i = 0; i < batch; ++i)
+      ASSERT_TRUE(web.send(json{{"type", "post"},
+                                {"room", room},
+                                {"id", "p" + std::to_string(sent + i)},
+                                {"text", "post " + std::to_string(sent + i) + "\nsecond line"}}));
+    for (int i = 0; i < batch; ++i) {
+      auto ack = web.next([](const json& j) {
+        return j.value("type", "") == "ack" || j.value("type", "") == "failed";
+      });
+      ASSERT_TRUE(ack) << json(web.pending()).dump();
+      ASSERT_EQ((*ack)["type"], "ack") << ack->dump();
+    }
+    sent += batch;
+  }
+
+  // A new page view: the newest 20, then pages of 60 before the oldest shown.
+  ws_client reader;
+  ASSERT_TRUE(reader.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(reader.send(json{{"type", "join"}, {"room", room}, {"history", 20}}));
+  auto joined = reader.next_type("joined");
+  ASSERT_TRUE(joined);
+  std::deque<json> shown((*joined)["backchat"].begin(), (*joined)["backchat"].end());
+  ASSERT_EQ(shown.size(), 20u);
+  uint64_t newest = shown.back()["seq"].get<uint64_t>();
+  ASSERT_GE(newest, uint64_t{kPosts});
+  int pages = 0;
+  bool more = true;
+  while (more) {
+    ASSERT_LT(++pages, 10) << "paging does not end";
+    uint64_t before = shown.front()["seq"].get<uint64_t>();
+    ASSERT_TRUE(
+        reader.send(json{{"type", "older"}, {"room", room}, {"before", before}, {"count", 60}}));
+    auto page = reader.next_type("older");
+    ASSERT_TRUE(page) << json(reader.pending()).dump();
+    EXPECT_EQ((*page)["room"], room);
+    auto& msgs = (*page)["messages"];
+    ASSERT_LE(msgs.size(), 60u);
+    for (auto it = msgs.rbegin(); it != msgs.rend(); ++it) shown.push_front(*it);
+    more = (*page)["more"].get<bool>();
+    if (more) {
+      EXPECT_EQ(msgs.size(), 60u);
+    }
+  }
+  // Full pages, then a short one (or an empty one when they came out even).
+  EXPECT_EQ(pages, static_cast<int>((newest - 20) / 60 + 1));
+  // Every stored message once, in order, from seq 1.
+  ASSERT_EQ(shown.size(), newest) << "first seq " << shown.front()["seq"];
+  for (size_t i = 0; i < shown.size(); ++i)
+    ASSERT_EQ(shown[i]["seq"].get<uint64_t>(), i + 1) << shown[i].dump();
+  // The web posts are all there, with their text (multi-line kept), in the order sent.
+  int next = 0;
+  for (auto& m : shown)
+    if (m["author"] == "sip:wendy@example.com") {
+      EXPECT_EQ(m["text"], "post " + std::to_string(next) + "\nsecond line");
+      ++next;
+    }
+  EXPECT_EQ(next, kPosts);
+  // Before the first message: an empty page, no more.
+  ASSERT_TRUE(reader.send(json{{"type", "older"}, {"room", room}, {"before", 1}, {"count", 10}}));
+  auto none = reader.next_type("older");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE((*none)["messages"].empty());
+  EXPECT_EQ((*none)["more"], false);
+  // Out-of-range requests are refused with a reason.
+  for (const json& bad : {json{{"type", "older"}, {"room", room}, {"before", 0}, {"count", 10}},
+                          json{{"type", "older"}, {"room", room}, {"before", 5}, {"count", 201}},
+                          json{{"type", "older"}, {"room", room}, {"before", 5}}}) {
+    ASSERT_TRUE(reader.send(bad));
+    auto err = reader.next_type("error");
+    ASSERT_TRUE(err) << bad.dump();
+  }
+  pchat::testing::expect_clean(bob);
+}
+
+// The open room's view follows the room live (docs/WEB.md): a SIP client joining and
+// parting shows as member_joined / member_left; an admin's topic change reaches the page as
+// room_info; an auditorium makes a non-presenter's view read-only (joined and room_info say
+// so, with the reason) and the room refuses that user's post; made a presenter, they post.
+TEST_F(WebE2E, RosterTopicAndAuditoriumFollowTheRoomLive) {
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  ASSERT_TRUE(bob.sign_in(10s));
+  std::string room = pchat::testing::demo_room(bob);
+  ASSERT_FALSE(room.empty());
+
+  ws_client web;
+  ASSERT_TRUE(web.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(web.send(json{{"type", "join"}, {"room", room}, {"history", 0}}));
+  auto joined = web.next_type("joined");
+  ASSERT_TRUE(joined);
+  EXPECT_EQ((*joined)["members"], json::array({"sip:wendy@example.com"})) << joined->dump();
+  EXPECT_EQ((*joined)["can_post"], true);
+  EXPECT_TRUE(joined->contains("description")) << joined->dump();
+
+  auto member_event = [&](const std::string& type, const std::string& user) {
+    return web.next([&](const json& j) {
+      return j.value("type", "") == type && j.value("user", "") == user &&
+             j.value("room", "") == room;
+    });
+  };
+  auto joined_bob = bob.join_and_wait(room, 10s);
+  ASSERT_TRUE(joined_bob && joined_bob->code == 200);
+  EXPECT_TRUE(member_event("member_joined", "sip:bob@example.com")) << json(web.pending()).dump();
+  ASSERT_TRUE(bob.part_and_wait(room, 10s));
+  EXPECT_TRUE(member_event("member_left", "sip:bob@example.com")) << json(web.pending()).dump();
+  joined_bob = bob.join_and_wait(room, 10s);
+  ASSERT_TRUE(joined_bob && joined_bob->code == 200);
+  EXPECT_TRUE(member_event("member_joined", "sip:bob@example.com"));
+
+  // The topic, changed by an admin, reaches the open room as it is (markup is text).
+  pchat::testing::ctl_ok(server_,
+                         "room set --identity '" + room + "' --topic 'Release <b>day</b> & more'");
+  auto info = web.next_type("room_info");
+  ASSERT_TRUE(info) << json(web.pending()).dump();
+  EXPECT_EQ((*info)["room"], room);
+  EXPECT_EQ((*info)["topic"], "Release <b>day</b> & more");
+  EXPECT_EQ((*info)["can_post"], true);
+
+  // An auditorium where only bob presents: wendy may read, not post; the room refuses.
+  pchat::testing::ctl_ok(server_, "room set --identity '" + room +
+                                      "' --type auditorium --presenters sip:bob@example.com");
+  info = web.next_type("room_info");
+  ASSERT_TRUE(info) << json(web.pending()).dump();
+  EXPECT_EQ((*info)["can_post"], false);
+  EXPECT_NE((*info).value("post_refusal", "").find("presenters"), std::string::npos)
+      << info->dump();
+  ASSERT_TRUE(web.send(json{{"type", "post"}, {"room", room}, {"id", "a-1"}, {"text", "may I?"}}));
+  auto failed = web.next([](const json& j) {
+    return j.value("type", "") == "failed" || j.value("type", "") == "ack";
+  });
+  ASSERT_TRUE(failed);
+  EXPECT_EQ((*failed)["type"], "failed") << failed->dump();
+  EXPECT_NE((*failed).value("error", "").find("presenters"), std::string::npos) << failed->dump();
+  EXPECT_EQ((*failed)["retry"], false);
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "the presenter speaks", 10s));
+  EXPECT_TRUE(
+      web.next([](const json& j) { return j.value("text", "") == "the presenter speaks"; }));
+  // A new join says so too.
+  ws_client second;
+  ASSERT_TRUE(second.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(second.send(json{{"type", "join"}, {"room", room}, {"history", 5}}));
+  auto rejoined = second.next_type("joined");
+  ASSERT_TRUE(rejoined);
+  EXPECT_EQ((*rejoined)["can_post"], false);
+  EXPECT_EQ((*rejoined)["topic"], "Release <b>day</b> & more");
+  for (auto& m : (*rejoined)["backchat"]) EXPECT_NE(m["text"], "may I?");
+
+  // Made a presenter, wendy posts.
+  pchat::testing::ctl_ok(
+      server_, "room set --identity '" + room + "' --add-presenters sip:wendy@example.com");
+  info = web.next([](const json& j) {
+    return j.value("type", "") == "room_info" && j.value("can_post", false);
+  });
+  ASSERT_TRUE(info) << json(web.pending()).dump();
+  ASSERT_TRUE(
+      web.send(json{{"type", "post"}, {"room", room}, {"id", "a-2"}, {"text", "now I may"}}));
+  auto ack = web.next([](const json& j) {
+    return j.value("type", "") == "failed" || j.value("type", "") == "ack";
+  });
+  ASSERT_TRUE(ack);
+  EXPECT_EQ((*ack)["type"], "ack") << ack->dump();
+  pchat::testing::expect_clean(bob);
+}
+
+// The page's files (docs/WEB.md "Files"): the file service takes the web client's cookie; an
+// upload with it also needs the sign-in's CSRF token (and no other site's Origin); the
+// listed file downloads with the same bytes; an ended sign-in opens nothing.
+TEST_F(WebE2E, FileServiceTakesTheSignInCookieWithCsrfForUploads) {
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  auto me = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie});
+  std::string csrf = json::parse(me.body).value("csrf", "");
+  ASSERT_FALSE(csrf.empty());
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  ASSERT_TRUE(bob.sign_in(10s));
+  std::string room = pchat::testing::demo_room(bob);
+  ASSERT_FALSE(room.empty());
+  std::string files = "/files/v1/rooms/" + room.substr(room.rfind('/') + 1);
+  std::string bytes = std::string("line one\r\n") + '\0' + "\xff<b>bytes</b>";
+
+  auto no_csrf =
+      http(server_.http_port(), "POST", files + "?name=notes.txt", {"Cookie: " + cookie}, bytes);
+  EXPECT_EQ(no_csrf.status, 403) << no_csrf.body;
+  auto wrong = http(server_.http_port(), "POST", files + "?name=notes.txt",
+                    {"Cookie: " + cookie, "X-PChat-CSRF: 00"}, bytes);
+  EXPECT_EQ(wrong.status, 403) << wrong.body;
+  auto cross =
+      http(server_.http_port(), "POST", files + "?name=notes.txt",
+           {"Cookie: " + cookie, "X-PChat-CSRF: " + csrf, "Origin: http://evil.example"}, bytes);
+  EXPECT_EQ(cross.status, 403) << cross.body;
+  auto up = http(server_.http_port(), "POST", files + "?name=notes.txt",
+                 {"Cookie: " + cookie, "X-PChat-CSRF: " + csrf, "Origin: " + origin_}, bytes);
+  ASSERT_EQ(up.status, 201) << up.body;
+  auto made = json::parse(up.body);
+  EXPECT_EQ(made["uploader"], "sip:wendy@example.com");
+  EXPECT_EQ(made["size"], bytes.size());
+
+  auto list = http(server_.http_port(), "GET", files, {"Cookie: " + cookie});
+  ASSERT_EQ(list.status, 200) << list.body;
+  auto listed = json::parse(list.body);
+  ASSERT_EQ(listed.size(), 1u) << list.body;
+  EXPECT_EQ(listed[0]["name"], "notes.txt");
+  auto down =
+      http(server_.http_port(), "GET", listed[0]["url"].get<std::string>(), {"Cookie: " + cookie});
+  ASSERT_EQ(down.status, 200);
+  EXPECT_EQ(down.body, bytes);
+
+  // Signed out: the cookie opens no file.
+  EXPECT_EQ(http(server_.http_port(), "DELETE", "/api/web/session",
+                 {"Cookie: " + cookie, "X-PChat-CSRF: " + csrf})
+                .status,
+            200);
+  EXPECT_EQ(http(server_.http_port(), "GET", files, {"Cookie: " + cookie}).status, 401);
+  EXPECT_EQ(
+      http(server_.http_port(), "GET", listed[0]["url"].get<std::string>(), {"Cookie: " + cookie})
+          .status,
+      401);
+}

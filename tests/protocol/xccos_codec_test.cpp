@@ -1199,5 +1199,31 @@ TEST(XccosDecode, ExtraXmlKeepsNamespacesDeclaredOnAncestorsAfterTheLinearRewrit
             "<r:x xmlns:r=\"urn:own\"/><plain/>");
 }
 
+// The web session reads the server's own roster notices back (decode_roster_notice).
+TEST(XccosDecode, RosterNoticesRoundTrip) {
+  roster_notice n;
+  ASSERT_TRUE(
+      decode_roster_notice(
+          encode_join_notice("ma-chan://example.com/a/b", "sip:carol@example.com", true, 3), n)
+          .is_ok());
+  EXPECT_TRUE(n.joined);
+  EXPECT_EQ(n.room_uri, "ma-chan://example.com/a/b");
+  EXPECT_EQ(n.user_uri, "sip:carol@example.com");
+  ASSERT_TRUE(decode_roster_notice(
+                  encode_part_notice("ma-chan://example.com/GUID", "sip:dan@example.com", 4), n)
+                  .is_ok());
+  EXPECT_FALSE(n.joined);
+  EXPECT_EQ(n.room_uri, "ma-chan://example.com/GUID");
+  EXPECT_EQ(n.user_uri, "sip:dan@example.com");
+  chat_message m{"ma-chan://example.com/GUID", "sip:carol@example.com", "2026-01-01T00:00:00Z",
+                 "hi", ""};
+  EXPECT_FALSE(decode_roster_notice(encode_grpchat(m, 5), n).is_ok());
+  EXPECT_FALSE(
+      decode_roster_notice(
+          "<xccos><ntc id=\"ntc:join\"><data><uib uri=\"sip:x@y\"/></data></ntc></xccos>", n)
+          .is_ok());
+  EXPECT_FALSE(decode_roster_notice("not xml", n).is_ok());
+}
+
 }  // namespace
 }  // namespace pchat::xccos

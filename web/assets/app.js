@@ -1,6 +1,7 @@
 // pchat's web client (docs/WEB.md): sign-in over HTTP, then one WebSocket at /ws carrying
 // JSON messages. Text from users is only ever set with textContent, never as HTML.
 import * as rooms from './rooms.js';
+import * as room from './room.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -78,6 +79,7 @@ function signedOut(reason) {
   state.ws = null;
   if (ws) ws.close();
   state.room = '';
+  room.closed();
   $('room').hidden = true;
   show(false);
   status(reason);
@@ -128,6 +130,7 @@ function openRoom(uri) {
   state.room = uri;
   state.lastSeq.delete(uri);
   $('messages').replaceChildren();
+  room.opened(uri);
   $('room').hidden = false;
   for (const b of $('rooms').querySelectorAll('button')) {
     if (b.dataset.uri === uri) b.setAttribute('aria-current', 'true'); else b.removeAttribute('aria-current');
@@ -147,7 +150,7 @@ function messageItem(m) {
   ts.textContent = m.ts ? new Date(m.ts).toLocaleTimeString() : '';
   const text = document.createElement('span');
   text.className = 'text';
-  text.textContent = m.text;
+  room.appendText(text, m.text);
   const st = document.createElement('span');
   st.className = 'state';
   li.append(author, ts, text, st);
@@ -159,6 +162,7 @@ function addMessage(m) {
   const last = state.lastSeq.get(m.room) || 0;
   if (m.seq && m.seq <= last) return; // seen already (a resume's overlap)
   if (m.seq) state.lastSeq.set(m.room, m.seq);
+  room.shown(m);
   const p = m.id && state.pending.get(m.id);
   if (p) {
     p.li.dataset.seq = String(m.seq);
@@ -208,9 +212,8 @@ const handlers = {
   hello(m) { state.user = m.user; $('who').textContent = m.user; },
   joined(m) {
     if (m.room !== state.room) return;
-    $('room-name').textContent = m.name || $('room-name').textContent;
-    $('room-topic').textContent = m.topic || '';
     if (m.gap) { $('messages').replaceChildren(); state.lastSeq.delete(m.room); }
+    room.joined(m);
     for (const b of m.backchat) addMessage(b);
     // Posts not acknowledged before a reconnect go again, same id: stored once.
     for (const [id, p] of state.pending) {
@@ -237,8 +240,12 @@ const handlers = {
       p.li.querySelector('.state').append(' ', b);
     }
   },
+  older(m) { room.older(m); },
+  room_info(m) { room.roomInfo(m); },
+  member_joined(m) { room.member(m, true); },
+  member_left(m) { room.member(m, false); },
   removed(m) {
-    if (m.room === state.room) { state.room = ''; $('room').hidden = true; }
+    if (m.room === state.room) { state.room = ''; room.closed(); $('room').hidden = true; }
     status(m.reason);
   },
   error(m) { status(m.error); },
@@ -262,4 +269,5 @@ rooms.init({
   currentRoom: () => state.room,
   status,
 });
+room.init({ send, messageItem, csrf: () => state.csrf });
 checkSession();
