@@ -249,3 +249,43 @@ TEST_F(PoolFilesE2E, EveryMemberOnEveryNodeIsToldOfAnUpload) {
     pchat::testing::expect_clean(*members[n]);
   }
 }
+
+// n2, the room's owner, is killed; an upload made meanwhile (through n1) is on n3, the
+// acting owner, and n1. n2 returns and takes its room back: before it acknowledges a post
+// again it holds that file too (it copies what the other nodes hold and it does not). Then
+// n1 and n3 are killed: n2, alone, lists and serves the file from its own disk.
+TEST_F(PoolFilesE2E, AReturningOwnerCopiesTheFilesUploadedWhileItWasGone) {
+  std::string room = room_placed(1, 2);
+  ASSERT_FALSE(room.empty());
+  std::string uri = "ma-chan://example.com/" + room;
+  auto& ann = signed_in(0, "ann@example.com");
+  auto joined = ann.join_and_wait(uri, 10s);
+  ASSERT_TRUE(joined && joined->ok());
+  pool_.kill(1);
+  ASSERT_TRUE(pool_.wait_view(0, {"n1", "n3"}, 5s));
+  ASSERT_TRUE(ann.post_and_wait_ack(uri, "while n2 is gone", 15s));
+  const std::string bytes = random_bytes(400 * 1024 + 11);
+  auto up = upload(0, room, "gone.bin", bytes);
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string id = pchat::testing::json_field(up.body, "id");
+  ASSERT_TRUE(pool_.restart(1)) << pool_.error();
+  for (size_t i = 0; i < pool_.size(); ++i)
+    ASSERT_TRUE(pool_.wait_view(i, {"n1", "n2", "n3"}, 10s)) << i;
+  auto n2_claims = [&] {
+    auto s = pool_.pool_status(1);
+    if (!s.is_object()) return false;
+    for (auto& r : s.value("rooms", nlohmann::json::array()))
+      if (r.value("room_id", "") == room) return true;
+    return false;
+  };
+  ASSERT_TRUE(eventually(n2_claims, 15s)) << "n2 did not take its room back";
+  ASSERT_TRUE(ann.post_and_wait_ack(uri, "after n2's return", 15s));
+  pool_.kill(0);
+  pool_.kill(2);
+  ASSERT_TRUE(pool_.wait_view(1, {"n2"}, 5s));
+  EXPECT_EQ(listing(1, room), (std::map<std::string, std::string>{{"gone.bin", id}}));
+  auto down = get(1, "/files/v1/rooms/" + room + "/" + id);
+  ASSERT_EQ(down.status, 200) << down.body.substr(0, 200);
+  EXPECT_TRUE(down.body == bytes) << "n2 served " << down.body.size() << " bytes of "
+                                  << bytes.size();
+}
