@@ -35,33 +35,6 @@ std::string param(const web::http_request& req, const char* key) {
   return it == req.query.end() ? std::string() : it->second;
 }
 
-// A pool node's index holds only the rooms whose log it keeps (owner or follower), so every
-// other live node's index is asked too, all at once, through this node's directory relay
-// (each answers within kPoolSearchTimeout), and the answers are merged: every room is on two
-// nodes, so one node that does not answer costs no hit. Names the nodes that did not answer.
-search::search_result search_pool(caf::scoped_actor& self, const actors::server_context& ctx,
-                                  const search::search_query& q, search::search_result local,
-                                  std::vector<std::string>* unanswered) {
-  const size_t limit = local.limit;
-  std::vector<search::search_result> parts;
-  parts.push_back(std::move(local));
-  auto view = ctx.pool->current();
-  if (view) {
-    // Above the relay's own bound, so the relay's answer (a timeout included) comes first.
-    const auto wait = std::chrono::milliseconds(actors::kPoolSearchTimeout) + std::chrono::seconds(1);
-    using handle = decltype(self->request(ctx.directory_relay, wait, actors::ixquery_atom::value,
-                                          std::string(), q));
-    std::vector<std::pair<std::string, handle>> asked;
-    for (auto& n : view->live)
-      if (n.name != view->self)
-        asked.emplace_back(n.name, self->request(ctx.directory_relay, wait, actors::ixquery_atom::value, n.name, q));
-    for (auto& [name, h] : asked)
-      h.receive([&](search::search_result& r) { parts.push_back(std::move(r)); },
-                [&, name = name](caf::error&) { unanswered->push_back(name); });
-  }
-  return search::merge_results(std::move(parts), limit);
-}
-
 struct search_api_state {
   std::unique_ptr<search::search_reader> reader;  // opened on first use
 };
@@ -187,6 +160,35 @@ web::http_response handle_search(caf::actor_system& sys,
 }
 
 }  // namespace
+
+// A pool node's index holds only the rooms whose log it keeps (owner or follower), so every
+// other live node's index is asked too, all at once, through this node's directory relay
+// (each answers within kPoolSearchTimeout), and the answers are merged: every room is on two
+// nodes, so one node that does not answer costs no hit. Names the nodes that did not answer.
+search::search_result search_pool(caf::scoped_actor& self, const actors::server_context& ctx,
+                                  const search::search_query& q, search::search_result local,
+                                  std::vector<std::string>* unanswered) {
+  const size_t limit = local.limit;
+  std::vector<search::search_result> parts;
+  parts.push_back(std::move(local));
+  auto view = ctx.pool->current();
+  if (view) {
+    // Above the relay's own bound, so the relay's answer (a timeout included) comes first.
+    const auto wait =
+        std::chrono::milliseconds(actors::kPoolSearchTimeout) + std::chrono::seconds(1);
+    using handle = decltype(self->request(ctx.directory_relay, wait, actors::ixquery_atom::value,
+                                          std::string(), q));
+    std::vector<std::pair<std::string, handle>> asked;
+    for (auto& n : view->live)
+      if (n.name != view->self)
+        asked.emplace_back(n.name, self->request(ctx.directory_relay, wait,
+                                                 actors::ixquery_atom::value, n.name, q));
+    for (auto& [name, h] : asked)
+      h.receive([&](search::search_result& r) { parts.push_back(std::move(r)); },
+                [&, name = name](caf::error&) { unanswered->push_back(name); });
+  }
+  return search::merge_results(std::move(parts), limit);
+}
 
 pchat::status search_history(search::search_reader& reader, search::search_query q,
                                const std::vector<std::string>& readable_room_ids,

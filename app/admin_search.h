@@ -49,4 +49,12 @@ status search_history(search::search_reader& reader, search::search_query q,
                                const std::vector<std::string>& readable_room_ids,
                                search::search_result* out);
 
+// A pool node's index holds only the rooms whose log it keeps (owner or follower): asks
+// every other live node's index for `q` through ctx.directory_relay and merges their
+// answers with `local` (this node's); names the nodes that did not answer. Blocks the
+// calling (HTTP) thread, at most kPoolSearchTimeout and a second.
+search::search_result search_pool(caf::scoped_actor& self, const actors::server_context& ctx,
+                                  const search::search_query& q, search::search_result local,
+                                  std::vector<std::string>* unanswered);
+
 }  // namespace pchat::app

@@ -83,6 +83,7 @@
 #include "app/room_management_api.h"
 #include "app/web_client_api.h"
 #include "app/web_rooms_api.h"
+#include "app/web_search_api.h"
 #include "app/web_sign_ins.h"
 #include "app/user_auth.h"
 #include "compliance/adapter.h"
@@ -919,11 +920,14 @@ int main(int argc, char** argv) {
                   sys, cctx, &edge, facts, token,
                   pchat::app::make_web_client_api(
                       cctx, web_sign_ins,
-                      pchat::app::make_web_rooms_api(
-                          sys, cctx, web_sign_ins,
-                          pchat::app::make_file_api(sys, cctx, fopts,
-                                                    pchat::app::make_room_management_api(
-                                                        sys, cctx, fopts.trust_user_header, std::move(admin_api))))))),
+                      pchat::app::make_web_search_api(
+                          sys, cctx, web_sign_ins, cfg.data_dir + "/search",
+                          pchat::app::make_web_rooms_api(
+                              sys, cctx, web_sign_ins,
+                              pchat::app::make_file_api(
+                                  sys, cctx, fopts,
+                                  pchat::app::make_room_management_api(
+                                      sys, cctx, fopts.trust_user_header, std::move(admin_api)))))))),
           cfg.http);
       // The web client's WebSocket (app/web_client_api.h, docs/WEB.md).
       http.set_websocket("/ws", pchat::app::make_web_socket_check(sys, cctx, *node.web(), web_sign_ins));

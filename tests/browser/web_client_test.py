@@ -8,9 +8,10 @@ Python's standard library only: sign in, find and follow the demo room and open 
 see it acknowledged, the SIP user receives it, the SIP user's post arrives in the page, a
 post or a topic carrying `<img src=x onerror=...>` shows as text (no element, no script
 run) with its links as links, an auditorium leaves a non-presenter no composer, a file is
-uploaded, listed and downloaded with the same bytes. Screenshots of the room search and
-the room view are kept in --artifacts. Every wait has a deadline; everything started is
-stopped by its pid in a finally.
+uploaded, listed and downloaded with the same bytes, the history search finds a message and
+opens the room at it. Screenshots of the room search and the room view are kept in
+--artifacts. Every wait has a deadline; everything started is stopped by its pid in a
+finally.
 
 Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
 environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
@@ -358,6 +359,22 @@ def main():
             " li.querySelector('.text a') !== null)", fname))
         assert driver.js("return window.__pwned === undefined ? 'no' : 'yes'") == 'no'
         print('file uploaded, listed, downloaded with the same %d bytes' % len(payload))
+
+        # History search finds the SIP user's message and opens the room at it.
+        driver.type('#msg-search-text', '"hello from SIP"')
+        driver.click('#msg-search-btn')
+        hit = '#msg-results li.hit'
+        wait('a search result', lambda: driver.js("return document.querySelectorAll(arguments[0]).length", hit) >= 1)
+        got = driver.js("const li = document.querySelector(arguments[0]);"
+                        "return {n: document.querySelectorAll(arguments[0]).length, seq: li.dataset.seq,"
+                        " room: li.dataset.room, text: li.querySelector('.text').textContent}", hit)
+        assert got['n'] == 1 and got['room'] == room and got['text'] == 'hello from SIP', got
+        driver.click(hit + ' button.open-hit')
+        wait('the room opened at the message',
+             lambda: driver.js("const li = document.querySelector('#messages li.target');"
+                               "return li ? li.dataset.seq + ' ' + li.querySelector('.text').textContent : null")
+             == got['seq'] + ' hello from SIP')
+        print('search found the message and opened the room at it')
 
         shot = os.path.join(a.artifacts, 'room.png')
         driver.screenshot(shot)

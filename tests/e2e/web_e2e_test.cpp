@@ -871,3 +871,75 @@ TEST_F(WebE2E, FileServiceTakesTheSignInCookieWithCsrfForUploads) {
           .status,
       401);
 }
+
+// History search over the rooms wendy may read at the moment of the query: a message in a
+// closed room she is not in is not found until she is made a member; naming that room is
+// "no such room"; every result names its room and seq (the page opens the room there).
+TEST_F(WebE2E, HistorySearchFindsOnlyRoomsTheUserMayRead) {
+  pchat::testing::ctl_ok(server_, "user new --uri sip:bob@example.com");
+  pchat::testing::ctl_ok(server_, "category new --name Desks");
+  pchat::testing::ctl_ok(server_, "room new --name 'Open Forum' --category Desks --privacy open");
+  pchat::testing::ctl_ok(server_,
+                         "room new --name 'Locked Vault' --category Desks --privacy closed "
+                         "--members sip:bob@example.com --managers sip:bob@example.com");
+  auto uri_of = [&](const std::string& name) {
+    int rc = 0;
+    std::string out = server_.ctl("--json room get --identity '" + name + "'", &rc);
+    auto at = out.find("ma-chan://");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('"', at) - at);
+  };
+  std::string forum = uri_of("Open Forum"), vault = uri_of("Locked Vault");
+  ASSERT_FALSE(forum.empty());
+  ASSERT_FALSE(vault.empty());
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  ASSERT_TRUE(bob.sign_in(10s));
+  ASSERT_TRUE(bob.join_and_wait(forum, 10s));
+  ASSERT_TRUE(bob.join_and_wait(vault, 10s));
+  ASSERT_TRUE(bob.post_and_wait_ack(forum, "the zebra crossing is open", 10s));
+  ASSERT_TRUE(bob.post_and_wait_ack(vault, "the zebra vault code is 1234", 10s));
+  ASSERT_TRUE(bob.post_and_wait_ack(forum, "nothing to see here", 10s));
+
+  EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/search?q=zebra").status, 401);
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  const std::vector<std::string> auth{"Cookie: " + cookie};
+  // Acknowledged posts are found at once (the indexer commits before the query).
+  auto r = http(server_.http_port(), "GET", "/api/web/search?q=zebra", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto hits = json::parse(r.body)["results"];
+  ASSERT_EQ(hits.size(), 1u) << r.body;
+  EXPECT_EQ(hits[0]["room"], forum);
+  EXPECT_EQ(hits[0]["name"], "Open Forum");
+  EXPECT_EQ(hits[0]["author"], "sip:bob@example.com");
+  EXPECT_EQ(hits[0]["text"], "the zebra crossing is open");
+  EXPECT_GT(hits[0]["seq"].get<uint64_t>(), 0u);
+  EXPECT_EQ(r.body.find("1234"), std::string::npos) << r.body;
+  r = http(server_.http_port(), "GET", "/api/web/search?q=zebra&room=" + url_encode(vault), auth);
+  EXPECT_EQ(r.status, 404) << r.body;
+
+  // Made a member: the same query finds the vault's message too, newest first.
+  pchat::testing::ctl_ok(server_,
+                         "room set --identity 'Locked Vault' --add-members sip:wendy@example.com");
+  r = http(server_.http_port(), "GET", "/api/web/search?q=zebra", auth);
+  hits = json::parse(r.body)["results"];
+  ASSERT_EQ(hits.size(), 2u) << r.body;
+  EXPECT_EQ(hits[0]["room"], vault);
+  EXPECT_EQ(hits[1]["room"], forum);
+  r = http(server_.http_port(), "GET", "/api/web/search?q=zebra&room=" + url_encode(vault), auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["results"].size(), 1u) << r.body;
+  // By author, and a phrase.
+  r = http(server_.http_port(), "GET", "/api/web/search?author=sip:bob@example.com", auth);
+  EXPECT_EQ(json::parse(r.body)["results"].size(), 3u) << r.body;
+  r = http(server_.http_port(), "GET", "/api/web/search?q=%22crossing%20is%20open%22", auth);
+  EXPECT_EQ(json::parse(r.body)["results"].size(), 1u) << r.body;
+
+  // Bad input.
+  EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/search", auth).status, 400);
+  EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/search?q=a&limit=0", auth).status, 400);
+  EXPECT_EQ(
+      http(server_.http_port(), "GET", "/api/web/search?q=" + std::string(300, 'a'), auth).status,
+      400);
+  pchat::testing::expect_clean(bob);
+}

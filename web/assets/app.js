@@ -2,6 +2,7 @@
 // JSON messages. Text from users is only ever set with textContent, never as HTML.
 import * as rooms from './rooms.js';
 import * as room from './room.js';
+import * as search from './search.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -125,7 +126,7 @@ function connect() {
   });
 }
 
-function openRoom(uri) {
+function openRoom(uri, history = 50) {
   if (state.room && state.room !== uri) send({ type: 'part', room: state.room });
   state.room = uri;
   state.lastSeq.delete(uri);
@@ -135,7 +136,7 @@ function openRoom(uri) {
   for (const b of $('rooms').querySelectorAll('button')) {
     if (b.dataset.uri === uri) b.setAttribute('aria-current', 'true'); else b.removeAttribute('aria-current');
   }
-  send({ type: 'join', room: uri, history: 50 });
+  send({ type: 'join', room: uri, history });
 }
 
 function messageItem(m) {
@@ -219,6 +220,7 @@ const handlers = {
     for (const [id, p] of state.pending) {
       if (p.room === m.room && !p.li.classList.contains('acked')) retry(id);
     }
+    search.joined(m.room);
   },
   parted() {},
   message(m) { addMessage(m); },
@@ -270,4 +272,5 @@ rooms.init({
   status,
 });
 room.init({ send, messageItem, csrf: () => state.csrf });
+search.init({ openRoom: (uri, history) => openRoom(uri, history), status });
 checkSession();
