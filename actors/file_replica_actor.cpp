@@ -133,13 +133,32 @@ caf::behavior file_replica(file_replica_ptr self, storage::database* store, std:
   st.commit = std::move(commit);
   st.timeout = timeout;
   return {
-      [=](fship_atom, storage::file_record& f, uint64_t offset, const std::string& bytes, bool last) {
+      [=](fship_atom, storage::file_record& f, uint64_t offset, const std::string& bytes,
+          bool last) {
         auto rp = self->make_response_promise();
         take_chunk(self, rp, f, offset, bytes, last);
         return rp;
       },
       [=](fget_atom, const std::string& room_id, uint64_t id, uint64_t offset) {
         return give_chunk(self, room_id, id, offset);
+      },
+      [=](fdel_atom, const std::string& room_id,
+          uint64_t id) -> caf::result<std::vector<storage::file_record>> {
+        // Record first: once it is gone nobody is handed the bytes; then the bytes.
+        auto& st = self->state;
+        std::vector<storage::file_record> removed(1);
+        if (auto s = st.store->files().get(room_id, id, &removed[0]); s.is_not_found())
+          return std::vector<storage::file_record>{};
+        else if (!s.is_ok())
+          return make_error(s.is_invalid_argument() ? errc::bad_request : errc::storage_failure,
+                            s.to_string());
+        if (auto s = st.store->files().remove(room_id, id); !s.is_ok())
+          return make_error(errc::storage_failure, s.to_string());
+        if (auto s = st.files->remove(room_id, removed[0].blob); !s.is_ok())
+          PCHAT_LOG(warn, "files", "file record removed but its bytes stay",
+                    "room=" + room_id + " blob=" + log::quote(removed[0].blob) + " error=" +
+                        log::quote(s.to_string()) + " action=" + log::quote("delete it by hand"));
+        return removed;
       },
       [=](flist_atom,
           const std::string& room_id) -> caf::result<std::vector<storage::file_record>> {

@@ -165,6 +165,9 @@ using flist_atom = caf::atom_constant<caf::atom("flist")>;     // (flist, room_i
                                                                // (flist, actor replica, room_id) | file api -> its replica -> that replica | the same, of that node
 using fpull_atom = caf::atom_constant<caf::atom("fpull")>;     // (fpull, room_id, actor source_replica) | owner's room -> replica | u64 files copied: each file of the room the
                                                                //   source holds and this node does not, chunk by chunk (fget), its blob and record synced here (no FILEUPLOAD event)
+using fdel_atom = caf::atom_constant<caf::atom("fdel")>;       // (fdel, room_id, u64 file id) | replica -> file replica, replica -> replica | vector<file_record>: the removed
+                                                               //   record (record first, then bytes), empty if this node held none
+                                                               // (fdel, actor replica, room_id, u64 file id) | admin api -> its replica -> that replica | the same, of that node
 using rmark_atom = caf::atom_constant<caf::atom("rmark")>;     // (rmark, room_id, u64 epoch) | owner's room -> replica | u64 epoch once synced
 
 // ---- indexer_actor (history search, actors/indexer_actor.h)

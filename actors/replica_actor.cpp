@@ -245,6 +245,19 @@ caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
               flist_atom::value, room_id);
         return rp;
       },
+      [=](fdel_atom, const std::string& room_id, uint64_t id) {
+        auto rp = self->make_response_promise();
+        if (!in.files) return rp.deliver(std::vector<storage::file_record>{}), rp;  // keeps none
+        relay(self, in.files, in.timeout, rp, answer<std::vector<storage::file_record>>{},
+              fdel_atom::value, room_id, id);
+        return rp;
+      },
+      [=](fdel_atom, const caf::actor& to, const std::string& room_id, uint64_t id) {
+        auto rp = self->make_response_promise();
+        relay(self, to, in.timeout, rp, answer<std::vector<storage::file_record>>{},
+              fdel_atom::value, room_id, id);
+        return rp;
+      },
       [=](fpull_atom, const std::string& room_id, const caf::actor& source) {
         auto job = std::make_shared<file_pull_job>();
         job->rp = self->make_response_promise();

@@ -23,6 +23,8 @@
 //          replica, from that node (docs/POOL.md "Uploaded files in a pool")
 //   flist  the room's files this node holds (from the file replica; none when the node
 //          keeps no files), or, with another replica, that node's
+//   fdel   remove one of the room's files (an administrator's removal) on this node, or,
+//          with another replica, on that node
 //   fpull  copy the room's files another node's replica holds and this node does not (fget
 //          chunk by chunk; each file's blob and record synced through the file replica)
 // Every request it makes has a timeout (request_timeout); a failure answers the requester.

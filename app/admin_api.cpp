@@ -17,14 +17,15 @@
 #include "actors/live_settings.h"
 #include "actors/messages.h"
 #include "actors/node_metrics.h"
+#include "actors/server_context.h"
 #include "app/effective_config.h"
 #include "app/node_facts.h"
-#include "actors/server_context.h"
+#include "app/pool_files.h"
 #include "log/log.h"
-#include "protocol/xccos/chat_uri.h"
 #include "protocol/sip/sip_endpoint.h"
-#include "storage/file_store.h"
+#include "protocol/xccos/chat_uri.h"
 #include "storage/database.h"
+#include "storage/file_store.h"
 #include "text/ascii.h"
 #include "text/utc_time.h"
 
@@ -287,8 +288,10 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       if (q == req.query.end()) return error(400, "give the room as ?room=ID|NAME|URI");
       std::string id = find_room_id(self, ctx->directory, q->second);
       if (id.empty()) return error(404, "no room with id, name or uri '" + q->second + "'");
+      // In a pool, every node's (app/pool_files.h): stored_name is the holding node's blob.
       std::vector<storage::file_record> files;
-      if (auto s = ctx->store->files().list(id, &files); !s.is_ok()) return error(503, s.to_string());
+      if (auto s = pool_list_files(sys, *ctx, id, &files); !s.is_ok())
+        return error(503, s.to_string());
       json arr = json::array();
       for (auto& f : files)
         arr.push_back({{"id", f.id}, {"name", f.name}, {"size", f.size}, {"uploader", f.uploader},
@@ -304,17 +307,26 @@ web::http_handler make_admin_api(caf::actor_system& sys,
       if (slash == std::string::npos || slash + 1 == rest.size() ||
           std::from_chars(rest.data() + slash + 1, end, fid).ptr != end)
         return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
-      if (auto s = ctx->store->files().get(rest.substr(0, slash), fid, &f); s.is_not_found() || s.is_invalid_argument())
+      // Every node that holds it removes it (a pool's listing and downloads would show it
+      // again from any other); a node that does not answer makes the answer 503: removing
+      // again is harmless.
+      std::vector<storage::file_record> removed;
+      std::vector<std::string> silent;
+      if (auto s = pool_remove_file(sys, *ctx, rest.substr(0, slash), fid, &removed, &silent);
+          s.is_invalid_argument())
         return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
       else if (!s.is_ok())
         return error(503, s.to_string());
-      // Record first: once it is gone nobody can be handed the bytes, then the bytes.
-      if (auto s = ctx->store->files().remove(f.room_id, f.id); !s.is_ok()) return error(503, s.to_string());
-      if (auto s = storage::file_store(ctx->files_dir).remove(f.room_id, f.blob); !s.is_ok())
-        PCHAT_LOG(warn, "files", "file record removed but its bytes stay",
-                  "path=" + log::quote(ctx->files_dir + "/" + f.room_id + "/" + f.blob) +
-                      " error=" + log::quote(s.to_string()) + " action=" + log::quote("delete it by hand"));
-      return reply(200, json{{"removed", f.id}, {"name", f.name}});
+      if (!silent.empty()) {
+        std::string names;
+        for (auto& n : silent) names += (names.empty() ? "" : ", ") + n;
+        return error(503, "node(s) " + names +
+                              " did not answer; the file may still be there: remove it again");
+      }
+      if (removed.empty())
+        return error(404, "no file " + rest + " (DELETE /api/v1/files/{room-id}/{file-id})");
+      f = removed.front();
+      return reply(200, json{{"removed", f.id}, {"name", f.name}, {"copies", removed.size()}});
     }
     if (p == "/api/v1/rooms" || p.rfind("/api/v1/rooms/", 0) == 0) {
       if (req.method == "POST" && p == "/api/v1/rooms") {

@@ -10,18 +10,19 @@
 #include <variant>
 
 #include "actors/commit_actor.h"
-#include "actors/live_settings.h"
-#include "actors/identity_registry.h"
-#include "actors/messages.h"
 #include "actors/file_replica_actor.h"
+#include "actors/identity_registry.h"
+#include "actors/live_settings.h"
+#include "actors/messages.h"
 #include "actors/pool_view.h"
 #include "actors/server_context.h"
 #include "app/admin_json.h"
+#include "app/pool_files.h"
 #include "app/user_auth.h"
 #include "log/log.h"
-#include "storage/file_store.h"
-#include "storage/database.h"
 #include "protocol/xccos/chat_uri.h"
+#include "storage/database.h"
+#include "storage/file_store.h"
 #include "text/utc_time.h"
 #include "text/valid_text.h"
 
@@ -251,42 +252,13 @@ bool fetch_file(caf::scoped_actor& self, const actors::server_context& ctx, cons
   return false;
 }
 
-// The room's files oldest first: this node's records and, in a pool, every other live
-// node's (asked at once; one that does not answer within request_timeout is left out), one
-// entry per file id. Every acknowledged upload is on two nodes, so one node's loss hides none.
+// The room's files oldest first, the pool's (app/pool_files.h): every acknowledged upload
+// is on two nodes, so one node's loss hides none.
 web::http_response list_files(caf::actor_system& sys, const actors::server_context& ctx,
                               const std::string& room_id) {
   std::vector<storage::file_record> all;
-  if (auto s = ctx.store->files().list(room_id, &all); !s.is_ok())
+  if (auto s = pool_list_files(sys, ctx, room_id, &all); !s.is_ok())
     return error(503, "store: " + s.to_string());
-  auto view = ctx.pool ? ctx.pool->current() : nullptr;
-  if (view && ctx.replica) {
-    caf::scoped_actor self{sys};
-    std::vector<std::pair<std::string, decltype(self->request(ctx.replica, ctx.request_timeout,
-                                                              actors::flist_atom::value,
-                                                              caf::actor{}, room_id))>>
-        asked;
-    for (const auto& n : view->live)
-      if (n.name != view->self && n.replica)
-        asked.emplace_back(n.name, self->request(ctx.replica, ctx.request_timeout,
-                                                 actors::flist_atom::value, n.replica, room_id));
-    for (auto& [name, answer] : asked)
-      answer.receive(
-          [&](std::vector<storage::file_record>& theirs) {
-            for (auto& f : theirs)
-              if (f.room_id == room_id &&
-                  std::none_of(all.begin(), all.end(), [&](const auto& o) { return o.id == f.id; }))
-                all.push_back(std::move(f));
-          },
-          [&](caf::error& err) {
-            PCHAT_LOG(
-                warn, "files", "a node did not list a room's files",
-                "room=" + room_id + " node=" + name + " error=" + log::quote(sys.render(err)));
-          });
-    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-      return std::make_pair(a.ts_micros, a.id) < std::make_pair(b.ts_micros, b.id);
-    });
-  }
   json list = json::array();
   for (auto& f : all) list.push_back(file_json(f));
   return reply(200, list);

@@ -289,3 +289,31 @@ TEST_F(PoolFilesE2E, AReturningOwnerCopiesTheFilesUploadedWhileItWasGone) {
   EXPECT_TRUE(down.body == bytes) << "n2 served " << down.body.size() << " bytes of "
                                   << bytes.size();
 }
+
+// An upload through n1 into a room n2 owns and n3 follows is on all three; an administrator
+// removes it through n3 (pchatctl file remove): no node lists or serves it any more, and
+// `file get` through any node shows none (each node's own copy removed, not only n3's).
+TEST_F(PoolFilesE2E, AFileRemovedThroughOneNodeIsGoneFromEveryNode) {
+  std::string room = room_placed(1, 2);
+  ASSERT_FALSE(room.empty());
+  auto up = upload(0, room, "takedown.txt", "to be taken down");
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string id = pchat::testing::json_field(up.body, "id");
+  for (size_t n = 0; n < pool_.size(); ++n)
+    ASSERT_EQ(listing(n, room).count("takedown.txt"), 1u) << pool_cluster::name(n);
+  int rc = -1;
+  std::string out = pool_.node(2).ctl("--json file remove --room-id " + room + " --id " + id, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(pchat::testing::json_field(out, "copies"), "3") << out;
+  for (size_t n = 0; n < pool_.size(); ++n) {
+    size_t entries = 99;
+    listing(n, room, &entries);
+    EXPECT_EQ(entries, 0u) << pool_cluster::name(n) << " still lists the removed file";
+    EXPECT_EQ(get(n, "/files/v1/rooms/" + room + "/" + id).status, 404) << pool_cluster::name(n);
+    auto admin = pool_.admin_get(n, "/api/v1/files?room=" + room);
+    EXPECT_EQ(admin.first, 200);
+    EXPECT_TRUE(admin.second.is_array() && admin.second.empty()) << admin.second.dump();
+  }
+  out = pool_.node(0).ctl("file remove --room-id " + room + " --id " + id, &rc);
+  EXPECT_NE(rc, 0) << "a second removal found the file: " << out;
+}
