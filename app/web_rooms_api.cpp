@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -17,10 +19,12 @@
 #include "app/web_client_api.h"
 #include "app/web_sign_ins.h"
 #include "log/log.h"
+#include "protocol/webchat/read_markers.h"
 #include "protocol/xccos/chat_uri.h"
 #include "protocol/xccos/followed_rooms.h"
 #include "storage/database.h"
 #include "storage/directory.h"
+#include "storage/message_log.h"
 #include "storage/preferences.h"
 #include "text/utc_time.h"
 
@@ -34,9 +38,12 @@ constexpr size_t kMaxInvitationsRead = 1000;  // of one user, per request
 constexpr size_t kMaxInvitationsShown = 100;  // the newest
 
 struct rooms_state {
-  // Follow and unfollow of this node's browsers: read, change, write one at a time.
+  // Follows, unfollows and read markers of this node's browsers: read, change, write one at
+  // a time.
   std::mutex follow_mu;
 };
+
+using markers = std::map<std::string, uint64_t>;  // room URI -> seq read through
 
 std::string param(const web::http_request& req, const char* key) {
   auto it = req.query.find(key);
@@ -85,15 +92,65 @@ bool followed_uris(const actors::server_context& ctx, const std::string& user,
   return true;
 }
 
-// The followed rooms the user may see now, in the order they were followed.
+// The user's read markers as stored; false when unreadable.
+bool read_markers(const actors::server_context& ctx, const std::string& user, markers* out) {
+  std::string stored;
+  auto s = ctx.store->preferences().get(user, webchat::kReadMarkersLabel, &stored);
+  if (!s.is_ok() && !s.is_not_found()) return false;
+  *out = s.is_ok() ? webchat::decode_read_markers(stored) : markers{};
+  return true;
+}
+
+// The newest seq of the room's log on this node (0: no message, or no copy of the log here).
+uint64_t last_seq(const actors::server_context& ctx, const std::string& room_id) {
+  uint64_t seq = 0;
+  return ctx.store->messages().last_sequence(room_id, &seq).is_ok() ? seq : 0;
+}
+
+// The followed rooms the user may see now, in the order they were followed, each with its
+// newest seq and, once it has a read marker, the marker and the messages after it (unread).
 json follows_json(const actors::server_context& ctx, const actors::identity_snapshot& ids,
-                  const std::string& user, const std::vector<std::string>& uris) {
+                  const std::string& user, const std::vector<std::string>& uris,
+                  const markers& read) {
   json rooms = json::array();
-  for (auto& uri : uris)
-    if (auto j = room_json(ctx, ids, user, xccos::room_id_in_domain(uri, ctx.domain).value_or(""),
-                           -1, true))
-      rooms.push_back(std::move(*j));
+  for (auto& uri : uris) {
+    std::string id = xccos::room_id_in_domain(uri, ctx.domain).value_or("");
+    auto j = room_json(ctx, ids, user, id, -1, true);
+    if (!j) continue;
+    uint64_t last = last_seq(ctx, id);
+    (*j)["last_seq"] = last;
+    auto m = read.find(uri);
+    (*j)["unread"] = m == read.end() || m->second >= last ? 0 : last - m->second;
+    if (m != read.end()) (*j)["read"] = m->second;
+    rooms.push_back(std::move(*j));
+  }
   return rooms;
+}
+
+// Stores one preference through the node's preference writer (quota, synced, shared in a
+// pool), as a SIP client's setpref; the refusal to send if it was not stored.
+std::optional<web::http_response> put_pref(caf::actor_system& sys,
+                                           const actors::server_context& ctx,
+                                           const std::string& user, const std::string& label,
+                                           const std::string& value) {
+  caf::scoped_actor self{sys};
+  caf::error failed;
+  self->request(ctx.commit, ctx.commit_timeout + ctx.request_timeout, actors::set_pref_atom::value,
+                user, label, value)
+      .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
+  if (!failed) return std::nullopt;
+  actors::errc code;
+  std::string reason;
+  if (actors::decode_error(failed, &code, &reason) && code == actors::errc::quota_exceeded)
+    return error(413, reason);
+  return error(503, "not saved: " + (reason.empty() ? sys.render(failed) : reason) + "; retry");
+}
+
+// Keeps markers of followed rooms only (bounded by the followed list).
+void prune(markers* read, const std::vector<std::string>& followed) {
+  for (auto it = read->begin(); it != read->end();)
+    it = std::find(followed.begin(), followed.end(), it->first) == followed.end() ? read->erase(it)
+                                                                                  : std::next(it);
 }
 
 web::http_response search_rooms(caf::actor_system& sys, const actors::server_context& ctx,
@@ -133,7 +190,8 @@ web::http_response change_follow(caf::actor_system& sys, const actors::server_co
     return error(404, "no such room: " + uri);
   std::lock_guard<std::mutex> lock(st.follow_mu);
   std::vector<std::string> rooms;
-  if (!followed_uris(ctx, user, &rooms))
+  markers read;
+  if (!followed_uris(ctx, user, &rooms) || !read_markers(ctx, user, &read))
     return error(503, "your followed rooms could not be read; retry");
   auto it = std::find(rooms.begin(), rooms.end(), uri);
   if (on != (it != rooms.end())) {
@@ -144,24 +202,44 @@ web::http_response change_follow(caf::actor_system& sys, const actors::server_co
       rooms.push_back(uri);
     else
       rooms.erase(it);
-    // The one preference writer (quota, synced, shared in a pool), as a SIP client's setpref.
-    caf::scoped_actor self{sys};
-    caf::error failed;
-    self->request(ctx.commit, ctx.commit_timeout + ctx.request_timeout,
-                  actors::set_pref_atom::value, user, std::string(xccos::kFollowedRoomsLabel),
-                  xccos::encode_followed_rooms(rooms))
-        .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
-    if (failed) {
-      actors::errc code;
-      std::string reason;
-      if (actors::decode_error(failed, &code, &reason) && code == actors::errc::quota_exceeded)
-        return error(413, reason);
-      return error(503, "not saved: " + (reason.empty() ? sys.render(failed) : reason) + "; retry");
-    }
+    if (auto refused = put_pref(sys, ctx, user, xccos::kFollowedRoomsLabel,
+                                xccos::encode_followed_rooms(rooms)))
+      return *refused;
+    // A room followed now counts what is posted from now on.
+    if (on) read[uri] = last_seq(ctx, xccos::room_id_in_domain(uri, ctx.domain).value_or(""));
+    prune(&read, rooms);
+    if (auto refused = put_pref(sys, ctx, user, webchat::kReadMarkersLabel,
+                                webchat::encode_read_markers(read)))
+      return *refused;
     log::write(log::level::info, "web", on ? "followed a room" : "unfollowed a room",
                "user=" + log::quote(user) + " room=" + log::quote(uri));
   }
-  return reply(200, json{{"rooms", follows_json(ctx, ids, user, rooms)}});
+  return reply(200, json{{"rooms", follows_json(ctx, ids, user, rooms, read)}});
+}
+
+// The user has read the followed room through `seq`: its marker moves forward (never back,
+// never past the room's newest message), for every browser of the user.
+web::http_response mark_read(caf::actor_system& sys, const actors::server_context& ctx,
+                             rooms_state& st, const actors::identity_snapshot& ids,
+                             const std::string& user, const std::string& uri, uint64_t seq) {
+  std::lock_guard<std::mutex> lock(st.follow_mu);
+  std::vector<std::string> rooms;
+  markers read;
+  if (!followed_uris(ctx, user, &rooms) || !read_markers(ctx, user, &read))
+    return error(503, "your followed rooms could not be read; retry");
+  if (std::find(rooms.begin(), rooms.end(), uri) == rooms.end())
+    return error(404, "you do not follow " + uri);
+  uint64_t to =
+      std::min(seq, last_seq(ctx, xccos::room_id_in_domain(uri, ctx.domain).value_or("")));
+  auto m = read.find(uri);
+  if (m == read.end() || m->second < to) {
+    read[uri] = to;
+    prune(&read, rooms);
+    if (auto refused = put_pref(sys, ctx, user, webchat::kReadMarkersLabel,
+                                webchat::encode_read_markers(read)))
+      return *refused;
+  }
+  return reply(200, json{{"rooms", follows_json(ctx, ids, user, rooms, read)}});
 }
 
 web::http_response invitations(const actors::server_context& ctx,
@@ -203,9 +281,10 @@ web::http_response handle(caf::actor_system& sys, const actors::server_context& 
   if (req.path == "/api/web/follows") {
     if (req.method == "GET") {
       std::vector<std::string> uris;
-      if (!followed_uris(ctx, user, &uris))
+      markers read;
+      if (!followed_uris(ctx, user, &uris) || !read_markers(ctx, user, &read))
         return error(503, "your followed rooms could not be read; retry");
-      return reply(200, json{{"rooms", follows_json(ctx, *ids, user, uris)}});
+      return reply(200, json{{"rooms", follows_json(ctx, *ids, user, uris, read)}});
     }
     if (req.method != "POST" && req.method != "DELETE")
       return error(405, "use GET, POST or DELETE");
@@ -216,6 +295,17 @@ web::http_response handle(caf::actor_system& sys, const actors::server_context& 
     if (j.is_discarded() || !j.is_object() || !j.contains("room") || !j["room"].is_string())
       return error(400, "send {\"room\": \"ma-chan://...\"}");
     return change_follow(sys, ctx, st, *ids, user, j["room"].get<std::string>(), true);
+  }
+  if (req.path == "/api/web/read") {
+    if (req.method != "POST") return error(405, "use POST");
+    if (auto refused = web_write_refused(*in, req)) return *refused;
+    auto j = json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("room") || !j["room"].is_string() ||
+        !j.contains("seq") || !j["seq"].is_number_unsigned())
+      return error(400, "send {\"room\": \"ma-chan://...\", \"seq\": N}");
+    std::string uri = j["room"].get<std::string>();
+    if (uri.empty() || uri.size() > kMaxRoomUri) return error(400, "room: a room URI");
+    return mark_read(sys, ctx, st, *ids, user, uri, j["seq"].get<uint64_t>());
   }
   if (req.path == "/api/web/invitations") {
     if (req.method != "GET") return error(405, "use GET");

@@ -10,12 +10,18 @@
 //                                     now; 413 beyond xccos::kMaxFollowedRooms or the
 //                                     preference quota) -> 200 {rooms: [room]}
 //   DELETE /api/web/follows?room=URI  unfollows it (also a room no longer seen) -> 200 {rooms}
+//   POST   /api/web/read              {room: URI, seq: N}: I have read the followed room
+//                                     through N (its marker moves forward only, and never
+//                                     past the room's newest message) -> 200 {rooms}; 404 a
+//                                     room I do not follow
 //   GET    /api/web/invitations       invitations to rooms the user may join now and does not
 //                                     follow yet, newest first: {invitations: [{id, room, name,
 //                                     inviter, ts}]}; accepting is following (and opening) it
 //
 //   room = {uri, name, description, topic, users, privacy ("open", "closed", "secret"),
-//           role ("manager", "presenter", "member" or ""), can_join, can_post, followed}
+//           role ("manager", "presenter", "member" or ""), can_join, can_post, followed};
+//           followed rooms add last_seq (the room's newest message), read (the read marker,
+//           once there is one) and unread (the messages after it)
 //
 // The followed rooms are the preference SIP clients keep (protocol/xccos/followed_rooms.h,
 // kedzie.GroupChannels): one list on every client of the user. Only rooms the user may see
@@ -23,6 +29,10 @@
 // lost, drops out of every answer but stays followed, and comes back if access does).
 // Follow and unfollow read, change and write the list under one lock of this node, through
 // the commit actor's preference writer (quota, synced; in a pool the directory log).
+// Unread counts: the read markers are one more preference (protocol/webchat/read_markers.h),
+// so they follow the user between browsers; following a room sets its marker at the room's
+// newest message; a room without a marker (followed by a SIP client) counts 0 until read
+// once on the web. The newest seq is this node's copy of the room's log.
 // Threads: the HTTP handler threads (blocking requests to the actors, store reads).
 #pragma once
 

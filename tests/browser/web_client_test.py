@@ -3,15 +3,15 @@
 
 Starts pchatd (a fresh data folder, free loopback ports), a SIP user (web_sip_peer: the
 in-tree client) and chromedriver, then drives the page at / over W3C WebDriver with
-Python's standard library only: sign in, find and follow the demo room and open it,
-"load older" pages back to the room's first message, the roster shows who is in, post and
-see it acknowledged, the SIP user receives it, the SIP user's post arrives in the page, a
-post or a topic carrying `<img src=x onerror=...>` shows as text (no element, no script
-run) with its links as links, an auditorium leaves a non-presenter no composer, a file is
-uploaded, listed and downloaded with the same bytes, the history search finds a message and
-opens the room at it. Screenshots of the room search and the room view are kept in
---artifacts. Every wait has a deadline; everything started is stopped by its pid in a
-finally.
+Python's standard library only: sign in, find and follow the demo room, see its unread count
+rise and clear as it is opened, "load older" pages back to the room's first message, the
+roster shows who is in, post and see it acknowledged, the SIP user receives it, the SIP
+user's post arrives in the page, a post or a topic carrying `<img src=x onerror=...>` shows
+as text (no element, no script run) with its links as links, an auditorium leaves a
+non-presenter no composer, a file is uploaded, listed and downloaded with the same bytes, the
+history search finds a message and opens the room at it (also one older than the back-chat).
+Screenshots of the room search and the room view are kept in --artifacts. Every wait has a
+deadline; everything started is stopped by its pid in a finally.
 
 Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
 environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
@@ -253,11 +253,22 @@ def main():
         driver.screenshot(os.path.join(a.artifacts, 'find.png'))
         print('found and followed the demo room')
 
+        # An unread count: the SIP user posts while the room is not open; the count shows in
+        # the followed list, and opening the room clears it.
+        peer.send('post while you were away')
+        peer.line('acked')
+        badge = '#rooms button[data-uri="%s"] .unread' % room
+        wait('the unread count', lambda: driver.js(
+            "const b = document.querySelector(arguments[0]); return b ? b.textContent : null", badge) == '1')
+        print('unread count rose')
+
         # Open the demo room from the followed list.
         wait('the demo room in the list',
              lambda: driver.js("return !!document.querySelector('#rooms button[data-uri=\"%s\"]')" % room))
         driver.click('#rooms button[data-uri="%s"]' % room)
         wait('the room view', lambda: driver.js("return document.getElementById('room-name').textContent") == 'Demo Room')
+        wait('the unread count cleared', lambda: driver.js("return document.querySelector(arguments[0]) === null", badge))
+        print('unread count cleared on opening the room')
 
         # Back-chat, then "load older" pages back to the room's first message: each stored
         # message once, in order; the button goes at the start of the history.
@@ -375,6 +386,19 @@ def main():
                                "return li ? li.dataset.seq + ' ' + li.querySelector('.text').textContent : null")
              == got['seq'] + ' hello from SIP')
         print('search found the message and opened the room at it')
+
+        # A search result older than the back-chat: the room opens and pages back to it.
+        driver.js("document.getElementById('msg-search-text').value = ''")
+        driver.type('#msg-search-text', '"history 1"')
+        driver.click('#msg-search-btn')
+        wait('the old message found', lambda: driver.js(
+            "const li = document.querySelector('#msg-results li.hit');"
+            "return li && li.querySelector('.text').textContent === 'history 1'"))
+        driver.click('#msg-results li.hit button.open-hit')
+        wait('the room paged back to the old message',
+             lambda: driver.js("const li = document.querySelector('#messages li.target');"
+                               "return li ? li.querySelector('.text').textContent : null") == 'history 1')
+        print('search opened the room at a message older than the back-chat')
 
         shot = os.path.join(a.artifacts, 'room.png')
         driver.screenshot(shot)

@@ -943,3 +943,81 @@ TEST_F(WebE2E, HistorySearchFindsOnlyRoomsTheUserMayRead) {
       400);
   pchat::testing::expect_clean(bob);
 }
+
+// Unread counts kept by the server: a followed room counts what was posted after wendy's
+// read marker; reading clears it, for a second sign-in of wendy too (another browser); the
+// marker never moves back nor past the room's newest message.
+TEST_F(WebE2E, UnreadCountsRiseAndClearForEveryBrowserOfTheUser) {
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  std::string room = pchat::testing::join_demo(bob);
+  ASSERT_FALSE(room.empty());
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "before wendy followed", 10s));
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  auto csrf_of = [&](const std::string& c) {
+    return json::parse(http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + c}).body)
+        .value("csrf", "");
+  };
+  const std::vector<std::string> write{"Cookie: " + cookie, "X-PChat-CSRF: " + csrf_of(cookie),
+                                       "Content-Type: application/json"};
+  auto follows = [&](const std::string& c) {
+    auto r = http(server_.http_port(), "GET", "/api/web/follows", {"Cookie: " + c});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return room_in(json::parse(r.body)["rooms"], room);
+  };
+  // Following starts the count at zero: what was there before is not "unread".
+  auto r =
+      http(server_.http_port(), "POST", "/api/web/follows", write, json{{"room", room}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto f = follows(cookie);
+  ASSERT_FALSE(f.is_null());
+  EXPECT_EQ(f["unread"], 0);
+  uint64_t first = f["last_seq"].get<uint64_t>();
+  EXPECT_EQ(f["read"], first);
+
+  // Two posts: the count rises, in every browser of wendy.
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "one", 10s));
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "two", 10s));
+  EXPECT_EQ(follows(cookie)["unread"], 2);
+  std::string other = sign_in();  // another browser
+  ASSERT_FALSE(other.empty());
+  ASSERT_NE(other, cookie);
+  EXPECT_EQ(follows(other)["unread"], 2);
+
+  // Reading through the first: one left; through both (and beyond the newest): cleared,
+  // for the other browser too.
+  r = http(server_.http_port(), "POST", "/api/web/read", write,
+           json{{"room", room}, {"seq", first + 1}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(room_in(json::parse(r.body)["rooms"], room)["unread"], 1) << r.body;
+  r = http(server_.http_port(), "POST", "/api/web/read", write,
+           json{{"room", room}, {"seq", first + 100}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(room_in(json::parse(r.body)["rooms"], room)["unread"], 0) << r.body;
+  f = follows(other);
+  EXPECT_EQ(f["unread"], 0);
+  EXPECT_EQ(f["read"], first + 2) << "the marker stops at the newest message";
+  // Never back.
+  r = http(server_.http_port(), "POST", "/api/web/read", write,
+           json{{"room", room}, {"seq", 1}}.dump());
+  EXPECT_EQ(room_in(json::parse(r.body)["rooms"], room)["read"], first + 2) << r.body;
+  // A new post counts again.
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "three", 10s));
+  EXPECT_EQ(follows(other)["unread"], 1);
+
+  // Bad input: no csrf, a room not followed, no seq.
+  EXPECT_EQ(http(server_.http_port(), "POST", "/api/web/read",
+                 {"Cookie: " + cookie, "Content-Type: application/json"},
+                 json{{"room", room}, {"seq", 1}}.dump())
+                .status,
+            403);
+  EXPECT_EQ(http(server_.http_port(), "POST", "/api/web/read", write,
+                 json{{"room", "ma-chan://example.com/nowhere"}, {"seq", 1}}.dump())
+                .status,
+            404);
+  EXPECT_EQ(
+      http(server_.http_port(), "POST", "/api/web/read", write, json{{"room", room}}.dump()).status,
+      400);
+  pchat::testing::expect_clean(bob);
+}

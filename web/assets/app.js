@@ -221,9 +221,13 @@ const handlers = {
       if (p.room === m.room && !p.li.classList.contains('acked')) retry(id);
     }
     search.joined(m.room);
+    rooms.seen(m.room, state.lastSeq.get(m.room) || 0);
   },
   parted() {},
-  message(m) { addMessage(m); },
+  message(m) {
+    addMessage(m);
+    rooms.seen(m.room, state.lastSeq.get(m.room) || 0);
+  },
   ack(m) {
     setPostState(m.id, 'acked', '✓');
     const p = state.pending.get(m.id);
@@ -269,8 +273,10 @@ rooms.init({
   csrf: () => state.csrf,
   openRoom: (uri) => openRoom(uri),
   currentRoom: () => state.room,
+  lastSeq: (uri) => state.lastSeq.get(uri) || 0,
+  active: () => state.signedIn && !!state.ws,
   status,
 });
 room.init({ send, messageItem, csrf: () => state.csrf });
-search.init({ openRoom: (uri, history) => openRoom(uri, history), status });
+search.init({ openRoom: (uri) => openRoom(uri), currentRoom: () => state.room, status });
 checkSession();

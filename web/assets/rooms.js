@@ -1,12 +1,15 @@
 // Finding and following rooms, and invitations (docs/WEB.md "Finding and following rooms"):
-// the rooms I follow (the list SIP clients keep too), room search with join / follow /
-// unfollow, my invitations. Over HTTP (/api/web/...); text from the server is only ever set
+// the rooms I follow (the list SIP clients keep too) with their unread counts (the server's
+// read markers: "Unread counts"), room search with join / follow / unfollow, my invitations. Over HTTP (/api/web/...); text from the server is only ever set
 // with textContent, never as HTML.
 const $ = (id) => document.getElementById(id);
 
-let app = null; // {csrf(), openRoom(uri), currentRoom(), status(text)}
+let app = null; // {csrf(), openRoom(uri), currentRoom(), lastSeq(uri), active(), status(text)}
 let followed = new Set();
 let lastQuery = null;
+const kPollMs = 5000; // the followed rooms' counts again, while signed in
+const readSent = new Map(); // room -> the highest seq reported read
+let readTimer = null;
 
 const privacyWords = {
   open: 'open: anyone may join',
@@ -62,8 +65,13 @@ async function setFollow(uri, on) {
   }
 }
 
+let rendered = ''; // what the followed list shows: unchanged, it is not built again (the poll)
+
 function renderFollows(rooms) {
   followed = new Set(rooms.map((r) => r.uri));
+  const key = JSON.stringify([rooms, app.currentRoom()]);
+  if (key === rendered) return;
+  rendered = key;
   const ul = $('rooms');
   ul.replaceChildren();
   if (!rooms.length) ul.append(el('li', 'empty', 'You follow no room yet: find one below.'));
@@ -73,6 +81,11 @@ function renderFollows(rooms) {
     b.type = 'button';
     b.dataset.uri = r.uri;
     if (r.uri === app.currentRoom()) b.setAttribute('aria-current', 'true');
+    if (r.unread > 0) {
+      const n = el('span', 'unread', String(r.unread));
+      n.setAttribute('aria-label', `${r.unread} unread`);
+      b.append(n);
+    }
     b.append(el('span', 'desc', r.description || ''));
     b.disabled = !r.can_join;
     b.addEventListener('click', () => app.openRoom(r.uri));
@@ -140,20 +153,52 @@ async function refreshInvitations() {
   }
 }
 
-// The followed list and invitations again (after connecting, and when asked).
-export async function refresh() {
+async function refreshFollows() {
   try {
     renderFollows((await call('GET', '/api/web/follows')).rooms);
   } catch (e) {
     app.status(e.message);
   }
+}
+
+// The followed list and invitations again (after connecting, and when asked).
+export async function refresh() {
+  await refreshFollows();
   await refreshInvitations();
+}
+
+// The open room is shown through `seq` (its back-chat, a new message): a followed room's
+// read marker moves there, at most once a second, while the page is in view.
+export function seen(room, seq) {
+  if (!seq || room !== app.currentRoom() || !followed.has(room) || document.visibilityState !== 'visible') return;
+  if (seq <= (readSent.get(room) || 0)) return;
+  readSent.set(room, seq);
+  if (readTimer) return;
+  readTimer = setTimeout(async () => {
+    readTimer = null;
+    const r = app.currentRoom();
+    const at = readSent.get(r);
+    if (!at) return;
+    try {
+      renderFollows((await call('POST', '/api/web/read', { room: r, seq: at })).rooms);
+    } catch (e) {
+      readSent.delete(r);
+      app.status(e.message);
+    }
+  }, 1000);
 }
 
 export function isFollowed(uri) { return followed.has(uri); }
 
 export function init(hooks) {
   app = hooks;
+  setInterval(() => { if (app.active() && document.visibilityState === 'visible') refreshFollows(); }, kPollMs);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible' || !app.active()) return;
+    refreshFollows();
+    const r = app.currentRoom();
+    if (r) seen(r, app.lastSeq(r));
+  });
   $('find').addEventListener('submit', (e) => {
     e.preventDefault();
     search($('find-text').value.trim());

@@ -1,11 +1,14 @@
 // History search (docs/WEB.md "History search"): messages of the rooms I may read, each
 // result opening its room at that message. Over HTTP (/api/web/search); text from the
 // server is only ever set with textContent, never as HTML.
+import { loadOlder } from './room.js';
+
 const $ = (id) => document.getElementById(id);
 
-let app = null; // {openRoom(uri, history), status(text)}
+let app = null; // {openRoom(uri), currentRoom(), status(text)}
 let target = null; // {room, seq}: the message to show once its room is joined
-const kHistory = 200; // back-chat asked for when opening a room at a message (the most a join gives)
+const kMaxPages = 100; // "load older" pages walked back to an older message
+const kPageWaitMs = 10000;
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -29,7 +32,7 @@ function render(results) {
     b.setAttribute('aria-label', `Open ${r.name} at this message`);
     b.addEventListener('click', () => {
       target = { room: r.room, seq: r.seq };
-      app.openRoom(r.room, kHistory);
+      app.openRoom(r.room);
     });
     li.append(b);
     ul.append(li);
@@ -48,21 +51,46 @@ async function search(q) {
   }
 }
 
-// The room's back-chat is shown: mark and scroll to the message a result opened it at.
-export function joined(room) {
-  if (!target || target.room !== room) return;
-  const { seq } = target;
-  target = null;
-  for (const li of document.querySelectorAll('#messages li.target')) li.classList.remove('target');
-  const li = document.querySelector(`#messages li[data-seq="${Number(seq)}"]`);
-  if (!li) {
-    app.status(`that message (#${seq}) is older than the newest ${kHistory} of the room`);
-    return;
-  }
+function mark(li) {
+  for (const old of document.querySelectorAll('#messages li.target')) old.classList.remove('target');
   li.classList.add('target');
   li.tabIndex = -1;
   li.scrollIntoView({ block: 'center' });
   li.focus({ preventScroll: true });
+}
+
+// Shows message `t.seq` of the open room: found in the list, or "load older" pages walked
+// back until it is (each page waited for as a change of the list).
+function seek(t, pages) {
+  if (app.currentRoom() !== t.room) return;
+  const li = document.querySelector(`#messages li[data-seq="${Number(t.seq)}"]`);
+  if (li) return mark(li);
+  const older = $('older');
+  if (!older || older.hidden || pages >= kMaxPages) {
+    app.status(`message #${t.seq} is not in this room's stored history any more`);
+    return;
+  }
+  const list = $('messages');
+  let timer = null;
+  const watch = new MutationObserver(() => {
+    watch.disconnect();
+    clearTimeout(timer);
+    seek(t, pages + 1);
+  });
+  watch.observe(list, { childList: true });
+  timer = setTimeout(() => {
+    watch.disconnect();
+    app.status('older messages did not come; try again');
+  }, kPageWaitMs);
+  loadOlder();
+}
+
+// The room's back-chat is shown: mark and scroll to the message a result opened it at.
+export function joined(room) {
+  if (!target || target.room !== room) return;
+  const t = target;
+  target = null;
+  seek(t, 0);
 }
 
 export function init(hooks) {
