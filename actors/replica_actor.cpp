@@ -137,10 +137,14 @@ void file_pull_step(caf::event_based_actor* self, const replica_inputs& in,
           [job](caf::error& err) mutable { job->rp.deliver(std::move(err)); });
 }
 
+// A source that does not list the room's files within this is left out at once (a paused
+// node still in the view): the room's follower waits for the pull, its posts with it.
+constexpr std::chrono::milliseconds kListTimeout{2000};
+
 // fpull: the source's list and this node's, then every file missing here, in turn.
 void file_pull(caf::event_based_actor* self, const replica_inputs& in,
                std::shared_ptr<file_pull_job> job) {
-  self->request(job->source, in.timeout, flist_atom::value, job->room_id)
+  self->request(job->source, std::min(in.timeout, kListTimeout), flist_atom::value, job->room_id)
       .then(
           [self, in, job](std::vector<storage::file_record>& theirs) {
             self->request(in.files, in.timeout, flist_atom::value, job->room_id)

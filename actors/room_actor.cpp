@@ -713,6 +713,9 @@ void catch_files_step(room_ptr self, std::shared_ptr<files_job> job) {
   std::string name = job->sources.back().first;
   caf::actor source = job->sources.back().second;
   job->sources.pop_back();
+  // Gone from the view since (its death was seen): not waited for.
+  auto view = st.ctx->pool->current();
+  if (!view || !view->find(name)) return catch_files_step(self, job);
   self->request(st.ctx->replica, kCopyTimeout, fpull_atom::value, st.rec.id, source)
       .then([self, job](uint64_t) { catch_files_step(self, job); },
             [self, job, name](caf::error& err) {
