@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "actors/messages.h"
+#include "actors/web_session_actor.h"
 #include "pool/node_tag.h"
 
 namespace pchat::actors {
@@ -39,6 +40,15 @@ void web_edge::end_user(const std::string& user, const std::string& reason) {
       if (d.user == user) ended.push_back(d.session);
   }
   for (auto& s : ended) caf::anon_send(s, closed_atom::value, reason);
+}
+
+void web_edge::end_all() {
+  std::vector<caf::actor> ended;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, d] : dialogs_) ended.push_back(d.session);
+  }
+  for (auto& s : ended) caf::anon_send(s, closed_atom::value, std::string(kServerStopping));
 }
 
 size_t web_edge::dialogs() const {

@@ -44,6 +44,9 @@ class web_edge final : public sip::dialog_sender {
   uint64_t new_txn(uint64_t dialog);
   // Ends the web sessions of `user` (closed_atom with `reason`): revocation.
   void end_user(const std::string& user, const std::string& reason);
+  // Ends every web session (closed_atom with kServerStopping, actors/web_session_actor.h):
+  // their sockets close with 1001 and their pages reconnect. Before the HTTP server stops.
+  void end_all();
   // Open web dialogs now (metrics, tests), and those of `user`.
   size_t dialogs() const;
   size_t dialogs_of(const std::string& user) const;

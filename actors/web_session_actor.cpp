@@ -327,7 +327,9 @@ caf::behavior web_session(web_ptr self, std::shared_ptr<const server_context> ct
       [=](closed_atom, const std::string& reason) {
         auto& st = self->state;
         if (st.closing) return;
-        if (reason != "connection closed") {  // revoked or signed out: tell the browser, then close
+        if (reason == kServerStopping) {  // going away, not signed out: the page comes back
+          if (st.link.close) st.link.close(1001, reason);
+        } else if (reason != "connection closed") {  // revoked or signed out: tell the browser, then close
           send(self, webchat::encode_closed(reason));
           if (st.link.close) st.link.close(1008, reason);
         }

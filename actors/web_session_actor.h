@@ -10,8 +10,9 @@
 // stored once: the room answers 200 again for a post id it holds. The same id in flight
 // twice is sent once.
 //
-// It ends on (closed, reason): its connection closed, or its user lost access
-// (web_edge::end_user: the browser is told, the socket closed); it parts every room.
+// It ends on (closed, reason): its connection closed, its user lost access
+// (web_edge::end_user: the browser is told, the socket closed), or the server stops
+// (kServerStopping: the socket closes with 1001, the page reconnects); it parts every room.
 #pragma once
 
 #include <caf/fwd.hpp>
@@ -24,6 +25,9 @@ namespace pchat::actors {
 
 struct server_context;
 class web_edge;
+
+// The closed_atom reason of a server stop (web_edge::end_all).
+inline constexpr const char* kServerStopping = "the server is stopping";
 
 // How the session reaches its browser (the WebSocket, app/web_client_api.cpp). Both may be
 // called from the actor's thread; they must not block.

@@ -54,11 +54,13 @@
 #include <caf/io/all.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "actors/compliance_runner_actor.h"
 #include "actors/directory_log.h"
@@ -67,6 +69,7 @@
 #include "actors/messages.h"
 #include "actors/server_context.h"
 #include "actors/server_node.h"
+#include "actors/web_edge.h"
 #include "app/admin_api.h"
 #include "app/admin_identity.h"
 #include "app/admin_pool.h"
@@ -911,6 +914,7 @@ int main(int argc, char** argv) {
       // Browsers signed in to the web client (app/web_sign_ins.h): in memory. Their cookie
       // opens the file service too (the page's uploads and download links).
       auto web_sign_ins = std::make_shared<pchat::app::web_sign_ins>();
+      web_sign_ins->keep_in(cfg.data_dir, "web-sign-ins");
       fopts.cookie = pchat::app::make_web_cookie_auth(cctx, web_sign_ins);
       pchat::web::http_server http(
           http_host(cfg), static_cast<uint16_t>(cfg.http_port),
@@ -975,6 +979,12 @@ int main(int argc, char** argv) {
           break;
         }
       }
+      // Browsers' sessions end while their sockets can still be closed (1001: the pages
+      // reconnect), within a bound: an open WebSocket is no reason to stay up.
+      node.web()->end_all();
+      for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+           node.web()->dialogs() > 0 && std::chrono::steady_clock::now() < until;)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       http.stop();  // HTTP handlers read the context: they end before the node stops
     }
     // The reverse of the start (server_node::stop): SIP edge, then every actor, awaited.

@@ -72,7 +72,7 @@ std::optional<web_sign_in> signed_in(const actors::server_context& ctx, web_sign
   auto in = token.empty() ? std::nullopt : sign_ins.find(token);
   if (!in) return std::nullopt;
   auto ids = ctx.identities ? ctx.identities->current() : nullptr;
-  if (!ids || ids->ha1(in->user.substr(4)) != in->ha1 || !ids->chat_enabled(in->user)) {
+  if (!ids || web_sign_ins::digest(ids->ha1(in->user.substr(4))) != in->ha1_digest || !ids->chat_enabled(in->user)) {
     sign_ins.remove(token);
     return std::nullopt;
   }

@@ -1,15 +1,73 @@
 #include "app/web_sign_ins.h"
 
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <sstream>
 #include <vector>
 
+#include "compliance/output_file.h"
+#include "log/log.h"
 #include "protocol/sip/random_token.h"
 
 namespace pchat::app {
 
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string web_sign_ins::digest(const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
+  return out;
+}
+
+void web_sign_ins::keep_in(const std::string& dir, const std::string& name) {
+  auto now = std::chrono::steady_clock::now();
+  int64_t unix = unix_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  dir_ = dir;
+  name_ = name;
+  // One sign-in a line: digest(token) user csrf digest(ha1) made (unix seconds).
+  std::ifstream in(dir + "/" + name);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string key;
+    entry e;
+    if (!(fields >> key >> e.who.user >> e.who.csrf >> e.who.ha1_digest >> e.made_unix) || key.size() != 64 ||
+        e.made_unix > unix)
+      continue;  // not a line this file has: skipped
+    e.made = now - std::chrono::seconds(unix - e.made_unix);
+    e.used = now;
+    by_token_.emplace(key, std::move(e));
+  }
+  evict_locked(now);
+  save_locked();
+}
+
+void web_sign_ins::save_locked() {
+  if (dir_.empty()) return;
+  std::string text;
+  for (auto& [key, e] : by_token_)
+    text += key + " " + e.who.user + " " + e.who.csrf + " " + e.who.ha1_digest + " " + std::to_string(e.made_unix) + "\n";
+  if (auto s = compliance::write_atomically(dir_, name_, text); !s.is_ok())
+    log::write(log::level::error, "web", "sign-ins not saved: a restart signs these browsers out",
+               "error=" + log::quote(s.to_string()) + " action=" + log::quote("check the data folder"));
+}
+
 std::pair<std::string, web_sign_in> web_sign_ins::add(const std::string& user, const std::string& ha1) {
   auto now = std::chrono::steady_clock::now();
   std::string token = sip::random_hex(32);
-  web_sign_in who{user, sip::random_hex(16), ha1};
+  web_sign_in who{user, sip::random_hex(16), digest(ha1)};
   std::lock_guard<std::mutex> lock(mu_);
   evict_locked(now);
   // This user's oldest beyond max_per_user, then the least recently used beyond max_total.
@@ -29,17 +87,20 @@ std::pair<std::string, web_sign_in> web_sign_ins::add(const std::string& user, c
       if (it->second.used < lru->second.used) lru = it;
     by_token_.erase(lru);
   }
-  by_token_.emplace(token, entry{who, now, now});
+  by_token_.emplace(digest(token), entry{who, now, now, unix_now()});
+  save_locked();
   return {token, who};
 }
 
 std::optional<web_sign_in> web_sign_ins::find(const std::string& token) {
   auto now = std::chrono::steady_clock::now();
+  std::string key = digest(token);
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_token_.find(token);
+  auto it = by_token_.find(key);
   if (it == by_token_.end()) return std::nullopt;
   if (now - it->second.used > limits_.idle || now - it->second.made > limits_.max_age) {
     by_token_.erase(it);
+    save_locked();
     return std::nullopt;
   }
   it->second.used = now;
@@ -47,8 +108,9 @@ std::optional<web_sign_in> web_sign_ins::find(const std::string& token) {
 }
 
 void web_sign_ins::remove(const std::string& token) {
+  std::string key = digest(token);
   std::lock_guard<std::mutex> lock(mu_);
-  by_token_.erase(token);
+  if (by_token_.erase(key) > 0) save_locked();
 }
 
 size_t web_sign_ins::size() const {
@@ -56,10 +118,12 @@ size_t web_sign_ins::size() const {
   return by_token_.size();
 }
 
-void web_sign_ins::evict_locked(std::chrono::steady_clock::time_point now) {
+bool web_sign_ins::evict_locked(std::chrono::steady_clock::time_point now) {
+  size_t before = by_token_.size();
   for (auto it = by_token_.begin(); it != by_token_.end();)
     it = now - it->second.used > limits_.idle || now - it->second.made > limits_.max_age ? by_token_.erase(it)
                                                                                            : std::next(it);
+  return by_token_.size() != before;
 }
 
 }  // namespace pchat::app

@@ -9,9 +9,10 @@ roster shows who is in, post and see it acknowledged, the SIP user receives it, 
 user's post arrives in the page, a post or a topic carrying `<img src=x onerror=...>` shows
 as text (no element, no script run) with its links as links, an auditorium leaves a
 non-presenter no composer, a file is uploaded, listed and downloaded with the same bytes, the
-history search finds a message and opens the room at it (also one older than the back-chat).
-Screenshots of the room search and the room view are kept in --artifacts. Every wait has a
-deadline; everything started is stopped by its pid in a finally.
+history search finds a message and opens the room at it (also one older than the back-chat),
+and after pchatd restarts the page reconnects and shows what was posted meanwhile, each
+message once. Screenshots of the room search and the room view are kept in --artifacts.
+Every wait has a deadline; everything started is stopped by its pid in a finally.
 
 Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
 environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
@@ -403,6 +404,33 @@ def main():
         shot = os.path.join(a.artifacts, 'room.png')
         driver.screenshot(shot)
         print('screenshot: %s' % shot)
+
+        # The server restarts: the sign-in survives it, the page reconnects and joins again
+        # after the last seq it saw, and shows what was posted meanwhile, each message once.
+        peer.stop()
+        peer = None
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        wait('the page to see the server gone',
+             lambda: driver.js("return document.getElementById('status').textContent") != 'connected')
+        out.seek(0)
+        out.truncate()
+        server = subprocess.Popen([a.pchatd, '--data-dir=' + data, '--sip-port=%d' % sip_port,
+                                   '--http-port=%d' % http_port], stdout=out, stderr=err)
+        procs.append(server)
+        wait('pchatd to print its ports again', ports, deadline=30)
+        peer = Peer(a.peer, sip_port, 'sam@example.com', 'pw-sam')
+        peer.line('room ')
+        peer.send('posts 3 after restart')
+        peer.line('acked 3')
+        after = ['after restart %d' % i for i in (1, 2, 3)]
+        wait('the posts made while the page was away',
+             lambda: [m['text'] for m in messages(driver) if m['text'].startswith('after restart')] == after, deadline=30)
+        wait('connected again', lambda: driver.js("return document.getElementById('status').textContent") == 'connected')
+        seqs = driver.js("return [...document.querySelectorAll('#messages li')].map(li => Number(li.dataset.seq))")
+        assert seqs == list(range(1, len(seqs) + 1)), 'a message lost or shown twice: %s' % seqs[-12:]
+        assert driver.js("return document.getElementById('who').textContent") == 'sip:wendy@example.com'
+        print('reconnected after a server restart: %d messages, each once' % len(seqs))
 
         # Sign out: back to the form.
         driver.click('#signout')

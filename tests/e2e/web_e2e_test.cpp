@@ -16,7 +16,9 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -1020,4 +1022,70 @@ TEST_F(WebE2E, UnreadCountsRiseAndClearForEveryBrowserOfTheUser) {
       http(server_.http_port(), "POST", "/api/web/read", write, json{{"room", room}}.dump()).status,
       400);
   pchat::testing::expect_clean(bob);
+}
+
+// A restart signs no browser out (docs/WEB.md "Sign-in"): pchatd stops with a page still
+// connected (closed 1001, going away); the cookie and its csrf token still serve after it
+// restarts, and a page resumes after the last seq it saw; a
+// sign-out, or a new password, still ends the sign-in for good; the file of sign-ins holds
+// no token.
+TEST_F(WebE2E, SignInsSurviveARestartAndThePageResumes) {
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  auto me = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie});
+  std::string csrf = json::parse(me.body).value("csrf", "");
+  std::string other = sign_in();
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  std::string room = pchat::testing::join_demo(bob);
+  ASSERT_FALSE(room.empty());
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "before the restart", 10s));
+  // A page stays connected through the stop: pchatd does not wait for it, and closes it
+  // "going away" (1001), not signed out (no "closed").
+  ws_client first;
+  ASSERT_TRUE(first.open(server_.http_port(), cookie, origin_));
+  ASSERT_TRUE(first.send(json{{"type", "join"}, {"room", room}, {"history", 10}}));
+  auto joined = first.next_type("joined");
+  ASSERT_TRUE(joined);
+  uint64_t last = (*joined)["backchat"].back()["seq"].get<uint64_t>();
+  // The other sign-in ends before the restart: it stays ended after it.
+  auto other_me = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + other});
+  std::string other_csrf = json::parse(other_me.body).value("csrf", "");
+  EXPECT_EQ(http(server_.http_port(), "DELETE", "/api/web/session", {"Cookie: " + other, "X-PChat-CSRF: " + other_csrf}).status, 200);
+  sip.clear();
+
+  ASSERT_TRUE(server_.stop()) << server_.exit_text();
+  int code = 0;
+  EXPECT_TRUE(first.wait_closed(10s, &code));
+  EXPECT_EQ(code, 1001);
+  EXPECT_FALSE(first.next_type("closed", 100ms));
+  std::ifstream kept(dir_ / "data/web-sign-ins");
+  std::string file((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>());
+  EXPECT_NE(file.find("sip:wendy@example.com"), std::string::npos) << file;
+  EXPECT_EQ(file.find(cookie.substr(cookie.find('=') + 1)), std::string::npos) << "a token in the file";
+  ASSERT_TRUE(server_.start()) << server_.stderr_text();
+
+  auto again = http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie});
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body).value("csrf", ""), csrf);
+  EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + other}).status, 401);
+  pchat::testing::chat_clients sip2;
+  auto& bob2 = sip2.add(server_.sip_port(), "bob@example.com");
+  ASSERT_EQ(pchat::testing::join_demo(bob2), room);
+  ASSERT_TRUE(bob2.post_and_wait_ack(room, "while the page was away", 10s));
+  ws_client web;
+  ASSERT_TRUE(web.open(server_.http_port(), cookie, "http://127.0.0.1:" + std::to_string(server_.http_port())));
+  ASSERT_TRUE(web.send(json{{"type", "join"}, {"room", room}, {"after", last}}));
+  auto resumed = web.next_type("joined");
+  ASSERT_TRUE(resumed);
+  ASSERT_EQ((*resumed)["backchat"].size(), 1u) << resumed->dump();
+  EXPECT_EQ((*resumed)["backchat"][0]["text"], "while the page was away");
+  EXPECT_EQ((*resumed)["backchat"][0]["seq"], last + 1);
+
+  // A new password ends it, across a restart too.
+  pchat::testing::ctl_ok(server_, "user set --uri sip:wendy@example.com --password pw-new");
+  EXPECT_TRUE(web.wait_closed(10s));
+  ASSERT_TRUE(server_.stop());
+  ASSERT_TRUE(server_.start()) << server_.stderr_text();
+  EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie}).status, 401);
 }
