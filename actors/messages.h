@@ -150,7 +150,7 @@ using logmark_atom = caf::atom_constant<caf::atom("logmark")>; // (logmark, room
 //      add_message_types). Room logs: actors/replica_actor.h.
 using ship_atom = caf::atom_constant<caf::atom("ship")>;       // (ship, room_id, u64 epoch, message_record[, compliance_record]) | owner's room -> follower's replica
                                                                //   | u64 seq once synced there; errc::forbidden "stale epoch ..." if that node accepted a newer owner
-using rstate_atom = caf::atom_constant<caf::atom("rstate")>;   // (rstate, room_id) | new owner's room -> replica | (u64 data epoch, u64 last seq, bool complete)
+using rstate_atom = caf::atom_constant<caf::atom("rstate")>;   // (rstate, room_id[, u64 epoch: stored synced first, a fence]) | new owner's room -> replica | (u64 data epoch, u64 last seq, bool complete)
 using rcopy_atom = caf::atom_constant<caf::atom("rcopy")>;     // (rcopy, room_id, u64 from, u64 max) | replica -> replica | vector<message_record>, seq >= from ascending, at most min(max, kCopyChunk)
                                                                // (rcopy, room_id, u64 from, u64 to, ok_atom) | replica -> replica | vector<compliance_record>: kept events of messages from..to (at most kCopyChunk)
 using rpull_atom = caf::atom_constant<caf::atom("rpull")>;     // (rpull, room_id, u64 epoch, actor source_replica, u64 from, bool full) | owner's room -> replica

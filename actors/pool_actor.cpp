@@ -29,6 +29,7 @@ struct pool_state {
   bool joining = false, keeping = false, scanning = false;
   clock::time_point renewed{};      // when the last successful keep-alive (or the grant) was sent
   clock::time_point last_keep{};    // when the last keep-alive was sent
+  clock::time_point doubted{};      // keep-alives sent before this do not renew (down handler)
   bool serving = false;
   std::map<std::string, registered_node> registry;  // the last scan, by name
   std::map<std::string, peer> peers;                // linked, by name
@@ -279,7 +280,7 @@ void tick(pool_ptr self) {
             [=](int64_t) {
               auto& st = self->state;
               st.keeping = false;
-              if (st.lease != lease) return;
+              if (st.lease != lease || now < st.doubted) return;
               st.renewed = now;
               if (!st.serving) set_serving(self, true, "keep-alive succeeded");
               publish(self);  // serving_until moves on
@@ -411,6 +412,16 @@ caf::behavior pool_actor(pool_ptr self, pool_actor_config cfg) {
                                                 (may_revoke && lease ? std::to_string(lease) : std::string("no")));
       if (r != st.registry.end()) st.registry.erase(r);  // live again only once registered and linked anew
       if (may_revoke && lease != 0) revoke(self, st.kv_coord, lease, "peer " + name + " down");
+      // Not renewed lately and a peer seen down: this node may itself have been paused, and
+      // the peers may have revoked its lease and claimed its rooms meanwhile. Its grace ends
+      // now rather than on the keep-alive clock; the next keep-alive sent from now on that
+      // succeeds (or finds the lease gone) says which.
+      if (!may_revoke && st.serving) {
+        st.renewed = clock::time_point{};
+        st.doubted = clock::now();
+        st.last_keep = clock::time_point{};  // the next tick asks
+        set_serving(self, false, "a peer went down while this node's lease was not renewed lately");
+      }
       publish(self);
       return;
     }

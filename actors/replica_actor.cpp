@@ -183,6 +183,21 @@ caf::behavior replica_actor(caf::event_based_actor* self, replica_inputs in) {
         relay(self, in.reader, in.timeout, rp, answer<uint64_t, uint64_t, bool>{}, rdstate_atom::value, room_id);
         return rp;
       },
+      // A take-over's fencing prepare: the new owner's epoch is stored (synced) before the
+      // position is read, so from the answer on this node refuses every older owner's ship,
+      // and whatever it accepted before is in the position the new owner compares.
+      [=](rstate_atom, const std::string& room_id, uint64_t epoch) {
+        auto rp = self->make_response_promise();
+        self->request(in.commit, in.timeout, logcopy_atom::value, room_id, epoch,
+                      std::vector<storage::message_record>{}, false)
+            .then(
+                [=](uint64_t) mutable {
+                  relay(self, in.reader, in.timeout, rp, answer<uint64_t, uint64_t, bool>{}, rdstate_atom::value,
+                        room_id);
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
       [=](rcopy_atom, const std::string& room_id, uint64_t from, uint64_t max) {
         auto rp = self->make_response_promise();
         relay(self, in.reader, in.timeout, rp, answer<std::vector<storage::message_record>>{}, rdfrom_atom::value, room_id, std::max<uint64_t>(from, 1),

@@ -9,7 +9,8 @@
 // Messages (messages.h, "---- pool"):
 //   ship   an owner's post (and its compliance event): written with its epoch; u64 seq once
 //          synced here, errc::forbidden "stale epoch" if this node accepted a newer owner
-//   rstate the room log's (data epoch, last seq, complete)
+//   rstate the room log's (data epoch, last seq, complete); with an epoch (a take-over's
+//          fencing prepare) the epoch is stored, synced, first: older owners are refused after
 //   rcopy  a chunk of the room's log (seq >= from, ascending, at most kCopyChunk); with
 //          ok_atom, the kept compliance events of messages from..to
 //          (docs/POOL.md "Compliance across the pool"), which a pull writes with each chunk

@@ -43,10 +43,18 @@ struct member {
   // were posted, so it must get them; sent in order when it becomes ready. Without this a
   // post taken in that window (a room that writes nothing relays at once) is lost to it.
   std::vector<std::shared_ptr<const std::string>> early;
-  // Pool: the posts this room actor fanned out before the member joined (room_state::
-  // recent). A session that joins again silently after its room was lost (messages.h
-  // ready_atom, rejoined) missed them on the lost room: they are sent before `early`.
-  std::vector<std::shared_ptr<const std::string>> missed;
+  // Pool, for a session that joins again silently after its room was lost (messages.h
+  // ready_atom): how many posts this room actor had fanned out (room_state::pool::fanned)
+  // and the newest seq it held (the back-chat cache) when the member joined. The member
+  // missed those on the lost room; they are sent before `early` (make_ready).
+  uint64_t joined_at_fanned = 0;
+  uint64_t joined_through = 0;
+  // The newest seq its client had when it became ready (its back-chat, or what it got
+  // where it was before); what this room fans out later follows it (tell_members_seen).
+  uint64_t seen_at_ready = 0;
+  // Joined again (with what it saw) before this room had read its history: what followed
+  // is sent once it has (load_history).
+  std::optional<uint64_t> catch_up_after;
   // Its right to post as last told (join_result, room_info_atom): told again when it changes.
   bool can_post = false;
 };
@@ -177,9 +185,11 @@ struct room_state {
       std::chrono::steady_clock::time_point deadline;
     };
     std::deque<waiting_post> waiting;
-    // The newest posts this room actor fanned out (kMaxEarlyPosts): a member that joins
-    // again after its room was lost gets them (member::missed).
-    std::deque<std::shared_ptr<const std::string>> recent;
+    // The newest posts this room actor fanned out (kMaxEarlyPosts), numbered by `fanned`
+    // (posts fanned out so far): a member that joins again after its room was lost, and
+    // does not know what it saw there, gets those from before its join (make_ready).
+    std::deque<std::pair<uint64_t, std::shared_ptr<const std::string>>> recent;
+    uint64_t fanned = 0;
     // Post ids of the history this room actor read at its start and has not fanned out
     // itself: a post sent again by its session (its first owner died after storing it on
     // the follower, before its 200 and fan-out) is fanned out once here (redeliver).
@@ -339,10 +349,10 @@ struct room_state {
     for (auto& w : pool.waiting) stop(w.info);
   }
 
-  // Pool: a post this room actor fanned out, for members that join again (member::missed).
+  // Pool: a post this room actor fanned out, for members that join again (make_ready).
   void remember(const std::shared_ptr<const std::string>& body) {
     if (!pool.on) return;
-    pool.recent.push_back(body);
+    pool.recent.emplace_back(pool.fanned++, body);
     if (pool.recent.size() > kMaxEarlyPosts) pool.recent.pop_front();
   }
 
@@ -563,6 +573,14 @@ void post_durable(room_ptr self, room_state::held_post& p) {
 
 void choose_follower(room_ptr self);
 void follower_failed(room_ptr self, uint64_t gen, const caf::error& err);
+void send_missed(room_ptr self, member& me, uint64_t after, uint64_t through);
+
+// A node refused the room's epoch: it accepted a newer owner's (message_log::stale). *why:
+// the refusal.
+bool stale_epoch(const caf::error& err, std::string* why) {
+  errc code;
+  return decode_error(err, &code, why) && code == errc::forbidden && why->rfind("stale epoch", 0) == 0;
+}
 
 // True when the room must have a synced follower to acknowledge (two or more live nodes
 // may hold the room).
@@ -642,11 +660,10 @@ void lose_room(room_ptr self, const std::string& why) {
 void follower_failed(room_ptr self, uint64_t gen, const caf::error& err) {
   auto& st = self->state;
   if (gen != st.pool.generation) return;
-  errc code;
   std::string reason;
-  bool ours = decode_error(err, &code, &reason);
-  if (ours && code == errc::forbidden && reason.rfind("stale epoch", 0) == 0) return lose_room(self, reason);
-  if (!ours) reason = self->system().render(err);
+  if (stale_epoch(err, &reason)) return lose_room(self, reason);
+  errc code;
+  if (!decode_error(err, &code, &reason)) reason = self->system().render(err);
   st.ctx->metrics->pool_follower_failures.add();
   PCHAT_LOG(warn, "room", "follower failed; catching up another before acknowledging",
             "room=" + st.uri + " error=" + log::quote(reason));
@@ -778,6 +795,9 @@ void choose_follower(room_ptr self) {
     auto& st = self->state;
     if (gen != st.pool.generation) return;
     st.pool.candidate = caf::actor{};
+    // A candidate fenced by a newer owner's take-over: the room is that owner's now, and
+    // what it holds goes back at once (not after commit_timeout) to be sent there.
+    if (std::string why; stale_epoch(err, &why)) return lose_room(self, why);
     st.pool.failed.push_back(cand.address());
     PCHAT_LOG(warn, "room", "cannot catch a follower up; trying the next",
               "room=" + st.uri + " error=" + log::quote(self->system().render(err)));
@@ -868,10 +888,7 @@ void write_post_pooled(room_ptr self, room_state::held_post p) {
     schedule_idle_check(self);
   };
   auto on_err = [self, id](caf::error& err) {
-    errc code;
-    std::string reason;
-    if (decode_error(err, &code, &reason) && code == errc::forbidden && reason.rfind("stale epoch", 0) == 0)
-      lose_room(self, reason);
+    if (std::string reason; stale_epoch(err, &reason)) lose_room(self, reason);
     if (auto c = settle_commit(self, id)) self->state.answer(c->post, &err);
     schedule_idle_check(self);
   };
@@ -1198,6 +1215,11 @@ bool hands_off(room_ptr self) {
     room_state::held_post p{std::move(w.info), {}, {}, false, {}, false, false};
     st.give_back(p);
   }
+  // Owned by nobody in its view: this node is not serving (its lease lapsed; the peers may
+  // have revoked it and taken the room at a newer epoch). Nothing it holds can be
+  // acknowledged here any more: given back now, not after commit_timeout, and sent again
+  // by the sessions to the room's owner (the post id keeps a post stored once).
+  if (rank.empty()) lose_room(self, "this node is not serving in the pool");
   schedule_idle_check(self);
   return true;
 }
@@ -1209,6 +1231,23 @@ constexpr std::chrono::milliseconds kReleaseRetry{500};
 // A room handing off first deletes its claim (its epoch only: a newer claim stays), so the
 // owner can claim it: nothing is in flight any more, so nothing written at this epoch is
 // missing from this node's log, which the owner copies before it serves.
+// Pool: before a room actor that handed off (or lost its claim) stops, each ready member's
+// session learns the newest seq its client has, so that where it joins again it gets
+// exactly what followed (make_ready): what it had when it became ready here, or the back-
+// chat cache's newest entry if newer (fanned out to it since: a post enters the cache
+// after its fan-out, and nothing is in flight when a room retires).
+void tell_members_seen(room_ptr self) {
+  auto& st = self->state;
+  if (!st.pool.on) return;
+  uint64_t fanned = st.cache.empty() ? 0 : st.cache.back().seq;
+  for (auto& [addr, m] : st.roster)
+    if (m.ready && std::max(fanned, m.seen_at_ready) != 0) {
+      PCHAT_LOG(debug, "room", "stopping: a member saw up to", "room=" + st.uri + " user=" + m.user +
+                " seen=" + std::to_string(std::max(fanned, m.seen_at_ready)));
+      self->send(m.session, ready_atom::value, st.uri, std::max(fanned, m.seen_at_ready));
+    }
+}
+
 void retire(room_ptr self) {
   auto& st = self->state;
   ++st.idle_generation;  // no idle check runs meanwhile
@@ -1243,7 +1282,12 @@ void retire(room_ptr self) {
     return;
   }
   self->request(st.ctx->directory, std::chrono::seconds(10), retire_atom::value, st.rec.id)
-      .await([=](caf::ok_atom) { self->quit(); }, [=](caf::error&) { schedule_idle_check(self); });
+      .await(
+          [=](caf::ok_atom) {
+            tell_members_seen(self);
+            self->quit();
+          },
+          [=](caf::error&) { schedule_idle_check(self); });
 }
 
 // Pool: a post sent again whose id is in the history this room read at its start but was
@@ -1353,6 +1397,14 @@ void load_history(room_ptr self, bool first) {
       st.pool.unfanned.clear();
       for (auto& m : st.cache)
         if (!m.pid.empty()) st.pool.unfanned.insert(m.pid);
+      // Members that joined again before the history was read: what they missed first.
+      uint64_t through = st.cache.empty() ? 0 : st.cache.back().seq;
+      for (auto& [addr, m] : st.roster)
+        if (m.catch_up_after) {
+          send_missed(self, m, *m.catch_up_after, through);
+          m.seen_at_ready = std::max(m.seen_at_ready, through);
+          m.catch_up_after.reset();
+        }
       choose_follower(self);
       // Posts that waited for the room to serve, in their order.
       auto waiting = std::move(st.pool.waiting);
@@ -1474,7 +1526,10 @@ void takeover_states(room_ptr self, std::shared_ptr<takeover_job> job) {
   caf::actor replica = job->nodes[job->next].second;
   ++job->next;
   bool mine = replica == st.ctx->replica;
-  on_answer(self->request(replica, kStateTimeout, rstate_atom::value, st.rec.id), job->first,
+  // Every node asked is fenced at the new epoch before it answers (its own replica already
+  // is): an old owner still writing (paused, not yet told) is refused by every node that
+  // answered, and what they accepted before is in the positions compared.
+  on_answer(self->request(replica, kStateTimeout, rstate_atom::value, st.rec.id, job->epoch), job->first,
             [=](uint64_t data_epoch, uint64_t last, bool complete) {
               log_position p{replica, data_epoch, last, complete, true};
               PCHAT_LOG(debug, "room", "log position", "room=" + self->state.uri + " node=" + name +
@@ -1532,20 +1587,52 @@ void take_over(room_ptr self, bool first) {
             claim_refused);
 }
 
+// A member that joined again gets the stored posts after `after` up to `through` (the
+// back-chat cache's), as they were fanned out (envid = seq).
+void send_missed(room_ptr self, member& me, uint64_t after, uint64_t through) {
+  auto& st = self->state;
+  if (!st.cache.empty() && st.cache.front().seq > after + 1 && after < through)
+    PCHAT_LOG(warn, "room", "a member joined again missed more posts than the back-chat cache holds",
+              "room=" + st.uri + " user=" + me.user + " seen=" + std::to_string(after) +
+                  " oldest_cached=" + std::to_string(st.cache.front().seq));
+  size_t sent = 0;
+  for (auto& m : st.cache)
+    if (m.seq > after && m.seq <= through) {
+      st.ctx->edge->send_info(me.dialog, std::make_shared<const std::string>(
+                                             xccos::encode_grpchat(to_wire(st, m), m.seq)));
+      ++sent;
+    }
+  PCHAT_LOG(debug, "room", "member joined again; sent what followed what it saw",
+            "room=" + st.uri + " user=" + me.user + " seen=" + std::to_string(after) +
+                " through=" + std::to_string(through) + " sent=" + std::to_string(sent));
+}
+
 // The session's client now knows the room: bring its roster up to date with whoever
 // joined or left since its snapshot, then include it in notices and posts. `rejoined`
-// (pool): the session joined again after its room was lost; the posts this room actor
-// fanned out before the join (member::missed) go first.
-void make_ready(room_ptr self, const caf::actor& session, bool rejoined) {
+// (pool): the session joined again after its room was lost, and `after` (when set) is
+// the newest seq its client got there (the lost room said so as it stopped,
+// tell_members_seen). What it missed up to its join goes first: the stored posts after
+// `after` from the back-chat cache, or, not knowing `after` (the lost room's node died),
+// the posts this room actor fanned out before the join.
+void make_ready(room_ptr self, const caf::actor& session, bool rejoined,
+                std::optional<uint64_t> after = std::nullopt) {
   auto& st = self->state;
   auto it = st.roster.find(session.address());
   if (it == st.roster.end() || it->second.ready) return;
   member& me = it->second;
   me.ready = true;
   st.dialogs_stale = true;
-  if (rejoined)
-    for (auto& body : me.missed) st.ctx->edge->send_info(me.dialog, std::move(body));
-  me.missed.clear();
+  me.seen_at_ready = std::max(me.joined_through, after.value_or(0));
+  if (rejoined && after) {
+    if (st.loaded)
+      send_missed(self, me, *after, me.joined_through);
+    else
+      me.catch_up_after = after;
+  } else if (rejoined) {
+    for (auto& [n, body] : st.pool.recent)
+      if (n < me.joined_at_fanned) st.ctx->edge->send_info(me.dialog, body);
+    PCHAT_LOG(debug, "room", "member joined again; sent what this room fanned out before", "room=" + st.uri + " user=" + me.user);
+  }
   for (auto& body : me.early) st.ctx->edge->send_info(me.dialog, std::move(body));
   me.early.clear();
   std::vector<std::string> snapshot = std::move(me.snapshot);
@@ -1630,8 +1717,8 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
         bool first_session = false;
         if (fresh) {
           self->monitor(session);
-          st.roster.emplace(addr, member{session, dialog, user, false, false, {}, {},
-                                         {st.pool.recent.begin(), st.pool.recent.end()}});
+          st.roster.emplace(addr, member{session, dialog, user, false, false, {}, {}, st.pool.fanned,
+                                         st.cache.empty() ? 0 : st.cache.back().seq});
           first_session = st.user_sessions[user]++ == 0;
           st.dialogs_stale = true;
           st.update_mute();
@@ -1661,6 +1748,7 @@ caf::behavior room_actor(room_ptr self, std::shared_ptr<const server_context> ct
       },
       [=](ready_atom, const caf::actor& session) { make_ready(self, session, false); },
       [=](ready_atom, const caf::actor& session, bool rejoined) { make_ready(self, session, rejoined); },
+      [=](ready_atom, const caf::actor& session, uint64_t after) { make_ready(self, session, true, after); },
       [=](update_room_atom, storage::room_record& rec, const storage::category_record& cat) {
         auto& st = self->state;
         bool facts_changed = rec.name != st.rec.name || rec.topic != st.rec.topic || rec.description != st.rec.description;

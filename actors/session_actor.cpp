@@ -50,6 +50,9 @@ struct session_state {
   uint64_t call_ids = 0;
   std::unordered_map<caf::actor_addr, int> watched;  // monitored rooms: uses
   std::unordered_set<std::string> rejoining;         // lost rooms being joined again (uris)
+  // The newest seq the client got from a room actor that handed its room off (it says so
+  // as it stops): the rejoin asks for what followed. Used once (room_lost's rejoin).
+  std::unordered_map<std::string, uint64_t> seen_at_move;
   std::unordered_map<uint64_t, std::function<void()>> timers;  // by id (session_timer_atom)
   uint64_t timer_ids = 0;
   // Posts handed to a room and not finished yet (docs/POOL.md "Dead owner"): a pool room
@@ -337,7 +340,7 @@ void part_quietly(session_ptr self, const caf::actor& room) {
 }
 
 // Send `attempt` of post `txn`, to `room`, failed with `err`.
-void held_failed(session_ptr self, uint64_t txn, int attempt, const caf::actor& room, const caf::error& err) {
+void held_failed(session_ptr self, uint64_t txn, int attempt, const caf::error& err) {
   auto& st = self->state;
   auto it = st.held.find(txn);
   if (it == st.held.end() || it->second.attempt != attempt) return;  // finished, or sent again
@@ -348,11 +351,10 @@ void held_failed(session_ptr self, uint64_t txn, int attempt, const caf::actor& 
   bool retry = !st.closing && std::chrono::steady_clock::now() < h.deadline &&
                (moved || err == caf::sec::request_receiver_down || err == caf::sec::request_timeout);
   if (!retry) return drop_held(self, txn, err);
-  if (moved)  // the room actor serves its room no more: forget it, join the next one
-    if (auto j = st.joined.find(h.uri); j != st.joined.end() && j->second == room) {
-      part_quietly(self, room);
-      drop_joined(self, j);
-    }
+  // Moved: the room actor serves its room no more and stops once its writes settle. The
+  // session stays its member until then (it is not parted): as it stops it says what the
+  // client got (seen_at_move), and its down_msg joins the room's next actor (room_lost),
+  // which sends what followed, then the parked posts.
   h.parked = true;
   PCHAT_LOG(info, "session", "post not finished by its room; sending it again",
             "user=" + st.user + " room=" + log::quote(h.uri) + " attempt=" + std::to_string(attempt) +
@@ -393,7 +395,7 @@ void send_held(session_ptr self, uint64_t txn) {
         if (!st.closing && st.joined.count(uri) > 0) send_parked(self, uri);
         quit_when_idle(self);
       },
-      [=](caf::error& err) { held_failed(self, txn, attempt, room, err); }, post_atom::value, st.user, h.text,
+      [=](caf::error& err) { held_failed(self, txn, attempt, err); }, post_atom::value, st.user, h.text,
       h.extra, h.pid, info_ticket{txn, st.info.id, h.envid, h.seqid});
 }
 
@@ -478,9 +480,15 @@ void rejoin(session_ptr self, const std::string& uri, int attempt) {
         return;
       }
       st.rejoining.erase(uri);
-      // Rejoined: the new room actor sends this client what it fanned out before the join
-      // (posts this client missed while its room moved).
-      self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self), true);
+      // Rejoined: the new room actor sends this client what it missed while its room moved
+      // (what followed the seq the old room said the client got, or, not told, what the
+      // new room fanned out before the join).
+      if (auto seen = st.seen_at_move.find(uri); seen != st.seen_at_move.end()) {
+        self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self), seen->second);
+        st.seen_at_move.erase(seen);
+      } else {
+        self->send(it->second, ready_atom::value, caf::actor_cast<caf::actor>(self), true);
+      }
       send_parked(self, uri);
       return;
     }
@@ -492,6 +500,7 @@ void rejoin(session_ptr self, const std::string& uri, int attempt) {
                   (code == errc::not_found || code == errc::forbidden));
     if (final) {
       st.rejoining.erase(uri);
+      st.seen_at_move.erase(uri);
       drop_parked(self, uri, r.error());
       PCHAT_LOG(warn, "session", "a lost room could not be joined again; the client must rejoin it",
                 "user=" + st.user + " room=" + log::quote(uri) +
@@ -592,6 +601,7 @@ void handle_command(session_ptr self, sip::txn_id txn, xccos::command& cmd) {
       auto it = st.joined.find(uri);
       if (it == st.joined.end()) {
         // A room being joined again after its node died: the rejoin parts it when done.
+        st.seen_at_move.erase(uri);
         if (st.rejoining.erase(uri) > 0)
           return answer(self, txn, xccos::encode_part_reply(head(self, cmd), uri));
         refuse(self, txn, cmd, xccos::result_code::not_found, "not in room " + uri);
@@ -759,6 +769,16 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         }
         handle_command(self, txn, cmd);
       },
+      // A joined room actor that is stopping (handed off) says what the client got from it.
+      // Its down_msg may come first (CAF sends it with high priority): then the room is
+      // being joined again, and the join (two requests away) reads this in time.
+      [=](ready_atom, const std::string& room_uri, uint64_t seen) {
+        auto& st = self->state;
+        auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        auto it = st.joined.find(room_uri);
+        if ((it != st.joined.end() && it->second.address() == from) || st.rejoining.count(room_uri) > 0)
+          st.seen_at_move[room_uri] = seen;
+      },
       [=](kicked_atom, const std::string& room_uri) {
         if (auto it = self->state.joined.find(room_uri); it != self->state.joined.end()) drop_joined(self, it);
       },
@@ -775,6 +795,7 @@ caf::behavior session_actor(session_ptr self, std::shared_ptr<const server_conte
         for (auto& [uri, room] : st.joined) part_quietly(self, room);
         st.joined.clear();
         st.rejoining.clear();
+        st.seen_at_move.clear();
         st.timers.clear();
         st.closing = true;
         {

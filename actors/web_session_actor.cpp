@@ -319,6 +319,9 @@ caf::behavior web_session(web_ptr self, std::shared_ptr<const server_context> ct
         it->second.facts = facts_of(r);
         send(self, webchat::encode_room_info(r.uri, it->second.facts));
       },
+      // A pool room stopping after a hand-off says the last seq it sent; the page resumes
+      // by its own last seq (docs/WEB.md "Resume"), so it is not needed here.
+      [=](ready_atom, const std::string&, uint64_t) {},
       [=](kicked_atom, const std::string& room_uri) {
         self->state.views.erase(room_uri);
         if (self->state.joined.erase(room_uri) > 0)

@@ -81,6 +81,10 @@ bool server_process::start(std::chrono::milliseconds deadline) {
     std::string dd = "--data-dir=" + data_dir_;
     std::vector<std::string> args{"pchatd", dd, "--sip-port=0", "--http-port=0", "--auth=none"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    // PCHAT_TEST_LOG_LEVEL=info|debug: a failing test's servers say more (read with
+    // PCHAT_KEEP_TEST_DIRS=1, temp_dir.h).
+    if (const char* level = getenv("PCHAT_TEST_LOG_LEVEL"); level && *level)
+      args.push_back(std::string("--log-level=") + level);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

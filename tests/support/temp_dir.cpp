@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 #include <vector>
@@ -24,6 +25,11 @@ temp_dir::temp_dir(const std::string& name) {
 
 temp_dir::~temp_dir() {
   if (path_.empty()) return;
+  // PCHAT_KEEP_TEST_DIRS=1: left in place to read the servers' logs after a failure.
+  if (const char* keep = getenv("PCHAT_KEEP_TEST_DIRS"); keep && strcmp(keep, "1") == 0) {
+    fprintf(stderr, "kept %s (PCHAT_KEEP_TEST_DIRS)\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
   if (ec) ADD_FAILURE() << "cannot remove " << path_ << ": " << ec.message();

@@ -1,6 +1,7 @@
 // A fresh directory under /tmp for one test, removed with everything in it when the object
-// goes. The name comes from mkdtemp, so parallel ctest runs never share a database or a
-// server's data folder. Not copyable; one owner.
+// goes (kept when the environment has PCHAT_KEEP_TEST_DIRS=1, to read servers' logs). The
+// name comes from mkdtemp, so parallel ctest runs never share a database or a server's data
+// folder. Not copyable; one owner.
 //
 // A failure to create or to remove the directory is a test failure (gtest ADD_FAILURE), not
 // an exception: the test goes on and reports it.
