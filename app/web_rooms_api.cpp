@@ -127,25 +127,6 @@ json follows_json(const actors::server_context& ctx, const actors::identity_snap
   return rooms;
 }
 
-// Stores one preference through the node's preference writer (quota, synced, shared in a
-// pool), as a SIP client's setpref; the refusal to send if it was not stored.
-std::optional<web::http_response> put_pref(caf::actor_system& sys,
-                                           const actors::server_context& ctx,
-                                           const std::string& user, const std::string& label,
-                                           const std::string& value) {
-  caf::scoped_actor self{sys};
-  caf::error failed;
-  self->request(ctx.commit, ctx.commit_timeout + ctx.request_timeout, actors::set_pref_atom::value,
-                user, label, value)
-      .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
-  if (!failed) return std::nullopt;
-  actors::errc code;
-  std::string reason;
-  if (actors::decode_error(failed, &code, &reason) && code == actors::errc::quota_exceeded)
-    return error(413, reason);
-  return error(503, "not saved: " + (reason.empty() ? sys.render(failed) : reason) + "; retry");
-}
-
 // Keeps markers of followed rooms only (bounded by the followed list).
 void prune(markers* read, const std::vector<std::string>& followed) {
   for (auto it = read->begin(); it != read->end();)
@@ -202,14 +183,14 @@ web::http_response change_follow(caf::actor_system& sys, const actors::server_co
       rooms.push_back(uri);
     else
       rooms.erase(it);
-    if (auto refused = put_pref(sys, ctx, user, xccos::kFollowedRoomsLabel,
-                                xccos::encode_followed_rooms(rooms)))
+    if (auto refused = web_put_pref(sys, ctx, user, xccos::kFollowedRoomsLabel,
+                                    xccos::encode_followed_rooms(rooms)))
       return *refused;
     // A room followed now counts what is posted from now on.
     if (on) read[uri] = last_seq(ctx, xccos::room_id_in_domain(uri, ctx.domain).value_or(""));
     prune(&read, rooms);
-    if (auto refused = put_pref(sys, ctx, user, webchat::kReadMarkersLabel,
-                                webchat::encode_read_markers(read)))
+    if (auto refused = web_put_pref(sys, ctx, user, webchat::kReadMarkersLabel,
+                                    webchat::encode_read_markers(read)))
       return *refused;
     log::write(log::level::info, "web", on ? "followed a room" : "unfollowed a room",
                "user=" + log::quote(user) + " room=" + log::quote(uri));
@@ -235,8 +216,8 @@ web::http_response mark_read(caf::actor_system& sys, const actors::server_contex
   if (m == read.end() || m->second < to) {
     read[uri] = to;
     prune(&read, rooms);
-    if (auto refused = put_pref(sys, ctx, user, webchat::kReadMarkersLabel,
-                                webchat::encode_read_markers(read)))
+    if (auto refused = web_put_pref(sys, ctx, user, webchat::kReadMarkersLabel,
+                                    webchat::encode_read_markers(read)))
       return *refused;
   }
   return reply(200, json{{"rooms", follows_json(ctx, ids, user, rooms, read)}});
@@ -315,6 +296,25 @@ web::http_response handle(caf::actor_system& sys, const actors::server_context& 
 }
 
 }  // namespace
+
+// Stores one preference through the node's preference writer (quota, synced, shared in a
+// pool), as a SIP client's setpref; the refusal to send if it was not stored.
+std::optional<web::http_response> web_put_pref(caf::actor_system& sys,
+                                               const actors::server_context& ctx,
+                                               const std::string& user, const std::string& label,
+                                               const std::string& value) {
+  caf::scoped_actor self{sys};
+  caf::error failed;
+  self->request(ctx.commit, ctx.commit_timeout + ctx.request_timeout, actors::set_pref_atom::value,
+                user, label, value)
+      .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
+  if (!failed) return std::nullopt;
+  actors::errc code;
+  std::string reason;
+  if (actors::decode_error(failed, &code, &reason) && code == actors::errc::quota_exceeded)
+    return error(413, reason);
+  return error(503, "not saved: " + (reason.empty() ? sys.render(failed) : reason) + "; retry");
+}
 
 web::http_handler make_web_rooms_api(caf::actor_system& sys,
                                      std::shared_ptr<const actors::server_context> ctx,

@@ -39,6 +39,8 @@
 #include <caf/fwd.hpp>
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "web/http_server.h"
 
@@ -52,6 +54,14 @@ class web_sign_ins;
 
 // Answers /api/web/... (404 for a path it does not know) and passes every other request to
 // `next`. REQUIRES: `sys` outlives the handler.
+// Stores one preference of `user` through the node's preference writer (quota, synced,
+// shared in a pool), as a SIP client's setpref; the refusal to send if it was not stored.
+// Blocks the calling (HTTP) thread.
+std::optional<web::http_response> web_put_pref(caf::actor_system& sys,
+                                               const actors::server_context& ctx,
+                                               const std::string& user, const std::string& label,
+                                               const std::string& value);
+
 web::http_handler make_web_rooms_api(caf::actor_system& sys,
                                      std::shared_ptr<const actors::server_context> ctx,
                                      std::shared_ptr<web_sign_ins> sign_ins,

@@ -12,6 +12,15 @@
 //      node adds unanswered_nodes; 400 no q or author, a bad query; 401 not signed in;
 //      503 the index is not running or not caught up (retry)
 //
+//   GET    /api/web/feeds             topic feeds: my saved searches, each with the messages
+//                                     matching it posted since I last looked, in the rooms I
+//                                     may read now: {feeds: [{id, q, author, new, more}]}
+//                                     (new: at most 99; more: there are more)
+//   POST   /api/web/feeds             {q, author} saves one (at most 20); {id, seen: true}: I
+//                                     have looked at its matches (new goes to 0) -> {feeds}
+//   DELETE /api/web/feeds?id=N        removes one -> {feeds}
+//   (writes need X-PChat-CSRF; feeds are a preference: protocol/webchat/topic_feeds.h)
+//
 // Access is checked per room at query time (identity_snapshot::access can_join: members of
 // closed and secret rooms, anyone in scope for open ones; disabled rooms never): the query
 // names those rooms and the index returns nothing else. Before searching, the indexer

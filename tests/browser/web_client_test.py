@@ -10,9 +10,10 @@ user's post arrives in the page, a post or a topic carrying `<img src=x onerror=
 as text (no element, no script run) with its links as links, an auditorium leaves a
 non-presenter no composer, a file is uploaded, listed and downloaded with the same bytes, the
 history search finds a message and opens the room at it (also one older than the back-chat),
-and after pchatd restarts the page reconnects and shows what was posted meanwhile, each
-message once. Screenshots of the room search and the room view are kept in --artifacts.
-Every wait has a deadline; everything started is stopped by its pid in a finally.
+a topic feed fires on a matching post and clears when opened, and after pchatd restarts the
+page reconnects and shows what was posted meanwhile, each message once. Screenshots of the
+room search and the room view are kept in --artifacts. Every wait has a deadline;
+everything started is stopped by its pid in a finally.
 
 Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
 environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
@@ -400,6 +401,24 @@ def main():
              lambda: driver.js("const li = document.querySelector('#messages li.target');"
                                "return li ? li.querySelector('.text').textContent : null") == 'history 1')
         print('search opened the room at a message older than the back-chat')
+
+        # A topic feed: a saved search lights up when the SIP user posts a match; opening it
+        # shows the match and clears it.
+        driver.js("document.getElementById('msg-search-text').value = ''")
+        driver.type('#msg-search-text', 'giraffe')
+        driver.click('#save-feed')
+        wait('the feed saved', lambda: driver.js("return document.querySelectorAll('#feeds button.feed').length") == 1)
+        peer.send('post a giraffe walked in')
+        peer.line('acked')
+        feed_badge = '#feeds button.feed .unread'
+        wait('the topic feed lit up', lambda: driver.js(
+            "const b = document.querySelector(arguments[0]); return b ? b.textContent : null", feed_badge) == '1')
+        driver.click('#feeds button.feed')
+        wait('the feed opened and cleared', lambda: driver.js(
+            "return document.querySelector(arguments[0]) === null &&"
+            " [...document.querySelectorAll('#msg-results li.hit .text')].map(e => e.textContent).join('|')"
+            " === 'a giraffe walked in'", feed_badge))
+        print('a topic feed fired and cleared')
 
         shot = os.path.join(a.artifacts, 'room.png')
         driver.screenshot(shot)

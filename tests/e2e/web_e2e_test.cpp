@@ -1089,3 +1089,90 @@ TEST_F(WebE2E, SignInsSurviveARestartAndThePageResumes) {
   ASSERT_TRUE(server_.start()) << server_.stderr_text();
   EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie}).status, 401);
 }
+
+// Topic feeds: saved searches that count the matching messages posted since the user last
+// looked, in the rooms they may read (a match in a closed room they are not in does not
+// count); looking clears one; they follow the user to another sign-in.
+TEST_F(WebE2E, TopicFeedsLightUpOnMatchingPostsInRoomsTheUserMayRead) {
+  pchat::testing::ctl_ok(server_, "user new --uri sip:bob@example.com");
+  pchat::testing::ctl_ok(server_, "category new --name Desks");
+  pchat::testing::ctl_ok(server_, "room new --name 'Open Forum' --category Desks --privacy open");
+  pchat::testing::ctl_ok(server_,
+                         "room new --name 'Locked Vault' --category Desks --privacy closed "
+                         "--members sip:bob@example.com --managers sip:bob@example.com");
+  auto uri_of = [&](const std::string& name) {
+    int rc = 0;
+    std::string out = server_.ctl("--json room get --identity '" + name + "'", &rc);
+    auto at = out.find("ma-chan://");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('"', at) - at);
+  };
+  std::string forum = uri_of("Open Forum"), vault = uri_of("Locked Vault");
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(server_.sip_port(), "bob@example.com");
+  ASSERT_TRUE(bob.sign_in(10s));
+  ASSERT_TRUE(bob.join_and_wait(forum, 10s));
+  ASSERT_TRUE(bob.join_and_wait(vault, 10s));
+  ASSERT_TRUE(bob.post_and_wait_ack(forum, "a zebra before the feed", 10s));
+
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  std::string csrf =
+      json::parse(http(server_.http_port(), "GET", "/api/web/session", {"Cookie: " + cookie}).body)
+          .value("csrf", "");
+  const std::vector<std::string> write{"Cookie: " + cookie, "X-PChat-CSRF: " + csrf,
+                                       "Content-Type: application/json"};
+  auto feed = [](const json& list, const std::string& key, const std::string& value) {
+    for (auto& f : list)
+      if (f.value(key, "") == value) return f;
+    return json();
+  };
+  auto r = http(server_.http_port(), "POST", "/api/web/feeds", write, json{{"q", "zebra"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(feed(json::parse(r.body)["feeds"], "q", "zebra")["new"], 0)
+      << "what came before does not count";
+  r = http(server_.http_port(), "POST", "/api/web/feeds", write,
+           json{{"author", "sip:bob@example.com"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(json::parse(r.body)["feeds"].size(), 2u) << r.body;
+  uint64_t zebra = feed(json::parse(r.body)["feeds"], "q", "zebra")["id"].get<uint64_t>();
+  uint64_t by_bob =
+      feed(json::parse(r.body)["feeds"], "author", "sip:bob@example.com")["id"].get<uint64_t>();
+
+  // A match in the closed room wendy is not in: nothing lights up.
+  ASSERT_TRUE(bob.post_and_wait_ack(vault, "the zebra vault code is 1234", 10s));
+  r = http(server_.http_port(), "GET", "/api/web/feeds", {"Cookie: " + cookie});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto list = json::parse(r.body)["feeds"];
+  EXPECT_EQ(feed(list, "q", "zebra")["new"], 0) << r.body;
+  EXPECT_EQ(feed(list, "author", "sip:bob@example.com")["new"], 0) << r.body;
+  // In the open room: both light up.
+  ASSERT_TRUE(bob.post_and_wait_ack(forum, "a zebra crossed the forum", 10s));
+  ASSERT_TRUE(bob.post_and_wait_ack(forum, "and then lunch", 10s));
+  list = json::parse(
+      http(server_.http_port(), "GET", "/api/web/feeds", {"Cookie: " + cookie}).body)["feeds"];
+  EXPECT_EQ(feed(list, "q", "zebra")["new"], 1) << list.dump();
+  EXPECT_EQ(feed(list, "author", "sip:bob@example.com")["new"], 2) << list.dump();
+
+  // Looked at: the zebra feed is cleared, for another sign-in of wendy too.
+  r = http(server_.http_port(), "POST", "/api/web/feeds", write,
+           json{{"id", zebra}, {"seen", true}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string other = sign_in();
+  list = json::parse(
+      http(server_.http_port(), "GET", "/api/web/feeds", {"Cookie: " + other}).body)["feeds"];
+  EXPECT_EQ(feed(list, "q", "zebra")["new"], 0) << list.dump();
+  EXPECT_EQ(feed(list, "author", "sip:bob@example.com")["new"], 2) << list.dump();
+
+  // Removed; bad input.
+  r = http(server_.http_port(), "DELETE", "/api/web/feeds?id=" + std::to_string(by_bob), write);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["feeds"].size(), 1u) << r.body;
+  EXPECT_EQ(http(server_.http_port(), "DELETE", "/api/web/feeds?id=999", write).status, 404);
+  EXPECT_EQ(http(server_.http_port(), "POST", "/api/web/feeds", write, "{}").status, 400);
+  EXPECT_EQ(http(server_.http_port(), "POST", "/api/web/feeds",
+                 {"Cookie: " + cookie, "Content-Type: application/json"}, json{{"q", "x"}}.dump())
+                .status,
+            403);
+  EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/feeds").status, 401);
+  pchat::testing::expect_clean(bob);
+}

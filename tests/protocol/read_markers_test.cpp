@@ -1,7 +1,8 @@
-// The read markers preference (protocol/webchat/read_markers.h).
+// The web client's preference formats (protocol/webchat): read markers, topic feeds.
 #include <gtest/gtest.h>
 
 #include "protocol/webchat/read_markers.h"
+#include "protocol/webchat/topic_feeds.h"
 
 using namespace pchat::webchat;
 
@@ -18,4 +19,12 @@ TEST(ReadMarkers, MalformedLinesAreSkipped) {
       "x ma-chan://example.com/a\n5\n 6 u\n99999999999999999999 ma-chan://example.com/c\n"
       "3 ma-chan://example.com/d");
   EXPECT_EQ(m, (std::map<std::string, uint64_t>{{"ma-chan://example.com/d", 3}}));
+}
+
+TEST(TopicFeeds, EncodedFeedsDecodeTheSameAndBadEntriesAreSkipped) {
+  std::vector<topic_feed> f{{1, "zebra", "", 5}, {2, "", "sip:bob@example.com", 7}};
+  EXPECT_EQ(decode_topic_feeds(encode_topic_feeds(f)), f);
+  EXPECT_TRUE(decode_topic_feeds("").empty());
+  EXPECT_TRUE(decode_topic_feeds("{}").empty());
+  EXPECT_EQ(decode_topic_feeds(R"([{"id":3,"q":"x"},{"q":"no id"},{"id":4},5])").size(), 1u);
 }

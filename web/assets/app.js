@@ -103,6 +103,7 @@ function connect() {
     state.backoff = 500;
     status('connected');
     rooms.refresh();
+    search.refresh();
     if (state.room) {
       // Resume: only what followed the last seq seen, then the posts not acknowledged yet.
       const after = state.lastSeq.get(state.room);
@@ -278,5 +279,11 @@ rooms.init({
   status,
 });
 room.init({ send, messageItem, csrf: () => state.csrf });
-search.init({ openRoom: (uri) => openRoom(uri), currentRoom: () => state.room, status });
+search.init({
+  openRoom: (uri) => openRoom(uri),
+  currentRoom: () => state.room,
+  csrf: () => state.csrf,
+  active: () => state.signedIn && !!state.ws,
+  status,
+});
 checkSession();

@@ -1,11 +1,14 @@
 // History search (docs/WEB.md "History search"): messages of the rooms I may read, each
-// result opening its room at that message. Over HTTP (/api/web/search); text from the
+// result opening its room at that message; topic feeds ("Topic feeds"): saved searches that
+// light up with the matches posted since I last looked. Over HTTP (/api/web/search); text from the
 // server is only ever set with textContent, never as HTML.
 import { loadOlder } from './room.js';
 
 const $ = (id) => document.getElementById(id);
 
-let app = null; // {openRoom(uri), currentRoom(), status(text)}
+let app = null; // {openRoom(uri), currentRoom(), csrf(), active(), status(text)}
+const kFeedPollMs = 5000;
+let feedsShown = '';
 let target = null; // {room, seq}: the message to show once its room is joined
 const kMaxPages = 100; // "load older" pages walked back to an older message
 const kPageWaitMs = 10000;
@@ -39,9 +42,10 @@ function render(results) {
   }
 }
 
-async function search(q) {
+async function search(q, author = '') {
   try {
-    const r = await fetch(`/api/web/search?q=${encodeURIComponent(q)}`, { credentials: 'same-origin' });
+    const r = await fetch(`/api/web/search?q=${encodeURIComponent(q)}&author=${encodeURIComponent(author)}`,
+      { credentials: 'same-origin' });
     const j = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(j.error || `search failed (${r.status})`);
     render(j.results);
@@ -93,8 +97,67 @@ export function joined(room) {
   seek(t, 0);
 }
 
+async function feedsCall(method, path, body) {
+  const headers = {};
+  if (method !== 'GET') headers['X-PChat-CSRF'] = app.csrf();
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, {
+    method, credentials: 'same-origin', headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.error || `${method} ${path}: ${r.status}`);
+  renderFeeds(j.feeds);
+}
+
+function renderFeeds(feeds) {
+  const key = JSON.stringify(feeds);
+  if (key === feedsShown) return; // unchanged (the poll): not built again
+  feedsShown = key;
+  const ul = $('feeds');
+  ul.replaceChildren();
+  if (!feeds.length) ul.append(el('li', 'empty', 'Search messages, then save the search as a feed.'));
+  for (const f of feeds) {
+    const li = el('li');
+    const label = [f.q, f.author ? `by ${f.author}` : ''].filter(Boolean).join(' ');
+    const b = el('button', 'feed', label);
+    b.type = 'button';
+    b.dataset.id = String(f.id);
+    if (f.new > 0) {
+      const n = el('span', 'unread', `${f.new}${f.more ? '+' : ''}`);
+      n.setAttribute('aria-label', `${f.new} new`);
+      b.append(n);
+    }
+    b.addEventListener('click', async () => {
+      $('msg-search-text').value = f.q;
+      await search(f.q, f.author);
+      feedsCall('POST', '/api/web/feeds', { id: f.id, seen: true }).catch((e) => app.status(e.message));
+    });
+    const x = el('button', 'remove-feed', '×');
+    x.type = 'button';
+    x.setAttribute('aria-label', `Remove the topic feed ${label}`);
+    x.addEventListener('click', () => feedsCall('DELETE', `/api/web/feeds?id=${f.id}`).catch((e) => app.status(e.message)));
+    li.append(b, x);
+    ul.append(li);
+  }
+}
+
+// The topic feeds again (after connecting, then every few seconds while in view).
+export function refresh() {
+  return feedsCall('GET', '/api/web/feeds').catch((e) => app.status(e.message));
+}
+
 export function init(hooks) {
   app = hooks;
+  const poll = refresh;
+  setInterval(() => { if (app.active() && document.visibilityState === 'visible') poll(); }, kFeedPollMs);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && app.active()) poll();
+  });
+  $('save-feed').addEventListener('click', () => {
+    const q = $('msg-search-text').value.trim();
+    if (!q) return app.status('type the words of the feed first');
+    feedsCall('POST', '/api/web/feeds', { q }).catch((e) => app.status(e.message));
+  });
   $('msg-search').addEventListener('submit', (e) => {
     e.preventDefault();
     const q = $('msg-search-text').value.trim();
