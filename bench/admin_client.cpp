@@ -192,13 +192,18 @@ int admin_client::delete_room(const std::string& id) {
   return request("DELETE", "/api/v1/rooms/" + id).status;
 }
 
-bool admin_client::ensure_users(const std::vector<std::string>& users) {
+bool admin_client::ensure_users(const std::vector<std::string>& users,
+                                const std::string& password) {
   // POST /api/v1/users/batch: made if absent, in one synced write per chunk (a body stays
   // well under the admin API's 1 MiB).
   constexpr size_t kChunk = 5000;
   for (size_t at = 0; at < users.size(); at += kChunk) {
     nlohmann::json b = nlohmann::json::array();
-    for (size_t i = at; i < std::min(users.size(), at + kChunk); ++i) b.push_back(nlohmann::json{{"uri", users[i]}});
+    for (size_t i = at; i < std::min(users.size(), at + kChunk); ++i) {
+      nlohmann::json u{{"uri", users[i]}};
+      if (!password.empty()) u["password"] = password;
+      b.push_back(std::move(u));
+    }
     auto r = request("POST", "/api/v1/users/batch", b.dump());
     if (r.status != 200) {
       error_ = "POST /api/v1/users/batch: HTTP " + std::to_string(r.status) + " " + r.body.dump();

@@ -5,7 +5,7 @@
 // bound to loopback); a dropped connection is reopened once per request. Bodies are JSON.
 //
 // Users: pchat admits only users its directory knows; ensure_users() makes the bench's users
-// (no password: the bench runs pchatd with --auth=none) through POST /api/v1/users/batch.
+// through POST /api/v1/users/batch, with the run's password (browsers sign in with it).
 //
 // Threading: one thread. Errors are values: every call returns false / nullopt and sets
 // last_error(); nothing throws except std::bad_alloc.
@@ -57,8 +57,9 @@ class admin_client {
   // DELETE /api/v1/rooms/{id}. Returns the HTTP status (0 on transport error); 404/405 mean
   // the server has no such endpoint yet or the room is gone.
   int delete_room(const std::string& id);
-  // Makes every user in `users` ("name@domain") that does not exist (see the file comment).
-  bool ensure_users(const std::vector<std::string>& users);
+  // Makes every user in `users` ("name@domain") that does not exist (see the file comment),
+  // with `password` unless empty (an existing user keeps the one it has).
+  bool ensure_users(const std::vector<std::string>& users, const std::string& password = {});
 
   const std::string& last_error() const { return error_; }
   // Closes the keep-alive connection (pchatd's HTTP server waits for an idle keep-alive

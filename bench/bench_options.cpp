@@ -54,10 +54,14 @@ Profiles:
               them: post->delivery p99 with vs without (target: within 2x), server RSS
 
 Options:
-  --route=auto|direct|frontend|udp|tls  direct: a TCP connection per user (tls: TLS, the
+  --route=auto|direct|frontend|udp|tls|web  direct: a TCP connection per user (tls: TLS, the
                     certificate <data-dir>/tls.crt verified; --server names the TLS port); frontend: --trunks=8
-                      shared connections (as Lync front ends); udp: a UDP socket per user.
-                      auto: direct up to 18,000 users, frontend beyond.
+                      shared connections (as Lync front ends); udp: a UDP socket per user;
+                      web: a browser per user (sign-in on the HTTP port --admin names, then a
+                      WebSocket at /ws; bench/web_clients.h). auto: direct up to 18,000 users,
+                      frontend beyond. Not with the overload and pool profiles.
+  --web-share=F       with a SIP route: the share F (0..1) of the users that are browsers, in
+                      the same rooms as the SIP users (mixed rooms; latency split by receiver)
   --source-addresses=8  bind clients to 127.0.0.2 .. 127.0.0.(1+N) (ephemeral port space)
   --rooms=N --rate=POSTS_PER_S --rate-factor=1.5 --step-seconds=4 --p99-limit-ms=1000
   --signin-rate=PER_S --signin-concurrency=N --no-signin-backchat
@@ -119,6 +123,7 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
       {"spawn-pool", u32(out.spawn_pool)},
       {"pool-admin", str(out.pool_admin)},
       {"route", str(out.route)},
+      {"web-share", num(out.web_share)},
       {"trunks", i32(out.trunks)},
       {"source-addresses", i32(out.source_addresses)},
       {"users", u32(out.users)},
@@ -193,8 +198,19 @@ bool parse_options(int argc, char** argv, bench_options& out, std::string& error
     return false;
   }
   if (out.route != "auto" && out.route != "direct" && out.route != "frontend" &&
-      out.route != "udp" && out.route != "tls") {
-    error = "--route must be auto, direct, frontend, udp or tls";
+      out.route != "udp" && out.route != "tls" && out.route != "web") {
+    error = "--route must be auto, direct, frontend, udp, tls or web";
+    return false;
+  }
+  if (out.web_share > 1) {
+    error = "--web-share must be between 0 and 1";
+    return false;
+  }
+  if ((out.route == "web" || out.web_share > 0) &&
+      (out.profile == "overload" || out.profile == "pool")) {
+    error =
+        "browsers (--route=web, --web-share) are for the ceiling, idle, big-room, lync-model and "
+        "durable profiles";
     return false;
   }
   if (!out.pool_admin.empty() && !loopback_host_port(out.pool_admin)) {

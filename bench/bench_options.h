@@ -28,7 +28,8 @@ struct bench_options {
   std::string data_dir;     // with --spawn-server: where its data goes (default: a temp dir)
   uint32_t spawn_pool = 0;  // with --spawn-server: start etcd and this many pool nodes instead
   std::string pool_admin;   // HOST:HTTPPORT of one node of a running pool (the others found there)
-  std::string route = "auto";  // auto|direct|frontend|udp|tls
+  std::string route = "auto";  // auto|direct|frontend|udp|tls|web
+  double web_share = 0;        // with a SIP route: this share of the users are browsers
   int trunks = 8;
   int source_addresses = 8;
   uint32_t users = 0;

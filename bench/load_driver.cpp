@@ -1,5 +1,7 @@
 #include "bench/load_driver.h"
 
+#include <sys/epoll.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -30,6 +32,8 @@ const char* to_string(route_kind r) {
       return "udp";
     case route_kind::tls:
       return "tls";
+    case route_kind::web:
+      return "web";
   }
   return "?";
 }
@@ -38,6 +42,11 @@ int64_t load_driver::now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch())
       .count();
 }
+
+struct load_driver::web_wakeup final : client::client_loop::io_handler {
+  load_driver* driver = nullptr;
+  void on_io(uint32_t) override { driver->on_web_events(); }
+};
 
 load_driver::load_driver(client::client_loop& loop, driver_config cfg)
     : loop_(loop), cfg_(std::move(cfg)), rng_(cfg_.seed) {}
@@ -58,7 +67,34 @@ uint32_t load_driver::add_room(bench_room r) {
 uint32_t load_driver::add_users(uint32_t n) {
   uint32_t first = static_cast<uint32_t>(users_.size());
   users_.resize(users_.size() + n);
+  // Browsers spread evenly: user u is one when floor((u + 1) * share) passes an integer.
+  double share = cfg_.route == route_kind::web ? 1.0 : std::clamp(cfg_.web_share, 0.0, 1.0);
+  for (uint32_t u = first; u < users_.size(); ++u)
+    users_[u].web = std::floor((u + 1) * share) > std::floor(u * share);
   return first;
+}
+
+size_t load_driver::web_users() const {
+  size_t n = 0;
+  for (auto& us : users_) n += us.web;
+  return n;
+}
+
+bool load_driver::ensure_web() {
+  if (web_) return web_registration_ != 0;
+  web_clients_config wc;
+  wc.host = cfg_.server_host;
+  wc.port = cfg_.http_port;
+  web_ = std::make_unique<web_clients>(wc);
+  if (!web_->ok()) {
+    note_error("browsers: " + web_->error());
+    return false;
+  }
+  web_wakeup_ = std::make_unique<web_wakeup>();
+  web_wakeup_->driver = this;
+  web_registration_ = loop_.add_fd(web_->notify_fd(), EPOLLIN, web_wakeup_.get());
+  if (web_registration_ == 0) note_error("browsers: cannot watch their event descriptor");
+  return web_registration_ != 0;
 }
 
 void load_driver::add_member(uint32_t user, uint32_t room) {
@@ -97,6 +133,7 @@ std::shared_ptr<sip_connection> load_driver::trunk_for(uint32_t u) {
 void load_driver::make_client(uint32_t u) {
   client_config cfg;
   cfg.user = user_name(u);
+  cfg.password = cfg_.password;
   cfg.pool_uri_override = cfg_.pool_uri_override;
   cfg.getinv_on_connect = true;
   cfg.backchat_count = cfg_.backchat_count;
@@ -123,17 +160,22 @@ void load_driver::make_client(uint32_t u) {
     us.client = std::make_unique<chat_client>(loop_, cc, cfg);
   }
   auto& cb = us.client->callbacks();
-  cb.on_signed_in = [this, u](chat_client&, bool ok) { on_signed_in(u, ok); };
+  cb.on_signed_in = [this, u](chat_client& c, bool ok) {
+    on_signed_in(u, ok, ok ? "" : c.failure_reason());
+  };
   cb.on_command_complete = [this, u](chat_client&, const command_result& r) { on_command(u, r); };
   cb.on_message = [this, u](chat_client&, const client::chat_post& p) { on_message(u, p); };
-  cb.on_disconnected = [this, u](chat_client&, const std::string& why) {
-    auto& s = users_[u];
-    if (closing_ || s.phase == user_phase::gone) return;
-    ++counters_.disconnected;
-    note_error("session lost: " + why);
-    if (s.phase == user_phase::signing_in || s.phase == user_phase::joining) --signing_in_;
-    s.phase = user_phase::gone;
-  };
+  cb.on_disconnected = [this, u](chat_client&, const std::string& why) { lose_session(u, why); };
+}
+
+void load_driver::lose_session(uint32_t u, const std::string& why) {
+  auto& s = users_[u];
+  s.web_open = false;
+  if (closing_ || s.phase == user_phase::gone) return;
+  ++counters_.disconnected;
+  note_error("session of " + user_name(u) + " lost: " + why);
+  if (s.phase == user_phase::signing_in || s.phase == user_phase::joining) --signing_in_;
+  s.phase = user_phase::gone;
 }
 
 void load_driver::note_error(const std::string& what) {
@@ -161,6 +203,17 @@ bool load_driver::sign_in(uint32_t first, uint32_t last, double per_second, size
     uint64_t allowed = per_second > 0 ? static_cast<uint64_t>(elapsed * per_second) + 1 : last;
     while (next < last && next - first < allowed && signing_in_ < max_pending) {
       auto& us = users_[next];
+      if (us.web) {
+        us.phase = user_phase::signing_in;
+        us.started_ns = now_ns();
+        ++signing_in_;
+        if (ensure_web())
+          web_->sign_in(next, user_name(next), cfg_.password, source_address(next));
+        else
+          on_signed_in(next, false, "no browser I/O thread");
+        ++next;
+        continue;
+      }
       make_client(next);
       us.phase = user_phase::signing_in;
       us.started_ns = now_ns();
@@ -183,16 +236,17 @@ bool load_driver::sign_in(uint32_t first, uint32_t last, double per_second, size
   return finished();
 }
 
-void load_driver::on_signed_in(uint32_t u, bool ok) {
+void load_driver::on_signed_in(uint32_t u, bool ok, const std::string& why) {
   auto& us = users_[u];
   if (us.phase != user_phase::signing_in) return;
   if (!ok) {
     us.phase = user_phase::failed;
     --signing_in_;
     ++counters_.signin_failed;
-    note_error("sign-in of " + user_name(u) + " failed: " + us.client->failure_reason());
+    note_error("sign-in of " + user_name(u) + " failed: " + why);
     return;
   }
+  us.web_open = us.web;
   ++counters_.signed_in;
   signin_.record(std::chrono::nanoseconds(now_ns() - us.started_ns));
   if (cfg_.join_on_signin && !us.rooms.empty()) {
@@ -210,6 +264,16 @@ void load_driver::start_join(uint32_t u, const std::vector<uint32_t>& rooms, boo
   auto& us = users_[u];
   us.join_started_ns = now_ns();
   us.churn_measure = churn;
+  if (us.web) {
+    // One join per room; its joined answer carries the back-chat.
+    us.pending_backchats = 0;
+    for (uint32_t r : rooms) {
+      web_->join(u, rooms_[r].uri, cfg_.backchat_on_join ? cfg_.backchat_count : 0);
+      ++us.pending_backchats;
+    }
+    if (us.pending_backchats == 0) finish_join(u);
+    return;
+  }
   uint64_t id = 0;
   if (rooms.size() == 1 && churn) {
     id = us.client->join(rooms_[rooms[0]].uri);
@@ -280,18 +344,7 @@ void load_driver::on_command(uint32_t u, const command_result& r) {
     if (it == post_by_command_.end()) return;
     uint32_t id = it->second;
     post_by_command_.erase(it);
-    if (us.inflight_posts) --us.inflight_posts;
-    bool xccos_ok = !(r.replied && r.reply.code != 200);
-    uint32_t room = ledger_.room_of(id);
-    int64_t sent = ledger_.send_ns_of(id);
-    ledger_.record_ack(id, r.sip_status, xccos_ok, now_ns(), [&](uint32_t pos) {
-      int64_t j = joined_at_[room][pos];
-      return j != 0 && j < sent;
-    });
-    if (closed_loop_ && r.ok()) {
-      int pos = position_in(u, room);
-      if (pos >= 0) post(room, static_cast<uint32_t>(pos));
-    }
+    on_post_answer(u, id, r.sip_status, !(r.replied && r.reply.code != 200), now_ns());
     return;
   }
   bool sip_ok = r.sip_ok();
@@ -330,17 +383,110 @@ void load_driver::on_command(uint32_t u, const command_result& r) {
   }
 }
 
+void load_driver::on_post_answer(uint32_t u, uint32_t id, int status, bool ok, int64_t at_ns) {
+  auto& us = users_[u];
+  if (us.inflight_posts) --us.inflight_posts;
+  if (id >= ledger_.post_count()) return;
+  uint32_t room = ledger_.room_of(id);
+  int64_t sent = ledger_.send_ns_of(id);
+  ledger_.record_ack(id, status, ok, at_ns, [&](uint32_t pos) {
+    int64_t j = joined_at_[room][pos];
+    return j != 0 && j < sent;
+  });
+  if (closed_loop_ && ok && status / 100 == 2) {
+    int pos = position_in(u, room);
+    if (pos >= 0) post(room, static_cast<uint32_t>(pos));
+  }
+}
+
+void load_driver::on_web_events() {
+  if (!web_) return;
+  web_->take_events(web_events_);
+  for (auto& e : web_events_)
+    if (!closing_) on_web_event(e);
+  web_events_.clear();
+}
+
+void load_driver::on_web_event(const web_event& e) {
+  uint32_t u = e.user;
+  if (u >= users_.size() || !users_[u].web) return;
+  auto& us = users_[u];
+  auto room_at = [&](const std::string& uri) -> std::pair<int64_t, int> {
+    auto it = room_by_uri_.find(uri);
+    if (it == room_by_uri_.end()) return {-1, -1};
+    return {it->second, position_in(u, it->second)};
+  };
+  switch (e.what) {
+    case web_event::kind::signed_in:
+      on_signed_in(u, e.ok, e.text);
+      return;
+    case web_event::kind::closed:
+      lose_session(u, e.text);
+      return;
+    case web_event::kind::message:
+      on_delivery(u, e.room, e.ours, e.post, e.send_ns, e.at_ns);
+      return;
+    case web_event::kind::ack:
+      if (!e.ok) note_error("post of " + user_name(u) + " failed: " + e.text);
+      // A failed post is counted as a failed command (sip_status 500: not a 503).
+      on_post_answer(u, e.post, e.ok ? 200 : 500, e.ok, e.at_ns);
+      return;
+    case web_event::kind::joined: {
+      auto [room, pos] = room_at(e.room);
+      if (room >= 0 && pos >= 0) {
+        joined_at_[static_cast<uint32_t>(room)][static_cast<uint32_t>(pos)] = e.at_ns;
+        ++counters_.joins_ok;
+      }
+      if (us.pending_backchats && --us.pending_backchats == 0) finish_join(u);
+      return;
+    }
+    case web_event::kind::parted: {
+      ++counters_.parts;
+      auto [room, pos] = room_at(e.room);
+      if (room >= 0 && us.phase == user_phase::ready && us.churning)
+        start_join(u, {static_cast<uint32_t>(room)}, true);
+      else
+        us.churning = false;
+      return;
+    }
+    case web_event::kind::removed: {
+      auto [room, pos] = room_at(e.room);
+      if (room >= 0 && pos >= 0)
+        joined_at_[static_cast<uint32_t>(room)][static_cast<uint32_t>(pos)] = 0;
+      ++counters_.xccos_errors;
+      note_error("browser " + user_name(u) + " removed from " + e.room + ": " + e.text);
+      return;
+    }
+    case web_event::kind::error:
+      // A join refused names its room: that join is answered.
+      if (!e.room.empty() && us.pending_backchats) {
+        ++counters_.joins_failed;
+        note_error("join of " + user_name(u) + " refused " + e.room + ": " + e.text);
+        if (--us.pending_backchats == 0) finish_join(u);
+        return;
+      }
+      ++counters_.xccos_errors;
+      note_error("browser " + user_name(u) + " got an error: " + e.text);
+      return;
+  }
+}
+
 void load_driver::on_message(uint32_t u, const client::chat_post& p) {
   if (closing_) return;
   uint32_t id = 0;
   int64_t sent = 0;
-  if (!delivery_ledger::parse_post_text(p.text, id, sent) || id >= ledger_.post_count()) {
+  bool ours = delivery_ledger::parse_post_text(p.text, id, sent);
+  on_delivery(u, p.room, ours, id, sent, now_ns());
+}
+
+void load_driver::on_delivery(uint32_t u, const std::string& room_uri, bool ours, uint32_t id,
+                              int64_t sent, int64_t now) {
+  if (!ours || id >= ledger_.post_count()) {
     ++counters_.foreign_messages;
     return;
   }
-  int64_t now = now_ns();
   uint32_t room = ledger_.room_of(id);
-  int pos = rooms_[room].uri == p.room ? position_in(u, room) : -1;
+  int pos = rooms_[room].uri == room_uri ? position_in(u, room) : -1;
   if (pos < 0) {
     ledger_.record_delivery(id, UINT32_MAX, 0, sent, now);  // counted as misrouted
     return;
@@ -354,8 +500,17 @@ bool load_driver::post(uint32_t room, uint32_t pos) {
   uint32_t u = r.members[pos];
   auto& us = users_[u];
   if (us.phase != user_phase::ready || !member_joined(room, pos) ||
-      us.inflight_posts >= cfg_.post_window || !us.client || !us.client->is_ready())
+      us.inflight_posts >= cfg_.post_window)
     return false;
+  if (us.web) {
+    if (!us.web_open) return false;
+    int64_t sent = now_ns();
+    uint32_t id = ledger_.record_send(room, static_cast<uint32_t>(r.members.size()), sent);
+    web_->post(u, r.uri, id, delivery_ledger::post_text(id, sent, cfg_.post_bytes));
+    ++us.inflight_posts;
+    return true;
+  }
+  if (!us.client || !us.client->is_ready()) return false;
   int64_t sent = now_ns();
   uint32_t id = ledger_.record_send(room, static_cast<uint32_t>(r.members.size()), sent);
   uint64_t cmd = us.client->post(r.uri, delivery_ledger::post_text(id, sent, cfg_.post_bytes));
@@ -386,7 +541,12 @@ bool load_driver::churn_random() {
     if (us.phase != user_phase::ready || us.churning || us.rooms.empty()) continue;
     auto [room, pos] = us.rooms[random_below(static_cast<uint32_t>(us.rooms.size()))];
     if (!member_joined(room, pos)) continue;
-    if (us.client->part(rooms_[room].uri) == 0) continue;
+    if (us.web) {
+      if (!us.web_open) continue;
+      web_->part(u, rooms_[room].uri);
+    } else if (us.client->part(rooms_[room].uri) == 0) {
+      continue;
+    }
     // From now on posts are not owed to this member (see delivery_ledger.h).
     joined_at_[room][pos] = 0;
     us.churning = true;
@@ -456,10 +616,12 @@ size_t load_driver::connections() const {
   if (cfg_.route == route_kind::frontend) {
     size_t n = 0;
     for (auto& t : trunks_) n += t && t->is_open();
+    for (auto& us : users_) n += us.web && us.web_open;
     return n;
   }
   size_t n = 0;
-  for (auto& us : users_) n += us.client && us.client->connection().is_open();
+  for (auto& us : users_)
+    n += us.web ? us.web_open : us.client && us.client->connection().is_open();
   return n;
 }
 
@@ -484,6 +646,12 @@ std::vector<std::string> load_driver::fault_samples(size_t max) const {
 
 void load_driver::close_all() {
   closing_ = true;
+  if (web_registration_) {
+    loop_.remove_fd(web_registration_, web_->notify_fd());
+    web_registration_ = 0;
+  }
+  if (web_) web_->close_all();
+  for (auto& us : users_) us.web_open = false;
   for (auto& t : trunks_)
     if (t) t->close("bench finished");
   for (auto& us : users_) {

@@ -9,16 +9,23 @@
 //   frontend  `trunks` TCP connections shared by all users, as Lync front-end servers
 //             route many users' dialogs to the chat pool;
 //   udp       one UDP socket per user (SIPE over UDP), bound like direct.
+//   web       a browser per user: a WebSocket to pchatd's HTTP port (bench/web_clients.h),
+//             signed in with the user's password, bound like direct.
+// Mixed rooms: with a SIP route and web_share > 0, that share of the users (spread evenly
+// over the user indices) are browsers, the others SIP clients of the route; rooms hold both
+// and every post is owed to every joined member, whichever kind.
 //
 // A user's life: idle ─sign_in_all─> signing in ─ready─> (join_on_signin) bjoin of all its
-// rooms, then one bccontext per joined room ─> ready. Join latency is measured from the
+// rooms, then one bccontext per joined room ─> ready. A browser sends one join per room
+// (with back-chat: joined carries it) instead. Join latency is measured from the
 // bjoin (or join) send to the last back-chat reply. A room member counts as joined from the
 // join reply until it sends a part.
 //
 // Bounded: every blocking run_* takes a deadline; posting keeps at most `post_window`
 // unacknowledged posts per user and counts what it could not send as deferred.
 //
-// Threading: everything runs on the caller's thread through one client_loop.
+// Threading: everything runs on the caller's thread through one client_loop; browsers' I/O
+// has its own thread, whose events reach the loop through an eventfd.
 #pragma once
 
 #include <chrono>
@@ -33,12 +40,13 @@
 
 #include "bench/delivery_ledger.h"
 #include "bench/latency_histogram.h"
+#include "bench/web_clients.h"
 #include "tools/client/xccos_client.h"
 
 namespace pchat::bench {
 
 // tls: a TLS connection per user (the server's sip-tls-port, its certificate verified).
-enum class route_kind { direct, frontend, udp, tls };
+enum class route_kind { direct, frontend, udp, tls, web };
 const char* to_string(route_kind r);
 
 struct driver_config {
@@ -53,6 +61,12 @@ struct driver_config {
   int source_addresses = 8;  // 127.0.0.2 .. 127.0.0.(1+N)
   std::string domain = "example.com";
   std::string user_prefix = "bench";  // users are <prefix><index>@<domain>
+  // Every user's password (SIP Digest when challenged; the browsers' sign-in).
+  std::string password;
+  // Browsers: pchatd's HTTP port, and the share of users that are browsers on a SIP route
+  // (route web: all of them).
+  uint16_t http_port = 0;
+  double web_share = 0;
   std::string pool_uri_override;
   size_t post_bytes = 100;
   int post_window = 8;         // unacknowledged posts per user
@@ -97,6 +111,8 @@ class load_driver {
   uint32_t add_users(uint32_t n);   // returns the first new index
   void add_member(uint32_t user, uint32_t room);
   std::string user_name(uint32_t u) const;
+  bool is_web(uint32_t u) const { return users_[u].web; }
+  size_t web_users() const;
   size_t user_count() const { return users_.size(); }
   const std::vector<bench_room>& rooms() const { return rooms_; }
 
@@ -169,14 +185,26 @@ class load_driver {
     bool churn_measure = false;  // the running join is a churn join
     int64_t started_ns = 0;      // sign-in start
     int64_t join_started_ns = 0;
+    bool web = false;       // a browser (web_clients), no chat_client
+    bool web_open = false;  // its socket said hello and has not closed
   };
 
   void make_client(uint32_t u);
   std::shared_ptr<client::sip_connection> trunk_for(uint32_t u);
   std::string source_address(uint32_t u) const;
-  void on_signed_in(uint32_t u, bool ok);
+  void on_signed_in(uint32_t u, bool ok, const std::string& why);
   void on_command(uint32_t u, const client::command_result& r);
   void on_message(uint32_t u, const client::chat_post& p);
+  // A message in `room` read at `at_ns`: post `id` sent at `sent` if `ours`.
+  void on_delivery(uint32_t u, const std::string& room, bool ours, uint32_t id, int64_t sent,
+                   int64_t at_ns);
+  // Browsers: their events, from the web_clients' notification descriptor.
+  struct web_wakeup;
+  void on_web_events();
+  void on_web_event(const web_event& e);
+  void on_post_answer(uint32_t u, uint32_t id, int status, bool ok, int64_t at_ns);
+  void lose_session(uint32_t u, const std::string& why);
+  bool ensure_web();
   void on_joined(uint32_t u, const std::vector<std::string>& room_uris);
   void finish_join(uint32_t u);
   void start_join(uint32_t u, const std::vector<uint32_t>& rooms, bool churn);
@@ -202,6 +230,10 @@ class load_driver {
   bool closing_ = false;   // close_all() under way: callbacks are ignored
   size_t signing_in_ = 0;  // sign-ins (including their joins) in flight
   std::mt19937 rng_;
+  std::unique_ptr<web_clients> web_;  // made when the first browser signs in
+  std::unique_ptr<web_wakeup> web_wakeup_;
+  uint64_t web_registration_ = 0;
+  std::vector<web_event> web_events_;
 };
 
 }  // namespace pchat::bench

@@ -182,7 +182,12 @@ bool child_process::stop(std::chrono::milliseconds deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
   int st = 0;
   while (std::chrono::steady_clock::now() < until) {
-    if (reap(false, &st)) return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (reap(false, &st)) {
+      if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return true;
+      error_ = WIFSIGNALED(st) ? "died of signal " + std::to_string(WTERMSIG(st))
+                               : "exit status " + std::to_string(WEXITSTATUS(st));
+      return false;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ::kill(pid_, SIGKILL);

@@ -51,7 +51,8 @@ class child_process {
                                                    std::chrono::milliseconds deadline);
   // Waits for the child to exit on its own; returns its stdout. Kills it at the deadline.
   std::string wait_output(std::chrono::milliseconds deadline, int* exit_code);
-  // SIGTERM, then SIGKILL at the deadline. Returns true on a clean exit (status 0).
+  // SIGTERM, then SIGKILL at the deadline. Returns true on a clean exit (status 0); else
+  // error() says how it ended (exit status, signal, killed at the deadline).
   bool stop(std::chrono::milliseconds deadline);
   // SIGKILL (kill -9) and reap: the child gets no chance to clean up.
   void kill_now();

@@ -54,6 +54,7 @@ route_kind choose_route(const bench_options& opt, uint32_t users) {
   if (opt.route == "frontend") return route_kind::frontend;
   if (opt.route == "udp") return route_kind::udp;
   if (opt.route == "tls") return route_kind::tls;
+  if (opt.route == "web") return route_kind::web;
   return users > kMaxDirectUsers ? route_kind::frontend : route_kind::direct;
 }
 
@@ -76,6 +77,28 @@ struct cpu_window {
   double bench_pct() const { return cpu_percent(b0, sample_process(getpid())); }
 };
 
+// Every bench user's password (made by ensure_users, used by browsers and SIP Digest).
+std::string bench_password(const run_context& ctx) {
+  return ctx.run_tag + "-pw";
+}
+
+// What the report calls the route: "web", or "direct + web 50 %" for mixed rooms.
+std::string route_text(const run_context& ctx, route_kind route) {
+  std::string r = to_string(route);
+  if (route != route_kind::web && ctx.opt.web_share > 0) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, " + web %.0f %%", ctx.opt.web_share * 100);
+    r += buf;
+  }
+  return r;
+}
+
+// Mixed rooms: post->delivery latency split by the receiver's kind (class 0 SIP, 1 web).
+void split_by_kind(const run_context& ctx, route_kind route, load_driver& d) {
+  if (route != route_kind::web && ctx.opt.web_share > 0 && ctx.opt.web_share < 1)
+    d.set_delivery_class([&d](uint32_t, uint32_t user) { return d.is_web(user) ? 1 : 0; });
+}
+
 driver_config make_driver_config(const run_context& ctx, route_kind route) {
   driver_config d;
   d.route = route;
@@ -86,6 +109,9 @@ driver_config make_driver_config(const run_context& ctx, route_kind route) {
   d.source_addresses = ctx.opt.source_addresses;
   d.domain = ctx.domain;
   d.user_prefix = ctx.run_tag + "u";
+  d.password = bench_password(ctx);
+  d.http_port = ctx.http_port;
+  d.web_share = ctx.opt.web_share;
   d.post_bytes = ctx.opt.post_bytes;
   d.post_window = ctx.opt.window;
   d.backchat_on_join = ctx.opt.signin_backchat;
@@ -117,12 +143,16 @@ void register_rooms(load_driver& d, const std::vector<created_room>& made, int r
 
 bool sign_in_everyone(run_context& ctx, load_driver& d, bench_report& rep, double default_rate) {
   double rate = ctx.opt.signin_rate > 0 ? ctx.opt.signin_rate : default_rate;
-  size_t pending = ctx.opt.signin_concurrency ? ctx.opt.signin_concurrency : 1000;
+  // Browsers' sign-ins are HTTP requests: pchatd queues at most 256 for its handler threads
+  // (--http-handler-queue, 503 beyond), so they start 64 at a time.
+  size_t pending = ctx.opt.signin_concurrency ? ctx.opt.signin_concurrency
+                   : d.web_users()            ? 64
+                                              : 1000;
   // The directory admits only users it knows (no fallback to the global policy).
   std::vector<std::string> names;
   names.reserve(d.user_count());
   for (uint32_t u = 0; u < d.user_count(); ++u) names.push_back(d.user_name(u));
-  if (!ctx.admin.ensure_users(names)) {
+  if (!ctx.admin.ensure_users(names, bench_password(ctx))) {
     rep.notes.push_back("users not provisioned: " + ctx.admin.last_error());
     return false;
   }
@@ -244,6 +274,21 @@ void fill_common(bench_report& rep, load_driver& d, const step_totals& t, double
   if (d.signin_join().count())
     rep.details["signin_join_ms"] = {{"p50", d.signin_join().quantile_ms(0.5)},
                                      {"p99", d.signin_join().quantile_ms(0.99)}};
+  if (d.web_users()) {
+    rep.details["web_users"] = d.web_users();
+    rep.details["sip_users"] = d.user_count() - d.web_users();
+  }
+  if (d.web_users() > 0 && d.web_users() < d.user_count()) {
+    nlohmann::json j;
+    for (int c = 0; c < 2; ++c) {
+      auto& h = d.class_latency(c);
+      j[c == 0 ? "sip" : "web"] = {{"deliveries", h.count()},
+                                   {"p50_ms", h.quantile_ms(0.5)},
+                                   {"p99_ms", h.quantile_ms(0.99)},
+                                   {"p999_ms", h.quantile_ms(0.999)}};
+    }
+    rep.details["latency_by_receiver"] = j;
+  }
 }
 
 // The server's count of SIP requests it sent (0 if the status call fails).
@@ -278,7 +323,8 @@ void run_ceiling(run_context& ctx, bench_report& rep, uint32_t users, double dur
   }
   client::client_loop loop;
   load_driver d(loop, make_driver_config(ctx, choose_route(opt, users)));
-  rep.route = to_string(choose_route(opt, users));
+  rep.route = route_text(ctx, choose_route(opt, users));
+  split_by_kind(ctx, choose_route(opt, users), d);
   if (!seat_and_sign_in(ctx, d, rep, made, users, [&](uint32_t u) { return u % rooms; })) return;
 
   std::mt19937 rng(opt.seed);
@@ -389,7 +435,8 @@ void run_idle(run_context& ctx, bench_report& rep, uint32_t users, double durati
   auto cfg = make_driver_config(ctx, route);
   cfg.join_on_signin = false;
   load_driver d(loop, cfg);
-  rep.route = to_string(route);
+  rep.route = route_text(ctx, route);
+  split_by_kind(ctx, route, d);
   d.add_users(users);
   // Let the server settle, then take the baseline.
   d.run_for(milliseconds(500));
@@ -431,7 +478,8 @@ void run_big_room(run_context& ctx, bench_report& rep, uint32_t users, double du
   auto cfg = make_driver_config(ctx, route);
   cfg.join_on_signin = false;
   load_driver d(loop, cfg);
-  rep.route = to_string(route);
+  rep.route = route_text(ctx, route);
+  split_by_kind(ctx, route, d);
   if (!seat_and_sign_in(ctx, d, rep, made, users, [](uint32_t) { return 0u; })) return;
   progress("all %u members join the room at once", users);
   auto t0 = steady::now();
@@ -486,7 +534,8 @@ void run_lync_model(run_context& ctx, bench_report& rep, uint32_t users, double 
   client::client_loop loop;
   route_kind route = choose_route(ctx.opt, users);
   load_driver d(loop, make_driver_config(ctx, route));
-  rep.route = to_string(route);
+  rep.route = route_text(ctx, route);
+  split_by_kind(ctx, route, d);
   d.add_users(users);
   nlohmann::json classes = nlohmann::json::array();
   std::vector<std::vector<uint32_t>> class_rooms;
@@ -581,7 +630,8 @@ void run_durable(run_context& ctx, bench_report& rep, uint32_t users, double dur
   client::client_loop loop;
   route_kind route = choose_route(ctx.opt, users);
   load_driver d(loop, make_driver_config(ctx, route));
-  rep.route = to_string(route);
+  rep.route = route_text(ctx, route);
+  split_by_kind(ctx, route, d);
   if (!seat_and_sign_in(ctx, d, rep, made, users, [](uint32_t u) { return u; })) return;
   uint32_t st = d.ledger().begin_step("closed-loop", 0);
   cpu_window cpu(ctx.server_pid);
@@ -653,7 +703,8 @@ void run_overload(run_context& ctx, bench_report& rep, uint32_t users, double du
   client::client_loop loop;
   route_kind route = choose_route(opt, users);
   load_driver d(loop, make_driver_config(ctx, route));
-  rep.route = to_string(route);
+  rep.route = route_text(ctx, route);
+  split_by_kind(ctx, route, d);
   if (!seat_and_sign_in(ctx, d, rep, made, users, [&](uint32_t u) { return u % rooms; })) return;
   std::mt19937 rng(opt.seed);
   double rate = opt.rate > 0 ? opt.rate : 100;
@@ -934,7 +985,7 @@ void run_pool(run_context& ctx, bench_report& rep, uint32_t users, double durati
   {
     std::vector<std::string> names;
     for (uint32_t u = 0; u < users; ++u) names.push_back(d.user_name(u));
-    if (!ctx.admin.ensure_users(names)) {
+    if (!ctx.admin.ensure_users(names, bench_password(ctx))) {
       rep.notes.push_back("users not provisioned: " + ctx.admin.last_error());
       return;
     }
