@@ -1,18 +1,53 @@
 #include "app/web_sign_ins.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <sstream>
 #include <vector>
 
-#include "compliance/output_file.h"
 #include "log/log.h"
 #include "protocol/sip/random_token.h"
 
 namespace pchat::app {
 
 namespace {
+
+// Writes `text` to dir/name through a synced temporary file and a rename (then the folder
+// is synced): the file is the old list or the new one, never half of one.
+std::string write_whole(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string path = dir + "/" + name, tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return "open " + tmp + ": " + std::strerror(errno);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  bool ok = done == text.size() && ::fsync(fd) == 0;
+  std::string err = ok ? "" : "write " + tmp + ": " + std::strerror(errno);
+  ::close(fd);
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    err = "rename " + tmp + ": " + std::strerror(errno);
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -39,19 +74,21 @@ void web_sign_ins::keep_in(const std::string& dir, const std::string& name) {
   // One sign-in a line: digest(token) user csrf digest(ha1) made (unix seconds).
   std::ifstream in(dir + "/" + name);
   std::string line;
+  bool dropped = false;  // a line not taken: the file is rewritten without it
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string key;
     entry e;
     if (!(fields >> key >> e.who.user >> e.who.csrf >> e.who.ha1_digest >> e.made_unix) || key.size() != 64 ||
-        e.made_unix > unix)
-      continue;  // not a line this file has: skipped
+        e.made_unix > unix) {
+      dropped = true;  // not a line this file writes: skipped
+      continue;
+    }
     e.made = now - std::chrono::seconds(unix - e.made_unix);
     e.used = now;
     by_token_.emplace(key, std::move(e));
   }
-  evict_locked(now);
-  save_locked();
+  if (evict_locked(now) || dropped) save_locked();
 }
 
 void web_sign_ins::save_locked() {
@@ -59,9 +96,9 @@ void web_sign_ins::save_locked() {
   std::string text;
   for (auto& [key, e] : by_token_)
     text += key + " " + e.who.user + " " + e.who.csrf + " " + e.who.ha1_digest + " " + std::to_string(e.made_unix) + "\n";
-  if (auto s = compliance::write_atomically(dir_, name_, text); !s.is_ok())
+  if (auto err = write_whole(dir_, name_, text); !err.empty())
     log::write(log::level::error, "web", "sign-ins not saved: a restart signs these browsers out",
-               "error=" + log::quote(s.to_string()) + " action=" + log::quote("check the data folder"));
+               "error=" + log::quote(err) + " action=" + log::quote("check the data folder"));
 }
 
 std::pair<std::string, web_sign_in> web_sign_ins::add(const std::string& user, const std::string& ha1) {
