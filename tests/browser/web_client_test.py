@@ -10,10 +10,11 @@ user's post arrives in the page, a post or a topic carrying `<img src=x onerror=
 as text (no element, no script run) with its links as links, an auditorium leaves a
 non-presenter no composer, a file is uploaded, listed and downloaded with the same bytes, the
 history search finds a message and opens the room at it (also one older than the back-chat),
-a topic feed fires on a matching post and clears when opened, and after pchatd restarts the
-page reconnects and shows what was posted meanwhile, each message once. Screenshots of the
-room search and the room view are kept in --artifacts. Every wait has a deadline;
-everything started is stopped by its pid in a finally.
+a topic feed fires on a matching post and clears when opened, a post in a followed room
+while the page is in the background notifies (the Notification API recorded), and after
+pchatd restarts the page reconnects and shows what was posted meanwhile, each message once.
+Screenshots of the room search and the room view are kept in --artifacts. Every wait has a
+deadline; everything started is stopped by its pid in a finally.
 
 Chromium missing: the test fails (scripts/install-deps.sh installs it), unless the
 environment says PCHAT_SKIP_BROWSER_TESTS=1: then it skips (exit 77) saying so.
@@ -419,6 +420,22 @@ def main():
             " [...document.querySelectorAll('#msg-results li.hit .text')].map(e => e.textContent).join('|')"
             " === 'a giraffe walked in'", feed_badge))
         print('a topic feed fired and cleared')
+
+        # Browser notifications: with the page in the background (visibility hidden) and
+        # notifications allowed (the Notification API recorded: headless Chromium shows none),
+        # a post in a followed room raises its count and notifies; back in view, it clears.
+        driver.js("window.__notes = [];"
+                  "window.Notification = class { constructor(t, o) { window.__notes.push(t + ': ' + o.body); }"
+                  " static get permission() { return 'granted'; } };"
+                  "Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});"
+                  "document.dispatchEvent(new Event('visibilitychange'));")
+        peer.send('post while the tab is in the background')
+        peer.line('acked')
+        wait('a browser notification', lambda: driver.js("return window.__notes.join('|')") == 'Demo Room: 1 unread')
+        driver.js("Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'visible'});"
+                  "document.dispatchEvent(new Event('visibilitychange'));")
+        wait('the count cleared in view', lambda: driver.js("return document.querySelector(arguments[0]) === null", badge))
+        print('a notification in the background, cleared back in view')
 
         shot = os.path.join(a.artifacts, 'room.png')
         driver.screenshot(shot)

@@ -66,9 +66,24 @@ async function setFollow(uri, on) {
 }
 
 let rendered = ''; // what the followed list shows: unchanged, it is not built again (the poll)
+const counted = new Map(); // room -> its unread count last shown
+
+// A browser notification for a followed room whose count rose while the page is in the
+// background (docs/WEB.md "Notifications"), if the user allowed them.
+function notify(rooms) {
+  const can = 'Notification' in window && Notification.permission === 'granted' && document.visibilityState === 'hidden';
+  for (const r of rooms) {
+    const before = counted.get(r.uri);
+    counted.set(r.uri, r.unread || 0);
+    if (can && before !== undefined && (r.unread || 0) > before) {
+      new Notification(r.name, { body: `${r.unread} unread`, tag: r.uri });
+    }
+  }
+}
 
 function renderFollows(rooms) {
   followed = new Set(rooms.map((r) => r.uri));
+  notify(rooms);
   const key = JSON.stringify([rooms, app.currentRoom()]);
   if (key === rendered) return;
   rendered = key;
@@ -192,7 +207,15 @@ export function isFollowed(uri) { return followed.has(uri); }
 
 export function init(hooks) {
   app = hooks;
-  setInterval(() => { if (app.active() && document.visibilityState === 'visible') refreshFollows(); }, kPollMs);
+  // In the background too: a count that rises there is a notification.
+  setInterval(() => { if (app.active()) refreshFollows(); }, kPollMs);
+  if ('Notification' in window && Notification.permission === 'default') {
+    $('notify').hidden = false;
+    $('notify').addEventListener('click', async () => {
+      await Notification.requestPermission();
+      $('notify').hidden = Notification.permission !== 'default';
+    });
+  }
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState !== 'visible' || !app.active()) return;
     refreshFollows();
