@@ -188,7 +188,14 @@ struct room_state {
     // The newest posts this room actor fanned out (kMaxEarlyPosts), numbered by `fanned`
     // (posts fanned out so far): a member that joins again after its room was lost, and
     // does not know what it saw there, gets those from before its join (make_ready).
-    std::deque<std::pair<uint64_t, std::shared_ptr<const std::string>>> recent;
+    // `late`: the seq of a stored post fanned out only now (redeliver), out of seq order;
+    // a member that joins again knowing what it saw gets those too (make_ready).
+    struct fanned_post {
+      uint64_t n = 0;
+      uint64_t late = 0;
+      std::shared_ptr<const std::string> body;
+    };
+    std::deque<fanned_post> recent;
     uint64_t fanned = 0;
     // Post ids of the history this room actor read at its start and has not fanned out
     // itself: a post sent again by its session (its first owner died after storing it on
@@ -350,9 +357,9 @@ struct room_state {
   }
 
   // Pool: a post this room actor fanned out, for members that join again (make_ready).
-  void remember(const std::shared_ptr<const std::string>& body) {
+  void remember(const std::shared_ptr<const std::string>& body, uint64_t late = 0) {
     if (!pool.on) return;
-    pool.recent.emplace_back(pool.fanned++, body);
+    pool.recent.push_back({pool.fanned++, late, body});
     if (pool.recent.size() > kMaxEarlyPosts) pool.recent.pop_front();
   }
 
@@ -1315,7 +1322,7 @@ bool redeliver(room_ptr self, const storage::post_id& pid, room_state::held_info
   st.ctx->metrics->count_post(nullptr);
   for (auto& [addr, mb] : st.roster)
     if (!mb.ready && mb.early.size() < kMaxEarlyPosts) mb.early.push_back(body);
-  st.remember(body);
+  st.remember(body, m->seq);
   return true;
 }
 
@@ -1624,13 +1631,17 @@ void make_ready(room_ptr self, const caf::actor& session, bool rejoined,
   st.dialogs_stale = true;
   me.seen_at_ready = std::max(me.joined_through, after.value_or(0));
   if (rejoined && after) {
+    // Posts fanned out here late (redeliver) before the join, at or below what the member
+    // saw: where it was, they were stored but never delivered, so it never got them.
+    for (auto& f : st.pool.recent)
+      if (f.late != 0 && f.late <= *after && f.n < me.joined_at_fanned) st.ctx->edge->send_info(me.dialog, f.body);
     if (st.loaded)
       send_missed(self, me, *after, me.joined_through);
     else
       me.catch_up_after = after;
   } else if (rejoined) {
-    for (auto& [n, body] : st.pool.recent)
-      if (n < me.joined_at_fanned) st.ctx->edge->send_info(me.dialog, body);
+    for (auto& f : st.pool.recent)
+      if (f.n < me.joined_at_fanned) st.ctx->edge->send_info(me.dialog, f.body);
     PCHAT_LOG(debug, "room", "member joined again; sent what this room fanned out before", "room=" + st.uri + " user=" + me.user);
   }
   for (auto& body : me.early) st.ctx->edge->send_info(me.dialog, std::move(body));
