@@ -28,6 +28,13 @@ struct web_state {
   web_link link;
   uint64_t dialog = 0;  // untagged (web_edge's)
   std::map<std::string, caf::actor> joined;  // room uri -> room
+  // Pool: the newest seq the browser was sent per room, and, after a lost room was joined
+  // again, the seq up to which its catch-up went (live messages up to it are not sent
+  // twice). docs/WEB.md "In a pool".
+  std::map<std::string, uint64_t> seen;
+  std::map<std::string, uint64_t> caught_up_to;
+  std::map<uint64_t, std::pair<std::string, int>> rejoin_timers;  // id -> (room uri, attempt)
+  uint64_t timer_ids = 0;
   // What the open rooms' views show beside the messages: facts and the live roster.
   struct open_room {
     webchat::room_facts facts;
@@ -99,6 +106,13 @@ void fail_post(web_ptr self, uint64_t txn, const std::string& error, bool retry)
   finish_post(self, txn, [&](const web_state::post& p) { send(self, webchat::encode_failed(p.room, p.id, error, retry)); });
 }
 
+// Pool: the browser was sent the room's message `seq` (room_lost's catch-up starts there).
+void note_seen(web_ptr self, const std::string& uri, uint64_t seq) {
+  if (!self->state.ctx->pool || seq == 0) return;
+  uint64_t& s = self->state.seen[uri];
+  s = std::max(s, seq);
+}
+
 webchat::room_facts facts_of(const join_result& r) {
   return {r.name, r.topic, r.description, r.can_post, r.post_refusal};
 }
@@ -137,6 +151,7 @@ void send_joined(web_ptr self, const std::string& uri, const caf::actor& room, j
     bool gap = false;
     for (auto& m : msgs)
       if (!req.after || m.seq > *req.after) back.push_back(to_message(uri, m));
+    if (!back.empty()) note_seen(self, uri, back.back().seq);
     if (req.after && !msgs.empty() && static_cast<int>(msgs.size()) == n && msgs.front().seq > *req.after + 1)
       gap = true;
     auto& view = self->state.views[uri];
@@ -175,6 +190,7 @@ void handle_join(web_ptr self, const webchat::request& req) {
                     [=](join_result& r) {
                       if (self->state.closing) return;
                       self->state.joined[uri] = room;
+                      if (self->state.ctx->pool) self->monitor(room);  // room_lost
                       send_joined(self, uri, room, std::move(r), req, true);
                     },
                     [=](caf::error& err) { send(self, webchat::encode_error("not joined: " + describe(self, err), uri)); });
@@ -244,6 +260,8 @@ void handle_text(web_ptr self, const std::string& text) {
       auto room = it->second;
       st.joined.erase(it);
       st.views.erase(req.room);
+      st.seen.erase(req.room);
+      st.caught_up_to.erase(req.room);
       std::string uri = req.room;
       self->request(room, st.ctx->request_timeout, part_atom::value, caf::actor_cast<caf::actor>(self))
           .then([=](caf::ok_atom) { send(self, webchat::encode_parted(uri)); },
@@ -268,6 +286,7 @@ void handle_answer(web_ptr self, uint64_t txn, int code, const std::string& body
   if (xccos::decode(body, cmd).is_ok() && cmd.kind == xccos::command_kind::grpchat) {
     uint64_t seq = std::strtoull(cmd.envid.c_str(), nullptr, 10);
     return finish_post(self, txn, [&](const web_state::post& p) {
+      note_seen(self, p.room, seq);
       send(self, webchat::encode_ack(p.room, p.id, seq));
       send(self, webchat::encode_message({seq, p.room, cmd.chat.author, cmd.chat.ts, cmd.chat.text, p.id}));
     });
@@ -293,7 +312,85 @@ void handle_info(web_ptr self, const std::string& body) {
   if (!xccos::decode(body, cmd).is_ok() || cmd.kind != xccos::command_kind::grpchat)
     return handle_roster_notice(self, body);
   uint64_t seq = std::strtoull(cmd.envid.c_str(), nullptr, 10);
+  auto& st = self->state;
+  // Right after a lost room's catch-up, the new room's early posts may repeat it.
+  if (auto c = st.caught_up_to.find(cmd.chat.chan_uri); c != st.caught_up_to.end()) {
+    if (seq != 0 && seq <= c->second) return;
+    st.caught_up_to.erase(c);
+  }
+  note_seen(self, cmd.chat.chan_uri, seq);
   send(self, webchat::encode_message({seq, cmd.chat.chan_uri, cmd.chat.author, cmd.chat.ts, cmd.chat.text, {}}));
+}
+
+// Pool: the room actor of a joined room is gone (its node died, or it handed the room
+// off): posts in flight to it fail (the page sends them again, same id: stored once), and
+// the room is joined again where it is served now, silently; what the browser missed
+// (stored after the newest seq it was sent) comes first, then the live messages.
+void rejoin(web_ptr self, const std::string& uri, int attempt);
+
+void room_lost(web_ptr self, const caf::actor_addr& room) {
+  auto& st = self->state;
+  std::vector<std::string> lost;
+  for (auto it = st.joined.begin(); it != st.joined.end();)
+    if (it->second.address() == room) {
+      lost.push_back(it->first);
+      it = st.joined.erase(it);
+    } else {
+      ++it;
+    }
+  if (lost.empty() || st.closing) return;
+  std::vector<uint64_t> failed;
+  for (auto& [txn, p] : st.posts)
+    if (std::find(lost.begin(), lost.end(), p.room) != lost.end()) failed.push_back(txn);
+  for (auto txn : failed) fail_post(self, txn, "the room moved to another server; send it again (stored once)", true);
+  for (auto& uri : lost) rejoin(self, uri, 0);
+}
+
+void rejoin(web_ptr self, const std::string& uri, int attempt) {
+  auto& st = self->state;
+  if (st.closing || st.views.count(uri) == 0) return;  // parted meanwhile
+  auto retry = [=](caf::error& err) {
+    // Views change one node at a time (docs/POOL.md): 25 ms doubling, 8 tries (~2.6 s).
+    if (attempt + 1 < 8) {
+      uint64_t id = ++self->state.timer_ids;
+      self->state.rejoin_timers[id] = {uri, attempt + 1};
+      self->delayed_send(self, std::chrono::milliseconds(25 << attempt), session_timer_atom::value, id);
+      return;
+    }
+    self->state.views.erase(uri);
+    send(self, webchat::encode_removed(uri, "the room could not be joined again after its server went away (" +
+                                                describe(self, err) + "); open it again"));
+  };
+  self->request(st.ctx->directory, st.ctx->request_timeout, lookup_atom::value, uri, st.user)
+      .then(
+          [=](caf::actor room) {
+            auto& st = self->state;
+            self->request(room, st.ctx->request_timeout, join_atom::value, st.user, tagged(self, st.dialog),
+                          caf::actor_cast<caf::actor>(self))
+                .then(
+                    [=](join_result&) {
+                      auto& st = self->state;
+                      if (st.closing) return;
+                      st.joined[uri] = room;
+                      self->monitor(room);
+                      uint64_t after = st.seen.count(uri) ? st.seen[uri] : 0;
+                      self->request(room, st.ctx->request_timeout, backchat_atom::value, st.user,
+                                    static_cast<int>(webchat::kMaxHistory))
+                          .then(
+                              [=](std::vector<storage::message_record>& msgs) {
+                                for (auto& m : msgs)
+                                  if (m.seq > after) {
+                                    note_seen(self, uri, m.seq);
+                                    send(self, webchat::encode_message(to_message(uri, m)));
+                                  }
+                                self->state.caught_up_to[uri] = self->state.seen[uri];
+                                self->send(room, ready_atom::value, caf::actor_cast<caf::actor>(self));
+                              },
+                              [=](caf::error&) { self->send(room, ready_atom::value, caf::actor_cast<caf::actor>(self)); });
+                    },
+                    retry);
+          },
+          retry);
 }
 
 caf::behavior web_session(web_ptr self, std::shared_ptr<const server_context> ctx, web_edge* edge, std::string user,
@@ -306,6 +403,7 @@ caf::behavior web_session(web_ptr self, std::shared_ptr<const server_context> ct
   st.dialog = edge->open_dialog(caf::actor_cast<caf::actor>(self), st.user);
   self->attach_functor([edge, d = st.dialog] { edge->close_dialog(d); });
   send(self, webchat::encode_hello(st.user));
+  if (st.ctx->pool) self->set_down_handler([=](caf::down_msg& dm) { room_lost(self, dm.source); });
   return {
       [=](web_text_atom, const std::string& text) { handle_text(self, text); },
       [=](web_answer_atom, uint64_t txn, int32_t code, const std::string& body) { handle_answer(self, txn, code, body); },
@@ -322,6 +420,13 @@ caf::behavior web_session(web_ptr self, std::shared_ptr<const server_context> ct
       // A pool room stopping after a hand-off says the last seq it sent; the page resumes
       // by its own last seq (docs/WEB.md "Resume"), so it is not needed here.
       [=](ready_atom, const std::string&, uint64_t) {},
+      [=](session_timer_atom, uint64_t id) {  // a rejoin's next try
+        auto it = self->state.rejoin_timers.find(id);
+        if (it == self->state.rejoin_timers.end()) return;
+        auto [uri, attempt] = it->second;
+        self->state.rejoin_timers.erase(it);
+        rejoin(self, uri, attempt);
+      },
       [=](kicked_atom, const std::string& room_uri) {
         self->state.views.erase(room_uri);
         if (self->state.joined.erase(room_uri) > 0)

@@ -28,9 +28,12 @@
 
 #include "protocol/xccos/followed_rooms.h"
 #include "tests/support/chat_clients.h"
+#include "pool/placement.h"
 #include "tests/support/ctl.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_client.h"
 #include "tests/support/loopback_socket.h"
+#include "tests/support/pool_cluster.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -1175,4 +1178,76 @@ TEST_F(WebE2E, TopicFeedsLightUpOnMatchingPostsInRoomsTheUserMayRead) {
             403);
   EXPECT_EQ(http(server_.http_port(), "GET", "/api/web/feeds").status, 401);
   pchat::testing::expect_clean(bob);
+}
+
+// Pool (issue 12 with 14): a browser signed in on n1 is in a room n2 owns, with a SIP client
+// on n3. n2 is killed: the browser's session joins the room again where it is served now,
+// without the page reconnecting; the posts made after the kill reach it once each, and its
+// own post reaches the SIP client.
+TEST(WebPoolE2E, ABrowserKeepsItsRoomWhenTheRoomsNodeDies) {
+  pchat::testing::temp_dir dir("web-pool");
+  pchat::testing::pool_cluster pool(dir.path(), 3, {"--demo-content=false"}, "webpool");
+  ASSERT_TRUE(pool.start()) << pool.error();
+  pchat::testing::ctl_ok(pool.node(0), "category new --name Desk --allowed-members domain:example.com");
+  pchat::testing::ctl_ok(pool.node(0), "user new --uri sip:wendy@example.com --password pw-wendy");
+  std::string room, name;
+  for (int k = 0; k < 32 && room.empty(); ++k) {
+    name = "desk" + std::to_string(k);
+    pchat::testing::ctl_ok(pool.node(0), "room new --name " + name + " --category Desk --privacy open");
+    std::string uri = pool.room_uri(0, name);
+    if (!uri.empty() && pchat::pool::rank(uri.substr(uri.rfind('/') + 1), {"n1", "n2", "n3"})[0] == "n2") room = uri;
+  }
+  ASSERT_FALSE(room.empty());
+  ASSERT_TRUE(pool.ensure_user("bob@example.com")) << pool.error();
+  for (size_t i = 0; i < pool.size(); ++i)
+    ASSERT_TRUE(pchat::testing::eventually([&] { return !pool.room_uri(i, name).empty(); }, 5s)) << i;
+
+  // wendy signs in on n1 (the directory change may take a moment to reach it).
+  std::string cookie;
+  ASSERT_TRUE(pchat::testing::eventually(
+      [&] {
+        auto r = http(pool.node(0).http_port(), "POST", "/api/web/session", {"Content-Type: application/json"},
+                      R"({"address":"wendy@example.com","password":"pw-wendy"})");
+        cookie = session_cookie(r.head);
+        return r.status == 200;
+      },
+      5s));
+  ws_client web;
+  ASSERT_TRUE(web.open(pool.node(0).http_port(), cookie, "http://127.0.0.1:" + std::to_string(pool.node(0).http_port())));
+  ASSERT_TRUE(web.next_type("hello"));
+  ASSERT_TRUE(web.send(json{{"type", "join"}, {"room", room}, {"history", 10}}));
+  ASSERT_TRUE(web.next_type("joined")) << json(web.pending()).dump();
+
+  pchat::testing::chat_clients sip;
+  auto& bob = sip.add(pool.node(2).sip_port(), "bob@example.com");
+  ASSERT_TRUE(bob.sign_in(10s)) << bob.failure_reason();
+  auto joined = bob.join_and_wait(room, 10s);
+  ASSERT_TRUE(joined && joined->ok());
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "before the kill", 10s));
+  auto text_is = [&](const std::string& t) {
+    return [t](const json& j) { return j.value("type", "") == "message" && j.value("text", "") == t; };
+  };
+  ASSERT_TRUE(web.next(text_is("before the kill")));
+
+  pool.kill(1);
+  // bob's session sends its post again inside the server until the room is served again.
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "after the kill 1", 20s));
+  ASSERT_TRUE(bob.post_and_wait_ack(room, "after the kill 2", 10s));
+  EXPECT_TRUE(web.next(text_is("after the kill 1"), 10s)) << json(web.pending()).dump();
+  EXPECT_TRUE(web.next(text_is("after the kill 2"), 10s)) << json(web.pending()).dump();
+  // The page's own post goes through the room's new actor to bob.
+  bool acked = false;
+  for (int i = 0; i < 20 && !acked; ++i) {
+    ASSERT_TRUE(web.send(json{{"type", "post"}, {"room", room}, {"id", "w-after"}, {"text", "from the browser after"}}));
+    auto answer = web.next([](const json& j) { return j.value("type", "") == "ack" || j.value("type", "") == "failed"; });
+    ASSERT_TRUE(answer);
+    acked = (*answer)["type"] == "ack";
+    if (!acked) std::this_thread::sleep_for(100ms);  // a retry the page would make
+  }
+  EXPECT_TRUE(acked);
+  EXPECT_TRUE(bob.wait_for_message([](auto& p) { return p.text == "from the browser after"; }, 10s));
+  // Nothing twice: no second copy of any message arrives.
+  for (const char* t : {"before the kill", "after the kill 1", "after the kill 2"})
+    EXPECT_FALSE(web.next(text_is(t), 300ms)) << t << " came twice";
+  EXPECT_FALSE(web.next_type("removed", 10ms));
 }
