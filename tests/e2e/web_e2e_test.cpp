@@ -346,7 +346,10 @@ TEST_F(WebE2E, BadInputIsRefusedCleanly) {
   ASSERT_TRUE(web.next_type("rooms"));
 
   // A message over the limit (64 KiB) closes the connection with 1009; the server lives on.
-  ASSERT_TRUE(web.send(std::string(200 * 1024, 'x')));
+  // One byte over: the whole frame is written before the server reads it. With 200 KiB the
+  // server's close (after 64 KiB) raced this client's own write, and 2-4 of 40 runs saw a
+  // reset instead of the close frame (tracked in the closing note).
+  ASSERT_TRUE(web.send(std::string(64 * 1024 + 1, 'x')));
   int code = 0;
   EXPECT_TRUE(web.wait_closed(10s, &code));
   EXPECT_EQ(code, 1009);
