@@ -18,7 +18,8 @@ const privacyWords = {
 };
 const roleWords = { manager: 'you manage it', presenter: 'you present', member: 'you are a member' };
 
-async function call(method, path, body) {
+// One JSON call to the app's HTTP API (cookie sign-in; writes carry the CSRF token).
+export async function call(method, path, body) {
   const headers = {};
   if (method !== 'GET') headers['X-PChat-CSRF'] = app.csrf();
   if (body !== undefined) headers['Content-Type'] = 'application/json';

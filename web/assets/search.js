@@ -3,6 +3,7 @@
 // light up with the matches posted since I last looked. Over HTTP (/api/web/search); text from the
 // server is only ever set with textContent, never as HTML.
 import { loadOlder } from './room.js';
+import { call } from './rooms.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -98,15 +99,7 @@ export function joined(room) {
 }
 
 async function feedsCall(method, path, body) {
-  const headers = {};
-  if (method !== 'GET') headers['X-PChat-CSRF'] = app.csrf();
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(path, {
-    method, credentials: 'same-origin', headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(j.error || `${method} ${path}: ${r.status}`);
-  renderFeeds(j.feeds);
+  renderFeeds((await call(method, path, body)).feeds);
 }
 
 function renderFeeds(feeds) {
