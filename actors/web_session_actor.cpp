@@ -171,6 +171,22 @@ void send_joined(web_ptr self, const std::string& uri, const caf::actor& room, j
             });
 }
 
+// Asks the directory where the room is served and joins it there: ok(room, join_result&)
+// or fail(error&), once.
+template <class Ok, class Fail>
+void lookup_and_join(web_ptr self, const std::string& uri, Ok ok, Fail fail) {
+  auto& st = self->state;
+  self->request(st.ctx->directory, st.ctx->request_timeout, lookup_atom::value, uri, st.user)
+      .then(
+          [=](caf::actor room) {
+            auto& st = self->state;
+            self->request(room, st.ctx->request_timeout, join_atom::value, st.user, tagged(self, st.dialog),
+                          caf::actor_cast<caf::actor>(self))
+                .then([=](join_result& r) { ok(room, r); }, fail);
+          },
+          fail);
+}
+
 void handle_join(web_ptr self, const webchat::request& req) {
   auto& st = self->state;
   const std::string uri = req.room;
@@ -180,22 +196,15 @@ void handle_join(web_ptr self, const webchat::request& req) {
     r.uri = uri;
     return send_joined(self, uri, it->second, std::move(r), req, false);
   }
-  self->request(st.ctx->directory, st.ctx->request_timeout, lookup_atom::value, uri, st.user)
-      .then(
-          [=](caf::actor room) {
-            auto& st = self->state;
-            self->request(room, st.ctx->request_timeout, join_atom::value, st.user, tagged(self, st.dialog),
-                          caf::actor_cast<caf::actor>(self))
-                .then(
-                    [=](join_result& r) {
-                      if (self->state.closing) return;
-                      self->state.joined[uri] = room;
-                      if (self->state.ctx->pool) self->monitor(room);  // room_lost
-                      send_joined(self, uri, room, std::move(r), req, true);
-                    },
-                    [=](caf::error& err) { send(self, webchat::encode_error("not joined: " + describe(self, err), uri)); });
-          },
-          [=](caf::error& err) { send(self, webchat::encode_error("not joined: " + describe(self, err), uri)); });
+  lookup_and_join(
+      self, uri,
+      [=](const caf::actor& room, join_result& r) {
+        if (self->state.closing) return;
+        self->state.joined[uri] = room;
+        if (self->state.ctx->pool) self->monitor(room);  // room_lost
+        send_joined(self, uri, room, std::move(r), req, true);
+      },
+      [=](caf::error& err) { send(self, webchat::encode_error("not joined: " + describe(self, err), uri)); });
 }
 
 void handle_post(web_ptr self, webchat::request& req) {
@@ -361,36 +370,30 @@ void rejoin(web_ptr self, const std::string& uri, int attempt) {
     send(self, webchat::encode_removed(uri, "the room could not be joined again after its server went away (" +
                                                 describe(self, err) + "); open it again"));
   };
-  self->request(st.ctx->directory, st.ctx->request_timeout, lookup_atom::value, uri, st.user)
-      .then(
-          [=](caf::actor room) {
-            auto& st = self->state;
-            self->request(room, st.ctx->request_timeout, join_atom::value, st.user, tagged(self, st.dialog),
-                          caf::actor_cast<caf::actor>(self))
-                .then(
-                    [=](join_result&) {
-                      auto& st = self->state;
-                      if (st.closing) return;
-                      st.joined[uri] = room;
-                      self->monitor(room);
-                      uint64_t after = st.seen.count(uri) ? st.seen[uri] : 0;
-                      self->request(room, st.ctx->request_timeout, backchat_atom::value, st.user,
-                                    static_cast<int>(webchat::kMaxHistory))
-                          .then(
-                              [=](std::vector<storage::message_record>& msgs) {
-                                for (auto& m : msgs)
-                                  if (m.seq > after) {
-                                    note_seen(self, uri, m.seq);
-                                    send(self, webchat::encode_message(to_message(uri, m)));
-                                  }
-                                self->state.caught_up_to[uri] = self->state.seen[uri];
-                                self->send(room, ready_atom::value, caf::actor_cast<caf::actor>(self));
-                              },
-                              [=](caf::error&) { self->send(room, ready_atom::value, caf::actor_cast<caf::actor>(self)); });
-                    },
-                    retry);
-          },
-          retry);
+  lookup_and_join(
+      self, uri,
+      [=](const caf::actor& room, join_result&) {
+        auto& st = self->state;
+        if (st.closing) return;
+        st.joined[uri] = room;
+        self->monitor(room);
+        uint64_t after = st.seen.count(uri) ? st.seen[uri] : 0;
+        auto ready = [=] { self->send(room, ready_atom::value, caf::actor_cast<caf::actor>(self)); };
+        self->request(room, st.ctx->request_timeout, backchat_atom::value, st.user,
+                      static_cast<int>(webchat::kMaxHistory))
+            .then(
+                [=](std::vector<storage::message_record>& msgs) {
+                  for (auto& m : msgs)
+                    if (m.seq > after) {
+                      note_seen(self, uri, m.seq);
+                      send(self, webchat::encode_message(to_message(uri, m)));
+                    }
+                  self->state.caught_up_to[uri] = self->state.seen[uri];
+                  ready();
+                },
+                [=](caf::error&) { ready(); });
+      },
+      retry);
 }
 
 caf::behavior web_session(web_ptr self, std::shared_ptr<const server_context> ctx, web_edge* edge, std::string user,
