@@ -911,8 +911,15 @@ int main(int argc, char** argv) {
       // The admin API answers loopback clients only unless --admin-remote=true (its token is
       // a password that should not cross networks, even over TLS).
       if (cfg.admin_remote != "true") admin_api = pchat::web::local_clients_only(peers, "the admin API", std::move(admin_api));
+      // The admin API is /api/v1/: any other path that reaches it is a plain 404 (its token
+      // refusal names the data folder, which is no one else's business).
+      admin_api = [inner = std::move(admin_api)](const pchat::web::http_request& req) -> pchat::web::http_response {
+        if (req.path.rfind("/api/v1/", 0) != 0) return {404, "text/plain; charset=utf-8", "not found\n", {}, nullptr};
+        return inner(req);
+      };
       // Browsers signed in to the web client (app/web_sign_ins.h): in memory. Their cookie
-      // opens the file service too (the page's uploads and download links).
+      // opens the file service (the page's uploads and download links) and room management
+      // (its "My rooms" view) too.
       auto web_sign_ins = std::make_shared<pchat::app::web_sign_ins>();
       web_sign_ins->keep_in(cfg.data_dir, "web-sign-ins");
       fopts.cookie = pchat::app::make_web_cookie_auth(cctx, web_sign_ins);
@@ -931,7 +938,7 @@ int main(int argc, char** argv) {
                               pchat::app::make_file_api(
                                   sys, cctx, fopts,
                                   pchat::app::make_room_management_api(
-                                      sys, cctx, fopts.trust_user_header, std::move(admin_api)))))))),
+                                      sys, cctx, fopts.trust_user_header, fopts.cookie, std::move(admin_api)))))))),
           cfg.http);
       // The web client's WebSocket (app/web_client_api.h, docs/WEB.md).
       http.set_websocket("/ws", pchat::app::make_web_socket_check(sys, cctx, *node.web(), web_sign_ins));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <tuple>
 #include <variant>
 
 #include "actors/identity_registry.h"
@@ -15,7 +16,6 @@
 #include "app/room_settings.h"
 #include "app/user_auth.h"
 #include "storage/database.h"
-#include "web/assets.h"
 
 namespace pchat::app {
 namespace {
@@ -24,9 +24,13 @@ using json = nlohmann::json;
 constexpr auto kTimeout = std::chrono::seconds(10);
 
 
-json room_view_json(const storage::room_record& r, const std::string& domain) {
+// A room as the admin API shows it, with its topic and its category's name ("category",
+// empty when the category is gone or unreadable).
+json room_view_json(const storage::database& store, const storage::room_record& r, const std::string& domain) {
   json j = room_json(r, domain);
   j["topic"] = r.topic;
+  storage::category_record c;
+  j["category"] = store.directory().get_category(r.category_id, &c).is_ok() ? c.name : std::string();
   return j;
 }
 
@@ -36,6 +40,50 @@ bool valid_room_name(const std::string& n) {
   size_t chars = 0;
   for (unsigned char c : n) chars += (c & 0xc0) != 0x80;
   return chars >= 1 && chars <= 256;
+}
+
+// A refusal naming the form field it is about, so the page can show it next to that field.
+web::http_response field_error(int status, const std::string& field, const std::string& what) {
+  return reply(status, json{{"error", what}, {"field", field}});
+}
+
+// What is wrong with the name, description and lists of `r` (as `before` was, or new), as
+// a field refusal, or nullopt: a name of only spaces, a name another room has (named, not by
+// its internal id), a principal that is neither "sip:user@domain", a known "group:NAME" nor
+// "domain:NAME" (only those `before` lacked are checked: old rooms keep what they have).
+std::optional<web::http_response> invalid_settings(const storage::database& store, const storage::room_record& r,
+                                                   const storage::room_record* before) {
+  if (r.name.find_first_not_of(" \t\r\n") == std::string::npos)
+    return field_error(400, "name", "give the room a name (not only spaces)");
+  if (!valid_room_name(r.name)) return field_error(400, "name", "a room name has at most 256 characters");
+  if (!before || actors::identity_registry::lower(before->name) != actors::identity_registry::lower(r.name)) {
+    std::string id;
+    auto s = store.directory().find_room_by_name(r.name, &id);
+    if (s.is_ok() && (!before || id != before->id)) return field_error(409, "name", "a room named " + r.name + " exists");
+    if (!s.is_ok() && !s.is_not_found()) return error(503, "store: " + s.to_string());
+  }
+  for (auto [field, list, old] : {std::tuple{"members", &r.members, before ? &before->members : nullptr},
+                                  std::tuple{"managers", &r.managers, before ? &before->managers : nullptr},
+                                  std::tuple{"presenters", &r.presenters, before ? &before->presenters : nullptr}}) {
+    for (const auto& p : *list) {
+      if (old && std::find(old->begin(), old->end(), p) != old->end()) continue;
+      if (p.rfind("sip:", 0) == 0) {
+        auto at = p.find('@');
+        if (at == std::string::npos || at == 4 || at + 1 == p.size() || p.find_first_of(" \t,;<>\"") != std::string::npos)
+          return field_error(400, field, p + " is not a SIP address (write sip:user@domain)");
+      } else if (p.rfind("group:", 0) == 0) {
+        storage::group_record g;
+        auto s = store.identities().get_group(p.substr(6), &g);
+        if (s.is_not_found() || s.is_invalid_argument() || p.size() == 6)
+          return field_error(400, field, "there is no group named " + p.substr(6));
+        if (!s.is_ok()) return error(503, "store: " + s.to_string());
+      } else if (p.rfind("domain:", 0) != 0 || p.size() == 7) {
+        return field_error(400, field, p + " is not a SIP address: write sip:" + p + (p.find('@') == std::string::npos ? "@domain" : "") +
+                                           " (or group:NAME for a group)");
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 bool is_creator(const actors::identity_snapshot& ids, const std::string& user,
@@ -76,12 +124,12 @@ pchat::status find_category(const storage::database& store, const std::string& k
       *out = c;
       return pchat::status::ok();
     }
-  return pchat::status::not_found("no such category: " + key);
+  return pchat::status::not_found("there is no category named " + key);
 }
 
 // 404 for a category that is not there, 503 when the store cannot say.
 web::http_response category_error(const pchat::status& s) {
-  return s.is_not_found() ? error(404, s.reason()) : error(503, "store: " + s.to_string());
+  return s.is_not_found() ? field_error(400, "category", s.reason()) : error(503, "store: " + s.to_string());
 }
 
 // Writes `r` through the directory (which tells a live room at once): a new room, or a
@@ -95,7 +143,7 @@ web::http_response save(caf::actor_system& sys, const actors::server_context& ct
   web::http_response out;
   auto done = [&](storage::room_record& made) {
     invite_new_members(ctx, made, before ? before->members : std::vector<std::string>{}, user);
-    out = reply(status, room_view_json(made, ctx.domain));
+    out = reply(status, room_view_json(*ctx.store, made, ctx.domain));
   };
   auto failed = [&](caf::error& err) { out = from_caf_error(sys, err); };
   if (before)
@@ -111,7 +159,9 @@ web::http_response create(caf::actor_system& sys, const actors::server_context& 
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
       !body.contains("category") || !body["category"].is_string())
-    return error(400, "expected a JSON object with string \"name\" and \"category\"");
+    return body.is_object() && !body.contains("category")
+               ? field_error(400, "category", "choose a category")
+               : error(400, "expected a JSON object with string \"name\" and \"category\"");
   if (std::string bad = invalid_text_in(body); !bad.empty()) return error(400, bad);
   storage::category_record cat;
   if (auto s = find_category(*ctx.store, body["category"].get<std::string>(), &cat); !s.is_ok())
@@ -126,6 +176,7 @@ web::http_response create(caf::actor_system& sys, const actors::server_context& 
   // The creator manages the room and is in it (a manager must also be a member to join).
   for (auto* list : {&r.managers, &r.members})
     if (!ids.matches(*list, user)) list->push_back(user);
+  if (auto bad = invalid_settings(*ctx.store, r, nullptr)) return *bad;
   if (auto p = out_of_scope(ids, cat, r, nullptr); !p.empty())
     return error(400, p + " is outside the scope of category '" + cat.name + "'");
   return save(sys, ctx, nullptr, r, user, 201);
@@ -148,7 +199,8 @@ web::http_response update(caf::actor_system& sys, const actors::server_context& 
     if (target.id != before.category_id && !is_creator(ids, user, target))
       return error(403, "moving a room needs Creator in the target category '" + target.name + "'");
   }
-  if (r.managers.empty()) return error(400, "a room needs at least one manager");
+  if (r.managers.empty()) return field_error(400, "managers", "a room needs at least one manager");
+  if (auto bad = invalid_settings(*ctx.store, r, &before)) return *bad;
   // A move checks every principal against the new scope; an edit only the added ones.
   bool moved = target.id != before.category_id;
   if (auto p = out_of_scope(ids, target, r, moved ? nullptr : &before); !p.empty())
@@ -156,32 +208,19 @@ web::http_response update(caf::actor_system& sys, const actors::server_context& 
   return save(sys, ctx, &before, r, user, 200);
 }
 
-// The page's file for a path under /manage, and its content type.
-std::optional<std::pair<std::string_view, std::string>> page_file(const std::string& path) {
-  if (path == "/manage" || path == "/manage/") return std::pair{std::string_view("manage.html"), "text/html; charset=utf-8"};
-  if (path == "/manage/manage.css") return std::pair{std::string_view("manage.css"), "text/css; charset=utf-8"};
-  if (path == "/manage/manage.js") return std::pair{std::string_view("manage.js"), "text/javascript; charset=utf-8"};
-  return std::nullopt;
-}
-
 }  // namespace
 
 web::http_handler make_room_management_api(caf::actor_system& sys,
                                            std::shared_ptr<const actors::server_context> ctx,
-                                           bool trust_user_header, web::http_handler next) {
-  return [&sys, ctx, trust_user_header, next](const web::http_request& req) -> web::http_response {
-    // The page (web/assets/manage.*, embedded): plain HTML, CSS and a script over the API,
-    // so it works from any browser on the loopback (or behind a reverse proxy) without a
-    // build step. The browser asks for the SIP address and password when the API first
-    // answers 401.
-    if (auto page = page_file(req.path)) {
-      if (req.method != "GET") return error(405, "use GET");
-      return {200, page->second, std::string(web::asset(page->first)),
-              {"Cache-Control: no-store", "X-Frame-Options: DENY",
-               "Content-Security-Policy: frame-ancestors 'none'"}};
+                                           bool trust_user_header, cookie_auth cookie, web::http_handler next) {
+  return [&sys, ctx, trust_user_header, cookie, next](const web::http_request& req) -> web::http_response {
+    // The old page's address opens the web client's "My rooms" view (web/assets/manage.js).
+    if (req.path == "/manage" || req.path == "/manage/") {
+      if (req.method != "GET" && req.method != "HEAD") return error(405, "use GET");
+      return {302, "text/plain; charset=utf-8", "see /#manage\n", {"Location: /#manage", "Cache-Control: no-store"}};
     }
     if (req.path.rfind(kManagePrefix, 0) != 0) return next(req);
-    auto who = authenticate_user(*ctx, trust_user_header, req);
+    auto who = authenticate_user(*ctx, trust_user_header, req, cookie);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     const std::string& user = std::get<std::string>(who);
     if (!ctx->identities) return error(403, "access control is not configured");
@@ -241,7 +280,7 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
           storage::category_record c;
           if (auto s = ctx->store->directory().get_category(r.category_id, &c); !s.is_ok() && !s.is_not_found())
             return error(503, "store: " + s.to_string());
-          if (ids.in_scope(user, c)) out.push_back(room_view_json(r, ctx->domain));
+          if (ids.in_scope(user, c)) out.push_back(room_view_json(*ctx->store, r, ctx->domain));
         }
       return reply(200, out);
     }
@@ -257,7 +296,7 @@ web::http_handler make_room_management_api(caf::actor_system& sys,
         bool visible = ids.access(user, r, cat).visible;
         return visible ? error(403, user + " does not manage " + r.name) : error(404, "no such room: " + id);
       }
-      if (req.method == "GET") return reply(200, room_view_json(r, ctx->domain));
+      if (req.method == "GET") return reply(200, room_view_json(*ctx->store, r, ctx->domain));
       if (req.method == "PATCH" || req.method == "PUT") return update(sys, *ctx, ids, user, r, cat, req);
       if (req.method == "DELETE")
         return error(403, "managers cannot remove rooms; disable it, or ask a Persistent Chat administrator");

@@ -1,9 +1,8 @@
 // Room management for end users: the reference's "My Rooms" web app (§1.3 roles, §4 room
 // management web service). Creators make rooms in their categories; managers change them.
 //
-//   GET    /manage                    the web page (web/assets/manage.html, with manage.css
-//                                     and manage.js under /manage/; a script over the API below: it
-//                                     holds no data, so it needs no sign-in itself)
+//   GET    /manage                    302 to /#manage: the web client's "My rooms" view
+//                                     (web/assets/manage.js, docs/WEB.md)
 //   GET    /manage/v1/categories      categories the user may create rooms in (Creator, in
 //                                     the category's scope)
 //   GET    /manage/v1/names?room=N    {name, available}: is a room name still free (names are
@@ -19,7 +18,13 @@
 //                                     another category needs Creator there. 200 {room}
 //   DELETE /manage/v1/rooms/{id}      403: only administrators remove rooms (as in Lync)
 //
-// Sign-in as app/user_auth.h; EnablePersistentChat must be on for the user. A room the user
+// A refusal about one setting names it: {"error", "field"} (name, category, members,
+// managers, presenters), so a form shows it next to that field. Names of only spaces, a
+// name another room has ("a room named X exists", 409), members that are neither
+// sip:user@domain, a known group:NAME nor domain:NAME are refused.
+//
+// Sign-in as app/user_auth.h: Basic, or the web client's cookie (`cookie`; writes also need
+// its X-PChat-CSRF header). EnablePersistentChat must be on for the user. A room the user
 // does not manage is 404 when they cannot see it and 403 otherwise. Requests for other
 // paths go to `next`.
 #pragma once
@@ -28,6 +33,7 @@
 
 #include <memory>
 
+#include "app/user_auth.h"
 #include "web/http_server.h"
 
 namespace pchat::actors {
@@ -39,6 +45,6 @@ namespace pchat::app {
 // REQUIRES: `sys` outlives the handler (changes go through the directory actor).
 web::http_handler make_room_management_api(caf::actor_system& sys,
                                            std::shared_ptr<const actors::server_context> ctx,
-                                           bool trust_user_header, web::http_handler next);
+                                           bool trust_user_header, cookie_auth cookie, web::http_handler next);
 
 }  // namespace pchat::app

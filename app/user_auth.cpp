@@ -127,7 +127,7 @@ web::http_head_check make_user_head_check(std::shared_ptr<const actors::server_c
     // Browsers resend Basic credentials to this origin from any page: requests another
     // site started are refused.
     if (auto why = cross_site(head); !why.empty()) return error(403, "cross-site request refused (" + why + ")");
-    auto who = authenticate_user(*ctx, trust_user_header, head, files ? cookie : cookie_auth());
+    auto who = authenticate_user(*ctx, trust_user_header, head, cookie);
     if (auto* refused = std::get_if<web::http_response>(&who)) return *refused;
     if (files && head.method == "POST")  // uploads stream to disk: their size costs no memory
       d->max_body = std::max<size_t>(

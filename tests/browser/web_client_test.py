@@ -468,6 +468,33 @@ def main():
         assert driver.js("return document.getElementById('who').textContent") == 'sip:wendy@example.com'
         print('reconnected after a server restart: %d messages, each once' % len(seqs))
 
+        # My rooms: a Creator makes a room through the view; a member written without sip: is
+        # refused next to its field, in words.
+        ctl('category', 'new', '--name', 'Clubs', '--creators', 'sip:wendy@example.com')
+        driver.click('#my-rooms')
+        wait('My rooms in place of the room', lambda: driver.js(VISIBLE, 'manage') and not driver.js(VISIBLE, 'room'))
+        wait('the create button', lambda: driver.js(VISIBLE, 'new-room'))
+        driver.click('#new-room')
+        driver.type('#rf-name', 'Kayak <b>Club</b>')
+        driver.js("const s = document.getElementById('rf-category');"
+                  "s.value = [...s.options].find(o => o.textContent === 'Clubs').value;")
+        driver.type('#rf-description', 'paddling on weekends')
+        driver.type('#rf-members', 'sam@example.com')
+        driver.click('#save-room')
+        wait('the members error', lambda: 'not a SIP address' in driver.js("return document.getElementById('err-members').textContent"))
+        driver.js("document.getElementById('rf-members').value = ''")
+        driver.type('#rf-members', 'sip:sam@example.com')
+        driver.click('#save-room')
+        names = "return [...document.querySelectorAll('#managed tbody tr .name')].map(t => t.textContent)"
+        wait('the room listed', lambda: 'Kayak <b>Club</b>' in driver.js(names))
+        cells = driver.js("const tr = [...document.querySelectorAll('#managed tbody tr')]"
+                          ".find(t => t.querySelector('.name').textContent === 'Kayak <b>Club</b>');"
+                          "return [...tr.children].map(t => t.textContent)")
+        assert cells[1:4] == ['Clubs', 'paddling on weekends', 'Anyone can find it; members join'], cells
+        assert driver.js("return document.querySelector('#managed b') === null"), 'a name rendered as HTML'
+        driver.screenshot(os.path.join(a.artifacts, 'my-rooms.png'))
+        print('created a room in My rooms')
+
         # Sign out: back to the form.
         driver.click('#signout')
         wait('signed out', lambda: driver.js(VISIBLE, 'signin') and not driver.js(VISIBLE, 'chat'))

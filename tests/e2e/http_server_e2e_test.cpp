@@ -155,12 +155,12 @@ class HttpServerE2E : public ::testing::Test {
     fds_.push_back(fd);
     return fd;
   }
-  // The slowest of `rounds` answers to GET /manage and to an admin GET, each on its own
+  // The slowest of `rounds` answers to GET / (the web page) and to an admin GET, each on its own
   // connection; every answer must be 200.
   std::chrono::milliseconds slowest_normal_answer(int port, int rounds) {
     std::vector<std::chrono::microseconds> all;
     for (int i = 0; i < rounds; ++i) {
-      for (auto [target, hdr] : {std::pair<std::string, std::string>{"/manage", ""},
+      for (auto [target, hdr] : {std::pair<std::string, std::string>{"/", ""},
                                  std::pair<std::string, std::string>{"/api/v1/status", token_}}) {
         auto t0 = clock_type::now();
         auto r = http(port, "GET", target, hdr.empty() ? std::vector<std::string>{} : std::vector{hdr});
@@ -232,7 +232,7 @@ TEST_F(HttpServerE2E, HeadBodyAndIdleDeadlinesCutSlowClientsOff) {
                                  as("sip:alice@example.com") + "\r\nContent-Length: 100000\r\n\r\n"));
   int keep = pchat::testing::connect_loopback(static_cast<uint16_t>(port));  // one answered request, then idle
   fds_.push_back(keep);
-  ASSERT_TRUE(send_all(keep, "GET /manage HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(send_all(keep, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_EQ(read_reply(keep).status, 200);
 
   auto t0 = clock_type::now();
@@ -332,7 +332,7 @@ TEST_F(HttpServerE2E, ConnectionsBeyondTheCapAreRefusedNotQueued) {
   const int port = server.http_port();
   for (int i = 0; i < 20; ++i) ASSERT_GE(half_open(port), 0);
   auto t0 = clock_type::now();
-  auto refused = http(port, "GET", "/manage");
+  auto refused = http(port, "GET", "/");
   EXPECT_EQ(refused.status, 503) << refused.head;
   EXPECT_LT(clock_type::now() - t0, 5s);
   // Room again once some leave.
@@ -342,7 +342,7 @@ TEST_F(HttpServerE2E, ConnectionsBeyondTheCapAreRefusedNotQueued) {
   }
   bool served = false;
   for (int i = 0; i < 100 && !served; ++i) {  // the server sees the closes asynchronously
-    served = http(port, "GET", "/manage").status == 200;
+    served = http(port, "GET", "/").status == 200;
     if (!served) std::this_thread::sleep_for(20ms);
   }
   EXPECT_TRUE(served);
@@ -400,7 +400,7 @@ TEST_F(HttpServerE2E, SigtermStopsPromptlyWithSlowClientsConnected) {
   fds_.push_back(trickle);
   ASSERT_TRUE(send_all(trickle, "POST /files/v1/rooms/" + desk + "?name=s.bin HTTP/1.1\r\nHost: x\r\n" +
                                     as("sip:alice@example.com") + "\r\nContent-Length: 1000000\r\n\r\nabc"));
-  EXPECT_EQ(http(port, "GET", "/manage").status, 200);
+  EXPECT_EQ(http(port, "GET", "/").status, 200);
   auto t0 = clock_type::now();
   ASSERT_TRUE(server.stop(5s)) << "pchatd did not stop on SIGTERM";
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);

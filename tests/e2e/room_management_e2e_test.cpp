@@ -111,9 +111,12 @@ TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
   // Refusals: no Creator role, unknown category, no user, someone else's room.
   EXPECT_EQ(call(bob, "POST", "rooms", R"({"name": "Bob's", "category": "Desks"})").status, 403);
   EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "L", "category": "Locked"})").status, 403);
-  EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "N", "category": "Nowhere"})").status, 404);
-  EXPECT_EQ(call(alice, "POST", "rooms", R"({"name": "FX desk", "category": "Desks"})").status, 409)
-      << "room names are unique";
+  auto nowhere = call(alice, "POST", "rooms", R"({"name": "N", "category": "Nowhere"})");
+  EXPECT_EQ(nowhere.status, 400);
+  EXPECT_EQ(json_field(nowhere.body, "field"), "category") << nowhere.body;
+  auto twice = call(alice, "POST", "rooms", R"({"name": "FX desk", "category": "Desks"})");
+  EXPECT_EQ(twice.status, 409) << "room names are unique";
+  EXPECT_EQ(json_field(twice.body, "error"), "a room named FX desk exists") << "not the room's id: " << twice.body;
   EXPECT_EQ(json_field(call(alice, "GET", "names?room=fx%20DESK").body, "name"), "fx DESK");
   EXPECT_NE(call(alice, "GET", "names?room=fx%20DESK").body.find("\"available\": false"), std::string::npos);
   EXPECT_NE(call(alice, "GET", "names?room=Rates").body.find("\"available\": true"), std::string::npos);
@@ -174,23 +177,15 @@ TEST_F(RoomManagementE2E, CreatorsCreateManagersChangeOthersAreRefused) {
   EXPECT_EQ(admin_view.find("sip:carol@example.com"), std::string::npos) << admin_view;
 }
 
-TEST_F(RoomManagementE2E, ThePageIsServedAndUsesTheApi) {
+// The old page's address opens the web client's "My rooms" view, whose script uses the API.
+TEST_F(RoomManagementE2E, TheOldPageOpensTheWebClientsView) {
   auto page = http(server_->http_port(), "GET", "/manage");
-  ASSERT_EQ(page.status, 200);
-  EXPECT_NE(page.head.find("Content-Type: text/html"), std::string::npos) << page.head;
-  EXPECT_NE(page.head.find("X-Frame-Options: DENY"), std::string::npos) << page.head;
-  EXPECT_NE(page.body.find("<form id=\"room-form\">"), std::string::npos);
-  // Its script and style sheet (web/assets/, embedded in pchatd).
-  EXPECT_NE(page.body.find("<script src=\"/manage/manage.js\">"), std::string::npos) << page.body;
-  EXPECT_NE(page.body.find("href=\"/manage/manage.css\""), std::string::npos) << page.body;
-  auto script = http(server_->http_port(), "GET", "/manage/manage.js");
+  ASSERT_EQ(page.status, 302) << page.head;
+  EXPECT_NE(page.head.find("Location: /#manage"), std::string::npos) << page.head;
+  auto script = http(server_->http_port(), "GET", "/app/manage.js");
   ASSERT_EQ(script.status, 200);
   EXPECT_NE(script.head.find("Content-Type: text/javascript"), std::string::npos) << script.head;
-  EXPECT_NE(script.body.find("const api = \"/manage/v1/\";"), std::string::npos);
-  auto style = http(server_->http_port(), "GET", "/manage/manage.css");
-  ASSERT_EQ(style.status, 200);
-  EXPECT_NE(style.head.find("Content-Type: text/css"), std::string::npos) << style.head;
-  EXPECT_NE(style.body.find("font-family"), std::string::npos);
+  EXPECT_NE(script.body.find("const api = '/manage/v1/';"), std::string::npos);
   EXPECT_EQ(http(server_->http_port(), "POST", "/manage").status, 405);
 }
 

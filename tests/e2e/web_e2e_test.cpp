@@ -1254,3 +1254,115 @@ TEST(WebPoolE2E, ABrowserKeepsItsRoomWhenTheRoomsNodeDies) {
     EXPECT_FALSE(web.next(text_is(t), 300ms)) << t << " came twice";
   EXPECT_FALSE(web.next_type("removed", 10ms));
 }
+
+// "My rooms" (docs/WEB.md): the room-management API takes the web sign-in cookie, with the
+// CSRF header on writes, and says what is wrong with a setting by naming its field.
+TEST_F(WebE2E, MyRoomsTakeTheSignInCookieAndSayWhatIsWrong) {
+  pchat::testing::ctl_ok(server_, "user new --uri sip:bob@example.com --password pw-bob");
+  pchat::testing::ctl_ok(server_, "group new --name paddlers --members sip:bob@example.com");
+  pchat::testing::ctl_ok(server_, "category new --name Clubs --creators sip:wendy@example.com");
+  const uint16_t port = static_cast<uint16_t>(server_.http_port());
+  std::string cookie = sign_in();
+  ASSERT_FALSE(cookie.empty());
+  auto me = http(port, "GET", "/api/web/session", {"Cookie: " + cookie});
+  std::string csrf = json::parse(me.body).value("csrf", "");
+  const std::vector<std::string> auth{"Cookie: " + cookie};
+  const std::vector<std::string> write{"Cookie: " + cookie, "X-PChat-CSRF: " + csrf, "Content-Type: application/json"};
+
+  // The cookie opens the API; what wendy may do: create rooms in Clubs.
+  auto r = http(port, "GET", "/manage/v1/rooms", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body), json::array());
+  r = http(port, "GET", "/manage/v1/categories", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(json::parse(r.body).size(), 1u) << r.body;
+  EXPECT_EQ(json::parse(r.body)[0]["name"], "Clubs");
+
+  // A write needs the CSRF header the sign-in answered.
+  const std::string kayak = R"({"name": "Kayak", "category": "Clubs", "description": "paddling", "privacy": "open",
+                                "members": ["sip:bob@example.com"]})";
+  r = http(port, "POST", "/manage/v1/rooms", {"Cookie: " + cookie, "Content-Type: application/json"}, kayak);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("X-PChat-CSRF"), std::string::npos) << r.body;
+  r = http(port, "POST", "/manage/v1/rooms", {"Cookie: " + cookie, "X-PChat-CSRF: wrong", "Content-Type: application/json"}, kayak);
+  EXPECT_EQ(r.status, 403) << r.body;
+  r = http(port, "POST", "/manage/v1/rooms", write, kayak);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto made = json::parse(r.body);
+  const std::string id = made.value("id", "");
+  EXPECT_EQ(made["category"], "Clubs") << r.body;
+  EXPECT_EQ(made["managers"], json::array({"sip:wendy@example.com"})) << r.body;
+
+  // The list shows the room with its category and description.
+  r = http(port, "GET", "/manage/v1/rooms", auth);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto mine = json::parse(r.body);
+  ASSERT_EQ(mine.size(), 1u) << r.body;
+  EXPECT_EQ(mine[0]["name"], "Kayak");
+  EXPECT_EQ(mine[0]["category"], "Clubs");
+  EXPECT_EQ(mine[0]["description"], "paddling");
+
+  // Each refusal names its field and says what is wrong, in words.
+  auto refused = [&](const std::string& method, const std::string& path, const std::string& body, int status,
+                     const std::string& field, const std::string& says) {
+    auto a = http(port, method, path, write, body);
+    EXPECT_EQ(a.status, status) << body << " -> " << a.body;
+    auto j = json::parse(a.body, nullptr, false);
+    EXPECT_EQ(j.value("field", ""), field) << a.body;
+    EXPECT_NE(j.value("error", "").find(says), std::string::npos) << a.body;
+    return j.value("error", "");
+  };
+  refused("POST", "/manage/v1/rooms", R"({"name": "   ", "category": "Clubs"})", 400, "name", "not only spaces");
+  refused("POST", "/manage/v1/rooms", R"({"name": "Canoe", "category": "Clubs", "members": ["bob@example.com"]})", 400,
+          "members", "bob@example.com is not a SIP address");
+  refused("POST", "/manage/v1/rooms", R"({"name": "Canoe", "category": "Clubs", "presenters": ["sip:bob"]})", 400,
+          "presenters", "sip:bob is not a SIP address");
+  refused("POST", "/manage/v1/rooms", R"({"name": "Canoe", "category": "Clubs", "members": ["group:nosuch"]})", 400,
+          "members", "there is no group named nosuch");
+  std::string dup = refused("POST", "/manage/v1/rooms", R"({"name": "kayak", "category": "Clubs"})", 409, "name",
+                            "a room named kayak exists");
+  EXPECT_EQ(dup.find(id), std::string::npos) << "the room's internal id stays inside: " << dup;
+  refused("POST", "/manage/v1/rooms", R"({"name": "Canoe", "category": "Nowhere"})", 400, "category",
+          "there is no category named Nowhere");
+  refused("PATCH", "/manage/v1/rooms/" + id, R"({"name": " "})", 400, "name", "not only spaces");
+  refused("PATCH", "/manage/v1/rooms/" + id, R"({"add_managers": ["group:nosuch"]})", 400, "managers", "nosuch");
+  // A known group is taken; an edit keeps the room's name.
+  r = http(port, "POST", "/manage/v1/rooms", write,
+           R"({"name": "Canoe", "category": "Clubs", "members": ["group:paddlers"]})");
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = http(port, "PATCH", "/manage/v1/rooms/" + id, write, R"({"description": "paddling on weekends"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+
+  // bob is no Creator: no category to create rooms in, and a try is refused without
+  // "no such category".
+  auto bob = http(port, "POST", "/api/web/session", {"Content-Type: application/json"},
+                  R"({"address":"bob@example.com","password":"pw-bob"})");
+  ASSERT_EQ(bob.status, 200) << bob.body;
+  std::string bob_cookie = session_cookie(bob.head);
+  std::string bob_csrf = json::parse(bob.body).value("csrf", "");
+  r = http(port, "GET", "/manage/v1/categories", {"Cookie: " + bob_cookie});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body), json::array());
+  r = http(port, "POST", "/manage/v1/rooms",
+           {"Cookie: " + bob_cookie, "X-PChat-CSRF: " + bob_csrf, "Content-Type: application/json"},
+           R"({"name": "Bob's", "category": "Clubs"})");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.body.find("no such category"), std::string::npos) << r.body;
+
+  // The old page's address opens the view; unknown paths are a plain 404 that names nothing
+  // of the server's (its data folder above all).
+  r = http(port, "GET", "/manage");
+  EXPECT_EQ(r.status, 302);
+  EXPECT_NE(r.head.find("Location: /#manage"), std::string::npos) << r.head;
+  const std::string data = dir_ / "data";
+  for (std::string path : {"/nope", "/managex", "/manage/v1x", "/files", "/app/nope.js", "/api/v2/x"}) {
+    auto a = http(port, "GET", path);
+    EXPECT_EQ(a.status, 404) << path << " " << a.body;
+    EXPECT_NE(a.head.find("Content-Type: text/plain"), std::string::npos) << path << " " << a.head;
+    EXPECT_EQ(a.body.find(data), std::string::npos) << path << " " << a.body;
+  }
+  // The file service wants a sign-in, and says only that.
+  auto files = http(port, "GET", "/files/");
+  EXPECT_EQ(files.status, 401) << files.body;
+  EXPECT_EQ(files.body.find(data), std::string::npos) << files.body;
+}

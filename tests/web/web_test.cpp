@@ -60,9 +60,9 @@ TEST(HandlerPool, RefusesBeyondItsQueueAndRunsTheRest) {
 }
 
 TEST(Assets, ThePageFilesAreEmbedded) {
-  EXPECT_NE(pchat::web::asset("manage.html").find("<form id=\"room-form\">"), std::string_view::npos);
+  EXPECT_NE(pchat::web::asset("app.html").find("<form id=\"room-form\""), std::string_view::npos);
   EXPECT_NE(pchat::web::asset("manage.js").find("/manage/v1/"), std::string_view::npos);
-  EXPECT_FALSE(pchat::web::asset("manage.css").empty());
+  EXPECT_FALSE(pchat::web::asset("app.css").empty());
   EXPECT_TRUE(pchat::web::asset("nope.txt").empty());
 }
 

@@ -3,6 +3,7 @@
 import * as rooms from './rooms.js';
 import * as room from './room.js';
 import * as search from './search.js';
+import * as manage from './manage.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,6 +38,7 @@ async function checkSession() {
     state.csrf = who.csrf;
     show(true);
     connect();
+    if (location.hash === '#manage') manage.show();
   } else {
     show(false);
   }
@@ -63,6 +65,7 @@ $('signin').addEventListener('submit', async (e) => {
     state.csrf = body.csrf;
     show(true);
     connect();
+    if (location.hash === '#manage') manage.show();
   } finally {
     $('signin-btn').disabled = false;
   }
@@ -82,6 +85,7 @@ function signedOut(reason) {
   state.room = '';
   room.closed();
   $('room').hidden = true;
+  manage.hide();
   show(false);
   status(reason);
 }
@@ -127,7 +131,17 @@ function connect() {
   });
 }
 
+// Leaves the room shown, if any (another view takes its place).
+function leaveRoom() {
+  if (state.room) send({ type: 'part', room: state.room });
+  state.room = '';
+  room.closed();
+  $('room').hidden = true;
+  for (const b of $('rooms').querySelectorAll('button')) b.removeAttribute('aria-current');
+}
+
 function openRoom(uri, history = 50) {
+  manage.hide();
   if (state.room && state.room !== uri) send({ type: 'part', room: state.room });
   state.room = uri;
   state.lastSeq.delete(uri);
@@ -285,5 +299,10 @@ search.init({
   csrf: () => state.csrf,
   active: () => state.signedIn && !!state.ws,
   status,
+});
+manage.init({
+  user: () => state.user,
+  leaveRoom,
+  signedOut: (reason) => signedOut(reason),
 });
 checkSession();

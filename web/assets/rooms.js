@@ -27,7 +27,10 @@ export async function call(method, path, body) {
     method, credentials: 'same-origin', headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(j.error || `${method} ${path}: ${r.status}`);
+  if (!r.ok) {
+    // The status, and the form field a refusal is about (the room-management API names it).
+    throw Object.assign(new Error(j.error || `${method} ${path}: ${r.status}`), { status: r.status, field: j.field || '' });
+  }
   return j;
 }
 
