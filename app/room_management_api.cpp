@@ -47,15 +47,16 @@ web::http_response field_error(int status, const std::string& field, const std::
   return reply(status, json{{"error", what}, {"field", field}});
 }
 
-// What is wrong with the name, description and lists of `r` (as `before` was, or new), as
-// a field refusal, or nullopt: a name of only spaces, a name another room has (named, not by
+// What is wrong with the name and lists of `r` (as `before` was, or new), as a field
+// refusal, or nullopt: a new name of only spaces, a name another room has (named, not by
 // its internal id), a principal that is neither "sip:user@domain", a known "group:NAME" nor
 // "domain:NAME" (only those `before` lacked are checked: old rooms keep what they have).
 std::optional<web::http_response> invalid_settings(const storage::database& store, const storage::room_record& r,
                                                    const storage::room_record* before) {
-  if (r.name.find_first_not_of(" \t\r\n") == std::string::npos)
+  bool renamed = !before || before->name != r.name;
+  if (renamed && r.name.find_first_not_of(" \t\r\n") == std::string::npos)
     return field_error(400, "name", "give the room a name (not only spaces)");
-  if (!valid_room_name(r.name)) return field_error(400, "name", "a room name has at most 256 characters");
+  if (renamed && !valid_room_name(r.name)) return field_error(400, "name", "a room name has at most 256 characters");
   if (!before || actors::identity_registry::lower(before->name) != actors::identity_registry::lower(r.name)) {
     std::string id;
     auto s = store.directory().find_room_by_name(r.name, &id);

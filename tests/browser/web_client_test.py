@@ -495,6 +495,19 @@ def main():
         driver.screenshot(os.path.join(a.artifacts, 'my-rooms.png'))
         print('created a room in My rooms')
 
+        # Handing the room to someone else warns first, then it leaves My rooms.
+        driver.js("[...document.querySelectorAll('#managed tbody tr')]"
+                  ".find(t => t.querySelector('.name').textContent === 'Kayak <b>Club</b>').querySelector('button.edit').click()")
+        wait('the edit form', lambda: driver.js("return document.getElementById('rf-managers').value") == 'sip:wendy@example.com')
+        driver.js("document.getElementById('rf-managers').value = ''")
+        driver.type('#rf-managers', 'sip:sam@example.com')
+        driver.click('#save-room')
+        wait('the warning', lambda: 'not among the managers' in driver.js("return document.getElementById('err-managers').textContent"))
+        assert 'Kayak <b>Club</b>' in driver.js(names), 'saved without the warning being confirmed'
+        driver.click('#save-room')
+        wait('the room gone from My rooms', lambda: 'Kayak <b>Club</b>' not in driver.js(names))
+        print('handed a room over after a warning')
+
         # Sign out: back to the form.
         driver.click('#signout')
         wait('signed out', lambda: driver.js(VISIBLE, 'signin') and not driver.js(VISIBLE, 'chat'))

@@ -1330,8 +1330,9 @@ TEST_F(WebE2E, MyRoomsTakeTheSignInCookieAndSayWhatIsWrong) {
   r = http(port, "POST", "/manage/v1/rooms", write,
            R"({"name": "Canoe", "category": "Clubs", "members": ["group:paddlers"]})");
   EXPECT_EQ(r.status, 201) << r.body;
-  r = http(port, "PATCH", "/manage/v1/rooms/" + id, write, R"({"description": "paddling on weekends"})");
-  EXPECT_EQ(r.status, 200) << r.body;
+  r = http(port, "PATCH", "/manage/v1/rooms/" + id, write, R"({"description": "paddling on weekends", "topic": "Sunday: lake"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["topic"], "Sunday: lake") << r.body;
 
   // bob is no Creator: no category to create rooms in, and a try is refused without
   // "no such category".

@@ -19,7 +19,7 @@ const kPrivacy = {
 };
 const kType = { normal: 'Everyone posts', auditorium: 'Only presenters post' };
 const kLists = ['members', 'managers', 'presenters'];
-const kFields = ['name', 'category', 'description', ...kLists];
+const kFields = ['name', 'category', 'description', 'topic', ...kLists];
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -111,6 +111,7 @@ function edit(room) {
   F('id').value = room ? room.id : '';
   F('name').value = room ? room.name : '';
   F('description').value = room ? room.description : '';
+  F('topic').value = room ? room.topic || '' : '';
   F('privacy').value = room ? room.privacy : 'closed';
   F('type').value = room ? room.type : 'normal';
   for (const f of kLists) F(f).value = room ? room[f].join('\n') : '';
@@ -142,7 +143,7 @@ async function save(ev) {
   clearErrors();
   const id = F('id').value;
   const body = {
-    name: F('name').value, description: F('description').value, privacy: F('privacy').value,
+    name: F('name').value, description: F('description').value, topic: F('topic').value, privacy: F('privacy').value,
     type: F('type').value, disabled: F('disabled').checked,
   };
   for (const f of kLists) body[f] = list(F(f).value);
