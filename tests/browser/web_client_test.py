@@ -37,6 +37,7 @@ SKIP = 77
 # Whether the element with the id given is rendered (the [hidden] attribute honoured).
 VISIBLE = "const e = document.getElementById(arguments[0]); return !!e && e.getClientRects().length > 0"
 DEADLINE = 15.0  # seconds for each wait below
+TAB, ENTER = '\ue004', '\ue007'  # WebDriver key codes
 
 
 def free_port():
@@ -97,6 +98,24 @@ class WebDriver:
 
     def click(self, css):
         self.call('POST', self.s('/element/%s/click' % self.find(css)), {})
+
+    def keys(self, text):
+        """Key presses to whatever has the focus, as a keyboard would (WebDriver actions)."""
+        acts = []
+        for ch in text:
+            acts += [{'type': 'keyDown', 'value': ch}, {'type': 'keyUp', 'value': ch}]
+        self.call('POST', self.s('/actions'), {'actions': [{'type': 'key', 'id': 'kb', 'actions': acts}]})
+
+    def tab_to(self, css, most=80):
+        """Tab until the focused element matches `css`; False if it never does."""
+        for _ in range(most):
+            if self.js("return !!document.activeElement && document.activeElement.matches(arguments[0])", css):
+                return True
+            self.keys(TAB)
+        return False
+
+    def size(self, width, height):
+        self.call('POST', self.s('/window/rect'), {'width': width, 'height': height})
 
     def js(self, script, *args):
         return self.call('POST', self.s('/execute/sync'), {'script': script, 'args': list(args)})
@@ -513,6 +532,28 @@ def main():
         wait('signed out', lambda: driver.js(VISIBLE, 'signin') and not driver.js(VISIBLE, 'chat'))
         # Signed out for the server too: the page's cookie no longer signs in.
         assert driver.js("return fetch('/api/web/session').then(r => r.status)") == 401
+
+        # By keyboard alone, on a phone-sized screen: sign in, open a followed room, post.
+        driver.size(390, 780)
+        driver.go(base + '/')
+        wait('the sign-in form', lambda: driver.js(VISIBLE, 'signin'))
+        assert driver.tab_to('#address'), 'Tab never reaches the address field'
+        driver.keys('wendy@example.com' + TAB + 'pw-wendy' + ENTER)
+        wait('the chat view after a keyboard sign-in', lambda: driver.js(VISIBLE, 'chat'))
+        wait('the followed room listed', lambda: driver.js("return !!document.querySelector('#rooms button.room:not([disabled])')"))
+        assert driver.tab_to('#rooms button.room'), 'Tab never reaches the followed room'
+        driver.keys(ENTER)
+        wait('the room opened by keyboard', lambda: driver.js(VISIBLE, 'text'))
+        assert driver.tab_to('#text'), 'Tab never reaches the message box'
+        driver.keys('typed on a phone' + ENTER)
+        wait('the keyboard post acknowledged',
+             lambda: any(m['text'] == 'typed on a phone' and 'acked' in m['cls'] for m in messages(driver)))
+        got_line = peer.line('got sip:wendy@example.com ')
+        assert got_line.endswith('typed on a phone'), got_line
+        wide = driver.js("return document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 1, 'the page is %s px wider than a 390 px screen' % wide
+        driver.screenshot(os.path.join(a.artifacts, 'phone.png'))
+        print('signed in, opened a room and posted by keyboard alone on a 390 px screen')
         print('PASS')
         return 0
     finally:
