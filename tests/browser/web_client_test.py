@@ -554,6 +554,12 @@ def main():
         assert wide <= 1, 'the page is %s px wider than a 390 px screen' % wide
         driver.screenshot(os.path.join(a.artifacts, 'phone.png'))
         print('signed in, opened a room and posted by keyboard alone on a 390 px screen')
+
+        # Revoked access closes the room view: the administrator disables the open room.
+        assert driver.js(VISIBLE, 'room'), 'the room view is not open'
+        ctl('room', 'set', '--identity', room, '--disabled', 'true')
+        wait('the room view closed', lambda: not driver.js(VISIBLE, 'room'))
+        print('the room view closed when access ended')
         print('PASS')
         return 0
     finally:
