@@ -42,7 +42,8 @@ struct member {
   // Posts fanned out between its join and its ready: the client asked to join before they
   // were posted, so it must get them; sent in order when it becomes ready. Without this a
   // post taken in that window (a room that writes nothing relays at once) is lost to it.
-  std::vector<std::shared_ptr<const std::string>> early;
+  // With each, the seq of a stored post fanned out late (redeliver), else 0.
+  std::vector<std::pair<uint64_t, std::shared_ptr<const std::string>>> early;
   // Pool, for a session that joins again silently after its room was lost (messages.h
   // ready_atom): how many posts this room actor had fanned out (room_state::pool::fanned)
   // and the newest seq it held (the back-chat cache) when the member joined. The member
@@ -561,7 +562,7 @@ void post_durable(room_ptr self, room_state::held_post& p) {
   }
   if (to.size() < st.roster.size())  // someone joined and is not ready yet
     for (auto& [addr, m] : st.roster)
-      if (!m.ready && m.early.size() < kMaxEarlyPosts) m.early.push_back(body);
+      if (!m.ready && m.early.size() < kMaxEarlyPosts) m.early.emplace_back(0, body);
   st.remember(body);
   if (!p.stored) return;
   st.cache.push_back(std::move(p.msg));
@@ -1321,7 +1322,7 @@ bool redeliver(room_ptr self, const storage::post_id& pid, room_state::held_info
   st.answer_info(info, nullptr);
   st.ctx->metrics->count_post(nullptr);
   for (auto& [addr, mb] : st.roster)
-    if (!mb.ready && mb.early.size() < kMaxEarlyPosts) mb.early.push_back(body);
+    if (!mb.ready && mb.early.size() < kMaxEarlyPosts) mb.early.emplace_back(m->seq, body);
   st.remember(body, m->seq);
   return true;
 }
@@ -1644,7 +1645,10 @@ void make_ready(room_ptr self, const caf::actor& session, bool rejoined,
       if (f.n < me.joined_at_fanned) st.ctx->edge->send_info(me.dialog, f.body);
     PCHAT_LOG(debug, "room", "member joined again; sent what this room fanned out before", "room=" + st.uri + " user=" + me.user);
   }
-  for (auto& body : me.early) st.ctx->edge->send_info(me.dialog, std::move(body));
+  // A post delivered late since the join that the catch-up above sent already: not twice.
+  const bool caught_up = rejoined && after && st.loaded;
+  for (auto& [late, body] : me.early)
+    if (!(caught_up && late > *after && late <= me.joined_through)) st.ctx->edge->send_info(me.dialog, std::move(body));
   me.early.clear();
   std::vector<std::string> snapshot = std::move(me.snapshot);
   me.snapshot.clear();
