@@ -265,7 +265,15 @@ void handle_text(web_ptr self, const std::string& text) {
       return handle_join(self, req);
     case webchat::request_kind::part: {
       auto it = st.joined.find(req.room);
-      if (it == st.joined.end()) return send(self, webchat::encode_error("not in room " + req.room, req.room));
+      if (it == st.joined.end()) {
+        // Being joined again (pool, room_lost): the rejoin sees the view gone and leaves.
+        if (st.views.erase(req.room) > 0) {
+          st.seen.erase(req.room);
+          st.caught_up_to.erase(req.room);
+          return send(self, webchat::encode_parted(req.room));
+        }
+        return send(self, webchat::encode_error("not in room " + req.room, req.room));
+      }
       auto room = it->second;
       st.joined.erase(it);
       st.views.erase(req.room);
@@ -374,7 +382,10 @@ void rejoin(web_ptr self, const std::string& uri, int attempt) {
       self, uri,
       [=](const caf::actor& room, join_result&) {
         auto& st = self->state;
-        if (st.closing) return;
+        if (st.closing || st.views.count(uri) == 0) {  // parted (or closed) meanwhile
+          caf::anon_send(room, part_atom::value, caf::actor_cast<caf::actor>(self));
+          return;
+        }
         st.joined[uri] = room;
         self->monitor(room);
         uint64_t after = st.seen.count(uri) ? st.seen[uri] : 0;
